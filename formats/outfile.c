@@ -1,0 +1,245 @@
+/*
+ * outfile.c: atomic output files (see outfile.h).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "outfile.h"
+
+int write_full(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+ssize_t pread_full(int fd, void *buf, size_t len, off_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, (char *)buf + done, len - done,
+				  off + (off_t)done);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+static char *dir_of(const char *path)
+{
+	char *copy = strdup(path), *d;
+
+	if (copy == NULL)
+		return NULL;
+	d = strdup(dirname(copy));
+	free(copy);
+	return d;
+}
+
+/* A fresh name ".BASE.ukit-XXXXXX" beside (path), for mkstemp. */
+static char *tmp_template(const char *path)
+{
+	char *copy = strdup(path), *dir, *base, *t = NULL;
+
+	if (copy == NULL)
+		return NULL;
+	base = strrchr(copy, '/');
+	if (base != NULL) {
+		*base++ = '\0';
+		dir = copy[0] ? copy : "/";
+	} else {
+		base = copy;
+		dir = ".";
+	}
+	if (asprintf(&t, "%s/.%s.ukit-XXXXXX", dir, base) < 0)
+		t = NULL;
+	free(copy);
+	return t;
+}
+
+int outfile_open(struct outfile *o, const char *path, mode_t mode,
+		 struct fmt_err *e)
+{
+	char *dir;
+	mode_t um;
+
+	memset(o, 0, sizeof *o);
+	o->fd = -1;
+	if (strcmp(path, "-") == 0) {
+		o->fd = STDOUT_FILENO;
+		o->is_stdout = true;
+		return 0;
+	}
+	um = umask(0);
+	umask(um);
+	o->mode = mode & ~um;
+	if ((o->path = strdup(path)) == NULL ||
+	    (dir = dir_of(path)) == NULL) {
+		free(o->path);
+		return fmt_errf(e, FMT_NOOFF, "out of memory");
+	}
+	o->fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, o->mode);
+	free(dir);
+	if (o->fd >= 0) {
+		o->unnamed = true;
+		return 0;
+	}
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+		fmt_errno(e, FMT_NOOFF, "cannot create output in its directory");
+		free(o->path);
+		o->path = NULL;
+		return -1;
+	}
+	if ((o->tmp = tmp_template(path)) == NULL) {
+		free(o->path);
+		return fmt_errf(e, FMT_NOOFF, "out of memory");
+	}
+	o->fd = mkostemp(o->tmp, O_CLOEXEC);
+	if (o->fd < 0) {
+		fmt_errno(e, FMT_NOOFF, "cannot create temporary output");
+		free(o->tmp);
+		free(o->path);
+		o->tmp = o->path = NULL;
+		return -1;
+	}
+	if (fchmod(o->fd, o->mode) < 0) {
+		fmt_errno(e, FMT_NOOFF, "cannot set output mode");
+		outfile_abort(o);
+		return -1;
+	}
+	return 0;
+}
+
+int outfile_write(struct outfile *o, const void *buf, size_t len,
+		  struct fmt_err *e)
+{
+	if (write_full(o->fd, buf, len) < 0)
+		return fmt_errno(e, FMT_NOOFF, "write failed");
+	return 0;
+}
+
+static void release(struct outfile *o)
+{
+	free(o->path);
+	free(o->tmp);
+	o->path = o->tmp = NULL;
+	o->fd = -1;
+}
+
+static void fsync_dir(const char *path)
+{
+	char *dir = dir_of(path);
+	int fd;
+
+	if (dir == NULL)
+		return;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (fd >= 0) {
+		(void)fsync(fd);
+		close(fd);
+	}
+}
+
+int outfile_commit(struct outfile *o, struct fmt_err *e)
+{
+	char proc[64];
+
+	if (o->is_stdout) {
+		o->fd = -1;
+		return 0;
+	}
+	if (fsync(o->fd) < 0) {
+		fmt_errno(e, FMT_NOOFF, "fsync failed");
+		outfile_abort(o);
+		return -1;
+	}
+	if (o->unnamed) {
+		/* Give the unnamed file a temporary name, then rename it
+		 * over the destination: rename is the atomic step. */
+		for (int tries = 0; o->tmp == NULL && tries < 100; tries++) {
+			char *t = tmp_template(o->path);
+			int tfd;
+
+			if (t == NULL)
+				break;
+			tfd = mkstemp(t);  /* reserve a unique name */
+			if (tfd < 0) {
+				free(t);
+				break;
+			}
+			close(tfd);
+			unlink(t);
+			snprintf(proc, sizeof proc, "/proc/self/fd/%d", o->fd);
+			if (linkat(AT_FDCWD, proc, AT_FDCWD, t,
+				   AT_SYMLINK_FOLLOW) == 0)
+				o->tmp = t;
+			else {
+				int err = errno;
+				free(t);
+				if (err != EEXIST) {
+					errno = err;
+					break;
+				}
+			}
+		}
+		if (o->tmp == NULL) {
+			fmt_errno(e, FMT_NOOFF, "cannot name the output");
+			outfile_abort(o);
+			return -1;
+		}
+		o->unnamed = false;
+	}
+	if (close(o->fd) < 0) {
+		o->fd = -1;
+		fmt_errno(e, FMT_NOOFF, "close failed");
+		outfile_abort(o);
+		return -1;
+	}
+	o->fd = -1;
+	if (rename(o->tmp, o->path) < 0) {
+		fmt_errno(e, FMT_NOOFF, "cannot rename output into place");
+		outfile_abort(o);
+		return -1;
+	}
+	fsync_dir(o->path);
+	release(o);
+	return 0;
+}
+
+void outfile_abort(struct outfile *o)
+{
+	if (o->is_stdout) {
+		o->fd = -1;
+		return;
+	}
+	if (o->fd >= 0)
+		close(o->fd);
+	if (o->tmp != NULL)
+		unlink(o->tmp);
+	release(o);
+}

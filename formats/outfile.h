@@ -1,0 +1,55 @@
+/*
+ * outfile.h: atomic output files.
+ *
+ * An output is written to an unnamed temporary file (O_TMPFILE) in the
+ * destination directory, fsynced, given a temporary name and renamed over
+ * the destination.  An error, or a kill at any point before the rename,
+ * leaves the destination as it was and (with O_TMPFILE) no stray file; where
+ * the file system lacks O_TMPFILE a named ".NAME.ukit-XXXXXX" temporary is
+ * used and removed on error.  "-" means standard output (not atomic).
+ */
+#ifndef UKIT_OUTFILE_H
+#define UKIT_OUTFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+struct outfile {
+	int   fd;          /* write here */
+	char *path;        /* destination (owned) */
+	char *tmp;         /* named temporary, or NULL (owned) */
+	bool  is_stdout;
+	bool  unnamed;     /* O_TMPFILE in use */
+	mode_t mode;
+};
+
+/*
+ * Start writing (path) with permission bits (mode) (masked by the umask).
+ * (path) "-" writes to stdout.  Returns 0, or -1 with (e) set.
+ */
+int outfile_open(struct outfile *o, const char *path, mode_t mode,
+		 struct fmt_err *e);
+
+/* Write all of (buf), retrying short writes.  0 or -1 with (e) set. */
+int outfile_write(struct outfile *o, const void *buf, size_t len,
+		  struct fmt_err *e);
+
+/*
+ * fsync, then atomically replace (path).  Returns 0, or -1 with (e) set
+ * (the temporary is removed and (path) is untouched).  Frees (o) either way.
+ */
+int outfile_commit(struct outfile *o, struct fmt_err *e);
+
+/* Drop the temporary; (path) is untouched.  Safe after a failed commit. */
+void outfile_abort(struct outfile *o);
+
+/* write(2) all of (buf) to (fd).  0 or -1 (errno set). */
+int write_full(int fd, const void *buf, size_t len);
+
+/* pread(2) exactly (len) bytes.  Returns bytes read (< len at EOF) or -1. */
+ssize_t pread_full(int fd, void *buf, size_t len, off_t off);
+
+#endif

@@ -1,0 +1,37 @@
+#!/bin/sh
+# Install the Debian 12 packages that ukit's build, tests, demo and fuzzers
+# need.  Idempotent: does nothing (not even apt-get update) when every package
+# is already installed.  Must run as root when something is missing.
+set -eu
+
+PKGS="
+build-essential pkg-config
+libelf-dev libjansson-dev libssl-dev libqcow-dev libcmocka-dev zlib1g-dev libzstd-dev
+clang libclang-rt-14-dev llvm
+binutils gcc-aarch64-linux-gnu gcc-powerpc64le-linux-gnu
+qemu-utils libqcow-utils cryptsetup-bin minisign
+softhsm2 opensc libengine-pkcs11-openssl openssl
+python3 python3-jsonschema systemd mandoc xxd e2fsprogs
+"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+		missing="$missing $p"
+	fi
+done
+
+if [ -z "$missing" ]; then
+	echo "deps: all packages present"
+	exit 0
+fi
+
+echo "deps: installing:$missing"
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: must run as root to install packages:$missing" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing

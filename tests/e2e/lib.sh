@@ -1,0 +1,66 @@
+# tests/e2e/lib.sh: TAP helpers for the end-to-end scripts (bash).
+# Source it first: it puts the built tools on PATH, makes a temporary
+# directory $T that is removed on exit, and counts results.
+set -u
+: "${UKIT_BIN:?UKIT_BIN must name the directory of the built tools}"
+PATH=$UKIT_BIN:$PATH
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+SHARED=${UKIT_SHARED:-$TOP/../shared}
+# python3 with the Debian modules (python3-jsonschema), not a pyenv shim
+PY=/usr/bin/python3
+T=$(mktemp -d "${TMPDIR:-/tmp}/ukit-e2e.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+_n=0
+
+ok()     { _n=$((_n + 1)); echo "ok $_n - $*"; }
+not_ok() { _n=$((_n + 1)); echo "not ok $_n - $*"; }
+skip()   { _n=$((_n + 1)); echo "ok $_n - # SKIP $*"; }
+diag()   { echo "# $*"; }
+
+# check DESC CMD...: ok when CMD exits 0.
+check() {
+	local desc=$1
+	shift
+	if "$@" >"$T/.out" 2>"$T/.err"; then
+		ok "$desc"
+	else
+		not_ok "$desc (exit $?)"
+		sed 's/^/#   /' "$T/.err" | head -n 20
+	fi
+}
+
+# expect_fail CODE SUBSTRING DESC CMD...: ok when CMD exits CODE and its
+# stderr contains SUBSTRING.  Output in $T/.out, $T/.err.
+expect_fail() {
+	local code=$1 pat=$2 desc=$3 rc
+	shift 3
+	"$@" >"$T/.out" 2>"$T/.err"
+	rc=$?
+	if [ "$rc" -eq "$code" ] && grep -qF -- "$pat" "$T/.err"; then
+		ok "$desc"
+	else
+		not_ok "$desc (exit $rc, want $code and '$pat'; stderr: $(head -c 400 "$T/.err"))"
+	fi
+}
+
+# same_file DESC A B: ok when A and B are byte-identical.
+same_file() {
+	if cmp -s "$2" "$3"; then
+		ok "$1"
+	else
+		not_ok "$1 ($2 and $3 differ)"
+		diff -u "$2" "$3" 2>/dev/null | head -n 20 | sed 's/^/#   /'
+	fi
+}
+
+# validate_json DESC SCHEMA FILE: validate FILE against a schema in schemas/.
+validate_json() {
+	check "$1" "$PY" -c '
+import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+jsonschema.Draft202012Validator(schema).validate(json.load(open(sys.argv[2])))
+' "$TOP/schemas/$2" "$3"
+}
+
+done_testing() { echo "1..$_n"; }
