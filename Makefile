@@ -14,11 +14,8 @@ VERSION  = 0.1.0
 PREFIX  ?= /usr/local
 DESTDIR ?=
 SAN     ?=
-ifeq ($(SAN),1)
-BUILD   ?= build-san
-else
 BUILD   ?= build
-endif
+FUZZBUILD ?= build-fuzz
 
 CC      ?= cc
 PKGS     = libelf jansson libcrypto libqcow zlib libzstd
@@ -29,7 +26,7 @@ WARN     = -Wall -Wextra -Wshadow -Wformat=2 -Wno-format-nonliteral \
            -Wmissing-prototypes -Wstrict-prototypes -Wvla
 CFLAGS  ?= -g -O2
 CFLAGS  += -std=c11 -D_GNU_SOURCE -DUKIT_VERSION='"$(VERSION)"' $(WARN) \
-           -Iformats $(PKG_CFLAGS) -MMD -MP -pthread
+           -Iformats -Icli $(PKG_CFLAGS) -MMD -MP -pthread
 LDFLAGS += -pthread
 LDLIBS  += $(PKG_LIBS) -lpthread
 ifeq ($(SAN),1)
@@ -41,13 +38,14 @@ endif
 LIB_SRC   := $(sort $(wildcard formats/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB       := $(BUILD)/lib/libukit.a
+CLI_OBJ   := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard cli/*.c))
 TOOLS     := $(sort $(foreach t,elftool pack sign,$(if $(wildcard $(t)/*.c),$(t))))
 BINS      := $(TOOLS:%=$(BUILD)/bin/ukit-%)
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 E2E       := $(sort $(wildcard tests/e2e/t*.sh))
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZBUILD)/%)
 MANS      := $(wildcard $(TOOLS:%=%/*.1))
 
 .PHONY: all deps check test unit e2e demo fuzz fuzz-build lint install \
@@ -70,7 +68,7 @@ $(LIB): $(LIB_OBJ)
 	ar rcs $@ $^
 
 define TOOL_RULE
-$(BUILD)/bin/ukit-$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c)) $(LIB)
+$(BUILD)/bin/ukit-$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c)) $(CLI_OBJ) $(LIB)
 	@mkdir -p $$(@D)
 	$$(CC) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $(LIB) $$(LDLIBS)
 endef
@@ -97,7 +95,7 @@ check: deps
 	$(MAKE) all
 	$(MAKE) lint
 	$(MAKE) unit e2e
-	$(MAKE) SAN=1 unit e2e
+	$(MAKE) SAN=1 BUILD=$(BUILD)-san unit e2e
 
 demo: deps all
 	@UKIT_BIN=$(CURDIR)/$(BUILD)/bin sh tests/demo.sh
@@ -110,14 +108,14 @@ FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -DUKIT_VERSION='"$(VERSION)"' \
               -Iformats $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined
 FUZZ_SECONDS ?= 60
-build-fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard formats/*.h)
+$(FUZZBUILD)/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard formats/*.h)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
 
 fuzz-build: $(FUZZ_BINS)
 
 fuzz: deps fuzz-build
-	@sh tests/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+	@FUZZBUILD=$(FUZZBUILD) sh tests/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
@@ -132,6 +130,6 @@ install-compat: install
 	ln -sf ukit-elftool $(DESTDIR)$(PREFIX)/bin/solo5-elftool
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf $(BUILD) $(BUILD)-san $(FUZZBUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

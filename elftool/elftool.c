@@ -11,9 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "err.h"
-
-static const char *prog = "ukit-elftool";
 
 static int cmd_gen_manifest(int argc, char **argv);
 static int cmd_validate(int argc, char **argv);
@@ -23,11 +22,7 @@ static int cmd_notes(int argc, char **argv);
 static int cmd_set_manifest(int argc, char **argv);
 static int cmd_set_package_metadata(int argc, char **argv);
 
-static const struct cmd {
-	const char *name;
-	int (*run)(int argc, char **argv);  /* argv[0] is the command name */
-	const char *synopsis;
-} cmds[] = {
+static const struct cli_cmd cmds[] = {
 	{ "gen-manifest", cmd_gen_manifest,
 	  "gen-manifest [--format c|note|object] [--arch ARCH] SOURCE OUTPUT" },
 	{ "validate", cmd_validate, "validate SOURCE" },
@@ -40,22 +35,13 @@ static const struct cmd {
 	  "set-package-metadata JSON BINARY (-o OUTPUT | --in-place)" },
 };
 
-static void usage(FILE *fp, int status)
-{
-	fprintf(fp, "usage: %s COMMAND [options] ARGS\n\ncommands:\n", prog);
-	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-		fprintf(fp, "    %s %s\n", prog, cmds[i].synopsis);
-	fprintf(fp, "\n    %s --help | --version\n", prog);
-	exit(status);
-}
-
 /* ---- gen-manifest, validate ---------------------------------------- */
 
 static int cmd_gen_manifest(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	fprintf(stderr, "%s: gen-manifest: not implemented yet\n", prog);
+	cli_errx("gen-manifest: not implemented yet");
 	return 1;
 }
 
@@ -63,7 +49,7 @@ static int cmd_validate(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	fprintf(stderr, "%s: validate: not implemented yet\n", prog);
+	cli_errx("validate: not implemented yet");
 	return 1;
 }
 
@@ -73,7 +59,7 @@ static int cmd_query_manifest(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	fprintf(stderr, "%s: query-manifest: not implemented yet\n", prog);
+	cli_errx("query-manifest: not implemented yet");
 	return 1;
 }
 
@@ -81,7 +67,7 @@ static int cmd_query_abi(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	fprintf(stderr, "%s: query-abi: not implemented yet\n", prog);
+	cli_errx("query-abi: not implemented yet");
 	return 1;
 }
 
@@ -89,7 +75,7 @@ static int cmd_notes(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	fprintf(stderr, "%s: notes: not implemented yet\n", prog);
+	cli_errx("notes: not implemented yet");
 	return 1;
 }
 
@@ -99,7 +85,7 @@ static int cmd_set_manifest(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	fprintf(stderr, "%s: set-manifest: not implemented yet\n", prog);
+	cli_errx("set-manifest: not implemented yet");
 	return 1;
 }
 
@@ -107,7 +93,7 @@ static int cmd_set_package_metadata(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	fprintf(stderr, "%s: set-package-metadata: not implemented yet\n", prog);
+	cli_errx("set-package-metadata: not implemented yet");
 	return 1;
 }
 
@@ -115,28 +101,6 @@ static int cmd_set_package_metadata(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	int rc;
-
-	if (argc < 2)
-		usage(stderr, 2);
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
-		usage(stdout, 0);
-	if (strcmp(argv[1], "--version") == 0) {
-		printf("%s %s\n", prog, UKIT_VERSION);
-		return 0;
-	}
-	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
-		if (strcmp(argv[1], cmds[i].name) != 0)
-			continue;
-		optind = 1;
-		rc = cmds[i].run(argc - 1, argv + 1);
-		if (fflush(stdout) != 0 || ferror(stdout)) {
-			fprintf(stderr, "%s: error writing standard output\n",
-				prog);
-			return 1;
-		}
-		return rc;
-	}
-	fprintf(stderr, "%s: unknown command '%s'\n", prog, argv[1]);
-	usage(stderr, 2);
+	return cli_main("ukit-elftool", cmds, sizeof cmds / sizeof cmds[0],
+			argc, argv);
 }

@@ -7,19 +7,19 @@ shift
 status=0
 for f in "$@"; do
 	name=$(basename "$f")
-	corpus=build-fuzz/corpus/$name
-	mkdir -p "$corpus" build-fuzz/crashes
+	corpus=${FUZZBUILD:-build-fuzz}/corpus/$name
+	mkdir -p "$corpus" ${FUZZBUILD:-build-fuzz}/crashes
 	if [ -x "tests/fuzz/seeds-$name.sh" ]; then
 		sh "tests/fuzz/seeds-$name.sh" "$corpus"
 	fi
 	echo "fuzz: $name for ${secs}s"
 	if ! "$f" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 \
-		-artifact_prefix=build-fuzz/crashes/"$name"- "$corpus" \
-		>build-fuzz/"$name".log 2>&1; then
-		echo "fuzz: $name FAILED, see build-fuzz/$name.log"
-		tail -n 30 build-fuzz/"$name".log
+		-artifact_prefix=${FUZZBUILD:-build-fuzz}/crashes/"$name"- "$corpus" \
+		>${FUZZBUILD:-build-fuzz}/"$name".log 2>&1; then
+		echo "fuzz: $name FAILED, see ${FUZZBUILD:-build-fuzz}/$name.log"
+		tail -n 30 ${FUZZBUILD:-build-fuzz}/"$name".log
 		status=1
 	fi
-	grep -E '^#[0-9]+.*(DONE|pulse)' build-fuzz/"$name".log | tail -n 1
+	grep -E '^#[0-9]+.*(DONE|pulse)' ${FUZZBUILD:-build-fuzz}/"$name".log | tail -n 1
 done
 exit $status
