@@ -1,0 +1,75 @@
+/*
+ * image.h: one reader interface for every input image format.
+ *
+ * A struct image presents an image's virtual content (a disk's guest view
+ * for raw and qcow2; the file's bytes for elf and bin) as extents of data,
+ * known zeros and holes, so converters, compare, signing and dm-verity can
+ * skip what is not allocated and read the rest.
+ */
+#ifndef UKIT_IMAGE_H
+#define UKIT_IMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+enum image_format {
+	IMG_RAW = 0,
+	IMG_QCOW2,
+	IMG_ELF,
+	IMG_BIN,
+	IMG_PROBE = -1,          /* image_open(): decide from content */
+};
+
+struct image_opts {
+	bool allow_backing;      /* follow a qcow2 backing file */
+};
+
+enum extent_kind {
+	EXT_DATA = 0,            /* allocated; read it */
+	EXT_ZERO,                /* allocated or flagged, reads as zeros */
+	EXT_HOLE,                /* unallocated, reads as zeros */
+};
+
+struct image_extent {
+	uint64_t off;            /* virtual offset */
+	uint64_t len;            /* > 0 */
+	enum extent_kind kind;
+};
+
+struct image;
+
+/*
+ * Open the image on (fd) (borrowed; must stay open until image_close()).
+ * (fmt) IMG_PROBE decides from content: qcow2 magic, ELF magic, else raw.
+ * (opts) may be NULL.  Everything from the file is checked before it is
+ * trusted.  Returns 0 and (*out), or -1 with (e) set.
+ */
+int image_open(int fd, const char *path, enum image_format fmt,
+	       const struct image_opts *opts, struct image **out,
+	       struct fmt_err *e);
+
+/* NULL is fine. */
+void image_close(struct image *img);
+
+enum image_format image_format(const struct image *img);
+const char *image_format_name(enum image_format fmt);   /* "raw", ... */
+uint64_t image_size(const struct image *img);           /* virtual size */
+
+/*
+ * The extent that starts at virtual offset (off) < image_size(): its kind
+ * and a length > 0 (it may stop early; callers loop).  0 or -1 with (e).
+ */
+int image_map(struct image *img, uint64_t off, struct image_extent *ext,
+	      struct fmt_err *e);
+
+/*
+ * Read (len) bytes of virtual content at (off); off + len must not pass
+ * image_size().  0 or -1 with (e).
+ */
+int image_read(struct image *img, void *buf, size_t len, uint64_t off,
+	       struct fmt_err *e);
+
+#endif
