@@ -68,4 +68,78 @@ static inline size_t manifest_note_size(size_t ndev)
 	return NOTE_HDR_SIZE + 8 + manifest_descsz(ndev);
 }
 
+#define MANIFEST_JSON_MAX  (1024 * 1024)  /* bytes of manifest.json accepted */
+#define MFT_NOTE_MAX       (NOTE_HDR_SIZE + 8 + MFT_DESC_PAD + 8 + \
+			    MFT_ENTRY_SIZE * (MFT_MAX_DEVICES + 1))
+
+/*
+ * Parse a Solo5 manifest.json held in (json, len) into (out), strictly:
+ * exactly the keys "type" ("solo5.manifest"), "version" (the integer 1) and
+ * "devices" (an array of at most 63 objects with exactly "name", 1..67 ASCII
+ * alphanumerics, unique, and "type", "BLOCK_BASIC" or "NET_BASIC").
+ * Duplicate keys, comments, trailing bytes, "\u0000" and input longer than
+ * MANIFEST_JSON_MAX are refused.  (json) need not be NUL-terminated.
+ * Returns 0, or -1 with (e) set: the message starts with "LINE:COLUMN: "
+ * for syntax errors and with the JSON path ("$.devices[3].name: ") for the
+ * rest; (e->off) is FMT_NOOFF.  (out) is written only on success.
+ */
+int manifest_parse(const char *json, size_t len, struct manifest *out,
+		   struct fmt_err *e);
+
+/*
+ * Encode (m) as a complete MFT1 note (12-byte header, "Solo5" padded to 8,
+ * descriptor) into (buf), integers in big-endian order if (big_endian).
+ * (len) must be at least manifest_note_size(m->n); exactly that many bytes
+ * are written.  Returns 0, or -1 with (e) set (buffer too small, more than
+ * MFT_MAX_DEVICES devices, a name not NUL-terminated within MFT_NAME_SIZE).
+ */
+int manifest_note_encode(const struct manifest *m, bool big_endian,
+			 uint8_t *buf, size_t len, struct fmt_err *e);
+
+/*
+ * Decode an MFT1 descriptor (desc, descsz) as Solo5's tender validates it:
+ * version 1, entries 1..64, descsz exactly 4 + 8 + 104 * entries, entry 0
+ * RESERVED_FIRST with an empty name, every name NUL-terminated within 68
+ * bytes, attached false.  (out->dev) receives entries 1..entries-1 with
+ * names and types as read: a type may be unknown or >= MFT_RESERVED_FIRST
+ * (solo5-elftool's query-manifest skips the latter) and a name may hold
+ * any bytes (escape them before printing).  Returns 0, or -1 with (e) set
+ * and (e->off) the offset within the descriptor.
+ */
+int manifest_desc_decode(const uint8_t *desc, size_t descsz, bool big_endian,
+			 struct manifest *out, struct fmt_err *e);
+
+/* "BLOCK_BASIC", "NET_BASIC", "RESERVED_FIRST", else "<undefined type>". */
+const char *manifest_type_name(uint32_t type);
+
+/*
+ * C source for (m) in solo5-elftool's format ("#include \"mft_abi.h\"",
+ * MFT1_NOTE_DECLARE_BEGIN ... END), written to a malloc'd NUL-terminated
+ * string in (*out) (the caller frees it), length in (*outlen).  (m) must
+ * have been checked by manifest_parse().  Returns 0, or -1 with (e) set.
+ */
+int manifest_c_source(const struct manifest *m, char **out, size_t *outlen,
+		      struct fmt_err *e);
+
+/* Architectures manifest_object() can write for. */
+enum manifest_arch { MFT_ARCH_X86_64, MFT_ARCH_AARCH64, MFT_ARCH_PPC64LE };
+
+/*
+ * Parse an architecture name ("x86_64", "aarch64", "ppc64le"; "amd64" and
+ * "arm64" too).  Returns 0, or -1 if unknown.  manifest_host_arch() gives
+ * the architecture ukit was built for (x86_64 if none of these).
+ */
+int manifest_arch_parse(const char *name, enum manifest_arch *out);
+enum manifest_arch manifest_host_arch(void);
+
+/*
+ * A relocatable ELF64 object (ET_REL) for (arch) holding (m) as section
+ * ".note.solo5.manifest" (SHT_NOTE, SHF_ALLOC, align 4) with the global
+ * STT_OBJECT symbol "__solo5_mft1_note" covering it, and an empty
+ * ".note.GNU-stack".  Written to a malloc'd buffer (*out), (*outlen) bytes;
+ * the caller frees it.  Returns 0, or -1 with (e) set.
+ */
+int manifest_object(const struct manifest *m, enum manifest_arch arch,
+		    uint8_t **out, size_t *outlen, struct fmt_err *e);
+
 #endif
