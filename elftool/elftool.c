@@ -6,13 +6,19 @@
  * set-manifest, set-package-metadata and validate.  The work is done in
  * libukit (formats/); this file parses options and prints.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "err.h"
+#include "manifest.h"
+#include "outfile.h"
 
 static int cmd_gen_manifest(int argc, char **argv);
 static int cmd_validate(int argc, char **argv);
@@ -25,7 +31,7 @@ static int cmd_set_package_metadata(int argc, char **argv);
 static const struct cli_cmd cmds[] = {
 	{ "gen-manifest", cmd_gen_manifest,
 	  "gen-manifest [--format c|note|object] [--arch ARCH] SOURCE OUTPUT" },
-	{ "validate", cmd_validate, "validate SOURCE" },
+	{ "validate", cmd_validate, "validate [-q] SOURCE" },
 	{ "query-manifest", cmd_query_manifest, "query-manifest BINARY" },
 	{ "query-abi", cmd_query_abi, "query-abi BINARY" },
 	{ "notes", cmd_notes, "notes BINARY" },
@@ -37,20 +43,201 @@ static const struct cli_cmd cmds[] = {
 
 /* ---- gen-manifest, validate ---------------------------------------- */
 
+/*
+ * Read at most MANIFEST_JSON_MAX bytes of (path) ("-" = stdin) into a
+ * malloc'd buffer.  Returns 0, or -1 with (e) set.
+ */
+static int read_source(const char *path, char **out, size_t *outlen,
+		       struct fmt_err *e)
+{
+	size_t cap = MANIFEST_JSON_MAX + 1, len = 0;
+	char *buf;
+	int fd;
+
+	if (strcmp(path, "-") == 0)
+		fd = STDIN_FILENO;
+	else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return fmt_errno(e, FMT_NOOFF, "cannot open");
+	if ((buf = malloc(cap)) == NULL) {
+		if (fd != STDIN_FILENO)
+			close(fd);
+		return fmt_errf(e, FMT_NOOFF, "out of memory");
+	}
+	while (len < cap) {
+		ssize_t n = read(fd, buf + len, cap - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fmt_errno(e, FMT_NOOFF, "read failed");
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > MANIFEST_JSON_MAX) {
+		fmt_errf(e, FMT_NOOFF, "manifest too large (> %d bytes)",
+			 MANIFEST_JSON_MAX);
+		goto fail;
+	}
+	if (fd != STDIN_FILENO)
+		close(fd);
+	*out = buf;
+	*outlen = len;
+	return 0;
+fail:
+	if (fd != STDIN_FILENO)
+		close(fd);
+	free(buf);
+	return -1;
+}
+
+/* Read and check (path); 0 or -1 after printing the error. */
+static int load_manifest(const char *path, struct manifest *m)
+{
+	struct fmt_err e = { .path = strcmp(path, "-") ? path : "<stdin>" };
+	size_t len = 0;
+	char *json = NULL;
+	int rc;
+
+	if (read_source(path, &json, &len, &e) < 0) {
+		cli_err(&e);
+		return -1;
+	}
+	rc = manifest_parse(json, len, m, &e);
+	free(json);
+	if (rc < 0)
+		cli_err(&e);
+	return rc;
+}
+
+enum gen_format { GEN_C, GEN_NOTE, GEN_OBJECT };
+
 static int cmd_gen_manifest(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	cli_errx("gen-manifest: not implemented yet");
-	return 1;
+	static const struct option opts[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "arch",   required_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 },
+	};
+	enum manifest_arch arch = manifest_host_arch();
+	enum gen_format fmt = GEN_C;
+	struct manifest m;
+	struct outfile o;
+	struct fmt_err e = { 0 };
+	uint8_t *bytes = NULL;
+	char *src = NULL;
+	size_t len = 0;
+	int c, rc;
+
+	/* Solo5's contract: every error, usage included, exits 1. */
+	while ((c = getopt_long(argc, argv, "f:a:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			if (strcmp(optarg, "c") == 0)
+				fmt = GEN_C;
+			else if (strcmp(optarg, "note") == 0)
+				fmt = GEN_NOTE;
+			else if (strcmp(optarg, "object") == 0)
+				fmt = GEN_OBJECT;
+			else {
+				cli_errx("gen-manifest: unknown format '%s' "
+					 "(c, note or object)", optarg);
+				return 1;
+			}
+			break;
+		case 'a':
+			if (manifest_arch_parse(optarg, &arch) < 0) {
+				cli_errx("gen-manifest: unknown architecture "
+					 "'%s' (x86_64, aarch64 or ppc64le)",
+					 optarg);
+				return 1;
+			}
+			break;
+		default:
+			cli_errx("usage: %s gen-manifest [--format c|note|object]"
+				 " [--arch x86_64|aarch64|ppc64le] SOURCE OUTPUT",
+				 cli_prog);
+			return 1;
+		}
+	}
+	if (argc - optind != 2) {
+		cli_errx("usage: %s gen-manifest [--format c|note|object] "
+			 "[--arch x86_64|aarch64|ppc64le] SOURCE OUTPUT",
+			 cli_prog);
+		return 1;
+	}
+	if (load_manifest(argv[optind], &m) < 0)
+		return 1;
+
+	e.path = argv[optind + 1];
+	switch (fmt) {
+	case GEN_C:
+		rc = manifest_c_source(&m, &src, &len, &e);
+		bytes = (uint8_t *)src;
+		break;
+	case GEN_NOTE:
+		len = manifest_note_size(m.n);
+		if ((bytes = malloc(len)) == NULL)
+			rc = fmt_errf(&e, FMT_NOOFF, "out of memory");
+		else
+			rc = manifest_note_encode(&m, false, bytes, len, &e);
+		break;
+	case GEN_OBJECT:
+	default:
+		rc = manifest_object(&m, arch, &bytes, &len, &e);
+		break;
+	}
+	if (rc == 0 && outfile_open(&o, argv[optind + 1], 0644, &e) == 0) {
+		if (outfile_write(&o, bytes, len, &e) < 0) {
+			outfile_abort(&o);
+			rc = -1;
+		} else {
+			rc = outfile_commit(&o, &e);
+		}
+	} else {
+		rc = -1;
+	}
+	free(bytes);
+	if (rc < 0) {
+		cli_err(&e);
+		return 1;
+	}
+	return 0;
 }
 
 static int cmd_validate(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	cli_errx("validate: not implemented yet");
-	return 1;
+	static const struct option opts[] = {
+		{ "quiet", no_argument, NULL, 'q' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct manifest m;
+	bool quiet = false;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "q", opts, NULL)) != -1) {
+		switch (c) {
+		case 'q':
+			quiet = true;
+			break;
+		default:
+			cli_errx("usage: %s validate [-q] SOURCE", cli_prog);
+			return 2;
+		}
+	}
+	if (argc - optind != 1) {
+		cli_errx("usage: %s validate [-q] SOURCE", cli_prog);
+		return 2;
+	}
+	if (load_manifest(argv[optind], &m) < 0)
+		return 1;
+	if (!quiet)
+		printf("%s: valid Solo5 manifest, %zu device%s\n",
+		       strcmp(argv[optind], "-") ? argv[optind] : "<stdin>",
+		       m.n, m.n == 1 ? "" : "s");
+	return 0;
 }
 
 /* ---- query-manifest, query-abi, notes ------------------------------- */
