@@ -25,6 +25,7 @@ enum image_format {
 
 struct image_opts {
 	bool allow_backing;      /* follow a qcow2 backing file */
+	bool allow_corrupt;      /* open qcow2 images with the corrupt bit */
 };
 
 enum extent_kind {
@@ -51,8 +52,23 @@ int image_open(int fd, const char *path, enum image_format fmt,
 	       const struct image_opts *opts, struct image **out,
 	       struct fmt_err *e);
 
+/*
+ * image_open() for a backing chain: (depth) images already open above this
+ * one (0 for a top image); qcow2 refuses chains deeper than
+ * QCOW2_MAX_BACKING_DEPTH.
+ */
+int image_open_chain(int fd, const char *path, enum image_format fmt,
+		     const struct image_opts *opts, int depth,
+		     struct image **out, struct fmt_err *e);
+
 /* NULL is fine. */
 void image_close(struct image *img);
+
+/* The qcow2 reader behind (img), or NULL for other formats. */
+struct qcow2 *image_qcow2(struct image *img);
+
+/* Parse "raw", "qcow2", "elf", "bin"; -1 (IMG_PROBE) if unknown. */
+enum image_format image_format_parse(const char *name);
 
 enum image_format image_format(const struct image *img);
 const char *image_format_name(enum image_format fmt);   /* "raw", ... */

@@ -1,0 +1,203 @@
+/*
+ * image.c: the image reader interface (image.h) over raw files, qcow2
+ * (qcow2.c), ELF and flat binaries (the file's bytes).
+ *
+ * The format is decided from content (qcow2 magic, ELF magic, else raw),
+ * never from the file name; "bin" only when asked for.  Raw files are
+ * mapped with SEEK_DATA/SEEK_HOLE so callers skip holes.  No state is
+ * shared between handles; one handle is used by one thread at a time.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bytes.h"
+#include "image.h"
+#include "outfile.h"
+#include "qcow2.h"
+
+struct image {
+	enum image_format fmt;
+	int fd;
+	uint64_t size;
+	struct qcow2 *q;
+};
+
+static const char *const names[] = {
+	[IMG_RAW] = "raw", [IMG_QCOW2] = "qcow2", [IMG_ELF] = "elf",
+	[IMG_BIN] = "bin",
+};
+
+const char *image_format_name(enum image_format fmt)
+{
+	if ((int)fmt < 0 || (size_t)fmt >= ARRAY_SIZE(names))
+		return "unknown";
+	return names[fmt];
+}
+
+enum image_format image_format_parse(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (strcmp(name, names[i]) == 0)
+			return (enum image_format)i;
+	return IMG_PROBE;
+}
+
+int image_open_chain(int fd, const char *path, enum image_format fmt,
+		     const struct image_opts *opts, int depth,
+		     struct image **out, struct fmt_err *e)
+{
+	struct image *img;
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return fmt_errno(e, FMT_NOOFF, "fstat");
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return fmt_errf(e, FMT_NOOFF, "not a regular file");
+	if (fmt == IMG_PROBE) {
+		uint8_t m[4] = { 0 };
+		ssize_t n = pread_full(fd, m, sizeof m, 0);
+
+		if (n < 0)
+			return fmt_errno(e, 0, "read");
+		if (n == 4 && be32_load(m) == QCOW2_MAGIC)
+			fmt = IMG_QCOW2;
+		else if (n == 4 && memcmp(m, "\177ELF", 4) == 0)
+			fmt = IMG_ELF;
+		else
+			fmt = IMG_RAW;
+	}
+	if ((int)fmt < 0 || (size_t)fmt >= ARRAY_SIZE(names))
+		return fmt_errf(e, FMT_NOOFF, "unknown image format %d", fmt);
+	img = calloc(1, sizeof *img);
+	if (img == NULL)
+		return fmt_errf(e, FMT_NOOFF, "out of memory");
+	img->fmt = fmt;
+	img->fd = fd;
+	if (fmt == IMG_QCOW2) {
+		unsigned fl = 0;
+
+		if (opts && opts->allow_backing)
+			fl |= QCOW2_ALLOW_BACKING;
+		if (opts && opts->allow_corrupt)
+			fl |= QCOW2_ALLOW_CORRUPT;
+		if (qcow2_open_depth(fd, path, fl, depth, &img->q, e) < 0) {
+			free(img);
+			return -1;
+		}
+		img->size = qcow2_header(img->q)->size;
+	} else if (S_ISBLK(st.st_mode)) {
+		off_t end = lseek(fd, 0, SEEK_END);
+
+		if (end < 0) {
+			free(img);
+			return fmt_errno(e, FMT_NOOFF, "lseek");
+		}
+		img->size = (uint64_t)end;
+	} else {
+		img->size = (uint64_t)st.st_size;
+	}
+	*out = img;
+	return 0;
+}
+
+int image_open(int fd, const char *path, enum image_format fmt,
+	       const struct image_opts *opts, struct image **out,
+	       struct fmt_err *e)
+{
+	return image_open_chain(fd, path, fmt, opts, 0, out, e);
+}
+
+void image_close(struct image *img)
+{
+	if (img == NULL)
+		return;
+	qcow2_close(img->q);
+	free(img);
+}
+
+enum image_format image_format(const struct image *img)
+{
+	return img->fmt;
+}
+
+uint64_t image_size(const struct image *img)
+{
+	return img->size;
+}
+
+struct qcow2 *image_qcow2(struct image *img)
+{
+	return img->q;
+}
+
+/* Raw, ELF, bin: the file's allocation, from SEEK_DATA/SEEK_HOLE. */
+static int file_map(struct image *img, uint64_t off, struct image_extent *ext,
+		    struct fmt_err *e)
+{
+	off_t d, h;
+
+	ext->off = off;
+	d = lseek(img->fd, (off_t)off, SEEK_DATA);
+	if (d < 0) {
+		if (errno == ENXIO) {       /* only a hole up to the end */
+			ext->len = img->size - off;
+			ext->kind = EXT_HOLE;
+			return 0;
+		}
+		/* no SEEK_DATA here (EINVAL): everything is data */
+		ext->len = img->size - off;
+		ext->kind = EXT_DATA;
+		return 0;
+	}
+	if ((uint64_t)d > off) {
+		ext->len = ((uint64_t)d < img->size ? (uint64_t)d : img->size)
+			   - off;
+		ext->kind = EXT_HOLE;
+		return 0;
+	}
+	h = lseek(img->fd, (off_t)off, SEEK_HOLE);
+	if (h < 0 || (uint64_t)h > img->size)
+		h = (off_t)img->size;
+	if ((uint64_t)h <= off)         /* file changed under us */
+		return fmt_errf(e, off, "file changed while reading");
+	ext->len = (uint64_t)h - off;
+	ext->kind = EXT_DATA;
+	return 0;
+}
+
+int image_map(struct image *img, uint64_t off, struct image_extent *ext,
+	      struct fmt_err *e)
+{
+	if (off >= img->size)
+		return fmt_errf(e, FMT_NOOFF, "map offset 0x%" PRIx64
+				" past the image size 0x%" PRIx64, off,
+				img->size);
+	if (img->q)
+		return qcow2_map(img->q, off, ext, e);
+	return file_map(img, off, ext, e);
+}
+
+int image_read(struct image *img, void *buf, size_t len, uint64_t off,
+	       struct fmt_err *e)
+{
+	uint64_t end;
+	ssize_t n;
+
+	if (ck_add(off, len, &end) || end > img->size)
+		return fmt_errf(e, FMT_NOOFF, "read of %zu bytes at 0x%" PRIx64
+				" past the image size 0x%" PRIx64, len, off,
+				img->size);
+	if (img->q)
+		return qcow2_read(img->q, buf, len, off, e);
+	n = pread_full(img->fd, buf, len, (off_t)off);
+	if (n < 0)
+		return fmt_errno(e, off, "read");
+	if ((size_t)n != len)
+		return fmt_errf(e, off + (uint64_t)n, "file ends early "
+				"(truncated while reading?)");
+	return 0;
+}

@@ -1,0 +1,781 @@
+/*
+ * qcow2.c: qcow2 header parser and cluster reader.
+ *
+ * Trusts nothing in the file: the header is checked field by field in
+ * qcow2_header_parse(); L1 and L2 entries are checked against the virtual
+ * size, the cluster alignment and the file size before anything is read
+ * through them; compressed clusters are inflated into a buffer of exactly
+ * one cluster.  Memory: the L1 entries the virtual size needs (at most
+ * QCOW2_MAX_L1_BYTES) plus an L2 cache of QCOW2_L2_CACHE_BYTES plus three
+ * cluster buffers.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zlib.h>
+#include <zstd.h>
+
+#include "bytes.h"
+#include "outfile.h"
+#include "qcow2.h"
+
+struct l2slot {
+	uint64_t l1i;           /* UINT64_MAX: empty */
+	uint64_t *ent;          /* decoded entries */
+};
+
+struct qcow2 {
+	int fd;
+	const char *path;
+	uint64_t file_size;
+	struct qcow2_header h;
+	uint64_t l2_entries;    /* entries per L2 table */
+	uint64_t nclusters;     /* guest clusters in the virtual size */
+	uint64_t *l1;           /* h.l1_needed entries */
+	struct l2slot *cache;
+	size_t ncache;
+	uint8_t *cbuf;          /* compressed input, 2 clusters */
+	uint8_t *dbuf;          /* decompressed cluster */
+	uint64_t dbuf_host;     /* host offset held in dbuf, or UINT64_MAX */
+	struct image *backing;
+	int backing_fd;
+};
+
+/* ---- header ---------------------------------------------------------- */
+
+int qcow2_header_parse(const uint8_t *buf, size_t len,
+		       struct qcow2_header *out, struct fmt_err *e)
+{
+	struct qcow2_header h;
+	uint64_t span, need, end, ext, limit;
+
+	memset(&h, 0, sizeof h);
+	if (len < QCOW2_V2_HDR_LEN)
+		return fmt_errf(e, 0, "file too short for a qcow2 header "
+				"(%zu < %d bytes)", len, QCOW2_V2_HDR_LEN);
+	if (be32_load(buf) != QCOW2_MAGIC)
+		return fmt_errf(e, 0, "not a qcow2 image (bad magic 0x%08"
+				PRIx32 ")", be32_load(buf));
+	h.version = be32_load(buf + 4);
+	if (h.version != 2 && h.version != 3)
+		return fmt_errf(e, 4, "unsupported qcow2 version %" PRIu32
+				" (want 2 or 3)", h.version);
+	h.cluster_bits = be32_load(buf + 20);
+	if (h.cluster_bits < QCOW2_MIN_CLUSTER_BITS ||
+	    h.cluster_bits > QCOW2_MAX_CLUSTER_BITS)
+		return fmt_errf(e, 20, "cluster_bits %" PRIu32 " outside %d..%d",
+				h.cluster_bits, QCOW2_MIN_CLUSTER_BITS,
+				QCOW2_MAX_CLUSTER_BITS);
+	h.cluster_size = 1ULL << h.cluster_bits;
+	h.backing_file_offset = be64_load(buf + 8);
+	h.backing_file_size = be32_load(buf + 16);
+	h.size = be64_load(buf + 24);
+	h.crypt_method = be32_load(buf + 32);
+	h.l1_size = be32_load(buf + 36);
+	h.l1_table_offset = be64_load(buf + 40);
+	h.refcount_table_offset = be64_load(buf + 48);
+	h.refcount_table_clusters = be32_load(buf + 56);
+	h.nb_snapshots = be32_load(buf + 60);
+	h.snapshots_offset = be64_load(buf + 64);
+	if (h.version == 2) {
+		h.refcount_order = 4;
+		h.header_length = QCOW2_V2_HDR_LEN;
+	} else {
+		if (len < QCOW2_V3_HDR_LEN)
+			return fmt_errf(e, 0, "file too short for a qcow2 v3 "
+					"header (%zu < %d bytes)", len,
+					QCOW2_V3_HDR_LEN);
+		h.incompatible = be64_load(buf + 72);
+		h.compatible = be64_load(buf + 80);
+		h.autoclear = be64_load(buf + 88);
+		h.refcount_order = be32_load(buf + 96);
+		h.header_length = be32_load(buf + 100);
+		if (h.header_length < QCOW2_V3_HDR_LEN)
+			return fmt_errf(e, 100, "header_length %" PRIu32
+					" too small (< %d)", h.header_length,
+					QCOW2_V3_HDR_LEN);
+		if (h.header_length > h.cluster_size)
+			return fmt_errf(e, 100, "header_length %" PRIu32
+					" exceeds the cluster size %" PRIu64,
+					h.header_length, h.cluster_size);
+		if (h.header_length > len)
+			return fmt_errf(e, 100, "header_length %" PRIu32
+					" extends past end of file (%zu bytes)",
+					h.header_length, len);
+		if (h.header_length > QCOW2_V3_HDR_LEN)
+			h.compression_type = buf[104];
+	}
+	if (h.crypt_method != 0)
+		return fmt_errf(e, 32, "encrypted images are not supported "
+				"(crypt_method %" PRIu32 ")", h.crypt_method);
+	if (h.refcount_order > 6)
+		return fmt_errf(e, 96, "refcount_order %" PRIu32
+				" outside 0..6", h.refcount_order);
+	if (h.incompatible & ~QCOW2_INCOMPAT_KNOWN)
+		return fmt_errf(e, 72, "unknown incompatible feature bits 0x%"
+				PRIx64, (uint64_t)(h.incompatible & ~QCOW2_INCOMPAT_KNOWN));
+	if (h.incompatible & QCOW2_INCOMPAT_DATA_FILE)
+		return fmt_errf(e, 72, "external data files are not supported "
+				"(incompatible feature bit 2)");
+	if (h.incompatible & QCOW2_INCOMPAT_EXTL2)
+		return fmt_errf(e, 72, "extended L2 entries are not supported "
+				"(incompatible feature bit 4)");
+	if (h.compression_type > QCOW2_COMPRESS_ZSTD)
+		return fmt_errf(e, 104, "unknown compression type %u",
+				h.compression_type);
+	if (h.compression_type != QCOW2_COMPRESS_ZLIB &&
+	    !(h.incompatible & QCOW2_INCOMPAT_COMPRESSION))
+		return fmt_errf(e, 72, "compression type %u without the "
+				"compression type feature bit",
+				h.compression_type);
+	if (h.compression_type == QCOW2_COMPRESS_ZLIB &&
+	    (h.incompatible & QCOW2_INCOMPAT_COMPRESSION))
+		return fmt_errf(e, 72, "compression type feature bit set "
+				"with zlib compression");
+
+	/* Virtual size against the L1 table (checked before any shift). */
+	if (h.size > (uint64_t)INT64_MAX)
+		return fmt_errf(e, 24, "virtual size 0x%" PRIx64 " too large",
+				h.size);
+	span = h.cluster_size * (h.cluster_size / 8);  /* bytes per L2 */
+	need = h.size / span + (h.size % span != 0);
+	if (need > QCOW2_MAX_L1_BYTES / 8)
+		return fmt_errf(e, 24, "virtual size 0x%" PRIx64 " needs %"
+				PRIu64 " L1 entries (limit %u)", h.size, need,
+				QCOW2_MAX_L1_BYTES / 8);
+	if (h.l1_size > QCOW2_MAX_L1_BYTES / 8)
+		return fmt_errf(e, 36, "l1_size %" PRIu32 " too large "
+				"(limit %u)", h.l1_size,
+				QCOW2_MAX_L1_BYTES / 8);
+	if (h.l1_size < need)
+		return fmt_errf(e, 36, "L1 table too small for the virtual "
+				"size (l1_size %" PRIu32 " < %" PRIu64 ")",
+				h.l1_size, need);
+	h.l1_needed = need;
+	if (h.l1_size > 0 && (h.l1_table_offset & (h.cluster_size - 1)))
+		return fmt_errf(e, 40, "L1 table offset 0x%" PRIx64
+				" not aligned to the cluster size",
+				h.l1_table_offset);
+	if (h.l1_size > 0 && h.l1_table_offset == 0)
+		return fmt_errf(e, 40, "L1 table at offset 0 overlaps the "
+				"header");
+	if (h.refcount_table_offset & (h.cluster_size - 1))
+		return fmt_errf(e, 48, "refcount table offset 0x%" PRIx64
+				" not aligned to the cluster size",
+				h.refcount_table_offset);
+	if (h.refcount_table_offset == 0)
+		return fmt_errf(e, 48, "refcount table at offset 0 overlaps "
+				"the header");
+	if (h.refcount_table_clusters == 0)
+		return fmt_errf(e, 56, "refcount table has no clusters");
+	if ((uint64_t)h.refcount_table_clusters >
+	    QCOW2_MAX_REFTABLE_BYTES / h.cluster_size)
+		return fmt_errf(e, 56, "refcount table too large (%" PRIu32
+				" clusters, limit %" PRIu64 ")",
+				h.refcount_table_clusters,
+				QCOW2_MAX_REFTABLE_BYTES / h.cluster_size);
+	if (h.nb_snapshots > QCOW2_MAX_SNAPSHOTS)
+		return fmt_errf(e, 60, "too many snapshots (%" PRIu32
+				", limit %d)", h.nb_snapshots,
+				QCOW2_MAX_SNAPSHOTS);
+	if (h.nb_snapshots > 0 && (h.snapshots_offset & (h.cluster_size - 1)))
+		return fmt_errf(e, 64, "snapshot table offset 0x%" PRIx64
+				" not aligned to the cluster size",
+				h.snapshots_offset);
+
+	/* Header extensions and the backing file name live in cluster 0. */
+	limit = len < h.cluster_size ? len : h.cluster_size;
+	if (h.backing_file_offset != 0) {
+		if (h.backing_file_size == 0 ||
+		    h.backing_file_size > QCOW2_BACKING_MAX)
+			return fmt_errf(e, 16, "backing file name length %"
+					PRIu32 " outside 1..%d",
+					h.backing_file_size,
+					QCOW2_BACKING_MAX);
+		if (!in_bounds(h.backing_file_offset, h.backing_file_size,
+			       limit))
+			return fmt_errf(e, 8, "backing file name at 0x%" PRIx64
+					" (+%" PRIu32 ") outside the first "
+					"cluster (0x%" PRIx64 ")",
+					h.backing_file_offset,
+					h.backing_file_size, limit);
+		memcpy(h.backing_file, buf + h.backing_file_offset,
+		       h.backing_file_size);
+		if (memchr(h.backing_file, 0, h.backing_file_size))
+			return fmt_errf(e, h.backing_file_offset,
+					"backing file name contains a NUL "
+					"byte");
+		h.has_backing = true;
+	}
+	ext = h.header_length;
+	for (;;) {
+		uint32_t type, elen;
+
+		if (ext >= limit)
+			break;
+		if (limit - ext < 8)
+			return fmt_errf(e, ext, "header extension truncated "
+					"(%" PRIu64 " < 8 bytes left)",
+					limit - ext);
+		type = be32_load(buf + ext);
+		elen = be32_load(buf + ext + 4);
+		if (type == QCOW2_EXT_END) {
+			ext += 8;
+			break;
+		}
+		if (!in_bounds(ext + 8, elen, limit))
+			return fmt_errf(e, ext, "header extension 0x%08" PRIx32
+					" (%" PRIu32 " bytes) extends past the "
+					"first cluster (0x%" PRIx64 ")", type,
+					elen, limit);
+		if (type == QCOW2_EXT_BACKING_FMT) {
+			if (elen >= sizeof h.backing_fmt)
+				return fmt_errf(e, ext, "backing format name "
+						"too long (%" PRIu32 " bytes)",
+						elen);
+			memcpy(h.backing_fmt, buf + ext + 8, elen);
+			h.backing_fmt[elen] = 0;
+			if (strlen(h.backing_fmt) != elen)
+				return fmt_errf(e, ext, "backing format name "
+						"contains a NUL byte");
+		} else if (type == QCOW2_EXT_CRYPTO) {
+			return fmt_errf(e, ext, "encryption header extension "
+					"present: encrypted images are not "
+					"supported");
+		}
+		/* (other extensions: feature names, bitmaps: not needed to
+		 * read the active layer) */
+		if (ck_align(ext + 8 + elen, 8, &end))
+			return fmt_errf(e, ext, "header extension overflow");
+		ext = end;
+	}
+	h.ext_end = ext;
+	*out = h;
+	return 0;
+}
+
+void qcow2_compressed_desc(uint32_t cluster_bits, uint64_t l2e,
+			   uint64_t *host, uint64_t *nsectors)
+{
+	uint32_t x = 62 - (cluster_bits - 8);
+
+	*host = l2e & ((1ULL << x) - 1);
+	*nsectors = ((l2e >> x) & ((1ULL << (cluster_bits - 8)) - 1)) + 1;
+}
+
+/* ---- decompression --------------------------------------------------- */
+
+int qcow2_decompress(int type, const uint8_t *in, size_t inlen, uint8_t *out,
+		     size_t outlen, uint64_t off, struct fmt_err *e)
+{
+	if (type == QCOW2_COMPRESS_ZLIB) {
+		z_stream z;
+		int rc;
+
+		memset(&z, 0, sizeof z);
+		/* raw deflate, 4 KiB window: what qemu inflates with
+		 * (block/qcow2-threads.c), so a stream qemu cannot read
+		 * is refused here too */
+		if (inflateInit2(&z, -12) != Z_OK)
+			return fmt_errf(e, off, "zlib: inflateInit2 failed");
+		z.next_in = (Bytef *)(uintptr_t)in;
+		z.avail_in = (uInt)inlen;
+		z.next_out = out;
+		z.avail_out = (uInt)outlen;
+		rc = inflate(&z, Z_FINISH);
+		inflateEnd(&z);
+		/* qemu accepts a stream that fills the cluster even if it
+		 * has not seen its end (trailing sector padding). */
+		if ((rc == Z_STREAM_END || rc == Z_BUF_ERROR) &&
+		    z.avail_out == 0)
+			return 0;
+		if (rc == Z_STREAM_END || rc == Z_BUF_ERROR)
+			return fmt_errf(e, off, "compressed cluster inflates to "
+					"%zu bytes, not %zu",
+					outlen - z.avail_out, outlen);
+		return fmt_errf(e, off, "compressed cluster: zlib error %d%s%s",
+				rc, z.msg ? ": " : "", z.msg ? z.msg : "");
+	}
+	if (type == QCOW2_COMPRESS_ZSTD) {
+		ZSTD_DCtx *d = ZSTD_createDCtx();
+		ZSTD_inBuffer ib = { in, inlen, 0 };
+		ZSTD_outBuffer ob = { out, outlen, 0 };
+		size_t rc = 0;
+		int ret = 0;
+
+		if (d == NULL)
+			return fmt_errf(e, off, "zstd: out of memory");
+		/* bound the window so a hostile frame cannot make libzstd
+		 * allocate more than a cluster-sized history */
+		ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, 27);
+		while (ob.pos < ob.size) {
+			size_t lin = ib.pos, lout = ob.pos;
+
+			rc = ZSTD_decompressStream(d, &ob, &ib);
+			if (ZSTD_isError(rc)) {
+				ret = fmt_errf(e, off, "compressed cluster: "
+					       "zstd: %s",
+					       ZSTD_getErrorName(rc));
+				break;
+			}
+			if (ib.pos == lin && ob.pos == lout) {
+				ret = fmt_errf(e, off, "compressed cluster "
+					       "decompresses to %zu bytes, "
+					       "not %zu", ob.pos, outlen);
+				break;
+			}
+		}
+		ZSTD_freeDCtx(d);
+		return ret;
+	}
+	return fmt_errf(e, off, "unknown compression type %d", type);
+}
+
+/* ---- open ------------------------------------------------------------ */
+
+const struct qcow2_header *qcow2_header(const struct qcow2 *q)
+{
+	return &q->h;
+}
+
+uint64_t qcow2_file_size(const struct qcow2 *q)
+{
+	return q->file_size;
+}
+
+void qcow2_close(struct qcow2 *q)
+{
+	if (q == NULL)
+		return;
+	if (q->cache) {
+		for (size_t i = 0; i < q->ncache; i++)
+			free(q->cache[i].ent);
+		free(q->cache);
+	}
+	image_close(q->backing);
+	if (q->backing_fd >= 0)
+		close(q->backing_fd);
+	free(q->l1);
+	free(q->cbuf);
+	free(q->dbuf);
+	free(q);
+}
+
+static int open_backing(struct qcow2 *q, unsigned flags, int depth,
+			struct fmt_err *e)
+{
+	const struct qcow2_header *h = &q->h;
+	char *full = NULL;
+	const char *name = h->backing_file;
+	enum image_format fmt = IMG_PROBE;
+	struct image_opts o = { .allow_backing = true };
+	int fd;
+
+	if (!(flags & QCOW2_ALLOW_BACKING))
+		return fmt_errf(e, h->backing_file_offset, "image has a "
+				"backing file '%s'; refusing to follow it "
+				"without --allow-backing", h->backing_file);
+	if (depth >= QCOW2_MAX_BACKING_DEPTH)
+		return fmt_errf(e, h->backing_file_offset, "backing chain "
+				"deeper than %d", QCOW2_MAX_BACKING_DEPTH);
+	if (strcmp(h->backing_fmt, "raw") == 0)
+		fmt = IMG_RAW;
+	else if (strcmp(h->backing_fmt, "qcow2") == 0)
+		fmt = IMG_QCOW2;
+	else if (h->backing_fmt[0] != 0)
+		return fmt_errf(e, h->backing_file_offset, "backing file "
+				"format '%s' not supported", h->backing_fmt);
+	if (name[0] != '/' && strchr(q->path, '/') != NULL) {
+		const char *slash = strrchr(q->path, '/');
+		int dl = (int)(slash - q->path);
+
+		if (asprintf(&full, "%.*s/%s", dl, q->path, name) < 0)
+			return fmt_errf(e, FMT_NOOFF, "out of memory");
+		name = full;
+	}
+	fd = open(name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fmt_errno(e, h->backing_file_offset, "backing file '%s'",
+			  name);
+		free(full);
+		return -1;
+	}
+	if (image_open_chain(fd, name, fmt, &o, depth + 1, &q->backing,
+			     e) < 0) {
+		char msg[FMT_ERR_MSG];
+
+		snprintf(msg, sizeof msg, "%s", e ? e->msg : "");
+		close(fd);
+		free(full);
+		return fmt_errf(e, h->backing_file_offset, "backing file "
+				"'%.60s': %s", h->backing_file, msg);
+	}
+	free(full);
+	q->backing_fd = fd;
+	return 0;
+}
+
+int qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
+		     struct qcow2 **out, struct fmt_err *e)
+{
+	struct qcow2 *q;
+	struct stat st;
+	uint8_t *hbuf;
+	size_t hlen;
+	ssize_t n;
+	uint64_t l1bytes;
+
+	if (fstat(fd, &st) < 0)
+		return fmt_errno(e, FMT_NOOFF, "fstat");
+	q = calloc(1, sizeof *q);
+	if (q == NULL)
+		return fmt_errf(e, FMT_NOOFF, "out of memory");
+	q->fd = fd;
+	q->path = path ? path : "";
+	q->backing_fd = -1;
+	q->dbuf_host = UINT64_MAX;
+	q->file_size = (uint64_t)st.st_size;
+
+	/* Read the first cluster, at most 2 MiB: header + extensions. */
+	hlen = (size_t)(q->file_size < (1u << QCOW2_MAX_CLUSTER_BITS) ?
+			q->file_size : (1u << QCOW2_MAX_CLUSTER_BITS));
+	hbuf = malloc(hlen ? hlen : 1);
+	if (hbuf == NULL) {
+		qcow2_close(q);
+		return fmt_errf(e, FMT_NOOFF, "out of memory");
+	}
+	n = pread_full(fd, hbuf, hlen, 0);
+	if (n < 0) {
+		free(hbuf);
+		qcow2_close(q);
+		return fmt_errno(e, 0, "read");
+	}
+	if (qcow2_header_parse(hbuf, (size_t)n, &q->h, e) < 0) {
+		free(hbuf);
+		qcow2_close(q);
+		return -1;
+	}
+	free(hbuf);
+	if ((q->h.incompatible & QCOW2_INCOMPAT_CORRUPT) &&
+	    !(flags & QCOW2_ALLOW_CORRUPT)) {
+		qcow2_close(q);
+		return fmt_errf(e, 72, "image is marked corrupt (incompatible "
+				"feature bit 1); run 'ukit-pack check'");
+	}
+	q->l2_entries = q->h.cluster_size / 8;
+	q->nclusters = q->h.size / q->h.cluster_size +
+		       (q->h.size % q->h.cluster_size != 0);
+
+	l1bytes = q->h.l1_needed * 8;
+	if (l1bytes > 0 && !in_bounds(q->h.l1_table_offset, l1bytes,
+				      q->file_size)) {
+		uint64_t end = q->h.l1_table_offset + l1bytes;
+
+		qcow2_close(q);
+		return fmt_errf(e, 40, "L1 table extends past end of file "
+				"(0x%" PRIx64 " > 0x%" PRIx64 ")", end,
+				q->file_size);
+	}
+	q->l1 = calloc(q->h.l1_needed ? q->h.l1_needed : 1, 8);
+	q->ncache = QCOW2_L2_CACHE_BYTES / q->h.cluster_size;
+	if (q->ncache < 2)
+		q->ncache = 2;
+	if (q->ncache > 256)
+		q->ncache = 256;
+	q->cache = calloc(q->ncache, sizeof *q->cache);
+	q->cbuf = malloc(2 * q->h.cluster_size);
+	q->dbuf = malloc(q->h.cluster_size);
+	if (!q->l1 || !q->cache || !q->cbuf || !q->dbuf) {
+		qcow2_close(q);
+		return fmt_errf(e, FMT_NOOFF, "out of memory");
+	}
+	for (size_t i = 0; i < q->ncache; i++)
+		q->cache[i].l1i = UINT64_MAX;
+	if (l1bytes > 0) {
+		uint8_t *raw = (uint8_t *)q->l1;
+
+		n = pread_full(fd, raw, l1bytes, (off_t)q->h.l1_table_offset);
+		if (n < 0 || (uint64_t)n != l1bytes) {
+			qcow2_close(q);
+			return fmt_errno(e, q->h.l1_table_offset,
+					 "reading the L1 table");
+		}
+		for (uint64_t i = 0; i < q->h.l1_needed; i++)
+			q->l1[i] = be64_load(raw + i * 8);
+	}
+	/* Check every L1 entry now: cheap, and errors show up at open. */
+	for (uint64_t i = 0; i < q->h.l1_needed; i++) {
+		uint64_t l2off = q->l1[i] & QCOW2_OFFSET_MASK;
+		uint64_t at = q->h.l1_table_offset + i * 8;
+
+		if (l2off == 0)
+			continue;
+		if (l2off & (q->h.cluster_size - 1)) {
+			qcow2_close(q);
+			return fmt_errf(e, at, "L1 entry %" PRIu64 ": L2 table "
+					"offset 0x%" PRIx64 " not aligned to "
+					"the cluster size", i, l2off);
+		}
+		if (!in_bounds(l2off, q->h.cluster_size, q->file_size)) {
+			qcow2_close(q);
+			return fmt_errf(e, at, "L1 entry %" PRIu64 ": L2 table "
+					"at 0x%" PRIx64 " extends past end of "
+					"file (0x%" PRIx64 ")", i, l2off,
+					q->file_size);
+		}
+	}
+	if (q->h.has_backing && open_backing(q, flags, depth, e) < 0) {
+		qcow2_close(q);
+		return -1;
+	}
+	*out = q;
+	return 0;
+}
+
+int qcow2_open(int fd, const char *path, unsigned flags, struct qcow2 **out,
+	       struct fmt_err *e)
+{
+	return qcow2_open_depth(fd, path, flags, 0, out, e);
+}
+
+/* ---- clusters -------------------------------------------------------- */
+
+/* The L2 table for L1 index (l1i), or NULL for an unallocated one. */
+static int l2_get(struct qcow2 *q, uint64_t l1i, const uint64_t **ent,
+		  struct fmt_err *e)
+{
+	uint64_t l2off = q->l1[l1i] & QCOW2_OFFSET_MASK;
+	struct l2slot *s;
+	ssize_t n;
+
+	if (l2off == 0) {
+		*ent = NULL;
+		return 0;
+	}
+	s = &q->cache[l1i % q->ncache];
+	if (s->l1i == l1i) {
+		*ent = s->ent;
+		return 0;
+	}
+	if (s->ent == NULL) {
+		s->ent = malloc(q->h.cluster_size);
+		if (s->ent == NULL)
+			return fmt_errf(e, FMT_NOOFF, "out of memory");
+	}
+	s->l1i = UINT64_MAX;
+	n = pread_full(q->fd, s->ent, q->h.cluster_size, (off_t)l2off);
+	if (n < 0)
+		return fmt_errno(e, l2off, "reading L2 table");
+	if ((uint64_t)n != q->h.cluster_size)
+		return fmt_errf(e, l2off, "L2 table extends past end of file "
+				"(0x%" PRIx64 " > 0x%" PRIx64 ")",
+				l2off + q->h.cluster_size, q->file_size);
+	for (uint64_t i = 0; i < q->l2_entries; i++)
+		s->ent[i] = be64_load((uint8_t *)s->ent + i * 8);
+	s->l1i = l1i;
+	*ent = s->ent;
+	return 0;
+}
+
+int qcow2_cluster(struct qcow2 *q, uint64_t vc, struct qcow2_cluster *c,
+		  struct fmt_err *e)
+{
+	uint64_t l1i = vc / q->l2_entries, l2i = vc % q->l2_entries;
+	const uint64_t *l2 = NULL;
+	uint64_t ent, at, host;
+
+	memset(c, 0, sizeof *c);
+	if (vc >= q->nclusters)
+		return fmt_errf(e, FMT_NOOFF, "guest cluster %" PRIu64
+				" past the virtual size", vc);
+	if (l2_get(q, l1i, &l2, e) < 0)
+		return -1;
+	if (l2 == NULL) {
+		c->type = QCOW2_C_HOLE;
+		return 0;
+	}
+	ent = l2[l2i];
+	at = (q->l1[l1i] & QCOW2_OFFSET_MASK) + l2i * 8;
+	if (ent & QCOW2_OFLAG_COMPRESSED) {
+		uint64_t ns;
+
+		qcow2_compressed_desc(q->h.cluster_bits, ent, &host, &ns);
+		c->type = QCOW2_C_COMPRESSED;
+		c->host = host;
+		c->csize = ns * 512 - (host & 511);
+		if (host == 0 || host >= q->file_size)
+			return fmt_errf(e, at, "L2 entry for guest offset 0x%"
+					PRIx64 ": compressed data at 0x%" PRIx64
+					" past end of file (0x%" PRIx64 ")",
+					vc * q->h.cluster_size, host,
+					q->file_size);
+		return 0;
+	}
+	host = ent & QCOW2_OFFSET_MASK;
+	if (ent & QCOW2_OFLAG_ZERO) {
+		c->type = QCOW2_C_ZERO;
+		return 0;
+	}
+	if (host == 0) {
+		c->type = QCOW2_C_HOLE;
+		return 0;
+	}
+	if (host & (q->h.cluster_size - 1))
+		return fmt_errf(e, at, "L2 entry for guest offset 0x%" PRIx64
+				": data offset 0x%" PRIx64 " not aligned to "
+				"the cluster size", vc * q->h.cluster_size,
+				host);
+	if (host >= q->file_size)
+		return fmt_errf(e, at, "L2 entry for guest offset 0x%" PRIx64
+				": data at 0x%" PRIx64 " past end of file "
+				"(0x%" PRIx64 ")", vc * q->h.cluster_size,
+				host, q->file_size);
+	c->type = QCOW2_C_NORMAL;
+	c->host = host;
+	return 0;
+}
+
+static enum extent_kind kind_of(const struct qcow2 *q, enum qcow2_ctype t)
+{
+	switch (t) {
+	case QCOW2_C_HOLE:
+		return q->backing ? EXT_DATA : EXT_HOLE;
+	case QCOW2_C_ZERO:
+		return EXT_ZERO;
+	default:
+		return EXT_DATA;
+	}
+}
+
+int qcow2_map(struct qcow2 *q, uint64_t off, struct image_extent *ext,
+	      struct fmt_err *e)
+{
+	uint64_t cs = q->h.cluster_size, vc = off / cs, end;
+	uint64_t span = q->l2_entries;    /* clusters per L1 entry */
+	struct qcow2_cluster c;
+	enum extent_kind k;
+
+	if (off >= q->h.size)
+		return fmt_errf(e, FMT_NOOFF, "map offset 0x%" PRIx64
+				" past the virtual size", off);
+	if (qcow2_cluster(q, vc, &c, e) < 0)
+		return -1;
+	k = kind_of(q, c.type);
+	vc++;
+	/* Merge: whole unallocated L2 tables at once, else cluster by
+	 * cluster up to the end of this L2 table's span plus more tables,
+	 * bounded so one call does bounded work. */
+	for (uint64_t budget = 4 * span; vc < q->nclusters && budget > 0;
+	     budget--) {
+		if ((vc % span) == 0 && (q->l1[vc / span] &
+					 QCOW2_OFFSET_MASK) == 0) {
+			if (kind_of(q, QCOW2_C_HOLE) != k)
+				break;
+			vc += span;
+			continue;
+		}
+		if (qcow2_cluster(q, vc, &c, e) < 0)
+			return -1;
+		if (kind_of(q, c.type) != k)
+			break;
+		vc++;
+	}
+	end = vc * cs;
+	if (end > q->h.size || vc > q->nclusters)
+		end = q->h.size;
+	ext->off = off;
+	ext->len = end - off;
+	ext->kind = k;
+	return 0;
+}
+
+/* Read the bytes of cluster (c) from (coff) into (buf, len). */
+static int read_cluster(struct qcow2 *q, const struct qcow2_cluster *c,
+			uint64_t vc, uint64_t coff, uint8_t *buf, size_t len,
+			struct fmt_err *e)
+{
+	uint64_t cs = q->h.cluster_size;
+	ssize_t n;
+
+	switch (c->type) {
+	case QCOW2_C_HOLE:
+		if (q->backing) {
+			uint64_t voff = vc * cs + coff;
+			uint64_t bsize = image_size(q->backing);
+			size_t in = 0;
+
+			if (voff < bsize)
+				in = (size_t)(bsize - voff < len ?
+					      bsize - voff : len);
+			if (in && image_read(q->backing, buf, in, voff, e) < 0)
+				return -1;
+			memset(buf + in, 0, len - in);
+			return 0;
+		}
+		/* fall through */
+	case QCOW2_C_ZERO:
+		memset(buf, 0, len);
+		return 0;
+	case QCOW2_C_NORMAL:
+		n = pread_full(q->fd, buf, len, (off_t)(c->host + coff));
+		if (n < 0)
+			return fmt_errno(e, c->host + coff, "read");
+		/* a last cluster cut short by the end of file reads as
+		 * zeros, as in qemu; a cluster starting past EOF was
+		 * refused by qcow2_cluster() */
+		memset(buf + n, 0, len - (size_t)n);
+		return 0;
+	case QCOW2_C_COMPRESSED:
+		if (q->dbuf_host != c->host) {
+			uint64_t csize = c->csize;
+
+			if (csize > 2 * cs)
+				csize = 2 * cs;
+			if (c->host + csize > q->file_size)
+				csize = q->file_size - c->host;
+			q->dbuf_host = UINT64_MAX;
+			n = pread_full(q->fd, q->cbuf, csize, (off_t)c->host);
+			if (n < 0)
+				return fmt_errno(e, c->host, "read");
+			if (qcow2_decompress(q->h.compression_type, q->cbuf,
+					     (size_t)n, q->dbuf, cs, c->host,
+					     e) < 0)
+				return -1;
+			q->dbuf_host = c->host;
+		}
+		memcpy(buf, q->dbuf + coff, len);
+		return 0;
+	}
+	return fmt_errf(e, FMT_NOOFF, "bad cluster type");
+}
+
+int qcow2_read(struct qcow2 *q, void *buf, size_t len, uint64_t off,
+	       struct fmt_err *e)
+{
+	uint64_t cs = q->h.cluster_size, end;
+	uint8_t *p = buf;
+
+	if (ck_add(off, len, &end) || end > q->h.size)
+		return fmt_errf(e, FMT_NOOFF, "read of %zu bytes at 0x%" PRIx64
+				" past the virtual size 0x%" PRIx64, len, off,
+				q->h.size);
+	while (len > 0) {
+		uint64_t vc = off / cs, coff = off % cs;
+		size_t n = (size_t)(cs - coff < len ? cs - coff : len);
+		struct qcow2_cluster c;
+
+		if (qcow2_cluster(q, vc, &c, e) < 0 ||
+		    read_cluster(q, &c, vc, coff, p, n, e) < 0)
+			return -1;
+		p += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}

@@ -1,0 +1,170 @@
+/*
+ * qcow2.h: a bounded, checking reader for qcow2 images (v2 "compat 0.10"
+ * and v3 "compat 1.1"), zlib and zstd compressed clusters.
+ *
+ * Everything in the file is hostile: the header is checked in one place
+ * (qcow2_header_parse), every table and data offset is compared with the
+ * file size before it is read, and memory is bounded by the named limits
+ * below, never by a size field.
+ */
+#ifndef UKIT_QCOW2_H
+#define UKIT_QCOW2_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "image.h"
+
+#define QCOW2_MAGIC          0x514649fbU   /* "QFI\xfb" */
+#define QCOW2_V2_HDR_LEN     72            /* bytes */
+#define QCOW2_V3_HDR_LEN     104           /* bytes, without compression type */
+#define QCOW2_MIN_CLUSTER_BITS 9           /* 512 B */
+#define QCOW2_MAX_CLUSTER_BITS 21          /* 2 MiB */
+#define QCOW2_MAX_L1_BYTES   (32u << 20)   /* as qemu: 32 MiB of L1 entries */
+#define QCOW2_MAX_REFTABLE_BYTES (8u << 20) /* as qemu: 8 MiB */
+#define QCOW2_MAX_SNAPSHOTS  65536
+#define QCOW2_L2_CACHE_BYTES (16u << 20)   /* L2 tables kept in memory */
+#define QCOW2_MAX_BACKING_DEPTH 8
+#define QCOW2_BACKING_MAX    1023          /* bytes of backing file name */
+
+/* Incompatible feature bits. */
+#define QCOW2_INCOMPAT_DIRTY        (1ULL << 0)
+#define QCOW2_INCOMPAT_CORRUPT      (1ULL << 1)
+#define QCOW2_INCOMPAT_DATA_FILE    (1ULL << 2)
+#define QCOW2_INCOMPAT_COMPRESSION  (1ULL << 3)
+#define QCOW2_INCOMPAT_EXTL2        (1ULL << 4)
+#define QCOW2_INCOMPAT_KNOWN        0x1fULL
+/* Compatible feature bits. */
+#define QCOW2_COMPAT_LAZY_REFCOUNTS (1ULL << 0)
+
+#define QCOW2_COMPRESS_ZLIB 0
+#define QCOW2_COMPRESS_ZSTD 1
+
+/* Table entry bits. */
+#define QCOW2_OFLAG_COPIED     (1ULL << 63)
+#define QCOW2_OFLAG_COMPRESSED (1ULL << 62)
+#define QCOW2_OFLAG_ZERO       (1ULL << 0)
+#define QCOW2_OFFSET_MASK      0x00fffffffffffe00ULL
+
+/* Header extension types. */
+#define QCOW2_EXT_END          0x00000000U
+#define QCOW2_EXT_BACKING_FMT  0xe2792acaU
+#define QCOW2_EXT_FEATURES     0x6803f857U
+#define QCOW2_EXT_BITMAPS      0x23852875U
+#define QCOW2_EXT_CRYPTO       0x0537be77U
+#define QCOW2_EXT_DATA_FILE    0x44415441U
+
+/* The decoded header; every field has passed qcow2_header_parse(). */
+struct qcow2_header {
+	uint32_t version;               /* 2 or 3 */
+	uint64_t backing_file_offset;
+	uint32_t backing_file_size;
+	uint32_t cluster_bits;          /* 9..21 */
+	uint64_t cluster_size;
+	uint64_t size;                  /* virtual size, bytes */
+	uint32_t crypt_method;          /* 0 */
+	uint32_t l1_size;               /* entries */
+	uint64_t l1_table_offset;
+	uint64_t refcount_table_offset;
+	uint32_t refcount_table_clusters;
+	uint32_t nb_snapshots;
+	uint64_t snapshots_offset;
+	uint64_t incompatible;
+	uint64_t compatible;
+	uint64_t autoclear;
+	uint32_t refcount_order;        /* 0..6 */
+	uint32_t header_length;         /* bytes; 72 for v2 */
+	uint8_t  compression_type;      /* QCOW2_COMPRESS_* */
+	uint64_t l1_needed;             /* L1 entries the virtual size needs */
+	bool     has_backing;
+	char     backing_file[QCOW2_BACKING_MAX + 1];
+	char     backing_fmt[64];       /* from the extension, or "" */
+	uint64_t ext_end;               /* end of the header extensions */
+};
+
+/*
+ * Parse and check the header in (buf, len): the first bytes of the file
+ * (at least 72, ideally the whole first cluster, where the extensions
+ * live).  Checks every limit: magic, version, cluster_bits, header_length,
+ * size against l1_size, refcount_order, table offsets aligned, feature bits
+ * (unknown incompatible bits, external data file, extended L2 and
+ * encryption are refused; dirty and corrupt are reported in (h) and left to
+ * the caller), compression type, backing file name bounds, extensions.
+ * Returns 0 and (*h), or -1 with (e) pointing at the offending field.
+ */
+int qcow2_header_parse(const uint8_t *buf, size_t len,
+		       struct qcow2_header *h, struct fmt_err *e);
+
+/* qcow2_open() flags */
+#define QCOW2_ALLOW_BACKING 0x1   /* follow a backing file, read-only */
+#define QCOW2_ALLOW_CORRUPT 0x2   /* open images with the corrupt bit */
+
+struct qcow2;
+
+/*
+ * Open the qcow2 image on (fd) (borrowed; must outlive the handle) named
+ * (path) (borrowed, for messages and for a relative backing file name).
+ * Reads the header and the L1 table and checks them against the file size.
+ * Returns 0 and (*out), or -1 with (e).
+ */
+int qcow2_open(int fd, const char *path, unsigned flags, struct qcow2 **out,
+	       struct fmt_err *e);
+int qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
+		     struct qcow2 **out, struct fmt_err *e);
+
+/* NULL is fine. */
+void qcow2_close(struct qcow2 *q);
+
+const struct qcow2_header *qcow2_header(const struct qcow2 *q);
+uint64_t qcow2_file_size(const struct qcow2 *q);
+
+/* One guest cluster, as its L2 entry describes it. */
+enum qcow2_ctype {
+	QCOW2_C_HOLE = 0,       /* unallocated: zeros or the backing file */
+	QCOW2_C_ZERO,           /* zero flag: reads zeros */
+	QCOW2_C_NORMAL,         /* data at (host) */
+	QCOW2_C_COMPRESSED,     /* compressed data at (host), (csize) bytes */
+};
+struct qcow2_cluster {
+	enum qcow2_ctype type;
+	uint64_t host;          /* NORMAL, COMPRESSED; 0 otherwise */
+	uint64_t csize;         /* COMPRESSED: bytes of compressed data */
+};
+
+/*
+ * Describe guest cluster number (vc) (< clusters in the virtual size).
+ * Checks the L2 table and the entry (alignment, end of file).  0 or -1.
+ */
+int qcow2_cluster(struct qcow2 *q, uint64_t vc, struct qcow2_cluster *c,
+		  struct fmt_err *e);
+
+/*
+ * The extent at virtual offset (off) < size: holes (unallocated, no
+ * backing file), zeros (zero flag) or data, merged over neighbouring
+ * clusters of the same kind.  0 or -1 with (e).
+ */
+int qcow2_map(struct qcow2 *q, uint64_t off, struct image_extent *ext,
+	      struct fmt_err *e);
+
+/*
+ * Read (len) bytes of virtual content at (off); off + len <= size.
+ * Not thread safe on one handle (it caches L2 tables and one
+ * decompressed cluster); separate handles are independent.  0 or -1.
+ */
+int qcow2_read(struct qcow2 *q, void *buf, size_t len, uint64_t off,
+	       struct fmt_err *e);
+
+/*
+ * Decompress one compressed cluster: (in, inlen) with (type) into exactly
+ * (outlen) bytes at (out).  0, or -1 with (e) (offset (off) reported).
+ */
+int qcow2_decompress(int type, const uint8_t *in, size_t inlen, uint8_t *out,
+		     size_t outlen, uint64_t off, struct fmt_err *e);
+
+/* Bits of a compressed L2 entry: host offset and sector count. */
+void qcow2_compressed_desc(uint32_t cluster_bits, uint64_t l2e,
+			   uint64_t *host, uint64_t *nsectors);
+
+#endif
