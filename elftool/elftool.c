@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "elfimg.h"
 #include "err.h"
 #include "manifest.h"
 #include "outfile.h"
@@ -242,20 +243,131 @@ static int cmd_validate(int argc, char **argv)
 
 /* ---- query-manifest, query-abi, notes ------------------------------- */
 
+/*
+ * Print (s) as the inside of a JSON string: '"', '\\', control bytes, DEL
+ * and bytes >= 0x80 escaped (\u00XX, i.e. read as Latin-1), so any name
+ * in a file gives valid JSON.  Valid Solo5 names (alphanumeric) print as
+ * solo5-elftool prints them.
+ */
+static void json_puts_escaped(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20 || *p >= 0x7f)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+}
+
+/*
+ * Open (path) for the solo5-compatible queries and find its Solo5 notes.
+ * Prints the reason and returns -1 on error.
+ */
+static int solo5_query(const char *path, struct manifest *m, bool *have_mft,
+		       struct solo5_abi *abi, bool *have_abi)
+{
+	struct fmt_err e = { .path = path, .off = FMT_NOOFF };
+	struct elfimg *img;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		cli_errx("%s: could not open: %s", path, strerror(errno));
+		return -1;
+	}
+	if (elfimg_open(fd, path, &img, &e) < 0) {
+		cli_err(&e);
+		close(fd);
+		return -1;
+	}
+	r = elfimg_solo5(img, m, have_mft, abi, have_abi, &e);
+	if (r < 0)
+		cli_err(&e);
+	elfimg_close(img);
+	close(fd);
+	return r;
+}
+
+/* Exactly one operand, no options; Solo5's contract: 1 on misuse too. */
+static const char *query_operand(int argc, char **argv)
+{
+	static const struct option longopts[] = { { NULL, 0, NULL, 0 } };
+
+	opterr = 0;
+	if (getopt_long(argc, argv, "+", longopts, NULL) != -1 ||
+	    argc - optind != 1) {
+		fprintf(stderr, "usage: %s %s BINARY\n", cli_prog, argv[0]);
+		return NULL;
+	}
+	return argv[optind];
+}
+
 static int cmd_query_manifest(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	cli_errx("query-manifest: not implemented yet");
-	return 1;
+	struct manifest m;
+	const char *path = query_operand(argc, argv);
+	bool have = false;
+	size_t last = 0;
+
+	if (path == NULL)
+		return 1;
+	if (solo5_query(path, &m, &have, NULL, NULL) < 0)
+		return 1;
+	if (!have) {
+		cli_errx("%s: no Solo5 manifest found in executable", path);
+		return 1;
+	}
+	/*
+	 * solo5-elftool's format.  It skips entries of type >=
+	 * RESERVED_FIRST and puts a comma after every entry but the
+	 * manifest's last, which gives invalid JSON when the last entry is
+	 * skipped; here the comma follows every printed entry but the last
+	 * printed one (the same bytes whenever Solo5's output is JSON).
+	 */
+	for (size_t i = 0; i < m.n; i++)
+		if (m.dev[i].type < MFT_RESERVED_FIRST)
+			last = i + 1;
+	printf("{\n"
+	       "  \"type\": \"solo5.manifest\",\n"
+	       "  \"version\": %u,\n"
+	       "  \"devices\": [\n", MFT_VERSION);
+	for (size_t i = 0; i < m.n; i++) {
+		if (m.dev[i].type >= MFT_RESERVED_FIRST)
+			continue;
+		printf("    { \"name\": \"");
+		json_puts_escaped(m.dev[i].name);
+		printf("\", \"type\": \"%s\" }%s\n",
+		       manifest_type_name(m.dev[i].type),
+		       i + 1 == last ? "" : ",");
+	}
+	printf("  ]\n"
+	       "}\n");
+	return 0;
 }
 
 static int cmd_query_abi(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	cli_errx("query-abi: not implemented yet");
-	return 1;
+	struct solo5_abi abi;
+	const char *path = query_operand(argc, argv);
+	bool have = false;
+
+	if (path == NULL)
+		return 1;
+	if (solo5_query(path, NULL, NULL, &abi, &have) < 0)
+		return 1;
+	if (!have) {
+		cli_errx("%s: no Solo5 ABI information found in executable",
+			 path);
+		return 1;
+	}
+	printf("{\n"
+	       "  \"type\": \"solo5.abi\",\n"
+	       "  \"target\": \"%s\",\n"
+	       "  \"version\": %u\n"
+	       "}\n", elfimg_abi_target_name(abi.target), abi.version);
+	return 0;
 }
 
 static int cmd_notes(int argc, char **argv)
