@@ -108,18 +108,24 @@ static int load_manifest(const char *path, struct manifest *m)
 	}
 	rc = manifest_parse(json, len, m, &e);
 	free(json);
-	if (rc < 0)
+	if (rc < 0 && e.msg[0] >= '0' && e.msg[0] <= '9')
+		cli_errx("%s:%s", e.path, e.msg);   /* FILE:LINE:COL: msg */
+	else if (rc < 0)
 		cli_err(&e);
 	return rc;
 }
 
 enum gen_format { GEN_C, GEN_NOTE, GEN_OBJECT };
 
+#define GEN_USAGE "gen-manifest [--format c|note|object] " \
+	"[--arch x86_64|aarch64|ppc64le] SOURCE OUTPUT"
+
 static int cmd_gen_manifest(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "format", required_argument, NULL, 'f' },
 		{ "arch",   required_argument, NULL, 'a' },
+		{ "help",   no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	enum manifest_arch arch = manifest_host_arch();
@@ -133,8 +139,11 @@ static int cmd_gen_manifest(int argc, char **argv)
 	int c, rc;
 
 	/* Solo5's contract: every error, usage included, exits 1. */
-	while ((c = getopt_long(argc, argv, "f:a:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:a:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'h':
+			printf("usage: %s %s\n", cli_prog, GEN_USAGE);
+			return 0;
 		case 'f':
 			if (strcmp(optarg, "c") == 0)
 				fmt = GEN_C;
@@ -157,16 +166,12 @@ static int cmd_gen_manifest(int argc, char **argv)
 			}
 			break;
 		default:
-			cli_errx("usage: %s gen-manifest [--format c|note|object]"
-				 " [--arch x86_64|aarch64|ppc64le] SOURCE OUTPUT",
-				 cli_prog);
+			cli_errx("usage: %s %s", cli_prog, GEN_USAGE);
 			return 1;
 		}
 	}
 	if (argc - optind != 2) {
-		cli_errx("usage: %s gen-manifest [--format c|note|object] "
-			 "[--arch x86_64|aarch64|ppc64le] SOURCE OUTPUT",
-			 cli_prog);
+		cli_errx("usage: %s %s", cli_prog, GEN_USAGE);
 		return 1;
 	}
 	if (load_manifest(argv[optind], &m) < 0)
@@ -212,14 +217,18 @@ static int cmd_validate(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "help",  no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct manifest m;
 	bool quiet = false;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "q", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'h':
+			printf("usage: %s validate [-q] SOURCE\n", cli_prog);
+			return 0;
 		case 'q':
 			quiet = true;
 			break;
