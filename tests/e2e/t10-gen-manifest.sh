@@ -82,6 +82,22 @@ readelf -h "$T/m01-net.x86_64.o" | grep -q 'Machine: *Advanced Micro Devices X86
 	ok "object: e_machine per --arch, ppc64le ELFv2 flags" ||
 	not_ok "object: e_machine/e_flags"
 
+# without --arch the object is for the host
+case $(uname -m) in
+x86_64) host='Advanced Micro Devices X86-64' ;;
+aarch64) host='AArch64' ;;
+ppc64le) host='PowerPC64' ;;
+*) host= ;;
+esac
+if [ -n "$host" ]; then
+	ukit-elftool gen-manifest --format object "$D/m01-net/manifest.json" "$T/host.o" &&
+		readelf -h "$T/host.o" | grep -q "Machine: *$host" &&
+		ok "object without --arch: the host's machine ($host)" ||
+		not_ok "object without --arch is not for $host"
+else
+	skip "host $(uname -m) has no default object architecture"
+fi
+
 # The object links with plain ld (no C compiler) and the section keeps its
 # bytes; the symbol resolves for a reference from other code.
 printf '.globl _start\n_start:\n.quad __solo5_mft1_note\n.section .note.GNU-stack,"",@progbits\n' >"$T/start.s"

@@ -422,6 +422,17 @@ static void test_object(void **state)
 	m.dev[0].type = MFT_NET_BASIC;
 	assert_int_equal(manifest_note_encode(&m, false, note, sz, &e), 0);
 	assert_int_equal(manifest_arch_parse("sparc", &arch), -1);
+	assert_int_equal(manifest_arch_parse("", &arch), -1);
+	assert_int_equal(manifest_arch_parse("amd64", &arch), 0);
+	assert_int_equal(arch, MFT_ARCH_X86_64);
+	assert_int_equal(manifest_arch_parse("arm64", &arch), 0);
+	assert_int_equal(arch, MFT_ARCH_AARCH64);
+	assert_int_equal(manifest_object(&m, (enum manifest_arch)3, &obj, &len,
+					 &e), -1);
+	m.n = 64;
+	assert_int_equal(manifest_object(&m, MFT_ARCH_X86_64, &obj, &len, &e),
+			 -1);
+	m.n = 1;
 	for (size_t i = 0; i < ARRAY_SIZE(a); i++) {
 		assert_int_equal(manifest_arch_parse(a[i].name, &arch), 0);
 		assert_int_equal(manifest_object(&m, arch, &obj, &len, &e), 0);
