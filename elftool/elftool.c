@@ -13,9 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "elfedit.h"
 #include "elfimg.h"
 #include "err.h"
 #include "manifest.h"
@@ -389,20 +391,168 @@ static int cmd_notes(int argc, char **argv)
 
 /* ---- set-manifest, set-package-metadata ----------------------------- */
 
+/*
+ * Options shared by set-manifest and set-package-metadata: exactly one of
+ * -o OUTPUT and --in-place, then two operands.  0, or 2 after a usage
+ * message.
+ */
+static int edit_opts(int argc, char **argv, const char *synopsis,
+		     const char **out, bool *in_place)
+{
+	static const struct option opts[] = {
+		{ "output",   required_argument, NULL, 'o' },
+		{ "in-place", no_argument,       NULL, 'i' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	*out = NULL;
+	*in_place = false;
+	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			*out = optarg;
+			break;
+		case 'i':
+			*in_place = true;
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (argc - optind != 2 || (*out == NULL) == !*in_place)
+		goto usage;
+	if (*out != NULL && strcmp(*out, "-") == 0) {
+		cli_errx("%s: -o -: the output must be a file", argv[0]);
+		return 2;
+	}
+	return 0;
+usage:
+	cli_errx("usage: %s %s", cli_prog, synopsis);
+	return 2;
+}
+
+/*
+ * Rewrite (bin) with a new manifest (m) or package metadata (json, jlen)
+ * into (out), or over (bin) itself when (in_place): a new file written
+ * beside it and renamed over it, keeping its permission bits.  The input
+ * is only read.  Returns the exit status (0 or 1).
+ */
+static int edit_elf(const char *bin, const char *out, bool in_place,
+		    const struct manifest *m, const char *json, size_t jlen)
+{
+	struct fmt_err e = { .path = bin };
+	struct elfedit_plan plan = { 0 };
+	struct elfedit *ed = NULL;
+	struct outfile o;
+	struct stat st;
+	uint8_t note[MFT_NOTE_MAX];
+	char *dest = NULL;
+	int fd, rc = -1;
+
+	if ((fd = open(bin, O_RDONLY | O_CLOEXEC)) < 0) {
+		fmt_errno(&e, FMT_NOOFF, "cannot open");
+		cli_err(&e);
+		return 1;
+	}
+	if (fstat(fd, &st) < 0) {
+		fmt_errno(&e, FMT_NOOFF, "cannot stat");
+		goto done;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		fmt_errf(&e, FMT_NOOFF, "not a regular file");
+		goto done;
+	}
+	{
+		struct elfedit_src src = { .fd = fd, .size = (uint64_t)st.st_size,
+					   .path = bin };
+		if (elfedit_open(&src, &ed, &e) < 0)
+			goto done;
+	}
+	if (m != NULL) {
+		size_t len = manifest_note_size(m->n);
+		if (manifest_note_encode(m, elfedit_big_endian(ed), note, len,
+					 &e) < 0 ||
+		    elfedit_plan_manifest(ed, note, len, &plan, &e) < 0)
+			goto done;
+	} else if (elfedit_plan_package_metadata(ed, json, jlen, &plan,
+						 &e) < 0) {
+		goto done;
+	}
+	/* --in-place through a symbolic link replaces the file it names. */
+	dest = in_place ? realpath(bin, NULL) : strdup(out);
+	if (dest == NULL) {
+		fmt_errno(&e, FMT_NOOFF, "cannot resolve the output path");
+		goto done;
+	}
+	e.path = dest;
+	if (outfile_open(&o, dest, st.st_mode & 0777, &e) < 0)
+		goto done;
+	if (in_place && fchmod(o.fd, st.st_mode & 07777) < 0) {
+		fmt_errno(&e, FMT_NOOFF, "cannot keep the file mode");
+		outfile_abort(&o);
+		goto done;
+	}
+	e.path = bin;
+	if (elfedit_apply_fd(fd, o.fd, &plan, &e) < 0) {
+		outfile_abort(&o);
+		goto done;
+	}
+	e.path = dest;
+	if (outfile_commit(&o, &e) < 0)
+		goto done;
+	rc = 0;
+done:
+	if (rc < 0)
+		cli_err(&e);
+	elfedit_plan_free(&plan);
+	elfedit_close(ed);
+	free(dest);
+	close(fd);
+	return rc < 0 ? 1 : 0;
+}
+
 static int cmd_set_manifest(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	cli_errx("set-manifest: not implemented yet");
-	return 1;
+	struct manifest m;
+	const char *out;
+	bool in_place;
+	int rc;
+
+	rc = edit_opts(argc, argv,
+		       "set-manifest SOURCE BINARY (-o OUTPUT | --in-place)",
+		       &out, &in_place);
+	if (rc != 0)
+		return rc;
+	if (load_manifest(argv[optind], &m) < 0)
+		return 1;
+	return edit_elf(argv[optind + 1], out, in_place, &m, NULL, 0);
 }
 
 static int cmd_set_package_metadata(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	cli_errx("set-package-metadata: not implemented yet");
-	return 1;
+	const char *path, *out;
+	struct fmt_err e = { 0 };
+	size_t len = 0;
+	char *json = NULL;
+	bool in_place;
+	int rc;
+
+	rc = edit_opts(argc, argv, "set-package-metadata JSON BINARY "
+		       "(-o OUTPUT | --in-place)", &out, &in_place);
+	if (rc != 0)
+		return rc;
+	path = argv[optind];
+	e.path = strcmp(path, "-") ? path : "<stdin>";
+	if (read_source(path, &json, &len, &e) < 0 ||
+	    elfedit_pkgmeta_check(json, len, &e) < 0) {
+		cli_err(&e);
+		free(json);
+		return 1;
+	}
+	rc = edit_elf(argv[optind + 1], out, in_place, NULL, json, len);
+	free(json);
+	return rc;
 }
 
 /* ---- main ----------------------------------------------------------- */
