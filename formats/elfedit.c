@@ -846,32 +846,68 @@ static int copy_buffered(int in, int out, uint64_t size, struct fmt_err *e)
 	return 0;
 }
 
-/* Copy in the kernel: reflink, else copy_file_range.  1 done, 0 not
- * possible here (nothing written), -1 error. */
-static int copy_kernel(int in, int out, uint64_t size, struct fmt_err *e)
+/* copy_file_range() [off, end) of (in) to the same offsets of (out).
+ * 1 done, 0 not possible between these files, -1 error. */
+static int copy_range(int in, int out, uint64_t off, uint64_t end,
+		      struct fmt_err *e)
 {
-	loff_t ioff = 0, ooff = 0;
+	loff_t ioff = (loff_t)off, ooff = (loff_t)off;
 
-	if (ioctl(out, FICLONE, in) == 0)
-		return 1;
-	while ((uint64_t)ooff < size) {
-		uint64_t left = size - (uint64_t)ooff;
+	while ((uint64_t)ioff < end) {
+		uint64_t left = end - (uint64_t)ioff;
 		ssize_t n = copy_file_range(in, &ioff, out, &ooff,
 					    left < (1u << 30) ? (size_t)left
 							      : (1u << 30), 0);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (ooff == 0 && (errno == EXDEV || errno == EINVAL ||
-					  errno == ENOSYS || errno == EOPNOTSUPP ||
-					  errno == EBADF))
+			if (errno == EXDEV || errno == EINVAL ||
+			    errno == ENOSYS || errno == EOPNOTSUPP ||
+			    errno == EBADF)
 				return 0;
-			return fmt_errno(e, FMT_NOOFF, "copy failed");
+			return fmt_errno(e, (uint64_t)ioff, "copy failed");
 		}
 		if (n == 0)
 			return fmt_errf(e, (uint64_t)ioff, "input shrank while "
 					"being copied");
 	}
+	return 1;
+}
+
+/*
+ * Copy in the kernel: a reflink (FICLONE) where the file system shares
+ * blocks, else copy_file_range() over the data regions only (SEEK_DATA /
+ * SEEK_HOLE), so holes stay holes and cost nothing.  1 done, 0 not
+ * possible here (the caller copies through a buffer, from the start), -1
+ * error.
+ */
+static int copy_kernel(int in, int out, uint64_t size, struct fmt_err *e)
+{
+	uint64_t off = 0;
+
+	if (ioctl(out, FICLONE, in) == 0)
+		return 1;
+	while (off < size) {
+		off_t d = lseek(in, (off_t)off, SEEK_DATA), h;
+		int r;
+
+		if (d < 0 && errno == ENXIO)
+			break;                  /* only a hole is left */
+		if (d < 0) {
+			d = (off_t)off;         /* no SEEK_DATA: all data */
+			h = (off_t)size;
+		} else if ((h = lseek(in, d, SEEK_HOLE)) < 0 ||
+			   (uint64_t)h > size) {
+			h = (off_t)size;
+		}
+		if ((uint64_t)d >= size)
+			break;
+		if ((r = copy_range(in, out, (uint64_t)d, (uint64_t)h, e)) <= 0)
+			return r;
+		off = (uint64_t)h;
+	}
+	if (ftruncate(out, (off_t)size) < 0)
+		return fmt_errno(e, FMT_NOOFF, "cannot size output");
 	return 1;
 }
 
