@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "err.h"
 
 #define VERITY_BLOCK       4096   /* bytes, data and hash blocks */
@@ -93,5 +95,26 @@ int verity_root_parallel(uint64_t size, const uint8_t *salt, size_t salt_len,
 			 verity_read_fn read, verity_map_fn map, void *ctx,
 			 unsigned threads, uint8_t root[VERITY_DIGEST],
 			 struct fmt_err *e);
+
+/*
+ * The statement's "verity" object: {"version": 1, "hash": "sha256",
+ * "data-block-size": 4096, "hash-block-size": 4096, "salt": HEX (only when
+ * there is a salt), "root-hash": HEX}.  New reference, or NULL with (e).
+ */
+json_t *verity_json(const uint8_t root[VERITY_DIGEST], const uint8_t *salt,
+		    size_t salt_len, struct fmt_err *e);
+
+/*
+ * Check a "verity" object strictly (exact keys, the one supported
+ * parameter set, lowercase hex) and decode it: (salt) gets up to
+ * VERITY_SALT_MAX bytes, (*salt_len) their number.  0 or -1 with (e)
+ * naming the key.
+ */
+int verity_json_parse(const json_t *obj, uint8_t root[VERITY_DIGEST],
+		      uint8_t *salt, size_t *salt_len, struct fmt_err *e);
+
+/* Decode lowercase or uppercase hex (even length) into at most (max)
+ * bytes.  Returns the byte count, or -1. */
+int verity_unhex(const char *hex, uint8_t *out, size_t max);
 
 #endif

@@ -254,6 +254,76 @@ static void test_misuse(void **state)
 	verity_free(NULL);
 }
 
+static void test_json_round_trip(void **state)
+{
+	uint8_t root[VERITY_DIGEST], salt[3] = { 0xde, 0xad, 0x01 };
+	uint8_t r2[VERITY_DIGEST], s2[VERITY_SALT_MAX];
+	size_t slen = 99;
+	struct fmt_err e = { 0 };
+	json_t *o;
+	char *txt;
+
+	(void)state;
+	for (int i = 0; i < VERITY_DIGEST; i++)
+		root[i] = (uint8_t)i;
+	o = verity_json(root, NULL, 0, &e);
+	txt = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	assert_string_equal(txt, "{\"version\":1,\"hash\":\"sha256\","
+		"\"data-block-size\":4096,\"hash-block-size\":4096,"
+		"\"root-hash\":\"000102030405060708090a0b0c0d0e0f"
+		"101112131415161718191a1b1c1d1e1f\"}");
+	free(txt);
+	assert_int_equal(verity_json_parse(o, r2, s2, &slen, &e), 0);
+	assert_memory_equal(r2, root, VERITY_DIGEST);
+	assert_int_equal(slen, 0);
+	json_decref(o);
+	o = verity_json(root, salt, sizeof salt, &e);
+	assert_string_equal(json_string_value(json_object_get(o, "salt")),
+			    "dead01");
+	assert_int_equal(verity_json_parse(o, r2, s2, &slen, &e), 0);
+	assert_int_equal(slen, 3);
+	assert_memory_equal(s2, salt, 3);
+	json_decref(o);
+}
+
+static void test_json_rejects(void **state)
+{
+	static const struct { const char *json, *msg; } t[] = {
+		{ "[]", "not an object" },
+		{ "{\"version\":0}", "version: want 1" },
+		{ "{\"version\":1,\"hash\":\"sha1\"}", "hash: want" },
+		{ "{\"version\":1,\"hash\":\"sha256\",\"data-block-size\":512}",
+		  "data-block-size: want 4096" },
+		{ "{\"version\":1,\"hash\":\"sha256\",\"data-block-size\":4096,"
+		  "\"hash-block-size\":4096,\"root-hash\":\"00\"}",
+		  "root-hash: want 64 hex" },
+		{ "{\"version\":1,\"hash\":\"sha256\",\"data-block-size\":4096,"
+		  "\"hash-block-size\":4096,\"root-hash\":\"%s\",\"salt\":\"\"}",
+		  "salt: want 1..256" },
+		{ "{\"version\":1,\"hash\":\"sha256\",\"data-block-size\":4096,"
+		  "\"hash-block-size\":4096,\"root-hash\":\"%s\",\"salt\":\"abc\"}",
+		  "salt: want" },
+		{ "{\"version\":1,\"extra\":1}", "unknown key \"extra\"" },
+	};
+	char root[65], buf[512];
+	uint8_t r[VERITY_DIGEST], salt[VERITY_SALT_MAX];
+	size_t slen;
+	struct fmt_err e = { 0 };
+
+	(void)state;
+	memset(root, 'a', 64);
+	root[64] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		json_t *o;
+		snprintf(buf, sizeof buf, t[i].json, root);
+		o = json_loads(buf, 0, NULL);
+		assert_non_null(o);
+		assert_int_equal(verity_json_parse(o, r, salt, &slen, &e), -1);
+		assert_non_null(strstr(e.msg, t[i].msg));
+		json_decref(o);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -265,6 +335,8 @@ int main(void)
 		cmocka_unit_test(test_hash_file_layout),
 		cmocka_unit_test(test_parallel_agrees),
 		cmocka_unit_test(test_misuse),
+		cmocka_unit_test(test_json_round_trip),
+		cmocka_unit_test(test_json_rejects),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
