@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "bytes.h"
+#include "image.h"
 #include "verity.h"
 
 #define PER_BLOCK_BITS 7                 /* log2(VERITY_PER_BLOCK) */
@@ -728,4 +729,106 @@ int verity_json_parse(const json_t *obj, uint8_t root[VERITY_DIGEST],
 		*salt_len = (size_t)n;
 	}
 	return 0;
+}
+
+/* ---- over an image.h reader ------------------------------------------ */
+
+#define IMG_CHUNK (1u << 20)    /* bytes per image_read() */
+
+int verity_image(struct image *img, const uint8_t *salt, size_t salt_len,
+		 int hash_fd, uint8_t root[VERITY_DIGEST], struct fmt_err *e)
+{
+	uint64_t size = image_size(img), off = 0;
+	struct verity *v;
+	uint8_t *buf;
+	int rc = -1;
+
+	if (verity_init(size, salt, salt_len, hash_fd, &v, e) < 0)
+		return -1;
+	buf = malloc(IMG_CHUNK);
+	if (buf == NULL) {
+		fmt_errno(e, FMT_NOOFF, "verity");
+		goto out;
+	}
+	while (off < size) {
+		struct image_extent ext;
+
+		if (image_map(img, off, &ext, e) < 0)
+			goto out;
+		if (ext.len == 0 || ext.len > size - off)
+			ext.len = size - off;
+		if (ext.kind != EXT_DATA) {
+			if (verity_zeros(v, ext.len, e) < 0)
+				goto out;
+			off += ext.len;
+			continue;
+		}
+		for (uint64_t end = off + ext.len; off < end;) {
+			size_t n = end - off < IMG_CHUNK ? (size_t)(end - off) :
+				   IMG_CHUNK;
+			if (image_read(img, buf, n, off, e) < 0 ||
+			    verity_update(v, buf, n, e) < 0)
+				goto out;
+			off += n;
+		}
+	}
+	rc = verity_final(v, root, e);
+out:
+	free(buf);
+	verity_free(v);
+	return rc;
+}
+
+struct img_ctx {
+	struct image   *img;
+	bool            serial;      /* reads must not overlap (qcow2) */
+	pthread_mutex_t lock;
+};
+
+static int img_read_cb(void *ctx, void *buf, size_t len, uint64_t off,
+		       struct fmt_err *e)
+{
+	struct img_ctx *c = ctx;
+	int r;
+
+	if (c->serial)
+		pthread_mutex_lock(&c->lock);
+	r = image_read(c->img, buf, len, off, e);
+	if (c->serial)
+		pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+static int img_map_cb(void *ctx, uint64_t off, uint64_t *len,
+		      struct fmt_err *e)
+{
+	struct img_ctx *c = ctx;
+	struct image_extent ext;
+	int r;
+
+	if (c->serial)
+		pthread_mutex_lock(&c->lock);
+	r = image_map(c->img, off, &ext, e);
+	if (c->serial)
+		pthread_mutex_unlock(&c->lock);
+	if (r < 0)
+		return -1;
+	*len = ext.len;
+	return ext.kind != EXT_DATA;
+}
+
+int verity_image_parallel(struct image *img, const uint8_t *salt,
+			  size_t salt_len, unsigned threads,
+			  uint8_t root[VERITY_DIGEST], struct fmt_err *e)
+{
+	struct img_ctx c = { .img = img };
+	int rc;
+
+	/* raw, elf, bin: pread and lseek on one fd are safe to share */
+	c.serial = image_format(img) == IMG_QCOW2;
+	pthread_mutex_init(&c.lock, NULL);
+	rc = verity_root_parallel(image_size(img), salt, salt_len, img_read_cb,
+				  img_map_cb, &c, threads, root, e);
+	pthread_mutex_destroy(&c.lock);
+	return rc;
 }

@@ -96,6 +96,24 @@ int verity_root_parallel(uint64_t size, const uint8_t *salt, size_t salt_len,
 			 unsigned threads, uint8_t root[VERITY_DIGEST],
 			 struct fmt_err *e);
 
+struct image;
+
+/*
+ * The root (and with (hash_fd) >= 0 the tree) of an image's virtual content
+ * (image.h: a raw file's bytes, a qcow2 disk's guest view), read once in
+ * order; holes and zero extents are not read.  0 or -1 with (e).
+ */
+int verity_image(struct image *img, const uint8_t *salt, size_t salt_len,
+		 int hash_fd, uint8_t root[VERITY_DIGEST], struct fmt_err *e);
+
+/*
+ * The same root with (threads) workers (0: every online CPU); qcow2 reads
+ * are serialised, hashing is not.  0 or -1 with (e).
+ */
+int verity_image_parallel(struct image *img, const uint8_t *salt,
+			  size_t salt_len, unsigned threads,
+			  uint8_t root[VERITY_DIGEST], struct fmt_err *e);
+
 /*
  * The statement's "verity" object: {"version": 1, "hash": "sha256",
  * "data-block-size": 4096, "hash-block-size": 4096, "salt": HEX (only when
