@@ -1,7 +1,6 @@
 /*
  * outfile.c: atomic output files (see outfile.h).
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
