@@ -1,0 +1,245 @@
+#!/bin/bash
+# t30-set-manifest: set-manifest and set-package-metadata on real linked
+# unikernels (tests/gen/mkelf.sh: headers inside the text PT_LOAD, no free
+# space after the program header table; tests/gen/mkhvt.sh: Solo5 hvt
+# layout, free zeros after it) for x86_64, aarch64 and big-endian ppc64:
+# in place (same size, smaller), a new PT_NOTE with the table grown or
+# moved, refusals for virtio/xen/muen.  Each result: readelf -lnW without
+# warnings, query-manifest equal to Solo5's reference output, every
+# differing byte inside the ranges the edit may change, the input unchanged.
+# Then systemd-analyze inspect-elf on set-package-metadata output, and
+# kill -9 during a large set-manifest.
+. "$(dirname "$0")/lib.sh"
+
+D=$SHARED/data/solo5
+MKELF=$TOP/tests/gen/mkelf.sh
+MKHVT=$TOP/tests/gen/mkhvt.sh
+
+# Which bytes may differ between OLD and NEW for edit KIND (inplace, grow,
+# move), computed from OLD's headers alone: in place, the note the tender
+# reads now; grow, e_phnum and the table from the old MFT1 entry's slot on
+# (plus PT_PHDR's sizes) and what was appended; move, e_phoff, e_phnum and
+# what was appended.  Also checks the entries moved down one slot intact.
+cat >"$T/ranges.py" <<'EOF'
+import struct, subprocess, sys
+kind, old, new, want_ins = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+a, b = open(old, 'rb').read(), open(new, 'rb').read()
+E = '>' if a[5] == 2 else '<'
+def ehdr(x):
+    return struct.unpack_from(E + 'QQ', x, 0x20)[0], struct.unpack_from(E + 'H', x, 0x38)[0]
+def ph(x, off, i):
+    return x[off + 56 * i: off + 56 * i + 56]
+phoff, phnum = ehdr(a)
+nphoff, nphnum = ehdr(b)
+def first_note(i):
+    t, _, o, _, _, fs = struct.unpack_from(E + 'IIQQQQ', a, phoff + 56 * i)
+    if t != 4 or fs < 20: return None
+    nsz, dsz, typ = struct.unpack_from(E + 'III', a, o)
+    return (o, 20 + ((dsz + 3) & ~3), typ) if nsz == 6 and a[o+12:o+18] == b'Solo5\0' else None
+mft = [i for i in range(phnum) if (first_note(i) or (0, 0, 0))[2] == 0x3154464d][0]
+allowed = [(len(a), len(b))]
+if kind == 'inplace':
+    assert (nphoff, nphnum, len(b)) == (phoff, phnum, len(a)), 'headers moved'
+    o, sz, _ = first_note(mft)
+    allowed.append((o, o + sz))
+elif kind == 'grow':
+    assert (nphoff, nphnum) == (phoff, phnum + 1), 'not grown'
+    allowed += [(0x38, 0x3a), (phoff + 56 * mft, phoff + 56 * (phnum + 1))]
+    for i in range(mft, phnum):
+        assert ph(b, phoff, i + 1) == ph(a, phoff, i), 'entry %d not moved intact' % i
+elif kind == 'move':
+    assert nphnum == phnum + 1 and nphoff >= len(a), 'not moved'
+    allowed += [(0x20, 0x28), (0x38, 0x3a)]
+    for i in range(phnum):
+        assert ph(b, nphoff, i + (i >= mft)) == ph(a, phoff, i), 'entry %d changed' % i
+else:
+    sys.exit('bad kind')
+if kind != 'inplace' and want_ins != '-':
+    assert mft == int(want_ins), 'old MFT1 PT_NOTE at %d, want %s' % (mft, want_ins)
+cmp = subprocess.run(['cmp', '-l', old, new], capture_output=True, text=True)
+bad = []
+for line in cmp.stdout.splitlines():
+    off = int(line.split()[0]) - 1
+    if not any(lo <= off < hi for lo, hi in allowed):
+        bad.append(off)
+if bad:
+    sys.exit('%d bytes changed outside %s, first at 0x%x' % (len(bad), allowed, bad[0]))
+EOF
+
+# readelf_clean DESC FILE: readelf -lnW prints nothing on stderr and no
+# "Warning" anywhere.
+readelf_clean() {
+	if readelf -lnW "$2" >"$T/re.out" 2>"$T/re.err" && [ ! -s "$T/re.err" ] &&
+	   ! grep -q Warning "$T/re.out"; then
+		ok "$1"
+	else
+		not_ok "$1"
+		head -n 5 "$T/re.err" | sed 's/^/#   /'
+	fi
+}
+
+# edit_case LABEL ELF MANIFEST KIND INS: set-manifest, then every check.
+edit_case() {
+	local label=$1 elf=$2 m=$3 kind=$4 ins=$5 sum
+	sum=$(sha256sum <"$elf")
+	check "$label: set-manifest $m ($kind)" \
+		ukit-elftool set-manifest "$D/$m/manifest.json" "$elf" -o "$T/out.elf"
+	if [ "$(sha256sum <"$elf")" = "$sum" ]; then
+		ok "$label: input unchanged"
+	else
+		not_ok "$label: input changed"
+	fi
+	readelf_clean "$label: readelf -lnW clean" "$T/out.elf"
+	ukit-elftool query-manifest "$T/out.elf" >"$T/q.json" 2>"$T/q.err"
+	same_file "$label: query-manifest is $m's" "$D/$m/query-manifest.json" "$T/q.json"
+	check "$label: only the $kind ranges differ" \
+		"$PY" "$T/ranges.py" "$kind" "$elf" "$T/out.elf" "$ins"
+	if [ "$kind" = grow ] || [ "$kind" = move ]; then
+		# the OpenBSD note's PT_NOTE stays the first PT_NOTE
+		readelf -lW "$T/out.elf" | awk '$1 == "NOTE" { print $2; exit }' >"$T/first"
+		readelf -lW "$elf" | awk '$1 == "NOTE" { print $2; exit }' >"$T/first0"
+		same_file "$label: OpenBSD PT_NOTE still first" "$T/first0" "$T/first"
+	fi
+	rm -f "$T/out.elf"
+}
+
+for arch in x86_64 aarch64 ppc64; do
+	# linker-script layout: headers in the text PT_LOAD, no free space
+	if ! bash "$MKELF" -a "$arch" -m "$D/m01-net/note.hex" "$T/k-$arch.elf" 2>"$T/mk.err"; then
+		not_ok "mkelf.sh -a $arch"
+		sed 's/^/#   /' "$T/mk.err" | head -n 5
+		continue
+	fi
+	readelf_clean "$arch: fixture readelf -lnW clean" "$T/k-$arch.elf"
+	edit_case "$arch same size" "$T/k-$arch.elf" m01-net inplace -
+	check "$arch same manifest: output identical" \
+		sh -c "ukit-elftool set-manifest '$D/m01-net/manifest.json' '$T/k-$arch.elf' -o '$T/o' && cmp '$T/k-$arch.elf' '$T/o'"
+	edit_case "$arch smaller" "$T/k-$arch.elf" m00-empty inplace -
+	edit_case "$arch larger (move)" "$T/k-$arch.elf" m03-net-block move 3
+	edit_case "$arch 63 devices (move)" "$T/k-$arch.elf" m63-max move 3
+
+	# Solo5 hvt layout: free zeros after the program header table
+	bash "$MKHVT" -a "$arch" -m "$D/m01-net/note.hex" "$T/h-$arch.elf"
+	edit_case "$arch hvt larger (grow)" "$T/h-$arch.elf" m03-net-block grow 3
+	bash "$MKHVT" -a "$arch" -t 2 -m "$D/m00-empty/note.hex" "$T/s-$arch.elf"
+	edit_case "$arch spt larger (grow)" "$T/s-$arch.elf" m63-max grow 3
+done
+
+# virtio, xen, muen (and genode) read the linked-in note: larger refused,
+# smaller in place.
+for t in 3:virtio 4:muen 5:genode 6:xen; do
+	n=${t%%:*} name=${t#*:}
+	bash "$MKELF" -t "$n" -v 1 -m "$D/m01-net/note.hex" "$T/$name.elf"
+	echo keep >"$T/existing"
+	expect_fail 1 "target $name ($n) reads the manifest linked in as __solo5_mft1_note" \
+		"$name: larger manifest refused with the reason" \
+		ukit-elftool set-manifest "$D/m03-net-block/manifest.json" "$T/$name.elf" -o "$T/existing"
+	check "$name: existing output untouched" grep -qx keep "$T/existing"
+	edit_case "$name smaller" "$T/$name.elf" m00-empty inplace -
+done
+bash "$MKELF" -t 3 -v 1 -M "$T/virtio-nomft.elf"
+expect_fail 1 "no MFT1 note to rewrite" "virtio without MFT1 note: refused" \
+	ukit-elftool set-manifest "$D/m01-net/manifest.json" "$T/virtio-nomft.elf" -o "$T/o2"
+check "refused: no output created" test ! -e "$T/o2"
+
+# --in-place keeps the mode and replaces the file (through a symlink).
+cp "$T/h-x86_64.elf" "$T/ip.elf"
+chmod 0751 "$T/ip.elf"
+ln -s ip.elf "$T/ip-link"
+check "--in-place through a symlink" \
+	ukit-elftool set-manifest --in-place "$D/m03-net-block/manifest.json" "$T/ip-link"
+check "--in-place: still a symlink" test -L "$T/ip-link"
+check "--in-place: mode kept" test "$(stat -c %a "$T/ip.elf")" = 751
+ukit-elftool query-manifest "$T/ip.elf" >"$T/q.json"
+same_file "--in-place: new manifest" "$D/m03-net-block/query-manifest.json" "$T/q.json"
+check "--in-place: no temporary left" sh -c "! ls -a '$T' | grep -q ukit-"
+
+# usage
+expect_fail 2 "usage:" "set-manifest without -o or --in-place: exit 2" \
+	ukit-elftool set-manifest "$D/m01-net/manifest.json" "$T/h-x86_64.elf"
+expect_fail 2 "usage:" "set-manifest with both -o and --in-place: exit 2" \
+	ukit-elftool set-manifest --in-place -o "$T/x" "$D/m01-net/manifest.json" "$T/h-x86_64.elf"
+expect_fail 1 "not an ELF file" "set-manifest on a non-ELF: exit 1" \
+	ukit-elftool set-manifest "$D/m01-net/manifest.json" "$D/m01-net/manifest.json" -o "$T/x"
+expect_fail 1 "ELF class 1 not supported" "set-manifest on ELF32: exit 1" \
+	sh -c "bash '$MKELF' -a i386 '$T/i386.elf' && ukit-elftool set-manifest '$D/m01-net/manifest.json' '$T/i386.elf' -o '$T/x'"
+
+# ---- set-package-metadata ---------------------------------------------
+cat >"$T/meta.json" <<'EOF'
+{"type":"deb","name":"hello-unikernel","version":"1.2-3","architecture":"amd64","os":"debian","osVersion":"12"}
+EOF
+for arch in x86_64 aarch64 ppc64; do
+	[ -f "$T/k-$arch.elf" ] || continue
+	sum=$(sha256sum <"$T/k-$arch.elf")
+	check "$arch: set-package-metadata" \
+		ukit-elftool set-package-metadata "$T/meta.json" "$T/k-$arch.elf" -o "$T/pm.elf"
+	check "$arch: set-package-metadata input unchanged" test "$(sha256sum <"$T/k-$arch.elf")" = "$sum"
+	readelf_clean "$arch: package metadata readelf -lnW clean" "$T/pm.elf"
+	if systemd-analyze inspect-elf --json=short "$T/pm.elf" >"$T/sa.json" 2>"$T/sa.err"; then
+		check "$arch: systemd-analyze inspect-elf shows the metadata" "$PY" -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+m = [v for v in j.values() if isinstance(v, dict)]
+assert m and m[0] == json.load(open(sys.argv[2])), j
+' "$T/sa.json" "$T/meta.json"
+	else
+		not_ok "$arch: systemd-analyze inspect-elf ($(head -c 200 "$T/sa.err"))"
+	fi
+	ukit-elftool query-manifest "$T/pm.elf" >"$T/q.json"
+	same_file "$arch: manifest unaffected by package metadata" "$D/m01-net/query-manifest.json" "$T/q.json"
+	# replace it: shorter in place, then longer in a new PT_NOTE first
+	echo '{"name":"x"}' >"$T/short.json"
+	check "$arch: shorter metadata" \
+		ukit-elftool set-package-metadata "$T/short.json" "$T/pm.elf" -o "$T/pm2.elf"
+	check "$arch: shorter metadata in place (same size)" \
+		test "$(stat -c %s "$T/pm.elf")" = "$(stat -c %s "$T/pm2.elf")"
+	systemd-analyze inspect-elf "$T/pm2.elf" >"$T/sa.txt" 2>&1
+	check "$arch: systemd sees the shorter metadata" grep -Eq 'name: x$' "$T/sa.txt"
+	readelf_clean "$arch: shorter metadata readelf clean" "$T/pm2.elf"
+	$PY -c 'import json; print(json.dumps({"name": "y" * 300, "type": "deb"}))' >"$T/long.json"
+	check "$arch: longer metadata" \
+		ukit-elftool set-package-metadata "$T/long.json" "$T/pm2.elf" -o "$T/pm3.elf"
+	systemd-analyze inspect-elf "$T/pm3.elf" >"$T/sa.txt" 2>&1
+	check "$arch: systemd sees the longer metadata" grep -q "name: yyyyyyyy" "$T/sa.txt"
+	readelf_clean "$arch: longer metadata readelf clean" "$T/pm3.elf"
+done
+printf '{"a":1,"a":2}' >"$T/dup.json"
+expect_fail 1 "duplicate" "package metadata with duplicate keys refused" \
+	ukit-elftool set-package-metadata "$T/dup.json" "$T/k-x86_64.elf" -o "$T/x"
+printf '[1,2]' >"$T/arr.json"
+expect_fail 1 "JSON object" "package metadata not an object refused" \
+	ukit-elftool set-package-metadata "$T/arr.json" "$T/k-x86_64.elf" -o "$T/x"
+check "refused metadata: no output" test ! -e "$T/x"
+
+# ---- kill -9 in the middle of a large set-manifest ----------------------
+# 512 MiB of written data after the ELF makes the copy take a while; kill
+# it once it holds its output open: no output, no temporary, input as it was.
+cp "$T/h-x86_64.elf" "$T/big.elf"
+sz0=$(stat -c %s "$T/big.elf")
+dd if=/dev/zero bs=1M count=512 oflag=append conv=notrunc of="$T/big.elf" status=none
+mkdir "$T/kill"
+before=$(stat -c '%s %Y' "$T/big.elf")$(head -c 1M "$T/big.elf" | sha256sum)
+ukit-elftool set-manifest "$D/m03-net-block/manifest.json" "$T/big.elf" -o "$T/kill/out.elf" &
+pid=$!
+killed=0
+for _ in $(seq 1 400); do
+	if ls -l /proc/$pid/fd 2>/dev/null | grep -q "$T/kill"; then
+		kill -9 $pid && killed=1
+		break
+	fi
+	sleep 0.005
+done
+wait $pid 2>/dev/null
+if [ $killed = 1 ]; then
+	ok "kill -9 during set-manifest (output was open)"
+	check "kill -9: no output" test ! -e "$T/kill/out.elf"
+	check "kill -9: no temporary file" test -z "$(ls -A "$T/kill")"
+else
+	not_ok "kill -9: the copy finished before it could be killed"
+fi
+after=$(stat -c '%s %Y' "$T/big.elf")$(head -c 1M "$T/big.elf" | sha256sum)
+check "kill -9: input unchanged" test "$before" = "$after"
+rm -f "$T/big.elf"
+diag "fixture size before padding: $sz0"
+
+done_testing
