@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +38,7 @@ static const struct cli_cmd cmds[] = {
 	{ "validate", cmd_validate, "validate [-q] SOURCE" },
 	{ "query-manifest", cmd_query_manifest, "query-manifest BINARY" },
 	{ "query-abi", cmd_query_abi, "query-abi BINARY" },
-	{ "notes", cmd_notes, "notes BINARY" },
+	{ "notes", cmd_notes, "notes [--json] BINARY" },
 	{ "set-manifest", cmd_set_manifest,
 	  "set-manifest SOURCE BINARY (-o OUTPUT | --in-place)" },
 	{ "set-package-metadata", cmd_set_package_metadata,
@@ -383,10 +384,45 @@ static int cmd_query_abi(int argc, char **argv)
 
 static int cmd_notes(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	cli_errx("notes: not implemented yet");
-	return 1;
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct fmt_err e = { .off = FMT_NOOFF };
+	struct elfimg *img;
+	json_t *j = NULL;
+	const char *path;
+	int c, fd, rc = 1;
+
+	while ((c = getopt_long(argc, argv, "j", longopts, NULL)) != -1) {
+		if (c != 'j')   /* JSON is the only output; -j is accepted */
+			cli_usage(stderr, 2);
+	}
+	if (argc - optind != 1)
+		cli_usage(stderr, 2);
+	path = argv[optind];
+	e.path = path;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		cli_errx("%s: %s", path, strerror(errno));
+		return 1;
+	}
+	if (elfimg_open(fd, path, &img, &e) < 0) {
+		cli_err(&e);
+		close(fd);
+		return 1;
+	}
+	if (elfimg_notes_json(img, &j, &e) < 0) {
+		cli_err(&e);
+	} else if (json_dumpf(j, stdout, JSON_INDENT(2) |
+			      JSON_PRESERVE_ORDER) == 0) {
+		putchar('\n');
+		rc = 0;
+	}
+	json_decref(j);
+	elfimg_close(img);
+	close(fd);
+	return rc;
 }
 
 /* ---- set-manifest, set-package-metadata ----------------------------- */

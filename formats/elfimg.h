@@ -215,4 +215,22 @@ int elfimg_solo5(struct elfimg *img, struct manifest *mft, bool *have_mft,
 /* "hvt", "spt", "virtio", "muen", "genode", "xen", else "unknown". */
 const char *elfimg_abi_target_name(uint32_t target);
 
+/* ---- notes as JSON (elfimg_json.c) ---------------------------------- */
+
+struct json_t;
+
+/*
+ * Every note of (img) as a jansson object (schemas/elftool-notes.schema.json):
+ * class, data, machine, e_type and "notes", one object per note (owner,
+ * type, type_name where known, descsz, offset, segment {index, first} and/or
+ * section {index, name}; a note in both a PT_NOTE and an SHT_NOTE section is
+ * listed once) with "content" decoded for Solo5 MFT1/ABI1, GNU ABI tag,
+ * build-id, gold version and properties, Xen and FDO package metadata
+ * notes, else "desc_hex" (descriptors up to 1 KiB).  A malformed descriptor
+ * gives {"error": reason} as content; a malformed container fails.
+ * Returns 0 and a new reference in (*out), or -1 with (e) set.
+ */
+int elfimg_notes_json(struct elfimg *img, struct json_t **out,
+		      struct fmt_err *e);
+
 #endif

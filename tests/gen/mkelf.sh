@@ -13,8 +13,8 @@
 #   -A          no ABI1 note
 #   -e N        N empty PT_NOTEs (p_filesz 0) before the manifest's
 #   -b          a GNU build-id note (-Wl,--build-id=sha1) in a PT_NOTE
-#   -g          a GNU property note (x86_64: -fcf-protection=full, aarch64:
-#               -mbranch-protection=standard), from a small C file
+#   -g          a GNU property note (x86_64: IBT and SHSTK, aarch64: BTI
+#               and PAC), in its own PT_NOTE
 #   -n FILE     one more note, raw `xxd -p` bytes (copied as-is, so it must
 #               already be in the target's byte order), in its own PT_NOTE
 #               placed first, before the OpenBSD one
@@ -62,12 +62,12 @@ out=$1
 
 cflags=(-nostdlib -static -no-pie)
 case $arch in
-x86_64) cc=gcc propflag=-fcf-protection=full ;;
-aarch64) cc=aarch64-linux-gnu-gcc propflag=-mbranch-protection=standard ;;
-ppc64le) cc=powerpc64le-linux-gnu-gcc propflag= ;;
-ppc64) cc=powerpc64le-linux-gnu-gcc propflag=
+x86_64) cc=gcc ;;
+aarch64) cc=aarch64-linux-gnu-gcc ;;
+ppc64le) cc=powerpc64le-linux-gnu-gcc ;;
+ppc64) cc=powerpc64le-linux-gnu-gcc
 	cflags+=(-mbig-endian -Wl,-EB -Wl,-m,elf64ppc) ;;
-i386) cc=gcc propflag= cflags+=(-m32) ;;
+i386) cc=gcc cflags+=(-m32) ;;
 *) echo "mkelf.sh: unknown arch $arch" >&2; exit 2 ;;
 esac
 
@@ -77,7 +77,7 @@ trap 'rm -rf "$w"' EXIT
 {
 	if [ -n "$extra" ]; then
 		printf '\t.section .note.extra,"a",@note\n\t.balign 4\n'
-		xxd -r -p "$extra" | od -An -v -tu1 | sed 's/^ */\t.byte /; s/  */, /g'
+		"$PY" "$here/note2asm.py" --raw "$extra"
 	fi
 	printf '\t.section .note.solo5.not_openbsd,"a",@note\n\t.balign 4\n'
 	printf '\t.long 8, 4, 1\n\t.asciz "OpenBSD"\n\t.long 0\n'
@@ -90,9 +90,21 @@ trap 'rm -rf "$w"' EXIT
 		printf '\t.section .note.solo5.manifest,"a",@note\n\t.balign 4\n'
 		"$PY" "$here/note2asm.py" "$mft"
 	fi
+	if [ "$prop" = 1 ]; then
+		# The property linkers keep only when every input has it: IBT and
+		# SHSTK on x86, BTI and PAC on aarch64 (value 3 on both).
+		case $arch in
+		x86_64) pt=0xc0000002 ;;
+		aarch64) pt=0xc0000000 ;;
+		*) echo "mkelf.sh: -g needs x86_64 or aarch64" >&2; exit 2 ;;
+		esac
+		printf '\t.section .note.gnu.property,"a",@note\n\t.balign 8\n'
+		printf '\t.long 4, 16, 5\n\t.asciz "GNU"\n\t.long %s, 4, 3, 0\n' "$pt"
+	fi
 	if [ -n "$data" ]; then
 		printf '\t.section .data,"aw"\n\t.incbin "%s"\n' "$data"
 	fi
+	printf '\t.section .note.GNU-stack,"",@progbits\n'
 	printf '\t.text\n\t.globl _start\n_start:\n\tnop\n'
 } >"$w/k.S"
 
@@ -128,11 +140,6 @@ trap 'rm -rf "$w"' EXIT
 } >"$w/k.ld"
 
 srcs=("$w/k.S")
-if [ "$prop" = 1 ]; then
-	echo 'int f(int x) { return x + 1; }' >"$w/p.c"
-	"$cc" "${cflags[@]}" $propflag -O2 -c "$w/p.c" -o "$w/p.o"
-	srcs+=("$w/p.o")
-fi
 bid=-Wl,--build-id=none
 [ "$buildid" = 1 ] && bid=-Wl,--build-id=sha1
 "$cc" "${cflags[@]}" -Wl,-T,"$w/k.ld" $bid -o "$w/k" "${srcs[@]}"

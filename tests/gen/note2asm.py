@@ -1,5 +1,7 @@
 #!/usr/bin/python3
-"""note2asm.py NOTE.hex: print assembler directives for an ELF note.
+"""note2asm.py [--raw] NOTE.hex: print assembler directives for an ELF note.
+
+With --raw the bytes are emitted as they are (.byte only).
 
 NOTE.hex is `xxd -p` text of one complete note (12-byte header, name,
 padding, descriptor) in little-endian byte order, as Solo5's toolchain
@@ -14,6 +16,11 @@ import sys
 
 
 def main():
+    if sys.argv[1] == "--raw":
+        raw = bytes.fromhex("".join(open(sys.argv[2]).read().split()))
+        for i in range(0, len(raw), 16):
+            print("\t.byte " + ", ".join(str(x) for x in raw[i:i + 16]))
+        return
     raw = bytes.fromhex("".join(open(sys.argv[1]).read().split()))
     namesz, descsz, ntype = struct.unpack_from("<III", raw, 0)
     out = ["\t.long %d, %d, 0x%x" % (namesz, descsz, ntype)]
