@@ -1,0 +1,56 @@
+/*
+ * convert.h: write an image's virtual content as qcow2 or as a sparse raw
+ * file, reading it through image.h so that cost follows allocated data.
+ */
+#ifndef UKIT_CONVERT_H
+#define UKIT_CONVERT_H
+
+#include <stdint.h>
+
+#include "err.h"
+#include "image.h"
+#include "qcow2w.h"
+
+#define CONVERT_MAX_THREADS 64
+#define CONVERT_WINDOW_BYTES (24u << 20) /* clusters in flight, in + out */
+
+/* Called now and then with the virtual offset reached. */
+typedef void (*convert_progress_fn)(void *ctx, uint64_t done);
+
+struct convert_opts {
+	struct qcow2w_opts q;     /* qcow2 output only */
+	int level;                /* compression level; -1: the default */
+	unsigned threads;         /* compression threads, >= 1 */
+	convert_progress_fn progress;   /* may be NULL */
+	void *ctx;
+};
+
+/*
+ * Write (img) as qcow2 to (fd) (borrowed, empty, open for writing;
+ * named (opath) in errors).  Compressed clusters are stored only when
+ * smaller than a cluster; clusters that read as zeros are not stored.
+ * The output bytes do not depend on (o->threads).  0, or -1 with (e)
+ * (e->path set to the file at fault: the image's or (opath)).
+ */
+int convert_to_qcow2(struct image *img, const char *ipath, int fd,
+		     const char *opath, const struct convert_opts *o,
+		     struct fmt_err *e);
+
+/*
+ * Write (img)'s virtual content to (fd) as a raw file of image_size()
+ * bytes with holes wherever a 4 KiB block is zero.  0, or -1 with (e).
+ */
+int convert_to_raw(struct image *img, const char *ipath, int fd,
+		   const char *opath, const struct convert_opts *o,
+		   struct fmt_err *e);
+
+/*
+ * Compress (len) bytes at (in) into at most (cap) bytes at (out) the way
+ * qemu reads them back (zlib: raw deflate, 4 KiB window; zstd: one
+ * frame).  Returns the compressed length, or 0 if it does not fit.
+ * For tests: convert_to_qcow2() keeps one context per thread.
+ */
+size_t convert_compress(enum qcow2w_comp comp, int level, const void *in,
+			size_t len, void *out, size_t cap);
+
+#endif

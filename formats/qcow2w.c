@@ -1,0 +1,461 @@
+/*
+ * qcow2w.c: streaming qcow2 writer (see qcow2w.h).
+ *
+ * Trusts its caller (indices increase, compressed lengths are below the
+ * cluster size); trusts nothing else.  Format facts from qemu's
+ * docs/interop/qcow2.txt: big-endian header, L1/L2 entries with bit 63
+ * (COPIED, refcount exactly one) and bit 62 (compressed); a compressed
+ * descriptor holds the host byte offset in its low 62 - (cluster_bits - 8)
+ * bits and, above it, the number of 512-byte sectors the data occupies
+ * beyond the one holding its first byte.  qemu-img check counts a
+ * compressed cluster as a reference to every host cluster its sectors
+ * touch; the refcounts written here are counted the same way.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bytes.h"
+#include "outfile.h"
+#include "qcow2w.h"
+
+#define QCOW2_MAGIC 0x514649fbu
+#define L_COPIED (1ULL << 63)
+#define L_COMPRESSED (1ULL << 62)
+#define V2_HEADER_LEN 72
+#define V3_HEADER_LEN 112   /* with the compression type byte, as qemu 7.2 */
+#define EXT_FEATURE_TABLE 0x6803f857u
+#define FEATURE_NAME_LEN 46
+#define INCOMPAT_COMPRESSION 0x8u
+
+/* The feature name table qemu-img 7.2 writes into every v3 image. */
+static const struct {
+	uint8_t type, bit;
+	const char *name;
+} features[] = {
+	{ 0, 0, "dirty bit" },
+	{ 0, 1, "corrupt bit" },
+	{ 0, 2, "external data file" },
+	{ 0, 3, "compression type" },
+	{ 0, 4, "extended L2 entries" },
+	{ 1, 0, "lazy refcounts" },
+	{ 2, 0, "bitmaps" },
+	{ 2, 1, "raw external data" },
+};
+
+struct qcow2w {
+	int fd;
+	const char *path;
+	struct qcow2w_opts o;
+	struct qcow2w_geom g;
+	uint64_t next_free;     /* first cluster never allocated */
+	uint64_t rc_base;       /* first cluster of the open refcount range */
+	uint16_t *rc;           /* refcounts of the open range */
+	uint64_t *rt;           /* refcount block offsets of sealed ranges */
+	size_t rt_n, rt_cap;
+	uint64_t l1_off;
+	uint64_t cur_l2;        /* L1 index of the L2 table in memory */
+	bool l2_used;
+	uint64_t *l2;           /* host-order entries */
+	uint8_t *cbuf;          /* one cluster, for encoding */
+	uint64_t comp_pos;      /* next free byte of the packing cluster */
+	bool comp_open;         /* comp_pos lies inside a usable cluster */
+	uint64_t last_idx;
+	bool any;
+};
+
+static uint64_t div_up(uint64_t a, uint64_t b)
+{
+	return a / b + (a % b != 0);
+}
+
+int qcow2w_geom(const struct qcow2w_opts *o, uint64_t vsize,
+		struct qcow2w_geom *g, struct fmt_err *e)
+{
+	uint64_t size, span, l1b;
+
+	if (o->cluster_bits < QCOW2W_MIN_CLUSTER_BITS ||
+	    o->cluster_bits > QCOW2W_MAX_CLUSTER_BITS)
+		return fmt_errf(e, FMT_NOOFF,
+				"cluster size 2^%u outside 512 B..2 MiB",
+				o->cluster_bits);
+	if (o->version != 2 && o->version != 3)
+		return fmt_errf(e, FMT_NOOFF, "qcow2 version %d not 2 or 3",
+				o->version);
+	if (o->version == 2 && o->comp == QCOW2W_ZSTD)
+		return fmt_errf(e, FMT_NOOFF,
+				"zstd compression needs compat 1.1 (v3)");
+	if (ck_align(vsize, 512, &size) || size > (1ULL << 62))
+		return fmt_errf(e, FMT_NOOFF,
+				"virtual size 0x%" PRIx64 " too large", vsize);
+	memset(g, 0, sizeof *g);
+	g->cluster_size = 1ULL << o->cluster_bits;
+	g->size = size;
+	g->l2_entries = g->cluster_size / 8;
+	span = g->cluster_size * g->l2_entries;
+	g->l1_size = div_up(size, span);
+	l1b = g->l1_size * 8;
+	if (l1b > QCOW2W_MAX_L1_BYTES)
+		return fmt_errf(e, FMT_NOOFF,
+				"virtual size 0x%" PRIx64 " needs an L1 table of "
+				"%" PRIu64 " bytes (> %u); use larger clusters",
+				size, l1b, QCOW2W_MAX_L1_BYTES);
+	g->l1_clusters = div_up(l1b, g->cluster_size);
+	if (g->l1_clusters == 0)
+		g->l1_clusters = 1;
+	g->rb_entries = g->cluster_size / 2;
+	g->csize_shift = 62 - (o->cluster_bits - 8);
+	g->header_len = o->version == 2
+		? V2_HEADER_LEN
+		: V3_HEADER_LEN + 8 + ARRAY_SIZE(features) * 48 + 8;
+	return 0;
+}
+
+void qcow2w_refcount_fit(uint64_t used, uint64_t sealed, uint64_t rb_entries,
+			 uint64_t cluster_size, uint64_t *blocks,
+			 uint64_t *table)
+{
+	uint64_t b = 1, t = 1;
+
+	for (;;) {
+		uint64_t n = used + b + t;
+		uint64_t ranges = div_up(n, rb_entries);
+		uint64_t nb = ranges - sealed;
+		uint64_t nt = div_up(ranges * 8, cluster_size);
+
+		if (nb == b && nt == t)
+			break;
+		/* Both only grow with n, so this settles in a few rounds. */
+		b = nb > b ? nb : b;
+		t = nt > t ? nt : t;
+	}
+	*blocks = b;
+	*table = t;
+}
+
+uint64_t qcow2w_comp_desc(const struct qcow2w_geom *g, uint64_t off,
+			  uint64_t len)
+{
+	uint64_t extra = ((off + len - 1) >> 9) - (off >> 9);
+
+	return L_COMPRESSED | extra << g->csize_shift | off;
+}
+
+void qcow2w_header(const struct qcow2w_opts *o, const struct qcow2w_geom *g,
+		   uint64_t rt_off, uint64_t rt_clusters, uint64_t l1_off,
+		   uint8_t *buf)
+{
+	uint8_t *p;
+
+	memset(buf, 0, g->cluster_size);
+	be32_store(buf, QCOW2_MAGIC);
+	be32_store(buf + 4, (uint32_t)o->version);
+	be32_store(buf + 20, o->cluster_bits);
+	be64_store(buf + 24, g->size);
+	be32_store(buf + 36, (uint32_t)g->l1_size);
+	be64_store(buf + 40, l1_off);
+	be64_store(buf + 48, rt_off);
+	be32_store(buf + 56, (uint32_t)rt_clusters);
+	if (o->version == 2)
+		return;
+	if (o->comp == QCOW2W_ZSTD) {
+		be64_store(buf + 72, INCOMPAT_COMPRESSION);
+		buf[104] = 1;
+	}
+	be32_store(buf + 96, 4);                 /* refcount_order: 16 bits */
+	be32_store(buf + 100, V3_HEADER_LEN);
+	p = buf + V3_HEADER_LEN;
+	be32_store(p, EXT_FEATURE_TABLE);
+	be32_store(p + 4, (uint32_t)(ARRAY_SIZE(features) * 48));
+	p += 8;
+	for (size_t i = 0; i < ARRAY_SIZE(features); i++, p += 48) {
+		p[0] = features[i].type;
+		p[1] = features[i].bit;
+		memcpy(p + 2, features[i].name, strlen(features[i].name));
+	}
+	/* end of extensions: type 0, length 0 (already zero) */
+}
+
+static int wr(struct qcow2w *w, const void *buf, size_t len, uint64_t off,
+	      struct fmt_err *e)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = pwrite(w->fd, p, len, (off_t)off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return fmt_errno(e, off, "write failed");
+		}
+		p += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* One more reference to host cluster (c) of the open range. */
+static int ref(struct qcow2w *w, uint64_t c, struct fmt_err *e)
+{
+	uint16_t *r = &w->rc[c - w->rc_base];
+
+	if (*r == QCOW2W_REFCOUNT_MAX)
+		return fmt_errf(e, c * w->g.cluster_size,
+				"refcount overflow on host cluster");
+	(*r)++;
+	return 0;
+}
+
+static int rt_push(struct qcow2w *w, uint64_t off, struct fmt_err *e)
+{
+	if (w->rt_n == w->rt_cap) {
+		size_t cap = w->rt_cap ? w->rt_cap * 2 : 64;
+		uint64_t *n = realloc(w->rt, cap * sizeof *n);
+		if (n == NULL)
+			return fmt_errf(e, FMT_NOOFF, "out of memory");
+		w->rt = n;
+		w->rt_cap = cap;
+	}
+	w->rt[w->rt_n++] = off;
+	return 0;
+}
+
+static void encode_rc(const struct qcow2w *w, uint8_t *buf)
+{
+	for (uint64_t i = 0; i < w->g.rb_entries; i++)
+		be16_store(buf + 2 * i, w->rc[i]);
+}
+
+/*
+ * A fresh host cluster, referenced once.  Entering a new refcount range
+ * seals the previous one: its block goes to the range's first cluster.
+ */
+static int alloc_cluster(struct qcow2w *w, uint64_t *out, struct fmt_err *e)
+{
+	uint64_t c = w->next_free;
+
+	if (c == w->rc_base + w->g.rb_entries) {
+		uint64_t off = c * w->g.cluster_size;
+
+		encode_rc(w, w->cbuf);
+		if (wr(w, w->cbuf, w->g.cluster_size, off, e) < 0 ||
+		    rt_push(w, off, e) < 0)
+			return -1;
+		w->rc_base = c;
+		memset(w->rc, 0, w->g.rb_entries * sizeof *w->rc);
+		w->rc[0] = 1;
+		w->comp_open = false;
+		c++;
+	}
+	w->rc[c - w->rc_base] = 1;
+	w->next_free = c + 1;
+	*out = c;
+	return 0;
+}
+
+int qcow2w_open(int fd, const char *path, const struct qcow2w_opts *o,
+		uint64_t vsize, struct qcow2w **out, struct fmt_err *e)
+{
+	struct qcow2w *w;
+	uint64_t c;
+
+	w = calloc(1, sizeof *w);
+	if (w == NULL)
+		return fmt_errf(e, FMT_NOOFF, "out of memory");
+	w->fd = fd;
+	w->path = path;
+	w->o = *o;
+	if (qcow2w_geom(o, vsize, &w->g, e) < 0)
+		goto fail;
+	w->rc = calloc(w->g.rb_entries, sizeof *w->rc);
+	w->l2 = calloc(w->g.l2_entries, sizeof *w->l2);
+	w->cbuf = malloc(w->g.cluster_size);
+	if (w->rc == NULL || w->l2 == NULL || w->cbuf == NULL) {
+		fmt_errf(e, FMT_NOOFF, "out of memory");
+		goto fail;
+	}
+	/* header (written last), then the L1 table */
+	if (alloc_cluster(w, &c, e) < 0)
+		goto fail;
+	for (uint64_t i = 0; i < w->g.l1_clusters; i++)
+		if (alloc_cluster(w, &c, e) < 0)
+			goto fail;
+	w->l1_off = w->g.cluster_size;
+	*out = w;
+	return 0;
+fail:
+	qcow2w_free(w);
+	return -1;
+}
+
+static int flush_l2(struct qcow2w *w, struct fmt_err *e)
+{
+	uint64_t c, off;
+	uint8_t ent[8];
+
+	if (!w->l2_used)
+		return 0;
+	if (alloc_cluster(w, &c, e) < 0)
+		return -1;
+	off = c * w->g.cluster_size;
+	for (uint64_t i = 0; i < w->g.l2_entries; i++)
+		be64_store(w->cbuf + 8 * i, w->l2[i]);
+	if (wr(w, w->cbuf, w->g.cluster_size, off, e) < 0)
+		return -1;
+	be64_store(ent, off | L_COPIED);
+	if (wr(w, ent, 8, w->l1_off + 8 * w->cur_l2, e) < 0)
+		return -1;
+	memset(w->l2, 0, w->g.l2_entries * sizeof *w->l2);
+	w->l2_used = false;
+	return 0;
+}
+
+/* Make the L2 table of guest cluster (idx) current. */
+static int l2_for(struct qcow2w *w, uint64_t idx, struct fmt_err *e)
+{
+	uint64_t l1i = idx / w->g.l2_entries;
+
+	if (idx * w->g.cluster_size >= w->g.size)
+		return fmt_errf(e, FMT_NOOFF,
+				"cluster %" PRIu64 " past the virtual size", idx);
+	if (w->any && idx <= w->last_idx)
+		return fmt_errf(e, FMT_NOOFF,
+				"cluster %" PRIu64 " out of order", idx);
+	w->any = true;
+	w->last_idx = idx;
+	if (l1i != w->cur_l2) {
+		if (flush_l2(w, e) < 0)
+			return -1;
+		w->cur_l2 = l1i;
+	}
+	w->l2_used = true;
+	return 0;
+}
+
+int qcow2w_put(struct qcow2w *w, uint64_t idx, const void *data,
+	       struct fmt_err *e)
+{
+	uint64_t c, off;
+
+	if (l2_for(w, idx, e) < 0 || alloc_cluster(w, &c, e) < 0)
+		return -1;
+	off = c * w->g.cluster_size;
+	if (wr(w, data, w->g.cluster_size, off, e) < 0)
+		return -1;
+	w->l2[idx % w->g.l2_entries] = off | L_COPIED;
+	return 0;
+}
+
+int qcow2w_put_compressed(struct qcow2w *w, uint64_t idx, const void *data,
+			  size_t len, struct fmt_err *e)
+{
+	uint64_t cs = w->g.cluster_size, pos, first, last, c;
+
+	if (len == 0 || len >= cs)
+		return fmt_errf(e, FMT_NOOFF,
+				"compressed cluster of %zu bytes", len);
+	if (l2_for(w, idx, e) < 0)
+		return -1;
+	/*
+	 * Go on packing where the last compressed cluster ended if the bytes
+	 * fit there, or run on into the next host cluster when that is the
+	 * next one to be allocated and in the same refcount range.
+	 */
+	if (w->comp_open) {
+		pos = w->comp_pos;
+		first = pos / cs;
+		last = (pos + len - 1) / cs;
+		if (w->rc[first - w->rc_base] == QCOW2W_REFCOUNT_MAX ||
+		    (last > first &&
+		     (first + 1 != w->next_free ||
+		      last >= w->rc_base + w->g.rb_entries)))
+			w->comp_open = false;
+	}
+	if (!w->comp_open) {
+		if (alloc_cluster(w, &c, e) < 0)
+			return -1;
+		pos = c * cs;
+		first = last = c;
+		w->rc[c - w->rc_base] = 0;   /* counted below */
+	}
+	for (c = first; c <= last; c++) {
+		if (c >= w->next_free) {
+			w->rc[c - w->rc_base] = 0;
+			w->next_free = c + 1;
+		}
+		if (ref(w, c, e) < 0)
+			return -1;
+	}
+	if (wr(w, data, len, pos, e) < 0)
+		return -1;
+	w->l2[idx % w->g.l2_entries] = qcow2w_comp_desc(&w->g, pos, len);
+	w->comp_pos = pos + len;
+	w->comp_open = w->comp_pos % cs != 0;
+	return 0;
+}
+
+int qcow2w_finish(struct qcow2w *w, struct fmt_err *e)
+{
+	uint64_t cs = w->g.cluster_size, used, nb, nt, first, blk_off;
+	uint64_t sealed = w->rt_n;
+
+	if (flush_l2(w, e) < 0)
+		return -1;
+	w->comp_open = false;
+	used = w->next_free;
+	qcow2w_refcount_fit(used, sealed, w->g.rb_entries, cs, &nb, &nt);
+	first = used;
+	blk_off = first * cs;
+	/*
+	 * Blocks for ranges sealed .. sealed + nb - 1 at clusters
+	 * first .. first + nb - 1, then the table; every cluster from
+	 * (first) on is referenced once.
+	 */
+	for (uint64_t b = 0; b < nb; b++) {
+		uint64_t base = (sealed + b) * w->g.rb_entries;
+
+		if (b > 0)
+			memset(w->rc, 0, w->g.rb_entries * sizeof *w->rc);
+		for (uint64_t c = first; c < first + nb + nt; c++)
+			if (c >= base && c < base + w->g.rb_entries)
+				w->rc[c - base] = 1;
+		encode_rc(w, w->cbuf);
+		if (wr(w, w->cbuf, cs, blk_off + b * cs, e) < 0 ||
+		    rt_push(w, blk_off + b * cs, e) < 0)
+			return -1;
+	}
+	/* the refcount table, zero-padded to whole clusters */
+	for (uint64_t t = 0; t < nt; t++) {
+		memset(w->cbuf, 0, cs);
+		for (uint64_t i = 0; i < cs / 8; i++) {
+			uint64_t k = t * (cs / 8) + i;
+			if (k < w->rt_n)
+				be64_store(w->cbuf + 8 * i, w->rt[k]);
+		}
+		if (wr(w, w->cbuf, cs, (first + nb + t) * cs, e) < 0)
+			return -1;
+	}
+	w->next_free = first + nb + nt;
+	qcow2w_header(&w->o, &w->g, (first + nb) * cs, nt, w->l1_off,
+		      w->cbuf);
+	return wr(w, w->cbuf, cs, 0, e);
+}
+
+uint64_t qcow2w_host_size(const struct qcow2w *w)
+{
+	return w->next_free * w->g.cluster_size;
+}
+
+void qcow2w_free(struct qcow2w *w)
+{
+	if (w == NULL)
+		return;
+	free(w->rc);
+	free(w->rt);
+	free(w->l2);
+	free(w->cbuf);
+	free(w);
+}

@@ -1,0 +1,121 @@
+/*
+ * qcow2w.h: a streaming qcow2 writer (v2 compat 0.10 and v3 compat 1.1).
+ *
+ * The caller hands over the guest clusters that hold data, in increasing
+ * order, each either as plain bytes or already compressed; the writer
+ * places them in the output file, builds the L1/L2 tables, and at the end
+ * sizes the refcount structures exactly and writes the header.  Memory is
+ * one L2 table and one refcount block (one cluster each) plus the
+ * refcount table (8 bytes per refcount block), whatever the image size.
+ *
+ * Layout: cluster 0 header (+ feature name table on v3), then the L1
+ * table, then data clusters with each L2 table written after the data it
+ * maps; a refcount block is written at the first cluster of each
+ * refcount range once the previous range is complete; the last refcount
+ * blocks and the refcount table close the file.  Compressed clusters are
+ * packed byte by byte like qemu packs them (a compressed cluster may run
+ * on into the next host cluster when that one is the next one allocated).
+ */
+#ifndef UKIT_QCOW2W_H
+#define UKIT_QCOW2W_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define QCOW2W_MIN_CLUSTER_BITS 9      /* 512 B */
+#define QCOW2W_MAX_CLUSTER_BITS 21     /* 2 MiB */
+#define QCOW2W_MAX_L1_BYTES (32u << 20) /* qemu's QCOW_MAX_L1_SIZE */
+#define QCOW2W_REFCOUNT_MAX 0xffffu    /* refcount_order 4: 16 bits */
+
+enum qcow2w_comp {
+	QCOW2W_NONE = 0,     /* clusters are written uncompressed */
+	QCOW2W_ZLIB,         /* raw deflate, 4 KiB window (qemu's -12) */
+	QCOW2W_ZSTD,         /* zstd frames; incompatible feature bit 3 */
+};
+
+struct qcow2w_opts {
+	unsigned cluster_bits;   /* 9..21 */
+	int version;             /* 2 (compat 0.10) or 3 (compat 1.1) */
+	enum qcow2w_comp comp;   /* the header's compression type */
+};
+
+/* The fixed part of the layout, from the options and the virtual size. */
+struct qcow2w_geom {
+	uint64_t cluster_size;
+	uint64_t size;           /* virtual size, rounded up to 512 */
+	uint64_t l2_entries;     /* entries per L2 table */
+	uint64_t l1_size;        /* L1 entries */
+	uint64_t l1_clusters;
+	uint64_t rb_entries;     /* refcounts per refcount block */
+	unsigned csize_shift;    /* compressed descriptor: sector count bits */
+	uint64_t header_len;     /* header + extensions + end marker */
+};
+
+/*
+ * Compute the geometry for (vsize) bytes with (o).  0, or -1 with (e)
+ * (cluster bits out of range, v2 with zstd, L1 table too large).
+ */
+int qcow2w_geom(const struct qcow2w_opts *o, uint64_t vsize,
+		struct qcow2w_geom *g, struct fmt_err *e);
+
+/*
+ * Refcount structures for a file whose clusters [0, used) are taken, of
+ * which the refcount ranges below (sealed) already have their blocks:
+ * the number of new refcount blocks (*blocks) and refcount table clusters
+ * (*table) so that they also count themselves.  Pure: for tests.
+ */
+void qcow2w_refcount_fit(uint64_t used, uint64_t sealed, uint64_t rb_entries,
+			 uint64_t cluster_size, uint64_t *blocks,
+			 uint64_t *table);
+
+/* L2 entry of a compressed cluster of (len) bytes at host offset (off). */
+uint64_t qcow2w_comp_desc(const struct qcow2w_geom *g, uint64_t off,
+			  uint64_t len);
+
+/*
+ * Encode the header cluster (g->cluster_size bytes at (buf)).
+ * Pure: for tests.
+ */
+void qcow2w_header(const struct qcow2w_opts *o, const struct qcow2w_geom *g,
+		   uint64_t rt_off, uint64_t rt_clusters, uint64_t l1_off,
+		   uint8_t *buf);
+
+struct qcow2w;
+
+/*
+ * Start an image of (vsize) bytes on (fd) (borrowed, open for writing,
+ * empty).  Errors name (path).  0 and (*out), or -1 with (e).
+ */
+int qcow2w_open(int fd, const char *path, const struct qcow2w_opts *o,
+		uint64_t vsize, struct qcow2w **out, struct fmt_err *e);
+
+/*
+ * Store guest cluster (idx) (cluster_size bytes at (data)) uncompressed.
+ * Indices must increase from call to call.  0 or -1 with (e).
+ */
+int qcow2w_put(struct qcow2w *w, uint64_t idx, const void *data,
+	       struct fmt_err *e);
+
+/*
+ * Store guest cluster (idx) as (len) < cluster_size compressed bytes.
+ * 0 or -1 with (e).
+ */
+int qcow2w_put_compressed(struct qcow2w *w, uint64_t idx, const void *data,
+			  size_t len, struct fmt_err *e);
+
+/*
+ * Write the last L2 table, the refcount structures and the header.
+ * 0 or -1 with (e).  The file is complete but not synced.
+ */
+int qcow2w_finish(struct qcow2w *w, struct fmt_err *e);
+
+/* Bytes of host file written so far (for progress and tests). */
+uint64_t qcow2w_host_size(const struct qcow2w *w);
+
+/* NULL is fine. */
+void qcow2w_free(struct qcow2w *w);
+
+#endif
