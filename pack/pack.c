@@ -411,6 +411,10 @@ static int cmd_convert(int argc, char **argv)
 		cli_errx("convert: zlib --level wants 0..9");
 		return 2;
 	}
+	if (co.q.comp == QCOW2W_ZSTD && co.q.version == 2) {
+		cli_errx("convert: -c zstd needs --compat 1.1");
+		return 2;
+	}
 	if (co.q.comp == QCOW2W_ZSTD && have_level && co.level < 1) {
 		cli_errx("convert: zstd --level wants 1..22");
 		return 2;

@@ -1,0 +1,147 @@
+#!/bin/bash
+# t50-convert-qcow2: ukit-pack convert raw -> qcow2 with each writer option,
+# proved against qemu-img (check clean, compare equal), libqcow (reads the
+# same bytes) and ukit's own reader (back to raw, cmp); output independent
+# of -j; zero clusters never allocated; qcow2 from qemu-img back to raw.
+. "$(dirname "$0")/lib.sh"
+
+IN=$T/in.raw
+"$PY" "$TOP/tests/gen/mkdisk.py" "$IN" 6
+LQCAT=$T/libqcow-cat
+cc -O1 -o "$LQCAT" "$TOP/tests/gen/libqcow-cat.c" \
+	$(pkg-config --cflags --libs libqcow) 2>"$T/cc.err" || LQCAT=
+
+# bytes of IN in clusters (of size $1) that are not all zero
+nonzero_bytes() {
+	"$PY" - "$IN" "$1" <<'PYEOF'
+import sys
+data = open(sys.argv[1], "rb").read()
+cs = int(sys.argv[2])
+# qemu-img map stops at the virtual size: count the last cluster's part
+print(sum(len(data[i:i + cs]) for i in range(0, len(data), cs)
+          if data[i:i + cs].strip(b"\0")))
+PYEOF
+}
+# bytes qemu-img map reports as data (allocated) in a qcow2
+mapped_bytes() {
+	qemu-img map --output=json "$1" | "$PY" -c '
+import json, sys
+print(sum(e["length"] for e in json.load(sys.stdin) if e["data"]))'
+}
+
+while read -r name cs opts; do
+	Q=$T/$name.qcow2
+	# shellcheck disable=SC2086
+	if ! ukit-pack convert -q -O qcow2 $opts "$IN" "$Q" 2>"$T/err"; then
+		not_ok "$name: convert ($(cat "$T/err"))"
+		continue
+	fi
+	ok "$name: convert $opts"
+	if qemu-img check "$Q" >"$T/chk" 2>&1 && grep -q "No errors were found" "$T/chk"; then
+		ok "$name: qemu-img check clean"
+	else
+		not_ok "$name: qemu-img check"; sed 's/^/#   /' "$T/chk" | head
+	fi
+	check "$name: qemu-img compare equal" qemu-img compare -f raw -F qcow2 "$IN" "$Q"
+	check "$name: cluster size $cs" sh -c \
+		"qemu-img info --output=json '$Q' | grep -q '\"cluster-size\": $cs'"
+	rm -f "$T/back.raw"
+	check "$name: back to raw" ukit-pack convert -q -O raw "$Q" "$T/back.raw"
+	same_file "$name: raw round trip is byte-identical" "$IN" "$T/back.raw"
+	want=$(nonzero_bytes "$cs")
+	got=$(mapped_bytes "$Q")
+	if [ "$got" = "$want" ]; then
+		ok "$name: only non-zero clusters allocated ($got bytes)"
+	else
+		not_ok "$name: allocated $got bytes, want $want"
+	fi
+	case $opts in
+	*zstd*) ;;
+	*)
+		if [ -z "$LQCAT" ]; then
+			skip "$name: libqcow reader not built"
+		elif "$LQCAT" "$Q" >"$T/lq.raw" 2>"$T/lq.err"; then
+			same_file "$name: libqcow reads the same bytes" "$IN" "$T/lq.raw"
+		else
+			not_ok "$name: libqcow failed: $(head -c 300 "$T/lq.err")"
+		fi
+		;;
+	esac
+done <<'EOF2'
+default 65536
+zlib 65536 -c zlib
+zstd 65536 -c zstd
+c512 512 --cluster-size 512
+c2m 2097152 --cluster-size 2M
+v2 65536 --compat 0.10
+zlib512 512 -c zlib --cluster-size 512
+zstd2m 2097152 -c zstd --cluster-size 2M
+zlib9v2 4096 -c zlib --level 9 --compat 0.10 --cluster-size 4K
+zstd19 65536 -c zstd --level 19
+EOF2
+
+# header fields: v2 is 72 bytes with no extension; v3 has the feature name
+# table; zstd sets incompatible bit 3 and compression type 1
+hex() { od -An -tx1 -j "$2" -N "$3" "$1" | tr -d ' \n'; }
+check "v2: version 2" test "$(hex "$T/v2.qcow2" 4 4)" = 00000002
+check "v2: nothing after the 72-byte header" \
+	test "$(hex "$T/v2.qcow2" 72 16)" = 00000000000000000000000000000000
+check "v3: header length 112, refcount order 4" \
+	test "$(hex "$T/default.qcow2" 96 8)" = 0000000400000070
+check "v3: feature name table extension" \
+	test "$(hex "$T/default.qcow2" 112 4)" = 6803f857
+check "zstd: incompatible bit 3, compression type 1" \
+	test "$(hex "$T/zstd.qcow2" 72 8)$(hex "$T/zstd.qcow2" 104 1)" = 000000000000000801
+check "zlib: incompatible bits clear, compression type 0" \
+	test "$(hex "$T/zlib.qcow2" 72 8)$(hex "$T/zlib.qcow2" 104 1)" = 000000000000000000
+check "zstd: qemu-img sees compression type zstd" sh -c \
+	"qemu-img info '$T/zstd.qcow2' | grep -q 'compression type: zstd'"
+check "compression saves space" test "$(stat -c %s "$T/zlib.qcow2")" -lt \
+	"$(stat -c %s "$T/default.qcow2")"
+
+# the output does not depend on the number of threads
+for c in zlib zstd; do
+	for j in 1 2 4; do
+		ukit-pack convert -q -O qcow2 -c $c -j $j --cluster-size 4K \
+			"$IN" "$T/j$j.qcow2"
+	done
+	same_file "-c $c: -j1 and -j2 write the same bytes" "$T/j1.qcow2" "$T/j2.qcow2"
+	same_file "-c $c: -j1 and -j4 write the same bytes" "$T/j1.qcow2" "$T/j4.qcow2"
+done
+
+# raw output is sparse: the zero runs the input stores as data become holes
+ukit-pack convert -q -O raw "$T/zlib.qcow2" "$T/sparse.raw"
+din=$(du -k "$IN" | cut -f1)
+dout=$(du -k "$T/sparse.raw" | cut -f1)
+if [ "$dout" -lt "$din" ]; then
+	ok "raw output is sparse (${dout}K allocated < input ${din}K)"
+else
+	not_ok "raw output not sparse (${dout}K >= ${din}K)"
+fi
+check "raw output has holes (SEEK_HOLE)" "$PY" -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+size = os.fstat(fd).st_size
+sys.exit(0 if os.lseek(fd, 0, os.SEEK_HOLE) < size else 1)' "$T/sparse.raw"
+
+# qcow2 written by qemu-img, read back by ukit
+for o in "" "-c" "-c -o compression_type=zstd" "-o compat=0.10" \
+	"-o cluster_size=512" "-o cluster_size=2M" "-o lazy_refcounts=on"; do
+	rm -f "$T/q.qcow2" "$T/q.raw"
+	# shellcheck disable=SC2086
+	qemu-img convert -O qcow2 $o "$IN" "$T/q.qcow2"
+	if ukit-pack convert -q -O raw "$T/q.qcow2" "$T/q.raw" 2>"$T/err"; then
+		same_file "qemu-img ${o:-default} -> ukit raw" "$IN" "$T/q.raw"
+	else
+		not_ok "qemu-img ${o:-default} -> ukit raw: $(cat "$T/err")"
+	fi
+done
+
+# qcow2 -> qcow2: recompress, change cluster size and compat
+ukit-pack convert -q -O qcow2 -c zstd --cluster-size 512 --compat 1.1 \
+	"$T/zlib9v2.qcow2" "$T/re.qcow2"
+check "qcow2 -> qcow2 (zlib 4K v2 -> zstd 512 v3) compares equal" \
+	qemu-img compare "$IN" "$T/re.qcow2"
+check "qcow2 -> qcow2 passes qemu-img check" qemu-img check "$T/re.qcow2"
+
+done_testing
