@@ -468,10 +468,30 @@ struct worker {
 	uint8_t        *buf;                 /* SLICE bytes */
 	uint8_t        *digests;             /* SLICE / VERITY_BLOCK digests */
 	uint8_t        *zero;                /* one flag per block */
+	uint8_t        *known;               /* block inside a zero extent */
 	EVP_MD_CTX     *mdctx;
 	int             rc;
 	struct fmt_err  err;
 };
+
+/* Mark [a, b) (slice-relative) as zeros: whole blocks by flag only. */
+static void slice_zero(struct worker *w, uint64_t a, uint64_t b)
+{
+	uint64_t fa = (a + VERITY_BLOCK - 1) / VERITY_BLOCK;   /* first whole */
+	uint64_t fb = b / VERITY_BLOCK;                        /* past last */
+
+	if (fb == w->len / VERITY_BLOCK && b == w->len)
+		fb = (w->len + VERITY_BLOCK - 1) / VERITY_BLOCK; /* padded tail */
+	if (fa >= fb) {
+		memset(w->buf + a, 0, (size_t)(b - a));
+		return;
+	}
+	memset(w->buf + a, 0, (size_t)(fa * VERITY_BLOCK - a));
+	memset(w->known + fa, 1, (size_t)(fb - fa));
+	if (b > fb * VERITY_BLOCK)
+		memset(w->buf + fb * VERITY_BLOCK, 0,
+		       (size_t)(b - fb * VERITY_BLOCK));
+}
 
 static int slice_read(struct worker *w)
 {
@@ -489,7 +509,7 @@ static int slice_read(struct worker *w)
 				ext = w->len - pos;
 		}
 		if (z)
-			memset(w->buf + pos, 0, (size_t)ext);
+			slice_zero(w, pos, pos + ext);
 		else if (w->read(w->ctx, w->buf + pos, (size_t)ext,
 				 w->off + pos, &w->err) < 0)
 			return -1;
@@ -505,13 +525,17 @@ static void *worker_run(void *arg)
 	size_t nblk = (size_t)((w->len + VERITY_BLOCK - 1) / VERITY_BLOCK);
 
 	w->rc = -1;
+	memset(w->known, 0, nblk);
 	if (slice_read(w) < 0)
 		return NULL;
 	/* The last block of the image is zero-padded. */
-	memset(w->buf + w->len, 0, nblk * VERITY_BLOCK - (size_t)w->len);
+	if (!w->known[nblk - 1])
+		memset(w->buf + w->len, 0,
+		       nblk * VERITY_BLOCK - (size_t)w->len);
 	for (size_t i = 0; i < nblk; i++) {
 		const uint8_t *b = w->buf + i * VERITY_BLOCK;
-		w->zero[i] = (uint8_t)verity_is_zero(b, VERITY_BLOCK);
+		w->zero[i] = (uint8_t)(w->known[i] ||
+				       verity_is_zero(b, VERITY_BLOCK));
 		if (!w->zero[i] &&
 		    hash_salted(w->mdctx, v->md, v->salt, v->salt_len, b,
 				VERITY_BLOCK, w->digests + i * VERITY_DIGEST,
@@ -554,8 +578,10 @@ int verity_root_parallel(uint64_t size, const uint8_t *salt, size_t salt_len,
 		w[t].buf = malloc(SLICE);
 		w[t].digests = malloc(SLICE / VERITY_BLOCK * VERITY_DIGEST);
 		w[t].zero = malloc(SLICE / VERITY_BLOCK);
+		w[t].known = malloc(SLICE / VERITY_BLOCK);
 		w[t].mdctx = EVP_MD_CTX_new();
-		if (!w[t].buf || !w[t].digests || !w[t].zero || !w[t].mdctx) {
+		if (!w[t].buf || !w[t].digests || !w[t].zero || !w[t].known ||
+		    !w[t].mdctx) {
 			fmt_errf(e, FMT_NOOFF, "verity: out of memory");
 			goto out;
 		}
@@ -601,6 +627,7 @@ out:
 			free(w[t].buf);
 			free(w[t].digests);
 			free(w[t].zero);
+			free(w[t].known);
 			EVP_MD_CTX_free(w[t].mdctx);
 		}
 	free(w);
