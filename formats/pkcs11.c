@@ -12,9 +12,14 @@
  * reference from the load.  Here the order is fixed: the key first (its
  * EC_KEY method data points into the engine), then one ENGINE_finish() for
  * our ENGINE_init(), then ENGINE_free() for the structural reference.
+ * The engine and the module are pinned in memory (RTLD_NODELETE) first:
+ * libp11 keeps method tables in static storage that outlive the engine,
+ * and code that is unloaded while OpenSSL or the module's exit handlers
+ * still point into it is what crashes at exit.
  */
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,6 +235,9 @@ int p11_open(const char *uri, const char *module, const char *pin,
 	}
 	ERR_clear_error();
 	so = engine_so(sobuf, sizeof sobuf);
+	/* Pin both libraries (see the top of this file); the handles stay. */
+	(void)dlopen(so, RTLD_NOW | RTLD_NODELETE);
+	(void)dlopen(module, RTLD_NOW | RTLD_NODELETE);
 	ENGINE_load_dynamic();
 	p->eng = ENGINE_by_id("dynamic");
 	if (p->eng == NULL ||
