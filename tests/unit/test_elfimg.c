@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "bytes.h"
 #include "elfimg.h"
 #include "err.h"
@@ -523,6 +525,106 @@ static void test_notes_hostile(void **state)
 	}
 }
 
+/*
+ * Little-endian ELF64 with one PT_NOTE holding (notes) and section headers:
+ * [0] null, [1] ".note.t" SHT_NOTE over the same bytes, [2] ".shstrtab".
+ * Returns the size; (*secoff) the file offset of section header 1.
+ */
+static size_t gen_elf_sections(uint8_t *b, const uint8_t *notes, size_t nl,
+			       uint64_t align, size_t *secoff)
+{
+	static const char strtab[] = "\0.note.t\0.shstrtab";
+	struct seg s[] = { { PT_NOTE, notes, nl, align } };
+	size_t len = gen_elf(b, false, true, s, 1), str, sh;
+	uint64_t noff = le64_load(b + 64 + 8);
+
+	str = len;
+	memcpy(b + str, strtab, sizeof strtab);
+	sh = (str + sizeof strtab + 7) & ~(size_t)7;
+	memset(b + sh, 0, 3 * 64);
+	le32_store(b + sh + 64, 1);                 /* sh_name ".note.t" */
+	le32_store(b + sh + 64 + 4, SHT_NOTE);
+	le64_store(b + sh + 64 + 24, noff);
+	le64_store(b + sh + 64 + 32, nl);
+	le64_store(b + sh + 64 + 48, align);
+	le32_store(b + sh + 128, 9);                /* ".shstrtab" */
+	le32_store(b + sh + 128 + 4, SHT_STRTAB);
+	le64_store(b + sh + 128 + 24, str);
+	le64_store(b + sh + 128 + 32, sizeof strtab);
+	le64_store(b + 40, sh);
+	le16_store(b + 60, 3);
+	le16_store(b + 62, 2);
+	*secoff = sh + 64;
+	return sh + 3 * 64;
+}
+
+/* notes JSON: a note in a PT_NOTE and a section is listed once with both;
+ * malformed descriptors give "error" content, not a failure. */
+static void test_notes_json(void **state)
+{
+	uint8_t notes[512], d[64] = { 0 };
+	size_t nl = 0, len, secoff;
+	struct fmt_err e = { 0 };
+	struct elfimg *img;
+	json_t *j, *arr, *o;
+
+	(void)state;
+	/* GNU property with pr_datasz past the descriptor */
+	le32_store(d, 0xc0000002);
+	le32_store(d + 4, 0x100);
+	nl += gen_note(notes + nl, false, "GNU", 4, 5, d, 16, 4);
+	/* Xen GUEST_OS string, Xen ENTRY integer */
+	nl += gen_note(notes + nl, false, "Xen", 4, 6, "Solo5", 6, 4);
+	le64_store(d, 0x1000);
+	nl += gen_note(notes + nl, false, "Xen", 4, 1, d, 8, 4);
+	/* FDO metadata with duplicate keys: kept as text */
+	nl += gen_note(notes + nl, false, "FDO", 4, 0xcafe1a7e,
+		       "{\"a\":1,\"a\":2}", 14, 4);
+	/* Solo5 ABI1 with a 4-byte descriptor */
+	nl += gen_abi1(notes + nl, false, 1, 1, 4);
+	/* An owner with a byte that is not UTF-8 */
+	nl += gen_note(notes + nl, false, "x\xff", 3, 7, d, 0, 4);
+	len = gen_elf_sections(img_buf, notes, nl, 4, &secoff);
+	assert_int_equal(elfimg_open_mem(img_buf, len, "mem", &img, &e), 0);
+	assert_int_equal(elfimg_notes_json(img, &j, &e), 0);
+	arr = json_object_get(j, "notes");
+	assert_int_equal(json_array_size(arr), 6);
+	o = json_array_get(arr, 0);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(
+		o, "segment"), "index")), 0);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+		o, "section"), "name")), ".note.t");
+	assert_non_null(strstr(json_string_value(json_object_get(
+		json_array_get(json_object_get(json_object_get(o, "content"),
+		"properties"), 0), "error")), "pr_datasz 0x100 past end"));
+	o = json_object_get(json_array_get(arr, 1), "content");
+	assert_string_equal(json_string_value(json_object_get(o, "value")),
+			    "Solo5");
+	o = json_object_get(json_array_get(arr, 2), "content");
+	assert_int_equal(json_integer_value(json_object_get(o, "value")),
+			 0x1000);
+	o = json_object_get(json_array_get(arr, 3), "content");
+	assert_string_equal(json_string_value(json_object_get(o, "text")),
+			    "{\"a\":1,\"a\":2}");
+	o = json_object_get(json_array_get(arr, 4), "content");
+	assert_non_null(strstr(json_string_value(json_object_get(o, "error")),
+			       "ABI1 descriptor too short (4 < 8"));
+	o = json_array_get(arr, 5);
+	assert_string_equal(json_string_value(json_object_get(o, "owner")),
+			    "x\xc3\xbf");
+	json_decref(j);
+	elfimg_close(img);
+
+	/* The section moved past the end of the file. */
+	le64_store(img_buf + secoff + 24, len - 8);
+	assert_int_equal(elfimg_open_mem(img_buf, len, "mem", &img, &e), 0);
+	assert_int_equal(elfimg_notes_json(img, &j, &e), -1);
+	assert_non_null(strstr(e.msg, "section[1]: SHT_NOTE extends past end "
+			       "of file"));
+	assert_int_equal(e.off, secoff);
+	elfimg_close(img);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -533,6 +635,7 @@ int main(void)
 		cmocka_unit_test(test_solo5_skip_absent_refuse),
 		cmocka_unit_test(test_notes_iterate),
 		cmocka_unit_test(test_notes_hostile),
+		cmocka_unit_test(test_notes_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

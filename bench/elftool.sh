@@ -1,0 +1,63 @@
+#!/bin/bash
+# bench/elftool.sh: query-manifest cost against file size.
+#
+# Builds a small Solo5-style ELF and a 1 GiB one (manifest note near the
+# start, then 1 GiB of random bytes in a PT_LOAD: real data, not a sparse
+# hole) with tests/gen/mkelf.sh, then times N runs of each command and
+# prints the mean per run: /bin/true and `ukit-elftool --version` (process
+# start-up), query-manifest on the small and on the big ELF.  The two
+# queries must cost the same within noise: ukit reads headers and notes
+# only.  (solo5-elftool is not packaged for Debian, so the peer here is
+# process start-up itself.)
+#
+# usage: bench/elftool.sh [N]   (default 500)
+# env:   UKIT_BIN (default build/bin), BENCHDIR (default
+#        /work/benchdata/h2-elfnotes), SIZE_MB (default 1024)
+# Run under `flock /tmp/ukit-bench.lock bench/elftool.sh`.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+N=${1:-500}
+BIN=${UKIT_BIN:-$top/build/bin}
+DIR=${BENCHDIR:-/work/benchdata/h2-elfnotes}
+SIZE_MB=${SIZE_MB:-1024}
+note=$top/../shared/data/solo5/m03-net-block/note.hex
+mkdir -p "$DIR"
+trap 'rm -rf "$DIR"' EXIT
+
+bash "$top/tests/gen/mkelf.sh" -m "$note" "$DIR/small.elf"
+head -c $((SIZE_MB << 20)) /dev/urandom >"$DIR/blob"
+bash "$top/tests/gen/mkelf.sh" -m "$note" -d "$DIR/blob" "$DIR/big.elf"
+rm -f "$DIR/blob"
+"$BIN/ukit-elftool" query-manifest "$DIR/small.elf" >"$DIR/a.json"
+"$BIN/ukit-elftool" query-manifest "$DIR/big.elf" >"$DIR/b.json"
+cmp "$DIR/a.json" "$DIR/b.json"
+echo "small.elf: $(stat -c %s "$DIR/small.elf") bytes;" \
+	"big.elf: $(stat -c %s "$DIR/big.elf") bytes," \
+	"$(du -k "$DIR/big.elf" | cut -f1) KiB allocated"
+
+# mean microseconds per run of "$@" over N runs
+mean_us() {
+	local s e
+	s=$(date +%s%N)
+	for ((i = 0; i < N; i++)); do "$@" >/dev/null; done
+	e=$(date +%s%N)
+	echo $(((e - s) / N / 1000))
+}
+
+declare -A sum
+names=(true version small big)
+for k in "${names[@]}"; do sum[$k]=0; done
+rounds=3
+for ((r = 1; r <= rounds; r++)); do
+	t=$(mean_us /bin/true); sum[true]=$((sum[true] + t))
+	v=$(mean_us "$BIN/ukit-elftool" --version); sum[version]=$((sum[version] + v))
+	s=$(mean_us "$BIN/ukit-elftool" query-manifest "$DIR/small.elf"); sum[small]=$((sum[small] + s))
+	b=$(mean_us "$BIN/ukit-elftool" query-manifest "$DIR/big.elf"); sum[big]=$((sum[big] + b))
+	echo "round $r ($N runs each): /bin/true ${t} us, --version ${v} us," \
+		"query-manifest small ${s} us, 1 GiB ${b} us"
+done
+for k in "${names[@]}"; do sum[$k]=$((sum[$k] / rounds)); done
+echo "mean per run: /bin/true ${sum[true]} us; ukit-elftool --version ${sum[version]} us;" \
+	"query-manifest small ${sum[small]} us; 1 GiB ${sum[big]} us"
+awk -v s="${sum[small]}" -v b="${sum[big]}" -v v="${sum[version]}" 'BEGIN {
+	printf "ratio 1 GiB / small: %.3f; query-manifest over --version: small %+d us, 1 GiB %+d us\n", b / s, s - v, b - v }'
