@@ -232,8 +232,8 @@ int elfedit_open(const struct elfedit_src *src, struct elfedit **out,
 		p->offset = ld64(b + 8, ed->big);
 		p->vaddr = ld64(b + 16, ed->big);
 		p->filesz = ld64(b + 32, ed->big);
-		if (p->type == PT_NULL_)
-			continue;
+		/* PT_NULL entries too: ukit's reader checks every entry,
+		 * and an output it refuses would be no use. */
 		if (ck_add(p->offset, p->filesz, &end)) {
 			fmt_errf(e, at + 8, "phdr[%u]: p_offset 0x%" PRIx64
 				 " + p_filesz 0x%" PRIx64 " overflows", i,

@@ -591,6 +591,28 @@ static void test_hostile_headers(void **state)
 	free(base.b);
 }
 
+/* fuzz finding: a PT_NULL entry pointing past the end of the file was
+ * accepted, and the output was then refused by ukit's reader. */
+static void test_pt_null_past_eof(void **state)
+{
+	struct img_opts o = { .target = ABI_HVT, .ndev = 1 };
+	struct elfedit_plan plan;
+	struct fmt_err e = { 0 };
+	struct img im;
+	uint8_t *out = NULL;
+	size_t out_len;
+
+	(void)state;
+	mkimg(&o, &im);
+	st32(im.b + 64 + 56 * 2, 0, false);                  /* PT_NULL */
+	st64(im.b + 64 + 56 * 2 + 8, 0x10000000002001ull, false);
+	assert_int_equal(plan_mft(&im, 3, &plan, &out, &out_len, &e), -1);
+	assert_non_null(strstr(e.msg, "phdr[2]: segment ends past end of file"));
+	assert_int_equal(e.off, 64 + 56 * 2 + 8);
+	assert_null(out);
+	free(im.b);
+}
+
 static void test_bad_new_note(void **state)
 {
 	struct img_opts o = { .target = ABI_HVT, .ndev = 1 };
@@ -797,6 +819,7 @@ int main(void)
 		cmocka_unit_test(test_no_openbsd_note),
 		cmocka_unit_test(test_refused_targets),
 		cmocka_unit_test(test_hostile_headers),
+		cmocka_unit_test(test_pt_null_past_eof),
 		cmocka_unit_test(test_bad_new_note),
 		cmocka_unit_test(test_pkgmeta),
 		cmocka_unit_test(test_pkgmeta_check),
