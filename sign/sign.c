@@ -1,25 +1,38 @@
 /*
  * sign.c: ukit-sign, sign images in pipelines and verify them before boot.
  * Statements, envelopes, bundles and keys live in libukit; this file
- * parses options and prints.
+ * parses options, prompts, prints and decides exit codes.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <errno.h>
-#include <fcntl.h>
-#include <stdbool.h>
-#include <stdint.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
 
+#include "bundle.h"
+#include "bytes.h"
+#include "cert.h"
 #include "cli.h"
+#include "dsse.h"
 #include "err.h"
 #include "image.h"
 #include "outfile.h"
+#include "sig.h"
+#include "sigimg.h"
+#include "statement.h"
+#include "stream.h"
 #include "verity.h"
 
 static int cmd_keygen(int argc, char **argv);
@@ -32,56 +45,1084 @@ static const struct cli_cmd cmds[] = {
 	{ "keygen", cmd_keygen,
 	  "keygen --type ecdsa-p256|ed25519|rsa3072 [--passphrase-file F] PREFIX" },
 	{ "sign", cmd_sign,
-	  "sign --key KEY|pkcs11:URI [--cert LEAF [--chain FILE]] [--rollback N]\n"
-	  "        [--annotate K=V]... [--verity] [--append] [--format bundle|cms]\n"
-	  "        [-o OUT] IMAGE" },
+	  "sign --key KEY|pkcs11:URI [--passphrase-file F] [--cert LEAF [--chain FILE]]\n"
+	  "        [--rollback N] [--annotate K=V]... [--verity] [--append]\n"
+	  "        [--format bundle|cms] [-o OUT] [-p|-q] IMAGE" },
 	{ "verify", cmd_verify,
 	  "verify (--pub KEY... | --ca ROOT...) [--bundle B] [--min-rollback N]\n"
-	  "        [--require-format F] [--require-target T] [--json] IMAGE\n"
-	  "        [--exec TENDER [ARGS...]]" },
+	  "        [--require-format F] [--require-target T] [--check-time] [--json]\n"
+	  "        [-p|-q] IMAGE [--exec TENDER [ARGS...]]" },
 	{ "inspect", cmd_inspect, "inspect BUNDLE|IMAGE" },
 	{ "verity", cmd_verity,
 	  "verity [--salt HEX] [--hash-file F] [-j THREADS] [--json] IMAGE" },
 };
 
+#define MAX_PUBS   16
+#define MAX_ROOTS  16
+
+/* ---- shared helpers ------------------------------------------------- */
+
+/* Read a secret from the controlling terminal without echo. */
+static int tty_prompt(const char *what, char *buf, size_t size, void *arg)
+{
+	struct termios old, quiet;
+	FILE *tty;
+	size_t n;
+	int ok;
+
+	(void)arg;
+	tty = fopen("/dev/tty", "r+");
+	if (tty == NULL)
+		return -1;
+	fprintf(tty, "%s: ", what);
+	fflush(tty);
+	ok = tcgetattr(fileno(tty), &old) == 0;
+	if (ok) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+	}
+	if (fgets(buf, (int)size, tty) == NULL)
+		buf[0] = '\0';
+	if (ok)
+		tcsetattr(fileno(tty), TCSAFLUSH, &old);
+	fputc('\n', tty);
+	fclose(tty);
+	n = strcspn(buf, "\r\n");
+	buf[n] = '\0';
+	return n > 0 ? (int)n : -1;
+}
+
+static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (s[0] < '0' || s[0] > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static void progress_cb(void *arg, uint64_t done)
+{
+	cli_progress_update(arg, done);
+}
+
+/* "created": SOURCE_DATE_EPOCH when set (reproducible builds), else now. */
+static time_t created_time(void)
+{
+	const char *s = getenv("SOURCE_DATE_EPOCH");
+	uint64_t v;
+
+	if (s != NULL && parse_u64(s, (uint64_t)INT32_MAX * 4, &v))
+		return (time_t)v;
+	return time(NULL);
+}
+
 /* ---- keygen --------------------------------------------------------- */
+
+static int write_new_file(const char *path, const char *data, size_t len,
+			  mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+
+	if (fd < 0) {
+		cli_errx("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (write_full(fd, data, len) != 0 || fsync(fd) != 0) {
+		cli_errx("%s: write: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	if (close(fd) != 0) {
+		cli_errx("%s: close: %s", path, strerror(errno));
+		unlink(path);
+		return -1;
+	}
+	return 0;
+}
 
 static int cmd_keygen(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	cli_errx("keygen: not implemented yet");
-	return 1;
+	static const struct option opts[] = {
+		{ "type", required_argument, NULL, 't' },
+		{ "passphrase-file", required_argument, NULL, 'P' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *type = "ecdsa-p256", *passfile = NULL;
+	char pass[SIG_PASS_MAX + 2], *priv = NULL, *pub = NULL;
+	char *kpath = NULL, *ppath = NULL;
+	size_t privlen = 0, publen = 0;
+	struct fmt_err e = { 0 };
+	struct sig_key *k = NULL;
+	enum sig_alg alg;
+	int c, rc = 1;
+
+	while ((c = getopt_long(argc, argv, "t:", opts, NULL)) != -1) {
+		switch (c) {
+		case 't': type = optarg; break;
+		case 'P': passfile = optarg; break;
+		default: cli_usage(stderr, 2);
+		}
+	}
+	if (argc - optind != 1)
+		cli_usage(stderr, 2);
+	if (sig_alg_from_name(type, &alg) != 0) {
+		cli_errx("keygen: unknown key type '%s' (ecdsa-p256, ed25519, rsa3072)",
+			 type);
+		return 2;
+	}
+	if (passfile != NULL) {
+		e.path = passfile;
+		if (sig_read_secret(passfile, pass, sizeof pass, &e) < 0) {
+			cli_err(&e);
+			return 1;
+		}
+		if (pass[0] == '\0') {
+			cli_errx("%s: empty passphrase", passfile);
+			return 1;
+		}
+	}
+	if (asprintf(&kpath, "%s.key", argv[optind]) < 0 ||
+	    asprintf(&ppath, "%s.pub", argv[optind]) < 0) {
+		cli_errx("out of memory");
+		goto out;
+	}
+	if (sig_keygen(alg, &k, &e) != 0 ||
+	    sig_key_private_pem(k, passfile ? pass : NULL, &priv, &privlen, &e) != 0 ||
+	    sig_key_public_pem(k, &pub, &publen, &e) != 0) {
+		cli_err(&e);
+		goto out;
+	}
+	if (write_new_file(kpath, priv, privlen, 0600) != 0)
+		goto out;
+	if (write_new_file(ppath, pub, publen, 0644) != 0) {
+		unlink(kpath);
+		goto out;
+	}
+	printf("%s\n", k->keyid);
+	rc = 0;
+out:
+	OPENSSL_cleanse(pass, sizeof pass);
+	sig_free_secret(priv, privlen);
+	free(pub);
+	free(kpath);
+	free(ppath);
+	sig_key_free(k);
+	return rc;
 }
 
 /* ---- sign ----------------------------------------------------------- */
 
+struct sign_opts {
+	const char     *key;
+	const char     *image;
+	const char     *out;
+	const char     *cert;
+	const char     *chain;
+	uint64_t        rollback;
+	json_t         *annotations;
+	bool            append;
+	int             progress;        /* -1 quiet, 0 auto, 1 forced */
+	struct sig_secret_src secret;
+	/* h7-edge: --verity, --hash-file, --format cms go here. */
+};
+
+static int add_annotation(json_t *ann, const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	char key[STMT_ANNOT_KEY_MAX + 1];
+	size_t klen;
+
+	if (eq == NULL || eq == kv) {
+		cli_errx("sign: --annotate wants KEY=VALUE, got '%s'", kv);
+		return -1;
+	}
+	klen = (size_t)(eq - kv);
+	if (klen > STMT_ANNOT_KEY_MAX || strlen(eq + 1) > STMT_ANNOT_VAL_MAX) {
+		cli_errx("sign: annotation too long (key <= %d, value <= %d bytes)",
+			 STMT_ANNOT_KEY_MAX, STMT_ANNOT_VAL_MAX);
+		return -1;
+	}
+	memcpy(key, kv, klen);
+	key[klen] = '\0';
+	if (json_object_get(ann, key) != NULL) {
+		cli_errx("sign: annotation '%s' given twice", key);
+		return -1;
+	}
+	if (json_object_size(ann) >= STMT_ANNOT_MAX) {
+		cli_errx("sign: more than %d annotations", STMT_ANNOT_MAX);
+		return -1;
+	}
+	if (json_object_set_new(ann, key, json_string(eq + 1)) != 0) {
+		cli_errx("sign: annotation '%s' is not valid UTF-8", key);
+		return -1;
+	}
+	return 0;
+}
+
+/* Load --cert and --chain into bundle (b), checking them against (k). */
+static int load_signer_certs(const struct sign_opts *o, struct sig_key *k,
+			     struct bundle *b)
+{
+	STACK_OF(X509) *leaf = NULL, *chain = NULL;
+	struct fmt_err e = { .path = o->cert };
+	int rc = -1, n;
+
+	if (cert_load_pem(o->cert, &leaf, &e) != 0) {
+		cli_err(&e);
+		return -1;
+	}
+	if (EVP_PKEY_eq(X509_get0_pubkey(sk_X509_value(leaf, 0)), k->pkey) != 1) {
+		cli_errx("%s: certificate does not match the signing key", o->cert);
+		goto out;
+	}
+	if (cert_check_usage(sk_X509_value(leaf, 0), &e) != 0) {
+		cli_err(&e);
+		goto out;
+	}
+	if (o->chain != NULL) {
+		e.path = o->chain;
+		if (cert_load_pem(o->chain, &chain, &e) != 0) {
+			cli_err(&e);
+			goto out;
+		}
+	}
+	n = 1 + (chain ? sk_X509_num(chain) : 0);
+	if (n > BUNDLE_MAX_CERTS) {
+		cli_errx("sign: %d certificates, at most %d", n, BUNDLE_MAX_CERTS);
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		X509 *x = i == 0 ? sk_X509_value(leaf, 0) : sk_X509_value(chain, i - 1);
+		unsigned char *der = NULL;
+		int len;
+
+		if (i > 0 && cert_self_issued(x)) {
+			cli_errx("%s: certificate %d is a self-issued root; a bundle "
+				 "never ships the root", o->chain, i);
+			goto out;
+		}
+		len = i2d_X509(x, &der);
+		if (len <= 0) {
+			cli_errx("sign: cannot encode certificate %d", i);
+			goto out;
+		}
+		b->cert[i] = malloc((size_t)len);
+		if (b->cert[i] == NULL) {
+			OPENSSL_free(der);
+			goto out;
+		}
+		memcpy(b->cert[i], der, (size_t)len);
+		b->cert_len[i] = (size_t)len;
+		b->ncert = (size_t)i + 1;
+		OPENSSL_free(der);
+	}
+	rc = 0;
+out:
+	sk_X509_pop_free(leaf, X509_free);
+	sk_X509_pop_free(chain, X509_free);
+	return rc;
+}
+
+/*
+ * Check what we are about to write: parse the serialised bundle again and
+ * verify its signature with the key's public half (minisign does the same).
+ */
+static int self_check(const char *json, size_t len, const struct sig_key *k)
+{
+	struct fmt_err e = { .path = "new bundle" };
+	struct bundle b;
+	struct stmt st;
+	int rc = -1;
+
+	if (bundle_parse(json, len, &b, &e) != 0)
+		goto fail;
+	if (dsse_verify(&b.env, k, &e) < 0 ||
+	    stmt_parse(b.env.payload, b.env.payload_len, &st, &e) != 0) {
+		bundle_free(&b);
+		goto fail;
+	}
+	stmt_free(&st);
+	bundle_free(&b);
+	return 0;
+fail:
+	cli_errx("sign: self-check of the new signature failed: %s", e.msg);
+	return rc;
+}
+
 static int cmd_sign(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	cli_errx("sign: not implemented yet");
-	return 1;
+	static const struct option opts[] = {
+		{ "key", required_argument, NULL, 'k' },
+		{ "passphrase-file", required_argument, NULL, 'P' },
+		{ "cert", required_argument, NULL, 'C' },
+		{ "chain", required_argument, NULL, 'H' },
+		{ "rollback", required_argument, NULL, 'r' },
+		{ "annotate", required_argument, NULL, 'a' },
+		{ "append", no_argument, NULL, 'A' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "progress", no_argument, NULL, 'p' },
+		{ "quiet", no_argument, NULL, 'q' },
+		/* h7-edge: verity, hash-file, format, pin-file */
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sign_opts o = { .secret = { .prompt = tty_prompt } };
+	struct fmt_err e = { 0 };
+	struct sig_key *k = NULL;
+	struct bundle b = { 0 };
+	struct stmt_info info = { 0 };
+	struct sigimg img = { 0 };
+	struct outfile of = { .fd = -1 };
+	struct stream_sha256 sha = { 0 };
+	struct cli_progress prog;
+	char *payload = NULL, *json = NULL, *outpath = NULL, *namebuf = NULL;
+	size_t plen = 0, jlen = 0;
+	bool of_open = false;
+	uint64_t total = 0;
+	int c, rc = 1, fd = -1;
+
+	o.annotations = json_object();
+	if (o.annotations == NULL)
+		return 1;
+	while ((c = getopt_long(argc, argv, "k:o:pq", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k': o.key = optarg; break;
+		case 'P': o.secret.pass_file = optarg; break;
+		case 'C': o.cert = optarg; break;
+		case 'H': o.chain = optarg; break;
+		case 'r':
+			if (!parse_u64(optarg, STMT_ROLLBACK_MAX, &o.rollback)) {
+				cli_errx("sign: --rollback wants an integer 0..%" PRId64,
+					 INT64_MAX);
+				json_decref(o.annotations);
+				return 2;
+			}
+			break;
+		case 'a':
+			if (add_annotation(o.annotations, optarg) != 0) {
+				json_decref(o.annotations);
+				return 2;
+			}
+			break;
+		case 'A': o.append = true; break;
+		case 'o': o.out = optarg; break;
+		case 'p': o.progress = 1; break;
+		case 'q': o.progress = -1; break;
+		default: cli_usage(stderr, 2);
+		}
+	}
+	if (argc - optind != 1 || o.key == NULL ||
+	    (o.chain != NULL && o.cert == NULL))
+		cli_usage(stderr, 2);
+	o.image = argv[optind];
+
+	e.path = o.key;
+	if (sig_key_load_private(o.key, &o.secret, &k, &e) != 0) {
+		cli_err(&e);
+		goto out;
+	}
+	if (o.cert != NULL && load_signer_certs(&o, k, &b) != 0)
+		goto out;
+
+	fd = open(o.image, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		cli_errx("%s: %s", o.image, strerror(errno));
+		goto out;
+	}
+	e.path = o.image;
+	if (sigimg_probe(fd, o.image, &img, &e) != 0) {
+		cli_err(&e);
+		goto out;
+	}
+	if (o.append) {
+		struct sigfoot f;
+		int r = sigfoot_read(fd, &f, &e);
+		if (r != 0) {
+			if (r > 0)
+				cli_errx("%s: already carries an appended signature; "
+					 "sign the original image", o.image);
+			else
+				cli_err(&e);
+			goto out;
+		}
+		if (strcmp(img.format, "raw") == 0 || strcmp(img.format, "bin") == 0) {
+			cli_errx("%s: refusing --append on a %s image: bytes after "
+				 "a disk's end are not part of it (and GPT keeps "
+				 "its backup header there); use a detached bundle",
+				 o.image, img.format);
+			goto out;
+		}
+		outpath = strdup(o.out ? o.out : o.image);
+		if (outpath == NULL || outfile_open(&of, outpath, 0644, &e) != 0) {
+			cli_err(&e);
+			goto out;
+		}
+		of_open = true;
+	}
+
+	/* One pass: hash (and, with --append, copy) the image. */
+	if (stream_sha256_init(&sha, &e) != 0) {
+		cli_err(&e);
+		goto out;
+	}
+	{
+		struct stream_sink sinks[] = {
+			{ stream_sha256_update, &sha },
+			/* h7-edge: the dm-verity tree sink goes here. */
+		};
+		struct stream_opts so = {
+			.tee_fd = of_open ? of.fd : -1,
+			.limit = STREAM_NO_LIMIT,
+			.progress = progress_cb, .progress_arg = &prog,
+		};
+		struct stat st;
+
+		fstat(fd, &st);
+		cli_progress_start(&prog, o.progress, (uint64_t)st.st_size);
+		rc = stream_fd(fd, o.image, &so, sinks, ARRAY_SIZE(sinks), &total, &e);
+		cli_progress_end(&prog);
+		if (rc != 0 || stream_sha256_final(&sha, info.sha256, &e) != 0) {
+			rc = 1;
+			cli_err(&e);
+			goto out;
+		}
+		rc = 1;
+	}
+
+	namebuf = strdup(o.image);
+	if (namebuf == NULL)
+		goto out;
+	info.name = basename(namebuf);
+	info.size = total;
+	info.format = img.format;
+	info.rollback = o.rollback;
+	info.created = created_time();
+	info.solo5 = img.solo5;
+	info.annotations = o.annotations;
+	if (stmt_build(&info, &payload, &plen, &e) != 0 ||
+	    dsse_sign(DSSE_INTOTO_TYPE, (uint8_t *)payload, plen, k, &b.env, &e) != 0) {
+		cli_err(&e);
+		goto out;
+	}
+	if (b.ncert == 0) {
+		b.hint = strdup(k->keyid);
+		if (b.hint == NULL)
+			goto out;
+	}
+	if (bundle_serialize(&b, &json, &jlen, &e) != 0) {
+		cli_err(&e);
+		goto out;
+	}
+	if (jlen > BUNDLE_MAX) {
+		cli_errx("sign: bundle of %zu bytes exceeds %d", jlen, BUNDLE_MAX);
+		goto out;
+	}
+	if (self_check(json, jlen, k) != 0)
+		goto out;
+
+	if (o.append) {
+		uint8_t foot[SIGFOOT_SIZE];
+		struct sigfoot f = { .orig_size = total, .bundle_off = total,
+				     .bundle_len = jlen };
+
+		sigfoot_encode(&f, foot);
+		if (outfile_write(&of, json, jlen, &e) != 0 ||
+		    outfile_write(&of, foot, sizeof foot, &e) != 0 ||
+		    outfile_commit(&of, &e) != 0) {
+			cli_err(&e);
+			of_open = false;
+			goto out;
+		}
+		of_open = false;
+	} else {
+		if (o.out != NULL)
+			outpath = strdup(o.out);
+		else if (asprintf(&outpath, "%s.bundle.json", o.image) < 0)
+			outpath = NULL;
+		if (outpath == NULL)
+			goto out;
+		e.path = outpath;
+		if (outfile_open(&of, outpath, 0644, &e) != 0 ||
+		    (of_open = true, outfile_write(&of, json, jlen, &e)) != 0 ||
+		    outfile_commit(&of, &e) != 0) {
+			cli_err(&e);
+			of_open = false;
+			goto out;
+		}
+		of_open = false;
+	}
+	rc = 0;
+out:
+	if (of_open)
+		outfile_abort(&of);
+	if (fd >= 0)
+		close(fd);
+	stream_sha256_free(&sha);
+	sigimg_free(&img);
+	bundle_free(&b);
+	sig_key_free(k);
+	json_decref(o.annotations);
+	free(payload);
+	free(json);
+	free(outpath);
+	free(namebuf);
+	return rc;
 }
 
 /* ---- verify --------------------------------------------------------- */
 
+struct verify_opts {
+	struct sig_key *pub[MAX_PUBS];
+	size_t          npub;
+	STACK_OF(X509) *roots;
+	const char     *bundle;
+	const char     *image;
+	uint64_t        min_rollback;
+	const char     *require_format;
+	const char     *require_target;
+	bool            check_time;
+	bool            json;
+	int             progress;
+	/* h7-edge: --exec argv, --cms, --verity-only go here. */
+};
+
+struct verify_result {
+	json_t     *reasons;       /* array of strings */
+	char        keyid[SIG_KEYID_LEN + 1];
+	char        signer[512];
+	struct stmt st;
+	bool        have_st;
+};
+
+static void reason(struct verify_result *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void reason(struct verify_result *r, const char *fmt, ...)
+{
+	char buf[FMT_ERR_MSG + 128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	json_array_append_new(r->reasons, json_string(buf));
+}
+
+/* Read the bundle: --bundle, else the appended one, else IMAGE.bundle.json. */
+static int read_bundle(const struct verify_opts *o, int fd, char **json,
+		       size_t *jlen, uint64_t *image_len, bool *appended,
+		       struct verify_result *r)
+{
+	struct fmt_err e = { .path = o->image };
+	struct sigfoot f;
+	char *path = NULL;
+	uint8_t *data;
+	size_t len;
+	int rc;
+
+	*appended = false;
+	*image_len = STREAM_NO_LIMIT;
+	if (o->bundle == NULL) {
+		rc = sigfoot_read(fd, &f, &e);
+		if (rc < 0) {
+			reason(r, "appended signature: %s", e.msg);
+			return -1;
+		}
+		if (rc > 0) {
+			data = malloc((size_t)f.bundle_len + 1);
+			if (data == NULL) {
+				reason(r, "out of memory");
+				return -1;
+			}
+			if (pread_full(fd, data, (size_t)f.bundle_len,
+				       (off_t)f.bundle_off) != (ssize_t)f.bundle_len) {
+				free(data);
+				reason(r, "appended bundle: cannot read at 0x%" PRIx64,
+				       f.bundle_off);
+				return -1;
+			}
+			*json = (char *)data;
+			*jlen = (size_t)f.bundle_len;
+			*image_len = f.orig_size;
+			*appended = true;
+			return 0;
+		}
+		if (asprintf(&path, "%s.bundle.json", o->image) < 0)
+			return -1;
+	}
+	e.path = path ? path : o->bundle;
+	rc = sig_read_file(e.path, BUNDLE_MAX, &data, &len, &e);
+	if (rc != 0)
+		reason(r, "bundle %s: %s", e.path, e.msg);
+	else {
+		*json = (char *)data;
+		*jlen = len;
+	}
+	free(path);
+	return rc;
+}
+
+/* Signature over the envelope with a pinned key or a chained leaf. */
+static int check_signature(const struct verify_opts *o, const struct bundle *b,
+			   struct verify_result *r)
+{
+	struct fmt_err e = { 0 };
+
+	if (strcmp(b->env.type, DSSE_INTOTO_TYPE) != 0) {
+		reason(r, "envelope payloadType \"%.64s\" is not \"%s\"",
+		       b->env.type, DSSE_INTOTO_TYPE);
+		return -1;
+	}
+	if (o->npub > 0) {
+		if (b->ncert > 0) {
+			reason(r, "bundle carries a certificate chain, not a public "
+			       "key hint: verify it with --ca");
+			return -1;
+		}
+		for (size_t i = 0; i < o->npub; i++) {
+			if (dsse_verify(&b->env, o->pub[i], NULL) < 0)
+				continue;
+			if (strcmp(b->hint, o->pub[i]->keyid) != 0) {
+				reason(r, "publicKey hint %.64s does not name the "
+				       "verifying key %s", b->hint, o->pub[i]->keyid);
+				return -1;
+			}
+			memcpy(r->keyid, o->pub[i]->keyid, sizeof r->keyid);
+			return 0;
+		}
+		reason(r, "signature does not verify with any pinned key");
+		return -1;
+	}
+	if (b->ncert == 0) {
+		reason(r, "bundle carries a public key hint, no certificate "
+		       "chain: verify it with --pub");
+		return -1;
+	}
+	{
+		X509 *leaf = NULL;
+		struct sig_key *k = NULL;
+		int rc = -1;
+
+		if (cert_parse_der(b->cert[0], b->cert_len[0], &leaf, &e) != 0) {
+			reason(r, "leaf certificate: %s", e.msg);
+			return -1;
+		}
+		cert_subject(leaf, r->signer, sizeof r->signer);
+		if (sig_key_from_pkey(X509_get0_pubkey(leaf), &k, &e) != 0)
+			reason(r, "leaf certificate key: %s", e.msg);
+		else if (dsse_verify(&b->env, k, &e) < 0)
+			reason(r, "signature does not verify with the leaf "
+			       "certificate's key");
+		else {
+			memcpy(r->keyid, k->keyid, sizeof r->keyid);
+			rc = 0;
+		}
+		sig_key_free(k);
+		X509_free(leaf);
+		return rc;
+	}
+}
+
+/* Chain and usages; after the statement is known (for --check-time). */
+static void check_chain(const struct verify_opts *o, const struct bundle *b,
+			struct verify_result *r)
+{
+	STACK_OF(X509) *untrusted = sk_X509_new_null();
+	struct fmt_err e = { 0 };
+	X509 *leaf = NULL;
+	time_t at;
+
+	if (untrusted == NULL || cert_parse_der(b->cert[0], b->cert_len[0],
+						&leaf, &e) != 0) {
+		reason(r, "leaf certificate: %s", e.msg);
+		goto out;
+	}
+	for (size_t i = 1; i < b->ncert; i++) {
+		X509 *x;
+		if (cert_parse_der(b->cert[i], b->cert_len[i], &x, &e) != 0) {
+			reason(r, "certificate %zu: %s", i, e.msg);
+			goto out;
+		}
+		if (cert_self_issued(x)) {
+			X509_free(x);
+			reason(r, "certificate %zu is self-issued: a bundle must not "
+			       "ship the root", i);
+			goto out;
+		}
+		if (!sk_X509_push(untrusted, x)) {
+			X509_free(x);
+			goto out;
+		}
+	}
+	if (o->check_time && !r->have_st) {
+		reason(r, "--check-time: no trusted statement time");
+		goto out;
+	}
+	at = r->have_st ? r->st.created_t : 0;
+	if (cert_check_signer(leaf, untrusted, o->roots,
+			      o->check_time ? &at : NULL, &e) != 0)
+		reason(r, "%s", e.msg);
+out:
+	X509_free(leaf);
+	sk_X509_pop_free(untrusted, X509_free);
+}
+
+static void check_image(const struct verify_opts *o, int fd,
+			uint64_t image_len, struct verify_result *r)
+{
+	struct stream_sha256 sha = { 0 };
+	struct fmt_err e = { .path = o->image };
+	struct sigimg img = { 0 };
+	struct cli_progress prog;
+	uint8_t md[32];
+	uint64_t total = 0;
+	struct stat st;
+	int rc;
+
+	if (stream_sha256_init(&sha, &e) != 0) {
+		reason(r, "%s", e.msg);
+		return;
+	}
+	{
+		struct stream_sink sinks[] = {
+			{ stream_sha256_update, &sha },
+			/* h7-edge: verity tree sink */
+		};
+		struct stream_opts so = {
+			.tee_fd = -1,                /* h7-edge: memfd for --exec */
+			.limit = image_len,
+			.progress = progress_cb, .progress_arg = &prog,
+		};
+
+		fstat(fd, &st);
+		cli_progress_start(&prog, o->progress,
+				   image_len != STREAM_NO_LIMIT ? image_len :
+				   (uint64_t)st.st_size);
+		rc = stream_fd(fd, o->image, &so, sinks, ARRAY_SIZE(sinks),
+			       &total, &e);
+		cli_progress_end(&prog);
+	}
+	if (rc != 0 || stream_sha256_final(&sha, md, &e) != 0) {
+		reason(r, "reading image: %s", e.msg);
+		stream_sha256_free(&sha);
+		return;
+	}
+	stream_sha256_free(&sha);
+	if (total != r->st.size)
+		reason(r, "image size %" PRIu64 " differs from the signed size %"
+		       PRIu64, total, r->st.size);
+	if (CRYPTO_memcmp(md, r->st.sha256, 32) != 0) {
+		char hex[65];
+		sig_hex(md, 32, hex);
+		reason(r, "image sha256 %s differs from the signed digest %s",
+		       hex, r->st.sha256_hex);
+	}
+
+	/* Solo5 ABI and manifest: what the image says now vs the statement. */
+	if (sigimg_probe(fd, o->image, &img, &e) != 0) {
+		reason(r, "reading image notes: %s", e.msg);
+		return;
+	}
+	if (r->st.solo5 == NULL && img.solo5 != NULL)
+		reason(r, "image carries Solo5 notes that the statement does "
+		       "not cover");
+	else if (r->st.solo5 != NULL && img.solo5 == NULL)
+		reason(r, "statement has a Solo5 manifest and ABI but the image "
+		       "has none");
+	else if (r->st.solo5 != NULL) {
+		if (!json_equal(json_object_get(r->st.solo5, "abi"),
+				json_object_get(img.solo5, "abi")))
+			reason(r, "Solo5 ABI in the image differs from the signed one");
+		if (!json_equal(json_object_get(r->st.solo5, "manifest"),
+				json_object_get(img.solo5, "manifest")))
+			reason(r, "Solo5 manifest in the image differs from the "
+			       "signed one");
+	}
+	sigimg_free(&img);
+}
+
+static void check_policy(const struct verify_opts *o, struct verify_result *r)
+{
+	if (r->st.rollback < o->min_rollback)
+		reason(r, "rollback index %" PRIu64 " is below the minimum %" PRIu64,
+		       r->st.rollback, o->min_rollback);
+	if (o->require_format != NULL &&
+	    strcmp(o->require_format, r->st.format) != 0)
+		reason(r, "format is %s, required %s", r->st.format,
+		       o->require_format);
+	if (o->require_target != NULL) {
+		json_t *abi = r->st.solo5 ? json_object_get(r->st.solo5, "abi") : NULL;
+		const char *t = abi ? json_string_value(json_object_get(abi, "target"))
+				    : NULL;
+		if (t == NULL)
+			reason(r, "no Solo5 target in the statement, required %s",
+			       o->require_target);
+		else if (strcmp(t, o->require_target) != 0)
+			reason(r, "Solo5 target is %s, required %s", t,
+			       o->require_target);
+	}
+}
+
+static int load_verify_keys(struct verify_opts *o, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pub", required_argument, NULL, 'K' },
+		{ "ca", required_argument, NULL, 'R' },
+		{ "bundle", required_argument, NULL, 'b' },
+		{ "min-rollback", required_argument, NULL, 'm' },
+		{ "require-format", required_argument, NULL, 'F' },
+		{ "require-target", required_argument, NULL, 'T' },
+		{ "check-time", no_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "progress", no_argument, NULL, 'p' },
+		{ "quiet", no_argument, NULL, 'q' },
+		/* h7-edge: exec, cms, verity-only */
+		{ NULL, 0, NULL, 0 },
+	};
+	struct fmt_err e = { 0 };
+	STACK_OF(X509) *sk;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "b:jpq", opts, NULL)) != -1) {
+		switch (c) {
+		case 'K':
+			if (o->npub >= MAX_PUBS) {
+				cli_errx("verify: at most %d --pub keys", MAX_PUBS);
+				return 2;
+			}
+			e.path = optarg;
+			if (sig_key_load_public(optarg, &o->pub[o->npub], &e) != 0) {
+				cli_err(&e);
+				return 1;
+			}
+			o->npub++;
+			break;
+		case 'R':
+			e.path = optarg;
+			if (cert_load_pem(optarg, &sk, &e) != 0) {
+				cli_err(&e);
+				return 1;
+			}
+			if (o->roots == NULL)
+				o->roots = sk_X509_new_null();
+			while (sk_X509_num(sk) > 0) {
+				X509 *x = sk_X509_shift(sk);
+				if (o->roots == NULL ||
+				    sk_X509_num(o->roots) >= MAX_ROOTS ||
+				    !sk_X509_push(o->roots, x)) {
+					X509_free(x);
+					sk_X509_pop_free(sk, X509_free);
+					cli_errx("verify: at most %d roots", MAX_ROOTS);
+					return 2;
+				}
+			}
+			sk_X509_free(sk);
+			break;
+		case 'b': o->bundle = optarg; break;
+		case 'm':
+			if (!parse_u64(optarg, STMT_ROLLBACK_MAX, &o->min_rollback)) {
+				cli_errx("verify: --min-rollback wants an integer");
+				return 2;
+			}
+			break;
+		case 'F': o->require_format = optarg; break;
+		case 'T': o->require_target = optarg; break;
+		case 't': o->check_time = true; break;
+		case 'j': o->json = true; break;
+		case 'p': o->progress = 1; break;
+		case 'q': o->progress = -1; break;
+		default: cli_usage(stderr, 2);
+		}
+	}
+	if (argc - optind != 1 || (o->npub == 0) == (o->roots == NULL)) {
+		if (argc - optind == 1)
+			cli_errx("verify: give either --pub or --ca");
+		cli_usage(stderr, 2);
+	}
+	o->image = argv[optind];
+	return 0;
+}
+
+static void print_result(const struct verify_opts *o, struct verify_result *r)
+{
+	size_t n = json_array_size(r->reasons);
+
+	if (o->json) {
+		json_t *out = json_pack("{s:b, s:O, s:s?, s:s?, s:O?}",
+			"verified", n == 0, "reasons", r->reasons,
+			"keyid", r->keyid[0] ? r->keyid : NULL,
+			"signer", r->signer[0] ? r->signer : NULL,
+			"statement", r->have_st ? r->st.root : NULL);
+		if (out != NULL) {
+			json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+			fputc('\n', stdout);
+			json_decref(out);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		cli_errx("%s: %s", o->image,
+			 json_string_value(json_array_get(r->reasons, i)));
+	if (n == 0 && !o->json)
+		printf("verified %s: key %s%s%s\n", o->image, r->keyid,
+		       r->signer[0] ? ", signer " : "", r->signer);
+}
+
 static int cmd_verify(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	cli_errx("verify: not implemented yet");
-	return 1;
+	struct verify_opts o = { 0 };
+	struct verify_result r = { 0 };
+	struct bundle b = { 0 };
+	struct fmt_err e = { 0 };
+	char *json = NULL;
+	size_t jlen = 0;
+	uint64_t image_len = 0;
+	bool appended, have_b = false;
+	int rc, fd = -1;
+
+	rc = load_verify_keys(&o, argc, argv);
+	if (rc != 0)
+		goto out;
+	rc = 1;
+	r.reasons = json_array();
+	if (r.reasons == NULL)
+		goto out;
+	fd = open(o.image, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		reason(&r, "cannot open: %s", strerror(errno));
+		goto report;
+	}
+	if (read_bundle(&o, fd, &json, &jlen, &image_len, &appended, &r) != 0)
+		goto report;
+	e.path = NULL;
+	if (bundle_parse(json, jlen, &b, &e) != 0) {
+		reason(&r, "bundle: %s", e.msg);
+		goto report;
+	}
+	have_b = true;
+	if (check_signature(&o, &b, &r) != 0)
+		goto report;
+	/* Only the verified payload bytes are parsed. */
+	if (stmt_parse(b.env.payload, b.env.payload_len, &r.st, &e) != 0) {
+		reason(&r, "statement: %s", e.msg);
+		goto chain;
+	}
+	r.have_st = true;
+	check_image(&o, fd, image_len, &r);
+	check_policy(&o, &r);
+chain:
+	if (o.roots != NULL)
+		check_chain(&o, &b, &r);
+report:
+	print_result(&o, &r);
+	rc = json_array_size(r.reasons) == 0 ? 0 : 1;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (have_b)
+		bundle_free(&b);
+	if (r.have_st)
+		stmt_free(&r.st);
+	json_decref(r.reasons);
+	free(json);
+	for (size_t i = 0; i < o.npub; i++)
+		sig_key_free(o.pub[i]);
+	sk_X509_pop_free(o.roots, X509_free);
+	return rc;
 }
 
 /* ---- inspect -------------------------------------------------------- */
 
 static int cmd_inspect(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	cli_errx("inspect: not implemented yet");
-	return 1;
+	struct fmt_err e = { 0 };
+	struct bundle b = { 0 };
+	struct stmt st = { 0 };
+	struct sigfoot f;
+	json_t *out = NULL;
+	char signer[512] = "";
+	char *json = NULL;
+	const char *path;
+	size_t jlen = 0;
+	int c, fd, r, rc = 1;
+
+	while ((c = getopt(argc, argv, "")) != -1)
+		cli_usage(stderr, 2);
+	if (argc - optind != 1)
+		cli_usage(stderr, 2);
+	path = argv[optind];
+	e.path = path;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		cli_errx("%s: %s", path, strerror(errno));
+		return 1;
+	}
+	r = sigfoot_read(fd, &f, &e);
+	if (r < 0) {
+		cli_err(&e);
+		close(fd);
+		return 1;
+	}
+	if (r > 0) {
+		json = malloc((size_t)f.bundle_len + 1);
+		if (json == NULL || pread_full(fd, json, (size_t)f.bundle_len,
+			(off_t)f.bundle_off) != (ssize_t)f.bundle_len) {
+			cli_errx("%s: cannot read the appended bundle", path);
+			goto out;
+		}
+		jlen = (size_t)f.bundle_len;
+	} else {
+		uint8_t *d;
+		if (sig_read_file(path, BUNDLE_MAX, &d, &jlen, &e) != 0) {
+			cli_errx("%s: neither a bundle nor an image with an "
+				 "appended signature (%s)", path, e.msg);
+			goto out;
+		}
+		json = (char *)d;
+	}
+	if (bundle_parse(json, jlen, &b, &e) != 0) {
+		cli_err(&e);
+		goto out;
+	}
+	if (stmt_parse(b.env.payload, b.env.payload_len, &st, &e) != 0) {
+		cli_err(&e);
+		bundle_free(&b);
+		goto out;
+	}
+	if (b.ncert > 0) {
+		X509 *x;
+		if (cert_parse_der(b.cert[0], b.cert_len[0], &x, &e) == 0) {
+			cert_subject(x, signer, sizeof signer);
+			X509_free(x);
+		}
+	}
+	out = json_pack("{s:s, s:b, s:s, s:s?, s:s?, s:i, s:O}",
+		"source", r > 0 ? "appended" : "bundle",
+		"verified", 0,
+		"payloadType", b.env.type,
+		"keyid", b.hint ? b.hint : b.env.sig[0].keyid,
+		"signer", signer[0] ? signer : NULL,
+		"certificates", (int)b.ncert,
+		"statement", st.root);
+	if (out != NULL) {
+		json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		fputc('\n', stdout);
+		json_decref(out);
+		rc = 0;
+	}
+	stmt_free(&st);
+	bundle_free(&b);
+out:
+	free(json);
+	close(fd);
+	return rc;
 }
 
 /* ---- verity (h7-edge) ------------------------------------------------ */

@@ -1,0 +1,254 @@
+/*
+ * bundle.c: Sigstore bundle JSON and the appended footer (see bundle.h).
+ * Both come from outside: sizes are bounded, keys exact, offsets checked
+ * against the file size with checked arithmetic.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "bundle.h"
+#include "bytes.h"
+#include "outfile.h"
+#include "sigjson.h"
+
+void bundle_free(struct bundle *b)
+{
+	if (b == NULL)
+		return;
+	free(b->hint);
+	for (size_t i = 0; i < b->ncert; i++)
+		free(b->cert[i]);
+	dsse_free(&b->env);
+	memset(b, 0, sizeof *b);
+}
+
+int bundle_parse(const char *buf, size_t len, struct bundle *out,
+		 struct fmt_err *e)
+{
+	static const char *const kb[] = { "mediaType", "verificationMaterial",
+					  "dsseEnvelope", NULL };
+	static const char *const kv[] = { "publicKey", "x509CertificateChain",
+					  "tlogEntries", NULL };
+	static const char *const kpk[] = { "hint", NULL };
+	static const char *const kc[] = { "certificates", NULL };
+	static const char *const kr[] = { "rawBytes", NULL };
+	struct bundle b = { 0 };
+	json_t *root, *vm, *pk, *ch, *certs, *env, *tl;
+	const char *s;
+	char p[SIGJSON_PATH_MAX];
+
+	if (len > BUNDLE_MAX)
+		return fmt_errf(e, FMT_NOOFF, "bundle too large (%zu > %d bytes)",
+				len, BUNDLE_MAX);
+	root = sigjson_load(buf, len, "bundle", e);
+	if (root == NULL)
+		return -1;
+	if (sigjson_keys(root, "$", kb, kb, e) != 0 ||
+	    sigjson_str(root, "$", "mediaType", 128, &s, e) != 0)
+		goto fail;
+	if (strcmp(s, BUNDLE_MEDIA_TYPE) != 0) {
+		fmt_errf(e, FMT_NOOFF, "$.mediaType: \"%.64s\", want \"%s\"", s,
+			 BUNDLE_MEDIA_TYPE);
+		goto fail;
+	}
+	if (sigjson_obj(root, "$", "verificationMaterial", &vm, e) != 0 ||
+	    sigjson_keys(vm, "$.verificationMaterial", kv, NULL, e) != 0)
+		goto fail;
+	tl = json_object_get(vm, "tlogEntries");
+	if (tl != NULL && (!json_is_array(tl) || json_array_size(tl) != 0)) {
+		fmt_errf(e, FMT_NOOFF, "$.verificationMaterial.tlogEntries: "
+			 "transparency log entries are not supported (want [])");
+		goto fail;
+	}
+	pk = json_object_get(vm, "publicKey");
+	ch = json_object_get(vm, "x509CertificateChain");
+	if ((pk == NULL) == (ch == NULL)) {
+		fmt_errf(e, FMT_NOOFF, "$.verificationMaterial: want exactly one "
+			 "of \"publicKey\" and \"x509CertificateChain\"");
+		goto fail;
+	}
+	if (pk != NULL) {
+		if (sigjson_keys(pk, "$.verificationMaterial.publicKey", kpk, kpk,
+				 e) != 0 ||
+		    sigjson_str(pk, "$.verificationMaterial.publicKey", "hint",
+				DSSE_MAX_KEYID, &s, e) != 0)
+			goto fail;
+		b.hint = strdup(s);
+		if (b.hint == NULL) {
+			fmt_errno(e, FMT_NOOFF, "out of memory");
+			goto fail;
+		}
+	} else {
+		if (sigjson_keys(ch, "$.verificationMaterial.x509CertificateChain",
+				 kc, kc, e) != 0 ||
+		    sigjson_arr(ch, "$.verificationMaterial.x509CertificateChain",
+				"certificates", 1, BUNDLE_MAX_CERTS, &certs, e) != 0)
+			goto fail;
+		for (size_t i = 0; i < json_array_size(certs); i++) {
+			snprintf(p, sizeof p, "$.verificationMaterial."
+				 "x509CertificateChain.certificates[%zu]", i);
+			if (sigjson_keys(json_array_get(certs, i), p, kr, kr, e) != 0 ||
+			    sigjson_str(json_array_get(certs, i), p, "rawBytes", 0,
+					&s, e) != 0)
+				goto fail;
+			if (b64_decode(s, BUNDLE_CERT_MAX, &b.cert[i],
+				       &b.cert_len[i], e) != 0) {
+				char m[FMT_ERR_MSG];
+				snprintf(m, sizeof m, "%s", e->msg);
+				fmt_errf(e, FMT_NOOFF, "%s.rawBytes: %s", p, m);
+				goto fail;
+			}
+			b.ncert = i + 1;
+			if (b.cert_len[i] == 0) {
+				fmt_errf(e, FMT_NOOFF, "%s.rawBytes: empty", p);
+				goto fail;
+			}
+		}
+	}
+	if (sigjson_obj(root, "$", "dsseEnvelope", &env, e) != 0 ||
+	    dsse_from_json(env, "$.dsseEnvelope", &b.env, e) != 0)
+		goto fail;
+	json_decref(root);
+	*out = b;
+	return 0;
+fail:
+	json_decref(root);
+	bundle_free(&b);
+	return -1;
+}
+
+int bundle_serialize(const struct bundle *b, char **out, size_t *len,
+		     struct fmt_err *e)
+{
+	json_t *root, *vm, *env;
+	char *s;
+
+	env = dsse_to_json(&b->env, e);
+	if (env == NULL)
+		return -1;
+	if (b->ncert > 0) {
+		json_t *certs = json_array();
+		for (size_t i = 0; certs != NULL && i < b->ncert; i++) {
+			char *r = b64_encode(b->cert[i], b->cert_len[i]);
+			if (r == NULL ||
+			    json_array_append_new(certs, json_pack("{s:s}",
+						  "rawBytes", r)) != 0) {
+				free(r);
+				json_decref(certs);
+				certs = NULL;
+				break;
+			}
+			free(r);
+		}
+		vm = certs ? json_pack("{s:{s:o}, s:[]}", "x509CertificateChain",
+				       "certificates", certs, "tlogEntries") : NULL;
+	} else {
+		vm = json_pack("{s:{s:s}, s:[]}", "publicKey", "hint",
+			       b->hint ? b->hint : "", "tlogEntries");
+	}
+	root = vm ? json_pack("{s:s, s:o, s:o}", "mediaType", BUNDLE_MEDIA_TYPE,
+			      "verificationMaterial", vm, "dsseEnvelope", env) :
+		NULL;
+	if (root == NULL) {
+		if (vm == NULL)
+			json_decref(env);
+		return fmt_errf(e, FMT_NOOFF, "cannot build bundle JSON");
+	}
+	s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(root);
+	if (s == NULL)
+		return fmt_errf(e, FMT_NOOFF, "cannot serialise bundle");
+	*len = strlen(s);
+	{
+		char *t = realloc(s, *len + 2);
+		if (t == NULL) {
+			free(s);
+			return fmt_errno(e, FMT_NOOFF, "out of memory");
+		}
+		s = t;
+	}
+	s[(*len)++] = '\n';
+	s[*len] = '\0';
+	*out = s;
+	return 0;
+}
+
+/* ---- footer ------------------------------------------------------------ */
+
+void sigfoot_encode(const struct sigfoot *f, uint8_t out[SIGFOOT_SIZE])
+{
+	struct sigfoot_abi a;
+
+	memset(&a, 0, sizeof a);
+	memcpy(a.magic, SIGFOOT_MAGIC, 8);
+	le32_store(a.version_le, SIGFOOT_VERSION);
+	le64_store(a.orig_size_le, f->orig_size);
+	le64_store(a.bundle_off_le, f->bundle_off);
+	le64_store(a.bundle_len_le, f->bundle_len);
+	memcpy(out, &a, sizeof a);
+}
+
+int sigfoot_parse(const uint8_t *buf, size_t len, uint64_t file_size,
+		  struct sigfoot *out, struct fmt_err *e)
+{
+	uint64_t foot_off, end, v;
+	struct sigfoot f;
+
+	if (len != SIGFOOT_SIZE || file_size < SIGFOOT_SIZE)
+		return 0;
+	foot_off = file_size - SIGFOOT_SIZE;
+	if (memcmp(buf, SIGFOOT_MAGIC, 8) != 0)
+		return 0;
+	v = le32_load(buf + 8);
+	if (v != SIGFOOT_VERSION)
+		return fmt_errf(e, foot_off + 8, "signature footer version %llu "
+				"not supported (want %d)", (unsigned long long)v,
+				SIGFOOT_VERSION);
+	if (le32_load(buf + 12) != 0)
+		return fmt_errf(e, foot_off + 12, "signature footer reserved "
+				"field not zero");
+	for (size_t i = 40; i < SIGFOOT_SIZE; i++)
+		if (buf[i] != 0)
+			return fmt_errf(e, foot_off + i, "signature footer "
+					"reserved byte not zero");
+	f.orig_size = le64_load(buf + 16);
+	f.bundle_off = le64_load(buf + 24);
+	f.bundle_len = le64_load(buf + 32);
+	if (f.bundle_off != f.orig_size)
+		return fmt_errf(e, foot_off + 24, "bundle offset 0x%llx is not "
+				"the end of the image (0x%llx)",
+				(unsigned long long)f.bundle_off,
+				(unsigned long long)f.orig_size);
+	if (f.bundle_len == 0 || f.bundle_len > BUNDLE_MAX)
+		return fmt_errf(e, foot_off + 32, "bundle length %llu outside "
+				"1..%d", (unsigned long long)f.bundle_len,
+				BUNDLE_MAX);
+	if (ck_add(f.bundle_off, f.bundle_len, &end) || end != foot_off)
+		return fmt_errf(e, foot_off + 24, "bundle [0x%llx, +0x%llx) does "
+				"not end at the footer (0x%llx)",
+				(unsigned long long)f.bundle_off,
+				(unsigned long long)f.bundle_len,
+				(unsigned long long)foot_off);
+	*out = f;
+	return 1;
+}
+
+int sigfoot_read(int fd, struct sigfoot *out, struct fmt_err *e)
+{
+	uint8_t buf[SIGFOOT_SIZE];
+	struct stat st;
+	ssize_t n;
+
+	if (fstat(fd, &st) != 0)
+		return fmt_errno(e, FMT_NOOFF, "stat");
+	if (!S_ISREG(st.st_mode) || st.st_size < SIGFOOT_SIZE)
+		return 0;
+	n = pread_full(fd, buf, sizeof buf, st.st_size - SIGFOOT_SIZE);
+	if (n < 0)
+		return fmt_errno(e, (uint64_t)st.st_size - SIGFOOT_SIZE, "read");
+	if (n != SIGFOOT_SIZE)
+		return fmt_errf(e, FMT_NOOFF, "file shrank while reading");
+	return sigfoot_parse(buf, sizeof buf, (uint64_t)st.st_size, out, e);
+}

@@ -1,0 +1,154 @@
+/*
+ * cert.c: X.509 signer checks (see cert.h).  Certificates are untrusted
+ * until they chain to a root the caller gave.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "cert.h"
+#include "sig.h"
+
+int cert_load_pem(const char *path, STACK_OF(X509) **out, struct fmt_err *e)
+{
+	STACK_OF(X509) *sk;
+	uint8_t *data;
+	size_t len;
+	BIO *bio;
+	X509 *x;
+
+	if (sig_read_file(path, CERT_FILE_MAX, &data, &len, e) != 0)
+		return -1;
+	bio = BIO_new_mem_buf(data, (int)len);
+	sk = sk_X509_new_null();
+	if (bio == NULL || sk == NULL) {
+		BIO_free(bio);
+		sk_X509_free(sk);
+		free(data);
+		return fmt_err_openssl(e, FMT_NOOFF, "out of memory");
+	}
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		if (sk_X509_num(sk) >= CERT_FILE_CERTS || !sk_X509_push(sk, x)) {
+			X509_free(x);
+			BIO_free(bio);
+			free(data);
+			sk_X509_pop_free(sk, X509_free);
+			return fmt_errf(e, FMT_NOOFF, "more than %d certificates",
+					CERT_FILE_CERTS);
+		}
+	}
+	ERR_clear_error();   /* end of input */
+	BIO_free(bio);
+	free(data);
+	if (sk_X509_num(sk) == 0) {
+		sk_X509_free(sk);
+		return fmt_errf(e, FMT_NOOFF, "no PEM certificate in file");
+	}
+	*out = sk;
+	return 0;
+}
+
+int cert_parse_der(const uint8_t *der, size_t len, X509 **out,
+		   struct fmt_err *e)
+{
+	const unsigned char *p = der;
+	X509 *x = d2i_X509(NULL, &p, (long)len);
+
+	if (x == NULL)
+		return fmt_err_openssl(e, FMT_NOOFF, "not a DER certificate");
+	if (p != der + len) {
+		X509_free(x);
+		return fmt_errf(e, FMT_NOOFF, "trailing bytes after certificate");
+	}
+	*out = x;
+	return 0;
+}
+
+void cert_subject(X509 *x, char *buf, size_t size)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *p;
+	long n;
+
+	buf[0] = '\0';
+	if (bio == NULL)
+		return;
+	if (X509_NAME_print_ex(bio, X509_get_subject_name(x), 0,
+			       XN_FLAG_RFC2253) >= 0) {
+		n = BIO_get_mem_data(bio, &p);
+		if (n > 0)
+			snprintf(buf, size, "%.*s", (int)n, p);
+	}
+	BIO_free(bio);
+}
+
+int cert_self_issued(X509 *x)
+{
+	return X509_NAME_cmp(X509_get_subject_name(x),
+			     X509_get_issuer_name(x)) == 0;
+}
+
+int cert_check_usage(X509 *leaf, struct fmt_err *e)
+{
+	uint32_t flags = X509_get_extension_flags(leaf);
+
+	if (!(flags & EXFLAG_XKUSAGE) ||
+	    !(X509_get_extended_key_usage(leaf) & XKU_CODE_SIGN))
+		return fmt_errf(e, FMT_NOOFF, "signer certificate lacks the "
+				"codeSigning extended key usage");
+	if (!(flags & EXFLAG_KUSAGE) ||
+	    !(X509_get_key_usage(leaf) & KU_DIGITAL_SIGNATURE))
+		return fmt_errf(e, FMT_NOOFF, "signer certificate lacks the "
+				"digitalSignature key usage");
+	if (flags & EXFLAG_CA)
+		return fmt_errf(e, FMT_NOOFF, "signer certificate is a CA");
+	return 0;
+}
+
+int cert_check_signer(X509 *leaf, STACK_OF(X509) *untrusted,
+		      STACK_OF(X509) *roots, const time_t *at,
+		      struct fmt_err *e)
+{
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	X509_VERIFY_PARAM *vp;
+	int rc = -1, err;
+
+	if (store == NULL || ctx == NULL) {
+		fmt_err_openssl(e, FMT_NOOFF, "out of memory");
+		goto out;
+	}
+	for (int i = 0; i < sk_X509_num(roots); i++)
+		if (!X509_STORE_add_cert(store, sk_X509_value(roots, i))) {
+			fmt_err_openssl(e, FMT_NOOFF, "cannot add root");
+			goto out;
+		}
+	if (!X509_STORE_CTX_init(ctx, store, leaf, untrusted)) {
+		fmt_err_openssl(e, FMT_NOOFF, "X509_STORE_CTX_init");
+		goto out;
+	}
+	vp = X509_STORE_CTX_get0_param(ctx);
+	X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_X509_STRICT);
+	if (at != NULL)
+		X509_VERIFY_PARAM_set_time(vp, *at);
+	else
+		X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_NO_CHECK_TIME);
+	if (X509_verify_cert(ctx) != 1) {
+		err = X509_STORE_CTX_get_error(ctx);
+		ERR_clear_error();
+		fmt_errf(e, FMT_NOOFF, "certificate chain does not verify: %s "
+			 "(depth %d)", X509_verify_cert_error_string(err),
+			 X509_STORE_CTX_get_error_depth(ctx));
+		goto out;
+	}
+	rc = cert_check_usage(leaf, e);
+out:
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	return rc;
+}

@@ -1,0 +1,217 @@
+/*
+ * dsse.c: DSSE envelopes (see dsse.h).  Envelope JSON is untrusted: every
+ * field is type- and size-checked before use.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dsse.h"
+#include "sigjson.h"
+
+int dsse_pae(const char *type, size_t tlen, const uint8_t *body, size_t blen,
+	     uint8_t **out, size_t *outlen, struct fmt_err *e)
+{
+	char hdr[64];
+	int h1, h2;
+	uint8_t *p;
+	size_t n;
+
+	h1 = snprintf(hdr, sizeof hdr, "DSSEv1 %zu ", tlen);
+	if (h1 < 0 || (size_t)h1 >= sizeof hdr)
+		return fmt_errf(e, FMT_NOOFF, "PAE header");
+	n = (size_t)h1 + tlen;
+	p = malloc(n + 32 + blen);
+	if (p == NULL)
+		return fmt_errno(e, FMT_NOOFF, "out of memory");
+	memcpy(p, hdr, (size_t)h1);
+	memcpy(p + h1, type, tlen);
+	h2 = snprintf((char *)p + n, 32, " %zu ", blen);
+	n += (size_t)h2;
+	memcpy(p + n, body, blen);
+	*out = p;
+	*outlen = n + blen;
+	return 0;
+}
+
+void dsse_free(struct dsse_env *env)
+{
+	if (env == NULL)
+		return;
+	free(env->type);
+	free(env->payload);
+	for (size_t i = 0; i < env->nsig; i++) {
+		free(env->sig[i].keyid);
+		free(env->sig[i].sig);
+	}
+	memset(env, 0, sizeof *env);
+}
+
+int dsse_from_json(const json_t *obj, const char *path, struct dsse_env *out,
+		   struct fmt_err *e)
+{
+	static const char *const keys[] = { "payload", "payloadType",
+					    "signatures", NULL };
+	static const char *const skeys[] = { "keyid", "sig", NULL };
+	static const char *const sreq[] = { "sig", NULL };
+	struct dsse_env env = { 0 };
+	char sp[SIGJSON_PATH_MAX];
+	const char *type, *s;
+	json_t *sigs, *pl;
+	size_t i;
+
+	if (sigjson_keys(obj, path, keys, keys, e) != 0)
+		return -1;
+	if (sigjson_str(obj, path, "payloadType", DSSE_MAX_TYPE, &type, e) != 0)
+		return -1;
+	pl = json_object_get(obj, "payload");
+	if (!json_is_string(pl) ||
+	    strlen(json_string_value(pl)) != json_string_length(pl))
+		return fmt_errf(e, FMT_NOOFF, "%s.payload: not a string", path);
+	if (b64_decode(json_string_value(pl), DSSE_MAX_PAYLOAD, &env.payload,
+		       &env.payload_len, e) != 0) {
+		char m[FMT_ERR_MSG];
+		snprintf(m, sizeof m, "%s", e->msg);
+		return fmt_errf(e, FMT_NOOFF, "%s.payload: %s", path, m);
+	}
+	env.type = strdup(type);
+	if (env.type == NULL) {
+		dsse_free(&env);
+		return fmt_errno(e, FMT_NOOFF, "out of memory");
+	}
+	if (sigjson_arr(obj, path, "signatures", 1, DSSE_MAX_SIGS, &sigs, e) != 0)
+		goto fail;
+	for (i = 0; i < json_array_size(sigs); i++) {
+		json_t *so = json_array_get(sigs, i);
+		struct dsse_sig *ds = &env.sig[i];
+
+		snprintf(sp, sizeof sp, "%s.signatures[%zu]", path, i);
+		if (sigjson_keys(so, sp, skeys, sreq, e) != 0)
+			goto fail;
+		env.nsig = i + 1;
+		if (json_object_get(so, "keyid") != NULL) {
+			if (sigjson_str(so, sp, "keyid", DSSE_MAX_KEYID, &s, e) != 0)
+				goto fail;
+			ds->keyid = strdup(s);
+			if (ds->keyid == NULL) {
+				fmt_errno(e, FMT_NOOFF, "out of memory");
+				goto fail;
+			}
+		}
+		if (sigjson_str(so, sp, "sig", 0, &s, e) != 0)
+			goto fail;
+		if (b64_decode(s, SIG_MAX_LEN, &ds->sig, &ds->siglen, e) != 0) {
+			char m[FMT_ERR_MSG];
+			snprintf(m, sizeof m, "%s", e->msg);
+			fmt_errf(e, FMT_NOOFF, "%s.sig: %s", sp, m);
+			goto fail;
+		}
+		if (ds->siglen == 0) {
+			fmt_errf(e, FMT_NOOFF, "%s.sig: empty signature", sp);
+			goto fail;
+		}
+	}
+	*out = env;
+	return 0;
+fail:
+	dsse_free(&env);
+	return -1;
+}
+
+json_t *dsse_to_json(const struct dsse_env *env, struct fmt_err *e)
+{
+	json_t *o = json_object(), *sigs = json_array();
+	char *pl = b64_encode(env->payload, env->payload_len);
+	int bad = o == NULL || sigs == NULL || pl == NULL;
+
+	if (!bad) {
+		bad |= json_object_set_new(o, "payload", json_string(pl));
+		bad |= json_object_set_new(o, "payloadType",
+					   json_string(env->type));
+	}
+	for (size_t i = 0; !bad && i < env->nsig; i++) {
+		json_t *s = json_object();
+		char *b = b64_encode(env->sig[i].sig, env->sig[i].siglen);
+		bad |= s == NULL || b == NULL;
+		if (!bad && env->sig[i].keyid != NULL)
+			bad |= json_object_set_new(s, "keyid",
+						   json_string(env->sig[i].keyid));
+		if (!bad)
+			bad |= json_object_set_new(s, "sig", json_string(b));
+		free(b);
+		if (!bad)
+			bad |= json_array_append_new(sigs, s);
+		else
+			json_decref(s);
+	}
+	if (!bad)
+		bad |= json_object_set_new(o, "signatures", sigs);
+	else
+		json_decref(sigs);
+	free(pl);
+	if (bad) {
+		json_decref(o);
+		fmt_errf(e, FMT_NOOFF, "cannot build DSSE envelope JSON");
+		return NULL;
+	}
+	return o;
+}
+
+int dsse_sign(const char *type, const uint8_t *payload, size_t len,
+	      struct sig_key *k, struct dsse_env *out, struct fmt_err *e)
+{
+	struct dsse_env env = { 0 };
+	uint8_t sig[SIG_MAX_LEN], *pae;
+	size_t siglen, paelen;
+	int rc;
+
+	if (dsse_pae(type, strlen(type), payload, len, &pae, &paelen, e) != 0)
+		return -1;
+	rc = sig_sign(k, pae, paelen, sig, &siglen, e);
+	free(pae);
+	if (rc != 0)
+		return -1;
+	env.type = strdup(type);
+	env.payload = malloc(len + 1);
+	env.sig[0].keyid = strdup(k->keyid);
+	env.sig[0].sig = malloc(siglen);
+	env.nsig = 1;
+	if (env.type == NULL || env.payload == NULL || env.sig[0].keyid == NULL ||
+	    env.sig[0].sig == NULL) {
+		dsse_free(&env);
+		return fmt_errno(e, FMT_NOOFF, "out of memory");
+	}
+	memcpy(env.payload, payload, len);
+	env.payload[len] = 0;
+	env.payload_len = len;
+	memcpy(env.sig[0].sig, sig, siglen);
+	env.sig[0].siglen = siglen;
+	*out = env;
+	return 0;
+}
+
+int dsse_verify(const struct dsse_env *env, const struct sig_key *k,
+		struct fmt_err *e)
+{
+	uint8_t *pae;
+	size_t paelen;
+	int found = -1;
+
+	if (dsse_pae(env->type, strlen(env->type), env->payload,
+		     env->payload_len, &pae, &paelen, e) != 0)
+		return -1;
+	for (size_t i = 0; i < env->nsig && found < 0; i++) {
+		if (env->sig[i].keyid != NULL &&
+		    strcmp(env->sig[i].keyid, k->keyid) != 0)
+			continue;
+		if (sig_verify(k, pae, paelen, env->sig[i].sig,
+			       env->sig[i].siglen, NULL) == 0)
+			found = (int)i;
+	}
+	free(pae);
+	if (found < 0)
+		return fmt_errf(e, FMT_NOOFF,
+				"no signature verifies with key %s", k->keyid);
+	return found;
+}

@@ -1,0 +1,140 @@
+/*
+ * sig.h: signing keys and signatures for ukit-sign.
+ *
+ * Algorithms: ECDSA P-256 with SHA-256 (DER signatures, the default),
+ * Ed25519 (pure, over the message), RSA-PSS with SHA-256, MGF1-SHA-256 and a
+ * 32-byte salt on a 3072..8192-bit RSA key.  A key id is the lowercase hex
+ * SHA-256 of the key's SubjectPublicKeyInfo DER.
+ *
+ * Key files, certificates and signatures come from outside and are checked:
+ * files are read up to SIG_FILE_MAX, only the algorithms above are accepted.
+ */
+#ifndef UKIT_SIG_H
+#define UKIT_SIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "err.h"
+
+#define SIG_FILE_MAX     (64 * 1024)   /* bytes: key and passphrase files */
+#define SIG_PASS_MAX     1024          /* bytes of passphrase */
+#define SIG_KEYID_LEN    64            /* hex characters, without NUL */
+#define SIG_MAX_LEN      1024          /* bytes of one signature */
+#define SIG_RSA_MIN_BITS 3072
+#define SIG_RSA_MAX_BITS 8192
+
+enum sig_alg {
+	SIG_ECDSA_P256 = 1,
+	SIG_ED25519,
+	SIG_RSA_PSS,
+};
+
+/*
+ * A public or private key.  Back ends (files here; PKCS#11 tokens in
+ * pkcs11.c) fill it in; everything else uses the functions below.
+ * (sign), when set, replaces EVP signing (a token that signs a digest):
+ * it gets the message and must return a signature in the same format
+ * as sig_sign().
+ */
+struct sig_key {
+	EVP_PKEY    *pkey;          /* public part always; private if held */
+	enum sig_alg alg;
+	char         keyid[SIG_KEYID_LEN + 1];
+	int        (*sign)(struct sig_key *k, const uint8_t *msg, size_t len,
+			   uint8_t *sig, size_t *siglen, struct fmt_err *e);
+	void        *backend;       /* back end state, freed by (release) */
+	void       (*release)(struct sig_key *k);
+};
+
+/*
+ * Where a private key's passphrase (or a token's PIN) comes from.
+ * (pass_file): read its first line.  Otherwise (prompt), when set, is
+ * called with a prompt text; it writes a NUL-terminated secret into (buf)
+ * and returns its length, or -1.  Neither set: an encrypted key fails.
+ */
+struct sig_secret_src {
+	const char *pass_file;
+	const char *pin_file;       /* PKCS#11 PIN (pkcs11: keys) */
+	int       (*prompt)(const char *what, char *buf, size_t size,
+			    void *arg);
+	void       *prompt_arg;
+};
+
+/* "ecdsa-p256", "ed25519", "rsa3072" (keygen names) <-> enum. */
+int sig_alg_from_name(const char *name, enum sig_alg *out);
+const char *sig_alg_name(enum sig_alg alg);
+
+/* Make a new key pair.  0 or -1 with (e). */
+int sig_keygen(enum sig_alg alg, struct sig_key **out, struct fmt_err *e);
+
+/*
+ * Load a private key named by (spec): a PEM file (PKCS#8, encrypted or
+ * not, or a traditional EC/RSA key), or a "pkcs11:" URI (a token).
+ * Returns 0 and (*out), or -1 with (e).  The only entry point for private
+ * keys: new key sources go here.
+ */
+int sig_key_load_private(const char *spec, const struct sig_secret_src *src,
+			 struct sig_key **out, struct fmt_err *e);
+
+/* Load an SPKI PEM public key file.  0 or -1 with (e). */
+int sig_key_load_public(const char *path, struct sig_key **out,
+			struct fmt_err *e);
+
+/* Parse an SPKI public key from PEM (buf, len).  0 or -1 with (e). */
+int sig_key_parse_public(const uint8_t *buf, size_t len, struct sig_key **out,
+			 struct fmt_err *e);
+
+/*
+ * Wrap (pkey) (a reference is taken): check the algorithm, compute the key
+ * id.  0 or -1 with (e).
+ */
+int sig_key_from_pkey(EVP_PKEY *pkey, struct sig_key **out, struct fmt_err *e);
+
+/* NULL is fine. */
+void sig_key_free(struct sig_key *k);
+
+/*
+ * PEM text of the private key as PKCS#8, encrypted with AES-256-CBC and
+ * PBKDF2 when (pass) is not NULL; of the public key as SPKI.  (*out) is
+ * malloc'd (release private text with sig_free_secret()).
+ */
+int sig_key_private_pem(const struct sig_key *k, const char *pass,
+			char **out, size_t *len, struct fmt_err *e);
+int sig_key_public_pem(const struct sig_key *k, char **out, size_t *len,
+		       struct fmt_err *e);
+void sig_free_secret(void *p, size_t len);
+
+/*
+ * Sign (msg, len) into (sig) (room for SIG_MAX_LEN bytes).  0 or -1.
+ */
+int sig_sign(struct sig_key *k, const uint8_t *msg, size_t len, uint8_t *sig,
+	     size_t *siglen, struct fmt_err *e);
+
+/*
+ * Verify (sig) over (msg) with (k).  Returns 0 when valid, -1 with (e)
+ * otherwise (bad signature or error).
+ */
+int sig_verify(const struct sig_key *k, const uint8_t *msg, size_t len,
+	       const uint8_t *sig, size_t siglen, struct fmt_err *e);
+
+/*
+ * Read a whole small file (at most (max) bytes) into a malloc'd buffer
+ * with a NUL after the data.  0 or -1 with (e).
+ */
+int sig_read_file(const char *path, size_t max, uint8_t **out, size_t *len,
+		  struct fmt_err *e);
+
+/*
+ * First line of file (path) (no newline), NUL-terminated, into (buf).
+ * Returns its length, or -1 with (e).
+ */
+int sig_read_secret(const char *path, char *buf, size_t size,
+		    struct fmt_err *e);
+
+/* Lowercase hex of (len) bytes into (out) (2 * len + 1 bytes). */
+void sig_hex(const uint8_t *buf, size_t len, char *out);
+
+#endif

@@ -1,0 +1,150 @@
+#!/bin/bash
+# t60-sign-roundtrip: keygen, sign and verify for every key type, detached
+# and appended, with pinned keys and with a two-level X.509 chain made by
+# openssl; peer checks with openssl dgst/pkeyutl and sha256sum; an appended
+# ELF still reads with readelf.
+. "$(dirname "$0")/lib.sh"
+
+cd "$T"
+sh "$TOP/tests/gen/mksignelf.sh" k.elf 8192
+printf 'secret passphrase\n' > pass.txt
+
+for t in ecdsa-p256 ed25519 rsa3072; do
+	check "keygen $t" ukit-sign keygen --type "$t" "$t"
+	mode=$(stat -c %a "$t.key")
+	[ "$mode" = 600 ] && ok "keygen $t: private key mode 0600" || not_ok "keygen $t: mode $mode"
+	check "keygen $t: PKCS#8 private key" grep -q '^-----BEGIN PRIVATE KEY-----' "$t.key"
+	check "keygen $t: SPKI public key readable by openssl" openssl pkey -pubin -in "$t.pub" -noout
+	# key id = sha256 of the SPKI DER
+	want=$(openssl pkey -pubin -in "$t.pub" -outform DER | sha256sum | cut -d' ' -f1)
+	ukit-sign keygen --type "$t" "$t-2" > "$T/kid" 2>/dev/null
+	got=$(openssl pkey -pubin -in "$t-2.pub" -outform DER | sha256sum | cut -d' ' -f1)
+	[ "$(cat "$T/kid")" = "$got" ] && ok "keygen $t prints the key id (sha256 of SPKI DER)" || not_ok "keygen $t key id"
+
+	check "sign $t detached" ukit-sign sign --key "$t.key" --rollback 7 --annotate build=42 k.elf
+	check "verify $t detached" ukit-sign verify --pub "$t.pub" k.elf
+	expect_fail 1 "signature does not verify" "verify $t with another key fails" \
+		ukit-sign verify --pub "$t-2.pub" k.elf
+	check "sign $t appended" ukit-sign sign --key "$t.key" --append -o "k-$t.elf" k.elf
+	check "verify $t appended" ukit-sign verify --pub "$t.pub" "k-$t.elf"
+	mv k.elf.bundle.json "k-$t.bundle.json"
+done
+
+# Passphrase-protected keys.
+check "keygen with passphrase" ukit-sign keygen --type ecdsa-p256 --passphrase-file pass.txt enc
+check "encrypted PKCS#8" grep -q '^-----BEGIN ENCRYPTED PRIVATE KEY-----' enc.key
+check "openssl reads it with the passphrase" openssl pkey -in enc.key -passin file:pass.txt -noout
+check "sign with passphrase file" ukit-sign sign --key enc.key --passphrase-file pass.txt -o enc.json k.elf
+check "verify passphrase-key bundle" ukit-sign verify --pub enc.pub --bundle enc.json k.elf
+printf 'wrong\n' > wrong.txt
+expect_fail 1 "wrong passphrase" "wrong passphrase fails" \
+	ukit-sign sign --key enc.key --passphrase-file wrong.txt -o enc2.json k.elf
+[ ! -e enc2.json ] && ok "no output after a failed sign" || not_ok "enc2.json written"
+expect_fail 1 "File exists" "keygen refuses to overwrite" ukit-sign keygen --type ed25519 enc
+
+# Schemas.
+ukit-sign verify --pub ecdsa-p256.pub --bundle k-ecdsa-p256.bundle.json --json k.elf > v.json
+validate_json "verify --json matches schema" ukit-sign-verify.schema.json v.json
+validate_json "bundle matches schema" ukit-sign-bundle.schema.json k-ecdsa-p256.bundle.json
+"$PY" -c 'import json,sys,base64; print(base64.b64decode(json.load(open(sys.argv[1]))["dsseEnvelope"]["payload"]).decode())' \
+	k-ecdsa-p256.bundle.json > stmt.json
+validate_json "statement matches schema" ukit-sign-statement.schema.json stmt.json
+ukit-sign inspect k-ecdsa-p256.elf > insp.json
+validate_json "inspect matches schema" ukit-sign-inspect.schema.json insp.json
+check "inspect of an appended image shows the statement" grep -q '"source": "appended"' insp.json
+
+# Peer check: rebuild PAE with python, verify with openssl alone.
+pae() {
+	"$PY" - "$1" <<'P'
+import base64, json, sys
+b = json.load(open(sys.argv[1]))
+env = b["dsseEnvelope"]
+body = base64.b64decode(env["payload"])
+t = env["payloadType"].encode()
+sys.stdout.buffer.write(b"DSSEv1 %d %s %d %s" % (len(t), t, len(body), body))
+open("sig.der", "wb").write(base64.b64decode(env["signatures"][0]["sig"]))
+open("digest.txt", "w").write(json.loads(body)["subject"][0]["digest"]["sha256"])
+P
+}
+pae k-ecdsa-p256.bundle.json > pae.bin
+check "peer: openssl dgst -verify accepts the ECDSA signature over PAE" \
+	openssl dgst -sha256 -verify ecdsa-p256.pub -signature sig.der pae.bin
+[ "$(cat digest.txt)" = "$(sha256sum k.elf | cut -d' ' -f1)" ] && \
+	ok "peer: subject digest equals sha256sum" || not_ok "subject digest differs from sha256sum"
+pae k-ed25519.bundle.json > pae.bin
+check "peer: openssl pkeyutl -verify -rawin accepts the Ed25519 signature" \
+	openssl pkeyutl -verify -pubin -inkey ed25519.pub -rawin -in pae.bin -sigfile sig.der
+pae k-rsa3072.bundle.json > pae.bin
+check "peer: openssl dgst accepts the RSA-PSS signature" \
+	openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:digest \
+	-verify rsa3072.pub -signature sig.der pae.bin
+
+# Appended ELF: the original bytes come first and readelf still reads it.
+size=$(stat -c %s k.elf)
+check "appended image starts with the original bytes" cmp -n "$size" k.elf k-ecdsa-p256.elf
+check "readelf -lhW reads the appended ELF cleanly" sh -c \
+	"readelf -lhW k-ecdsa-p256.elf >/dev/null 2>re.err && [ ! -s re.err ]"
+tail -c 64 k-ecdsa-p256.elf | head -c 8 > magic
+check "footer magic at the end" grep -q UKITSIG1 magic
+if ukit-elftool query-manifest k.elf >/dev/null 2>&1; then
+	check "ukit-elftool query-manifest reads the appended ELF" \
+		ukit-elftool query-manifest k-ecdsa-p256.elf
+else
+	skip "ukit-elftool query-manifest not available"
+fi
+cp k.elf inplace.elf
+check "sign --append in place" ukit-sign sign --key ed25519.key --append inplace.elf
+check "verify in-place appended" ukit-sign verify --pub ed25519.pub inplace.elf
+expect_fail 1 "already carries an appended signature" "second --append refused" \
+	ukit-sign sign --key ed25519.key --append inplace.elf
+head -c 65536 /dev/urandom > disk.raw
+expect_fail 1 "refusing --append on a raw image" "--append refuses raw disks" \
+	ukit-sign sign --key ed25519.key --append disk.raw
+check "raw disk detached" ukit-sign sign --key ed25519.key disk.raw
+check "verify raw disk --require-format raw" ukit-sign verify --pub ed25519.pub --require-format raw disk.raw
+
+# X.509: root -> intermediate -> leaf (codeSigning, digitalSignature).
+sh "$TOP/tests/gen/mkpki.sh" "$T" "$T/ecdsa-p256.key" pki
+sh "$TOP/tests/gen/mkpki.sh" "$T" "$T/ecdsa-p256.key" other
+check "sign with certificate chain" ukit-sign sign --key ecdsa-p256.key \
+	--cert pki-leaf.pem --chain pki-int.pem -o chain.json k.elf
+check "verify chain to root" ukit-sign verify --ca pki-root.pem --bundle chain.json k.elf
+check "verify chain --check-time" ukit-sign verify --ca pki-root.pem --check-time --bundle chain.json k.elf
+ukit-sign verify --ca pki-root.pem --bundle chain.json --json k.elf > vc.json
+check "verify --json names the signer" grep -q '"signer": "O=ukit test,CN=pki signer"' vc.json
+check "sign appended with chain" ukit-sign sign --key ecdsa-p256.key \
+	--cert pki-leaf.pem --chain pki-int.pem --append -o kc.elf k.elf
+check "verify appended chain" ukit-sign verify --ca pki-root.pem kc.elf
+expect_fail 1 "unable to get local issuer certificate" "chain to another root fails" \
+	ukit-sign verify --ca other-root.pem --bundle chain.json k.elf
+expect_fail 1 "verify it with --ca" "chain bundle with --pub fails" \
+	ukit-sign verify --pub ecdsa-p256.pub --bundle chain.json k.elf
+expect_fail 1 "lacks the codeSigning" "sign refuses a leaf without codeSigning" \
+	ukit-sign sign --key ecdsa-p256.key --cert pki-leaf-nocs.pem --chain pki-int.pem -o x.json k.elf
+expect_fail 1 "does not match the signing key" "sign refuses a certificate for another key" \
+	ukit-sign sign --key ed25519.key --cert pki-leaf.pem --chain pki-int.pem -o x.json k.elf
+# Swap the leaf in a valid bundle for one without codeSigning / digitalSignature.
+swapleaf() {
+	"$PY" - "$1" "$2" "$3" <<'P'
+import base64, json, subprocess, sys
+b = json.load(open(sys.argv[1]))
+der = subprocess.run(["openssl", "x509", "-in", sys.argv[2], "-outform", "DER"],
+                     capture_output=True, check=True).stdout
+b["verificationMaterial"]["x509CertificateChain"]["certificates"][0]["rawBytes"] = base64.b64encode(der).decode()
+json.dump(b, open(sys.argv[3], "w"))
+P
+}
+swapleaf chain.json pki-leaf-nocs.pem nocs.json
+expect_fail 1 "lacks the codeSigning extended key usage" "verify rejects a leaf without codeSigning" \
+	ukit-sign verify --ca pki-root.pem --bundle nocs.json k.elf
+swapleaf chain.json pki-leaf-noku.pem noku.json
+expect_fail 1 "lacks the digitalSignature key usage" "verify rejects a leaf without digitalSignature" \
+	ukit-sign verify --ca pki-root.pem --bundle noku.json k.elf
+# Validity only with --check-time, against the statement's created time.
+SOURCE_DATE_EPOCH=946684800 ukit-sign sign --key ecdsa-p256.key --cert pki-leaf.pem \
+	--chain pki-int.pem -o old.json k.elf
+check "without --check-time the validity period is ignored" \
+	ukit-sign verify --ca pki-root.pem --bundle old.json k.elf
+expect_fail 1 "certificate is not yet valid" "--check-time checks the statement's created time" \
+	ukit-sign verify --ca pki-root.pem --check-time --bundle old.json k.elf
+done_testing

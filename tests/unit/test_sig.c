@@ -1,0 +1,511 @@
+/*
+ * test_sig.c: DSSE (the spec's published vectors), base64, statements,
+ * bundles and the appended footer, keys and signatures.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "bundle.h"
+#include "bytes.h"
+#include "dsse.h"
+#include "sig.h"
+#include "sigjson.h"
+#include "statement.h"
+
+static size_t unhex(const char *s, uint8_t *out)
+{
+	size_t n = strlen(s) / 2;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+		sscanf(s + 2 * i, "%2x", &v);
+		out[i] = (uint8_t)v;
+	}
+	return n;
+}
+
+/* An Ed25519 public key from its 32 raw bytes (hex). */
+static struct sig_key *ed25519_pub(const char *hex)
+{
+	uint8_t raw[32];
+	struct sig_key *k = NULL;
+	EVP_PKEY *p;
+
+	unhex(hex, raw);
+	p = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw, 32);
+	assert_non_null(p);
+	assert_int_equal(sig_key_from_pkey(p, &k, NULL), 0);
+	EVP_PKEY_free(p);
+	return k;
+}
+
+/* protocol.md "Test Vectors": PAE bytes and the ECDSA P-256 signature. */
+static void test_dsse_protocol_example(void **state)
+{
+	static const char want[] = "DSSEv1 29 http://example.com/HelloWorld 11 hello world";
+	/* X, Y of the example key (decimal in protocol.md), as hex */
+	static const char *X = "67cd390f77aa359cb08c2235f652270493a9ed832b0abcc01f70954c0390d238";
+	static const char *Y = "0c782bd54e269125a44f4433aff1432ce94e12bca73aa67ac80cea12608ddf74";
+	static const char *sig_b64 =
+		"A3JqsQGtVsJ2O2xqrI5IcnXip5GToJ3F+FnZ+O88SjtR6rDAajabZKciJTfUiHqJPcIAriEGAHTVeCUjW2JIZA==";
+	uint8_t *pae, *raw, spki[91], *der = NULL;
+	const unsigned char *pp = spki;
+	size_t len, rawlen;
+	struct sig_key *k = NULL;
+	ECDSA_SIG *es;
+	EVP_PKEY *p;
+	int dlen;
+
+	(void)state;
+	assert_int_equal(dsse_pae("http://example.com/HelloWorld", 29,
+				  (const uint8_t *)"hello world", 11, &pae, &len,
+				  NULL), 0);
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(pae, want, len);
+
+	unhex("3059301306072a8648ce3d020106082a8648ce3d03010703420004", spki);
+	unhex(X, spki + 27);
+	unhex(Y, spki + 59);
+	p = d2i_PUBKEY(NULL, &pp, sizeof spki);
+	assert_non_null(p);
+	assert_int_equal(sig_key_from_pkey(p, &k, NULL), 0);
+	EVP_PKEY_free(p);
+	/* raw r || s -> DER, our signature format */
+	assert_int_equal(b64_decode(sig_b64, 64, &raw, &rawlen, NULL), 0);
+	assert_int_equal(rawlen, 64);
+	es = ECDSA_SIG_new();
+	ECDSA_SIG_set0(es, BN_bin2bn(raw, 32, NULL), BN_bin2bn(raw + 32, 32, NULL));
+	dlen = i2d_ECDSA_SIG(es, &der);
+	assert_true(dlen > 0);
+	assert_int_equal(sig_verify(k, pae, len, der, (size_t)dlen, NULL), 0);
+	pae[len - 1] ^= 1;
+	assert_int_equal(sig_verify(k, pae, len, der, (size_t)dlen, NULL), -1);
+	OPENSSL_free(der);
+	ECDSA_SIG_free(es);
+	free(raw);
+	free(pae);
+	sig_key_free(k);
+}
+
+/* testvectors/vectors.json of secure-systems-lab/dsse (RFC 8032 keys). */
+static const char *const KEY_A =
+	"d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+static const char *const KEY_B =
+	"3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c";
+#define SIG_A "2WAfaHm5jluo0w+0rk8uVkluELJYWjSmU9x7EUzx+AyteDGJ4/nqyJXfmAUVFIAoQafWm7AxBZNw5M9ixNHiCA=="
+#define SIG_B "c1+67/aT0yqEpwx8PsVY3MLHsj9D0CZ014/Fv/QlG59P+9CobUZ7xECJ/V3USG0Ob9CiE5LjReEZUzNF2l7eBw=="
+#define PL "eyJfdHlwZSI6Imh0dHBzOi8vaW4tdG90by5pby9TdGF0ZW1lbnQvdjEifQ=="
+#define PAE_INTOTO "445353457631203238206170706c69636174696f6e2f766e642e696e2d746f746f2b6a736f6e203433207b225f74797065223a2268747470733a2f2f696e2d746f746f2e696f2f53746174656d656e742f7631227d"
+
+static const struct vec {
+	const char *id, *env, *pae;
+	int trust_b, threshold, accept;
+	const char *supported2;   /* a second supported payload type */
+} vectors[] = {
+	{ "single-signature",
+	  "{\"payload\":\"" PL "\",\"payloadType\":\"application/vnd.in-toto+json\","
+	  "\"signatures\":[{\"sig\":\"" SIG_A "\",\"keyid\":\"A\"}]}",
+	  PAE_INTOTO, 0, 1, 1, NULL },
+	{ "url-safe-base64",
+	  "{\"payload\":\"-_-_Pj8=\",\"payloadType\":\"application/vnd.in-toto+json\","
+	  "\"signatures\":[{\"sig\":\"P-_KHICeR7tI6S_YyejJTRtrXhcQyQ2LYPaL8h90KjC9qN8HU_svOQ6TuDOT1HIrsGW886DbWNWcCmX5twLrAw==\",\"keyid\":\"A\"}]}",
+	  "445353457631203238206170706c69636174696f6e2f766e642e696e2d746f746f2b6a736f6e203520fbffbf3e3f",
+	  0, 1, 1, NULL },
+	{ "payload-type-swapped",
+	  "{\"payload\":\"" PL "\",\"payloadType\":\"application/vnd.example.other+json\","
+	  "\"signatures\":[{\"sig\":\"" SIG_A "\",\"keyid\":\"A\"}]}",
+	  NULL, 0, 1, 0, "application/vnd.example.other+json" },
+	{ "non-ascii-payload-type",
+	  "{\"payload\":\"" PL "\",\"payloadType\":\"application/vnd.ex\xc3\xa4mple+json\","
+	  "\"signatures\":[{\"sig\":\"xmSk/ug66ysT7ayhkCIjhAq42zgZXSsEWuzUaNL7w2eGAdF/NU6/fRXPtmfN+5DNSAs5/i2lUnHjbbjPsu0tAw==\",\"keyid\":\"A\"}]}",
+	  "445353457631203239206170706c69636174696f6e2f766e642e6578c3a46d706c652b6a736f6e203433207b225f74797065223a2268747470733a2f2f696e2d746f746f2e696f2f53746174656d656e742f7631227d",
+	  0, 1, 1, "application/vnd.ex\xc3\xa4mple+json" },
+	{ "empty-payload",
+	  "{\"payload\":\"\",\"payloadType\":\"application/vnd.in-toto+json\","
+	  "\"signatures\":[{\"sig\":\"gSggCAaTLTYyRH6FIDBem6meyIynsYy8RTHVzwx9tnTb7Bg/1jMWnuVgI/gffqmbsC2VX5/jHfkkDqsj7CDbDg==\",\"keyid\":\"A\"}]}",
+	  "445353457631203238206170706c69636174696f6e2f766e642e696e2d746f746f2b6a736f6e203020",
+	  0, 1, 1, NULL },
+	{ "empty-payload-type",
+	  "{\"payload\":\"" PL "\",\"payloadType\":\"\","
+	  "\"signatures\":[{\"sig\":\"iC3q/+3Rm0+lpAJRueDmDh15PnwCfxKmS0NAfKsbv+zgulXQC/WM9trc+j1XEqlwDIg/vf/uNfebeD6sxInrDg==\",\"keyid\":\"A\"}]}",
+	  NULL, 0, 1, 0, NULL },
+	{ "threshold-two-distinct-keys",
+	  "{\"payload\":\"" PL "\",\"payloadType\":\"application/vnd.in-toto+json\","
+	  "\"signatures\":[{\"sig\":\"" SIG_A "\",\"keyid\":\"A\"},{\"sig\":\"" SIG_B "\",\"keyid\":\"B\"}]}",
+	  PAE_INTOTO, 1, 2, 1, NULL },
+	{ "threshold-two-one-key-twice",
+	  "{\"payload\":\"" PL "\",\"payloadType\":\"application/vnd.in-toto+json\","
+	  "\"signatures\":[{\"sig\":\"" SIG_A "\",\"keyid\":\"A\"},{\"sig\":\"" SIG_A "\",\"keyid\":\"A\"}]}",
+	  PAE_INTOTO, 1, 2, 0, NULL },
+	{ "threshold-two-without-keyids",
+	  "{\"payload\":\"" PL "\",\"payloadType\":\"application/vnd.in-toto+json\","
+	  "\"signatures\":[{\"sig\":\"" SIG_A "\"},{\"sig\":\"" SIG_B "\"}]}",
+	  PAE_INTOTO, 1, 2, 1, NULL },
+};
+
+/* DSSE's (t, n) verification over our envelope decoder and sig_verify. */
+static int vec_verify(const struct vec *v, struct sig_key *a, struct sig_key *b,
+		      uint8_t *pae_out, size_t *pae_len)
+{
+	struct dsse_env env;
+	struct fmt_err e = { 0 };
+	json_t *j = sigjson_load(v->env, strlen(v->env), "vector", &e);
+	int accepted[2] = { 0, 0 };
+	struct sig_key *keys[2] = { a, v->trust_b ? b : NULL };
+	uint8_t *pae;
+	size_t len;
+
+	*pae_len = 0;
+	assert_non_null(j);
+	if (dsse_from_json(j, "$", &env, &e) != 0) {
+		json_decref(j);
+		return 0;
+	}
+	json_decref(j);
+	assert_int_equal(dsse_pae(env.type, strlen(env.type), env.payload,
+				  env.payload_len, &pae, &len, NULL), 0);
+	memcpy(pae_out, pae, len);
+	*pae_len = len;
+	for (size_t i = 0; i < env.nsig; i++)
+		for (int k = 0; k < 2; k++)
+			if (keys[k] != NULL &&
+			    sig_verify(keys[k], pae, len, env.sig[i].sig,
+				       env.sig[i].siglen, NULL) == 0)
+				accepted[k] = 1;
+	free(pae);
+	if (accepted[0] + accepted[1] < v->threshold) {
+		dsse_free(&env);
+		return 0;
+	}
+	if (strcmp(env.type, DSSE_INTOTO_TYPE) != 0 &&
+	    (v->supported2 == NULL || strcmp(env.type, v->supported2) != 0)) {
+		dsse_free(&env);
+		return 0;
+	}
+	dsse_free(&env);
+	return 1;
+}
+
+static void test_dsse_vectors(void **state)
+{
+	struct sig_key *a = ed25519_pub(KEY_A), *b = ed25519_pub(KEY_B);
+	uint8_t pae[512], want[512];
+	size_t len;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(vectors); i++) {
+		const struct vec *v = &vectors[i];
+		int got = vec_verify(v, a, b, pae, &len);
+		if (got != v->accept)
+			fail_msg("vector %s: got %s, want %s", v->id,
+				 got ? "accept" : "reject",
+				 v->accept ? "accept" : "reject");
+		if (v->pae != NULL) {
+			size_t n = unhex(v->pae, want);
+			assert_int_equal(len, n);
+			assert_memory_equal(pae, want, n);
+		}
+	}
+	sig_key_free(a);
+	sig_key_free(b);
+}
+
+static void test_base64_strict(void **state)
+{
+	static const struct { const char *in; int ok; size_t len; } t[] = {
+		{ "", 1, 0 }, { "aGk=", 1, 2 }, { "aGk", 1, 2 }, { "aGVsbG8=", 1, 5 },
+		{ "-_-_Pj8=", 1, 5 }, { "+/+/", 1, 3 },
+		{ "aGl=", 0, 0 },      /* non-zero unused bits */
+		{ "aGk==", 0, 0 },     /* wrong padding */
+		{ "a", 0, 0 }, { "aGk=aGk=", 0, 0 }, { "a Gk", 0, 0 },
+		{ "+_", 0, 0 },        /* mixed alphabets */
+		{ "aG\nk", 0, 0 }, { "====", 0, 0 },
+	};
+	uint8_t *out;
+	size_t len;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		int rc = b64_decode(t[i].in, 100, &out, &len, NULL);
+		if ((rc == 0) != t[i].ok)
+			fail_msg("base64 \"%s\": rc %d", t[i].in, rc);
+		if (rc == 0) {
+			assert_int_equal(len, t[i].len);
+			free(out);
+		}
+	}
+	for (size_t n = 0; n < 40; n++) {
+		uint8_t in[40];
+		char *s;
+		for (size_t i = 0; i < n; i++)
+			in[i] = (uint8_t)(i * 37 + n);
+		s = b64_encode(in, n);
+		assert_int_equal(b64_decode(s, 100, &out, &len, NULL), 0);
+		assert_int_equal(len, n);
+		assert_memory_equal(out, in, n);
+		free(out);
+		free(s);
+	}
+	assert_int_equal(b64_decode("aGVsbG8=", 4, &out, &len, NULL), -1);
+}
+
+/* ---- footer ------------------------------------------------------- */
+
+static void test_footer(void **state)
+{
+	struct sigfoot f = { 1000, 1000, 200 }, g;
+	struct fmt_err e = { 0 };
+	uint8_t buf[SIGFOOT_SIZE], bad[SIGFOOT_SIZE];
+	static const struct { size_t off; uint8_t x; const char *msg; } t[] = {
+		{ 8, 1, "version" }, { 12, 1, "reserved field" },
+		{ 16, 1, "bundle offset" }, { 24, 1, "bundle offset" },
+		{ 32, 1, "does not end at the footer" }, { 40, 1, "reserved byte" },
+		{ 63, 0x80, "reserved byte" },
+	};
+
+	(void)state;
+	sigfoot_encode(&f, buf);
+	assert_memory_equal(buf, "UKITSIG1", 8);
+	assert_int_equal(sigfoot_parse(buf, sizeof buf, 1264, &g, &e), 1);
+	assert_true(g.orig_size == 1000 && g.bundle_len == 200);
+	/* any other layout */
+	assert_int_equal(sigfoot_parse(buf, sizeof buf, 1265, &g, &e), -1);
+	assert_int_equal(sigfoot_parse(buf, sizeof buf, 1263, &g, &e), -1);
+	assert_int_equal(sigfoot_parse(buf, sizeof buf, 10, &g, &e), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		memcpy(bad, buf, sizeof bad);
+		bad[t[i].off] ^= t[i].x;
+		assert_int_equal(sigfoot_parse(bad, sizeof bad, 1264, &g, &e), -1);
+		assert_non_null(strstr(e.msg, t[i].msg));
+		assert_true(e.off >= 1200 && e.off < 1264);
+	}
+	memcpy(bad, buf, sizeof bad);
+	bad[0] ^= 1;
+	assert_int_equal(sigfoot_parse(bad, sizeof bad, 1264, &g, &e), 0);
+	/* huge values: no overflow */
+	f.orig_size = f.bundle_off = UINT64_MAX - 10;
+	f.bundle_len = 100;
+	sigfoot_encode(&f, buf);
+	assert_int_equal(sigfoot_parse(buf, sizeof buf, 1264, &g, &e), -1);
+	f.orig_size = f.bundle_off = 0;
+	f.bundle_len = BUNDLE_MAX + 1;
+	sigfoot_encode(&f, buf);
+	assert_int_equal(sigfoot_parse(buf, sizeof buf, BUNDLE_MAX + 65, &g, &e), -1);
+	assert_non_null(strstr(e.msg, "bundle length"));
+}
+
+/* ---- statements and bundles --------------------------------------- */
+
+static void test_statement_roundtrip_and_rejects(void **state)
+{
+	struct stmt_info info = { .name = "k.elf", .size = 42, .format = "elf",
+				  .rollback = 3, .created = 1700000000 };
+	static const struct { const char *from, *to, *msg; } bad[] = {
+		{ "\"rollback\":3", "\"rollback\":-1", "$.predicate.rollback" },
+		{ "\"rollback\":3", "\"rollback\":3.0", "not an integer" },
+		{ "\"format\":\"elf\"", "\"format\":\"exe\"", "unknown format" },
+		{ "Statement/v1", "Statement/v0", "$._type" },
+		{ "urn:ukit:image:v1", "urn:ukit:image:v2", "$.predicateType" },
+		{ "\"annotations\":{}", "\"annotations\":{},\"x\":1", "unknown key \"x\"" },
+		{ "\"annotations\":{}", "\"annotations\":{\"a\":1}", "annotations" },
+		{ "2023-11-14T22:13:20Z", "2023-02-31T22:13:20Z", "RFC 3339" },
+		{ "\"size\":42", "\"size\":42,\"size\":43", "duplicate" },
+		{ "\"name\":\"k.elf\"", "\"name\":\"\"", "empty string" },
+	};
+	struct stmt st;
+	struct fmt_err e = { 0 };
+	char *s, *t;
+	size_t len;
+
+	(void)state;
+	memset(info.sha256, 0xab, 32);
+	assert_int_equal(stmt_build(&info, &s, &len, &e), 0);
+	assert_int_equal(stmt_parse((uint8_t *)s, len, &st, &e), 0);
+	assert_true(st.size == 42 && st.rollback == 3);
+	assert_string_equal(st.format, "elf");
+	assert_string_equal(st.created, "2023-11-14T22:13:20Z");
+	assert_int_equal(st.created_t, 1700000000);
+	assert_memory_equal(st.sha256, info.sha256, 32);
+	stmt_free(&st);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		char *p = strstr(s, bad[i].from);
+		assert_non_null(p);
+		t = malloc(len + 64);
+		sprintf(t, "%.*s%s%s", (int)(p - s), s, bad[i].to,
+			p + strlen(bad[i].from));
+		if (stmt_parse((uint8_t *)t, strlen(t), &st, &e) != -1)
+			fail_msg("accepted: %s", t);
+		if (strstr(e.msg, bad[i].msg) == NULL)
+			fail_msg("case %zu: message \"%s\" lacks \"%s\"", i, e.msg,
+				 bad[i].msg);
+		free(t);
+	}
+	free(s);
+}
+
+/*
+ * Sign a statement into a bundle, serialise it, then flip every byte
+ * (two ways) of the serialised bundle: it must never parse and verify to
+ * the same statement... in fact it must never verify at all.
+ */
+static void test_bundle_byte_flips(void **state)
+{
+	struct stmt_info info = { .name = "k.elf", .size = 42, .format = "elf",
+				  .created = 1700000000 };
+	struct sig_key *k;
+	struct bundle b = { 0 }, p;
+	struct fmt_err e = { 0 };
+	char *payload, *json;
+	size_t plen, jlen, accepted = 0;
+	static const uint8_t flips[] = { 0x01, 0x20, 0x80 };
+
+	(void)state;
+	assert_int_equal(sig_keygen(SIG_ED25519, &k, &e), 0);
+	assert_int_equal(stmt_build(&info, &payload, &plen, &e), 0);
+	assert_int_equal(dsse_sign(DSSE_INTOTO_TYPE, (uint8_t *)payload, plen, k,
+				   &b.env, &e), 0);
+	b.hint = strdup(k->keyid);
+	assert_int_equal(bundle_serialize(&b, &json, &jlen, &e), 0);
+	assert_int_equal(bundle_parse(json, jlen, &p, &e), 0);
+	assert_true(dsse_verify(&p.env, k, &e) >= 0);
+	assert_string_equal(p.hint, k->keyid);
+	bundle_free(&p);
+	for (size_t i = 0; i < jlen; i++) {
+		for (size_t f = 0; f < ARRAY_SIZE(flips); f++) {
+			json[i] ^= flips[f];
+			if (bundle_parse(json, jlen, &p, &e) == 0) {
+				/* what verify requires: signature, hint and type */
+				if (dsse_verify(&p.env, k, &e) >= 0 &&
+				    strcmp(p.hint, k->keyid) == 0 &&
+				    strcmp(p.env.type, DSSE_INTOTO_TYPE) == 0) {
+					accepted++;
+					print_error("flip 0x%02x at %zu accepted\n",
+						    flips[f], i);
+				}
+				bundle_free(&p);
+			}
+			json[i] ^= flips[f];
+		}
+	}
+	assert_int_equal(accepted, 0);
+	/* truncation at every length */
+	for (size_t n = 0; n < jlen - 1; n++)
+		if (bundle_parse(json, n, &p, &e) == 0) {
+			assert_true(dsse_verify(&p.env, k, &e) < 0);
+			bundle_free(&p);
+		}
+	free(json);
+	free(payload);
+	bundle_free(&b);
+	sig_key_free(k);
+}
+
+static void test_bundle_rejects(void **state)
+{
+	static const struct { const char *json, *msg; } t[] = {
+		{ "[]", "not a JSON object" },
+		{ "{\"mediaType\":\"x\"}", "missing \"verificationMaterial\"" },
+		{ "{\"mediaType\":\"x\",\"extra\":1}", "$: unknown key \"extra\"" },
+		{ "{\"mediaType\":\"application/vnd.dev.sigstore.bundle+json;version=0.2\","
+		  "\"verificationMaterial\":{},\"dsseEnvelope\":{}}", "$.mediaType" },
+		{ "{\"mediaType\":\"" BUNDLE_MEDIA_TYPE "\",\"verificationMaterial\":{},"
+		  "\"dsseEnvelope\":{}}", "exactly one" },
+		{ "{\"mediaType\":\"" BUNDLE_MEDIA_TYPE "\",\"verificationMaterial\":"
+		  "{\"publicKey\":{\"hint\":\"x\"},\"tlogEntries\":[{}]},\"dsseEnvelope\":{}}",
+		  "tlogEntries" },
+		{ "{\"mediaType\":\"" BUNDLE_MEDIA_TYPE "\",\"verificationMaterial\":"
+		  "{\"publicKey\":{\"hint\":\"x\",\"rawBytes\":\"\"}},\"dsseEnvelope\":{}}",
+		  "$.verificationMaterial.publicKey: unknown key \"rawBytes\"" },
+		{ "{\"mediaType\":\"" BUNDLE_MEDIA_TYPE "\",\"verificationMaterial\":"
+		  "{\"publicKey\":{\"hint\":\"x\"}},\"dsseEnvelope\":{\"payload\":\"\","
+		  "\"payloadType\":\"t\",\"signatures\":[]}}",
+		  "$.dsseEnvelope.signatures: 0 elements" },
+		{ "{\"mediaType\":\"" BUNDLE_MEDIA_TYPE "\",\"verificationMaterial\":"
+		  "{\"publicKey\":{\"hint\":\"x\"}},\"dsseEnvelope\":{\"payload\":\"\","
+		  "\"payloadType\":\"t\",\"signatures\":[{\"sig\":\"aGl=\"}]}}",
+		  "$.dsseEnvelope.signatures[0].sig: base64" },
+		{ "{\"mediaType\":\"" BUNDLE_MEDIA_TYPE "\",\"verificationMaterial\":"
+		  "{\"x509CertificateChain\":{\"certificates\":[{\"rawBytes\":\"\"}]}},"
+		  "\"dsseEnvelope\":{}}", "certificates[0]" },
+		{ "{\"mediaType\":\"" BUNDLE_MEDIA_TYPE "\"} x", "invalid JSON" },
+		{ "{\"mediaType\":\"a\",\"mediaType\":\"b\"}", "duplicate" },
+	};
+	struct bundle b;
+	struct fmt_err e = { 0 };
+	char *big;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		assert_int_equal(bundle_parse(t[i].json, strlen(t[i].json), &b, &e), -1);
+		if (strstr(e.msg, t[i].msg) == NULL)
+			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, e.msg, t[i].msg);
+	}
+	big = calloc(1, BUNDLE_MAX + 2);
+	memset(big, ' ', BUNDLE_MAX + 1);
+	assert_int_equal(bundle_parse(big, BUNDLE_MAX + 1, &b, &e), -1);
+	assert_non_null(strstr(e.msg, "too large"));
+	free(big);
+}
+
+static void test_keys_sign_verify(void **state)
+{
+	static const enum sig_alg algs[] = { SIG_ECDSA_P256, SIG_ED25519, SIG_RSA_PSS };
+	struct fmt_err e = { 0 };
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(algs); i++) {
+		struct sig_key *k, *pub;
+		uint8_t sig[SIG_MAX_LEN];
+		size_t siglen, len;
+		char *pem;
+
+		assert_int_equal(sig_keygen(algs[i], &k, &e), 0);
+		assert_int_equal(strlen(k->keyid), 64);
+		assert_int_equal(sig_sign(k, (const uint8_t *)"msg", 3, sig, &siglen, &e), 0);
+		assert_int_equal(sig_key_public_pem(k, &pem, &len, &e), 0);
+		assert_int_equal(sig_key_parse_public((uint8_t *)pem, len, &pub, &e), 0);
+		assert_string_equal(pub->keyid, k->keyid);
+		assert_int_equal(sig_verify(pub, (const uint8_t *)"msg", 3, sig, siglen, &e), 0);
+		assert_int_equal(sig_verify(pub, (const uint8_t *)"msh", 3, sig, siglen, &e), -1);
+		sig[siglen - 1] ^= 1;
+		assert_int_equal(sig_verify(pub, (const uint8_t *)"msg", 3, sig, siglen, &e), -1);
+		assert_int_equal(sig_verify(pub, (const uint8_t *)"msg", 3, sig, 0, &e), -1);
+		free(pem);
+		sig_key_free(pub);
+		sig_key_free(k);
+	}
+	{
+		/* unsupported key types are refused with the reason */
+		EVP_PKEY *p = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+		struct sig_key *k;
+		assert_int_equal(sig_key_from_pkey(p, &k, &e), -1);
+		assert_non_null(strstr(e.msg, "not supported"));
+		EVP_PKEY_free(p);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dsse_protocol_example),
+		cmocka_unit_test(test_dsse_vectors),
+		cmocka_unit_test(test_base64_strict),
+		cmocka_unit_test(test_footer),
+		cmocka_unit_test(test_statement_roundtrip_and_rejects),
+		cmocka_unit_test(test_bundle_byte_flips),
+		cmocka_unit_test(test_bundle_rejects),
+		cmocka_unit_test(test_keys_sign_verify),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
