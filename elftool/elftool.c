@@ -469,6 +469,40 @@ usage:
 }
 
 /*
+ * Read the edited file back on (fd) (write-only) the way query-manifest
+ * does and check it holds (want): the edit is only committed if so.
+ * 0, or -1 with (e) set.
+ */
+static int verify_manifest(int fd, const struct manifest *want,
+			   struct fmt_err *e)
+{
+	struct elfimg *img = NULL;
+	struct manifest got;
+	char proc[64];
+	bool have = false;
+	int rfd, rc = -1;
+
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+	if ((rfd = open(proc, O_RDONLY | O_CLOEXEC)) < 0)
+		return fmt_errno(e, FMT_NOOFF, "cannot read the output back");
+	if (elfimg_open(rfd, e->path, &img, e) == 0 &&
+	    elfimg_solo5(img, &got, &have, NULL, NULL, e) == 0) {
+		bool same = have && got.n == want->n;
+		for (size_t i = 0; same && i < want->n; i++)
+			same = strcmp(got.dev[i].name, want->dev[i].name) == 0 &&
+			       got.dev[i].type == want->dev[i].type;
+		if (same)
+			rc = 0;
+		else
+			fmt_errf(e, FMT_NOOFF, "internal error: the edited "
+				 "file does not read back the new manifest");
+	}
+	elfimg_close(img);
+	close(rfd);
+	return rc;
+}
+
+/*
  * Rewrite (bin) with a new manifest (m) or package metadata (json, jlen)
  * into (out), or over (bin) itself when (in_place): a new file written
  * beside it and renamed over it, keeping its permission bits.  The input
@@ -535,6 +569,10 @@ static int edit_elf(const char *bin, const char *out, bool in_place,
 		goto done;
 	}
 	e.path = dest;
+	if (m != NULL && verify_manifest(o.fd, m, &e) < 0) {
+		outfile_abort(&o);
+		goto done;
+	}
 	if (outfile_commit(&o, &e) < 0)
 		goto done;
 	rc = 0;

@@ -185,6 +185,13 @@ assert m and m[0] == json.load(open(sys.argv[2])), j
 	else
 		not_ok "$arch: systemd-analyze inspect-elf ($(head -c 200 "$T/sa.err"))"
 	fi
+	ukit-elftool notes "$T/pm.elf" >"$T/notes.json" 2>/dev/null
+	check "$arch: notes decodes the FDO note from its own PT_NOTE" "$PY" -c '
+import json, sys
+n = [x for x in json.load(open(sys.argv[1]))["notes"] if x["owner"] == "FDO"]
+assert len(n) == 1 and n[0]["content"]["metadata"] == json.load(open(sys.argv[2])), n
+assert n[0]["segment"]["first"] and n[0]["section"] is None, n
+' "$T/notes.json" "$T/meta.json"
 	ukit-elftool query-manifest "$T/pm.elf" >"$T/q.json"
 	same_file "$arch: manifest unaffected by package metadata" "$D/m01-net/query-manifest.json" "$T/q.json"
 	# replace it: shorter in place, then longer in a new PT_NOTE first
