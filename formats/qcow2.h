@@ -167,4 +167,49 @@ int qcow2_decompress(int type, const uint8_t *in, size_t inlen, uint8_t *out,
 void qcow2_compressed_desc(uint32_t cluster_bits, uint64_t l2e,
 			   uint64_t *host, uint64_t *nsectors);
 
+/* ---- consistency check (qcow2_check.c) ------------------------------ */
+
+#define QCOW2_CHECK_MAX_CLUSTERS (12u << 20)  /* host clusters: 3 B each */
+#define QCOW2_CHECK_MAX_FINDINGS 1000         /* kept; the rest counted */
+
+enum qcow2_finding_kind {
+	QCOW2_F_CORRUPTION = 0,  /* as qemu-img check: data at risk */
+	QCOW2_F_LEAK,            /* refcount higher than the references */
+	QCOW2_F_ERROR,           /* the check could not look at something */
+};
+
+struct qcow2_finding {
+	enum qcow2_finding_kind kind;
+	uint64_t off;            /* byte offset in the file, or FMT_NOOFF */
+	char msg[200];
+};
+
+struct qcow2_check {
+	bool header_ok;          /* header parsed; (h) valid */
+	struct qcow2_header h;
+	uint64_t file_size;
+	uint64_t corruptions, leaks, check_errors;
+	uint64_t total_clusters;      /* guest clusters in the virtual size */
+	uint64_t allocated_clusters;  /* guest clusters with host storage */
+	uint64_t compressed_clusters;
+	uint64_t image_end_offset;    /* end of the last used host cluster */
+	struct qcow2_finding *findings;
+	size_t nfindings;
+	uint64_t dropped;             /* findings not kept */
+};
+
+/*
+ * Check the qcow2 image on (fd) read-only, as qemu-img check does: header
+ * limits and feature bits, L1/L2 bounds and alignment, refcounts rebuilt
+ * from every reference and compared with the stored ones (lower: corruption;
+ * higher: leak), overlaps between metadata and data, the COPIED flags,
+ * compressed descriptors in bounds and inflating to one cluster.
+ * Returns 0 with (*r) filled (findings may be empty or not), or -1 with
+ * (e) when the check itself could not run (I/O error, memory limit).
+ * Free (r) with qcow2_check_free() either way.
+ */
+int qcow2_check_fd(int fd, const char *path, struct qcow2_check *r,
+		   struct fmt_err *e);
+void qcow2_check_free(struct qcow2_check *r);
+
 #endif

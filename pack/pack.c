@@ -21,6 +21,10 @@
 #include "err.h"
 #include "image.h"
 #include "outfile.h"
+#include "qcow2.h"
+
+#include <jansson.h>
+#include <sys/stat.h>
 
 static int cmd_info(int argc, char **argv);
 static int cmd_convert(int argc, char **argv);
@@ -39,22 +43,370 @@ static const struct cli_cmd cmds[] = {
 
 /* ---- info ----------------------------------------------------------- */
 
+static int print_json(json_t *j)
+{
+	int rc = json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+	json_decref(j);
+	if (rc < 0) {
+		cli_errx("cannot write JSON");
+		return -1;
+	}
+	putchar('\n');
+	return 0;
+}
+
+/* ELF details: filled in from formats/elfimg.h once it lands. */
+static int info_elf(int fd, const char *path, json_t *j, bool json)
+{
+	(void)fd;
+	(void)path;
+	(void)j;
+	(void)json;
+	return 0;
+}
+
+/* "4.88 MiB" style sizes, as qemu-img prints them. */
+static void human_size(char *buf, size_t n, uint64_t v)
+{
+	static const char *const u[] = { "B", "KiB", "MiB", "GiB", "TiB",
+					 "PiB", "EiB" };
+	double d = (double)v;
+	size_t i = 0;
+
+	while (d >= 1024 && i + 1 < ARRAY_SIZE(u)) {
+		d /= 1024;
+		i++;
+	}
+	if (i == 0)
+		snprintf(buf, n, "%" PRIu64 " B", v);
+	else
+		snprintf(buf, n, "%.3g %s", d, u[i]);
+}
+
+/* qcow2 header fields qemu-img info reports; -1 on a bad header. */
+static int info_qcow2(int fd, const char *path, json_t *j, bool json)
+{
+	struct fmt_err e = { .path = path, .off = FMT_NOOFF };
+	struct qcow2_header h;
+	uint8_t *buf;
+	ssize_t n;
+	json_t *fs, *d;
+	const char *compat;
+	const char *ctype;
+
+	buf = malloc(1u << QCOW2_MAX_CLUSTER_BITS);
+	if (buf == NULL) {
+		cli_errx("out of memory");
+		return -1;
+	}
+	n = pread_full(fd, buf, 1u << QCOW2_MAX_CLUSTER_BITS, 0);
+	if (n < 0) {
+		fmt_errno(&e, 0, "read");
+		cli_err(&e);
+		free(buf);
+		return -1;
+	}
+	if (qcow2_header_parse(buf, (size_t)n, &h, &e) < 0) {
+		cli_err(&e);
+		free(buf);
+		return -1;
+	}
+	free(buf);
+	compat = h.version == 2 ? "0.10" : "1.1";
+	ctype = h.compression_type == QCOW2_COMPRESS_ZSTD ? "zstd" : "zlib";
+	json_object_set_new(j, "virtual-size", json_integer((json_int_t)h.size));
+	json_object_set_new(j, "filename", json_string(path));
+	json_object_set_new(j, "cluster-size",
+			    json_integer((json_int_t)h.cluster_size));
+	json_object_set_new(j, "format", json_string("qcow2"));
+	fs = json_object();
+	d = json_object();
+	json_object_set_new(fs, "type", json_string("qcow2"));
+	json_object_set_new(d, "compat", json_string(compat));
+	json_object_set_new(d, "compression-type", json_string(ctype));
+	if (h.version >= 3)
+		json_object_set_new(d, "lazy-refcounts", json_boolean(
+			h.compatible & QCOW2_COMPAT_LAZY_REFCOUNTS));
+	json_object_set_new(d, "refcount-bits",
+			    json_integer(1 << h.refcount_order));
+	if (h.version >= 3) {
+		json_object_set_new(d, "corrupt", json_boolean(
+			h.incompatible & QCOW2_INCOMPAT_CORRUPT));
+		json_object_set_new(d, "extended-l2", json_boolean(
+			h.incompatible & QCOW2_INCOMPAT_EXTL2));
+	}
+	json_object_set_new(fs, "data", d);
+	json_object_set_new(j, "format-specific", fs);
+	if (h.has_backing) {
+		const char *slash = strrchr(path, '/');
+		char *full = NULL;
+
+		if (h.backing_file[0] != '/' && slash != NULL &&
+		    asprintf(&full, "%.*s/%s", (int)(slash - path), path,
+			     h.backing_file) >= 0) {
+			json_object_set_new(j, "full-backing-filename",
+					    json_string(full));
+			free(full);
+		} else {
+			json_object_set_new(j, "full-backing-filename",
+					    json_string(h.backing_file));
+		}
+		json_object_set_new(j, "backing-filename",
+				    json_string(h.backing_file));
+		if (h.backing_fmt[0])
+			json_object_set_new(j, "backing-filename-format",
+					    json_string(h.backing_fmt));
+	}
+	json_object_set_new(j, "dirty-flag",
+			    json_boolean(h.incompatible & QCOW2_INCOMPAT_DIRTY));
+	if (!json) {
+		char hs[32];
+
+		human_size(hs, sizeof hs, h.size);
+		printf("virtual size: %s (%" PRIu64 " bytes)\n", hs, h.size);
+		printf("cluster_size: %" PRIu64 "\n", h.cluster_size);
+		if (h.has_backing)
+			printf("backing file: %s\n", h.backing_file);
+		if (h.backing_fmt[0])
+			printf("backing file format: %s\n", h.backing_fmt);
+		printf("Format specific information:\n"
+		       "    compat: %s\n    compression type: %s\n",
+		       compat, ctype);
+		if (h.version >= 3)
+			printf("    lazy refcounts: %s\n",
+			       h.compatible & QCOW2_COMPAT_LAZY_REFCOUNTS ?
+			       "true" : "false");
+		printf("    refcount bits: %d\n", 1 << h.refcount_order);
+		if (h.version >= 3)
+			printf("    corrupt: %s\n    extended l2: %s\n",
+			       h.incompatible & QCOW2_INCOMPAT_CORRUPT ?
+			       "true" : "false",
+			       h.incompatible & QCOW2_INCOMPAT_EXTL2 ?
+			       "true" : "false");
+		if (h.incompatible & QCOW2_INCOMPAT_DIRTY)
+			printf("    dirty: true\n");
+	}
+	return 0;
+}
+
 static int cmd_info(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	cli_errx("info: not implemented yet");
-	return 1;
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "format", required_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct fmt_err e = { .off = FMT_NOOFF };
+	enum image_format fmt = IMG_PROBE;
+	bool json = false;
+	const char *path;
+	struct stat st;
+	uint8_t m[4] = { 0 };
+	json_t *j;
+	int c, fd, rc = 1;
+
+	while ((c = getopt_long(argc, argv, "jf:", lo, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'f':
+			fmt = image_format_parse(optarg);
+			if (fmt == IMG_PROBE) {
+				cli_errx("info: unknown format '%s'", optarg);
+				cli_usage(stderr, 2);
+			}
+			break;
+		default:
+			cli_usage(stderr, 2);
+		}
+	}
+	if (argc - optind != 1)
+		cli_usage(stderr, 2);
+	path = e.path = argv[optind];
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		fmt_errno(&e, FMT_NOOFF, "open");
+		cli_err(&e);
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	if (fmt == IMG_PROBE) {
+		ssize_t n = pread_full(fd, m, 4, 0);
+
+		if (n == 4 && be32_load(m) == QCOW2_MAGIC)
+			fmt = IMG_QCOW2;
+		else if (n == 4 && memcmp(m, "\177ELF", 4) == 0)
+			fmt = IMG_ELF;
+		else
+			fmt = IMG_RAW;
+	}
+	j = json_object();
+	if (!json)
+		printf("image: %s\nfile format: %s\n", path,
+		       image_format_name(fmt));
+	if (fmt == IMG_QCOW2) {
+		if (info_qcow2(fd, path, j, json) < 0)
+			goto out;
+		json_object_set_new(j, "actual-size",
+				    json_integer((json_int_t)st.st_blocks * 512));
+	} else {
+		json_object_set_new(j, "virtual-size",
+				    json_integer((json_int_t)st.st_size));
+		json_object_set_new(j, "filename", json_string(path));
+		json_object_set_new(j, "format",
+				    json_string(image_format_name(fmt)));
+		json_object_set_new(j, "actual-size",
+				    json_integer((json_int_t)st.st_blocks * 512));
+		json_object_set_new(j, "dirty-flag", json_false());
+		if (fmt == IMG_ELF && info_elf(fd, path, j, json) < 0)
+			goto out;
+		if (!json) {
+			char hs[32];
+
+			human_size(hs, sizeof hs, (uint64_t)st.st_size);
+			printf("%s: %s (%" PRIu64 " bytes)\n",
+			       fmt == IMG_RAW ? "virtual size" : "size", hs,
+			       (uint64_t)st.st_size);
+		}
+	}
+	if (!json) {
+		char hs[32];
+
+		human_size(hs, sizeof hs, (uint64_t)st.st_blocks * 512);
+		printf("disk size: %s\n", hs);
+		rc = 0;
+	} else {
+		rc = print_json(j) < 0 ? 1 : 0;
+		j = NULL;
+	}
+out:
+	json_decref(j);
+	close(fd);
+	return rc;
 }
 
 /* ---- check ---------------------------------------------------------- */
 
+static const char *const finding_kind[] = {
+	[QCOW2_F_CORRUPTION] = "corruption", [QCOW2_F_LEAK] = "leak",
+	[QCOW2_F_ERROR] = "error",
+};
+
 static int cmd_check(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	cli_errx("check: not implemented yet");
-	return 1;
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct qcow2_check r;
+	struct fmt_err e = { .off = FMT_NOOFF };
+	bool json = false;
+	const char *path;
+	uint8_t m[4] = { 0 };
+	int c, fd, rc;
+
+	while ((c = getopt_long(argc, argv, "j", lo, NULL)) != -1) {
+		if (c == 'j')
+			json = true;
+		else
+			cli_usage(stderr, 2);
+	}
+	if (argc - optind != 1)
+		cli_usage(stderr, 2);
+	path = e.path = argv[optind];
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fmt_errno(&e, FMT_NOOFF, "open");
+		cli_err(&e);
+		return 1;
+	}
+	if (pread(fd, m, 4, 0) != 4 || be32_load(m) != QCOW2_MAGIC) {
+		fmt_errf(&e, 0, "not a qcow2 image (check works on qcow2 only)");
+		cli_err(&e);
+		close(fd);
+		return 1;
+	}
+	if (qcow2_check_fd(fd, path, &r, &e) < 0) {
+		cli_err(&e);
+		qcow2_check_free(&r);
+		close(fd);
+		return 1;
+	}
+	close(fd);
+	rc = (r.corruptions || r.leaks || r.check_errors) ? 1 : 0;
+	if (json) {
+		json_t *j = json_object(), *fa = json_array();
+
+		json_object_set_new(j, "filename", json_string(path));
+		json_object_set_new(j, "format", json_string("qcow2"));
+		json_object_set_new(j, "check-errors",
+				    json_integer((json_int_t)r.check_errors));
+		json_object_set_new(j, "corruptions",
+				    json_integer((json_int_t)r.corruptions));
+		json_object_set_new(j, "leaks",
+				    json_integer((json_int_t)r.leaks));
+		if (r.header_ok) {
+			json_object_set_new(j, "image-end-offset",
+				json_integer((json_int_t)r.image_end_offset));
+			json_object_set_new(j, "total-clusters",
+				json_integer((json_int_t)r.total_clusters));
+			json_object_set_new(j, "allocated-clusters",
+				json_integer((json_int_t)r.allocated_clusters));
+			json_object_set_new(j, "compressed-clusters",
+				json_integer((json_int_t)r.compressed_clusters));
+		}
+		for (size_t i = 0; i < r.nfindings; i++) {
+			const struct qcow2_finding *f = &r.findings[i];
+			json_t *o = json_object();
+
+			json_object_set_new(o, "kind",
+					    json_string(finding_kind[f->kind]));
+			json_object_set_new(o, "offset", f->off == FMT_NOOFF ?
+					    json_null() :
+					    json_integer((json_int_t)f->off));
+			json_object_set_new(o, "message", json_string(f->msg));
+			json_array_append_new(fa, o);
+		}
+		json_object_set_new(j, "findings", fa);
+		json_object_set_new(j, "findings-dropped",
+				    json_integer((json_int_t)r.dropped));
+		if (print_json(j) < 0)
+			rc = 1;
+	} else {
+		for (size_t i = 0; i < r.nfindings; i++) {
+			const struct qcow2_finding *f = &r.findings[i];
+
+			if (f->off == FMT_NOOFF)
+				printf("%s: %s: %s\n", path,
+				       finding_kind[f->kind], f->msg);
+			else
+				printf("%s:0x%" PRIx64 ": %s: %s\n", path,
+				       f->off, finding_kind[f->kind], f->msg);
+		}
+		if (r.dropped)
+			printf("(%" PRIu64 " more findings not shown)\n",
+			       r.dropped);
+		if (!rc)
+			printf("No errors were found on the image.\n");
+		else
+			printf("%" PRIu64 " corruptions, %" PRIu64 " leaks, %"
+			       PRIu64 " check errors\n", r.corruptions,
+			       r.leaks, r.check_errors);
+		if (r.header_ok)
+			printf("%" PRIu64 "/%" PRIu64 " = %.2f%% allocated, %"
+			       PRIu64 " compressed clusters\n"
+			       "Image end offset: %" PRIu64 "\n",
+			       r.allocated_clusters, r.total_clusters,
+			       r.total_clusters ? 100.0 *
+			       (double)r.allocated_clusters /
+			       (double)r.total_clusters : 0.0,
+			       r.compressed_clusters, r.image_end_offset);
+	}
+	qcow2_check_free(&r);
+	return rc;
 }
 
 /* ---- compare -------------------------------------------------------- */
