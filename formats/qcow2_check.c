@@ -160,8 +160,8 @@ static int check_compressed(struct ck *k, uint64_t host, uint64_t csize,
 	k->last_coff = host;
 	if (qcow2_decompress(k->h->compression_type, k->cbuf, n, k->dbuf,
 			     k->cs, host, &de) < 0)
-		finding(k, QCOW2_F_CORRUPTION, at, "compressed cluster at 0x%"
-			PRIx64 ": %s", host, de.msg);
+		finding(k, QCOW2_F_CORRUPTION, host, "%s (L2 entry at 0x%"
+			PRIx64 ")", de.msg, at);
 	return 0;
 }
 
@@ -263,6 +263,10 @@ static int walk_l1(struct ck *k, uint64_t l1off, uint64_t l1n, bool active,
 			    active ? !!(ent & QCOW2_OFLAG_COPIED) : -1, at);
 			if (l2off >= k->fsize)
 				continue;   /* reported by inc() */
+			if (!in_bounds(l2off, k->cs, k->fsize))
+				finding(k, QCOW2_F_CORRUPTION, at, "L2 table at "
+					"0x%" PRIx64 " extends past end of file "
+					"(0x%" PRIx64 ")", l2off, k->fsize);
 			if (walk_l2(k, l2off, active, e) < 0)
 				return -1;
 		}

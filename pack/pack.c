@@ -342,12 +342,15 @@ static int cmd_check(int argc, char **argv)
 
 		json_object_set_new(j, "filename", json_string(path));
 		json_object_set_new(j, "format", json_string("qcow2"));
+		/* as qemu-img check: counts that are zero are left out */
 		json_object_set_new(j, "check-errors",
 				    json_integer((json_int_t)r.check_errors));
-		json_object_set_new(j, "corruptions",
-				    json_integer((json_int_t)r.corruptions));
-		json_object_set_new(j, "leaks",
-				    json_integer((json_int_t)r.leaks));
+		if (r.corruptions)
+			json_object_set_new(j, "corruptions",
+				json_integer((json_int_t)r.corruptions));
+		if (r.leaks)
+			json_object_set_new(j, "leaks",
+				json_integer((json_int_t)r.leaks));
 		if (r.header_ok) {
 			json_object_set_new(j, "image-end-offset",
 				json_integer((json_int_t)r.image_end_offset));
@@ -355,8 +358,10 @@ static int cmd_check(int argc, char **argv)
 				json_integer((json_int_t)r.total_clusters));
 			json_object_set_new(j, "allocated-clusters",
 				json_integer((json_int_t)r.allocated_clusters));
-			json_object_set_new(j, "compressed-clusters",
-				json_integer((json_int_t)r.compressed_clusters));
+			if (r.compressed_clusters)
+				json_object_set_new(j, "compressed-clusters",
+					json_integer((json_int_t)
+						     r.compressed_clusters));
 		}
 		for (size_t i = 0; i < r.nfindings; i++) {
 			const struct qcow2_finding *f = &r.findings[i];

@@ -1,0 +1,72 @@
+#!/bin/bash
+# t41-pack-info-check: `info --json` reports the keys of `qemu-img info
+# --output=json` with the same values on qcow2 (every variant qemu-img
+# makes) and raw images; `check` is clean on them and agrees with
+# `qemu-img check --output=json`; both validate against their schemas;
+# usage errors exit 2.
+. "$(dirname "$0")/lib.sh"
+
+if ! command -v qemu-img >/dev/null; then
+	skip "qemu-img not installed"
+	done_testing
+	exit 0
+fi
+bash "$TOP/tests/gen/mkqcow2.sh" "$T/g" >/dev/null || not_ok "generating images"
+qemu-img create -q -f qcow2 -b q-zlib.qcow2 -F qcow2 "$T/g/over.qcow2"
+# raw sizes: qemu's raw driver rounds the size up to 512; take an aligned one
+head -c 1048576 "$T/g/in.raw" >"$T/g/aligned.raw"
+truncate -s 3M "$T/g/aligned.raw"
+
+same_keys() {  # A B KEYS...: the keys present in B have the same values in A
+	"$PY" - "$@" <<'PYEOF'
+import json, sys
+a = json.load(open(sys.argv[1])); b = json.load(open(sys.argv[2]))
+bad = [k for k in sys.argv[3:] if k in b and a.get(k) != b[k]]
+bad += [k for k in sys.argv[3:] if k in a and k not in b]
+for k in bad:
+    print("# %s: ukit %r, qemu-img %r" % (k, a.get(k), b.get(k)))
+sys.exit(1 if bad else 0)
+PYEOF
+}
+
+for img in "$T"/g/*.qcow2 "$T/g/aligned.raw"; do
+	n=$(basename "$img")
+	(cd "$T/g" && ukit-pack info --json "$n") >"$T/u.json"
+	(cd "$T/g" && qemu-img info --output=json "$n") >"$T/q.json"
+	if same_keys "$T/u.json" "$T/q.json" filename format virtual-size \
+		actual-size cluster-size dirty-flag format-specific \
+		backing-filename full-backing-filename backing-filename-format; then
+		ok "$n: info --json matches qemu-img info"
+	else
+		not_ok "$n: info --json differs from qemu-img info"
+	fi
+	validate_json "$n: info output valid" pack-info.schema.json "$T/u.json"
+	check "$n: info text" ukit-pack info "$img"
+	case $n in *.raw|over.qcow2) continue ;; esac
+	ukit-pack check --json "$img" >"$T/uc.json"
+	rc=$?
+	qemu-img check --output=json "$img" >"$T/qc.json"
+	[ $rc -eq 0 ] && ok "$n: check clean (exit 0)" || not_ok "$n: check exit $rc"
+	if same_keys "$T/uc.json" "$T/qc.json" filename format check-errors \
+		corruptions leaks image-end-offset total-clusters \
+		allocated-clusters compressed-clusters; then
+		ok "$n: check --json matches qemu-img check"
+	else
+		not_ok "$n: check --json differs from qemu-img check"
+	fi
+	validate_json "$n: check output valid" pack-check.schema.json "$T/uc.json"
+done
+check "check text: no errors" sh -c \
+	"ukit-pack check '$T/g/q-zstd.qcow2' | grep -q 'No errors were found'"
+expect_fail 1 "not a qcow2 image" "check on a raw image: exit 1" \
+	ukit-pack check "$T/g/in.raw"
+expect_fail 1 "No such file" "check on a missing file: exit 1" \
+	ukit-pack check "$T/nonexistent"
+expect_fail 2 "usage:" "check without an image: exit 2" ukit-pack check
+expect_fail 2 "usage:" "info with two images: exit 2" ukit-pack info a b
+expect_fail 2 "usage:" "compare with one image: exit 2" ukit-pack compare a
+expect_fail 2 "unknown format" "info -f nonsense: exit 2" \
+	ukit-pack info -f nonsense "$T/g/in.raw"
+check "info -f bin reports a flat binary" sh -c \
+	"ukit-pack info --json -f bin '$T/g/aligned.raw' | grep -q '\"format\": \"bin\"'"
+done_testing
