@@ -53,9 +53,16 @@ bid = re.findall(r"Build ID: ([0-9a-f]+)", theirs)
 assert bid == [n["content"]["build_id"] for n in mine if n.get("type_name") == "NT_GNU_BUILD_ID"], bid
 tag = re.findall(r"OS: (\S+), ABI: (\S+)", theirs)
 assert tag == [(n["content"]["os"], n["content"]["version"]) for n in mine if n.get("type_name") == "NT_GNU_ABI_TAG"], tag
+props = re.findall(r"Properties: (.*)$", theirs, re.M)
+mp = [n["content"]["properties"] for n in mine if n.get("type_name") == "NT_GNU_PROPERTY_TYPE_0"]
+assert len(props) == len(mp), (props, mp)
+for text, pl in zip(props, mp):
+    for p in pl:
+        for f in p.get("features", []):
+            assert f in text, (f, text)
 print(len(m), "notes agree")
 EOF
-check "same notes as readelf -nW (sections: owners, sizes, build-id)" \
+check "same notes as readelf -nW (sections: owners, sizes, build-id, properties)" \
 	"$PY" "$T/cmp.py" sections "$T/k.json" "$T/readelf.txt"
 
 # Without section headers readelf reads PT_NOTEs: same container offsets.

@@ -625,6 +625,42 @@ static void test_notes_json(void **state)
 	elfimg_close(img);
 }
 
+/* Extended numbering: e_shnum 0 takes the count from section 0's sh_size,
+ * which is bounded by ELFIMG_MAX_SECTIONS and the file. */
+static void test_open_extended_numbering(void **state)
+{
+	uint8_t notes[64];
+	size_t nl, len, secoff, sh;
+	struct fmt_err e = { 0 };
+	struct elfimg *img;
+	struct elfimg_shdr s;
+	static const struct { uint64_t count; const char *msg; } t[] = {
+		{ 1u << 20, "1048576 sections, more than the limit 65536" },
+		{ 60000, "section header table extends past end of file" },
+	};
+
+	(void)state;
+	nl = gen_abi1(notes, false, 1, 2, 16);
+	len = gen_elf_sections(img_buf, notes, nl, 4, &secoff);
+	sh = secoff - 64;
+	/* e_shnum 0, sh_size 3: same file */
+	le16_store(img_buf + 60, 0);
+	le64_store(img_buf + sh + 32, 3);
+	assert_int_equal(elfimg_open_mem(img_buf, len, "mem", &img, &e), 0);
+	assert_int_equal(elfimg_info(img)->shnum, 3);
+	assert_int_equal(elfimg_shdr(img, 1, &s, &e), 0);
+	assert_string_equal(s.name, ".note.t");
+	assert_int_equal(elfimg_shdr(img, 3, &s, &e), -1);
+	elfimg_close(img);
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		le64_store(img_buf + sh + 32, t[i].count);
+		assert_int_equal(elfimg_open_mem(img_buf, len, "mem", &img,
+						 &e), -1);
+		if (strstr(e.msg, t[i].msg) == NULL)
+			fail_msg("%zu: \"%s\" lacks \"%s\"", i, e.msg, t[i].msg);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -636,6 +672,7 @@ int main(void)
 		cmocka_unit_test(test_notes_iterate),
 		cmocka_unit_test(test_notes_hostile),
 		cmocka_unit_test(test_notes_json),
+		cmocka_unit_test(test_open_extended_numbering),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
