@@ -663,9 +663,11 @@ int elfedit_plan_manifest(struct elfedit *ed, const uint8_t *note, size_t len,
 	if (solo5_scan(ed, &v, e) < 0)
 		return -1;
 	if (v.mft >= 0 && (len == v.mft_size ||
-			   (len < v.mft_size && v.mft_size - len >= PAD_NOTE_MIN)))
+			   (len < v.mft_size && v.mft_size - len >= PAD_NOTE_MIN))) {
+		plan->phdr_index = (unsigned)v.mft;
 		return plan_overwrite(ed, ed->ph[v.mft].offset, v.mft_size,
 				      note, len, plan, e);
+	}
 	if (v.abi < 0)
 		return fmt_errf(e, FMT_NOOFF, "the new manifest (%zu bytes) does "
 				"not fit the existing MFT1 note (%" PRIu64
@@ -789,11 +791,13 @@ int elfedit_plan_package_metadata(struct elfedit *ed, const char *json,
 	h = note_hdr_store(note, FDO_NOTE_NAME, (uint32_t)descsz,
 			   FDO_PACKAGING_METADATA, ed->big);
 	memcpy(note + h, json, len);
-	if (seg >= 0 && nlen <= old.size)
+	if (seg >= 0 && nlen <= old.size) {
+		plan->phdr_index = (unsigned)seg;
 		r = plan_overwrite(ed, old.off, old.size, note, nlen, plan, e);
-	else
+	} else {
 		r = plan_insert(ed, seg >= 0 ? (unsigned)seg : ed->phnum, note,
 				nlen, plan, e);
+	}
 	free(note);
 	return r;
 }

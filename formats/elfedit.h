@@ -65,7 +65,7 @@ struct elfedit_plan {
 	uint64_t in_size;      /* bytes */
 	uint64_t out_size;     /* bytes; > in_size when data is appended */
 	enum elfedit_how how;
-	unsigned phdr_index;   /* PT_NOTE index that holds the new note */
+	unsigned phdr_index;   /* index of the PT_NOTE holding the new note */
 	uint64_t note_off;     /* file offset of the new note */
 	size_t   n;
 	struct elfedit_patch p[ELFEDIT_MAX_PATCHES];

@@ -294,6 +294,7 @@ static void test_in_place_same_size(void **state)
 		assert_int_equal(plan.n, 1);
 		assert_int_equal(plan.p[0].off, im.mft_off);
 		assert_int_equal(plan.p[0].len, im.mft_len);
+		assert_int_equal(plan.phdr_index, im.mft_idx);
 		assert_int_equal(out_len, im.len);
 		assert_only_patched(&im, out, &plan);
 		assert_new_manifest(out, out_len, big, 3);
