@@ -29,8 +29,10 @@
 #include <openssl/engine.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "pkcs11.h"
+#include "sig.h"
 
 struct p11 {
 	ENGINE   *eng;
@@ -299,5 +301,110 @@ int p11_sign_digest(struct p11 *p, const uint8_t dgst[32], uint8_t *sig,
 	else
 		rc = 0;
 	EVP_PKEY_CTX_free(ctx);
+	return rc;
+}
+
+/* ---- sig.h back end ------------------------------------------------- */
+
+static int p11_key_sign(struct sig_key *k, const uint8_t *msg, size_t len,
+			uint8_t *sig, size_t *siglen, struct fmt_err *e)
+{
+	uint8_t d[32];
+	size_t n = SIG_MAX_LEN;
+
+	/* Only the digest leaves the process. */
+	if (EVP_Digest(msg, len, d, NULL, EVP_sha256(), NULL) != 1)
+		return fmt_err_openssl(e, FMT_NOOFF, "sha256");
+	if (p11_sign_digest(k->backend, d, sig, &n, e) < 0)
+		return -1;
+	*siglen = n;
+	return 0;
+}
+
+static void p11_key_release(struct sig_key *k)
+{
+	/* The public copy first, then the token key and the engine. */
+	EVP_PKEY_free(k->pkey);
+	k->pkey = NULL;
+	p11_close(k->backend);
+	k->backend = NULL;
+}
+
+EVP_PKEY *p11_sig_key_token_pkey(const struct sig_key *k)
+{
+	if (k == NULL || k->release != p11_key_release || k->backend == NULL)
+		return NULL;
+	return ((struct p11 *)k->backend)->key;
+}
+
+int p11_sig_key_load(const char *uri, const struct sig_secret_src *src,
+		     struct sig_key **out, struct fmt_err *e)
+{
+	char clean[P11_URI_MAX], upin[P11_PIN_MAX], umod[P11_URI_MAX];
+	char pin[P11_PIN_MAX];
+	const char *pinp = NULL;
+	struct p11 *p = NULL;
+	struct sig_key *k = NULL;
+	EVP_PKEY *tok, *pub = NULL;
+	unsigned char *der = NULL;
+	const unsigned char *q;
+	int n, rc = -1;
+
+	pin[0] = '\0';
+	if (p11_uri_split(uri, clean, sizeof clean, upin, umod, e) < 0)
+		return -1;
+	if (src != NULL && src->pin_file != NULL) {
+		if (sig_read_secret(src->pin_file, pin, sizeof pin, e) < 0)
+			goto out;
+		pinp = pin;
+	} else if (upin[0] == '\0') {
+		if (src == NULL || src->prompt == NULL ||
+		    src->prompt("PIN for the PKCS#11 token", pin, sizeof pin,
+				src->prompt_arg) < 0 || pin[0] == '\0') {
+			fmt_errf(e, FMT_NOOFF, "pkcs11: no PIN (give --pin-file, "
+				 "a pin-value in the URI, or a terminal)");
+			goto out;
+		}
+		pinp = pin;
+	}
+	if (p11_open(uri, src ? src->pkcs11_module : NULL, pinp, &p, &tok,
+		     e) < 0)
+		goto out;
+	/* A software copy of the public key: ids and self-checks stay local. */
+	n = i2d_PUBKEY(tok, &der);
+	q = der;
+	if (n <= 0 || (pub = d2i_PUBKEY(NULL, &q, n)) == NULL) {
+		fmt_err_openssl(e, FMT_NOOFF, "pkcs11: cannot read the token's "
+				"public key");
+		goto out;
+	}
+	if (sig_key_from_pkey(pub, &k, e) < 0)
+		goto out;
+	if (k->alg != SIG_ECDSA_P256) {
+		fmt_errf(e, FMT_NOOFF, "pkcs11: token key is %s; only "
+			 "ecdsa-p256 token keys are supported",
+			 sig_alg_name(k->alg));
+		goto out;
+	}
+	k->sign = p11_key_sign;
+	k->backend = p;
+	k->release = p11_key_release;
+	p = NULL;
+	*out = k;
+	k = NULL;
+	rc = 0;
+out:
+	/* Callers print (e) with the key spec as path: never the PIN. */
+	if (rc != 0 && e != NULL && e->path == uri) {
+		static char shown[P11_URI_MAX];
+		memcpy(shown, clean, sizeof shown);
+		e->path = shown;
+	}
+	OPENSSL_free(der);
+	EVP_PKEY_free(pub);
+	sig_key_free(k);
+	p11_close(p);
+	OPENSSL_cleanse(pin, sizeof pin);
+	OPENSSL_cleanse(upin, sizeof upin);
 	return rc;
 }

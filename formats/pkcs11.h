@@ -59,4 +59,21 @@ int p11_sign_digest(struct p11 *p, const uint8_t dgst[32], uint8_t *sig,
 /* Release the key, then the engine.  NULL is fine. */
 void p11_close(struct p11 *p);
 
+struct sig_key;
+struct sig_secret_src;
+
+/*
+ * sig.h's back end for "pkcs11:" keys: a struct sig_key whose public half
+ * is a software copy of the token's public key (key id, self-checks) and
+ * whose signing hashes the message locally and has the token sign the
+ * SHA-256 digest.  The PIN comes from (src)->pin_file, else the URI's
+ * pin-value, else (src)->prompt; the module from (src)->pkcs11_module.
+ * Only ECDSA P-256 token keys are accepted.  0 or -1 with (e).
+ */
+int p11_sig_key_load(const char *uri, const struct sig_secret_src *src,
+		     struct sig_key **out, struct fmt_err *e);
+
+/* The token's EVP_PKEY behind a p11_sig_key_load() key, else NULL. */
+EVP_PKEY *p11_sig_key_token_pkey(const struct sig_key *k);
+
 #endif

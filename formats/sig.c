@@ -19,6 +19,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
+#include "pkcs11.h"
 #include "sig.h"
 
 static const struct {
@@ -292,9 +293,8 @@ int sig_key_load_private(const char *spec, const struct sig_secret_src *src,
 	BIO *bio;
 	int rc;
 
-	if (strncmp(spec, "pkcs11:", 7) == 0)
-		return fmt_errf(e, FMT_NOOFF,
-				"PKCS#11 keys are not supported by this build");
+	if (p11_is_uri(spec))
+		return p11_sig_key_load(spec, src, out, e);
 	if (sig_read_file(spec, SIG_FILE_MAX, &data, &len, e) != 0)
 		return -1;
 	bio = BIO_new_mem_buf(data, (int)len);

@@ -58,6 +58,7 @@ struct sig_key {
 struct sig_secret_src {
 	const char *pass_file;
 	const char *pin_file;       /* PKCS#11 PIN (pkcs11: keys) */
+	const char *pkcs11_module;  /* PKCS#11 module; NULL: the default */
 	int       (*prompt)(const char *what, char *buf, size_t size,
 			    void *arg);
 	void       *prompt_arg;
