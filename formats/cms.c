@@ -91,6 +91,24 @@ int cms_sign_update(struct cms_signer *s, const void *buf, size_t len,
 	return 0;
 }
 
+static int self_check(const uint8_t *der, size_t len, struct fmt_err *e)
+{
+	CMS_ContentInfo *cms;
+	CMS_SignerInfo *si;
+	int ok;
+
+	if (cms_parse(der, len, &cms, e) < 0)
+		return -1;
+	si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), 0);
+	ok = CMS_set1_signers_certs(cms, NULL, 0) >= 0 &&
+	     CMS_SignerInfo_verify(si) == 1;
+	CMS_ContentInfo_free(cms);
+	if (!ok)
+		return fmt_err_openssl(e, FMT_NOOFF, "cms: self-check of the "
+				       "new signature failed");
+	return 0;
+}
+
 int cms_sign_final(struct cms_signer *s, uint8_t **der, size_t *len,
 		   struct fmt_err *e)
 {
@@ -102,6 +120,11 @@ int cms_sign_final(struct cms_signer *s, uint8_t **der, size_t *len,
 	n = i2d_CMS_ContentInfo(s->cms, &out);
 	if (n <= 0)
 		return fmt_err_openssl(e, FMT_NOOFF, "cms: DER encoding");
+	/* Self-check: what we write parses and its signature verifies. */
+	if (self_check(out, (size_t)n, e) < 0) {
+		OPENSSL_free(out);
+		return -1;
+	}
 	*der = out;
 	*len = (size_t)n;
 	return 0;
