@@ -22,6 +22,7 @@
 #include <openssl/x509.h>
 
 #include "bundle.h"
+#include "cms.h"
 #include "bytes.h"
 #include "cert.h"
 #include "cli.h"
@@ -29,6 +30,8 @@
 #include "err.h"
 #include "image.h"
 #include "outfile.h"
+#include "pkcs11.h"
+#include "sealfd.h"
 #include "sig.h"
 #include "sigimg.h"
 #include "statement.h"
@@ -232,8 +235,29 @@ struct sign_opts {
 	bool            append;
 	int             progress;        /* -1 quiet, 0 auto, 1 forced */
 	struct sig_secret_src secret;
-	/* h7-edge: --verity, --hash-file, --format cms go here. */
+	/* h7-edge */
+	bool            verity;          /* --verity */
+	const char     *salt;            /* --salt HEX */
+	const char     *hash_file;       /* --hash-file F */
+	bool            cms;             /* --format cms */
 };
+
+/* h7-edge: dm-verity, CMS, PKCS#11 options (defined at the end). */
+enum {
+	EDGE_OPT_VERITY = 0x100, EDGE_OPT_SALT, EDGE_OPT_HASH_FILE,
+	EDGE_OPT_FORMAT, EDGE_OPT_PIN_FILE, EDGE_OPT_MODULE,
+	EDGE_OPT_VERITY_ONLY, EDGE_OPT_CMS,
+};
+struct edge_verity;
+static int edge_sign_opt(struct sign_opts *o, int c, const char *arg);
+static int edge_sign_cms(const struct sign_opts *o, struct sig_key *k);
+static int edge_verity_begin(const struct sign_opts *o, int fd,
+			     const char *format, struct edge_verity **out);
+static struct stream_sink edge_verity_sink(struct edge_verity *ev);
+static int edge_verity_end(struct edge_verity *ev, int fd, const char *path,
+			   struct stmt_info *info);
+static int edge_verity_commit(struct edge_verity *ev);
+static void edge_verity_free(struct edge_verity *ev);
 
 static int add_annotation(json_t *ann, const char *kv)
 {
@@ -371,7 +395,12 @@ static int cmd_sign(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "progress", no_argument, NULL, 'p' },
 		{ "quiet", no_argument, NULL, 'q' },
-		/* h7-edge: verity, hash-file, format, pin-file */
+		{ "verity", no_argument, NULL, EDGE_OPT_VERITY },
+		{ "salt", required_argument, NULL, EDGE_OPT_SALT },
+		{ "hash-file", required_argument, NULL, EDGE_OPT_HASH_FILE },
+		{ "format", required_argument, NULL, EDGE_OPT_FORMAT },
+		{ "pin-file", required_argument, NULL, EDGE_OPT_PIN_FILE },
+		{ "pkcs11-module", required_argument, NULL, EDGE_OPT_MODULE },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sign_opts o = { .secret = { .prompt = tty_prompt } };
@@ -382,6 +411,7 @@ static int cmd_sign(int argc, char **argv)
 	struct sigimg img = { 0 };
 	struct outfile of = { .fd = -1 };
 	struct stream_sha256 sha = { 0 };
+	struct edge_verity *ev = NULL;
 	struct cli_progress prog;
 	char *payload = NULL, *json = NULL, *outpath = NULL, *namebuf = NULL;
 	size_t plen = 0, jlen = 0;
@@ -416,8 +446,19 @@ static int cmd_sign(int argc, char **argv)
 		case 'o': o.out = optarg; break;
 		case 'p': o.progress = 1; break;
 		case 'q': o.progress = -1; break;
+		case EDGE_OPT_VERITY: case EDGE_OPT_SALT: case EDGE_OPT_HASH_FILE:
+		case EDGE_OPT_FORMAT: case EDGE_OPT_PIN_FILE: case EDGE_OPT_MODULE:
+			if (edge_sign_opt(&o, c, optarg) != 0) {
+				json_decref(o.annotations);
+				return 2;
+			}
+			break;
 		default: cli_usage(stderr, 2);
 		}
+	}
+	if (edge_sign_opt(&o, 0, NULL) != 0) {
+		json_decref(o.annotations);
+		return 2;
 	}
 	if (argc - optind != 1 || o.key == NULL ||
 	    (o.chain != NULL && o.cert == NULL))
@@ -427,6 +468,10 @@ static int cmd_sign(int argc, char **argv)
 	e.path = o.key;
 	if (sig_key_load_private(o.key, &o.secret, &k, &e) != 0) {
 		cli_err(&e);
+		goto out;
+	}
+	if (o.cms) {
+		rc = edge_sign_cms(&o, k);
 		goto out;
 	}
 	if (o.cert != NULL && load_signer_certs(&o, k, &b) != 0)
@@ -468,16 +513,18 @@ static int cmd_sign(int argc, char **argv)
 		of_open = true;
 	}
 
+	if (edge_verity_begin(&o, fd, img.format, &ev) != 0)
+		goto out;
 	/* One pass: hash (and, with --append, copy) the image. */
 	if (stream_sha256_init(&sha, &e) != 0) {
 		cli_err(&e);
 		goto out;
 	}
 	{
-		struct stream_sink sinks[] = {
+		struct stream_sink sinks[2] = {
 			{ stream_sha256_update, &sha },
-			/* h7-edge: the dm-verity tree sink goes here. */
 		};
+		size_t nsinks = 1;
 		struct stream_opts so = {
 			.tee_fd = of_open ? of.fd : -1,
 			.limit = STREAM_NO_LIMIT,
@@ -485,9 +532,11 @@ static int cmd_sign(int argc, char **argv)
 		};
 		struct stat st;
 
+		if (ev != NULL && edge_verity_sink(ev).update != NULL)
+			sinks[nsinks++] = edge_verity_sink(ev);
 		fstat(fd, &st);
 		cli_progress_start(&prog, o.progress, (uint64_t)st.st_size);
-		rc = stream_fd(fd, o.image, &so, sinks, ARRAY_SIZE(sinks), &total, &e);
+		rc = stream_fd(fd, o.image, &so, sinks, nsinks, &total, &e);
 		cli_progress_end(&prog);
 		if (rc != 0 || stream_sha256_final(&sha, info.sha256, &e) != 0) {
 			rc = 1;
@@ -507,6 +556,8 @@ static int cmd_sign(int argc, char **argv)
 	info.created = created_time();
 	info.solo5 = img.solo5;
 	info.annotations = o.annotations;
+	if (ev != NULL && edge_verity_end(ev, fd, o.image, &info) != 0)
+		goto out;
 	if (stmt_build(&info, &payload, &plen, &e) != 0 ||
 	    dsse_sign(DSSE_INTOTO_TYPE, (uint8_t *)payload, plen, k, &b.env, &e) != 0) {
 		cli_err(&e);
@@ -525,7 +576,7 @@ static int cmd_sign(int argc, char **argv)
 		cli_errx("sign: bundle of %zu bytes exceeds %d", jlen, BUNDLE_MAX);
 		goto out;
 	}
-	if (self_check(json, jlen, k) != 0)
+	if (self_check(json, jlen, k) != 0 || edge_verity_commit(ev) != 0)
 		goto out;
 
 	if (o.append) {
@@ -566,6 +617,7 @@ out:
 	if (fd >= 0)
 		close(fd);
 	stream_sha256_free(&sha);
+	edge_verity_free(ev);
 	sigimg_free(&img);
 	bundle_free(&b);
 	sig_key_free(k);
@@ -591,7 +643,11 @@ struct verify_opts {
 	bool            check_time;
 	bool            json;
 	int             progress;
-	/* h7-edge: --exec argv, --cms, --verity-only go here. */
+	/* h7-edge */
+	bool            verity_only;     /* --verity-only */
+	const char     *cms;             /* --cms P7S */
+	char          **exec_argv;       /* after --exec: TENDER ARGS... */
+	int             tee_fd;          /* sealed copy for --exec, or -1 */
 };
 
 struct verify_result {
@@ -604,6 +660,22 @@ struct verify_result {
 
 static void reason(struct verify_result *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* h7-edge: verity-only, CMS and --exec (defined at the end). */
+struct edge_vsink;
+static int edge_verify_split(int *argc, char **argv, struct verify_opts *o);
+static int edge_verify_opt(struct verify_opts *o, int c, const char *arg);
+static void edge_verify_cms(struct verify_opts *o, int fd,
+			    struct verify_result *r);
+static void edge_check_verity_only(const struct verify_opts *o, int fd,
+				   uint64_t image_len, struct verify_result *r);
+static struct edge_vsink *edge_vsink_begin(const struct verify_opts *o,
+					   struct verify_result *r);
+static struct stream_sink edge_vsink_sink(struct edge_vsink *vs);
+static void edge_vsink_end(struct edge_vsink *vs, int fd,
+			   const struct verify_opts *o, struct verify_result *r);
+static void edge_seal(const struct verify_opts *o, struct verify_result *r);
+static int edge_exec(const struct verify_opts *o);
 
 static void reason(struct verify_result *r, const char *fmt, ...)
 {
@@ -781,6 +853,7 @@ static void check_image(const struct verify_opts *o, int fd,
 	struct stream_sha256 sha = { 0 };
 	struct fmt_err e = { .path = o->image };
 	struct sigimg img = { 0 };
+	struct edge_vsink *vs = NULL;
 	struct cli_progress prog;
 	uint8_t md[32];
 	uint64_t total = 0;
@@ -792,24 +865,27 @@ static void check_image(const struct verify_opts *o, int fd,
 		return;
 	}
 	{
-		struct stream_sink sinks[] = {
+		struct stream_sink sinks[2] = {
 			{ stream_sha256_update, &sha },
-			/* h7-edge: verity tree sink */
 		};
+		size_t nsinks = 1;
 		struct stream_opts so = {
-			.tee_fd = -1,                /* h7-edge: memfd for --exec */
+			.tee_fd = o->tee_fd,         /* sealed copy for --exec */
 			.limit = image_len,
 			.progress = progress_cb, .progress_arg = &prog,
 		};
 
+		vs = edge_vsink_begin(o, r);
+		if (vs != NULL && edge_vsink_sink(vs).update != NULL)
+			sinks[nsinks++] = edge_vsink_sink(vs);
 		fstat(fd, &st);
 		cli_progress_start(&prog, o->progress,
 				   image_len != STREAM_NO_LIMIT ? image_len :
 				   (uint64_t)st.st_size);
-		rc = stream_fd(fd, o->image, &so, sinks, ARRAY_SIZE(sinks),
-			       &total, &e);
+		rc = stream_fd(fd, o->image, &so, sinks, nsinks, &total, &e);
 		cli_progress_end(&prog);
 	}
+	edge_vsink_end(vs, fd, o, r);
 	if (rc != 0 || stream_sha256_final(&sha, md, &e) != 0) {
 		reason(r, "reading image: %s", e.msg);
 		stream_sha256_free(&sha);
@@ -884,7 +960,8 @@ static int load_verify_keys(struct verify_opts *o, int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "progress", no_argument, NULL, 'p' },
 		{ "quiet", no_argument, NULL, 'q' },
-		/* h7-edge: exec, cms, verity-only */
+		{ "verity-only", no_argument, NULL, EDGE_OPT_VERITY_ONLY },
+		{ "cms", required_argument, NULL, EDGE_OPT_CMS },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct fmt_err e = { 0 };
@@ -939,6 +1016,10 @@ static int load_verify_keys(struct verify_opts *o, int argc, char **argv)
 		case 'j': o->json = true; break;
 		case 'p': o->progress = 1; break;
 		case 'q': o->progress = -1; break;
+		case EDGE_OPT_VERITY_ONLY: case EDGE_OPT_CMS:
+			if (edge_verify_opt(o, c, optarg) != 0)
+				return 2;
+			break;
 		default: cli_usage(stderr, 2);
 		}
 	}
@@ -948,7 +1029,7 @@ static int load_verify_keys(struct verify_opts *o, int argc, char **argv)
 		cli_usage(stderr, 2);
 	}
 	o->image = argv[optind];
-	return 0;
+	return edge_verify_opt(o, 0, NULL);
 }
 
 static void print_result(const struct verify_opts *o, struct verify_result *r)
@@ -987,7 +1068,9 @@ static int cmd_verify(int argc, char **argv)
 	bool appended, have_b = false;
 	int rc, fd = -1;
 
-	rc = load_verify_keys(&o, argc, argv);
+	rc = edge_verify_split(&argc, argv, &o);
+	if (rc == 0)
+		rc = load_verify_keys(&o, argc, argv);
 	if (rc != 0)
 		goto out;
 	rc = 1;
@@ -997,6 +1080,10 @@ static int cmd_verify(int argc, char **argv)
 	fd = open(o.image, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		reason(&r, "cannot open: %s", strerror(errno));
+		goto report;
+	}
+	if (o.cms != NULL) {
+		edge_verify_cms(&o, fd, &r);
 		goto report;
 	}
 	if (read_bundle(&o, fd, &json, &jlen, &image_len, &appended, &r) != 0)
@@ -1015,7 +1102,11 @@ static int cmd_verify(int argc, char **argv)
 		goto chain;
 	}
 	r.have_st = true;
-	check_image(&o, fd, image_len, &r);
+	if (o.verity_only)
+		edge_check_verity_only(&o, fd, image_len, &r);
+	else
+		check_image(&o, fd, image_len, &r);
+	edge_seal(&o, &r);
 	check_policy(&o, &r);
 chain:
 	if (o.roots != NULL)
@@ -1023,9 +1114,13 @@ chain:
 report:
 	print_result(&o, &r);
 	rc = json_array_size(r.reasons) == 0 ? 0 : 1;
+	if (rc == 0 && o.exec_argv != NULL)
+		rc = edge_exec(&o);             /* returns only on failure */
 out:
 	if (fd >= 0)
 		close(fd);
+	if (o.tee_fd >= 0)
+		close(o.tee_fd);
 	if (have_b)
 		bundle_free(&b);
 	if (r.have_st)
@@ -1235,6 +1330,609 @@ out:
 	image_close(img);
 	close(fd);
 	return rc;
+}
+
+/* ---- sign/verify for the edge (h7-edge) ---------------------------- */
+/*
+ * dm-verity roots in the statement (--verity, --salt, --hash-file,
+ * --verity-only), detached CMS (--format cms, --cms), PKCS#11 key options
+ * (--pin-file, --pkcs11-module) and --exec on a sealed copy.
+ */
+
+static int edge_sign_opt(struct sign_opts *o, int c, const char *arg)
+{
+	uint8_t salt[VERITY_SALT_MAX];
+	size_t salt_len;
+
+	switch (c) {
+	case EDGE_OPT_VERITY: o->verity = true; return 0;
+	case EDGE_OPT_SALT: o->salt = arg; return 0;
+	case EDGE_OPT_HASH_FILE: o->hash_file = arg; return 0;
+	case EDGE_OPT_PIN_FILE: o->secret.pin_file = arg; return 0;
+	case EDGE_OPT_MODULE: o->secret.pkcs11_module = arg; return 0;
+	case EDGE_OPT_FORMAT:
+		if (strcmp(arg, "cms") == 0)
+			o->cms = true;
+		else if (strcmp(arg, "bundle") != 0) {
+			cli_errx("sign: --format wants bundle or cms, got '%s'", arg);
+			return -1;
+		}
+		return 0;
+	}
+	/* c == 0: after all options */
+	if ((o->hash_file != NULL || o->salt != NULL) && !o->verity) {
+		cli_errx("sign: --%s needs --verity",
+			 o->hash_file ? "hash-file" : "salt");
+		return -1;
+	}
+	if (edge_parse_salt(o->salt, salt, &salt_len) != 0)
+		return -1;
+	if (o->cms && o->cert == NULL) {
+		cli_errx("sign: --format cms needs --cert (a CMS signature "
+			 "names its signer by certificate)");
+		return -1;
+	}
+	if (o->cms && (o->append || o->verity || o->rollback != 0 ||
+		       json_object_size(o->annotations) != 0)) {
+		cli_errx("sign: --format cms signs the image bytes only; "
+			 "--append, --verity, --rollback and --annotate need a "
+			 "bundle");
+		return -1;
+	}
+	return 0;
+}
+
+/* Stream sink adapter for the CMS digest. */
+static int edge_cms_update(void *ctx, const uint8_t *buf, size_t len,
+			   uint64_t off, struct fmt_err *e)
+{
+	(void)off;
+	return cms_sign_update(ctx, buf, len, e);
+}
+
+/* sign --format cms: IMAGE.p7s, a detached DER CMS SignedData. */
+static int edge_sign_cms(const struct sign_opts *o, struct sig_key *k)
+{
+	STACK_OF(X509) *leaf = NULL, *chain = NULL;
+	struct fmt_err e = { .path = o->cert };
+	struct cms_signer *cs = NULL;
+	struct outfile of;
+	EVP_PKEY *pk = p11_sig_key_token_pkey(k);
+	bool of_open = false;
+	uint8_t *der = NULL;
+	size_t der_len = 0;
+	uint64_t total = 0;
+	char *outpath = NULL;
+	X509 *x;
+	int fd = -1, rc = 1;
+
+	if (pk == NULL)
+		pk = k->pkey;
+	if (k->alg == SIG_ED25519) {
+		cli_errx("sign: --format cms needs an ECDSA or RSA key "
+			 "(OpenSSL 3.0 has no Ed25519 CMS signing)");
+		return 1;
+	}
+	if (cert_load_pem(o->cert, &leaf, &e) != 0) {
+		cli_err(&e);
+		goto out;
+	}
+	x = sk_X509_value(leaf, 0);
+	if (EVP_PKEY_eq(X509_get0_pubkey(x), k->pkey) != 1) {
+		cli_errx("%s: certificate does not match the signing key",
+			 o->cert);
+		goto out;
+	}
+	if (cert_check_usage(x, &e) != 0) {
+		cli_err(&e);
+		goto out;
+	}
+	if (o->chain != NULL) {
+		e.path = o->chain;
+		if (cert_load_pem(o->chain, &chain, &e) != 0) {
+			cli_err(&e);
+			goto out;
+		}
+	}
+	e.path = o->image;
+	fd = open(o->image, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		cli_errx("%s: %s", o->image, strerror(errno));
+		goto out;
+	}
+	if (cms_sign_begin(pk, x, chain, &cs, &e) != 0) {
+		cli_err(&e);
+		goto out;
+	}
+	{
+		struct stream_sink sink = { edge_cms_update, cs };
+		struct stream_opts so = { .tee_fd = -1,
+					  .limit = STREAM_NO_LIMIT };
+		if (stream_fd(fd, o->image, &so, &sink, 1, &total, &e) != 0 ||
+		    cms_sign_final(cs, &der, &der_len, &e) != 0) {
+			cli_err(&e);
+			goto out;
+		}
+	}
+	if (o->out != NULL)
+		outpath = strdup(o->out);
+	else if (asprintf(&outpath, "%s.p7s", o->image) < 0)
+		outpath = NULL;
+	if (outpath == NULL)
+		goto out;
+	e.path = outpath;
+	if (outfile_open(&of, outpath, 0644, &e) != 0) {
+		cli_err(&e);
+		goto out;
+	}
+	of_open = true;
+	if (outfile_write(&of, der, der_len, &e) != 0 ||
+	    outfile_commit(&of, &e) != 0) {
+		of_open = false;
+		cli_err(&e);
+		goto out;
+	}
+	of_open = false;
+	rc = 0;
+out:
+	if (of_open)
+		outfile_abort(&of);
+	if (fd >= 0)
+		close(fd);
+	cms_signer_free(cs);
+	OPENSSL_free(der);
+	free(outpath);
+	sk_X509_pop_free(leaf, X509_free);
+	sk_X509_pop_free(chain, X509_free);
+	return rc;
+}
+
+/* The tree that sign --verity builds alongside the SHA-256. */
+struct edge_verity {
+	struct verity  *v;               /* streamed (not qcow2), or NULL */
+	bool            qcow2;           /* tree over the guest view */
+	struct outfile  hf;              /* --hash-file */
+	bool            hf_open;
+	uint8_t         salt[VERITY_SALT_MAX];
+	size_t          salt_len;
+	json_t         *obj;
+};
+
+static int edge_verity_update(void *ctx, const uint8_t *buf, size_t len,
+			      uint64_t off, struct fmt_err *e)
+{
+	(void)off;
+	return verity_update(ctx, buf, len, e);
+}
+
+static int edge_verity_begin(const struct sign_opts *o, int fd,
+			     const char *format, struct edge_verity **out)
+{
+	struct fmt_err e = { .path = o->image };
+	struct edge_verity *ev;
+	struct stat st;
+
+	*out = NULL;
+	if (!o->verity)
+		return 0;
+	ev = calloc(1, sizeof *ev);
+	if (ev == NULL)
+		return -1;
+	*out = ev;
+	(void)edge_parse_salt(o->salt, ev->salt, &ev->salt_len);
+	ev->qcow2 = strcmp(format, "qcow2") == 0;
+	if (o->hash_file != NULL) {
+		e.path = o->hash_file;
+		if (outfile_open(&ev->hf, o->hash_file, 0644, &e) != 0) {
+			cli_err(&e);
+			return -1;
+		}
+		ev->hf_open = true;
+		e.path = o->image;
+	}
+	if (ev->qcow2)
+		return 0;
+	if (fstat(fd, &st) != 0) {
+		fmt_errno(&e, FMT_NOOFF, "stat");
+		cli_err(&e);
+		return -1;
+	}
+	if (verity_init((uint64_t)st.st_size, ev->salt, ev->salt_len,
+			ev->hf_open ? ev->hf.fd : -1, &ev->v, &e) != 0) {
+		cli_err(&e);
+		return -1;
+	}
+	return 0;
+}
+
+static struct stream_sink edge_verity_sink(struct edge_verity *ev)
+{
+	struct stream_sink s = { NULL, NULL };
+
+	if (ev->v != NULL) {
+		s.update = edge_verity_update;
+		s.ctx = ev->v;
+	}
+	return s;
+}
+
+static int edge_verity_end(struct edge_verity *ev, int fd, const char *path,
+			   struct stmt_info *info)
+{
+	struct fmt_err e = { .path = path };
+	uint8_t root[VERITY_DIGEST];
+	int hfd = ev->hf_open ? ev->hf.fd : -1;
+
+	if (ev->qcow2) {
+		struct image *img;
+		if (image_open(fd, path, IMG_QCOW2, NULL, &img, &e) != 0) {
+			cli_err(&e);
+			return -1;
+		}
+		if (verity_image(img, ev->salt, ev->salt_len, hfd, root,
+				 &e) != 0) {
+			image_close(img);
+			cli_err(&e);
+			return -1;
+		}
+		image_close(img);
+	} else if (verity_final(ev->v, root, &e) != 0) {
+		cli_err(&e);
+		return -1;
+	}
+	ev->obj = verity_json(root, ev->salt, ev->salt_len, &e);
+	if (ev->obj == NULL) {
+		cli_err(&e);
+		return -1;
+	}
+	info->verity = ev->obj;
+	return 0;
+}
+
+static int edge_verity_commit(struct edge_verity *ev)
+{
+	struct fmt_err e = { 0 };
+
+	if (ev == NULL || !ev->hf_open)
+		return 0;
+	ev->hf_open = false;
+	e.path = ev->hf.path;
+	if (outfile_commit(&ev->hf, &e) != 0) {
+		cli_err(&e);
+		return -1;
+	}
+	return 0;
+}
+
+static void edge_verity_free(struct edge_verity *ev)
+{
+	if (ev == NULL)
+		return;
+	if (ev->hf_open)
+		outfile_abort(&ev->hf);
+	verity_free(ev->v);
+	json_decref(ev->obj);
+	free(ev);
+}
+
+/* ---- verify --------------------------------------------------------- */
+
+/* Cut "--exec TENDER ARGS..." off argv before getopt sees it. */
+static int edge_verify_split(int *argc, char **argv, struct verify_opts *o)
+{
+	o->tee_fd = -1;
+	for (int i = 1; i < *argc; i++) {
+		if (strcmp(argv[i], "--exec") != 0)
+			continue;
+		if (i + 1 >= *argc) {
+			cli_errx("verify: --exec needs a TENDER to run");
+			return 2;
+		}
+		o->exec_argv = &argv[i + 1];    /* argv[argc] is NULL */
+		argv[i] = NULL;
+		*argc = i;
+		break;
+	}
+	return 0;
+}
+
+static int edge_verify_opt(struct verify_opts *o, int c, const char *arg)
+{
+	struct fmt_err e = { 0 };
+
+	switch (c) {
+	case EDGE_OPT_VERITY_ONLY: o->verity_only = true; return 0;
+	case EDGE_OPT_CMS: o->cms = arg; return 0;
+	}
+	/* c == 0: after all options */
+	if (o->cms != NULL && (o->roots == NULL || o->bundle != NULL ||
+			       o->verity_only || o->check_time ||
+			       o->min_rollback != 0 ||
+			       o->require_format != NULL ||
+			       o->require_target != NULL)) {
+		cli_errx("verify: --cms needs --ca and takes no bundle, "
+			 "statement or time options (CMS signs bytes only)");
+		return 2;
+	}
+	if (o->verity_only && o->exec_argv != NULL) {
+		cli_errx("verify: --exec runs the bytes it hashed; it needs the "
+			 "streaming verify, not --verity-only");
+		return 2;
+	}
+	if (o->exec_argv != NULL) {
+		o->tee_fd = sealfd_create("ukit-verified", &e);
+		if (o->tee_fd < 0) {
+			cli_err(&e);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void edge_seal(const struct verify_opts *o, struct verify_result *r)
+{
+	struct fmt_err e = { 0 };
+
+	if (o->tee_fd >= 0 && sealfd_seal(o->tee_fd, &e) != 0)
+		reason(r, "%s", e.msg);
+}
+
+static void edge_verify_cms(struct verify_opts *o, int fd,
+			    struct verify_result *r)
+{
+	struct fmt_err e = { .path = o->cms };
+	CMS_ContentInfo *cms = NULL;
+	STACK_OF(X509) *certs = NULL;
+	struct sig_key *k = NULL;
+	X509 *signer = NULL;
+	uint8_t *data = NULL;
+	size_t len;
+	int vfd = fd;
+
+	if (sig_read_file(o->cms, CMS_DER_MAX, &data, &len, &e) != 0) {
+		reason(r, "CMS signature %s: %s", o->cms, e.msg);
+		return;
+	}
+	if (cms_parse(data, len, &cms, &e) != 0) {
+		reason(r, "CMS signature %s:0x%" PRIx64 ": %s", o->cms, e.off,
+		       e.msg);
+		goto out;
+	}
+	e.path = o->image;
+	if (o->tee_fd >= 0) {
+		/* Verify the sealed copy itself: it is what will run. */
+		struct stream_opts so = { .tee_fd = o->tee_fd,
+					  .limit = STREAM_NO_LIMIT };
+		uint64_t total;
+		if (stream_fd(fd, o->image, &so, NULL, 0, &total, &e) != 0) {
+			reason(r, "reading image: %s", e.msg);
+			goto out;
+		}
+		edge_seal(o, r);
+		vfd = o->tee_fd;
+	}
+	if (cms_verify_fd(cms, vfd, &signer, &certs, &e) != 0) {
+		reason(r, "%s", e.msg);
+		goto out;
+	}
+	cert_subject(signer, r->signer, sizeof r->signer);
+	if (sig_key_from_pkey(X509_get0_pubkey(signer), &k, &e) == 0)
+		memcpy(r->keyid, k->keyid, sizeof r->keyid);
+	else
+		reason(r, "signer key: %s", e.msg);
+	if (cert_check_signer(signer, certs, o->roots, NULL, &e) != 0)
+		reason(r, "%s", e.msg);
+out:
+	sig_key_free(k);
+	X509_free(signer);
+	sk_X509_pop_free(certs, X509_free);
+	CMS_ContentInfo_free(cms);
+	free(data);
+}
+
+/* The signed verity parameters, or -1 with a reason. */
+static int edge_signed_verity(struct verify_result *r, uint8_t *root,
+			      uint8_t *salt, size_t *salt_len)
+{
+	struct fmt_err e = { 0 };
+
+	if (verity_json_parse(r->st.verity, root, salt, salt_len, &e) != 0) {
+		reason(r, "statement: %s", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static void edge_compare_root(struct verify_result *r, const uint8_t *got,
+			      const uint8_t *want)
+{
+	char a[2 * VERITY_DIGEST + 1], b[2 * VERITY_DIGEST + 1];
+
+	if (CRYPTO_memcmp(got, want, VERITY_DIGEST) == 0)
+		return;
+	sig_hex(got, VERITY_DIGEST, a);
+	sig_hex(want, VERITY_DIGEST, b);
+	reason(r, "dm-verity root %s differs from the signed root %s", a, b);
+}
+
+/* verify --verity-only: the tree alone, hashed on every core. */
+static void edge_check_verity_only(const struct verify_opts *o, int fd,
+				   uint64_t image_len, struct verify_result *r)
+{
+	uint8_t want[VERITY_DIGEST], got[VERITY_DIGEST];
+	uint8_t salt[VERITY_SALT_MAX];
+	size_t salt_len;
+	struct fmt_err e = { .path = o->image };
+	struct image *img = NULL;
+	bool qcow2 = strcmp(r->st.format, "qcow2") == 0;
+
+	if (r->st.verity == NULL) {
+		reason(r, "--verity-only: the statement has no dm-verity root "
+		       "(sign with --verity, or verify without --verity-only)");
+		return;
+	}
+	if (edge_signed_verity(r, want, salt, &salt_len) != 0)
+		return;
+	if (r->st.solo5 != NULL) {
+		reason(r, "--verity-only checks disk images; this statement "
+		       "covers a Solo5 ELF (verify it without --verity-only)");
+		return;
+	}
+	if (image_len != STREAM_NO_LIMIT && !qcow2) {
+		reason(r, "--verity-only does not read appended signatures");
+		return;
+	}
+	if (image_open(fd, o->image, qcow2 ? IMG_QCOW2 : IMG_RAW, NULL, &img,
+		       &e) != 0) {
+		reason(r, "reading image: %s", e.msg);
+		return;
+	}
+	/* raw: the file is the disk, so its size is the signed size; qcow2:
+	 * the root itself fixes the number of blocks of the guest view */
+	if (!qcow2 && image_size(img) != r->st.size)
+		reason(r, "image size %" PRIu64 " differs from the signed size %"
+		       PRIu64, image_size(img), r->st.size);
+	else if (verity_image_parallel(img, salt, salt_len, 0, got, &e) != 0)
+		reason(r, "dm-verity root: %s", e.msg);
+	else
+		edge_compare_root(r, got, want);
+	image_close(img);
+}
+
+/* verify's tree, built in the same pass as the SHA-256. */
+struct edge_vsink {
+	struct verity  *v;               /* NULL for qcow2 (guest view) */
+	bool            failed;
+	struct fmt_err  err;
+	uint8_t         want[VERITY_DIGEST];
+	uint8_t         salt[VERITY_SALT_MAX];
+	size_t          salt_len;
+};
+
+/* Never stops the pass: a tree error is one more reason at the end. */
+static int edge_vsink_update(void *ctx, const uint8_t *buf, size_t len,
+			     uint64_t off, struct fmt_err *e)
+{
+	struct edge_vsink *vs = ctx;
+
+	(void)off;
+	(void)e;
+	if (!vs->failed && verity_update(vs->v, buf, len, &vs->err) != 0)
+		vs->failed = true;
+	return 0;
+}
+
+static struct edge_vsink *edge_vsink_begin(const struct verify_opts *o,
+					   struct verify_result *r)
+{
+	struct edge_vsink *vs;
+
+	if (r->st.verity == NULL)
+		return NULL;
+	vs = calloc(1, sizeof *vs);
+	if (vs == NULL) {
+		reason(r, "dm-verity: out of memory");
+		return NULL;
+	}
+	vs->err.path = o->image;
+	if (edge_signed_verity(r, vs->want, vs->salt, &vs->salt_len) != 0) {
+		free(vs);
+		return NULL;
+	}
+	if (strcmp(r->st.format, "qcow2") != 0 &&
+	    verity_init(r->st.size, vs->salt, vs->salt_len, -1, &vs->v,
+			&vs->err) != 0)
+		vs->failed = true;
+	return vs;
+}
+
+static struct stream_sink edge_vsink_sink(struct edge_vsink *vs)
+{
+	struct stream_sink s = { NULL, NULL };
+
+	if (vs->v != NULL) {
+		s.update = edge_vsink_update;
+		s.ctx = vs;
+	}
+	return s;
+}
+
+static void edge_vsink_end(struct edge_vsink *vs, int fd,
+			   const struct verify_opts *o, struct verify_result *r)
+{
+	uint8_t got[VERITY_DIGEST];
+	struct image *img;
+
+	if (vs == NULL)
+		return;
+	if (!vs->failed && vs->v == NULL) {
+		/* qcow2: the tree covers the guest view, a second pass */
+		if (image_open(fd, o->image, IMG_QCOW2, NULL, &img,
+			       &vs->err) != 0) {
+			vs->failed = true;
+		} else {
+			if (verity_image(img, vs->salt, vs->salt_len, -1, got,
+					 &vs->err) != 0)
+				vs->failed = true;
+			image_close(img);
+		}
+	} else if (!vs->failed && verity_final(vs->v, got, &vs->err) != 0) {
+		vs->failed = true;
+	}
+	if (vs->failed)
+		reason(r, "dm-verity root: %s", vs->err.msg);
+	else
+		edge_compare_root(r, got, vs->want);
+	verity_free(vs->v);
+	free(vs);
+}
+
+/* Run the tender on the sealed copy; returns only on failure. */
+static int edge_exec(const struct verify_opts *o)
+{
+	struct fmt_err e = { 0 };
+	char path[64], **argv;
+	size_t n = 0;
+
+	if (sealfd_exec_fd(o->tee_fd, path, sizeof path, &e) != 0) {
+		cli_err(&e);
+		return 1;
+	}
+	while (o->exec_argv[n] != NULL)
+		n++;
+	argv = calloc(n + 1, sizeof *argv);
+	if (argv == NULL)
+		return 1;
+	for (size_t i = 0; i < n; i++) {
+		const char *a = o->exec_argv[i], *p;
+		size_t count = 0, len = strlen(a), pl = strlen(path);
+		char *out, *w;
+
+		for (p = a; (p = strstr(p, "{}")) != NULL; p += 2)
+			count++;
+		out = malloc(len + count * pl + 1);
+		if (out == NULL)
+			return 1;
+		for (w = out, p = a; *p != '\0';) {
+			if (p[0] == '{' && p[1] == '}') {
+				memcpy(w, path, pl);
+				w += pl;
+				p += 2;
+			} else {
+				*w++ = *p++;
+			}
+		}
+		*w = '\0';
+		argv[i] = out;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	execvp(argv[0], argv);
+	cli_errx("verify: cannot run %s: %s", argv[0], strerror(errno));
+	for (size_t i = 0; i < n; i++)
+		free(argv[i]);
+	free(argv);
+	return 1;
 }
 
 /* ---- main ----------------------------------------------------------- */

@@ -1,0 +1,84 @@
+#!/bin/bash
+# t72-pkcs11: signing with a key on a PKCS#11 token (SoftHSM2 through the
+# OpenSSL pkcs11 engine), PIN from --pin-file or the URI; a wrong PIN, a
+# missing token and a missing object fail with exit 1 and a clear message,
+# never a crash, never the PIN in a message, never a file left behind.
+. "$(dirname "$0")/lib.sh"
+
+MOD=/usr/lib/softhsm/libsofthsm2.so
+if ! command -v softhsm2-util >/dev/null || [ ! -r "$MOD" ] ||
+	! command -v pkcs11-tool >/dev/null; then
+	skip "softhsm2 / opensc not installed"
+	done_testing
+	exit 0
+fi
+export SOFTHSM2_CONF=$T/softhsm2.conf
+mkdir -p "$T/tokens"
+echo "directories.tokendir = $T/tokens" >"$SOFTHSM2_CONF"
+softhsm2-util --init-token --free --label ukit --pin 1234 --so-pin 5678 >/dev/null
+pkcs11-tool --module "$MOD" --login --pin 1234 --keypairgen \
+	--key-type EC:prime256v1 --label k1 --id 01 >/dev/null 2>&1
+pkcs11-tool --module "$MOD" --read-object --type pubkey --label k1 \
+	-o "$T/k1.der" >/dev/null 2>&1
+openssl pkey -pubin -inform DER -in "$T/k1.der" -out "$T/k1.pub"
+check "token key generated" test -s "$T/k1.pub"
+printf '1234\n' >"$T/pin"
+printf '9999\n' >"$T/badpin"
+head -c 200000 /dev/urandom >"$T/img"
+
+check "sign with pkcs11: URI and --pin-file" ukit-sign sign -q \
+	--key "pkcs11:token=ukit;object=k1" --pin-file "$T/pin" "$T/img"
+check "verify with the token's public key" \
+	ukit-sign verify -q --pub "$T/k1.pub" "$T/img"
+check "sign with the URI's pin-value" ukit-sign sign -q \
+	--key "pkcs11:token=ukit;object=k1;pin-value=1234" -o "$T/b2.json" "$T/img"
+check "verify it" ukit-sign verify -q --pub "$T/k1.pub" --bundle "$T/b2.json" "$T/img"
+check "sign with --pkcs11-module and a query pin-value" ukit-sign sign -q \
+	--pkcs11-module "$MOD" --key "pkcs11:object=k1?pin-value=1234" \
+	-o "$T/b3.json" "$T/img"
+
+# failures: exit exactly 1 (a crash would be 134/139), clear, no PIN, no file
+fail_case() { # DESC SUBSTRING PIN ARGS...
+	local desc=$1 pat=$2 pin=$3 rc
+	shift 3
+	rm -f "$T/f.json"
+	ukit-sign sign -q "$@" -o "$T/f.json" "$T/img" >"$T/.out" 2>"$T/.err"
+	rc=$?
+	if [ $rc -eq 1 ] && grep -qF -- "$pat" "$T/.err"; then
+		ok "$desc: exit 1, '$pat'"
+	else
+		not_ok "$desc (exit $rc; $(head -c 300 "$T/.err"))"
+	fi
+	if grep -q -e "$pin" -e pin-value "$T/.err" "$T/.out"; then
+		not_ok "$desc: the PIN appears in a message"
+	else
+		ok "$desc: PIN not printed"
+	fi
+	[ ! -e "$T/f.json" ] && ok "$desc: no file left" || not_ok "$desc: file left"
+}
+fail_case "wrong PIN (file)" "login to the token failed" 9999 \
+	--pin-file "$T/badpin" --key "pkcs11:token=ukit;object=k1"
+fail_case "wrong PIN (URI)" "login to the token failed" 9999 \
+	--key "pkcs11:token=ukit;object=k1;pin-value=9999"
+fail_case "missing token" "no private key at pkcs11:token=nope;object=k1" 9999 \
+	--pin-file "$T/badpin" --key "pkcs11:token=nope;object=k1"
+fail_case "missing object" "no private key at pkcs11:token=ukit;object=nokey" 1234 \
+	--key "pkcs11:token=ukit;object=nokey;pin-value=1234"
+fail_case "missing module" "pkcs11 module /nonexistent.so" 9999 \
+	--pkcs11-module /nonexistent.so --key "pkcs11:object=k1;pin-value=9999"
+ls -A "$T" | grep -q '^\.' && ls -A "$T" | grep -v '^\.out$\|^\.err$' | grep -q '^\.' &&
+	not_ok "temporary files left: $(ls -A "$T")" || ok "no temporary files left"
+
+# A CMS signature made on the token, for a certificate of the token's key.
+if [ -x "$TOP/tests/gen/mkca.sh" ] || [ -f "$TOP/tests/gen/mkca.sh" ]; then
+	MKCA_LEAF_PUB=$T/k1.pub sh "$TOP/tests/gen/mkca.sh" "$T/ca"
+	check "sign --format cms on the token" ukit-sign sign -q --format cms \
+		--key "pkcs11:token=ukit;object=k1" --pin-file "$T/pin" \
+		--cert "$T/ca/token.pem" --chain "$T/ca/inter.pem" "$T/img"
+	check "openssl cms -verify accepts the token's CMS signature" \
+		openssl cms -verify -binary -inform DER -in "$T/img.p7s" \
+		-content "$T/img" -CAfile "$T/ca/root.pem" -purpose any -out /dev/null
+	check "verify --cms accepts it" ukit-sign verify -q --ca "$T/ca/root.pem" \
+		--cms "$T/img.p7s" "$T/img"
+fi
+done_testing
