@@ -1,14 +1,13 @@
 /*
  * binelf.c: ELF executable <-> flat binary (see binelf.h).
  *
- * The ELF is untrusted: libelf parses it, and every section or segment
- * range is checked against the file size and the flat binary against
- * BINELF_MAX_BIN before a byte is copied.
+ * The ELF is untrusted: elfimg (libelf) parses it, and every section or
+ * segment range is checked against the file size and the flat binary
+ * against BINELF_MAX_BIN before a byte is copied.
  */
 #include <errno.h>
-#include <gelf.h>
+#include <elf.h>
 #include <inttypes.h>
-#include <libelf.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 
 #include "binelf.h"
 #include "bytes.h"
+#include "elfimg.h"
 #include "outfile.h"
 
 #define COPY_CHUNK (1u << 20)
@@ -46,32 +46,27 @@ static int cmp_piece(const void *a, const void *b)
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-static int elf_fail(struct fmt_err *e, const char *what)
-{
-	return fmt_errf(e, FMT_NOOFF, "%s: %s", what, elf_errmsg(-1));
-}
-
 /*
  * The pieces of the flat binary: allocated sections with contents (LMA
  * from the PT_LOAD that holds them, as BFD computes it: p_paddr plus the
  * section's offset into the segment), or without section headers the
- * PT_LOAD segments.
+ * PT_LOAD segments.  elfimg has checked the tables and the segments
+ * against the file; section ranges are checked here.
  */
-static int collect(Elf *elf, uint64_t fsize, struct piece **out, size_t *np,
+static int collect(struct elfimg *img, struct piece **out, size_t *np,
 		   struct fmt_err *e)
 {
-	size_t shnum, phnum, n = 0;
-	struct piece *pc = NULL;
-	GElf_Phdr *ph = NULL;
+	const struct elfimg_info *in = elfimg_info(img);
+	size_t shnum = in->shnum, phnum = in->phnum, n = 0;
+	struct elfimg_phdr *ph = NULL;
+	struct piece *pc;
 
-	if (elf_getshdrnum(elf, &shnum) != 0 || elf_getphdrnum(elf, &phnum) != 0)
-		return elf_fail(e, "cannot read ELF headers");
 	if (phnum > 0 && (ph = calloc(phnum, sizeof *ph)) == NULL)
 		return fmt_errf(e, FMT_NOOFF, "out of memory");
 	for (size_t i = 0; i < phnum; i++)
-		if (gelf_getphdr(elf, (int)i, &ph[i]) == NULL) {
+		if (elfimg_phdr(img, i, &ph[i], e) < 0) {
 			free(ph);
-			return elf_fail(e, "cannot read program header");
+			return -1;
 		}
 	pc = calloc(shnum > phnum ? shnum : phnum ? phnum : 1, sizeof *pc);
 	if (pc == NULL) {
@@ -80,54 +75,54 @@ static int collect(Elf *elf, uint64_t fsize, struct piece **out, size_t *np,
 	}
 	if (shnum > 1) {
 		for (size_t i = 1; i < shnum; i++) {
-			Elf_Scn *scn = elf_getscn(elf, i);
-			GElf_Shdr sh;
+			struct elfimg_shdr sh;
 
-			if (scn == NULL || gelf_getshdr(scn, &sh) == NULL) {
+			if (elfimg_shdr(img, i, &sh, e) < 0) {
 				free(ph);
 				free(pc);
-				return elf_fail(e, "cannot read section header");
+				return -1;
 			}
-			if (!(sh.sh_flags & SHF_ALLOC) || sh.sh_type == SHT_NOBITS ||
-			    sh.sh_type == SHT_NULL || sh.sh_size == 0)
+			if (!(sh.flags & SHF_ALLOC) || sh.type == SHT_NOBITS ||
+			    sh.type == SHT_NULL || sh.size == 0)
 				continue;
-			pc[n].lma = sh.sh_addr;
-			pc[n].off = sh.sh_offset;
-			pc[n].size = sh.sh_size;
+			pc[n].lma = sh.addr;
+			pc[n].off = sh.offset;
+			pc[n].size = sh.size;
 			pc[n].idx = (unsigned)i;
 			for (size_t j = 0; j < phnum; j++) {
-				if (ph[j].p_type != PT_LOAD ||
-				    sh.sh_offset < ph[j].p_offset ||
-				    sh.sh_offset - ph[j].p_offset >= ph[j].p_filesz ||
-				    sh.sh_size > ph[j].p_filesz -
-						 (sh.sh_offset - ph[j].p_offset) ||
-				    sh.sh_addr < ph[j].p_vaddr ||
-				    sh.sh_addr - ph[j].p_vaddr >= ph[j].p_memsz)
+				if (ph[j].type != PT_LOAD ||
+				    sh.offset < ph[j].offset ||
+				    sh.offset - ph[j].offset >= ph[j].filesz ||
+				    sh.size > ph[j].filesz -
+					      (sh.offset - ph[j].offset) ||
+				    sh.addr < ph[j].vaddr ||
+				    sh.addr - ph[j].vaddr >= ph[j].memsz)
 					continue;
-				pc[n].lma = ph[j].p_paddr +
-					    (sh.sh_offset - ph[j].p_offset);
+				pc[n].lma = ph[j].paddr +
+					    (sh.offset - ph[j].offset);
 				break;
 			}
 			n++;
 		}
 	} else {
 		for (size_t j = 0; j < phnum; j++) {
-			if (ph[j].p_type != PT_LOAD || ph[j].p_filesz == 0)
+			if (ph[j].type != PT_LOAD || ph[j].filesz == 0)
 				continue;
-			pc[n].lma = ph[j].p_paddr;
-			pc[n].off = ph[j].p_offset;
-			pc[n].size = ph[j].p_filesz;
+			pc[n].lma = ph[j].paddr;
+			pc[n].off = ph[j].offset;
+			pc[n].size = ph[j].filesz;
 			pc[n].idx = (unsigned)j;
 			n++;
 		}
 	}
 	free(ph);
 	for (size_t i = 0; i < n; i++)
-		if (!in_bounds(pc[i].off, pc[i].size, fsize)) {
+		if (!in_bounds(pc[i].off, pc[i].size, in->file_size)) {
 			fmt_errf(e, pc[i].off, "%s %u: contents end past end of "
 				 "file (0x%" PRIx64 " + 0x%" PRIx64 " > 0x%"
 				 PRIx64 ")", shnum > 1 ? "section" : "segment",
-				 pc[i].idx, pc[i].off, pc[i].size, fsize);
+				 pc[i].idx, pc[i].off, pc[i].size,
+				 in->file_size);
 			free(pc);
 			return -1;
 		}
@@ -137,51 +132,28 @@ static int collect(Elf *elf, uint64_t fsize, struct piece **out, size_t *np,
 	return 0;
 }
 
-static int copy_range(int fd, uint64_t off, uint64_t len, int ofd,
-		      uint8_t *buf, const char *opath, struct fmt_err *e)
+static int write_out(int ofd, const void *buf, size_t len, const char *opath,
+		     struct fmt_err *e)
 {
-	while (len > 0) {
-		size_t n = len < COPY_CHUNK ? (size_t)len : COPY_CHUNK;
-		ssize_t r = pread_full(fd, buf, n, (off_t)off);
-
-		if (r < 0)
-			return fmt_errno(e, off, "read failed");
-		if ((size_t)r < n)
-			return fmt_errf(e, off, "file shrank while reading");
-		if (write_full(ofd, buf, n) < 0) {
-			fmt_errno(e, FMT_NOOFF, "write failed");
-			e->path = opath;
-			return -1;
-		}
-		off += n;
-		len -= n;
+	if (write_full(ofd, buf, len) < 0) {
+		fmt_errno(e, FMT_NOOFF, "write failed");
+		e->path = opath;
+		return -1;
 	}
 	return 0;
 }
 
-int binelf_to_bin(int fd, const char *ipath, int ofd, const char *opath,
-		  struct fmt_err *e)
+int binelf_img_to_bin(struct elfimg *img, int ofd, const char *opath,
+		      struct fmt_err *e)
 {
 	struct piece *pc = NULL;
 	size_t n = 0;
-	struct stat st;
 	uint64_t base, pos, end = 0;
 	uint8_t *buf = NULL;
-	Elf *elf = NULL;
 	int rc = -1;
 
-	e->path = ipath;
-	if (fstat(fd, &st) < 0)
-		return fmt_errno(e, FMT_NOOFF, "cannot stat");
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return elf_fail(e, "libelf");
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (elf == NULL || elf_kind(elf) != ELF_K_ELF) {
-		fmt_errf(e, 0, "not an ELF file");
-		goto out;
-	}
-	if (collect(elf, (uint64_t)st.st_size, &pc, &n, e) < 0)
-		goto out;
+	if (collect(img, &pc, &n, e) < 0)
+		return -1;
 	if (n == 0) {
 		fmt_errf(e, FMT_NOOFF, "no loadable contents");
 		goto out;
@@ -204,36 +176,73 @@ int binelf_to_bin(int fd, const char *ipath, int ofd, const char *opath,
 		}
 		end = pend;
 	}
-	if ((buf = calloc(1, COPY_CHUNK)) == NULL) {
+	if ((buf = malloc(COPY_CHUNK)) == NULL) {
 		fmt_errf(e, FMT_NOOFF, "out of memory");
 		goto out;
 	}
 	pos = base;
 	for (size_t i = 0; i < n; i++) {
+		uint64_t off = pc[i].off, left = pc[i].size;
+
 		/* zeros up to the piece, then its bytes */
+		memset(buf, 0, COPY_CHUNK);
 		while (pos < pc[i].lma) {
 			uint64_t z = pc[i].lma - pos;
 			size_t k = z < COPY_CHUNK ? (size_t)z : COPY_CHUNK;
 
-			memset(buf, 0, k);
-			if (write_full(ofd, buf, k) < 0) {
-				fmt_errno(e, FMT_NOOFF, "write failed");
-				e->path = opath;
+			if (write_out(ofd, buf, k, opath, e) < 0)
 				goto out;
-			}
 			pos += k;
 		}
-		if (copy_range(fd, pc[i].off, pc[i].size, ofd, buf, opath,
-			       e) < 0)
-			goto out;
+		while (left > 0) {
+			size_t k = left < COPY_CHUNK ? (size_t)left : COPY_CHUNK;
+
+			if (elfimg_pread(img, buf, k, off, e) < 0 ||
+			    write_out(ofd, buf, k, opath, e) < 0)
+				goto out;
+			off += k;
+			left -= k;
+		}
 		pos += pc[i].size;
 	}
 	rc = 0;
 out:
 	free(buf);
 	free(pc);
-	elf_end(elf);
 	return rc;
+}
+
+int binelf_to_bin(int fd, const char *ipath, int ofd, const char *opath,
+		  struct fmt_err *e)
+{
+	struct elfimg *img;
+	int rc;
+
+	e->path = ipath;
+	if (elfimg_open(fd, ipath, &img, e) < 0)
+		return -1;
+	rc = binelf_img_to_bin(img, ofd, opath, e);
+	elfimg_close(img);
+	return rc;
+}
+
+static int copy_range(int fd, uint64_t off, uint64_t len, int ofd,
+		      uint8_t *buf, const char *opath, struct fmt_err *e)
+{
+	while (len > 0) {
+		size_t n = len < COPY_CHUNK ? (size_t)len : COPY_CHUNK;
+		ssize_t r = pread_full(fd, buf, n, (off_t)off);
+
+		if (r < 0)
+			return fmt_errno(e, off, "read failed");
+		if ((size_t)r < n)
+			return fmt_errf(e, off, "file shrank while reading");
+		if (write_out(ofd, buf, n, opath, e) < 0)
+			return -1;
+		off += n;
+		len -= n;
+	}
+	return 0;
 }
 
 #define EH_SIZE 64

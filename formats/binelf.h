@@ -34,6 +34,12 @@ int binelf_arch(const char *name);
 int binelf_to_bin(int fd, const char *ipath, int ofd, const char *opath,
 		  struct fmt_err *e);
 
+struct elfimg;
+
+/* The same from an open elfimg (the (buf, len) path for fuzzing). */
+int binelf_img_to_bin(struct elfimg *img, int ofd, const char *opath,
+		      struct fmt_err *e);
+
 /*
  * Write the flat binary on (fd) to (ofd) as a little-endian ELF64
  * ET_EXEC with one RWX PT_LOAD at a page-aligned file offset.

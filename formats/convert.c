@@ -156,32 +156,37 @@ static int walk_next(struct walk *w, uint64_t *idx, struct fmt_err *e)
 	return 0;
 }
 
-/* Read guest clusters [idx, idx + n) into (buf), zero past the end. */
-static int read_clusters(struct walk *w, uint64_t idx, uint64_t n,
-			 uint8_t *buf, struct fmt_err *e)
-{
-	uint64_t off = idx * w->cs, len = n * w->cs;
+/* ---- the pipeline ----------------------------------------------------- */
 
-	if (off + len > w->size) {
-		memset(buf + (w->size - off), 0, len - (w->size - off));
-		len = w->size - off;
-	}
-	return image_read(w->img, buf, len, off, e);
-}
-
-/* ---- qcow2 output ----------------------------------------------------- */
-
+/*
+ * A slot is one unit of work: a few guest clusters (qcow2 output) or a
+ * byte range (raw output).  The calling thread fills slots in guest
+ * order with what to read; workers read (each through its own image
+ * handle), detect zeros and compress or, for raw output, write; the
+ * calling thread takes slots back in ring order.
+ */
 enum { SLOT_FREE, SLOT_FILLED, SLOT_BUSY, SLOT_DONE };
 enum { CL_ZERO, CL_RAW, CL_COMP };
 
 struct slot {
 	int state;
-	unsigned n;              /* clusters */
+	unsigned n;              /* clusters (qcow2) */
 	uint64_t *idx;           /* guest cluster indices */
-	uint8_t *in;             /* n clusters */
+	uint64_t off, len;       /* byte range (raw) */
+	uint8_t *in;             /* n clusters, or the range */
 	uint8_t *out;            /* n compressed clusters, cs - 1 each */
-	uint32_t *len;           /* compressed lengths; kind in kind[] */
+	uint32_t *len_c;         /* compressed lengths */
 	uint8_t *kind;
+	int rc;                  /* 0, or -1 with err */
+	struct fmt_err err;
+};
+
+struct pool;
+
+struct wctx {
+	struct image *img;       /* this worker's own handle */
+	struct zctx z;
+	bool zok;
 };
 
 struct pool {
@@ -194,12 +199,39 @@ struct pool {
 	bool quit;
 	enum qcow2w_comp comp;
 	int level;
-	uint64_t cs;
-	bool worker_failed;
+	uint64_t cs;             /* cluster size, or raw chunk size */
+	uint64_t size;           /* image size */
+	bool raw;                /* raw output mode */
+	int ofd;                 /* raw output */
+	int ifd;
+	const char *ipath;
+	enum image_format fmt;
+	unsigned worker_failed;
 };
 
-static void compress_slot(struct pool *p, struct zctx *z, struct slot *s)
+static void work_qcow2(struct pool *p, struct wctx *w, struct slot *s)
 {
+	/* read runs of consecutive clusters with one call each */
+	for (unsigned i = 0; i < s->n;) {
+		unsigned j = i + 1;
+		uint64_t off, len;
+
+		while (j < s->n && s->idx[j] == s->idx[j - 1] + 1)
+			j++;
+		off = s->idx[i] * p->cs;
+		len = (j - i) * p->cs;
+		if (off + len > p->size) {
+			memset(s->in + i * p->cs + (p->size - off), 0,
+			       len - (p->size - off));
+			len = p->size - off;
+		}
+		if (image_read(w->img, s->in + i * p->cs, len, off,
+			       &s->err) < 0) {
+			s->rc = -1;
+			return;
+		}
+		i = j;
+	}
 	for (unsigned i = 0; i < s->n; i++) {
 		const uint8_t *in = s->in + i * p->cs;
 		uint8_t *out = s->out + i * (p->cs - 1);
@@ -209,254 +241,12 @@ static void compress_slot(struct pool *p, struct zctx *z, struct slot *s)
 			s->kind[i] = CL_ZERO;
 			continue;
 		}
-		n = z != NULL ? zctx_run(z, in, p->cs, out, p->cs - 1) : 0;
+		n = p->comp != QCOW2W_NONE
+			? zctx_run(&w->z, in, p->cs, out, p->cs - 1) : 0;
 		s->kind[i] = n > 0 ? CL_COMP : CL_RAW;
-		s->len[i] = (uint32_t)n;
+		s->len_c[i] = (uint32_t)n;
 	}
 }
-
-static void *worker(void *arg)
-{
-	struct pool *p = arg;
-	struct zctx z;
-	bool ok = zctx_init(&z, p->comp, p->level) == 0;
-
-	pthread_mutex_lock(&p->mu);
-	if (!ok)
-		p->worker_failed = true;
-	for (;;) {
-		struct slot *s;
-
-		while (!p->quit && p->taken == p->filled)
-			pthread_cond_wait(&p->cv, &p->mu);
-		if (p->quit)
-			break;
-		s = &p->slots[p->taken++ % p->nslots];
-		s->state = SLOT_BUSY;
-		pthread_mutex_unlock(&p->mu);
-		compress_slot(p, ok ? &z : NULL, s);
-		pthread_mutex_lock(&p->mu);
-		s->state = SLOT_DONE;
-		pthread_cond_broadcast(&p->cv);
-	}
-	pthread_mutex_unlock(&p->mu);
-	zctx_fini(&z);
-	return NULL;
-}
-
-static void pool_free(struct pool *p)
-{
-	for (unsigned i = 0; p->slots != NULL && i < p->nslots; i++) {
-		free(p->slots[i].idx);
-		free(p->slots[i].in);
-		free(p->slots[i].out);
-		free(p->slots[i].len);
-		free(p->slots[i].kind);
-	}
-	free(p->slots);
-}
-
-static int pool_alloc(struct pool *p, unsigned threads)
-{
-	uint64_t per = SLOT_BYTES / p->cs, slot_mem;
-	unsigned n;
-
-	if (per == 0)
-		per = 1;
-	slot_mem = 2 * per * p->cs;
-	n = 2 * threads + 2;
-	if ((uint64_t)n * slot_mem > CONVERT_WINDOW_BYTES) {
-		n = (unsigned)(CONVERT_WINDOW_BYTES / slot_mem);
-		if (n < threads + 1)
-			n = threads + 1;
-	}
-	p->per_slot = (unsigned)per;
-	p->nslots = n;
-	p->slots = calloc(n, sizeof *p->slots);
-	if (p->slots == NULL)
-		return -1;
-	for (unsigned i = 0; i < n; i++) {
-		struct slot *s = &p->slots[i];
-		s->idx = calloc(per, sizeof *s->idx);
-		s->in = malloc(per * p->cs);
-		s->out = p->comp != QCOW2W_NONE ? malloc(per * (p->cs - 1))
-						: malloc(1);
-		s->len = calloc(per, sizeof *s->len);
-		s->kind = calloc(per, 1);
-		if (!s->idx || !s->in || !s->out || !s->len || !s->kind)
-			return -1;
-	}
-	return 0;
-}
-
-/* Fill (s) with the next data clusters.  Returns clusters put in, or -1. */
-static int fill_slot(struct walk *w, struct pool *p, struct slot *s,
-		     bool *end, struct fmt_err *e)
-{
-	unsigned n = 0;
-
-	while (n < p->per_slot) {
-		uint64_t idx = 0;
-		int r = walk_next(w, &idx, e);
-
-		if (r < 0)
-			return -1;
-		if (r == 0) {
-			*end = true;
-			break;
-		}
-		s->idx[n++] = idx;
-	}
-	/* read runs of consecutive clusters with one call each */
-	for (unsigned i = 0; i < n;) {
-		unsigned j = i + 1;
-
-		while (j < n && s->idx[j] == s->idx[j - 1] + 1)
-			j++;
-		if (read_clusters(w, s->idx[i], j - i, s->in + i * p->cs,
-				  e) < 0)
-			return -1;
-		i = j;
-	}
-	s->n = n;
-	return (int)n;
-}
-
-static int drain_slot(struct qcow2w *qw, struct pool *p, struct slot *s,
-		      struct fmt_err *e)
-{
-	for (unsigned i = 0; i < s->n; i++) {
-		int r = 0;
-
-		if (s->kind[i] == CL_RAW)
-			r = qcow2w_put(qw, s->idx[i], s->in + i * p->cs, e);
-		else if (s->kind[i] == CL_COMP)
-			r = qcow2w_put_compressed(qw, s->idx[i],
-						  s->out + i * (p->cs - 1),
-						  s->len[i], e);
-		if (r < 0)
-			return -1;
-	}
-	return 0;
-}
-
-int convert_to_qcow2(struct image *img, const char *ipath, int fd,
-		     const char *opath, const struct convert_opts *o,
-		     struct fmt_err *e)
-{
-	struct qcow2w *qw = NULL;
-	struct pool p;
-	struct walk w;
-	pthread_t tid[CONVERT_MAX_THREADS];
-	unsigned nthr = 0, threads = o->threads;
-	uint64_t wrote = 0;
-	bool end = false, in_err = false;
-	int rc = -1;
-
-	memset(&p, 0, sizeof p);
-	memset(&w, 0, sizeof w);
-	if (threads < 1)
-		threads = 1;
-	if (threads > CONVERT_MAX_THREADS)
-		threads = CONVERT_MAX_THREADS;
-	e->path = opath;
-	if (qcow2w_open(fd, opath, &o->q, image_size(img), &qw, e) < 0)
-		return -1;
-	w.img = img;
-	w.size = image_size(img);
-	w.cs = 1ULL << o->q.cluster_bits;
-	p.cs = w.cs;
-	p.comp = o->q.comp;
-	p.level = o->level;
-	pthread_mutex_init(&p.mu, NULL);
-	pthread_cond_init(&p.cv, NULL);
-	if (pool_alloc(&p, threads) < 0) {
-		fmt_errf(e, FMT_NOOFF, "out of memory");
-		goto out;
-	}
-	if (p.comp != QCOW2W_NONE) {
-		for (; nthr < threads; nthr++)
-			if (pthread_create(&tid[nthr], NULL, worker, &p) != 0)
-				break;
-		if (nthr == 0) {
-			fmt_errf(e, FMT_NOOFF, "cannot start threads");
-			goto out;
-		}
-	}
-	for (;;) {
-		/* fill every free slot, in ring order */
-		while (!end && p.filled - wrote < p.nslots) {
-			struct slot *s = &p.slots[p.filled % p.nslots];
-			int n = fill_slot(&w, &p, s, &end, e);
-
-			if (n < 0) {
-				in_err = true;
-				goto out;
-			}
-			if (n == 0)
-				break;
-			if (nthr == 0) {
-				compress_slot(&p, NULL, s);
-				s->state = SLOT_DONE;
-				p.filled++;
-			} else {
-				pthread_mutex_lock(&p.mu);
-				s->state = SLOT_FILLED;
-				p.filled++;
-				pthread_cond_broadcast(&p.cv);
-				pthread_mutex_unlock(&p.mu);
-			}
-		}
-		if (wrote == p.filled)
-			break;
-		/* hand the oldest slot to the writer once compressed */
-		{
-			struct slot *s = &p.slots[wrote % p.nslots];
-
-			if (nthr > 0) {
-				pthread_mutex_lock(&p.mu);
-				while (s->state != SLOT_DONE)
-					pthread_cond_wait(&p.cv, &p.mu);
-				pthread_mutex_unlock(&p.mu);
-			}
-			if (p.worker_failed) {
-				fmt_errf(e, FMT_NOOFF,
-					 "cannot set up the compressor");
-				goto out;
-			}
-			if (drain_slot(qw, &p, s, e) < 0)
-				goto out;
-			s->state = SLOT_FREE;
-			wrote++;
-			if (o->progress != NULL && s->n > 0)
-				o->progress(o->ctx,
-					    (s->idx[s->n - 1] + 1) * w.cs);
-		}
-	}
-	if (qcow2w_finish(qw, e) < 0)
-		goto out;
-	if (o->progress != NULL)
-		o->progress(o->ctx, w.size);
-	rc = 0;
-out:
-	if (nthr > 0) {
-		pthread_mutex_lock(&p.mu);
-		p.quit = true;
-		pthread_cond_broadcast(&p.cv);
-		pthread_mutex_unlock(&p.mu);
-		for (unsigned i = 0; i < nthr; i++)
-			pthread_join(tid[i], NULL);
-	}
-	pool_free(&p);
-	pthread_cond_destroy(&p.cv);
-	pthread_mutex_destroy(&p.mu);
-	qcow2w_free(qw);
-	if (in_err)
-		e->path = ipath;
-	return rc;
-}
-
-/* ---- raw output ------------------------------------------------------- */
 
 static int pwrite_all(int fd, const uint8_t *p, size_t len, uint64_t off,
 		      struct fmt_err *e)
@@ -475,73 +265,417 @@ static int pwrite_all(int fd, const uint8_t *p, size_t len, uint64_t off,
 	return 0;
 }
 
-int convert_to_raw(struct image *img, const char *ipath, int fd,
-		   const char *opath, const struct convert_opts *o,
-		   struct fmt_err *e)
+/* Raw output: read the range, write its non-zero runs of 4 KiB blocks. */
+static void work_raw(struct pool *p, struct wctx *w, struct slot *s)
 {
-	uint64_t size = image_size(img), pos = 0;
-	uint8_t *buf;
+	size_t n = (size_t)s->len;
+	uint8_t *buf = s->in;
+
+	if (image_read(w->img, buf, n, s->off, &s->err) < 0) {
+		s->rc = -1;
+		return;
+	}
+	for (size_t i = 0; i < n;) {
+		size_t j;
+
+		while (i < n && all_zero(buf + i,
+					 n - i < ZERO_BLOCK ? n - i : ZERO_BLOCK))
+			i += ZERO_BLOCK;
+		if (i >= n)
+			break;
+		j = i;
+		while (j < n && !all_zero(buf + j,
+					  n - j < ZERO_BLOCK ? n - j : ZERO_BLOCK))
+			j += ZERO_BLOCK;
+		if (j > n)
+			j = n;
+		if (pwrite_all(p->ofd, buf + i, j - i, s->off + i, &s->err) < 0) {
+			s->rc = -2;      /* the output's fault */
+			return;
+		}
+		i = j;
+	}
+}
+
+static void work(struct pool *p, struct wctx *w, struct slot *s)
+{
+	s->rc = 0;
+	if (p->raw)
+		work_raw(p, w, s);
+	else
+		work_qcow2(p, w, s);
+}
+
+static int wctx_init(struct pool *p, struct wctx *w, struct fmt_err *e)
+{
+	memset(w, 0, sizeof *w);
+	if (image_open(p->ifd, p->ipath, p->fmt, NULL, &w->img, e) < 0)
+		return -1;
+	if (zctx_init(&w->z, p->comp, p->level) < 0) {
+		zctx_fini(&w->z);
+		image_close(w->img);
+		return fmt_errf(e, FMT_NOOFF, "cannot set up the compressor");
+	}
+	return 0;
+}
+
+static void wctx_fini(struct wctx *w)
+{
+	zctx_fini(&w->z);
+	image_close(w->img);
+}
+
+static void *worker(void *arg)
+{
+	struct pool *p = arg;
+	struct wctx w;
+	struct fmt_err e = { 0 };
+	bool ok = wctx_init(p, &w, &e) == 0;
+
+	pthread_mutex_lock(&p->mu);
+	if (!ok) {
+		/* the calling thread notices no slot is ever done */
+		p->worker_failed++;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		return NULL;
+	}
+	for (;;) {
+		struct slot *s;
+
+		while (!p->quit && p->taken == p->filled)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (p->quit)
+			break;
+		s = &p->slots[p->taken++ % p->nslots];
+		s->state = SLOT_BUSY;
+		pthread_mutex_unlock(&p->mu);
+		work(p, &w, s);
+		pthread_mutex_lock(&p->mu);
+		s->state = SLOT_DONE;
+		pthread_cond_broadcast(&p->cv);
+	}
+	pthread_mutex_unlock(&p->mu);
+	wctx_fini(&w);
+	return NULL;
+}
+
+static void pool_free(struct pool *p)
+{
+	for (unsigned i = 0; p->slots != NULL && i < p->nslots; i++) {
+		free(p->slots[i].idx);
+		free(p->slots[i].in);
+		free(p->slots[i].out);
+		free(p->slots[i].len_c);
+		free(p->slots[i].kind);
+	}
+	free(p->slots);
+}
+
+static int pool_alloc(struct pool *p, unsigned threads)
+{
+	uint64_t per = p->raw ? 1 : SLOT_BYTES / p->cs, slot_mem;
+	unsigned n;
+
+	if (per == 0)
+		per = 1;
+	slot_mem = (p->comp != QCOW2W_NONE ? 2 : 1) * per * p->cs;
+	n = 2 * threads + 2;
+	if ((uint64_t)n * slot_mem > CONVERT_WINDOW_BYTES) {
+		n = (unsigned)(CONVERT_WINDOW_BYTES / slot_mem);
+		if (n < threads + 1)
+			n = threads + 1;
+	}
+	p->per_slot = (unsigned)per;
+	p->nslots = n;
+	p->slots = calloc(n, sizeof *p->slots);
+	if (p->slots == NULL)
+		return -1;
+	for (unsigned i = 0; i < n; i++) {
+		struct slot *s = &p->slots[i];
+		s->idx = calloc(per, sizeof *s->idx);
+		s->in = malloc(per * p->cs);
+		s->out = p->comp != QCOW2W_NONE ? malloc(per * (p->cs - 1))
+						: malloc(1);
+		s->len_c = calloc(per, sizeof *s->len_c);
+		s->kind = calloc(per, 1);
+		if (!s->idx || !s->in || !s->out || !s->len_c || !s->kind)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Run the pipeline: (fill) puts the next work into a slot (returns 1,
+ * or 0 at the end, or -1 with (e)), (drain) takes a done slot back in
+ * order (0 or -1 with (e)).  Returns 0, or -1 with (e) and *input_fault
+ * telling whose file is at fault.
+ */
+static int pool_run(struct pool *p, unsigned threads,
+		    int (*fill)(void *ctx, struct slot *s, struct fmt_err *e),
+		    int (*drain)(void *ctx, struct slot *s, struct fmt_err *e),
+		    void *ctx, bool *input_fault, struct fmt_err *e)
+{
+	pthread_t tid[CONVERT_MAX_THREADS];
+	unsigned nthr = 0;
+	uint64_t wrote = 0;
+	bool end = false;
 	int rc = -1;
 
-	e->path = opath;
-	if (size > INT64_MAX)
-		return fmt_errf(e, FMT_NOOFF, "image too large");
-	if (ftruncate(fd, (off_t)size) < 0)
-		return fmt_errno(e, FMT_NOOFF, "cannot size output");
-	buf = malloc(RAW_CHUNK);
-	if (buf == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
-	while (pos < size) {
-		struct image_extent ext;
-		uint64_t end;
+	*input_fault = false;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	if (pool_alloc(p, threads) < 0) {
+		fmt_errf(e, FMT_NOOFF, "out of memory");
+		goto out;
+	}
+	for (; nthr < threads; nthr++)
+		if (pthread_create(&tid[nthr], NULL, worker, p) != 0)
+			break;
+	if (nthr == 0) {
+		fmt_errf(e, FMT_NOOFF, "cannot start threads");
+		goto out;
+	}
+	for (;;) {
+		struct slot *s;
 
-		if (image_map(img, pos, &ext, e) < 0) {
-			e->path = ipath;
-			goto out;
-		}
-		if (ext.len == 0 || ext.off != pos || ext.len > size - pos) {
-			e->path = ipath;
-			fmt_errf(e, pos, "reader returned no extent");
-			goto out;
-		}
-		end = pos + ext.len;
-		if (ext.kind != EXT_DATA) {
-			pos = end;
-			continue;
-		}
-		while (pos < end) {
-			size_t n = end - pos < RAW_CHUNK ? end - pos : RAW_CHUNK;
+		while (!end && p->filled - wrote < p->nslots) {
+			int r;
 
-			if (image_read(img, buf, n, pos, e) < 0) {
-				e->path = ipath;
+			s = &p->slots[p->filled % p->nslots];
+			r = fill(ctx, s, e);
+			if (r < 0) {
+				*input_fault = true;
 				goto out;
 			}
-			/* write the non-zero runs of 4 KiB blocks */
-			for (size_t i = 0; i < n;) {
-				size_t j;
-
-				while (i < n && all_zero(buf + i,
-					n - i < ZERO_BLOCK ? n - i : ZERO_BLOCK))
-					i += ZERO_BLOCK;
-				if (i >= n)
-					break;
-				j = i;
-				while (j < n && !all_zero(buf + j,
-					n - j < ZERO_BLOCK ? n - j : ZERO_BLOCK))
-					j += ZERO_BLOCK;
-				if (j > n)
-					j = n;
-				if (pwrite_all(fd, buf + i, j - i, pos + i, e) < 0)
-					goto out;
-				i = j;
+			if (r == 0) {
+				end = true;
+				break;
 			}
-			pos += n;
-			if (o != NULL && o->progress != NULL)
-				o->progress(o->ctx, pos);
+			pthread_mutex_lock(&p->mu);
+			s->state = SLOT_FILLED;
+			p->filled++;
+			pthread_cond_broadcast(&p->cv);
+			pthread_mutex_unlock(&p->mu);
 		}
+		if (wrote == p->filled)
+			break;
+		s = &p->slots[wrote % p->nslots];
+		pthread_mutex_lock(&p->mu);
+		while (s->state != SLOT_DONE && p->worker_failed < nthr)
+			pthread_cond_wait(&p->cv, &p->mu);
+		pthread_mutex_unlock(&p->mu);
+		if (s->state != SLOT_DONE) {
+			fmt_errf(e, FMT_NOOFF, "cannot start the workers");
+			*input_fault = true;
+			goto out;
+		}
+		if (s->rc < 0) {
+			*e = s->err;
+			*input_fault = s->rc == -1;
+			goto out;
+		}
+		if (drain(ctx, s, e) < 0)
+			goto out;
+		s->state = SLOT_FREE;
+		wrote++;
 	}
 	rc = 0;
 out:
-	free(buf);
+	pthread_mutex_lock(&p->mu);
+	p->quit = true;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	for (unsigned i = 0; i < nthr; i++)
+		pthread_join(tid[i], NULL);
+	pool_free(p);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mu);
+	return rc;
+}
+
+static void pool_setup(struct pool *p, struct image *img, int ifd,
+		       const char *ipath, const struct convert_opts *o)
+{
+	memset(p, 0, sizeof *p);
+	p->comp = o->q.comp;
+	p->level = o->level;
+	p->size = image_size(img);
+	p->ifd = ifd;
+	p->ipath = ipath;
+	p->fmt = image_format(img);
+}
+
+static unsigned nthreads(const struct convert_opts *o)
+{
+	unsigned t = o->threads;
+
+	return t < 1 ? 1 : t > CONVERT_MAX_THREADS ? CONVERT_MAX_THREADS : t;
+}
+
+/* ---- qcow2 output ----------------------------------------------------- */
+
+struct qjob {
+	struct pool *p;
+	struct walk w;
+	struct qcow2w *qw;
+	const struct convert_opts *o;
+};
+
+static int qfill(void *ctx, struct slot *s, struct fmt_err *e)
+{
+	struct qjob *j = ctx;
+	unsigned n = 0;
+
+	while (n < j->p->per_slot) {
+		uint64_t idx = 0;
+		int r = walk_next(&j->w, &idx, e);
+
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		s->idx[n++] = idx;
+	}
+	s->n = n;
+	return n > 0;
+}
+
+static int qdrain(void *ctx, struct slot *s, struct fmt_err *e)
+{
+	struct qjob *j = ctx;
+	uint64_t cs = j->p->cs;
+
+	for (unsigned i = 0; i < s->n; i++) {
+		int r = 0;
+
+		if (s->kind[i] == CL_RAW)
+			r = qcow2w_put(j->qw, s->idx[i], s->in + i * cs, e);
+		else if (s->kind[i] == CL_COMP)
+			r = qcow2w_put_compressed(j->qw, s->idx[i],
+						  s->out + i * (cs - 1),
+						  s->len_c[i], e);
+		if (r < 0)
+			return -1;
+	}
+	/* the slot's buffers are reused once this returns */
+	if (qcow2w_flush(j->qw, e) < 0)
+		return -1;
+	if (j->o->progress != NULL && s->n > 0)
+		j->o->progress(j->o->ctx, (s->idx[s->n - 1] + 1) * cs);
+	return 0;
+}
+
+int convert_to_qcow2(struct image *img, int ifd, const char *ipath, int fd,
+		     const char *opath, const struct convert_opts *o,
+		     struct fmt_err *e)
+{
+	struct pool p;
+	struct qjob j;
+	bool in_fault;
+	int rc;
+
+	e->path = opath;
+	pool_setup(&p, img, ifd, ipath, o);
+	p.cs = 1ULL << o->q.cluster_bits;
+	memset(&j, 0, sizeof j);
+	j.p = &p;
+	j.o = o;
+	j.w.img = img;
+	j.w.size = p.size;
+	j.w.cs = p.cs;
+	if (qcow2w_open(fd, opath, &o->q, p.size, &j.qw, e) < 0)
+		return -1;
+	rc = pool_run(&p, nthreads(o), qfill, qdrain, &j, &in_fault, e);
+	if (rc == 0)
+		rc = qcow2w_finish(j.qw, e);
+	qcow2w_free(j.qw);
+	if (rc == 0 && o->progress != NULL)
+		o->progress(o->ctx, p.size);
+	e->path = rc < 0 && in_fault ? ipath : opath;
+	return rc;
+}
+
+/* ---- raw output ------------------------------------------------------- */
+
+struct rjob {
+	struct pool *p;
+	struct image *img;
+	uint64_t pos;            /* next offset to look at */
+	struct image_extent ext;
+	bool have_ext;
+	const struct convert_opts *o;
+};
+
+static int rfill(void *ctx, struct slot *s, struct fmt_err *e)
+{
+	struct rjob *j = ctx;
+	uint64_t size = j->p->size;
+
+	while (j->pos < size) {
+		uint64_t end;
+
+		if (!j->have_ext || j->pos - j->ext.off >= j->ext.len) {
+			if (image_map(j->img, j->pos, &j->ext, e) < 0)
+				return -1;
+			if (j->ext.len == 0 || j->ext.off != j->pos ||
+			    j->ext.len > size - j->pos)
+				return fmt_errf(e, j->pos,
+						"reader returned no extent");
+			j->have_ext = true;
+		}
+		end = j->ext.off + j->ext.len;
+		if (j->ext.kind != EXT_DATA) {
+			j->pos = end;
+			continue;
+		}
+		s->off = j->pos;
+		s->len = end - j->pos < RAW_CHUNK ? end - j->pos : RAW_CHUNK;
+		j->pos += s->len;
+		return 1;
+	}
+	return 0;
+}
+
+static int rdrain(void *ctx, struct slot *s, struct fmt_err *e)
+{
+	struct rjob *j = ctx;
+
+	(void)e;
+	if (j->o != NULL && j->o->progress != NULL)
+		j->o->progress(j->o->ctx, s->off + s->len);
+	return 0;
+}
+
+int convert_to_raw(struct image *img, int ifd, const char *ipath, int fd,
+		   const char *opath, const struct convert_opts *o,
+		   struct fmt_err *e)
+{
+	struct convert_opts dflt = { .threads = 1, .level = -1 };
+	struct pool p;
+	struct rjob j;
+	bool in_fault;
+	int rc;
+
+	if (o == NULL)
+		o = &dflt;
+	e->path = opath;
+	if (image_size(img) > INT64_MAX)
+		return fmt_errf(e, FMT_NOOFF, "image too large");
+	if (ftruncate(fd, (off_t)image_size(img)) < 0)
+		return fmt_errno(e, FMT_NOOFF, "cannot size output");
+	pool_setup(&p, img, ifd, ipath, o);
+	p.comp = QCOW2W_NONE;
+	p.raw = true;
+	p.cs = RAW_CHUNK;
+	p.ofd = fd;
+	memset(&j, 0, sizeof j);
+	j.p = &p;
+	j.img = img;
+	j.o = o;
+	rc = pool_run(&p, nthreads(o), rfill, rdrain, &j, &in_fault, e);
+	if (rc == 0 && o->progress != NULL)
+		o->progress(o->ctx, p.size);
+	e->path = rc < 0 && in_fault ? ipath : opath;
 	return rc;
 }

@@ -12,7 +12,7 @@
 #include "qcow2w.h"
 
 #define CONVERT_MAX_THREADS 64
-#define CONVERT_WINDOW_BYTES (24u << 20) /* clusters in flight, in + out */
+#define CONVERT_WINDOW_BYTES (24u << 20) /* bytes of slots in flight */
 
 /* Called now and then with the virtual offset reached. */
 typedef void (*convert_progress_fn)(void *ctx, uint64_t done);
@@ -26,21 +26,26 @@ struct convert_opts {
 };
 
 /*
+ * (img) was opened on (ifd); each of the (o->threads) workers opens its
+ * own handle on (ifd) to read in parallel.
+ *
  * Write (img) as qcow2 to (fd) (borrowed, empty, open for writing;
  * named (opath) in errors).  Compressed clusters are stored only when
  * smaller than a cluster; clusters that read as zeros are not stored.
  * The output bytes do not depend on (o->threads).  0, or -1 with (e)
  * (e->path set to the file at fault: the image's or (opath)).
  */
-int convert_to_qcow2(struct image *img, const char *ipath, int fd,
+int convert_to_qcow2(struct image *img, int ifd, const char *ipath, int fd,
 		     const char *opath, const struct convert_opts *o,
 		     struct fmt_err *e);
 
 /*
  * Write (img)'s virtual content to (fd) as a raw file of image_size()
- * bytes with holes wherever a 4 KiB block is zero.  0, or -1 with (e).
+ * bytes with holes wherever a 4 KiB block is zero; (o->threads) workers
+ * read and write ranges in parallel.  (o) may be NULL (one thread).
+ * 0, or -1 with (e).
  */
-int convert_to_raw(struct image *img, const char *ipath, int fd,
+int convert_to_raw(struct image *img, int ifd, const char *ipath, int fd,
 		   const char *opath, const struct convert_opts *o,
 		   struct fmt_err *e);
 

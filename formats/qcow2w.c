@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "bytes.h"
@@ -64,6 +65,9 @@ struct qcow2w {
 	bool comp_open;         /* comp_pos lies inside a usable cluster */
 	uint64_t last_idx;
 	bool any;
+	struct iovec iov[QCOW2W_IOV]; /* gathered data writes */
+	int niov;
+	uint64_t iov_off, iov_len;    /* where they go, how much */
 };
 
 static uint64_t div_up(uint64_t a, uint64_t b)
@@ -194,6 +198,53 @@ static int wr(struct qcow2w *w, const void *buf, size_t len, uint64_t off,
 		off += (uint64_t)n;
 		len -= (size_t)n;
 	}
+	return 0;
+}
+
+int qcow2w_flush(struct qcow2w *w, struct fmt_err *e)
+{
+	struct iovec *v = w->iov;
+	int n = w->niov;
+	uint64_t off = w->iov_off;
+
+	while (n > 0) {
+		ssize_t r = pwritev(w->fd, v, n, (off_t)off);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return fmt_errno(e, off, "write failed");
+		}
+		off += (uint64_t)r;
+		while (n > 0 && (size_t)r >= v->iov_len) {
+			r -= (ssize_t)v->iov_len;
+			v++;
+			n--;
+		}
+		if (n > 0) {
+			v->iov_base = (char *)v->iov_base + r;
+			v->iov_len -= (size_t)r;
+		}
+	}
+	w->niov = 0;
+	w->iov_len = 0;
+	return 0;
+}
+
+/* Queue (len) bytes at (data) for host offset (off). */
+static int gather(struct qcow2w *w, const void *data, size_t len, uint64_t off,
+		  struct fmt_err *e)
+{
+	if (w->niov > 0 && (w->niov == QCOW2W_IOV ||
+			    w->iov_off + w->iov_len != off))
+		if (qcow2w_flush(w, e) < 0)
+			return -1;
+	if (w->niov == 0)
+		w->iov_off = off;
+	w->iov[w->niov].iov_base = (void *)(uintptr_t)data;
+	w->iov[w->niov].iov_len = len;
+	w->niov++;
+	w->iov_len += len;
 	return 0;
 }
 
@@ -343,7 +394,7 @@ int qcow2w_put(struct qcow2w *w, uint64_t idx, const void *data,
 	if (l2_for(w, idx, e) < 0 || alloc_cluster(w, &c, e) < 0)
 		return -1;
 	off = c * w->g.cluster_size;
-	if (wr(w, data, w->g.cluster_size, off, e) < 0)
+	if (gather(w, data, w->g.cluster_size, off, e) < 0)
 		return -1;
 	w->l2[idx % w->g.l2_entries] = off | L_COPIED;
 	return 0;
@@ -352,7 +403,7 @@ int qcow2w_put(struct qcow2w *w, uint64_t idx, const void *data,
 int qcow2w_put_compressed(struct qcow2w *w, uint64_t idx, const void *data,
 			  size_t len, struct fmt_err *e)
 {
-	uint64_t cs = w->g.cluster_size, pos, first, last, c;
+	uint64_t cs = w->g.cluster_size, pos = 0, first = 0, last = 0, c;
 
 	if (len == 0 || len >= cs)
 		return fmt_errf(e, FMT_NOOFF,
@@ -389,7 +440,7 @@ int qcow2w_put_compressed(struct qcow2w *w, uint64_t idx, const void *data,
 		if (ref(w, c, e) < 0)
 			return -1;
 	}
-	if (wr(w, data, len, pos, e) < 0)
+	if (gather(w, data, len, pos, e) < 0)
 		return -1;
 	w->l2[idx % w->g.l2_entries] = qcow2w_comp_desc(&w->g, pos, len);
 	w->comp_pos = pos + len;
@@ -402,7 +453,7 @@ int qcow2w_finish(struct qcow2w *w, struct fmt_err *e)
 	uint64_t cs = w->g.cluster_size, used, nb, nt, first, blk_off;
 	uint64_t sealed = w->rt_n;
 
-	if (flush_l2(w, e) < 0)
+	if (qcow2w_flush(w, e) < 0 || flush_l2(w, e) < 0)
 		return -1;
 	w->comp_open = false;
 	used = w->next_free;

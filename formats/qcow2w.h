@@ -29,6 +29,7 @@
 #define QCOW2W_MAX_CLUSTER_BITS 21     /* 2 MiB */
 #define QCOW2W_MAX_L1_BYTES (32u << 20) /* qemu's QCOW_MAX_L1_SIZE */
 #define QCOW2W_REFCOUNT_MAX 0xffffu    /* refcount_order 4: 16 bits */
+#define QCOW2W_IOV 64                  /* data writes gathered per pwritev */
 
 enum qcow2w_comp {
 	QCOW2W_NONE = 0,     /* clusters are written uncompressed */
@@ -94,17 +95,22 @@ int qcow2w_open(int fd, const char *path, const struct qcow2w_opts *o,
 
 /*
  * Store guest cluster (idx) (cluster_size bytes at (data)) uncompressed.
- * Indices must increase from call to call.  0 or -1 with (e).
+ * Indices must increase from call to call.  Writes to consecutive host
+ * offsets are gathered: (data) must stay unchanged until the next
+ * qcow2w_flush() (or qcow2w_finish()).  0 or -1 with (e).
  */
 int qcow2w_put(struct qcow2w *w, uint64_t idx, const void *data,
 	       struct fmt_err *e);
 
 /*
- * Store guest cluster (idx) as (len) < cluster_size compressed bytes.
- * 0 or -1 with (e).
+ * Store guest cluster (idx) as (len) < cluster_size compressed bytes;
+ * (data) as for qcow2w_put().  0 or -1 with (e).
  */
 int qcow2w_put_compressed(struct qcow2w *w, uint64_t idx, const void *data,
 			  size_t len, struct fmt_err *e);
+
+/* Write what qcow2w_put*() gathered.  0 or -1 with (e). */
+int qcow2w_flush(struct qcow2w *w, struct fmt_err *e);
 
 /*
  * Write the last L2 table, the refcount structures and the header.

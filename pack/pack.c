@@ -859,9 +859,9 @@ static int cmd_convert(int argc, char **argv)
 	co.progress = progress_cb;
 	co.ctx = &pr;
 	if (out_fmt == IMG_QCOW2)
-		rc = convert_to_qcow2(img, in, of.fd, out, &co, &e);
+		rc = convert_to_qcow2(img, fd, in, of.fd, out, &co, &e);
 	else if (out_fmt == IMG_RAW)
-		rc = convert_to_raw(img, in, of.fd, out, &co, &e);
+		rc = convert_to_raw(img, fd, in, of.fd, out, &co, &e);
 	else
 		rc = fmt_errf(&e, FMT_NOOFF, "cannot convert %s to %s",
 			      image_format_name(image_format(img)),

@@ -231,8 +231,9 @@ static void test_write_read_back(void **state)
 				if (i % 5 == 1)
 					continue;
 				c = convert_compress(o.comp, -1, p, cs, cbuf, cs - 1);
-				if (c > 0 ? qcow2w_put_compressed(w, i, cbuf, c, &e)
-					  : qcow2w_put(w, i, p, &e))
+				if ((c > 0 ? qcow2w_put_compressed(w, i, cbuf, c, &e)
+					   : qcow2w_put(w, i, p, &e)) < 0 ||
+				    qcow2w_flush(w, &e) < 0)   /* cbuf is reused */
 					fail_msg("put %" PRIu64 ": %s", i, e.msg);
 			}
 			assert_int_equal(qcow2w_finish(w, &e), 0);
