@@ -1042,6 +1042,8 @@ static void print_result(const struct verify_opts *o, struct verify_result *r)
 			"keyid", r->keyid[0] ? r->keyid : NULL,
 			"signer", r->signer[0] ? r->signer : NULL,
 			"statement", r->have_st ? r->st.root : NULL);
+		if (out != NULL && o->cms != NULL)      /* h7-edge */
+			json_object_set_new(out, "cms", json_string(o->cms));
 		if (out != NULL) {
 			json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 			fputc('\n', stdout);

@@ -20,11 +20,19 @@ check "openssl cms -verify accepts it" openssl cms -verify -binary -inform DER \
 	-in "$T/img.p7s" -content "$T/img" -CAfile "$CA/root.pem" -purpose any -out /dev/null
 check "verify --cms" ukit-sign verify --ca "$CA/root.pem" --cms "$T/img.p7s" "$T/img"
 grep -q "ukit-test-signer" "$T/.out" && ok "names the signer" || not_ok "signer not named: $(cat "$T/.out")"
+ukit-sign verify --json --ca "$CA/root.pem" --cms "$T/img.p7s" "$T/img" >"$T/v.json"
+validate_json "verify --cms --json matches the verify schema" ukit-sign-verify.schema.json "$T/v.json"
+check "--json: verified, signer named" "$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["verified"] is True and "ukit-test-signer" in d["signer"], d' "$T/v.json"
 
 cp "$T/img" "$T/bad"
 printf 'X' | dd of="$T/bad" bs=1 seek=100000 conv=notrunc status=none
 expect_fail 1 "CMS signature does not verify" "one changed byte fails" \
 	ukit-sign verify --ca "$CA/root.pem" --cms "$T/img.p7s" "$T/bad"
+ukit-sign verify --json --ca "$CA/root.pem" --cms "$T/img.p7s" "$T/bad" >"$T/v.json" 2>/dev/null
+validate_json "failed verify --cms --json matches the schema" ukit-sign-verify.schema.json "$T/v.json"
 expect_fail 4 "verification failure" "openssl agrees: changed byte fails" openssl cms -verify -binary \
 	-inform DER -in "$T/img.p7s" -content "$T/bad" -CAfile "$CA/root.pem" \
 	-purpose any -out /dev/null

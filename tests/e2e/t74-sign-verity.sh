@@ -59,7 +59,12 @@ for off in 5000 $((12 * 1024 * 1024)); do
 		ukit-sign verify -q --verity-only --pub "$T/k.pub" --bundle "$T/disk.bundle.json" "$T/bad"
 	expect_fail 1 "dm-verity root" "byte at $off changed: streaming verify names the tree too" \
 		ukit-sign verify -q --pub "$T/k.pub" --bundle "$T/disk.bundle.json" "$T/bad"
+	cp "$T/.err" "$T/stream.err"
+	check "byte at $off changed: the digest is named as well" \
+		grep -q "differs from the signed digest" "$T/stream.err"
 done
+ukit-sign verify --json --verity-only --pub "$T/k.pub" --bundle "$T/disk.bundle.json" "$T/bad" >"$T/v.json" 2>/dev/null
+validate_json "verify --verity-only --json matches the verify schema" ukit-sign-verify.schema.json "$T/v.json"
 cp "$T/disk" "$T/long"
 truncate -s +4096 "$T/long"
 expect_fail 1 "size" "a block appended: --verity-only fails" \
