@@ -93,6 +93,10 @@ static int ehdr_check(struct elfimg *img, struct fmt_err *e)
 	if (h[5] != ELFDATA2LSB && h[5] != ELFDATA2MSB)
 		return fmt_errf(e, 5, "unknown ELF data encoding %u (expected "
 				"1 or 2)", h[5]);
+	/* libelf refuses other versions; say why instead of its "invalid". */
+	if (h[6] != EV_CURRENT)
+		return fmt_errf(e, 6, "unknown ELF identification version %u "
+				"(expected 1)", h[6]);
 	is64 = h[4] == ELFCLASS64;
 	big = h[5] == ELFDATA2MSB;
 	in->elfclass = h[4];

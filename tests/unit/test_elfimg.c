@@ -251,6 +251,8 @@ static void test_open_hostile_headers(void **state)
 		  3, 1, 'G' },
 		{ { "class 3", "unknown ELF class 3", 4 }, 4, 1, 3 },
 		{ { "data 0", "unknown ELF data encoding 0", 5 }, 5, 1, 0 },
+		{ { "EI_VERSION 2", "unknown ELF identification version 2 "
+		    "(expected 1)", 6 }, 6, 1, 2 },
 		{ { "phentsize", "e_phentsize 32, expected 56", 54 }, 54, 2, 32 },
 		{ { "phoff past end", "program header table extends past end "
 		    "of file (0xfff0 + 3 * 56", 32 }, 32, 8, 0xfff0 },

@@ -1,0 +1,29 @@
+#!/bin/bash
+# t22-solo5-diff: differential test of query-manifest/query-abi against a
+# real solo5-elftool on randomly mutated ELFs (tests/gen/solo5diff.py).
+# Solo5 is not packaged for Debian: set SOLO5_ELFTOOL to a solo5-elftool
+# binary built for this host to run it; skipped otherwise.
+. "$(dirname "$0")/lib.sh"
+MKELF="bash $TOP/tests/gen/mkelf.sh"
+D=$SHARED/data/solo5
+
+if [ -z "${SOLO5_ELFTOOL:-}" ] || [ ! -x "$SOLO5_ELFTOOL" ]; then
+	skip "SOLO5_ELFTOOL not set (no solo5-elftool to compare with)"
+	done_testing
+	exit 0
+fi
+$MKELF -m "$D/m01-net/note.hex" -b "$T/a.elf"
+$MKELF -m "$D/m03-net-block/note.hex" -t 3 -v 1 "$T/b.elf"
+$MKELF -e 1 -m "$D/m00-empty/note.hex" "$T/c.elf"
+for f in a b c; do
+	for q in query-manifest query-abi; do
+		"$SOLO5_ELFTOOL" $q "$T/$f.elf" >"$T/s" 2>/dev/null
+		ukit-elftool $q "$T/$f.elf" >"$T/u" 2>/dev/null
+		[ "$f" = c ] || same_file "$q $f.elf: same output as solo5-elftool" "$T/s" "$T/u"
+	done
+done
+check "${SOLO5_DIFF_N:-150} mutated ELFs: ukit agrees with solo5-elftool or differs only as documented" \
+	"$PY" "$TOP/tests/gen/solo5diff.py" "$SOLO5_ELFTOOL" "$UKIT_BIN/ukit-elftool" \
+	"${SOLO5_DIFF_N:-150}" 1 "$T/a.elf" "$T/b.elf" "$T/c.elf"
+sed 's/^/# /' "$T/.out"
+done_testing
