@@ -41,6 +41,43 @@ static bool all_zero(const uint8_t *p, size_t n)
 
 /* ---- compression ------------------------------------------------------ */
 
+/*
+ * Bytes spread uniformly over all 256 values (compressed or encrypted
+ * files, random fill) do not shrink under deflate or zstd, and deflate
+ * spends most of its time failing on them: skip the attempt, as btrfs's
+ * compression heuristic does.  The test is Pearson's chi-square of the
+ * byte histogram against uniform: for random bytes it has mean 255 and
+ * standard deviation 22.6 whatever the length, while text, code and file
+ * system metadata score far higher.  Below mean + 6 s.d. the cluster is
+ * stored uncompressed without trying.  Random bytes repeated within the
+ * compressor's window would compress yet pass the test; they are stored
+ * uncompressed, which costs space but never correctness.
+ */
+#define UNIFORM_CHI2 391.0
+
+static bool looks_uniform(const uint8_t *p, size_t n)
+{
+	uint32_t h[4][256];
+	double expect = (double)n / 256, chi = 0;
+	size_t i = 0;
+
+	memset(h, 0, sizeof h);
+	for (; i + 4 <= n; i += 4) {
+		h[0][p[i]]++;
+		h[1][p[i + 1]]++;
+		h[2][p[i + 2]]++;
+		h[3][p[i + 3]]++;
+	}
+	for (; i < n; i++)
+		h[0][p[i]]++;
+	for (int b = 0; b < 256; b++) {
+		double d = (double)(h[0][b] + h[1][b] + h[2][b] + h[3][b]) -
+			   expect;
+		chi += d * d;
+	}
+	return chi / expect < UNIFORM_CHI2;
+}
+
 struct zctx {
 	enum qcow2w_comp comp;
 	int level;
@@ -241,7 +278,7 @@ static void work_qcow2(struct pool *p, struct wctx *w, struct slot *s)
 			s->kind[i] = CL_ZERO;
 			continue;
 		}
-		n = p->comp != QCOW2W_NONE
+		n = p->comp != QCOW2W_NONE && !looks_uniform(in, p->cs)
 			? zctx_run(&w->z, in, p->cs, out, p->cs - 1) : 0;
 		s->kind[i] = n > 0 ? CL_COMP : CL_RAW;
 		s->len_c[i] = (uint32_t)n;
@@ -372,7 +409,12 @@ static void pool_free(struct pool *p)
 	free(p->slots);
 }
 
-static int pool_alloc(struct pool *p, unsigned threads)
+/*
+ * Slots for (*threads) workers within CONVERT_WINDOW_BYTES; fewer
+ * workers when the window cannot keep them all busy (large clusters,
+ * many threads): memory stays bounded, the output is the same.
+ */
+static int pool_alloc(struct pool *p, unsigned *threads)
 {
 	uint64_t per = p->raw ? 1 : SLOT_BYTES / p->cs, slot_mem;
 	unsigned n;
@@ -380,11 +422,13 @@ static int pool_alloc(struct pool *p, unsigned threads)
 	if (per == 0)
 		per = 1;
 	slot_mem = (p->comp != QCOW2W_NONE ? 2 : 1) * per * p->cs;
-	n = 2 * threads + 2;
+	n = 2 * *threads + 2;
 	if ((uint64_t)n * slot_mem > CONVERT_WINDOW_BYTES) {
 		n = (unsigned)(CONVERT_WINDOW_BYTES / slot_mem);
-		if (n < threads + 1)
-			n = threads + 1;
+		if (n < 2)
+			n = 2;
+		if (*threads > n - 1)
+			*threads = n - 1;
 	}
 	p->per_slot = (unsigned)per;
 	p->nslots = n;
@@ -425,7 +469,7 @@ static int pool_run(struct pool *p, unsigned threads,
 	*input_fault = false;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
-	if (pool_alloc(p, threads) < 0) {
+	if (pool_alloc(p, &threads) < 0) {
 		fmt_errf(e, FMT_NOOFF, "out of memory");
 		goto out;
 	}
