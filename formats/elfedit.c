@@ -377,6 +377,35 @@ static size_t note_hdr_store(uint8_t *b, const char *owner, uint32_t descsz,
 	return NOTE_HDR_SIZE + padded;
 }
 
+/* Does [a, a+al) overlap [b, b+bl)?  Both ranges lie inside the file. */
+static bool overlaps(uint64_t a, uint64_t al, uint64_t b, uint64_t bl)
+{
+	return al > 0 && bl > 0 && a < b + bl && b < a + al;
+}
+
+/*
+ * The bytes [off, off+len) of the input are about to change: refuse if a
+ * PT_NOTE other than one starting at (same) (the note being replaced, or
+ * UINT64_MAX for none) covers any of them, since its notes would change
+ * under it (hostile files point PT_NOTEs into headers and tables).
+ */
+static int notes_untouched(const struct elfedit *ed, uint64_t off,
+			   uint64_t len, uint64_t same, struct fmt_err *e)
+{
+	for (unsigned i = 0; i < ed->phnum; i++) {
+		const struct ph *p = &ed->ph[i];
+
+		if (p->type != PT_NOTE_ || p->offset == same ||
+		    !overlaps(p->offset, p->filesz, off, len))
+			continue;
+		return fmt_errf(e, ed->phoff + (uint64_t)i * PHDR_SIZE + 8,
+				"phdr[%u]: PT_NOTE covers bytes this edit "
+				"changes (0x%" PRIx64 "..0x%" PRIx64 ")", i,
+				off, off + len);
+	}
+	return 0;
+}
+
 #define PAD_NOTE_MIN (NOTE_HDR_SIZE + 8)   /* "ukit" padded, no descriptor */
 
 /*
@@ -400,6 +429,8 @@ static int plan_overwrite(const struct elfedit *ed, uint64_t off,
 
 	if (len > old_size || (len < old_size && old_size - len < PAD_NOTE_MIN))
 		return fmt_errf(e, off, "internal: note does not fit");
+	if (notes_untouched(ed, off, old_size, off, e) < 0)
+		return -1;
 	if ((buf = calloc(1, (size_t)old_size)) == NULL)
 		return fmt_errf(e, FMT_NOOFF, "out of memory");
 	memcpy(buf, note, len);
@@ -415,12 +446,6 @@ static int plan_overwrite(const struct elfedit *ed, uint64_t off,
 	plan->how = ELFEDIT_IN_PLACE;
 	plan->note_off = off;
 	return 0;
-}
-
-/* Does [a, a+al) overlap [b, b+bl)?  Both ranges lie inside the file. */
-static bool overlaps(uint64_t a, uint64_t al, uint64_t b, uint64_t bl)
-{
-	return al > 0 && bl > 0 && a < b + bl && b < a + al;
 }
 
 /*
@@ -488,6 +513,7 @@ static int plan_insert(const struct elfedit *ed, unsigned ins,
 	size_t tabsz = (size_t)n * PHDR_SIZE, insoff = (size_t)ins * PHDR_SIZE;
 	uint64_t tab_off, note_off, end;
 	uint8_t *tab, num[2], phoff[8];
+	unsigned first;
 	bool grow;
 	int phdr = -1;
 
@@ -501,6 +527,23 @@ static int plan_insert(const struct elfedit *ed, unsigned ins,
 			phdr = (int)i;
 			break;
 		}
+	/* The table changes from the first entry rewritten on: the new one,
+	 * or an earlier PT_PHDR whose sizes follow the table. */
+	first = ins;
+	if (phdr >= 0 && (unsigned)phdr < ins &&
+	    ed->ph[phdr].offset == ed->phoff)
+		first = (unsigned)phdr;
+	if (notes_untouched(ed, OFF_PHNUM, 2, UINT64_MAX, e) < 0 ||
+	    (!grow && notes_untouched(ed, OFF_PHOFF, 8, UINT64_MAX, e) < 0))
+		return -1;
+	if (grow && notes_untouched(ed, ed->phoff + (uint64_t)first * PHDR_SIZE,
+				    (uint64_t)(n - first) * PHDR_SIZE,
+				    UINT64_MAX, NULL) < 0) {
+		grow = false;   /* a PT_NOTE inside the table: move it */
+		if (notes_untouched(ed, OFF_PHOFF, 8, UINT64_MAX, e) < 0)
+			return -1;
+	}
+
 	if (!grow && phdr >= 0)
 		return fmt_errf(e, ed->phoff + (uint64_t)phdr * PHDR_SIZE,
 				"no free space after the program header table "
@@ -550,7 +593,10 @@ static int plan_insert(const struct elfedit *ed, unsigned ins,
 	st64(phoff, tab_off, ed->big);
 	if ((!grow && add_patch(plan, OFF_PHOFF, phoff, sizeof phoff, e) < 0) ||
 	    add_patch(plan, OFF_PHNUM, num, sizeof num, e) < 0 ||
-	    add_patch(plan, tab_off, tab, tabsz, e) < 0 ||
+	    (grow ? add_patch(plan, tab_off + (uint64_t)first * PHDR_SIZE,
+			      tab + (size_t)first * PHDR_SIZE,
+			      tabsz - (size_t)first * PHDR_SIZE, e)
+		  : add_patch(plan, tab_off, tab, tabsz, e)) < 0 ||
 	    add_patch(plan, note_off, note, len, e) < 0) {
 		free(tab);
 		elfedit_plan_free(plan);

@@ -614,6 +614,44 @@ static void test_pt_null_past_eof(void **state)
 	free(im.b);
 }
 
+/*
+ * Found by running readelf on outputs of the fuzz corpus: PT_NOTEs that
+ * point into the program header table (or into the note being replaced)
+ * saw their bytes change.  The table now moves instead of growing under
+ * such a PT_NOTE, and an in-place rewrite under one is refused.
+ */
+static void test_pt_note_overlaps_edit(void **state)
+{
+	struct img_opts o = { .target = ABI_HVT, .ndev = 1, .gap = 128 };
+	struct elfedit_plan plan;
+	struct fmt_err e = { 0 };
+	struct img im;
+	uint8_t *out = NULL;
+	size_t out_len;
+
+	(void)state;
+	mkimg(&o, &im);
+	/* phdr[1] (the OpenBSD PT_NOTE) now covers phdr[3], the MFT1 one */
+	st64(im.b + 64 + 56 + 8, 64 + 56 * 3, false);
+	assert_int_equal(plan_mft(&im, 2, &plan, &out, &out_len, &e), 0);
+	assert_int_equal(plan.how, ELFEDIT_MOVE);
+	assert_only_patched(&im, out, &plan);
+	assert_memory_equal(out + 64, im.b + 64, 56 * im.phnum);
+	elfedit_plan_free(&plan);
+	free(out);
+	out = NULL;
+
+	/* phdr[1] now starts inside the MFT1 note's descriptor */
+	st64(im.b + 64 + 56 + 8, im.mft_off + 28, false);
+	st64(im.b + 64 + 56 + 32, 16, false);
+	assert_int_equal(plan_mft(&im, 1, &plan, &out, &out_len, &e), -1);
+	assert_non_null(strstr(e.msg, "phdr[1]: PT_NOTE covers bytes this "
+			       "edit changes"));
+	assert_int_equal(e.off, 64 + 56 + 8);
+	assert_null(out);
+	free(im.b);
+}
+
 static void test_bad_new_note(void **state)
 {
 	struct img_opts o = { .target = ABI_HVT, .ndev = 1 };
@@ -821,6 +859,7 @@ int main(void)
 		cmocka_unit_test(test_refused_targets),
 		cmocka_unit_test(test_hostile_headers),
 		cmocka_unit_test(test_pt_null_past_eof),
+		cmocka_unit_test(test_pt_note_overlaps_edit),
 		cmocka_unit_test(test_bad_new_note),
 		cmocka_unit_test(test_pkgmeta),
 		cmocka_unit_test(test_pkgmeta_check),
