@@ -15,14 +15,16 @@ D=$SHARED/data/solo5
 MKELF=$TOP/tests/gen/mkelf.sh
 MKHVT=$TOP/tests/gen/mkhvt.sh
 
-# Which bytes may differ between OLD and NEW for edit KIND (inplace, grow,
-# move), computed from OLD's headers alone: in place, the note the tender
-# reads now; grow, e_phnum and the table from the old MFT1 entry's slot on
-# (plus PT_PHDR's sizes) and what was appended; move, e_phoff, e_phnum and
-# what was appended.  Also checks the entries moved down one slot intact.
+# ranges.py KIND OLD NEW INS: which bytes may differ between OLD and NEW
+# for edit KIND (inplace, grow, move), computed from OLD's headers alone
+# and INS, the slot the new PT_NOTE must take ("-": the old MFT1 PT_NOTE's,
+# which proves it goes before that one): in place, the note the tender
+# reads now; grow, e_phnum and the table from slot INS on and what was
+# appended; move, e_phoff, e_phnum and what was appended.  Also checks the
+# entries after INS moved down one slot intact.
 cat >"$T/ranges.py" <<'EOF'
 import struct, subprocess, sys
-kind, old, new, want_ins = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+kind, old, new, ins = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 a, b = open(old, 'rb').read(), open(new, 'rb').read()
 E = '>' if a[5] == 2 else '<'
 def ehdr(x):
@@ -37,6 +39,7 @@ def first_note(i):
     nsz, dsz, typ = struct.unpack_from(E + 'III', a, o)
     return (o, 20 + ((dsz + 3) & ~3), typ) if nsz == 6 and a[o+12:o+18] == b'Solo5\0' else None
 mft = [i for i in range(phnum) if (first_note(i) or (0, 0, 0))[2] == 0x3154464d][0]
+ins = mft if ins == '-' else int(ins)
 allowed = [(len(a), len(b))]
 if kind == 'inplace':
     assert (nphoff, nphnum, len(b)) == (phoff, phnum, len(a)), 'headers moved'
@@ -44,18 +47,16 @@ if kind == 'inplace':
     allowed.append((o, o + sz))
 elif kind == 'grow':
     assert (nphoff, nphnum) == (phoff, phnum + 1), 'not grown'
-    allowed += [(0x38, 0x3a), (phoff + 56 * mft, phoff + 56 * (phnum + 1))]
-    for i in range(mft, phnum):
+    allowed += [(0x38, 0x3a), (phoff + 56 * ins, phoff + 56 * (phnum + 1))]
+    for i in range(ins, phnum):
         assert ph(b, phoff, i + 1) == ph(a, phoff, i), 'entry %d not moved intact' % i
 elif kind == 'move':
     assert nphnum == phnum + 1 and nphoff >= len(a), 'not moved'
     allowed += [(0x20, 0x28), (0x38, 0x3a)]
     for i in range(phnum):
-        assert ph(b, nphoff, i + (i >= mft)) == ph(a, phoff, i), 'entry %d changed' % i
+        assert ph(b, nphoff, i + (i >= ins)) == ph(a, phoff, i), 'entry %d changed' % i
 else:
     sys.exit('bad kind')
-if kind != 'inplace' and want_ins != '-':
-    assert mft == int(want_ins), 'old MFT1 PT_NOTE at %d, want %s' % (mft, want_ins)
 cmp = subprocess.run(['cmp', '-l', old, new], capture_output=True, text=True)
 bad = []
 for line in cmp.stdout.splitlines():
@@ -115,14 +116,14 @@ for arch in x86_64 aarch64 ppc64; do
 	check "$arch same manifest: output identical" \
 		sh -c "ukit-elftool set-manifest '$D/m01-net/manifest.json' '$T/k-$arch.elf' -o '$T/o' && cmp '$T/k-$arch.elf' '$T/o'"
 	edit_case "$arch smaller" "$T/k-$arch.elf" m00-empty inplace -
-	edit_case "$arch larger (move)" "$T/k-$arch.elf" m03-net-block move 3
-	edit_case "$arch 63 devices (move)" "$T/k-$arch.elf" m63-max move 3
+	edit_case "$arch larger (move)" "$T/k-$arch.elf" m03-net-block move -
+	edit_case "$arch 63 devices (move)" "$T/k-$arch.elf" m63-max move -
 
 	# Solo5 hvt layout: free zeros after the program header table
 	bash "$MKHVT" -a "$arch" -m "$D/m01-net/note.hex" "$T/h-$arch.elf"
-	edit_case "$arch hvt larger (grow)" "$T/h-$arch.elf" m03-net-block grow 3
+	edit_case "$arch hvt larger (grow)" "$T/h-$arch.elf" m03-net-block grow -
 	bash "$MKHVT" -a "$arch" -t 2 -m "$D/m00-empty/note.hex" "$T/s-$arch.elf"
-	edit_case "$arch spt larger (grow)" "$T/s-$arch.elf" m63-max grow 3
+	edit_case "$arch spt larger (grow)" "$T/s-$arch.elf" m63-max grow -
 done
 
 # virtio, xen, muen (and genode) read the linked-in note: larger refused,
@@ -185,6 +186,15 @@ assert m and m[0] == json.load(open(sys.argv[2])), j
 	else
 		not_ok "$arch: systemd-analyze inspect-elf ($(head -c 200 "$T/sa.err"))"
 	fi
+	check "$arch: package metadata: only the move ranges differ, new PT_NOTE last" \
+		"$PY" "$T/ranges.py" move "$T/k-$arch.elf" "$T/pm.elf" 4
+	check "$arch: package metadata on the hvt layout (grow)" \
+		ukit-elftool set-package-metadata "$T/meta.json" "$T/h-$arch.elf" -o "$T/pmh.elf"
+	check "$arch: hvt package metadata: only the grow ranges differ" \
+		"$PY" "$T/ranges.py" grow "$T/h-$arch.elf" "$T/pmh.elf" 4
+	readelf_clean "$arch: hvt package metadata readelf -lnW clean" "$T/pmh.elf"
+	systemd-analyze inspect-elf "$T/pmh.elf" >"$T/sa.txt" 2>&1
+	check "$arch: systemd sees the hvt package metadata" grep -q "name: hello-unikernel" "$T/sa.txt"
 	ukit-elftool notes "$T/pm.elf" >"$T/notes.json" 2>/dev/null
 	check "$arch: notes decodes the FDO note from its own PT_NOTE" "$PY" -c '
 import json, sys
