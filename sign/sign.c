@@ -49,12 +49,15 @@ static const struct cli_cmd cmds[] = {
 	  "keygen --type ecdsa-p256|ed25519|rsa3072 [--passphrase-file F] PREFIX" },
 	{ "sign", cmd_sign,
 	  "sign --key KEY|pkcs11:URI [--passphrase-file F] [--cert LEAF [--chain FILE]]\n"
-	  "        [--rollback N] [--annotate K=V]... [--verity] [--append]\n"
+	  "        [--pin-file F] [--pkcs11-module SO] [--rollback N] [--annotate K=V]...\n"
+	  "        [--verity [--salt HEX] [--hash-file F]] [--append]\n"
 	  "        [--format bundle|cms] [-o OUT] [-p|-q] IMAGE" },
 	{ "verify", cmd_verify,
 	  "verify (--pub KEY... | --ca ROOT...) [--bundle B] [--min-rollback N]\n"
 	  "        [--require-format F] [--require-target T] [--check-time] [--json]\n"
-	  "        [-p|-q] IMAGE [--exec TENDER [ARGS...]]" },
+	  "        [--verity-only] [-p|-q] IMAGE [--exec TENDER [ARGS...]]\n"
+	  "    ukit-sign verify --ca ROOT... --cms IMAGE.p7s [--json] IMAGE\n"
+	  "        [--exec TENDER [ARGS...]]" },
 	{ "inspect", cmd_inspect, "inspect BUNDLE|IMAGE" },
 	{ "verity", cmd_verity,
 	  "verity [--salt HEX] [--hash-file F] [-j THREADS] [--json] IMAGE" },
