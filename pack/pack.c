@@ -18,6 +18,8 @@
 #include "bytes.h"
 #include "cli.h"
 #include "convert.h"
+#include "elfimg.h"
+#include "manifest.h"
 #include "err.h"
 #include "image.h"
 #include "outfile.h"
@@ -56,14 +58,177 @@ static int print_json(json_t *j)
 	return 0;
 }
 
-/* ELF details: filled in from formats/elfimg.h once it lands. */
+static const char *elf_type_name(uint16_t t)
+{
+	switch (t) {
+	case 0: return "NONE";
+	case 1: return "REL";
+	case 2: return "EXEC";
+	case 3: return "DYN";
+	case 4: return "CORE";
+	default: return NULL;
+	}
+}
+
+static const char *phdr_type_name(uint32_t t)
+{
+	switch (t) {
+	case 0: return "NULL";
+	case 1: return "LOAD";
+	case 2: return "DYNAMIC";
+	case 3: return "INTERP";
+	case 4: return "NOTE";
+	case 5: return "SHLIB";
+	case 6: return "PHDR";
+	case 7: return "TLS";
+	case 0x6474e550: return "GNU_EH_FRAME";
+	case 0x6474e551: return "GNU_STACK";
+	case 0x6474e552: return "GNU_RELRO";
+	case 0x6474e553: return "GNU_PROPERTY";
+	case 0x65a3dbe6: return "OPENBSD_RANDOMIZE";
+	case 0x65a3dbe7: return "OPENBSD_WXNEEDED";
+	default: return NULL;
+	}
+}
+
+static const char *const dev_type_name[] = {
+	[MFT_BLOCK_BASIC] = "BLOCK_BASIC", [MFT_NET_BASIC] = "NET_BASIC",
+};
+
+/* ELF header, segments, Solo5 ABI and manifest (formats/elfimg.h). */
 static int info_elf(int fd, const char *path, json_t *j, bool json)
 {
-	(void)fd;
-	(void)path;
-	(void)j;
-	(void)json;
-	return 0;
+	struct fmt_err e = { .path = path, .off = FMT_NOOFF };
+	struct elfimg *img = NULL;
+	const struct elfimg_info *in;
+	struct manifest *mft = NULL;
+	struct solo5_abi abi;
+	bool have_mft = false, have_abi = false;
+	json_t *o, *segs;
+	char tbuf[16], mbuf[16];
+	const char *tn, *mn;
+	int rc = -1;
+
+	if (elfimg_open(fd, path, &img, &e) < 0) {
+		cli_err(&e);
+		return -1;
+	}
+	in = elfimg_info(img);
+	tn = elf_type_name(in->type);
+	if (tn == NULL) {
+		snprintf(tbuf, sizeof tbuf, "0x%x", in->type);
+		tn = tbuf;
+	}
+	mn = elfimg_machine_name(in->machine);
+	if (mn == NULL) {
+		snprintf(mbuf, sizeof mbuf, "0x%x", in->machine);
+		mn = mbuf;
+	}
+	o = json_object();
+	json_object_set_new(o, "class", json_string(in->elfclass == 2 ?
+						    "ELF64" : "ELF32"));
+	json_object_set_new(o, "byte-order", json_string(in->big ?
+				"big-endian" : "little-endian"));
+	json_object_set_new(o, "machine", json_string(mn));
+	json_object_set_new(o, "type", json_string(tn));
+	json_object_set_new(o, "entry", json_integer((json_int_t)in->entry));
+	if (!json)
+		printf("class: %s\nbyte order: %s\nmachine: %s\ntype: %s\n"
+		       "entry: 0x%" PRIx64 "\nsegments:\n",
+		       in->elfclass == 2 ? "ELF64" : "ELF32",
+		       in->big ? "big-endian" : "little-endian", mn, tn,
+		       in->entry);
+	segs = json_array();
+	json_object_set_new(o, "segments", segs);
+	json_object_set_new(j, "elf", o);
+	for (size_t i = 0; i < in->phnum; i++) {
+		struct elfimg_phdr ph;
+		json_t *s = json_object();
+		char fl[4], pb[16];
+		const char *pn;
+
+		if (elfimg_phdr(img, i, &ph, &e) < 0) {
+			cli_err(&e);
+			json_decref(s);
+			goto out;
+		}
+		pn = phdr_type_name(ph.type);
+		if (pn == NULL) {
+			snprintf(pb, sizeof pb, "0x%" PRIx32, ph.type);
+			pn = pb;
+		}
+		fl[0] = ph.flags & 4 ? 'R' : '-';
+		fl[1] = ph.flags & 2 ? 'W' : '-';
+		fl[2] = ph.flags & 1 ? 'X' : '-';
+		fl[3] = 0;
+		json_object_set_new(s, "type", json_string(pn));
+		json_object_set_new(s, "offset", json_integer((json_int_t)ph.offset));
+		json_object_set_new(s, "vaddr", json_integer((json_int_t)ph.vaddr));
+		json_object_set_new(s, "paddr", json_integer((json_int_t)ph.paddr));
+		json_object_set_new(s, "filesz", json_integer((json_int_t)ph.filesz));
+		json_object_set_new(s, "memsz", json_integer((json_int_t)ph.memsz));
+		json_object_set_new(s, "flags", json_string(fl));
+		json_array_append_new(segs, s);
+		if (!json)
+			printf("    %-14s off 0x%08" PRIx64 " vaddr 0x%016" PRIx64
+			       " filesz 0x%" PRIx64 " memsz 0x%" PRIx64 " %s\n",
+			       pn, ph.offset, ph.vaddr, ph.filesz, ph.memsz,
+			       fl);
+	}
+	/* Solo5 notes: only where a Solo5 tender would look */
+	if (elfimg_solo5_check(img, NULL) == 0) {
+		mft = calloc(1, sizeof *mft);
+		if (mft == NULL) {
+			cli_errx("out of memory");
+			goto out;
+		}
+		if (elfimg_solo5(img, mft, &have_mft, &abi, &have_abi,
+				 &e) < 0) {
+			cli_err(&e);
+			goto out;
+		}
+	}
+	if (have_abi) {
+		json_t *a = json_object();
+
+		json_object_set_new(a, "target", json_string(
+			elfimg_abi_target_name(abi.target)));
+		json_object_set_new(a, "version", json_integer(abi.version));
+		json_object_set_new(o, "solo5-abi", a);
+		if (!json)
+			printf("solo5 abi: %s, version %" PRIu32 "\n",
+			       elfimg_abi_target_name(abi.target),
+			       abi.version);
+	}
+	if (have_mft) {
+		json_t *m = json_object(), *devs = json_array();
+
+		json_object_set_new(m, "type", json_string("solo5.manifest"));
+		json_object_set_new(m, "version", json_integer(1));
+		if (!json)
+			printf("solo5 manifest: %zu devices\n", mft->n);
+		for (size_t i = 0; i < mft->n; i++) {
+			json_t *d = json_object();
+			uint32_t t = mft->dev[i].type;
+			const char *dn = t < ARRAY_SIZE(dev_type_name) &&
+					 dev_type_name[t] ? dev_type_name[t] :
+					 "unknown";
+
+			json_object_set_new(d, "name",
+					    json_string(mft->dev[i].name));
+			json_object_set_new(d, "type", json_string(dn));
+			json_array_append_new(devs, d);
+			if (!json)
+				printf("    %s: %s\n", mft->dev[i].name, dn);
+		}
+		json_object_set_new(m, "devices", devs);
+		json_object_set_new(o, "solo5-manifest", m);
+	}
+	rc = 0;
+out:
+	free(mft);
+	elfimg_close(img);
+	return rc;
 }
 
 /* "4.88 MiB" style sizes, as qemu-img prints them. */
