@@ -1,0 +1,415 @@
+/*
+ * test_qcow2.c: the qcow2 header parser on hostile header tables (message
+ * and offset), compressed descriptors, decompression limits, and the
+ * reader on small images built in memory (memfd).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <zlib.h>
+#include <zstd.h>
+
+#include "bytes.h"
+#include "image.h"
+#include "qcow2.h"
+
+#define CS 65536
+
+/* A valid v3 header: 64 KiB clusters, 1 MiB, refcount table at cluster 1,
+ * refcount block at 2, L1 at 3. */
+static void gen_header(uint8_t *h, size_t len)
+{
+	memset(h, 0, len);
+	be32_store(h, QCOW2_MAGIC);
+	be32_store(h + 4, 3);
+	be32_store(h + 20, 16);
+	be64_store(h + 24, 1 << 20);
+	be32_store(h + 36, 1);
+	be64_store(h + 40, 3 * CS);
+	be64_store(h + 48, CS);
+	be32_store(h + 56, 1);
+	be32_store(h + 96, 4);
+	be32_store(h + 100, 112);
+}
+
+struct bad {
+	size_t off;      /* field */
+	int width;       /* 1, 4, 8 */
+	uint64_t val;
+	uint64_t err_off;
+	const char *msg;
+};
+
+static const struct bad bad_headers[] = {
+	{ 0, 4, 0x514649fa, 0, "bad magic" },
+	{ 4, 4, 1, 4, "unsupported qcow2 version 1" },
+	{ 4, 4, 0xffffffff, 4, "unsupported qcow2 version" },
+	{ 20, 4, 0, 20, "cluster_bits 0 outside 9..21" },
+	{ 20, 4, 8, 20, "cluster_bits 8 outside 9..21" },
+	{ 20, 4, 22, 20, "cluster_bits 22 outside 9..21" },
+	{ 20, 4, 63, 20, "cluster_bits 63 outside" },
+	{ 20, 4, 64, 20, "cluster_bits 64 outside" },
+	{ 20, 4, UINT32_MAX, 20, "outside 9..21" },
+	{ 24, 8, UINT64_MAX, 24, "too large" },
+	{ 24, 8, 1ULL << 62, 24, "L1 entries (limit" },
+	{ 24, 8, 1ULL << 30, 36, "L1 table too small for the virtual size" },
+	{ 32, 4, 1, 32, "encrypted images are not supported" },
+	{ 32, 4, 2, 32, "crypt_method 2" },
+	{ 36, 4, UINT32_MAX, 36, "l1_size 4294967295 too large" },
+	{ 40, 8, 3 * CS + 8, 40, "L1 table offset 0x30008 not aligned" },
+	{ 40, 8, 0, 40, "overlaps the header" },
+	{ 48, 8, CS + 512, 48, "refcount table offset 0x10200 not aligned" },
+	{ 48, 8, 0, 48, "overlaps the header" },
+	{ 56, 4, 0, 56, "refcount table has no clusters" },
+	{ 56, 4, 129, 56, "refcount table too large" },
+	{ 60, 4, 65537, 60, "too many snapshots" },
+	{ 72, 8, 0x20, 72, "unknown incompatible feature bits 0x20" },
+	{ 72, 8, 1ULL << 63, 72, "unknown incompatible feature bits" },
+	{ 72, 8, 0x4, 72, "external data files are not supported" },
+	{ 72, 8, 0x10, 72, "extended L2 entries are not supported" },
+	{ 72, 8, 0x8, 72, "compression type feature bit set with zlib" },
+	{ 96, 4, 7, 96, "refcount_order 7 outside 0..6" },
+	{ 100, 4, 103, 100, "header_length 103 too small" },
+	{ 100, 4, CS + 8, 100, "exceeds the cluster size" },
+	{ 100, 4, 4096, 100, "extends past end of file" },
+	{ 104, 1, 1, 72, "without the compression type feature bit" },
+	{ 104, 1, 2, 104, "unknown compression type 2" },
+	{ 16, 4, 10, FMT_NOOFF, NULL },   /* size without offset: ignored */
+};
+
+static void store(uint8_t *h, const struct bad *b)
+{
+	if (b->width == 1)
+		h[b->off] = (uint8_t)b->val;
+	else if (b->width == 4)
+		be32_store(h + b->off, (uint32_t)b->val);
+	else
+		be64_store(h + b->off, b->val);
+}
+
+static void test_header_valid(void **state)
+{
+	uint8_t h[1024];
+	struct qcow2_header q;
+	struct fmt_err e = { .path = "mem" };
+
+	(void)state;
+	gen_header(h, sizeof h);
+	assert_int_equal(qcow2_header_parse(h, sizeof h, &q, &e), 0);
+	assert_int_equal(q.cluster_size, CS);
+	assert_int_equal(q.l1_needed, 1);
+	assert_int_equal(q.refcount_order, 4);
+	assert_int_equal(q.ext_end, 120);
+	/* v2: 72-byte header is enough, refcount order fixed */
+	be32_store(h + 4, 2);
+	memset(h + 72, 0, 48);
+	assert_int_equal(qcow2_header_parse(h, 72, &q, &e), 0);
+	assert_int_equal(q.header_length, 72);
+	assert_int_equal(q.refcount_order, 4);
+}
+
+static void test_header_hostile(void **state)
+{
+	uint8_t h[1024];
+	struct qcow2_header q;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(bad_headers); i++) {
+		const struct bad *b = &bad_headers[i];
+		struct fmt_err e = { .path = "mem", .off = 12345 };
+		size_t len = b->off == 100 && b->val == 4096 ? 512 : sizeof h;
+		int rc;
+
+		gen_header(h, sizeof h);
+		store(h, b);
+		rc = qcow2_header_parse(h, len, &q, &e);
+		if (b->msg == NULL) {
+			assert_int_equal(rc, 0);
+			continue;
+		}
+		if (rc != -1 || e.off != b->err_off ||
+		    strstr(e.msg, b->msg) == NULL)
+			fail_msg("case %zu (field %zu = 0x%llx): rc %d off %llu "
+				 "msg '%s', want off %llu '%s'", i, b->off,
+				 (unsigned long long)b->val, rc,
+				 (unsigned long long)e.off, e.msg,
+				 (unsigned long long)b->err_off, b->msg);
+	}
+}
+
+static void test_header_short(void **state)
+{
+	uint8_t h[1024];
+	struct qcow2_header q;
+	struct fmt_err e = { .path = "mem" };
+
+	(void)state;
+	gen_header(h, sizeof h);
+	for (size_t len = 0; len < 104; len++) {
+		assert_int_equal(qcow2_header_parse(h, len, &q, &e), -1);
+		assert_non_null(strstr(e.msg, "too short"));
+	}
+}
+
+static void test_header_extensions(void **state)
+{
+	uint8_t h[1024];
+	struct qcow2_header q;
+	struct fmt_err e = { .path = "mem" };
+
+	(void)state;
+	/* backing format extension, then end */
+	gen_header(h, sizeof h);
+	be32_store(h + 112, QCOW2_EXT_BACKING_FMT);
+	be32_store(h + 116, 5);
+	memcpy(h + 120, "qcow2", 5);
+	be64_store(h + 8, 200);
+	be32_store(h + 16, 4);
+	memcpy(h + 200, "base", 4);
+	assert_int_equal(qcow2_header_parse(h, sizeof h, &q, &e), 0);
+	assert_string_equal(q.backing_fmt, "qcow2");
+	assert_string_equal(q.backing_file, "base");
+	assert_true(q.has_backing);
+	/* an extension whose length runs past the buffer */
+	gen_header(h, sizeof h);
+	be32_store(h + 112, 0x12345678);
+	be32_store(h + 116, 0xfffffff0);
+	assert_int_equal(qcow2_header_parse(h, sizeof h, &q, &e), -1);
+	assert_int_equal(e.off, 112);
+	assert_non_null(strstr(e.msg, "extends past the first cluster"));
+	/* truncated extension header */
+	gen_header(h, sizeof h);
+	memset(h + 112, 0xaa, 8);
+	assert_int_equal(qcow2_header_parse(h, 116, &q, &e), -1);
+	assert_int_equal(e.off, 112);
+	assert_non_null(strstr(e.msg, "header extension truncated"));
+	/* the encryption header extension */
+	gen_header(h, sizeof h);
+	be32_store(h + 112, QCOW2_EXT_CRYPTO);
+	be32_store(h + 116, 16);
+	assert_int_equal(qcow2_header_parse(h, sizeof h, &q, &e), -1);
+	assert_non_null(strstr(e.msg, "encrypted images are not supported"));
+	/* backing name with a NUL, and one outside the buffer */
+	gen_header(h, sizeof h);
+	be64_store(h + 8, 200);
+	be32_store(h + 16, 4);
+	memcpy(h + 200, "a\0b", 4);
+	assert_int_equal(qcow2_header_parse(h, sizeof h, &q, &e), -1);
+	assert_non_null(strstr(e.msg, "NUL"));
+	be64_store(h + 8, UINT64_MAX - 1);
+	assert_int_equal(qcow2_header_parse(h, sizeof h, &q, &e), -1);
+	assert_int_equal(e.off, 8);
+}
+
+static void test_compressed_desc(void **state)
+{
+	uint64_t host, ns;
+
+	(void)state;
+	/* 64 KiB clusters: x = 62 - 8 = 54 offset bits, 8 sector bits */
+	qcow2_compressed_desc(16, (1ULL << 62) | (3ULL << 54) | 0x123456, &host,
+			      &ns);
+	assert_true(host == 0x123456);
+	assert_true(ns == 4);
+	/* 512 B clusters: 61 offset bits, 1 sector bit */
+	qcow2_compressed_desc(9, (1ULL << 61) | 0x200, &host, &ns);
+	assert_true(host == 0x200);
+	assert_true(ns == 2);
+	/* 2 MiB clusters: 49 offset bits, 13 sector bits, all ones */
+	qcow2_compressed_desc(21, (1ULL << 62) - 1, &host, &ns);
+	assert_true(host == (1ULL << 49) - 1);
+	assert_true(ns == (1ULL << 13));
+}
+
+static void test_decompress(void **state)
+{
+	static uint8_t in[4096], z[8192], out[4096];
+	struct fmt_err e = { .path = "mem" };
+	z_stream s;
+	size_t zl;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof in; i++)
+		in[i] = (uint8_t)(i / 7);
+	memset(&s, 0, sizeof s);
+	assert_int_equal(deflateInit2(&s, 6, Z_DEFLATED, -12, 9,
+				      Z_DEFAULT_STRATEGY), Z_OK);
+	s.next_in = in;
+	s.avail_in = sizeof in;
+	s.next_out = z;
+	s.avail_out = sizeof z;
+	assert_int_equal(deflate(&s, Z_FINISH), Z_STREAM_END);
+	zl = sizeof z - s.avail_out;
+	deflateEnd(&s);
+	/* trailing sector padding after the stream is fine */
+	assert_int_equal(qcow2_decompress(QCOW2_COMPRESS_ZLIB, z, zl + 100, out,
+					  sizeof out, 0x5000, &e), 0);
+	assert_memory_equal(in, out, sizeof in);
+	/* too short an output: cluster must be filled exactly */
+	assert_int_equal(qcow2_decompress(QCOW2_COMPRESS_ZLIB, z, zl, out,
+					  2048, 0x5000, &e), 0);
+	assert_int_equal(qcow2_decompress(QCOW2_COMPRESS_ZLIB, z, zl / 2, out,
+					  sizeof out, 0x5000, &e), -1);
+	assert_int_equal(e.off, 0x5000);
+	memset(z, 0xff, 64);
+	assert_int_equal(qcow2_decompress(QCOW2_COMPRESS_ZLIB, z, 64, out,
+					  sizeof out, 0x6000, &e), -1);
+	assert_non_null(strstr(e.msg, "zlib"));
+	/* zstd: a frame of half a cluster does not fill it */
+	zl = ZSTD_compress(z, sizeof z, in, 2048, 3);
+	assert_false(ZSTD_isError(zl));
+	assert_int_equal(qcow2_decompress(QCOW2_COMPRESS_ZSTD, z, zl, out,
+					  sizeof out, 0x7000, &e), -1);
+	assert_int_equal(e.off, 0x7000);
+	zl = ZSTD_compress(z, sizeof z, in, sizeof in, 3);
+	assert_int_equal(qcow2_decompress(QCOW2_COMPRESS_ZSTD, z, zl, out,
+					  sizeof out, 0x7000, &e), 0);
+	assert_memory_equal(in, out, sizeof in);
+	assert_int_equal(qcow2_decompress(QCOW2_COMPRESS_ZSTD, z, 3, out,
+					  sizeof out, 0x7000, &e), -1);
+}
+
+/* An image in a memfd: header, refcount table + block, L1, one L2, data. */
+static int mkimage(uint64_t l1e, uint64_t l2e0, size_t len)
+{
+	uint8_t *b = calloc(1, 6 * CS);
+	int fd = memfd_create("q", 0);
+
+	gen_header(b, 1024);
+	be64_store(b + CS, 2 * CS);                  /* refcount block */
+	for (int i = 0; i < 6; i++)
+		be16_store(b + 2 * CS + 2 * i, 1);
+	be64_store(b + 3 * CS, l1e);                 /* L1[0] */
+	be64_store(b + 4 * CS, l2e0);                /* L2[0] */
+	memset(b + 5 * CS, 0xab, CS);                /* data */
+	assert_true(write(fd, b, len) == (ssize_t)len);
+	free(b);
+	return fd;
+}
+
+static void test_reader(void **state)
+{
+	static const struct {
+		uint64_t l1e, l2e;
+		size_t len;
+		uint64_t err_off;   /* FMT_NOOFF: read succeeds */
+		const char *msg;
+	} t[] = {
+		{ 4 * CS | QCOW2_OFLAG_COPIED, 5 * CS | QCOW2_OFLAG_COPIED,
+		  6 * CS, FMT_NOOFF, NULL },
+		{ 4 * CS + 512, 0, 6 * CS, 3 * CS, "not aligned" },
+		{ 40ULL * CS, 0, 6 * CS, 3 * CS, "extends past end of file" },
+		{ 4 * CS, 5 * CS + 4096, 6 * CS, 4 * CS, "not aligned" },
+		{ 4 * CS, 9 * CS, 6 * CS, 4 * CS, "past end of file" },
+		{ 4 * CS, 5 * CS, 4 * CS + 100, 3 * CS,
+		  "extends past end of file" },
+		{ 4 * CS, 5 * CS, 3 * CS + 4, 40, "L1 table extends past" },
+		{ 4 * CS, QCOW2_OFLAG_COMPRESSED | (100ULL * CS), 6 * CS,
+		  4 * CS, "compressed data at 0x640000 past end of file" },
+		{ 4 * CS, QCOW2_OFLAG_COMPRESSED | (5ULL * CS), 6 * CS,
+		  5 * CS, "compressed cluster" },
+		{ 4 * CS, QCOW2_OFLAG_ZERO | 5 * CS, 6 * CS, FMT_NOOFF, NULL },
+	};
+	static uint8_t buf[2 * CS];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		int fd = mkimage(t[i].l1e, t[i].l2e, t[i].len);
+		struct fmt_err e = { .path = "mem", .off = FMT_NOOFF };
+		struct image *img = NULL;
+		int rc = image_open(fd, "mem", IMG_PROBE, NULL, &img, &e);
+
+		if (rc == 0)
+			rc = image_read(img, buf, sizeof buf, 0, &e);
+		if (t[i].msg == NULL) {
+			assert_int_equal(rc, 0);
+			assert_int_equal(image_format(img), IMG_QCOW2);
+		} else if (rc != -1 || e.off != t[i].err_off ||
+			   strstr(e.msg, t[i].msg) == NULL) {
+			fail_msg("case %zu: rc %d off 0x%llx '%s'", i, rc,
+				 (unsigned long long)e.off, e.msg);
+		}
+		image_close(img);
+		close(fd);
+	}
+}
+
+static void test_reader_content(void **state)
+{
+	static uint8_t buf[2 * CS];
+	struct fmt_err e = { .path = "mem" };
+	struct image *img;
+	struct image_extent x;
+	int fd;
+
+	(void)state;
+	fd = mkimage(4 * CS, 5 * CS, 6 * CS);
+	assert_int_equal(image_open(fd, "mem", IMG_PROBE, NULL, &img, &e), 0);
+	assert_true(image_size(img) == 1 << 20);
+	assert_int_equal(image_read(img, buf, sizeof buf, 0, &e), 0);
+	assert_int_equal(buf[0], 0xab);
+	assert_int_equal(buf[CS - 1], 0xab);
+	assert_int_equal(buf[CS], 0);
+	assert_int_equal(image_map(img, 0, &x, &e), 0);
+	assert_int_equal(x.kind, EXT_DATA);
+	assert_true(x.len == CS);
+	assert_int_equal(image_map(img, CS, &x, &e), 0);
+	assert_int_equal(x.kind, EXT_HOLE);
+	assert_true(x.off + x.len == 1 << 20);
+	assert_int_equal(image_read(img, buf, 1, (1 << 20) - 1, &e), 0);
+	assert_int_equal(image_read(img, buf, 2, (1 << 20) - 1, &e), -1);
+	image_close(img);
+	close(fd);
+	/* zero flag on an allocated cluster reads zeros and maps as zero */
+	fd = mkimage(4 * CS, 5 * CS | QCOW2_OFLAG_ZERO, 6 * CS);
+	assert_int_equal(image_open(fd, "mem", IMG_PROBE, NULL, &img, &e), 0);
+	assert_int_equal(image_read(img, buf, CS, 0, &e), 0);
+	assert_int_equal(buf[0], 0);
+	assert_int_equal(image_map(img, 0, &x, &e), 0);
+	assert_int_equal(x.kind, EXT_ZERO);
+	image_close(img);
+	close(fd);
+}
+
+static void test_corrupt_bit(void **state)
+{
+	struct fmt_err e = { .path = "mem" };
+	struct image_opts o = { .allow_corrupt = true };
+	struct image *img = NULL;
+	uint8_t v[8];
+	int fd = mkimage(4 * CS, 5 * CS, 6 * CS);
+
+	(void)state;
+	be64_store(v, QCOW2_INCOMPAT_CORRUPT);
+	assert_int_equal(pwrite(fd, v, 8, 72), 8);
+	assert_int_equal(image_open(fd, "mem", IMG_PROBE, NULL, &img, &e), -1);
+	assert_int_equal(e.off, 72);
+	assert_non_null(strstr(e.msg, "marked corrupt"));
+	assert_int_equal(image_open(fd, "mem", IMG_PROBE, &o, &img, &e), 0);
+	image_close(img);
+	close(fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_header_valid),
+		cmocka_unit_test(test_header_hostile),
+		cmocka_unit_test(test_header_short),
+		cmocka_unit_test(test_header_extensions),
+		cmocka_unit_test(test_compressed_desc),
+		cmocka_unit_test(test_decompress),
+		cmocka_unit_test(test_reader),
+		cmocka_unit_test(test_reader_content),
+		cmocka_unit_test(test_corrupt_bit),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
