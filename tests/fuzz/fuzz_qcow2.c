@@ -1,0 +1,33 @@
+/*
+ * fuzz_qcow2.c: the qcow2 header parser (buffer) and the table walker of
+ * `check` (the input in a memfd): header limits, extensions, L1/L2 tables,
+ * refcount table and blocks, snapshot table, compressed descriptors.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "outfile.h"
+#include "qcow2.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct qcow2_header h;
+	struct qcow2_check r;
+	struct fmt_err e = { .path = "fuzz" };
+	int fd;
+
+	qcow2_header_parse(data, size, &h, &e);
+	fd = memfd_create("fuzz", MFD_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (write_full(fd, data, size) == 0) {
+		qcow2_check_fd(fd, "fuzz", &r, &e);
+		qcow2_check_free(&r);
+	}
+	close(fd);
+	return 0;
+}
