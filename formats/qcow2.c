@@ -25,6 +25,8 @@
 #include "outfile.h"
 #include "qcow2.h"
 
+#define QCOW2_READ_RUN_MAX (4u << 20)  /* bytes per coalesced pread */
+
 struct l2slot {
 	uint64_t l1i;           /* UINT64_MAX: empty */
 	uint64_t *ent;          /* decoded entries */
@@ -447,14 +449,16 @@ int qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
 			q->file_size : (1u << QCOW2_MAX_CLUSTER_BITS));
 	hbuf = malloc(hlen ? hlen : 1);
 	if (hbuf == NULL) {
+		fmt_errf(e, FMT_NOOFF, "out of memory");
 		qcow2_close(q);
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return -1;
 	}
 	n = pread_full(fd, hbuf, hlen, 0);
 	if (n < 0) {
 		free(hbuf);
+		fmt_errno(e, 0, "read");
 		qcow2_close(q);
-		return fmt_errno(e, 0, "read");
+		return -1;
 	}
 	if (qcow2_header_parse(hbuf, (size_t)n, &q->h, e) < 0) {
 		free(hbuf);
@@ -464,9 +468,10 @@ int qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
 	free(hbuf);
 	if ((q->h.incompatible & QCOW2_INCOMPAT_CORRUPT) &&
 	    !(flags & QCOW2_ALLOW_CORRUPT)) {
+		fmt_errf(e, 72, "image is marked corrupt (incompatible "
+			 "feature bit 1); run 'ukit-pack check'");
 		qcow2_close(q);
-		return fmt_errf(e, 72, "image is marked corrupt (incompatible "
-				"feature bit 1); run 'ukit-pack check'");
+		return -1;
 	}
 	q->l2_entries = q->h.cluster_size / 8;
 	q->nclusters = q->h.size / q->h.cluster_size +
@@ -477,10 +482,11 @@ int qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
 				      q->file_size)) {
 		uint64_t end = q->h.l1_table_offset + l1bytes;
 
-		qcow2_close(q);
-		return fmt_errf(e, 40, "L1 table extends past end of file "
+		fmt_errf(e, 40, "L1 table extends past end of file "
 				"(0x%" PRIx64 " > 0x%" PRIx64 ")", end,
 				q->file_size);
+		qcow2_close(q);
+		return -1;
 	}
 	q->l1 = calloc(q->h.l1_needed ? q->h.l1_needed : 1, 8);
 	q->ncache = QCOW2_L2_CACHE_BYTES / q->h.cluster_size;
@@ -492,8 +498,9 @@ int qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
 	q->cbuf = malloc(2 * q->h.cluster_size);
 	q->dbuf = malloc(q->h.cluster_size);
 	if (!q->l1 || !q->cache || !q->cbuf || !q->dbuf) {
+		fmt_errf(e, FMT_NOOFF, "out of memory");
 		qcow2_close(q);
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return -1;
 	}
 	for (size_t i = 0; i < q->ncache; i++)
 		q->cache[i].l1i = UINT64_MAX;
@@ -502,9 +509,10 @@ int qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
 
 		n = pread_full(fd, raw, l1bytes, (off_t)q->h.l1_table_offset);
 		if (n < 0 || (uint64_t)n != l1bytes) {
-			qcow2_close(q);
-			return fmt_errno(e, q->h.l1_table_offset,
+			fmt_errno(e, q->h.l1_table_offset,
 					 "reading the L1 table");
+			qcow2_close(q);
+			return -1;
 		}
 		for (uint64_t i = 0; i < q->h.l1_needed; i++)
 			q->l1[i] = be64_load(raw + i * 8);
@@ -517,17 +525,19 @@ int qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
 		if (l2off == 0)
 			continue;
 		if (l2off & (q->h.cluster_size - 1)) {
-			qcow2_close(q);
-			return fmt_errf(e, at, "L1 entry %" PRIu64 ": L2 table "
+			fmt_errf(e, at, "L1 entry %" PRIu64 ": L2 table "
 					"offset 0x%" PRIx64 " not aligned to "
 					"the cluster size", i, l2off);
+			qcow2_close(q);
+			return -1;
 		}
 		if (!in_bounds(l2off, q->h.cluster_size, q->file_size)) {
-			qcow2_close(q);
-			return fmt_errf(e, at, "L1 entry %" PRIu64 ": L2 table "
+			fmt_errf(e, at, "L1 entry %" PRIu64 ": L2 table "
 					"at 0x%" PRIx64 " extends past end of "
 					"file (0x%" PRIx64 ")", i, l2off,
 					q->file_size);
+			qcow2_close(q);
+			return -1;
 		}
 	}
 	if (q->h.has_backing && open_backing(q, flags, depth, e) < 0) {
@@ -770,8 +780,23 @@ int qcow2_read(struct qcow2 *q, void *buf, size_t len, uint64_t off,
 		size_t n = (size_t)(cs - coff < len ? cs - coff : len);
 		struct qcow2_cluster c;
 
-		if (qcow2_cluster(q, vc, &c, e) < 0 ||
-		    read_cluster(q, &c, vc, coff, p, n, e) < 0)
+		if (qcow2_cluster(q, vc, &c, e) < 0)
+			return -1;
+		/* contiguous host clusters: one pread for the run */
+		while (c.type == QCOW2_C_NORMAL && n < len &&
+		       n < QCOW2_READ_RUN_MAX) {
+			struct qcow2_cluster c2;
+			uint64_t next = (off + n) / cs;
+
+			if (qcow2_cluster(q, next, &c2, e) < 0)
+				return -1;
+			if (c2.type != QCOW2_C_NORMAL ||
+			    c2.host != c.host + (next - vc) * cs ||
+			    c2.host >= q->file_size)
+				break;
+			n += (size_t)(cs < len - n ? cs : len - n);
+		}
+		if (read_cluster(q, &c, vc, coff, p, n, e) < 0)
 			return -1;
 		p += n;
 		off += n;
