@@ -35,6 +35,7 @@ int bundle_parse(const char *buf, size_t len, struct bundle *out,
 	static const char *const kc[] = { "certificates", NULL };
 	static const char *const kr[] = { "rawBytes", NULL };
 	struct bundle b = { 0 };
+	struct fmt_err le = { 0 };
 	json_t *root, *vm, *pk, *ch, *certs, *env, *tl;
 	const char *s;
 	char p[SIGJSON_PATH_MAX];
@@ -94,10 +95,8 @@ int bundle_parse(const char *buf, size_t len, struct bundle *out,
 					&s, e) != 0)
 				goto fail;
 			if (b64_decode(s, BUNDLE_CERT_MAX, &b.cert[i],
-				       &b.cert_len[i], e) != 0) {
-				char m[FMT_ERR_MSG];
-				snprintf(m, sizeof m, "%s", e->msg);
-				fmt_errf(e, FMT_NOOFF, "%s.rawBytes: %s", p, m);
+				       &b.cert_len[i], &le) != 0) {
+				fmt_errf(e, FMT_NOOFF, "%s.rawBytes: %s", p, le.msg);
 				goto fail;
 			}
 			b.ncert = i + 1;

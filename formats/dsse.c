@@ -56,6 +56,7 @@ int dsse_from_json(const json_t *obj, const char *path, struct dsse_env *out,
 	static const char *const skeys[] = { "keyid", "sig", NULL };
 	static const char *const sreq[] = { "sig", NULL };
 	struct dsse_env env = { 0 };
+	struct fmt_err le = { 0 };
 	char sp[SIGJSON_PATH_MAX];
 	const char *type, *s;
 	json_t *sigs, *pl;
@@ -70,11 +71,8 @@ int dsse_from_json(const json_t *obj, const char *path, struct dsse_env *out,
 	    strlen(json_string_value(pl)) != json_string_length(pl))
 		return fmt_errf(e, FMT_NOOFF, "%s.payload: not a string", path);
 	if (b64_decode(json_string_value(pl), DSSE_MAX_PAYLOAD, &env.payload,
-		       &env.payload_len, e) != 0) {
-		char m[FMT_ERR_MSG];
-		snprintf(m, sizeof m, "%s", e->msg);
-		return fmt_errf(e, FMT_NOOFF, "%s.payload: %s", path, m);
-	}
+		       &env.payload_len, &le) != 0)
+		return fmt_errf(e, FMT_NOOFF, "%s.payload: %s", path, le.msg);
 	env.type = strdup(type);
 	if (env.type == NULL) {
 		dsse_free(&env);
@@ -101,10 +99,8 @@ int dsse_from_json(const json_t *obj, const char *path, struct dsse_env *out,
 		}
 		if (sigjson_str(so, sp, "sig", 0, &s, e) != 0)
 			goto fail;
-		if (b64_decode(s, SIG_MAX_LEN, &ds->sig, &ds->siglen, e) != 0) {
-			char m[FMT_ERR_MSG];
-			snprintf(m, sizeof m, "%s", e->msg);
-			fmt_errf(e, FMT_NOOFF, "%s.sig: %s", sp, m);
+		if (b64_decode(s, SIG_MAX_LEN, &ds->sig, &ds->siglen, &le) != 0) {
+			fmt_errf(e, FMT_NOOFF, "%s.sig: %s", sp, le.msg);
 			goto fail;
 		}
 		if (ds->siglen == 0) {

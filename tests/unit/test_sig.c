@@ -8,20 +8,27 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include "bundle.h"
 #include "bytes.h"
 #include "dsse.h"
 #include "sig.h"
+#include "sigimg.h"
 #include "sigjson.h"
 #include "statement.h"
+#include "stream.h"
 
 static size_t unhex(const char *s, uint8_t *out)
 {
@@ -458,6 +465,147 @@ static void test_bundle_rejects(void **state)
 	free(big);
 }
 
+
+/* ---- every byte of a signed, appended ELF -------------------------- */
+
+/*
+ * The checks cmd_verify makes on an appended image, over a buffer: footer,
+ * strict bundle, payload type, signature with the pinned key and a hint
+ * naming it, statement, size, digest, Solo5 facts.  0 = would verify.
+ * (ukit-sign itself runs on a sample of these flips in t61.)
+ */
+static int mini_verify(const uint8_t *buf, size_t len, struct sig_key *k)
+{
+	struct sigfoot f;
+	struct bundle b;
+	struct stmt st;
+	struct sigimg img = { 0 };
+	uint8_t md[32];
+	int rc = -1, fd;
+
+	if (len < SIGFOOT_SIZE ||
+	    sigfoot_parse(buf + len - SIGFOOT_SIZE, SIGFOOT_SIZE, len, &f, NULL) != 1)
+		return -1;
+	if (bundle_parse((const char *)buf + f.bundle_off, (size_t)f.bundle_len,
+			 &b, NULL) != 0)
+		return -1;
+	if (strcmp(b.env.type, DSSE_INTOTO_TYPE) != 0 || b.hint == NULL ||
+	    dsse_verify(&b.env, k, NULL) < 0 || strcmp(b.hint, k->keyid) != 0 ||
+	    stmt_parse(b.env.payload, b.env.payload_len, &st, NULL) != 0) {
+		bundle_free(&b);
+		return -1;
+	}
+	SHA256(buf, (size_t)f.orig_size, md);
+	if (st.size != f.orig_size || memcmp(md, st.sha256, 32) != 0)
+		goto out;
+	fd = memfd_create("flip", MFD_CLOEXEC);
+	if (fd < 0 || write(fd, buf, (size_t)f.orig_size) != (ssize_t)f.orig_size ||
+	    sigimg_probe(fd, "flip", &img, NULL) != 0) {
+		if (fd >= 0)
+			close(fd);
+		goto out;
+	}
+	close(fd);
+	if ((st.solo5 == NULL) != (img.solo5 == NULL) ||
+	    (st.solo5 != NULL && !json_equal(st.solo5, img.solo5)))
+		goto out;
+	rc = 0;
+out:
+	sigimg_free(&img);
+	stmt_free(&st);
+	bundle_free(&b);
+	return rc;
+}
+
+static void test_appended_elf_every_byte(void **state)
+{
+	char dir[] = "/tmp/ukit-test-sig.XXXXXX", cmd[512], path[300];
+	struct stmt_info info = { .name = "k.elf", .format = "elf",
+				  .created = 1700000000, .rollback = 1 };
+	struct stream_sha256 sha;
+	struct sig_key *k;
+	struct bundle b = { 0 };
+	struct sigimg img;
+	struct fmt_err e = { 0 };
+	struct sigfoot f;
+	uint8_t *buf, foot[SIGFOOT_SIZE];
+	char *payload, *json;
+	size_t plen, jlen, len, accepted = 0, runs = 0;
+	uint64_t total;
+	int fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(cmd, sizeof cmd, "head -c 4096 /dev/urandom > %s/pad && "
+		 "bash tests/gen/mkelf.sh -m ../shared/data/solo5/m03-net-block/note.hex "
+		 "-d %s/pad %s/k.elf >/dev/null 2>&1", dir, dir, dir);
+	if (system(cmd) != 0) {
+		snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+		(void)system(cmd);
+		skip();
+	}
+	snprintf(path, sizeof path, "%s/k.elf", dir);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(stream_sha256_init(&sha, &e), 0);
+	{
+		struct stream_sink sink = { stream_sha256_update, &sha };
+		struct stream_opts so = { .tee_fd = -1, .limit = STREAM_NO_LIMIT };
+		assert_int_equal(stream_fd(fd, path, &so, &sink, 1, &total, &e), 0);
+	}
+	assert_int_equal(stream_sha256_final(&sha, info.sha256, &e), 0);
+	stream_sha256_free(&sha);
+	assert_int_equal(sigimg_probe(fd, path, &img, &e), 0);
+	assert_non_null(img.solo5);            /* the Solo5 facts are signed */
+	info.size = total;
+	info.solo5 = img.solo5;
+	assert_int_equal(sig_keygen(SIG_ECDSA_P256, &k, &e), 0);
+	assert_int_equal(stmt_build(&info, &payload, &plen, &e), 0);
+	assert_int_equal(dsse_sign(DSSE_INTOTO_TYPE, (uint8_t *)payload, plen, k,
+				   &b.env, &e), 0);
+	b.hint = strdup(k->keyid);
+	assert_int_equal(bundle_serialize(&b, &json, &jlen, &e), 0);
+
+	len = (size_t)total + jlen + SIGFOOT_SIZE;
+	buf = malloc(len);
+	assert_int_equal(pread(fd, buf, (size_t)total, 0), (ssize_t)total);
+	close(fd);
+	memcpy(buf + total, json, jlen);
+	f.orig_size = f.bundle_off = total;
+	f.bundle_len = jlen;
+	sigfoot_encode(&f, foot);
+	memcpy(buf + total + jlen, foot, SIGFOOT_SIZE);
+	assert_int_equal(mini_verify(buf, len, k), 0);
+
+	for (size_t i = 0; i < len; i++) {
+		static const uint8_t x[] = { 0x01, 0x80 };
+		for (size_t j = 0; j < ARRAY_SIZE(x); j++) {
+			buf[i] ^= x[j];
+			runs++;
+			if (mini_verify(buf, len, k) == 0) {
+				accepted++;
+				print_error("flip 0x%02x at %zu (image %llu, bundle %zu) "
+					    "verified\n", x[j], i,
+					    (unsigned long long)total, jlen);
+			}
+			buf[i] ^= x[j];
+		}
+	}
+	print_message("%zu flips over %zu bytes (image %llu, bundle %zu, "
+		      "footer 64)\n", runs, len, (unsigned long long)total, jlen);
+	assert_int_equal(accepted, 0);
+	/* truncated or extended by a byte: never verifies */
+	assert_int_not_equal(mini_verify(buf, len - 1, k), 0);
+	free(buf);
+	free(json);
+	free(payload);
+	bundle_free(&b);
+	sigimg_free(&img);
+	sig_key_free(k);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	(void)system(cmd);
+}
+
 static void test_keys_sign_verify(void **state)
 {
 	static const enum sig_alg algs[] = { SIG_ECDSA_P256, SIG_ED25519, SIG_RSA_PSS };
@@ -506,6 +654,7 @@ int main(void)
 		cmocka_unit_test(test_bundle_byte_flips),
 		cmocka_unit_test(test_bundle_rejects),
 		cmocka_unit_test(test_keys_sign_verify),
+		cmocka_unit_test(test_appended_elf_every_byte),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
