@@ -6,7 +6,8 @@
 . "$(dirname "$0")/lib.sh"
 
 cd "$T"
-sh "$TOP/tests/gen/mksignelf.sh" k.elf 8192
+head -c 4096 /dev/urandom > pad.bin
+bash "$TOP/tests/gen/mkelf.sh" -m "$SHARED/data/solo5/m03-net-block/note.hex" -d pad.bin k.elf >/dev/null
 printf 'secret passphrase\n' > pass.txt
 
 for t in ecdsa-p256 ed25519 rsa3072; do
@@ -86,12 +87,20 @@ check "readelf -lhW reads the appended ELF cleanly" sh -c \
 	"readelf -lhW k-ecdsa-p256.elf >/dev/null 2>re.err && [ ! -s re.err ]"
 tail -c 64 k-ecdsa-p256.elf | head -c 8 > magic
 check "footer magic at the end" grep -q UKITSIG1 magic
-if ukit-elftool query-manifest k.elf >/dev/null 2>&1; then
-	check "ukit-elftool query-manifest reads the appended ELF" \
-		ukit-elftool query-manifest k-ecdsa-p256.elf
-else
-	skip "ukit-elftool query-manifest not available"
-fi
+ukit-elftool query-manifest k.elf > qm.json
+ukit-elftool query-manifest k-ecdsa-p256.elf > qm-appended.json
+same_file "ukit-elftool query-manifest reads the appended ELF" qm.json qm-appended.json
+ukit-elftool query-abi k.elf > qa.json
+check "the statement holds the query-manifest object and the ABI" "$PY" -c '
+import json, sys
+st = json.load(open(sys.argv[1]))
+qm, qa = json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
+s = st["predicate"]["solo5"]
+assert s["manifest"] == qm, (s["manifest"], qm)
+assert s["abi"] == {"target": qa["target"], "version": qa["version"]}
+assert st["predicate"]["rollback"] == 7 and st["predicate"]["annotations"] == {"build": "42"}
+' stmt.json qm.json qa.json
+check "verify --require-target hvt" ukit-sign verify --pub ecdsa-p256.pub --require-target hvt --require-format elf k-ecdsa-p256.elf
 cp k.elf inplace.elf
 check "sign --append in place" ukit-sign sign --key ed25519.key --append inplace.elf
 check "verify in-place appended" ukit-sign verify --pub ed25519.pub inplace.elf
