@@ -9,6 +9,7 @@
  * same whatever the number of threads, and memory is the ring's size.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -23,9 +24,16 @@
 #include "convert.h"
 #include "outfile.h"
 
-#define SLOT_BYTES (1u << 20)    /* guest bytes per slot (at least 1 cluster) */
-#define RAW_CHUNK (1u << 20)     /* raw output: bytes read at a time */
+/*
+ * Guest bytes per compression slot (at least one cluster).  Short jobs: a
+ * worker that waits between them gets its share of a loaded machine's
+ * CPUs sooner than one that never sleeps.  Copy-only slots are RAW_CHUNK.
+ */
+#define SLOT_BYTES (64u << 10)
+#define RAW_CHUNK (1u << 20)     /* bytes read at a time when not compressing */
 #define ZERO_BLOCK 4096u         /* raw output: hole granularity */
+#define PIECE (64u << 10)        /* bytes copied at a time: stays in cache */
+#define WRITEBACK_STEP (32u << 20) /* bytes between writeback hints */
 #define ZLIB_DEFAULT_LEVEL 6     /* Z_DEFAULT_COMPRESSION, as qemu */
 #define ZSTD_DEFAULT_LEVEL 3     /* ZSTD_CLEVEL_DEFAULT, as qemu */
 
@@ -302,35 +310,43 @@ static int pwrite_all(int fd, const uint8_t *p, size_t len, uint64_t off,
 	return 0;
 }
 
-/* Raw output: read the range, write its non-zero runs of 4 KiB blocks. */
+/*
+ * Raw output: read the range a piece at a time and write each piece's
+ * non-zero runs of 4 KiB blocks while the piece is still in the cache.
+ */
 static void work_raw(struct pool *p, struct wctx *w, struct slot *s)
 {
-	size_t n = (size_t)s->len;
-	uint8_t *buf = s->in;
+	for (uint64_t done = 0; done < s->len;) {
+		size_t n = s->len - done < PIECE ? (size_t)(s->len - done) : PIECE;
+		uint64_t off = s->off + done;
+		uint8_t *buf = s->in;
 
-	if (image_read(w->img, buf, n, s->off, &s->err) < 0) {
-		s->rc = -1;
-		return;
-	}
-	for (size_t i = 0; i < n;) {
-		size_t j;
-
-		while (i < n && all_zero(buf + i,
-					 n - i < ZERO_BLOCK ? n - i : ZERO_BLOCK))
-			i += ZERO_BLOCK;
-		if (i >= n)
-			break;
-		j = i;
-		while (j < n && !all_zero(buf + j,
-					  n - j < ZERO_BLOCK ? n - j : ZERO_BLOCK))
-			j += ZERO_BLOCK;
-		if (j > n)
-			j = n;
-		if (pwrite_all(p->ofd, buf + i, j - i, s->off + i, &s->err) < 0) {
-			s->rc = -2;      /* the output's fault */
+		if (image_read(w->img, buf, n, off, &s->err) < 0) {
+			s->rc = -1;
 			return;
 		}
-		i = j;
+		for (size_t i = 0; i < n;) {
+			size_t j;
+
+			while (i < n && all_zero(buf + i, n - i < ZERO_BLOCK
+							  ? n - i : ZERO_BLOCK))
+				i += ZERO_BLOCK;
+			if (i >= n)
+				break;
+			j = i;
+			while (j < n && !all_zero(buf + j, n - j < ZERO_BLOCK
+							   ? n - j : ZERO_BLOCK))
+				j += ZERO_BLOCK;
+			if (j > n)
+				j = n;
+			if (pwrite_all(p->ofd, buf + i, j - i, off + i,
+				       &s->err) < 0) {
+				s->rc = -2;      /* the output's fault */
+				return;
+			}
+			i = j;
+		}
+		done += n;
 	}
 }
 
@@ -416,13 +432,20 @@ static void pool_free(struct pool *p)
  */
 static int pool_alloc(struct pool *p, unsigned *threads)
 {
-	uint64_t per = p->raw ? 1 : SLOT_BYTES / p->cs, slot_mem;
+	uint64_t per = p->raw ? 1
+		: (p->comp != QCOW2W_NONE ? SLOT_BYTES : RAW_CHUNK) / p->cs;
+	uint64_t slot_mem;
 	unsigned n;
 
 	if (per == 0)
 		per = 1;
 	slot_mem = (p->comp != QCOW2W_NONE ? 2 : 1) * per * p->cs;
-	n = 2 * *threads + 2;
+	/* a deep ring smooths out uneven jobs and gathers more writes */
+	n = (unsigned)(CONVERT_WINDOW_BYTES / 2 / slot_mem);
+	if (n > 64)
+		n = 64;
+	if (n < 2 * *threads + 2)
+		n = 2 * *threads + 2;
 	if ((uint64_t)n * slot_mem > CONVERT_WINDOW_BYTES) {
 		n = (unsigned)(CONVERT_WINDOW_BYTES / slot_mem);
 		if (n < 2)
@@ -438,7 +461,7 @@ static int pool_alloc(struct pool *p, unsigned *threads)
 	for (unsigned i = 0; i < n; i++) {
 		struct slot *s = &p->slots[i];
 		s->idx = calloc(per, sizeof *s->idx);
-		s->in = malloc(per * p->cs);
+		s->in = malloc(p->raw ? PIECE : per * p->cs);
 		s->out = p->comp != QCOW2W_NONE ? malloc(per * (p->cs - 1))
 						: malloc(1);
 		s->len_c = calloc(per, sizeof *s->len_c);
@@ -452,18 +475,20 @@ static int pool_alloc(struct pool *p, unsigned *threads)
 /*
  * Run the pipeline: (fill) puts the next work into a slot (returns 1,
  * or 0 at the end, or -1 with (e)), (drain) takes a done slot back in
- * order (0 or -1 with (e)).  Returns 0, or -1 with (e) and *input_fault
+ * order (0 or -1 with (e)), (flush), if not NULL, runs before drained
+ * slots are reused.  Returns 0, or -1 with (e) and *input_fault
  * telling whose file is at fault.
  */
 static int pool_run(struct pool *p, unsigned threads,
 		    int (*fill)(void *ctx, struct slot *s, struct fmt_err *e),
 		    int (*drain)(void *ctx, struct slot *s, struct fmt_err *e),
+		    int (*flush)(void *ctx, struct fmt_err *e),
 		    void *ctx, bool *input_fault, struct fmt_err *e)
 {
 	pthread_t tid[CONVERT_MAX_THREADS];
 	unsigned nthr = 0;
-	uint64_t wrote = 0;
-	bool end = false;
+	uint64_t wrote = 0, n;
+	bool end = false, done;
 	int rc = -1;
 
 	*input_fault = false;
@@ -514,15 +539,34 @@ static int pool_run(struct pool *p, unsigned threads,
 			*input_fault = true;
 			goto out;
 		}
-		if (s->rc < 0) {
-			*e = s->err;
-			*input_fault = s->rc == -1;
-			goto out;
+		/*
+		 * Drain the oldest slot and every done one after it, then
+		 * flush once: their buffers stay valid until then, so writes
+		 * to consecutive host offsets go out together.
+		 */
+		for (n = 0;;) {
+			if (s->rc < 0) {
+				*e = s->err;
+				*input_fault = s->rc == -1;
+				goto out;
+			}
+			if (drain(ctx, s, e) < 0)
+				goto out;
+			n++;
+			if (wrote + n == p->filled)
+				break;
+			s = &p->slots[(wrote + n) % p->nslots];
+			pthread_mutex_lock(&p->mu);
+			done = s->state == SLOT_DONE;
+			pthread_mutex_unlock(&p->mu);
+			if (!done)
+				break;
 		}
-		if (drain(ctx, s, e) < 0)
+		if (flush != NULL && flush(ctx, e) < 0)
 			goto out;
-		s->state = SLOT_FREE;
-		wrote++;
+		for (uint64_t i = 0; i < n; i++)
+			p->slots[(wrote + i) % p->nslots].state = SLOT_FREE;
+		wrote += n;
 	}
 	rc = 0;
 out:
@@ -560,6 +604,8 @@ static unsigned nthreads(const struct convert_opts *o)
 /* ---- qcow2 output ----------------------------------------------------- */
 
 struct qjob {
+	int fd;
+	uint64_t wb_mark;
 	struct pool *p;
 	struct walk w;
 	struct qcow2w *qw;
@@ -602,12 +648,88 @@ static int qdrain(void *ctx, struct slot *s, struct fmt_err *e)
 		if (r < 0)
 			return -1;
 	}
-	/* the slot's buffers are reused once this returns */
-	if (qcow2w_flush(j->qw, e) < 0)
-		return -1;
 	if (j->o->progress != NULL && s->n > 0)
 		j->o->progress(j->o->ctx, (s->idx[s->n - 1] + 1) * cs);
 	return 0;
+}
+
+/*
+ * Start writeback of what has been written every WRITEBACK_STEP bytes,
+ * so that the fsync before the output is renamed into place finds little
+ * left to do and the disk works while we read.  A hint: errors show up
+ * at that fsync.
+ */
+static void start_writeback(int fd, uint64_t written, uint64_t *mark)
+{
+	if (written - *mark < WRITEBACK_STEP)
+		return;
+	(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	*mark = written;
+}
+
+/* The drained slots' buffers are reused once this returns. */
+static int qflush(void *ctx, struct fmt_err *e)
+{
+	struct qjob *j = ctx;
+
+	if (qcow2w_flush(j->qw, e) < 0)
+		return -1;
+	start_writeback(j->fd, qcow2w_host_size(j->qw), &j->wb_mark);
+	return 0;
+}
+
+/*
+ * Uncompressed output from a raw (or ELF, bin) input: nothing to spread over threads
+ * but copying, which is cheapest on one thread in cache-sized pieces
+ * written right after they are read.  A cluster gets host space at its
+ * first non-zero piece; its zero pieces are not written (fresh space
+ * reads as zeros).
+ */
+static int copy_inline(struct qjob *j, bool *in_fault, struct fmt_err *e)
+{
+	uint64_t cs = j->p->cs, size = j->p->size, idx = 0;
+	uint8_t *buf = malloc(PIECE);
+	int r, rc = -1;
+
+	*in_fault = false;
+	if (buf == NULL)
+		return fmt_errf(e, FMT_NOOFF, "out of memory");
+	while ((r = walk_next(&j->w, &idx, e)) > 0) {
+		uint64_t off = idx * cs, end = off + cs, host = 0, pos;
+		bool started = false;
+
+		if (end > size)
+			end = size;
+		for (pos = off; pos < end;) {
+			size_t n = end - pos < PIECE ? (size_t)(end - pos) : PIECE;
+
+			if (image_read(j->w.img, buf, n, pos, e) < 0) {
+				*in_fault = true;
+				goto out;
+			}
+			if (!started && all_zero(buf, n)) {
+				pos += n;
+				continue;
+			}
+			if (!started && qcow2w_alloc(j->qw, idx, &host, e) < 0)
+				goto out;
+			started = true;
+			if (pwrite_all(j->fd, buf, n, host + (pos - off), e) < 0)
+				goto out;
+			pos += n;
+		}
+		start_writeback(j->fd, qcow2w_host_size(j->qw), &j->wb_mark);
+		if (j->o->progress != NULL)
+			j->o->progress(j->o->ctx, end);
+	}
+	if (r < 0) {
+		*in_fault = true;
+		goto out;
+	}
+	rc = 0;
+out:
+	free(buf);
+	return rc;
 }
 
 int convert_to_qcow2(struct image *img, int ifd, const char *ipath, int fd,
@@ -623,6 +745,7 @@ int convert_to_qcow2(struct image *img, int ifd, const char *ipath, int fd,
 	pool_setup(&p, img, ifd, ipath, o);
 	p.cs = 1ULL << o->q.cluster_bits;
 	memset(&j, 0, sizeof j);
+	j.fd = fd;
 	j.p = &p;
 	j.o = o;
 	j.w.img = img;
@@ -630,7 +753,11 @@ int convert_to_qcow2(struct image *img, int ifd, const char *ipath, int fd,
 	j.w.cs = p.cs;
 	if (qcow2w_open(fd, opath, &o->q, p.size, &j.qw, e) < 0)
 		return -1;
-	rc = pool_run(&p, nthreads(o), qfill, qdrain, &j, &in_fault, e);
+	if (p.comp == QCOW2W_NONE && p.fmt != IMG_QCOW2)
+		rc = copy_inline(&j, &in_fault, e);
+	else
+		rc = pool_run(&p, nthreads(o), qfill, qdrain, qflush, &j,
+			      &in_fault, e);
 	if (rc == 0)
 		rc = qcow2w_finish(j.qw, e);
 	qcow2w_free(j.qw);
@@ -643,6 +770,7 @@ int convert_to_qcow2(struct image *img, int ifd, const char *ipath, int fd,
 /* ---- raw output ------------------------------------------------------- */
 
 struct rjob {
+	uint64_t wb_mark;
 	struct pool *p;
 	struct image *img;
 	uint64_t pos;            /* next offset to look at */
@@ -686,6 +814,7 @@ static int rdrain(void *ctx, struct slot *s, struct fmt_err *e)
 	struct rjob *j = ctx;
 
 	(void)e;
+	start_writeback(j->p->ofd, s->off + s->len, &j->wb_mark);
 	if (j->o != NULL && j->o->progress != NULL)
 		j->o->progress(j->o->ctx, s->off + s->len);
 	return 0;
@@ -717,7 +846,7 @@ int convert_to_raw(struct image *img, int ifd, const char *ipath, int fd,
 	j.p = &p;
 	j.img = img;
 	j.o = o;
-	rc = pool_run(&p, nthreads(o), rfill, rdrain, &j, &in_fault, e);
+	rc = pool_run(&p, nthreads(o), rfill, rdrain, NULL, &j, &in_fault, e);
 	if (rc == 0 && o->progress != NULL)
 		o->progress(o->ctx, p.size);
 	e->path = rc < 0 && in_fault ? ipath : opath;

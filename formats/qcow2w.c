@@ -400,6 +400,18 @@ int qcow2w_put(struct qcow2w *w, uint64_t idx, const void *data,
 	return 0;
 }
 
+int qcow2w_alloc(struct qcow2w *w, uint64_t idx, uint64_t *host,
+		 struct fmt_err *e)
+{
+	uint64_t c;
+
+	if (l2_for(w, idx, e) < 0 || alloc_cluster(w, &c, e) < 0)
+		return -1;
+	*host = c * w->g.cluster_size;
+	w->l2[idx % w->g.l2_entries] = *host | L_COPIED;
+	return 0;
+}
+
 int qcow2w_put_compressed(struct qcow2w *w, uint64_t idx, const void *data,
 			  size_t len, struct fmt_err *e)
 {

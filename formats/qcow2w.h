@@ -109,6 +109,15 @@ int qcow2w_put(struct qcow2w *w, uint64_t idx, const void *data,
 int qcow2w_put_compressed(struct qcow2w *w, uint64_t idx, const void *data,
 			  size_t len, struct fmt_err *e);
 
+/*
+ * Allocate a host cluster for guest cluster (idx) (indices increasing as
+ * for qcow2w_put()) and return its offset in (*host); the caller writes
+ * the data there.  Parts it does not write read as zeros (the cluster is
+ * fresh file space).  0 or -1 with (e).
+ */
+int qcow2w_alloc(struct qcow2w *w, uint64_t idx, uint64_t *host,
+		 struct fmt_err *e);
+
 /* Write what qcow2w_put*() gathered.  0 or -1 with (e). */
 int qcow2w_flush(struct qcow2w *w, struct fmt_err *e);
 
