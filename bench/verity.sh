@@ -22,6 +22,12 @@ secs() {
 	echo "$t1 - $t0" | bc -l | xargs printf '%.3f'
 }
 ratio() { echo "$1 / $2" | bc -l | xargs printf '%.3f'; }
+# cpu CMD...: user+sys seconds of one run (the machine may be shared)
+cpu() {
+	/usr/bin/time -f '%U %S' -o "$dir/.time" "$@" >/dev/null 2>&1
+	awk '{ printf "%.3f", $1 + $2 }' "$dir/.time"
+}
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
 
 echo "== verity root: 4 GiB image, 10% data (41 runs of 10 MiB, random)"
 img=$dir/sparse4g.img
@@ -40,9 +46,13 @@ r_vs=$($VS format "$img" "$dir/vs2.hash" | sed -n 's/^Root hash:[[:space:]]*//p'
 r_u=$("$bin/ukit-sign" verity "$img")
 [ "$r_vs" = "$r_u" ] || { echo "ROOTS DIFFER: $r_vs $r_u"; exit 1; }
 cmp "$dir/vs.hash" "$dir/u.hash" || { echo "HASH FILES DIFFER"; exit 1; }
-echo "veritysetup format:            ${t_vs} s"
-echo "ukit-sign verity (all cores):  ${t_u} s  ratio $(ratio "$t_u" "$t_vs")"
-echo "ukit-sign verity --hash-file:  ${t_uh} s  ratio $(ratio "$t_uh" "$t_vs")"
+rm -f "$dir"/*.hash
+c_vs=$(cpu $VS format "$img" "$dir/vs.hash")
+c_u=$(cpu "$bin/ukit-sign" verity "$img")
+c_uh=$(cpu "$bin/ukit-sign" verity --hash-file "$dir/u.hash" "$img")
+echo "veritysetup format:            ${t_vs} s wall, ${c_vs} s cpu"
+echo "ukit-sign verity (all cores):  ${t_u} s wall, ${c_u} s cpu  ratio $(ratio "$t_u" "$t_vs") wall"
+echo "ukit-sign verity --hash-file:  ${t_uh} s wall, ${c_uh} s cpu  ratio $(ratio "$t_uh" "$t_vs") wall"
 rm -f "$img" "$dir"/*.hash
 
 echo "== verify: 1 GiB dense raw disk, --verity-only (all cores) vs streaming"
@@ -57,6 +67,9 @@ for i in 1 2; do   # second round: warm cache, report it
 	t_sv=$(secs "$bin/ukit-sign" verify -q --pub "$dir/k.pub" --bundle "$dir/verity.json" "$img")
 	t_v=$(secs "$bin/ukit-sign" verify -q --verity-only --pub "$dir/k.pub" --bundle "$dir/verity.json" "$img")
 done
-echo "verify, streaming SHA-256 (plain bundle):   ${t_s} s"
-echo "verify, streaming SHA-256 + verity tree:    ${t_sv} s"
-echo "verify --verity-only ($(nproc) threads):        ${t_v} s  speed-up $(ratio "$t_s" "$t_v")x vs streaming SHA-256"
+c_s=$(cpu "$bin/ukit-sign" verify -q --pub "$dir/k.pub" --bundle "$dir/plain.json" "$img")
+c_v=$(cpu "$bin/ukit-sign" verify -q --verity-only --pub "$dir/k.pub" --bundle "$dir/verity.json" "$img")
+echo "verify, streaming SHA-256 (plain bundle):   ${t_s} s wall, ${c_s} s cpu"
+echo "verify, streaming SHA-256 + verity tree:    ${t_sv} s wall"
+echo "verify --verity-only ($(nproc) threads):        ${t_v} s wall, ${c_v} s cpu  speed-up $(ratio "$t_s" "$t_v")x vs streaming SHA-256"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

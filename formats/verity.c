@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -464,6 +465,7 @@ struct worker {
 	verity_read_fn  read;
 	verity_map_fn   map;
 	void           *ctx;
+	const uint8_t  *base;                /* whole data mapped, or NULL */
 	uint64_t        off, len;            /* slice of the data */
 	uint8_t        *buf;                 /* SLICE bytes */
 	uint8_t        *digests;             /* SLICE / VERITY_BLOCK digests */
@@ -482,6 +484,11 @@ static void slice_zero(struct worker *w, uint64_t a, uint64_t b)
 
 	if (fb == w->len / VERITY_BLOCK && b == w->len)
 		fb = (w->len + VERITY_BLOCK - 1) / VERITY_BLOCK; /* padded tail */
+	if (w->base != NULL) {          /* the mapping reads zeros there */
+		if (fa < fb)
+			memset(w->known + fa, 1, (size_t)(fb - fa));
+		return;
+	}
 	if (fa >= fb) {
 		memset(w->buf + a, 0, (size_t)(b - a));
 		return;
@@ -510,7 +517,8 @@ static int slice_read(struct worker *w)
 		}
 		if (z)
 			slice_zero(w, pos, pos + ext);
-		else if (w->read(w->ctx, w->buf + pos, (size_t)ext,
+		else if (w->base == NULL &&
+			 w->read(w->ctx, w->buf + pos, (size_t)ext,
 				 w->off + pos, &w->err) < 0)
 			return -1;
 		pos += ext;
@@ -529,11 +537,20 @@ static void *worker_run(void *arg)
 	if (slice_read(w) < 0)
 		return NULL;
 	/* The last block of the image is zero-padded. */
+	if (w->base != NULL && w->len % VERITY_BLOCK != 0 &&
+	    !w->known[nblk - 1]) {
+		size_t tail = (size_t)(w->len % VERITY_BLOCK);
+		memcpy(w->buf + (nblk - 1) * VERITY_BLOCK,
+		       w->base + w->off + w->len - tail, tail);
+	}
 	if (!w->known[nblk - 1])
 		memset(w->buf + w->len, 0,
 		       nblk * VERITY_BLOCK - (size_t)w->len);
 	for (size_t i = 0; i < nblk; i++) {
 		const uint8_t *b = w->buf + i * VERITY_BLOCK;
+		if (w->base != NULL &&
+		    (i + 1 < nblk || w->len % VERITY_BLOCK == 0))
+			b = w->base + w->off + i * VERITY_BLOCK;
 		w->zero[i] = (uint8_t)(w->known[i] ||
 				       verity_is_zero(b, VERITY_BLOCK));
 		if (!w->zero[i] &&
@@ -546,10 +563,10 @@ static void *worker_run(void *arg)
 	return NULL;
 }
 
-int verity_root_parallel(uint64_t size, const uint8_t *salt, size_t salt_len,
-			 verity_read_fn read, verity_map_fn map, void *ctx,
-			 unsigned threads, uint8_t root[VERITY_DIGEST],
-			 struct fmt_err *e)
+static int root_parallel(uint64_t size, const uint8_t *salt, size_t salt_len,
+			 const uint8_t *base, verity_read_fn read,
+			 verity_map_fn map, void *ctx, unsigned threads,
+			 uint8_t root[VERITY_DIGEST], struct fmt_err *e)
 {
 	struct verity *v = NULL;
 	struct worker *w = NULL;
@@ -571,6 +588,7 @@ int verity_root_parallel(uint64_t size, const uint8_t *salt, size_t salt_len,
 	}
 	for (unsigned t = 0; t < threads; t++) {
 		w[t].v = v;
+		w[t].base = base;
 		w[t].read = read;
 		w[t].map = map;
 		w[t].ctx = ctx;
@@ -758,6 +776,24 @@ int verity_json_parse(const json_t *obj, uint8_t root[VERITY_DIGEST],
 	return 0;
 }
 
+int verity_root_parallel(uint64_t size, const uint8_t *salt, size_t salt_len,
+			 verity_read_fn read, verity_map_fn map, void *ctx,
+			 unsigned threads, uint8_t root[VERITY_DIGEST],
+			 struct fmt_err *e)
+{
+	return root_parallel(size, salt, salt_len, NULL, read, map, ctx,
+			     threads, root, e);
+}
+
+int verity_root_parallel_mem(const uint8_t *base, uint64_t size,
+			     const uint8_t *salt, size_t salt_len,
+			     verity_map_fn map, void *ctx, unsigned threads,
+			     uint8_t root[VERITY_DIGEST], struct fmt_err *e)
+{
+	return root_parallel(size, salt, salt_len, base, NULL, map, ctx,
+			     threads, root, e);
+}
+
 /* ---- over an image.h reader ------------------------------------------ */
 
 #define IMG_CHUNK (1u << 20)    /* bytes per image_read() */
@@ -844,18 +880,29 @@ static int img_map_cb(void *ctx, uint64_t off, uint64_t *len,
 	return ext.kind != EXT_DATA;
 }
 
-int verity_image_parallel(struct image *img, const uint8_t *salt,
+int verity_image_parallel(struct image *img, int fd, const uint8_t *salt,
 			  size_t salt_len, unsigned threads,
 			  uint8_t root[VERITY_DIGEST], struct fmt_err *e)
 {
 	struct img_ctx c = { .img = img };
+	uint64_t size = image_size(img);
+	void *base = MAP_FAILED;
 	int rc;
 
 	/* raw, elf, bin: pread and lseek on one fd are safe to share */
 	c.serial = image_format(img) == IMG_QCOW2;
+	/* The file's bytes are the content: hash them in place, no copy. */
+	if (fd >= 0 && !c.serial && size > 0 && size <= SIZE_MAX)
+		base = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
 	pthread_mutex_init(&c.lock, NULL);
-	rc = verity_root_parallel(image_size(img), salt, salt_len, img_read_cb,
-				  img_map_cb, &c, threads, root, e);
+	if (base != MAP_FAILED)
+		rc = verity_root_parallel_mem(base, size, salt, salt_len,
+					      img_map_cb, &c, threads, root, e);
+	else
+		rc = verity_root_parallel(size, salt, salt_len, img_read_cb,
+					  img_map_cb, &c, threads, root, e);
 	pthread_mutex_destroy(&c.lock);
+	if (base != MAP_FAILED)
+		munmap(base, (size_t)size);
 	return rc;
 }

@@ -86,11 +86,16 @@ int verity_is_zero(const void *p, size_t len);
  * (map), when not NULL, returns through (*len) the length of the extent at
  * (off) and 1 if it reads as zeros (0 if data), or -1 on error; zero extents
  * are not read.  Writes the root; 0 or -1 with (e).
+ * verity_root_parallel_mem() hashes (size) bytes mapped at (base) in place.
  */
 typedef int (*verity_read_fn)(void *ctx, void *buf, size_t len, uint64_t off,
 			      struct fmt_err *e);
 typedef int (*verity_map_fn)(void *ctx, uint64_t off, uint64_t *len,
 			     struct fmt_err *e);
+int verity_root_parallel_mem(const uint8_t *base, uint64_t size,
+			     const uint8_t *salt, size_t salt_len,
+			     verity_map_fn map, void *ctx, unsigned threads,
+			     uint8_t root[VERITY_DIGEST], struct fmt_err *e);
 int verity_root_parallel(uint64_t size, const uint8_t *salt, size_t salt_len,
 			 verity_read_fn read, verity_map_fn map, void *ctx,
 			 unsigned threads, uint8_t root[VERITY_DIGEST],
@@ -108,9 +113,12 @@ int verity_image(struct image *img, const uint8_t *salt, size_t salt_len,
 
 /*
  * The same root with (threads) workers (0: every online CPU); qcow2 reads
- * are serialised, hashing is not.  0 or -1 with (e).
+ * are serialised, hashing is not.  For raw, ELF and bin images, (fd) >= 0
+ * (the image's file) is mapped and hashed in place, without copies (a file
+ * truncated meanwhile raises SIGBUS, as any reader of a mapping would).
+ * 0 or -1 with (e).
  */
-int verity_image_parallel(struct image *img, const uint8_t *salt,
+int verity_image_parallel(struct image *img, int fd, const uint8_t *salt,
 			  size_t salt_len, unsigned threads,
 			  uint8_t root[VERITY_DIGEST], struct fmt_err *e);
 

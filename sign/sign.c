@@ -1310,7 +1310,7 @@ static int cmd_verity(int argc, char **argv)
 		}
 		if (outfile_commit(&out, &e) < 0)
 			goto out;
-	} else if (verity_image_parallel(img, salt, salt_len, threads, root,
+	} else if (verity_image_parallel(img, fd, salt, salt_len, threads, root,
 					 &e) < 0) {
 		goto out;
 	}
@@ -1797,7 +1797,7 @@ static void edge_check_verity_only(const struct verify_opts *o, int fd,
 	if (!qcow2 && image_size(img) != r->st.size)
 		reason(r, "image size %" PRIu64 " differs from the signed size %"
 		       PRIu64, image_size(img), r->st.size);
-	else if (verity_image_parallel(img, salt, salt_len, 0, got, &e) != 0)
+	else if (verity_image_parallel(img, fd, salt, salt_len, 0, got, &e) != 0)
 		reason(r, "dm-verity root: %s", e.msg);
 	else
 		edge_compare_root(r, got, want);

@@ -27,10 +27,15 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["verified"] is True and "ukit-test-signer" in d["signer"], d' "$T/v.json"
 
+check "verify --cms --exec runs the tender on the verified copy" \
+	ukit-sign verify --ca "$CA/root.pem" --cms "$T/img.p7s" "$T/img" --exec cmp '{}' "$T/img"
 cp "$T/img" "$T/bad"
 printf 'X' | dd of="$T/bad" bs=1 seek=100000 conv=notrunc status=none
 expect_fail 1 "CMS signature does not verify" "one changed byte fails" \
 	ukit-sign verify --ca "$CA/root.pem" --cms "$T/img.p7s" "$T/bad"
+expect_fail 1 "does not verify" "verify --cms --exec: a failure runs nothing" \
+	ukit-sign verify --ca "$CA/root.pem" --cms "$T/img.p7s" "$T/bad" --exec touch "$T/ran"
+check "the tender did not run" test ! -e "$T/ran"
 ukit-sign verify --json --ca "$CA/root.pem" --cms "$T/img.p7s" "$T/bad" >"$T/v.json" 2>/dev/null
 validate_json "failed verify --cms --json matches the schema" ukit-sign-verify.schema.json "$T/v.json"
 expect_fail 4 "verification failure" "openssl agrees: changed byte fails" openssl cms -verify -binary \

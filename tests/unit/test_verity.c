@@ -229,6 +229,11 @@ static void test_parallel_agrees(void **state)
 				mem_read, t == 2 ? mem_map : NULL, &m, t, b,
 				&e), 0);
 			assert_memory_equal(a, b, VERITY_DIGEST);
+			memset(b, 0, sizeof b);
+			assert_int_equal(verity_root_parallel_mem(buf, size,
+				NULL, 0, t == 2 ? mem_map : NULL, &m, t, b,
+				&e), 0);
+			assert_memory_equal(a, b, VERITY_DIGEST);
 		}
 		free(buf);
 	}
@@ -349,7 +354,7 @@ static void test_image_sparse(void **state)
 	assert_int_equal(image_open(fd, path, IMG_RAW, NULL, &img, &e), 0);
 	assert_int_equal(verity_image(img, salt, sizeof salt, -1, b, &e), 0);
 	assert_memory_equal(a, b, VERITY_DIGEST);
-	assert_int_equal(verity_image_parallel(img, salt, sizeof salt, 2, c,
+	assert_int_equal(verity_image_parallel(img, fd, salt, sizeof salt, 2, c,
 					       &e), 0);
 	assert_memory_equal(a, c, VERITY_DIGEST);
 	image_close(img);
