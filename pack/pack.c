@@ -34,13 +34,14 @@ static int cmd_check(int argc, char **argv);
 static int cmd_compare(int argc, char **argv);
 
 static const struct cli_cmd cmds[] = {
-	{ "info", cmd_info, "info [--json] IMAGE" },
+	{ "info", cmd_info, "info [--json] [-f FMT] IMAGE" },
 	{ "convert", cmd_convert,
 	  "convert [-f FMT] -O raw|qcow2|bin|elf [-c zlib|zstd] [--level N]\n"
 	  "        [--cluster-size N] [--compat 0.10|1.1] [-j N] [-p|-q]\n"
 	  "        [--load-addr A --entry A --arch ARCH] IN OUT" },
 	{ "check", cmd_check, "check [--json] IMAGE" },
-	{ "compare", cmd_compare, "compare A B" },
+	{ "compare", cmd_compare,
+	  "compare [--strict] [--allow-backing] A B" },
 };
 
 /* ---- info ----------------------------------------------------------- */
