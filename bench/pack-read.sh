@@ -44,8 +44,10 @@ row() {
 	check) q=$(t qemu-img check "${@:2}") ;;
 	esac
 	set -- $u $q
-	printf '%-22s %9s %9s %7.2f %10d %10d\n' "$name" "$1" "$3" \
-		"$(echo "$1 / $3" | bc -l)" $(($2 / 1024)) $(($4 / 1024))
+	awk -v n="$name" -v u="$1" -v um="$2" -v q="$3" -v qm="$4" 'BEGIN {
+		r = q > 0 ? sprintf("%7.2f", u / q) : "    n/a"
+		printf "%-22s %9s %9s %s %10d %10d\n", n, u, q, r, um / 1024, qm / 1024
+	}'
 }
 for v in plain zlib zstd; do
 	sync

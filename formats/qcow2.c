@@ -423,6 +423,57 @@ static int open_backing(struct qcow2 *q, unsigned flags, int depth,
 	return 0;
 }
 
+static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return alen && blen && a < b + blen && b < a + alen;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * No L2 table may serve two L1 entries: qemu never writes that, and a
+ * hostile image would use it to make a small file describe a huge amount
+ * of data (reading time is bounded by the file then, not the tables).
+ */
+static int check_l2_unique(struct qcow2 *q, struct fmt_err *e)
+{
+	uint64_t *v, n = 0;
+
+	for (uint64_t i = 0; i < q->h.l1_needed; i++)
+		n += (q->l1[i] & QCOW2_OFFSET_MASK) != 0;
+	if (n < 2)
+		return 0;
+	v = malloc(n * 8);
+	if (v == NULL)
+		return fmt_errf(e, FMT_NOOFF, "out of memory");
+	n = 0;
+	for (uint64_t i = 0; i < q->h.l1_needed; i++)
+		if (q->l1[i] & QCOW2_OFFSET_MASK)
+			v[n++] = q->l1[i] & QCOW2_OFFSET_MASK;
+	qsort(v, n, 8, cmp_u64);
+	for (uint64_t i = 1; i < n; i++) {
+		if (v[i] != v[i - 1])
+			continue;
+		for (uint64_t j = 0; j < q->h.l1_needed; j++) {
+			if ((q->l1[j] & QCOW2_OFFSET_MASK) != v[i])
+				continue;
+			fmt_errf(e, q->h.l1_table_offset + j * 8, "L1 entry %"
+				 PRIu64 ": L2 table at 0x%" PRIx64 " is "
+				 "used by another L1 entry too", j, v[i]);
+			break;
+		}
+		free(v);
+		return -1;
+	}
+	free(v);
+	return 0;
+}
+
 int qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
 		     struct qcow2 **out, struct fmt_err *e)
 {
@@ -539,6 +590,22 @@ int qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
 			qcow2_close(q);
 			return -1;
 		}
+		if (overlaps(l2off, q->h.cluster_size, q->h.l1_table_offset,
+			     l1bytes) ||
+		    overlaps(l2off, q->h.cluster_size,
+			     q->h.refcount_table_offset,
+			     (uint64_t)q->h.refcount_table_clusters *
+			     q->h.cluster_size)) {
+			fmt_errf(e, at, "L1 entry %" PRIu64 ": L2 table at 0x%"
+				 PRIx64 " overlaps the L1 or refcount table",
+				 i, l2off);
+			qcow2_close(q);
+			return -1;
+		}
+	}
+	if (check_l2_unique(q, e) < 0) {
+		qcow2_close(q);
+		return -1;
 	}
 	if (q->h.has_backing && open_backing(q, flags, depth, e) < 0) {
 		qcow2_close(q);

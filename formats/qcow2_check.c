@@ -58,7 +58,13 @@ struct ck {
 	uint8_t *rb;             /* cached refcount block */
 	uint64_t rb_index;       /* which, or UINT64_MAX */
 	uint64_t last_coff;      /* last compressed cluster inflated */
+	uint64_t l2_budget;      /* bytes of L2 tables still to walk */
+	bool budget_hit;
 };
+
+/* Bytes of L2 tables walked at most: snapshots share tables, a hostile
+ * image can share one table a million times. */
+#define QCOW2_CHECK_L2_BUDGET(fsize) (64 * (uint64_t)(fsize) + ((uint64_t)256 << 20))
 
 static void finding(struct ck *k, enum qcow2_finding_kind kind, uint64_t off,
 		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -249,6 +255,7 @@ static int walk_l1(struct ck *k, uint64_t l1off, uint64_t l1n, bool active,
 			uint64_t ent = be64_load(k->buf + i * 8);
 			uint64_t l2off = ent & QCOW2_OFFSET_MASK;
 			uint64_t at = l1off + (base + i) * 8;
+			bool seen;
 
 			if (l2off == 0)
 				continue;
@@ -259,10 +266,26 @@ static int walk_l1(struct ck *k, uint64_t l1off, uint64_t l1n, bool active,
 					base + i, l2off);
 				continue;
 			}
+			seen = l2off / k->cs < k->nb &&
+			       (k->own[l2off / k->cs] & O_KIND_MASK) == O_L2;
 			inc(k, l2off, k->cs, O_L2,
 			    active ? !!(ent & QCOW2_OFLAG_COPIED) : -1, at);
 			if (l2off >= k->fsize)
 				continue;   /* reported by inc() */
+			/* without snapshots a second use is an overlap (just
+			 * reported); walking it again would only repeat */
+			if (seen && k->h->nb_snapshots == 0)
+				continue;
+			if (k->l2_budget < k->cs) {
+				if (!k->budget_hit)
+					finding(k, QCOW2_F_ERROR, at, "stopped "
+						"walking L2 tables: more than "
+						"0x%" PRIx64 " bytes referenced",
+						QCOW2_CHECK_L2_BUDGET(k->fsize));
+				k->budget_hit = true;
+				continue;
+			}
+			k->l2_budget -= k->cs;
 			if (!in_bounds(l2off, k->cs, k->fsize))
 				finding(k, QCOW2_F_CORRUPTION, at, "L2 table at "
 					"0x%" PRIx64 " extends past end of file "
@@ -458,6 +481,7 @@ int qcow2_check_fd(int fd, const char *path, struct qcow2_check *r,
 	if (fstat(fd, &st) < 0)
 		return fmt_errno(e, FMT_NOOFF, "fstat");
 	k.fsize = r->file_size = (uint64_t)st.st_size;
+	k.l2_budget = QCOW2_CHECK_L2_BUDGET(k.fsize);
 	hlen = (size_t)(k.fsize < (1u << QCOW2_MAX_CLUSTER_BITS) ?
 			k.fsize : (1u << QCOW2_MAX_CLUSTER_BITS));
 	hbuf = malloc(hlen ? hlen : 1);

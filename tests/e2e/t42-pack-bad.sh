@@ -35,7 +35,7 @@ run() {  # run CMD... with a time and memory limit; $? is the tool's
 #               (exit 63) on what it probes as raw; ukit exits 1.
 deviates=" corruptbit z-garbage extl2 badmagic "
 
-while IFS='|' read -r name want read off; do
+while IFS='|' read -r name want read off ckoff; do
 	img=$T/bad/$name.qcow2
 	# ---- check --------------------------------------------------------
 	run ukit-pack check --json "$img" >"$T/ck.json" 2>"$T/ck.err"
@@ -44,7 +44,7 @@ while IFS='|' read -r name want read off; do
 		not_ok "$name: check crashed or hung (exit $rc)"
 		continue
 	fi
-	verdict=$("$PY" - "$T/ck.json" "$off" <<'PYEOF' 2>/dev/null
+	verdict=$("$PY" - "$T/ck.json" "$ckoff" <<'PYEOF' 2>/dev/null
 import json, sys
 try:
     j = json.load(open(sys.argv[1]))

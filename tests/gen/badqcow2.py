@@ -4,13 +4,14 @@ qcow2 images derived from two good ones made by qemu-img (64 KiB clusters,
 v3; GOOD uncompressed with data in guest clusters 0 and 1, ZLIB with
 compressed clusters), and OUTDIR/table.txt, one line per image:
 
-    NAME|CHECK|READ|OFFSET
+    NAME|CHECK|READ|OFFSET|CHECKOFFSET
 
 CHECK: what `ukit-pack check` must say: corrupt, leak, or refused (header
 rejected: also a corruption finding).  READ: "ok" when reading the virtual
 content must still work, "differ" when it reads but differs from the
 source, or the error substring that reading must fail with.  OFFSET: the
-byte offset the read error (or the header finding) must name, "-" if none.
+byte offset the read error must name, "-" if none; CHECKOFFSET: one
+check finding must name it (usually the same).
 """
 import os
 import struct
@@ -51,11 +52,14 @@ def put(b, off, fmt, v):
     return bytes(b)
 
 
-def emit(name, data, check, read, off):
+def emit(name, data, check, read, off, ckoff=None):
     with open(os.path.join(out, name + '.qcow2'), 'wb') as f:
         f.write(data)
-    rows.append('%s|%s|%s|%s' % (name, check, read,
-                                 '-' if off is None else '0x%x' % off))
+    if ckoff is None:
+        ckoff = off
+    rows.append('%s|%s|%s|%s|%s' % (name, check, read,
+                                    '-' if off is None else '0x%x' % off,
+                                    '-' if ckoff is None else '0x%x' % ckoff))
 
 
 def hdr(name, off, fmt, v, msg):
@@ -120,7 +124,11 @@ emit('dataonl1', put(good, L2, '>Q', (1 << 63) | L1), 'corrupt', 'differ', None)
 emit('dataonl2', put(good, L2, '>Q', (1 << 63) | L2), 'corrupt', 'differ', None)
 emit('dataonrb', put(good, L2, '>Q', (1 << 63) | RB), 'corrupt', 'differ', None)
 # L2 table on the header / on the L1 table
-emit('l2onl1', put(good, L1, '>Q', (1 << 63) | L1), 'corrupt', 'differ', None)
+emit('l2onl1', put(good, L1, '>Q', (1 << 63) | L1), 'corrupt',
+     'overlaps the L1 or refcount table', L1)
+# check names the overlap where the refcount table is counted (0x30)
+emit('l2onrt', put(good, L1, '>Q', (1 << 63) | RT), 'corrupt',
+     'overlaps the L1 or refcount table', L1, ckoff=0x30)
 
 # ---- refcounts ----------------------------------------------------------
 ci = d0 // CS

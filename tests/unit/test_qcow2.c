@@ -379,6 +379,37 @@ static void test_reader_content(void **state)
 	close(fd);
 }
 
+static void test_l2_shared(void **state)
+{
+	struct fmt_err e = { .path = "mem" };
+	struct image *img = NULL;
+	uint8_t v[8];
+	int fd;
+
+	(void)state;
+	/* 1 GiB needs two L1 entries; both name the same L2 table */
+	fd = mkimage(4 * CS, 5 * CS, 6 * CS);
+	be64_store(v, 1ULL << 30);
+	assert_int_equal(pwrite(fd, v, 8, 24), 8);
+	be32_store(v, 2);
+	assert_int_equal(pwrite(fd, v, 4, 36), 4);
+	be64_store(v, 4 * CS);
+	assert_int_equal(pwrite(fd, v, 8, 3 * CS + 8), 8);
+	assert_int_equal(image_open(fd, "mem", IMG_PROBE, NULL, &img, &e), -1);
+	assert_int_equal(e.off, 3 * CS);
+	assert_non_null(strstr(e.msg, "used by another L1 entry"));
+	close(fd);
+	/* an L2 table on the L1 table, or on the refcount table */
+	for (int i = 0; i < 2; i++) {
+		fd = mkimage(i ? 1 * CS : 3 * CS, 0, 6 * CS);
+		assert_int_equal(image_open(fd, "mem", IMG_PROBE, NULL, &img,
+					    &e), -1);
+		assert_int_equal(e.off, 3 * CS);
+		assert_non_null(strstr(e.msg, "overlaps the L1 or refcount"));
+		close(fd);
+	}
+}
+
 static void test_corrupt_bit(void **state)
 {
 	struct fmt_err e = { .path = "mem" };
@@ -409,6 +440,7 @@ int main(void)
 		cmocka_unit_test(test_decompress),
 		cmocka_unit_test(test_reader),
 		cmocka_unit_test(test_reader_content),
+		cmocka_unit_test(test_l2_shared),
 		cmocka_unit_test(test_corrupt_bit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
