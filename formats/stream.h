@@ -14,7 +14,9 @@
 
 #include "err.h"
 
-#define STREAM_CHUNK  (2u << 20)   /* bytes per read */
+#define STREAM_CHUNK  (256u << 10) /* bytes per read: fits L2 while hashed */
+#define STREAM_SLOTS  4            /* buffers in flight */
+#define STREAM_WINDOW (2u << 20)   /* bytes mapped at a time (regular files) */
 #define STREAM_NO_LIMIT UINT64_MAX
 
 /*
@@ -37,8 +39,9 @@ struct stream_opts {
 
 /*
  * Read (fd) from offset 0 in one sequential pass and feed every sink.
- * (*total) gets the number of bytes read.  Memory: two STREAM_CHUNK
- * buffers, whatever the size.  0 or -1 with (e) (path and offset set).
+ * (*total) gets the number of bytes read.  Memory: two STREAM_WINDOW
+ * mappings (regular files) or STREAM_SLOTS * STREAM_CHUNK bytes of
+ * buffers (other files), whatever the size.  0 or -1 with (e).
  */
 int stream_fd(int fd, const char *path, const struct stream_opts *o,
 	      const struct stream_sink *sinks, size_t nsinks, uint64_t *total,

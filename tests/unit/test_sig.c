@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/bn.h>
@@ -606,6 +607,106 @@ static void test_appended_elf_every_byte(void **state)
 	(void)system(cmd);
 }
 
+/* ---- the streaming pass -------------------------------------------- */
+
+struct count_sink { uint64_t next; size_t calls; };
+
+static int count_update(void *ctx, const uint8_t *buf, size_t len, uint64_t off,
+			struct fmt_err *e)
+{
+	struct count_sink *c = ctx;
+
+	(void)buf;
+	if (off != c->next)
+		return fmt_errf(e, off, "chunk out of order");
+	c->next += len;
+	c->calls++;
+	return 0;
+}
+
+/* Hash (fd) with two sinks and a tee; return the digest and the copy. */
+static int stream_digest(int fd, uint64_t limit, uint8_t md[32], int tee,
+			 uint64_t *total, struct fmt_err *e)
+{
+	struct stream_sha256 sha;
+	struct count_sink cnt = { 0, 0 };
+	struct stream_sink sinks[] = {
+		{ stream_sha256_update, &sha }, { count_update, &cnt },
+	};
+	struct stream_opts so = { .tee_fd = tee, .limit = limit };
+	int rc;
+
+	assert_int_equal(stream_sha256_init(&sha, e), 0);
+	rc = stream_fd(fd, "t", &so, sinks, 2, total, e);
+	if (rc == 0) {
+		assert_true(cnt.next == *total);
+		assert_int_equal(stream_sha256_final(&sha, md, e), 0);
+	}
+	stream_sha256_free(&sha);
+	return rc;
+}
+
+static void test_stream_file_pipe_tee(void **state)
+{
+	/* sizes around the window and chunk sizes */
+	static const size_t sizes[] = { 0, 1, STREAM_CHUNK - 1, STREAM_CHUNK + 1,
+					STREAM_WINDOW, 2 * STREAM_WINDOW + 7 };
+	struct fmt_err e = { 0 };
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+		size_t n = sizes[i];
+		uint8_t *data = malloc(n + 1), want[32], md[32];
+		int fd = memfd_create("f", MFD_CLOEXEC);
+		int tee = memfd_create("tee", MFD_CLOEXEC);
+		int p[2];
+		uint64_t total;
+		pid_t pid;
+
+		for (size_t j = 0; j < n; j++)
+			data[j] = (uint8_t)(j * 131 + (j >> 12));
+		SHA256(data, n, want);
+		assert_int_equal(write(fd, data, n), (ssize_t)n);
+		/* regular file (mapped) with a tee: digest and copy exact */
+		assert_int_equal(stream_digest(fd, STREAM_NO_LIMIT, md, tee, &total, &e), 0);
+		assert_true(total == n);
+		assert_memory_equal(md, want, 32);
+		assert_true(lseek(tee, 0, SEEK_END) == (off_t)n);
+		if (n > 0) {
+			uint8_t *back = malloc(n);
+			assert_int_equal(pread(tee, back, n, 0), (ssize_t)n);
+			assert_memory_equal(back, data, n);
+			free(back);
+			/* a limit reads exactly that prefix */
+			SHA256(data, n - 1, want);
+			assert_int_equal(stream_digest(fd, n - 1, md, -1, &total, &e), 0);
+			assert_true(total == n - 1);
+			assert_memory_equal(md, want, 32);
+			SHA256(data, n, want);
+		}
+		/* a limit past the end is an error */
+		assert_int_equal(stream_digest(fd, n + 1, md, -1, &total, &e), -1);
+		assert_non_null(strstr(e.msg, "file ends early"));
+		/* a pipe takes the read() path */
+		assert_int_equal(pipe(p), 0);
+		pid = fork();
+		if (pid == 0) {
+			close(p[0]);
+			(void)!write(p[1], data, n);
+			_exit(0);
+		}
+		close(p[1]);
+		assert_int_equal(stream_digest(p[0], STREAM_NO_LIMIT, md, -1, &total, &e), 0);
+		close(p[0]);
+		waitpid(pid, NULL, 0);
+		assert_true(total == n);
+		assert_memory_equal(md, want, 32);
+		close(fd);
+		close(tee);
+		free(data);
+	}
+}
+
 static void test_keys_sign_verify(void **state)
 {
 	static const enum sig_alg algs[] = { SIG_ECDSA_P256, SIG_ED25519, SIG_RSA_PSS };
@@ -655,6 +756,7 @@ int main(void)
 		cmocka_unit_test(test_bundle_rejects),
 		cmocka_unit_test(test_keys_sign_verify),
 		cmocka_unit_test(test_appended_elf_every_byte),
+		cmocka_unit_test(test_stream_file_pipe_tee),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
