@@ -25,7 +25,7 @@
 #define QCOW2_MAX_L1_BYTES   (32u << 20)   /* as qemu: 32 MiB of L1 entries */
 #define QCOW2_MAX_REFTABLE_BYTES (8u << 20) /* as qemu: 8 MiB */
 #define QCOW2_MAX_SNAPSHOTS  65536
-#define QCOW2_L2_CACHE_BYTES (16u << 20)   /* L2 tables kept in memory */
+#define QCOW2_L2_CACHE_BYTES (8u << 20)    /* L2 tables kept, per handle */
 #define QCOW2_MAX_BACKING_DEPTH 8
 #define QCOW2_BACKING_MAX    1023          /* bytes of backing file name */
 

@@ -68,6 +68,14 @@ if [ -f "$T/g/zf.qcow2" ]; then
 		ok "zero-flag image really has zero clusters" ||
 		not_ok "zero-flag image has no zero clusters"
 fi
+# bounded memory on 2 MiB clusters (libqcow used 270 MB here): peak RSS
+if ! ldd "$UKIT_BIN/ukit-pack" | grep -q libasan; then
+	/usr/bin/time -f %M -o "$T/rss" ukit-pack compare "$T/g/q-c2mzstd.qcow2" \
+		"$T/g/in.raw" >/dev/null 2>&1
+	rss=$(tail -n 1 "$T/rss")
+	[ "$rss" -le 65536 ] && ok "2 MiB zstd clusters: peak RSS ${rss} KiB <= 64 MiB" ||
+		not_ok "2 MiB zstd clusters: peak RSS ${rss} KiB > 64 MiB"
+fi
 # backing files only when asked
 qemu-img create -q -f qcow2 -b q-zlib.qcow2 -F qcow2 "$T/g/over.qcow2"
 expect_fail 1 "refusing to follow it without --allow-backing" \
