@@ -13,6 +13,21 @@ if ! command -v qemu-img >/dev/null; then
 fi
 bash "$TOP/tests/gen/mkqcow2.sh" "$T/g" >/dev/null || not_ok "generating images"
 qemu-img create -q -f qcow2 -b q-zlib.qcow2 -F qcow2 "$T/g/over.qcow2"
+# refcount widths other than 16, and internal snapshots with COW after them
+for rb in 1 8 64; do
+	qemu-img convert -f raw -O qcow2 -o refcount_bits=$rb "$T/g/in.raw" \
+		"$T/g/rb$rb.qcow2"
+done
+cp "$T/g/q-default.qcow2" "$T/g/snap.qcow2"
+qemu-img snapshot -c s1 "$T/g/snap.qcow2"
+qemu-io -c 'write -P 0x55 0 128k' -c 'write -P 0x66 4m 64k' \
+	"$T/g/snap.qcow2" >/dev/null
+qemu-img snapshot -c s2 "$T/g/snap.qcow2"
+qemu-io -c 'write -P 0x77 64k 64k' "$T/g/snap.qcow2" >/dev/null
+qemu-img convert -O raw "$T/g/snap.qcow2" "$T/snap.raw"
+check "snapshots: active layer read as qemu-img reads it" \
+	ukit-pack compare "$T/g/snap.qcow2" "$T/snap.raw"
+check "refcount_bits=1: read" ukit-pack compare "$T/g/rb1.qcow2" "$T/g/in.raw"
 # raw sizes: qemu's raw driver rounds the size up to 512; take an aligned one
 head -c 1048576 "$T/g/in.raw" >"$T/g/aligned.raw"
 truncate -s 3M "$T/g/aligned.raw"
