@@ -112,6 +112,17 @@ expect_fail 1 "refusing --append on a raw image" "--append refuses raw disks" \
 check "raw disk detached" ukit-sign sign --key ed25519.key disk.raw
 check "verify raw disk --require-format raw" ukit-sign verify --pub ed25519.pub --require-format raw disk.raw
 
+# qcow2 bases take an appended signature too; qemu-img still checks them.
+if command -v qemu-img >/dev/null; then
+	qemu-img create -f qcow2 base.qcow2 64M >/dev/null
+	check "sign --append a qcow2 image" ukit-sign sign --key ed25519.key --append -o base-signed.qcow2 base.qcow2
+	check "verify the appended qcow2 (--require-format qcow2)" \
+		ukit-sign verify --pub ed25519.pub --require-format qcow2 base-signed.qcow2
+	check "qemu-img check accepts the appended qcow2" qemu-img check -q base-signed.qcow2
+else
+	skip "qemu-img not installed"
+fi
+
 # X.509: root -> intermediate -> leaf (codeSigning, digitalSignature).
 sh "$TOP/tests/gen/mkpki.sh" "$T" "$T/ecdsa-p256.key" pki
 sh "$TOP/tests/gen/mkpki.sh" "$T" "$T/ecdsa-p256.key" other
