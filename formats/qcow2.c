@@ -415,6 +415,9 @@ static int open_backing(struct qcow2 *q, unsigned flags, int depth,
 		snprintf(msg, sizeof msg, "%s", e ? e->msg : "");
 		close(fd);
 		free(full);
+		/* a deeper level already named its file: pass it on */
+		if (strncmp(msg, "backing ", 8) == 0)
+			return fmt_errf(e, h->backing_file_offset, "%s", msg);
 		return fmt_errf(e, h->backing_file_offset, "backing file "
 				"'%.60s': %s", h->backing_file, msg);
 	}

@@ -6,7 +6,19 @@
 
 if ! command -v qemu-img >/dev/null; then
 	skip "qemu-img not installed"
-	done_testing
+	# a backing file that names itself: the depth limit stops it
+qemu-img create -q -f qcow2 "$T/loop.qcow2" 1M
+"$PY" - "$T/loop.qcow2" <<'PYEOF'
+import struct, sys
+b = bytearray(open(sys.argv[1], 'rb').read())
+struct.pack_into('>QI', b, 8, 0x200, 10)
+b[0x200:0x20a] = b'loop.qcow2'
+open(sys.argv[1], 'wb').write(b)
+PYEOF
+expect_fail 1 "loop.qcow2:0x200: backing chain deeper than 8" \
+	"self-referencing backing file: depth limit" \
+	ukit-pack compare --allow-backing "$T/loop.qcow2" "$T/g/in.raw"
+done_testing
 	exit 0
 fi
 bash "$TOP/tests/gen/mkqcow2.sh" "$T/g" || not_ok "generating images"
@@ -83,4 +95,16 @@ expect_fail 1 "refusing to follow it without --allow-backing" \
 	ukit-pack compare "$T/g/over.qcow2" "$T/g/in.raw"
 check "--allow-backing reads through the backing file" \
 	ukit-pack compare --allow-backing "$T/g/over.qcow2" "$T/g/in.raw"
+# a backing file that names itself: the depth limit stops it
+qemu-img create -q -f qcow2 "$T/loop.qcow2" 1M
+"$PY" - "$T/loop.qcow2" <<'PYEOF'
+import struct, sys
+b = bytearray(open(sys.argv[1], 'rb').read())
+struct.pack_into('>QI', b, 8, 0x200, 10)
+b[0x200:0x20a] = b'loop.qcow2'
+open(sys.argv[1], 'wb').write(b)
+PYEOF
+expect_fail 1 "loop.qcow2:0x200: backing chain deeper than 8" \
+	"self-referencing backing file: depth limit" \
+	ukit-pack compare --allow-backing "$T/loop.qcow2" "$T/g/in.raw"
 done_testing
