@@ -1149,7 +1149,7 @@ static int cmd_inspect(int argc, char **argv)
 	json_t *out = NULL;
 	char signer[512] = "";
 	char *json = NULL;
-	const char *path;
+	const char *path, *source = "bundle";
 	size_t jlen = 0;
 	int c, fd, r, rc = 1;
 
@@ -1179,12 +1179,23 @@ static int cmd_inspect(int argc, char **argv)
 		}
 		jlen = (size_t)f.bundle_len;
 	} else {
-		uint8_t *d;
-		if (sig_read_file(path, BUNDLE_MAX, &d, &jlen, &e) != 0) {
+		uint8_t *d, m = 0;
+		char *side = NULL;
+		struct fmt_err se = { 0 };
+
+		/* An image (not JSON) without a footer: its detached bundle. */
+		if (pread_full(fd, &m, 1, 0) == 1 && m != '{' &&
+		    asprintf(&side, "%s.bundle.json", path) >= 0 &&
+		    sig_read_file(side, BUNDLE_MAX, &d, &jlen, &se) == 0) {
+			source = "detached";
+		} else if (sig_read_file(path, BUNDLE_MAX, &d, &jlen, &e) != 0) {
 			cli_errx("%s: neither a bundle nor an image with an "
-				 "appended signature (%s)", path, e.msg);
+				 "appended signature or a %s.bundle.json (%s)",
+				 path, path, e.msg);
+			free(side);
 			goto out;
 		}
+		free(side);
 		json = (char *)d;
 	}
 	if (bundle_parse(json, jlen, &b, &e) != 0) {
@@ -1204,7 +1215,7 @@ static int cmd_inspect(int argc, char **argv)
 		}
 	}
 	out = json_pack("{s:s, s:b, s:s, s:s?, s:s?, s:i, s:O}",
-		"source", r > 0 ? "appended" : "bundle",
+		"source", r > 0 ? "appended" : source,
 		"verified", 0,
 		"payloadType", b.env.type,
 		"keyid", b.hint ? b.hint : b.env.sig[0].keyid,

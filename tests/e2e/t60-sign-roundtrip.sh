@@ -53,6 +53,12 @@ validate_json "statement matches schema" ukit-sign-statement.schema.json stmt.js
 ukit-sign inspect k-ecdsa-p256.elf > insp.json
 validate_json "inspect matches schema" ukit-sign-inspect.schema.json insp.json
 check "inspect of an appended image shows the statement" grep -q '"source": "appended"' insp.json
+cp k-ecdsa-p256.bundle.json k.elf.bundle.json
+ukit-sign inspect k.elf > insp2.json
+check "inspect of an image finds IMAGE.bundle.json" grep -q '"source": "detached"' insp2.json
+validate_json "inspect (detached) matches schema" ukit-sign-inspect.schema.json insp2.json
+ukit-sign inspect k-ecdsa-p256.bundle.json > insp3.json
+check "inspect of a bundle file" grep -q '"source": "bundle"' insp3.json
 
 # Peer check: rebuild PAE with python, verify with openssl alone.
 pae() {
