@@ -460,7 +460,6 @@ int verity_final(struct verity *v, uint8_t root[VERITY_DIGEST],
 /* ---- parallel root ------------------------------------------------- */
 
 struct worker {
-	pthread_t       tid;
 	const struct verity *v;
 	verity_read_fn  read;
 	verity_map_fn   map;
@@ -472,6 +471,7 @@ struct worker {
 	uint8_t        *zero;                /* one flag per block */
 	uint8_t        *known;               /* block inside a zero extent */
 	EVP_MD_CTX     *mdctx;
+	int             state;               /* SLOT_* (parallel pool) */
 	int             rc;
 	struct fmt_err  err;
 };
@@ -563,14 +563,62 @@ static void *worker_run(void *arg)
 	return NULL;
 }
 
+/*
+ * Slices are claimed in order by the workers and handed back in order to
+ * this thread, which feeds the tree; a ring of 2 slots per worker lets a
+ * worker run ahead instead of waiting for the slowest (the CPUs may be
+ * shared).
+ */
+enum { SLOT_EMPTY, SLOT_BUSY, SLOT_READY };
+
+struct pool {
+	pthread_mutex_t lock;
+	pthread_cond_t  cond;
+	struct worker  *slot;
+	unsigned        nslot;
+	uint64_t        next, nslices, size;
+	bool            stop;
+};
+
+struct pool_arg { struct pool *p; };
+
+static void *pool_run(void *arg)
+{
+	struct pool *p = ((struct pool_arg *)arg)->p;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop && p->next < p->nslices) {
+		uint64_t i = p->next;
+		struct worker *w = &p->slot[i % p->nslot];
+
+		if (w->state != SLOT_EMPTY) {
+			pthread_cond_wait(&p->cond, &p->lock);
+			continue;
+		}
+		p->next++;
+		w->state = SLOT_BUSY;
+		w->off = i * SLICE;
+		w->len = p->size - w->off < SLICE ? p->size - w->off : SLICE;
+		pthread_mutex_unlock(&p->lock);
+		worker_run(w);
+		pthread_mutex_lock(&p->lock);
+		w->state = SLOT_READY;
+		pthread_cond_broadcast(&p->cond);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
 static int root_parallel(uint64_t size, const uint8_t *salt, size_t salt_len,
 			 const uint8_t *base, verity_read_fn read,
 			 verity_map_fn map, void *ctx, unsigned threads,
 			 uint8_t root[VERITY_DIGEST], struct fmt_err *e)
 {
 	struct verity *v = NULL;
-	struct worker *w = NULL;
-	uint64_t off = 0;
+	struct pool p = { .size = size };
+	struct pool_arg pa = { &p };
+	pthread_t *tid = NULL;
+	unsigned started = 0;
 	int rc = -1;
 
 	if (threads == 0) {
@@ -581,74 +629,85 @@ static int root_parallel(uint64_t size, const uint8_t *salt, size_t salt_len,
 		threads = THREADS_MAX;
 	if (verity_init(size, salt, salt_len, -1, &v, e) < 0)
 		return -1;
-	w = calloc(threads, sizeof *w);
-	if (w == NULL) {
+	p.nslices = (size + SLICE - 1) / SLICE;
+	p.nslot = 2 * threads;
+	p.slot = calloc(p.nslot, sizeof *p.slot);
+	tid = calloc(threads, sizeof *tid);
+	pthread_mutex_init(&p.lock, NULL);
+	pthread_cond_init(&p.cond, NULL);
+	if (p.slot == NULL || tid == NULL) {
 		fmt_errno(e, FMT_NOOFF, "verity");
 		goto out;
 	}
-	for (unsigned t = 0; t < threads; t++) {
-		w[t].v = v;
-		w[t].base = base;
-		w[t].read = read;
-		w[t].map = map;
-		w[t].ctx = ctx;
-		w[t].err.path = e ? e->path : NULL;
-		w[t].buf = malloc(SLICE);
-		w[t].digests = malloc(SLICE / VERITY_BLOCK * VERITY_DIGEST);
-		w[t].zero = malloc(SLICE / VERITY_BLOCK);
-		w[t].known = malloc(SLICE / VERITY_BLOCK);
-		w[t].mdctx = EVP_MD_CTX_new();
-		if (!w[t].buf || !w[t].digests || !w[t].zero || !w[t].known ||
-		    !w[t].mdctx) {
+	for (unsigned t = 0; t < p.nslot; t++) {
+		struct worker *w = &p.slot[t];
+		w->v = v;
+		w->base = base;
+		w->read = read;
+		w->map = map;
+		w->ctx = ctx;
+		w->err.path = e ? e->path : NULL;
+		w->buf = malloc(SLICE);
+		w->digests = malloc(SLICE / VERITY_BLOCK * VERITY_DIGEST);
+		w->zero = malloc(SLICE / VERITY_BLOCK);
+		w->known = malloc(SLICE / VERITY_BLOCK);
+		w->mdctx = EVP_MD_CTX_new();
+		if (!w->buf || !w->digests || !w->zero || !w->known ||
+		    !w->mdctx) {
 			fmt_errf(e, FMT_NOOFF, "verity: out of memory");
 			goto out;
 		}
 	}
-	while (off < size) {
-		unsigned used = 0;
+	for (; started < threads; started++)
+		if (pthread_create(&tid[started], NULL, pool_run, &pa) != 0)
+			break;
+	if (started == 0) {
+		fmt_errf(e, FMT_NOOFF, "verity: cannot start a thread");
+		goto out;
+	}
+	for (uint64_t i = 0; i < p.nslices; i++) {
+		struct worker *w = &p.slot[i % p.nslot];
+		int r;
 
-		for (unsigned t = 0; t < threads && off < size; t++) {
-			w[t].off = off;
-			w[t].len = size - off < SLICE ? size - off : SLICE;
-			off += w[t].len;
-			used++;
+		pthread_mutex_lock(&p.lock);
+		while (w->state != SLOT_READY)
+			pthread_cond_wait(&p.cond, &p.lock);
+		pthread_mutex_unlock(&p.lock);
+		if (w->rc < 0) {
+			if (e != NULL)
+				*e = w->err;
+			goto out;
 		}
-		/* This thread hashes slice 0 while the others run. */
-		for (unsigned t = 1; t < used; t++)
-			if (pthread_create(&w[t].tid, NULL, worker_run,
-					   &w[t]) != 0) {
-				w[t].rc = -1;
-				fmt_errf(&w[t].err, FMT_NOOFF,
-					 "cannot start a thread");
-				w[t].tid = 0;
-			}
-		worker_run(&w[0]);
-		for (unsigned t = 1; t < used; t++)
-			if (w[t].tid != 0)
-				pthread_join(w[t].tid, NULL);
-		for (unsigned t = 0; t < used; t++) {
-			if (w[t].rc < 0) {
-				if (e != NULL)
-					*e = w[t].err;
-				goto out;
-			}
-			if (feed_leaves(v, w[t].digests, w[t].zero,
-					(size_t)((w[t].len + VERITY_BLOCK - 1) /
-						 VERITY_BLOCK), e) < 0)
-				goto out;
-		}
+		r = feed_leaves(v, w->digests, w->zero,
+				(size_t)((w->len + VERITY_BLOCK - 1) /
+					 VERITY_BLOCK), e);
+		pthread_mutex_lock(&p.lock);
+		w->state = SLOT_EMPTY;
+		pthread_cond_broadcast(&p.cond);
+		pthread_mutex_unlock(&p.lock);
+		if (r < 0)
+			goto out;
 	}
 	rc = verity_final(v, root, e);
 out:
-	if (w != NULL)
-		for (unsigned t = 0; t < threads; t++) {
-			free(w[t].buf);
-			free(w[t].digests);
-			free(w[t].zero);
-			free(w[t].known);
-			EVP_MD_CTX_free(w[t].mdctx);
+	pthread_mutex_lock(&p.lock);
+	p.stop = true;
+	pthread_cond_broadcast(&p.cond);
+	pthread_mutex_unlock(&p.lock);
+	for (unsigned t = 0; t < started; t++)
+		pthread_join(tid[t], NULL);
+	if (p.slot != NULL)
+		for (unsigned t = 0; t < p.nslot; t++) {
+			free(p.slot[t].buf);
+			free(p.slot[t].digests);
+			free(p.slot[t].zero);
+			free(p.slot[t].known);
+			EVP_MD_CTX_free(p.slot[t].mdctx);
 		}
-	free(w);
+	free(p.slot);
+	free(tid);
+	pthread_cond_destroy(&p.cond);
+	pthread_mutex_destroy(&p.lock);
 	verity_free(v);
 	return rc;
 }
