@@ -42,6 +42,23 @@ expect_fail 1 "wrong passphrase" "wrong passphrase fails" \
 	ukit-sign sign --key enc.key --passphrase-file wrong.txt -o enc2.json k.elf
 [ ! -e enc2.json ] && ok "no output after a failed sign" || not_ok "enc2.json written"
 expect_fail 1 "File exists" "keygen refuses to overwrite" ukit-sign keygen --type ed25519 enc
+# Passphrase from the terminal (script(1) gives the command a pty; the
+# prompt flushes typed-ahead input, hence the pause before typing).
+if command -v script >/dev/null; then
+	(sleep 1; printf 'secret passphrase\n') | timeout 20 script -qec \
+		"ukit-sign sign --key enc.key -o tty.json k.elf" /dev/null > tty.out 2>&1
+	check "passphrase read from the terminal" ukit-sign verify --pub enc.pub --bundle tty.json k.elf
+	check "the terminal shows a prompt" grep -q "passphrase for private key" tty.out
+	(sleep 1; printf 'wrong\n') | timeout 20 script -qec \
+		"ukit-sign sign --key enc.key -o tty2.json k.elf" /dev/null > tty.out 2>&1
+	rc=$?
+	[ $rc -eq 1 ] && [ ! -e tty2.json ] && ok "wrong passphrase at the terminal: exit 1, no output" ||
+		not_ok "wrong terminal passphrase (exit $rc)"
+else
+	skip "script(1) not installed"
+	skip "script(1) not installed"
+	skip "script(1) not installed"
+fi
 
 # Schemas.
 ukit-sign verify --pub ecdsa-p256.pub --bundle k-ecdsa-p256.bundle.json --json k.elf > v.json
