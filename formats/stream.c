@@ -124,7 +124,27 @@ struct mapping {
 	uint64_t off;
 	int      err;         /* errno of a failed mmap, or 0 */
 	bool     full;
+	bool     hole;        /* p is zero_window, not a mapping */
 };
+
+/*
+ * Windows that lie wholly in a hole are fed from here instead of being
+ * mapped: mapping a hole makes the kernel allocate and zero a page-cache
+ * page for every 4 KiB of it (12 s of system time for a 4 GiB sparse
+ * image, against under 3 s of hashing).  It lives in .bss, so it costs
+ * neither file size nor, being only read, resident memory.
+ */
+static uint8_t zero_window[STREAM_WINDOW];
+
+/* True if [off, off+len) of (fd) holds no data (SEEK_DATA says so). */
+static bool window_is_hole(int fd, uint64_t off, size_t len)
+{
+	off_t d = lseek(fd, (off_t)off, SEEK_DATA);
+
+	if (d < 0)
+		return errno == ENXIO;  /* no data from off to EOF */
+	return (uint64_t)d >= off + len;
+}
 
 struct mapper {
 	int             fd;
@@ -155,16 +175,20 @@ static void *mapper_main(void *arg)
 		if (mp->stop)
 			return NULL;
 		/* unmapping here keeps the TLB work off the hashing thread */
-		if (m->p != NULL) {
+		if (m->p != NULL && !m->hole)
 			munmap(m->p, m->len);
-			m->p = NULL;
+		m->p = NULL;
+		m->hole = window_is_hole(mp->fd, off, len);
+		if (m->hole) {
+			p = zero_window;
+		} else {
+			p = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE,
+				 mp->fd, (off_t)off);
+			if (p == MAP_FAILED)
+				err = errno;
+			else
+				(void)madvise(p, len, MADV_SEQUENTIAL);
 		}
-		p = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE, mp->fd,
-			 (off_t)off);
-		if (p == MAP_FAILED)
-			err = errno;
-		else
-			(void)madvise(p, len, MADV_SEQUENTIAL);
 		pthread_mutex_lock(&mp->mu);
 		m->p = err ? NULL : p;
 		m->len = len;
@@ -251,7 +275,7 @@ out:
 	pthread_mutex_unlock(&mp.mu);
 	pthread_join(th, NULL);
 	for (int k = 0; k < 2; k++)
-		if (mp.m[k].p != NULL)
+		if (mp.m[k].p != NULL && !mp.m[k].hole)
 			munmap(mp.m[k].p, mp.m[k].len);
 out_nothread:
 	pthread_cond_destroy(&mp.cv);
