@@ -18,6 +18,7 @@ BUILD   ?= build
 FUZZBUILD ?= build-fuzz
 
 CC      ?= cc
+MAKEFLAGS += --no-print-directory
 PKGS     = libelf jansson libcrypto libqcow zlib libzstd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -84,18 +85,23 @@ $(BUILD)/lib/ukit.pc: Makefile
 		'$(PREFIX)' '$(VERSION)' '$(PKGS)' > $@
 
 unit: $(UNIT_BINS)
-	@sh tests/run-tests.sh unit $(UNIT_BINS)
+	@CHECK_COUNTS=$(CHECK_COUNTS) sh tests/run-tests.sh unit $(UNIT_BINS)
 
 e2e: all
-	@UKIT_BIN=$(CURDIR)/$(BUILD)/bin sh tests/run-tests.sh e2e $(E2E)
+	@CHECK_COUNTS=$(CHECK_COUNTS) UKIT_BIN=$(CURDIR)/$(BUILD)/bin sh tests/run-tests.sh e2e $(E2E)
 
 test: unit e2e
 
+# Every suite appends "passed failed skipped" to $(COUNTS); the last line
+# of make check totals them.
+COUNTS = $(CURDIR)/$(BUILD)/check-counts
 check: deps
+	@mkdir -p $(BUILD) && rm -f $(COUNTS)
 	$(MAKE) all
 	$(MAKE) lint
-	$(MAKE) unit e2e
-	$(MAKE) SAN=1 BUILD=$(BUILD)-san unit e2e
+	$(MAKE) CHECK_COUNTS=$(COUNTS) unit e2e
+	$(MAKE) SAN=1 BUILD=$(BUILD)-san CHECK_COUNTS=$(COUNTS) unit e2e
+	@awk '{ p += $$1; f += $$2; s += $$3 } END { printf "check: %d passed, %d failed, %d skipped\n", p, f, s }' $(COUNTS)
 
 demo: deps all
 	@UKIT_BIN=$(CURDIR)/$(BUILD)/bin sh tests/demo.sh

@@ -30,4 +30,7 @@ for t in "$@"; do
 	fi
 done
 echo "$suite: $pass passed, $fail failed, $skip skipped"
+if [ -n "${CHECK_COUNTS:-}" ]; then
+	echo "$pass $fail $skip" >>"$CHECK_COUNTS"
+fi
 [ "$bad" -eq 0 ]
