@@ -103,7 +103,10 @@ check: deps
 	$(MAKE) SAN=1 BUILD=$(BUILD)-san CHECK_COUNTS=$(COUNTS) unit e2e
 	@awk '{ p += $$1; f += $$2; s += $$3 } END { printf "check: %d passed, %d failed, %d skipped\n", p, f, s }' $(COUNTS)
 
-demo: deps all
+# deps first, then a sub-make: the pkg-config flags above are read when a
+# make starts, so they must be read after deps has installed the packages.
+demo: deps
+	@$(MAKE) all
 	@UKIT_BIN=$(CURDIR)/$(BUILD)/bin sh tests/demo.sh
 
 lint:
@@ -120,7 +123,8 @@ $(FUZZBUILD)/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard formats/*.h)
 
 fuzz-build: $(FUZZ_BINS)
 
-fuzz: deps fuzz-build
+fuzz: deps
+	@$(MAKE) fuzz-build
 	@FUZZBUILD=$(FUZZBUILD) sh tests/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
 
 install: all
