@@ -1,7 +1,10 @@
 /*
  * sign.c: ukit-sign, sign images in pipelines and verify them before boot.
- * Statements, envelopes, bundles and keys live in libukit; this file
- * parses options, prompts, prints and decides exit codes.
+ * Statements, envelopes, bundles and keys live in libukit, and so does the
+ * verify-only core (formats/verify.c: every check of verify, the reasons
+ * it gives, the sealed copy for --exec) that an edge device links without
+ * this tool.  This file parses options, loads keys and roots from files,
+ * prompts, prints (text and --json), runs --exec and decides exit codes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +39,7 @@
 #include "sigimg.h"
 #include "statement.h"
 #include "stream.h"
+#include "verify.h"
 #include "verity.h"
 
 static int cmd_keygen(int argc, char **argv);
@@ -653,302 +657,10 @@ struct verify_opts {
 	int             tee_fd;          /* sealed copy for --exec, or -1 */
 };
 
-struct verify_result {
-	json_t     *reasons;       /* array of strings */
-	char        keyid[SIG_KEYID_LEN + 1];
-	char        signer[512];
-	struct stmt st;
-	bool        have_st;
-};
-
-static void reason(struct verify_result *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-/* h7-edge: verity-only, CMS and --exec (defined at the end). */
-struct edge_vsink;
+/* h7-edge: --exec and the options it checks (defined at the end). */
 static int edge_verify_split(int *argc, char **argv, struct verify_opts *o);
 static int edge_verify_opt(struct verify_opts *o, int c, const char *arg);
-static void edge_verify_cms(struct verify_opts *o, int fd,
-			    struct verify_result *r);
-static void edge_check_verity_only(const struct verify_opts *o, int fd,
-				   uint64_t image_len, struct verify_result *r);
-static struct edge_vsink *edge_vsink_begin(const struct verify_opts *o,
-					   struct verify_result *r);
-static struct stream_sink edge_vsink_sink(struct edge_vsink *vs);
-static void edge_vsink_end(struct edge_vsink *vs, int fd,
-			   const struct verify_opts *o, struct verify_result *r);
-static void edge_seal(const struct verify_opts *o, struct verify_result *r);
 static int edge_exec(const struct verify_opts *o);
-
-static void reason(struct verify_result *r, const char *fmt, ...)
-{
-	char buf[FMT_ERR_MSG + 128];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	json_array_append_new(r->reasons, json_string(buf));
-}
-
-/* Read the bundle: --bundle, else the appended one, else IMAGE.bundle.json. */
-static int read_bundle(const struct verify_opts *o, int fd, char **json,
-		       size_t *jlen, uint64_t *image_len, bool *appended,
-		       struct verify_result *r)
-{
-	struct fmt_err e = { .path = o->image };
-	struct sigfoot f;
-	char *path = NULL;
-	uint8_t *data;
-	size_t len;
-	int rc;
-
-	*appended = false;
-	*image_len = STREAM_NO_LIMIT;
-	if (o->bundle == NULL) {
-		rc = sigfoot_read(fd, &f, &e);
-		if (rc < 0) {
-			reason(r, "appended signature: %s", e.msg);
-			return -1;
-		}
-		if (rc > 0) {
-			data = malloc((size_t)f.bundle_len + 1);
-			if (data == NULL) {
-				reason(r, "out of memory");
-				return -1;
-			}
-			if (pread_full(fd, data, (size_t)f.bundle_len,
-				       (off_t)f.bundle_off) != (ssize_t)f.bundle_len) {
-				free(data);
-				reason(r, "appended bundle: cannot read at 0x%" PRIx64,
-				       f.bundle_off);
-				return -1;
-			}
-			*json = (char *)data;
-			*jlen = (size_t)f.bundle_len;
-			*image_len = f.orig_size;
-			*appended = true;
-			return 0;
-		}
-		if (asprintf(&path, "%s.bundle.json", o->image) < 0)
-			return -1;
-	}
-	e.path = path ? path : o->bundle;
-	rc = sig_read_file(e.path, BUNDLE_MAX, &data, &len, &e);
-	if (rc != 0)
-		reason(r, "bundle %s: %s", e.path, e.msg);
-	else {
-		*json = (char *)data;
-		*jlen = len;
-	}
-	free(path);
-	return rc;
-}
-
-/* Signature over the envelope with a pinned key or a chained leaf. */
-static int check_signature(const struct verify_opts *o, const struct bundle *b,
-			   struct verify_result *r)
-{
-	struct fmt_err e = { 0 };
-
-	if (strcmp(b->env.type, DSSE_INTOTO_TYPE) != 0) {
-		reason(r, "envelope payloadType \"%.64s\" is not \"%s\"",
-		       b->env.type, DSSE_INTOTO_TYPE);
-		return -1;
-	}
-	if (o->npub > 0) {
-		if (b->ncert > 0) {
-			reason(r, "bundle carries a certificate chain, not a public "
-			       "key hint: verify it with --ca");
-			return -1;
-		}
-		for (size_t i = 0; i < o->npub; i++) {
-			if (dsse_verify(&b->env, o->pub[i], NULL) < 0)
-				continue;
-			if (strcmp(b->hint, o->pub[i]->keyid) != 0) {
-				reason(r, "publicKey hint %.64s does not name the "
-				       "verifying key %s", b->hint, o->pub[i]->keyid);
-				return -1;
-			}
-			memcpy(r->keyid, o->pub[i]->keyid, sizeof r->keyid);
-			return 0;
-		}
-		reason(r, "signature does not verify with any pinned key");
-		return -1;
-	}
-	if (b->ncert == 0) {
-		reason(r, "bundle carries a public key hint, no certificate "
-		       "chain: verify it with --pub");
-		return -1;
-	}
-	{
-		X509 *leaf = NULL;
-		struct sig_key *k = NULL;
-		int rc = -1;
-
-		if (cert_parse_der(b->cert[0], b->cert_len[0], &leaf, &e) != 0) {
-			reason(r, "leaf certificate: %s", e.msg);
-			return -1;
-		}
-		cert_subject(leaf, r->signer, sizeof r->signer);
-		if (sig_key_from_pkey(X509_get0_pubkey(leaf), &k, &e) != 0)
-			reason(r, "leaf certificate key: %s", e.msg);
-		else if (dsse_verify(&b->env, k, &e) < 0)
-			reason(r, "signature does not verify with the leaf "
-			       "certificate's key");
-		else {
-			memcpy(r->keyid, k->keyid, sizeof r->keyid);
-			rc = 0;
-		}
-		sig_key_free(k);
-		X509_free(leaf);
-		return rc;
-	}
-}
-
-/* Chain and usages; after the statement is known (for --check-time). */
-static void check_chain(const struct verify_opts *o, const struct bundle *b,
-			struct verify_result *r)
-{
-	STACK_OF(X509) *untrusted = sk_X509_new_null();
-	struct fmt_err e = { 0 };
-	X509 *leaf = NULL;
-	time_t at;
-
-	if (untrusted == NULL || cert_parse_der(b->cert[0], b->cert_len[0],
-						&leaf, &e) != 0) {
-		reason(r, "leaf certificate: %s", e.msg);
-		goto out;
-	}
-	for (size_t i = 1; i < b->ncert; i++) {
-		X509 *x;
-		if (cert_parse_der(b->cert[i], b->cert_len[i], &x, &e) != 0) {
-			reason(r, "certificate %zu: %s", i, e.msg);
-			goto out;
-		}
-		if (cert_self_issued(x)) {
-			X509_free(x);
-			reason(r, "certificate %zu is self-issued: a bundle must not "
-			       "ship the root", i);
-			goto out;
-		}
-		if (!sk_X509_push(untrusted, x)) {
-			X509_free(x);
-			goto out;
-		}
-	}
-	if (o->check_time && !r->have_st) {
-		reason(r, "--check-time: no trusted statement time");
-		goto out;
-	}
-	at = r->have_st ? r->st.created_t : 0;
-	if (cert_check_signer(leaf, untrusted, o->roots,
-			      o->check_time ? &at : NULL, &e) != 0)
-		reason(r, "%s", e.msg);
-out:
-	X509_free(leaf);
-	sk_X509_pop_free(untrusted, X509_free);
-}
-
-static void check_image(const struct verify_opts *o, int fd,
-			uint64_t image_len, struct verify_result *r)
-{
-	struct stream_sha256 sha = { 0 };
-	struct fmt_err e = { .path = o->image };
-	struct sigimg img = { 0 };
-	struct edge_vsink *vs = NULL;
-	struct cli_progress prog;
-	uint8_t md[32];
-	uint64_t total = 0;
-	struct stat st;
-	int rc;
-
-	if (stream_sha256_init(&sha, &e) != 0) {
-		reason(r, "%s", e.msg);
-		return;
-	}
-	{
-		struct stream_sink sinks[2] = {
-			{ stream_sha256_update, &sha },
-		};
-		size_t nsinks = 1;
-		struct stream_opts so = {
-			.tee_fd = o->tee_fd,         /* sealed copy for --exec */
-			.limit = image_len,
-			.progress = progress_cb, .progress_arg = &prog,
-		};
-
-		vs = edge_vsink_begin(o, r);
-		if (vs != NULL && edge_vsink_sink(vs).update != NULL)
-			sinks[nsinks++] = edge_vsink_sink(vs);
-		fstat(fd, &st);
-		cli_progress_start(&prog, o->progress,
-				   image_len != STREAM_NO_LIMIT ? image_len :
-				   (uint64_t)st.st_size);
-		rc = stream_fd(fd, o->image, &so, sinks, nsinks, &total, &e);
-		cli_progress_end(&prog);
-	}
-	edge_vsink_end(vs, fd, o, r);
-	if (rc != 0 || stream_sha256_final(&sha, md, &e) != 0) {
-		reason(r, "reading image: %s", e.msg);
-		stream_sha256_free(&sha);
-		return;
-	}
-	stream_sha256_free(&sha);
-	if (total != r->st.size)
-		reason(r, "image size %" PRIu64 " differs from the signed size %"
-		       PRIu64, total, r->st.size);
-	if (CRYPTO_memcmp(md, r->st.sha256, 32) != 0) {
-		char hex[65];
-		sig_hex(md, 32, hex);
-		reason(r, "image sha256 %s differs from the signed digest %s",
-		       hex, r->st.sha256_hex);
-	}
-
-	/* Solo5 ABI and manifest: what the image says now vs the statement. */
-	if (sigimg_probe(fd, o->image, &img, &e) != 0) {
-		reason(r, "reading image notes: %s", e.msg);
-		return;
-	}
-	if (r->st.solo5 == NULL && img.solo5 != NULL)
-		reason(r, "image carries Solo5 notes that the statement does "
-		       "not cover");
-	else if (r->st.solo5 != NULL && img.solo5 == NULL)
-		reason(r, "statement has a Solo5 manifest and ABI but the image "
-		       "has none");
-	else if (r->st.solo5 != NULL) {
-		if (!json_equal(json_object_get(r->st.solo5, "abi"),
-				json_object_get(img.solo5, "abi")))
-			reason(r, "Solo5 ABI in the image differs from the signed one");
-		if (!json_equal(json_object_get(r->st.solo5, "manifest"),
-				json_object_get(img.solo5, "manifest")))
-			reason(r, "Solo5 manifest in the image differs from the "
-			       "signed one");
-	}
-	sigimg_free(&img);
-}
-
-static void check_policy(const struct verify_opts *o, struct verify_result *r)
-{
-	if (r->st.rollback < o->min_rollback)
-		reason(r, "rollback index %" PRIu64 " is below the minimum %" PRIu64,
-		       r->st.rollback, o->min_rollback);
-	if (o->require_format != NULL &&
-	    strcmp(o->require_format, r->st.format) != 0)
-		reason(r, "format is %s, required %s", r->st.format,
-		       o->require_format);
-	if (o->require_target != NULL) {
-		json_t *abi = r->st.solo5 ? json_object_get(r->st.solo5, "abi") : NULL;
-		const char *t = abi ? json_string_value(json_object_get(abi, "target"))
-				    : NULL;
-		if (t == NULL)
-			reason(r, "no Solo5 target in the statement, required %s",
-			       o->require_target);
-		else if (strcmp(t, o->require_target) != 0)
-			reason(r, "Solo5 target is %s, required %s", t,
-			       o->require_target);
-	}
-}
 
 static int load_verify_keys(struct verify_opts *o, int argc, char **argv)
 {
@@ -1035,16 +747,17 @@ static int load_verify_keys(struct verify_opts *o, int argc, char **argv)
 	return edge_verify_opt(o, 0, NULL);
 }
 
-static void print_result(const struct verify_opts *o, struct verify_result *r)
+static void print_result(const struct verify_opts *o,
+			 const struct verify_result *r)
 {
 	size_t n = json_array_size(r->reasons);
 
 	if (o->json) {
 		json_t *out = json_pack("{s:b, s:O, s:s?, s:s?, s:O?}",
-			"verified", n == 0, "reasons", r->reasons,
+			"verified", r->verified, "reasons", r->reasons,
 			"keyid", r->keyid[0] ? r->keyid : NULL,
 			"signer", r->signer[0] ? r->signer : NULL,
-			"statement", r->have_st ? r->st.root : NULL);
+			"statement", r->statement);
 		if (out != NULL && o->cms != NULL)      /* h7-edge */
 			json_object_set_new(out, "cms", json_string(o->cms));
 		if (out != NULL) {
@@ -1056,82 +769,78 @@ static void print_result(const struct verify_opts *o, struct verify_result *r)
 	for (size_t i = 0; i < n; i++)
 		cli_errx("%s: %s", o->image,
 			 json_string_value(json_array_get(r->reasons, i)));
-	if (n == 0 && !o->json)
+	if (r->verified && !o->json)
 		printf("verified %s: key %s%s%s\n", o->image, r->keyid,
 		       r->signer[0] ? ", signer " : "", r->signer);
 }
 
+/* The progress bar for verify's pass over the image. */
+struct verify_bar {
+	struct cli_progress bar;
+	int                 mode;     /* -p 1, -q -1, else 0 */
+};
+
+static void verify_bar_start(void *arg, uint64_t total)
+{
+	struct verify_bar *vb = arg;
+
+	cli_progress_start(&vb->bar, vb->mode, total);
+}
+
+static void verify_bar_update(void *arg, uint64_t done)
+{
+	struct verify_bar *vb = arg;
+
+	cli_progress_update(&vb->bar, done);
+}
+
+static void verify_bar_end(void *arg)
+{
+	struct verify_bar *vb = arg;
+
+	cli_progress_end(&vb->bar);
+}
+
+/* The checks are formats/verify.c; this parses, prints and runs --exec. */
 static int cmd_verify(int argc, char **argv)
 {
 	struct verify_opts o = { 0 };
 	struct verify_result r = { 0 };
-	struct bundle b = { 0 };
 	struct fmt_err e = { 0 };
-	char *json = NULL;
-	size_t jlen = 0;
-	uint64_t image_len = 0;
-	bool appended, have_b = false;
-	int rc, fd = -1;
+	struct verify_bar vb = { 0 };
+	struct verify_progress vp = {
+		verify_bar_start, verify_bar_update, verify_bar_end, &vb,
+	};
+	struct verify_policy p;
+	int rc;
 
 	rc = edge_verify_split(&argc, argv, &o);
 	if (rc == 0)
 		rc = load_verify_keys(&o, argc, argv);
 	if (rc != 0)
 		goto out;
+	vb.mode = o.progress;
+	p = (struct verify_policy){
+		.pub = o.pub, .npub = o.npub, .roots = o.roots,
+		.bundle = o.bundle, .min_rollback = o.min_rollback,
+		.require_format = o.require_format,
+		.require_target = o.require_target,
+		.check_time = o.check_time, .verity_only = o.verity_only,
+		.cms = o.cms, .tee_fd = o.tee_fd, .progress = &vp,
+	};
 	rc = 1;
-	r.reasons = json_array();
-	if (r.reasons == NULL)
+	if (verify_image(-1, o.image, &p, &r, &e) != 0) {
+		cli_err(&e);
 		goto out;
-	fd = open(o.image, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		reason(&r, "cannot open: %s", strerror(errno));
-		goto report;
 	}
-	if (o.cms != NULL) {
-		edge_verify_cms(&o, fd, &r);
-		goto report;
-	}
-	if (read_bundle(&o, fd, &json, &jlen, &image_len, &appended, &r) != 0)
-		goto report;
-	e.path = NULL;
-	if (bundle_parse(json, jlen, &b, &e) != 0) {
-		reason(&r, "bundle: %s", e.msg);
-		goto report;
-	}
-	have_b = true;
-	if (check_signature(&o, &b, &r) != 0)
-		goto report;
-	/* Only the verified payload bytes are parsed. */
-	if (stmt_parse(b.env.payload, b.env.payload_len, &r.st, &e) != 0) {
-		reason(&r, "statement: %s", e.msg);
-		goto chain;
-	}
-	r.have_st = true;
-	if (o.verity_only)
-		edge_check_verity_only(&o, fd, image_len, &r);
-	else
-		check_image(&o, fd, image_len, &r);
-	edge_seal(&o, &r);
-	check_policy(&o, &r);
-chain:
-	if (o.roots != NULL)
-		check_chain(&o, &b, &r);
-report:
 	print_result(&o, &r);
-	rc = json_array_size(r.reasons) == 0 ? 0 : 1;
+	rc = r.verified ? 0 : 1;
 	if (rc == 0 && o.exec_argv != NULL)
 		rc = edge_exec(&o);             /* returns only on failure */
 out:
-	if (fd >= 0)
-		close(fd);
 	if (o.tee_fd >= 0)
 		close(o.tee_fd);
-	if (have_b)
-		bundle_free(&b);
-	if (r.have_st)
-		stmt_free(&r.st);
-	json_decref(r.reasons);
-	free(json);
+	verify_result_free(&r);
 	for (size_t i = 0; i < o.npub; i++)
 		sig_key_free(o.pub[i]);
 	sk_X509_pop_free(o.roots, X509_free);
@@ -1683,224 +1392,6 @@ static int edge_verify_opt(struct verify_opts *o, int c, const char *arg)
 		}
 	}
 	return 0;
-}
-
-static void edge_seal(const struct verify_opts *o, struct verify_result *r)
-{
-	struct fmt_err e = { 0 };
-
-	if (o->tee_fd >= 0 && sealfd_seal(o->tee_fd, &e) != 0)
-		reason(r, "%s", e.msg);
-}
-
-static void edge_verify_cms(struct verify_opts *o, int fd,
-			    struct verify_result *r)
-{
-	struct fmt_err e = { .path = o->cms };
-	CMS_ContentInfo *cms = NULL;
-	STACK_OF(X509) *certs = NULL;
-	struct sig_key *k = NULL;
-	X509 *signer = NULL;
-	uint8_t *data = NULL;
-	size_t len;
-	int vfd = fd;
-
-	if (sig_read_file(o->cms, CMS_DER_MAX, &data, &len, &e) != 0) {
-		reason(r, "CMS signature %s: %s", o->cms, e.msg);
-		return;
-	}
-	if (cms_parse(data, len, &cms, &e) != 0) {
-		reason(r, "CMS signature %s:0x%" PRIx64 ": %s", o->cms, e.off,
-		       e.msg);
-		goto out;
-	}
-	e.path = o->image;
-	if (o->tee_fd >= 0) {
-		/* Verify the sealed copy itself: it is what will run. */
-		struct stream_opts so = { .tee_fd = o->tee_fd,
-					  .limit = STREAM_NO_LIMIT };
-		uint64_t total;
-		if (stream_fd(fd, o->image, &so, NULL, 0, &total, &e) != 0) {
-			reason(r, "reading image: %s", e.msg);
-			goto out;
-		}
-		edge_seal(o, r);
-		vfd = o->tee_fd;
-	}
-	if (cms_verify_fd(cms, vfd, &signer, &certs, &e) != 0) {
-		reason(r, "%s", e.msg);
-		goto out;
-	}
-	cert_subject(signer, r->signer, sizeof r->signer);
-	if (sig_key_from_pkey(X509_get0_pubkey(signer), &k, &e) == 0)
-		memcpy(r->keyid, k->keyid, sizeof r->keyid);
-	else
-		reason(r, "signer key: %s", e.msg);
-	if (cert_check_signer(signer, certs, o->roots, NULL, &e) != 0)
-		reason(r, "%s", e.msg);
-out:
-	sig_key_free(k);
-	X509_free(signer);
-	sk_X509_pop_free(certs, X509_free);
-	CMS_ContentInfo_free(cms);
-	free(data);
-}
-
-/* The signed verity parameters, or -1 with a reason. */
-static int edge_signed_verity(struct verify_result *r, uint8_t *root,
-			      uint8_t *salt, size_t *salt_len)
-{
-	struct fmt_err e = { 0 };
-
-	if (verity_json_parse(r->st.verity, root, salt, salt_len, &e) != 0) {
-		reason(r, "statement: %s", e.msg);
-		return -1;
-	}
-	return 0;
-}
-
-static void edge_compare_root(struct verify_result *r, const uint8_t *got,
-			      const uint8_t *want)
-{
-	char a[2 * VERITY_DIGEST + 1], b[2 * VERITY_DIGEST + 1];
-
-	if (CRYPTO_memcmp(got, want, VERITY_DIGEST) == 0)
-		return;
-	sig_hex(got, VERITY_DIGEST, a);
-	sig_hex(want, VERITY_DIGEST, b);
-	reason(r, "dm-verity root %s differs from the signed root %s", a, b);
-}
-
-/* verify --verity-only: the tree alone, hashed on every core. */
-static void edge_check_verity_only(const struct verify_opts *o, int fd,
-				   uint64_t image_len, struct verify_result *r)
-{
-	uint8_t want[VERITY_DIGEST], got[VERITY_DIGEST];
-	uint8_t salt[VERITY_SALT_MAX];
-	size_t salt_len;
-	struct fmt_err e = { .path = o->image };
-	struct image *img = NULL;
-	bool qcow2 = strcmp(r->st.format, "qcow2") == 0;
-
-	if (r->st.verity == NULL) {
-		reason(r, "--verity-only: the statement has no dm-verity root "
-		       "(sign with --verity, or verify without --verity-only)");
-		return;
-	}
-	if (edge_signed_verity(r, want, salt, &salt_len) != 0)
-		return;
-	if (r->st.solo5 != NULL) {
-		reason(r, "--verity-only checks disk images; this statement "
-		       "covers a Solo5 ELF (verify it without --verity-only)");
-		return;
-	}
-	if (image_len != STREAM_NO_LIMIT && !qcow2) {
-		reason(r, "--verity-only does not read appended signatures");
-		return;
-	}
-	if (image_open(fd, o->image, qcow2 ? IMG_QCOW2 : IMG_RAW, NULL, &img,
-		       &e) != 0) {
-		reason(r, "reading image: %s", e.msg);
-		return;
-	}
-	/* raw: the file is the disk, so its size is the signed size; qcow2:
-	 * the root itself fixes the number of blocks of the guest view */
-	if (!qcow2 && image_size(img) != r->st.size)
-		reason(r, "image size %" PRIu64 " differs from the signed size %"
-		       PRIu64, image_size(img), r->st.size);
-	else if (verity_image_parallel(img, fd, salt, salt_len, 0, got, &e) != 0)
-		reason(r, "dm-verity root: %s", e.msg);
-	else
-		edge_compare_root(r, got, want);
-	image_close(img);
-}
-
-/* verify's tree, built in the same pass as the SHA-256. */
-struct edge_vsink {
-	struct verity  *v;               /* NULL for qcow2 (guest view) */
-	bool            failed;
-	struct fmt_err  err;
-	uint8_t         want[VERITY_DIGEST];
-	uint8_t         salt[VERITY_SALT_MAX];
-	size_t          salt_len;
-};
-
-/* Never stops the pass: a tree error is one more reason at the end. */
-static int edge_vsink_update(void *ctx, const uint8_t *buf, size_t len,
-			     uint64_t off, struct fmt_err *e)
-{
-	struct edge_vsink *vs = ctx;
-
-	(void)off;
-	(void)e;
-	if (!vs->failed && verity_update(vs->v, buf, len, &vs->err) != 0)
-		vs->failed = true;
-	return 0;
-}
-
-static struct edge_vsink *edge_vsink_begin(const struct verify_opts *o,
-					   struct verify_result *r)
-{
-	struct edge_vsink *vs;
-
-	if (r->st.verity == NULL)
-		return NULL;
-	vs = calloc(1, sizeof *vs);
-	if (vs == NULL) {
-		reason(r, "dm-verity: out of memory");
-		return NULL;
-	}
-	vs->err.path = o->image;
-	if (edge_signed_verity(r, vs->want, vs->salt, &vs->salt_len) != 0) {
-		free(vs);
-		return NULL;
-	}
-	if (strcmp(r->st.format, "qcow2") != 0 &&
-	    verity_init(r->st.size, vs->salt, vs->salt_len, -1, &vs->v,
-			&vs->err) != 0)
-		vs->failed = true;
-	return vs;
-}
-
-static struct stream_sink edge_vsink_sink(struct edge_vsink *vs)
-{
-	struct stream_sink s = { NULL, NULL };
-
-	if (vs->v != NULL) {
-		s.update = edge_vsink_update;
-		s.ctx = vs;
-	}
-	return s;
-}
-
-static void edge_vsink_end(struct edge_vsink *vs, int fd,
-			   const struct verify_opts *o, struct verify_result *r)
-{
-	uint8_t got[VERITY_DIGEST];
-	struct image *img;
-
-	if (vs == NULL)
-		return;
-	if (!vs->failed && vs->v == NULL) {
-		/* qcow2: the tree covers the guest view, a second pass */
-		if (image_open(fd, o->image, IMG_QCOW2, NULL, &img,
-			       &vs->err) != 0) {
-			vs->failed = true;
-		} else {
-			if (verity_image(img, vs->salt, vs->salt_len, -1, got,
-					 &vs->err) != 0)
-				vs->failed = true;
-			image_close(img);
-		}
-	} else if (!vs->failed && verity_final(vs->v, got, &vs->err) != 0) {
-		vs->failed = true;
-	}
-	if (vs->failed)
-		reason(r, "dm-verity root: %s", vs->err.msg);
-	else
-		edge_compare_root(r, got, vs->want);
-	verity_free(vs->v);
-	free(vs);
 }
 
 /* Run the tender on the sealed copy; returns only on failure. */
