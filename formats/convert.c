@@ -322,17 +322,8 @@ static void work_qcow2(struct pool *p, struct wctx *w, struct slot *s)
 static int pwrite_all(int fd, const uint8_t *p, size_t len, uint64_t off,
 		      struct fmt_err *e)
 {
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return fmt_errno(e, off, "write failed");
-		}
-		p += n;
-		off += (uint64_t)n;
-		len -= (size_t)n;
-	}
+	if (pwrite_full(fd, p, len, off) < 0)
+		return fmt_errno(e, off, "write failed");
 	return 0;
 }
 

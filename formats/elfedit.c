@@ -850,24 +850,6 @@ int elfedit_plan_package_metadata(struct elfedit *ed, const char *json,
 
 /* ---- applying a plan ------------------------------------------------- */
 
-static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
-{
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 /* Copy (size) bytes of (in) to (out) through a bounded buffer. */
 static int copy_buffered(int in, int out, uint64_t size, struct fmt_err *e)
 {

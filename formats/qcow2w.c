@@ -185,19 +185,8 @@ void qcow2w_header(const struct qcow2w_opts *o, const struct qcow2w_geom *g,
 static int wr(struct qcow2w *w, const void *buf, size_t len, uint64_t off,
 	      struct fmt_err *e)
 {
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pwrite(w->fd, p, len, (off_t)off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return fmt_errno(e, off, "write failed");
-		}
-		p += n;
-		off += (uint64_t)n;
-		len -= (size_t)n;
-	}
+	if (pwrite_full(w->fd, buf, len, off) < 0)
+		return fmt_errno(e, off, "write failed");
 	return 0;
 }
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Seed corpus for fuzz_qcow2 and fuzz_qcow2_read: small qcow2 images made
+# Seed corpus for fuzz_qcow2 and fuzz_qcow2_read (which reuses this script): small qcow2 images made
 # by qemu-img (512 B and 4 KiB clusters, v2/v3, zlib/zstd, lazy refcounts,
 # a snapshot), when qemu-img is installed.
 set -eu

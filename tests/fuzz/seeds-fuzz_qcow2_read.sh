@@ -1,23 +1,3 @@
 #!/bin/sh
-# Seed corpus for fuzz_qcow2_read (same as fuzz_qcow2): small qcow2 images made
-# by qemu-img (512 B and 4 KiB clusters, v2/v3, zlib/zstd, lazy refcounts,
-# a snapshot), when qemu-img is installed.
-set -eu
-dir=$1
-mkdir -p "$dir"
-command -v qemu-img >/dev/null || exit 0
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
-{ head -c 3000 /dev/urandom; yes seed | head -c 3000; } >"$t/in"
-truncate -s 12k "$t/in"
-i=0
-for o in cluster_size=512 cluster_size=512,compat=0.10 cluster_size=4096 \
-	cluster_size=512,lazy_refcounts=on,refcount_bits=1; do
-	i=$((i + 1))
-	qemu-img convert -f raw -O qcow2 -o "$o" "$t/in" "$dir/q$i.qcow2"
-	qemu-img convert -c -f raw -O qcow2 -o "$o" "$t/in" "$dir/qc$i.qcow2"
-done
-qemu-img convert -c -f raw -O qcow2 -o cluster_size=512,compression_type=zstd \
-	"$t/in" "$dir/qz.qcow2"
-cp "$dir/q1.qcow2" "$t/s.qcow2"
-qemu-img snapshot -c snap "$t/s.qcow2" && cp "$t/s.qcow2" "$dir/snap.qcow2"
+# Seed corpus for fuzz_qcow2_read: the same small qcow2 images as fuzz_qcow2.
+exec sh "$(dirname "$0")/seeds-fuzz_qcow2.sh" "$@"
