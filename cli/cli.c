@@ -1,6 +1,8 @@
 /*
  * cli.c: dispatch, usage, errors and progress for the tools.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -27,6 +29,15 @@ void cli_usage(FILE *fp, int status)
 void cli_err(const struct fmt_err *e)
 {
 	fmt_err_print(stderr, cli_prog, e);
+}
+
+int cli_open_input(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		cli_errx("%s: cannot open: %s", path, strerror(errno));
+	return fd;
 }
 
 void cli_errx(const char *fmt, ...)

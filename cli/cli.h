@@ -34,6 +34,12 @@ void cli_usage(FILE *fp, int status) __attribute__((noreturn));
 /* "PROG: PATH:0xOFF: MSG" on stderr. */
 void cli_err(const struct fmt_err *e);
 
+/*
+ * Open an input read-only.  On failure print "PROG: PATH: cannot open:
+ * REASON" and return -1; else the descriptor.
+ */
+int cli_open_input(const char *path);
+
 /* "PROG: MSG" on stderr, printf style. */
 void cli_errx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -284,11 +284,8 @@ static int solo5_query(const char *path, struct manifest *m, bool *have_mft,
 	struct elfimg *img;
 	int fd, r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		cli_errx("%s: could not open: %s", path, strerror(errno));
+	if ((fd = cli_open_input(path)) < 0)
 		return -1;
-	}
 	if (elfimg_open(fd, path, &img, &e) < 0) {
 		cli_err(&e);
 		close(fd);
@@ -402,11 +399,8 @@ static int cmd_notes(int argc, char **argv)
 		cli_usage(stderr, 2);
 	path = argv[optind];
 	e.path = path;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		cli_errx("%s: %s", path, strerror(errno));
+	if ((fd = cli_open_input(path)) < 0)
 		return 1;
-	}
 	if (elfimg_open(fd, path, &img, &e) < 0) {
 		cli_err(&e);
 		close(fd);
@@ -520,11 +514,8 @@ static int edit_elf(const char *bin, const char *out, bool in_place,
 	char *dest = NULL;
 	int fd, rc = -1;
 
-	if ((fd = open(bin, O_RDONLY | O_CLOEXEC)) < 0) {
-		fmt_errno(&e, FMT_NOOFF, "cannot open");
-		cli_err(&e);
+	if ((fd = cli_open_input(bin)) < 0)
 		return 1;
-	}
 	if (fstat(fd, &st) < 0) {
 		fmt_errno(&e, FMT_NOOFF, "cannot stat");
 		goto done;

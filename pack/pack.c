@@ -391,12 +391,12 @@ static int cmd_info(int argc, char **argv)
 	if (argc - optind != 1)
 		cli_usage(stderr, 2);
 	path = e.path = argv[optind];
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		fmt_errno(&e, FMT_NOOFF, "open");
+	if ((fd = cli_open_input(path)) < 0)
+		return 1;
+	if (fstat(fd, &st) < 0) {
+		fmt_errno(&e, FMT_NOOFF, "stat");
 		cli_err(&e);
-		if (fd >= 0)
-			close(fd);
+		close(fd);
 		return 1;
 	}
 	if (fmt == IMG_PROBE) {
@@ -483,12 +483,8 @@ static int cmd_check(int argc, char **argv)
 	if (argc - optind != 1)
 		cli_usage(stderr, 2);
 	path = e.path = argv[optind];
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		fmt_errno(&e, FMT_NOOFF, "open");
-		cli_err(&e);
+	if ((fd = cli_open_input(path)) < 0)
 		return 1;
-	}
 	if (pread(fd, m, 4, 0) != 4 || be32_load(m) != QCOW2_MAGIC) {
 		fmt_errf(&e, 0, "not a qcow2 image (check works on qcow2 only)");
 		cli_err(&e);
@@ -588,12 +584,8 @@ static int open_image(const char *path, enum image_format fmt,
 {
 	struct fmt_err e = { .path = path, .off = FMT_NOOFF };
 
-	*fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (*fd < 0) {
-		fmt_errno(&e, FMT_NOOFF, "open");
-		cli_err(&e);
+	if ((*fd = cli_open_input(path)) < 0)
 		return -1;
-	}
 	if (image_open(*fd, path, fmt, o, img, &e) < 0) {
 		cli_err(&e);
 		close(*fd);
@@ -960,11 +952,8 @@ static int cmd_convert(int argc, char **argv)
 		return 2;
 	}
 
-	fd = open(in, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		cli_errx("%s: %s", in, strerror(errno));
+	if ((fd = cli_open_input(in)) < 0)
 		return 1;
-	}
 	if (out_fmt == IMG_ELF || out_fmt == IMG_BIN) {
 		if (outfile_open(&of, out, out_fmt == IMG_ELF ? 0755 : 0644,
 				 &e) < 0) {

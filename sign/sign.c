@@ -484,11 +484,8 @@ static int cmd_sign(int argc, char **argv)
 	if (o.cert != NULL && load_signer_certs(&o, k, &b) != 0)
 		goto out;
 
-	fd = open(o.image, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		cli_errx("%s: %s", o.image, strerror(errno));
+	if ((fd = cli_open_input(o.image)) < 0)
 		goto out;
-	}
 	e.path = o.image;
 	if (sigimg_probe(fd, o.image, &img, &e) != 0) {
 		cli_err(&e);
@@ -868,11 +865,8 @@ static int cmd_inspect(int argc, char **argv)
 		cli_usage(stderr, 2);
 	path = argv[optind];
 	e.path = path;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		cli_errx("%s: %s", path, strerror(errno));
+	if ((fd = cli_open_input(path)) < 0)
 		return 1;
-	}
 	r = sigfoot_read(fd, &f, &e);
 	if (r < 0) {
 		cli_err(&e);
@@ -1013,12 +1007,8 @@ static int cmd_verity(int argc, char **argv)
 	if (edge_parse_salt(salt_hex, salt, &salt_len) < 0)
 		return 2;
 	e.path = argv[optind];
-	fd = open(argv[optind], O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		fmt_errno(&e, FMT_NOOFF, "cannot open");
-		cli_err(&e);
+	if ((fd = cli_open_input(argv[optind])) < 0)
 		return 1;
-	}
 	if (image_open(fd, argv[optind], IMG_PROBE, NULL, &img, &e) < 0)
 		goto out;
 	if (hash_file != NULL) {
@@ -1160,11 +1150,8 @@ static int edge_sign_cms(const struct sign_opts *o, struct sig_key *k)
 		}
 	}
 	e.path = o->image;
-	fd = open(o->image, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		cli_errx("%s: %s", o->image, strerror(errno));
+	if ((fd = cli_open_input(o->image)) < 0)
 		goto out;
-	}
 	if (cms_sign_begin(pk, x, chain, &cs, &e) != 0) {
 		cli_err(&e);
 		goto out;

@@ -103,7 +103,7 @@ expect_fail 1 "e_type 3 is not ET_EXEC" "ET_DYN" \
 { printf 'MZ'; head -c 100 /dev/zero; } >"$T/h12"
 expect_fail 1 "not an ELF file" "not an ELF file" \
 	ukit-elftool query-abi "$T/h12"
-expect_fail 1 "could not open" "missing file" \
+expect_fail 1 "cannot open: No such file" "missing file" \
 	ukit-elftool query-abi "$T/nonexistent"
 expect_fail 1 "usage:" "no operand: exit 1 (Solo5's contract)" \
 	ukit-elftool query-manifest
