@@ -455,6 +455,31 @@ static void set_where(json_t *o, const struct elfimg_note *n)
 			      strlen(n->section))));
 }
 
+/*
+ * Append (n) to (arr) as a new note object, bounded by NOTES_MAX.  Returns
+ * the object (owned by arr) or NULL with (e) set.
+ */
+static json_t *append_note(json_t *arr, const struct elfimg_note *n,
+			   const struct elfimg_info *in, struct fmt_err *e)
+{
+	json_t *o;
+
+	if (json_array_size(arr) >= NOTES_MAX) {
+		fmt_errf(e, n->offset, "more than %d notes", NOTES_MAX);
+		return NULL;
+	}
+	if ((o = note_obj(n, in)) == NULL) {
+		fmt_errf(e, n->offset, "out of memory");
+		return NULL;
+	}
+	set_where(o, n);
+	if (json_array_append_new(arr, o) != 0) {
+		fmt_errf(e, n->offset, "out of memory");
+		return NULL;
+	}
+	return o;
+}
+
 int elfimg_notes_json(struct elfimg *img, struct json_t **out,
 		      struct fmt_err *e)
 {
@@ -471,20 +496,12 @@ int elfimg_notes_json(struct elfimg *img, struct json_t **out,
 	/* Segments first; remember each note's offset. */
 	elfimg_notes_begin(img, ELFIMG_SEGMENT, &it);
 	while ((r = elfimg_notes_next(&it, &n, e)) == 1) {
-		json_t *o;
+		json_t *o = append_note(arr, &n, in, e);
 
-		if (json_array_size(arr) >= NOTES_MAX) {
-			r = fmt_errf(e, n.offset, "more than %d notes",
-				     NOTES_MAX);
-			break;
-		}
-		o = note_obj(&n, in);
 		if (o == NULL) {
-			r = fmt_errf(e, n.offset, "out of memory");
+			r = -1;
 			break;
 		}
-		set_where(o, &n);
-		json_array_append_new(arr, o);
 		if (nseen == cap) {
 			struct seen *s;
 
@@ -508,7 +525,6 @@ int elfimg_notes_json(struct elfimg *img, struct json_t **out,
 	elfimg_notes_begin(img, ELFIMG_SECTION, &it);
 	while ((r = elfimg_notes_next(&it, &n, e)) == 1) {
 		struct seen key = { .off = n.offset }, *hit = NULL;
-		json_t *o;
 
 		if (nseen > 0)
 			hit = bsearch(&key, seen, nseen, sizeof *seen,
@@ -517,18 +533,10 @@ int elfimg_notes_json(struct elfimg *img, struct json_t **out,
 			set_where(hit->obj, &n);
 			continue;
 		}
-		if (json_array_size(arr) >= NOTES_MAX) {
-			r = fmt_errf(e, n.offset, "more than %d notes",
-				     NOTES_MAX);
+		if (append_note(arr, &n, in, e) == NULL) {
+			r = -1;
 			break;
 		}
-		o = note_obj(&n, in);
-		if (o == NULL) {
-			r = fmt_errf(e, n.offset, "out of memory");
-			break;
-		}
-		set_where(o, &n);
-		json_array_append_new(arr, o);
 	}
 	elfimg_notes_end(&it);
 	if (r < 0)
