@@ -152,6 +152,34 @@ int outfile_open(struct outfile *o, const char *path, mode_t mode,
 	return 0;
 }
 
+int outfile_open_new(struct outfile *o, const char *path, mode_t mode,
+		     struct fmt_err *e)
+{
+	if (strcmp(path, "-") == 0)
+		return fmt_errf(e, FMT_NOOFF, "cannot write a new file to stdout");
+	if (outfile_open(o, path, mode, e) != 0)
+		return -1;
+	o->excl = true;
+	return 0;
+}
+
+/* Exclusive commit: link the finished file to (path), never replacing. */
+static int commit_excl(struct outfile *o, struct fmt_err *e)
+{
+	char proc[64];
+	int r;
+
+	if (o->unnamed) {
+		snprintf(proc, sizeof proc, "/proc/self/fd/%d", o->fd);
+		r = linkat(AT_FDCWD, proc, AT_FDCWD, o->path, AT_SYMLINK_FOLLOW);
+	} else {
+		r = link(o->tmp, o->path);
+	}
+	if (r != 0)
+		return fmt_errno(e, FMT_NOOFF, "cannot create");
+	return 0;
+}
+
 int outfile_write(struct outfile *o, const void *buf, size_t len,
 		  struct fmt_err *e)
 {
@@ -195,6 +223,19 @@ int outfile_commit(struct outfile *o, struct fmt_err *e)
 		fmt_errno(e, FMT_NOOFF, "fsync failed");
 		outfile_abort(o);
 		return -1;
+	}
+	if (o->excl) {
+		if (commit_excl(o, e) != 0) {
+			outfile_abort(o);
+			return -1;
+		}
+		if (o->tmp != NULL)
+			unlink(o->tmp);
+		close(o->fd);
+		o->fd = -1;
+		fsync_dir(o->path);
+		release(o);
+		return 0;
 	}
 	if (o->unnamed) {
 		/* Give the unnamed file a temporary name, then rename it

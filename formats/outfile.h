@@ -24,6 +24,7 @@ struct outfile {
 	char *tmp;         /* named temporary, or NULL (owned) */
 	bool  is_stdout;
 	bool  unnamed;     /* O_TMPFILE in use */
+	bool  excl;        /* commit fails if (path) exists (outfile_open_new) */
 	mode_t mode;
 };
 
@@ -33,6 +34,15 @@ struct outfile {
  */
 int outfile_open(struct outfile *o, const char *path, mode_t mode,
 		 struct fmt_err *e);
+
+/*
+ * Like outfile_open() for a file that must not exist yet (keys): the commit
+ * links the finished file to (path) and fails with EEXIST if something is
+ * there, so nothing is ever replaced and a kill leaves no partial file.
+ * Not for "-".
+ */
+int outfile_open_new(struct outfile *o, const char *path, mode_t mode,
+		     struct fmt_err *e);
 
 /* Write all of (buf), retrying short writes.  0 or -1 with (e) set. */
 int outfile_write(struct outfile *o, const void *buf, size_t len,

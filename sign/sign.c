@@ -136,24 +136,24 @@ static time_t created_time(void)
 
 /* ---- keygen --------------------------------------------------------- */
 
+/* A key file that must not exist yet, written whole or not at all. */
 static int write_new_file(const char *path, const char *data, size_t len,
 			  mode_t mode)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	struct fmt_err e = { .path = path, .off = FMT_NOOFF };
+	struct outfile o;
 
-	if (fd < 0) {
-		cli_errx("%s: %s", path, strerror(errno));
+	if (outfile_open_new(&o, path, mode, &e) != 0) {
+		cli_err(&e);
 		return -1;
 	}
-	if (write_full(fd, data, len) != 0 || fsync(fd) != 0) {
-		cli_errx("%s: write: %s", path, strerror(errno));
-		close(fd);
-		unlink(path);
+	if (outfile_write(&o, data, len, &e) != 0) {
+		outfile_abort(&o);
+		cli_err(&e);
 		return -1;
 	}
-	if (close(fd) != 0) {
-		cli_errx("%s: close: %s", path, strerror(errno));
-		unlink(path);
+	if (outfile_commit(&o, &e) != 0) {
+		cli_err(&e);
 		return -1;
 	}
 	return 0;

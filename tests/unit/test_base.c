@@ -164,6 +164,35 @@ static void test_outfile_commit_and_abort(void **state)
 	assert_int_equal(count_entries(dir), 1);
 }
 
+static void test_outfile_new_never_replaces(void **state)
+{
+	const char *dir = *state;
+	char path[512], buf[64];
+	struct outfile o;
+	struct fmt_err e = { .path = "key" };
+	struct stat st;
+
+	snprintf(path, sizeof path, "%s/k.key", dir);
+	assert_int_equal(outfile_open_new(&o, path, 0600, &e), 0);
+	assert_int_equal(outfile_write(&o, "secret", 6, &e), 0);
+	assert_int_equal(count_entries(dir), 0);   /* no name while written */
+	assert_int_equal(outfile_commit(&o, &e), 0);
+	slurp(path, buf, sizeof buf);
+	assert_string_equal(buf, "secret");
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+
+	/* a second key of the same name is refused; the first is intact */
+	assert_int_equal(outfile_open_new(&o, path, 0600, &e), 0);
+	assert_int_equal(outfile_write(&o, "other", 5, &e), 0);
+	assert_int_equal(outfile_commit(&o, &e), -1);
+	assert_non_null(strstr(e.msg, "cannot create: File exists"));
+	slurp(path, buf, sizeof buf);
+	assert_string_equal(buf, "secret");
+	assert_int_equal(count_entries(dir), 1);
+	assert_int_equal(outfile_open_new(&o, "-", 0600, &e), -1);
+}
+
 static void test_outfile_bad_dir(void **state)
 {
 	struct outfile o;
@@ -182,6 +211,8 @@ int main(void)
 		cmocka_unit_test(test_checked_arith),
 		cmocka_unit_test(test_err_format),
 		cmocka_unit_test_setup_teardown(test_outfile_commit_and_abort,
+						mkdir_setup, mkdir_teardown),
+		cmocka_unit_test_setup_teardown(test_outfile_new_never_replaces,
 						mkdir_setup, mkdir_teardown),
 		cmocka_unit_test(test_outfile_bad_dir),
 	};
