@@ -84,6 +84,8 @@ int image_open_chain(int fd, const char *path, enum image_format fmt,
 			fl |= QCOW2_ALLOW_BACKING;
 		if (opts && opts->allow_corrupt)
 			fl |= QCOW2_ALLOW_CORRUPT;
+		if (opts && opts->check)
+			fl |= QCOW2_CHECK_FIRST;
 		if (qcow2_open_depth(fd, path, fl, depth, &img->q, e) < 0) {
 			free(img);
 			return -1;

@@ -26,6 +26,8 @@ enum image_format {
 struct image_opts {
 	bool allow_backing;      /* follow a qcow2 backing file */
 	bool allow_corrupt;      /* open qcow2 images with the corrupt bit */
+	bool check;              /* run the qcow2 consistency check first and
+				    refuse a corrupt image (leaks pass) */
 };
 
 enum extent_kind {

@@ -376,7 +376,8 @@ static int open_backing(struct qcow2 *q, unsigned flags, int depth,
 	char *full = NULL;
 	const char *name = h->backing_file;
 	enum image_format fmt = IMG_PROBE;
-	struct image_opts o = { .allow_backing = true };
+	struct image_opts o = { .allow_backing = true,
+				.check = (flags & QCOW2_CHECK_FIRST) != 0 };
 	int fd;
 
 	if (!(flags & QCOW2_ALLOW_BACKING))
@@ -475,6 +476,42 @@ static int check_l2_unique(struct qcow2 *q, struct fmt_err *e)
 	}
 	free(v);
 	return 0;
+}
+
+/*
+ * Run the consistency check (without inflating: reading does that) and
+ * refuse the image at its first corruption: qemu's read path trusts the
+ * refcounts and would read overlapping clusters as data.  Leaks are
+ * harmless to a reader.  The check's memory is bounded, so an image with
+ * more host clusters than it can count is refused too.
+ */
+static int check_first(struct qcow2 *q, unsigned flags, struct fmt_err *e)
+{
+	struct qcow2_check r;
+	int rc = 0;
+
+	if (qcow2_check_fd(q->fd, q->path, QCOW2_CHECK_NO_INFLATE, &r,
+			   e) < 0) {
+		qcow2_check_free(&r);
+		return -1;
+	}
+	for (size_t i = 0; i < r.nfindings; i++) {
+		const struct qcow2_finding *f = &r.findings[i];
+
+		if (f->kind == QCOW2_F_LEAK)
+			continue;
+		/* the corrupt bit was dealt with at open */
+		if (f->kind == QCOW2_F_CORRUPTION && f->off == 72 &&
+		    (flags & QCOW2_ALLOW_CORRUPT))
+			continue;
+		rc = fmt_errf(e, f->off, "%s%s", f->msg,
+			      f->kind == QCOW2_F_CORRUPTION
+			      ? " (image is corrupt; see 'ukit-pack check')"
+			      : "");
+		break;
+	}
+	qcow2_check_free(&r);
+	return rc;
 }
 
 int qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
@@ -606,7 +643,8 @@ int qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
 			return -1;
 		}
 	}
-	if (check_l2_unique(q, e) < 0) {
+	if (check_l2_unique(q, e) < 0 ||
+	    ((flags & QCOW2_CHECK_FIRST) && check_first(q, flags, e) < 0)) {
 		qcow2_close(q);
 		return -1;
 	}

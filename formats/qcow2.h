@@ -100,6 +100,7 @@ int qcow2_header_parse(const uint8_t *buf, size_t len,
 /* qcow2_open() flags */
 #define QCOW2_ALLOW_BACKING 0x1   /* follow a backing file, read-only */
 #define QCOW2_ALLOW_CORRUPT 0x2   /* open images with the corrupt bit */
+#define QCOW2_CHECK_FIRST   0x4   /* refuse what qcow2_check() calls corrupt */
 
 struct qcow2;
 
@@ -172,6 +173,9 @@ void qcow2_compressed_desc(uint32_t cluster_bits, uint64_t l2e,
 #define QCOW2_CHECK_MAX_CLUSTERS (12u << 20)  /* host clusters: 3 B each */
 #define QCOW2_CHECK_MAX_FINDINGS 1000         /* kept; the rest counted */
 
+/* qcow2_check_fd() flags */
+#define QCOW2_CHECK_NO_INFLATE 0x1  /* do not inflate compressed clusters */
+
 enum qcow2_finding_kind {
 	QCOW2_F_CORRUPTION = 0,  /* as qemu-img check: data at risk */
 	QCOW2_F_LEAK,            /* refcount higher than the references */
@@ -204,12 +208,13 @@ struct qcow2_check {
  * from every reference and compared with the stored ones (lower: corruption;
  * higher: leak), overlaps between metadata and data, the COPIED flags,
  * compressed descriptors in bounds and inflating to one cluster.
- * Returns 0 with (*r) filled (findings may be empty or not), or -1 with
- * (e) when the check itself could not run (I/O error, memory limit).
- * Free (r) with qcow2_check_free() either way.
+ * (flags) QCOW2_CHECK_NO_INFLATE leaves out the inflating (a reader
+ * inflates what it reads anyway).  Returns 0 with (*r) filled (findings
+ * may be empty or not), or -1 with (e) when the check itself could not run
+ * (I/O error, memory limit).  Free (r) with qcow2_check_free() either way.
  */
-int qcow2_check_fd(int fd, const char *path, struct qcow2_check *r,
-		   struct fmt_err *e);
+int qcow2_check_fd(int fd, const char *path, unsigned flags,
+		   struct qcow2_check *r, struct fmt_err *e);
 void qcow2_check_free(struct qcow2_check *r);
 
 #endif

@@ -59,6 +59,7 @@ struct ck {
 	uint64_t rb_index;       /* which, or UINT64_MAX */
 	uint64_t last_coff;      /* last compressed cluster inflated */
 	uint64_t l2_budget;      /* bytes of L2 tables still to walk */
+	bool inflate;            /* inflate compressed clusters */
 	bool budget_hit;
 };
 
@@ -119,12 +120,15 @@ static void inc(struct ck *k, uint64_t off, uint64_t size, int kind,
 	for (uint64_t c = first; c <= last && c < k->nb; c++) {
 		int prev = k->own[c] & O_KIND_MASK;
 
-		if (prev != O_NONE &&
-		    (prev != kind || (kind != O_COMPRESSED &&
-				      k->h->nb_snapshots == 0)))
+		if (prev != O_NONE && prev != kind)
 			finding(k, QCOW2_F_CORRUPTION, at, "cluster 0x%" PRIx64
 				" used as %s and as %s", c * k->cs,
 				owner_name[prev], owner_name[kind]);
+		else if (prev != O_NONE && kind != O_COMPRESSED &&
+			 k->h->nb_snapshots == 0)
+			finding(k, QCOW2_F_CORRUPTION, at, "cluster 0x%" PRIx64
+				" used twice as %s", c * k->cs,
+				owner_name[kind]);
 		if (prev == O_NONE)
 			k->own[c] = (uint8_t)((k->own[c] & ~O_KIND_MASK) |
 					      kind);
@@ -200,7 +204,7 @@ static int walk_l2(struct ck *k, uint64_t l2off, bool active,
 				finding(k, QCOW2_F_CORRUPTION, at, "compressed "
 					"data at 0x%" PRIx64 " past end of file "
 					"(0x%" PRIx64 ")", host, k->fsize);
-			else if (check_compressed(k, host, ns * 512 -
+			else if (k->inflate && check_compressed(k, host, ns * 512 -
 						  (host & 511), at, e) < 0)
 				return -1;
 			continue;
@@ -462,11 +466,12 @@ void qcow2_check_free(struct qcow2_check *r)
 	r->nfindings = 0;
 }
 
-int qcow2_check_fd(int fd, const char *path, struct qcow2_check *r,
-		   struct fmt_err *e)
+int qcow2_check_fd(int fd, const char *path, unsigned flags,
+		   struct qcow2_check *r, struct fmt_err *e)
 {
 	struct ck k = { .fd = fd, .r = r, .rb_index = UINT64_MAX,
-			.last_coff = UINT64_MAX };
+			.last_coff = UINT64_MAX,
+			.inflate = !(flags & QCOW2_CHECK_NO_INFLATE) };
 	struct fmt_err he = { .path = path, .off = FMT_NOOFF };
 	struct stat st;
 	uint8_t *hbuf;

@@ -38,10 +38,10 @@ static const struct cli_cmd cmds[] = {
 	{ "convert", cmd_convert,
 	  "convert [-f FMT] -O raw|qcow2|bin|elf [-c zlib|zstd] [--level N]\n"
 	  "        [--cluster-size N] [--compat 0.10|1.1] [-j N] [-p|-q]\n"
-	  "        [--load-addr A --entry A --arch ARCH] IN OUT" },
+	  "        [--load-addr A --entry A --arch ARCH] [--no-check] IN OUT" },
 	{ "check", cmd_check, "check [--json] IMAGE" },
 	{ "compare", cmd_compare,
-	  "compare [--strict] [--allow-backing] A B" },
+	  "compare [--strict] [--allow-backing] [--no-check] A B" },
 };
 
 /* ---- info ----------------------------------------------------------- */
@@ -491,7 +491,7 @@ static int cmd_check(int argc, char **argv)
 		close(fd);
 		return 1;
 	}
-	if (qcow2_check_fd(fd, path, &r, &e) < 0) {
+	if (qcow2_check_fd(fd, path, 0, &r, &e) < 0) {
 		cli_err(&e);
 		qcow2_check_free(&r);
 		close(fd);
@@ -642,9 +642,10 @@ static int cmd_compare(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "strict", no_argument, NULL, 's' },
 		{ "allow-backing", no_argument, NULL, 'B' },
+		{ "no-check", no_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct image_opts o = { 0 };
+	struct image_opts o = { .check = true };
 	bool strict = false;
 	int c, fda = -1, fdb = -1, rc = 1;
 	struct image *a = NULL, *b = NULL;
@@ -656,6 +657,7 @@ static int cmd_compare(int argc, char **argv)
 		switch (c) {
 		case 's': strict = true; break;
 		case 'B': o.allow_backing = true; break;
+		case 'N': o.check = false; break;
 		default: cli_usage(stderr, 2);
 		}
 	}
@@ -785,7 +787,7 @@ static void progress_cb(void *ctx, uint64_t done)
 
 enum {
 	OPT_LEVEL = 256, OPT_CLUSTER, OPT_COMPAT, OPT_LOAD, OPT_ENTRY,
-	OPT_ARCH,
+	OPT_ARCH, OPT_NO_CHECK,
 };
 
 static int cmd_convert(int argc, char **argv)
@@ -797,6 +799,7 @@ static int cmd_convert(int argc, char **argv)
 		{ "load-addr", required_argument, NULL, OPT_LOAD },
 		{ "entry", required_argument, NULL, OPT_ENTRY },
 		{ "arch", required_argument, NULL, OPT_ARCH },
+		{ "no-check", no_argument, NULL, OPT_NO_CHECK },
 		{ "progress", no_argument, NULL, 'p' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 },
@@ -806,6 +809,7 @@ static int cmd_convert(int argc, char **argv)
 		.level = -1,
 	};
 	struct binelf_opts bo = { .machine = -1 };
+	struct image_opts io = { .check = true };
 	enum image_format in_fmt = IMG_PROBE, out_fmt = IMG_PROBE;
 	bool have_out = false, have_load = false, have_entry = false;
 	bool have_level = false;
@@ -900,6 +904,9 @@ static int cmd_convert(int argc, char **argv)
 				bo.entry = v;
 				have_entry = true;
 			}
+			break;
+		case OPT_NO_CHECK:
+			io.check = false;
 			break;
 		case OPT_ARCH:
 			if ((bo.machine = binelf_arch(optarg)) < 0) {
@@ -999,7 +1006,7 @@ static int cmd_convert(int argc, char **argv)
 		return 2;
 	}
 	e.path = in;
-	if (image_open(fd, in, in_fmt, NULL, &img, &e) < 0) {
+	if (image_open(fd, in, in_fmt, &io, &img, &e) < 0) {
 		e.path = in;
 		cli_err(&e);
 		close(fd);

@@ -4,9 +4,10 @@
 # refcounts too low/high, leaks, truncation, the corrupt bit, compressed
 # descriptors past EOF or holding garbage.  For each: `check` classifies it
 # (corruption vs leak, with the offset) and agrees with qemu-img check's
-# verdict except where documented; reading it (`compare` with the source)
-# fails with exit 1 and a message naming the offset, or reads; never a
-# crash, a hang or unbounded memory.
+# verdict except where documented; reading it (`compare` with the source,
+# `convert -O raw`) fails with exit 1 and a message naming the offset and
+# leaves no output, or reads (leaks only); never a crash, a hang or
+# unbounded memory.
 . "$(dirname "$0")/lib.sh"
 
 if ! command -v qemu-img >/dev/null; then
@@ -103,7 +104,37 @@ PYEOF
 			not_ok "$name: read (exit $rc, want '$read' at $off; got: $(head -c 300 "$T/rd.err"))"
 		fi ;;
 	esac
+	# ---- convert: refused the same way, or converts -----------------
+	rm -f "$T/cv.raw"
+	run ukit-pack convert -q -O raw "$img" "$T/cv.raw" >/dev/null 2>"$T/cv.err"
+	rc=$?
+	case $read in
+	ok)
+		if [ $rc -eq 0 ] && qemu-img compare -q -f raw -F raw "$T/cv.raw" "$src"; then
+			ok "$name: converts to the source content"
+		else
+			not_ok "$name: convert (exit $rc: $(head -c 300 "$T/cv.err"))"
+		fi ;;
+	differ) ;;
+	*)
+		if [ $rc -eq 1 ] && grep -qF -- "$read" "$T/cv.err" &&
+		   { [ "$off" = - ] || grep -qF -- "qcow2:$off: " "$T/cv.err"; } &&
+		   [ ! -e "$T/cv.raw" ]; then
+			ok "$name: convert refused at ${off}, no output"
+		else
+			not_ok "$name: convert (exit $rc, want '$read' at $off; got: $(head -c 300 "$T/cv.err"))"
+		fi ;;
+	esac
 done <"$T/bad/table.txt"
+
+# --no-check reads what the refcounts get wrong (reading never uses them)
+rm -f "$T/cv.raw"
+check "convert --no-check reads an image with a bad refcount" \
+	ukit-pack convert -q --no-check -O raw "$T/bad/refcount-low.qcow2" "$T/cv.raw"
+qemu-img compare -q -f raw -F raw "$T/cv.raw" "$src" && ok "--no-check output equals the source (qemu-img compare)" ||
+	not_ok "--no-check output equals the source"
+check "compare --no-check reads it too" \
+	ukit-pack compare --no-check "$T/bad/refcount-low.qcow2" "$src"
 
 # info on a header-refused image fails the same way
 expect_fail 1 "cluster_bits 22 outside 9..21" "info refuses a bad header" \

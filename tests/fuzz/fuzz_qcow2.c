@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fd < 0)
 		return 0;
 	if (write_full(fd, data, size) == 0) {
-		qcow2_check_fd(fd, "fuzz", &r, &e);
+		qcow2_check_fd(fd, "fuzz", 0, &r, &e);
 		qcow2_check_free(&r);
 	}
 	close(fd);

@@ -1,7 +1,8 @@
 /*
  * fuzz_qcow2_read.c: the qcow2 cluster reader through image.h: the input
- * is written to a memfd, opened, mapped extent by extent and every data
- * extent read (bounded work per input).
+ * is written to a memfd, opened with the consistency check (as convert
+ * opens it) and, if that refuses it, without (as --no-check), then mapped
+ * extent by extent and every data extent read (bounded work per input).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -22,6 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t *buf;
 	struct fmt_err e = { .path = "fuzz" };
+	struct image_opts checked = { .check = true };
 	struct image *img = NULL;
 	uint64_t off = 0, done = 0;
 	int fd;
@@ -31,7 +33,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fd = memfd_create("fuzz", MFD_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	if (write_full(fd, data, size) < 0 ||
+	if (write_full(fd, data, size) < 0)
+		goto out;
+	if (image_open(fd, "fuzz", IMG_QCOW2, &checked, &img, &e) < 0 &&
 	    image_open(fd, "fuzz", IMG_QCOW2, NULL, &img, &e) < 0)
 		goto out;
 	for (int n = 0; n < MAX_EXTENTS && off < image_size(img) &&

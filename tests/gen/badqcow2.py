@@ -116,13 +116,18 @@ emit('datapasteof', put(good, L2, '>Q', (1 << 63) | (1 << 40)), 'corrupt',
 emit('dataunaligned', put(good, L2, '>Q', (1 << 63) | (d0 + 4096)),
      'corrupt', 'not aligned to the cluster size', L2)
 # two L2 entries on one cluster: guest cluster 1 points at cluster 0's data
-emit('twol2', put(good, L2 + 8, '>Q', (1 << 63) | d0), 'corrupt', 'differ',
-     None)
+emit('twol2', put(good, L2 + 8, '>Q', (1 << 63) | d0), 'corrupt',
+     'cluster 0x%x used twice as guest data' % d0, L2 + 8)
 # data over metadata: guest cluster 0 points at the L1 table, the L2
 # table itself, the refcount block
-emit('dataonl1', put(good, L2, '>Q', (1 << 63) | L1), 'corrupt', 'differ', None)
-emit('dataonl2', put(good, L2, '>Q', (1 << 63) | L2), 'corrupt', 'differ', None)
-emit('dataonrb', put(good, L2, '>Q', (1 << 63) | RB), 'corrupt', 'differ', None)
+emit('dataonl1', put(good, L2, '>Q', (1 << 63) | L1), 'corrupt',
+     'cluster 0x%x used as an L1 table and as guest data' % L1, L2)
+emit('dataonl2', put(good, L2, '>Q', (1 << 63) | L2), 'corrupt',
+     'cluster 0x%x used as an L2 table and as guest data' % L2, L2)
+# the refcount block is counted after the data: named where the
+# refcount table points at it
+emit('dataonrb', put(good, L2, '>Q', (1 << 63) | RB), 'corrupt',
+     'cluster 0x%x used as guest data and as a refcount block' % RB, RT)
 # L2 table on the header / on the L1 table
 emit('l2onl1', put(good, L1, '>Q', (1 << 63) | L1), 'corrupt',
      'overlaps the L1 or refcount table', L1)
@@ -132,10 +137,16 @@ emit('l2onrt', put(good, L1, '>Q', (1 << 63) | RT), 'corrupt',
 
 # ---- refcounts ----------------------------------------------------------
 ci = d0 // CS
-emit('refcount-low', put(good, RB + 2 * ci, '>H', 0), 'corrupt', 'ok', None)
-emit('refcount-high', put(good, RB + 2 * ci, '>H', 2), 'corrupt', 'ok', None)
-emit('rbpasteof', put(good, RT, '>Q', 1 << 40), 'corrupt', 'ok', None)
-emit('rbunaligned', put(good, RT, '>Q', RB + 512), 'corrupt', 'ok', None)
+# convert and compare refuse what check calls corrupt (leaks pass)
+emit('refcount-low', put(good, RB + 2 * ci, '>H', 0), 'corrupt',
+     'cluster %d (0x%x, guest data) refcount=0 reference=1' % (ci, d0), d0)
+emit('refcount-high', put(good, RB + 2 * ci, '>H', 2), 'corrupt',
+     'cluster 0x%x (guest data) has the COPIED flag but refcount=2' % d0, d0)
+emit('rbpasteof', put(good, RT, '>Q', 1 << 40), 'corrupt',
+     'refcount block 0 at 0x10000000000 past end of file', RT)
+emit('rbunaligned', put(good, RT, '>Q', RB + 512), 'corrupt',
+     'refcount block 0 at 0x%x not aligned to the cluster size' % (RB + 512),
+     RT)
 # leak: one more cluster at the end of the file with refcount 1
 end = len(good)
 assert end % CS == 0 and end // CS < CS // 2
@@ -170,7 +181,9 @@ emit('z-pasteof', put(zimg, at, '>Q', (1 << 62) | (e & ~((1 << x) - 1)) |
 zb = bytearray(zimg)
 zb[host:host + 64] = b'\xff' * 64
 emit('z-garbage', bytes(zb), 'corrupt', 'compressed cluster', host)
-emit('z-copied', put(zimg, at, '>Q', e | (1 << 63)), 'corrupt', 'ok', None)
+emit('z-copied', put(zimg, at, '>Q', e | (1 << 63)), 'corrupt',
+     'compressed cluster entry 0x%016x has the COPIED flag' % (e | (1 << 63)),
+     at)
 
 with open(os.path.join(out, 'table.txt'), 'w') as f:
     f.write('\n'.join(rows) + '\n')
