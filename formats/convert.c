@@ -4,9 +4,11 @@
  * The input is walked with image_map(), so only clusters that hold data
  * are read.  For compressed qcow2 output, a fixed ring of slots (a few
  * clusters each) is filled in guest order by the calling thread, worker
- * threads compress slots in any order, and the calling thread hands the
- * results to the qcow2 writer strictly in ring order: the output is the
- * same whatever the number of threads, and memory is the ring's size.
+ * threads compress slots in any order (the calling thread too, while the
+ * slot it waits for is not done: no more threads than CPUs), and the
+ * calling thread hands the results to the qcow2 writer strictly in ring
+ * order: the output is the same whatever the number of threads, and
+ * memory is the ring's size.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -277,7 +279,6 @@ struct pool {
 	int ifd;
 	const char *ipath;
 	enum image_format fmt;
-	unsigned worker_failed;
 };
 
 static void work_qcow2(struct pool *p, struct wctx *w, struct slot *s)
@@ -404,9 +405,7 @@ static void *worker(void *arg)
 
 	pthread_mutex_lock(&p->mu);
 	if (!ok) {
-		/* the calling thread notices no slot is ever done */
-		p->worker_failed++;
-		pthread_cond_broadcast(&p->cv);
+		/* the others, the calling thread at least, do its share */
 		pthread_mutex_unlock(&p->mu);
 		return NULL;
 	}
@@ -503,6 +502,8 @@ static int pool_run(struct pool *p, unsigned threads,
 		    void *ctx, bool *input_fault, struct fmt_err *e)
 {
 	pthread_t tid[CONVERT_MAX_THREADS];
+	struct wctx mw;          /* the calling thread works too */
+	bool mw_ok = false;
 	unsigned nthr = 0;
 	uint64_t wrote = 0, n;
 	bool end = false, done;
@@ -515,13 +516,15 @@ static int pool_run(struct pool *p, unsigned threads,
 		fmt_errf(e, FMT_NOOFF, "out of memory");
 		goto out;
 	}
-	for (; nthr < threads; nthr++)
-		if (pthread_create(&tid[nthr], NULL, worker, p) != 0)
-			break;
-	if (nthr == 0) {
-		fmt_errf(e, FMT_NOOFF, "cannot start threads");
+	if (wctx_init(p, &mw, e) < 0) {
+		*input_fault = true;
 		goto out;
 	}
+	mw_ok = true;
+	/* (threads) in all: the calling thread and threads - 1 workers */
+	for (; nthr + 1 < threads; nthr++)
+		if (pthread_create(&tid[nthr], NULL, worker, p) != 0)
+			break;
 	for (;;) {
 		struct slot *s;
 
@@ -548,14 +551,22 @@ static int pool_run(struct pool *p, unsigned threads,
 			break;
 		s = &p->slots[wrote % p->nslots];
 		pthread_mutex_lock(&p->mu);
-		while (s->state != SLOT_DONE && p->worker_failed < nthr)
-			pthread_cond_wait(&p->cv, &p->mu);
-		pthread_mutex_unlock(&p->mu);
-		if (s->state != SLOT_DONE) {
-			fmt_errf(e, FMT_NOOFF, "cannot start the workers");
-			*input_fault = true;
-			goto out;
+		while (s->state != SLOT_DONE) {
+			struct slot *t;
+
+			if (p->taken == p->filled) {
+				pthread_cond_wait(&p->cv, &p->mu);
+				continue;
+			}
+			/* a slot no worker has taken yet: do it here */
+			t = &p->slots[p->taken++ % p->nslots];
+			t->state = SLOT_BUSY;
+			pthread_mutex_unlock(&p->mu);
+			work(p, &mw, t);
+			pthread_mutex_lock(&p->mu);
+			t->state = SLOT_DONE;
 		}
+		pthread_mutex_unlock(&p->mu);
 		/*
 		 * Drain the oldest slot and every done one after it, then
 		 * flush once: their buffers stay valid until then, so writes
@@ -593,6 +604,8 @@ out:
 	pthread_mutex_unlock(&p->mu);
 	for (unsigned i = 0; i < nthr; i++)
 		pthread_join(tid[i], NULL);
+	if (mw_ok)
+		wctx_fini(&mw);
 	pool_free(p);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
