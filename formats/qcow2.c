@@ -246,13 +246,19 @@ int qcow2_header_parse(const uint8_t *buf, size_t len,
 			if (strlen(h.backing_fmt) != elen)
 				return fmt_errf(e, ext, "backing format name "
 						"contains a NUL byte");
+		} else if (type == QCOW2_EXT_BITMAPS && elen >= 24) {
+			h.has_bitmaps = true;
+			h.bitmaps_ext = ext;
+			h.nb_bitmaps = be32_load(buf + ext + 8);
+			h.bitmap_dir_size = be64_load(buf + ext + 16);
+			h.bitmap_dir_offset = be64_load(buf + ext + 24);
 		} else if (type == QCOW2_EXT_CRYPTO) {
 			return fmt_errf(e, ext, "encryption header extension "
 					"present: encrypted images are not "
 					"supported");
 		}
-		/* (other extensions: feature names, bitmaps: not needed to
-		 * read the active layer) */
+		/* (other extensions: feature names: not needed to read the
+		 * active layer; bitmaps only matter to the check) */
 		if (ck_align(ext + 8 + elen, 8, &end))
 			return fmt_errf(e, ext, "header extension overflow");
 		ext = end;
@@ -512,6 +518,38 @@ static int check_first(struct qcow2 *q, unsigned flags, struct fmt_err *e)
 	}
 	qcow2_check_free(&r);
 	return rc;
+}
+
+int qcow2_bitmap_entry(const uint8_t *dir, size_t len, size_t *pos,
+		       uint64_t base, struct qcow2_bitmap *b,
+		       struct fmt_err *e)
+{
+	size_t p = *pos, name_len, extra, end;
+
+	if (p > len || len - p < 24)
+		return fmt_errf(e, base + p, "bitmap directory entry past "
+				"the end of the directory (0x%zx bytes)", len);
+	b->table_offset = be64_load(dir + p) & ~511ULL;
+	b->table_size = be32_load(dir + p + 8);
+	b->flags = be32_load(dir + p + 12);
+	b->granularity_bits = dir[p + 17];
+	name_len = be16_load(dir + p + 18);
+	extra = be32_load(dir + p + 20);
+	if (extra > len - p - 24 || name_len > len - p - 24 - extra)
+		return fmt_errf(e, base + p, "bitmap directory entry (name "
+				"%zu bytes, extra data %zu bytes) past the end "
+				"of the directory (0x%zx bytes)", name_len,
+				extra, len);
+	if (name_len == 0 || name_len >= sizeof b->name)
+		return fmt_errf(e, base + p + 18, "bitmap name length %zu "
+				"outside 1..%zu", name_len,
+				sizeof b->name - 1);
+	memcpy(b->name, dir + p + 24 + extra, name_len);
+	b->name[name_len] = 0;
+	end = p + 24 + extra + name_len;
+	end = (end + 7) & ~(size_t)7;
+	*pos = end < len ? end : len;
+	return 0;
 }
 
 int qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,

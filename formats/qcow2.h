@@ -54,6 +54,7 @@
 #define QCOW2_EXT_FEATURES     0x6803f857U
 #define QCOW2_EXT_BITMAPS      0x23852875U
 #define QCOW2_EXT_CRYPTO       0x0537be77U
+#define QCOW2_AUTOCLEAR_BITMAPS 0x1ULL   /* the bitmaps extension is valid */
 #define QCOW2_EXT_DATA_FILE    0x44415441U
 
 /* The decoded header; every field has passed qcow2_header_parse(). */
@@ -81,6 +82,12 @@ struct qcow2_header {
 	bool     has_backing;
 	char     backing_file[QCOW2_BACKING_MAX + 1];
 	char     backing_fmt[64];       /* from the extension, or "" */
+	/* persistent dirty bitmaps (extension 0x23852875), unchecked */
+	bool     has_bitmaps;
+	uint64_t bitmaps_ext;           /* file offset of the extension */
+	uint32_t nb_bitmaps;
+	uint64_t bitmap_dir_size;
+	uint64_t bitmap_dir_offset;
 	uint64_t ext_end;               /* end of the header extensions */
 };
 
@@ -96,6 +103,26 @@ struct qcow2_header {
  */
 int qcow2_header_parse(const uint8_t *buf, size_t len,
 		       struct qcow2_header *h, struct fmt_err *e);
+
+/* One entry of the bitmap directory. */
+struct qcow2_bitmap {
+	uint64_t table_offset;
+	uint32_t table_size;     /* entries */
+	uint32_t flags;          /* bit 0 in use, bit 1 auto */
+	uint32_t granularity_bits;
+	char name[1024];         /* NUL-terminated (names are at most 1023) */
+};
+
+#define QCOW2_BITMAP_DIR_MAX (64u << 20)  /* directory bytes, as qemu */
+
+/*
+ * The bitmap directory entry at (*pos) of (dir, len) (read from
+ * h->bitmap_dir_offset): fills (b) and moves (*pos) to the next entry.
+ * 0, or -1 with (e) (offset relative to the directory start (base)).
+ */
+int qcow2_bitmap_entry(const uint8_t *dir, size_t len, size_t *pos,
+		       uint64_t base, struct qcow2_bitmap *b,
+		       struct fmt_err *e);
 
 /* qcow2_open() flags */
 #define QCOW2_ALLOW_BACKING 0x1   /* follow a backing file, read-only */

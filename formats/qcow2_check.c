@@ -26,7 +26,7 @@
 
 enum owner {
 	O_NONE = 0, O_HEADER, O_L1, O_L2, O_DATA, O_COMPRESSED, O_REFTABLE,
-	O_REFBLOCK, O_SNAPTABLE,
+	O_REFBLOCK, O_SNAPTABLE, O_BITMAPDIR, O_BITMAP,
 };
 #define O_KIND_MASK  0x0f
 #define O_COPIED_SET 0x10   /* an active reference with COPIED */
@@ -39,6 +39,8 @@ static const char *const owner_name[] = {
 	[O_REFTABLE] = "the refcount table",
 	[O_REFBLOCK] = "a refcount block",
 	[O_SNAPTABLE] = "the snapshot table",
+	[O_BITMAPDIR] = "the bitmap directory",
+	[O_BITMAP] = "a dirty bitmap",
 };
 
 struct ck {
@@ -338,6 +340,87 @@ static int walk_snapshots(struct ck *k, struct fmt_err *e)
 	return 0;
 }
 
+#define BITMAP_TABLE_MAX 0x8000000u       /* entries, as qemu */
+
+/*
+ * Count the persistent dirty bitmaps: the directory, each bitmap's table
+ * and the data clusters the table points at.  Only when autoclear bit 0
+ * says the extension is valid: otherwise qemu ignores the bitmaps and so
+ * do we (their clusters are leaks).
+ */
+static int walk_bitmaps(struct ck *k, struct fmt_err *e)
+{
+	const struct qcow2_header *h = k->h;
+	uint64_t at0 = h->bitmaps_ext, dsize = h->bitmap_dir_size;
+	uint64_t doff = h->bitmap_dir_offset;
+	struct qcow2_bitmap *b;
+	size_t pos = 0;
+	uint8_t *dir;
+
+	if (dsize == 0 || dsize > QCOW2_BITMAP_DIR_MAX ||
+	    !in_bounds(doff, dsize, k->fsize)) {
+		finding(k, QCOW2_F_CORRUPTION, at0, "bitmap directory at 0x%"
+			PRIx64 " (0x%" PRIx64 " bytes) out of bounds (file 0x%"
+			PRIx64 ", limit 0x%x)", doff, dsize, k->fsize,
+			QCOW2_BITMAP_DIR_MAX);
+		return 0;
+	}
+	inc(k, doff, dsize, O_BITMAPDIR, -1, at0);
+	dir = malloc(dsize);
+	b = malloc(sizeof *b);
+	if (dir == NULL || b == NULL) {
+		free(dir);
+		free(b);
+		return fmt_errf(e, FMT_NOOFF, "out of memory");
+	}
+	if (rd(k, dir, dsize, doff, e) < 0)
+		goto fail;
+	for (uint32_t i = 0; i < h->nb_bitmaps; i++) {
+		struct fmt_err be = { .off = FMT_NOOFF };
+		uint64_t toff, tsize, at = doff + pos;
+
+		if (qcow2_bitmap_entry(dir, dsize, &pos, doff, b, &be) < 0) {
+			finding(k, QCOW2_F_CORRUPTION, be.off, "bitmap %"
+				PRIu32 ": %s", i, be.msg);
+			break;
+		}
+		toff = b->table_offset;
+		tsize = b->table_size;
+		if (tsize > BITMAP_TABLE_MAX || (toff & (k->cs - 1)) ||
+		    !in_bounds(toff, tsize * 8, k->fsize)) {
+			finding(k, QCOW2_F_CORRUPTION, at, "bitmap %" PRIu32
+				" table at 0x%" PRIx64 " (%" PRIu64 " entries) "
+				"misaligned or out of bounds", i, toff, tsize);
+			continue;
+		}
+		inc(k, toff, tsize * 8, O_BITMAP, -1, at);
+		for (uint64_t j = 0; j < tsize; j++) {
+			uint64_t per = k->cs / 8, d;
+
+			if (j % per == 0 &&
+			    rd(k, k->buf, k->cs, toff + j * 8, e) < 0)
+				goto fail;
+			d = be64_load(k->buf + (j % per) * 8) &
+			    QCOW2_OFFSET_MASK;
+			if (d == 0)
+				continue;
+			if (d & (k->cs - 1))
+				finding(k, QCOW2_F_CORRUPTION, toff + j * 8,
+					"bitmap data at 0x%" PRIx64 " not "
+					"aligned to the cluster size", d);
+			else
+				inc(k, d, k->cs, O_BITMAP, -1, toff + j * 8);
+		}
+	}
+	free(dir);
+	free(b);
+	return 0;
+fail:
+	free(dir);
+	free(b);
+	return -1;
+}
+
 /* Stored refcount of host cluster (c). */
 static int stored(struct ck *k, uint64_t c, uint64_t *out, struct fmt_err *e)
 {
@@ -531,6 +614,9 @@ int qcow2_check_fd(int fd, const char *path, unsigned flags,
 	if (walk_l1(&k, r->h.l1_table_offset, r->h.l1_size, true, 40, e) < 0)
 		goto out;
 	if (r->h.nb_snapshots > 0 && walk_snapshots(&k, e) < 0)
+		goto out;
+	if (r->h.has_bitmaps && (r->h.autoclear & QCOW2_AUTOCLEAR_BITMAPS) &&
+	    walk_bitmaps(&k, e) < 0)
 		goto out;
 	if (check_refcounts(&k, e) < 0)
 		goto out;

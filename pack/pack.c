@@ -250,6 +250,71 @@ static void human_size(char *buf, size_t n, uint64_t v)
 		snprintf(buf, n, "%.3g %s", d, u[i]);
 }
 
+/*
+ * The persistent dirty bitmaps as qemu-img info lists them, or NULL when
+ * there are none or the extension is stale (autoclear bit 0 clear, so
+ * qemu ignores them).  A directory that does not parse is reported and
+ * listed as far as it goes.
+ */
+static json_t *qcow2_bitmaps_json(int fd, const char *path,
+				  const struct qcow2_header *h)
+{
+	struct fmt_err e = { .path = path, .off = FMT_NOOFF };
+	struct qcow2_bitmap *b = NULL;
+	uint8_t *dir = NULL;
+	json_t *list = NULL;
+	size_t pos = 0;
+
+	if (!h->has_bitmaps || !(h->autoclear & QCOW2_AUTOCLEAR_BITMAPS) ||
+	    h->nb_bitmaps == 0)
+		return NULL;
+	if (h->bitmap_dir_size > QCOW2_BITMAP_DIR_MAX) {
+		fmt_errf(&e, h->bitmaps_ext, "bitmap directory of 0x%" PRIx64
+			 " bytes, more than 0x%x", h->bitmap_dir_size,
+			 QCOW2_BITMAP_DIR_MAX);
+		cli_err(&e);
+		return NULL;
+	}
+	dir = malloc(h->bitmap_dir_size ? h->bitmap_dir_size : 1);
+	b = malloc(sizeof *b);
+	list = json_array();
+	if (dir == NULL || b == NULL || list == NULL)
+		goto out;
+	if (pread_full(fd, dir, h->bitmap_dir_size,
+		       (off_t)h->bitmap_dir_offset) !=
+	    (ssize_t)h->bitmap_dir_size) {
+		fmt_errf(&e, h->bitmaps_ext, "bitmap directory at 0x%" PRIx64
+			 " past end of file", h->bitmap_dir_offset);
+		cli_err(&e);
+		goto out;
+	}
+	for (uint32_t i = 0; i < h->nb_bitmaps; i++) {
+		json_t *o = json_object(), *fl = json_array();
+
+		if (qcow2_bitmap_entry(dir, h->bitmap_dir_size, &pos,
+				       h->bitmap_dir_offset, b, &e) < 0) {
+			json_decref(o);
+			json_decref(fl);
+			cli_err(&e);
+			break;
+		}
+		if (b->flags & 1)
+			json_array_append_new(fl, json_string("in-use"));
+		if (b->flags & 2)
+			json_array_append_new(fl, json_string("auto"));
+		json_object_set_new(o, "flags", fl);
+		json_object_set_new(o, "name", json_string(b->name));
+		json_object_set_new(o, "granularity", json_integer(
+			b->granularity_bits < 63 ?
+			(json_int_t)1 << b->granularity_bits : 0));
+		json_array_append_new(list, o);
+	}
+out:
+	free(dir);
+	free(b);
+	return list;
+}
+
 /* qcow2 header fields qemu-img info reports; -1 on a bad header. */
 static int info_qcow2(int fd, const char *path, json_t *j, bool json)
 {
@@ -257,7 +322,7 @@ static int info_qcow2(int fd, const char *path, json_t *j, bool json)
 	struct qcow2_header h;
 	uint8_t *buf;
 	ssize_t n;
-	json_t *fs, *d;
+	json_t *fs, *d, *bm;
 	const char *compat;
 	const char *ctype;
 
@@ -294,6 +359,9 @@ static int info_qcow2(int fd, const char *path, json_t *j, bool json)
 	if (h.version >= 3)
 		json_object_set_new(d, "lazy-refcounts", json_boolean(
 			h.compatible & QCOW2_COMPAT_LAZY_REFCOUNTS));
+	bm = qcow2_bitmaps_json(fd, path, &h);
+	if (bm != NULL)
+		json_object_set(d, "bitmaps", bm);
 	json_object_set_new(d, "refcount-bits",
 			    json_integer(1 << h.refcount_order));
 	if (h.version >= 3) {
@@ -343,6 +411,22 @@ static int info_qcow2(int fd, const char *path, json_t *j, bool json)
 			printf("    lazy refcounts: %s\n",
 			       h.compatible & QCOW2_COMPAT_LAZY_REFCOUNTS ?
 			       "true" : "false");
+		for (size_t i = 0; bm != NULL && i < json_array_size(bm); i++) {
+			json_t *o = json_array_get(bm, i);
+			json_t *fl = json_object_get(o, "flags");
+
+			if (i == 0)
+				printf("    bitmaps:\n");
+			printf("        [%zu]: name %s, granularity %"
+			       JSON_INTEGER_FORMAT ", flags", i,
+			       json_string_value(json_object_get(o, "name")),
+			       json_integer_value(json_object_get(o,
+							"granularity")));
+			for (size_t f = 0; f < json_array_size(fl); f++)
+				printf(" %s", json_string_value(
+					json_array_get(fl, f)));
+			printf("\n");
+		}
 		printf("    refcount bits: %d\n", 1 << h.refcount_order);
 		if (h.version >= 3)
 			printf("    corrupt: %s\n    extended l2: %s\n",
@@ -353,6 +437,7 @@ static int info_qcow2(int fd, const char *path, json_t *j, bool json)
 		if (h.incompatible & QCOW2_INCOMPAT_DIRTY)
 			printf("    dirty: true\n");
 	}
+	json_decref(bm);
 	return 0;
 }
 

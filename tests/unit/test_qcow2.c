@@ -429,6 +429,67 @@ static void test_corrupt_bit(void **state)
 	close(fd);
 }
 
+/* One bitmap directory entry: name "b0", (extra) bytes of extra data. */
+static size_t bm_entry(uint8_t *d, uint32_t extra, uint16_t name_len)
+{
+	memset(d, 0, 64);
+	be64_store(d, 0x50000);
+	be32_store(d + 8, 1);
+	be32_store(d + 12, 2);
+	d[16] = 1;
+	d[17] = 16;
+	be16_store(d + 18, name_len);
+	be32_store(d + 20, extra);
+	memcpy(d + 24 + extra, "b0", 2);
+	return (24 + extra + name_len + 7) & ~(size_t)7;
+}
+
+static void test_bitmap_entry(void **state)
+{
+	static const struct {
+		uint32_t extra;
+		uint16_t name_len;
+		size_t len;          /* directory bytes */
+		const char *err;     /* NULL: parses */
+		uint64_t off;
+	} t[] = {
+		{ 0, 2, 32, NULL, 0 },
+		{ 4, 2, 32, NULL, 0 },
+		{ 0, 2, 20, "past the end of the directory (0x14 bytes)", 0x1000 },
+		{ 0, 9, 32, "(name 9 bytes, extra data 0 bytes) past the end", 0x1000 },
+		{ 0x7fffffff, 2, 32, "extra data 2147483647 bytes", 0x1000 },
+		{ 0, 0, 32, "bitmap name length 0 outside 1..1023", 0x1012 },
+	};
+	struct qcow2_bitmap b;
+	uint8_t d[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		struct fmt_err e = { .off = FMT_NOOFF };
+		size_t pos = 0, next = bm_entry(d, t[i].extra < 32 ?
+						t[i].extra : 0, 2);
+		int rc;
+
+		be32_store(d + 20, t[i].extra);
+		be16_store(d + 18, t[i].name_len);
+		rc = qcow2_bitmap_entry(d, t[i].len, &pos, 0x1000, &b, &e);
+		if (t[i].err == NULL) {
+			assert_int_equal(rc, 0);
+			assert_string_equal(b.name, "b0");
+			assert_int_equal(b.table_offset, 0x50000);
+			assert_int_equal(b.granularity_bits, 16);
+			assert_int_equal(b.flags, 2);
+			assert_int_equal(pos, next);
+		} else {
+			assert_int_equal(rc, -1);
+			if (strstr(e.msg, t[i].err) == NULL)
+				fail_msg("case %zu: '%s' lacks '%s'", i, e.msg,
+					 t[i].err);
+			assert_int_equal(e.off, t[i].off);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -442,6 +503,7 @@ int main(void)
 		cmocka_unit_test(test_reader_content),
 		cmocka_unit_test(test_l2_shared),
 		cmocka_unit_test(test_corrupt_bit),
+		cmocka_unit_test(test_bitmap_entry),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
