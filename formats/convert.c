@@ -8,7 +8,9 @@
  * slot it waits for is not done: no more threads than CPUs), and the
  * calling thread hands the results to the qcow2 writer strictly in ring
  * order: the output is the same whatever the number of threads, and
- * memory is the ring's size.
+ * memory is the ring's size.  zlib at the default level goes through
+ * ukit's deflate (deflate.h), checked cluster by cluster with zlib's
+ * inflate.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +26,7 @@
 
 #include "bytes.h"
 #include "convert.h"
+#include "deflate.h"
 #include "outfile.h"
 
 /*
@@ -117,8 +120,12 @@ static bool looks_uniform(const uint8_t *p, size_t n)
 struct zctx {
 	enum qcow2w_comp comp;
 	int level;
-	bool zinit;
-	z_stream z;
+	bool zinit, iinit;
+	z_stream z;              /* zlib deflate: levels other than 6 */
+	z_stream iz;             /* zlib inflate: checks ukit's deflate */
+	struct deflate *df;      /* ukit's deflate: level 6 */
+	uint8_t *check;          /* one cluster, inflated back */
+	size_t check_len;
 	ZSTD_CCtx *zs;
 };
 
@@ -136,6 +143,13 @@ static int zctx_init(struct zctx *c, enum qcow2w_comp comp, int level)
 				 Z_DEFAULT_STRATEGY) != Z_OK)
 			return -1;
 		c->zinit = true;
+		if (c->level == ZLIB_DEFAULT_LEVEL) {
+			if (inflateInit2(&c->iz, -12) != Z_OK)
+				return -1;
+			c->iinit = true;
+			if ((c->df = deflate_new()) == NULL)
+				return -1;
+		}
 	} else if (comp == QCOW2W_ZSTD) {
 		if (level < 0)
 			c->level = ZSTD_DEFAULT_LEVEL;
@@ -149,14 +163,53 @@ static void zctx_fini(struct zctx *c)
 {
 	if (c->zinit)
 		deflateEnd(&c->z);
+	if (c->iinit)
+		inflateEnd(&c->iz);
+	deflate_free(c->df);
+	free(c->check);
 	ZSTD_freeCCtx(c->zs);
-	c->zinit = false;
+	c->zinit = c->iinit = false;
+	c->df = NULL;
+	c->check = NULL;
 	c->zs = NULL;
+}
+
+/*
+ * Does (z, zlen) inflate, with qemu's 4 KiB window, to exactly (in, len)?
+ * ukit's deflate is checked on every cluster it compresses.
+ */
+static bool inflates_to(struct zctx *c, const uint8_t *z, size_t zlen,
+			const uint8_t *in, size_t len)
+{
+	if (c->check_len < len) {
+		free(c->check);
+		c->check_len = 0;
+		if ((c->check = malloc(len)) == NULL)
+			return false;
+		c->check_len = len;
+	}
+	if (inflateReset(&c->iz) != Z_OK)
+		return false;
+	c->iz.next_in = (Bytef *)(uintptr_t)z;
+	c->iz.avail_in = (uInt)zlen;
+	c->iz.next_out = c->check;
+	c->iz.avail_out = (uInt)len;
+	return inflate(&c->iz, Z_FINISH) == Z_STREAM_END &&
+	       c->iz.avail_out == 0 && c->iz.avail_in == 0 &&
+	       memcmp(c->check, in, len) == 0;
 }
 
 static size_t zctx_run(struct zctx *c, const void *in, size_t len, void *out,
 		       size_t cap)
 {
+	if (c->comp == QCOW2W_ZLIB && c->df != NULL) {
+		size_t n = deflate_compress(c->df, in, len, out, cap);
+
+		if (n > 0 && inflates_to(c, out, n, in, len))
+			return n;
+		/* it does not fit, or (a bug) does not read back: zlib's
+		 * own deflate decides */
+	}
 	if (c->comp == QCOW2W_ZLIB) {
 		if (deflateReset(&c->z) != Z_OK)
 			return 0;

@@ -77,6 +77,8 @@ v2 65536 --compat 0.10
 zlib512 512 -c zlib --cluster-size 512
 zstd2m 2097152 -c zstd --cluster-size 2M
 zlib9v2 4096 -c zlib --level 9 --compat 0.10 --cluster-size 4K
+zlib2m 2097152 -c zlib --cluster-size 2M
+zlib1 65536 -c zlib --level 1
 zstd19 65536 -c zstd --level 19
 EOF2
 
@@ -98,6 +100,25 @@ check "zstd: qemu-img sees compression type zstd" sh -c \
 	"qemu-img info '$T/zstd.qcow2' | grep -q 'compression type: zstd'"
 check "compression saves space" test "$(stat -c %s "$T/zlib.qcow2")" -lt \
 	"$(stat -c %s "$T/default.qcow2")"
+# level 6 (the default) is ukit's own deflate; it packs as tightly as
+# qemu-img -c (zlib -6): host clusters used (qemu-img check's image end
+# offset; file sizes differ by how the last cluster is padded) at most 2%
+# more
+end_offset() {
+	qemu-img check --output=json "$1" | "$PY" -c '
+import json, sys
+print(json.load(sys.stdin)["image-end-offset"])'
+}
+qemu-img convert -O qcow2 -c "$IN" "$T/qz.qcow2"
+uz=$(end_offset "$T/zlib.qcow2")
+qz=$(end_offset "$T/qz.qcow2")
+if [ -n "$uz" ] && [ -n "$qz" ] && [ $((uz * 100)) -le $((qz * 102)) ]; then
+	ok "-c zlib: image end offset $uz, qemu-img -c $qz"
+else
+	not_ok "-c zlib: image end offset '$uz', qemu-img -c '$qz' (over 2%)"
+fi
+ukit-pack convert -q -O qcow2 -c zlib --level 6 "$IN" "$T/z6.qcow2"
+same_file "-c zlib --level 6 is the default" "$T/zlib.qcow2" "$T/z6.qcow2"
 
 # the output does not depend on the number of threads
 for c in zlib zstd; do
