@@ -494,8 +494,14 @@ static int check_l2_unique(struct qcow2 *q, struct fmt_err *e)
 static int check_first(struct qcow2 *q, unsigned flags, struct fmt_err *e)
 {
 	struct qcow2_check r;
+	uint64_t nb = q->file_size / q->h.cluster_size + 1;
 	int rc = 0;
 
+	if (nb > QCOW2_CHECK_MAX_CLUSTERS)
+		return fmt_errf(e, FMT_NOOFF, "image has %" PRIu64 " host "
+				"clusters, more than the consistency check "
+				"can count (%u); --no-check reads it without "
+				"the check", nb, QCOW2_CHECK_MAX_CLUSTERS);
 	if (qcow2_check_fd(q->fd, q->path, QCOW2_CHECK_NO_INFLATE, &r,
 			   e) < 0) {
 		qcow2_check_free(&r);

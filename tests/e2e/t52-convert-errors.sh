@@ -98,4 +98,19 @@ ukit-pack convert -q -O qcow2 "$T/in.raw" "$T/q.qcow2" 2>"$T/q.err"
 check "-q: nothing on stderr" test ! -s "$T/q.err"
 same_file "-p does not change the output" "$T/p.qcow2" "$T/q.qcow2"
 
+# more host clusters than the consistency check can count (512-byte
+# clusters, a file grown to 7 GiB with a hole): refused with the way out,
+# and --no-check converts it
+ukit-pack convert -q -O qcow2 --cluster-size 512 "$T/in.raw" "$T/big.qcow2"
+truncate -s 7G "$T/big.qcow2"
+rm -f "$T/o"
+expect_fail 1 "more than the consistency check can count (12582912); --no-check" \
+	"too many host clusters to check: exit 1" \
+	ukit-pack convert -q -O raw "$T/big.qcow2" "$T/o"
+check "no output" test ! -e "$T/o"
+check "--no-check converts it" \
+	ukit-pack convert -q --no-check -O raw "$T/big.qcow2" "$T/o"
+check "and it reads the input" ukit-pack compare "$T/o" "$T/in.raw"
+rm -f "$T/big.qcow2" "$T/o"
+
 done_testing
