@@ -459,6 +459,22 @@ static void wctx_fini(struct wctx *w)
 	image_close(w->img);
 }
 
+/*
+ * With p->mu held and a filled slot nobody has taken: take it, do its
+ * work without the lock, mark it done.  p->mu is held again on return.
+ */
+static void work_next(struct pool *p, struct wctx *w)
+{
+	struct slot *s = &p->slots[p->taken++ % p->nslots];
+
+	s->state = SLOT_BUSY;
+	pthread_mutex_unlock(&p->mu);
+	work(p, w, s);
+	pthread_mutex_lock(&p->mu);
+	s->state = SLOT_DONE;
+	pthread_cond_broadcast(&p->cv);
+}
+
 static void *worker(void *arg)
 {
 	struct pool *p = arg;
@@ -473,19 +489,11 @@ static void *worker(void *arg)
 		return NULL;
 	}
 	for (;;) {
-		struct slot *s;
-
 		while (!p->quit && p->taken == p->filled)
 			pthread_cond_wait(&p->cv, &p->mu);
 		if (p->quit)
 			break;
-		s = &p->slots[p->taken++ % p->nslots];
-		s->state = SLOT_BUSY;
-		pthread_mutex_unlock(&p->mu);
-		work(p, &w, s);
-		pthread_mutex_lock(&p->mu);
-		s->state = SLOT_DONE;
-		pthread_cond_broadcast(&p->cv);
+		work_next(p, &w);
 	}
 	pthread_mutex_unlock(&p->mu);
 	wctx_fini(&w);
@@ -615,19 +623,10 @@ static int pool_run(struct pool *p, unsigned threads,
 		s = &p->slots[wrote % p->nslots];
 		pthread_mutex_lock(&p->mu);
 		while (s->state != SLOT_DONE) {
-			struct slot *t;
-
-			if (p->taken == p->filled) {
+			if (p->taken == p->filled)
 				pthread_cond_wait(&p->cv, &p->mu);
-				continue;
-			}
-			/* a slot no worker has taken yet: do it here */
-			t = &p->slots[p->taken++ % p->nslots];
-			t->state = SLOT_BUSY;
-			pthread_mutex_unlock(&p->mu);
-			work(p, &mw, t);
-			pthread_mutex_lock(&p->mu);
-			t->state = SLOT_DONE;
+			else    /* a slot no worker has taken yet: do it here */
+				work_next(p, &mw);
 		}
 		pthread_mutex_unlock(&p->mu);
 		/*

@@ -356,6 +356,7 @@ static int walk_bitmaps(struct ck *k, struct fmt_err *e)
 	struct qcow2_bitmap *b;
 	size_t pos = 0;
 	uint8_t *dir;
+	int rc = -1;
 
 	if (dsize == 0 || dsize > QCOW2_BITMAP_DIR_MAX ||
 	    !in_bounds(doff, dsize, k->fsize)) {
@@ -412,13 +413,11 @@ static int walk_bitmaps(struct ck *k, struct fmt_err *e)
 				inc(k, d, k->cs, O_BITMAP, -1, toff + j * 8);
 		}
 	}
-	free(dir);
-	free(b);
-	return 0;
+	rc = 0;
 fail:
 	free(dir);
 	free(b);
-	return -1;
+	return rc;
 }
 
 /* Stored refcount of host cluster (c). */
