@@ -832,48 +832,138 @@ static int qflush(void *ctx, struct fmt_err *e)
 }
 
 /*
- * Uncompressed output from a raw (or ELF, bin) input: nothing to spread over threads
- * but copying, which is cheapest on one thread in cache-sized pieces
- * written right after they are read.  A cluster gets host space at its
- * first non-zero piece; its zero pieces are not written (fresh space
- * reads as zeros).
+ * Uncompressed output from a raw (or ELF, bin) input: nothing to spread
+ * over threads but copying, and the copy into the output's page cache,
+ * which dominates, runs one writer at a time in the kernel anyway.  So
+ * one thread copies, in runs of consecutive data clusters of up to
+ * COPY_RUN bytes: one read, the zero clusters found while the run is in
+ * the cache, one write per stretch of non-zero ones (their host clusters
+ * are consecutive too).  Zero clusters are not written (fresh file space
+ * reads as zeros).  Clusters larger than a run go piece by piece: a
+ * cluster gets host space at its first non-zero piece.
  */
+#define COPY_RUN (1u << 20)
+
+/* Write clusters [0, n) of a run at (off) held in (buf); 0 or -1. */
+static int copy_run(struct qjob *j, const uint8_t *buf, uint64_t first,
+		    unsigned n, uint64_t *host, struct fmt_err *e)
+{
+	uint64_t cs = j->p->cs, size = j->p->size;
+
+	for (unsigned i = 0; i < n; i++) {
+		host[i] = 0;
+		if (all_zero(buf + i * cs, cs))
+			continue;
+		if (qcow2w_alloc(j->qw, first + i, &host[i], e) < 0)
+			return -1;
+	}
+	for (unsigned i = 0; i < n;) {
+		unsigned k = i + 1;
+		uint64_t len;
+
+		if (host[i] == 0) {
+			i++;
+			continue;
+		}
+		while (k < n && host[k] == host[k - 1] + cs)
+			k++;
+		len = (k - i) * cs;
+		if ((first + i) * cs + len > size)
+			len = size - (first + i) * cs;  /* the image's tail */
+		if (pwrite_all(j->fd, buf + i * cs, len, host[i], e) < 0)
+			return -1;
+		i = k;
+	}
+	return 0;
+}
+
+/* A cluster larger than a run, piece by piece. */
+static int copy_big(struct qjob *j, uint8_t *buf, uint64_t idx,
+		    bool *in_fault, struct fmt_err *e)
+{
+	uint64_t cs = j->p->cs, off = idx * cs, end = off + cs, host = 0;
+	bool started = false;
+
+	if (end > j->p->size)
+		end = j->p->size;
+	for (uint64_t pos = off; pos < end;) {
+		size_t n = end - pos < COPY_RUN ? (size_t)(end - pos) : COPY_RUN;
+
+		if (image_read(j->w.img, buf, n, pos, e) < 0) {
+			*in_fault = true;
+			return -1;
+		}
+		if (started || !all_zero(buf, n)) {
+			if (!started && qcow2w_alloc(j->qw, idx, &host, e) < 0)
+				return -1;
+			started = true;
+			if (pwrite_all(j->fd, buf, n, host + (pos - off), e) < 0)
+				return -1;
+		}
+		pos += n;
+	}
+	return 0;
+}
+
 static int copy_inline(struct qjob *j, bool *in_fault, struct fmt_err *e)
 {
-	uint64_t cs = j->p->cs, size = j->p->size, idx = 0;
-	uint8_t *buf = iobuf(PIECE);
-	int r, rc = -1;
+	uint64_t cs = j->p->cs, size = j->p->size, idx = 0, next = 0;
+	unsigned per = cs >= COPY_RUN ? 1 : (unsigned)(COPY_RUN / cs);
+	uint8_t *buf = iobuf(COPY_RUN > cs ? COPY_RUN : cs);
+	uint64_t *host = calloc(per, sizeof *host);
+	bool have_next = false;
+	int r = 1, rc = -1;
 
 	*in_fault = false;
-	if (buf == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
-	while ((r = walk_next(&j->w, &idx, e)) > 0) {
-		uint64_t off = idx * cs, end = off + cs, host = 0, pos;
-		bool started = false;
+	if (buf == NULL || host == NULL) {
+		fmt_errf(e, FMT_NOOFF, "out of memory");
+		goto out;
+	}
+	for (;;) {
+		uint64_t first, len, end;
+		unsigned n = 0;
 
-		if (end > size)
-			end = size;
-		for (pos = off; pos < end;) {
-			size_t n = end - pos < PIECE ? (size_t)(end - pos) : PIECE;
-
-			if (image_read(j->w.img, buf, n, pos, e) < 0) {
+		/* a run: consecutive data clusters, at most (per) */
+		if (!have_next && (r = walk_next(&j->w, &next, e)) <= 0)
+			break;
+		have_next = false;
+		first = next;
+		n = 1;
+		while (n < per) {
+			if ((r = walk_next(&j->w, &next, e)) <= 0)
+				break;
+			if (next != first + n) {
+				have_next = true;
+				break;
+			}
+			n++;
+		}
+		if (r < 0)
+			break;
+		if (cs > COPY_RUN) {
+			if (copy_big(j, buf, first, in_fault, e) < 0)
+				goto out;
+		} else {
+			len = n * cs;
+			if (first * cs + len > size) {
+				memset(buf + (size - first * cs), 0,
+				       len - (size - first * cs));
+				len = size - first * cs;
+			}
+			if (image_read(j->w.img, buf, len, first * cs, e) < 0) {
 				*in_fault = true;
 				goto out;
 			}
-			if (!started && all_zero(buf, n)) {
-				pos += n;
-				continue;
-			}
-			if (!started && qcow2w_alloc(j->qw, idx, &host, e) < 0)
+			if (copy_run(j, buf, first, n, host, e) < 0)
 				goto out;
-			started = true;
-			if (pwrite_all(j->fd, buf, n, host + (pos - off), e) < 0)
-				goto out;
-			pos += n;
 		}
+		idx = first + n;
+		end = idx * cs < size ? idx * cs : size;
 		start_writeback(&j->wb, qcow2w_host_size(j->qw));
 		if (j->o->progress != NULL)
 			j->o->progress(j->o->ctx, end);
+		if (r == 0)
+			break;
 	}
 	if (r < 0) {
 		*in_fault = true;
@@ -882,6 +972,7 @@ static int copy_inline(struct qjob *j, bool *in_fault, struct fmt_err *e)
 	rc = 0;
 out:
 	free(buf);
+	free(host);
 	return rc;
 }
 
