@@ -37,7 +37,7 @@
 #define SLOT_BYTES (64u << 10)
 #define RAW_CHUNK (1u << 20)     /* bytes read at a time when not compressing */
 #define ZERO_BLOCK 4096u         /* raw output: hole granularity */
-#define PIECE (64u << 10)        /* bytes copied at a time: stays in cache */
+#define PIECE (256u << 10)       /* raw output: bytes copied at a time (in L2) */
 #define WRITEBACK_STEP (32u << 20) /* bytes between writeback hints */
 #define ZLIB_DEFAULT_LEVEL 6     /* Z_DEFAULT_COMPRESSION, as qemu */
 #define ZSTD_DEFAULT_LEVEL 3     /* ZSTD_CLEVEL_DEFAULT, as qemu */
