@@ -149,4 +149,34 @@ expect_fail 1 "file too large" "bundle over 1 MiB rejected" \
 	ukit-sign verify --pub k.pub --bundle x.json k.elf
 expect_fail 2 "usage" "verify without --pub or --ca is a usage error" ukit-sign verify k.elf
 expect_fail 2 "usage" "sign without --key is a usage error" ukit-sign sign k.elf
+
+# a qcow2 image that qemu-img check calls corrupt is not signed: a data
+# cluster whose refcount says free would be handed out again by qemu
+if command -v qemu-img >/dev/null; then
+	head -c 1M /dev/urandom > d.raw
+	qemu-img convert -f raw -O qcow2 d.raw good.qcow2
+	"$PY" - good.qcow2 bad.qcow2 <<'P'
+import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+cs = 1 << struct.unpack(">I", b[20:24])[0]
+rt = struct.unpack(">Q", b[48:56])[0]
+rb = struct.unpack(">Q", b[rt:rt + 8])[0]
+l1 = struct.unpack(">Q", b[40:48])[0]
+l2 = struct.unpack(">Q", b[l1:l1 + 8])[0] & 0x00fffffffffffe00
+d0 = struct.unpack(">Q", b[l2:l2 + 8])[0] & 0x00fffffffffffe00
+b[rb + 2 * (d0 // cs):rb + 2 * (d0 // cs) + 2] = b"\0\0"
+open(sys.argv[2], "wb").write(b)
+print("0x%x" % d0)
+P
+	check "a consistent qcow2 is signed" ukit-sign sign --key k.key good.qcow2
+	rm -f bad.qcow2.bundle.json
+	expect_fail 1 "refusing to sign: cluster" \
+		"a qcow2 with a data cluster's refcount at 0 is not signed" \
+		ukit-sign sign --key k.key bad.qcow2
+	check "and no bundle is written" test ! -e bad.qcow2.bundle.json
+	check "qemu-img check agrees it is corrupt" sh -c \
+		'qemu-img check bad.qcow2 >/dev/null 2>&1; test $? -eq 2'
+else
+	skip "qemu-img not installed"
+fi
 done_testing
