@@ -28,6 +28,7 @@
 #include "convert.h"
 #include "deflate.h"
 #include "outfile.h"
+#include "qcow2.h"
 
 /*
  * Guest bytes per compression slot (at least one cluster).  Short jobs: a
@@ -1073,6 +1074,7 @@ int convert_to_raw(struct image *img, int ifd, const char *ipath, int fd,
 	struct convert_opts dflt = { .threads = 1, .level = -1 };
 	struct pool p;
 	struct rjob j;
+	unsigned threads;
 	bool in_fault;
 	int rc;
 
@@ -1092,8 +1094,17 @@ int convert_to_raw(struct image *img, int ifd, const char *ipath, int fd,
 	j.p = &p;
 	j.img = img;
 	j.o = o;
+	/*
+	 * Without clusters to inflate there is nothing to share out but the
+	 * copy into the output's page cache, which the kernel does one
+	 * writer at a time: more threads only spin on the file's lock.
+	 */
+	threads = nthreads(o);
+	if (image_qcow2(img) == NULL ||
+	    !qcow2_maybe_compressed(image_qcow2(img)))
+		threads = 1;
 	wb_start(&j.wb, fd);
-	rc = pool_run(&p, nthreads(o), rfill, rdrain, NULL, &j, &in_fault, e);
+	rc = pool_run(&p, threads, rfill, rdrain, NULL, &j, &in_fault, e);
 	wb_stop(&j.wb);
 	if (rc == 0 && o->progress != NULL)
 		o->progress(o->ctx, p.size);

@@ -39,6 +39,7 @@ struct qcow2 {
 	struct qcow2_header h;
 	uint64_t l2_entries;    /* entries per L2 table */
 	uint64_t nclusters;     /* guest clusters in the virtual size */
+	int64_t ncompressed;    /* compressed clusters, -1 if not counted */
 	uint64_t *l1;           /* h.l1_needed entries */
 	struct l2slot *cache;
 	size_t ncache;
@@ -347,6 +348,14 @@ int qcow2_decompress(int type, const uint8_t *in, size_t inlen, uint8_t *out,
 
 /* ---- open ------------------------------------------------------------ */
 
+bool qcow2_maybe_compressed(const struct qcow2 *q)
+{
+	if (q->ncompressed != 0)
+		return true;
+	return q->backing != NULL && image_qcow2(q->backing) != NULL &&
+	       qcow2_maybe_compressed(image_qcow2(q->backing));
+}
+
 const struct qcow2_header *qcow2_header(const struct qcow2 *q)
 {
 	return &q->h;
@@ -522,6 +531,8 @@ static int check_first(struct qcow2 *q, unsigned flags, struct fmt_err *e)
 			      : "");
 		break;
 	}
+	if (rc == 0)
+		q->ncompressed = (int64_t)r.compressed_clusters;
 	qcow2_check_free(&r);
 	return rc;
 }
@@ -576,6 +587,7 @@ int qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
 	q->fd = fd;
 	q->path = path ? path : "";
 	q->backing_fd = -1;
+	q->ncompressed = -1;
 	q->dbuf_host = UINT64_MAX;
 	q->file_size = (uint64_t)st.st_size;
 

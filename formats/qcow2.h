@@ -146,6 +146,13 @@ int qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
 void qcow2_close(struct qcow2 *q);
 
 const struct qcow2_header *qcow2_header(const struct qcow2 *q);
+
+/*
+ * False when the consistency check at open (QCOW2_CHECK_FIRST) found no
+ * compressed cluster in the active layer, in (q) or its backing chain:
+ * reading it is copying, not inflating.  True otherwise.
+ */
+bool qcow2_maybe_compressed(const struct qcow2 *q);
 uint64_t qcow2_file_size(const struct qcow2 *q);
 
 /* One guest cluster, as its L2 entry describes it. */
