@@ -569,13 +569,32 @@ int qcow2_bitmap_entry(const uint8_t *dir, size_t len, size_t *pos,
 	return 0;
 }
 
+int qcow2_header_read(int fd, uint64_t fsize, struct qcow2_header *h,
+		      struct fmt_err *e)
+{
+	size_t len = (size_t)(fsize < (1u << QCOW2_MAX_CLUSTER_BITS) ?
+			      fsize : (1u << QCOW2_MAX_CLUSTER_BITS));
+	uint8_t *buf = malloc(len ? len : 1);
+	ssize_t n;
+	int rc;
+
+	if (buf == NULL)
+		return fmt_errf(e, FMT_NOOFF, "out of memory");
+	n = pread_full(fd, buf, len, 0);
+	if (n < 0) {
+		free(buf);
+		return fmt_errno(e, 0, "read");
+	}
+	rc = qcow2_header_parse(buf, (size_t)n, h, e) < 0 ? -2 : 0;
+	free(buf);
+	return rc;
+}
+
 int qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
 		     struct qcow2 **out, struct fmt_err *e)
 {
 	struct qcow2 *q;
 	struct stat st;
-	uint8_t *hbuf;
-	size_t hlen;
 	ssize_t n;
 	uint64_t l1bytes;
 
@@ -591,28 +610,10 @@ int qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
 	q->dbuf_host = UINT64_MAX;
 	q->file_size = (uint64_t)st.st_size;
 
-	/* Read the first cluster, at most 2 MiB: header + extensions. */
-	hlen = (size_t)(q->file_size < (1u << QCOW2_MAX_CLUSTER_BITS) ?
-			q->file_size : (1u << QCOW2_MAX_CLUSTER_BITS));
-	hbuf = malloc(hlen ? hlen : 1);
-	if (hbuf == NULL) {
-		fmt_errf(e, FMT_NOOFF, "out of memory");
+	if (qcow2_header_read(fd, q->file_size, &q->h, e) < 0) {
 		qcow2_close(q);
 		return -1;
 	}
-	n = pread_full(fd, hbuf, hlen, 0);
-	if (n < 0) {
-		free(hbuf);
-		fmt_errno(e, 0, "read");
-		qcow2_close(q);
-		return -1;
-	}
-	if (qcow2_header_parse(hbuf, (size_t)n, &q->h, e) < 0) {
-		free(hbuf);
-		qcow2_close(q);
-		return -1;
-	}
-	free(hbuf);
 	if ((q->h.incompatible & QCOW2_INCOMPAT_CORRUPT) &&
 	    !(flags & QCOW2_ALLOW_CORRUPT)) {
 		fmt_errf(e, 72, "image is marked corrupt (incompatible "

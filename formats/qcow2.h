@@ -104,6 +104,15 @@ struct qcow2_header {
 int qcow2_header_parse(const uint8_t *buf, size_t len,
 		       struct qcow2_header *h, struct fmt_err *e);
 
+/*
+ * Read the first cluster of the file on (fd) of (fsize) bytes (at most
+ * 2 MiB: the header and its extensions) and parse it.  0 and (*h); -1
+ * with (e) when the file cannot be read (or memory runs out); -2 with (e)
+ * when the header is refused.
+ */
+int qcow2_header_read(int fd, uint64_t fsize, struct qcow2_header *h,
+		      struct fmt_err *e);
+
 /* One entry of the bitmap directory. */
 struct qcow2_bitmap {
 	uint64_t table_offset;

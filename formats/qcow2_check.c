@@ -556,9 +556,6 @@ int qcow2_check_fd(int fd, const char *path, unsigned flags,
 			.inflate = !(flags & QCOW2_CHECK_NO_INFLATE) };
 	struct fmt_err he = { .path = path, .off = FMT_NOOFF };
 	struct stat st;
-	uint8_t *hbuf;
-	size_t hlen;
-	ssize_t n;
 	int rc = -1;
 
 	memset(r, 0, sizeof *r);
@@ -569,22 +566,14 @@ int qcow2_check_fd(int fd, const char *path, unsigned flags,
 		return fmt_errno(e, FMT_NOOFF, "fstat");
 	k.fsize = r->file_size = (uint64_t)st.st_size;
 	k.l2_budget = QCOW2_CHECK_L2_BUDGET(k.fsize);
-	hlen = (size_t)(k.fsize < (1u << QCOW2_MAX_CLUSTER_BITS) ?
-			k.fsize : (1u << QCOW2_MAX_CLUSTER_BITS));
-	hbuf = malloc(hlen ? hlen : 1);
-	if (hbuf == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
-	n = pread_full(fd, hbuf, hlen, 0);
-	if (n < 0) {
-		free(hbuf);
-		return fmt_errno(e, 0, "read");
-	}
-	if (qcow2_header_parse(hbuf, (size_t)n, &r->h, &he) < 0) {
-		free(hbuf);
+	switch (qcow2_header_read(fd, k.fsize, &r->h, &he)) {
+	case -1:
+		*e = he;
+		return -1;
+	case -2:
 		finding(&k, QCOW2_F_CORRUPTION, he.off, "%s", he.msg);
 		return 0;
 	}
-	free(hbuf);
 	r->header_ok = true;
 	k.h = &r->h;
 	k.cs = r->h.cluster_size;

@@ -320,30 +320,20 @@ static int info_qcow2(int fd, const char *path, json_t *j, bool json)
 {
 	struct fmt_err e = { .path = path, .off = FMT_NOOFF };
 	struct qcow2_header h;
-	uint8_t *buf;
-	ssize_t n;
+	struct stat st;
 	json_t *fs, *d, *bm;
 	const char *compat;
 	const char *ctype;
 
-	buf = malloc(1u << QCOW2_MAX_CLUSTER_BITS);
-	if (buf == NULL) {
-		cli_errx("out of memory");
-		return -1;
-	}
-	n = pread_full(fd, buf, 1u << QCOW2_MAX_CLUSTER_BITS, 0);
-	if (n < 0) {
-		fmt_errno(&e, 0, "read");
+	if (fstat(fd, &st) < 0) {
+		fmt_errno(&e, FMT_NOOFF, "stat");
 		cli_err(&e);
-		free(buf);
 		return -1;
 	}
-	if (qcow2_header_parse(buf, (size_t)n, &h, &e) < 0) {
+	if (qcow2_header_read(fd, (uint64_t)st.st_size, &h, &e) < 0) {
 		cli_err(&e);
-		free(buf);
 		return -1;
 	}
-	free(buf);
 	compat = h.version == 2 ? "0.10" : "1.1";
 	ctype = h.compression_type == QCOW2_COMPRESS_ZSTD ? "zstd" : "zlib";
 	json_object_set_new(j, "virtual-size", json_integer((json_int_t)h.size));
