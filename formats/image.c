@@ -46,6 +46,22 @@ enum image_format image_format_parse(const char *name)
 	return IMG_PROBE;
 }
 
+int image_probe(int fd, enum image_format *fmt, struct fmt_err *e)
+{
+	uint8_t m[4] = { 0 };
+	ssize_t n = pread_full(fd, m, sizeof m, 0);
+
+	if (n < 0)
+		return fmt_errno(e, 0, "read");
+	if (n == 4 && be32_load(m) == QCOW2_MAGIC)
+		*fmt = IMG_QCOW2;
+	else if (n == 4 && memcmp(m, "\177ELF", 4) == 0)
+		*fmt = IMG_ELF;
+	else
+		*fmt = IMG_RAW;
+	return 0;
+}
+
 int image_open_chain(int fd, const char *path, enum image_format fmt,
 		     const struct image_opts *opts, int depth,
 		     struct image **out, struct fmt_err *e)
@@ -57,19 +73,8 @@ int image_open_chain(int fd, const char *path, enum image_format fmt,
 		return fmt_errno(e, FMT_NOOFF, "fstat");
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
 		return fmt_errf(e, FMT_NOOFF, "not a regular file");
-	if (fmt == IMG_PROBE) {
-		uint8_t m[4] = { 0 };
-		ssize_t n = pread_full(fd, m, sizeof m, 0);
-
-		if (n < 0)
-			return fmt_errno(e, 0, "read");
-		if (n == 4 && be32_load(m) == QCOW2_MAGIC)
-			fmt = IMG_QCOW2;
-		else if (n == 4 && memcmp(m, "\177ELF", 4) == 0)
-			fmt = IMG_ELF;
-		else
-			fmt = IMG_RAW;
-	}
+	if (fmt == IMG_PROBE && image_probe(fd, &fmt, e) < 0)
+		return -1;
 	if ((int)fmt < 0 || (size_t)fmt >= ARRAY_SIZE(names))
 		return fmt_errf(e, FMT_NOOFF, "unknown image format %d", fmt);
 	img = calloc(1, sizeof *img);

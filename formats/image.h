@@ -66,6 +66,12 @@ int image_open_chain(int fd, const char *path, enum image_format fmt,
 /* NULL is fine. */
 void image_close(struct image *img);
 
+/*
+ * The format of the file on (fd) from its first bytes: qcow2 magic, ELF
+ * magic, else raw.  0 and (*fmt), or -1 with (e) when it cannot be read.
+ */
+int image_probe(int fd, enum image_format *fmt, struct fmt_err *e);
+
 /* The qcow2 reader behind (img), or NULL for other formats. */
 struct qcow2 *image_qcow2(struct image *img);
 

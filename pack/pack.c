@@ -443,7 +443,6 @@ static int cmd_info(int argc, char **argv)
 	bool json = false;
 	const char *path;
 	struct stat st;
-	uint8_t m[4] = { 0 };
 	json_t *j;
 	int c, fd, rc = 1;
 
@@ -474,15 +473,10 @@ static int cmd_info(int argc, char **argv)
 		close(fd);
 		return 1;
 	}
-	if (fmt == IMG_PROBE) {
-		ssize_t n = pread_full(fd, m, 4, 0);
-
-		if (n == 4 && be32_load(m) == QCOW2_MAGIC)
-			fmt = IMG_QCOW2;
-		else if (n == 4 && memcmp(m, "\177ELF", 4) == 0)
-			fmt = IMG_ELF;
-		else
-			fmt = IMG_RAW;
+	if (fmt == IMG_PROBE && image_probe(fd, &fmt, &e) < 0) {
+		cli_err(&e);
+		close(fd);
+		return 1;
 	}
 	j = json_object();
 	if (!json)
