@@ -590,6 +590,36 @@ int qcow2_header_read(int fd, uint64_t fsize, struct qcow2_header *h,
 	return rc;
 }
 
+int qcow2_bitmap_dir_read(int fd, const struct qcow2_header *h,
+			  uint64_t fsize, uint8_t **dir, struct fmt_err *e)
+{
+	uint64_t off = h->bitmap_dir_offset, len = h->bitmap_dir_size;
+	ssize_t n;
+
+	*dir = NULL;
+	if (len == 0 || len > QCOW2_BITMAP_DIR_MAX ||
+	    !in_bounds(off, len, fsize)) {
+		fmt_errf(e, h->bitmaps_ext, "bitmap directory at 0x%" PRIx64
+			 " (0x%" PRIx64 " bytes) out of bounds (file 0x%"
+			 PRIx64 ", limit 0x%x)", off, len, fsize,
+			 QCOW2_BITMAP_DIR_MAX);
+		return -2;
+	}
+	if ((*dir = malloc(len)) == NULL)
+		return fmt_errf(e, FMT_NOOFF, "out of memory");
+	n = pread_full(fd, *dir, len, (off_t)off);
+	if (n < 0 || (uint64_t)n != len) {
+		free(*dir);
+		*dir = NULL;
+		if (n < 0)
+			return fmt_errno(e, off, "reading the bitmap directory");
+		return fmt_errf(e, off, "bitmap directory: file shrank "
+				"(0x%zx of 0x%" PRIx64 " bytes read)",
+				(size_t)n, len);
+	}
+	return 0;
+}
+
 int qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
 		     struct qcow2 **out, struct fmt_err *e)
 {

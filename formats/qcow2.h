@@ -133,6 +133,15 @@ int qcow2_bitmap_entry(const uint8_t *dir, size_t len, size_t *pos,
 		       uint64_t base, struct qcow2_bitmap *b,
 		       struct fmt_err *e);
 
+/*
+ * Read the bitmap directory that (h) points at in the file on (fd) of
+ * (fsize) bytes into (*dir) (h->bitmap_dir_size bytes, malloc'd).  0; -1
+ * with (e) when it cannot be read (or memory runs out); -2 with (e) when
+ * it is empty, larger than QCOW2_BITMAP_DIR_MAX or past end of file.
+ */
+int qcow2_bitmap_dir_read(int fd, const struct qcow2_header *h,
+			  uint64_t fsize, uint8_t **dir, struct fmt_err *e);
+
 /* qcow2_open() flags */
 #define QCOW2_ALLOW_BACKING 0x1   /* follow a backing file, read-only */
 #define QCOW2_ALLOW_CORRUPT 0x2   /* open images with the corrupt bit */

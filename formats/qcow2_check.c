@@ -353,29 +353,25 @@ static int walk_bitmaps(struct ck *k, struct fmt_err *e)
 	const struct qcow2_header *h = k->h;
 	uint64_t at0 = h->bitmaps_ext, dsize = h->bitmap_dir_size;
 	uint64_t doff = h->bitmap_dir_offset;
+	struct fmt_err de = { .path = e->path, .off = FMT_NOOFF };
 	struct qcow2_bitmap *b;
 	size_t pos = 0;
 	uint8_t *dir;
 	int rc = -1;
 
-	if (dsize == 0 || dsize > QCOW2_BITMAP_DIR_MAX ||
-	    !in_bounds(doff, dsize, k->fsize)) {
-		finding(k, QCOW2_F_CORRUPTION, at0, "bitmap directory at 0x%"
-			PRIx64 " (0x%" PRIx64 " bytes) out of bounds (file 0x%"
-			PRIx64 ", limit 0x%x)", doff, dsize, k->fsize,
-			QCOW2_BITMAP_DIR_MAX);
+	switch (qcow2_bitmap_dir_read(k->fd, h, k->fsize, &dir, &de)) {
+	case -1:
+		*e = de;
+		return -1;
+	case -2:
+		finding(k, QCOW2_F_CORRUPTION, de.off, "%s", de.msg);
 		return 0;
 	}
 	inc(k, doff, dsize, O_BITMAPDIR, -1, at0);
-	dir = malloc(dsize);
-	b = malloc(sizeof *b);
-	if (dir == NULL || b == NULL) {
-		free(dir);
-		free(b);
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
-	}
-	if (rd(k, dir, dsize, doff, e) < 0)
+	if ((b = malloc(sizeof *b)) == NULL) {
+		fmt_errf(e, FMT_NOOFF, "out of memory");
 		goto fail;
+	}
 	for (uint32_t i = 0; i < h->nb_bitmaps; i++) {
 		struct fmt_err be = { .off = FMT_NOOFF };
 		uint64_t toff, tsize, at = doff + pos;

@@ -263,29 +263,27 @@ static json_t *qcow2_bitmaps_json(int fd, const char *path,
 	struct qcow2_bitmap *b = NULL;
 	uint8_t *dir = NULL;
 	json_t *list = NULL;
+	struct stat st;
 	size_t pos = 0;
+	int r = -1;
 
 	if (!h->has_bitmaps || !(h->autoclear & QCOW2_AUTOCLEAR_BITMAPS) ||
 	    h->nb_bitmaps == 0)
 		return NULL;
-	if (h->bitmap_dir_size > QCOW2_BITMAP_DIR_MAX) {
-		fmt_errf(&e, h->bitmaps_ext, "bitmap directory of 0x%" PRIx64
-			 " bytes, more than 0x%x", h->bitmap_dir_size,
-			 QCOW2_BITMAP_DIR_MAX);
+	if (fstat(fd, &st) < 0)
+		fmt_errno(&e, FMT_NOOFF, "stat");
+	else
+		r = qcow2_bitmap_dir_read(fd, h, (uint64_t)st.st_size, &dir, &e);
+	if (r < 0) {
 		cli_err(&e);
 		return NULL;
 	}
-	dir = malloc(h->bitmap_dir_size ? h->bitmap_dir_size : 1);
 	b = malloc(sizeof *b);
 	list = json_array();
-	if (dir == NULL || b == NULL || list == NULL)
-		goto out;
-	if (pread_full(fd, dir, h->bitmap_dir_size,
-		       (off_t)h->bitmap_dir_offset) !=
-	    (ssize_t)h->bitmap_dir_size) {
-		fmt_errf(&e, h->bitmaps_ext, "bitmap directory at 0x%" PRIx64
-			 " past end of file", h->bitmap_dir_offset);
-		cli_err(&e);
+	if (b == NULL || list == NULL) {
+		cli_errx("out of memory");
+		json_decref(list);
+		list = NULL;
 		goto out;
 	}
 	for (uint32_t i = 0; i < h->nb_bitmaps; i++) {
