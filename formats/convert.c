@@ -908,7 +908,7 @@ static int copy_big(struct qjob *j, uint8_t *buf, uint64_t idx,
 
 static int copy_inline(struct qjob *j, bool *in_fault, struct fmt_err *e)
 {
-	uint64_t cs = j->p->cs, size = j->p->size, idx = 0, next = 0;
+	uint64_t cs = j->p->cs, size = j->p->size, next = 0;
 	unsigned per = cs >= COPY_RUN ? 1 : (unsigned)(COPY_RUN / cs);
 	uint8_t *buf = iobuf(COPY_RUN > cs ? COPY_RUN : cs);
 	uint64_t *host = calloc(per, sizeof *host);
@@ -958,8 +958,7 @@ static int copy_inline(struct qjob *j, bool *in_fault, struct fmt_err *e)
 			if (copy_run(j, buf, first, n, host, e) < 0)
 				goto out;
 		}
-		idx = first + n;
-		end = idx * cs < size ? idx * cs : size;
+		end = (first + n) * cs < size ? (first + n) * cs : size;
 		start_writeback(&j->wb, qcow2w_host_size(j->qw));
 		if (j->o->progress != NULL)
 			j->o->progress(j->o->ctx, end);
