@@ -120,15 +120,36 @@ fi
 ukit-pack convert -q -O qcow2 -c zlib --level 6 "$IN" "$T/z6.qcow2"
 same_file "-c zlib --level 6 is the default" "$T/zlib.qcow2" "$T/z6.qcow2"
 
-# the output does not depend on the number of threads
-for c in zlib zstd; do
+# the output does not depend on the number of threads: compressing, and
+# copying (two threads take turns) with runs of many clusters, of one, and
+# clusters larger than a run
+while read -r c cs; do
+	copt=
+	[ "$c" = none ] || copt="-c $c"
 	for j in 1 2 4; do
-		ukit-pack convert -q -O qcow2 -c $c -j $j --cluster-size 4K \
+		# shellcheck disable=SC2086
+		ukit-pack convert -q -O qcow2 $copt -j $j --cluster-size "$cs" \
 			"$IN" "$T/j$j.qcow2"
 	done
-	same_file "-c $c: -j1 and -j2 write the same bytes" "$T/j1.qcow2" "$T/j2.qcow2"
-	same_file "-c $c: -j1 and -j4 write the same bytes" "$T/j1.qcow2" "$T/j4.qcow2"
-done
+	same_file "$c, $cs clusters: -j1 and -j2 write the same bytes" \
+		"$T/j1.qcow2" "$T/j2.qcow2"
+	same_file "$c, $cs clusters: -j1 and -j4 write the same bytes" \
+		"$T/j1.qcow2" "$T/j4.qcow2"
+	check "$c, $cs clusters: -j2 output equals the input" \
+		qemu-img compare -f raw -F qcow2 "$IN" "$T/j2.qcow2"
+	for j in 1 2; do
+		rm -f "$T/rj$j.raw"
+		ukit-pack convert -q -O raw -j $j "$T/j2.qcow2" "$T/rj$j.raw"
+		same_file "$c, $cs clusters: back to raw with -j$j" \
+			"$IN" "$T/rj$j.raw"
+	done
+done <<'EOF2'
+none 4K
+none 512
+none 2M
+zlib 4K
+zstd 4K
+EOF2
 
 # raw output is sparse: the zero runs the input stores as data become holes
 ukit-pack convert -q -O raw "$T/zlib.qcow2" "$T/sparse.raw"
