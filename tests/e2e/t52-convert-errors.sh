@@ -64,6 +64,24 @@ expect_fail 1 "ukit-pack: $T/trunc.qcow2" "truncated qcow2: exit 1" \
 	ukit-pack convert -q -O raw "$T/trunc.qcow2" "$T/out.raw"
 check "no stray temporaries after errors" test "$(strays)" = 0
 
+# a write that fails half way (the file size limit, with SIGXFSZ ignored:
+# EFBIG from the 3rd MiB on), with one thread, with two taking turns, and
+# compressing: exit 1 naming the output and the offset, no output, no
+# temporary, whichever thread meets it
+head -c 8M /dev/urandom >"$T/in8.raw"
+limited() { sh -c 'trap "" XFSZ; ulimit -f 2048; exec "$@"' sh "$@"; }
+for opts in "-j 1" "-j 2" "-c zstd -j 2"; do
+	# shellcheck disable=SC2086
+	expect_fail 1 "ukit-pack: $T/full.qcow2:0x" \
+		"write fails ($opts): exit 1 with the output and offset" \
+		limited ukit-pack convert -q -O qcow2 $opts "$T/in8.raw" "$T/full.qcow2"
+	cp "$T/.err" "$T/full.err"
+	check "write fails ($opts): says why" grep -q "write failed: File too large" "$T/full.err"
+	check "write fails ($opts): no output" test ! -e "$T/full.qcow2"
+	check "write fails ($opts): no stray temporary" test "$(strays)" = 0
+done
+rm -f "$T/in8.raw"
+
 # usage
 expect_fail 2 "usage: ukit-pack" "convert without -O: exit 2" \
 	ukit-pack convert "$T/in.raw" "$T/o"
