@@ -64,3 +64,19 @@ jsonschema.Draft202012Validator(schema).validate(json.load(open(sys.argv[2])))
 }
 
 done_testing() { echo "1..$_n"; }
+
+# pae BUNDLE: write the DSSE pre-authentication encoding its signature
+# covers to stdout, the signature to ./sig.der and the subject's sha256 to
+# ./digest.txt, so that openssl alone can check the signature.
+pae() {
+	"$PY" - "$1" <<'P'
+import base64, json, sys
+b = json.load(open(sys.argv[1]))
+env = b["dsseEnvelope"]
+body = base64.b64decode(env["payload"])
+t = env["payloadType"].encode()
+sys.stdout.buffer.write(b"DSSEv1 %d %s %d %s" % (len(t), t, len(body), body))
+open("sig.der", "wb").write(base64.b64decode(env["signatures"][0]["sig"]))
+open("digest.txt", "w").write(json.loads(body)["subject"][0]["digest"]["sha256"])
+P
+}

@@ -77,19 +77,7 @@ validate_json "inspect (detached) matches schema" ukit-sign-inspect.schema.json 
 ukit-sign inspect k-ecdsa-p256.bundle.json > insp3.json
 check "inspect of a bundle file" grep -q '"source": "bundle"' insp3.json
 
-# Peer check: rebuild PAE with python, verify with openssl alone.
-pae() {
-	"$PY" - "$1" <<'P'
-import base64, json, sys
-b = json.load(open(sys.argv[1]))
-env = b["dsseEnvelope"]
-body = base64.b64decode(env["payload"])
-t = env["payloadType"].encode()
-sys.stdout.buffer.write(b"DSSEv1 %d %s %d %s" % (len(t), t, len(body), body))
-open("sig.der", "wb").write(base64.b64decode(env["signatures"][0]["sig"]))
-open("digest.txt", "w").write(json.loads(body)["subject"][0]["digest"]["sha256"])
-P
-}
+# Peer check: rebuild PAE with python (pae, lib.sh), verify with openssl alone.
 pae k-ecdsa-p256.bundle.json > pae.bin
 check "peer: openssl dgst -verify accepts the ECDSA signature over PAE" \
 	openssl dgst -sha256 -verify ecdsa-p256.pub -signature sig.der pae.bin
