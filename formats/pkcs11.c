@@ -29,6 +29,7 @@
 #include <openssl/engine.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 
 #include "pkcs11.h"
@@ -292,10 +293,18 @@ int p11_sign_digest(struct p11 *p, const uint8_t dgst[32], uint8_t *sig,
 		    size_t *sig_len, struct fmt_err *e)
 {
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(p->key, p->eng);
+	/* RSA signs with PSS (MGF1 SHA-256, salt of the digest's length),
+	 * as ukit's file keys do: CKM_RSA_PKCS_PSS on the token */
+	bool rsa = EVP_PKEY_get_base_id(p->key) == EVP_PKEY_RSA;
 	int rc = -1;
 
 	if (ctx == NULL || EVP_PKEY_sign_init(ctx) != 1 ||
 	    EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) != 1 ||
+	    (rsa &&
+	     (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+	      EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) != 1 ||
+	      EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_DIGEST) !=
+		      1)) ||
 	    EVP_PKEY_sign(ctx, sig, sig_len, dgst, 32) != 1)
 		p11_fail(e, "pkcs11: signing on the token failed", "");
 	else
@@ -380,10 +389,11 @@ int p11_sig_key_load(const char *uri, const struct sig_secret_src *src,
 	}
 	if (sig_key_from_pkey(pub, &k, e) < 0)
 		goto out;
-	if (k->alg != SIG_ECDSA_P256) {
+	/* the pkcs11 engine (libp11 0.4.12) has no EdDSA */
+	if (k->alg != SIG_ECDSA_P256 && k->alg != SIG_RSA_PSS) {
 		fmt_errf(e, FMT_NOOFF, "pkcs11: token key is %s; only "
-			 "ecdsa-p256 token keys are supported",
-			 sig_alg_name(k->alg));
+			 "ecdsa-p256 and rsa-pss-sha256 token keys are "
+			 "supported", sig_alg_name(k->alg));
 		goto out;
 	}
 	k->sign = p11_key_sign;

@@ -81,4 +81,47 @@ if [ -x "$TOP/tests/gen/mkca.sh" ] || [ -f "$TOP/tests/gen/mkca.sh" ]; then
 	check "verify --cms accepts it" ukit-sign verify -q --ca "$T/ca/root.pem" \
 		--cms "$T/img.p7s" "$T/img"
 fi
+
+# An RSA key on the token signs with RSA-PSS (CKM_RSA_PKCS_PSS), as file
+# keys do: openssl checks the bundle's signature over the DSSE encoding
+# and the CMS signature, which names rsassaPss.
+pkcs11-tool --module "$MOD" --login --pin 1234 --keypairgen \
+	--key-type rsa:3072 --label k2 --id 02 >/dev/null 2>&1
+pkcs11-tool --module "$MOD" --read-object --type pubkey --label k2 \
+	-o "$T/k2.der" >/dev/null 2>&1
+openssl pkey -pubin -inform DER -in "$T/k2.der" -out "$T/k2.pub"
+check "RSA 3072 token key generated" test -s "$T/k2.pub"
+check "sign with an RSA token key" ukit-sign sign -q \
+	--key "pkcs11:token=ukit;object=k2" --pin-file "$T/pin" -o "$T/r.json" "$T/img"
+check "verify it with the token's RSA public key" \
+	ukit-sign verify -q --pub "$T/k2.pub" --bundle "$T/r.json" "$T/img"
+(cd "$T" && pae r.json >pae.bin)
+check "peer: openssl dgst accepts the token's RSA-PSS signature" \
+	openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:digest \
+	-verify "$T/k2.pub" -signature "$T/sig.der" "$T/pae.bin"
+check "the signature is not PKCS#1 v1.5" sh -c "! openssl dgst -sha256 \
+	-verify '$T/k2.pub' -signature '$T/sig.der' '$T/pae.bin' >/dev/null 2>&1"
+MKCA_LEAF_PUB=$T/k2.pub sh "$TOP/tests/gen/mkca.sh" "$T/ca2"
+rm -f "$T/img.p7s"
+check "sign --format cms with the RSA token key" ukit-sign sign -q --format cms \
+	--key "pkcs11:token=ukit;object=k2" --pin-file "$T/pin" \
+	--cert "$T/ca2/token.pem" --chain "$T/ca2/inter.pem" "$T/img"
+check "openssl cms -verify accepts it" \
+	openssl cms -verify -binary -inform DER -in "$T/img.p7s" \
+	-content "$T/img" -CAfile "$T/ca2/root.pem" -purpose any -out /dev/null
+openssl cms -cmsout -print -inform DER -in "$T/img.p7s" >"$T/cms.txt" 2>&1
+check "the CMS signature algorithm is rsassaPss" grep -q "rsassaPss" "$T/cms.txt"
+check "verify --cms accepts it" ukit-sign verify -q --ca "$T/ca2/root.pem" \
+	--cms "$T/img.p7s" "$T/img"
+
+# token keys ukit does not sign with: exit 1, what the key is and what
+# would do
+pkcs11-tool --module "$MOD" --login --pin 1234 --keypairgen \
+	--key-type EC:secp384r1 --label k4 --id 04 >/dev/null 2>&1
+pkcs11-tool --module "$MOD" --login --pin 1234 --keypairgen \
+	--key-type rsa:2048 --label k5 --id 05 >/dev/null 2>&1
+fail_case "P-384 token key" "EC curve secp384r1 not supported (want P-256)" 1234 \
+	--pin-file "$T/pin" --key "pkcs11:token=ukit;object=k4"
+fail_case "RSA 2048 token key" "RSA key of 2048 bits not supported (want 3072..8192)" \
+	1234 --pin-file "$T/pin" --key "pkcs11:token=ukit;object=k5"
 done_testing
