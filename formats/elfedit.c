@@ -46,7 +46,9 @@
 #define PT_NOTE_    4
 #define PT_PHDR_    6
 #define SHT_NULL_   0
+#define SHT_NOTE_   7
 #define SHT_NOBITS_ 8
+#define SHF_ALLOC_  2
 #define PF_R_       4
 #define ET_EXEC_    2
 #define PN_XNUM_    0xffff
@@ -63,7 +65,8 @@ struct ph {
 
 struct sh {
 	uint32_t type;
-	uint64_t offset, size;
+	uint64_t flags, offset, size;
+	uint64_t at;         /* file offset of the section header */
 };
 
 struct elfedit {
@@ -263,6 +266,8 @@ int elfedit_open(const struct elfedit_src *src, struct elfedit **out,
 			uint64_t at = shoff + (uint64_t)i * SHDR_SIZE;
 
 			s->type = ld32(b + 4, ed->big);
+			s->flags = ld64(b + 8, ed->big);
+			s->at = at;
 			s->offset = ld64(b + 0x18, ed->big);
 			s->size = ld64(b + 0x20, ed->big);
 			if (s->type == SHT_NULL_ || s->type == SHT_NOBITS_)
@@ -606,6 +611,39 @@ static int plan_insert(const struct elfedit *ed, unsigned ins,
 	return 0;
 }
 
+/*
+ * After plan_insert(): the new PT_NOTE takes over from the note of
+ * (old_size) bytes at (old_off).  An SHT_NOTE section that holds exactly
+ * that note is pointed at the new one (plan->note_off, (len) bytes), so
+ * that tools reading notes by section (readelf -n, objdump, libelf) show
+ * what the loader reads, not the stale note.  The section is no longer
+ * allocated: the new note is not loaded (its PT_NOTE has no address).  A
+ * section holding more than that note is left as it is.  0 or -1 with (e).
+ */
+static int plan_retarget_section(const struct elfedit *ed, uint64_t old_off,
+				 uint64_t old_size, size_t len,
+				 struct elfedit_plan *plan, struct fmt_err *e)
+{
+	for (unsigned i = 0; i < ed->shnum; i++) {
+		const struct sh *s = &ed->sh[i];
+		uint8_t b[32];
+
+		if (s->type != SHT_NOTE_ || s->offset != old_off ||
+		    s->size != old_size)
+			continue;
+		st64(b, s->flags & ~(uint64_t)SHF_ALLOC_, ed->big);  /* sh_flags */
+		st64(b + 8, 0, ed->big);                             /* sh_addr */
+		st64(b + 16, plan->note_off, ed->big);               /* sh_offset */
+		st64(b + 24, len, ed->big);                          /* sh_size */
+		if (add_patch(plan, s->at + 8, b, sizeof b, e) < 0) {
+			elfedit_plan_free(plan);
+			return -1;
+		}
+		return 0;
+	}
+	return 0;
+}
+
 static const char *target_name(uint32_t t)
 {
 	static const char *const names[] = {
@@ -744,7 +782,10 @@ int elfedit_plan_manifest(struct elfedit *ed, const uint8_t *note, size_t len,
 		ins = (unsigned)v.first_note;
 	else
 		ins = ed->phnum;
-	return plan_insert(ed, ins, note, len, plan, e);
+	if (plan_insert(ed, ins, note, len, plan, e) < 0)
+		return -1;
+	return v.mft < 0 ? 0 : plan_retarget_section(ed, ed->ph[v.mft].offset,
+						     v.mft_size, len, plan, e);
 }
 
 int elfedit_pkgmeta_check(const char *json, size_t len, struct fmt_err *e)
@@ -843,6 +884,9 @@ int elfedit_plan_package_metadata(struct elfedit *ed, const char *json,
 	} else {
 		r = plan_insert(ed, seg >= 0 ? (unsigned)seg : ed->phnum, note,
 				nlen, plan, e);
+		if (r == 0 && seg >= 0)
+			r = plan_retarget_section(ed, old.off, old.size, nlen,
+						  plan, e);
 	}
 	free(note);
 	return r;

@@ -89,7 +89,8 @@ bool elfedit_big_endian(const struct elfedit *ed);
  * Plan replacing the Solo5 manifest with (note, len), a complete MFT1 note
  * in the file's byte order.  In place when it fits the note a tender reads
  * now (any target); otherwise, for hvt and spt only, a new PT_NOTE before
- * the old one.  Returns 0 with (plan) filled (free with elfedit_plan_free),
+ * the old one, and an SHT_NOTE section holding exactly the old note now
+ * describes the new one (readelf -n reads by section).  Returns 0 with (plan) filled (free with elfedit_plan_free),
  * or -1 with (e) set (e.g. a virtio image whose manifest does not fit).
  */
 int elfedit_plan_manifest(struct elfedit *ed, const uint8_t *note, size_t len,
@@ -106,7 +107,8 @@ int elfedit_pkgmeta_check(const char *json, size_t len, struct fmt_err *e);
  * Plan adding the FDO packaging metadata note holding (json, len) (checked
  * with elfedit_pkgmeta_check; trailing white space is dropped): replaces the
  * first existing one in place when it fits, else a new PT_NOTE placed
- * before the PT_NOTE holding the old one (readers take the first), or last.
+ * before the PT_NOTE holding the old one (readers take the first), or last;
+ * the old note's own SHT_NOTE section, if any, then describes the new one.
  */
 int elfedit_plan_package_metadata(struct elfedit *ed, const char *json,
 				  size_t len, struct elfedit_plan *plan,

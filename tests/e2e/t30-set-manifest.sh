@@ -21,7 +21,11 @@ MKHVT=$TOP/tests/gen/mkhvt.sh
 # which proves it goes before that one): in place, the note the tender
 # reads now; grow, e_phnum and the table from slot INS on and what was
 # appended; move, e_phoff, e_phnum and what was appended.  Also checks the
-# entries after INS moved down one slot intact.
+# entries after INS moved down one slot intact.  For grow and move, an
+# SHT_NOTE section that held exactly the note the new PT_NOTE takes over
+# from (the first note of the PT_NOTE at INS) may change its sh_flags,
+# sh_addr, sh_offset and sh_size, and must now describe the new note,
+# unallocated.
 cat >"$T/ranges.py" <<'EOF'
 import struct, subprocess, sys
 kind, old, new, ins = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
@@ -57,6 +61,24 @@ elif kind == 'move':
         assert ph(b, nphoff, i + (i >= ins)) == ph(a, phoff, i), 'entry %d changed' % i
 else:
     sys.exit('bad kind')
+if kind != 'inplace' and ins < phnum:
+    shoff, = struct.unpack_from(E + 'Q', a, 0x28)
+    shnum, = struct.unpack_from(E + 'H', a, 0x3c)
+    _, _, o, _, _, fs = struct.unpack_from(E + 'IIQQQQ', a, phoff + 56 * ins)
+    nsz, dsz = struct.unpack_from(E + 'II', a, o)
+    size = 12 + ((nsz + 3) & ~3) + ((dsz + 3) & ~3)
+    ntab = nphoff
+    _, _, no, _, _, nfs = struct.unpack_from(E + 'IIQQQQ', b, ntab + 56 * ins)
+    for i in range(shnum if shoff else 0):
+        at = shoff + 64 * i
+        t, = struct.unpack_from(E + 'I', a, at + 4)
+        so, ss = struct.unpack_from(E + 'QQ', a, at + 0x18)
+        if t == 7 and (so, ss) == (o, size):
+            allowed.append((at + 8, at + 40))
+            fl, ad, so2, ss2 = struct.unpack_from(E + 'QQQQ', b, at + 8)
+            assert (so2, ss2, ad, fl & 2) == (no, nfs, 0, 0), \
+                'section %d not moved to the new note' % i
+            break
 cmp = subprocess.run(['cmp', '-l', old, new], capture_output=True, text=True)
 bad = []
 for line in cmp.stdout.splitlines():
@@ -96,6 +118,21 @@ edit_case() {
 	check "$label: only the $kind ranges differ" \
 		"$PY" "$T/ranges.py" "$kind" "$elf" "$T/out.elf" "$ins"
 	if [ "$kind" = grow ] || [ "$kind" = move ]; then
+		# readelf -n reads notes by section: .note.solo5.manifest shows
+		# the new manifest (on little-endian targets byte for byte the
+		# note Solo5's gen-manifest makes), not the stale one
+		readelf -nW "$T/out.elf" >"$T/rn.txt" 2>&1
+		check "$label: readelf -n shows the new manifest in its section" \
+			"$PY" - "$T/rn.txt" "$D/$m/note.hex" "$(od -An -tx1 -j5 -N1 "$elf")" <<'PYEOF'
+import re, sys
+text, want = open(sys.argv[1]).read(), bytes.fromhex(open(sys.argv[2]).read())
+block = text.split("Displaying notes found in: .note.solo5.manifest\n")[1]
+m = re.search(r"Solo5\s+0x([0-9a-f]+)\s.*description data: ([0-9a-f ]+)", block)
+size, data = int(m.group(1), 16), bytes.fromhex(m.group(2))
+assert size == len(want) - 20 == len(data), (size, len(want), len(data))
+if sys.argv[3].strip() == "01":   # little-endian: the same bytes
+    assert data == want[20:], "descriptor differs"
+PYEOF
 		# the OpenBSD note's PT_NOTE stays the first PT_NOTE
 		readelf -lW "$T/out.elf" | awk '$1 == "NOTE" { print $2; exit }' >"$T/first"
 		readelf -lW "$elf" | awk '$1 == "NOTE" { print $2; exit }' >"$T/first0"
@@ -220,6 +257,36 @@ assert n[0]["segment"]["first"] and n[0]["section"] is None, n
 	check "$arch: systemd sees the longer metadata" grep -q "name: yyyyyyyy" "$T/sa.txt"
 	readelf_clean "$arch: longer metadata readelf clean" "$T/pm3.elf"
 done
+# metadata linked in by the build (its own SHT_NOTE section and PT_NOTE,
+# placed first), replaced by a longer one: a new PT_NOTE before it, and
+# the section now holds the new note, so readelf -n (by section) and
+# systemd (by segment) show the same metadata
+"$PY" - "$T/fdo.hex" <<'PYEOF'
+import json, struct, sys
+d = json.dumps({"name": "linked-in", "type": "deb"}).encode() + b"\0"
+d += b"\0" * (-len(d) % 4)
+open(sys.argv[1], "w").write((struct.pack("<III", 4, len(d), 0xcafe1a7e)
+                              + b"FDO\0" + d).hex())
+PYEOF
+bash "$MKELF" -a x86_64 -n "$T/fdo.hex" -m "$D/m01-net/note.hex" "$T/lk.elf"
+systemd-analyze inspect-elf "$T/lk.elf" >"$T/sa.txt" 2>&1
+check "linked-in metadata: systemd sees it" grep -q "name: linked-in" "$T/sa.txt"
+check "linked-in metadata: replaced by a longer one" \
+	ukit-elftool set-package-metadata "$T/long.json" "$T/lk.elf" -o "$T/lk2.elf"
+check "linked-in metadata: only the move ranges differ, section moved" \
+	"$PY" "$T/ranges.py" move "$T/lk.elf" "$T/lk2.elf" 1
+systemd-analyze inspect-elf "$T/lk2.elf" >"$T/sa.txt" 2>&1
+check "linked-in metadata: systemd sees the new metadata" grep -q "name: yyyyyyyy" "$T/sa.txt"
+readelf -nW "$T/lk2.elf" >"$T/rn.txt" 2>&1
+check "linked-in metadata: readelf -n shows the new metadata in .note.extra" \
+	"$PY" - "$T/rn.txt" <<'PYEOF'
+import sys
+block = open(sys.argv[1]).read().split("Displaying notes found in: .note.extra\n")[1]
+block = block.split("Displaying notes")[0]
+assert '"name": "' + "y" * 300 in block and "linked-in" not in block, block[:300]
+PYEOF
+readelf_clean "linked-in metadata: readelf -lnW clean" "$T/lk2.elf"
+
 printf '{"a":1,"a":2}' >"$T/dup.json"
 expect_fail 1 "duplicate" "package metadata with duplicate keys refused" \
 	ukit-elftool set-package-metadata "$T/dup.json" "$T/k-x86_64.elf" -o "$T/x"

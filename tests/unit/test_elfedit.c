@@ -404,6 +404,53 @@ static void test_move_to_end(void **state)
 	}
 }
 
+/*
+ * The old manifest's own SHT_NOTE section follows the new note (readelf -n
+ * reads by section), unallocated; a section holding more than the old
+ * note is left as it is.
+ */
+static void test_section_follows_new_note(void **state)
+{
+	(void)state;
+	for (int big = 0; big < 2; big++) {
+		struct img_opts o = { .big = big, .target = ABI_HVT, .ndev = 1,
+				      .sections = true };
+		struct elfedit_plan plan;
+		struct fmt_err e = { 0 };
+		struct img im;
+		uint8_t *out, *sh;
+		size_t out_len, shoff;
+
+		mkimg(&o, &im);
+		shoff = ld64(im.b + 0x28, big);
+		sh = im.b + shoff + 64 * 3;      /* NULL, OpenBSD, ABI1, MFT1 */
+		assert_int_equal(ld64(sh + 0x18, big), im.mft_off);
+		st64(sh + 8, 0x2 | 0x100, big);  /* SHF_ALLOC | another flag */
+		st64(sh + 0x10, 0x10000000 + im.mft_off, big);
+		assert_int_equal(plan_mft(&im, 3, &plan, &out, &out_len, &e), 0);
+		assert_int_equal(plan.how, ELFEDIT_MOVE);
+		sh = out + shoff + 64 * 3;
+		assert_int_equal(ld64(sh + 8, big), 0x100);
+		assert_int_equal(ld64(sh + 0x10, big), 0);
+		assert_int_equal(ld64(sh + 0x18, big), plan.note_off);
+		assert_int_equal(ld64(sh + 0x20, big), manifest_note_size(3));
+		/* the other sections are untouched */
+		assert_memory_equal(out + shoff, im.b + shoff, 64 * 3);
+		assert_only_patched(&im, out, &plan);
+		elfedit_plan_free(&plan);
+		free(out);
+
+		/* a section 4 bytes longer than the note: left alone */
+		sh = im.b + shoff + 64 * 3;
+		st64(sh + 0x20, im.mft_len + 4, big);
+		assert_int_equal(plan_mft(&im, 3, &plan, &out, &out_len, &e), 0);
+		assert_memory_equal(out + shoff, im.b + shoff, 64 * 4);
+		elfedit_plan_free(&plan);
+		free(out);
+		free(im.b);
+	}
+}
+
 static void test_gap_not_free(void **state)
 {
 	/* A gap that a section covers, or that holds a non-zero byte,
@@ -854,6 +901,7 @@ int main(void)
 		cmocka_unit_test(test_in_place_smaller),
 		cmocka_unit_test(test_grow_into_free_space),
 		cmocka_unit_test(test_move_to_end),
+		cmocka_unit_test(test_section_follows_new_note),
 		cmocka_unit_test(test_gap_not_free),
 		cmocka_unit_test(test_no_openbsd_note),
 		cmocka_unit_test(test_refused_targets),
