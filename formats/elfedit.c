@@ -46,6 +46,7 @@
 #define PT_NOTE_    4
 #define PT_PHDR_    6
 #define SHT_NULL_   0
+#define SHT_STRTAB_ 3
 #define SHT_NOTE_   7
 #define SHT_NOBITS_ 8
 #define SHF_ALLOC_  2
@@ -53,7 +54,10 @@
 #define ET_EXEC_    2
 #define PN_XNUM_    0xffff
 #define OFF_PHOFF   0x20
+#define OFF_SHOFF   0x28
 #define OFF_PHNUM   0x38
+#define OFF_SHNUM   0x3c
+#define SHN_LORESERVE_ 0xff00
 #define NEW_ALIGN   8     /* alignment of data appended to the file */
 #define NOTE_ALIGN  4     /* note layout (ELF_T_NHDR), p_align of new PT_NOTEs */
 #define COPY_BUF    (1u << 20)
@@ -76,6 +80,8 @@ struct elfedit {
 	uint64_t  phoff;
 	unsigned  phnum;
 	unsigned  shnum;
+	uint64_t  shoff;
+	unsigned  shstrndx;  /* e_shstrndx */
 	uint8_t  *phraw;     /* the program header table as in the file */
 	struct ph *ph;
 	struct sh *sh;
@@ -152,12 +158,13 @@ static int check_ehdr(struct elfedit *ed, const uint8_t *h, uint64_t *shoff,
 				ld32(h + 0x14, big));
 	ed->type = ld16(h + 0x10, big);
 	ed->phoff = ld64(h + OFF_PHOFF, big);
-	*shoff = ld64(h + 0x28, big);
+	*shoff = ld64(h + OFF_SHOFF, big);
+	ed->shstrndx = ld16(h + 0x3e, big);
 	ehsize = ld16(h + 0x34, big);
 	phentsize = ld16(h + 0x36, big);
 	ed->phnum = ld16(h + OFF_PHNUM, big);
 	shentsize = ld16(h + 0x3a, big);
-	ed->shnum = ld16(h + 0x3c, big);
+	ed->shnum = ld16(h + OFF_SHNUM, big);
 	if (ehsize != EHDR_SIZE)
 		return fmt_errf(e, 0x34, "e_ehsize %u, expected %u", ehsize,
 				EHDR_SIZE);
@@ -251,6 +258,7 @@ int elfedit_open(const struct elfedit_src *src, struct elfedit **out,
 		}
 	}
 
+	ed->shoff = shoff;
 	if (ed->shnum > 0) {
 		ed->sh = calloc(ed->shnum, sizeof *ed->sh);
 		shraw = malloc((size_t)ed->shnum * SHDR_SIZE);
@@ -644,6 +652,84 @@ static int plan_retarget_section(const struct elfedit *ed, uint64_t old_off,
 	return 0;
 }
 
+/*
+ * After plan_insert() of a note that had no predecessor: give it a section
+ * of its own, named (name), so that tools reading notes by section
+ * (readelf -n, objdump, libelf) see it too.  A copy of the section name
+ * table with the name added, then a copy of the section header table with
+ * the new entry last (the name table's entry pointing at the copy), are
+ * appended after the note; e_shoff and e_shnum point at them, and the old
+ * copies' bytes stay, unused.  Files without a section header table, or
+ * whose name table is not a plain SHT_STRTAB of at most
+ * ELFEDIT_MAX_SHSTRTAB bytes, get no section (the PT_NOTE is what loaders
+ * and systemd read).  0 or -1 with (e).
+ */
+static int plan_add_section(const struct elfedit *ed, const char *name,
+			    size_t len, struct elfedit_plan *plan,
+			    struct fmt_err *e)
+{
+	const struct sh *str;
+	size_t nlen = strlen(name) + 1, strsz, tabsz;
+	uint64_t str_off, tab_off, end;
+	uint8_t *buf = NULL, num[2], shoff[8], *ent;
+	int rc = -1;
+
+	if (ed->shnum == 0 || ed->shstrndx == 0 ||
+	    ed->shstrndx >= ed->shnum || ed->shnum + 1 >= SHN_LORESERVE_ ||
+	    ed->shnum + 1 > ELFEDIT_MAX_SHNUM)
+		return 0;
+	str = &ed->sh[ed->shstrndx];
+	if (str->type != SHT_STRTAB_ || str->size > ELFEDIT_MAX_SHSTRTAB)
+		return 0;
+	if (notes_untouched(ed, OFF_SHOFF, 8, UINT64_MAX, e) < 0 ||
+	    notes_untouched(ed, OFF_SHNUM, 2, UINT64_MAX, e) < 0)
+		goto out;
+	strsz = (size_t)str->size + nlen;
+	tabsz = (size_t)(ed->shnum + 1) * SHDR_SIZE;
+	str_off = plan->out_size;
+	if (ck_align(str_off + strsz, NEW_ALIGN, &tab_off) ||
+	    ck_add(tab_off, tabsz, &end) || end > INT64_MAX) {
+		fmt_errf(e, FMT_NOOFF, "file too large");
+		goto out;
+	}
+	if ((buf = calloc(1, strsz > tabsz ? strsz : tabsz)) == NULL) {
+		fmt_errf(e, FMT_NOOFF, "out of memory");
+		goto out;
+	}
+	/* the name table, with the new name last */
+	if (rd(ed, buf, (size_t)str->size, str->offset, e) < 0)
+		goto out;
+	memcpy(buf + str->size, name, nlen);
+	if (add_patch(plan, str_off, buf, strsz, e) < 0)
+		goto out;
+	/* the header table: the name table's entry moved, the new entry */
+	memset(buf, 0, tabsz);
+	if (rd(ed, buf, tabsz - SHDR_SIZE, ed->shoff, e) < 0)
+		goto out;
+	ent = buf + (size_t)ed->shstrndx * SHDR_SIZE;
+	st64(ent + 0x18, str_off, ed->big);
+	st64(ent + 0x20, strsz, ed->big);
+	ent = buf + tabsz - SHDR_SIZE;
+	st32(ent, (uint32_t)str->size, ed->big);        /* sh_name */
+	st32(ent + 4, SHT_NOTE_, ed->big);
+	st64(ent + 0x18, plan->note_off, ed->big);
+	st64(ent + 0x20, len, ed->big);
+	st64(ent + 0x30, NOTE_ALIGN, ed->big);          /* sh_addralign */
+	st16(num, (uint16_t)(ed->shnum + 1), ed->big);
+	st64(shoff, tab_off, ed->big);
+	if (add_patch(plan, tab_off, buf, tabsz, e) < 0 ||
+	    add_patch(plan, OFF_SHOFF, shoff, sizeof shoff, e) < 0 ||
+	    add_patch(plan, OFF_SHNUM, num, sizeof num, e) < 0)
+		goto out;
+	plan->out_size = end;
+	rc = 0;
+out:
+	free(buf);
+	if (rc < 0)
+		elfedit_plan_free(plan);
+	return rc;
+}
+
 static const char *target_name(uint32_t t)
 {
 	static const char *const names[] = {
@@ -887,6 +973,8 @@ int elfedit_plan_package_metadata(struct elfedit *ed, const char *json,
 		if (r == 0 && seg >= 0)
 			r = plan_retarget_section(ed, old.off, old.size, nlen,
 						  plan, e);
+		else if (r == 0)
+			r = plan_add_section(ed, ".note.package", nlen, plan, e);
 	}
 	free(note);
 	return r;

@@ -27,7 +27,8 @@
 #define ELFEDIT_MAX_NOTE     (1u << 20)   /* bytes of one note we write */
 #define ELFEDIT_MAX_PKGMETA  (64u << 10)  /* bytes of package metadata JSON */
 #define ELFEDIT_MAX_NOTES    4096         /* notes scanned per PT_NOTE */
-#define ELFEDIT_MAX_PATCHES  8
+#define ELFEDIT_MAX_SHSTRTAB (1u << 20)   /* section name table we copy */
+#define ELFEDIT_MAX_PATCHES  12
 
 #define FDO_NOTE_NAME        "FDO"
 #define FDO_PACKAGING_METADATA 0xcafe1a7eU
@@ -108,7 +109,9 @@ int elfedit_pkgmeta_check(const char *json, size_t len, struct fmt_err *e);
  * with elfedit_pkgmeta_check; trailing white space is dropped): replaces the
  * first existing one in place when it fits, else a new PT_NOTE placed
  * before the PT_NOTE holding the old one (readers take the first), or last;
- * the old note's own SHT_NOTE section, if any, then describes the new one.
+ * the old note's own SHT_NOTE section, if any, then describes the new one;
+ * a first note also gets a ".note.package" section when the file has a
+ * section name table (copies of the name and header tables are appended).
  */
 int elfedit_plan_package_metadata(struct elfedit *ed, const char *json,
 				  size_t len, struct elfedit_plan *plan,

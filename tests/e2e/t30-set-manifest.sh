@@ -25,7 +25,10 @@ MKHVT=$TOP/tests/gen/mkhvt.sh
 # SHT_NOTE section that held exactly the note the new PT_NOTE takes over
 # from (the first note of the PT_NOTE at INS) may change its sh_flags,
 # sh_addr, sh_offset and sh_size, and must now describe the new note,
-# unallocated.
+# unallocated.  A new note appended last (INS = e_phnum, nothing before it)
+# gets a section of its own: e_shoff and e_shnum may change, the appended
+# header table must be the old one plus an SHT_NOTE entry named
+# .note.package holding the new note.
 cat >"$T/ranges.py" <<'EOF'
 import struct, subprocess, sys
 kind, old, new, ins = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
@@ -79,6 +82,26 @@ if kind != 'inplace' and ins < phnum:
             assert (so2, ss2, ad, fl & 2) == (no, nfs, 0, 0), \
                 'section %d not moved to the new note' % i
             break
+if kind != 'inplace' and ins == phnum:
+    # a note with no predecessor: a section of its own, in copies of the
+    # section header and name tables appended after it (e_shoff, e_shnum)
+    shoff, = struct.unpack_from(E + 'Q', a, 0x28)
+    shnum, strndx = struct.unpack_from(E + 'HH', a, 0x3c)
+    nshoff, = struct.unpack_from(E + 'Q', b, 0x28)
+    nshnum, = struct.unpack_from(E + 'H', b, 0x3c)
+    assert nshnum == shnum + 1 and nshoff >= len(a), 'no section added'
+    allowed += [(0x28, 0x30), (0x3c, 0x3e)]
+    for i in range(shnum):
+        x, y = a[shoff + 64 * i: shoff + 64 * i + 64], b[nshoff + 64 * i: nshoff + 64 * i + 64]
+        if i == strndx:
+            x, y = x[:0x18] + x[0x28:], y[:0x18] + y[0x28:]
+        assert x == y, 'section %d changed' % i
+    so, ss = struct.unpack_from(E + 'QQ', b, nshoff + 64 * strndx + 0x18)
+    nm, t = struct.unpack_from(E + 'II', b, nshoff + 64 * shnum)
+    o2, s2 = struct.unpack_from(E + 'QQ', b, nshoff + 64 * shnum + 0x18)
+    _, _, no, _, _, nfs = struct.unpack_from(E + 'IIQQQQ', b, nphoff + 56 * ins)
+    assert b[so + nm: b.index(b'\0', so + nm)] == b'.note.package', 'name'
+    assert (t, o2, s2) == (7, no, nfs), 'new section does not hold the note'
 cmp = subprocess.run(['cmp', '-l', old, new], capture_output=True, text=True)
 bad = []
 for line in cmp.stdout.splitlines():
@@ -232,12 +255,21 @@ assert m and m[0] == json.load(open(sys.argv[2])), j
 	readelf_clean "$arch: hvt package metadata readelf -lnW clean" "$T/pmh.elf"
 	systemd-analyze inspect-elf "$T/pmh.elf" >"$T/sa.txt" 2>&1
 	check "$arch: systemd sees the hvt package metadata" grep -q "name: hello-unikernel" "$T/sa.txt"
+	for f in pm pmh; do
+		readelf -nW "$T/$f.elf" >"$T/rn.txt" 2>&1
+		check "$arch: readelf -n shows the metadata in .note.package ($f)" \
+			"$PY" - "$T/rn.txt" <<'PYEOF'
+import sys
+block = open(sys.argv[1]).read().split("Displaying notes found in: .note.package\n")[1]
+assert "hello-unikernel" in block.split("Displaying notes")[0]
+PYEOF
+	done
 	ukit-elftool notes "$T/pm.elf" >"$T/notes.json" 2>/dev/null
 	check "$arch: notes decodes the FDO note from its own PT_NOTE" "$PY" -c '
 import json, sys
 n = [x for x in json.load(open(sys.argv[1]))["notes"] if x["owner"] == "FDO"]
 assert len(n) == 1 and n[0]["content"]["metadata"] == json.load(open(sys.argv[2])), n
-assert n[0]["segment"]["first"] and n[0]["section"] is None, n
+assert n[0]["segment"]["first"] and n[0]["section"]["name"] == ".note.package", n
 ' "$T/notes.json" "$T/meta.json"
 	ukit-elftool query-manifest "$T/pm.elf" >"$T/q.json"
 	same_file "$arch: manifest unaffected by package metadata" "$D/m01-net/query-manifest.json" "$T/q.json"

@@ -33,6 +33,7 @@ struct img_opts {
 	bool     phdr;       /* a PT_PHDR first */
 	bool     sections;   /* SHT_NOTE sections for the notes */
 	bool     fdo;        /* an FDO package metadata note (PT_NOTE) */
+	bool     shstrtab;   /* a section name table (with sections) */
 };
 
 struct img {
@@ -102,6 +103,7 @@ static void mkimg(const struct img_opts *o, struct img *im)
 {
 	struct manifest m;
 	struct { size_t off, len; } sec[4];
+	static const char names[] = "\0.shstrtab";
 	size_t nsec = 0, p, tab, text_end;
 	unsigned i = 0;
 	uint8_t abi[16] = { 0 };
@@ -173,15 +175,27 @@ static void mkimg(const struct img_opts *o, struct img *im)
 	st16(im->b + 0x36, 56, big);
 	st16(im->b + 0x38, (uint16_t)im->phnum, big);
 	if (o->sections) {
+		size_t str = p, n = nsec + 1 + o->shstrtab;
+
+		if (o->shstrtab) {     /* names: "", ".shstrtab" */
+			memcpy(im->b + p, names, sizeof names);
+			p += sizeof names;
+		}
 		p = (p + 7) & ~(size_t)7;
 		st64(im->b + 0x28, p, big);
 		st16(im->b + 0x3a, 64, big);
-		st16(im->b + 0x3c, (uint16_t)(nsec + 1), big);
+		st16(im->b + 0x3c, (uint16_t)n, big);
 		put_shdr(im->b + p, big, 0, 0, 0);
 		for (size_t s = 0; s < nsec; s++)
 			put_shdr(im->b + p + 64 * (s + 1), big, 7, sec[s].off,
 				 sec[s].len);
-		p += 64 * (nsec + 1);
+		if (o->shstrtab) {
+			put_shdr(im->b + p + 64 * (nsec + 1), big, 3, str,
+				 sizeof names);
+			st32(im->b + p + 64 * (nsec + 1), 1, big); /* sh_name */
+			st16(im->b + 0x3e, (uint16_t)(nsec + 1), big);
+		}
+		p += 64 * n;
 	}
 	im->len = p;
 }
@@ -822,6 +836,75 @@ static void test_pkgmeta(void **state)
 	}
 }
 
+/*
+ * A new package note with no predecessor gets a section of its own,
+ * ".note.package", in copies of the name and header tables appended after
+ * it; a file whose name table is missing or not an SHT_STRTAB gets none
+ * (and no error).
+ */
+static void test_pkgmeta_section(void **state)
+{
+	(void)state;
+	for (int big = 0; big < 2; big++) {
+		struct img_opts o = { .big = big, .target = ABI_HVT, .ndev = 1,
+				      .sections = true, .shstrtab = true };
+		struct elfedit_plan plan;
+		struct fmt_err e = { 0 };
+		struct img im;
+		uint8_t *out, *ent;
+		size_t out_len, shoff, nshoff, str, shnum, strndx;
+
+		mkimg(&o, &im);
+		shoff = ld64(im.b + 0x28, big);
+		shnum = ld16(im.b + 0x3c, big);
+		strndx = ld16(im.b + 0x3e, big);
+		assert_int_equal(plan_pkg(&im, "{\"name\":\"s\"}", &plan, &out,
+					  &out_len, &e), 0);
+		assert_int_equal(ld16(out + 0x3c, big), shnum + 1);
+		nshoff = ld64(out + 0x28, big);
+		assert_true(nshoff >= plan.note_off && nshoff % 8 == 0);
+		assert_int_equal(out_len, nshoff + 64 * (shnum + 1));
+		/* the old entries as they were, but the name table's */
+		assert_memory_equal(out + nshoff, im.b + shoff, 64 * strndx);
+		ent = out + nshoff + 64 * strndx;
+		str = ld64(ent + 0x18, big);
+		assert_int_equal(ld64(ent + 0x20, big), 11 + 14);
+		assert_memory_equal(out + str, "\0.shstrtab\0.note.package", 25);
+		ent = out + nshoff + 64 * shnum;
+		assert_memory_equal(out + str + ld32(ent, big), ".note.package",
+				    14);
+		assert_int_equal(ld32(ent + 4, big), 7);
+		assert_int_equal(ld64(ent + 8, big), 0);     /* not allocated */
+		assert_int_equal(ld64(ent + 0x18, big), plan.note_off);
+		assert_string_equal(fdo_text(out, out_len, big),
+				    "{\"name\":\"s\"}");
+		/* the old tables' bytes are untouched */
+		assert_memory_equal(out + shoff, im.b + shoff, 64 * shnum);
+		assert_only_patched(&im, out, &plan);
+		elfedit_plan_free(&plan);
+		free(out);
+
+		/* the name table is not a string table: no section */
+		st32(im.b + shoff + 64 * strndx + 4, 1, big);   /* PROGBITS */
+		assert_int_equal(plan_pkg(&im, "{\"name\":\"s\"}", &plan, &out,
+					  &out_len, &e), 0);
+		assert_int_equal(ld16(out + 0x3c, big), shnum);
+		assert_int_equal(ld64(out + 0x28, big), shoff);
+		elfedit_plan_free(&plan);
+		free(out);
+
+		/* e_shstrndx out of range: no section */
+		st32(im.b + shoff + 64 * strndx + 4, 3, big);
+		st16(im.b + 0x3e, (uint16_t)shnum, big);
+		assert_int_equal(plan_pkg(&im, "{\"name\":\"s\"}", &plan, &out,
+					  &out_len, &e), 0);
+		assert_int_equal(ld16(out + 0x3c, big), shnum);
+		elfedit_plan_free(&plan);
+		free(out);
+		free(im.b);
+	}
+}
+
 static void test_pkgmeta_check(void **state)
 {
 	static const struct { const char *json; size_t len; const char *msg; } t[] = {
@@ -910,6 +993,7 @@ int main(void)
 		cmocka_unit_test(test_pt_note_overlaps_edit),
 		cmocka_unit_test(test_bad_new_note),
 		cmocka_unit_test(test_pkgmeta),
+		cmocka_unit_test(test_pkgmeta_section),
 		cmocka_unit_test(test_pkgmeta_check),
 		cmocka_unit_test(test_apply_fd),
 	};
