@@ -654,7 +654,8 @@ static int plan_retarget_section(const struct elfedit *ed, uint64_t old_off,
 
 /*
  * After plan_insert() of a note that had no predecessor: give it a section
- * of its own, named (name), so that tools reading notes by section
+ * of its own, named (name) as the linker would name it, so that tools
+ * reading notes by section
  * (readelf -n, objdump, libelf) see it too.  A copy of the section name
  * table with the name added, then a copy of the section header table with
  * the new entry last (the name table's entry pointing at the copy), are
@@ -870,8 +871,11 @@ int elfedit_plan_manifest(struct elfedit *ed, const uint8_t *note, size_t len,
 		ins = ed->phnum;
 	if (plan_insert(ed, ins, note, len, plan, e) < 0)
 		return -1;
-	return v.mft < 0 ? 0 : plan_retarget_section(ed, ed->ph[v.mft].offset,
-						     v.mft_size, len, plan, e);
+	if (v.mft < 0)
+		return plan_add_section(ed, ".note.solo5.manifest", len, plan,
+					e);
+	return plan_retarget_section(ed, ed->ph[v.mft].offset, v.mft_size,
+				     len, plan, e);
 }
 
 int elfedit_pkgmeta_check(const char *json, size_t len, struct fmt_err *e)

@@ -91,7 +91,9 @@ bool elfedit_big_endian(const struct elfedit *ed);
  * in the file's byte order.  In place when it fits the note a tender reads
  * now (any target); otherwise, for hvt and spt only, a new PT_NOTE before
  * the old one, and an SHT_NOTE section holding exactly the old note now
- * describes the new one (readelf -n reads by section).  Returns 0 with (plan) filled (free with elfedit_plan_free),
+ * describes the new one (readelf -n reads by section); with no MFT1 note
+ * before, the new one gets a ".note.solo5.manifest" section when the file
+ * has a section name table.  Returns 0 with (plan) filled (free with elfedit_plan_free),
  * or -1 with (e) set (e.g. a virtio image whose manifest does not fit).
  */
 int elfedit_plan_manifest(struct elfedit *ed, const uint8_t *note, size_t len,

@@ -25,10 +25,10 @@ MKHVT=$TOP/tests/gen/mkhvt.sh
 # SHT_NOTE section that held exactly the note the new PT_NOTE takes over
 # from (the first note of the PT_NOTE at INS) may change its sh_flags,
 # sh_addr, sh_offset and sh_size, and must now describe the new note,
-# unallocated.  A new note appended last (INS = e_phnum, nothing before it)
-# gets a section of its own: e_shoff and e_shnum may change, the appended
-# header table must be the old one plus an SHT_NOTE entry named
-# .note.package holding the new note.
+# unallocated.  A new note with no predecessor gets a section of its own:
+# e_shoff and e_shnum may change, the appended header table must be the old
+# one plus an SHT_NOTE entry holding the new note, named .note.package
+# (package metadata, appended last: INS = e_phnum) or .note.solo5.manifest.
 cat >"$T/ranges.py" <<'EOF'
 import struct, subprocess, sys
 kind, old, new, ins = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
@@ -45,7 +45,8 @@ def first_note(i):
     if t != 4 or fs < 20: return None
     nsz, dsz, typ = struct.unpack_from(E + 'III', a, o)
     return (o, 20 + ((dsz + 3) & ~3), typ) if nsz == 6 and a[o+12:o+18] == b'Solo5\0' else None
-mft = [i for i in range(phnum) if (first_note(i) or (0, 0, 0))[2] == 0x3154464d][0]
+mfts = [i for i in range(phnum) if (first_note(i) or (0, 0, 0))[2] == 0x3154464d]
+mft = mfts[0] if mfts else None
 ins = mft if ins == '-' else int(ins)
 allowed = [(len(a), len(b))]
 if kind == 'inplace':
@@ -72,7 +73,10 @@ if kind != 'inplace' and ins < phnum:
     size = 12 + ((nsz + 3) & ~3) + ((dsz + 3) & ~3)
     ntab = nphoff
     _, _, no, _, _, nfs = struct.unpack_from(E + 'IIQQQQ', b, ntab + 56 * ins)
-    for i in range(shnum if shoff else 0):
+    # only a note of the same owner and type is taken over
+    same = a[o + 8:o + 12] == b[no + 8:no + 12] and \
+        a[o + 12:o + 12 + nsz] == b[no + 12:no + 12 + nsz]
+    for i in range(shnum if shoff and same else 0):
         at = shoff + 64 * i
         t, = struct.unpack_from(E + 'I', a, at + 4)
         so, ss = struct.unpack_from(E + 'QQ', a, at + 0x18)
@@ -82,7 +86,8 @@ if kind != 'inplace' and ins < phnum:
             assert (so2, ss2, ad, fl & 2) == (no, nfs, 0, 0), \
                 'section %d not moved to the new note' % i
             break
-if kind != 'inplace' and ins == phnum:
+shnum, = struct.unpack_from(E + 'H', a, 0x3c)
+if kind != 'inplace' and struct.unpack_from(E + 'H', b, 0x3c)[0] != shnum:
     # a note with no predecessor: a section of its own, in copies of the
     # section header and name tables appended after it (e_shoff, e_shnum)
     shoff, = struct.unpack_from(E + 'Q', a, 0x28)
@@ -100,7 +105,8 @@ if kind != 'inplace' and ins == phnum:
     nm, t = struct.unpack_from(E + 'II', b, nshoff + 64 * shnum)
     o2, s2 = struct.unpack_from(E + 'QQ', b, nshoff + 64 * shnum + 0x18)
     _, _, no, _, _, nfs = struct.unpack_from(E + 'IIQQQQ', b, nphoff + 56 * ins)
-    assert b[so + nm: b.index(b'\0', so + nm)] == b'.note.package', 'name'
+    assert b[so + nm: b.index(b'\0', so + nm)] == (
+        b'.note.package' if ins == phnum else b'.note.solo5.manifest'), 'name'
     assert (t, o2, s2) == (7, no, nfs), 'new section does not hold the note'
 cmp = subprocess.run(['cmp', '-l', old, new], capture_output=True, text=True)
 bad = []
@@ -198,6 +204,21 @@ for t in 3:virtio 4:muen 5:genode 6:xen; do
 	check "$name: existing output untouched" grep -qx keep "$T/existing"
 	edit_case "$name smaller" "$T/$name.elf" m00-empty inplace -
 done
+# hvt without any manifest note: a new PT_NOTE after the OpenBSD one, and
+# a .note.solo5.manifest section for it
+bash "$MKELF" -M "$T/hvt-nomft.elf"
+check "hvt without MFT1 note: set-manifest" ukit-elftool set-manifest \
+	"$D/m03-net-block/manifest.json" "$T/hvt-nomft.elf" -o "$T/nm.elf"
+ukit-elftool query-manifest "$T/nm.elf" >"$T/q.json" 2>"$T/q.err"
+same_file "hvt without MFT1 note: query-manifest" \
+	"$D/m03-net-block/query-manifest.json" "$T/q.json"
+check "hvt without MFT1 note: only the move ranges differ, section added" \
+	"$PY" "$T/ranges.py" move "$T/hvt-nomft.elf" "$T/nm.elf" 2
+readelf_clean "hvt without MFT1 note: readelf -lnW clean" "$T/nm.elf"
+readelf -nW "$T/nm.elf" >"$T/rn.txt" 2>&1
+check "hvt without MFT1 note: readelf -n shows .note.solo5.manifest" \
+	grep -q "Displaying notes found in: .note.solo5.manifest" "$T/rn.txt"
+
 bash "$MKELF" -t 3 -v 1 -M "$T/virtio-nomft.elf"
 expect_fail 1 "no MFT1 note to rewrite" "virtio without MFT1 note: refused" \
 	ukit-elftool set-manifest "$D/m01-net/manifest.json" "$T/virtio-nomft.elf" -o "$T/o2"
