@@ -312,6 +312,7 @@ const char *elfedit_how_name(enum elfedit_how how)
 	case ELFEDIT_IN_PLACE: return "in place";
 	case ELFEDIT_GROW:     return "grown program header table";
 	case ELFEDIT_MOVE:     return "moved program header table";
+	case ELFEDIT_REPOINT:  return "PT_NOTE pointed at the new note";
 	}
 	return "?";
 }
@@ -620,6 +621,66 @@ static int plan_insert(const struct elfedit *ed, unsigned ins,
 }
 
 /*
+ * Plan pointing PT_NOTE (idx), which holds nothing but the note being
+ * replaced, at (note, len) appended to the file; the old note's bytes stay,
+ * unused.  Preferred to a new PT_NOTE when the program header table cannot
+ * grow in place: moving the table out of the first PT_LOAD makes binutils
+ * (strip, objcopy, dh_strip) lay the file out anew and shift the loaded
+ * sections, and is impossible with a PT_PHDR; a repointed entry changes
+ * no layout.
+ */
+static int plan_repoint(const struct elfedit *ed, unsigned idx,
+			const uint8_t *note, size_t len,
+			struct elfedit_plan *plan, struct fmt_err *e)
+{
+	uint64_t at = ed->phoff + (uint64_t)idx * PHDR_SIZE, note_off, end;
+	uint8_t ent[PHDR_SIZE];
+
+	if (notes_untouched(ed, at, PHDR_SIZE, UINT64_MAX, e) < 0)
+		return -1;
+	if (ck_align(ed->src.size, NEW_ALIGN, &note_off) ||
+	    ck_add(note_off, len, &end) || end > INT64_MAX)
+		return fmt_errf(e, FMT_NOOFF, "file too large");
+	memcpy(ent, ed->phraw + (size_t)idx * PHDR_SIZE, PHDR_SIZE);
+	st64(ent + 8, note_off, ed->big);      /* p_offset */
+	st64(ent + 16, 0, ed->big);            /* not loaded */
+	st64(ent + 24, 0, ed->big);
+	st64(ent + 32, len, ed->big);
+	st64(ent + 40, len, ed->big);
+	st64(ent + 48, NOTE_ALIGN, ed->big);
+	plan->in_size = ed->src.size;
+	plan->out_size = end;
+	plan->how = ELFEDIT_REPOINT;
+	plan->phdr_index = idx;
+	plan->note_off = note_off;
+	if (add_patch(plan, at, ent, sizeof ent, e) < 0 ||
+	    add_patch(plan, note_off, note, len, e) < 0) {
+		elfedit_plan_free(plan);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Is the note of (size) bytes at (off) all that PT_NOTE (idx) holds, and
+ * has the program header table no free space to grow into?  Then
+ * plan_repoint() rather than plan_insert().  0 with (*yes), or -1.
+ */
+static int want_repoint(const struct elfedit *ed, unsigned idx, uint64_t off,
+			uint64_t size, bool *yes, struct fmt_err *e)
+{
+	bool grow = false;
+
+	*yes = false;
+	if (ed->ph[idx].offset != off || ed->ph[idx].filesz != size)
+		return 0;
+	if (can_grow(ed, &grow, e) < 0)
+		return -1;
+	*yes = !grow;
+	return 0;
+}
+
+/*
  * After plan_insert(): the new PT_NOTE takes over from the note of
  * (old_size) bytes at (old_off).  An SHT_NOTE section that holds exactly
  * that note is pointed at the new one (plan->note_off, (len) bytes), so
@@ -869,6 +930,18 @@ int elfedit_plan_manifest(struct elfedit *ed, const uint8_t *note, size_t len,
 		ins = (unsigned)v.first_note;
 	else
 		ins = ed->phnum;
+	if (v.mft >= 0) {
+		bool rp;
+		if (want_repoint(ed, (unsigned)v.mft, ed->ph[v.mft].offset,
+				 v.mft_size, &rp, e) < 0)
+			return -1;
+		if (rp && plan_repoint(ed, (unsigned)v.mft, note, len, plan,
+				       e) < 0)
+			return -1;
+		if (rp)
+			return plan_retarget_section(ed, ed->ph[v.mft].offset,
+						     v.mft_size, len, plan, e);
+	}
 	if (plan_insert(ed, ins, note, len, plan, e) < 0)
 		return -1;
 	if (v.mft < 0)
@@ -972,8 +1045,18 @@ int elfedit_plan_package_metadata(struct elfedit *ed, const char *json,
 		plan->phdr_index = (unsigned)seg;
 		r = plan_overwrite(ed, old.off, old.size, note, nlen, plan, e);
 	} else {
-		r = plan_insert(ed, seg >= 0 ? (unsigned)seg : ed->phnum, note,
-				nlen, plan, e);
+		bool rp = false;
+
+		if (seg >= 0 && want_repoint(ed, (unsigned)seg, old.off,
+					     old.size, &rp, e) < 0) {
+			free(note);
+			return -1;
+		}
+		if (rp)
+			r = plan_repoint(ed, (unsigned)seg, note, nlen, plan, e);
+		else
+			r = plan_insert(ed, seg >= 0 ? (unsigned)seg : ed->phnum,
+					note, nlen, plan, e);
 		if (r == 0 && seg >= 0)
 			r = plan_retarget_section(ed, old.off, old.size, nlen,
 						  plan, e);

@@ -53,6 +53,7 @@ enum elfedit_how {
 	ELFEDIT_IN_PLACE = 1,  /* an existing note was overwritten */
 	ELFEDIT_GROW,          /* new PT_NOTE; phdr table grew into free space */
 	ELFEDIT_MOVE,          /* new PT_NOTE; phdr table moved to end of file */
+	ELFEDIT_REPOINT,       /* the old note's PT_NOTE points at a new note */
 };
 
 struct elfedit_patch {
@@ -89,8 +90,12 @@ bool elfedit_big_endian(const struct elfedit *ed);
 /*
  * Plan replacing the Solo5 manifest with (note, len), a complete MFT1 note
  * in the file's byte order.  In place when it fits the note a tender reads
- * now (any target); otherwise, for hvt and spt only, a new PT_NOTE before
- * the old one, and an SHT_NOTE section holding exactly the old note now
+ * now (any target); otherwise, for hvt and spt only, the new note is
+ * appended: when the program header table has no free space after it and
+ * the old note is alone in its PT_NOTE, that PT_NOTE is pointed at the new
+ * note (no table edit: binutils keeps the layout, PT_PHDR stays true);
+ * else a new PT_NOTE before the old one.  An SHT_NOTE section holding
+ * exactly the old note now
  * describes the new one (readelf -n reads by section); with no MFT1 note
  * before, the new one gets a ".note.solo5.manifest" section when the file
  * has a section name table.  Returns 0 with (plan) filled (free with elfedit_plan_free),

@@ -388,12 +388,13 @@ static void test_grow_into_free_space(void **state)
 	}
 }
 
+/* A new note with no predecessor and no free space: the table moves. */
 static void test_move_to_end(void **state)
 {
 	(void)state;
 	for (int big = 0; big < 2; big++) {
-		struct img_opts o = { .big = big, .target = ABI_SPT, .ndev = 0,
-				      .sections = true };
+		struct img_opts o = { .big = big, .target = ABI_SPT,
+				      .no_mft = true, .sections = true };
 		struct elfedit_plan plan;
 		struct fmt_err e = { 0 };
 		struct img im;
@@ -442,7 +443,7 @@ static void test_section_follows_new_note(void **state)
 		st64(sh + 8, 0x2 | 0x100, big);  /* SHF_ALLOC | another flag */
 		st64(sh + 0x10, 0x10000000 + im.mft_off, big);
 		assert_int_equal(plan_mft(&im, 3, &plan, &out, &out_len, &e), 0);
-		assert_int_equal(plan.how, ELFEDIT_MOVE);
+		assert_int_equal(plan.how, ELFEDIT_REPOINT);
 		sh = out + shoff + 64 * 3;
 		assert_int_equal(ld64(sh + 8, big), 0x100);
 		assert_int_equal(ld64(sh + 0x10, big), 0);
@@ -465,11 +466,58 @@ static void test_section_follows_new_note(void **state)
 	}
 }
 
+/*
+ * A larger manifest, no free space after the table, the old note alone in
+ * its PT_NOTE: that PT_NOTE is pointed at the new note, appended; the
+ * table neither grows nor moves, so a PT_PHDR is no obstacle.
+ */
+static void test_repoint(void **state)
+{
+	(void)state;
+	for (int big = 0; big < 2; big++) {
+		for (int phdr = 0; phdr < 2; phdr++) {
+			struct img_opts o = { .big = big, .target = ABI_HVT,
+					      .ndev = 1, .phdr = phdr };
+			struct elfedit_plan plan;
+			struct fmt_err e = { 0 };
+			struct img im;
+			uint8_t *out, *ent;
+			size_t out_len, len = manifest_note_size(5);
+
+			mkimg(&o, &im);
+			assert_int_equal(plan_mft(&im, 5, &plan, &out, &out_len,
+						  &e), 0);
+			assert_int_equal(plan.how, ELFEDIT_REPOINT);
+			assert_int_equal(plan.phdr_index, im.mft_idx);
+			assert_int_equal(plan.note_off, (im.len + 7) & ~7ul);
+			assert_int_equal(out_len, plan.note_off + len);
+			assert_int_equal(ld64(out + 0x20, big), 64);
+			assert_int_equal(ld16(out + 0x38, big), im.phnum);
+			ent = out + 64 + 56 * im.mft_idx;
+			assert_int_equal(ld32(ent, big), 4);
+			assert_int_equal(ld64(ent + 8, big), plan.note_off);
+			assert_int_equal(ld64(ent + 16, big), 0);
+			assert_int_equal(ld64(ent + 32, big), len);
+			assert_int_equal(ld64(ent + 40, big), len);
+			/* every other entry, and the old note, as they were */
+			assert_memory_equal(out + 64, im.b + 64, 56 * im.mft_idx);
+			assert_memory_equal(out + im.mft_off, im.b + im.mft_off,
+					    im.mft_len);
+			assert_only_patched(&im, out, &plan);
+			assert_new_manifest(out, out_len, big, 5);
+			elfedit_plan_free(&plan);
+			free(out);
+			free(im.b);
+		}
+	}
+}
+
 static void test_gap_not_free(void **state)
 {
 	/* A gap that a section covers, or that holds a non-zero byte,
-	 * is not free: the table moves instead. */
-	struct img_opts o = { .target = ABI_HVT, .ndev = 1, .gap = 64,
+	 * is not free: the table moves instead (for a note with no
+	 * predecessor; see test_repoint for one with). */
+	struct img_opts o = { .target = ABI_HVT, .no_mft = true, .gap = 64,
 			      .sections = true };
 	struct elfedit_plan plan;
 	struct fmt_err e = { 0 };
@@ -985,6 +1033,7 @@ int main(void)
 		cmocka_unit_test(test_grow_into_free_space),
 		cmocka_unit_test(test_move_to_end),
 		cmocka_unit_test(test_section_follows_new_note),
+		cmocka_unit_test(test_repoint),
 		cmocka_unit_test(test_gap_not_free),
 		cmocka_unit_test(test_no_openbsd_note),
 		cmocka_unit_test(test_refused_targets),
