@@ -22,6 +22,12 @@ print(sum(len(data[i:i + cs]) for i in range(0, len(data), cs)
           if data[i:i + cs].strip(b"\0")))
 PYEOF
 }
+# qemu-img check's image end offset of a qcow2: host bytes in use
+end_offset() {
+	qemu-img check --output=json "$1" | "$PY" -c '
+import json, sys
+print(json.load(sys.stdin)["image-end-offset"])'
+}
 # bytes qemu-img map reports as data (allocated) in a qcow2
 mapped_bytes() {
 	qemu-img map --output=json "$1" | "$PY" -c '
@@ -88,9 +94,7 @@ EOF2
 # file system's own extent blocks and rounding)
 size=$(stat -c %s "$T/default.qcow2")
 alloc=$(stat -c '%b * %B' "$T/default.qcow2")
-end=$(qemu-img check --output=json "$T/default.qcow2" | "$PY" -c '
-import json, sys
-print(json.load(sys.stdin)["image-end-offset"])')
+end=$(end_offset "$T/default.qcow2")
 check "copy: file size $size is the image end offset" test "$size" = "$end"
 check "copy: no space kept past the end ($((alloc)) bytes allocated)" \
 	test $((alloc)) -le $((size + 1048576))
@@ -117,11 +121,6 @@ check "compression saves space" test "$(stat -c %s "$T/zlib.qcow2")" -lt \
 # qemu-img -c (zlib -6): host clusters used (qemu-img check's image end
 # offset; file sizes differ by how the last cluster is padded) at most 2%
 # more
-end_offset() {
-	qemu-img check --output=json "$1" | "$PY" -c '
-import json, sys
-print(json.load(sys.stdin)["image-end-offset"])'
-}
 qemu-img convert -O qcow2 -c "$IN" "$T/qz.qcow2"
 uz=$(end_offset "$T/zlib.qcow2")
 qz=$(end_offset "$T/qz.qcow2")
