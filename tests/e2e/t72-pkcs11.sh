@@ -1,8 +1,10 @@
 #!/bin/bash
-# t72-pkcs11: signing with a key on a PKCS#11 token (SoftHSM2 through the
+# t72-pkcs11: signing with keys on a PKCS#11 token (SoftHSM2 through the
 # OpenSSL pkcs11 engine), PIN from --pin-file or the URI; a wrong PIN, a
 # missing token and a missing object fail with exit 1 and a clear message,
 # never a crash, never the PIN in a message, never a file left behind.
+# ECDSA P-256 and RSA 3072 (RSA-PSS) token keys sign bundles and CMS that
+# openssl accepts; P-384 and RSA 2048 token keys are refused.
 . "$(dirname "$0")/lib.sh"
 
 MOD=/usr/lib/softhsm/libsofthsm2.so
@@ -16,11 +18,16 @@ export SOFTHSM2_CONF=$T/softhsm2.conf
 mkdir -p "$T/tokens"
 echo "directories.tokendir = $T/tokens" >"$SOFTHSM2_CONF"
 softhsm2-util --init-token --free --label ukit --pin 1234 --so-pin 5678 >/dev/null
-pkcs11-tool --module "$MOD" --login --pin 1234 --keypairgen \
-	--key-type EC:prime256v1 --label k1 --id 01 >/dev/null 2>&1
-pkcs11-tool --module "$MOD" --read-object --type pubkey --label k1 \
-	-o "$T/k1.der" >/dev/null 2>&1
-openssl pkey -pubin -inform DER -in "$T/k1.der" -out "$T/k1.pub"
+# token_key LABEL ID TYPE: a key pair made on the token (pkcs11-tool
+# --key-type TYPE); its public key in $T/LABEL.pub
+token_key() {
+	pkcs11-tool --module "$MOD" --login --pin 1234 --keypairgen \
+		--key-type "$3" --label "$1" --id "$2" >/dev/null 2>&1
+	pkcs11-tool --module "$MOD" --read-object --type pubkey --label "$1" \
+		-o "$T/$1.der" >/dev/null 2>&1
+	openssl pkey -pubin -inform DER -in "$T/$1.der" -out "$T/$1.pub"
+}
+token_key k1 01 EC:prime256v1
 check "token key generated" test -s "$T/k1.pub"
 printf '1234\n' >"$T/pin"
 printf '9999\n' >"$T/badpin"
@@ -69,27 +76,28 @@ fail_case "missing module" "pkcs11 module /nonexistent.so" 9999 \
 ls -A "$T" | grep -q '^\.' && ls -A "$T" | grep -v '^\.out$\|^\.err$' | grep -q '^\.' &&
 	not_ok "temporary files left: $(ls -A "$T")" || ok "no temporary files left"
 
-# A CMS signature made on the token, for a certificate of the token's key.
-if [ -x "$TOP/tests/gen/mkca.sh" ] || [ -f "$TOP/tests/gen/mkca.sh" ]; then
-	MKCA_LEAF_PUB=$T/k1.pub sh "$TOP/tests/gen/mkca.sh" "$T/ca"
-	check "sign --format cms on the token" ukit-sign sign -q --format cms \
-		--key "pkcs11:token=ukit;object=k1" --pin-file "$T/pin" \
-		--cert "$T/ca/token.pem" --chain "$T/ca/inter.pem" "$T/img"
-	check "openssl cms -verify accepts the token's CMS signature" \
+# token_cms LABEL: a CMS signature made on the token with key LABEL, for
+# a certificate of its public key (tests/gen/mkca.sh, in $T/ca-LABEL):
+# openssl cms -verify and ukit-sign verify --cms accept it
+token_cms() {
+	local ca=$T/ca-$1
+	MKCA_LEAF_PUB=$T/$1.pub sh "$TOP/tests/gen/mkca.sh" "$ca"
+	rm -f "$T/img.p7s"
+	check "$1: sign --format cms on the token" ukit-sign sign -q --format cms \
+		--key "pkcs11:token=ukit;object=$1" --pin-file "$T/pin" \
+		--cert "$ca/token.pem" --chain "$ca/inter.pem" "$T/img"
+	check "$1: openssl cms -verify accepts the token's CMS signature" \
 		openssl cms -verify -binary -inform DER -in "$T/img.p7s" \
-		-content "$T/img" -CAfile "$T/ca/root.pem" -purpose any -out /dev/null
-	check "verify --cms accepts it" ukit-sign verify -q --ca "$T/ca/root.pem" \
+		-content "$T/img" -CAfile "$ca/root.pem" -purpose any -out /dev/null
+	check "$1: verify --cms accepts it" ukit-sign verify -q --ca "$ca/root.pem" \
 		--cms "$T/img.p7s" "$T/img"
-fi
+}
+token_cms k1
 
 # An RSA key on the token signs with RSA-PSS (CKM_RSA_PKCS_PSS), as file
 # keys do: openssl checks the bundle's signature over the DSSE encoding
 # and the CMS signature, which names rsassaPss.
-pkcs11-tool --module "$MOD" --login --pin 1234 --keypairgen \
-	--key-type rsa:3072 --label k2 --id 02 >/dev/null 2>&1
-pkcs11-tool --module "$MOD" --read-object --type pubkey --label k2 \
-	-o "$T/k2.der" >/dev/null 2>&1
-openssl pkey -pubin -inform DER -in "$T/k2.der" -out "$T/k2.pub"
+token_key k2 02 rsa:3072
 check "RSA 3072 token key generated" test -s "$T/k2.pub"
 check "sign with an RSA token key" ukit-sign sign -q \
 	--key "pkcs11:token=ukit;object=k2" --pin-file "$T/pin" -o "$T/r.json" "$T/img"
@@ -101,25 +109,14 @@ check "peer: openssl dgst accepts the token's RSA-PSS signature" \
 	-verify "$T/k2.pub" -signature "$T/sig.der" "$T/pae.bin"
 check "the signature is not PKCS#1 v1.5" sh -c "! openssl dgst -sha256 \
 	-verify '$T/k2.pub' -signature '$T/sig.der' '$T/pae.bin' >/dev/null 2>&1"
-MKCA_LEAF_PUB=$T/k2.pub sh "$TOP/tests/gen/mkca.sh" "$T/ca2"
-rm -f "$T/img.p7s"
-check "sign --format cms with the RSA token key" ukit-sign sign -q --format cms \
-	--key "pkcs11:token=ukit;object=k2" --pin-file "$T/pin" \
-	--cert "$T/ca2/token.pem" --chain "$T/ca2/inter.pem" "$T/img"
-check "openssl cms -verify accepts it" \
-	openssl cms -verify -binary -inform DER -in "$T/img.p7s" \
-	-content "$T/img" -CAfile "$T/ca2/root.pem" -purpose any -out /dev/null
+token_cms k2
 openssl cms -cmsout -print -inform DER -in "$T/img.p7s" >"$T/cms.txt" 2>&1
-check "the CMS signature algorithm is rsassaPss" grep -q "rsassaPss" "$T/cms.txt"
-check "verify --cms accepts it" ukit-sign verify -q --ca "$T/ca2/root.pem" \
-	--cms "$T/img.p7s" "$T/img"
+check "k2: the CMS signature algorithm is rsassaPss" grep -q "rsassaPss" "$T/cms.txt"
 
-# token keys ukit does not sign with: exit 1, what the key is and what
-# would do
-pkcs11-tool --module "$MOD" --login --pin 1234 --keypairgen \
-	--key-type EC:secp384r1 --label k4 --id 04 >/dev/null 2>&1
-pkcs11-tool --module "$MOD" --login --pin 1234 --keypairgen \
-	--key-type rsa:2048 --label k5 --id 05 >/dev/null 2>&1
+# token keys ukit does not sign with: exit 1, saying what the key is and
+# what ukit wants
+token_key k4 04 EC:secp384r1
+token_key k5 05 rsa:2048
 fail_case "P-384 token key" "EC curve secp384r1 not supported (want P-256)" 1234 \
 	--pin-file "$T/pin" --key "pkcs11:token=ukit;object=k4"
 fail_case "RSA 2048 token key" "RSA key of 2048 bits not supported (want 3072..8192)" \
