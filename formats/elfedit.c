@@ -792,6 +792,33 @@ out:
 	return rc;
 }
 
+/*
+ * Plan appending (note, len) that replaces the note of (old_size) bytes at
+ * (old_off), first in PT_NOTE (old) (or, with old < 0, a note that had no
+ * predecessor): repoint that PT_NOTE when want_repoint() says so, else a
+ * new PT_NOTE at index (ins); then the old note's section follows the new
+ * note, or a note with no predecessor gets a section named (secname).
+ */
+static int plan_append(const struct elfedit *ed, int old, uint64_t old_off,
+		       uint64_t old_size, unsigned ins, const char *secname,
+		       const uint8_t *note, size_t len,
+		       struct elfedit_plan *plan, struct fmt_err *e)
+{
+	bool rp = false;
+	int r;
+
+	if (old >= 0 && want_repoint(ed, (unsigned)old, old_off, old_size,
+				     &rp, e) < 0)
+		return -1;
+	r = rp ? plan_repoint(ed, (unsigned)old, note, len, plan, e)
+	       : plan_insert(ed, ins, note, len, plan, e);
+	if (r < 0)
+		return -1;
+	return old >= 0 ? plan_retarget_section(ed, old_off, old_size, len,
+						plan, e)
+			: plan_add_section(ed, secname, len, plan, e);
+}
+
 static const char *target_name(uint32_t t)
 {
 	static const char *const names[] = {
@@ -930,25 +957,9 @@ int elfedit_plan_manifest(struct elfedit *ed, const uint8_t *note, size_t len,
 		ins = (unsigned)v.first_note;
 	else
 		ins = ed->phnum;
-	if (v.mft >= 0) {
-		bool rp;
-		if (want_repoint(ed, (unsigned)v.mft, ed->ph[v.mft].offset,
-				 v.mft_size, &rp, e) < 0)
-			return -1;
-		if (rp && plan_repoint(ed, (unsigned)v.mft, note, len, plan,
-				       e) < 0)
-			return -1;
-		if (rp)
-			return plan_retarget_section(ed, ed->ph[v.mft].offset,
-						     v.mft_size, len, plan, e);
-	}
-	if (plan_insert(ed, ins, note, len, plan, e) < 0)
-		return -1;
-	if (v.mft < 0)
-		return plan_add_section(ed, ".note.solo5.manifest", len, plan,
-					e);
-	return plan_retarget_section(ed, ed->ph[v.mft].offset, v.mft_size,
-				     len, plan, e);
+	return plan_append(ed, v.mft, v.mft >= 0 ? ed->ph[v.mft].offset : 0,
+			   v.mft_size, ins, ".note.solo5.manifest", note, len,
+			   plan, e);
 }
 
 int elfedit_pkgmeta_check(const char *json, size_t len, struct fmt_err *e)
@@ -1045,23 +1056,10 @@ int elfedit_plan_package_metadata(struct elfedit *ed, const char *json,
 		plan->phdr_index = (unsigned)seg;
 		r = plan_overwrite(ed, old.off, old.size, note, nlen, plan, e);
 	} else {
-		bool rp = false;
-
-		if (seg >= 0 && want_repoint(ed, (unsigned)seg, old.off,
-					     old.size, &rp, e) < 0) {
-			free(note);
-			return -1;
-		}
-		if (rp)
-			r = plan_repoint(ed, (unsigned)seg, note, nlen, plan, e);
-		else
-			r = plan_insert(ed, seg >= 0 ? (unsigned)seg : ed->phnum,
-					note, nlen, plan, e);
-		if (r == 0 && seg >= 0)
-			r = plan_retarget_section(ed, old.off, old.size, nlen,
-						  plan, e);
-		else if (r == 0)
-			r = plan_add_section(ed, ".note.package", nlen, plan, e);
+		r = plan_append(ed, seg, seg >= 0 ? old.off : 0,
+				seg >= 0 ? old.size : 0,
+				seg >= 0 ? (unsigned)seg : ed->phnum,
+				".note.package", note, nlen, plan, e);
 	}
 	free(note);
 	return r;
