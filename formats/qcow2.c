@@ -497,13 +497,19 @@ static int check_l2_unique(struct qcow2 *q, struct fmt_err *e)
  * Run the consistency check (without inflating: reading does that) and
  * refuse the image at its first corruption: qemu's read path trusts the
  * refcounts and would read overlapping clusters as data.  Leaks are
- * harmless to a reader.  The check's memory is bounded, so an image with
- * more host clusters than it can count is refused too.
+ * harmless to a reader.  So are stale refcounts in an image whose dirty
+ * bit is set: lazy refcounts leave them after a crash, qemu reads such an
+ * image as it is (and rebuilds them at its next read-write open), and
+ * overlaps are found from the references themselves, not the refcounts.
+ * The check's memory is bounded, so an image with more host clusters than
+ * it can count is refused too.
  */
 static int check_first(struct qcow2 *q, unsigned flags, struct fmt_err *e)
 {
 	struct qcow2_check r;
 	uint64_t nb = q->file_size / q->h.cluster_size + 1;
+	uint64_t allowed = 0;    /* corruptions a reader may ignore */
+	bool dirty = q->h.incompatible & QCOW2_INCOMPAT_DIRTY;
 	int rc = 0;
 
 	if (nb > QCOW2_CHECK_MAX_CLUSTERS)
@@ -516,21 +522,31 @@ static int check_first(struct qcow2 *q, unsigned flags, struct fmt_err *e)
 		qcow2_check_free(&r);
 		return -1;
 	}
+	if (dirty)
+		allowed += r.refcount_only;
 	for (size_t i = 0; i < r.nfindings; i++) {
 		const struct qcow2_finding *f = &r.findings[i];
 
-		if (f->kind == QCOW2_F_LEAK)
+		if (f->kind == QCOW2_F_LEAK || (dirty && f->refcount_only))
 			continue;
 		/* the corrupt bit was dealt with at open */
 		if (f->kind == QCOW2_F_CORRUPTION && f->off == 72 &&
-		    (flags & QCOW2_ALLOW_CORRUPT))
+		    (flags & QCOW2_ALLOW_CORRUPT)) {
+			allowed++;
 			continue;
+		}
 		rc = fmt_errf(e, f->off, "%s%s", f->msg,
 			      f->kind == QCOW2_F_CORRUPTION
 			      ? " (image is corrupt; see 'ukit-pack check')"
 			      : "");
 		break;
 	}
+	/* findings past QCOW2_CHECK_MAX_FINDINGS are only counted */
+	if (rc == 0 && (r.corruptions > allowed || r.check_errors > 0))
+		rc = fmt_errf(e, FMT_NOOFF, "%" PRIu64 " corruptions and %"
+			      PRIu64 " check errors (image is corrupt; see "
+			      "'ukit-pack check')", r.corruptions - allowed,
+			      r.check_errors);
 	if (rc == 0)
 		q->ncompressed = (int64_t)r.compressed_clusters;
 	qcow2_check_free(&r);

@@ -237,6 +237,13 @@ enum qcow2_finding_kind {
 struct qcow2_finding {
 	enum qcow2_finding_kind kind;
 	uint64_t off;            /* byte offset in the file, or FMT_NOOFF */
+	/*
+	 * A stored refcount lower than the references, or a COPIED flag
+	 * that disagrees with it: what lazy refcounts leave in an image
+	 * whose dirty bit is set (qemu rebuilds them at its next
+	 * read-write open).  The L2 tables are still the truth for reading.
+	 */
+	bool refcount_only;
 	char msg[200];
 };
 
@@ -245,6 +252,7 @@ struct qcow2_check {
 	struct qcow2_header h;
 	uint64_t file_size;
 	uint64_t corruptions, leaks, check_errors;
+	uint64_t refcount_only;       /* of the corruptions */
 	uint64_t total_clusters;      /* guest clusters in the virtual size */
 	uint64_t allocated_clusters;  /* guest clusters with host storage */
 	uint64_t compressed_clusters;

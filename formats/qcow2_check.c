@@ -92,6 +92,7 @@ static void finding(struct ck *k, enum qcow2_finding_kind kind, uint64_t off,
 	f = &r->findings[r->nfindings++];
 	f->kind = kind;
 	f->off = off;
+	f->refcount_only = false;
 	va_start(ap, fmt);
 	vsnprintf(f->msg, sizeof f->msg, fmt, ap);
 	va_end(ap);
@@ -416,6 +417,14 @@ fail:
 	return rc;
 }
 
+/* The corruption just found compares a stored refcount only. */
+static void refcount_only(struct ck *k)
+{
+	k->r->refcount_only++;
+	if (k->r->nfindings > 0 && k->r->dropped == 0)
+		k->r->findings[k->r->nfindings - 1].refcount_only = true;
+}
+
 /* Stored refcount of host cluster (c). */
 static int stored(struct ck *k, uint64_t c, uint64_t *out, struct fmt_err *e)
 {
@@ -504,11 +513,13 @@ static int check_refcounts(struct ck *k, struct fmt_err *e)
 		}
 		if (ref == UINT16_MAX && s >= UINT16_MAX)
 			s = ref;            /* saturated: cannot tell */
-		if (s < ref)
+		if (s < ref) {
 			finding(k, QCOW2_F_CORRUPTION, c * k->cs, "cluster %"
 				PRIu64 " (0x%" PRIx64 ", %s) refcount=%" PRIu64
 				" reference=%" PRIu64, c, c * k->cs,
 				owner_name[own & O_KIND_MASK], s, ref);
+			refcount_only(k);
+		}
 		else if (s > ref)
 			finding(k, QCOW2_F_LEAK, c * k->cs, "leaked cluster %"
 				PRIu64 " (0x%" PRIx64 ") refcount=%" PRIu64
@@ -518,11 +529,13 @@ static int check_refcounts(struct ck *k, struct fmt_err *e)
 				"block at 0x%" PRIx64 " referenced %" PRIu64
 				" times", c * k->cs, ref);
 		/* COPIED must be set exactly when the refcount is 1 */
-		if ((own & O_COPIED_SET) && s != 1)
+		if ((own & O_COPIED_SET) && s != 1) {
 			finding(k, QCOW2_F_CORRUPTION, c * k->cs, "cluster 0x%"
 				PRIx64 " (%s) has the COPIED flag but "
 				"refcount=%" PRIu64, c * k->cs,
 				owner_name[own & O_KIND_MASK], s);
+			refcount_only(k);
+		}
 		if ((own & O_COPIED_CLR) && s == 1 &&
 		    !(h->compatible & QCOW2_COMPAT_LAZY_REFCOUNTS &&
 		      h->incompatible & QCOW2_INCOMPAT_DIRTY))

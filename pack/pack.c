@@ -539,6 +539,7 @@ static int cmd_check(int argc, char **argv)
 	bool json = false;
 	const char *path;
 	uint8_t m[4] = { 0 };
+	uint64_t stale;
 	int c, fd, rc;
 
 	while ((c = getopt_long(argc, argv, "j", lo, NULL)) != -1) {
@@ -566,6 +567,9 @@ static int cmd_check(int argc, char **argv)
 	}
 	close(fd);
 	rc = (r.corruptions || r.leaks || r.check_errors) ? 1 : 0;
+	/* lazy refcounts after a crash: say which findings those are */
+	stale = r.header_ok && (r.h.incompatible & QCOW2_INCOMPAT_DIRTY)
+		? r.refcount_only : 0;
 	if (json) {
 		json_t *j = json_object(), *fa = json_array();
 
@@ -580,6 +584,9 @@ static int cmd_check(int argc, char **argv)
 		if (r.leaks)
 			json_object_set_new(j, "leaks",
 				json_integer((json_int_t)r.leaks));
+		if (stale)
+			json_object_set_new(j, "stale-refcounts",
+				json_integer((json_int_t)stale));
 		if (r.header_ok) {
 			json_object_set_new(j, "image-end-offset",
 				json_integer((json_int_t)r.image_end_offset));
@@ -629,6 +636,13 @@ static int cmd_check(int argc, char **argv)
 			printf("%" PRIu64 " corruptions, %" PRIu64 " leaks, %"
 			       PRIu64 " check errors\n", r.corruptions,
 			       r.leaks, r.check_errors);
+		if (stale)
+			printf("The image is dirty: %" PRIu64 " of the "
+			       "corruptions are stale refcounts, which lazy "
+			       "refcounts leave after a crash.  qemu rebuilds "
+			       "them when it opens the image read-write; "
+			       "ukit-pack convert reads the image as it is.\n",
+			       stale);
 		if (r.header_ok)
 			printf("%" PRIu64 "/%" PRIu64 " = %.2f%% allocated, %"
 			       PRIu64 " compressed clusters\n"
