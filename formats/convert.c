@@ -341,7 +341,7 @@ struct pool {
 	uint64_t size;           /* image size */
 	bool raw;                /* raw output mode */
 	int ofd;                 /* raw output */
-	int ifd;
+	const struct image *img; /* the input: workers read through dups */
 	const char *ipath;
 	enum image_format fmt;
 };
@@ -445,7 +445,7 @@ static void work(struct pool *p, struct wctx *w, struct slot *s)
 static int wctx_init(struct pool *p, struct wctx *w, struct fmt_err *e)
 {
 	memset(w, 0, sizeof *w);
-	if (image_open(p->ifd, p->ipath, p->fmt, NULL, &w->img, e) < 0)
+	if (image_dup(p->img, &w->img, e) < 0)
 		return -1;
 	if (zctx_init(&w->z, p->comp, p->level) < 0) {
 		zctx_fini(&w->z);
@@ -676,14 +676,14 @@ out:
 	return rc;
 }
 
-static void pool_setup(struct pool *p, struct image *img, int ifd,
+static void pool_setup(struct pool *p, struct image *img,
 		       const char *ipath, const struct convert_opts *o)
 {
 	memset(p, 0, sizeof *p);
 	p->comp = o->q.comp;
 	p->level = o->level;
 	p->size = image_size(img);
-	p->ifd = ifd;
+	p->img = img;
 	p->ipath = ipath;
 	p->fmt = image_format(img);
 }
@@ -1134,8 +1134,7 @@ static int copy_inline(struct qjob *j, unsigned threads, bool *in_fault,
 	 */
 	for (; nt < threads; nt++) {
 		t[nt].c = &c;
-		if (image_open(j->p->ifd, j->p->ipath, j->p->fmt, NULL,
-			       &t[nt].img, e) < 0) {
+		if (image_dup(j->p->img, &t[nt].img, e) < 0) {
 			if (nt == 0) {
 				*in_fault = true;
 				return -1;
@@ -1161,7 +1160,7 @@ static int copy_inline(struct qjob *j, unsigned threads, bool *in_fault,
 	return c.rc;
 }
 
-int convert_to_qcow2(struct image *img, int ifd, const char *ipath, int fd,
+int convert_to_qcow2(struct image *img, const char *ipath, int fd,
 		     const char *opath, const struct convert_opts *o,
 		     struct fmt_err *e)
 {
@@ -1171,7 +1170,7 @@ int convert_to_qcow2(struct image *img, int ifd, const char *ipath, int fd,
 	int rc;
 
 	e->path = opath;
-	pool_setup(&p, img, ifd, ipath, o);
+	pool_setup(&p, img, ipath, o);
 	p.cs = 1ULL << o->q.cluster_bits;
 	memset(&j, 0, sizeof j);
 	j.fd = fd;
@@ -1256,7 +1255,7 @@ static int rdrain(void *ctx, struct slot *s, struct fmt_err *e)
 	return 0;
 }
 
-int convert_to_raw(struct image *img, int ifd, const char *ipath, int fd,
+int convert_to_raw(struct image *img, const char *ipath, int fd,
 		   const char *opath, const struct convert_opts *o,
 		   struct fmt_err *e)
 {
@@ -1274,7 +1273,7 @@ int convert_to_raw(struct image *img, int ifd, const char *ipath, int fd,
 		return fmt_errf(e, FMT_NOOFF, "image too large");
 	if (ftruncate(fd, (off_t)image_size(img)) < 0)
 		return fmt_errno(e, FMT_NOOFF, "cannot size output");
-	pool_setup(&p, img, ifd, ipath, o);
+	pool_setup(&p, img, ipath, o);
 	p.comp = QCOW2W_NONE;
 	p.raw = true;
 	p.cs = RAW_CHUNK;

@@ -26,8 +26,8 @@ struct convert_opts {
 };
 
 /*
- * (img) was opened on (ifd); each of the (o->threads) workers opens its
- * own handle on (ifd) to read in parallel.
+ * Each of the (o->threads) workers reads (img) through its own
+ * image_dup() of it, in parallel; (ipath) names it in errors.
  *
  * Write (img) as qcow2 to (fd) (borrowed, empty, open for writing;
  * named (opath) in errors).  Compressed clusters are stored only when
@@ -35,7 +35,7 @@ struct convert_opts {
  * The output bytes do not depend on (o->threads).  0, or -1 with (e)
  * (e->path set to the file at fault: the image's or (opath)).
  */
-int convert_to_qcow2(struct image *img, int ifd, const char *ipath, int fd,
+int convert_to_qcow2(struct image *img, const char *ipath, int fd,
 		     const char *opath, const struct convert_opts *o,
 		     struct fmt_err *e);
 
@@ -45,7 +45,7 @@ int convert_to_qcow2(struct image *img, int ifd, const char *ipath, int fd,
  * read and write ranges in parallel.  (o) may be NULL (one thread).
  * 0, or -1 with (e).
  */
-int convert_to_raw(struct image *img, int ifd, const char *ipath, int fd,
+int convert_to_raw(struct image *img, const char *ipath, int fd,
 		   const char *opath, const struct convert_opts *o,
 		   struct fmt_err *e);
 

@@ -118,6 +118,23 @@ int image_open(int fd, const char *path, enum image_format fmt,
 	return image_open_chain(fd, path, fmt, opts, 0, out, e);
 }
 
+int image_dup(const struct image *img, struct image **out,
+	      struct fmt_err *e)
+{
+	struct image *d = malloc(sizeof *d);
+
+	if (d == NULL)
+		return fmt_errf(e, FMT_NOOFF, "out of memory");
+	*d = *img;
+	d->q = NULL;
+	if (img->q != NULL && qcow2_dup(img->q, &d->q, e) < 0) {
+		free(d);
+		return -1;
+	}
+	*out = d;
+	return 0;
+}
+
 void image_close(struct image *img)
 {
 	if (img == NULL)

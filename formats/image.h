@@ -63,6 +63,16 @@ int image_open_chain(int fd, const char *path, enum image_format fmt,
 		     const struct image_opts *opts, int depth,
 		     struct image **out, struct fmt_err *e);
 
+/*
+ * A second handle on the image (img) for another thread: it shares the
+ * file descriptors and what the open checked (the header, the L1 table,
+ * the backing chain) and has caches of its own.  Nothing is opened or
+ * checked again, so a file renamed over the input meanwhile cannot slip
+ * in.  Close it with image_close() before (img).  0 or -1 with (e).
+ */
+int image_dup(const struct image *img, struct image **out,
+	      struct fmt_err *e);
+
 /* NULL is fine. */
 void image_close(struct image *img);
 

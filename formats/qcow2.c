@@ -384,6 +384,41 @@ void qcow2_close(struct qcow2 *q)
 	free(q);
 }
 
+int qcow2_dup(const struct qcow2 *q, struct qcow2 **out, struct fmt_err *e)
+{
+	struct qcow2 *d = calloc(1, sizeof *d);
+
+	if (d == NULL)
+		return fmt_errf(e, FMT_NOOFF, "out of memory");
+	d->fd = q->fd;
+	d->path = q->path;
+	d->file_size = q->file_size;
+	d->h = q->h;
+	d->l2_entries = q->l2_entries;
+	d->nclusters = q->nclusters;
+	d->ncompressed = q->ncompressed;
+	d->ncache = q->ncache;
+	d->dbuf_host = UINT64_MAX;
+	d->backing_fd = -1;      /* (q) owns it */
+	d->l1 = malloc(q->h.l1_needed ? q->h.l1_needed * 8 : 8);
+	d->cache = calloc(d->ncache, sizeof *d->cache);
+	d->cbuf = malloc(2 * q->h.cluster_size);
+	d->dbuf = malloc(q->h.cluster_size);
+	if (!d->l1 || !d->cache || !d->cbuf || !d->dbuf) {
+		qcow2_close(d);
+		return fmt_errf(e, FMT_NOOFF, "out of memory");
+	}
+	if (q->backing != NULL && image_dup(q->backing, &d->backing, e) < 0) {
+		qcow2_close(d);
+		return -1;
+	}
+	memcpy(d->l1, q->l1, q->h.l1_needed * 8);
+	for (size_t i = 0; i < d->ncache; i++)
+		d->cache[i].l1i = UINT64_MAX;
+	*out = d;
+	return 0;
+}
+
 static int open_backing(struct qcow2 *q, unsigned flags, int depth,
 			struct fmt_err *e)
 {

@@ -163,6 +163,9 @@ int qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
 /* NULL is fine. */
 void qcow2_close(struct qcow2 *q);
 
+/* image_dup() for qcow2: a handle sharing (q)'s descriptors.  0 or -1. */
+int qcow2_dup(const struct qcow2 *q, struct qcow2 **out, struct fmt_err *e);
+
 const struct qcow2_header *qcow2_header(const struct qcow2 *q);
 
 /*

@@ -38,7 +38,8 @@ static const struct cli_cmd cmds[] = {
 	{ "convert", cmd_convert,
 	  "convert [-f FMT] -O raw|qcow2|bin|elf [-c zlib|zstd] [--level N]\n"
 	  "        [--cluster-size N] [--compat 0.10|1.1] [-j N] [-p|-q]\n"
-	  "        [--load-addr A --entry A --arch ARCH] [--no-check] IN OUT" },
+	  "        [--load-addr A --entry A --arch ARCH] [--allow-backing]\n"
+	  "        [--no-check] IN OUT" },
 	{ "check", cmd_check, "check [--json] IMAGE" },
 	{ "compare", cmd_compare,
 	  "compare [--strict] [--allow-backing] [--no-check] A B" },
@@ -868,7 +869,7 @@ static void progress_cb(void *ctx, uint64_t done)
 
 enum {
 	OPT_LEVEL = 256, OPT_CLUSTER, OPT_COMPAT, OPT_LOAD, OPT_ENTRY,
-	OPT_ARCH, OPT_NO_CHECK,
+	OPT_ARCH, OPT_NO_CHECK, OPT_ALLOW_BACKING,
 };
 
 static int cmd_convert(int argc, char **argv)
@@ -881,6 +882,7 @@ static int cmd_convert(int argc, char **argv)
 		{ "entry", required_argument, NULL, OPT_ENTRY },
 		{ "arch", required_argument, NULL, OPT_ARCH },
 		{ "no-check", no_argument, NULL, OPT_NO_CHECK },
+		{ "allow-backing", no_argument, NULL, OPT_ALLOW_BACKING },
 		{ "progress", no_argument, NULL, 'p' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 },
@@ -988,6 +990,9 @@ static int cmd_convert(int argc, char **argv)
 			break;
 		case OPT_NO_CHECK:
 			io.check = false;
+			break;
+		case OPT_ALLOW_BACKING:
+			io.allow_backing = true;
 			break;
 		case OPT_ARCH:
 			if ((bo.machine = binelf_arch(optarg)) < 0) {
@@ -1102,9 +1107,9 @@ static int cmd_convert(int argc, char **argv)
 	co.progress = progress_cb;
 	co.ctx = &pr;
 	if (out_fmt == IMG_QCOW2)
-		rc = convert_to_qcow2(img, fd, in, of.fd, out, &co, &e);
+		rc = convert_to_qcow2(img, in, of.fd, out, &co, &e);
 	else if (out_fmt == IMG_RAW)
-		rc = convert_to_raw(img, fd, in, of.fd, out, &co, &e);
+		rc = convert_to_raw(img, in, of.fd, out, &co, &e);
 	else
 		rc = fmt_errf(&e, FMT_NOOFF, "cannot convert %s to %s",
 			      image_format_name(image_format(img)),

@@ -2,7 +2,9 @@
  * fuzz_qcow2_read.c: the qcow2 cluster reader through image.h: the input
  * is written to a memfd, opened with the consistency check (as convert
  * opens it) and, if that refuses it, without (as --no-check), then mapped
- * extent by extent and every data extent read (bounded work per input).
+ * extent by extent and every data extent read (bounded work per input),
+ * every other one through an image_dup() of the handle (as convert's
+ * workers read).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -24,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static uint8_t *buf;
 	struct fmt_err e = { .path = "fuzz" };
 	struct image_opts checked = { .check = true };
-	struct image *img = NULL;
+	struct image *img = NULL, *dup = NULL;
 	uint64_t off = 0, done = 0;
 	int fd;
 
@@ -38,6 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (image_open(fd, "fuzz", IMG_QCOW2, &checked, &img, &e) < 0 &&
 	    image_open(fd, "fuzz", IMG_QCOW2, NULL, &img, &e) < 0)
 		goto out;
+	if (image_dup(img, &dup, &e) < 0)
+		goto out;
 	for (int n = 0; n < MAX_EXTENTS && off < image_size(img) &&
 	     done < MAX_READ; n++) {
 		struct image_extent x;
@@ -48,7 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (x.kind == EXT_DATA) {
 			size_t len = x.len < CHUNK ? (size_t)x.len : CHUNK;
 
-			if (image_read(img, buf, len, off, &e) < 0)
+			if (image_read(n % 2 ? dup : img, buf, len, off,
+				       &e) < 0)
 				break;
 			done += len;
 			off += len;
@@ -57,6 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 out:
+	image_close(dup);
 	image_close(img);
 	close(fd);
 	return 0;
