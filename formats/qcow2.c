@@ -4,8 +4,9 @@
  * Trusts nothing in the file: the header is checked field by field in
  * qcow2_header_parse(); L1 and L2 entries are checked against the virtual
  * size, the cluster alignment and the file size before anything is read
- * through them; compressed clusters are inflated into a buffer of exactly
- * one cluster.  Memory: the L1 entries the virtual size needs (at most
+ * through them (with extended L2 entries, the subcluster bitmap too);
+ * compressed clusters are inflated into a buffer of exactly one cluster.
+ * Memory: the L1 entries the virtual size needs (at most
  * QCOW2_MAX_L1_BYTES) plus an L2 cache of QCOW2_L2_CACHE_BYTES plus three
  * cluster buffers.
  */
@@ -126,9 +127,12 @@ int qcow2_header_parse(const uint8_t *buf, size_t len,
 	if (h.incompatible & QCOW2_INCOMPAT_DATA_FILE)
 		return fmt_errf(e, 72, "external data files are not supported "
 				"(incompatible feature bit 2)");
-	if (h.incompatible & QCOW2_INCOMPAT_EXTL2)
-		return fmt_errf(e, 72, "extended L2 entries are not supported "
-				"(incompatible feature bit 4)");
+	h.extended_l2 = h.incompatible & QCOW2_INCOMPAT_EXTL2;
+	if (h.extended_l2 && h.cluster_bits < QCOW2_EXTL2_MIN_CLUSTER_BITS)
+		return fmt_errf(e, 20, "extended L2 entries (incompatible "
+				"feature bit 4) with %" PRIu64 "-byte clusters: "
+				"subclusters would be smaller than 512 bytes",
+				h.cluster_size);
 	if (h.compression_type > QCOW2_COMPRESS_ZSTD)
 		return fmt_errf(e, 104, "unknown compression type %u",
 				h.compression_type);
@@ -146,7 +150,8 @@ int qcow2_header_parse(const uint8_t *buf, size_t len,
 	if (h.size > (uint64_t)INT64_MAX)
 		return fmt_errf(e, 24, "virtual size 0x%" PRIx64 " too large",
 				h.size);
-	span = h.cluster_size * (h.cluster_size / 8);  /* bytes per L2 */
+	h.l2_entries = h.cluster_size / (h.extended_l2 ? 16 : 8);
+	span = h.cluster_size * h.l2_entries;   /* bytes per L2 table */
 	need = h.size / span + (h.size % span != 0);
 	if (need > QCOW2_MAX_L1_BYTES / 8)
 		return fmt_errf(e, 24, "virtual size 0x%" PRIx64 " needs %"
@@ -702,7 +707,7 @@ int qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
 		qcow2_close(q);
 		return -1;
 	}
-	q->l2_entries = q->h.cluster_size / 8;
+	q->l2_entries = q->h.l2_entries;
 	q->nclusters = q->h.size / q->h.cluster_size +
 		       (q->h.size % q->h.cluster_size != 0);
 
@@ -832,10 +837,47 @@ static int l2_get(struct qcow2 *q, uint64_t l1i, const uint64_t **ent,
 		return fmt_errf(e, l2off, "L2 table extends past end of file "
 				"(0x%" PRIx64 " > 0x%" PRIx64 ")",
 				l2off + q->h.cluster_size, q->file_size);
-	for (uint64_t i = 0; i < q->l2_entries; i++)
+	for (uint64_t i = 0; i < q->h.cluster_size / 8; i++)
 		s->ent[i] = be64_load((uint8_t *)s->ent + i * 8);
 	s->l1i = l1i;
 	*ent = s->ent;
+	return 0;
+}
+
+/*
+ * Extended L2 entries: the type of a standard cluster from its subcluster
+ * bitmap (at (at)), as the qcow2 spec defines it: every subcluster
+ * allocated is NORMAL, none allocated and all or none zero is ZERO or
+ * HOLE, anything else MIXED.  A subcluster both allocated and zero, or
+ * allocated without a host cluster, is refused (qemu-img check calls both
+ * corruptions).  0 or -1 with (e).
+ */
+static int subclusters(struct qcow2_cluster *c, uint64_t host,
+		       uint64_t bitmap, uint64_t vc, uint64_t cs, uint64_t at,
+		       struct fmt_err *e)
+{
+	uint32_t alloc = (uint32_t)bitmap, zero = (uint32_t)(bitmap >> 32);
+
+	if (alloc & zero)
+		return fmt_errf(e, at, "L2 entry for guest offset 0x%" PRIx64
+				": subcluster bitmap 0x%016" PRIx64 " marks "
+				"subclusters both allocated and zero",
+				vc * cs, bitmap);
+	if (host == 0 && alloc != 0)
+		return fmt_errf(e, at, "L2 entry for guest offset 0x%" PRIx64
+				": subcluster bitmap 0x%016" PRIx64 " marks "
+				"subclusters allocated in an unallocated "
+				"cluster", vc * cs, bitmap);
+	c->alloc = alloc;
+	c->zero = zero;
+	if (alloc == UINT32_MAX)
+		c->type = QCOW2_C_NORMAL;
+	else if (alloc == 0 && zero == UINT32_MAX)
+		c->type = QCOW2_C_ZERO;
+	else if (alloc == 0 && zero == 0)
+		c->type = QCOW2_C_HOLE;
+	else
+		c->type = QCOW2_C_MIXED;
 	return 0;
 }
 
@@ -843,8 +885,9 @@ int qcow2_cluster(struct qcow2 *q, uint64_t vc, struct qcow2_cluster *c,
 		  struct fmt_err *e)
 {
 	uint64_t l1i = vc / q->l2_entries, l2i = vc % q->l2_entries;
+	uint64_t cs = q->h.cluster_size, esize = q->h.extended_l2 ? 16 : 8;
 	const uint64_t *l2 = NULL;
-	uint64_t ent, at, host;
+	uint64_t ent, bitmap = 0, at, host;
 
 	memset(c, 0, sizeof *c);
 	if (vc >= q->nclusters)
@@ -856,11 +899,18 @@ int qcow2_cluster(struct qcow2 *q, uint64_t vc, struct qcow2_cluster *c,
 		c->type = QCOW2_C_HOLE;
 		return 0;
 	}
-	ent = l2[l2i];
-	at = (q->l1[l1i] & QCOW2_OFFSET_MASK) + l2i * 8;
+	at = (q->l1[l1i] & QCOW2_OFFSET_MASK) + l2i * esize;
+	ent = l2[l2i * (esize / 8)];
+	if (q->h.extended_l2)
+		bitmap = l2[l2i * 2 + 1];
 	if (ent & QCOW2_OFLAG_COMPRESSED) {
 		uint64_t ns;
 
+		if (bitmap != 0)
+			return fmt_errf(e, at + 8, "L2 entry for guest offset "
+					"0x%" PRIx64 ": compressed cluster with "
+					"subcluster bitmap 0x%016" PRIx64
+					" (must be 0)", vc * cs, bitmap);
 		qcow2_compressed_desc(q->h.cluster_bits, ent, &host, &ns);
 		c->type = QCOW2_C_COMPRESSED;
 		c->host = host;
@@ -869,30 +919,34 @@ int qcow2_cluster(struct qcow2 *q, uint64_t vc, struct qcow2_cluster *c,
 			return fmt_errf(e, at, "L2 entry for guest offset 0x%"
 					PRIx64 ": compressed data at 0x%" PRIx64
 					" past end of file (0x%" PRIx64 ")",
-					vc * q->h.cluster_size, host,
-					q->file_size);
+					vc * cs, host, q->file_size);
 		return 0;
 	}
 	host = ent & QCOW2_OFFSET_MASK;
-	if (ent & QCOW2_OFLAG_ZERO) {
+	if (q->h.extended_l2) {
+		/* bit 0 is not the zero flag here: the bitmap says */
+		if (subclusters(c, host, bitmap, vc, cs, at + 8, e) < 0)
+			return -1;
+		if (c->alloc == 0)
+			return 0;
+	} else if (ent & QCOW2_OFLAG_ZERO) {
 		c->type = QCOW2_C_ZERO;
 		return 0;
-	}
-	if (host == 0) {
+	} else if (host == 0) {
 		c->type = QCOW2_C_HOLE;
 		return 0;
+	} else {
+		c->type = QCOW2_C_NORMAL;
 	}
-	if (host & (q->h.cluster_size - 1))
+	if (host & (cs - 1))
 		return fmt_errf(e, at, "L2 entry for guest offset 0x%" PRIx64
 				": data offset 0x%" PRIx64 " not aligned to "
-				"the cluster size", vc * q->h.cluster_size,
-				host);
+				"the cluster size", vc * cs, host);
 	if (host >= q->file_size)
 		return fmt_errf(e, at, "L2 entry for guest offset 0x%" PRIx64
 				": data at 0x%" PRIx64 " past end of file "
-				"(0x%" PRIx64 ")", vc * q->h.cluster_size,
-				host, q->file_size);
-	c->type = QCOW2_C_NORMAL;
+				"(0x%" PRIx64 ")", vc * cs, host,
+				q->file_size);
 	c->host = host;
 	return 0;
 }
@@ -904,7 +958,7 @@ static enum extent_kind kind_of(const struct qcow2 *q, enum qcow2_ctype t)
 		return q->backing ? EXT_DATA : EXT_HOLE;
 	case QCOW2_C_ZERO:
 		return EXT_ZERO;
-	default:
+	default:                /* MIXED: read subcluster by subcluster */
 		return EXT_DATA;
 	}
 }
@@ -949,6 +1003,14 @@ int qcow2_map(struct qcow2 *q, uint64_t off, struct image_extent *ext,
 	ext->len = end - off;
 	ext->kind = k;
 	return 0;
+}
+
+/* The type of subcluster (i) of a MIXED cluster (c). */
+static enum qcow2_ctype sc_type(const struct qcow2_cluster *c, unsigned i)
+{
+	if (c->alloc & (1u << i))
+		return QCOW2_C_NORMAL;
+	return (c->zero & (1u << i)) ? QCOW2_C_ZERO : QCOW2_C_HOLE;
 }
 
 /* Read the bytes of cluster (c) from (coff) into (buf, len). */
@@ -1006,6 +1068,25 @@ static int read_cluster(struct qcow2 *q, const struct qcow2_cluster *c,
 			q->dbuf_host = c->host;
 		}
 		memcpy(buf, q->dbuf + coff, len);
+		return 0;
+	case QCOW2_C_MIXED:
+		/* each run of subclusters of one kind as a cluster of it */
+		for (size_t done = 0; done < len;) {
+			uint64_t scs = cs / QCOW2_SUBCLUSTERS, pos = coff + done;
+			unsigned i = (unsigned)(pos / scs), j = i + 1;
+			struct qcow2_cluster sub = { .host = c->host };
+			size_t run;
+
+			sub.type = sc_type(c, i);
+			while (j < QCOW2_SUBCLUSTERS && sc_type(c, j) == sub.type)
+				j++;
+			run = j * scs - pos < len - done ? (size_t)(j * scs - pos)
+							 : len - done;
+			if (read_cluster(q, &sub, vc, pos, buf + done, run,
+					 e) < 0)
+				return -1;
+			done += run;
+		}
 		return 0;
 	}
 	return fmt_errf(e, FMT_NOOFF, "bad cluster type");

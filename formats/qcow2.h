@@ -1,6 +1,7 @@
 /*
  * qcow2.h: a bounded, checking reader for qcow2 images (v2 "compat 0.10"
- * and v3 "compat 1.1"), zlib and zstd compressed clusters.
+ * and v3 "compat 1.1"), zlib and zstd compressed clusters, extended L2
+ * entries (subclusters).
  *
  * Everything in the file is hostile: the header is checked in one place
  * (qcow2_header_parse), every table and data offset is compared with the
@@ -28,6 +29,8 @@
 #define QCOW2_L2_CACHE_BYTES (8u << 20)    /* L2 tables kept, per handle */
 #define QCOW2_MAX_BACKING_DEPTH 8
 #define QCOW2_BACKING_MAX    1023          /* bytes of backing file name */
+#define QCOW2_SUBCLUSTERS    32            /* per cluster, extended L2 */
+#define QCOW2_EXTL2_MIN_CLUSTER_BITS 14    /* 512-byte subclusters, as qemu */
 
 /* Incompatible feature bits. */
 #define QCOW2_INCOMPAT_DIRTY        (1ULL << 0)
@@ -79,6 +82,8 @@ struct qcow2_header {
 	uint32_t header_length;         /* bytes; 72 for v2 */
 	uint8_t  compression_type;      /* QCOW2_COMPRESS_* */
 	uint64_t l1_needed;             /* L1 entries the virtual size needs */
+	bool     extended_l2;           /* incompatible bit 4: 128-bit L2 entries */
+	uint64_t l2_entries;            /* per L2 table: cluster_size / 8, or / 16 */
 	bool     has_backing;
 	char     backing_file[QCOW2_BACKING_MAX + 1];
 	char     backing_fmt[64];       /* from the extension, or "" */
@@ -96,8 +101,9 @@ struct qcow2_header {
  * (at least 72, ideally the whole first cluster, where the extensions
  * live).  Checks every limit: magic, version, cluster_bits, header_length,
  * size against l1_size, refcount_order, table offsets aligned, feature bits
- * (unknown incompatible bits, external data file, extended L2 and
- * encryption are refused; dirty and corrupt are reported in (h) and left to
+ * (unknown incompatible bits, external data file and encryption are
+ * refused; extended L2 entries are read; dirty and corrupt are reported in
+ * (h) and left to
  * the caller), compression type, backing file name bounds, extensions.
  * Returns 0 and (*h), or -1 with (e) pointing at the offending field.
  */
@@ -182,11 +188,17 @@ enum qcow2_ctype {
 	QCOW2_C_ZERO,           /* zero flag: reads zeros */
 	QCOW2_C_NORMAL,         /* data at (host) */
 	QCOW2_C_COMPRESSED,     /* compressed data at (host), (csize) bytes */
+	QCOW2_C_MIXED,          /* extended L2: subclusters of more than one
+				 * kind, see (alloc) and (zero) */
 };
 struct qcow2_cluster {
 	enum qcow2_ctype type;
-	uint64_t host;          /* NORMAL, COMPRESSED; 0 otherwise */
+	uint64_t host;          /* NORMAL, COMPRESSED, MIXED (or 0); 0 otherwise */
 	uint64_t csize;         /* COMPRESSED: bytes of compressed data */
+	/* MIXED: subcluster i is data at host + i * cluster_size / 32 when
+	 * bit i of (alloc) is set, zeros when bit i of (zero) is, and
+	 * unallocated (zeros or the backing file) when neither is */
+	uint32_t alloc, zero;
 };
 
 /*

@@ -181,12 +181,14 @@ static int check_compressed(struct ck *k, uint64_t host, uint64_t csize,
 static int walk_l2(struct ck *k, uint64_t l2off, bool active,
 		   struct fmt_err *e)
 {
-	uint64_t ents = k->cs / 8;
+	/* extended L2 entries: 8 more bytes, the subcluster bitmap */
+	uint64_t esize = k->h->extended_l2 ? 16 : 8, ents = k->cs / esize;
 
 	if (rd(k, k->l2, k->cs, l2off, e) < 0)
 		return -1;
 	for (uint64_t i = 0; i < ents; i++) {
-		uint64_t ent = be64_load(k->l2 + i * 8), at = l2off + i * 8;
+		uint64_t ent = be64_load(k->l2 + i * esize), at = l2off + i * esize;
+		uint64_t bitmap = esize == 16 ? be64_load(k->l2 + i * 16 + 8) : 0;
 
 		if (ent & QCOW2_OFLAG_COMPRESSED) {
 			uint64_t host, ns, start;
@@ -195,6 +197,11 @@ static int walk_l2(struct ck *k, uint64_t l2off, bool active,
 				finding(k, QCOW2_F_CORRUPTION, at, "compressed "
 					"cluster entry 0x%016" PRIx64 " has the "
 					"COPIED flag", ent);
+			if (bitmap != 0)
+				finding(k, QCOW2_F_CORRUPTION, at + 8,
+					"compressed cluster entry 0x%016" PRIx64
+					" has subcluster bitmap 0x%016" PRIx64
+					" (must be 0)", ent, bitmap);
 			qcow2_compressed_desc(k->h->cluster_bits, ent, &host,
 					      &ns);
 			start = host & ~511ULL;
@@ -214,8 +221,18 @@ static int walk_l2(struct ck *k, uint64_t l2off, bool active,
 		}
 		uint64_t host = ent & QCOW2_OFFSET_MASK;
 
-		if (host == 0)
+		if ((uint32_t)bitmap & (uint32_t)(bitmap >> 32))
+			finding(k, QCOW2_F_CORRUPTION, at + 8, "subcluster "
+				"bitmap 0x%016" PRIx64 " marks subclusters "
+				"both allocated and zero", bitmap);
+		if (host == 0) {
+			if ((uint32_t)bitmap != 0)
+				finding(k, QCOW2_F_CORRUPTION, at + 8,
+					"subcluster bitmap 0x%016" PRIx64
+					" marks subclusters allocated in an "
+					"unallocated cluster", bitmap);
 			continue;
+		}
 		if (host & (k->cs - 1)) {
 			finding(k, QCOW2_F_CORRUPTION, at, "L2 entry 0x%016"
 				PRIx64 ": data offset 0x%" PRIx64 " not aligned "

@@ -1,7 +1,8 @@
 #!/bin/bash
 # t40-pack-read: ukit reads qcow2 images made by qemu-img (default, zlib,
-# zstd, compat 0.10, 512 B and 2 MiB clusters, lazy refcounts, zero flag)
-# identically to qemu-img's own raw conversion; compare across formats.
+# zstd, compat 0.10, 512 B and 2 MiB clusters, lazy refcounts, zero flag,
+# extended L2 entries with mixed subclusters, a backing chain) identically
+# to qemu-img's own raw conversion; compare across formats.
 . "$(dirname "$0")/lib.sh"
 
 if ! command -v qemu-img >/dev/null; then
@@ -24,7 +25,8 @@ if cc -O1 -o "$LQCAT" "$TOP/tests/gen/libqcow-cat.c" \
 	$(pkg-config --cflags --libs libqcow) 2>/dev/null; then
 	for q in "$T"/g/q-*.qcow2; do
 		n=$(basename "$q")
-		case $n in *zstd*) continue ;; esac
+		# (extended L2 entries: libqcow 20201213 refuses them)
+		case $n in *zstd*|*extl2*) continue ;; esac
 		"$LQCAT" "$q" >"$T/lq.raw" || { not_ok "$n: libqcow-cat"; continue; }
 		check "$n: ukit reads what libqcow reads" \
 			ukit-pack compare "$q" "$T/lq.raw"
@@ -83,15 +85,16 @@ expect_fail 1 "refusing to follow it without --allow-backing" \
 	ukit-pack compare "$T/g/over.qcow2" "$T/g/in.raw"
 check "--allow-backing reads through the backing file" \
 	ukit-pack compare --allow-backing "$T/g/over.qcow2" "$T/g/in.raw"
-# convert flattens a chain only when asked: an overlay (128 KiB
-# clusters) on a raw file on a compressed qcow2, written in parts of
-# clusters, so that what is not written reads from the files below
+# convert flattens a chain only when asked: an overlay with extended L2
+# entries (128 KiB clusters, 4 KiB subclusters) on a raw file on a
+# compressed qcow2, written in parts of clusters, so that unallocated
+# subclusters read from the files below
 qemu-img create -q -f raw "$T/g/mid.raw" 6M
 qemu-io -f raw -c 'write -P 0x71 1m 300k' "$T/g/mid.raw" >/dev/null
 qemu-img create -q -f qcow2 -b mid.raw -F raw "$T/g/mid.qcow2"
 qemu-io -c 'write -P 0x72 1200k 64k' "$T/g/mid.qcow2" >/dev/null
 qemu-img rebase -u -b q-zlib.qcow2 -F qcow2 "$T/g/mid.qcow2"
-qemu-img create -q -f qcow2 -o cluster_size=128k \
+qemu-img create -q -f qcow2 -o extended_l2=on,cluster_size=128k \
 	-b mid.qcow2 -F qcow2 "$T/g/ov.qcow2"
 qemu-io -c 'write -P 0x44 5k 3k' -c 'write -z 200k 8k' \
 	-c 'write -P 0x55 1m 100k' -c 'write -P 0x56 1250k 2k' \

@@ -180,7 +180,8 @@ sys.exit(0 if os.lseek(fd, 0, os.SEEK_HOLE) < size else 1)' "$T/sparse.raw"
 
 # qcow2 written by qemu-img, read back by ukit
 for o in "" "-c" "-c -o compression_type=zstd" "-o compat=0.10" \
-	"-o cluster_size=512" "-o cluster_size=2M" "-o lazy_refcounts=on"; do
+	"-o cluster_size=512" "-o cluster_size=2M" "-o lazy_refcounts=on" \
+	"-o extended_l2=on" "-c -o extended_l2=on,cluster_size=16k"; do
 	rm -f "$T/q.qcow2" "$T/q.raw"
 	# shellcheck disable=SC2086
 	qemu-img convert -O qcow2 $o "$IN" "$T/q.qcow2"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Seed corpus for fuzz_qcow2 and fuzz_qcow2_read (which reuses this script): small qcow2 images made
 # by qemu-img (512 B and 4 KiB clusters, v2/v3, zlib/zstd, lazy refcounts,
-# a snapshot), when qemu-img is installed.
+# a snapshot, extended L2 entries with mixed subclusters), when qemu-img is
+# installed.
 set -eu
 dir=$1
 mkdir -p "$dir"
@@ -19,5 +20,14 @@ for o in cluster_size=512 cluster_size=512,compat=0.10 cluster_size=4096 \
 done
 qemu-img convert -c -f raw -O qcow2 -o cluster_size=512,compression_type=zstd \
 	"$t/in" "$dir/qz.qcow2"
+qemu-img convert -f raw -O qcow2 -o cluster_size=16k,extended_l2=on \
+	"$t/in" "$dir/qx.qcow2"
+qemu-img convert -c -f raw -O qcow2 -o cluster_size=16k,extended_l2=on \
+	"$t/in" "$dir/qxc.qcow2"
+if command -v qemu-io >/dev/null; then
+	cp "$dir/qx.qcow2" "$t/x.qcow2"
+	qemu-io -c 'write -P 1 1536 1k' -c 'write -z 4k 2k' -c 'write -P 2 20k 512' \
+		"$t/x.qcow2" >/dev/null && cp "$t/x.qcow2" "$dir/qxm.qcow2"
+fi
 cp "$dir/q1.qcow2" "$t/s.qcow2"
 qemu-img snapshot -c snap "$t/s.qcow2" && cp "$t/s.qcow2" "$dir/snap.qcow2"

@@ -1,8 +1,10 @@
 #!/usr/bin/python3
-"""badqcow2.py GOOD.qcow2 ZLIB.qcow2 OUTDIR: write a table of corrupted
-qcow2 images derived from two good ones made by qemu-img (64 KiB clusters,
-v3; GOOD uncompressed with data in guest clusters 0 and 1, ZLIB with
-compressed clusters), and OUTDIR/table.txt, one line per image:
+"""badqcow2.py GOOD.qcow2 ZLIB.qcow2 OUTDIR [EXTL2.qcow2 EXTL2Z.qcow2]:
+write a table of corrupted qcow2 images derived from good ones made by
+qemu-img (64 KiB clusters, v3; GOOD uncompressed with data in guest
+clusters 0 and 1, ZLIB with compressed clusters, EXTL2 and EXTL2Z the
+same with extended L2 entries, EXTL2Z compressed), and OUTDIR/table.txt,
+one line per image:
 
     NAME|CHECK|READ|OFFSET|CHECKOFFSET
 
@@ -18,6 +20,7 @@ import struct
 import sys
 
 good_path, zlib_path, out = sys.argv[1:4]
+ext_paths = sys.argv[4:6]
 os.makedirs(out, exist_ok=True)
 good = open(good_path, 'rb').read()
 zimg = open(zlib_path, 'rb').read()
@@ -86,7 +89,13 @@ hdr('rthuge', 56, '>I', 0x10000, 'refcount table too large')
 hdr('incompat-unknown', 72, '>Q', 0x20, 'unknown incompatible feature bits 0x20')
 hdr('incompat-high', 72, '>Q', 1 << 63, 'unknown incompatible feature bits')
 hdr('datafile', 72, '>Q', 0x4, 'external data files are not supported')
-hdr('extl2', 72, '>Q', 0x10, 'extended L2 entries are not supported')
+# extended L2 set on an image without: every other L2 entry is read as a
+# subcluster bitmap; qemu-img check finds the clusters no longer
+# referenced (leaks), and the content differs
+emit('extl2', put(good, 72, '>Q', 0x10), 'leak', 'differ', None)
+# extended L2 entries need subclusters of 512 bytes or more
+emit('extl2-c8k', put(put(good, 20, '>I', 13), 72, '>Q', 0x10), 'refused',
+     'subclusters would be smaller than 512 bytes', 20)
 emit('ctype-nobit', put(good, 104, '>B', 1), 'refused',
      'without the compression type feature bit', 72)
 emit('ctype-2', put(put(good, 104, '>B', 2), 72, '>Q', 8), 'refused',
@@ -184,6 +193,31 @@ emit('z-garbage', bytes(zb), 'corrupt', 'compressed cluster', host)
 emit('z-copied', put(zimg, at, '>Q', e | (1 << 63)), 'corrupt',
      'compressed cluster entry 0x%016x has the COPIED flag' % (e | (1 << 63)),
      at)
+
+# ---- extended L2 entries: the subcluster bitmap ----------------------
+if ext_paths:
+    ximg = open(ext_paths[0], 'rb').read()
+    xzimg = open(ext_paths[1], 'rb').read()
+    xcs, xl1, xrt, xl2, xrb = layout(ximg)
+    assert be64(ximg, 72) & 0x10 and xcs == 65536
+    ents = [(be64(ximg, xl2 + 16 * i), be64(ximg, xl2 + 16 * i + 8))
+            for i in range(xcs // 16)]
+    assert ents[0][1] == 0xffffffff          # cluster 0: all allocated
+    # a subcluster both allocated and zero
+    emit('x-alloczero', put(ximg, xl2 + 8, '>Q', 0x0000000100000001),
+         'corrupt', 'marks subclusters both allocated and zero', xl2 + 8)
+    # allocated subclusters in a cluster without a host offset
+    hole = next(i for i, (d, m) in enumerate(ents)
+                if d == 0 and m == 0 and 16 * i < 5 << 20 and i > 2)
+    emit('x-unalloc', put(ximg, xl2 + 16 * hole + 8, '>Q', 0x10),
+         'corrupt', 'allocated in an unallocated cluster',
+         xl2 + 16 * hole + 8)
+    # a compressed cluster's bitmap must be 0
+    zxcs, zxl1, zxrt, zxl2, zxrb = layout(xzimg)
+    ci = next(i for i in range(zxcs // 16)
+              if be64(xzimg, zxl2 + 16 * i) & (1 << 62))
+    emit('x-zbitmap', put(xzimg, zxl2 + 16 * ci + 8, '>Q', 1), 'corrupt',
+         'subcluster bitmap 0x0000000000000001', zxl2 + 16 * ci + 8)
 
 with open(os.path.join(out, 'table.txt'), 'w') as f:
     f.write('\n'.join(rows) + '\n')

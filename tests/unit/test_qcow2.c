@@ -74,7 +74,7 @@ static const struct bad bad_headers[] = {
 	{ 72, 8, 0x20, 72, "unknown incompatible feature bits 0x20" },
 	{ 72, 8, 1ULL << 63, 72, "unknown incompatible feature bits" },
 	{ 72, 8, 0x4, 72, "external data files are not supported" },
-	{ 72, 8, 0x10, 72, "extended L2 entries are not supported" },
+	{ 72, 8, 0x10, FMT_NOOFF, NULL },   /* extended L2 entries: read */
 	{ 72, 8, 0x8, 72, "compression type feature bit set with zlib" },
 	{ 96, 4, 7, 96, "refcount_order 7 outside 0..6" },
 	{ 100, 4, 103, 100, "header_length 103 too small" },
@@ -379,6 +379,91 @@ static void test_reader_content(void **state)
 	close(fd);
 }
 
+/*
+ * Extended L2 entries: guest cluster 0's subcluster bitmap (alloc in the
+ * low 32 bits, zero in the high ones) decides what each 2 KiB subcluster
+ * reads, through the handle and through an image_dup() of it.
+ */
+static void test_subclusters(void **state)
+{
+	static const struct {
+		uint64_t l2e, bitmap;
+		uint64_t err_off;   /* FMT_NOOFF: read succeeds */
+		const char *msg;
+	} t[] = {
+		{ 5 * CS | QCOW2_OFLAG_COPIED, 0xffffffffULL, FMT_NOOFF, NULL },
+		{ 5 * CS | QCOW2_OFLAG_COPIED, 0x000000f00000a005ULL, FMT_NOOFF,
+		  NULL },
+		{ 0, 0xffffffff00000000ULL, FMT_NOOFF, NULL },
+		{ 0, 0, FMT_NOOFF, NULL },
+		{ 5 * CS, 0x0000000100000001ULL, 4 * CS + 8,
+		  "both allocated and zero" },
+		{ 0, 0x10, 4 * CS + 8, "allocated in an unallocated cluster" },
+		{ QCOW2_OFLAG_COMPRESSED | 5 * CS, 1, 4 * CS + 8,
+		  "compressed cluster with subcluster bitmap" },
+		{ 5 * CS + 4096, 1, 4 * CS, "not aligned" },
+	};
+	static uint8_t buf[CS];
+	const uint64_t scs = CS / QCOW2_SUBCLUSTERS;
+	uint8_t v[8];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		int fd = mkimage(4 * CS | QCOW2_OFLAG_COPIED, t[i].l2e, 6 * CS);
+		struct fmt_err e = { .path = "mem", .off = FMT_NOOFF };
+		struct image *img = NULL, *dup = NULL;
+		int rc;
+
+		be64_store(v, QCOW2_INCOMPAT_EXTL2);
+		assert_int_equal(pwrite(fd, v, 8, 72), 8);
+		be64_store(v, t[i].bitmap);
+		assert_int_equal(pwrite(fd, v, 8, 4 * CS + 8), 8);
+		rc = image_open(fd, "mem", IMG_PROBE, NULL, &img, &e);
+		if (rc == 0)
+			rc = image_dup(img, &dup, &e);
+		for (int k = 0; rc == 0 && k < 2; k++) {
+			memset(buf, 0x55, sizeof buf);
+			rc = image_read(k ? dup : img, buf, CS, 0, &e);
+			for (unsigned sc = 0; rc == 0 && sc < 32; sc++) {
+				uint8_t want = (t[i].bitmap >> sc) & 1 ? 0xab : 0;
+
+				if (buf[sc * scs] != want ||
+				    buf[sc * scs + scs - 1] != want)
+					fail_msg("case %zu: subcluster %u reads "
+						 "0x%02x, want 0x%02x", i, sc,
+						 buf[sc * scs], want);
+			}
+		}
+		if (t[i].msg == NULL)
+			assert_int_equal(rc, 0);
+		else if (rc != -1 || e.off != t[i].err_off ||
+			 strstr(e.msg, t[i].msg) == NULL)
+			fail_msg("case %zu: rc %d off 0x%llx '%s'", i, rc,
+				 (unsigned long long)e.off, e.msg);
+		image_close(dup);
+		image_close(img);
+		close(fd);
+	}
+	/* 8 KiB clusters would make 256-byte subclusters */
+	{
+		uint8_t h[1024];
+		struct qcow2_header q;
+		struct fmt_err e = { .path = "mem" };
+
+		gen_header(h, sizeof h);
+		be32_store(h + 20, 13);
+		be64_store(h + 72, QCOW2_INCOMPAT_EXTL2);
+		assert_int_equal(qcow2_header_parse(h, sizeof h, &q, &e), -1);
+		assert_int_equal(e.off, 20);
+		assert_non_null(strstr(e.msg, "smaller than 512 bytes"));
+		/* 16 KiB: 128-bit entries, 1024 per L2 table */
+		be32_store(h + 20, 14);
+		assert_int_equal(qcow2_header_parse(h, sizeof h, &q, &e), 0);
+		assert_true(q.extended_l2);
+		assert_int_equal(q.l2_entries, 1024);
+	}
+}
+
 static void test_l2_shared(void **state)
 {
 	struct fmt_err e = { .path = "mem" };
@@ -501,6 +586,7 @@ int main(void)
 		cmocka_unit_test(test_decompress),
 		cmocka_unit_test(test_reader),
 		cmocka_unit_test(test_reader_content),
+		cmocka_unit_test(test_subclusters),
 		cmocka_unit_test(test_l2_shared),
 		cmocka_unit_test(test_corrupt_bit),
 		cmocka_unit_test(test_bitmap_entry),
