@@ -35,7 +35,7 @@ struct l2slot {
 
 struct qcow2 {
 	int fd;
-	const char *path;
+	char *path;             /* a copy: a backing file's name is freed */
 	uint64_t file_size;
 	struct qcow2_header h;
 	uint64_t l2_entries;    /* entries per L2 table */
@@ -386,6 +386,7 @@ void qcow2_close(struct qcow2 *q)
 	free(q->l1);
 	free(q->cbuf);
 	free(q->dbuf);
+	free(q->path);
 	free(q);
 }
 
@@ -396,7 +397,7 @@ int qcow2_dup(const struct qcow2 *q, struct qcow2 **out, struct fmt_err *e)
 	if (d == NULL)
 		return fmt_errf(e, FMT_NOOFF, "out of memory");
 	d->fd = q->fd;
-	d->path = q->path;
+	d->path = strdup(q->path);
 	d->file_size = q->file_size;
 	d->h = q->h;
 	d->l2_entries = q->l2_entries;
@@ -409,7 +410,7 @@ int qcow2_dup(const struct qcow2 *q, struct qcow2 **out, struct fmt_err *e)
 	d->cache = calloc(d->ncache, sizeof *d->cache);
 	d->cbuf = malloc(2 * q->h.cluster_size);
 	d->dbuf = malloc(q->h.cluster_size);
-	if (!d->l1 || !d->cache || !d->cbuf || !d->dbuf) {
+	if (!d->path || !d->l1 || !d->cache || !d->cbuf || !d->dbuf) {
 		qcow2_close(d);
 		return fmt_errf(e, FMT_NOOFF, "out of memory");
 	}
@@ -422,6 +423,22 @@ int qcow2_dup(const struct qcow2 *q, struct qcow2 **out, struct fmt_err *e)
 		d->cache[i].l1i = UINT64_MAX;
 	*out = d;
 	return 0;
+}
+
+/*
+ * (e) came from (q)'s backing file: say so in front, with the offset in
+ * that file, and point (e) at (at) in (q) (FMT_NOOFF: nowhere in it).
+ */
+static int backing_err(const struct qcow2 *q, uint64_t at,
+		       struct fmt_err *e)
+{
+	char msg[FMT_ERR_MSG], where[24] = "";
+
+	snprintf(msg, sizeof msg, "%s", e->msg);
+	if (e->off != FMT_NOOFF)
+		snprintf(where, sizeof where, ":0x%" PRIx64, e->off);
+	return fmt_errf(e, at, "backing file '%.60s'%s: %s",
+			q->h.backing_file, where, msg);
 }
 
 static int open_backing(struct qcow2 *q, unsigned flags, int depth,
@@ -468,14 +485,13 @@ static int open_backing(struct qcow2 *q, unsigned flags, int depth,
 			     e) < 0) {
 		char msg[FMT_ERR_MSG];
 
-		snprintf(msg, sizeof msg, "%s", e ? e->msg : "");
+		snprintf(msg, sizeof msg, "%s", e->msg);
 		close(fd);
 		free(full);
 		/* a deeper level already named its file: pass it on */
 		if (strncmp(msg, "backing ", 8) == 0)
 			return fmt_errf(e, h->backing_file_offset, "%s", msg);
-		return fmt_errf(e, h->backing_file_offset, "backing file "
-				"'%.60s': %s", h->backing_file, msg);
+		return backing_err(q, h->backing_file_offset, e);
 	}
 	free(full);
 	q->backing_fd = fd;
@@ -690,8 +706,11 @@ int qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
 	if (q == NULL)
 		return fmt_errf(e, FMT_NOOFF, "out of memory");
 	q->fd = fd;
-	q->path = path ? path : "";
 	q->backing_fd = -1;
+	if ((q->path = strdup(path ? path : "")) == NULL) {
+		free(q);
+		return fmt_errf(e, FMT_NOOFF, "out of memory");
+	}
 	q->ncompressed = -1;
 	q->dbuf_host = UINT64_MAX;
 	q->file_size = (uint64_t)st.st_size;
@@ -1032,7 +1051,7 @@ static int read_cluster(struct qcow2 *q, const struct qcow2_cluster *c,
 				in = (size_t)(bsize - voff < len ?
 					      bsize - voff : len);
 			if (in && image_read(q->backing, buf, in, voff, e) < 0)
-				return -1;
+				return backing_err(q, FMT_NOOFF, e);
 			memset(buf + in, 0, len - in);
 			return 0;
 		}

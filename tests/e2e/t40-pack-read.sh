@@ -118,6 +118,33 @@ qemu-img map --output=json "$T/g/ov.qcow2" >"$T/ov.map"
 grep -q '"depth": 1' "$T/ov.map" && grep -q '"depth": 2' "$T/ov.map" &&
 	ok "the overlay reads from two levels below it" ||
 	not_ok "the overlay's map: $(head -c 300 "$T/ov.map")"
+# an error in a backing file names that file and the offset in it
+host=$("$PY" - "$T/g/q-zlib.qcow2" "$T/g/bz.qcow2" "$T/g/bl1.qcow2" <<'PYEOF'
+import struct, sys
+b = bytearray(open(sys.argv[1], 'rb').read())
+l1 = struct.unpack('>Q', b[40:48])[0]
+l2 = struct.unpack('>Q', b[l1:l1 + 8])[0] & 0x00fffffffffffe00
+x = 62 - (struct.unpack('>I', b[20:24])[0] - 8)
+e = next(e for e in struct.unpack('>8192Q', b[l2:l2 + 65536]) if e >> 62 & 1)
+host = e & ((1 << x) - 1)
+g = bytearray(b)
+g[host:host + 64] = b'\xff' * 64          # compressed data that does not inflate
+open(sys.argv[2], 'wb').write(g)
+print('0x%x' % host)
+b[40:48] = struct.pack('>Q', 0xff0000)   # L1 table past the end of the file
+open(sys.argv[3], 'wb').write(b)
+PYEOF
+)
+for b in bz bl1; do
+	qemu-img create -q -f qcow2 -u -b $b.qcow2 -F qcow2 "$T/g/on-$b.qcow2" 6M
+done
+expect_fail 1 "on-bz.qcow2: backing file 'bz.qcow2':$host: compressed cluster" \
+	"a bad compressed cluster in the backing file: named there" \
+	ukit-pack convert -q --allow-backing -O raw "$T/g/on-bz.qcow2" "$T/bz.raw"
+[ ! -e "$T/bz.raw" ] && ok "no output left" || not_ok "output left"
+expect_fail 1 "backing file 'bl1.qcow2':0x28: L1 table extends past end of file" \
+	"a bad L1 offset in the backing file: named there" \
+	ukit-pack compare --allow-backing "$T/g/on-bl1.qcow2" "$T/g/in.raw"
 # a backing file that names itself: the depth limit stops it
 qemu-img create -q -f qcow2 "$T/loop.qcow2" 1M
 "$PY" - "$T/loop.qcow2" <<'PYEOF'
