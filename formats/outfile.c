@@ -104,6 +104,7 @@ int outfile_open(struct outfile *o, const char *path, mode_t mode,
 {
 	char *dir;
 	mode_t um;
+	struct stat st;
 
 	memset(o, 0, sizeof *o);
 	o->fd = -1;
@@ -112,6 +113,9 @@ int outfile_open(struct outfile *o, const char *path, mode_t mode,
 		o->is_stdout = true;
 		return 0;
 	}
+	/* say so now, not after the whole output is written */
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return fmt_errf(e, FMT_NOOFF, "output is a directory");
 	um = umask(0);
 	umask(um);
 	o->mode = mode & ~um;

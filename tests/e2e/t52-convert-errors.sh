@@ -82,6 +82,16 @@ for opts in "-j 1" "-j 2" "-c zstd -j 2"; do
 done
 rm -f "$T/in8.raw"
 
+# an output that is a directory is refused up front (it used to fail only
+# at the rename, after the whole output was written)
+mkdir -p "$T/outdir"
+expect_fail 1 "ukit-pack: $T/outdir: output is a directory" \
+	"output is a directory: exit 1" \
+	ukit-pack convert -q -O qcow2 "$T/in.raw" "$T/outdir"
+check "output is a directory: still an empty directory" \
+	test -z "$(ls -A "$T/outdir")"
+check "output is a directory: no stray temporary" test "$(strays)" = 0
+
 # usage
 expect_fail 2 "usage: ukit-pack" "convert without -O: exit 2" \
 	ukit-pack convert "$T/in.raw" "$T/o"
