@@ -2,7 +2,8 @@
 # bench/pack-read.sh [DIR] [MIB]: ukit-pack's reading side against qemu-img
 # on the same images: compare (qcow2 vs raw) and check, on a MIB MiB
 # (default 1024) image of half random data, half compressible text, with
-# holes, as plain qcow2, zlib and zstd compressed qcow2.  Prints wall time,
+# holes, as plain qcow2, zlib and zstd compressed qcow2, and plain qcow2
+# with extended L2 entries (subclusters).  Prints wall time,
 # ratio ukit/qemu-img and peak RSS.  Not part of make check; run under
 # flock /tmp/ukit-bench.lock.
 set -eu
@@ -22,10 +23,11 @@ if [ ! -f "$in" ]; then
 		dd of="$in" bs=1M seek=$((mib / 2)) conv=notrunc status=none
 	truncate -s $((mib * 1048576)) "$in"       # last quarter: a hole
 fi
-for v in plain zlib zstd; do
+for v in plain zlib zstd extl2; do
 	[ -f "$d/$v.qcow2" ] && continue
 	case $v in
 	plain) o="" ;; zlib) o="-c" ;; zstd) o="-c -o compression_type=zstd" ;;
+	extl2) o="-o extended_l2=on" ;;
 	esac
 	# shellcheck disable=SC2086
 	qemu-img convert -W -m 2 -f raw -O qcow2 $o "$in" "$d/$v.qcow2"
@@ -49,7 +51,7 @@ row() {
 		printf "%-22s %9s %9s %s %10d %10d\n", n, u, q, r, um / 1024, qm / 1024
 	}'
 }
-for v in plain zlib zstd; do
+for v in plain zlib zstd extl2; do
 	sync
 	row "compare $v" compare "$d/$v.qcow2" "$in"
 	row "check $v" check "$d/$v.qcow2"
