@@ -113,8 +113,9 @@ int outfile_open(struct outfile *o, const char *path, mode_t mode,
 		o->is_stdout = true;
 		return 0;
 	}
-	/* say so now, not after the whole output is written */
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+	/* say so now, not after the whole output is written (a symbolic
+	 * link to a directory is replaced, as rename() does) */
+	if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
 		return fmt_errf(e, FMT_NOOFF, "output is a directory");
 	um = umask(0);
 	umask(um);

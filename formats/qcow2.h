@@ -103,8 +103,8 @@ struct qcow2_header {
  * size against l1_size, refcount_order, table offsets aligned, feature bits
  * (unknown incompatible bits, external data file and encryption are
  * refused; extended L2 entries are read; dirty and corrupt are reported in
- * (h) and left to
- * the caller), compression type, backing file name bounds, extensions.
+ * (h) and left to the caller), compression type, backing file name
+ * bounds, extensions.
  * Returns 0 and (*h), or -1 with (e) pointing at the offending field.
  */
 int qcow2_header_parse(const uint8_t *buf, size_t len,

@@ -555,11 +555,13 @@ static int check_refcounts(struct ck *k, struct fmt_err *e)
 		}
 		if ((own & O_COPIED_CLR) && s == 1 &&
 		    !(h->compatible & QCOW2_COMPAT_LAZY_REFCOUNTS &&
-		      h->incompatible & QCOW2_INCOMPAT_DIRTY))
+		      h->incompatible & QCOW2_INCOMPAT_DIRTY)) {
 			finding(k, QCOW2_F_CORRUPTION, c * k->cs, "cluster 0x%"
 				PRIx64 " (%s) has refcount=1 but not the COPIED "
 				"flag", c * k->cs,
 				owner_name[own & O_KIND_MASK]);
+			refcount_only(k);
+		}
 	}
 	k->r->image_end_offset = any ? (highest + 1) * k->cs : 0;
 	return 0;

@@ -641,9 +641,10 @@ static int cmd_check(int argc, char **argv)
 			printf("The image is dirty: %" PRIu64 " of the "
 			       "corruptions are stale refcounts, which lazy "
 			       "refcounts leave after a crash.  qemu rebuilds "
-			       "them when it opens the image read-write; "
-			       "ukit-pack convert reads the image as it is.\n",
-			       stale);
+			       "them when it opens the image read-write.  %s\n",
+			       stale, stale == r.corruptions ?
+			       "ukit-pack convert reads the image as it is." :
+			       "The others are corruptions that refuse it.");
 		if (r.header_ok)
 			printf("%" PRIu64 "/%" PRIu64 " = %.2f%% allocated, %"
 			       PRIu64 " compressed clusters\n"

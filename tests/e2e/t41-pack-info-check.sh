@@ -202,6 +202,10 @@ expect_fail 1 "used as an L1 table and as guest data" \
 	"dirty image with guest data on the L1 table: convert refuses" \
 	ukit-pack convert -q -O raw "$T/dirty-bad.qcow2" "$T/dirty-bad.raw"
 [ ! -e "$T/dirty-bad.raw" ] && ok "no output left" || not_ok "output left"
+ukit-pack check "$T/dirty-bad.qcow2" >"$T/ct.out"
+grep -q "are stale refcounts.*The others are corruptions that refuse it" \
+	"$T/ct.out" && ok "check says which findings refuse the dirty image" ||
+	not_ok "check on a dirty, corrupt image: $(tail -n 3 "$T/ct.out")"
 
 check "check text: no errors" sh -c \
 	"ukit-pack check '$T/g/q-zstd.qcow2' | grep -q 'No errors were found'"

@@ -91,6 +91,12 @@ expect_fail 1 "ukit-pack: $T/outdir: output is a directory" \
 check "output is a directory: still an empty directory" \
 	test -z "$(ls -A "$T/outdir")"
 check "output is a directory: no stray temporary" test "$(strays)" = 0
+# a symbolic link to a directory is replaced by the output, as rename()
+# replaces it
+ln -s outdir "$T/linkdir"
+check "output is a link to a directory: converts" \
+	ukit-pack convert -q -O qcow2 "$T/in.raw" "$T/linkdir"
+check "the link is now the output" test -f "$T/linkdir" -a ! -L "$T/linkdir"
 
 # usage
 expect_fail 2 "usage: ukit-pack" "convert without -O: exit 2" \
