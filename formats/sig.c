@@ -70,8 +70,9 @@ void sig_free_secret(void *p, size_t len)
 	free(p);
 }
 
-int sig_read_file(const char *path, size_t max, uint8_t **out, size_t *len,
-		  struct fmt_err *e)
+/* sig_read_file(); (pipe): a pipe will do too (st_size says nothing). */
+static int read_small(const char *path, size_t max, bool pipe, uint8_t **out,
+		      size_t *len, struct fmt_err *e)
 {
 	struct stat st;
 	uint8_t *buf;
@@ -81,9 +82,11 @@ int sig_read_file(const char *path, size_t max, uint8_t **out, size_t *len,
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return fmt_errno(e, FMT_NOOFF, "cannot open");
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) != 0 ||
+	    !(S_ISREG(st.st_mode) || (pipe && S_ISFIFO(st.st_mode)))) {
 		close(fd);
-		return fmt_errf(e, FMT_NOOFF, "not a regular file");
+		return fmt_errf(e, FMT_NOOFF, pipe ? "not a regular file or "
+				"a pipe" : "not a regular file");
 	}
 	if ((uint64_t)st.st_size > max) {
 		close(fd);
@@ -120,6 +123,12 @@ int sig_read_file(const char *path, size_t max, uint8_t **out, size_t *len,
 	*out = buf;
 	*len = n;
 	return 0;
+}
+
+int sig_read_file(const char *path, size_t max, uint8_t **out, size_t *len,
+		  struct fmt_err *e)
+{
+	return read_small(path, max, false, out, len, e);
 }
 
 /* ---- key objects ---------------------------------------------------- */
@@ -236,7 +245,7 @@ int sig_read_secret(const char *path, char *buf, size_t size,
 	uint8_t *data;
 	size_t len, n;
 
-	if (sig_read_file(path, SIG_FILE_MAX, &data, &len, e) != 0)
+	if (read_small(path, SIG_FILE_MAX, true, &data, &len, e) != 0)
 		return -1;
 	for (n = 0; n < len && data[n] != '\n' && data[n] != '\r'; n++)
 		;
@@ -295,7 +304,8 @@ int sig_key_load_private(const char *spec, const struct sig_secret_src *src,
 
 	if (p11_is_uri(spec))
 		return p11_sig_key_load(spec, src, out, e);
-	if (sig_read_file(spec, SIG_FILE_MAX, &data, &len, e) != 0)
+	/* read once, so a pipe will do: a key need not be written to disk */
+	if (read_small(spec, SIG_FILE_MAX, true, &data, &len, e) != 0)
 		return -1;
 	bio = BIO_new_mem_buf(data, (int)len);
 	if (bio == NULL) {

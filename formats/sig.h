@@ -72,8 +72,9 @@ const char *sig_alg_name(enum sig_alg alg);
 int sig_keygen(enum sig_alg alg, struct sig_key **out, struct fmt_err *e);
 
 /*
- * Load a private key named by (spec): a PEM file (PKCS#8, encrypted or
- * not, or a traditional EC/RSA key), or a "pkcs11:" URI (a token).
+ * Load a private key named by (spec): a PEM file or a pipe (PKCS#8,
+ * encrypted or not, or a traditional EC/RSA key), or a "pkcs11:" URI (a
+ * token).
  * Returns 0 and (*out), or -1 with (e).  The only entry point for private
  * keys: new key sources go here.
  */
@@ -130,7 +131,8 @@ int sig_read_file(const char *path, size_t max, uint8_t **out, size_t *len,
 
 /*
  * First line of file (path) (no newline), NUL-terminated, into (buf).
- * Returns its length, or -1 with (e).
+ * (path) may be a pipe (/dev/stdin, /dev/fd/N, a shell's <(...)), so a
+ * secret need not be written to disk.  Returns its length, or -1 with (e).
  */
 int sig_read_secret(const char *path, char *buf, size_t size,
 		    struct fmt_err *e);

@@ -42,6 +42,25 @@ expect_fail 1 "wrong passphrase" "wrong passphrase fails" \
 	ukit-sign sign --key enc.key --passphrase-file wrong.txt -o enc2.json k.elf
 [ ! -e enc2.json ] && ok "no output after a failed sign" || not_ok "enc2.json written"
 expect_fail 1 "File exists" "keygen refuses to overwrite" ukit-sign keygen --type ed25519 enc
+# Secrets from pipes, so that they need not be written to disk: a shell's
+# <(...), /dev/stdin; a directory is still refused.
+check "keygen, passphrase from <(...)" ukit-sign keygen --type ed25519 \
+	--passphrase-file <(printf 'piped secret\n') pipe
+check "openssl reads it with that passphrase" \
+	openssl pkey -in pipe.key -passin pass:'piped secret' -noout
+check "sign, passphrase from /dev/stdin" sh -c \
+	"printf 'piped secret\n' | ukit-sign sign --key pipe.key \
+	 --passphrase-file /dev/stdin -o pipe.json k.elf"
+check "verify the piped-passphrase bundle" \
+	ukit-sign verify --pub pipe.pub --bundle pipe.json k.elf
+check "sign, the key itself from <(...)" ukit-sign sign \
+	--key <(cat pipe.key) --passphrase-file <(printf 'piped secret\n') \
+	-o pipe3.json k.elf
+check "verify the piped-key bundle" \
+	ukit-sign verify --pub pipe.pub --bundle pipe3.json k.elf
+mkdir -p passdir
+expect_fail 1 "not a regular file or a pipe" "a directory as passphrase file" \
+	ukit-sign sign --key pipe.key --passphrase-file passdir -o pipe2.json k.elf
 # Passphrase from the terminal (script(1) gives the command a pty; the
 # prompt flushes typed-ahead input, hence the pause before typing).
 if command -v script >/dev/null; then

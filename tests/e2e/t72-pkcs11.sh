@@ -37,6 +37,10 @@ check "sign with pkcs11: URI and --pin-file" ukit-sign sign -q \
 	--key "pkcs11:token=ukit;object=k1" --pin-file "$T/pin" "$T/img"
 check "verify with the token's public key" \
 	ukit-sign verify -q --pub "$T/k1.pub" "$T/img"
+check "sign with the PIN from a pipe" ukit-sign sign -q \
+	--key "pkcs11:token=ukit;object=k1" --pin-file <(printf '1234\n') \
+	-o "$T/bp.json" "$T/img"
+check "verify it" ukit-sign verify -q --pub "$T/k1.pub" --bundle "$T/bp.json" "$T/img"
 check "sign with the URI's pin-value" ukit-sign sign -q \
 	--key "pkcs11:token=ukit;object=k1;pin-value=1234" -o "$T/b2.json" "$T/img"
 check "verify it" ukit-sign verify -q --pub "$T/k1.pub" --bundle "$T/b2.json" "$T/img"
