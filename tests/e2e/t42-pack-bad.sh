@@ -135,6 +135,49 @@ qemu-img compare -q -f raw -F raw "$T/cv.raw" "$src" && ok "--no-check output eq
 check "compare --no-check reads it too" \
 	ukit-pack compare --no-check "$T/bad/refcount-low.qcow2" "$src"
 
+# a corruption that comes after more findings than check keeps (1000
+# leaks first) is still counted, and convert still refuses the image:
+# 512-byte clusters, 1-bit refcounts, 1100 leaked clusters appended, then
+# guest cluster 0 pointed at one more cluster whose refcount is 0
+head -c 65536 "$src" >"$T/late.raw"
+qemu-img convert -f raw -O qcow2 -o cluster_size=512,refcount_bits=1 \
+	"$T/late.raw" "$T/late.qcow2"
+"$PY" - "$T/late.qcow2" <<'PYEOF'
+import struct, sys
+b = bytearray(open(sys.argv[1], 'rb').read())
+cs, n = 512, 1100
+first = len(b) // cs
+rt = struct.unpack('>Q', b[48:56])[0]
+rb = struct.unpack('>Q', b[rt:rt + 8])[0]
+assert first + n < cs * 8          # one refcount block covers them all
+b += bytes(cs * (n + 1))
+for c in range(first, first + n):
+    b[rb + c // 8] |= 1 << (c % 8)
+l1 = struct.unpack('>Q', b[40:48])[0]
+l2 = struct.unpack('>Q', b[l1:l1 + 8])[0] & 0x00fffffffffffe00
+b[l2:l2 + 8] = struct.pack('>Q', (1 << 63) | ((first + n) * cs))
+open(sys.argv[1], 'wb').write(b)
+PYEOF
+ukit-pack check --json "$T/late.qcow2" >"$T/late.json"
+qemu-img check --output=json "$T/late.qcow2" >"$T/late.q.json" 2>/dev/null
+if "$PY" - "$T/late.json" "$T/late.q.json" <<'PYEOF'
+import json, sys
+u = json.load(open(sys.argv[1])); q = json.load(open(sys.argv[2]))
+sys.exit(not (u["findings-dropped"] > 0 and u.get("corruptions") == 2 and
+              q.get("corruptions") == 2 and u.get("leaks") == q.get("leaks")
+              and not any(f["kind"] == "corruption" for f in u["findings"])))
+PYEOF
+then
+	ok "late corruption: counted past the kept findings, as qemu-img check"
+else
+	not_ok "late corruption: $(head -c 300 "$T/late.json")"
+fi
+expect_fail 1 "late.qcow2: 2 corruptions and 0 check errors (image is corrupt" \
+	"late corruption: convert refuses the image" \
+	ukit-pack convert -q -O raw "$T/late.qcow2" "$T/late.out"
+[ ! -e "$T/late.out" ] && ok "late corruption: no output" ||
+	not_ok "late corruption: output left"
+
 # the reader checks every subcluster bitmap it uses, without the check too
 while IFS='|' read -r name want read off ckoff; do
 	rm -f "$T/cv.raw"
