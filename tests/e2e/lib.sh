@@ -80,3 +80,17 @@ open("sig.der", "wb").write(base64.b64decode(env["signatures"][0]["sig"]))
 open("digest.txt", "w").write(json.loads(body)["subject"][0]["digest"]["sha256"])
 P
 }
+
+# flip_byte FILE OFFSET: invert the byte at OFFSET (a constant written
+# over random data would leave it unchanged one time in 256)
+flip_byte() {
+	"$PY" - "$1" "$2" <<'PYEOF'
+import sys
+with open(sys.argv[1], 'r+b') as f:
+    f.seek(int(sys.argv[2]))
+    b = f.read(1)
+    assert len(b) == 1, 'offset past the end of the file'
+    f.seek(int(sys.argv[2]))
+    f.write(bytes([b[0] ^ 0xff]))
+PYEOF
+}

@@ -56,7 +56,7 @@ r2=$(ukit-sign verity -j 2 "$T/sparse")
 
 # A changed byte in the data changes the root; veritysetup then refuses.
 cp "$T/random" "$T/random2"
-printf 'X' | dd of="$T/random2" bs=1 seek=1234567 conv=notrunc status=none
+flip_byte "$T/random2" 1234567
 rm -f "$T/r.hash"
 r=$(ukit-sign verity --salt - --hash-file "$T/r.hash" "$T/random")
 check "veritysetup accepts the original" $VS --salt=- verify "$T/random" "$T/r.hash" "$r"

@@ -30,7 +30,7 @@ assert d["verified"] is True and "ukit-test-signer" in d["signer"], d' "$T/v.jso
 check "verify --cms --exec runs the tender on the verified copy" \
 	ukit-sign verify --ca "$CA/root.pem" --cms "$T/img.p7s" "$T/img" --exec cmp '{}' "$T/img"
 cp "$T/img" "$T/bad"
-printf 'X' | dd of="$T/bad" bs=1 seek=100000 conv=notrunc status=none
+flip_byte "$T/bad" 100000
 expect_fail 1 "CMS signature does not verify" "one changed byte fails" \
 	ukit-sign verify --ca "$CA/root.pem" --cms "$T/img.p7s" "$T/bad"
 expect_fail 1 "does not verify" "verify --cms --exec: a failure runs nothing" \

@@ -54,7 +54,7 @@ check "verify --verity-only with salt" ukit-sign verify -q --verity-only \
 # tampering: one byte in a data block, and in a hole
 for off in 5000 $((12 * 1024 * 1024)); do
 	cp "$T/disk" "$T/bad"
-	printf 'X' | dd of="$T/bad" bs=1 seek=$off conv=notrunc status=none
+	flip_byte "$T/bad" $off
 	expect_fail 1 "dm-verity root" "byte at $off changed: --verity-only fails" \
 		ukit-sign verify -q --verity-only --pub "$T/k.pub" --bundle "$T/disk.bundle.json" "$T/bad"
 	expect_fail 1 "dm-verity root" "byte at $off changed: streaming verify names the tree too" \
