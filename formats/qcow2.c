@@ -641,6 +641,96 @@ int qcow2_bitmap_entry(const uint8_t *dir, size_t len, size_t *pos,
 	return 0;
 }
 
+int qcow2_snapshot_entry(const uint8_t *tab, size_t len, size_t *pos,
+			 uint64_t base, struct qcow2_snapshot *s,
+			 struct fmt_err *e)
+{
+	size_t p = *pos, extra, end;
+
+	if (p > len || len - p < 40)
+		return fmt_errf(e, base + p, "snapshot table entry past the "
+				"end of the table (0x%zx bytes)", len);
+	memset(s, 0, sizeof *s);
+	s->l1_table_offset = be64_load(tab + p);
+	s->l1_size = be32_load(tab + p + 8);
+	s->id_len = be16_load(tab + p + 12);
+	s->name_len = be16_load(tab + p + 14);
+	s->date_sec = be32_load(tab + p + 16);
+	s->date_nsec = be32_load(tab + p + 20);
+	s->vm_clock_nsec = be64_load(tab + p + 24);
+	s->vm_state_size = be32_load(tab + p + 32);
+	extra = be32_load(tab + p + 36);
+	if (extra > QCOW2_SNAPSHOT_EXTRA_MAX)
+		return fmt_errf(e, base + p + 36, "snapshot extra data of %zu "
+				"bytes (limit %u)", extra,
+				QCOW2_SNAPSHOT_EXTRA_MAX);
+	if (extra > len - p - 40 ||
+	    s->id_len + s->name_len > len - p - 40 - extra)
+		return fmt_errf(e, base + p, "snapshot table entry (id %zu, "
+				"name %zu, extra data %zu bytes) past the end "
+				"of the table (0x%zx bytes)", s->id_len,
+				s->name_len, extra, len);
+	if (extra >= 8)
+		s->vm_state_size = be64_load(tab + p + 40);
+	s->icount = extra >= 24 ? be64_load(tab + p + 56) : UINT64_MAX;
+	s->id = tab + p + 40 + extra;
+	s->name = s->id + s->id_len;
+	end = p + 40 + extra + s->id_len + s->name_len;
+	end = (end + 7) & ~(size_t)7;
+	*pos = end < len ? end : len;
+	return 0;
+}
+
+int qcow2_snapshots_read(int fd, const struct qcow2_header *h,
+			 uint64_t fsize, uint8_t **tab, size_t *len,
+			 struct fmt_err *e)
+{
+	uint64_t off = h->snapshots_offset, n = 0;
+	ssize_t r;
+
+	*tab = NULL;
+	*len = 0;
+	if (off > fsize)
+		return fmt_errf(e, 64, "snapshot table at 0x%" PRIx64 " past "
+				"end of file (0x%" PRIx64 ")", off, fsize);
+	/* the table's size is the sum of its entries': walk their headers */
+	for (uint32_t i = 0; i < h->nb_snapshots; i++) {
+		uint8_t s[40];
+
+		if (!in_bounds(off + n, sizeof s, fsize))
+			return fmt_errf(e, 64, "snapshot %" PRIu32 " at 0x%"
+					PRIx64 " past end of file (0x%" PRIx64
+					")", i, off + n, fsize);
+		if (pread_full(fd, s, sizeof s, (off_t)(off + n)) !=
+		    (ssize_t)sizeof s)
+			return fmt_errno(e, off + n, "reading the snapshot "
+					 "table");
+		if (be32_load(s + 36) > QCOW2_SNAPSHOT_EXTRA_MAX)
+			return fmt_errf(e, off + n + 36, "snapshot extra data "
+					"of %" PRIu32 " bytes (limit %u)",
+					be32_load(s + 36),
+					QCOW2_SNAPSHOT_EXTRA_MAX);
+		n += 40 + (uint64_t)be32_load(s + 36) + be16_load(s + 12) +
+		     be16_load(s + 14);
+		n = (n + 7) & ~(uint64_t)7;
+		if (n > QCOW2_SNAPSHOTS_MAX_BYTES)
+			return fmt_errf(e, 64, "snapshot table larger than "
+					"%u bytes", QCOW2_SNAPSHOTS_MAX_BYTES);
+	}
+	if (n > fsize - off)
+		n = fsize - off;         /* the last entry's tail: refused below */
+	if ((*tab = malloc(n ? n : 1)) == NULL)
+		return fmt_errf(e, FMT_NOOFF, "out of memory");
+	r = pread_full(fd, *tab, n, (off_t)off);
+	if (r < 0) {
+		free(*tab);
+		*tab = NULL;
+		return fmt_errno(e, off, "reading the snapshot table");
+	}
+	*len = (size_t)r;
+	return 0;
+}
+
 int qcow2_header_read(int fd, uint64_t fsize, struct qcow2_header *h,
 		      struct fmt_err *e)
 {

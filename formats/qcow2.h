@@ -148,6 +148,39 @@ int qcow2_bitmap_entry(const uint8_t *dir, size_t len, size_t *pos,
 int qcow2_bitmap_dir_read(int fd, const struct qcow2_header *h,
 			  uint64_t fsize, uint8_t **dir, struct fmt_err *e);
 
+/* One entry of the snapshot table. */
+struct qcow2_snapshot {
+	uint64_t l1_table_offset;
+	uint32_t l1_size;        /* entries */
+	uint32_t date_sec, date_nsec;
+	uint64_t vm_clock_nsec;
+	uint64_t vm_state_size;  /* the 64-bit one when the extra data has it */
+	uint64_t icount;         /* UINT64_MAX when the extra data has none */
+	const uint8_t *id, *name;       /* in the table: not NUL-terminated */
+	size_t id_len, name_len;
+};
+
+#define QCOW2_SNAPSHOTS_MAX_BYTES (64u << 20)  /* the table, as qemu */
+#define QCOW2_SNAPSHOT_EXTRA_MAX  1024         /* extra data bytes, as qemu */
+
+/*
+ * The snapshot table entry at (*pos) of (tab, len) (read from
+ * h->snapshots_offset): fills (s), pointing into (tab), and moves (*pos)
+ * to the next entry.  0, or -1 with (e) (offset (base) + position).
+ */
+int qcow2_snapshot_entry(const uint8_t *tab, size_t len, size_t *pos,
+			 uint64_t base, struct qcow2_snapshot *s,
+			 struct fmt_err *e);
+
+/*
+ * Read what can hold the snapshot table that (h) points at, from the
+ * file on (fd) of (fsize) bytes: at most QCOW2_SNAPSHOTS_MAX_BYTES, up to
+ * the end of the file, into (*tab, *len) (malloc'd).  0, or -1 with (e).
+ */
+int qcow2_snapshots_read(int fd, const struct qcow2_header *h,
+			 uint64_t fsize, uint8_t **tab, size_t *len,
+			 struct fmt_err *e);
+
 /* qcow2_open() flags */
 #define QCOW2_ALLOW_BACKING 0x1   /* follow a backing file, read-only */
 #define QCOW2_ALLOW_CORRUPT 0x2   /* open images with the corrupt bit */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <inttypes.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@
 
 #include <jansson.h>
 #include <sys/stat.h>
+#include <time.h>
 
 static int cmd_info(int argc, char **argv);
 static int cmd_convert(int argc, char **argv);
@@ -314,13 +316,123 @@ out:
 	return list;
 }
 
+/* (p, n) as a JSON string; bytes that are not UTF-8 become U+FFFD. */
+static json_t *json_bytes(const uint8_t *p, size_t n)
+{
+	json_t *s = json_stringn((const char *)p, n);
+	char *buf;
+	size_t o = 0;
+
+	if (s != NULL || (buf = malloc(3 * n + 1)) == NULL)
+		return s;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] < 0x80) {
+			buf[o++] = (char)p[i];
+		} else {
+			memcpy(buf + o, "\xef\xbf\xbd", 3);
+			o += 3;
+		}
+	}
+	s = json_stringn(buf, o);
+	free(buf);
+	return s;
+}
+
+/*
+ * The internal snapshots as qemu-img info lists them ("snapshots"), or
+ * NULL when there are none.  A table that does not parse is reported and
+ * listed as far as it goes.
+ */
+static json_t *qcow2_snapshots_json(int fd, const char *path,
+				    const struct qcow2_header *h)
+{
+	struct fmt_err e = { .path = path, .off = FMT_NOOFF };
+	struct qcow2_snapshot sn;
+	uint8_t *tab = NULL;
+	json_t *list;
+	struct stat st;
+	size_t len = 0, pos = 0;
+
+	if (h->nb_snapshots == 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 ||
+	    qcow2_snapshots_read(fd, h, (uint64_t)st.st_size, &tab, &len,
+				 &e) < 0) {
+		if (e.msg[0] == 0)
+			fmt_errno(&e, FMT_NOOFF, "stat");
+		cli_err(&e);
+		return NULL;
+	}
+	list = json_array();
+	for (uint32_t i = 0; list != NULL && i < h->nb_snapshots; i++) {
+		json_t *o;
+
+		if (qcow2_snapshot_entry(tab, len, &pos, h->snapshots_offset,
+					 &sn, &e) < 0) {
+			cli_err(&e);
+			break;
+		}
+		o = json_object();
+		if (sn.icount != UINT64_MAX)
+			json_object_set_new(o, "icount",
+					    json_integer((json_int_t)sn.icount));
+		json_object_set_new(o, "vm-clock-nsec", json_integer(
+			(json_int_t)(sn.vm_clock_nsec % 1000000000)));
+		json_object_set_new(o, "name", json_bytes(sn.name, sn.name_len));
+		json_object_set_new(o, "date-sec", json_integer(sn.date_sec));
+		json_object_set_new(o, "date-nsec", json_integer(sn.date_nsec));
+		json_object_set_new(o, "vm-clock-sec", json_integer(
+			(json_int_t)(sn.vm_clock_nsec / 1000000000)));
+		json_object_set_new(o, "id", json_bytes(sn.id, sn.id_len));
+		json_object_set_new(o, "vm-state-size",
+				    json_integer((json_int_t)sn.vm_state_size));
+		json_array_append_new(list, o);
+	}
+	free(tab);
+	return list;
+}
+
+/* The snapshot list of qemu-img info's text output. */
+static void print_snapshots(const json_t *sl)
+{
+	printf("Snapshot list:\n%-10s%-17s%8s%20s%13s%11s\n", "ID", "TAG",
+	       "VM SIZE", "DATE", "VM CLOCK", "ICOUNT");
+	for (size_t i = 0; i < json_array_size(sl); i++) {
+		const json_t *o = json_array_get(sl, i);
+		json_int_t cs = json_integer_value(json_object_get(o,
+							"vm-clock-sec"));
+		time_t t = (time_t)json_integer_value(json_object_get(o,
+							"date-sec"));
+		char size[32], date[32], clock[32], icount[24] = "";
+		const json_t *ic = json_object_get(o, "icount");
+		struct tm tm;
+
+		human_size(size, sizeof size, (uint64_t)json_integer_value(
+				   json_object_get(o, "vm-state-size")));
+		if (localtime_r(&t, &tm) == NULL ||
+		    strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+			snprintf(date, sizeof date, "?");
+		snprintf(clock, sizeof clock, "%02" JSON_INTEGER_FORMAT
+			 ":%02d:%02d.%03d", cs / 3600, (int)(cs / 60 % 60),
+			 (int)(cs % 60), (int)(json_integer_value(
+				json_object_get(o, "vm-clock-nsec")) / 1000000));
+		if (ic != NULL)
+			snprintf(icount, sizeof icount, "%" JSON_INTEGER_FORMAT,
+				 json_integer_value(ic));
+		printf("%-9s %-16s %8s%20s%13s%11s\n",
+		       json_string_value(json_object_get(o, "id")),
+		       json_string_value(json_object_get(o, "name")), size,
+		       date, clock, icount);
+	}
+}
+
 /* qcow2 header fields qemu-img info reports; -1 on a bad header. */
 static int info_qcow2(int fd, const char *path, json_t *j, bool json)
 {
 	struct fmt_err e = { .path = path, .off = FMT_NOOFF };
 	struct qcow2_header h;
 	struct stat st;
-	json_t *fs, *d, *bm;
+	json_t *fs, *d, *bm, *sl;
 	const char *compat;
 	const char *ctype;
 
@@ -383,6 +495,9 @@ static int info_qcow2(int fd, const char *path, json_t *j, bool json)
 	}
 	json_object_set_new(j, "dirty-flag",
 			    json_boolean(h.incompatible & QCOW2_INCOMPAT_DIRTY));
+	sl = qcow2_snapshots_json(fd, path, &h);
+	if (sl != NULL)
+		json_object_set(j, "snapshots", sl);
 	if (!json) {
 		char hs[32];
 
@@ -393,6 +508,8 @@ static int info_qcow2(int fd, const char *path, json_t *j, bool json)
 			printf("backing file: %s\n", h.backing_file);
 		if (h.backing_fmt[0])
 			printf("backing file format: %s\n", h.backing_fmt);
+		if (sl != NULL)
+			print_snapshots(sl);
 		printf("Format specific information:\n"
 		       "    compat: %s\n    compression type: %s\n",
 		       compat, ctype);
@@ -427,6 +544,7 @@ static int info_qcow2(int fd, const char *path, json_t *j, bool json)
 			printf("    dirty: true\n");
 	}
 	json_decref(bm);
+	json_decref(sl);
 	return 0;
 }
 

@@ -106,7 +106,8 @@ for img in "$T"/g/*.qcow2 "$T/g/aligned.raw"; do
 	(cd "$T/g" && qemu-img info --output=json "$n") >"$T/q.json"
 	if same_keys "$T/u.json" "$T/q.json" filename format virtual-size \
 		actual-size cluster-size dirty-flag format-specific \
-		backing-filename full-backing-filename backing-filename-format; then
+		backing-filename full-backing-filename backing-filename-format \
+		snapshots; then
 		ok "$n: info --json matches qemu-img info"
 	else
 		not_ok "$n: info --json differs from qemu-img info"
@@ -206,6 +207,34 @@ ukit-pack check "$T/dirty-bad.qcow2" >"$T/ct.out"
 grep -q "are stale refcounts.*The others are corruptions that refuse it" \
 	"$T/ct.out" && ok "check says which findings refuse the dirty image" ||
 	not_ok "check on a dirty, corrupt image: $(tail -n 3 "$T/ct.out")"
+
+# internal snapshots: listed as qemu-img info lists them (the JSON in the
+# loop above), and the text table too (dates in one time zone)
+(cd "$T/g" && ukit-pack info --json snap.qcow2) >"$T/snap.json"
+"$PY" -c 'import json, sys
+sys.exit(len(json.load(open(sys.argv[1]))["snapshots"]) != 2)' "$T/snap.json" &&
+	ok "snap.qcow2: info lists its 2 snapshots" ||
+	not_ok "snap.qcow2: snapshots: $(head -c 300 "$T/snap.json")"
+TZ=Asia/Tokyo ukit-pack info "$T/g/snap.qcow2" | sed -n '/^Snapshot list:/,/^Format/p' >"$T/us.txt"
+TZ=Asia/Tokyo qemu-img info "$T/g/snap.qcow2" | sed -n '/^Snapshot list:/,/^Format/p' >"$T/qs.txt"
+[ -s "$T/us.txt" ] && cmp -s "$T/us.txt" "$T/qs.txt" &&
+	ok "snap.qcow2: info's snapshot list is qemu-img info's, byte for byte" ||
+	not_ok "snap.qcow2: snapshot list: $(diff "$T/us.txt" "$T/qs.txt" | head -c 300)"
+# a snapshot whose extra data claims 4 GiB: info says where, and goes on
+at=$("$PY" - "$T/g/snap.qcow2" "$T/snapbad.qcow2" <<'PYEOF'
+import struct, sys
+b = bytearray(open(sys.argv[1], 'rb').read())
+off = struct.unpack('>Q', b[64:72])[0]
+b[off + 36:off + 40] = struct.pack('>I', 0xffffffff)
+open(sys.argv[2], 'wb').write(b)
+print('0x%x' % (off + 36))
+PYEOF
+)
+check "info on a bad snapshot table still works" \
+	ukit-pack info --json "$T/snapbad.qcow2"
+grep -qF "snapbad.qcow2:$at: snapshot extra data of 4294967295 bytes (limit 1024)" \
+	"$T/.err" && ok "info names the bad snapshot field" ||
+	not_ok "info on a bad snapshot: $(cat "$T/.err")"
 
 check "check text: no errors" sh -c \
 	"ukit-pack check '$T/g/q-zstd.qcow2' | grep -q 'No errors were found'"

@@ -464,6 +464,77 @@ static void test_subclusters(void **state)
 	}
 }
 
+/* Snapshot table entries: the fields, and malformed ones refused where. */
+static void test_snapshot_entry(void **state)
+{
+	static const struct {
+		size_t len;         /* of the table */
+		uint32_t extra;
+		uint16_t id_len, name_len;
+		uint64_t err_off;   /* FMT_NOOFF: parses */
+		const char *msg;
+	} t[] = {
+		{ 80, 24, 1, 2, FMT_NOOFF, NULL },
+		{ 48, 0, 1, 2, FMT_NOOFF, NULL },
+		{ 39, 0, 0, 0, 0x1000, "past the end of the table" },
+		{ 80, 1025, 1, 2, 0x1000 + 36, "extra data of 1025 bytes" },
+		{ 64, 24, 1, 2, 0x1000, "(id 1, name 2, extra data 24 bytes) "
+		  "past the end" },
+		{ 80, 24, 0xffff, 0xffff, 0x1000, "past the end of the table" },
+	};
+	uint8_t tab[96];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		struct qcow2_snapshot sn;
+		struct fmt_err e = { .path = "mem", .off = FMT_NOOFF };
+		size_t pos = 0;
+		int rc;
+
+		memset(tab, 0, sizeof tab);
+		be64_store(tab, 5 * CS);
+		be32_store(tab + 8, 1);
+		be16_store(tab + 12, t[i].id_len);
+		be16_store(tab + 14, t[i].name_len);
+		be32_store(tab + 16, 1700000000);
+		be32_store(tab + 20, 42);
+		be64_store(tab + 24, 3723004000000ULL);   /* 1:02:03.004 */
+		be32_store(tab + 32, 7);
+		be32_store(tab + 36, t[i].extra);
+		if (t[i].extra == 24) {
+			be64_store(tab + 40, 1ULL << 33);  /* large VM state */
+			be64_store(tab + 56, 99);          /* icount */
+		}
+		memcpy(tab + 40 + (t[i].extra == 24 ? 24 : 0), "1s1", 3);
+		rc = qcow2_snapshot_entry(tab, t[i].len, &pos, 0x1000, &sn, &e);
+		if (t[i].msg != NULL) {
+			if (rc != -1 || e.off != t[i].err_off ||
+			    strstr(e.msg, t[i].msg) == NULL)
+				fail_msg("case %zu: rc %d off 0x%llx '%s'", i,
+					 rc, (unsigned long long)e.off, e.msg);
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		assert_true(sn.l1_table_offset == 5 * CS);
+		assert_int_equal(sn.date_sec, 1700000000);
+		assert_int_equal(sn.date_nsec, 42);
+		assert_true(sn.vm_clock_nsec == 3723004000000ULL);
+		assert_int_equal(sn.id_len, 1);
+		assert_memory_equal(sn.id, "1", 1);
+		assert_int_equal(sn.name_len, 2);
+		assert_memory_equal(sn.name, "s1", 2);
+		if (t[i].extra == 24) {
+			assert_true(sn.vm_state_size == 1ULL << 33);
+			assert_true(sn.icount == 99);
+			assert_int_equal(pos, 72);      /* 67, padded to 8 */
+		} else {
+			assert_true(sn.vm_state_size == 7);
+			assert_true(sn.icount == UINT64_MAX);
+			assert_int_equal(pos, 48);      /* 43, padded to 8 */
+		}
+	}
+}
+
 static void test_l2_shared(void **state)
 {
 	struct fmt_err e = { .path = "mem" };
@@ -587,6 +658,7 @@ int main(void)
 		cmocka_unit_test(test_reader),
 		cmocka_unit_test(test_reader_content),
 		cmocka_unit_test(test_subclusters),
+		cmocka_unit_test(test_snapshot_entry),
 		cmocka_unit_test(test_l2_shared),
 		cmocka_unit_test(test_corrupt_bit),
 		cmocka_unit_test(test_bitmap_entry),
