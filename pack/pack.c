@@ -426,8 +426,12 @@ static void print_snapshots(const json_t *sl)
 	}
 }
 
-/* qcow2 header fields qemu-img info reports; -1 on a bad header. */
-static int info_qcow2(int fd, const char *path, json_t *j, bool json)
+/*
+ * qcow2 header fields qemu-img info reports, and its text in its order
+ * ((disk): bytes allocated to the file); -1 on a bad header.
+ */
+static int info_qcow2(int fd, const char *path, uint64_t disk, json_t *j,
+		      bool json)
 {
 	struct fmt_err e = { .path = path, .off = FMT_NOOFF };
 	struct qcow2_header h;
@@ -499,12 +503,22 @@ static int info_qcow2(int fd, const char *path, json_t *j, bool json)
 	if (sl != NULL)
 		json_object_set(j, "snapshots", sl);
 	if (!json) {
-		char hs[32];
+		const char *full = json_string_value(json_object_get(j,
+						"full-backing-filename"));
+		char hs[32], ds[32];
 
 		human_size(hs, sizeof hs, h.size);
-		printf("virtual size: %s (%" PRIu64 " bytes)\n", hs, h.size);
+		human_size(ds, sizeof ds, disk);
+		printf("virtual size: %s (%" PRIu64 " bytes)\n"
+		       "disk size: %s\n", hs, h.size, ds);
 		printf("cluster_size: %" PRIu64 "\n", h.cluster_size);
-		if (h.has_backing)
+		if (h.incompatible & QCOW2_INCOMPAT_DIRTY)
+			printf("cleanly shut down: no\n");
+		if (h.has_backing && full != NULL &&
+		    strcmp(full, h.backing_file) != 0)
+			printf("backing file: %s (actual path: %s)\n",
+			       h.backing_file, full);
+		else if (h.has_backing)
 			printf("backing file: %s\n", h.backing_file);
 		if (h.backing_fmt[0])
 			printf("backing file format: %s\n", h.backing_fmt);
@@ -521,17 +535,18 @@ static int info_qcow2(int fd, const char *path, json_t *j, bool json)
 			json_t *o = json_array_get(bm, i);
 			json_t *fl = json_object_get(o, "flags");
 
+			/* qemu-img's nesting, key order and indentation */
 			if (i == 0)
 				printf("    bitmaps:\n");
-			printf("        [%zu]: name %s, granularity %"
-			       JSON_INTEGER_FORMAT ", flags", i,
+			printf("        [%zu]:\n            flags:\n", i);
+			for (size_t f = 0; f < json_array_size(fl); f++)
+				printf("                [%zu]: %s\n", f,
+				       json_string_value(json_array_get(fl, f)));
+			printf("            name: %s\n            granularity: %"
+			       JSON_INTEGER_FORMAT "\n",
 			       json_string_value(json_object_get(o, "name")),
 			       json_integer_value(json_object_get(o,
 							"granularity")));
-			for (size_t f = 0; f < json_array_size(fl); f++)
-				printf(" %s", json_string_value(
-					json_array_get(fl, f)));
-			printf("\n");
 		}
 		printf("    refcount bits: %d\n", 1 << h.refcount_order);
 		if (h.version >= 3)
@@ -540,8 +555,6 @@ static int info_qcow2(int fd, const char *path, json_t *j, bool json)
 			       "true" : "false",
 			       h.incompatible & QCOW2_INCOMPAT_EXTL2 ?
 			       "true" : "false");
-		if (h.incompatible & QCOW2_INCOMPAT_DIRTY)
-			printf("    dirty: true\n");
 	}
 	json_decref(bm);
 	json_decref(sl);
@@ -600,7 +613,8 @@ static int cmd_info(int argc, char **argv)
 		printf("image: %s\nfile format: %s\n", path,
 		       image_format_name(fmt));
 	if (fmt == IMG_QCOW2) {
-		if (info_qcow2(fd, path, j, json) < 0)
+		if (info_qcow2(fd, path, (uint64_t)st.st_blocks * 512, j,
+			       json) < 0)
 			goto out;
 		json_object_set_new(j, "actual-size",
 				    json_integer((json_int_t)st.st_blocks * 512));
@@ -627,8 +641,10 @@ static int cmd_info(int argc, char **argv)
 	if (!json) {
 		char hs[32];
 
+		/* qcow2 printed it after the virtual size, as qemu-img */
 		human_size(hs, sizeof hs, (uint64_t)st.st_blocks * 512);
-		printf("disk size: %s\n", hs);
+		if (fmt != IMG_QCOW2)
+			printf("disk size: %s\n", hs);
 		rc = 0;
 	} else {
 		rc = print_json(j) < 0 ? 1 : 0;

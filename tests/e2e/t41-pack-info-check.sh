@@ -114,6 +114,19 @@ for img in "$T"/g/*.qcow2 "$T/g/aligned.raw"; do
 	fi
 	validate_json "$n: info output valid" pack-info.schema.json "$T/u.json"
 	check "$n: info text" ukit-pack info "$img"
+	# qcow2: the text is qemu-img info's, line for line (qemu rounds a
+	# raw image's size up to 512, so raw is left out)
+	case $n in
+	*.qcow2)
+		(cd "$T/g" && TZ=UTC ukit-pack info "$n") >"$T/ut.txt"
+		(cd "$T/g" && TZ=UTC qemu-img info "$n") >"$T/qt.txt"
+		if cmp -s "$T/ut.txt" "$T/qt.txt"; then
+			ok "$n: info text is qemu-img info's"
+		else
+			not_ok "$n: info text differs from qemu-img info's"
+			diff "$T/ut.txt" "$T/qt.txt" | head -n 10 | sed 's/^/#   /'
+		fi ;;
+	esac
 	case $n in *.raw|over.qcow2) continue ;; esac
 	ukit-pack check --json "$img" >"$T/uc.json"
 	rc=$?
@@ -162,6 +175,12 @@ for n in dirty dirty512; do
 	else
 		not_ok "$n: info on a dirty image: $(cat "$T/u.json")"
 	fi
+	(cd "$T" && ukit-pack info "$n.qcow2") >"$T/ut.txt"
+	(cd "$T" && qemu-img info "$n.qcow2") >"$T/qt.txt"
+	grep -q '^cleanly shut down: no$' "$T/ut.txt" &&
+		cmp -s "$T/ut.txt" "$T/qt.txt" &&
+		ok "$n: info text is qemu-img info's ('cleanly shut down: no')" ||
+		not_ok "$n: info text: $(diff "$T/ut.txt" "$T/qt.txt" | head -c 300)"
 	ukit-pack check --json "$img" >"$T/uc.json"
 	rc=$?
 	qemu-img check --output=json "$img" >"$T/qc.json" 2>/dev/null
