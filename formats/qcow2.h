@@ -304,6 +304,7 @@ struct qcow2_check {
 	uint64_t total_clusters;      /* guest clusters in the virtual size */
 	uint64_t allocated_clusters;  /* guest clusters with host storage */
 	uint64_t compressed_clusters;
+	uint64_t fragmented_clusters; /* as qemu-img check counts them */
 	uint64_t image_end_offset;    /* end of the last used host cluster */
 	struct qcow2_finding *findings;
 	size_t nfindings;

@@ -183,6 +183,7 @@ static int walk_l2(struct ck *k, uint64_t l2off, bool active,
 {
 	/* extended L2 entries: 8 more bytes, the subcluster bitmap */
 	uint64_t esize = k->h->extended_l2 ? 16 : 8, ents = k->cs / esize;
+	uint64_t next = 0;       /* where a contiguous next cluster would be */
 
 	if (rd(k, k->l2, k->cs, l2off, e) < 0)
 		return -1;
@@ -197,11 +198,14 @@ static int walk_l2(struct ck *k, uint64_t l2off, bool active,
 				finding(k, QCOW2_F_CORRUPTION, at, "compressed "
 					"cluster entry 0x%016" PRIx64 " has the "
 					"COPIED flag", ent);
-			if (bitmap != 0)
+			if (bitmap != 0) {
+				/* as qemu-img check: not counted further */
 				finding(k, QCOW2_F_CORRUPTION, at + 8,
 					"compressed cluster entry 0x%016" PRIx64
 					" has subcluster bitmap 0x%016" PRIx64
 					" (must be 0)", ent, bitmap);
+				continue;
+			}
 			qcow2_compressed_desc(k->h->cluster_bits, ent, &host,
 					      &ns);
 			start = host & ~511ULL;
@@ -210,6 +214,7 @@ static int walk_l2(struct ck *k, uint64_t l2off, bool active,
 				continue;
 			k->r->allocated_clusters++;
 			k->r->compressed_clusters++;
+			k->r->fragmented_clusters++;   /* as qemu counts them */
 			if (host == 0 || host >= k->fsize)
 				finding(k, QCOW2_F_CORRUPTION, at, "compressed "
 					"data at 0x%" PRIx64 " past end of file "
@@ -233,6 +238,14 @@ static int walk_l2(struct ck *k, uint64_t l2off, bool active,
 					"unallocated cluster", bitmap);
 			continue;
 		}
+		if (active) {
+			/* qemu-img check's fragmentation: a data cluster not
+			 * right after the previous one of the same L2 table */
+			k->r->allocated_clusters++;
+			if (next != 0 && host != next)
+				k->r->fragmented_clusters++;
+			next = host + k->cs;
+		}
 		if (host & (k->cs - 1)) {
 			finding(k, QCOW2_F_CORRUPTION, at, "L2 entry 0x%016"
 				PRIx64 ": data offset 0x%" PRIx64 " not aligned "
@@ -241,8 +254,6 @@ static int walk_l2(struct ck *k, uint64_t l2off, bool active,
 		}
 		inc(k, host, k->cs, O_DATA,
 		    active ? !!(ent & QCOW2_OFLAG_COPIED) : -1, at);
-		if (active)
-			k->r->allocated_clusters++;
 	}
 	return 0;
 }

@@ -722,18 +722,22 @@ static int cmd_check(int argc, char **argv)
 		if (stale)
 			json_object_set_new(j, "stale-refcounts",
 				json_integer((json_int_t)stale));
-		if (r.header_ok) {
+		/* as qemu-img check: each count only when it is not 0 */
+		if (r.header_ok && r.image_end_offset)
 			json_object_set_new(j, "image-end-offset",
 				json_integer((json_int_t)r.image_end_offset));
+		if (r.header_ok && r.total_clusters)
 			json_object_set_new(j, "total-clusters",
 				json_integer((json_int_t)r.total_clusters));
+		if (r.header_ok && r.allocated_clusters)
 			json_object_set_new(j, "allocated-clusters",
 				json_integer((json_int_t)r.allocated_clusters));
-			if (r.compressed_clusters)
-				json_object_set_new(j, "compressed-clusters",
-					json_integer((json_int_t)
-						     r.compressed_clusters));
-		}
+		if (r.header_ok && r.fragmented_clusters)
+			json_object_set_new(j, "fragmented-clusters",
+				json_integer((json_int_t)r.fragmented_clusters));
+		if (r.header_ok && r.compressed_clusters)
+			json_object_set_new(j, "compressed-clusters",
+				json_integer((json_int_t)r.compressed_clusters));
 		for (size_t i = 0; i < r.nfindings; i++) {
 			const struct qcow2_finding *f = &r.findings[i];
 			json_t *o = json_object();
@@ -779,15 +783,21 @@ static int cmd_check(int argc, char **argv)
 			       stale, stale == r.corruptions ?
 			       "ukit-pack convert reads the image as it is." :
 			       "The others are corruptions that refuse it.");
-		if (r.header_ok)
-			printf("%" PRIu64 "/%" PRIu64 " = %.2f%% allocated, %"
-			       PRIu64 " compressed clusters\n"
-			       "Image end offset: %" PRIu64 "\n",
-			       r.allocated_clusters, r.total_clusters,
-			       r.total_clusters ? 100.0 *
+		/* qemu-img check's summary lines, when it prints them */
+		if (r.header_ok && r.total_clusters && r.allocated_clusters)
+			printf("%" PRIu64 "/%" PRIu64 " = %.2f%% allocated, "
+			       "%.2f%% fragmented, %.2f%% compressed "
+			       "clusters\n", r.allocated_clusters,
+			       r.total_clusters, 100.0 *
 			       (double)r.allocated_clusters /
-			       (double)r.total_clusters : 0.0,
-			       r.compressed_clusters, r.image_end_offset);
+			       (double)r.total_clusters, 100.0 *
+			       (double)r.fragmented_clusters /
+			       (double)r.allocated_clusters, 100.0 *
+			       (double)r.compressed_clusters /
+			       (double)r.allocated_clusters);
+		if (r.header_ok && r.image_end_offset)
+			printf("Image end offset: %" PRIu64 "\n",
+			       r.image_end_offset);
 	}
 	qcow2_check_free(&r);
 	return rc;

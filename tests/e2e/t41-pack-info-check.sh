@@ -134,13 +134,28 @@ for img in "$T"/g/*.qcow2 "$T/g/aligned.raw"; do
 	[ $rc -eq 0 ] && ok "$n: check clean (exit 0)" || not_ok "$n: check exit $rc"
 	if same_keys "$T/uc.json" "$T/qc.json" filename format check-errors \
 		corruptions leaks image-end-offset total-clusters \
-		allocated-clusters compressed-clusters; then
+		allocated-clusters fragmented-clusters compressed-clusters; then
 		ok "$n: check --json matches qemu-img check"
 	else
 		not_ok "$n: check --json differs from qemu-img check"
 	fi
 	validate_json "$n: check output valid" pack-check.schema.json "$T/uc.json"
+	# a clean image's text is qemu-img check's, line for line
+	ukit-pack check "$img" >"$T/ut.txt"
+	qemu-img check "$img" >"$T/qt.txt"
+	if cmp -s "$T/ut.txt" "$T/qt.txt"; then
+		ok "$n: check text is qemu-img check's"
+	else
+		not_ok "$n: check text differs from qemu-img check's"
+		diff "$T/ut.txt" "$T/qt.txt" | head -n 10 | sed 's/^/#   /'
+	fi
 done
+qemu-img create -q -f qcow2 "$T/empty.qcow2" 1M
+ukit-pack check "$T/empty.qcow2" >"$T/ut.txt"
+qemu-img check "$T/empty.qcow2" >"$T/qt.txt"
+cmp -s "$T/ut.txt" "$T/qt.txt" &&
+	ok "empty image: check text is qemu-img check's (no allocation line)" ||
+	not_ok "empty image: check text: $(diff "$T/ut.txt" "$T/qt.txt" | head -c 300)"
 # Lazy refcounts after a crash: qemu-io aborts without flushing the
 # refcounts, so the dirty bit stays set and clusters written since (data
 # and a second L2 table) have a stored refcount of 0.  check counts those
