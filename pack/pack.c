@@ -893,11 +893,14 @@ static int cmd_compare(int argc, char **argv)
 	if (open_image(argv[optind], IMG_PROBE, &o, &fda, &a) < 0 ||
 	    open_image(argv[optind + 1], IMG_PROBE, &o, &fdb, &b) < 0)
 		goto out;
+	/* qemu-img compare's words, and the two sizes */
 	if (strict && image_size(a) != image_size(b)) {
-		printf("Image size mismatch: %" PRIu64 " != %" PRIu64 "\n",
-		       image_size(a), image_size(b));
+		printf("Strict mode: Image size mismatch! (%" PRIu64 " != %"
+		       PRIu64 ")\n", image_size(a), image_size(b));
 		goto out;
 	}
+	if (image_size(a) != image_size(b))
+		printf("Warning: Image size mismatch!\n");
 	ba = malloc(CMP_CHUNK);
 	bb = malloc(CMP_CHUNK);
 	if (!ba || !bb) {
