@@ -405,6 +405,9 @@ static void print_snapshots(const json_t *sl)
 							"date-sec"));
 		char size[32], date[32], clock[32], icount[24] = "";
 		const json_t *ic = json_object_get(o, "icount");
+		const char *id = json_string_value(json_object_get(o, "id"));
+		const char *name = json_string_value(json_object_get(o,
+								      "name"));
 		struct tm tm;
 
 		human_size(size, sizeof size, (uint64_t)json_integer_value(
@@ -419,10 +422,8 @@ static void print_snapshots(const json_t *sl)
 		if (ic != NULL)
 			snprintf(icount, sizeof icount, "%" JSON_INTEGER_FORMAT,
 				 json_integer_value(ic));
-		printf("%-9s %-16s %8s%20s%13s%11s\n",
-		       json_string_value(json_object_get(o, "id")),
-		       json_string_value(json_object_get(o, "name")), size,
-		       date, clock, icount);
+		printf("%-9s %-16s %8s%20s%13s%11s\n", id ? id : "",
+		       name ? name : "", size, date, clock, icount);
 	}
 }
 
