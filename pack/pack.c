@@ -664,6 +664,13 @@ static const char *const finding_kind[] = {
 	[QCOW2_F_ERROR] = "error",
 };
 
+/* (key): (v) in (j), left out when 0, as qemu-img check does. */
+static void set_count(json_t *j, const char *key, uint64_t v)
+{
+	if (v != 0)
+		json_object_set_new(j, key, json_integer((json_int_t)v));
+}
+
 static int cmd_check(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -714,31 +721,18 @@ static int cmd_check(int argc, char **argv)
 		/* as qemu-img check: counts that are zero are left out */
 		json_object_set_new(j, "check-errors",
 				    json_integer((json_int_t)r.check_errors));
-		if (r.corruptions)
-			json_object_set_new(j, "corruptions",
-				json_integer((json_int_t)r.corruptions));
-		if (r.leaks)
-			json_object_set_new(j, "leaks",
-				json_integer((json_int_t)r.leaks));
-		if (stale)
-			json_object_set_new(j, "stale-refcounts",
-				json_integer((json_int_t)stale));
-		/* as qemu-img check: each count only when it is not 0 */
-		if (r.header_ok && r.image_end_offset)
-			json_object_set_new(j, "image-end-offset",
-				json_integer((json_int_t)r.image_end_offset));
-		if (r.header_ok && r.total_clusters)
-			json_object_set_new(j, "total-clusters",
-				json_integer((json_int_t)r.total_clusters));
-		if (r.header_ok && r.allocated_clusters)
-			json_object_set_new(j, "allocated-clusters",
-				json_integer((json_int_t)r.allocated_clusters));
-		if (r.header_ok && r.fragmented_clusters)
-			json_object_set_new(j, "fragmented-clusters",
-				json_integer((json_int_t)r.fragmented_clusters));
-		if (r.header_ok && r.compressed_clusters)
-			json_object_set_new(j, "compressed-clusters",
-				json_integer((json_int_t)r.compressed_clusters));
+		set_count(j, "corruptions", r.corruptions);
+		set_count(j, "leaks", r.leaks);
+		set_count(j, "stale-refcounts", stale);
+		if (r.header_ok) {
+			set_count(j, "image-end-offset", r.image_end_offset);
+			set_count(j, "total-clusters", r.total_clusters);
+			set_count(j, "allocated-clusters", r.allocated_clusters);
+			set_count(j, "fragmented-clusters",
+				  r.fragmented_clusters);
+			set_count(j, "compressed-clusters",
+				  r.compressed_clusters);
+		}
 		for (size_t i = 0; i < r.nfindings; i++) {
 			const struct qcow2_finding *f = &r.findings[i];
 			json_t *o = json_object();
