@@ -25,17 +25,20 @@
 static const struct {
 	const char  *name;
 	enum sig_alg alg;
+	unsigned     bits;       /* RSA: the modulus */
 } alg_names[] = {
-	{ "ecdsa-p256", SIG_ECDSA_P256 },
-	{ "ed25519", SIG_ED25519 },
-	{ "rsa3072", SIG_RSA_PSS },
+	{ "ecdsa-p256", SIG_ECDSA_P256, 0 },
+	{ "ed25519", SIG_ED25519, 0 },
+	{ "rsa3072", SIG_RSA_PSS, 3072 },
+	{ "rsa4096", SIG_RSA_PSS, 4096 },
 };
 
-int sig_alg_from_name(const char *name, enum sig_alg *out)
+int sig_alg_from_name(const char *name, enum sig_alg *out, unsigned *bits)
 {
 	for (size_t i = 0; i < sizeof alg_names / sizeof alg_names[0]; i++)
 		if (strcmp(name, alg_names[i].name) == 0) {
 			*out = alg_names[i].alg;
+			*bits = alg_names[i].bits;
 			return 0;
 		}
 	return -1;
@@ -206,7 +209,8 @@ void sig_key_free(struct sig_key *k)
 	free(k);
 }
 
-int sig_keygen(enum sig_alg alg, struct sig_key **out, struct fmt_err *e)
+int sig_keygen(enum sig_alg alg, unsigned bits, struct sig_key **out,
+	       struct fmt_err *e)
 {
 	EVP_PKEY *pkey = NULL;
 	int rc;
@@ -219,7 +223,11 @@ int sig_keygen(enum sig_alg alg, struct sig_key **out, struct fmt_err *e)
 		pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 		break;
 	case SIG_RSA_PSS:
-		pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072);
+		if (bits < SIG_RSA_MIN_BITS || bits > SIG_RSA_MAX_BITS)
+			return fmt_errf(e, FMT_NOOFF, "RSA keys of %u bits: "
+					"%u to %u", bits, SIG_RSA_MIN_BITS,
+					SIG_RSA_MAX_BITS);
+		pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
 		break;
 	}
 	if (pkey == NULL)

@@ -64,12 +64,19 @@ struct sig_secret_src {
 	void       *prompt_arg;
 };
 
-/* "ecdsa-p256", "ed25519", "rsa3072" (keygen names) <-> enum. */
-int sig_alg_from_name(const char *name, enum sig_alg *out);
+/*
+ * Keygen names ("ecdsa-p256", "ed25519", "rsa3072", "rsa4096") -> the
+ * algorithm and, for RSA, the modulus bits.  0, or -1 for an unknown name.
+ */
+int sig_alg_from_name(const char *name, enum sig_alg *out, unsigned *bits);
 const char *sig_alg_name(enum sig_alg alg);
 
-/* Make a new key pair.  0 or -1 with (e). */
-int sig_keygen(enum sig_alg alg, struct sig_key **out, struct fmt_err *e);
+/*
+ * Make a new key pair; (bits): the RSA modulus (SIG_RSA_MIN_BITS to
+ * SIG_RSA_MAX_BITS), ignored for the others.  0 or -1 with (e).
+ */
+int sig_keygen(enum sig_alg alg, unsigned bits, struct sig_key **out,
+	       struct fmt_err *e);
 
 /*
  * Load a private key named by (spec): a PEM file or a pipe (PKCS#8,

@@ -50,7 +50,8 @@ static int cmd_verity(int argc, char **argv);
 
 static const struct cli_cmd cmds[] = {
 	{ "keygen", cmd_keygen,
-	  "keygen --type ecdsa-p256|ed25519|rsa3072 [--passphrase-file F] PREFIX" },
+	  "keygen --type ecdsa-p256|ed25519|rsa3072|rsa4096 [--passphrase-file F]\n"
+	  "        PREFIX" },
 	{ "sign", cmd_sign,
 	  "sign --key KEY|pkcs11:URI [--passphrase-file F] [--cert LEAF [--chain FILE]]\n"
 	  "        [--pin-file F] [--pkcs11-module SO] [--rollback N] [--annotate K=V]...\n"
@@ -173,6 +174,7 @@ static int cmd_keygen(int argc, char **argv)
 	struct fmt_err e = { 0 };
 	struct sig_key *k = NULL;
 	enum sig_alg alg;
+	unsigned bits = 0;
 	int c, rc = 1;
 
 	while ((c = getopt_long(argc, argv, "t:", opts, NULL)) != -1) {
@@ -184,9 +186,9 @@ static int cmd_keygen(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		cli_usage(stderr, 2);
-	if (sig_alg_from_name(type, &alg) != 0) {
-		cli_errx("keygen: unknown key type '%s' (ecdsa-p256, ed25519, rsa3072)",
-			 type);
+	if (sig_alg_from_name(type, &alg, &bits) != 0) {
+		cli_errx("keygen: unknown key type '%s' (ecdsa-p256, ed25519, "
+			 "rsa3072, rsa4096)", type);
 		return 2;
 	}
 	if (passfile != NULL) {
@@ -205,7 +207,7 @@ static int cmd_keygen(int argc, char **argv)
 		cli_errx("out of memory");
 		goto out;
 	}
-	if (sig_keygen(alg, &k, &e) != 0 ||
+	if (sig_keygen(alg, bits, &k, &e) != 0 ||
 	    sig_key_private_pem(k, passfile ? pass : NULL, &priv, &privlen, &e) != 0 ||
 	    sig_key_public_pem(k, &pub, &publen, &e) != 0) {
 		cli_err(&e);

@@ -10,12 +10,18 @@ head -c 4096 /dev/urandom > pad.bin
 bash "$TOP/tests/gen/mkelf.sh" -m "$SHARED/data/solo5/m03-net-block/note.hex" -d pad.bin k.elf >/dev/null
 printf 'secret passphrase\n' > pass.txt
 
-for t in ecdsa-p256 ed25519 rsa3072; do
+for t in ecdsa-p256 ed25519 rsa3072 rsa4096; do
 	check "keygen $t" ukit-sign keygen --type "$t" "$t"
 	mode=$(stat -c %a "$t.key")
 	[ "$mode" = 600 ] && ok "keygen $t: private key mode 0600" || not_ok "keygen $t: mode $mode"
 	check "keygen $t: PKCS#8 private key" grep -q '^-----BEGIN PRIVATE KEY-----' "$t.key"
 	check "keygen $t: SPKI public key readable by openssl" openssl pkey -pubin -in "$t.pub" -noout
+	case $t in
+	rsa*)	openssl pkey -pubin -in "$t.pub" -noout -text >"$T/pk.txt"
+		grep -q "Public-Key: (${t#rsa} bit)" "$T/pk.txt" &&
+			ok "keygen $t: openssl says ${t#rsa} bits" ||
+			not_ok "keygen $t: $(head -n 1 "$T/pk.txt")" ;;
+	esac
 	# key id = sha256 of the SPKI DER
 	want=$(openssl pkey -pubin -in "$t.pub" -outform DER | sha256sum | cut -d' ' -f1)
 	ukit-sign keygen --type "$t" "$t-2" > "$T/kid" 2>/dev/null

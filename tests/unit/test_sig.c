@@ -379,7 +379,7 @@ static void test_bundle_byte_flips(void **state)
 	static const uint8_t flips[] = { 0x01, 0x20, 0x80 };
 
 	(void)state;
-	assert_int_equal(sig_keygen(SIG_ED25519, &k, &e), 0);
+	assert_int_equal(sig_keygen(SIG_ED25519, 3072, &k, &e), 0);
 	assert_int_equal(stmt_build(&info, &payload, &plen, &e), 0);
 	assert_int_equal(dsse_sign(DSSE_INTOTO_TYPE, (uint8_t *)payload, plen, k,
 				   &b.env, &e), 0);
@@ -560,7 +560,7 @@ static void test_appended_elf_every_byte(void **state)
 	assert_non_null(img.solo5);            /* the Solo5 facts are signed */
 	info.size = total;
 	info.solo5 = img.solo5;
-	assert_int_equal(sig_keygen(SIG_ECDSA_P256, &k, &e), 0);
+	assert_int_equal(sig_keygen(SIG_ECDSA_P256, 3072, &k, &e), 0);
 	assert_int_equal(stmt_build(&info, &payload, &plen, &e), 0);
 	assert_int_equal(dsse_sign(DSSE_INTOTO_TYPE, (uint8_t *)payload, plen, k,
 				   &b.env, &e), 0);
@@ -707,6 +707,36 @@ static void test_stream_file_pipe_tee(void **state)
 	}
 }
 
+/* Keygen names, and RSA sizes outside what sign and verify accept. */
+static void test_keygen_names(void **state)
+{
+	static const struct {
+		const char *name;
+		enum sig_alg alg;
+		unsigned bits;
+	} t[] = {
+		{ "ecdsa-p256", SIG_ECDSA_P256, 0 },
+		{ "ed25519", SIG_ED25519, 0 },
+		{ "rsa3072", SIG_RSA_PSS, 3072 },
+		{ "rsa4096", SIG_RSA_PSS, 4096 },
+	};
+	struct fmt_err e = { 0 };
+	struct sig_key *k = NULL;
+	enum sig_alg alg;
+	unsigned bits;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		assert_int_equal(sig_alg_from_name(t[i].name, &alg, &bits), 0);
+		assert_int_equal(alg, t[i].alg);
+		assert_int_equal(bits, t[i].bits);
+	}
+	assert_int_equal(sig_alg_from_name("rsa2048", &alg, &bits), -1);
+	assert_int_equal(sig_keygen(SIG_RSA_PSS, 2048, &k, &e), -1);
+	assert_non_null(strstr(e.msg, "RSA keys of 2048 bits: 3072 to 8192"));
+	assert_null(k);
+}
+
 static void test_keys_sign_verify(void **state)
 {
 	static const enum sig_alg algs[] = { SIG_ECDSA_P256, SIG_ED25519, SIG_RSA_PSS };
@@ -719,7 +749,7 @@ static void test_keys_sign_verify(void **state)
 		size_t siglen, len;
 		char *pem;
 
-		assert_int_equal(sig_keygen(algs[i], &k, &e), 0);
+		assert_int_equal(sig_keygen(algs[i], 3072, &k, &e), 0);
 		assert_int_equal(strlen(k->keyid), 64);
 		assert_int_equal(sig_sign(k, (const uint8_t *)"msg", 3, sig, &siglen, &e), 0);
 		assert_int_equal(sig_key_public_pem(k, &pem, &len, &e), 0);
@@ -754,6 +784,7 @@ int main(void)
 		cmocka_unit_test(test_statement_roundtrip_and_rejects),
 		cmocka_unit_test(test_bundle_byte_flips),
 		cmocka_unit_test(test_bundle_rejects),
+		cmocka_unit_test(test_keygen_names),
 		cmocka_unit_test(test_keys_sign_verify),
 		cmocka_unit_test(test_appended_elf_every_byte),
 		cmocka_unit_test(test_stream_file_pipe_tee),

@@ -100,8 +100,8 @@ static int setup(void **state)
 		buf[i] = (uint8_t)(i * 7 + (i >> 9));
 	write_file(f->image, buf, IMG_SIZE);
 	free(buf);
-	assert_int_equal(sig_keygen(SIG_ED25519, &f->key, &e), 0);
-	assert_int_equal(sig_keygen(SIG_ED25519, &f->other, &e), 0);
+	assert_int_equal(sig_keygen(SIG_ED25519, 3072, &f->key, &e), 0);
+	assert_int_equal(sig_keygen(SIG_ED25519, 3072, &f->other, &e), 0);
 	sign_image(f, 3);
 	*state = f;
 	return 0;
