@@ -764,12 +764,20 @@ static int cmd_check(int argc, char **argv)
 		if (r.dropped)
 			printf("(%" PRIu64 " more findings not shown)\n",
 			       r.dropped);
+		/* qemu-img check's words for the verdict */
 		if (!rc)
 			printf("No errors were found on the image.\n");
-		else
-			printf("%" PRIu64 " corruptions, %" PRIu64 " leaks, %"
-			       PRIu64 " check errors\n", r.corruptions,
-			       r.leaks, r.check_errors);
+		if (r.corruptions)
+			printf("\n%" PRIu64 " errors were found on the image.\n"
+			       "Data may be corrupted, or further writes to "
+			       "the image may corrupt it.\n", r.corruptions);
+		if (r.leaks)
+			printf("\n%" PRIu64 " leaked clusters were found on the "
+			       "image.\nThis means waste of disk space, but no "
+			       "harm to data.\n", r.leaks);
+		if (r.check_errors)
+			printf("\n%" PRIu64 " internal errors have occurred "
+			       "during the check.\n", r.check_errors);
 		if (stale)
 			printf("The image is dirty: %" PRIu64 " of the "
 			       "corruptions are stale refcounts, which lazy "

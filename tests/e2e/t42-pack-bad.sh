@@ -178,6 +178,19 @@ expect_fail 1 "late.qcow2: 2 corruptions and 0 check errors (image is corrupt" \
 [ ! -e "$T/late.out" ] && ok "late corruption: no output" ||
 	not_ok "late corruption: output left"
 
+# with findings, check prints them with offsets (ukit's lines) and then
+# qemu-img check's verdict and summary lines, word for word
+for name in leak3 refcount-low late; do
+	img=$T/bad/$name.qcow2
+	[ "$name" = late ] && img=$T/late.qcow2
+	ukit-pack check "$img" | grep -v -e "^$img:" -e '^(.* more findings not shown)$' \
+		>"$T/ut.txt"
+	qemu-img check "$img" >"$T/qt.txt" 2>/dev/null
+	cmp -s "$T/ut.txt" "$T/qt.txt" &&
+		ok "$name: check's verdict and summary are qemu-img check's" ||
+		not_ok "$name: check text: $(diff "$T/ut.txt" "$T/qt.txt" | head -c 300)"
+done
+
 # the reader checks every subcluster bitmap it uses, without the check too
 while IFS='|' read -r name want read off ckoff; do
 	rm -f "$T/cv.raw"
