@@ -233,4 +233,12 @@ struct json_t;
 int elfimg_notes_json(struct elfimg *img, struct json_t **out,
 		      struct fmt_err *e);
 
+/*
+ * A JSON string from (len) bytes from a file (note owners and names,
+ * qcow2 snapshot names): as they are when valid UTF-8 without NUL, else
+ * every byte >= 0x80 as the Latin-1 code point, NUL as U+0000.  NULL when
+ * memory runs out.
+ */
+struct json_t *elfimg_json_bytes(const void *p, size_t len);
+
 #endif

@@ -25,9 +25,7 @@
 #define HEX_MAX       1024  /* descriptor bytes shown as hex for unknown notes */
 #define NOTES_MAX     65536 /* notes listed; more is refused */
 
-/* A JSON string from (len) bytes: as-is when valid UTF-8 without NUL,
- * else every byte >= 0x80 as the Latin-1 code point, NUL as U+0000. */
-static json_t *jstr(const void *p, size_t len)
+json_t *elfimg_json_bytes(const void *p, size_t len)
 {
 	const unsigned char *s = p;
 	json_t *j;
@@ -58,7 +56,7 @@ static json_t *jcstr(const uint8_t *p, size_t len)
 {
 	const uint8_t *z = memchr(p, 0, len);
 
-	return jstr(p, z ? (size_t)(z - p) : len);
+	return elfimg_json_bytes(p, z ? (size_t)(z - p) : len);
 }
 
 static json_t *jhex(const uint8_t *p, size_t len)
@@ -171,7 +169,7 @@ static json_t *dec_mft1(const struct elfimg_note *n, bool big)
 		size_t len = strnlen(m.dev[i].name, sizeof m.dev[i].name);
 
 		json_array_append_new(devs, json_pack("{s:o,s:s}", "name",
-			jstr(m.dev[i].name, len), "type",
+			elfimg_json_bytes(m.dev[i].name, len), "type",
 			manifest_type_name(m.dev[i].type)));
 	}
 	return json_pack("{s:s,s:i,s:o}", "type", "solo5.manifest", "version",
@@ -377,7 +375,7 @@ static json_t *dec_fdo(const struct elfimg_note *n)
 	if (j != NULL && json_is_object(j))
 		return json_pack("{s:o}", "metadata", j);
 	json_decref(j);
-	return json_pack("{s:o}", "text", jstr(n->desc, len));
+	return json_pack("{s:o}", "text", elfimg_json_bytes(n->desc, len));
 }
 
 static json_t *decode(const struct elfimg_note *n, const struct elfimg_info *in)
@@ -426,8 +424,9 @@ static json_t *note_obj(const struct elfimg_note *n,
 	const char *tn = type_name(n);
 	json_t *o, *d;
 
-	o = json_pack("{s:o,s:I,s:I,s:I}", "owner", jstr(n->name, n->namelen),
-		      "type", (json_int_t)n->type, "descsz",
+	o = json_pack("{s:o,s:I,s:I,s:I}", "owner",
+		      elfimg_json_bytes(n->name, n->namelen), "type",
+		      (json_int_t)n->type, "descsz",
 		      (json_int_t)n->descsz, "offset", (json_int_t)n->offset);
 	if (o == NULL)
 		return NULL;

@@ -316,28 +316,6 @@ out:
 	return list;
 }
 
-/* (p, n) as a JSON string; bytes that are not UTF-8 become U+FFFD. */
-static json_t *json_bytes(const uint8_t *p, size_t n)
-{
-	json_t *s = json_stringn((const char *)p, n);
-	char *buf;
-	size_t o = 0;
-
-	if (s != NULL || (buf = malloc(3 * n + 1)) == NULL)
-		return s;
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] < 0x80) {
-			buf[o++] = (char)p[i];
-		} else {
-			memcpy(buf + o, "\xef\xbf\xbd", 3);
-			o += 3;
-		}
-	}
-	s = json_stringn(buf, o);
-	free(buf);
-	return s;
-}
-
 /*
  * The internal snapshots as qemu-img info lists them ("snapshots"), or
  * NULL when there are none.  A table that does not parse is reported and
@@ -378,12 +356,14 @@ static json_t *qcow2_snapshots_json(int fd, const char *path,
 					    json_integer((json_int_t)sn.icount));
 		json_object_set_new(o, "vm-clock-nsec", json_integer(
 			(json_int_t)(sn.vm_clock_nsec % 1000000000)));
-		json_object_set_new(o, "name", json_bytes(sn.name, sn.name_len));
+		json_object_set_new(o, "name",
+				    elfimg_json_bytes(sn.name, sn.name_len));
 		json_object_set_new(o, "date-sec", json_integer(sn.date_sec));
 		json_object_set_new(o, "date-nsec", json_integer(sn.date_nsec));
 		json_object_set_new(o, "vm-clock-sec", json_integer(
 			(json_int_t)(sn.vm_clock_nsec / 1000000000)));
-		json_object_set_new(o, "id", json_bytes(sn.id, sn.id_len));
+		json_object_set_new(o, "id",
+				    elfimg_json_bytes(sn.id, sn.id_len));
 		json_object_set_new(o, "vm-state-size",
 				    json_integer((json_int_t)sn.vm_state_size));
 		json_array_append_new(list, o);
