@@ -641,13 +641,22 @@ int qcow2_bitmap_entry(const uint8_t *dir, size_t len, size_t *pos,
 	return 0;
 }
 
+uint64_t qcow2_snapshot_len(const uint8_t *hdr)
+{
+	uint64_t n = QCOW2_SNAPSHOT_HDR + (uint64_t)be32_load(hdr + 36) +
+		     be16_load(hdr + 12) + be16_load(hdr + 14);
+
+	return (n + 7) & ~(uint64_t)7;
+}
+
 int qcow2_snapshot_entry(const uint8_t *tab, size_t len, size_t *pos,
 			 uint64_t base, struct qcow2_snapshot *s,
 			 struct fmt_err *e)
 {
-	size_t p = *pos, extra, end;
+	size_t p = *pos, extra;
+	uint64_t end;
 
-	if (p > len || len - p < 40)
+	if (p > len || len - p < QCOW2_SNAPSHOT_HDR)
 		return fmt_errf(e, base + p, "snapshot table entry past the "
 				"end of the table (0x%zx bytes)", len);
 	memset(s, 0, sizeof *s);
@@ -675,9 +684,8 @@ int qcow2_snapshot_entry(const uint8_t *tab, size_t len, size_t *pos,
 	s->icount = extra >= 24 ? be64_load(tab + p + 56) : UINT64_MAX;
 	s->id = tab + p + 40 + extra;
 	s->name = s->id + s->id_len;
-	end = p + 40 + extra + s->id_len + s->name_len;
-	end = (end + 7) & ~(size_t)7;
-	*pos = end < len ? end : len;
+	end = p + qcow2_snapshot_len(tab + p);
+	*pos = end < len ? (size_t)end : len;
 	return 0;
 }
 
@@ -695,7 +703,7 @@ int qcow2_snapshots_read(int fd, const struct qcow2_header *h,
 				"end of file (0x%" PRIx64 ")", off, fsize);
 	/* the table's size is the sum of its entries': walk their headers */
 	for (uint32_t i = 0; i < h->nb_snapshots; i++) {
-		uint8_t s[40];
+		uint8_t s[QCOW2_SNAPSHOT_HDR];
 
 		if (!in_bounds(off + n, sizeof s, fsize))
 			return fmt_errf(e, 64, "snapshot %" PRIu32 " at 0x%"
@@ -710,9 +718,7 @@ int qcow2_snapshots_read(int fd, const struct qcow2_header *h,
 					"of %" PRIu32 " bytes (limit %u)",
 					be32_load(s + 36),
 					QCOW2_SNAPSHOT_EXTRA_MAX);
-		n += 40 + (uint64_t)be32_load(s + 36) + be16_load(s + 12) +
-		     be16_load(s + 14);
-		n = (n + 7) & ~(uint64_t)7;
+		n += qcow2_snapshot_len(s);
 		if (n > QCOW2_SNAPSHOTS_MAX_BYTES)
 			return fmt_errf(e, 64, "snapshot table larger than "
 					"%u bytes", QCOW2_SNAPSHOTS_MAX_BYTES);

@@ -163,6 +163,14 @@ struct qcow2_snapshot {
 #define QCOW2_SNAPSHOTS_MAX_BYTES (64u << 20)  /* the table, as qemu */
 #define QCOW2_SNAPSHOT_EXTRA_MAX  1024         /* extra data bytes, as qemu */
 
+#define QCOW2_SNAPSHOT_HDR 40     /* bytes of an entry before its extra data */
+
+/*
+ * Bytes of the snapshot table entry whose first QCOW2_SNAPSHOT_HDR bytes
+ * are (hdr): header, extra data, id and name, padded to 8.
+ */
+uint64_t qcow2_snapshot_len(const uint8_t *hdr);
+
 /*
  * The snapshot table entry at (*pos) of (tab, len) (read from
  * h->snapshots_offset): fills (s), pointing into (tab), and moves (*pos)

@@ -336,7 +336,7 @@ static int walk_snapshots(struct ck *k, struct fmt_err *e)
 {
 	const struct qcow2_header *h = k->h;
 	uint64_t off = h->snapshots_offset;
-	uint8_t s[40];
+	uint8_t s[QCOW2_SNAPSHOT_HDR];
 
 	for (uint32_t i = 0; i < h->nb_snapshots; i++) {
 		uint64_t l1off, len, end;
@@ -352,15 +352,14 @@ static int walk_snapshots(struct ck *k, struct fmt_err *e)
 			return -1;
 		l1off = be64_load(s);
 		l1n = be32_load(s + 8);
-		len = 40 + (uint64_t)be32_load(s + 36) + be16_load(s + 12) +
-		      be16_load(s + 14);
+		len = qcow2_snapshot_len(s);
 		if (l1n > QCOW2_MAX_L1_BYTES / 8)
 			finding(k, QCOW2_F_CORRUPTION, off + 8, "snapshot %"
 				PRIu32 ": l1_size %" PRIu32 " too large", i,
 				l1n);
 		else if (walk_l1(k, l1off, l1n, false, off, e) < 0)
 			return -1;
-		if (ck_align(off + len, 8, &end))
+		if (ck_add(off, len, &end))
 			break;
 		off = end;
 	}
