@@ -2,6 +2,9 @@
 # Install the Debian 12 packages that ukit's build, tests, demo and fuzzers
 # need.  Idempotent: does nothing (not even apt-get update) when every package
 # is already installed.  Must run as root when something is missing.
+# Tested on a debootstrap --variant=minbase bookworm with make and git
+# added: libdw1 is what systemd-analyze inspect-elf dlopen()s (not a
+# dependency of systemd), time is /usr/bin/time for the peak-RSS tests.
 set -eu
 
 PKGS="
@@ -11,7 +14,7 @@ clang libclang-rt-14-dev llvm
 binutils gcc-aarch64-linux-gnu gcc-powerpc64le-linux-gnu
 qemu-utils libqcow-utils cryptsetup-bin minisign
 softhsm2 opensc libengine-pkcs11-openssl openssl
-python3 python3-jsonschema systemd mandoc xxd e2fsprogs
+python3 python3-jsonschema systemd libdw1 mandoc xxd e2fsprogs time
 "
 
 missing=""
