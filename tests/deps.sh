@@ -1,10 +1,11 @@
 #!/bin/sh
-# Install the Debian 12 packages that ukit's build, tests, demo and fuzzers
-# need.  Idempotent: does nothing (not even apt-get update) when every package
-# is already installed.  Must run as root when something is missing.
-# Tested on a debootstrap --variant=minbase bookworm with make and git
-# added: libdw1 is what systemd-analyze inspect-elf dlopen()s (not a
-# dependency of systemd), time is /usr/bin/time for the peak-RSS tests.
+# Install the Debian 12 packages that ukit's build, tests, demo, fuzzers
+# and benchmarks need.  Idempotent: does nothing (not even apt-get update)
+# when every package is already installed.  Must run as root when
+# something is missing.  tests/fresh-debian.sh checks the list on a
+# debootstrapped bookworm: libdw1 is what systemd-analyze inspect-elf
+# dlopen()s (systemd does not depend on it), time is /usr/bin/time for the
+# peak-RSS tests and bench/, bc is for bench/.
 set -eu
 
 PKGS="
@@ -14,7 +15,7 @@ clang libclang-rt-14-dev llvm
 binutils gcc-aarch64-linux-gnu gcc-powerpc64le-linux-gnu
 qemu-utils libqcow-utils cryptsetup-bin minisign
 softhsm2 opensc libengine-pkcs11-openssl openssl
-python3 python3-jsonschema systemd libdw1 mandoc xxd e2fsprogs time
+python3 python3-jsonschema systemd libdw1 mandoc xxd e2fsprogs time bc
 "
 
 missing=""
