@@ -3,7 +3,9 @@
 # directory $T that is removed on exit, and counts results.
 set -u
 : "${UKIT_BIN:?UKIT_BIN must name the directory of the built tools}"
-PATH=$UKIT_BIN:$PATH
+# /usr/sbin and /sbin hold veritysetup and mkfs.ext4, and are not on a
+# normal user's PATH on Debian
+PATH=$UKIT_BIN:$PATH:/usr/sbin:/sbin
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SHARED=${UKIT_SHARED:-$TOP/../shared}
 # python3 with the Debian modules (python3-jsonschema), not a pyenv shim
@@ -15,6 +17,17 @@ _n=0
 ok()     { _n=$((_n + 1)); echo "ok $_n - $*"; }
 not_ok() { _n=$((_n + 1)); echo "not ok $_n - $*"; }
 skip()   { _n=$((_n + 1)); echo "ok $_n - # SKIP $*"; }
+# missing WHAT: a peer tool or fixture that make deps provides is not
+# there.  That is a failure (make check has run make deps), unless
+# UKIT_ALLOW_MISSING=1 asks for a skip, for runs on other machines.
+missing() {
+	if [ "${UKIT_ALLOW_MISSING:-0}" = 1 ]; then
+		skip "$*"
+	else
+		not_ok "$* (make deps installs what this needs;" \
+			"UKIT_ALLOW_MISSING=1 skips instead)"
+	fi
+}
 diag()   { echo "# $*"; }
 
 # check DESC CMD...: ok when CMD exits 0.

@@ -44,7 +44,7 @@ for c in $CASES; do
 		ukit-elftool gen-manifest "$D/$c/manifest.json" "$T/$c.c"
 	for cc in gcc aarch64-linux-gnu-gcc; do
 		if ! have $cc; then
-			skip "$c: $cc not installed"
+			missing "$c: $cc not installed"
 			continue
 		fi
 		if $cc -c -O2 -ffreestanding -Wall -Werror -I"$T/inc" -o "$T/$c.$cc.o" "$T/$c.c" 2>"$T/cc.err" &&
@@ -106,7 +106,7 @@ for pair in x86_64:x86_64-linux-gnu aarch64:aarch64-linux-gnu ppc64le:powerpc64l
 	as=$triple-as ld=$triple-ld
 	[ "$arch" = x86_64 ] && have as && ! have $as && as=as ld=ld
 	if ! have $as || ! have $ld; then
-		skip "link $arch: $as/$ld not installed"
+		missing "link $arch: $as/$ld not installed"
 		continue
 	fi
 	if $as -o "$T/start.$arch.o" "$T/start.s" 2>"$T/ld.err" &&

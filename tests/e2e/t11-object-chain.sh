@@ -40,7 +40,7 @@ EOF
 for pair in x86_64:gcc aarch64:aarch64-linux-gnu-gcc ppc64le:powerpc64le-linux-gnu-gcc; do
 	arch=${pair%%:*} cc=${pair#*:}
 	if ! have "$cc"; then
-		skip "$arch: $cc not installed"
+		missing "$arch: $cc not installed"
 		continue
 	fi
 	for c in m00-empty m01-net m03-net-block m63-max; do

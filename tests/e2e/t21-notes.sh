@@ -103,7 +103,7 @@ if echo 'int main(void) { return 0; }' | gcc -x c - -Wl,--build-id=sha1 -o "$T/p
 		"grep -q '\"build_id\": \"[0-9a-f]\\{40\\}\"' '$T/p.json'"
 	validate_json "gcc program notes match the schema" $SCHEMA "$T/p.json"
 else
-	skip "gcc could not link a program"
+	missing "gcc could not link a program"
 fi
 
 # Big-endian ELF64 and ELF32.

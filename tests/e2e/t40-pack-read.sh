@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 if ! command -v qemu-img >/dev/null; then
-	skip "qemu-img not installed"
+	missing "qemu-img not installed"
 	done_testing
 	exit 0
 fi
@@ -32,7 +32,7 @@ if cc -O1 -o "$LQCAT" "$TOP/tests/gen/libqcow-cat.c" \
 			ukit-pack compare "$q" "$T/lq.raw"
 	done
 else
-	skip "libqcow-cat does not build"
+	missing "libqcow-cat does not build"
 fi
 check "compare qcow2 with the raw source (qemu rounds the size up)" \
 	ukit-pack compare "$T/g/q-zstd.qcow2" "$T/g/in.raw"

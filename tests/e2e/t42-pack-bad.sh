@@ -11,7 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 
 if ! command -v qemu-img >/dev/null; then
-	skip "qemu-img not installed"
+	missing "qemu-img not installed"
 	done_testing
 	exit 0
 fi

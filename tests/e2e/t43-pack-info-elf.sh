@@ -9,7 +9,7 @@ data=$SHARED/data/solo5
 for arch in x86_64 aarch64 ppc64; do
 	if ! bash "$gen" -a $arch -m "$data/m03-net-block/note.hex" -t 3 -v 1 \
 		"$T/u-$arch.elf" >/dev/null 2>&1; then
-		skip "$arch: cannot build the fixture"
+		missing "$arch: cannot build the fixture"
 		continue
 	fi
 	check "$arch: info --json" ukit-pack info --json "$T/u-$arch.elf"

@@ -65,7 +65,7 @@ while read -r name cs opts; do
 	*zstd*) ;;
 	*)
 		if [ -z "$LQCAT" ]; then
-			skip "$name: libqcow reader not built"
+			missing "$name: libqcow reader not built"
 		elif "$LQCAT" "$Q" >"$T/lq.raw" 2>"$T/lq.err"; then
 			same_file "$name: libqcow reads the same bytes" "$IN" "$T/lq.raw"
 		else

@@ -17,7 +17,7 @@ for arch in x86_64 aarch64 powerpc64le; do
 	cc=$arch-linux-gnu-gcc oc=$arch-linux-gnu-objcopy
 	[ "$arch" = x86_64 ] && cc=gcc oc=objcopy
 	if ! command -v "$cc" >/dev/null; then
-		skip "$arch: no $cc"
+		missing "$arch: no $cc"
 		continue
 	fi
 	# text at 0x200000, a separate section 64 KiB past the rest: a gap

@@ -80,9 +80,9 @@ if command -v script >/dev/null; then
 	[ $rc -eq 1 ] && [ ! -e tty2.json ] && ok "wrong passphrase at the terminal: exit 1, no output" ||
 		not_ok "wrong terminal passphrase (exit $rc)"
 else
-	skip "script(1) not installed"
-	skip "script(1) not installed"
-	skip "script(1) not installed"
+	missing "script(1) not installed"
+	missing "script(1) not installed"
+	missing "script(1) not installed"
 fi
 
 # Schemas.
@@ -156,7 +156,7 @@ if command -v qemu-img >/dev/null; then
 		ukit-sign verify --pub ed25519.pub --require-format qcow2 base-signed.qcow2
 	check "qemu-img check accepts the appended qcow2" qemu-img check -q base-signed.qcow2
 else
-	skip "qemu-img not installed"
+	missing "qemu-img not installed"
 fi
 
 # X.509: root -> intermediate -> leaf (codeSigning, digitalSignature).

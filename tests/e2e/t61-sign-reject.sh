@@ -177,6 +177,6 @@ P
 	check "qemu-img check agrees it is corrupt" sh -c \
 		'qemu-img check bad.qcow2 >/dev/null 2>&1; test $? -eq 2'
 else
-	skip "qemu-img not installed"
+	missing "qemu-img not installed"
 fi
 done_testing

@@ -23,7 +23,7 @@ else
 fi
 
 if ! command -v veritysetup >/dev/null; then
-	skip "veritysetup not installed"
+	missing "veritysetup not installed"
 	done_testing
 	exit 0
 fi
@@ -77,7 +77,7 @@ if command -v qemu-img >/dev/null; then
 	[ "$(ukit-sign verity "$T/sparse.qcow2")" = "$(ukit-sign verity "$T/sparse")" ] &&
 		ok "qcow2: root of the guest view" || not_ok "qcow2 root differs from raw"
 else
-	skip "qemu-img not installed"
+	missing "qemu-img not installed"
 fi
 
 : >"$T/empty"

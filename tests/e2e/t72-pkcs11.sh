@@ -10,7 +10,7 @@
 MOD=/usr/lib/softhsm/libsofthsm2.so
 if ! command -v softhsm2-util >/dev/null || [ ! -r "$MOD" ] ||
 	! command -v pkcs11-tool >/dev/null; then
-	skip "softhsm2 / opensc not installed"
+	missing "softhsm2 / opensc not installed"
 	done_testing
 	exit 0
 fi

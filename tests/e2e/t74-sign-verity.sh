@@ -94,7 +94,7 @@ if command -v qemu-img >/dev/null; then
 		--pub "$T/k.pub" "$T/disk.qcow2"
 	check "streaming verify on qcow2" ukit-sign verify -q --pub "$T/k.pub" "$T/disk.qcow2"
 else
-	skip "qemu-img not installed"
+	missing "qemu-img not installed"
 fi
 expect_fail 2 "--hash-file" "--hash-file needs --verity" \
 	ukit-sign sign -q --key "$T/k.key" --hash-file "$T/x.hash" "$T/disk"
