@@ -340,7 +340,7 @@ static int cmd_query_manifest(int argc, char **argv)
 			last = i + 1;
 	printf("{\n"
 	       "  \"type\": \"solo5.manifest\",\n"
-	       "  \"version\": %u,\n"
+	       "  \"version\": %d,\n"
 	       "  \"devices\": [\n", MFT_VERSION);
 	for (size_t i = 0; i < m.n; i++) {
 		if (m.dev[i].type >= MFT_RESERVED_FIRST)

@@ -45,7 +45,7 @@ static void quote(char *dst, size_t cap, const char *s, size_t max)
 
 	if (cap == 0)
 		return;
-	for (i = 0; s[i] != '\0' && i < max && o + 5 < cap; i++) {
+	for (i = 0; i < max && s[i] != '\0' && o + 5 < cap; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (c == '"' || c == '\\') {
