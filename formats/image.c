@@ -8,6 +8,7 @@
  * shared between handles; one handle is used by one thread at a time.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,59 @@ int image_probe(int fd, enum image_format *fmt, struct fmt_err *e)
 	return 0;
 }
 
+/* QEMU's lock bytes (file-posix): base + permission bit number */
+#define QEMU_LOCK_PERM     100   /* the holder has the permission */
+#define QEMU_LOCK_SHARED   200   /* the holder lets no one else have it */
+#define QEMU_PERM_READ     0     /* consistent read */
+#define QEMU_PERM_WRITE    1
+
+/* No OFD locks on this file system (or kernel): nothing to learn. */
+static bool no_ofd_locks(int err)
+{
+	return err == EINVAL || err == ENOLCK || err == EOPNOTSUPP ||
+	       err == ENOSYS;
+}
+
+int image_lock(int fd, struct fmt_err *e)
+{
+	static const off_t mine[] = {
+		QEMU_LOCK_PERM + QEMU_PERM_READ,
+		QEMU_LOCK_SHARED + QEMU_PERM_WRITE,
+	};
+	struct flock fl;
+
+	for (size_t i = 0; i < ARRAY_SIZE(mine); i++) {
+		memset(&fl, 0, sizeof fl);
+		fl.l_type = F_RDLCK;
+		fl.l_whence = SEEK_SET;
+		fl.l_start = mine[i];
+		fl.l_len = 1;
+		if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+			continue;
+		if (no_ofd_locks(errno))
+			return 0;
+		if (errno != EAGAIN && errno != EACCES)
+			return fmt_errno(e, FMT_NOOFF, "lock");
+		/* QEMU takes read locks only: someone else's exclusive one */
+		return fmt_errf(e, FMT_NOOFF, "in use: another process holds "
+				"an exclusive lock on byte %lld; stop it first",
+				(long long)mine[i]);
+	}
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = QEMU_LOCK_PERM + QEMU_PERM_WRITE;
+	fl.l_len = 1;
+	if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+		return no_ofd_locks(errno) ? 0 : fmt_errno(e, FMT_NOOFF, "lock");
+	if (fl.l_type != F_UNLCK)
+		return fmt_errf(e, FMT_NOOFF, "in use: another process has it "
+				"open for writing (QEMU's write lock, byte %d), "
+				"so what is read could change; stop it first",
+				QEMU_LOCK_PERM + QEMU_PERM_WRITE);
+	return 0;
+}
+
 int image_open_chain(int fd, const char *path, enum image_format fmt,
 		     const struct image_opts *opts, int depth,
 		     struct image **out, struct fmt_err *e)
@@ -73,6 +127,8 @@ int image_open_chain(int fd, const char *path, enum image_format fmt,
 		return fmt_errno(e, FMT_NOOFF, "fstat");
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
 		return fmt_errf(e, FMT_NOOFF, "not a regular file");
+	if (!(opts && opts->force_share) && image_lock(fd, e) < 0)
+		return -1;
 	if (fmt == IMG_PROBE && image_probe(fd, &fmt, e) < 0)
 		return -1;
 	if ((int)fmt < 0 || (size_t)fmt >= ARRAY_SIZE(names))
@@ -91,6 +147,8 @@ int image_open_chain(int fd, const char *path, enum image_format fmt,
 			fl |= QCOW2_ALLOW_CORRUPT;
 		if (opts && opts->check)
 			fl |= QCOW2_CHECK_FIRST;
+		if (opts && opts->force_share)
+			fl |= QCOW2_FORCE_SHARE;
 		if (qcow2_open_depth(fd, path, fl, depth, &img->q, e) < 0) {
 			free(img);
 			return -1;

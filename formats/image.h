@@ -28,6 +28,8 @@ struct image_opts {
 	bool allow_corrupt;      /* open qcow2 images with the corrupt bit */
 	bool check;              /* run the qcow2 consistency check first and
 				    refuse a corrupt image (leaks pass) */
+	bool force_share;        /* no image locks: read an image that another
+				    process has open for writing (image_lock) */
 };
 
 enum extent_kind {
@@ -53,6 +55,20 @@ struct image;
 int image_open(int fd, const char *path, enum image_format fmt,
 	       const struct image_opts *opts, struct image **out,
 	       struct fmt_err *e);
+
+/*
+ * Lock the image file on (fd) for reading the way qemu-img does, and
+ * refuse it when another process (a running QEMU, qemu-nbd...) has it
+ * open for writing: what is read could change underneath.  QEMU's locks
+ * (file-posix) are OFD read locks on one byte each: 100 + i for each
+ * permission i its user holds (0 consistent read, 1 write, 3 resize) and
+ * 200 + i for each it lets no one else hold.  A reader holds 100 and 201,
+ * so no QEMU can start writing the image while it is read; a writer holds
+ * 101.  The locks go with the last descriptor of the open file.  Where the
+ * file system has no OFD locks there is nothing to learn, and it returns 0.
+ * image_open() calls it unless (opts) says force_share.  0 or -1 with (e).
+ */
+int image_lock(int fd, struct fmt_err *e);
 
 /*
  * image_open() for a backing chain: (depth) images already open above this

@@ -449,7 +449,8 @@ static int open_backing(struct qcow2 *q, unsigned flags, int depth,
 	const char *name = h->backing_file;
 	enum image_format fmt = IMG_PROBE;
 	struct image_opts o = { .allow_backing = true,
-				.check = (flags & QCOW2_CHECK_FIRST) != 0 };
+				.check = (flags & QCOW2_CHECK_FIRST) != 0,
+				.force_share = (flags & QCOW2_FORCE_SHARE) != 0 };
 	int fd;
 
 	if (!(flags & QCOW2_ALLOW_BACKING))

@@ -193,6 +193,7 @@ int qcow2_snapshots_read(int fd, const struct qcow2_header *h,
 #define QCOW2_ALLOW_BACKING 0x1   /* follow a backing file, read-only */
 #define QCOW2_ALLOW_CORRUPT 0x2   /* open images with the corrupt bit */
 #define QCOW2_CHECK_FIRST   0x4   /* refuse what qcow2_check() calls corrupt */
+#define QCOW2_FORCE_SHARE   0x8   /* no image locks on backing files */
 
 struct qcow2;
 

@@ -36,16 +36,28 @@ static int cmd_check(int argc, char **argv);
 static int cmd_compare(int argc, char **argv);
 
 static const struct cli_cmd cmds[] = {
-	{ "info", cmd_info, "info [--json] [-f FMT] IMAGE" },
+	{ "info", cmd_info, "info [--json] [-f FMT] [-U] IMAGE" },
 	{ "convert", cmd_convert,
 	  "convert [-f FMT] -O raw|qcow2|bin|elf [-c zlib|zstd] [--level N]\n"
 	  "        [--cluster-size N] [--compat 0.10|1.1] [-j N] [-p|-q]\n"
 	  "        [--load-addr A --entry A --arch ARCH] [--allow-backing]\n"
-	  "        [--no-check] IN OUT" },
-	{ "check", cmd_check, "check [--json] IMAGE" },
+	  "        [--no-check] [-U] IN OUT" },
+	{ "check", cmd_check, "check [--json] [-U] IMAGE" },
 	{ "compare", cmd_compare,
-	  "compare [--strict] [--allow-backing] [--no-check] A B" },
+	  "compare [--strict] [--allow-backing] [--no-check] [-U] A B" },
 };
+
+/*
+ * Print an error from opening an image; when another process has the
+ * image open for writing (image_lock), say how to read it anyway.
+ */
+static void open_err(const struct fmt_err *e)
+{
+	cli_err(e);
+	if (strstr(e->msg, "in use: ") != NULL)
+		fprintf(stderr, "ukit-pack: -U (--force-share) reads it "
+			"anyway, as qemu-img -U does\n");
+}
 
 /* ---- info ----------------------------------------------------------- */
 
@@ -547,20 +559,24 @@ static int cmd_info(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "format", required_argument, NULL, 'f' },
+		{ "force-share", no_argument, NULL, 'U' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct fmt_err e = { .off = FMT_NOOFF };
 	enum image_format fmt = IMG_PROBE;
-	bool json = false;
+	bool json = false, force_share = false;
 	const char *path;
 	struct stat st;
 	json_t *j;
 	int c, fd, rc = 1;
 
-	while ((c = getopt_long(argc, argv, "jf:", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jf:U", lo, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
+			break;
+		case 'U':
+			force_share = true;
 			break;
 		case 'f':
 			fmt = image_format_parse(optarg);
@@ -586,6 +602,13 @@ static int cmd_info(int argc, char **argv)
 	}
 	if (fmt == IMG_PROBE && image_probe(fd, &fmt, &e) < 0) {
 		cli_err(&e);
+		close(fd);
+		return 1;
+	}
+	/* a qcow2 header may be half rewritten; a raw file's size is what
+	 * it is (qemu-img info reads a raw file in use too) */
+	if (fmt == IMG_QCOW2 && !force_share && image_lock(fd, &e) < 0) {
+		open_err(&e);
 		close(fd);
 		return 1;
 	}
@@ -655,19 +678,22 @@ static int cmd_check(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "force-share", no_argument, NULL, 'U' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct qcow2_check r;
 	struct fmt_err e = { .off = FMT_NOOFF };
-	bool json = false;
+	bool json = false, force_share = false;
 	const char *path;
 	uint8_t m[4] = { 0 };
 	uint64_t stale;
 	int c, fd, rc;
 
-	while ((c = getopt_long(argc, argv, "j", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jU", lo, NULL)) != -1) {
 		if (c == 'j')
 			json = true;
+		else if (c == 'U')
+			force_share = true;
 		else
 			cli_usage(stderr, 2);
 	}
@@ -676,6 +702,11 @@ static int cmd_check(int argc, char **argv)
 	path = e.path = argv[optind];
 	if ((fd = cli_open_input(path)) < 0)
 		return 1;
+	if (!force_share && image_lock(fd, &e) < 0) {
+		open_err(&e);
+		close(fd);
+		return 1;
+	}
 	if (pread(fd, m, 4, 0) != 4 || be32_load(m) != QCOW2_MAGIC) {
 		fmt_errf(&e, 0, "not a qcow2 image (check works on qcow2 only)");
 		cli_err(&e);
@@ -797,7 +828,7 @@ static int open_image(const char *path, enum image_format fmt,
 	if ((*fd = cli_open_input(path)) < 0)
 		return -1;
 	if (image_open(*fd, path, fmt, o, img, &e) < 0) {
-		cli_err(&e);
+		open_err(&e);
 		close(*fd);
 		return -1;
 	}
@@ -853,6 +884,7 @@ static int cmd_compare(int argc, char **argv)
 		{ "strict", no_argument, NULL, 's' },
 		{ "allow-backing", no_argument, NULL, 'B' },
 		{ "no-check", no_argument, NULL, 'N' },
+		{ "force-share", no_argument, NULL, 'U' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct image_opts o = { .check = true };
@@ -863,9 +895,10 @@ static int cmd_compare(int argc, char **argv)
 	uint64_t off = 0, end;
 	struct fmt_err e = { .off = FMT_NOOFF };
 
-	while ((c = getopt_long(argc, argv, "s", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "sU", lo, NULL)) != -1) {
 		switch (c) {
 		case 's': strict = true; break;
+		case 'U': o.force_share = true; break;
 		case 'B': o.allow_backing = true; break;
 		case 'N': o.check = false; break;
 		default: cli_usage(stderr, 2);
@@ -1014,6 +1047,7 @@ static int cmd_convert(int argc, char **argv)
 		{ "arch", required_argument, NULL, OPT_ARCH },
 		{ "no-check", no_argument, NULL, OPT_NO_CHECK },
 		{ "allow-backing", no_argument, NULL, OPT_ALLOW_BACKING },
+		{ "force-share", no_argument, NULL, 'U' },
 		{ "progress", no_argument, NULL, 'p' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 },
@@ -1038,7 +1072,7 @@ static int cmd_convert(int argc, char **argv)
 	int fd = -1;
 
 	co.threads = ncpu > 0 ? (unsigned)ncpu : 1;
-	while ((c = getopt_long(argc, argv, "f:O:c:j:pq", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:O:c:j:pqU", lo, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			if (parse_fmt(optarg, &in_fmt) < 0) {
@@ -1124,6 +1158,9 @@ static int cmd_convert(int argc, char **argv)
 			break;
 		case OPT_ALLOW_BACKING:
 			io.allow_backing = true;
+			break;
+		case 'U':
+			io.force_share = true;
 			break;
 		case OPT_ARCH:
 			if ((bo.machine = binelf_arch(optarg)) < 0) {
@@ -1225,7 +1262,7 @@ static int cmd_convert(int argc, char **argv)
 	e.path = in;
 	if (image_open(fd, in, in_fmt, &io, &img, &e) < 0) {
 		e.path = in;
-		cli_err(&e);
+		open_err(&e);
 		close(fd);
 		return 1;
 	}

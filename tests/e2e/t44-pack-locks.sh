@@ -1,0 +1,142 @@
+#!/bin/bash
+# t44-pack-locks: an image that a QEMU process has open for writing is
+# refused by info, check, convert and compare, as qemu-img refuses it (and
+# by ukit-sign sign), and read with -U (--force-share); a backing file held for writing is refused
+# through its overlay; a read-only holder does not stop ukit; and while
+# ukit reads an image, a QEMU process cannot open it for writing.  The
+# QEMU processes are qemu-io, which holds the image while it sleeps.
+. "$(dirname "$0")/lib.sh"
+
+if ! command -v qemu-img >/dev/null || ! command -v qemu-io >/dev/null; then
+	missing "qemu-img / qemu-io not installed"
+	done_testing
+	exit 0
+fi
+cd "$T" || exit 1
+head -c 3M /dev/urandom >in.raw
+seq 1 300000 >>in.raw
+qemu-img convert -f raw -O qcow2 in.raw img.qcow2
+cp in.raw img.raw
+qemu-img convert -f raw -O qcow2 in.raw base.qcow2
+qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 top.qcow2
+qemu-io -f qcow2 -c 'write -P 0x5a 1M 64k' top.qcow2 >/dev/null
+qemu-img convert -O raw top.qcow2 top.raw
+
+holder=""
+# locked IMAGE BYTE: some process holds a lock on BYTE of IMAGE
+locked() {
+	awk -v ino=":$(stat -c %i "$1")" -v b="$2" \
+		'index($0, ino " ") && $(NF - 1) <= b && $NF >= b { f = 1 }
+		 END { exit !f }' /proc/locks
+}
+# hold FMT IMAGE [-r]: a qemu-io that keeps IMAGE open (for writing unless
+# -r) until release; waits until its lock is there (byte 101: writing,
+# byte 201: keeping writers out)
+hold() {
+	local fmt=$1 img=$2 ro=${3:-} byte=101
+	[ -n "$ro" ] && byte=201
+	qemu-io $ro -f "$fmt" -c 'sleep 120000' "$img" >/dev/null 2>&1 &
+	holder=$!
+	for _ in $(seq 200); do
+		locked "$img" $byte && return 0
+		sleep 0.05
+	done
+	return 1
+}
+release() {
+	[ -n "$holder" ] && kill "$holder" 2>/dev/null && wait "$holder" 2>/dev/null
+	holder=""
+}
+trap 'release; rm -rf "$T"' EXIT
+
+busy="in use: another process has it open for writing (QEMU's write lock, byte 101)"
+
+hold qcow2 img.qcow2 || not_ok "qemu-io did not lock img.qcow2"
+expect_fail 1 'Failed to get shared "write" lock' \
+	"qemu-img info refuses the image qemu-io writes" qemu-img info img.qcow2
+expect_fail 1 "img.qcow2: $busy" "info refuses it" ukit-pack info img.qcow2
+grep -qF -- "-U (--force-share) reads it anyway" "$T/.err" &&
+	ok "the message names -U" || not_ok "no -U hint: $(cat "$T/.err")"
+expect_fail 1 "img.qcow2: $busy" "check refuses it" ukit-pack check img.qcow2
+expect_fail 1 "img.qcow2: $busy" "convert refuses it" \
+	ukit-pack convert -O raw img.qcow2 out.raw
+[ ! -e out.raw ] && ok "no output" || not_ok "convert left out.raw"
+expect_fail 1 "img.qcow2: $busy" "compare refuses it" \
+	ukit-pack compare in.raw img.qcow2
+ukit-sign keygen --type ecdsa-p256 k >/dev/null 2>&1
+expect_fail 1 "img.qcow2: $busy" "ukit-sign sign refuses it too" \
+	ukit-sign sign --key k.key img.qcow2
+[ ! -e img.qcow2.bundle.json ] && ok "no bundle" || not_ok "sign left a bundle"
+check "info -U reads it" ukit-pack info -U --json img.qcow2
+check "check -U reads it" ukit-pack check -U img.qcow2
+check "compare -U reads it" ukit-pack compare -U img.qcow2 in.raw
+check "convert -U reads it" ukit-pack convert -U -O raw img.qcow2 out.raw
+qemu-img convert -U -O raw img.qcow2 q.raw
+same_file "convert -U writes what qemu-img convert -U writes" q.raw out.raw
+release
+
+hold raw img.raw || not_ok "qemu-io did not lock img.raw"
+expect_fail 1 'Failed to get shared "write" lock' \
+	"qemu-img convert refuses a raw image qemu-io writes" \
+	qemu-img convert -O qcow2 img.raw out.qcow2
+expect_fail 1 "img.raw: $busy" "so does ukit-pack convert" \
+	ukit-pack convert -O qcow2 img.raw out.qcow2
+expect_fail 1 "img.raw: $busy" "and compare" \
+	ukit-pack compare img.raw in.raw
+check "info reads it, as qemu-img info does" ukit-pack info img.raw
+check "convert -U -O qcow2 reads it" ukit-pack convert -U -O qcow2 img.raw out.qcow2
+check "qemu-img check accepts that output" qemu-img check -q out.qcow2
+release
+
+hold qcow2 base.qcow2 || not_ok "qemu-io did not lock base.qcow2"
+expect_fail 1 "backing file 'base.qcow2': $busy" \
+	"a backing file held for writing is refused through its overlay" \
+	ukit-pack compare --allow-backing top.qcow2 top.raw
+check "compare -U --allow-backing reads the chain" \
+	ukit-pack compare -U --allow-backing top.qcow2 top.raw
+release
+
+if hold qcow2 img.qcow2 -r; then
+	ok "a read-only qemu-io keeps writers out"
+else
+	not_ok "read-only qemu-io did not lock img.qcow2"
+fi
+check "a read-only holder does not stop info" ukit-pack info img.qcow2
+check "nor convert" ukit-pack convert -O raw img.qcow2 out2.raw
+same_file "which reads the same bytes" q.raw out2.raw
+release
+
+# ukit's own locks: stop a convert while it holds the input open, then a
+# qemu-io that wants to write must be refused, as it is for qemu-img
+ukit-pack convert -q -j 1 -c zlib --level 9 -O qcow2 img.raw held.qcow2 &
+up=$!
+seen=0
+for _ in $(seq 2000); do
+	if locked img.raw 201; then
+		kill -STOP "$up" && seen=1
+		break
+	fi
+	kill -0 "$up" 2>/dev/null || break
+	sleep 0.001
+done
+if [ $seen = 1 ]; then
+	ok "convert holds QEMU's lock bytes while it reads"
+	qemu-io -f raw -c 'write -P 1 0 512' img.raw >"$T/qio.out" 2>&1
+	rc=$?
+	[ $rc -ne 0 ] && grep -q 'Failed to get "write" lock' "$T/qio.out" &&
+		ok "qemu-io cannot open the input for writing meanwhile" ||
+		not_ok "qemu-io wrote the input during convert (exit $rc: $(head -c 300 "$T/qio.out"))"
+	kill -CONT "$up"
+else
+	not_ok "convert finished before its lock was seen in /proc/locks"
+fi
+wait "$up"
+rc=$?
+[ $rc -eq 0 ] && ok "the stopped convert finishes (exit 0)" ||
+	not_ok "the stopped convert exited $rc"
+check "its output equals the input" ukit-pack compare held.qcow2 in.raw
+locked img.raw 201 &&
+	not_ok "a lock on img.raw is left after convert" ||
+	ok "no lock is left after convert"
+
+done_testing
