@@ -116,6 +116,24 @@ int image_lock(int fd, struct fmt_err *e)
 	return 0;
 }
 
+int image_in_use(int fd, uint64_t *byte, struct fmt_err *e)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = QEMU_LOCK_PERM;
+	fl.l_len = 2 * (QEMU_LOCK_SHARED - QEMU_LOCK_PERM);
+	if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+		return no_ofd_locks(errno) ? 0 : fmt_errno(e, FMT_NOOFF, "lock");
+	if (fl.l_type == F_UNLCK)
+		return 0;
+	*byte = (uint64_t)(fl.l_start > QEMU_LOCK_PERM ? fl.l_start
+			   : QEMU_LOCK_PERM);
+	return 1;
+}
+
 int image_open_chain(int fd, const char *path, enum image_format fmt,
 		     const struct image_opts *opts, int depth,
 		     struct image **out, struct fmt_err *e)

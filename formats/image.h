@@ -71,6 +71,15 @@ int image_open(int fd, const char *path, enum image_format fmt,
 int image_lock(int fd, struct fmt_err *e);
 
 /*
+ * Does another process hold any of QEMU's image locks (bytes 100 to 299)
+ * on the file on (fd)?  For an output about to be replaced: a QEMU that
+ * has it open, even read-only, would go on with the old file.  1 and the
+ * first locked byte in (*byte), 0 (also where the file system has no OFD
+ * locks), or -1 with (e).
+ */
+int image_in_use(int fd, uint64_t *byte, struct fmt_err *e);
+
+/*
  * image_open() for a backing chain: (depth) images already open above this
  * one (0 for a top image); qcow2 refuses chains deeper than
  * QCOW2_MAX_BACKING_DEPTH.

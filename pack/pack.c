@@ -1031,6 +1031,41 @@ static void progress_cb(void *ctx, uint64_t done)
 	cli_progress_update(ctx, done);
 }
 
+/*
+ * Refuse to replace a disk image (out) that a QEMU process has open, as
+ * qemu-img convert refuses to write it: that process would go on with
+ * the old file.  Converting a file onto itself is fine (its input locks
+ * are ukit's own).  A symbolic link is replaced, not followed.  0, or -1
+ * after printing why.
+ */
+static int output_in_use(const char *out, int in_fd)
+{
+	struct fmt_err e = { .path = out, .off = FMT_NOOFF };
+	struct stat so, si;
+	uint64_t byte = 0;
+	int ofd, r = 0;
+
+	ofd = open(out, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (ofd < 0)
+		return 0;     /* no file, a link, or not ours to read */
+	if (fstat(ofd, &so) == 0 && S_ISREG(so.st_mode) &&
+	    !(fstat(in_fd, &si) == 0 && si.st_dev == so.st_dev &&
+	      si.st_ino == so.st_ino)) {
+		r = image_in_use(ofd, &byte, &e);
+		if (r == 1)
+			fmt_errf(&e, FMT_NOOFF, "in use: another process has "
+				 "it open (QEMU's image lock, byte %" PRIu64
+				 "); replacing it would leave that process "
+				 "on the old file; stop it first", byte);
+		if (r != 0) {
+			open_err(&e);
+			r = -1;
+		}
+	}
+	close(ofd);
+	return r;
+}
+
 enum {
 	OPT_LEVEL = 256, OPT_CLUSTER, OPT_COMPAT, OPT_LOAD, OPT_ENTRY,
 	OPT_ARCH, OPT_NO_CHECK, OPT_ALLOW_BACKING,
@@ -1266,6 +1301,8 @@ static int cmd_convert(int argc, char **argv)
 		close(fd);
 		return 1;
 	}
+	if (!io.force_share && output_in_use(out, fd) < 0)
+		goto out;
 	if (outfile_open(&of, out, 0644, &e) < 0) {
 		e.path = out;
 		cli_err(&e);

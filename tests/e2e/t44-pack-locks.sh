@@ -1,7 +1,8 @@
 #!/bin/bash
 # t44-pack-locks: an image that a QEMU process has open for writing is
 # refused by info, check, convert and compare, as qemu-img refuses it (and
-# by ukit-sign sign), and read with -U (--force-share); a backing file held for writing is refused
+# by ukit-sign sign), and read with -U (--force-share); an output that a
+# QEMU process has open is not replaced under it; a backing file held for writing is refused
 # through its overlay; a read-only holder does not stop ukit; and while
 # ukit reads an image, a QEMU process cannot open it for writing.  The
 # QEMU processes are qemu-io, which holds the image while it sleeps.
@@ -105,6 +106,25 @@ check "a read-only holder does not stop info" ukit-pack info img.qcow2
 check "nor convert" ukit-pack convert -O raw img.qcow2 out2.raw
 same_file "which reads the same bytes" q.raw out2.raw
 release
+
+# an output that a QEMU has open (here read-only) is not replaced under it
+cp img.qcow2 target.qcow2
+cp target.qcow2 target.orig
+hold qcow2 target.qcow2 -r || not_ok "qemu-io did not lock target.qcow2"
+expect_fail 1 'Failed to get "write" lock' \
+	"qemu-img convert refuses to write an image qemu-io has open" \
+	qemu-img convert -O qcow2 in.raw target.qcow2
+expect_fail 1 "target.qcow2: in use: another process has it open (QEMU's image lock, byte 100)" \
+	"so does ukit-pack convert" ukit-pack convert -O qcow2 in.raw target.qcow2
+same_file "the target is untouched" target.orig target.qcow2
+[ -z "$(ls -A | grep '^\.target')" ] && ok "no temporary file left" ||
+	not_ok "temporary files left: $(ls -A | grep '^\.target')"
+check "convert -U replaces it" ukit-pack convert -U -O qcow2 in.raw target.qcow2
+check "with the new content" ukit-pack compare -U target.qcow2 in.raw
+release
+check "converting an image onto itself is not 'in use'" \
+	ukit-pack convert -O qcow2 -c zstd img.qcow2 img.qcow2
+check "and keeps its content" ukit-pack compare img.qcow2 in.raw
 
 # ukit's own locks: stop a convert while it holds the input open, then a
 # qemu-io that wants to write must be refused, as it is for qemu-img
