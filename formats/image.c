@@ -97,9 +97,9 @@ int image_lock(int fd, struct fmt_err *e)
 		if (errno != EAGAIN && errno != EACCES)
 			return fmt_errno(e, FMT_NOOFF, "lock");
 		/* QEMU takes read locks only: someone else's exclusive one */
-		return fmt_errf(e, FMT_NOOFF, "in use: another process holds "
-				"an exclusive lock on byte %lld; stop it first",
-				(long long)mine[i]);
+		return fmt_errf(e, FMT_NOOFF, IMAGE_IN_USE "another process "
+				"holds an exclusive lock on byte %lld; stop "
+				"it first", (long long)mine[i]);
 	}
 	memset(&fl, 0, sizeof fl);
 	fl.l_type = F_WRLCK;
@@ -109,9 +109,10 @@ int image_lock(int fd, struct fmt_err *e)
 	if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
 		return no_ofd_locks(errno) ? 0 : fmt_errno(e, FMT_NOOFF, "lock");
 	if (fl.l_type != F_UNLCK)
-		return fmt_errf(e, FMT_NOOFF, "in use: another process has it "
-				"open for writing (QEMU's write lock, byte %d), "
-				"so what is read could change; stop it first",
+		return fmt_errf(e, FMT_NOOFF, IMAGE_IN_USE "another process "
+				"has it open for writing (QEMU's write lock, "
+				"byte %d), so what is read could change; stop "
+				"it first",
 				QEMU_LOCK_PERM + QEMU_PERM_WRITE);
 	return 0;
 }

@@ -70,6 +70,9 @@ int image_open(int fd, const char *path, enum image_format fmt,
  */
 int image_lock(int fd, struct fmt_err *e);
 
+/* What the messages of image_lock() and of an output in use start with. */
+#define IMAGE_IN_USE "in use: "
+
 /*
  * Does another process hold any of QEMU's image locks (bytes 100 to 299)
  * on the file on (fd)?  For an output about to be replaced: a QEMU that

@@ -28,7 +28,6 @@
 
 #include <jansson.h>
 #include <sys/stat.h>
-#include <time.h>
 
 static int cmd_info(int argc, char **argv);
 static int cmd_convert(int argc, char **argv);
@@ -54,7 +53,7 @@ static const struct cli_cmd cmds[] = {
 static void open_err(const struct fmt_err *e)
 {
 	cli_err(e);
-	if (strstr(e->msg, "in use: ") != NULL)
+	if (strstr(e->msg, IMAGE_IN_USE) != NULL)
 		fprintf(stderr, "ukit-pack: -U (--force-share) reads it "
 			"anyway, as qemu-img -U does\n");
 }
@@ -1053,8 +1052,8 @@ static int output_in_use(const char *out, int in_fd)
 	      si.st_ino == so.st_ino)) {
 		r = image_in_use(ofd, &byte, &e);
 		if (r == 1)
-			fmt_errf(&e, FMT_NOOFF, "in use: another process has "
-				 "it open (QEMU's image lock, byte %" PRIu64
+			fmt_errf(&e, FMT_NOOFF, IMAGE_IN_USE "another process "
+				 "has it open (QEMU's image lock, byte %" PRIu64
 				 "); replacing it would leave that process "
 				 "on the old file; stop it first", byte);
 		if (r != 0) {

@@ -107,6 +107,22 @@ check "nor convert" ukit-pack convert -O raw img.qcow2 out2.raw
 same_file "which reads the same bytes" q.raw out2.raw
 release
 
+# an exclusive lock on a byte ukit locks for reading (QEMU takes none,
+# but a POSIX one from another program conflicts as well)
+"$PY" -c '
+import fcntl, os, sys, time
+f = open(sys.argv[1], "r+b")
+fcntl.lockf(f, fcntl.LOCK_EX, 1, 201)
+open(sys.argv[2], "w").close()
+time.sleep(120)' img.raw xlocked &
+holder=$!
+for _ in $(seq 200); do [ -e xlocked ] && break; sleep 0.05; done
+expect_fail 1 "img.raw: in use: another process holds an exclusive lock on byte 201; stop it first" \
+	"an exclusive lock on byte 201 is refused, with the byte" \
+	ukit-pack compare img.raw in.raw
+check "-U reads it" ukit-pack compare -U img.raw in.raw
+release
+
 # an output that a QEMU has open (here read-only) is not replaced under it
 cp img.qcow2 target.qcow2
 cp target.qcow2 target.orig
