@@ -1,5 +1,5 @@
 # ukit: one Makefile, no configure step.  Sources are discovered by
-# wildcard: formats/*.c -> libukit.a, TOOL/*.c -> ukit-TOOL,
+# wildcard: formats/LAYER/*.c -> libukit.a, TOOL/*.c -> ukit-TOOL,
 # tests/unit/test_*.c -> one cmocka binary each, tests/fuzz/fuzz_*.c -> one
 # libFuzzer harness each, tests/e2e/t*.sh -> end-to-end scripts.
 #
@@ -17,6 +17,13 @@ SAN     ?=
 BUILD   ?= build
 FUZZBUILD ?= build-fuzz
 
+# libukit's layers, lowest first: a file includes headers of its own layer
+# and of the layers before it only (tests/layers.sh checks).
+LAYERS   = core elf disk trust oci
+LAYER_DIRS := $(wildcard $(LAYERS:%=formats/%))
+# -iquote, not -I: "err.h" finds ukit's, <err.h> the C library's
+INC      = $(LAYER_DIRS:%=-iquote %)
+
 CC      ?= cc
 MAKEFLAGS += --no-print-directory
 PKGS     = libelf jansson libcrypto libqcow zlib libzstd
@@ -27,7 +34,7 @@ WARN     = -Wall -Wextra -Wshadow -Wformat=2 -Wno-format-nonliteral \
            -Wmissing-prototypes -Wstrict-prototypes -Wvla
 CFLAGS  ?= -g -O2
 CFLAGS  += -std=c11 -D_GNU_SOURCE -DUKIT_VERSION='"$(VERSION)"' $(WARN) \
-           -Iformats -Icli $(PKG_CFLAGS) -MMD -MP -pthread
+           $(INC) -iquote cli $(PKG_CFLAGS) -MMD -MP -pthread
 LDFLAGS += -pthread
 LDLIBS  += $(PKG_LIBS) -lpthread
 ifeq ($(SAN),1)
@@ -36,7 +43,8 @@ CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer \
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-LIB_SRC   := $(sort $(wildcard formats/*.c))
+LIB_SRC   := $(sort $(wildcard $(LAYER_DIRS:%=%/*.c)))
+LIB_HDR   := $(sort $(wildcard $(LAYER_DIRS:%=%/*.h)))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB       := $(BUILD)/lib/libukit.a
 CLI_OBJ   := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard cli/*.c))
@@ -114,10 +122,10 @@ lint:
 
 # libFuzzer harnesses: clang, ASan+UBSan, the library compiled alongside.
 FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -DUKIT_VERSION='"$(VERSION)"' \
-              -Iformats $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \
+              $(INC) $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined
 FUZZ_SECONDS ?= 60
-$(FUZZBUILD)/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard formats/*.h)
+$(FUZZBUILD)/%: tests/fuzz/%.c $(LIB_SRC) $(LIB_HDR)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
 
@@ -133,7 +141,7 @@ install: all
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 $(BUILD)/lib/ukit.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
-	install -m 644 formats/*.h $(DESTDIR)$(PREFIX)/include/ukit/
+	install -m 644 $(LIB_HDR) $(DESTDIR)$(PREFIX)/include/ukit/
 	$(if $(MANS),install -m 644 $(MANS) $(DESTDIR)$(PREFIX)/share/man/man1/)
 
 install-compat: install

@@ -13,6 +13,6 @@ IMG=${1:-/work/benchdata/h5/ext4.raw}
 make -s -C "$TOP" build/lib/libukit.a
 bin=$(mktemp)
 trap 'rm -f "$bin"' EXIT
-cc -O2 -I"$TOP/formats" -o "$bin" "$TOP/bench/deflate-cmp.c" \
+cc -O2 -iquote "$TOP/formats/core" -iquote "$TOP/formats/disk" -o "$bin" "$TOP/bench/deflate-cmp.c" \
 	"$TOP/build/lib/libukit.a" -lz -lpthread
 "$bin" "$IMG"

@@ -1,7 +1,7 @@
 /*
- * fuzz_setmanifest.c: the set-manifest engine (formats/elfedit) on a
+ * fuzz_setmanifest.c: the set-manifest engine (formats/elf/elfedit) on a
  * fuzzed ELF with a fixed 3-device manifest.  Either the edit is refused,
- * or its output is an ELF that ukit's own reader (formats/elfimg) opens and
+ * or its output is an ELF that ukit's own reader (formats/elf/elfimg) opens and
  * whose manifest, found the tender's way, is the new one; anything else
  * aborts.  The same input then goes through set-package-metadata, whose
  * output must open and hold the metadata note where planned (unless a

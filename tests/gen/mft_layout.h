@@ -1,7 +1,7 @@
 /*
  * mft_layout.h: ukit's own declaration of the Solo5 MFT1 note layout, for
  * the tests that compile gen-manifest's C output.  Written from the layout
- * facts (formats/manifest.h), not from Solo5's mft_abi.h; the tests install
+ * facts (formats/elf/manifest.h), not from Solo5's mft_abi.h; the tests install
  * it as "mft_abi.h" so that the generated file compiles unchanged, and then
  * compare the section bytes with Solo5's own (data/solo5/ * /note.hex).
  *

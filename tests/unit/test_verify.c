@@ -1,5 +1,5 @@
 /*
- * test_verify.c: the verify-only core (formats/verify.c) without the CLI.
+ * test_verify.c: the verify-only core (formats/trust/verify.c) without the CLI.
  * Each test signs a small raw image with the library (statement, DSSE,
  * bundle next to the image) and runs verify_image() on it.
  */
