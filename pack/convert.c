@@ -1,0 +1,384 @@
+/*
+ * convert.c: ukit-pack convert: raw, qcow2, ELF and flat binary into each other.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <inttypes.h>
+#include <unistd.h>
+#include "binelf.h"
+#include "bytes.h"
+#include "cli.h"
+#include "convert.h"
+#include "elfimg.h"
+#include "manifest.h"
+#include "err.h"
+#include "image.h"
+#include "outfile.h"
+#include "qcow2.h"
+#include <jansson.h>
+#include <sys/stat.h>
+#include "pack.h"
+
+/* ---- convert -------------------------------------------------------- */
+
+static int parse_u64(const char *s, uint64_t *v, bool suffix)
+{
+	char *end;
+	unsigned long long n;
+
+	errno = 0;
+	if (s[0] == '-' || s[0] == '\0')
+		return -1;
+	n = strtoull(s, &end, 0);
+	if (errno != 0)
+		return -1;
+	if (suffix && *end != '\0' && end[1] == '\0') {
+		unsigned sh = *end == 'k' || *end == 'K' ? 10
+			: *end == 'm' || *end == 'M' ? 20 : 0;
+		if (sh == 0 || n > (UINT64_MAX >> sh))
+			return -1;
+		n <<= sh;
+		end++;
+	}
+	if (*end != '\0')
+		return -1;
+	*v = n;
+	return 0;
+}
+
+static int parse_fmt(const char *s, enum image_format *f)
+{
+	static const struct { const char *name; enum image_format f; } t[] = {
+		{ "raw", IMG_RAW }, { "qcow2", IMG_QCOW2 },
+		{ "elf", IMG_ELF }, { "bin", IMG_BIN },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++)
+		if (strcmp(s, t[i].name) == 0) {
+			*f = t[i].f;
+			return 0;
+		}
+	return -1;
+}
+
+static void progress_cb(void *ctx, uint64_t done)
+{
+	cli_progress_update(ctx, done);
+}
+
+/*
+ * Refuse to replace a disk image (out) that a QEMU process has open, as
+ * qemu-img convert refuses to write it: that process would go on with
+ * the old file.  Converting a file onto itself is fine (its input locks
+ * are ukit's own).  A symbolic link is replaced, not followed.  0, or -1
+ * after printing why.
+ */
+static int output_in_use(const char *out, int in_fd)
+{
+	struct fmt_err e = { .path = out, .off = FMT_NOOFF };
+	struct stat so, si;
+	uint64_t byte = 0;
+	int ofd, r = 0;
+
+	ofd = open(out, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (ofd < 0)
+		return 0;     /* no file, a link, or not ours to read */
+	if (fstat(ofd, &so) == 0 && S_ISREG(so.st_mode) &&
+	    !(fstat(in_fd, &si) == 0 && si.st_dev == so.st_dev &&
+	      si.st_ino == so.st_ino)) {
+		r = image_in_use(ofd, &byte, &e);
+		if (r == 1)
+			fmt_errf(&e, FMT_NOOFF, IMAGE_IN_USE "another process "
+				 "has it open (QEMU's image lock, byte %" PRIu64
+				 "); replacing it would leave that process "
+				 "on the old file; stop it first", byte);
+		if (r != 0) {
+			open_err(&e);
+			r = -1;
+		}
+	}
+	close(ofd);
+	return r;
+}
+
+enum {
+	OPT_LEVEL = 256, OPT_CLUSTER, OPT_COMPAT, OPT_LOAD, OPT_ENTRY,
+	OPT_ARCH, OPT_NO_CHECK, OPT_ALLOW_BACKING,
+};
+
+int cmd_convert(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "level", required_argument, NULL, OPT_LEVEL },
+		{ "cluster-size", required_argument, NULL, OPT_CLUSTER },
+		{ "compat", required_argument, NULL, OPT_COMPAT },
+		{ "load-addr", required_argument, NULL, OPT_LOAD },
+		{ "entry", required_argument, NULL, OPT_ENTRY },
+		{ "arch", required_argument, NULL, OPT_ARCH },
+		{ "no-check", no_argument, NULL, OPT_NO_CHECK },
+		{ "allow-backing", no_argument, NULL, OPT_ALLOW_BACKING },
+		{ "force-share", no_argument, NULL, 'U' },
+		{ "progress", no_argument, NULL, 'p' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct convert_opts co = {
+		.q = { .cluster_bits = 16, .version = 3, .comp = QCOW2W_NONE },
+		.level = -1,
+	};
+	struct binelf_opts bo = { .machine = -1 };
+	struct image_opts io = { .check = true };
+	enum image_format in_fmt = IMG_PROBE, out_fmt = IMG_PROBE;
+	bool have_out = false, have_load = false, have_entry = false;
+	bool have_level = false;
+	int prog_mode = 0, c, rc = 1;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t v;
+	const char *in, *out;
+	struct fmt_err e = { 0 };
+	struct outfile of;
+	struct cli_progress pr;
+	struct image *img = NULL;
+	int fd = -1;
+
+	co.threads = ncpu > 0 ? (unsigned)ncpu : 1;
+	while ((c = getopt_long(argc, argv, "f:O:c:j:pqU", lo, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			if (parse_fmt(optarg, &in_fmt) < 0) {
+				cli_errx("convert: unknown input format '%s'", optarg);
+				return 2;
+			}
+			break;
+		case 'O':
+			if (parse_fmt(optarg, &out_fmt) < 0) {
+				cli_errx("convert: unknown output format '%s'", optarg);
+				return 2;
+			}
+			have_out = true;
+			break;
+		case 'c':
+			if (strcmp(optarg, "zlib") == 0)
+				co.q.comp = QCOW2W_ZLIB;
+			else if (strcmp(optarg, "zstd") == 0)
+				co.q.comp = QCOW2W_ZSTD;
+			else {
+				cli_errx("convert: unknown compression '%s' (zlib or zstd)",
+					 optarg);
+				return 2;
+			}
+			break;
+		case 'j':
+			if (parse_u64(optarg, &v, false) < 0 || v < 1 ||
+			    v > CONVERT_MAX_THREADS) {
+				cli_errx("convert: -j wants 1..%d", CONVERT_MAX_THREADS);
+				return 2;
+			}
+			co.threads = (unsigned)v;
+			break;
+		case 'p':
+			prog_mode = 1;
+			break;
+		case 'q':
+			prog_mode = -1;
+			break;
+		case OPT_LEVEL:
+			if (parse_u64(optarg, &v, false) < 0 || v > 22) {
+				cli_errx("convert: --level wants 0..22");
+				return 2;
+			}
+			co.level = (int)v;
+			have_level = true;
+			break;
+		case OPT_CLUSTER:
+			if (parse_u64(optarg, &v, true) < 0 || v < 512 ||
+			    v > (2u << 20) || (v & (v - 1)) != 0) {
+				cli_errx("convert: --cluster-size wants a power of two "
+					 "from 512 to 2M");
+				return 2;
+			}
+			co.q.cluster_bits = (unsigned)__builtin_ctzll(v);
+			break;
+		case OPT_COMPAT:
+			if (strcmp(optarg, "0.10") == 0)
+				co.q.version = 2;
+			else if (strcmp(optarg, "1.1") == 0)
+				co.q.version = 3;
+			else {
+				cli_errx("convert: --compat wants 0.10 or 1.1");
+				return 2;
+			}
+			break;
+		case OPT_LOAD:
+		case OPT_ENTRY:
+			if (parse_u64(optarg, &v, false) < 0) {
+				cli_errx("convert: bad address '%s'", optarg);
+				return 2;
+			}
+			if (c == OPT_LOAD) {
+				bo.load_addr = v;
+				have_load = true;
+			} else {
+				bo.entry = v;
+				have_entry = true;
+			}
+			break;
+		case OPT_NO_CHECK:
+			io.check = false;
+			break;
+		case OPT_ALLOW_BACKING:
+			io.allow_backing = true;
+			break;
+		case 'U':
+			io.force_share = true;
+			break;
+		case OPT_ARCH:
+			if ((bo.machine = binelf_arch(optarg)) < 0) {
+				cli_errx("convert: unknown --arch '%s' "
+					 "(x86_64, aarch64 or ppc64le)", optarg);
+				return 2;
+			}
+			break;
+		default:
+			cli_usage(stderr, 2);
+		}
+	}
+	if (argc - optind != 2 || !have_out) {
+		cli_errx("convert: want -O FMT, IN and OUT");
+		cli_usage(stderr, 2);
+	}
+	in = argv[optind];
+	out = argv[optind + 1];
+	if (have_level && co.q.comp == QCOW2W_NONE) {
+		cli_errx("convert: --level needs -c zlib or -c zstd");
+		return 2;
+	}
+	if (co.q.comp == QCOW2W_ZLIB && have_level && co.level > 9) {
+		cli_errx("convert: zlib --level wants 0..9");
+		return 2;
+	}
+	if (co.q.comp == QCOW2W_ZSTD && co.q.version == 2) {
+		cli_errx("convert: -c zstd needs --compat 1.1");
+		return 2;
+	}
+	if (co.q.comp == QCOW2W_ZSTD && have_level && co.level < 1) {
+		cli_errx("convert: zstd --level wants 1..22");
+		return 2;
+	}
+	if (out_fmt == IMG_ELF) {
+		if (!have_load || bo.machine < 0) {
+			cli_errx("convert: -O elf needs --load-addr and --arch");
+			return 2;
+		}
+		if (!have_entry)
+			bo.entry = bo.load_addr;
+	} else if (have_load || have_entry || bo.machine >= 0) {
+		cli_errx("convert: --load-addr, --entry and --arch are for -O elf");
+		return 2;
+	}
+	if (out_fmt != IMG_QCOW2 &&
+	    (co.q.comp != QCOW2W_NONE || co.q.cluster_bits != 16 ||
+	     co.q.version != 3)) {
+		cli_errx("convert: -c, --cluster-size and --compat are for -O qcow2");
+		return 2;
+	}
+
+	if ((fd = cli_open_input(in)) < 0)
+		return 1;
+	if (out_fmt == IMG_ELF || out_fmt == IMG_BIN) {
+		if (outfile_open(&of, out, out_fmt == IMG_ELF ? 0755 : 0644,
+				 &e) < 0) {
+			e.path = out;
+			cli_err(&e);
+			close(fd);
+			return 1;
+		}
+		if (out_fmt == IMG_BIN) {
+			if (in_fmt != IMG_PROBE && in_fmt != IMG_ELF) {
+				cli_errx("convert: -O bin converts an ELF (-f elf)");
+				rc = 2;
+				goto abort;
+			}
+			rc = binelf_to_bin(fd, in, of.fd, out, &e);
+		} else {
+			if (in_fmt != IMG_PROBE && in_fmt != IMG_BIN &&
+			    in_fmt != IMG_RAW) {
+				cli_errx("convert: -O elf converts a flat binary (-f bin)");
+				rc = 2;
+				goto abort;
+			}
+			rc = binelf_to_elf(fd, in, of.fd, out, &bo, &e);
+		}
+		if (rc < 0) {
+			rc = 1;
+			cli_err(&e);
+			goto abort;
+		}
+		e.path = out;
+		if (outfile_commit(&of, &e) < 0) {
+			cli_err(&e);
+			close(fd);
+			return 1;
+		}
+		close(fd);
+		return 0;
+	}
+	if (strcmp(out, "-") == 0) {
+		cli_errx("convert: cannot write %s to standard output",
+			 image_format_name(out_fmt));
+		close(fd);
+		return 2;
+	}
+	e.path = in;
+	if (image_open(fd, in, in_fmt, &io, &img, &e) < 0) {
+		e.path = in;
+		open_err(&e);
+		close(fd);
+		return 1;
+	}
+	if (!io.force_share && output_in_use(out, fd) < 0)
+		goto out;
+	if (outfile_open(&of, out, 0644, &e) < 0) {
+		e.path = out;
+		cli_err(&e);
+		goto out;
+	}
+	cli_progress_start(&pr, prog_mode, image_size(img));
+	co.progress = progress_cb;
+	co.ctx = &pr;
+	if (out_fmt == IMG_QCOW2)
+		rc = convert_to_qcow2(img, in, of.fd, out, &co, &e);
+	else if (out_fmt == IMG_RAW)
+		rc = convert_to_raw(img, in, of.fd, out, &co, &e);
+	else
+		rc = fmt_errf(&e, FMT_NOOFF, "cannot convert %s to %s",
+			      image_format_name(image_format(img)),
+			      image_format_name(out_fmt));
+	cli_progress_end(&pr);
+	if (rc < 0) {
+		rc = 1;
+		cli_err(&e);
+		goto abort;
+	}
+	e.path = out;
+	if (outfile_commit(&of, &e) < 0) {
+		cli_err(&e);
+		rc = 1;
+		goto out;
+	}
+	rc = 0;
+	goto out;
+abort:
+	outfile_abort(&of);
+out:
+	image_close(img);
+	close(fd);
+	return rc;
+}

@@ -1,0 +1,134 @@
+/*
+ * keygen.c: ukit-sign keygen: a new key pair (PKCS#8 private key, 0600,
+ * created exclusively; SPKI public key).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
+#include "bundle.h"
+#include "cms.h"
+#include "bytes.h"
+#include "cert.h"
+#include "cli.h"
+#include "dsse.h"
+#include "err.h"
+#include "image.h"
+#include "outfile.h"
+#include "pkcs11.h"
+#include "sealfd.h"
+#include "sig.h"
+#include "sigimg.h"
+#include "statement.h"
+#include "stream.h"
+#include "verify.h"
+#include "verity.h"
+#include "sign.h"
+
+/* ---- keygen --------------------------------------------------------- */
+
+/* A key file that must not exist yet, written whole or not at all. */
+static int write_new_file(const char *path, const char *data, size_t len,
+			  mode_t mode)
+{
+	struct fmt_err e = { .path = path, .off = FMT_NOOFF };
+	struct outfile o;
+
+	if (outfile_open_new(&o, path, mode, &e) != 0) {
+		cli_err(&e);
+		return -1;
+	}
+	if (outfile_write(&o, data, len, &e) != 0) {
+		outfile_abort(&o);
+		cli_err(&e);
+		return -1;
+	}
+	if (outfile_commit(&o, &e) != 0) {
+		cli_err(&e);
+		return -1;
+	}
+	return 0;
+}
+
+int cmd_keygen(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "type", required_argument, NULL, 't' },
+		{ "passphrase-file", required_argument, NULL, 'P' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *type = "ecdsa-p256", *passfile = NULL;
+	char pass[SIG_PASS_MAX + 2], *priv = NULL, *pub = NULL;
+	char *kpath = NULL, *ppath = NULL;
+	size_t privlen = 0, publen = 0;
+	struct fmt_err e = { 0 };
+	struct sig_key *k = NULL;
+	enum sig_alg alg;
+	unsigned bits = 0;
+	int c, rc = 1;
+
+	while ((c = getopt_long(argc, argv, "t:", opts, NULL)) != -1) {
+		switch (c) {
+		case 't': type = optarg; break;
+		case 'P': passfile = optarg; break;
+		default: cli_usage(stderr, 2);
+		}
+	}
+	if (argc - optind != 1)
+		cli_usage(stderr, 2);
+	if (sig_alg_from_name(type, &alg, &bits) != 0) {
+		cli_errx("keygen: unknown key type '%s' (ecdsa-p256, ed25519, "
+			 "rsa3072, rsa4096)", type);
+		return 2;
+	}
+	if (passfile != NULL) {
+		e.path = passfile;
+		if (sig_read_secret(passfile, pass, sizeof pass, &e) < 0) {
+			cli_err(&e);
+			return 1;
+		}
+		if (pass[0] == '\0') {
+			cli_errx("%s: empty passphrase", passfile);
+			return 1;
+		}
+	}
+	if (asprintf(&kpath, "%s.key", argv[optind]) < 0 ||
+	    asprintf(&ppath, "%s.pub", argv[optind]) < 0) {
+		cli_errx("out of memory");
+		goto out;
+	}
+	if (sig_keygen(alg, bits, &k, &e) != 0 ||
+	    sig_key_private_pem(k, passfile ? pass : NULL, &priv, &privlen, &e) != 0 ||
+	    sig_key_public_pem(k, &pub, &publen, &e) != 0) {
+		cli_err(&e);
+		goto out;
+	}
+	if (write_new_file(kpath, priv, privlen, 0600) != 0)
+		goto out;
+	if (write_new_file(ppath, pub, publen, 0644) != 0) {
+		unlink(kpath);
+		goto out;
+	}
+	printf("%s\n", k->keyid);
+	rc = 0;
+out:
+	OPENSSL_cleanse(pass, sizeof pass);
+	sig_free_secret(priv, privlen);
+	free(pub);
+	free(kpath);
+	free(ppath);
+	sig_key_free(k);
+	return rc;
+}

@@ -1,0 +1,47 @@
+/*
+ * sign.h: what the files of ukit-sign share: one file per command
+ * (keygen.c, sign_cmd.c, verify_cmd.c, inspect.c, verity_cmd.c), dispatch
+ * and helpers in sign.c.
+ */
+#ifndef UKIT_SIGN_H
+#define UKIT_SIGN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define MAX_PUBS   16     /* --pub keys per verify */
+#define MAX_ROOTS  16     /* --ca roots per verify */
+
+/* Long options of sign and verify beyond their own tables. */
+enum {
+	EDGE_OPT_VERITY = 0x100, EDGE_OPT_SALT, EDGE_OPT_HASH_FILE,
+	EDGE_OPT_FORMAT, EDGE_OPT_PIN_FILE, EDGE_OPT_MODULE,
+	EDGE_OPT_VERITY_ONLY, EDGE_OPT_CMS,
+};
+
+int cmd_keygen(int argc, char **argv);
+int cmd_sign(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_verity(int argc, char **argv);
+
+/* Read a secret from the controlling terminal without echo (a
+ * sig_secret_src prompt).  Its length, or -1. */
+int tty_prompt(const char *what, char *buf, size_t size, void *arg);
+
+/* (s) as a decimal number no larger than (max). */
+bool parse_u64(const char *s, uint64_t max, uint64_t *out);
+
+/* A stream progress callback for a struct cli_progress (arg). */
+void progress_cb(void *arg, uint64_t done);
+
+/* "created": SOURCE_DATE_EPOCH when set (reproducible builds), else now. */
+time_t created_time(void);
+
+/* "--salt HEX" into (salt) (VERITY_SALT_MAX bytes); "-" or "" means none,
+ * as veritysetup's --salt=-.  0, or -1 after printing why. */
+int parse_salt(const char *hex, uint8_t *salt, size_t *len);
+
+#endif
