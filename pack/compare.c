@@ -20,7 +20,6 @@
 #include "manifest.h"
 #include "err.h"
 #include "image.h"
-#include "outfile.h"
 #include "qcow2.h"
 #include <jansson.h>
 #include <sys/stat.h>

@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
+#include "io.h"
 #include "bundle.h"
 #include "cms.h"
 #include "bytes.h"
@@ -25,7 +26,6 @@
 #include "dsse.h"
 #include "err.h"
 #include "image.h"
-#include "outfile.h"
 #include "pkcs11.h"
 #include "sealfd.h"
 #include "sig.h"

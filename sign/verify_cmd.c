@@ -26,7 +26,6 @@
 #include "dsse.h"
 #include "err.h"
 #include "image.h"
-#include "outfile.h"
 #include "pkcs11.h"
 #include "sealfd.h"
 #include "sig.h"

@@ -57,13 +57,4 @@ int outfile_commit(struct outfile *o, struct fmt_err *e);
 /* Drop the temporary; (path) is untouched.  Safe after a failed commit. */
 void outfile_abort(struct outfile *o);
 
-/* write(2) all of (buf) to (fd).  0 or -1 (errno set). */
-int write_full(int fd, const void *buf, size_t len);
-
-/* pwrite(2) all of (buf) at (off), retrying short writes.  0 or -1 (errno). */
-int pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
-
-/* pread(2) exactly (len) bytes.  Returns bytes read (< len at EOF) or -1. */
-ssize_t pread_full(int fd, void *buf, size_t len, off_t off);
-
 #endif

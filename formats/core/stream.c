@@ -17,7 +17,7 @@
 
 #include <openssl/err.h>
 
-#include "outfile.h"
+#include "io.h"
 #include "stream.h"
 
 struct slot {

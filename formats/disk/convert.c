@@ -24,10 +24,10 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "io.h"
 #include "bytes.h"
 #include "convert.h"
 #include "deflate.h"
-#include "outfile.h"
 #include "qcow2.h"
 
 /*

@@ -15,9 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "bytes.h"
 #include "image.h"
-#include "outfile.h"
 #include "qcow2.h"
 
 struct image {

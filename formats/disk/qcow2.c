@@ -22,8 +22,8 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "io.h"
 #include "bytes.h"
-#include "outfile.h"
 #include "qcow2.h"
 
 #define QCOW2_READ_RUN_MAX (4u << 20)  /* bytes per coalesced pread */

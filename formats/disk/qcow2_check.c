@@ -20,8 +20,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "io.h"
 #include "bytes.h"
-#include "outfile.h"
 #include "qcow2.h"
 
 enum owner {

@@ -18,8 +18,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "bytes.h"
-#include "outfile.h"
 #include "qcow2w.h"
 
 #define QCOW2_MAGIC 0x514649fbu

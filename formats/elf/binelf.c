@@ -14,10 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "binelf.h"
 #include "bytes.h"
 #include "elfimg.h"
-#include "outfile.h"
 
 #define COPY_CHUNK (1u << 20)
 

@@ -34,10 +34,10 @@
 #include <jansson.h>
 #include <linux/fs.h>
 
+#include "io.h"
 #include "bytes.h"
 #include "elfedit.h"
 #include "manifest.h"
-#include "outfile.h"
 
 #define EHDR_SIZE   64
 #define PHDR_SIZE   56

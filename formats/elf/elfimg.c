@@ -19,9 +19,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "bytes.h"
 #include "elfimg.h"
-#include "outfile.h"
 
 struct elfimg {
 	int fd;                     /* borrowed, or -1 for a memory image */

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "io.h"
 #include "bundle.h"
 #include "bytes.h"
-#include "outfile.h"
 #include "sigjson.h"
 
 void bundle_free(struct bundle *b)

@@ -7,7 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "outfile.h"
+#include "io.h"
 #include "sealfd.h"
 
 int sealfd_create(const char *name, struct fmt_err *e)

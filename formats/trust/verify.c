@@ -19,6 +19,7 @@
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 
+#include "io.h"
 #include "bundle.h"
 #include "bytes.h"
 #include "cert.h"
@@ -26,7 +27,6 @@
 #include "dsse.h"
 #include "err.h"
 #include "image.h"
-#include "outfile.h"
 #include "sealfd.h"
 #include "sig.h"
 #include "sigimg.h"

@@ -10,7 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "outfile.h"
+#include "io.h"
 #include "qcow2.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

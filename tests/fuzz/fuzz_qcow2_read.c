@@ -12,8 +12,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "image.h"
-#include "outfile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
