@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,7 +20,6 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
-#include "pkcs11.h"
 #include "sig.h"
 
 static const struct {
@@ -300,8 +300,8 @@ static int pem_pass_cb(char *buf, int size, int rwflag, void *u)
 	return n;
 }
 
-int sig_key_load_private(const char *spec, const struct sig_secret_src *src,
-			 struct sig_key **out, struct fmt_err *e)
+int sig_key_load_file(const char *spec, const struct sig_secret_src *src,
+		      struct sig_key **out, struct fmt_err *e)
 {
 	struct pass_ctx pc = { .src = src, .path = spec, .e = e };
 	EVP_PKEY *pkey;
@@ -310,8 +310,6 @@ int sig_key_load_private(const char *spec, const struct sig_secret_src *src,
 	BIO *bio;
 	int rc;
 
-	if (p11_is_uri(spec))
-		return p11_sig_key_load(spec, src, out, e);
 	/* read once, so a pipe will do: a key need not be written to disk */
 	if (read_small(spec, SIG_FILE_MAX, true, &data, &len, e) != 0)
 		return -1;

@@ -79,14 +79,12 @@ int sig_keygen(enum sig_alg alg, unsigned bits, struct sig_key **out,
 	       struct fmt_err *e);
 
 /*
- * Load a private key named by (spec): a PEM file or a pipe (PKCS#8,
- * encrypted or not, or a traditional EC/RSA key), or a "pkcs11:" URI (a
- * token).
- * Returns 0 and (*out), or -1 with (e).  The only entry point for private
- * keys: new key sources go here.
+ * Load a private key from the file or pipe (spec): PEM PKCS#8, encrypted
+ * or not, or a traditional EC/RSA key.  Tokens are keysrc.h's.
+ * Returns 0 and (*out), or -1 with (e).
  */
-int sig_key_load_private(const char *spec, const struct sig_secret_src *src,
-			 struct sig_key **out, struct fmt_err *e);
+int sig_key_load_file(const char *spec, const struct sig_secret_src *src,
+		      struct sig_key **out, struct fmt_err *e);
 
 /* Load an SPKI PEM public key file.  0 or -1 with (e). */
 int sig_key_load_public(const char *path, struct sig_key **out,
