@@ -20,6 +20,7 @@
 #include "manifest.h"
 #include "err.h"
 #include "image.h"
+#include "imgopen.h"
 #include "outfile.h"
 #include "qcow2.h"
 #include <jansson.h>

@@ -27,6 +27,7 @@
 #include "dsse.h"
 #include "err.h"
 #include "image.h"
+#include "imgopen.h"
 #include "keysrc.h"
 #include "outfile.h"
 #include "pkcs11.h"

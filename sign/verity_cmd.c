@@ -25,6 +25,7 @@
 #include "dsse.h"
 #include "err.h"
 #include "image.h"
+#include "imgopen.h"
 #include "outfile.h"
 #include "pkcs11.h"
 #include "sealfd.h"

@@ -1,9 +1,7 @@
 /*
- * image.c: the image reader interface (image.h) over raw files, qcow2
- * (qcow2.c), ELF and flat binaries (the file's bytes).
- *
- * The format is decided from content (qcow2 magic, ELF magic, else raw),
- * never from the file name; "bin" only when asked for.  Raw files are
+ * image.c: the image reader interface (image.h): the file's bytes for raw,
+ * ELF and flat binaries, a format reader's image_ops for the others
+ * (qcow2.c); imgopen.c picks.  Raw files are
  * mapped with SEEK_DATA/SEEK_HOLE so callers skip holes.  No state is
  * shared between handles; one handle is used by one thread at a time.
  */
@@ -18,13 +16,13 @@
 #include "io.h"
 #include "bytes.h"
 #include "image.h"
-#include "qcow2.h"
 
 struct image {
 	enum image_format fmt;
 	int fd;
 	uint64_t size;
-	struct qcow2 *q;
+	const struct image_ops *ops;   /* NULL: the file's bytes */
+	void *impl;                    /* what (ops) work on (owned) */
 };
 
 static const char *const names[] = {
@@ -45,22 +43,6 @@ enum image_format image_format_parse(const char *name)
 		if (strcmp(name, names[i]) == 0)
 			return (enum image_format)i;
 	return IMG_PROBE;
-}
-
-int image_probe(int fd, enum image_format *fmt, struct fmt_err *e)
-{
-	uint8_t m[4] = { 0 };
-	ssize_t n = pread_full(fd, m, sizeof m, 0);
-
-	if (n < 0)
-		return fmt_errno(e, 0, "read");
-	if (n == 4 && be32_load(m) == QCOW2_MAGIC)
-		*fmt = IMG_QCOW2;
-	else if (n == 4 && memcmp(m, "\177ELF", 4) == 0)
-		*fmt = IMG_ELF;
-	else
-		*fmt = IMG_RAW;
-	return 0;
 }
 
 /* QEMU's lock bytes (file-posix): base + permission bit number */
@@ -135,64 +117,24 @@ int image_in_use(int fd, uint64_t *byte, struct fmt_err *e)
 	return 1;
 }
 
-int image_open_chain(int fd, const char *path, enum image_format fmt,
-		     const struct image_opts *opts, int depth,
-		     struct image **out, struct fmt_err *e)
-{
-	struct image *img;
-	struct stat st;
-
-	if (fstat(fd, &st) < 0)
-		return fmt_errno(e, FMT_NOOFF, "fstat");
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-		return fmt_errf(e, FMT_NOOFF, "not a regular file");
-	if (!(opts && opts->force_share) && image_lock(fd, e) < 0)
-		return -1;
-	if (fmt == IMG_PROBE && image_probe(fd, &fmt, e) < 0)
-		return -1;
-	if ((int)fmt < 0 || (size_t)fmt >= ARRAY_SIZE(names))
-		return fmt_errf(e, FMT_NOOFF, "unknown image format %d", fmt);
-	img = calloc(1, sizeof *img);
-	if (img == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
-	img->fmt = fmt;
-	img->fd = fd;
-	if (fmt == IMG_QCOW2) {
-		unsigned fl = 0;
-
-		if (opts && opts->allow_backing)
-			fl |= QCOW2_ALLOW_BACKING;
-		if (opts && opts->allow_corrupt)
-			fl |= QCOW2_ALLOW_CORRUPT;
-		if (opts && opts->check)
-			fl |= QCOW2_CHECK_FIRST;
-		if (opts && opts->force_share)
-			fl |= QCOW2_FORCE_SHARE;
-		if (qcow2_open_depth(fd, path, fl, depth, &img->q, e) < 0) {
-			free(img);
-			return -1;
-		}
-		img->size = qcow2_header(img->q)->size;
-	} else if (S_ISBLK(st.st_mode)) {
-		off_t end = lseek(fd, 0, SEEK_END);
-
-		if (end < 0) {
-			free(img);
-			return fmt_errno(e, FMT_NOOFF, "lseek");
-		}
-		img->size = (uint64_t)end;
-	} else {
-		img->size = (uint64_t)st.st_size;
-	}
-	*out = img;
-	return 0;
-}
-
-int image_open(int fd, const char *path, enum image_format fmt,
-	       const struct image_opts *opts, struct image **out,
+int image_wrap(int fd, enum image_format fmt, uint64_t size,
+	       const struct image_ops *ops, void *impl, struct image **out,
 	       struct fmt_err *e)
 {
-	return image_open_chain(fd, path, fmt, opts, 0, out, e);
+	struct image *img = calloc(1, sizeof *img);
+
+	if (img == NULL) {
+		if (ops != NULL)
+			ops->close(impl);
+		return fmt_errf(e, FMT_NOOFF, "out of memory");
+	}
+	img->fmt = fmt;
+	img->fd = fd;
+	img->size = size;
+	img->ops = ops;
+	img->impl = impl;
+	*out = img;
+	return 0;
 }
 
 int image_dup(const struct image *img, struct image **out,
@@ -203,8 +145,8 @@ int image_dup(const struct image *img, struct image **out,
 	if (d == NULL)
 		return fmt_errf(e, FMT_NOOFF, "out of memory");
 	*d = *img;
-	d->q = NULL;
-	if (img->q != NULL && qcow2_dup(img->q, &d->q, e) < 0) {
+	d->impl = NULL;
+	if (img->ops != NULL && img->ops->dup(img->impl, &d->impl, e) < 0) {
 		free(d);
 		return -1;
 	}
@@ -216,7 +158,8 @@ void image_close(struct image *img)
 {
 	if (img == NULL)
 		return;
-	qcow2_close(img->q);
+	if (img->ops != NULL)
+		img->ops->close(img->impl);
 	free(img);
 }
 
@@ -232,7 +175,7 @@ uint64_t image_size(const struct image *img)
 
 struct qcow2 *image_qcow2(struct image *img)
 {
-	return img->q;
+	return img->fmt == IMG_QCOW2 ? img->impl : NULL;
 }
 
 /* Raw, ELF, bin: the file's allocation, from SEEK_DATA/SEEK_HOLE. */
@@ -277,8 +220,8 @@ int image_map(struct image *img, uint64_t off, struct image_extent *ext,
 		return fmt_errf(e, FMT_NOOFF, "map offset 0x%" PRIx64
 				" past the image size 0x%" PRIx64, off,
 				img->size);
-	if (img->q)
-		return qcow2_map(img->q, off, ext, e);
+	if (img->ops != NULL)
+		return img->ops->map(img->impl, off, ext, e);
 	return file_map(img, off, ext, e);
 }
 
@@ -292,8 +235,8 @@ int image_read(struct image *img, void *buf, size_t len, uint64_t off,
 		return fmt_errf(e, FMT_NOOFF, "read of %zu bytes at 0x%" PRIx64
 				" past the image size 0x%" PRIx64, len, off,
 				img->size);
-	if (img->q)
-		return qcow2_read(img->q, buf, len, off, e);
+	if (img->ops != NULL)
+		return img->ops->read(img->impl, buf, len, off, e);
 	n = pread_full(img->fd, buf, len, (off_t)off);
 	if (n < 0)
 		return fmt_errno(e, off, "read");

@@ -45,16 +45,41 @@ struct image_extent {
 };
 
 struct image;
+struct qcow2;
 
 /*
- * Open the image on (fd) (borrowed; must stay open until image_close()).
- * (fmt) IMG_PROBE decides from content: qcow2 magic, ELF magic, else raw.
- * (opts) may be NULL.  Everything from the file is checked before it is
- * trusted.  Returns 0 and (*out), or -1 with (e) set.
+ * A format reader behind a struct image (qcow2.c's, for one): what
+ * image_map(), image_read(), image_dup() and image_close() do on it.  Raw,
+ * ELF and flat binary images are the file's bytes and need none.
  */
-int image_open(int fd, const char *path, enum image_format fmt,
-	       const struct image_opts *opts, struct image **out,
+struct image_ops {
+	int  (*map)(void *impl, uint64_t off, struct image_extent *ext,
+		    struct fmt_err *e);
+	int  (*read)(void *impl, void *buf, size_t len, uint64_t off,
+		     struct fmt_err *e);
+	int  (*dup)(const void *impl, void **out, struct fmt_err *e);
+	void (*close)(void *impl);
+};
+
+/*
+ * An image of format (fmt) and virtual size (size) on (fd) (borrowed),
+ * read through (ops) on (impl) (owned from now on, also on failure), or
+ * as the file's bytes when (ops) is NULL.  imgopen.c decides which.
+ * 0 and (*out), or -1 with (e).
+ */
+int image_wrap(int fd, enum image_format fmt, uint64_t size,
+	       const struct image_ops *ops, void *impl, struct image **out,
 	       struct fmt_err *e);
+
+/*
+ * What opens a backing file for a format reader: image_open_chain()
+ * (imgopen.h), handed down so that a reader never depends on the code
+ * that picks readers.
+ */
+typedef int (*image_open_fn)(int fd, const char *path,
+			     enum image_format fmt,
+			     const struct image_opts *opts, int depth,
+			     struct image **out, struct fmt_err *e);
 
 /*
  * Lock the image file on (fd) for reading the way qemu-img does, and
@@ -83,15 +108,6 @@ int image_lock(int fd, struct fmt_err *e);
 int image_in_use(int fd, uint64_t *byte, struct fmt_err *e);
 
 /*
- * image_open() for a backing chain: (depth) images already open above this
- * one (0 for a top image); qcow2 refuses chains deeper than
- * QCOW2_MAX_BACKING_DEPTH.
- */
-int image_open_chain(int fd, const char *path, enum image_format fmt,
-		     const struct image_opts *opts, int depth,
-		     struct image **out, struct fmt_err *e);
-
-/*
  * A second handle on the image (img) for another thread: it shares the
  * file descriptors and what the open checked (the header, the L1 table,
  * the backing chain) and has caches of its own.  Nothing is opened or
@@ -103,12 +119,6 @@ int image_dup(const struct image *img, struct image **out,
 
 /* NULL is fine. */
 void image_close(struct image *img);
-
-/*
- * The format of the file on (fd) from its first bytes: qcow2 magic, ELF
- * magic, else raw.  0 and (*fmt), or -1 with (e) when it cannot be read.
- */
-int image_probe(int fd, enum image_format *fmt, struct fmt_err *e);
 
 /* The qcow2 reader behind (img), or NULL for other formats. */
 struct qcow2 *image_qcow2(struct image *img);

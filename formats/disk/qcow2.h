@@ -201,12 +201,18 @@ struct qcow2;
  * Open the qcow2 image on (fd) (borrowed; must outlive the handle) named
  * (path) (borrowed, for messages and for a relative backing file name).
  * Reads the header and the L1 table and checks them against the file size.
+ * A backing file is refused (qcow2_open()) or, with QCOW2_ALLOW_BACKING,
+ * opened through (opener) at (depth) + 1 (qcow2_open_depth()).
  * Returns 0 and (*out), or -1 with (e).
  */
 int qcow2_open(int fd, const char *path, unsigned flags, struct qcow2 **out,
 	       struct fmt_err *e);
 int qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
-		     struct qcow2 **out, struct fmt_err *e);
+		     image_open_fn opener, struct qcow2 **out,
+		     struct fmt_err *e);
+
+/* qcow2 behind the image interface (image_wrap()). */
+extern const struct image_ops qcow2_image_ops;
 
 /* NULL is fine. */
 void qcow2_close(struct qcow2 *q);

@@ -8,6 +8,7 @@
 
 #include "elfimg.h"
 #include "image.h"
+#include "imgopen.h"
 #include "manifest.h"
 #include "sigimg.h"
 

@@ -27,6 +27,7 @@
 #include "dsse.h"
 #include "err.h"
 #include "image.h"
+#include "imgopen.h"
 #include "sealfd.h"
 #include "sig.h"
 #include "sigimg.h"

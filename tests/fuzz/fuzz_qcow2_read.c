@@ -14,6 +14,7 @@
 
 #include "io.h"
 #include "image.h"
+#include "imgopen.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

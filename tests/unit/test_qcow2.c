@@ -19,6 +19,7 @@
 
 #include "bytes.h"
 #include "image.h"
+#include "imgopen.h"
 #include "qcow2.h"
 
 #define CS 65536

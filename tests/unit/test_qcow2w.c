@@ -21,6 +21,7 @@
 #include "convert.h"
 #include "err.h"
 #include "image.h"
+#include "imgopen.h"
 #include "qcow2w.h"
 
 static uint64_t div_up(uint64_t a, uint64_t b)

@@ -20,6 +20,7 @@
 #include "bytes.h"
 #include "err.h"
 #include "image.h"
+#include "imgopen.h"
 #include "verity.h"
 
 #define MIB (1u << 20)
