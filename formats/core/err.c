@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/err.h>
-
 #include "err.h"
 
 static void verrf(struct fmt_err *e, uint64_t off, const char *fmt, va_list ap)
@@ -44,20 +42,6 @@ int fmt_errno(struct fmt_err *e, uint64_t off, const char *fmt, ...)
 	snprintf(e->msg + n, sizeof e->msg - n, ": %s", strerror(saved));
 	errno = saved;
 	return -1;
-}
-
-int fmt_err_openssl(struct fmt_err *e, uint64_t off, const char *what)
-{
-	unsigned long code, first = 0;
-	char buf[160];
-
-	while ((code = ERR_get_error_all(NULL, NULL, NULL, NULL, NULL)) != 0)
-		if (first == 0)
-			first = code;
-	if (first == 0)
-		return fmt_errf(e, off, "%s", what);
-	ERR_error_string_n(first, buf, sizeof buf);
-	return fmt_errf(e, off, "%s: %s", what, buf);
 }
 
 void fmt_err_print(FILE *fp, const char *prog, const struct fmt_err *e)
