@@ -26,7 +26,12 @@ INC      = $(LAYER_DIRS:%=-iquote %)
 
 CC      ?= cc
 MAKEFLAGS += --no-print-directory
-PKGS     = libelf jansson libcrypto libqcow zlib libzstd
+# what libukit links (ukit.pc): its headers use jansson's and OpenSSL's
+# types (Requires), the rest is its own business (Requires.private);
+# libqcow is a test oracle
+LIB_PKGS_PUB = jansson libcrypto
+LIB_PKGS = $(LIB_PKGS_PUB) libelf zlib libzstd
+PKGS     = $(LIB_PKGS) libqcow
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -35,8 +40,11 @@ WARN     = -Wall -Wextra -Wshadow -Wformat=2 -Wno-format-nonliteral \
 CFLAGS  ?= -g -O2
 CFLAGS  += -std=c11 -D_GNU_SOURCE -DUKIT_VERSION='"$(VERSION)"' $(WARN) \
            $(INC) -iquote cli $(PKG_CFLAGS) -MMD -MP -pthread
-LDFLAGS += -pthread
+# --as-needed: a tool records only the shared libraries it calls, so
+# ukit-elftool does not load libcrypto at every start
+LDFLAGS += -pthread -Wl,--as-needed
 LDLIBS  += $(PKG_LIBS) -lpthread
+LIB_LIBS := $(shell pkg-config --libs $(LIB_PKGS) 2>/dev/null) -lpthread
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=undefined
@@ -47,6 +55,8 @@ LIB_SRC   := $(sort $(wildcard $(LAYER_DIRS:%=%/*.c)))
 LIB_HDR   := $(sort $(wildcard $(LAYER_DIRS:%=%/*.h)))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB       := $(BUILD)/lib/libukit.a
+SOMAJOR   := 0
+SHLIB     := $(BUILD)/lib/libukit.so.$(VERSION)
 CLI_OBJ   := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard cli/*.c))
 TOOLS     := $(sort $(foreach t,elftool pack sign,$(if $(wildcard $(t)/*.c),$(t))))
 BINS      := $(TOOLS:%=$(BUILD)/bin/ukit-%)
@@ -56,13 +66,14 @@ E2E       := $(sort $(wildcard tests/e2e/t*.sh))
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZBUILD)/%)
 MANS      := $(wildcard $(TOOLS:%=%/*.1))
+MAN3      := $(wildcard formats/*.3)
 
 .PHONY: all deps check test unit e2e demo fuzz fuzz-build lint install \
         install-compat clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: $(LIB) $(BINS) $(BUILD)/lib/ukit.pc
+all: $(LIB) $(SHLIB) $(BINS)
 
 deps:
 	@sh tests/deps.sh
@@ -71,10 +82,21 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# library objects go into libukit.a and libukit.so alike
+$(LIB_OBJ): CFLAGS += -fPIC
+
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@
 	ar rcs $@ $^
+
+# libukit.so.0: the same objects; the version script exports ukit_* only
+$(SHLIB): $(LIB_OBJ) formats/libukit.map
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,libukit.so.$(SOMAJOR) \
+		-Wl,--version-script=formats/libukit.map -o $@ $(LIB_OBJ) $(LIB_LIBS)
+	ln -sf libukit.so.$(VERSION) $(BUILD)/lib/libukit.so.$(SOMAJOR)
+	ln -sf libukit.so.$(SOMAJOR) $(BUILD)/lib/libukit.so
 
 define TOOL_RULE
 $(BUILD)/bin/ukit-$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c)) $(CLI_OBJ) $(LIB)
@@ -87,16 +109,12 @@ $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
 
-$(BUILD)/lib/ukit.pc: Makefile
-	@mkdir -p $(@D)
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include/ukit\n\nName: ukit\nDescription: unikernel image toolkit library\nVersion: %s\nRequires.private: %s\nLibs: -L$${libdir} -lukit\nCflags: -I$${includedir}\n' \
-		'$(PREFIX)' '$(VERSION)' '$(PKGS)' > $@
-
 unit: $(UNIT_BINS)
 	@CHECK_COUNTS=$(CHECK_COUNTS) sh tests/run-tests.sh unit $(UNIT_BINS)
 
 e2e: all
-	@CHECK_COUNTS=$(CHECK_COUNTS) UKIT_BIN=$(CURDIR)/$(BUILD)/bin sh tests/run-tests.sh e2e $(E2E)
+	@CHECK_COUNTS=$(CHECK_COUNTS) UKIT_BIN=$(CURDIR)/$(BUILD)/bin \
+		UKIT_BUILD=$(BUILD) UKIT_SAN=$(SAN) sh tests/run-tests.sh e2e $(E2E)
 
 test: unit e2e
 
@@ -118,7 +136,7 @@ demo: deps
 	@UKIT_BIN=$(CURDIR)/$(BUILD)/bin sh tests/demo.sh
 
 lint:
-	@if [ -n "$(MANS)" ]; then mandoc -Tlint -Wwarning $(MANS) && echo "lint: man pages clean"; fi
+	@if [ -n "$(MANS)$(MAN3)" ]; then mandoc -Tlint -Wwarning $(MANS) $(MAN3) && echo "lint: man pages clean"; fi
 
 # libFuzzer harnesses: clang, ASan+UBSan, the library compiled alongside.
 FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -DUKIT_VERSION='"$(VERSION)"' \
@@ -135,14 +153,25 @@ fuzz: deps
 	@$(MAKE) fuzz-build
 	@FUZZBUILD=$(FUZZBUILD) sh tests/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
 
+# ukit.pc is written here, for the PREFIX (and LIBDIR) of this install
+LIBDIR ?= $(PREFIX)/lib
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
-		$(DESTDIR)$(PREFIX)/include/ukit $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig \
+		$(DESTDIR)$(PREFIX)/include/ukit $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/share/ukit/schemas
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 $(BUILD)/lib/ukit.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
+	ln -sf libukit.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libukit.so.$(SOMAJOR)
+	ln -sf libukit.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libukit.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@VERSION@|$(VERSION)|' -e 's|@REQUIRES_PUB@|$(LIB_PKGS_PUB)|' \
+		-e 's|@REQUIRES@|$(filter-out $(LIB_PKGS_PUB),$(LIB_PKGS))|' \
+		formats/ukit.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/ukit.pc
 	install -m 644 $(LIB_HDR) $(DESTDIR)$(PREFIX)/include/ukit/
 	$(if $(MANS),install -m 644 $(MANS) $(DESTDIR)$(PREFIX)/share/man/man1/)
+	$(if $(MAN3),install -m 644 $(MAN3) $(DESTDIR)$(PREFIX)/share/man/man3/)
+	install -m 644 schemas/*.json $(DESTDIR)$(PREFIX)/share/ukit/schemas/
 
 install-compat: install
 	ln -sf ukit-elftool $(DESTDIR)$(PREFIX)/bin/solo5-elftool

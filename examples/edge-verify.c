@@ -1,0 +1,77 @@
+/*
+ * edge-verify.c: what an edge device does before it boots a unikernel:
+ * verify the image against a pinned public key (the bundle beside it, or
+ * appended to it), then run the tender on a sealed in-memory copy of
+ * exactly the bytes that were verified.
+ *
+ *   cc edge-verify.c $(pkg-config --cflags --libs ukit) -o edge-verify
+ *   ./edge-verify release.pub unikernel.hvt solo5-hvt --net:service=tap0 {}
+ *
+ * "{}" in the tender's arguments becomes /proc/self/fd/N, the sealed copy.
+ * Exit 1 when verification fails (every reason on stderr, nothing run),
+ * else the tender's own exit status (127 when it cannot be run).
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <ukit/err.h>
+#include <ukit/sealfd.h>
+#include <ukit/sig.h>
+#include <ukit/verify.h>
+
+int main(int argc, char **argv)
+{
+	struct fmt_err e = { .path = NULL, .off = FMT_NOOFF };
+	struct verify_result r = { 0 };
+	struct verify_policy p = { 0 };
+	struct sig_key *key;
+	char sealed[64];
+	size_t i;
+	int tee;
+
+	if (argc < 4) {
+		fprintf(stderr, "usage: edge-verify PUBKEY IMAGE TENDER "
+			"[ARGS...]\n");
+		return 2;
+	}
+	e.path = argv[1];
+	if (sig_key_load_public(argv[1], &key, &e) < 0) {
+		fmt_err_print(stderr, "edge-verify", &e);
+		return 1;
+	}
+	e.path = argv[2];
+	if ((tee = sealfd_create("edge-verify", &e)) < 0) {
+		fmt_err_print(stderr, "edge-verify", &e);
+		return 1;
+	}
+	p.pub = &key;
+	p.npub = 1;
+	p.tee_fd = tee;
+	if (verify_image(-1, argv[2], &p, &r, &e) < 0) {
+		fmt_err_print(stderr, "edge-verify", &e);
+		return 1;
+	}
+	if (!r.verified) {
+		for (i = 0; i < json_array_size(r.reasons); i++)
+			fprintf(stderr, "edge-verify: %s: %s\n", argv[2],
+				json_string_value(json_array_get(r.reasons, i)));
+		return 1;
+	}
+	fprintf(stderr, "edge-verify: %s: verified (key %s)\n", argv[2],
+		r.keyid);
+	verify_result_free(&r);
+	sig_key_free(key);
+	if (sealfd_exec_fd(tee, sealed, sizeof sealed, &e) < 0) {
+		fmt_err_print(stderr, "edge-verify", &e);
+		return 1;
+	}
+	for (i = 4; i < (size_t)argc; i++)
+		if (strcmp(argv[i], "{}") == 0)
+			argv[i] = sealed;
+	execvp(argv[3], argv + 3);
+	perror(argv[3]);
+	return 127;
+}
