@@ -21,7 +21,9 @@
 
 #include "io.h"
 #include "bytes.h"
+#include "elfhdr.h"
 #include "elfimg.h"
+#include "solo5.h"
 
 struct elfimg {
 	int fd;                     /* borrowed, or -1 for a memory image */
@@ -653,154 +655,75 @@ int elfimg_notes_next(struct elfimg_notes *it, struct elfimg_note *n,
 
 const char *elfimg_abi_target_name(uint32_t target)
 {
-	switch (target) {
-	case ABI_HVT: return "hvt";
-	case ABI_SPT: return "spt";
-	case ABI_VIRTIO: return "virtio";
-	case ABI_MUEN: return "muen";
-	case ABI_GENODE: return "genode";
-	case ABI_XEN: return "xen";
-	default: return "unknown";
+	return solo5_target_name(target);
+}
+
+/*
+ * The loader's view of (img) for solo5.c, which finds Solo5 notes for
+ * every caller (signing and the device verifier read files without
+ * libelf; this shares their code).  0 or -1 with (e).
+ */
+static int solo5_view(const struct elfimg *img, struct elfhdr *h,
+		      struct fmt_err *e)
+{
+	const struct elfimg_info *in = &img->info;
+
+	*h = (struct elfhdr){
+		.fd = img->fd, .mem = img->mem, .path = img->path,
+		.file_size = in->file_size, .elfclass = in->elfclass,
+		.big = in->big, .type = in->type, .machine = in->machine,
+		.version = in->version, .ehsize = in->ehsize,
+		.phnum = in->phnum,
+	};
+	if (e != NULL)
+		e->path = img->path;
+	if (in->phnum == 0)
+		return 0;
+	h->ph = calloc(in->phnum, sizeof *h->ph);
+	if (h->ph == NULL)
+		return fmt_errf(e, FMT_NOOFF, "out of memory");
+	for (size_t i = 0; i < in->phnum; i++) {
+		h->ph[i].type = img->ph[i].type;
+		h->ph[i].offset = img->ph[i].offset;
+		h->ph[i].filesz = img->ph[i].filesz;
 	}
+	return 0;
 }
 
 int elfimg_solo5_check(const struct elfimg *img, struct fmt_err *e)
 {
-	const struct elfimg_info *in = &img->info;
+	struct elfhdr h;
+	int r;
 
-	if (e != NULL)
-		e->path = img->path;
-	if (in->elfclass != ELFCLASS64)
-		return fmt_errf(e, 4, "ELF32 file: Solo5 executables are ELF64 "
-				"(EI_CLASS %u, expected 2)", in->elfclass);
-	if (in->type != ET_EXEC)
-		return fmt_errf(e, 16, "e_type %u is not ET_EXEC (2): Solo5 "
-				"loads only executables", in->type);
-	if (in->version != EV_CURRENT)
-		return fmt_errf(e, 20, "e_version %u, expected 1", in->version);
-	if (in->ehsize != EHDR64_SIZE)
-		return fmt_errf(e, 52, "e_ehsize %u, expected 64", in->ehsize);
-	if (in->phnum < 1)
-		return fmt_errf(e, 56, "no program headers");
-	return 0;
+	if (solo5_view(img, &h, e) < 0)
+		return -1;
+	r = solo5_check(&h, e);
+	elfhdr_free(&h);
+	return r;
 }
 
 int elfimg_solo5_note(struct elfimg *img, uint32_t type,
-		      struct elfimg_solo5_note *out, struct fmt_err *e)
+		      struct solo5_note *out, struct fmt_err *e)
 {
-	const struct elfimg_info *in = &img->info;
-	const bool big = in->big;
-	const char *tname = type == MFT1_NOTE_TYPE ? "MFT1" : "ABI1";
-	uint32_t max = type == MFT1_NOTE_TYPE ? SOLO5_MFT1_DESC_MAX
-					      : SOLO5_ABI1_DESC_MAX;
+	struct elfhdr h;
+	int r;
 
-	if (elfimg_solo5_check(img, e) < 0)
+	if (solo5_view(img, &h, e) < 0)
 		return -1;
-	for (size_t i = 0; i < in->phnum; i++) {
-		const struct elfimg_phdr *ph = &img->ph[i];
-		uint8_t h[NOTE_HDR_SIZE + 8];
-		uint32_t namesz, descsz;
-
-		if (ph->type != PT_NOTE)
-			continue;
-		/* Too small for a Solo5 note header: not ours.  (Solo5 fails
-		 * the whole lookup below 12 bytes; an empty PT_NOTE is
-		 * harmless, so skip it.) */
-		if (ph->filesz < sizeof h)
-			continue;
-		if (elfimg_pread(img, h, sizeof h, ph->offset, e) < 0)
-			return -1;
-		namesz = ld32(h, big);
-		descsz = ld32(h + 4, big);
-		if (namesz != SOLO5_NOTE_NAMESZ ||
-		    memcmp(h + NOTE_HDR_SIZE, SOLO5_NOTE_NAME,
-			   SOLO5_NOTE_NAMESZ) != 0 ||
-		    ld32(h + 8, big) != type)
-			continue;
-		if (descsz < 1 || descsz > max)
-			return fmt_errf(e, ph->offset, "phdr[%zu]: Solo5 %s "
-					"note descriptor size %u outside 1..%u",
-					i, tname, descsz, max);
-		if (descsz > ph->filesz - sizeof h)
-			return fmt_errf(e, ph->offset, "phdr[%zu]: Solo5 %s "
-					"note extends past end of its PT_NOTE "
-					"(0x%zx + 0x%x > 0x%" PRIx64 ")", i,
-					tname, sizeof h, descsz, ph->filesz);
-		if (elfimg_pread(img, out->desc, descsz, ph->offset + sizeof h,
-				 e) < 0)
-			return -1;
-		out->phdr = i;
-		out->offset = ph->offset;
-		out->descsz = descsz;
-		return 1;
-	}
-	return 0;
+	r = solo5_check(&h, e) < 0 ? -1 : solo5_note(&h, type, out, e);
+	elfhdr_free(&h);
+	return r;
 }
 
 int elfimg_solo5(struct elfimg *img, struct manifest *mft, bool *have_mft,
 		 struct solo5_abi *abi, bool *have_abi, struct fmt_err *e)
 {
-	struct elfimg_solo5_note *n;
-	struct manifest m;
-	struct solo5_abi a = { 0, 0 };
-	bool hm = false, ha = false;
-	int r = -1;
+	struct elfhdr h;
+	int r;
 
-	if (elfimg_solo5_check(img, e) < 0)
+	if (solo5_view(img, &h, e) < 0)
 		return -1;
-	n = malloc(sizeof *n);
-	if (n == NULL)
-		return fmt_errno(e, FMT_NOOFF, "malloc");
-	if (mft != NULL) {
-		int f = elfimg_solo5_note(img, MFT1_NOTE_TYPE, n, e);
-
-		if (f < 0)
-			goto out;
-		if (f == 1) {
-			uint64_t at = n->offset + NOTE_HDR_SIZE + 8;
-
-			if (manifest_desc_decode(n->desc, n->descsz,
-						 img->info.big, &m, e) < 0) {
-				char msg[FMT_ERR_MSG];
-
-				snprintf(msg, sizeof msg, "%s", e->msg);
-				e->path = img->path;
-				fmt_errf(e, e->off == FMT_NOOFF ? at
-					 : at + e->off, "phdr[%zu]: Solo5 "
-					 "manifest: %s", n->phdr, msg);
-				goto out;
-			}
-			hm = true;
-		}
-	}
-	if (abi != NULL) {
-		int f = elfimg_solo5_note(img, ABI1_NOTE_TYPE, n, e);
-
-		if (f < 0)
-			goto out;
-		if (f == 1) {
-			if (n->descsz < SOLO5_ABI1_DESC_MIN) {
-				fmt_errf(e, n->offset + 4, "phdr[%zu]: Solo5 "
-					 "ABI1 descriptor too short (%u < %d "
-					 "bytes: target and version)", n->phdr,
-					 n->descsz, SOLO5_ABI1_DESC_MIN);
-				goto out;
-			}
-			a.target = ld32(n->desc, img->info.big);
-			a.version = ld32(n->desc + 4, img->info.big);
-			ha = true;
-		}
-	}
-	if (mft != NULL && hm)
-		*mft = m;
-	if (have_mft != NULL)
-		*have_mft = hm;
-	if (abi != NULL && ha)
-		*abi = a;
-	if (have_abi != NULL)
-		*have_abi = ha;
-	r = 0;
-out:
-	free(n);
+	r = solo5_read(&h, mft, have_mft, abi, have_abi, e);
+	elfhdr_free(&h);
 	return r;
 }

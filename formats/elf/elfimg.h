@@ -19,6 +19,7 @@
 
 #include "err.h"
 #include "manifest.h"
+#include "solo5.h"
 
 #define ELFIMG_MAX_PHDRS    65535          /* program headers */
 #define ELFIMG_MAX_SECTIONS 65536          /* section headers */
@@ -26,10 +27,6 @@
 #define ELFIMG_STRTAB_MAX   (1u << 20)     /* bytes of .shstrtab read */
 #define ELFIMG_NAME_MAX     4096           /* bytes of a note name kept */
 
-/* Solo5 tender limits (Solo5 v0.12 mft_abi.h, elf_abi.h). */
-#define SOLO5_MFT1_DESC_MAX (MFT_DESC_PAD + 8 + MFT_ENTRY_SIZE * 64) /* 6668 */
-#define SOLO5_ABI1_DESC_MAX 32   /* ABI1_NOTE_MAX_SIZE */
-#define SOLO5_ABI1_DESC_MIN 8    /* target + version; Solo5 over-reads below */
 
 struct elfimg;
 
@@ -174,13 +171,6 @@ void elfimg_notes_end(struct elfimg_notes *it);
 
 /* ---- Solo5 ---------------------------------------------------------- */
 
-/* A Solo5 note found the tender's way. */
-struct elfimg_solo5_note {
-	size_t   phdr;          /* index of its PT_NOTE */
-	uint64_t offset;        /* file offset of the note header */
-	uint32_t descsz;
-	uint8_t  desc[SOLO5_MFT1_DESC_MAX];   /* (descsz) bytes */
-};
 
 /*
  * Find the Solo5 note of (type) (MFT1_NOTE_TYPE or ABI1_NOTE_TYPE) as a
@@ -193,7 +183,7 @@ struct elfimg_solo5_note {
  * Requires an ELF64 ET_EXEC (elfimg_solo5_check()).
  */
 int elfimg_solo5_note(struct elfimg *img, uint32_t type,
-		      struct elfimg_solo5_note *out, struct fmt_err *e);
+		      struct solo5_note *out, struct fmt_err *e);
 
 /*
  * What Solo5 tenders accept before reading notes, minus the host

@@ -13,13 +13,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "bytes.h"
+#include "elfhdr.h"
 #include "elfimg.h"
 #include "err.h"
 #include "manifest.h"
+#include "solo5.h"
 
 #define CAP 65536
 
@@ -663,6 +667,91 @@ static void test_open_extended_numbering(void **state)
 	}
 }
 
+/*
+ * The loader's reader (elfhdr.c), from a file: the same refusals for what
+ * a loader reads, and no opinion on section headers, which loaders never
+ * read (a damaged table does not stop it).
+ */
+static void test_elfhdr_from_file(void **state)
+{
+	static const struct {
+		const char *what;
+		size_t at;            /* patch offset */
+		unsigned width;       /* bytes; 0: truncate to (val) */
+		uint64_t val;
+		int ret;              /* elfhdr_read() */
+		const char *msg;      /* for -1 */
+		uint64_t off;
+	} t[] = {
+		{ "valid", 0, 1, 0x7f, 1, NULL, 0 },
+		{ "10 bytes: not ELF", 0, 0, 10, 0, NULL, 0 },
+		{ "bad magic: not ELF", 3, 1, 'G', 0, NULL, 0 },
+		{ "40 bytes", 0, 0, 40, -1,
+		  "file too short for an ELF64 header (40 < 64", 0 },
+		{ "class 3", 4, 1, 3, -1, "unknown ELF class 3", 4 },
+		{ "data 0", 5, 1, 0, -1, "unknown ELF data encoding 0", 5 },
+		{ "phentsize", 54, 2, 32, -1, "e_phentsize 32, expected 56", 54 },
+		{ "PN_XNUM", 56, 2, 0xffff, -1, "e_phnum PN_XNUM", 56 },
+		{ "phoff past end", 32, 8, 0xfff0, -1, "program header table "
+		  "extends past end of file (0xfff0 + 3 * 56", 32 },
+		{ "phoff overflow", 32, 8, UINT64_MAX - 8, -1,
+		  "program header table extends past end", 32 },
+		{ "segment past end", 64 + 2 * 56 + 8, 8, 0x7fff0, -1,
+		  "phdr[2]: segment extends past end of file", 64 + 2 * 56 },
+		{ "segment size overflow", 64 + 56 + 32, 8, UINT64_MAX, -1,
+		  "phdr[1]: segment extends past end", 64 + 56 },
+		{ "section table past end", 40, 8, 0x100000, 1, NULL, 0 },
+		{ "section table cut off", 60, 2, 4000, 1, NULL, 0 },
+	};
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		size_t ml = gen_mft1(mft_buf, false, 1);
+		size_t al = gen_abi1(abi_buf, false, 1, 2, 16);
+		struct seg s[] = {
+			{ PT_NOTE, openbsd_note, 24, 4 },
+			{ PT_NOTE, abi_buf, al, 4 },
+			{ PT_NOTE, mft_buf, ml, 4 },
+		};
+		size_t len = gen_elf(img_buf, false, true, s, ARRAY_SIZE(s));
+		struct fmt_err e = { 0 };
+		struct elfhdr h;
+		json_t *facts = NULL;
+		int fd, r;
+
+		if (t[i].width == 0)
+			len = t[i].val;
+		else if (t[i].width == 1)
+			img_buf[t[i].at] = (uint8_t)t[i].val;
+		else if (t[i].width == 2)
+			le16_store(img_buf + t[i].at, (uint16_t)t[i].val);
+		else
+			le64_store(img_buf + t[i].at, t[i].val);
+		fd = memfd_create("elf", MFD_CLOEXEC);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, img_buf, len), (ssize_t)len);
+		r = elfhdr_read(fd, "mem", &h, &e);
+		if (r != t[i].ret)
+			fail_msg("%s: returned %d, expected %d (%s)", t[i].what,
+				 r, t[i].ret, e.msg);
+		if (r == 1) {
+			assert_int_equal(h.phnum, 3);
+			elfhdr_free(&h);
+			/* what sign states and the verifier compares */
+			assert_int_equal(solo5_facts(fd, "mem", &facts, &e), 0);
+			assert_non_null(facts);
+			assert_string_equal(json_string_value(json_object_get(
+				json_object_get(facts, "abi"), "target")), "hvt");
+			json_decref(facts);
+		} else if (r < 0) {
+			if (strstr(e.msg, t[i].msg) == NULL)
+				fail_msg("%s: message \"%s\" lacks \"%s\"",
+					 t[i].what, e.msg, t[i].msg);
+			assert_int_equal(e.off, t[i].off);
+		}
+		close(fd);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -671,6 +760,7 @@ int main(void)
 		cmocka_unit_test(test_open_hostile_headers),
 		cmocka_unit_test(test_solo5_hostile_notes),
 		cmocka_unit_test(test_solo5_skip_absent_refuse),
+		cmocka_unit_test(test_elfhdr_from_file),
 		cmocka_unit_test(test_notes_iterate),
 		cmocka_unit_test(test_notes_hostile),
 		cmocka_unit_test(test_notes_json),
