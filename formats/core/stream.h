@@ -47,6 +47,19 @@ int stream_fd(int fd, const char *path, const struct stream_opts *o,
 	      const struct stream_sink *sinks, size_t nsinks, uint64_t *total,
 	      struct fmt_err *e);
 
+/*
+ * stream_fd() with one STREAM_CHUNK buffer and plain read(): no threads,
+ * no mappings, the least code (stream.c; stream_fd() is stream_fast.c).
+ */
+int stream_read(int fd, const char *path, const struct stream_opts *o,
+		const struct stream_sink *sinks, size_t nsinks,
+		uint64_t *total, struct fmt_err *e);
+
+/* Hand (buf) at (off) to every sink and the tee.  0 or -1 with (e). */
+int stream_feed(const struct stream_opts *o, const struct stream_sink *sinks,
+		size_t nsinks, const uint8_t *buf, size_t len, uint64_t off,
+		struct fmt_err *e);
+
 /* SHA-256 as a sink. */
 struct stream_sha256 {
 	EVP_MD_CTX *md;

@@ -28,6 +28,15 @@
 #define MFT_NAME_MAX       67           /* characters */
 #define MFT_ENTRY_SIZE     104          /* bytes */
 #define MFT_DESC_PAD       4            /* bytes before struct mft */
+/* Offsets within one 104-byte MFT entry (ELF64 layout). */
+#define ENT_NAME      0
+#define ENT_TYPE      68
+#define ENT_ATTACHED  96
+/* Offsets within the descriptor. */
+#define DESC_VERSION  (MFT_DESC_PAD + 0)
+#define DESC_ENTRIES  (MFT_DESC_PAD + 4)
+#define DESC_ENTRY0   (MFT_DESC_PAD + 8)
+#define MFT_MAX_ENTRIES (MFT_MAX_DEVICES + 1)
 #define MFT_RESERVED_FIRST 0x40000000U
 #define ABI1_DESC_SIZE     16           /* target, version, 2 reserved */
 #define NOTE_HDR_SIZE      12           /* namesz, descsz, type */

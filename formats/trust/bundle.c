@@ -118,76 +118,7 @@ fail:
 	return -1;
 }
 
-int bundle_serialize(const struct bundle *b, char **out, size_t *len,
-		     struct fmt_err *e)
-{
-	json_t *root, *vm, *env;
-	char *s;
-
-	env = dsse_to_json(&b->env, e);
-	if (env == NULL)
-		return -1;
-	if (b->ncert > 0) {
-		json_t *certs = json_array();
-		for (size_t i = 0; certs != NULL && i < b->ncert; i++) {
-			char *r = b64_encode(b->cert[i], b->cert_len[i]);
-			if (r == NULL ||
-			    json_array_append_new(certs, json_pack("{s:s}",
-						  "rawBytes", r)) != 0) {
-				free(r);
-				json_decref(certs);
-				certs = NULL;
-				break;
-			}
-			free(r);
-		}
-		vm = certs ? json_pack("{s:{s:o}, s:[]}", "x509CertificateChain",
-				       "certificates", certs, "tlogEntries") : NULL;
-	} else {
-		vm = json_pack("{s:{s:s}, s:[]}", "publicKey", "hint",
-			       b->hint ? b->hint : "", "tlogEntries");
-	}
-	root = vm ? json_pack("{s:s, s:o, s:o}", "mediaType", BUNDLE_MEDIA_TYPE,
-			      "verificationMaterial", vm, "dsseEnvelope", env) :
-		NULL;
-	if (root == NULL) {
-		if (vm == NULL)
-			json_decref(env);
-		return fmt_errf(e, FMT_NOOFF, "cannot build bundle JSON");
-	}
-	s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	json_decref(root);
-	if (s == NULL)
-		return fmt_errf(e, FMT_NOOFF, "cannot serialise bundle");
-	*len = strlen(s);
-	{
-		char *t = realloc(s, *len + 2);
-		if (t == NULL) {
-			free(s);
-			return fmt_errno(e, FMT_NOOFF, "out of memory");
-		}
-		s = t;
-	}
-	s[(*len)++] = '\n';
-	s[*len] = '\0';
-	*out = s;
-	return 0;
-}
-
 /* ---- footer ------------------------------------------------------------ */
-
-void sigfoot_encode(const struct sigfoot *f, uint8_t out[SIGFOOT_SIZE])
-{
-	struct sigfoot_abi a;
-
-	memset(&a, 0, sizeof a);
-	memcpy(a.magic, SIGFOOT_MAGIC, 8);
-	le32_store(a.version_le, SIGFOOT_VERSION);
-	le64_store(a.orig_size_le, f->orig_size);
-	le64_store(a.bundle_off_le, f->bundle_off);
-	le64_store(a.bundle_len_le, f->bundle_len);
-	memcpy(out, &a, sizeof a);
-}
 
 int sigfoot_parse(const uint8_t *buf, size_t len, uint64_t file_size,
 		  struct sigfoot *out, struct fmt_err *e)

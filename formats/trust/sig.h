@@ -12,6 +12,7 @@
 #ifndef UKIT_SIG_H
 #define UKIT_SIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -144,5 +145,19 @@ int sig_read_secret(const char *path, char *buf, size_t size,
 
 /* Lowercase hex of (len) bytes into (out) (2 * len + 1 bytes). */
 void sig_hex(const uint8_t *buf, size_t len, char *out);
+
+/* ---- shared by sig.c and sigkey.c ---------------------------------- */
+
+/*
+ * Read a file of at most (max) bytes into (*out) (owned, NUL-terminated,
+ * release with sig_free_secret(out, max + 1)); with (pipe), a FIFO or
+ * /dev/stdin will do, read once.  0 or -1 with (e).
+ */
+int sig_read_small(const char *path, size_t max, bool pipe, uint8_t **out,
+		   size_t *len, struct fmt_err *e);
+
+/* Set up (md) to sign (signing 1) or verify with (k).  0 or -1 with (e). */
+int sig_ctx_setup(EVP_MD_CTX *md, const struct sig_key *k, int signing,
+		  struct fmt_err *e);
 
 #endif
