@@ -305,46 +305,8 @@ static int edge_verify_opt(struct verify_opts *o, int c, const char *arg)
 static int edge_exec(const struct verify_opts *o)
 {
 	struct fmt_err e = { 0 };
-	char path[64], **argv;
-	size_t n = 0;
+	int rc = sealfd_exec(o->tee_fd, o->exec_argv, &e);
 
-	if (sealfd_exec_fd(o->tee_fd, path, sizeof path, &e) != 0) {
-		cli_err(&e);
-		return 1;
-	}
-	while (o->exec_argv[n] != NULL)
-		n++;
-	argv = calloc(n + 1, sizeof *argv);
-	if (argv == NULL)
-		return 1;
-	for (size_t i = 0; i < n; i++) {
-		const char *a = o->exec_argv[i], *p;
-		size_t count = 0, len = strlen(a), pl = strlen(path);
-		char *out, *w;
-
-		for (p = a; (p = strstr(p, "{}")) != NULL; p += 2)
-			count++;
-		out = malloc(len + count * pl + 1);
-		if (out == NULL)
-			return 1;
-		for (w = out, p = a; *p != '\0';) {
-			if (p[0] == '{' && p[1] == '}') {
-				memcpy(w, path, pl);
-				w += pl;
-				p += 2;
-			} else {
-				*w++ = *p++;
-			}
-		}
-		*w = '\0';
-		argv[i] = out;
-	}
-	fflush(stdout);
-	fflush(stderr);
-	execvp(argv[0], argv);
-	cli_errx("verify: cannot run %s: %s", argv[0], strerror(errno));
-	for (size_t i = 0; i < n; i++)
-		free(argv[i]);
-	free(argv);
-	return 1;
+	cli_errx("verify: %s", e.msg);
+	return rc;
 }

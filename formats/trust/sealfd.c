@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -54,4 +56,61 @@ int sealfd_exec_fd(int fd, char *path, size_t len, struct fmt_err *e)
 	if ((size_t)snprintf(path, len, "/proc/self/fd/%d", fd) >= len)
 		return fmt_errf(e, FMT_NOOFF, "path buffer too small");
 	return 0;
+}
+
+/* (a) with every "{}" replaced by (path), or NULL (out of memory). */
+static char *subst(const char *a, const char *path)
+{
+	size_t count = 0, len = strlen(a), pl = strlen(path);
+	const char *p;
+	char *out, *w;
+
+	for (p = a; (p = strstr(p, "{}")) != NULL; p += 2)
+		count++;
+	out = malloc(len + count * pl + 1);
+	if (out == NULL)
+		return NULL;
+	for (w = out, p = a; *p != '\0';) {
+		if (p[0] == '{' && p[1] == '}') {
+			memcpy(w, path, pl);
+			w += pl;
+			p += 2;
+		} else {
+			*w++ = *p++;
+		}
+	}
+	*w = '\0';
+	return out;
+}
+
+int sealfd_exec(int fd, char *const *argv, struct fmt_err *e)
+{
+	char path[64], **av;
+	size_t n = 0;
+	int err;
+
+	if (sealfd_exec_fd(fd, path, sizeof path, e) != 0)
+		return 1;
+	while (argv[n] != NULL)
+		n++;
+	av = calloc(n + 1, sizeof *av);
+	if (av == NULL) {
+		fmt_errf(e, FMT_NOOFF, "out of memory");
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((av[i] = subst(argv[i], path)) == NULL) {
+			fmt_errf(e, FMT_NOOFF, "out of memory");
+			return 1;
+		}
+	fflush(stdout);
+	fflush(stderr);
+	execvp(av[0], av);
+	err = errno;
+	fmt_errno(e, FMT_NOOFF, "cannot run %s", av[0]);
+	for (size_t i = 0; i < n; i++)
+		free(av[i]);
+	free(av);
+	/* the shell's codes: not found, or found but not runnable */
+	return err == ENOENT ? 127 : 126;
 }

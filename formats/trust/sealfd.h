@@ -34,4 +34,13 @@ int sealfd_seal(int fd, struct fmt_err *e);
  */
 int sealfd_exec_fd(int fd, char *path, size_t len, struct fmt_err *e);
 
+/*
+ * Run (argv) (argv[0] looked up in PATH) with every "{}" in its arguments
+ * replaced by "/proc/self/fd/N", the sealed (fd) (sealfd_exec_fd()).
+ * Returns only on failure: 127 when the program does not exist, 126 when
+ * it cannot be run, as a shell's exit codes say, 1 for anything else; (e)
+ * says why.
+ */
+int sealfd_exec(int fd, char *const *argv, struct fmt_err *e);
+
 #endif

@@ -76,6 +76,16 @@ struct verify_result {
 int verify_image(int fd, const char *path, const struct verify_policy *p,
 		 struct verify_result *r, struct fmt_err *e);
 
+/*
+ * verify_image() with pinned keys only, what a device links
+ * (verify_core.c, no X.509, CMS or dm-verity code): a policy with roots,
+ * a CMS signature or verity_only, and a bundle with a certificate chain,
+ * each fail with a reason.  The digest covers every byte either way.
+ */
+int verify_image_pinned(int fd, const char *path,
+			const struct verify_policy *p,
+			struct verify_result *r, struct fmt_err *e);
+
 void verify_result_free(struct verify_result *r);
 
 #endif

@@ -50,8 +50,14 @@ expect_fail 2 "--exec" "--exec without a tender is a usage error" \
 	ukit-sign verify -q --pub "$T/k.pub" "$T/img" --exec
 head -c 5000 /dev/urandom >"$T/img2"
 ukit-sign sign -q --key "$T/k.key" "$T/img2"
-expect_fail 1 "cannot run" "missing tender: exit 1" \
+expect_fail 127 "cannot run $T/no-such-tender: No such file or directory" \
+	"missing tender: exit 127, as a shell says it" \
 	ukit-sign verify -q --pub "$T/k.pub" "$T/img2" --exec "$T/no-such-tender" '{}'
+printf '#!/bin/sh\nexit 0\n' >"$T/not-exec"
+chmod 644 "$T/not-exec"
+expect_fail 126 "cannot run $T/not-exec: Permission denied" \
+	"a tender that is not executable: exit 126" \
+	ukit-sign verify -q --pub "$T/k.pub" "$T/img2" --exec "$T/not-exec" '{}'
 check "exec a plain command on the copy" \
 	ukit-sign verify -q --pub "$T/k.pub" "$T/img2" --exec cmp '{}' "$T/img2"
 done_testing

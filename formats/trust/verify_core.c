@@ -1,0 +1,350 @@
+/*
+ * verify_core.c: the checks every verifier makes (see verify.h): the
+ * bundle (given, appended or IMAGE.bundle.json), its signature with a
+ * pinned key, the statement against the image bytes (size, SHA-256,
+ * Solo5 ABI and manifest) and the policy (rollback, format, target).  The
+ * full verifier (verify.c) adds certificate chains, CMS and dm-verity
+ * through struct verify_ext; ukit-verify links this file alone.  Each
+ * failed check appends one reason to the result; the messages are the ones
+ * ukit-sign verify prints after "IMAGE: ".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "bundle.h"
+#include "dsse.h"
+#include "err.h"
+#include "io.h"
+#include "sealfd.h"
+#include "sig.h"
+#include "solo5.h"
+#include "statement.h"
+#include "stream.h"
+#include "verify.h"
+#include "verify_int.h"
+
+void verify_reason(struct verify_result *r, const char *fmt, ...)
+{
+	char buf[FMT_ERR_MSG + 128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (json_array_append_new(r->reasons, json_string(buf)) != 0)
+		r->lost = true;        /* fail closed: verify_image() returns -1 */
+}
+
+/* Read the bundle: p->bundle, else the appended one, else IMAGE.bundle.json. */
+static int read_bundle(const struct vrun *o, int fd, char **json,
+		       size_t *jlen, uint64_t *image_len, bool *appended,
+		       struct verify_result *r)
+{
+	struct fmt_err e = { .path = o->image };
+	struct sigfoot f;
+	char *path = NULL;
+	uint8_t *data;
+	size_t len;
+	int rc;
+
+	*appended = false;
+	*image_len = STREAM_NO_LIMIT;
+	if (o->p->bundle == NULL) {
+		rc = sigfoot_read(fd, &f, &e);
+		if (rc < 0) {
+			verify_reason(r, "appended signature: %s", e.msg);
+			return -1;
+		}
+		if (rc > 0) {
+			data = malloc((size_t)f.bundle_len + 1);
+			if (data == NULL) {
+				verify_reason(r, "out of memory");
+				return -1;
+			}
+			if (pread_full(fd, data, (size_t)f.bundle_len,
+				       (off_t)f.bundle_off) != (ssize_t)f.bundle_len) {
+				free(data);
+				verify_reason(r, "appended bundle: cannot read at 0x%" PRIx64,
+				       f.bundle_off);
+				return -1;
+			}
+			*json = (char *)data;
+			*jlen = (size_t)f.bundle_len;
+			*image_len = f.orig_size;
+			*appended = true;
+			return 0;
+		}
+		if (asprintf(&path, "%s.bundle.json", o->image) < 0) {
+			verify_reason(r, "out of memory");
+			return -1;
+		}
+	}
+	e.path = path ? path : o->p->bundle;
+	rc = sig_read_file(e.path, BUNDLE_MAX, &data, &len, &e);
+	if (rc != 0)
+		verify_reason(r, "bundle %s: %s", e.path, e.msg);
+	else {
+		*json = (char *)data;
+		*jlen = len;
+	}
+	free(path);
+	return rc;
+}
+
+/* Signature over the envelope with a pinned key or a chained leaf. */
+static int check_signature(const struct vrun *o, const struct bundle *b,
+			   struct verify_result *r)
+{
+	if (strcmp(b->env.type, DSSE_INTOTO_TYPE) != 0) {
+		verify_reason(r, "envelope payloadType \"%.64s\" is not \"%s\"",
+		       b->env.type, DSSE_INTOTO_TYPE);
+		return -1;
+	}
+	if (o->p->npub > 0) {
+		if (b->ncert > 0) {
+			verify_reason(r, "bundle carries a certificate chain, not a public "
+			       "key hint: verify it with --ca");
+			return -1;
+		}
+		for (size_t i = 0; i < o->p->npub; i++) {
+			if (dsse_verify(&b->env, o->p->pub[i], NULL) < 0)
+				continue;
+			if (strcmp(b->hint, o->p->pub[i]->keyid) != 0) {
+				verify_reason(r, "publicKey hint %.64s does not name the "
+				       "verifying key %s", b->hint, o->p->pub[i]->keyid);
+				return -1;
+			}
+			memcpy(r->keyid, o->p->pub[i]->keyid, sizeof r->keyid);
+			return 0;
+		}
+		verify_reason(r, "signature does not verify with any pinned key");
+		return -1;
+	}
+	if (b->ncert == 0) {
+		verify_reason(r, "bundle carries a public key hint, no certificate "
+		       "chain: verify it with --pub");
+		return -1;
+	}
+	if (o->x == NULL || o->x->chain_signature == NULL) {
+		verify_reason(r, "bundle carries a certificate chain; this "
+			      "verifier takes pinned keys only");
+		return -1;
+	}
+	return o->x->chain_signature(o, b, r);
+}
+
+static void check_image(const struct vrun *o, int fd,
+			uint64_t image_len, struct verify_result *r)
+{
+	struct stream_sha256 sha = { 0 };
+	struct fmt_err e = { .path = o->image };
+	json_t *solo5 = NULL;
+	const struct verify_ext *x = o->x;
+	void *vs = NULL;
+	const struct verify_progress *pg = o->p->progress;
+	uint8_t md[32];
+	uint64_t total = 0;
+	struct stat st;
+	int rc;
+
+	if (stream_sha256_init(&sha, &e) != 0) {
+		verify_reason(r, "%s", e.msg);
+		return;
+	}
+	{
+		struct stream_sink sinks[2] = {
+			{ stream_sha256_update, &sha },
+		};
+		size_t nsinks = 1;
+		struct stream_opts so = {
+			.tee_fd = o->p->tee_fd,         /* sealed copy for --exec */
+			.limit = image_len,
+			.progress = pg ? pg->update : NULL,
+			.progress_arg = pg ? pg->arg : NULL,
+		};
+
+		if (x != NULL && x->sink_begin != NULL)
+			vs = x->sink_begin(o, r);
+		if (vs != NULL && x->sink(vs).update != NULL)
+			sinks[nsinks++] = x->sink(vs);
+		fstat(fd, &st);
+		if (pg != NULL && pg->start != NULL)
+			pg->start(pg->arg, image_len != STREAM_NO_LIMIT ?
+				  image_len : (uint64_t)st.st_size);
+		rc = (x != NULL && x->stream != NULL ? x->stream : stream_read)(
+			fd, o->image, &so, sinks, nsinks, &total, &e);
+		if (pg != NULL && pg->end != NULL)
+			pg->end(pg->arg);
+	}
+	if (vs != NULL)
+		x->sink_end(vs, fd, o, r);
+	if (rc != 0 || stream_sha256_final(&sha, md, &e) != 0) {
+		verify_reason(r, "reading image: %s", e.msg);
+		stream_sha256_free(&sha);
+		return;
+	}
+	stream_sha256_free(&sha);
+	if (total != r->st.size)
+		verify_reason(r, "image size %" PRIu64 " differs from the signed size %"
+		       PRIu64, total, r->st.size);
+	if (CRYPTO_memcmp(md, r->st.sha256, 32) != 0) {
+		char hex[65];
+		sig_hex(md, 32, hex);
+		verify_reason(r, "image sha256 %s differs from the signed digest %s",
+		       hex, r->st.sha256_hex);
+	}
+
+	/* Solo5 ABI and manifest: what the image says now vs the statement. */
+	if (solo5_facts(fd, o->image, &solo5, &e) != 0) {
+		verify_reason(r, "reading image notes: %s", e.msg);
+		return;
+	}
+	if (r->st.solo5 == NULL && solo5 != NULL)
+		verify_reason(r, "image carries Solo5 notes that the statement does "
+		       "not cover");
+	else if (r->st.solo5 != NULL && solo5 == NULL)
+		verify_reason(r, "statement has a Solo5 manifest and ABI but the image "
+		       "has none");
+	else if (r->st.solo5 != NULL) {
+		if (!json_equal(json_object_get(r->st.solo5, "abi"),
+				json_object_get(solo5, "abi")))
+			verify_reason(r, "Solo5 ABI in the image differs from the signed one");
+		if (!json_equal(json_object_get(r->st.solo5, "manifest"),
+				json_object_get(solo5, "manifest")))
+			verify_reason(r, "Solo5 manifest in the image differs from the "
+			       "signed one");
+	}
+	json_decref(solo5);
+}
+
+static void check_policy(const struct vrun *o, struct verify_result *r)
+{
+	if (r->st.rollback < o->p->min_rollback)
+		verify_reason(r, "rollback index %" PRIu64 " is below the minimum %" PRIu64,
+		       r->st.rollback, o->p->min_rollback);
+	if (o->p->require_format != NULL &&
+	    strcmp(o->p->require_format, r->st.format) != 0)
+		verify_reason(r, "format is %s, required %s", r->st.format,
+		       o->p->require_format);
+	if (o->p->require_target != NULL) {
+		json_t *abi = r->st.solo5 ? json_object_get(r->st.solo5, "abi") : NULL;
+		const char *t = abi ? json_string_value(json_object_get(abi, "target"))
+				    : NULL;
+		if (t == NULL)
+			verify_reason(r, "no Solo5 target in the statement, required %s",
+			       o->p->require_target);
+		else if (strcmp(t, o->p->require_target) != 0)
+			verify_reason(r, "Solo5 target is %s, required %s", t,
+			       o->p->require_target);
+	}
+}
+
+void verify_seal(const struct vrun *o, struct verify_result *r)
+{
+	struct fmt_err e = { 0 };
+
+	if (o->p->tee_fd >= 0 && sealfd_seal(o->p->tee_fd, &e) != 0)
+		verify_reason(r, "%s", e.msg);
+}
+
+int verify_run(int fd, const char *path, const struct verify_policy *p,
+	       const struct verify_ext *x, struct verify_result *r,
+	       struct fmt_err *e)
+{
+	struct vrun run = { .p = p, .image = path, .x = x };
+	const struct vrun *o = &run;
+	struct bundle b = { 0 };
+	struct fmt_err be = { 0 };
+	char *json = NULL;
+	size_t jlen = 0;
+	uint64_t image_len = 0;
+	bool appended, have_b = false, own_fd = false;
+
+	memset(r, 0, sizeof *r);
+	r->reasons = json_array();
+	if (r->reasons == NULL)
+		return fmt_errf(e, FMT_NOOFF, "out of memory");
+	if (fd < 0) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			verify_reason(r, "cannot open: %s", strerror(errno));
+			goto report;
+		}
+		own_fd = true;
+	}
+	if (p->cms != NULL) {
+		if (x != NULL && x->cms != NULL)
+			x->cms(o, fd, r);
+		else
+			verify_reason(r, "a CMS signature needs the full verifier");
+		goto report;
+	}
+	if (read_bundle(o, fd, &json, &jlen, &image_len, &appended, r) != 0)
+		goto report;
+	if (bundle_parse(json, jlen, &b, &be) != 0) {
+		verify_reason(r, "bundle: %s", be.msg);
+		goto report;
+	}
+	have_b = true;
+	if (check_signature(o, &b, r) != 0)
+		goto report;
+	/* Only the verified payload bytes are parsed. */
+	if (stmt_parse(b.env.payload, b.env.payload_len, &r->st, &be) != 0) {
+		verify_reason(r, "statement: %s", be.msg);
+		goto chain;
+	}
+	r->have_st = true;
+	r->statement = r->st.root;
+	if (p->verity_only && x != NULL && x->verity_only != NULL)
+		x->verity_only(o, fd, image_len, r);
+	else if (p->verity_only)
+		verify_reason(r, "--verity-only needs the full verifier");
+	else
+		check_image(o, fd, image_len, r);
+	verify_seal(o, r);
+	check_policy(o, r);
+chain:
+	if (p->roots != NULL && x != NULL && x->chain != NULL)
+		x->chain(o, &b, r);
+	else if (p->roots != NULL)
+		verify_reason(r, "certificate chains need the full verifier");
+report:
+	r->verified = json_array_size(r->reasons) == 0 && !r->lost;
+	if (own_fd)
+		close(fd);
+	if (have_b)
+		bundle_free(&b);
+	free(json);
+	if (r->lost)
+		return fmt_errf(e, FMT_NOOFF,
+				"out of memory recording a failed check");
+	return 0;
+}
+
+int verify_image_pinned(int fd, const char *path,
+			const struct verify_policy *p,
+			struct verify_result *r, struct fmt_err *e)
+{
+	return verify_run(fd, path, p, NULL, r, e);
+}
+
+void verify_result_free(struct verify_result *r)
+{
+	if (r->have_st)
+		stmt_free(&r->st);
+	json_decref(r->reasons);
+	r->reasons = NULL;
+	r->statement = NULL;
+	r->have_st = false;
+}
