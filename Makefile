@@ -65,15 +65,31 @@ UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 E2E       := $(sort $(wildcard tests/e2e/t*.sh))
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZBUILD)/%)
-MANS      := $(wildcard $(TOOLS:%=%/*.1))
+MANS      := $(wildcard $(TOOLS:%=%/*.1) verifier/*.1)
 MAN3      := $(wildcard formats/*.3)
 
+# The device verifier: the modules ukit-verify links, by layer.  Each is
+# the same object as in libukit; a static link of ukit-verify against
+# this list alone proves that nothing higher is needed.
+VERIFY_MODS = core/err core/sslerr core/io core/sigjson core/stream \
+              elf/elfhdr elf/solo5 elf/manifest_desc \
+              trust/sigkey trust/dsse trust/bundle trust/statement \
+              trust/sealfd trust/verify_core
+VERIFY_OBJ := $(VERIFY_MODS:%=$(BUILD)/obj/formats/%.o)
+VERIFY_SRC := $(VERIFY_MODS:%=formats/%.c) verifier/ukit-verify.c
+VERIFY_LIB := $(BUILD)/lib/libukit-verify.a
+VERIFY_BIN := $(BUILD)/bin/ukit-verify
+# static where the sanitizers allow it
+VERIFY_LDFLAGS = $(if $(filter 1,$(SAN)),,-static)
+VERIFY_LIBS := $(shell pkg-config --static --libs jansson libcrypto 2>/dev/null)
+FOOTPRINT_MAX = 1500
+
 .PHONY: all deps check test unit e2e demo fuzz fuzz-build lint install \
-        install-compat clean
+        install-compat clean verifier footprint
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: $(LIB) $(SHLIB) $(BINS)
+all: $(LIB) $(SHLIB) $(BINS) verifier
 
 deps:
 	@sh tests/deps.sh
@@ -97,6 +113,23 @@ $(SHLIB): $(LIB_OBJ) formats/libukit.map
 		-Wl,--version-script=formats/libukit.map -o $@ $(LIB_OBJ) $(LIB_LIBS)
 	ln -sf libukit.so.$(VERSION) $(BUILD)/lib/libukit.so.$(SOMAJOR)
 	ln -sf libukit.so.$(SOMAJOR) $(BUILD)/lib/libukit.so
+
+verifier: $(VERIFY_LIB) $(VERIFY_BIN)
+
+$(VERIFY_LIB): $(VERIFY_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $^
+
+$(VERIFY_BIN): $(BUILD)/obj/verifier/ukit-verify.o $(VERIFY_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $(VERIFY_LDFLAGS) -o $@ $^ $(VERIFY_LIBS)
+
+# lines of code (cloc) of ukit-verify's sources, and the limit
+footprint:
+	@cloc --quiet --by-file $(VERIFY_SRC) | sed -n '/^File/,$$p'
+	@n=$$(cloc --quiet --sum-one --csv $(VERIFY_SRC) | awk -F, '$$2 == "SUM" { print $$5 }'); \
+	echo "footprint: $$n lines of code (limit $(FOOTPRINT_MAX))"
 
 define TOOL_RULE
 $(BUILD)/bin/ukit-$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c)) $(CLI_OBJ) $(LIB)
@@ -159,8 +192,8 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig \
 		$(DESTDIR)$(PREFIX)/include/ukit $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/share/ukit/schemas
-	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(BINS) $(VERIFY_BIN) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(LIB) $(VERIFY_LIB) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
 	ln -sf libukit.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libukit.so.$(SOMAJOR)
 	ln -sf libukit.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libukit.so

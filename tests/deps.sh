@@ -15,7 +15,7 @@ clang libclang-rt-14-dev llvm
 binutils gcc-aarch64-linux-gnu gcc-powerpc64le-linux-gnu
 qemu-utils libqcow-utils cryptsetup-bin minisign
 softhsm2 opensc libengine-pkcs11-openssl openssl
-python3 python3-jsonschema systemd libdw1 mandoc xxd e2fsprogs time bc
+python3 python3-jsonschema systemd libdw1 mandoc xxd e2fsprogs time bc cloc
 "
 
 missing=""

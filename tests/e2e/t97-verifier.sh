@@ -1,0 +1,123 @@
+#!/bin/bash
+# t97-verifier: ukit-verify, the device's verifier (make verifier): the
+# core checks of ukit-sign verify linked alone, statically, against
+# libcrypto and jansson only; the same answers as ukit-sign verify on the
+# same images; --exec on a sealed copy; constant memory.
+. "$(dirname "$0")/lib.sh"
+
+V=$UKIT_BIN/ukit-verify
+[ -x "$V" ] && ok "make builds ukit-verify" || not_ok "no $V"
+if [ "${UKIT_SAN:-}" != 1 ]; then
+	if ldd "$V" 2>&1 | grep -q 'not a dynamic executable'; then
+		ok "ukit-verify is static"
+	else
+		not_ok "ukit-verify is dynamic: $(ldd "$V" | tr '\n' ' ')"
+	fi
+else
+	# a sanitized build cannot be static; what it loads still counts
+	libs=$(ldd "$V" | awk '{print $1}' | grep -Ev 'linux-vdso|ld-linux|libc\.so|libm\.so|libasan|libubsan|libgcc_s|libstdc|libpthread|libdl|librt|libz' | tr '\n' ' ')
+	case "$libs" in
+	*libelf*|*libzstd*|*libcurl*|*libqcow*) not_ok "ukit-verify loads $libs" ;;
+	*) ok "ukit-verify loads only libcrypto and jansson ($libs)" ;;
+	esac
+fi
+# none of libukit's chain, CMS, verity, qcow2 or libelf-based code
+nm "$V" >"$T/nm" 2>/dev/null
+grep -qE ' T ukit_verify_image_pinned$| T verify_image_pinned$' "$T/nm" &&
+	ok "ukit-verify has symbols to look at" || not_ok "no symbols in ukit-verify"
+grep -E ' T ((ukit_)?(cert_|cms_|verity_|elfimg_|qcow2_|image_open|p11_)|elf_begin|ZSTD_|curl_)' "$T/nm" >"$T/bad"
+[ ! -s "$T/bad" ] && ok "ukit-verify links no chain, CMS, verity, qcow2, PKCS#11, libelf, zstd or curl code" ||
+	not_ok "ukit-verify links $(head -5 "$T/bad" | tr '\n' ' ')"
+
+ukit-sign keygen --type ecdsa-p256 "$T/k" >/dev/null
+ukit-sign keygen --type ed25519 "$T/ed" >/dev/null
+bash "$TOP/tests/gen/mkhvt.sh" -m "$SHARED/data/solo5/m03-net-block/note.hex" "$T/app.hvt" >/dev/null 2>&1
+ukit-sign sign -q --key "$T/k.key" --rollback 7 "$T/app.hvt"
+check "a signed Solo5 image verifies" "$V" --pub "$T/k.pub" "$T/app.hvt"
+grep -q "verified (key $(ukit-sign verify --json --pub "$T/k.pub" "$T/app.hvt" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["keyid"])')" "$T/.err" &&
+	ok "it names the key ukit-sign names" || not_ok "key id: $(cat "$T/.err")"
+check "--require-target hvt --min-rollback 7" "$V" --pub "$T/k.pub" \
+	--require-target hvt --min-rollback 7 --require-format elf "$T/app.hvt"
+expect_fail 1 "rollback index 7 is below the minimum 8" "--min-rollback 8 refused" \
+	"$V" --pub "$T/k.pub" --min-rollback 8 "$T/app.hvt"
+expect_fail 1 "Solo5 target is hvt, required spt" "--require-target spt refused" \
+	"$V" --pub "$T/k.pub" --require-target spt "$T/app.hvt"
+expect_fail 1 "signature does not verify with any pinned key" "another key refused" \
+	"$V" --pub "$T/ed.pub" "$T/app.hvt"
+
+# A manifest changed after signing (set-manifest): digest and manifest differ.
+printf '{"type":"solo5.manifest","version":1,"devices":[{"name":"x","type":"NET_BASIC"}]}' >"$T/m.json"
+ukit-elftool set-manifest "$T/m.json" "$T/app.hvt" -o "$T/re.hvt" >/dev/null 2>&1
+cp "$T/app.hvt.bundle.json" "$T/re.hvt.bundle.json"
+expect_fail 1 "Solo5 manifest in the image differs from the signed one" \
+	"a re-manifested image is refused with the reason" \
+	"$V" --pub "$T/k.pub" "$T/re.hvt"
+# Both verifiers give the same reasons.
+"$V" --pub "$T/k.pub" "$T/re.hvt" 2>&1 | sed 's/^ukit-verify: //' | sort >"$T/a"
+ukit-sign verify --pub "$T/k.pub" "$T/re.hvt" 2>&1 | sed 's/^ukit-sign: //' | sort >"$T/b"
+[ -s "$T/a" ] && grep -qF -f "$T/a" "$T/b" && ok "ukit-sign verify gives the same reasons" ||
+	not_ok "reasons differ: $(cat "$T/a") / $(cat "$T/b")"
+
+# Appended bundles, Ed25519.
+cp "$T/app.hvt" "$T/disk.raw"
+ukit-sign sign -q --key "$T/ed.key" --append "$T/disk.raw"
+check "an appended Ed25519 bundle verifies" "$V" --pub "$T/ed.pub" "$T/disk.raw"
+cp "$T/disk.raw" "$T/disk2.raw"
+printf '\001' | dd of="$T/disk2.raw" bs=1 seek=5000 conv=notrunc status=none
+expect_fail 1 "differs from the signed digest" "a changed byte is refused" \
+	"$V" --pub "$T/ed.pub" "$T/disk2.raw"
+
+# What the core leaves to the full verifier is refused, never skipped.
+mkdir -p "$T/pki"
+sh "$TOP/tests/gen/mkpki.sh" "$T/pki" "$T/k.key" pki >/dev/null 2>&1
+head -c 300000 /dev/urandom >"$T/x.raw"
+if ukit-sign sign -q --key "$T/k.key" --cert "$T/pki/pki-leaf.pem" \
+	--chain "$T/pki/pki-int.pem" "$T/x.raw" 2>"$T/.err"; then
+	expect_fail 1 "bundle carries a certificate chain, not a public key hint" \
+		"a certificate-chain bundle is refused with the reason" \
+		"$V" --pub "$T/k.pub" "$T/x.raw"
+else
+	not_ok "signing with a chain: $(cat "$T/.err")"
+fi
+
+# --exec: the tender gets the verified bytes; the shell's codes otherwise.
+want=$(sha256sum <"$T/app.hvt" | cut -d' ' -f1)
+"$V" -q --pub "$T/k.pub" "$T/app.hvt" --exec /bin/sh -c \
+	'sha256sum <"$1" | cut -d" " -f1 >"$2"; exit 3' sh '{}' "$T/seen" >"$T/.out" 2>"$T/.err"
+rc=$?
+[ $rc -eq 3 ] && [ "$(cat "$T/seen")" = "$want" ] &&
+	ok "--exec: the tender's status, and it read exactly the verified bytes" ||
+	not_ok "--exec: exit $rc, seen $(cat "$T/seen" 2>/dev/null)"
+[ ! -s "$T/.out" ] && ok "--exec: nothing of ukit-verify's on the tender's stdout" ||
+	not_ok "stdout: $(cat "$T/.out")"
+expect_fail 127 "cannot run $T/none: No such file or directory" "--exec: a missing tender exits 127" \
+	"$V" -q --pub "$T/k.pub" "$T/app.hvt" --exec "$T/none" '{}'
+rm -f "$T/seen"
+expect_fail 1 "differs from the signed digest" "--exec: nothing runs when verification fails" \
+	"$V" --pub "$T/ed.pub" "$T/disk2.raw" --exec /bin/sh -c 'echo ran >"$1"' sh "$T/seen"
+[ ! -e "$T/seen" ] && ok "--exec: the tender did not run" || not_ok "tender ran"
+
+# Usage.
+expect_fail 2 "--pub KEY is required" "no key: usage error" "$V" "$T/app.hvt"
+expect_fail 2 "one IMAGE is required" "no image: usage error" "$V" --pub "$T/k.pub"
+"$V" --help >"$T/.out" 2>&1 && grep -q '^usage: ukit-verify' "$T/.out" &&
+	ok "--help on stdout, exit 0" || not_ok "--help"
+
+# Constant memory: 1 GiB (sparse) in the verifier's bounded buffer.
+truncate -s 1G "$T/big.raw"
+ukit-sign sign -q --key "$T/k.key" "$T/big.raw"
+/usr/bin/time -f '%M' -o "$T/rss" "$V" -q --pub "$T/k.pub" "$T/big.raw" 2>/dev/null
+rss=$(tail -1 "$T/rss")
+if [ "${UKIT_SAN:-}" = 1 ]; then
+	skip "peak RSS under ASan is the sanitizer's"
+elif [ -n "$rss" ] && [ "$rss" -le 8192 ]; then
+	ok "peak RSS ${rss} KiB verifying 1 GiB (<= 8 MiB)"
+else
+	not_ok "peak RSS ${rss} KiB > 8 MiB"
+fi
+
+# The footprint the issue bounds, as make footprint counts it.
+n=$(make -s -C "$TOP" footprint 2>/dev/null | sed -n 's/^footprint: \([0-9]*\) lines.*/\1/p')
+[ -n "$n" ] && ok "make footprint counts ukit-verify's sources: $n lines" ||
+	not_ok "make footprint printed no count"
+done_testing

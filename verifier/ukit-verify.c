@@ -1,0 +1,132 @@
+/*
+ * ukit-verify: the device's verifier.  Checks an image against pinned
+ * ECDSA P-256 / Ed25519 / RSA public keys and its bundle (detached or
+ * appended) with the core of ukit-sign verify (verify_core.c: the same
+ * code, linked alone), then optionally runs the tender on a sealed copy of
+ * exactly the verified bytes.  Links libcrypto and jansson only.
+ *
+ * Exit: 0 verified (or the tender's status with --exec), 1 not verified
+ * (every reason on stderr), 2 usage, 126/127 the tender cannot be run.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "err.h"
+#include "sealfd.h"
+#include "sig.h"
+#include "verify.h"
+
+#define MAX_PUBS 16
+
+static const char usage[] =
+	"usage: ukit-verify --pub KEY... [--bundle B] [--min-rollback N]\n"
+	"           [--require-format F] [--require-target T] [-q] IMAGE\n"
+	"           [--exec TENDER [ARGS...]]\n";
+
+static int parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -1;
+	*v = strtoull(s, &end, 10);
+	return *end == '\0' ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "pub", required_argument, NULL, 'k' },
+		{ "bundle", required_argument, NULL, 'b' },
+		{ "min-rollback", required_argument, NULL, 'r' },
+		{ "require-format", required_argument, NULL, 'f' },
+		{ "require-target", required_argument, NULL, 't' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sig_key *pub[MAX_PUBS];
+	struct verify_policy p = { .pub = pub, .tee_fd = -1 };
+	struct verify_result r = { 0 };
+	struct fmt_err e = { .off = FMT_NOOFF };
+	char **exec_argv = NULL;
+	int c, quiet = 0, rc;
+
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--exec") == 0) {
+			if (i + 1 >= argc) {
+				fputs("ukit-verify: --exec needs a TENDER\n", stderr);
+				return 2;
+			}
+			exec_argv = &argv[i + 1];
+			argc = i;
+			break;
+		}
+	while ((c = getopt_long(argc, argv, "qh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			e.path = optarg;
+			if (p.npub == MAX_PUBS) {
+				fprintf(stderr, "ukit-verify: at most %d --pub "
+					"keys\n", MAX_PUBS);
+				return 2;
+			}
+			if (sig_key_load_public(optarg, &pub[p.npub], &e) != 0) {
+				fmt_err_print(stderr, "ukit-verify", &e);
+				return 1;
+			}
+			p.npub++;
+			break;
+		case 'b': p.bundle = optarg; break;
+		case 'f': p.require_format = optarg; break;
+		case 't': p.require_target = optarg; break;
+		case 'q': quiet = 1; break;
+		case 'r':
+			if (parse_u64(optarg, &p.min_rollback) == 0)
+				break;
+			fprintf(stderr, "ukit-verify: --min-rollback: not a "
+				"number: %s\n", optarg);
+			return 2;
+		case 'h': fputs(usage, stdout); return 0;
+		case 'V': puts("ukit-verify " UKIT_VERSION); return 0;
+		default: fputs(usage, stderr); return 2;
+		}
+	}
+	if (optind + 1 != argc || p.npub == 0) {
+		fprintf(stderr, "ukit-verify: %s\n%s", p.npub == 0 ?
+			"--pub KEY is required" : "one IMAGE is required", usage);
+		return 2;
+	}
+	e.path = argv[optind];
+	if (exec_argv != NULL &&
+	    (p.tee_fd = sealfd_create("ukit-verify", &e)) < 0) {
+		fmt_err_print(stderr, "ukit-verify", &e);
+		return 1;
+	}
+	if (verify_image_pinned(-1, argv[optind], &p, &r, &e) != 0) {
+		fmt_err_print(stderr, "ukit-verify", &e);
+		return 1;
+	}
+	for (size_t i = 0; i < json_array_size(r.reasons); i++)
+		fprintf(stderr, "ukit-verify: %s: %s\n", argv[optind],
+			json_string_value(json_array_get(r.reasons, i)));
+	if (r.verified && !quiet)
+		fprintf(stderr, "ukit-verify: %s: verified (key %s, rollback "
+			"%llu)\n", argv[optind], r.keyid,
+			(unsigned long long)r.st.rollback);
+	rc = r.verified ? 0 : 1;
+	verify_result_free(&r);
+	for (size_t i = 0; i < p.npub; i++)
+		sig_key_free(pub[i]);
+	if (rc == 0 && exec_argv != NULL) {
+		rc = sealfd_exec(p.tee_fd, exec_argv, &e);
+		fprintf(stderr, "ukit-verify: %s\n", e.msg);
+	}
+	return rc;
+}
