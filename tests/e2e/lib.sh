@@ -61,6 +61,40 @@ check() {
 	fi
 }
 
+# run_ok DESC OUT CMD...: ok when CMD exits 0 and its stdout, in OUT
+# (removed first: a stale file cannot pass), is not empty.  For the two
+# sides of a comparison between two ukit outputs.
+run_ok() {
+	local desc=$1 out=$2 rc
+	shift 2
+	rm -f "$out"
+	"$@" >"$out" 2>"$T/.err"
+	rc=$?
+	if [ "$rc" -eq 0 ] && [ -s "$out" ] && ! san_report "$T/.err"; then
+		ok "$desc"
+	else
+		not_ok "$desc (exit $rc, $(wc -c <"$out") bytes on stdout)"
+		sed 's/^/#   /' "$T/.err" | head -n 20
+	fi
+}
+
+# makes DESC FILE CMD...: ok when CMD exits 0 and writes FILE, not empty
+# (removed first: a stale file cannot pass).
+makes() {
+	local desc=$1 out=$2 rc
+	shift 2
+	rm -f "$out"
+	"$@" >"$T/.out" 2>"$T/.err"
+	rc=$?
+	if [ "$rc" -eq 0 ] && [ -s "$out" ] && ! san_report "$T/.err"; then
+		ok "$desc"
+	else
+		not_ok "$desc (exit $rc; $out $([ -s "$out" ] && echo written ||
+			echo 'missing or empty'))"
+		sed 's/^/#   /' "$T/.err" | head -n 20
+	fi
+}
+
 # expect_fail CODE SUBSTRING DESC CMD...: ok when CMD exits CODE, its
 # stderr contains SUBSTRING (not empty: a refusal says why) and no
 # sanitizer report.  Output in $T/.out, $T/.err.
@@ -80,9 +114,13 @@ expect_fail() {
 	fi
 }
 
-# same_file DESC A B: ok when A and B are byte-identical.
+# same_file DESC A B: ok when A and B exist, are not empty and are
+# byte-identical (two empty outputs of two failed commands are not equal
+# results).
 same_file() {
-	if cmp -s "$2" "$3"; then
+	if [ ! -s "$2" ] || [ ! -s "$3" ]; then
+		not_ok "$1 ($([ -s "$2" ] || echo "$2 ")$([ -s "$3" ] || echo "$3 ")missing or empty)"
+	elif cmp -s "$2" "$3"; then
 		ok "$1"
 	else
 		not_ok "$1 ($2 and $3 differ)"
