@@ -49,6 +49,10 @@ ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
+# A sanitizer report exits 86, never 1 (an expected refusal) or 0, so that
+# expect_fail 1 cannot pass on a memory error; leaks count as errors.
+export ASAN_OPTIONS := detect_leaks=1$(if $(ASAN_OPTIONS),:$(ASAN_OPTIONS)):exitcode=86
+export UBSAN_OPTIONS := print_stacktrace=1$(if $(UBSAN_OPTIONS),:$(UBSAN_OPTIONS)):halt_on_error=1:exitcode=86
 endif
 
 LIB_SRC   := $(sort $(wildcard $(LAYER_DIRS:%=%/*.c)))

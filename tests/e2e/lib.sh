@@ -14,8 +14,19 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/ukit-e2e.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 _n=0
 
-ok()     { _n=$((_n + 1)); echo "ok $_n - $*"; }
-not_ok() { _n=$((_n + 1)); echo "not ok $_n - $*"; }
+# _tap STATUS DESC: one numbered result line.  A DESC of several lines
+# (a command's output pasted in) goes on as "#" comments, so that none of
+# its lines can count as a result.
+_tap() {
+	local first=${2%%$'\n'*}
+	_n=$((_n + 1))
+	echo "$1 $_n - $first"
+	if [ "$first" != "$2" ]; then
+		printf '%s\n' "${2#*$'\n'}" | sed 's/^/#   /'
+	fi
+}
+ok()     { _tap ok "$*"; }
+not_ok() { _tap "not ok" "$*"; }
 skip()   { _n=$((_n + 1)); echo "ok $_n - # SKIP $*"; }
 # missing WHAT: a peer tool or fixture that make deps provides is not
 # there.  That is a failure (make check has run make deps), unless
@@ -28,37 +39,88 @@ missing() {
 			"UKIT_ALLOW_MISSING=1 skips instead)"
 	fi
 }
-diag()   { echo "# $*"; }
+diag()   { printf '%s\n' "$*" | sed 's/^/# /'; }
 
-# check DESC CMD...: ok when CMD exits 0.
+# san_report FILE: FILE holds an AddressSanitizer, LeakSanitizer or
+# UBSan report.  (Under make check's SAN=1 run a report also exits 86,
+# which no check here expects.)
+san_report() { grep -qE 'Sanitizer|runtime error:' "$1" 2>/dev/null; }
+
+# check DESC CMD...: ok when CMD exits 0 and reports no sanitizer error.
+# Output in $T/.out, $T/.err.
 check() {
-	local desc=$1
+	local desc=$1 rc
 	shift
-	if "$@" >"$T/.out" 2>"$T/.err"; then
+	"$@" >"$T/.out" 2>"$T/.err"
+	rc=$?
+	if [ "$rc" -eq 0 ] && ! san_report "$T/.err"; then
 		ok "$desc"
 	else
-		not_ok "$desc (exit $?)"
+		not_ok "$desc (exit $rc)"
 		sed 's/^/#   /' "$T/.err" | head -n 20
 	fi
 }
 
-# expect_fail CODE SUBSTRING DESC CMD...: ok when CMD exits CODE and its
-# stderr contains SUBSTRING.  Output in $T/.out, $T/.err.
+# run_ok DESC OUT CMD...: ok when CMD exits 0 and its stdout, in OUT
+# (removed first: a stale file cannot pass), is not empty.  For the two
+# sides of a comparison between two ukit outputs.
+run_ok() {
+	local desc=$1 out=$2 rc
+	shift 2
+	rm -f "$out"
+	"$@" >"$out" 2>"$T/.err"
+	rc=$?
+	if [ "$rc" -eq 0 ] && [ -s "$out" ] && ! san_report "$T/.err"; then
+		ok "$desc"
+	else
+		not_ok "$desc (exit $rc, $(wc -c <"$out") bytes on stdout)"
+		sed 's/^/#   /' "$T/.err" | head -n 20
+	fi
+}
+
+# makes DESC FILE CMD...: ok when CMD exits 0 and writes FILE, not empty
+# (removed first: a stale file cannot pass).
+makes() {
+	local desc=$1 out=$2 rc
+	shift 2
+	rm -f "$out"
+	"$@" >"$T/.out" 2>"$T/.err"
+	rc=$?
+	if [ "$rc" -eq 0 ] && [ -s "$out" ] && ! san_report "$T/.err"; then
+		ok "$desc"
+	else
+		not_ok "$desc (exit $rc; $out $([ -s "$out" ] && echo written ||
+			echo 'missing or empty'))"
+		sed 's/^/#   /' "$T/.err" | head -n 20
+	fi
+}
+
+# expect_fail CODE SUBSTRING DESC CMD...: ok when CMD exits CODE, its
+# stderr contains SUBSTRING (not empty: a refusal says why) and no
+# sanitizer report.  Output in $T/.out, $T/.err.
 expect_fail() {
 	local code=$1 pat=$2 desc=$3 rc
 	shift 3
 	"$@" >"$T/.out" 2>"$T/.err"
 	rc=$?
-	if [ "$rc" -eq "$code" ] && grep -qF -- "$pat" "$T/.err"; then
+	if san_report "$T/.err"; then
+		not_ok "$desc (exit $rc: a sanitizer report)"
+		sed 's/^/#   /' "$T/.err" | head -n 20
+	elif [ -n "$pat" ] && [ "$rc" -eq "$code" ] &&
+	     grep -qF -- "$pat" "$T/.err"; then
 		ok "$desc"
 	else
 		not_ok "$desc (exit $rc, want $code and '$pat'; stderr: $(head -c 400 "$T/.err"))"
 	fi
 }
 
-# same_file DESC A B: ok when A and B are byte-identical.
+# same_file DESC A B: ok when A and B exist, are not empty and are
+# byte-identical (two empty outputs of two failed commands are not equal
+# results).
 same_file() {
-	if cmp -s "$2" "$3"; then
+	if [ ! -s "$2" ] || [ ! -s "$3" ]; then
+		not_ok "$1 ($([ -s "$2" ] || echo "$2 ")$([ -s "$3" ] || echo "$3 ")missing or empty)"
+	elif cmp -s "$2" "$3"; then
 		ok "$1"
 	else
 		not_ok "$1 ($2 and $3 differ)"

@@ -208,7 +208,6 @@ for arch in x86_64 aarch64 ppc64; do
 		sed 's/^/#   /' "$T/mk.err" | head -n 5
 		continue
 	fi
-	readelf_clean "$arch: fixture readelf -lnW clean" "$T/k-$arch.elf"
 	edit_case "$arch same size" "$T/k-$arch.elf" m01-net inplace -
 	check "$arch same manifest: output identical" \
 		sh -c "ukit-elftool set-manifest '$D/m01-net/manifest.json' '$T/k-$arch.elf' -o '$T/o' && cmp '$T/k-$arch.elf' '$T/o'"
@@ -354,7 +353,8 @@ open(sys.argv[1], "w").write((struct.pack("<III", 4, len(d), 0xcafe1a7e)
 PYEOF
 bash "$MKELF" -a x86_64 -n "$T/fdo.hex" -m "$D/m01-net/note.hex" "$T/lk.elf"
 systemd-analyze inspect-elf "$T/lk.elf" >"$T/sa.txt" 2>&1
-check "linked-in metadata: systemd sees it" grep -q "name: linked-in" "$T/sa.txt"
+grep -q "name: linked-in" "$T/sa.txt" ||
+	not_ok "fixture: systemd does not see the linked-in metadata"
 check "linked-in metadata: replaced by a longer one" \
 	ukit-elftool set-package-metadata "$T/long.json" "$T/lk.elf" -o "$T/lk2.elf"
 check "linked-in metadata: only the repoint ranges differ, section moved" \

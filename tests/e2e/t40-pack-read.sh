@@ -16,7 +16,6 @@ for q in "$T"/g/*.qcow2; do
 	qemu-img convert -O raw "$q" "$T/ref.raw"
 	check "$n: ukit compare with qemu-img's raw: identical" \
 		ukit-pack compare "$q" "$T/ref.raw"
-	check "$n: qemu-img compare agrees" qemu-img compare -q "$q" "$T/ref.raw"
 done
 # libqcow as an independent reader, where it reads correctly (not zstd, not
 # images that use the zero flag: ../shared/DESIGN.md)
@@ -70,11 +69,11 @@ ukit-pack compare --strict "$T/g/q-default.qcow2" "$T/zt.raw" >"$T/.out"
 [ $? -eq 1 ] && grep -q '^Strict mode: Image size mismatch! (5243904 != 8388608)$' "$T/.out" &&
 	ok "--strict: size mismatch differs, in qemu's words with the sizes" ||
 	not_ok "--strict: size mismatch ($(cat "$T/.out"))"
-# the zero flag: libqcow ignores it, ukit must not
+# the zero flag: libqcow ignores it, ukit must not (zf.qcow2, read in the
+# first loop, must really have zero clusters for that to prove anything)
 if [ -f "$T/g/zf.qcow2" ]; then
-	qemu-img map --output=json "$T/g/zf.qcow2" | grep -q '"zero": true' &&
-		ok "zero-flag image really has zero clusters" ||
-		not_ok "zero-flag image has no zero clusters"
+	qemu-img map --output=json "$T/g/zf.qcow2" | grep -q '"zero": true' ||
+		not_ok "fixture: zf.qcow2 has no zero clusters"
 fi
 # bounded memory on 2 MiB clusters (libqcow used 270 MB here): peak RSS
 if ! ldd "$UKIT_BIN/ukit-pack" | grep -q libasan; then
@@ -120,10 +119,10 @@ for j in 1 2; do
 		qemu-img compare -q "$T/ov$j.qcow2" "$T/ov.want"
 done
 check "-j 1 and -j 2 write the same bytes" cmp "$T/ov1.qcow2" "$T/ov2.qcow2"
+# (a precondition, not a check of ukit: the chain is two levels deep)
 qemu-img map --output=json "$T/g/ov.qcow2" >"$T/ov.map"
-grep -q '"depth": 1' "$T/ov.map" && grep -q '"depth": 2' "$T/ov.map" &&
-	ok "the overlay reads from two levels below it" ||
-	not_ok "the overlay's map: $(head -c 300 "$T/ov.map")"
+grep -q '"depth": 1' "$T/ov.map" && grep -q '"depth": 2' "$T/ov.map" ||
+	not_ok "fixture: the overlay's map: $(head -c 300 "$T/ov.map")"
 # an error in a backing file names that file and the offset in it
 host=$("$PY" - "$T/g/q-zlib.qcow2" "$T/g/bz.qcow2" "$T/g/bl1.qcow2" <<'PYEOF'
 import struct, sys

@@ -129,18 +129,21 @@ if [ -n "$uz" ] && [ -n "$qz" ] && [ $((uz * 100)) -le $((qz * 102)) ]; then
 else
 	not_ok "-c zlib: image end offset '$uz', qemu-img -c '$qz' (over 2%)"
 fi
-ukit-pack convert -q -O qcow2 -c zlib --level 6 "$IN" "$T/z6.qcow2"
+makes "-c zlib --level 6 converts" "$T/z6.qcow2" \
+	ukit-pack convert -q -O qcow2 -c zlib --level 6 "$IN" "$T/z6.qcow2"
 same_file "-c zlib --level 6 is the default" "$T/zlib.qcow2" "$T/z6.qcow2"
 
 # the output does not depend on the number of threads: compressing, and
 # copying (two threads take turns) with runs of many clusters, of one, and
-# clusters larger than a run
+# clusters larger than a run.  Each output is made anew (makes removes it
+# first) and every row's are removed after it: a stale file cannot pass.
 while read -r c cs; do
 	copt=
 	[ "$c" = none ] || copt="-c $c"
 	for j in 1 2 4; do
 		# shellcheck disable=SC2086
-		ukit-pack convert -q -O qcow2 $copt -j $j --cluster-size "$cs" \
+		makes "$c, $cs clusters: -j$j converts" "$T/j$j.qcow2" \
+			ukit-pack convert -q -O qcow2 $copt -j $j --cluster-size "$cs" \
 			"$IN" "$T/j$j.qcow2"
 	done
 	same_file "$c, $cs clusters: -j1 and -j2 write the same bytes" \
@@ -150,11 +153,12 @@ while read -r c cs; do
 	check "$c, $cs clusters: -j2 output equals the input" \
 		qemu-img compare -f raw -F qcow2 "$IN" "$T/j2.qcow2"
 	for j in 1 2; do
-		rm -f "$T/rj$j.raw"
-		ukit-pack convert -q -O raw -j $j "$T/j2.qcow2" "$T/rj$j.raw"
+		makes "$c, $cs clusters: -j$j converts back to raw" "$T/rj$j.raw" \
+			ukit-pack convert -q -O raw -j $j "$T/j2.qcow2" "$T/rj$j.raw"
 		same_file "$c, $cs clusters: back to raw with -j$j" \
 			"$IN" "$T/rj$j.raw"
 	done
+	rm -f "$T"/j[124].qcow2 "$T"/rj[12].raw
 done <<'EOF2'
 none 4K
 none 512

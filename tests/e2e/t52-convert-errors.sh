@@ -126,9 +126,11 @@ expect_fail 1 "No such file" "missing input: exit 1" \
 check "no output after usage errors" test ! -e "$T/o"
 
 # -p draws a progress bar on stderr, -q keeps stderr quiet
-ukit-pack convert -p -O qcow2 "$T/in.raw" "$T/p.qcow2" 2>"$T/p.err"
+makes "-p: converts" "$T/p.qcow2" ukit-pack convert -p -O qcow2 "$T/in.raw" "$T/p.qcow2"
+cp "$T/.err" "$T/p.err"
 check "-p: progress bar on stderr" grep -q '100.00/100%' "$T/p.err"
-ukit-pack convert -q -O qcow2 "$T/in.raw" "$T/q.qcow2" 2>"$T/q.err"
+makes "-q: converts" "$T/q.qcow2" ukit-pack convert -q -O qcow2 "$T/in.raw" "$T/q.qcow2"
+cp "$T/.err" "$T/q.err"
 check "-q: nothing on stderr" test ! -s "$T/q.err"
 same_file "-p does not change the output" "$T/p.qcow2" "$T/q.qcow2"
 

@@ -155,7 +155,7 @@ expect_fail 2 "usage" "sign without --key is a usage error" ukit-sign sign k.elf
 if command -v qemu-img >/dev/null; then
 	head -c 1M /dev/urandom > d.raw
 	qemu-img convert -f raw -O qcow2 d.raw good.qcow2
-	"$PY" - good.qcow2 bad.qcow2 <<'P'
+	"$PY" - good.qcow2 bad.qcow2 >/dev/null <<'P'
 import struct, sys
 b = bytearray(open(sys.argv[1], "rb").read())
 cs = 1 << struct.unpack(">I", b[20:24])[0]
@@ -174,8 +174,9 @@ P
 		"a qcow2 with a data cluster's refcount at 0 is not signed" \
 		ukit-sign sign --key k.key bad.qcow2
 	check "and no bundle is written" test ! -e bad.qcow2.bundle.json
-	check "qemu-img check agrees it is corrupt" sh -c \
-		'qemu-img check bad.qcow2 >/dev/null 2>&1; test $? -eq 2'
+	# (a precondition: qemu-img check calls the fixture corrupt)
+	qemu-img check bad.qcow2 >/dev/null 2>&1
+	[ $? -eq 2 ] || not_ok "fixture: qemu-img check does not call bad.qcow2 corrupt"
 else
 	missing "qemu-img not installed"
 fi

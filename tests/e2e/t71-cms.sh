@@ -38,22 +38,21 @@ expect_fail 1 "does not verify" "verify --cms --exec: a failure runs nothing" \
 check "the tender did not run" test ! -e "$T/ran"
 ukit-sign verify --json --ca "$CA/root.pem" --cms "$T/img.p7s" "$T/bad" >"$T/v.json" 2>/dev/null
 validate_json "failed verify --cms --json matches the schema" ukit-sign-verify.schema.json "$T/v.json"
-expect_fail 4 "verification failure" "openssl agrees: changed byte fails" openssl cms -verify -binary \
-	-inform DER -in "$T/img.p7s" -content "$T/bad" -CAfile "$CA/root.pem" \
-	-purpose any -out /dev/null
 cp "$T/img" "$T/long"
 printf 'X' >>"$T/long"
 expect_fail 1 "does not verify" "one byte appended fails" \
 	ukit-sign verify --ca "$CA/root.pem" --cms "$T/img.p7s" "$T/long"
-expect_fail 1 "" "another root fails" \
+expect_fail 1 "certificate chain does not verify: unable to get local issuer certificate" \
+	"another root fails" \
 	ukit-sign verify --ca "$CA/other-root.pem" --cms "$T/img.p7s" "$T/img"
 
-# openssl signs with a serverAuth leaf; -purpose any takes it, ukit must not.
+# openssl signs with a serverAuth leaf; -purpose any takes it (a
+# precondition, not a check of ukit), ukit must not.
 openssl cms -sign -binary -in "$T/img" -signer "$CA/noeku.pem" -inkey "$CA/noeku.key" \
 	-certfile "$CA/inter.pem" -outform DER -out "$T/noeku.p7s"
-check "openssl -purpose any accepts a serverAuth signer" openssl cms -verify -binary \
-	-inform DER -in "$T/noeku.p7s" -content "$T/img" -CAfile "$CA/root.pem" \
-	-purpose any -out /dev/null
+openssl cms -verify -binary -inform DER -in "$T/noeku.p7s" -content "$T/img" \
+	-CAfile "$CA/root.pem" -purpose any -out /dev/null 2>/dev/null ||
+	not_ok "fixture: openssl -purpose any does not accept the serverAuth signer"
 expect_fail 1 "codeSigning" "verify --cms refuses a leaf without codeSigning" \
 	ukit-sign verify --ca "$CA/root.pem" --cms "$T/noeku.p7s" "$T/img"
 expect_fail 1 "codeSigning" "sign --format cms refuses a leaf without codeSigning" \
