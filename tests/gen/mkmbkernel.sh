@@ -5,11 +5,13 @@
 # info flag 2, or the Multiboot 2 command-line tag), then writes 0x21 to
 # isa-debug-exit (iobase 0xf4): QEMU exits with (0x21 << 1) | 1 = 67.
 # mb1 (default): a Multiboot 1 header; mb2: a Multiboot 2 header only;
-# none: no header at all (to be refused).  PAD: bytes of padding data
+# aout: a Multiboot 1 header with the a.out kludge addresses; aout-lie:
+# the same with a header_addr 4 KiB off (to be refused); none: no header
+# at all (to be refused).  PAD: bytes of padding data
 # (a .data array) to make a big kernel for benchmarks.
 # `objcopy -O elf64-x86-64 OUT OUT64` makes the ELF64 variant.
 set -eu
-out=$1 kind=${2:-mb1} pad=${3:-0}
+out=$1 kind=${2:-mb1} pad=${3:-0} lie=0
 d=$(mktemp -d "${TMPDIR:-/tmp}/mbk.XXXXXX")
 trap 'rm -rf "$d"' EXIT
 cat >"$d/k.S" <<'ASM'
@@ -20,6 +22,11 @@ cat >"$d/k.S" <<'ASM'
 	.align 8
 #if KIND == 1
 	.long MB1_MAGIC, MB1_FLAGS, -(MB1_MAGIC + MB1_FLAGS)
+#elif KIND == 3
+	/* a.out kludge: GRUB loads by these addresses, not by the ELF */
+mb1_hdr:
+	.long MB1_MAGIC, MB1_FLAGS | 0x10000, -(MB1_MAGIC + (MB1_FLAGS | 0x10000))
+	.long mb1_hdr + LIE, mb1_hdr, load_end, _end, _start
 #elif KIND == 2
 mb2_start:
 	.long MB2_MAGIC, 0, mb2_end - mb2_start
@@ -93,17 +100,20 @@ puts:
 prefix:	.asciz "ukit-mb: "
 	.data
 	.align 16
-pad:	.fill PAD, 1, 0x5a
+pad:	.long 0x5a5a5a5a                   /* .data is never empty */
+	.fill PAD, 1, 0x5a
+load_end:
 	.bss
 	.align 16
 	.skip 4096
 stack_top:
 ASM
 case $kind in
-mb1) k=1 ;; mb2) k=2 ;; none) k=0 ;; *) echo "mkmbkernel: kind mb1|mb2|none" >&2; exit 2 ;;
+mb1) k=1 ;; mb2) k=2 ;; none) k=0 ;; aout) k=3 ;; aout-lie) k=3; lie=0x1000 ;;
+*) echo "mkmbkernel: kind mb1|mb2|aout|aout-lie|none" >&2; exit 2 ;;
 esac
-gcc -m32 -c -DKIND=$k -DPAD="$pad" -o "$d/k.o" "$d/k.S"
+gcc -m32 -c -DKIND=$k -DPAD="$pad" -DLIE="$lie" -o "$d/k.o" "$d/k.S"
 # the header first in .text: GRUB looks for it in the first 8 KiB
 # (32 KiB for mb2); -n: no page for the ELF headers below 1 MiB
-ld -m elf_i386 -nostdlib -static -n -Ttext=0x100000 -z noexecstack --no-warn-rwx-segments \
+ld -m elf_i386 -nostdlib -static -n -s -Ttext=0x100000 -z noexecstack --no-warn-rwx-segments \
 	--build-id=none -o "$out" "$d/k.o"
