@@ -168,9 +168,10 @@ static int check_range(uint64_t lo, uint64_t hi, const char *who,
 /* Find and check a Multiboot 1 header.  1 found, 0 none, -1 error. */
 static int find_mb1(const struct src *s, const uint8_t *head, size_t hlen,
 		    const struct seg *sg, unsigned nseg,
-		    struct ukit_mb_kernel *k, struct fmt_err *e)
+		    struct ukit_mb_kernel *k, struct fmt_err *bad,
+		    struct fmt_err *e)
 {
-	uint64_t bad = UINT64_MAX;
+	uint64_t first = UINT64_MAX;
 	uint32_t badsum = 0, badflags = 0;
 
 	for (size_t o = 0; o + 12 <= hlen; o += 4) {
@@ -181,8 +182,8 @@ static int find_mb1(const struct src *s, const uint8_t *head, size_t hlen,
 		flags = le32_load(head + o + 4);
 		sum = le32_load(head + o + 8);
 		if ((uint32_t)(magic + flags + sum) != 0) {
-			if (bad == UINT64_MAX) {
-				bad = o;
+			if (first == UINT64_MAX) {
+				first = o;
 				badsum = sum;
 				badflags = flags;
 			}
@@ -226,18 +227,18 @@ static int find_mb1(const struct src *s, const uint8_t *head, size_t hlen,
 		}
 		return 1;
 	}
-	if (bad != UINT64_MAX)
-		return fmt_errf(e, bad, "Multiboot 1 header: bad checksum "
-				"(0x%08" PRIx32 " + 0x%08" PRIx32 " + 0x%08"
-				PRIx32 " is not 0)", MB1_MAGIC, badflags,
-				badsum);
+	if (first != UINT64_MAX)
+		fmt_errf(bad, first, "Multiboot 1 magic with a bad checksum "
+			 "(0x%08" PRIx32 " + 0x%08" PRIx32 " + 0x%08" PRIx32
+			 " is not 0)", MB1_MAGIC, badflags, badsum);
 	return 0;
 }
 
 /* Find and check a Multiboot 2 header.  1 found, 0 none, -1 error. */
 static int find_mb2(const struct src *s, const uint8_t *head, size_t hlen,
 		    const struct seg *sg, unsigned nseg,
-		    struct ukit_mb_kernel *k, struct fmt_err *e)
+		    struct ukit_mb_kernel *k, struct fmt_err *bad,
+		    struct fmt_err *e)
 {
 	for (size_t o = 0; o + 16 <= hlen; o += 8) {
 		uint32_t arch, len, sum;
@@ -250,11 +251,15 @@ static int find_mb2(const struct src *s, const uint8_t *head, size_t hlen,
 		arch = le32_load(head + o + 4);
 		len = le32_load(head + o + 8);
 		sum = le32_load(head + o + 12);
-		if ((uint32_t)(MB2_MAGIC + arch + len + sum) != 0)
-			return fmt_errf(e, o, "Multiboot 2 header: bad checksum "
-					"(0x%08" PRIx32 " + 0x%08" PRIx32 " + 0x%08"
-					PRIx32 " + 0x%08" PRIx32 " is not 0)",
-					MB2_MAGIC, arch, len, sum);
+		if ((uint32_t)(MB2_MAGIC + arch + len + sum) != 0) {
+			if (bad->msg[0] == '\0')
+				fmt_errf(bad, o, "Multiboot 2 magic with a "
+					 "bad checksum (0x%08" PRIx32 " + 0x%08"
+					 PRIx32 " + 0x%08" PRIx32 " + 0x%08"
+					 PRIx32 " is not 0)", MB2_MAGIC, arch,
+					 len, sum);
+			continue;
+		}
 		if (arch != 0)
 			return fmt_errf(e, o + 4, "Multiboot 2 header: "
 					"architecture %" PRIu32 " is not i386 (0)",
@@ -361,6 +366,7 @@ static int parse(const struct src *s, struct ukit_mb_kernel *out,
 	uint8_t head[UKIT_MB2_SEARCH], ph[64];
 	size_t hlen = s->size < sizeof head ? (size_t)s->size : sizeof head;
 	struct ukit_mb_kernel k = { 0 };
+	struct fmt_err bad = { .off = FMT_NOOFF };   /* a magic, bad checksum */
 	struct seg sg[UKIT_MB_MAX_PHDRS];
 	unsigned nseg = 0;
 	uint64_t phoff, entry, lo = UINT64_MAX, hi = 0;
@@ -494,15 +500,18 @@ static int parse(const struct src *s, struct ukit_mb_kernel *out,
 			k.entry = entry - sg[i].vaddr + sg[i].paddr;
 
 	r = find_mb1(s, head, hlen < UKIT_MB1_SEARCH ? hlen : UKIT_MB1_SEARCH,
-		     sg, nseg, &k, e);
+		     sg, nseg, &k, &bad, e);
 	if (r < 0)
 		return -1;
 	if (r == 0) {
 		k.load_lo = lo;
 		k.load_hi = hi;
-		r = find_mb2(s, head, hlen, sg, nseg, &k, e);
+		r = find_mb2(s, head, hlen, sg, nseg, &k, &bad, e);
 		if (r < 0)
 			return -1;
+		if (r == 0 && bad.msg[0] != '\0')
+			return fmt_errf(e, bad.off, "no Multiboot header: %s",
+					bad.msg);
 		if (r == 0)
 			return fmt_errf(e, 0, "no Multiboot header: no Multiboot "
 					"1 header (magic 0x1BADB002) in the first "
