@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -206,33 +207,39 @@ static bool safe_name(const char *s)
 	return true;
 }
 
-/*
- * Run (argv) with the reproducibility environment; its output is kept
- * and printed only if it fails.  Descriptors in (keep) stay open in the
- * child.  0, or -1 after printing why.
- */
-static int run(struct dsk *d, char *const argv[], const int *keep,
-	       unsigned nkeep)
-{
-	int p[2], st;
+/* A child process: its pid and the pipe its output comes through. */
+struct proc {
 	pid_t pid;
-	char out[2048], ep[32];
-	size_t n = 0;
-	ssize_t r;
+	int fd;
+	const char *name;
+};
 
+/*
+ * Start (argv) with the reproducibility environment; its output is kept
+ * and printed only if it fails (reap()).  Descriptors in (keep) stay open
+ * in the child.  0, or -1 after printing why.
+ */
+static int spawn(struct dsk *d, char *const argv[], const int *keep,
+		 unsigned nkeep, struct proc *pr)
+{
+	int p[2];
+	char ep[32];
+
+	pr->pid = -1;
+	pr->name = argv[0];
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		cli_errx("disk: pipe: %s", strerror(errno));
 		return -1;
 	}
 	snprintf(ep, sizeof ep, "%lld", d->epoch);
-	pid = fork();
-	if (pid < 0) {
+	pr->pid = fork();
+	if (pr->pid < 0) {
 		cli_errx("disk: fork: %s", strerror(errno));
 		close(p[0]);
 		close(p[1]);
 		return -1;
 	}
-	if (pid == 0) {
+	if (pr->pid == 0) {
 		dup2(p[1], 1);
 		dup2(p[1], 2);
 		for (unsigned i = 0; i < nkeep; i++)
@@ -249,7 +256,24 @@ static int run(struct dsk *d, char *const argv[], const int *keep,
 		_exit(127);
 	}
 	close(p[1]);
-	while ((r = read(p[0], out + n, sizeof out - 1 - n)) != 0) {
+	pr->fd = p[0];
+	return 0;
+}
+
+/* Wait for (pr); with (kill_it), end it first.  0 if it exited 0, else
+ * -1 after printing its output. */
+static int reap(struct proc *pr, bool kill_it)
+{
+	char out[2048];
+	size_t n = 0;
+	ssize_t r;
+	int st = 0;
+
+	if (pr->pid <= 0)
+		return -1;
+	if (kill_it)
+		kill(pr->pid, SIGTERM);
+	while ((r = read(pr->fd, out + n, sizeof out - 1 - n)) != 0) {
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -259,26 +283,39 @@ static int run(struct dsk *d, char *const argv[], const int *keep,
 		if (n == sizeof out - 1) {
 			char sink[512];
 
-			while (read(p[0], sink, sizeof sink) > 0)
+			while (read(pr->fd, sink, sizeof sink) > 0)
 				;
 			break;
 		}
 	}
-	close(p[0]);
+	close(pr->fd);
 	out[n] = '\0';
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+	while (waitpid(pr->pid, &st, 0) < 0 && errno == EINTR)
 		;
+	pr->pid = -1;
+	if (kill_it)
+		return -1;
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		return 0;
 	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
 		out[--n] = '\0';
 	if (WIFEXITED(st))
-		cli_errx("disk: %s failed (exit %d)%s%s", argv[0],
+		cli_errx("disk: %s failed (exit %d)%s%s", pr->name,
 			 WEXITSTATUS(st), n ? ": " : "", out);
 	else
-		cli_errx("disk: %s killed by signal %d", argv[0],
+		cli_errx("disk: %s killed by signal %d", pr->name,
 			 WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 	return -1;
+}
+
+static int run(struct dsk *d, char *const argv[], const int *keep,
+	       unsigned nkeep)
+{
+	struct proc pr;
+
+	if (spawn(d, argv, keep, nkeep, &pr) < 0)
+		return -1;
+	return reap(&pr, false);
 }
 
 /* Read all of the file (path) into (*buf), (*len); pad to (pad) bytes. */
@@ -334,11 +371,10 @@ static int hash_fd(EVP_MD_CTX *c, int fd, const char *path, uint64_t size,
 
 /*
  * The seed of every derived value (GUIDs, FAT serial): SHA-256 of the
- * inputs: the kernel, modules, command line, firmware, size and the GRUB
- * images.
+ * inputs: the kernel, the modules, the command line, the firmware and the
+ * size.  (The GRUB images follow from these and the GRUB package.)
  */
-static int make_seed(struct dsk *d, const uint8_t *core, size_t core_len,
-		     const uint8_t *efi, size_t efi_len)
+static int make_seed(struct dsk *d)
 {
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
 	size_t tmplen = 1u << 20;
@@ -356,6 +392,8 @@ static int make_seed(struct dsk *d, const uint8_t *core, size_t core_len,
 	EVP_DigestUpdate(c, be, 8);
 	be64_store(be, d->size);
 	EVP_DigestUpdate(c, be, 8);
+	be64_store(be, d->nwords);
+	EVP_DigestUpdate(c, be, 8);
 	for (size_t i = 0; i < d->nwords; i++)
 		EVP_DigestUpdate(c, d->words[i], strlen(d->words[i]) + 1);
 	be64_store(be, d->ksize);
@@ -370,8 +408,6 @@ static int make_seed(struct dsk *d, const uint8_t *core, size_t core_len,
 			    tmp, tmplen) < 0)
 			goto out;
 	}
-	EVP_DigestUpdate(c, core, core_len);
-	EVP_DigestUpdate(c, efi, efi_len);
 	if (EVP_DigestFinal_ex(c, d->seed, &mdlen) != 1) {
 		cli_errx("disk: SHA-256 failed");
 		goto out;
@@ -383,25 +419,32 @@ out:
 	return rc;
 }
 
-static void rm_tmp(struct dsk *d)
+/* Remove the work directory (files and directories two levels deep). */
+static void rm_tree(const char *dir, int depth)
 {
-	DIR *dir;
+	DIR *dp;
 	struct dirent *de;
-	char p[sizeof d->tmp + 260];
+	char p[4400];
 
-	if (d->tmp[0] == '\0')
-		return;
-	if ((dir = opendir(d->tmp)) != NULL) {
-		while ((de = readdir(dir)) != NULL) {
+	if ((dp = opendir(dir)) != NULL) {
+		while ((de = readdir(dp)) != NULL) {
 			if (strcmp(de->d_name, ".") == 0 ||
 			    strcmp(de->d_name, "..") == 0)
 				continue;
-			snprintf(p, sizeof p, "%s/%s", d->tmp, de->d_name);
-			unlink(p);
+			snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+			if (unlink(p) < 0 && errno == EISDIR && depth < 4)
+				rm_tree(p, depth + 1);
 		}
-		closedir(dir);
+		closedir(dp);
 	}
-	rmdir(d->tmp);
+	rmdir(dir);
+}
+
+static void rm_tmp(struct dsk *d)
+{
+	if (d->tmp[0] == '\0')
+		return;
+	rm_tree(d->tmp, 0);
 	d->tmp[0] = '\0';
 }
 
@@ -433,59 +476,39 @@ static int write_cfg(struct dsk *d, const char *path)
 	return 0;
 }
 
+/* Start grub-mkimage for (target) writing (out). */
 static int mkimage(struct dsk *d, const char *target, const char *out,
-		   const char *cfg, const char *prefix)
+		   const char *cfg, const char *prefix, struct proc *pr)
 {
-	char dir[128], o[4200];
+	char dir[128], o[4400], c[4400];
 	bool pc = strcmp(target, "i386-pc") == 0;
 	const char *mb = d->mb.mb_version == 2 ? "multiboot2" : "multiboot";
 	char *argv[] = {
 		"grub-mkimage", "-O", (char *)target, "-d", dir, "-o", o,
-		"-c", (char *)cfg, "-p", (char *)prefix,
+		"-c", c, "-p", (char *)prefix,
 		pc ? "biosdisk" : "efi_gop", "part_gpt", "fat", (char *)mb,
 		"boot", NULL,
 	};
 
 	snprintf(dir, sizeof dir, "%s/%s", GRUB_LIB, target);
 	snprintf(o, sizeof o, "%s", out);
+	snprintf(c, sizeof c, "%s", cfg);
 	if (access(dir, R_OK) != 0) {
 		cli_errx("disk: %s: %s (GRUB's %s modules: Debian package "
 			 "%s)", dir, strerror(errno), target,
 			 pc ? "grub-pc-bin" : "grub-efi-amd64-bin");
 		return -1;
 	}
-	return run(d, argv, NULL, 0);
+	return spawn(d, argv, NULL, 0, pr);
 }
 
-/* mtools on the ESP of the disk open on (fd). */
-static int mtool(struct dsk *d, int fd, uint64_t off, const char *tool,
-		 const char *a1, const char *a2, int src_fd)
-{
-	char img[64], srcp[32];
-	char *argv[8];
-	int keep[2] = { fd, src_fd };
-	int n = 0;
-
-	snprintf(img, sizeof img, "/dev/fd/%d@@%" PRIu64, fd, off);
-	argv[n++] = (char *)tool;
-	argv[n++] = "-i";
-	argv[n++] = img;
-	if (strcmp(tool, "mcopy") == 0)
-		argv[n++] = "-Q";
-	if (src_fd >= 0) {
-		snprintf(srcp, sizeof srcp, "/dev/fd/%d", src_fd);
-		argv[n++] = srcp;
-	} else if (a1 != NULL) {
-		argv[n++] = (char *)a1;
-	}
-	if (a2 != NULL)
-		argv[n++] = (char *)a2;
-	argv[n] = NULL;
-	return run(d, argv, keep, src_fd >= 0 ? 2 : 1);
-}
-
-static int fill_esp(struct dsk *d, int fd, const struct ukit_bootdisk_layout *l,
-		    const char *efi_path, const char *cfg_path)
+/*
+ * Make the FAT file system of the ESP on the disk open on (fd) and copy
+ * the staging tree (d->tmp/esp: EFI/BOOT/BOOTX64.EFI, kernel and modules
+ * as links to /dev/fd/N of the inputs, ukit-boot.cfg) onto it, in a fixed
+ * order: two runs of mtools, three with modules.
+ */
+static int fill_esp(struct dsk *d, int fd, const struct ukit_bootdisk_layout *l)
 {
 	uint64_t off = l->esp_lba * UKIT_SECTOR;
 	char img[64], t[32], h[32], serial[16];
@@ -493,39 +516,98 @@ static int fill_esp(struct dsk *d, int fd, const struct ukit_bootdisk_layout *l,
 		"mformat", "-i", img, "-T", t, "-h", "64", "-s", "32", "-H", h,
 		"-N", serial, "-v", "UKIT-BOOT", "::", NULL,
 	};
-	char modp[128];
+	char *cp[MAX_MODULES + 8], efi[4400], kern[4400], cfg[4400];
+	char mods[MAX_MODULES][4400];
+	int keep[MAX_MODULES + 2], nk = 0, n = 0;
 
 	snprintf(img, sizeof img, "/dev/fd/%d@@%" PRIu64, fd, off);
 	snprintf(t, sizeof t, "%" PRIu64, l->esp_sectors);
 	snprintf(h, sizeof h, "%" PRIu64, l->esp_lba);
 	snprintf(serial, sizeof serial, "%02x%02x%02x%02x", d->seed[0],
 		 d->seed[1], d->seed[2], d->seed[3]);
-	if (run(d, fmt, &fd, 1) < 0)
+	snprintf(efi, sizeof efi, "%s/esp/EFI", d->tmp);
+	snprintf(kern, sizeof kern, "%s/esp/kernel", d->tmp);
+	snprintf(cfg, sizeof cfg, "%s/esp/ukit-boot.cfg", d->tmp);
+	keep[nk++] = fd;
+	if (run(d, fmt, keep, 1) < 0)
 		return -1;
-	if (d->fw & FW_UEFI) {
-		if (mtool(d, fd, off, "mmd", "::/EFI", NULL, -1) < 0 ||
-		    mtool(d, fd, off, "mmd", "::/EFI/BOOT", NULL, -1) < 0 ||
-		    mtool(d, fd, off, "mcopy", efi_path,
-			  "::/EFI/BOOT/BOOTX64.EFI", -1) < 0)
+	keep[nk++] = d->kfd;
+	for (unsigned i = 0; i < d->nmod; i++)
+		keep[nk++] = d->mod_fd[i];
+	cp[n++] = "mcopy";
+	cp[n++] = "-s";
+	cp[n++] = "-Q";
+	cp[n++] = "-i";
+	cp[n++] = img;
+	if (d->fw & FW_UEFI)
+		cp[n++] = efi;
+	cp[n++] = kern;
+	cp[n++] = cfg;
+	cp[n++] = "::/";
+	cp[n] = NULL;
+	if (run(d, cp, keep, (unsigned)nk) < 0)
+		return -1;
+	if (d->nmod == 0)
+		return 0;
+	n = 5;
+	for (unsigned i = 0; i < d->nmod; i++) {
+		snprintf(mods[i], sizeof mods[i], "%s/esp/modules/%s", d->tmp,
+			 d->mod_name[i]);
+		cp[n++] = mods[i];
+	}
+	cp[n++] = "::/modules/";
+	cp[n] = NULL;
+	{
+		char *md[] = { "mmd", "-i", img, "::/modules", NULL };
+
+		if (run(d, md, keep, 1) < 0)
 			return -1;
 	}
-	if (mtool(d, fd, off, "mcopy", cfg_path, "::/ukit-boot.cfg", -1) < 0 ||
-	    mtool(d, fd, off, "mcopy", NULL, "::/kernel", d->kfd) < 0)
-		return -1;
-	if (d->nmod > 0 && mtool(d, fd, off, "mmd", "::/modules", NULL, -1) < 0)
-		return -1;
+	return run(d, cp, keep, (unsigned)nk);
+}
+
+/* The staging tree for fill_esp(). */
+static int stage(struct dsk *d)
+{
+	char p[4400], l[32];
+
+	snprintf(p, sizeof p, "%s/esp", d->tmp);
+	if (mkdir(p, 0700) < 0)
+		goto fail;
+	if (d->fw & FW_UEFI) {
+		snprintf(p, sizeof p, "%s/esp/EFI", d->tmp);
+		if (mkdir(p, 0700) < 0)
+			goto fail;
+		snprintf(p, sizeof p, "%s/esp/EFI/BOOT", d->tmp);
+		if (mkdir(p, 0700) < 0)
+			goto fail;
+	}
+	snprintf(p, sizeof p, "%s/esp/kernel", d->tmp);
+	snprintf(l, sizeof l, "/dev/fd/%d", d->kfd);
+	if (symlink(l, p) < 0)
+		goto fail;
+	if (d->nmod > 0) {
+		snprintf(p, sizeof p, "%s/esp/modules", d->tmp);
+		if (mkdir(p, 0700) < 0)
+			goto fail;
+	}
 	for (unsigned i = 0; i < d->nmod; i++) {
-		snprintf(modp, sizeof modp, "::/modules/%s", d->mod_name[i]);
-		if (mtool(d, fd, off, "mcopy", NULL, modp, d->mod_fd[i]) < 0)
-			return -1;
+		snprintf(p, sizeof p, "%s/esp/modules/%s", d->tmp,
+			 d->mod_name[i]);
+		snprintf(l, sizeof l, "/dev/fd/%d", d->mod_fd[i]);
+		if (symlink(l, p) < 0)
+			goto fail;
 	}
 	return 0;
+fail:
+	cli_errx("disk: %s: %s", p, strerror(errno));
+	return -1;
 }
 
 static int open_tmpfile(const char *dir)
 {
 	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	char p[4200];
+	char p[4400];
 
 	if (fd >= 0)
 		return fd;
@@ -543,6 +625,10 @@ enum {
 	OPT_CLUSTER, OPT_COMPAT,
 };
 
+/* The BIOS boot partition: 1 MiB, reserved before core.img is made (so
+ * that grub-mkimage's LZMA runs while the ESP is written). */
+#define CORE_MAX (1u << 20)
+
 static int build(struct dsk *d, enum image_format ofmt, const char *out,
 		 const struct convert_opts *co)
 {
@@ -550,12 +636,14 @@ static int build(struct dsk *d, enum image_format ofmt, const char *out,
 	struct ukit_bootdisk_layout l;
 	struct ukit_gpt_part parts[2];
 	struct outfile of;
+	struct proc pc = { .pid = -1 }, ef = { .pid = -1 };
 	bool of_open = false;
-	uint8_t *core = NULL, *efi = NULL, *boot = NULL, dguid[16];
-	size_t core_len = 0, efi_len = 0, boot_len = 0;
-	uint64_t esp_bytes;
-	char cfg[4200], corep[4200], efip[4200], prefix[32];
+	uint8_t *core = NULL, *boot = NULL, dguid[16];
+	size_t core_len = 0, boot_len = 0;
+	uint64_t esp_bytes, efi_len = 0;
+	char cfg[4400], corep[4400], efip[4400], prefix[32];
 	const char *tdir = getenv("TMPDIR");
+	struct stat st;
 	int dfd = -1, rc = 1;
 	unsigned np = 0;
 	struct image *img = NULL;
@@ -567,25 +655,30 @@ static int build(struct dsk *d, enum image_format ofmt, const char *out,
 		d->tmp[0] = '\0';
 		return 1;
 	}
-	snprintf(cfg, sizeof cfg, "%s/boot.cfg", d->tmp);
+	snprintf(cfg, sizeof cfg, "%s/esp/ukit-boot.cfg", d->tmp);
 	snprintf(corep, sizeof corep, "%s/core.img", d->tmp);
-	snprintf(efip, sizeof efip, "%s/bootx64.efi", d->tmp);
+	snprintf(efip, sizeof efip, "%s/esp/EFI/BOOT/BOOTX64.EFI", d->tmp);
 	snprintf(prefix, sizeof prefix, "(,gpt%d)/", d->fw & FW_BIOS ? 2 : 1);
-	if (write_cfg(d, cfg) < 0)
+	if (stage(d) < 0 || write_cfg(d, cfg) < 0)
 		goto out;
-	if (d->fw & FW_BIOS) {
-		if (mkimage(d, "i386-pc", corep, cfg, prefix) < 0 ||
-		    slurp(corep, UKIT_SECTOR, &core, &core_len) < 0 ||
-		    slurp(GRUB_LIB "/i386-pc/boot.img", 0, &boot, &boot_len) < 0)
-			goto out;
-	}
+	/* both images at once, and the inputs hashed meanwhile */
+	if (d->fw & FW_BIOS && mkimage(d, "i386-pc", corep, cfg, prefix,
+				       &pc) < 0)
+		goto out;
+	if (d->fw & FW_UEFI && mkimage(d, "x86_64-efi", efip, cfg, prefix,
+				       &ef) < 0)
+		goto out;
+	if (make_seed(d) < 0)
+		goto out;
 	if (d->fw & FW_UEFI) {
-		if (mkimage(d, "x86_64-efi", efip, cfg, prefix) < 0 ||
-		    slurp(efip, 0, &efi, &efi_len) < 0)
+		if (reap(&ef, false) < 0)
 			goto out;
+		if (stat(efip, &st) < 0) {
+			cli_errx("disk: %s: %s", efip, strerror(errno));
+			goto out;
+		}
+		efi_len = (uint64_t)st.st_size;
 	}
-	if (make_seed(d, core, core_len, efi, efi_len) < 0)
-		goto out;
 
 	/* FAT room: each file rounded to 64 KiB clusters, plus tables */
 	esp_bytes = (1u << 20) + ((efi_len + 0xffff) & ~0xffffull) +
@@ -593,14 +686,8 @@ static int build(struct dsk *d, enum image_format ofmt, const char *out,
 	for (unsigned i = 0; i < d->nmod; i++)
 		esp_bytes += (d->mod_size[i] + 0xffff) & ~0xffffull;
 	esp_bytes += esp_bytes / 16;
-	if (ukit_bootdisk_layout(core_len, esp_bytes, d->size, &l, &e) < 0) {
-		cli_err(&e);
-		goto out;
-	}
-	if (core != NULL &&
-	    ukit_grub_pc_patch(boot, boot_len, core, core_len, l.bios_lba,
-			       &e) < 0) {
-		e.path = corep;
+	if (ukit_bootdisk_layout(d->fw & FW_BIOS ? CORE_MAX : 0, esp_bytes,
+				 d->size, &l, &e) < 0) {
 		cli_err(&e);
 		goto out;
 	}
@@ -647,16 +734,34 @@ static int build(struct dsk *d, enum image_format ofmt, const char *out,
 			  " bytes", l.sectors * UKIT_SECTOR);
 		goto err;
 	}
+	if (fill_esp(d, dfd, &l) < 0)
+		goto out;
+	if (d->fw & FW_BIOS) {
+		if (reap(&pc, false) < 0 ||
+		    slurp(corep, UKIT_SECTOR, &core, &core_len) < 0 ||
+		    slurp(GRUB_LIB "/i386-pc/boot.img", 0, &boot, &boot_len) < 0)
+			goto out;
+		if (core_len > CORE_MAX) {
+			cli_errx("disk: %s: %zu bytes: more than the %u bytes of "
+				 "the BIOS boot partition", corep, core_len,
+				 CORE_MAX);
+			goto out;
+		}
+		if (ukit_grub_pc_patch(boot, boot_len, core, core_len,
+				       l.bios_lba, &e) < 0) {
+			e.path = corep;
+			goto err;
+		}
+		if (pwrite_full(dfd, core, core_len,
+				l.bios_lba * UKIT_SECTOR) < 0) {
+			fmt_errno(&e, l.bios_lba * UKIT_SECTOR,
+				  "write core.img");
+			goto err;
+		}
+	}
 	if (ukit_gpt_write(dfd, e.path, l.sectors, dguid, parts, np, boot,
 			   &e) < 0)
 		goto err;
-	if (core != NULL &&
-	    pwrite_full(dfd, core, core_len, l.bios_lba * UKIT_SECTOR) < 0) {
-		fmt_errno(&e, l.bios_lba * UKIT_SECTOR, "write core.img");
-		goto err;
-	}
-	if (fill_esp(d, dfd, &l, efip, cfg) < 0)
-		goto out;
 	if (ofmt == IMG_QCOW2) {
 		struct image_opts io = { .force_share = true };
 
@@ -680,13 +785,16 @@ static int build(struct dsk *d, enum image_format ofmt, const char *out,
 err:
 	cli_err(&e);
 out:
+	if (pc.pid > 0)
+		reap(&pc, true);
+	if (ef.pid > 0)
+		reap(&ef, true);
 	if (of_open)
 		outfile_abort(&of);
 	image_close(img);
 	if (dfd >= 0 && ofmt != IMG_RAW)
 		close(dfd);
 	free(core);
-	free(efi);
 	free(boot);
 	rm_tmp(d);
 	return rc;
