@@ -505,7 +505,7 @@ static int mkimage(struct dsk *d, const char *target, const char *out,
 /*
  * Make the FAT file system of the ESP on the disk open on (fd) and copy
  * the staging tree (d->tmp/esp: EFI/BOOT/BOOTX64.EFI, kernel and modules
- * as links to /dev/fd/N of the inputs, ukit-boot.cfg) onto it, in a fixed
+ * as links to /dev/fd/N of the inputs, ukitboot.cfg) onto it, in a fixed
  * order: two runs of mtools, three with modules.
  */
 static int fill_esp(struct dsk *d, int fd, const struct ukit_bootdisk_layout *l)
@@ -527,7 +527,7 @@ static int fill_esp(struct dsk *d, int fd, const struct ukit_bootdisk_layout *l)
 		 d->seed[1], d->seed[2], d->seed[3]);
 	snprintf(efi, sizeof efi, "%s/esp/EFI", d->tmp);
 	snprintf(kern, sizeof kern, "%s/esp/kernel", d->tmp);
-	snprintf(cfg, sizeof cfg, "%s/esp/ukit-boot.cfg", d->tmp);
+	snprintf(cfg, sizeof cfg, "%s/esp/ukitboot.cfg", d->tmp);
 	keep[nk++] = fd;
 	if (run(d, fmt, keep, 1) < 0)
 		return -1;
@@ -655,7 +655,7 @@ static int build(struct dsk *d, enum image_format ofmt, const char *out,
 		d->tmp[0] = '\0';
 		return 1;
 	}
-	snprintf(cfg, sizeof cfg, "%s/esp/ukit-boot.cfg", d->tmp);
+	snprintf(cfg, sizeof cfg, "%s/esp/ukitboot.cfg", d->tmp);
 	snprintf(corep, sizeof corep, "%s/core.img", d->tmp);
 	snprintf(efip, sizeof efip, "%s/esp/EFI/BOOT/BOOTX64.EFI", d->tmp);
 	snprintf(prefix, sizeof prefix, "(,gpt%d)/", d->fw & FW_BIOS ? 2 : 1);

@@ -133,7 +133,7 @@ check "uefi only: one partition, the ESP" sh -c \
 	"grep -Eq '^ +1 +2048 .* EF00' '$T/sgp2' && ! grep -Eq '^ +2 ' '$T/sgp2'"
 esp=$(awk '$6 == "EF00" { print $2 * 512 }' "$T/sgp")
 mdir -i "$T/both.raw@@$esp" -/ :: >"$T/mdir" 2>&1
-for f in '^BOOTX64 +EFI +[0-9]+ ' '^kernel +[0-9]+ ' ' ukit-boot\.cfg$'; do
+for f in '^BOOTX64 +EFI +[0-9]+ ' '^kernel +[0-9]+ ' '^ukitboot +cfg +[0-9]+ '; do
 	check "mdir -i lists /$f/ on the ESP" grep -Eq "$f" "$T/mdir"
 done
 check "FAT times are SOURCE_DATE_EPOCH (2023-11-14 22:13)" \
@@ -163,7 +163,7 @@ check "--module copies the module" ukit-pack disk -O raw --firmware bios \
 esp=$(sgdisk -p "$T/mod.raw" | awk '$6 == "EF00" { print $2 * 512 }')
 mcopy -i "$T/mod.raw@@$esp" ::/modules/initrd.txt "$T/mod.back" 2>/dev/null
 same_file "the module is on the ESP as /modules/initrd.txt" "$T/initrd.txt" "$T/mod.back"
-mcopy -i "$T/mod.raw@@$esp" ::/ukit-boot.cfg "$T/mod.cfg" 2>/dev/null
+mcopy -i "$T/mod.raw@@$esp" ::/ukitboot.cfg "$T/mod.cfg" 2>/dev/null
 check "the boot configuration loads it" grep -qx 'module /modules/initrd.txt' "$T/mod.cfg"
 
 done_testing

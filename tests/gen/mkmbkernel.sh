@@ -9,9 +9,11 @@
 # the same with a header_addr 4 KiB off (to be refused); none: no header
 # at all (to be refused).  PAD: bytes of padding data
 # (a .data array) to make a big kernel for benchmarks.
+# NOTE: a file of ELF note bytes (ukit-elftool gen-manifest --format
+# note) to carry in a PT_NOTE, e.g. a Solo5 manifest.
 # `objcopy -O elf64-x86-64 OUT OUT64` makes the ELF64 variant.
 set -eu
-out=$1 kind=${2:-mb1} pad=${3:-0} lie=0
+out=$1 kind=${2:-mb1} pad=${3:-0} note=${4:-} lie=0
 d=$(mktemp -d "${TMPDIR:-/tmp}/mbk.XXXXXX")
 trap 'rm -rf "$d"' EXIT
 cat >"$d/k.S" <<'ASM'
@@ -107,12 +109,22 @@ load_end:
 	.align 16
 	.skip 4096
 stack_top:
+#ifdef NOTE
+	.section .note.solo5.manifest, "a", @note
+	.align 4
+	.incbin NOTE
+#endif
 ASM
 case $kind in
 mb1) k=1 ;; mb2) k=2 ;; none) k=0 ;; aout) k=3 ;; aout-lie) k=3; lie=0x1000 ;;
 *) echo "mkmbkernel: kind mb1|mb2|aout|aout-lie|none" >&2; exit 2 ;;
 esac
-gcc -m32 -c -DKIND=$k -DPAD="$pad" -DLIE="$lie" -o "$d/k.o" "$d/k.S"
+set -- -DKIND=$k -DPAD="$pad" -DLIE="$lie"
+if [ -n "$note" ]; then
+	cp "$note" "$d/note.bin"
+	set -- "$@" -DNOTE='"note.bin"'
+fi
+(cd "$d" && gcc -m32 -c "$@" -o k.o k.S)
 # the header first in .text: GRUB looks for it in the first 8 KiB
 # (32 KiB for mb2); -n: no page for the ELF headers below 1 MiB
 ld -m elf_i386 -nostdlib -static -n -s -Ttext=0x100000 -z noexecstack --no-warn-rwx-segments \
