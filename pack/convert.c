@@ -293,6 +293,29 @@ int cmd_convert(int argc, char **argv)
 
 	if ((fd = cli_open_input(in)) < 0)
 		return 1;
+	if (out_fmt != IMG_BIN && in_fmt != IMG_RAW && in_fmt != IMG_BIN) {
+		enum image_format pf = in_fmt;
+
+		e.path = in;
+		if (pf == IMG_PROBE && image_probe(fd, &pf, &e) < 0) {
+			cli_err(&e);
+			close(fd);
+			return 1;
+		}
+		if (pf == IMG_ELF) {
+			cli_errx("convert: %s is an ELF file: converting it to "
+				 "%s would %s; `ukit-pack disk %s -O %s OUT` "
+				 "makes a disk that boots it (%s takes the "
+				 "file's bytes as they are)", in,
+				 image_format_name(out_fmt),
+				 out_fmt == IMG_ELF ? "wrap an ELF in an ELF"
+				 : "give a disk that nothing boots", in,
+				 out_fmt == IMG_QCOW2 ? "qcow2" : "raw",
+				 out_fmt == IMG_ELF ? "-f bin" : "-f raw");
+			close(fd);
+			return 2;
+		}
+	}
 	if (out_fmt == IMG_ELF || out_fmt == IMG_BIN) {
 		if (outfile_open(&of, out, out_fmt == IMG_ELF ? 0755 : 0644,
 				 &e) < 0) {

@@ -72,6 +72,17 @@ static int info_elf(int fd, const char *path, json_t *j, bool json)
 {
 	struct fmt_err e = { .path = path, .off = FMT_NOOFF };
 	struct elfimg *img = NULL;
+
+	if (elfimg_open(fd, path, &img, &e) < 0) {
+		cli_err(&e);
+		return -1;
+	}
+	return info_elf_img(img, path, j, json);
+}
+
+int info_elf_img(struct elfimg *img, const char *path, json_t *j, bool json)
+{
+	struct fmt_err e = { .path = path, .off = FMT_NOOFF };
 	const struct elfimg_info *in;
 	struct manifest *mft = NULL;
 	struct solo5_abi abi;
@@ -81,10 +92,6 @@ static int info_elf(int fd, const char *path, json_t *j, bool json)
 	const char *tn, *mn;
 	int rc = -1;
 
-	if (elfimg_open(fd, path, &img, &e) < 0) {
-		cli_err(&e);
-		return -1;
-	}
 	in = elfimg_info(img);
 	tn = elf_type_name(in->type);
 	if (tn == NULL) {
@@ -605,6 +612,11 @@ int cmd_info(int argc, char **argv)
 		human_size(hs, sizeof hs, (uint64_t)st.st_blocks * 512);
 		if (fmt != IMG_QCOW2)
 			printf("disk size: %s\n", hs);
+	}
+	if ((fmt == IMG_RAW || fmt == IMG_QCOW2) &&
+	    info_bootdisk(fd, path, fmt, force_share, j, json) < 0)
+		goto out;
+	if (!json) {
 		rc = 0;
 	} else {
 		rc = print_json(j) < 0 ? 1 : 0;

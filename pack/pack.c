@@ -22,6 +22,10 @@ static const struct cli_cmd cmds[] = {
 	  "        [--load-addr A --entry A --arch ARCH] [--allow-backing]\n"
 	  "        [--no-check] [-U] IN OUT" },
 	{ "check", cmd_check, "check [--json] [-U] IMAGE" },
+	{ "disk", cmd_disk,
+	  "disk -O raw|qcow2 [--cmdline S] [--firmware bios|uefi|both]\n"
+	  "        [--size N] [--module F]... [-c zlib|zstd] [--level N]\n"
+	  "        [--cluster-size N] [--compat 0.10|1.1] [-j N] KERNEL OUT" },
 	{ "compare", cmd_compare,
 	  "compare [--strict] [--allow-backing] [--no-check] [-U] A B" },
 };
