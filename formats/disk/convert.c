@@ -1271,7 +1271,7 @@ int convert_to_raw(struct image *img, const char *ipath, int fd,
 	e->path = opath;
 	if (image_size(img) > INT64_MAX)
 		return fmt_errf(e, FMT_NOOFF, "image too large");
-	if (ftruncate(fd, (off_t)image_size(img)) < 0)
+	if (!o->keep_size && ftruncate(fd, (off_t)image_size(img)) < 0)
 		return fmt_errno(e, FMT_NOOFF, "cannot size output");
 	pool_setup(&p, img, ipath, o);
 	p.comp = QCOW2W_NONE;
