@@ -22,6 +22,10 @@ static const struct cli_cmd cmds[] = {
 	  "        [--load-addr A --entry A --arch ARCH] [--allow-backing]\n"
 	  "        [--no-check] [-U] IN OUT" },
 	{ "check", cmd_check, "check [--json] [-U] IMAGE" },
+	{ "measure", cmd_measure,
+	  "measure [--output=json|human] [-f FMT] [-O raw|qcow2] [-o OPTS] [-c]\n"
+	  "        [-U] (--size SIZE | IMAGE)" },
+	{ "map", cmd_map, "map [--output=json|human] [-f FMT] [-U] IMAGE" },
 	{ "compare", cmd_compare,
 	  "compare [--strict] [--allow-backing] [--no-check] [-U] A B" },
 };
