@@ -26,6 +26,9 @@ static const struct cli_cmd cmds[] = {
 	  "measure [--output=json|human] [-f FMT] [-O raw|qcow2] [-o OPTS] [-c]\n"
 	  "        [-U] (--size SIZE | IMAGE)" },
 	{ "map", cmd_map, "map [--output=json|human] [-f FMT] [-U] IMAGE" },
+	{ "create", cmd_create,
+	  "create [-f raw|qcow2] [-o OPTS] [-b BACKING -F FMT] [-u] [-q]\n"
+	  "        FILE [SIZE]" },
 	{ "compare", cmd_compare,
 	  "compare [--strict] [--allow-backing] [--no-check] [-U] A B" },
 };
