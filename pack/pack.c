@@ -29,6 +29,8 @@ static const struct cli_cmd cmds[] = {
 	{ "create", cmd_create,
 	  "create [-f raw|qcow2] [-o OPTS] [-b BACKING -F FMT] [-u] [-q]\n"
 	  "        FILE [SIZE]" },
+	{ "resize", cmd_resize,
+	  "resize [-f raw|qcow2] [--shrink] [-q] FILE [+|-]SIZE" },
 	{ "compare", cmd_compare,
 	  "compare [--strict] [--allow-backing] [--no-check] [-U] A B" },
 };
