@@ -289,8 +289,8 @@ out:
  * NULL when there are none.  A table that does not parse is reported and
  * listed as far as it goes.
  */
-static json_t *qcow2_snapshots_json(int fd, const char *path,
-				    const struct qcow2_header *h)
+json_t *qcow2_snapshots_json(int fd, const char *path,
+			     const struct qcow2_header *h)
 {
 	struct fmt_err e = { .path = path, .off = FMT_NOOFF };
 	struct qcow2_snapshot sn;
@@ -341,7 +341,7 @@ static json_t *qcow2_snapshots_json(int fd, const char *path,
 }
 
 /* The snapshot list of qemu-img info's text output. */
-static void print_snapshots(const json_t *sl)
+void print_snapshots(const json_t *sl)
 {
 	printf("Snapshot list:\n%-10s%-17s%8s%20s%13s%11s\n", "ID", "TAG",
 	       "VM SIZE", "DATE", "VM CLOCK", "ICOUNT");

@@ -31,6 +31,8 @@ static const struct cli_cmd cmds[] = {
 	  "        FILE [SIZE]" },
 	{ "resize", cmd_resize,
 	  "resize [-f raw|qcow2] [--shrink] [-q] FILE [+|-]SIZE" },
+	{ "snapshot", cmd_snapshot,
+	  "snapshot -l [--output=json|human] [-U] IMAGE" },
 	{ "compare", cmd_compare,
 	  "compare [--strict] [--allow-backing] [--no-check] [-U] A B" },
 };

@@ -24,6 +24,15 @@ int cmd_create(int argc, char **argv);
 int cmd_resize(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 
+struct qcow2_header;
+
+/* info.c: the snapshot table of (h) as qemu-img info's JSON list (NULL
+ * when there are none, or after printing why it cannot be read), and
+ * as its text. */
+json_t *qcow2_snapshots_json(int fd, const char *path,
+			     const struct qcow2_header *h);
+void print_snapshots(const json_t *sl);
+
 /* ---- qemu-img's spellings (qopt.c) ---------------------------------- */
 
 /* qcow2 creation options from -o KEY=VALUE,... and -c */

@@ -91,9 +91,10 @@ int ukit_qcow2_resize(int fd, uint64_t size, bool shrink, bool unsafe,
 		return -1;
 	}
 	if (h.nb_snapshots > 0)
-		return fmt_errf(e, 60, "the image has %" PRIu32 " snapshots; "
-				"resizing would change them too (qemu-img "
-				"refuses it as well)", h.nb_snapshots);
+		return fmt_errf(e, 60, "the image has %" PRIu32 " internal "
+				"snapshots; ukit-pack resizes images without "
+				"them only (qemu-img resize can)",
+				h.nb_snapshots);
 	if (h.incompatible & (QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT))
 		return fmt_errf(e, 72, "the image is marked dirty or corrupt; "
 				"check it first");

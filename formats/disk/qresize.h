@@ -18,7 +18,7 @@
  * then the old one is freed: a crash leaves either size, at worst a
  * leaked cluster.  Shrinking needs (shrink) and is refused when guest
  * clusters past the new size are allocated (their data would be lost).
- * Images with snapshots are refused, as qemu refuses them.  Each step is
+ * Images with internal snapshots are refused (qemu resizes them).  Each step is
  * synced unless (unsafe).  0, or -1 with (e).
  */
 int ukit_qcow2_resize(int fd, uint64_t size, bool shrink, bool unsafe,
