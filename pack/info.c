@@ -514,6 +514,7 @@ int cmd_info(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "output", required_argument, NULL, 'J' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "force-share", no_argument, NULL, 'U' },
 		{ NULL, 0, NULL, 0 },
@@ -530,6 +531,10 @@ int cmd_info(int argc, char **argv)
 		switch (c) {
 		case 'j':
 			json = true;
+			break;
+		case 'J':
+			if (pack_parse_output("info", optarg, &json) < 0)
+				return 2;
 			break;
 		case 'U':
 			force_share = true;
