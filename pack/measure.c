@@ -105,12 +105,32 @@ int cmd_measure(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (out_fmt == IMG_QCOW2) {
+		struct qcow2w_geom g;
+
+		/* the L1 table limit, as qemu-img measure refuses it */
+		if (qcow2w_geom(&pq.q, img != NULL ? image_size(img) : size,
+				&g, &e) < 0) {
+			cli_err(&e);
+			goto out;
+		}
+	}
 	if (out_fmt == IMG_RAW) {
 		/* a raw file holds every byte of the virtual size */
 		m.required = m.fully_allocated = img != NULL
 			? image_size(img) : (size + 511) / 512 * 512;
 	} else {
-		if (ukit_measure_qcow2(img, size, &pq.q, &m, &e) < 0) {
+		bool prealloc = false;
+
+		if (img != NULL && image_qcow2(img) != NULL &&
+		    ukit_qcow2_metadata_prealloc(fd,
+				qcow2_header(image_qcow2(img)), &prealloc,
+				&e) < 0) {
+			cli_err(&e);
+			goto out;
+		}
+		if (ukit_measure_qcow2(img, fd, prealloc, size, &pq.q, &m,
+				       &e) < 0) {
 			cli_err(&e);
 			goto out;
 		}

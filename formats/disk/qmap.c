@@ -209,9 +209,9 @@ uint64_t ukit_qcow2_prealloc_size(uint64_t size, uint64_t cs,
 	return meta + (blocks + table) * cs + aligned;
 }
 
-int ukit_measure_qcow2(struct image *img, uint64_t size,
-		       const struct qcow2w_opts *o, struct ukit_measure *m,
-		       struct fmt_err *e)
+int ukit_measure_qcow2(struct image *img, int fd, bool prealloc,
+		       uint64_t size, const struct qcow2w_opts *o,
+		       struct ukit_measure *m, struct fmt_err *e)
 {
 	uint64_t cs = 1ULL << o->cluster_bits, required = 0;
 	unsigned bits = o->refcount_bits ? o->refcount_bits : 16;
@@ -225,13 +225,14 @@ int ukit_measure_qcow2(struct image *img, uint64_t size,
 		 * its first cluster to the end of its last, and the walk
 		 * goes on from there */
 		for (uint64_t off = 0; off < isize;) {
-			struct image_extent x;
+			struct ukit_map_entry x;
 			uint64_t end;
 
-			if (image_map(img, off, &x, e) < 0)
+			/* what qemu's block status says, zeros first */
+			if (ukit_map_entry(img, fd, prealloc, off, &x, e) < 0)
 				return -1;
-			end = off + x.len;
-			if (x.kind == EXT_DATA) {
+			end = off + x.length;
+			if (!x.zero && x.data) {
 				end = round_up(end, cs);
 				required += end - off + off % cs;
 			}

@@ -60,15 +60,15 @@ struct ukit_measure {
 };
 
 /*
- * Measure a qcow2 output with (o) for (img) (or, when (img) is NULL, an
- * empty image of (size) bytes): the bytes it needs for its allocated data
- * (data clusters; zeros and holes need none) and fully allocated, as
- * qemu-img measure -O qcow2 computes them.  (bitmap_bytes): what the
- * input's persistent bitmaps add (0 if none).  0 or -1 with (e).
+ * Measure a qcow2 output with (o) for (img) on (fd) (or, when (img) is
+ * NULL, an empty image of (size) bytes): the bytes it needs for its
+ * allocated data (what ukit_map_entry() with (prealloc) calls data and
+ * not zero) and fully allocated, as qemu-img measure -O qcow2 computes
+ * them.  0 or -1 with (e).
  */
-int ukit_measure_qcow2(struct image *img, uint64_t size,
-		       const struct qcow2w_opts *o, struct ukit_measure *m,
-		       struct fmt_err *e);
+int ukit_measure_qcow2(struct image *img, int fd, bool prealloc,
+		       uint64_t size, const struct qcow2w_opts *o,
+		       struct ukit_measure *m, struct fmt_err *e);
 
 /* qemu's metadata estimate for a fully allocated image (pure). */
 uint64_t ukit_qcow2_prealloc_size(uint64_t size, uint64_t cluster_size,
