@@ -32,12 +32,20 @@ int cmd_resize(int argc, char **argv)
 	struct fmt_err e = { .off = FMT_NOOFF };
 	enum image_format fmt = IMG_PROBE;
 	bool shrink = false, quiet = false;
-	const char *path, *arg;
+	const char *path, *arg, *sizearg;
 	uint64_t size, cur, delta, byte;
 	struct stat st;
 	uint8_t m[4] = { 0 };
 	int c, fd, sign = 0, rc = 1;
 
+	/* the size is the last argument, taken before the options so that
+	 * -1M is a size, not an option (as qemu-img resize reads it) */
+	if (argc < 3 || argv[argc - 1][0] == '\0') {
+		cli_errx("resize: want FILE and [+|-]SIZE");
+		cli_usage(stderr, 2);
+	}
+	arg = argv[--argc];
+	argv[argc] = NULL;
 	while ((c = getopt_long(argc, argv, "f:q", lo, NULL)) != -1) {
 		switch (c) {
 		case 'f':
@@ -58,17 +66,17 @@ int cmd_resize(int argc, char **argv)
 			cli_usage(stderr, 2);
 		}
 	}
-	if (argc - optind != 2) {
+	if (argc - optind != 1) {
 		cli_errx("resize: want FILE and [+|-]SIZE");
 		cli_usage(stderr, 2);
 	}
 	path = e.path = argv[optind];
-	arg = argv[optind + 1];
+	sizearg = arg;
 	if (arg[0] == '+' || arg[0] == '-')
 		sign = *arg++ == '+' ? 1 : -1;
 	if (pack_parse_size(arg, &delta) < 0) {
 		cli_errx("resize: %s: not a size (bytes, or with a k, M, G, T "
-			 "suffix)", argv[optind + 1]);
+			 "suffix)", sizearg);
 		return 2;
 	}
 	fd = open(path, O_RDWR | O_CLOEXEC);

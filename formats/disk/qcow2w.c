@@ -594,13 +594,15 @@ int qcow2w_put_compressed(struct qcow2w *w, uint64_t idx, const void *data,
 int qcow2w_finish(struct qcow2w *w, struct fmt_err *e)
 {
 	uint64_t cs = w->g.cluster_size, used, nb, nt, first, blk_off;
-	uint64_t sealed = w->rt_n;
+	uint64_t sealed;
 
 	if (fills(w) && fill_to(w, div_up(w->g.size, cs), e) < 0)
 		return -1;
 	if (qcow2w_flush(w, e) < 0 || flush_l2(w, e) < 0)
 		return -1;
 	w->comp_open = false;
+	/* after the last L2 table: allocating it may have sealed a range */
+	sealed = w->rt_n;
 	used = w->next_free;
 	qcow2w_refcount_fit(used, sealed, w->g.rb_entries, cs, &nb, &nt);
 	first = used;

@@ -52,8 +52,12 @@ static int set_refcount(int fd, const struct qcow2_header *h, uint64_t c,
 				 "read");
 	boff = be64_load(ent) & ~511ULL;
 	if (boff == 0)
-		return fmt_errf(e, FMT_NOOFF, "no refcount block covers host "
-				"cluster %" PRIu64, c);
+		return fmt_errf(e, FMT_NOOFF, "growing needs a larger L1 "
+				"table at host cluster %" PRIu64 ", which no "
+				"refcount block covers yet; ukit-pack resize "
+				"does not add refcount blocks (ukit-pack convert "
+				"-O qcow2 rewrites the image, qemu-img resize "
+				"grows it)", c);
 	at = boff + i * bits / 8;
 	if (bits < 8) {
 		uint8_t b;
@@ -98,7 +102,9 @@ int ukit_qcow2_resize(int fd, uint64_t size, bool shrink, bool unsafe,
 	if (h.incompatible & (QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT))
 		return fmt_errf(e, 72, "the image is marked dirty or corrupt; "
 				"check it first");
-	size = (size + 511) & ~511ULL;
+	if (size % 512 != 0)
+		return fmt_errf(e, FMT_NOOFF, "the new size %" PRIu64 " must "
+				"be a multiple of 512 (as qemu-img says)", size);
 	cs = h.cluster_size;
 	span = cs * h.l2_entries;
 	new_l1 = div_up(size, span);
@@ -159,6 +165,9 @@ int ukit_qcow2_resize(int fd, uint64_t size, bool shrink, bool unsafe,
 		 * needed */
 		new_l1 = h.l1_size;
 	}
+	/* the L1 table never shrinks (it may be larger than needed) */
+	if (new_l1 < h.l1_size)
+		new_l1 = h.l1_size;
 	new_bytes = new_l1 * 8;
 	old_cl = div_up(old_bytes, cs);
 	new_cl = div_up(new_bytes, cs);
