@@ -423,6 +423,7 @@ int cmd_convert(int argc, char **argv)
 	if (pack_qopts_finish("convert", &pq, compress) < 0)
 		return 2;
 	co.q = pq.q;
+	co.no_writeback = unsafe;
 	if (have_level && co.q.comp == QCOW2W_NONE) {
 		cli_errx("convert: --level needs -c zlib or -c zstd");
 		return 2;
