@@ -384,12 +384,9 @@ int cmd_convert(int argc, char **argv)
 	}
 	in = argv[optind];
 	out = argv[optind + 1];
-	if (backing != NULL) {
-		free(pq.backing_file);
-		pq.backing_file = strdup(backing);
-		pq.q.backing_file = pq.backing_file;
-		pq.any = true;
-	}
+	if (backing != NULL &&
+	    pack_qopts_backing("convert", &pq, backing, pq.q.backing_fmt) < 0)
+		return 2;
 	if (backing_fmt != NULL) {
 		if (backing == NULL) {
 			cli_errx("convert: -F names the format of the -B backing "
@@ -402,11 +399,11 @@ int cmd_convert(int argc, char **argv)
 				 backing_fmt);
 			return 2;
 		}
-		free(pq.backing_fmt);
-		pq.backing_fmt = strdup(backing_fmt);
-		pq.q.backing_fmt = pq.backing_fmt;
+		if (pack_qopts_backing("convert", &pq, backing,
+				       backing_fmt) < 0)
+			return 2;
 	}
-	if (backing != NULL) {
+	if (pq.q.backing_file != NULL) {
 		if (in_place) {
 			cli_errx("convert: -B makes a new image; -n writes into "
 				 "an existing one");

@@ -139,9 +139,9 @@ int cmd_create(int argc, char **argv)
 		size = pq.size;
 		have_size = true;
 	}
-	if (pq.backing_file != NULL && backing == NULL)
+	if (pq.q.backing_file != NULL && backing == NULL)
 		backing = pq.backing_file;
-	if (pq.backing_fmt != NULL && bfmt_name == NULL) {
+	if (pq.q.backing_fmt != NULL && bfmt_name == NULL) {
 		bfmt_name = pq.backing_fmt;
 		bfmt = image_format_parse(bfmt_name);
 	}
@@ -190,12 +190,11 @@ int cmd_create(int argc, char **argv)
 				have_size = true;
 			}
 		}
-		free(pq.backing_file);
-		free(pq.backing_fmt);
-		pq.backing_file = strdup(backing);
-		pq.backing_fmt = strdup(bfmt_name);
-		pq.q.backing_file = pq.backing_file;
-		pq.q.backing_fmt = pq.backing_fmt;
+		if (pack_qopts_backing("create", &pq, backing,
+				       bfmt_name) < 0) {
+			rc = 2;
+			goto out;
+		}
 	}
 	if (!have_size) {
 		cli_errx("create: want a SIZE (or -b BACKING to take its size)");

@@ -43,7 +43,7 @@ struct pack_qopts {
 	bool any;                    /* some -o was given */
 	uint64_t size;               /* -o size= */
 	bool have_size;
-	char *backing_file, *backing_fmt;   /* owned; q points at them */
+	char backing_file[1024], backing_fmt[64];  /* q points at them */
 };
 
 /* Defaults: 64 KiB clusters, compat 1.1, 16-bit refcounts. */
@@ -61,6 +61,11 @@ int pack_parse_o(const char *cmd, const char *arg, struct pack_qopts *o);
  * writer's rules).  0, or -1 after printing why (a usage error). */
 int pack_qopts_finish(const char *cmd, struct pack_qopts *o, bool compress);
 void pack_qopts_free(struct pack_qopts *o);
+
+/* Set the backing file (and format, or NULL) of (o).  0, or -1 after
+ * printing that a name is too long (a usage error). */
+int pack_qopts_backing(const char *cmd, struct pack_qopts *o,
+		       const char *file, const char *fmt);
 
 /* A size as qemu-img reads it: bytes, or a k/M/G/T/P/E suffix (1024). */
 int pack_parse_size(const char *s, uint64_t *v);

@@ -154,13 +154,16 @@ int pack_parse_o(const char *cmd, const char *arg, struct pack_qopts *o)
 			}
 			o->have_size = true;
 		} else if (strcmp(kv, "backing_file") == 0) {
-			free(o->backing_file);
-			o->backing_file = strdup(v);
-			o->q.backing_file = o->backing_file;
+			rc = pack_qopts_backing(cmd, o, v, o->q.backing_fmt);
 		} else if (strcmp(kv, "backing_fmt") == 0) {
-			free(o->backing_fmt);
-			o->backing_fmt = strdup(v);
-			o->q.backing_fmt = o->backing_fmt;
+			if (strlen(v) >= sizeof o->backing_fmt) {
+				cli_errx("%s: -o backing_fmt=%s: want raw or "
+					 "qcow2", cmd, v);
+				rc = -1;
+			} else {
+				strcpy(o->backing_fmt, v);
+				o->q.backing_fmt = o->backing_fmt;
+			}
 		} else {
 			cli_errx("%s: -o %s: unknown option (compat, "
 				 "cluster_size, compression_type, refcount_bits, "
@@ -195,9 +198,29 @@ int pack_qopts_finish(const char *cmd, struct pack_qopts *o, bool compress)
 
 void pack_qopts_free(struct pack_qopts *o)
 {
-	free(o->backing_file);
-	free(o->backing_fmt);
-	o->backing_file = o->backing_fmt = NULL;
+	(void)o;                 /* nothing on the heap */
+}
+
+int pack_qopts_backing(const char *cmd, struct pack_qopts *o,
+		       const char *file, const char *fmt)
+{
+	if (strlen(file) >= sizeof o->backing_file) {
+		cli_errx("%s: backing file name longer than %zu bytes", cmd,
+			 sizeof o->backing_file - 1);
+		return -1;
+	}
+	if (fmt != NULL && strlen(fmt) >= sizeof o->backing_fmt) {
+		cli_errx("%s: backing format %s: want raw or qcow2", cmd, fmt);
+		return -1;
+	}
+	if (fmt != o->backing_fmt && fmt != NULL)
+		strcpy(o->backing_fmt, fmt);
+	if (file != o->backing_file)
+		strcpy(o->backing_file, file);
+	o->q.backing_file = o->backing_file;
+	o->q.backing_fmt = fmt != NULL ? o->backing_fmt : NULL;
+	o->any = true;
+	return 0;
 }
 
 int pack_parse_output(const char *cmd, const char *arg, bool *json)
