@@ -183,6 +183,9 @@ query_rows() {
 }
 
 gen
+# a copy of the binary: a rebuild during the run does not change it
+cp "$UKIT" "$D/.ukit-pack"
+UKIT=$D/.ukit-pack
 echo "# $(nproc) CPUs; $(qemu-img --version | head -1); $("$UKIT" --version)"
 echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg); best of $RUNS runs"
 echo "# seconds of wall time; MiB: peak RSS ukit/qemu-img"
