@@ -152,19 +152,29 @@ static uint64_t data_bytes(struct image *img)
  * or a file): zero it over the image, write the data, sync (unless
  * unsafe) and say what was written.  Exit status.
  */
-static int convert_in_place(struct image *img, const char *in,
+static int convert_in_place(struct image *img, int in_fd, const char *in,
 			    const char *out, struct convert_opts *co,
 			    bool unsafe, int prog_mode)
 {
 	struct fmt_err e = { .path = out, .off = FMT_NOOFF };
 	struct ukit_target t;
 	struct cli_progress pr;
+	struct stat si, so;
 	uint64_t size = image_size(img);
 	int rc = 1;
 
 	if (ukit_target_open(out, &t, &e) < 0) {
 		cli_err(&e);
 		return 1;
+	}
+	/* the target is zeroed first: never the input itself */
+	if (fstat(in_fd, &si) == 0 && fstat(t.fd, &so) == 0 &&
+	    ((si.st_dev == so.st_dev && si.st_ino == so.st_ino) ||
+	     (S_ISBLK(si.st_mode) && S_ISBLK(so.st_mode) &&
+	      si.st_rdev == so.st_rdev))) {
+		cli_errx("%s: is the input %s; -n would overwrite what it "
+			 "reads", out, in);
+		goto out;
 	}
 	if (ukit_target_zero(&t, size, &e) < 0) {
 		cli_err(&e);
@@ -513,7 +523,8 @@ int cmd_convert(int argc, char **argv)
 		return 1;
 	}
 	if (in_place) {
-		rc = convert_in_place(img, in, out, &co, unsafe, prog_mode);
+		rc = convert_in_place(img, fd, in, out, &co, unsafe,
+				      prog_mode);
 		goto out;
 	}
 	/* a symbolic link is followed: the file it names is replaced */

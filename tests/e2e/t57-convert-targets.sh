@@ -30,6 +30,10 @@ expect_fail 2 "use -O raw" "-n -O qcow2: exit 2" \
 expect_fail 1 "cannot write in place" "-n into a missing target: exit 1" \
 	ukit-pack convert -n -O raw "$IN" "$T/none.bin"
 check "-n does not create a missing target" test ! -e "$T/none.bin"
+cp "$IN" "$T/self.raw"
+expect_fail 1 "is the input" "-n onto the input itself: refused, exit 1" \
+	ukit-pack convert -n -O raw "$T/self.raw" "$T/self.raw"
+same_file "-n onto the input: the input is untouched" "$IN" "$T/self.raw"
 
 # ---- -n into a block device ---------------------------------------------
 if [ "$(id -u)" = 0 ] && command -v losetup >/dev/null &&
