@@ -8,9 +8,9 @@
 # the page cache.  The copies run interleaved (bench/repeat.sh), RUNS
 # times each (default 9).  Not part of make check.
 #
-#   flock /tmp/ukit-bench.lock bash bench/floor.sh /work/benchdata/f
+#   flock /tmp/ukit-bench.lock bash bench/floor.sh ${TMPDIR:-/tmp}/ukit-bench/f
 set -eu
-D=${1:-/work/benchdata/floor}
+D=${1:-${TMPDIR:-/tmp}/ukit-bench/floor}
 RUNS=${2:-9}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 UKIT=${UKIT_BIN:-$TOP/build/bin}/ukit-pack

@@ -1,32 +1,38 @@
 #!/bin/bash
-# bench/pack.sh [DIR]: ukit-pack convert against qemu-img convert on
-# generated inputs, side by side: wall time, ratio ukit/qemu-img, peak RSS
-# of each.  Not part of make check.  Inputs are generated into DIR
-# (default /work/benchdata/h5) unless present; delete DIR afterwards.
+# bench/pack.sh [DIR]: ukit-pack against qemu-img on generated inputs, side
+# by side and like for like: wall time, ratio ukit/qemu-img, peak RSS.
+# Not part of make check.  Inputs are generated into DIR (default
+# $TMPDIR/ukit-bench/h5) unless present; delete DIR afterwards.
 #
-#   flock /tmp/ukit-bench.lock bash bench/pack.sh /work/benchdata/h5
+#   flock /tmp/ukit-bench.lock bash bench/pack.sh
 #
 # Inputs: 1 GiB random; 4 GiB with 10% data (4 MiB random chunks every
 # 40 MiB, the rest holes); a 512 MiB ext4 image made with mkfs.ext4 -d
 # from the first 400 MiB of regular files under /usr (in path order; or
-# EXT4_SRC=DIR); 8 GiB almost empty (about 6 MiB of data).  Cases per
-# input: raw->qcow2, -c zlib (level 6, qemu's default), -c zstd,
-# qcow2->raw.
-# qemu-img runs both with its defaults and with -W -m 16 (out-of-order
-# writes, 16 coroutines); the ratio is against the faster of the two,
-# its fastest settings for that case.  Each command runs RUNS times
-# (default 3) and its fastest run counts.
-# Notes: ukit fsyncs its output before renaming it into place (atomic
-# output); qemu-img convert's default cache mode is "unsafe" (no flush),
-# so qemu-img -W -m 16 -t writeback (which flushes) is shown as well.
+# EXT4_SRC=DIR); 8 GiB almost empty (about 6 MiB of data).
+#
+# Convert, raw->qcow2 and qcow2->raw, in two pairings:
+#   flush:  ukit's default (fsync, then rename: durable) against
+#           qemu-img convert -W -m 16 -t writeback (which flushes too);
+#           goal ratio <= 0.55.
+#   unsafe: ukit -t unsafe (no flush) against the faster of qemu-img's
+#           default (cache unsafe) and -W -m 16; goal ratio <= 0.9.
+# Each pairing shows its physical floor, measured in the same run: cp
+# --sparse=always of the raw data (plus fsync of the copy, for flush).
+# Compressed rows (-c, -c -o compression_type=zstd) compare ukit -t unsafe
+# with qemu-img's faster setting.  CASES="convert compress query" picks.
+# Query: map --output=json and measure -O qcow2 on the 8 GiB almost empty
+# image (raw and qcow2), the mean of QRUNS runs (default 20); goal <= 0.5.
+# Each convert command runs RUNS times (default 3); its fastest run counts.
 set -eu
 
-D=${1:-/work/benchdata/h5}
+D=${1:-${TMPDIR:-/tmp}/ukit-bench/h5}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 UKIT=${UKIT_BIN:-$TOP/build/bin}/ukit-pack
 EXT4_SRC=${EXT4_SRC:-}
 QOPTS="-W -m 16"
 RUNS=${RUNS:-3}
+QRUNS=${QRUNS:-20}
 # INPUTS="ext4 ..." runs a subset
 mkdir -p "$D"
 
@@ -96,42 +102,110 @@ best() {
 	echo "$b"
 }
 
-row() {   # row INPUT CASE UKIT-ARGS -- QEMU-ARGS
-	local in=$1 name=$2 uargs=() qargs=() u q w
+# ratio A B: A / B with two decimals
+ratio() { echo "scale=2; $1 / $2" | bc -l; }
+
+# floor IN OUT SYNC: cp --sparse=always (and fsync the copy when SYNC=1)
+floor_cp() {
+	local in=$1 out=$2 s=$3
+	rm -f "$out"
+	sync
+	local t0 t1
+	t0=$(date +%s.%N)
+	cp --sparse=always "$in" "$out"
+	[ "$s" = 1 ] && sync "$out"
+	t1=$(date +%s.%N)
+	rm -f "$out"
+	echo "$t1 - $t0" | bc -l
+}
+
+conv_row() {   # conv_row INPUT CASE IN FLOOR-IN UKIT-ARGS -- QEMU-ARGS
+	local in=$1 name=$2 src=$3 fin=$4 uargs=() qargs=() uf uu qd qm qw
+	shift 4
+	while [ "$1" != -- ]; do uargs+=("$1"); shift; done
+	shift
+	qargs=("$@")
+	uf=$(best "$RUNS" "$D/out.u" "$UKIT" convert -q "${uargs[@]}" "$src" "$D/out.u")
+	uu=$(best "$RUNS" "$D/out.u" "$UKIT" convert -q -t unsafe "${uargs[@]}" "$src" "$D/out.u")
+	qw=$(best "$RUNS" "$D/out.q" qemu-img convert -t writeback $QOPTS "${qargs[@]}" "$src" "$D/out.q")
+	qd=$(best "$RUNS" "$D/out.q" qemu-img convert "${qargs[@]}" "$src" "$D/out.q")
+	qm=$(best "$RUNS" "$D/out.q" qemu-img convert $QOPTS "${qargs[@]}" "$src" "$D/out.q")
+	fs=$(floor_cp "$fin" "$D/out.f" 1)
+	fu=$(floor_cp "$fin" "$D/out.f" 0)
+	[ "$(echo "${qm%% *} < ${qd%% *}" | bc)" = 1 ] && qd=$qm
+	printf '%-9s %-10s flush  ukit %7.2f  qemu-W-m16-wb %7.2f  ratio %5.2f (goal 0.55)  floor %6.2f  MiB %5d/%5d\n' \
+		"$in" "$name" "${uf%% *}" "${qw%% *}" "$(ratio "${uf%% *}" "${qw%% *}")" \
+		"$fs" $(( $(echo "$uf" | cut -d' ' -f3) / 1024 )) $(( $(echo "$qw" | cut -d' ' -f3) / 1024 ))
+	printf '%-9s %-10s unsafe ukit %7.2f  qemu-best     %7.2f  ratio %5.2f (goal 0.90)  floor %6.2f  MiB %5d/%5d\n' \
+		"$in" "$name" "${uu%% *}" "${qd%% *}" "$(ratio "${uu%% *}" "${qd%% *}")" \
+		"$fu" $(( $(echo "$uu" | cut -d' ' -f3) / 1024 )) $(( $(echo "$qd" | cut -d' ' -f3) / 1024 ))
+}
+
+comp_row() {   # comp_row INPUT CASE UKIT-ARGS -- QEMU-ARGS
+	local in=$1 name=$2 uargs=() qargs=() u qd qm
 	shift 2
 	while [ "$1" != -- ]; do uargs+=("$1"); shift; done
 	shift
 	qargs=("$@")
-	u=$(best "$RUNS" "$D/out.u" "$UKIT" convert -q "${uargs[@]}" "$D/out.u")
-	d=$(best "$RUNS" "$D/out.q" qemu-img convert "${qargs[@]}" "$D/out.q")
-	q=$(best "$RUNS" "$D/out.q" qemu-img convert $QOPTS "${qargs[@]}" "$D/out.q")
-	w=$(timed "$D/out.q" qemu-img convert -t writeback $QOPTS "${qargs[@]}" "$D/out.q")
-	# the faster qemu-img setting is the one to beat
-	if [ "$(echo "${d%% *} < ${q%% *}" | bc)" = 1 ]; then
-		q=$d
-	fi
-	set -- $u $q $w $d
-	printf '%-9s %-10s %7.2f %7.2f %7.2f %6.2f %8.2f %6.2f %7.2f %7.2f %6d %6d\n' \
-		"$in" "$name" "$1" "${10}" "$4" "$(echo "$1 / $4" | bc -l)" "$7" \
-		"$(echo "$1 / $7" | bc -l)" "$2" "$5" $(($3 / 1024)) $(($6 / 1024))
+	u=$(best "$RUNS" "$D/out.u" "$UKIT" convert -q -t unsafe "${uargs[@]}" "$D/out.u")
+	qd=$(best "$RUNS" "$D/out.q" qemu-img convert "${qargs[@]}" "$D/out.q")
+	qm=$(best "$RUNS" "$D/out.q" qemu-img convert $QOPTS "${qargs[@]}" "$D/out.q")
+	[ "$(echo "${qm%% *} < ${qd%% *}" | bc)" = 1 ] && qd=$qm
+	printf '%-9s %-10s unsafe ukit %7.2f  qemu-best     %7.2f  ratio %5.2f  cpu %6.2f/%6.2f\n' \
+		"$in" "$name" "${u%% *}" "${qd%% *}" "$(ratio "${u%% *}" "${qd%% *}")" \
+		"$(echo "$u" | cut -d' ' -f2)" "$(echo "$qd" | cut -d' ' -f2)"
+}
+
+# mean_s N CMD...: mean wall seconds of N runs of CMD (output discarded)
+mean_s() {
+	local n=$1 t0 t1
+	shift
+	t0=$(date +%s%N)
+	for _ in $(seq "$n"); do "$@" >/dev/null 2>&1 || { echo "FAILED: $*" >&2; return 1; }; done
+	t1=$(date +%s%N)
+	echo "scale=4; ($t1 - $t0) / $n / 1000000000" | bc -l
+}
+
+query_rows() {
+	local raw=$D/empty8g.raw q=$D/empty8g.qcow2 f u m
+	qemu-img convert $QOPTS -O qcow2 "$raw" "$q"
+	for f in "$raw" "$q"; do
+		u=$(mean_s "$QRUNS" "$UKIT" map --output=json "$f")
+		m=$(mean_s "$QRUNS" qemu-img map --output=json "$f")
+		printf '%-14s map --output=json   ukit %8.4f s  qemu-img %8.4f s  ratio %5.2f (goal 0.5)\n' \
+			"$(basename "$f")" "$u" "$m" "$(ratio "$u" "$m")"
+		u=$(mean_s "$QRUNS" "$UKIT" measure --output=json -O qcow2 "$f")
+		m=$(mean_s "$QRUNS" qemu-img measure --output=json -O qcow2 "$f")
+		printf '%-14s measure -O qcow2    ukit %8.4f s  qemu-img %8.4f s  ratio %5.2f (goal 0.5)\n' \
+			"$(basename "$f")" "$u" "$m" "$(ratio "$u" "$m")"
+	done
+	rm -f "$q"
 }
 
 gen
+# a copy of the binary: a rebuild during the run does not change it
+cp "$UKIT" "$D/.ukit-pack"
+UKIT=$D/.ukit-pack
 echo "# $(nproc) CPUs; $(qemu-img --version | head -1); $("$UKIT" --version)"
 echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg); best of $RUNS runs"
-echo "# ukit_s: wall time; qemu_def: qemu-img with its defaults; qemu_s: the"
-echo "# faster of that and -W -m 16; ratio: ukit_s/qemu_s; qemu_wb: -W -m 16"
-echo "# -t writeback (flushes like ukit's fsync); *_cpu: user+sys seconds of"
-echo "# the runs in ukit_s and qemu_s; *_MiB: their peak RSS"
-printf '%-9s %-10s %7s %7s %7s %6s %8s %6s %7s %7s %6s %6s\n' input case \
-	ukit_s qemu_def qemu_s ratio qemu_wb r_wb ukit_cpu qemu_cpu u_MiB q_MiB
+echo "# seconds of wall time; MiB: peak RSS ukit/qemu-img"
+CASES=${CASES:-convert compress query}
 for name in ${INPUTS:-random sparse4g ext4 empty8g}; do
 	in=$D/$name.raw
-	qemu-img convert $QOPTS -O qcow2 "$in" "$D/$name.qcow2"
-	row "$name" raw-qcow2 -O qcow2 "$in" -- -O qcow2 "$in"
-	row "$name" zlib -O qcow2 -c zlib "$in" -- -O qcow2 -c "$in"
-	row "$name" zstd -O qcow2 -c zstd "$in" -- \
-		-O qcow2 -c -o compression_type=zstd "$in"
-	row "$name" qcow2-raw -O raw "$D/$name.qcow2" -- -O raw "$D/$name.qcow2"
+	case " $CASES " in *" convert "*|*" compress "*)
+		qemu-img convert $QOPTS -O qcow2 "$in" "$D/$name.qcow2" ;;
+	esac
+	case " $CASES " in *" convert "*)
+		conv_row "$name" raw-qcow2 "$in" "$in" -O qcow2 -- -O qcow2
+		conv_row "$name" qcow2-raw "$D/$name.qcow2" "$in" -O raw -- -O raw
+		;;
+	esac
+	case " $CASES " in *" compress "*)
+		comp_row "$name" zlib -O qcow2 -c "$in" -- -O qcow2 -c "$in"
+		comp_row "$name" zstd -O qcow2 -c -o compression_type=zstd "$in" -- \
+			-O qcow2 -c -o compression_type=zstd "$in"
+		;;
+	esac
 	rm -f "$D/$name.qcow2"
 done
+case " $CASES " in *" query "*) query_rows ;; esac

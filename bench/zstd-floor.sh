@@ -7,7 +7,7 @@
 # zstd from the same image.  IMAGE: e.g. the ext4.raw bench/pack.sh made in
 # its DIR.  Not part of make check.
 #
-#   flock /tmp/ukit-bench.lock bash bench/zstd-floor.sh /work/benchdata/s/ext4.raw
+#   flock /tmp/ukit-bench.lock bash bench/zstd-floor.sh ${TMPDIR:-/tmp}/ukit-bench/s/ext4.raw
 set -eu
 IMG=$1
 RUNS=${2:-7}

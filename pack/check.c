@@ -44,6 +44,7 @@ int cmd_check(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "output", required_argument, NULL, 'J' },
 		{ "force-share", no_argument, NULL, 'U' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -55,10 +56,19 @@ int cmd_check(int argc, char **argv)
 	uint64_t stale;
 	int c, fd, rc;
 
-	while ((c = getopt_long(argc, argv, "jU", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jUf:", lo, NULL)) != -1) {
 		if (c == 'j')
 			json = true;
-		else if (c == 'U')
+		else if (c == 'J') {
+			if (pack_parse_output("check", optarg, &json) < 0)
+				return 2;
+		} else if (c == 'f') {
+			if (strcmp(optarg, "qcow2") != 0) {
+				cli_errx("check: -f %s: check works on qcow2 "
+					 "only", optarg);
+				return 2;
+			}
+		} else if (c == 'U')
 			force_share = true;
 		else
 			cli_usage(stderr, 2);

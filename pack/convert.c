@@ -23,6 +23,7 @@
 #include "imgopen.h"
 #include "outfile.h"
 #include "qcow2.h"
+#include "target.h"
 #include <jansson.h>
 #include <sys/stat.h>
 #include "pack.h"
@@ -78,8 +79,8 @@ static void progress_cb(void *ctx, uint64_t done)
  * Refuse to replace a disk image (out) that a QEMU process has open, as
  * qemu-img convert refuses to write it: that process would go on with
  * the old file.  Converting a file onto itself is fine (its input locks
- * are ukit's own).  A symbolic link is replaced, not followed.  0, or -1
- * after printing why.
+ * are ukit's own).  (out) is no symbolic link (the caller followed it).
+ * 0, or -1 after printing why.
  */
 static int output_in_use(const char *out, int in_fd)
 {
@@ -111,8 +112,102 @@ static int output_in_use(const char *out, int in_fd)
 
 enum {
 	OPT_LEVEL = 256, OPT_CLUSTER, OPT_COMPAT, OPT_LOAD, OPT_ENTRY,
-	OPT_ARCH, OPT_NO_CHECK, OPT_ALLOW_BACKING,
+	OPT_ARCH, OPT_NO_CHECK, OPT_ALLOW_BACKING, OPT_COMPRESS,
 };
+
+/*
+ * ukit's older spelling "-c zlib" / "-c zstd" (-c took the type) is read
+ * as --compress=TYPE, so scripts that use it keep working; a bare -c is
+ * qemu-img's: compress, with the type from -o compression_type= or zlib.
+ */
+static void old_c_spelling(int argc, char **argv)
+{
+	for (int i = 1; i + 1 < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "-c") == 0 &&
+		    (strcmp(argv[i + 1], "zlib") == 0 ||
+		     strcmp(argv[i + 1], "zstd") == 0))
+			argv[i] = (char *)"--compress";
+	}
+}
+
+/* Bytes of data (not zeros, not holes) in (img), for the report. */
+static uint64_t data_bytes(struct image *img)
+{
+	struct fmt_err e = { .off = FMT_NOOFF };
+	struct image_extent x;
+	uint64_t n = 0;
+
+	for (uint64_t off = 0; off < image_size(img); off += x.len) {
+		if (image_map(img, off, &x, &e) < 0 || x.len == 0)
+			return n;
+		if (x.kind == EXT_DATA)
+			n += x.len;
+	}
+	return n;
+}
+
+/*
+ * convert -n: write (img) as raw into the existing (out) (a block device
+ * or a file): zero it over the image, write the data, sync (unless
+ * unsafe) and say what was written.  Exit status.
+ */
+static int convert_in_place(struct image *img, int in_fd, const char *in,
+			    const char *out, struct convert_opts *co,
+			    bool unsafe, int prog_mode)
+{
+	struct fmt_err e = { .path = out, .off = FMT_NOOFF };
+	struct ukit_target t;
+	struct cli_progress pr;
+	struct stat si, so;
+	uint64_t size = image_size(img);
+	int rc = 1;
+
+	if (ukit_target_open(out, &t, &e) < 0) {
+		cli_err(&e);
+		return 1;
+	}
+	/* the target is zeroed first: never the input itself */
+	if (fstat(in_fd, &si) == 0 && fstat(t.fd, &so) == 0 &&
+	    ((si.st_dev == so.st_dev && si.st_ino == so.st_ino) ||
+	     (S_ISBLK(si.st_mode) && S_ISBLK(so.st_mode) &&
+	      si.st_rdev == so.st_rdev))) {
+		cli_errx("%s: is the input %s; -n would overwrite what it "
+			 "reads", out, in);
+		goto out;
+	}
+	if (ukit_target_zero(&t, size, &e) < 0) {
+		cli_err(&e);
+		goto out;
+	}
+	co->keep_size = true;
+	cli_progress_start(&pr, prog_mode, size);
+	co->progress = progress_cb;
+	co->ctx = &pr;
+	rc = convert_to_raw(img, in, t.fd, out, co, &e);
+	cli_progress_end(&pr);
+	if (rc < 0) {
+		cli_err(&e);
+		rc = 1;
+		goto out;
+	}
+	e.path = out;
+	if (!unsafe && ukit_target_sync(&t, &e) < 0) {
+		cli_err(&e);
+		rc = 1;
+		goto out;
+	}
+	rc = 0;
+	if (prog_mode >= 0)
+		printf("wrote %" PRIu64 " bytes (%" PRIu64 " of data, the rest "
+		       "zeroed) into %s %s%s\n", size, data_bytes(img),
+		       t.is_blk ? "block device" : "file", out,
+		       unsafe ? " (-t unsafe: not synced)" : ", synced");
+out:
+	close(t.fd);
+	return rc;
+}
 
 int cmd_convert(int argc, char **argv)
 {
@@ -128,12 +223,17 @@ int cmd_convert(int argc, char **argv)
 		{ "force-share", no_argument, NULL, 'U' },
 		{ "progress", no_argument, NULL, 'p' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "compress", required_argument, NULL, OPT_COMPRESS },
+		{ "options", required_argument, NULL, 'o' },
+		{ "cache", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct convert_opts co = {
-		.q = { .cluster_bits = 16, .version = 3, .comp = QCOW2W_NONE },
-		.level = -1,
-	};
+	struct convert_opts co = { .level = -1 };
+	struct pack_qopts pq;
+	bool compress = false, in_place = false, unsafe = false;
+	const char *backing = NULL, *backing_fmt = NULL;
+	char *out_real = NULL;
+	struct stat ost;
 	struct binelf_opts bo = { .machine = -1 };
 	struct image_opts io = { .check = true };
 	enum image_format in_fmt = IMG_PROBE, out_fmt = IMG_PROBE;
@@ -150,7 +250,10 @@ int cmd_convert(int argc, char **argv)
 	int fd = -1;
 
 	co.threads = ncpu > 0 ? (unsigned)ncpu : 1;
-	while ((c = getopt_long(argc, argv, "f:O:c:j:pqU", lo, NULL)) != -1) {
+	pack_qopts_init(&pq);
+	old_c_spelling(argc, argv);
+	while ((c = getopt_long(argc, argv, "f:O:cj:pqUo:nt:T:Wm:B:F:", lo,
+				NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			if (parse_fmt(optarg, &in_fmt) < 0) {
@@ -166,20 +269,53 @@ int cmd_convert(int argc, char **argv)
 			have_out = true;
 			break;
 		case 'c':
+			compress = true;
+			break;
+		case OPT_COMPRESS:
 			if (strcmp(optarg, "zlib") == 0)
-				co.q.comp = QCOW2W_ZLIB;
+				pq.ctype = QCOW2W_ZLIB;
 			else if (strcmp(optarg, "zstd") == 0)
-				co.q.comp = QCOW2W_ZSTD;
+				pq.ctype = QCOW2W_ZSTD;
 			else {
 				cli_errx("convert: unknown compression '%s' (zlib or zstd)",
 					 optarg);
 				return 2;
 			}
+			pq.have_ctype = true;
+			compress = true;
 			break;
+		case 'o':
+			if (pack_parse_o("convert", optarg, &pq) < 0)
+				return 2;
+			break;
+		case 'n':
+			in_place = true;
+			break;
+		case 't':
+			if (pack_parse_cache("convert", optarg, &unsafe) < 0)
+				return 2;
+			break;
+		case 'T':
+			/* the source cache mode: reading is the same */
+			if (pack_parse_cache("convert", optarg, &(bool){0}) < 0)
+				return 2;
+			break;
+		case 'W':
+			/* out-of-order writes: ukit's workers always write
+			 * in parallel; the output bytes do not change */
+			break;
+		case 'B':
+			backing = optarg;
+			break;
+		case 'F':
+			backing_fmt = optarg;
+			break;
+		case 'm':
 		case 'j':
 			if (parse_u64(optarg, &v, false) < 0 || v < 1 ||
 			    v > CONVERT_MAX_THREADS) {
-				cli_errx("convert: -j wants 1..%d", CONVERT_MAX_THREADS);
+				cli_errx("convert: -%c wants 1..%d", c,
+					 CONVERT_MAX_THREADS);
 				return 2;
 			}
 			co.threads = (unsigned)v;
@@ -205,17 +341,19 @@ int cmd_convert(int argc, char **argv)
 					 "from 512 to 2M");
 				return 2;
 			}
-			co.q.cluster_bits = (unsigned)__builtin_ctzll(v);
+			pq.q.cluster_bits = (unsigned)__builtin_ctzll(v);
+			pq.any = true;
 			break;
 		case OPT_COMPAT:
 			if (strcmp(optarg, "0.10") == 0)
-				co.q.version = 2;
+				pq.q.version = 2;
 			else if (strcmp(optarg, "1.1") == 0)
-				co.q.version = 3;
+				pq.q.version = 3;
 			else {
 				cli_errx("convert: --compat wants 0.10 or 1.1");
 				return 2;
 			}
+			pq.have_compat = pq.any = true;
 			break;
 		case OPT_LOAD:
 		case OPT_ENTRY:
@@ -257,6 +395,43 @@ int cmd_convert(int argc, char **argv)
 	}
 	in = argv[optind];
 	out = argv[optind + 1];
+	if (backing != NULL &&
+	    pack_qopts_backing("convert", &pq, backing, pq.q.backing_fmt) < 0)
+		return 2;
+	if (backing_fmt != NULL) {
+		if (backing == NULL) {
+			cli_errx("convert: -F names the format of the -B backing "
+				 "file");
+			return 2;
+		}
+		if (image_format_parse(backing_fmt) != IMG_RAW &&
+		    image_format_parse(backing_fmt) != IMG_QCOW2) {
+			cli_errx("convert: -F %s: want raw or qcow2",
+				 backing_fmt);
+			return 2;
+		}
+		if (pack_qopts_backing("convert", &pq, backing,
+				       backing_fmt) < 0)
+			return 2;
+	}
+	if (pq.q.backing_file != NULL) {
+		if (in_place) {
+			cli_errx("convert: -B makes a new image; -n writes into "
+				 "an existing one");
+			return 2;
+		}
+		/* without a backing file the unwritten clusters are zeros
+		 * already; with one they must say so */
+		pq.q.zero_unwritten = true;
+	}
+	if (compress && pq.ctype == QCOW2W_ZSTD && pq.q.version == 2) {
+		cli_errx("convert: -c zstd needs --compat 1.1 (-o compat=1.1)");
+		return 2;
+	}
+	if (pack_qopts_finish("convert", &pq, compress) < 0)
+		return 2;
+	co.q = pq.q;
+	co.no_writeback = unsafe;
 	if (have_level && co.q.comp == QCOW2W_NONE) {
 		cli_errx("convert: --level needs -c zlib or -c zstd");
 		return 2;
@@ -284,10 +459,14 @@ int cmd_convert(int argc, char **argv)
 		cli_errx("convert: --load-addr, --entry and --arch are for -O elf");
 		return 2;
 	}
-	if (out_fmt != IMG_QCOW2 &&
-	    (co.q.comp != QCOW2W_NONE || co.q.cluster_bits != 16 ||
-	     co.q.version != 3)) {
-		cli_errx("convert: -c, --cluster-size and --compat are for -O qcow2");
+	if (out_fmt != IMG_QCOW2 && (compress || pq.any)) {
+		cli_errx("convert: -c, -o, -B, --cluster-size and --compat are "
+			 "for -O qcow2");
+		return 2;
+	}
+	if (in_place && out_fmt != IMG_RAW) {
+		cli_errx("convert: -n writes a raw image into an existing "
+			 "target (a block device or a file): use -O raw");
 		return 2;
 	}
 
@@ -367,6 +546,26 @@ int cmd_convert(int argc, char **argv)
 		close(fd);
 		return 1;
 	}
+	if (in_place) {
+		rc = convert_in_place(img, fd, in, out, &co, unsafe,
+				      prog_mode);
+		goto out;
+	}
+	/* a symbolic link is followed: the file it names is replaced */
+	if ((out_real = pack_follow_link(out)) == NULL) {
+		cli_errx("%s: cannot follow the link: %s", out,
+			 strerror(errno));
+		goto out;
+	}
+	out = out_real;
+	/* never replace a device, a FIFO or a socket with a file */
+	if (lstat(out, &ost) == 0 && !S_ISREG(ost.st_mode) &&
+	    !S_ISDIR(ost.st_mode)) {
+		cli_errx("%s: is %s; convert -n writes into a block device, "
+			 "convert never replaces one with a file", out,
+			 ukit_file_kind(ost.st_mode));
+		goto out;
+	}
 	if (!io.force_share && output_in_use(out, fd) < 0)
 		goto out;
 	if (outfile_open(&of, out, 0644, &e) < 0) {
@@ -374,6 +573,7 @@ int cmd_convert(int argc, char **argv)
 		cli_err(&e);
 		goto out;
 	}
+	of.nosync = unsafe;
 	cli_progress_start(&pr, prog_mode, image_size(img));
 	co.progress = progress_cb;
 	co.ctx = &pr;
@@ -404,5 +604,7 @@ abort:
 out:
 	image_close(img);
 	close(fd);
+	free(out_real);
+	pack_qopts_free(&pq);
 	return rc;
 }

@@ -296,8 +296,8 @@ out:
  * NULL when there are none.  A table that does not parse is reported and
  * listed as far as it goes.
  */
-static json_t *qcow2_snapshots_json(int fd, const char *path,
-				    const struct qcow2_header *h)
+json_t *qcow2_snapshots_json(int fd, const char *path,
+			     const struct qcow2_header *h)
 {
 	struct fmt_err e = { .path = path, .off = FMT_NOOFF };
 	struct qcow2_snapshot sn;
@@ -348,7 +348,7 @@ static json_t *qcow2_snapshots_json(int fd, const char *path,
 }
 
 /* The snapshot list of qemu-img info's text output. */
-static void print_snapshots(const json_t *sl)
+void print_snapshots(const json_t *sl)
 {
 	printf("Snapshot list:\n%-10s%-17s%8s%20s%13s%11s\n", "ID", "TAG",
 	       "VM SIZE", "DATE", "VM CLOCK", "ICOUNT");
@@ -521,6 +521,7 @@ int cmd_info(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "output", required_argument, NULL, 'J' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "force-share", no_argument, NULL, 'U' },
 		{ NULL, 0, NULL, 0 },
@@ -537,6 +538,10 @@ int cmd_info(int argc, char **argv)
 		switch (c) {
 		case 'j':
 			json = true;
+			break;
+		case 'J':
+			if (pack_parse_output("info", optarg, &json) < 0)
+				return 2;
 			break;
 		case 'U':
 			force_share = true;

@@ -15,17 +15,32 @@
 #include "pack.h"
 
 static const struct cli_cmd cmds[] = {
-	{ "info", cmd_info, "info [--json] [-f FMT] [-U] IMAGE" },
+	{ "info", cmd_info,
+	  "info [--output=json|human] [--json] [-f FMT] [-U] IMAGE" },
 	{ "convert", cmd_convert,
-	  "convert [-f FMT] -O raw|qcow2|bin|elf [-c zlib|zstd] [--level N]\n"
-	  "        [--cluster-size N] [--compat 0.10|1.1] [-j N] [-p|-q]\n"
+	  "convert [-f FMT] -O raw|qcow2|bin|elf [-c] [-o OPTS]\n"
+	  "        [--compress zlib|zstd] [--level N] [--cluster-size N]\n"
+	  "        [--compat 0.10|1.1] [-B BACKING [-F FMT]] [-n]\n"
+	  "        [-t CACHE] [-T CACHE] [-W] [-m N] [-j N] [-p|-q]\n"
 	  "        [--load-addr A --entry A --arch ARCH] [--allow-backing]\n"
 	  "        [--no-check] [-U] IN OUT" },
-	{ "check", cmd_check, "check [--json] [-U] IMAGE" },
 	{ "disk", cmd_disk,
 	  "disk -O raw|qcow2 [--cmdline S] [--firmware bios|uefi|both]\n"
 	  "        [--size N] [--module F]... [-c zlib|zstd] [--level N]\n"
 	  "        [--cluster-size N] [--compat 0.10|1.1] [-j N] KERNEL OUT" },
+	{ "check", cmd_check,
+	  "check [--output=json|human] [--json] [-f qcow2] [-U] IMAGE" },
+	{ "measure", cmd_measure,
+	  "measure [--output=json|human] [-f FMT] [-O raw|qcow2] [-o OPTS] [-c]\n"
+	  "        [-U] (--size SIZE | IMAGE)" },
+	{ "map", cmd_map, "map [--output=json|human] [-f FMT] [-U] IMAGE" },
+	{ "create", cmd_create,
+	  "create [-f raw|qcow2] [-o OPTS] [-b BACKING -F FMT] [-u] [-q]\n"
+	  "        FILE [SIZE]" },
+	{ "resize", cmd_resize,
+	  "resize [-f raw|qcow2] [--shrink] [-q] FILE [+|-]SIZE" },
+	{ "snapshot", cmd_snapshot,
+	  "snapshot -l [--output=json|human] [-U] IMAGE" },
 	{ "compare", cmd_compare,
 	  "compare [--strict] [--allow-backing] [--no-check] [-U] A B" },
 };

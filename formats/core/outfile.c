@@ -171,7 +171,7 @@ int outfile_commit(struct outfile *o, struct fmt_err *e)
 		o->fd = -1;
 		return 0;
 	}
-	if (fsync(o->fd) < 0) {
+	if (!o->nosync && fsync(o->fd) < 0) {
 		fmt_errno(e, FMT_NOOFF, "fsync failed");
 		outfile_abort(o);
 		return -1;
@@ -237,7 +237,8 @@ int outfile_commit(struct outfile *o, struct fmt_err *e)
 		outfile_abort(o);
 		return -1;
 	}
-	fsync_dir(o->path);
+	if (!o->nosync)
+		fsync_dir(o->path);
 	release(o);
 	return 0;
 }

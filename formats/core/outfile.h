@@ -25,6 +25,8 @@ struct outfile {
 	bool  is_stdout;
 	bool  unnamed;     /* O_TMPFILE in use */
 	bool  excl;        /* commit fails if (path) exists (outfile_open_new) */
+	bool  nosync;      /* set after open: commit renames without fsync
+			      (qemu-img's -t unsafe: not durable) */
 	mode_t mode;
 };
 

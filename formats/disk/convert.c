@@ -716,6 +716,7 @@ struct wb {
 	uint64_t step;
 	uint64_t asked, done;    /* hints given, hints acted on */
 	uint64_t mark;           /* bytes written at the last hint */
+	bool off;                /* no hints: nothing will be flushed */
 };
 
 static void *wb_main(void *arg)
@@ -775,7 +776,7 @@ static void wb_hint(struct wb *w)
 
 static void start_writeback(struct wb *w, uint64_t written)
 {
-	if (wb_due(w, written))
+	if (!w->off && wb_due(w, written))
 		wb_hint(w);
 }
 
@@ -1092,7 +1093,8 @@ static void *copy_main(void *arg)
 				goto fail;
 		}
 		copy_prealloc(j);
-		hint = wb_due(&j->wb, qcow2w_host_size(j->qw));
+		hint = !j->wb.off &&
+		       wb_due(&j->wb, qcow2w_host_size(j->qw));
 		if (j->o->progress != NULL)
 			j->o->progress(j->o->ctx, end < size ? end : size);
 		c->turn++;
@@ -1183,9 +1185,11 @@ int convert_to_qcow2(struct image *img, const char *ipath, int fd,
 		return -1;
 	if (p.comp == QCOW2W_NONE && p.fmt != IMG_QCOW2) {
 		wb_start(&j.wb, fd, false);
+		j.wb.off = o->no_writeback;
 		rc = copy_inline(&j, nthreads(o), &in_fault, e);
 	} else {
-		wb_start(&j.wb, fd, true);
+		wb_start(&j.wb, fd, !o->no_writeback);
+		j.wb.off = o->no_writeback;
 		rc = pool_run(&p, nthreads(o), qfill, qdrain, qflush, &j,
 			      &in_fault, e);
 	}
@@ -1271,7 +1275,7 @@ int convert_to_raw(struct image *img, const char *ipath, int fd,
 	e->path = opath;
 	if (image_size(img) > INT64_MAX)
 		return fmt_errf(e, FMT_NOOFF, "image too large");
-	if (ftruncate(fd, (off_t)image_size(img)) < 0)
+	if (!o->keep_size && ftruncate(fd, (off_t)image_size(img)) < 0)
 		return fmt_errno(e, FMT_NOOFF, "cannot size output");
 	pool_setup(&p, img, ipath, o);
 	p.comp = QCOW2W_NONE;
@@ -1293,7 +1297,8 @@ int convert_to_raw(struct image *img, const char *ipath, int fd,
 	       !qcow2_maybe_compressed(image_qcow2(img));
 	if (copy && threads > COPY_THREADS)
 		threads = COPY_THREADS;
-	wb_start(&j.wb, fd, !copy);
+	wb_start(&j.wb, fd, !copy && !o->no_writeback);
+	j.wb.off = o->no_writeback;
 	rc = pool_run(&p, threads, rfill, rdrain, NULL, &j, &in_fault, e);
 	wb_stop(&j.wb);
 	if (rc == 0 && o->progress != NULL)

@@ -21,6 +21,11 @@ struct convert_opts {
 	struct qcow2w_opts q;     /* qcow2 output only */
 	int level;                /* compression level; -1: the default */
 	unsigned threads;         /* compression threads, >= 1 */
+	bool no_writeback;        /* the output will not be flushed (-t
+				   * unsafe): no early writeback either */
+	bool keep_size;           /* raw output: (fd) is an existing target
+				   * (a block device, a file) already zeroed
+				   * over the image: do not resize it */
 	convert_progress_fn progress;   /* may be NULL */
 	void *ctx;
 };

@@ -619,6 +619,12 @@ int qcow2_check_fd(int fd, const char *path, unsigned flags,
 	if (r->h.incompatible & QCOW2_INCOMPAT_CORRUPT)
 		finding(&k, QCOW2_F_CORRUPTION, 72, "image is marked corrupt "
 			"(incompatible feature bit 1)");
+	if ((r->h.incompatible & QCOW2_INCOMPAT_DIRTY) &&
+	    !(r->h.compatible & QCOW2_COMPAT_LAZY_REFCOUNTS))
+		finding(&k, QCOW2_F_CORRUPTION, 72, "dirty bit (incompatible "
+			"feature bit 0) set without lazy refcounts (compatible "
+			"feature bit 0): only lazy refcounts may leave an image "
+			"dirty");
 	k.nb = k.fsize / k.cs + 1;  /* + the part of a cluster past EOF */
 	if (k.nb > QCOW2_CHECK_MAX_CLUSTERS)
 		return fmt_errf(e, FMT_NOOFF, "image has %" PRIu64 " host "

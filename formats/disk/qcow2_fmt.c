@@ -82,6 +82,9 @@ int qcow2_header_parse(const uint8_t *buf, size_t len,
 			return fmt_errf(e, 100, "header_length %" PRIu32
 					" extends past end of file (%zu bytes)",
 					h.header_length, len);
+		if (h.header_length % 8 != 0)
+			return fmt_errf(e, 100, "header_length %" PRIu32
+					" not a multiple of 8", h.header_length);
 		if (h.header_length > QCOW2_V3_HDR_LEN)
 			h.compression_type = buf[104];
 	}

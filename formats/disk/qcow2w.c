@@ -12,6 +12,7 @@
  * touch; the refcounts written here are counted the same way.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,10 @@
 #define EXT_FEATURE_TABLE 0x6803f857u
 #define FEATURE_NAME_LEN 46
 #define INCOMPAT_COMPRESSION 0x8u
+#define INCOMPAT_EXTL2 0x10u
+#define COMPAT_LAZY_REFCOUNTS 0x1u
+#define EXT_BACKING_FMT 0xe2792acau
+#define BACKING_MAX 1023
 
 /* The feature name table qemu-img 7.2 writes into every v3 image. */
 static const struct {
@@ -65,6 +70,7 @@ struct qcow2w {
 	bool comp_open;         /* comp_pos lies inside a usable cluster */
 	uint64_t last_idx;
 	bool any;
+	uint64_t filled;        /* preallocation: clusters [0, filled) done */
 	struct iovec iov[QCOW2W_IOV]; /* gathered data writes */
 	int niov;
 	uint64_t iov_off, iov_len;    /* where they go, how much */
@@ -78,7 +84,7 @@ static uint64_t div_up(uint64_t a, uint64_t b)
 int qcow2w_geom(const struct qcow2w_opts *o, uint64_t vsize,
 		struct qcow2w_geom *g, struct fmt_err *e)
 {
-	uint64_t size, span, l1b;
+	uint64_t size, span, l1b, bits = o->refcount_bits ? o->refcount_bits : 16;
 
 	if (o->cluster_bits < QCOW2W_MIN_CLUSTER_BITS ||
 	    o->cluster_bits > QCOW2W_MAX_CLUSTER_BITS)
@@ -88,16 +94,48 @@ int qcow2w_geom(const struct qcow2w_opts *o, uint64_t vsize,
 	if (o->version != 2 && o->version != 3)
 		return fmt_errf(e, FMT_NOOFF, "qcow2 version %d not 2 or 3",
 				o->version);
-	if (o->version == 2 && o->comp == QCOW2W_ZSTD)
+	if (o->version == 2 && (o->comp == QCOW2W_ZSTD || o->zstd_header))
 		return fmt_errf(e, FMT_NOOFF,
 				"zstd compression needs compat 1.1 (v3)");
+	if (bits > 64 || (bits & (bits - 1)) != 0)
+		return fmt_errf(e, FMT_NOOFF, "refcount bits %" PRIu64
+				" not a power of two from 1 to 64", bits);
+	if (o->version == 2 && bits != 16)
+		return fmt_errf(e, FMT_NOOFF, "refcount bits other than 16 "
+				"need compat 1.1 (v3)");
+	if (o->version == 2 && o->lazy_refcounts)
+		return fmt_errf(e, FMT_NOOFF,
+				"lazy refcounts need compat 1.1 (v3)");
+	if (o->version == 2 && o->extended_l2)
+		return fmt_errf(e, FMT_NOOFF,
+				"extended L2 entries need compat 1.1 (v3)");
+	if (o->extended_l2 && o->cluster_bits < 14)
+		return fmt_errf(e, FMT_NOOFF, "extended L2 entries need "
+				"clusters of at least 16 KiB");
+	if (o->prealloc != QCOW2W_PREALLOC_OFF && o->comp != QCOW2W_NONE)
+		return fmt_errf(e, FMT_NOOFF, "preallocation and compression "
+				"exclude each other");
+	if (o->backing_fmt != NULL && o->backing_file == NULL)
+		return fmt_errf(e, FMT_NOOFF,
+				"a backing format without a backing file");
+	if (o->backing_file != NULL && (o->backing_file[0] == '\0' ||
+					strlen(o->backing_file) > BACKING_MAX))
+		return fmt_errf(e, FMT_NOOFF, "backing file name of %zu "
+				"bytes (want 1..%d)", strlen(o->backing_file),
+				BACKING_MAX);
+	if (o->backing_fmt != NULL && strlen(o->backing_fmt) > 63)
+		return fmt_errf(e, FMT_NOOFF, "backing format name too long");
 	if (ck_align(vsize, 512, &size) || size > (1ULL << 62))
 		return fmt_errf(e, FMT_NOOFF,
 				"virtual size 0x%" PRIx64 " too large", vsize);
 	memset(g, 0, sizeof *g);
 	g->cluster_size = 1ULL << o->cluster_bits;
 	g->size = size;
-	g->l2_entries = g->cluster_size / 8;
+	g->l2_esize = o->extended_l2 ? 16 : 8;
+	g->l2_entries = g->cluster_size / g->l2_esize;
+	g->refcount_bits = (unsigned)bits;
+	g->refcount_max = bits >= 16 ? QCOW2W_REFCOUNT_MAX
+				     : (1ULL << bits) - 1;
 	span = g->cluster_size * g->l2_entries;
 	g->l1_size = div_up(size, span);
 	l1b = g->l1_size * 8;
@@ -106,14 +144,23 @@ int qcow2w_geom(const struct qcow2w_opts *o, uint64_t vsize,
 				"virtual size 0x%" PRIx64 " needs an L1 table of "
 				"%" PRIu64 " bytes (> %u); use larger clusters",
 				size, l1b, QCOW2W_MAX_L1_BYTES);
+	/* an empty image has no L1 table (offset 0), as qemu writes it:
+	 * a cluster for it would be a cluster nothing refers to */
 	g->l1_clusters = div_up(l1b, g->cluster_size);
-	if (g->l1_clusters == 0)
-		g->l1_clusters = 1;
-	g->rb_entries = g->cluster_size / 2;
+	g->rb_entries = g->cluster_size * 8 / bits;
 	g->csize_shift = 62 - (o->cluster_bits - 8);
 	g->header_len = o->version == 2
 		? V2_HEADER_LEN
-		: V3_HEADER_LEN + 8 + ARRAY_SIZE(features) * 48 + 8;
+		: V3_HEADER_LEN + 8 + ARRAY_SIZE(features) * 48;
+	if (o->backing_fmt != NULL)
+		g->header_len += 8 + ((strlen(o->backing_fmt) + 7) & ~7ULL);
+	g->header_len += 8;           /* end of extensions */
+	if (o->backing_file != NULL) {
+		g->backing_off = g->header_len;
+		if (g->header_len + strlen(o->backing_file) > g->cluster_size)
+			return fmt_errf(e, FMT_NOOFF, "backing file name does "
+					"not fit in the header cluster");
+	}
 	return 0;
 }
 
@@ -152,6 +199,7 @@ void qcow2w_header(const struct qcow2w_opts *o, const struct qcow2w_geom *g,
 		   uint8_t *buf)
 {
 	uint8_t *p;
+	uint64_t incompat = 0;
 
 	memset(buf, 0, g->cluster_size);
 	be32_store(buf, QCOW2_MAGIC);
@@ -162,15 +210,34 @@ void qcow2w_header(const struct qcow2w_opts *o, const struct qcow2w_geom *g,
 	be64_store(buf + 40, l1_off);
 	be64_store(buf + 48, rt_off);
 	be32_store(buf + 56, (uint32_t)rt_clusters);
+	if (o->backing_file != NULL) {
+		be64_store(buf + 8, g->backing_off);
+		be32_store(buf + 16, (uint32_t)strlen(o->backing_file));
+		memcpy(buf + g->backing_off, o->backing_file,
+		       strlen(o->backing_file));
+	}
+	p = buf + (o->version == 2 ? V2_HEADER_LEN : V3_HEADER_LEN);
+	if (o->backing_fmt != NULL) {
+		size_t n = strlen(o->backing_fmt);
+
+		be32_store(p, EXT_BACKING_FMT);
+		be32_store(p + 4, (uint32_t)n);
+		memcpy(p + 8, o->backing_fmt, n);
+		p += 8 + ((n + 7) & ~(size_t)7);
+	}
 	if (o->version == 2)
 		return;
-	if (o->comp == QCOW2W_ZSTD) {
-		be64_store(buf + 72, INCOMPAT_COMPRESSION);
+	if (o->comp == QCOW2W_ZSTD || o->zstd_header) {
+		incompat |= INCOMPAT_COMPRESSION;
 		buf[104] = 1;
 	}
-	be32_store(buf + 96, 4);                 /* refcount_order: 16 bits */
+	if (o->extended_l2)
+		incompat |= INCOMPAT_EXTL2;
+	be64_store(buf + 72, incompat);
+	if (o->lazy_refcounts)
+		be64_store(buf + 80, COMPAT_LAZY_REFCOUNTS);
+	be32_store(buf + 96, (uint32_t)__builtin_ctz(g->refcount_bits));
 	be32_store(buf + 100, V3_HEADER_LEN);
-	p = buf + V3_HEADER_LEN;
 	be32_store(p, EXT_FEATURE_TABLE);
 	be32_store(p + 4, (uint32_t)(ARRAY_SIZE(features) * 48));
 	p += 8;
@@ -242,7 +309,7 @@ static int ref(struct qcow2w *w, uint64_t c, struct fmt_err *e)
 {
 	uint16_t *r = &w->rc[c - w->rc_base];
 
-	if (*r == QCOW2W_REFCOUNT_MAX)
+	if (*r >= w->g.refcount_max)
 		return fmt_errf(e, c * w->g.cluster_size,
 				"refcount overflow on host cluster");
 	(*r)++;
@@ -265,8 +332,23 @@ static int rt_push(struct qcow2w *w, uint64_t off, struct fmt_err *e)
 
 static void encode_rc(const struct qcow2w *w, uint8_t *buf)
 {
-	for (uint64_t i = 0; i < w->g.rb_entries; i++)
-		be16_store(buf + 2 * i, w->rc[i]);
+	unsigned bits = w->g.refcount_bits;
+
+	memset(buf, 0, w->g.cluster_size);
+	for (uint64_t i = 0; i < w->g.rb_entries; i++) {
+		uint64_t v = w->rc[i];
+
+		switch (bits) {
+		case 1: case 2: case 4:
+			/* the first entry in the least significant bits */
+			buf[i * bits / 8] |= (uint8_t)(v << (i * bits % 8));
+			break;
+		case 8:  buf[i] = (uint8_t)v; break;
+		case 16: be16_store(buf + 2 * i, (uint16_t)v); break;
+		case 32: be32_store(buf + 4 * i, (uint32_t)v); break;
+		default: be64_store(buf + 8 * i, v); break;
+		}
+	}
 }
 
 /*
@@ -311,7 +393,7 @@ int qcow2w_open(int fd, const char *path, const struct qcow2w_opts *o,
 	if (qcow2w_geom(o, vsize, &w->g, e) < 0)
 		goto fail;
 	w->rc = calloc(w->g.rb_entries, sizeof *w->rc);
-	w->l2 = calloc(w->g.l2_entries, sizeof *w->l2);
+	w->l2 = calloc(w->g.l2_entries * (w->g.l2_esize / 8), sizeof *w->l2);
 	w->cbuf = malloc(w->g.cluster_size);
 	if (w->rc == NULL || w->l2 == NULL || w->cbuf == NULL) {
 		fmt_errf(e, FMT_NOOFF, "out of memory");
@@ -323,7 +405,7 @@ int qcow2w_open(int fd, const char *path, const struct qcow2w_opts *o,
 	for (uint64_t i = 0; i < w->g.l1_clusters; i++)
 		if (alloc_cluster(w, &c, e) < 0)
 			goto fail;
-	w->l1_off = w->g.cluster_size;
+	w->l1_off = w->g.l1_clusters ? w->g.cluster_size : 0;
 	*out = w;
 	return 0;
 fail:
@@ -341,23 +423,86 @@ static int flush_l2(struct qcow2w *w, struct fmt_err *e)
 	if (alloc_cluster(w, &c, e) < 0)
 		return -1;
 	off = c * w->g.cluster_size;
-	for (uint64_t i = 0; i < w->g.l2_entries; i++)
+	for (uint64_t i = 0; i < w->g.l2_entries * (w->g.l2_esize / 8); i++)
 		be64_store(w->cbuf + 8 * i, w->l2[i]);
 	if (wr(w, w->cbuf, w->g.cluster_size, off, e) < 0)
 		return -1;
 	be64_store(ent, off | L_COPIED);
 	if (wr(w, ent, 8, w->l1_off + 8 * w->cur_l2, e) < 0)
 		return -1;
-	memset(w->l2, 0, w->g.l2_entries * sizeof *w->l2);
+	memset(w->l2, 0, w->g.l2_entries * (w->g.l2_esize / 8) *
+	       sizeof *w->l2);
 	w->l2_used = false;
 	return 0;
+}
+
+/*
+ * Set the L2 entry of guest cluster (idx) of the current table: (ent),
+ * and with extended L2 entries the subcluster bitmap: every subcluster
+ * allocated for a normal cluster, none for a compressed one.
+ */
+static void set_l2(struct qcow2w *w, uint64_t idx, uint64_t ent)
+{
+	uint64_t i = idx % w->g.l2_entries;
+
+	if (w->g.l2_esize == 16) {
+		w->l2[2 * i] = ent;
+		w->l2[2 * i + 1] = ent & L_COMPRESSED ? 0 : 0xffffffffULL;
+	} else {
+		w->l2[i] = ent;
+	}
+}
+
+/* Make the L2 table of guest cluster (idx) the current one. */
+static int l2_switch(struct qcow2w *w, uint64_t idx, struct fmt_err *e)
+{
+	uint64_t l1i = idx / w->g.l2_entries;
+
+	if (l1i != w->cur_l2) {
+		if (flush_l2(w, e) < 0)
+			return -1;
+		w->cur_l2 = l1i;
+	}
+	w->l2_used = true;
+	return 0;
+}
+
+/* Preallocation: a host cluster for each guest cluster below (end) that
+ * has none yet (fresh file space: it reads as zeros). */
+static int fill_to(struct qcow2w *w, uint64_t end, struct fmt_err *e)
+{
+	uint64_t c;
+
+	for (; w->filled < end; w->filled++) {
+		if (l2_switch(w, w->filled, e) < 0)
+			return -1;
+		if (w->o.prealloc == QCOW2W_PREALLOC_OFF &&
+		    w->o.version >= 3) {
+			/* zero_unwritten: the zero flag (extended L2: every
+			 * subcluster's zero bit) */
+			uint64_t i = w->filled % w->g.l2_entries;
+
+			if (w->g.l2_esize == 16)
+				w->l2[2 * i + 1] = 0xffffffff00000000ULL;
+			else
+				w->l2[i] = 1;
+			continue;
+		}
+		if (alloc_cluster(w, &c, e) < 0)
+			return -1;
+		set_l2(w, w->filled, c * w->g.cluster_size | L_COPIED);
+	}
+	return 0;
+}
+
+static bool fills(const struct qcow2w *w)
+{
+	return w->o.prealloc != QCOW2W_PREALLOC_OFF || w->o.zero_unwritten;
 }
 
 /* Make the L2 table of guest cluster (idx) current. */
 static int l2_for(struct qcow2w *w, uint64_t idx, struct fmt_err *e)
 {
-	uint64_t l1i = idx / w->g.l2_entries;
-
 	if (idx * w->g.cluster_size >= w->g.size)
 		return fmt_errf(e, FMT_NOOFF,
 				"cluster %" PRIu64 " past the virtual size", idx);
@@ -366,13 +511,10 @@ static int l2_for(struct qcow2w *w, uint64_t idx, struct fmt_err *e)
 				"cluster %" PRIu64 " out of order", idx);
 	w->any = true;
 	w->last_idx = idx;
-	if (l1i != w->cur_l2) {
-		if (flush_l2(w, e) < 0)
-			return -1;
-		w->cur_l2 = l1i;
-	}
-	w->l2_used = true;
-	return 0;
+	if (fills(w) && fill_to(w, idx, e) < 0)
+		return -1;
+	w->filled = idx + 1;
+	return l2_switch(w, idx, e);
 }
 
 int qcow2w_put(struct qcow2w *w, uint64_t idx, const void *data,
@@ -385,7 +527,7 @@ int qcow2w_put(struct qcow2w *w, uint64_t idx, const void *data,
 	off = c * w->g.cluster_size;
 	if (gather(w, data, w->g.cluster_size, off, e) < 0)
 		return -1;
-	w->l2[idx % w->g.l2_entries] = off | L_COPIED;
+	set_l2(w, idx, off | L_COPIED);
 	return 0;
 }
 
@@ -397,7 +539,7 @@ int qcow2w_alloc(struct qcow2w *w, uint64_t idx, uint64_t *host,
 	if (l2_for(w, idx, e) < 0 || alloc_cluster(w, &c, e) < 0)
 		return -1;
 	*host = c * w->g.cluster_size;
-	w->l2[idx % w->g.l2_entries] = *host | L_COPIED;
+	set_l2(w, idx, *host | L_COPIED);
 	return 0;
 }
 
@@ -420,7 +562,7 @@ int qcow2w_put_compressed(struct qcow2w *w, uint64_t idx, const void *data,
 		pos = w->comp_pos;
 		first = pos / cs;
 		last = (pos + len - 1) / cs;
-		if (w->rc[first - w->rc_base] == QCOW2W_REFCOUNT_MAX ||
+		if (w->rc[first - w->rc_base] >= w->g.refcount_max ||
 		    (last > first &&
 		     (first + 1 != w->next_free ||
 		      last >= w->rc_base + w->g.rb_entries)))
@@ -443,7 +585,7 @@ int qcow2w_put_compressed(struct qcow2w *w, uint64_t idx, const void *data,
 	}
 	if (gather(w, data, len, pos, e) < 0)
 		return -1;
-	w->l2[idx % w->g.l2_entries] = qcow2w_comp_desc(&w->g, pos, len);
+	set_l2(w, idx, qcow2w_comp_desc(&w->g, pos, len));
 	w->comp_pos = pos + len;
 	w->comp_open = w->comp_pos % cs != 0;
 	return 0;
@@ -452,11 +594,15 @@ int qcow2w_put_compressed(struct qcow2w *w, uint64_t idx, const void *data,
 int qcow2w_finish(struct qcow2w *w, struct fmt_err *e)
 {
 	uint64_t cs = w->g.cluster_size, used, nb, nt, first, blk_off;
-	uint64_t sealed = w->rt_n;
+	uint64_t sealed;
 
+	if (fills(w) && fill_to(w, div_up(w->g.size, cs), e) < 0)
+		return -1;
 	if (qcow2w_flush(w, e) < 0 || flush_l2(w, e) < 0)
 		return -1;
 	w->comp_open = false;
+	/* after the last L2 table: allocating it may have sealed a range */
+	sealed = w->rt_n;
 	used = w->next_free;
 	qcow2w_refcount_fit(used, sealed, w->g.rb_entries, cs, &nb, &nt);
 	first = used;
@@ -493,7 +639,17 @@ int qcow2w_finish(struct qcow2w *w, struct fmt_err *e)
 	w->next_free = first + nb + nt;
 	qcow2w_header(&w->o, &w->g, (first + nb) * cs, nt, w->l1_off,
 		      w->cbuf);
-	return wr(w, w->cbuf, cs, 0, e);
+	if (wr(w, w->cbuf, cs, 0, e) < 0)
+		return -1;
+	if (w->o.prealloc >= QCOW2W_PREALLOC_FALLOC) {
+		int r = posix_fallocate(w->fd, 0, (off_t)(w->next_free * cs));
+
+		if (r != 0) {
+			errno = r;
+			return fmt_errno(e, FMT_NOOFF, "cannot preallocate");
+		}
+	}
+	return 0;
 }
 
 uint64_t qcow2w_host_size(const struct qcow2w *w)

@@ -37,10 +37,30 @@ enum qcow2w_comp {
 	QCOW2W_ZSTD,         /* zstd frames; incompatible feature bit 3 */
 };
 
+enum qcow2w_prealloc {
+	QCOW2W_PREALLOC_OFF = 0,  /* only clusters that hold data */
+	QCOW2W_PREALLOC_METADATA, /* every guest cluster gets a host cluster
+				   * (L2 entries set, file sparse) */
+	QCOW2W_PREALLOC_FALLOC,   /* metadata, and the file is fallocate()d */
+	QCOW2W_PREALLOC_FULL,     /* as falloc: the blocks are allocated and
+				   * read as zeros */
+};
+
 struct qcow2w_opts {
 	unsigned cluster_bits;   /* 9..21 */
 	int version;             /* 2 (compat 0.10) or 3 (compat 1.1) */
 	enum qcow2w_comp comp;   /* the header's compression type */
+	bool zstd_header;        /* zstd in the header with comp NONE */
+	unsigned refcount_bits;  /* 1, 2, 4, ... 64; 0 means 16 (v2: 16) */
+	bool lazy_refcounts;     /* compatible feature bit 0 (v3) */
+	bool extended_l2;        /* 128-bit L2 entries, 32 subclusters (v3,
+				  * clusters of 16 KiB or more) */
+	enum qcow2w_prealloc prealloc;   /* not with compressed clusters */
+	bool zero_unwritten;     /* guest clusters not stored read as zeros
+				  * even over a backing file: zero flags
+				  * (v2: zero-filled clusters) */
+	const char *backing_file;        /* NULL: none; at most 1023 bytes */
+	const char *backing_fmt;         /* NULL: none; with backing_file */
 };
 
 /* The fixed part of the layout, from the options and the virtual size. */
@@ -48,16 +68,23 @@ struct qcow2w_geom {
 	uint64_t cluster_size;
 	uint64_t size;           /* virtual size, rounded up to 512 */
 	uint64_t l2_entries;     /* entries per L2 table */
+	uint64_t l2_esize;       /* bytes per L2 entry: 8, or 16 (extended) */
+	unsigned refcount_bits;  /* 1..64 */
+	uint64_t refcount_max;   /* largest refcount the writer stores */
 	uint64_t l1_size;        /* L1 entries */
 	uint64_t l1_clusters;
 	uint64_t rb_entries;     /* refcounts per refcount block */
 	unsigned csize_shift;    /* compressed descriptor: sector count bits */
 	uint64_t header_len;     /* header + extensions + end marker */
+	uint64_t backing_off;    /* the backing file name, or 0 */
 };
 
 /*
  * Compute the geometry for (vsize) bytes with (o).  0, or -1 with (e)
- * (cluster bits out of range, v2 with zstd, L1 table too large).
+ * (cluster bits out of range, v2 with zstd or another v3 feature,
+ * refcount bits not a power of two up to 64, extended L2 entries with
+ * clusters under 16 KiB, preallocation with compression, a backing file
+ * name too long, L1 table too large).
  */
 int qcow2w_geom(const struct qcow2w_opts *o, uint64_t vsize,
 		struct qcow2w_geom *g, struct fmt_err *e);

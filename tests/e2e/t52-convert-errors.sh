@@ -91,20 +91,28 @@ expect_fail 1 "ukit-pack: $T/outdir: output is a directory" \
 check "output is a directory: still an empty directory" \
 	test -z "$(ls -A "$T/outdir")"
 check "output is a directory: no stray temporary" test "$(strays)" = 0
-# a symbolic link to a directory is replaced by the output, as rename()
-# replaces it
+# a symbolic link is followed, as a user expects: a link to a directory
+# names a directory, refused like one; a link to a file has that file
+# replaced atomically and stays a link
 ln -s outdir "$T/linkdir"
-check "output is a link to a directory: converts" \
+expect_fail 1 "output is a directory" \
+	"output is a link to a directory: refused (exit 1)" \
 	ukit-pack convert -q -O qcow2 "$T/in.raw" "$T/linkdir"
-check "the link is now the output" test -f "$T/linkdir" -a ! -L "$T/linkdir"
+check "the link to a directory is still a link" test -L "$T/linkdir"
+echo old >"$T/linktarget"
+ln -s linktarget "$T/linkfile"
+check "output is a link to a file: converts" \
+	ukit-pack convert -q -O qcow2 "$T/in.raw" "$T/linkfile"
+check "the link is still a link" test -L "$T/linkfile"
+check "the file it names is the output" qemu-img check -q "$T/linktarget"
 
 # usage
 expect_fail 2 "usage: ukit-pack" "convert without -O: exit 2" \
 	ukit-pack convert "$T/in.raw" "$T/o"
 expect_fail 2 "unknown output format" "-O vmdk: exit 2" \
 	ukit-pack convert -O vmdk "$T/in.raw" "$T/o"
-expect_fail 2 "unknown compression" "-c lz4: exit 2" \
-	ukit-pack convert -O qcow2 -c lz4 "$T/in.raw" "$T/o"
+expect_fail 2 "unknown compression" "--compress lz4: exit 2" \
+	ukit-pack convert -O qcow2 --compress lz4 "$T/in.raw" "$T/o"
 expect_fail 2 "--cluster-size wants" "--cluster-size 1000: exit 2" \
 	ukit-pack convert -O qcow2 --cluster-size 1000 "$T/in.raw" "$T/o"
 expect_fail 2 "--cluster-size wants" "--cluster-size 4M: exit 2" \

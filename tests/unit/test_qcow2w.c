@@ -68,7 +68,7 @@ static void test_geom_values(void **state)
 	assert_int_equal(qcow2w_geom(&o, 8ULL << 30, &g, &e), 0);
 	assert_true(g.l1_size == 16);                /* 512 MiB per L2 */
 	assert_int_equal(qcow2w_geom(&o, 0, &g, &e), 0);
-	assert_true(g.l1_size == 0 && g.l1_clusters == 1);
+	assert_true(g.l1_size == 0 && g.l1_clusters == 0);
 	o.cluster_bits = 9;
 	assert_int_equal(qcow2w_geom(&o, 1ULL << 30, &g, &e), 0);
 	assert_true(g.l1_size == 32768 && g.l1_clusters == 512);

@@ -1,0 +1,355 @@
+/*
+ * qmap.c: qemu-img map entries and qemu-img measure sizes (qmap.h).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <string.h>
+
+#include <sys/stat.h>
+
+#include "io.h"
+#include "bytes.h"
+#include "outfile.h"
+#include "qcow2.h"
+#include "qmap.h"
+
+#define MAP_MERGE_MAX 4096      /* clusters merged per call */
+
+static uint64_t div_up(uint64_t a, uint64_t b)
+{
+	return a / b + (a % b != 0);
+}
+
+static uint64_t round_up(uint64_t a, uint64_t b)
+{
+	return div_up(a, b) * b;
+}
+
+bool ukit_map_mergeable(const struct ukit_map_entry *a,
+			const struct ukit_map_entry *b)
+{
+	if (a->depth != b->depth || a->present != b->present ||
+	    a->zero != b->zero || a->data != b->data ||
+	    a->has_offset != b->has_offset)
+		return false;
+	return !a->has_offset || a->offset + a->length == b->offset;
+}
+
+/* What the host file holds at a host offset: data known in
+ * [data_lo, data_hi). */
+struct hostview {
+	int fd;
+	bool recurse;            /* ask the file at all */
+	uint64_t data_lo, data_hi;
+};
+
+/*
+ * Data at host offset (m->offset): like qemu, ask the file whether that
+ * part of it is a hole (then the entry reads as zeros: "zero": true) and
+ * stop the entry where the file's data or hole ends.
+ */
+static void host_zero(struct hostview *hv, struct ukit_map_entry *m)
+{
+	uint64_t h = m->offset, end;
+	off_t d, x;
+
+	if (h >= hv->data_lo && h < hv->data_hi) {
+		end = hv->data_hi;
+	} else {
+		d = lseek(hv->fd, (off_t)h, SEEK_DATA);
+		if (d < 0) {
+			if (errno == ENXIO)      /* a hole up to end of file */
+				m->zero = true;
+			return;                  /* else: nothing to learn */
+		}
+		if ((uint64_t)d > h) {
+			m->zero = true;
+			if ((uint64_t)d - h < m->length)
+				m->length = (uint64_t)d - h;
+			return;
+		}
+		x = lseek(hv->fd, (off_t)h, SEEK_HOLE);
+		if (x < 0 || (uint64_t)x <= h)
+			return;
+		hv->data_lo = h;
+		hv->data_hi = end = (uint64_t)x;
+	}
+	if (end - h < m->length)
+		m->length = end - h;
+}
+
+/* One qcow2 cluster, or the part of it from (off) (extended L2: the run
+ * of subclusters of one kind), as a map entry. */
+static int qcow2_piece(struct qcow2 *q, struct hostview *hv, uint64_t off,
+		       uint64_t limit, struct ukit_map_entry *m,
+		       struct fmt_err *e)
+{
+	const struct qcow2_header *h = qcow2_header(q);
+	uint64_t cs = h->cluster_size, vc = off / cs, in = off % cs;
+	uint64_t end = (vc + 1) * cs;
+	struct qcow2_cluster c;
+	enum qcow2_ctype t;
+
+	if (qcow2_cluster(q, vc, &c, e) < 0)
+		return -1;
+	t = c.type;
+	if (t == QCOW2_C_MIXED) {
+		uint64_t scs = cs / QCOW2_SUBCLUSTERS;
+		unsigned i = (unsigned)(in / scs);
+		bool a = c.alloc & (1u << i), z = c.zero & (1u << i);
+
+		t = a ? QCOW2_C_NORMAL : z ? QCOW2_C_ZERO : QCOW2_C_HOLE;
+		while (++i < QCOW2_SUBCLUSTERS &&
+		       !!(c.alloc & (1u << i)) == a &&
+		       !!(c.zero & (1u << i)) == z)
+			;
+		end = vc * cs + i * scs;
+	}
+	if (end > limit)
+		end = limit;
+	memset(m, 0, sizeof *m);
+	m->start = off;
+	m->length = end - off;
+	/* a cluster with host storage (extended L2: all its subclusters)
+	 * has host offsets, compressed ones have none */
+	if (c.type == QCOW2_C_MIXED && c.host != 0) {
+		m->has_offset = true;
+		m->offset = c.host + in;
+	}
+	switch (t) {
+	case QCOW2_C_HOLE:
+		m->zero = true;
+		break;
+	case QCOW2_C_ZERO:
+		m->present = m->zero = true;
+		break;
+	case QCOW2_C_COMPRESSED:
+		m->present = m->data = true;
+		break;
+	default:
+		m->present = m->data = true;
+		m->has_offset = true;
+		m->offset = c.host + in;
+		if (hv->recurse)
+			host_zero(hv, m);
+		break;
+	}
+	return 0;
+}
+
+int ukit_map_entry(struct image *img, int fd, bool prealloc, uint64_t off,
+		   struct ukit_map_entry *m, struct fmt_err *e)
+{
+	struct qcow2 *q = image_qcow2(img);
+	struct hostview hv = { .fd = fd, .recurse = prealloc };
+	uint64_t size = image_size(img);
+	struct image_extent x;
+
+	if (image_map(img, off, &x, e) < 0)
+		return -1;
+	if (q == NULL) {
+		/* raw: the file's own allocation, at its own offsets */
+		memset(m, 0, sizeof *m);
+		m->start = off;
+		m->length = x.len;
+		m->present = true;
+		m->data = x.kind == EXT_DATA;
+		m->zero = !m->data;
+		m->has_offset = true;
+		m->offset = off;
+		return 0;
+	}
+	if (x.kind == EXT_HOLE) {
+		memset(m, 0, sizeof *m);
+		m->start = off;
+		m->length = x.len;
+		m->zero = true;
+		return 0;
+	}
+	/* zeros and data: cluster by cluster, for the host offsets */
+	if (qcow2_piece(q, &hv, off, size, m, e) < 0)
+		return -1;
+	for (unsigned n = 0; n < MAP_MERGE_MAX && m->start + m->length < size;
+	     n++) {
+		struct ukit_map_entry nx;
+
+		if (qcow2_piece(q, &hv, m->start + m->length, size, &nx,
+				e) < 0)
+			return -1;
+		if (!ukit_map_mergeable(m, &nx))
+			break;
+		m->length += nx.length;
+	}
+	return 0;
+}
+
+uint64_t ukit_qcow2_prealloc_size(uint64_t size, uint64_t cs,
+				  unsigned refcount_bits, bool extended_l2)
+{
+	uint64_t l2e = extended_l2 ? 16 : 8, aligned = round_up(size, cs);
+	uint64_t meta = cs, nl2e, nl1e, clusters;
+	uint64_t per_block = cs * 8 / refcount_bits, per_table = cs / 8;
+	uint64_t blocks = 0, table = 0, n = 0, last;
+
+	/* the header, then every L2 table and the L1 table, each rounded
+	 * to whole tables */
+	nl2e = round_up(aligned / cs, cs / l2e);
+	meta += nl2e * l2e;
+	nl1e = round_up(nl2e * l2e / cs, cs / 8);
+	meta += nl1e * 8;
+	/* refcount blocks and table that also count themselves */
+	clusters = (meta + aligned) / cs;
+	do {
+		last = n;
+		blocks = div_up(clusters + table + blocks, per_block);
+		table = div_up(blocks, per_table);
+		n = clusters + blocks + table;
+	} while (n != last);
+	return meta + (blocks + table) * cs + aligned;
+}
+
+int ukit_measure_qcow2(struct image *img, int fd, bool prealloc,
+		       uint64_t size, const struct qcow2w_opts *o,
+		       struct ukit_measure *m, struct fmt_err *e)
+{
+	uint64_t cs = 1ULL << o->cluster_bits, required = 0;
+	unsigned bits = o->refcount_bits ? o->refcount_bits : 16;
+
+	memset(m, 0, sizeof *m);
+	if (img != NULL) {
+		uint64_t isize = image_size(img);
+
+		size = round_up(isize, cs);
+		/* qemu's loop: each data extent counts from the start of
+		 * its first cluster to the end of its last, and the walk
+		 * goes on from there */
+		for (uint64_t off = 0; off < isize;) {
+			struct ukit_map_entry x;
+			uint64_t end;
+
+			/* what qemu's block status says, zeros first */
+			if (ukit_map_entry(img, fd, prealloc, off, &x, e) < 0)
+				return -1;
+			end = off + x.length;
+			if (!x.zero && x.data) {
+				end = round_up(end, cs);
+				required += end - off + off % cs;
+			}
+			off = end;
+		}
+	} else {
+		size = round_up(size, 512);
+	}
+	if (o->prealloc == QCOW2W_PREALLOC_FULL ||
+	    o->prealloc == QCOW2W_PREALLOC_FALLOC)
+		required = round_up(size, cs);
+	m->fully_allocated = ukit_qcow2_prealloc_size(size, cs, bits,
+						      o->extended_l2);
+	m->required = m->fully_allocated - round_up(size, cs) + required;
+	return 0;
+}
+
+int ukit_qcow2_bitmaps_size(int fd, const struct qcow2_header *h,
+			    uint64_t fsize, uint64_t cs, uint64_t *out,
+			    struct fmt_err *e)
+{
+	uint64_t total = 0, dir_size = 0;
+	struct qcow2_bitmap *b;
+	uint8_t *dir;
+	size_t pos = 0;
+	int rc = -1;
+
+	*out = 0;
+	if (!h->has_bitmaps || !(h->autoclear & QCOW2_AUTOCLEAR_BITMAPS) ||
+	    h->nb_bitmaps == 0)
+		return 0;
+	if (qcow2_bitmap_dir_read(fd, h, fsize, &dir, e) != 0)
+		return -1;
+	if ((b = malloc(sizeof *b)) == NULL) {
+		free(dir);
+		return fmt_errf(e, FMT_NOOFF, "out of memory");
+	}
+	for (uint32_t i = 0; i < h->nb_bitmaps; i++) {
+		uint64_t g, bytes, clusters;
+
+		if (qcow2_bitmap_entry(dir, h->bitmap_dir_size, &pos,
+				       h->bitmap_dir_offset, b, e) < 0)
+			goto out;
+		if (b->granularity_bits > 63)
+			continue;
+		g = 1ULL << b->granularity_bits;
+		/* the bitmap, all of it allocated, and its table */
+		bytes = div_up(div_up(h->size, g), 8);
+		clusters = div_up(bytes, cs);
+		total += clusters * cs + round_up(clusters * 8, cs);
+		/* a directory entry: 24 bytes and the name, padded to 8 */
+		dir_size += round_up(24 + strlen(b->name), 8);
+	}
+	*out = total + round_up(dir_size, cs);
+	rc = 0;
+out:
+	free(b);
+	free(dir);
+	return rc;
+}
+
+int ukit_qcow2_metadata_prealloc(int fd, const struct qcow2_header *h,
+				 bool *out, struct fmt_err *e)
+{
+	uint64_t cs = h->cluster_size, bits = 1ULL << h->refcount_order;
+	uint64_t per = cs * 8 / bits, real, threshold, end, count = 0;
+	uint64_t rt_n = (uint64_t)h->refcount_table_clusters * cs / 8;
+	uint8_t *rt = NULL, *rb = NULL;
+	struct stat st;
+	int rc = -1;
+
+	*out = false;
+	if (fstat(fd, &st) < 0)
+		return fmt_errno(e, FMT_NOOFF, "fstat");
+	real = (uint64_t)st.st_blocks * 512 / cs;
+	threshold = real * 10 / 9 > real + 2 ? real * 10 / 9 : real + 2;
+	end = div_up((uint64_t)st.st_size, cs);
+	rt = malloc(rt_n * 8);
+	rb = malloc(cs);
+	if (rt == NULL || rb == NULL) {
+		fmt_errf(e, FMT_NOOFF, "out of memory");
+		goto out;
+	}
+	if (pread_full(fd, rt, rt_n * 8, (off_t)h->refcount_table_offset) !=
+	    (ssize_t)(rt_n * 8)) {
+		rc = 0;          /* a broken table: nothing to detect */
+		goto out;
+	}
+	for (uint64_t t = 0; t < rt_n && t * per < end && count < threshold;
+	     t++) {
+		uint64_t boff = be64_load(rt + t * 8) & ~511ULL;
+
+		if (boff == 0 || pread_full(fd, rb, cs, (off_t)boff) !=
+		    (ssize_t)cs)
+			continue;
+		for (uint64_t i = 0; i < per && t * per + i < end &&
+		     count < threshold; i++) {
+			uint64_t v;
+
+			switch (bits) {
+			case 1: case 2: case 4:
+				v = (rb[i * bits / 8] >> (i * bits % 8)) &
+				    ((1u << bits) - 1);
+				break;
+			case 8:  v = rb[i]; break;
+			case 16: v = be16_load(rb + 2 * i); break;
+			case 32: v = be32_load(rb + 4 * i); break;
+			default: v = be64_load(rb + 8 * i); break;
+			}
+			count += v != 0;
+		}
+	}
+	*out = count >= threshold;
+	rc = 0;
+out:
+	free(rt);
+	free(rb);
+	return rc;
+}

@@ -1,0 +1,164 @@
+#!/bin/bash
+# t55-pack-create-resize: ukit-pack create makes images qemu-img check
+# calls clean whose header fields (qemu-img info --output=json) are those
+# of qemu-img create with the same -o options; -b/-F overlays read through
+# to the backing file.  resize grows raw and qcow2 (in place, and past
+# the L1 table's cluster) and shrinks only with --shrink, as qemu-img
+# resize does; snapshot -l lists as qemu-img snapshot -l does.
+. "$(dirname "$0")/lib.sh"
+
+command -v qemu-img >/dev/null || { missing "qemu-img"; done_testing; exit 0; }
+
+# info fields that say how an image is made (not where its parts are)
+info_fields() {
+	qemu-img info --output=json "$1" | "$PY" -c '
+import json, sys
+j = json.load(sys.stdin)
+keep = {k: j.get(k) for k in ("virtual-size", "cluster-size", "format",
+        "backing-filename", "backing-filename-format", "dirty-flag")}
+keep["data"] = j.get("format-specific", {}).get("data")
+print(json.dumps(keep, sort_keys=True))'
+}
+
+while read -r fmt size opts; do
+	[ "$opts" = - ] && opts=
+	rm -f "$T/q.img" "$T/u.img"
+	# shellcheck disable=SC2086
+	qemu-img create -q -f "$fmt" ${opts:+-o $opts} "$T/q.img" "$size"
+	# shellcheck disable=SC2086
+	if ! ukit-pack create -q -f "$fmt" ${opts:+-o $opts} "$T/u.img" \
+		"$size" 2>"$T/e"; then
+		not_ok "create -f $fmt $size $opts: $(cat "$T/e")"
+		continue
+	fi
+	if [ "$fmt" = qcow2 ]; then
+		check "create -f $fmt $size $opts: qemu-img check clean" \
+			qemu-img check "$T/u.img"
+	fi
+	info_fields "$T/q.img" >"$T/q.f"
+	info_fields "$T/u.img" >"$T/u.f"
+	same_file "create -f $fmt $size $opts: header as qemu-img create's" \
+		"$T/q.f" "$T/u.f"
+done <<'EOF2'
+raw 1M -
+raw 0 -
+raw 1G preallocation=falloc
+qcow2 1G -
+qcow2 0 -
+qcow2 1 -
+qcow2 8G compat=0.10
+qcow2 1G cluster_size=4k
+qcow2 1G cluster_size=2M
+qcow2 1G refcount_bits=1
+qcow2 1G refcount_bits=64
+qcow2 1G lazy_refcounts=on
+qcow2 1G extended_l2=on
+qcow2 1G compression_type=zstd
+qcow2 64M preallocation=metadata
+qcow2 64M preallocation=falloc,cluster_size=512
+qcow2 16M preallocation=full
+EOF2
+
+# an overlay on a backing file, as qemu-img create -b -F makes it
+qemu-img create -q -f qcow2 "$T/base.qcow2" 64M
+qemu-io -c 'write -P 0x11 0 1M' "$T/base.qcow2" >/dev/null 2>&1
+(cd "$T" && qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 q-ov.qcow2)
+check "create -b -F: converts" \
+	ukit-pack create -q -f qcow2 -b base.qcow2 -F qcow2 "$T/u-ov.qcow2"
+check "overlay: qemu-img check clean" qemu-img check "$T/u-ov.qcow2"
+info_fields "$T/q-ov.qcow2" >"$T/q.f"
+info_fields "$T/u-ov.qcow2" >"$T/u.f"
+same_file "overlay: header as qemu-img create -b -F makes it" "$T/q.f" "$T/u.f"
+check "overlay: reads the backing file's data" \
+	qemu-img compare "$T/base.qcow2" "$T/u-ov.qcow2"
+expect_fail 2 "-F names the backing file's format (it looks like qcow2)" \
+	"create -b without -F: exit 2, as qemu-img 7.2" \
+	ukit-pack create -q -f qcow2 -b base.qcow2 "$T/x.qcow2"
+expect_fail 2 "want a SIZE" "create without size: exit 2" \
+	ukit-pack create -q -f qcow2 "$T/x.qcow2"
+expect_fail 2 "unknown option" "create -o nope=1: exit 2" \
+	ukit-pack create -q -f qcow2 -o nope=1 "$T/x.qcow2" 1G
+expect_fail 2 "want on or off" "create -o lazy_refcounts=maybe: exit 2" \
+	ukit-pack create -q -f qcow2 -o lazy_refcounts=maybe "$T/x.qcow2" 1G
+expect_fail 2 "need compat 1.1" "create -o compat=0.10,refcount_bits=8: exit 2" \
+	ukit-pack create -q -f qcow2 -o compat=0.10,refcount_bits=8 \
+	"$T/x.qcow2" 1G
+check "no output after refusals" test ! -e "$T/x.qcow2"
+
+# ---- resize ------------------------------------------------------------
+"$PY" "$TOP/tests/gen/mkdisk.py" "$T/in.raw" 3
+while read -r opts steps; do
+	[ "$opts" = - ] && opts=
+	# shellcheck disable=SC2086
+	qemu-img convert -O qcow2 ${opts:+-o $opts} "$T/in.raw" "$T/q.qcow2"
+	cp "$T/q.qcow2" "$T/u.qcow2"
+	for s in $steps; do
+		qemu-img resize -q --shrink "$T/q.qcow2" "$s"
+		ukit-pack resize -q --shrink "$T/u.qcow2" "$s"
+		info_fields "$T/q.qcow2" >"$T/q.f"
+		info_fields "$T/u.qcow2" >"$T/u.f"
+		same_file "resize ${opts:-default} $s: same size as qemu-img resize" \
+			"$T/q.f" "$T/u.f"
+		check "resize ${opts:-default} $s: qemu-img check clean" \
+			qemu-img check "$T/u.qcow2"
+		check "resize ${opts:-default} $s: same content as qemu-img's" \
+			qemu-img compare "$T/q.qcow2" "$T/u.qcow2"
+	done
+done <<'EOF2'
+- +1G 5T 700M +12800 9T
+cluster_size=512 +1M +100k
+cluster_size=512,refcount_bits=1 +1M
+cluster_size=512,refcount_bits=64 +1M
+cluster_size=4k +4G
+extended_l2=on 9T
+EOF2
+# an empty qcow2 (no L1 table) grows
+ukit-pack convert -q -O qcow2 "$T/empty.raw" "$T/e.qcow2" 2>/dev/null ||
+	{ : >"$T/empty.raw"; ukit-pack convert -q -O qcow2 "$T/empty.raw" "$T/e.qcow2"; }
+check "resize of an empty qcow2 to 10M" ukit-pack resize -q "$T/e.qcow2" 10M
+check "empty qcow2 grown: qemu-img check clean" qemu-img check "$T/e.qcow2"
+expect_fail 1 "--shrink says you mean it" "shrink without --shrink: exit 1" \
+	ukit-pack resize "$T/u.qcow2" 1M
+expect_fail 1 "shrinking would drop it" \
+	"shrink over allocated data: refused, exit 1" \
+	ukit-pack resize --shrink "$T/u.qcow2" 1M
+cp "$T/in.raw" "$T/r.raw"
+check "resize raw +1M" ukit-pack resize -q "$T/r.raw" +1M
+check "raw grew by 1M" test "$(stat -c %s "$T/r.raw")" = \
+	"$(($(stat -c %s "$T/in.raw") + 1048576))"
+expect_fail 1 "--shrink" "raw shrink without --shrink: exit 1" \
+	ukit-pack resize "$T/r.raw" -1M
+check "raw shrink with --shrink" ukit-pack resize -q --shrink "$T/r.raw" -1M
+same_file "raw grown then shrunk is the input" "$T/in.raw" "$T/r.raw"
+expect_fail 2 "not a size" "resize to a bad size: exit 2" \
+	ukit-pack resize "$T/r.raw" 12Q
+expect_fail 1 "multiple of 512" "qcow2 resize by +12345: refused as qemu-img" \
+	ukit-pack resize "$T/u.qcow2" +12345
+
+# ---- snapshot -l -------------------------------------------------------
+qemu-img convert -O qcow2 "$T/in.raw" "$T/s.qcow2"
+qemu-img snapshot -c first "$T/s.qcow2"
+qemu-img snapshot -c "second one" "$T/s.qcow2"
+qemu-img snapshot -l "$T/s.qcow2" >"$T/q.txt"
+ukit-pack snapshot -l "$T/s.qcow2" >"$T/u.txt"
+same_file "snapshot -l: same text as qemu-img snapshot -l" "$T/q.txt" "$T/u.txt"
+ukit-pack snapshot -l --output=json "$T/s.qcow2" >"$T/u.json"
+validate_json "snapshot -l --output=json: schema" pack-snapshots.schema.json \
+	"$T/u.json"
+qemu-img info --output=json "$T/s.qcow2" | "$PY" -c '
+import json, sys
+print(json.dumps(json.load(sys.stdin)["snapshots"], sort_keys=True))' >"$T/q.s"
+"$PY" -c '
+import json, sys
+print(json.dumps(json.load(open(sys.argv[1])), sort_keys=True))' "$T/u.json" >"$T/u.s"
+same_file "snapshot -l --output=json: qemu-img info's snapshots, field by field" \
+	"$T/q.s" "$T/u.s"
+ukit-pack snapshot -l "$T/q.qcow2" >"$T/u.txt"
+check "snapshot -l without snapshots: prints nothing, as qemu-img" \
+	test ! -s "$T/u.txt"
+expect_fail 2 "does not change them" "snapshot -c: refused, exit 2" \
+	ukit-pack snapshot -c x "$T/s.qcow2"
+expect_fail 1 "internal snapshots" "resize with snapshots: refused, exit 1" \
+	ukit-pack resize "$T/s.qcow2" +1G
+
+done_testing
