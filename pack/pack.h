@@ -17,6 +17,7 @@ int cmd_info(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_oci(int argc, char **argv);
 
 /*
  * Print an error from opening an image; when another process has the
