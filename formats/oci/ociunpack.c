@@ -280,8 +280,11 @@ int ukit_oci_extract(struct ukit_oci_local *l, const struct ukit_oci_manifest *m
 			r = -1;
 		ukit_oci_decomp_close(dc);
 		ukit_oci_blobrd_free(&br);
-		if (r < 0)
+		if (r < 0) {
+			if (e != NULL && strstr(e->msg, d->digest) == NULL)
+				ukit_oci_err_prefix(e, what);
 			goto out;
+		}
 	}
 	rc = 0;
 out:
