@@ -811,9 +811,10 @@ int ukit_oci_out_blob_end(struct ukit_oci_out *w, struct ukit_oci_blobw *b,
 	ukit_oci_digest_fmt(md, b->digest);
 	if (want != NULL && (strcmp(want, b->digest) != 0 ||
 			     b->size != want_size)) {
-		fmt_errf(e, FMT_NOOFF, "blob %s: received %" PRIu64 " bytes "
-			 "with digest %s (want %" PRIu64 " bytes)", want,
-			 b->size, b->digest, want_size);
+		fmt_errf(e, FMT_NOOFF, "blob %s: the %" PRIu64 " bytes "
+			 "received have digest %s (want %" PRIu64 " bytes "
+			 "with the blob's digest)", want, b->size, b->digest,
+			 want_size);
 		blobw_free(b);
 		return -1;
 	}

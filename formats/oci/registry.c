@@ -246,6 +246,7 @@ struct reg {
 	bool  insecure_ok;      /* plain HTTP allowed */
 	/* the last response */
 	long  status;
+	CURLcode curl_rc;       /* of the last transfer */
 	char  location[4096];
 	char  ctype[256];
 	char  dcd[OCI_DIGEST_LEN + 1];
@@ -440,6 +441,18 @@ static size_t on_read(char *p, size_t sz, size_t nm, void *ctx)
 	return (size_t)n;
 }
 
+/* curl rewinds a request body to resend it (a redirect, a dropped
+ * connection it retries itself) */
+static int on_seek(void *ctx, curl_off_t off, int origin)
+{
+	struct xfer *x = ctx;
+
+	if (off != 0 || origin != SEEK_SET || x->rewind == NULL)
+		return CURL_SEEKFUNC_CANTSEEK;
+	return x->rewind(x->rwctx, &x->cberr) < 0 ? CURL_SEEKFUNC_FAIL :
+	       CURL_SEEKFUNC_OK;
+}
+
 /* "CODE: message" from a registry error body, or "". */
 static void reg_errtext(const struct reg *r, char *out, size_t cap)
 {
@@ -494,6 +507,7 @@ static bool transient(CURLcode rc)
 	case CURLE_RECV_ERROR:
 	case CURLE_SEND_ERROR:
 	case CURLE_GOT_NOTHING:
+	case CURLE_SEND_FAIL_REWIND:
 	case CURLE_PARTIAL_FILE:
 	case CURLE_OPERATION_TIMEDOUT:
 	case CURLE_HTTP2:
@@ -505,6 +519,18 @@ static bool transient(CURLcode rc)
 }
 
 static int authenticate(struct reg *r, struct fmt_err *e);
+
+/* The path of (url) up to its query, for messages: "/v2/a/blobs/..." */
+static int url_path_len(const char *url, const char **path)
+{
+	const char *p = strstr(url, "://");
+
+	p = p ? strchr(p + 3, '/') : url;
+	if (p == NULL)
+		p = url;
+	*path = p;
+	return (int)strcspn(p, "?");
+}
 
 static void set_tls(struct reg *r)
 {
@@ -581,6 +607,8 @@ static int perform(struct reg *r, struct xfer *x, struct fmt_err *e)
 			curl_easy_setopt(r->c, CURLOPT_UPLOAD, 1L);
 			curl_easy_setopt(r->c, CURLOPT_READFUNCTION, on_read);
 			curl_easy_setopt(r->c, CURLOPT_READDATA, x);
+			curl_easy_setopt(r->c, CURLOPT_SEEKFUNCTION, on_seek);
+			curl_easy_setopt(r->c, CURLOPT_SEEKDATA, x);
 			curl_easy_setopt(r->c, CURLOPT_INFILESIZE_LARGE,
 					 (curl_off_t)(x->has_body ? x->upsize : 0));
 			if (strcmp(x->method, "PATCH") == 0)
@@ -588,29 +616,40 @@ static int perform(struct reg *r, struct xfer *x, struct fmt_err *e)
 						 "PATCH");
 		}
 		rc = curl_easy_perform(r->c);
+		r->curl_rc = rc;
 		curl_slist_free_all(h);
 		curl_easy_getinfo(r->c, CURLINFO_RESPONSE_CODE, &r->status);
 		if (x->cbfail) {
-			return fmt_errf(e, FMT_NOOFF, "%s: %s %s: %s",
-					r->ref->text, x->method, x->url,
-					x->cberr.msg);
+			const char *pp;
+			int pl = url_path_len(x->url, &pp);
+			return fmt_errf(e, FMT_NOOFF, "%s: %s %.*s: %s",
+					r->ref->text, x->method, pl > 120 ? 120 : pl,
+					pp, x->cberr.msg);
 		}
 		if (rc != CURLE_OK) {
+			const char *pp;
+			int pl;
 			if (transient(rc) && attempt + 1 < OCI_RETRIES) {
 				backoff(r, attempt);
 				continue;
 			}
+			pl = url_path_len(x->url, &pp);
+			if (pl > 120)
+				pl = 120;
 			if (rc == CURLE_TOO_MANY_REDIRECTS)
-				return fmt_errf(e, FMT_NOOFF, "%s: %s %s: more "
+				return fmt_errf(e, FMT_NOOFF, "%s: %s %.*s: more "
 						"than %d redirects (a redirect "
 						"loop?)", r->ref->text,
-						x->method, x->url,
+						x->method, pl, pp,
 						OCI_REDIRECTS_MAX);
-			return fmt_errf(e, FMT_NOOFF, "%s: %s %s: %s%s",
-					r->ref->text, x->method, x->url,
+			return fmt_errf(e, FMT_NOOFF, "%s: %s %.*s: %s%s%s",
+					r->ref->text, x->method, pl, pp,
 					curl_easy_strerror(rc),
 					transient(rc) ? " (gave up after "
-					"retries)" : "");
+					"retries)" : "",
+					rc == CURLE_PEER_FAILED_VERIFICATION ?
+					" (--cert-dir DIR or --ca-file F names "
+					"a private CA)" : "");
 		}
 		if (r->status == 401 && !x->no_auth && !auth_tried &&
 		    r->www[0]) {
@@ -944,7 +983,7 @@ static int reg_open(struct reg *r, const struct ukit_oci_ref *ref,
 		if (rc < 0) {
 			/* a plain-HTTP registry answers TLS with garbage */
 			if (pass == 0 && r->insecure_ok && r->status == 0 &&
-			    strstr(e->msg, "SSL") != NULL) {
+			    r->curl_rc == CURLE_SSL_CONNECT_ERROR) {
 				snprintf(r->base, sizeof r->base, "http://%s",
 					 ref->host);
 				continue;

@@ -8,10 +8,16 @@ usage: ociproxy.py PORTFILE UPSTREAM_PORT MODE
                          whose URL names it), kill -9 PID (the registry)
                          and drop the connection
   MODE redirect-loop     answer every blob GET with a 307 to itself
+  MODE bigmanifest       answer manifest GETs with a 5 MiB JSON body
+  MODE bearer:USER:PASS  a registry wanting bearer tokens: /v2/ requests
+                         without "Bearer tok-ukit" get 401 and a challenge
+                         naming /token here, which gives the token for
+                         basic USER:PASS
 Listens on 127.0.0.1, an ephemeral port written to PORTFILE.  The Host
 header is passed on unchanged so the registry's Location URLs point back
 here.  Logs one line per request to stderr.
 """
+import base64
 import http.client
 import http.server
 import os
@@ -30,6 +36,38 @@ class H(http.server.BaseHTTPRequestHandler):
 
     def handle_any(self):
         n = int(self.headers.get("Content-Length") or 0)
+        if mode.startswith("bearer:"):
+            _, user, pw = mode.split(":")
+            if self.path.startswith("/token"):
+                want = "Basic " + base64.b64encode(
+                    (user + ":" + pw).encode()).decode()
+                ok = self.headers.get("Authorization") == want
+                body = b'{"token":"tok-ukit"}' if ok else b'{}'
+                self.send_response(200 if ok else 401)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            if self.headers.get("Authorization") != "Bearer tok-ukit":
+                self.rfile.read(n)
+                host = self.headers.get("Host")
+                self.send_response(401)
+                self.send_header("WWW-Authenticate",
+                                 'Bearer realm="http://%s/token",'
+                                 'service="ukit-test",scope="repository:x:pull"' % host)
+                body = b'{"errors":[{"code":"UNAUTHORIZED","message":"token wanted"}]}'
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+        if mode == "bigmanifest" and self.command == "GET" and "/manifests/" in self.path:
+            body = b'{"schemaVersion":2,"x":"' + b"a" * (5 << 20) + b'"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if mode.startswith("kill:"):
             _, hexd, pid = mode.split(":")
             if self.command in ("PUT", "PATCH") and hexd in self.path:

@@ -36,6 +36,7 @@ reg_start() {
 	} >"$T/$name.yml"
 	docker-registry serve "$T/$name.yml" >"$T/$name.log" 2>&1 &
 	local pid=$!
+	disown "$pid"   # no "Killed" notices from the shell
 	_reg_pids="$_reg_pids $pid"
 	eval "REG_PORT_$name=$port REG_PID_$name=$pid"
 	for i in $(seq 1 100); do
