@@ -16,16 +16,19 @@
 
 #include <jansson.h>
 
+#include "cert.h"
 #include "cli.h"
 #include "cli_oci.h"
 #include "err.h"
 #include "ocibuild.h"
 #include "ocijson.h"
 #include "ocilayout.h"
+#include "ocisig.h"
 #include "ociunpack.h"
 #include "outfile.h"
 #include "pack.h"
 #include "registry.h"
+#include "sig.h"
 
 static const char oci_usage[] =
 	"usage: ukit-pack oci build KERNEL [--disk IMG] [--initrd F] [--cmdline S]\n"
@@ -278,7 +281,7 @@ static int oimg_open(const char *text, const struct cli_oci_regopts *ro,
 		snprintf(spec, sizeof spec, "oci:%s:image", path);
 		if (ukit_oci_ref_parse(spec, &tmp, e) < 0)
 			return -1;
-		rc = ukit_oci_pull(&im->ref, &tmp, &ro->r, NULL, e);
+		rc = ukit_oci_pull(&im->ref, &tmp, &ro->r, NULL, NULL, NULL, e);
 		ukit_oci_ref_free(&tmp);
 		if (rc < 0)
 			return -1;
@@ -561,6 +564,71 @@ static int oci_push(int argc, char **argv)
 	return rc < 0 ? 1 : 0;
 }
 
+/* pull --verify-pub / --verify-ca: the signature in the registry must
+ * verify before the pull commits anything. */
+struct sigcheck {
+	const struct ukit_oci_ref *src;
+	const struct cli_oci_regopts *ro;
+	struct sig_key *pub;
+	STACK_OF(X509) *roots;
+};
+
+static int sigcheck_load(struct sigcheck *sc)
+{
+	struct fmt_err e = { .off = FMT_NOOFF };
+
+	if (sc->ro->verify_pub != NULL) {
+		e.path = sc->ro->verify_pub;
+		if (sig_key_load_public(sc->ro->verify_pub, &sc->pub, &e) != 0) {
+			cli_err(&e);
+			return -1;
+		}
+	} else {
+		e.path = sc->ro->verify_ca;
+		if (cert_load_pem(sc->ro->verify_ca, &sc->roots, &e) != 0) {
+			cli_err(&e);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void sigcheck_free(struct sigcheck *sc)
+{
+	sig_key_free(sc->pub);
+	sk_X509_pop_free(sc->roots, X509_free);
+}
+
+static int sigcheck_run(void *arg, const struct ukit_oci_desc *m,
+			const char *raw, size_t len, struct fmt_err *e)
+{
+	struct sigcheck *sc = arg;
+	struct sig_key *keys[1] = { sc->pub };
+	struct verify_policy pol = { .tee_fd = -1 };
+	struct verify_result r;
+	int v;
+
+	if (sc->pub != NULL) {
+		pol.pub = keys;
+		pol.npub = 1;
+	} else {
+		pol.roots = sc->roots;
+	}
+	v = ukit_oci_sig_verify(sc->src, &sc->ro->r, m, raw, len, &pol, &r, e);
+	if (v < 0)
+		return -1;
+	if (v == 0) {
+		const char *why = json_string_value(json_array_get(r.reasons, 0));
+		fmt_errf(e, FMT_NOOFF, "%s: %s: signature check failed, nothing "
+			 "written: %s", sc->src->text, m->digest,
+			 why ? why : "no reason given");
+		verify_result_free(&r);
+		return -1;
+	}
+	verify_result_free(&r);
+	return 0;
+}
+
 static int oci_pull(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -590,6 +658,10 @@ static int oci_pull(int argc, char **argv)
 		return 2;
 	if (optind + 2 != argc)
 		return usage_err();
+	if (ro.verify_pub != NULL && ro.verify_ca != NULL) {
+		cli_errx("oci pull: --verify-pub or --verify-ca, not both");
+		return 2;
+	}
 	if (ukit_oci_ref_parse(argv[optind], &src, &e) < 0) {
 		cli_err(&e);
 		return 2;
@@ -606,7 +678,19 @@ static int oci_pull(int argc, char **argv)
 		ukit_oci_ref_free(&dst);
 		return 2;
 	}
-	rc = ukit_oci_pull(&src, &dst, &ro.r, NULL, &e);
+	if (ro.verify_pub != NULL || ro.verify_ca != NULL) {
+		struct sigcheck sc = { .src = &src, .ro = &ro };
+		if (sigcheck_load(&sc) < 0) {
+			sigcheck_free(&sc);
+			ukit_oci_ref_free(&src);
+			ukit_oci_ref_free(&dst);
+			return 1;
+		}
+		rc = ukit_oci_pull(&src, &dst, &ro.r, NULL, sigcheck_run, &sc, &e);
+		sigcheck_free(&sc);
+	} else {
+		rc = ukit_oci_pull(&src, &dst, &ro.r, NULL, NULL, NULL, &e);
+	}
 	if (rc < 0)
 		cli_err(&e);
 	ukit_oci_ref_free(&src);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -250,6 +251,7 @@ struct reg {
 	char  location[4096];
 	char  ctype[256];
 	char  dcd[OCI_DIGEST_LEN + 1];
+	char  subject_hdr[OCI_DIGEST_LEN + 1];
 	char  www[OCI_CHALLENGE_MAX + 1];
 	int64_t clen;
 	char  errbody[512];
@@ -316,6 +318,7 @@ static size_t on_header(char *p, size_t sz, size_t nm, void *ctx)
 	if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
 		/* a new response (after a redirect or 100): forget the old */
 		r->location[0] = r->ctype[0] = r->dcd[0] = r->www[0] = 0;
+		r->subject_hdr[0] = 0;
 		r->clen = -1;
 		return n;
 	}
@@ -335,6 +338,9 @@ static size_t on_header(char *p, size_t sz, size_t nm, void *ctx)
 	} else if (k == 21 && strncasecmp(p, "docker-content-digest", 21) == 0) {
 		dst = r->dcd;
 		cap = sizeof r->dcd;
+	} else if (k == 11 && strncasecmp(p, "oci-subject", 11) == 0) {
+		dst = r->subject_hdr;
+		cap = sizeof r->subject_hdr;
 	} else if (k == 16 && strncasecmp(p, "www-authenticate", 16) == 0) {
 		if (r->www[0])
 			return n;       /* the first challenge */
@@ -568,6 +574,7 @@ static int perform(struct reg *r, struct xfer *x, struct fmt_err *e)
 		r->errlen = 0;
 		r->errbody[0] = 0;
 		r->location[0] = r->ctype[0] = r->dcd[0] = r->www[0] = 0;
+		r->subject_hdr[0] = 0;
 		r->clen = -1;
 		curl_easy_reset(r->c);
 		curl_easy_setopt(r->c, CURLOPT_URL, x->url);
@@ -1008,6 +1015,27 @@ static const char accept_hdr[] = "Accept: " OCI_MT_MANIFEST ", " OCI_MT_INDEX
 /* GET a manifest by tag or digest; verify it; (*body) malloc'd. */
 static int get_manifest(struct reg *r, const char *ref, const char *want,
 			char **body, size_t *len, char ctype[256],
+			char digest[OCI_DIGEST_LEN + 1], struct fmt_err *e);
+
+/* The same, but a 404 is 0 with (*body) NULL. */
+static int get_manifest_opt(struct reg *r, const char *ref, char **body,
+			    size_t *len, char ctype[256],
+			    char digest[OCI_DIGEST_LEN + 1], struct fmt_err *e)
+{
+	struct fmt_err e2 = { .off = FMT_NOOFF };
+
+	*body = NULL;
+	if (get_manifest(r, ref, NULL, body, len, ctype, digest, &e2) == 0)
+		return 0;
+	if (r->status == 404)
+		return 0;
+	if (e != NULL)
+		*e = e2;
+	return -1;
+}
+
+static int get_manifest(struct reg *r, const char *ref, const char *want,
+			char **body, size_t *len, char ctype[256],
 			char digest[OCI_DIGEST_LEN + 1], struct fmt_err *e)
 {
 	struct xfer x;
@@ -1177,14 +1205,15 @@ static int blob_exists(struct reg *r, const struct ukit_oci_desc *d,
 	return http_err(r, e, what);
 }
 
+static int push_blob_fd(struct reg *r, int fd, uint64_t off,
+			const struct ukit_oci_desc *d, const char **action,
+			struct fmt_err *e);
+
 static int push_blob(struct reg *r, struct ukit_oci_local *l,
 		     const struct ukit_oci_desc *d, const char **action,
 		     struct fmt_err *e)
 {
-	struct upsrc u;
-	struct xfer x;
-	char loc[4096], what[120];
-	int fd, rc = -1;
+	int fd, rc;
 	uint64_t off;
 
 	rc = blob_exists(r, d, e);
@@ -1194,6 +1223,17 @@ static int push_blob(struct reg *r, struct ukit_oci_local *l,
 	}
 	if (ukit_oci_local_blob(l, d->digest, d->size, &fd, &off, e) < 0)
 		return -1;
+	return push_blob_fd(r, fd, off, d, action, e);
+}
+
+static int push_blob_fd(struct reg *r, int fd, uint64_t off,
+			const struct ukit_oci_desc *d, const char **action,
+			struct fmt_err *e)
+{
+	struct upsrc u;
+	struct xfer x;
+	char loc[4096], what[120];
+	int rc = -1;
 	snprintf(what, sizeof what, "blob %s", d->digest);
 	memset(&x, 0, sizeof x);
 	x.method = "POST";
@@ -1489,7 +1529,9 @@ out:
 
 int ukit_oci_pull(const struct ukit_oci_ref *src, const struct ukit_oci_ref *dst,
 		  const struct ukit_oci_regopts *o,
-		  char digest_out[OCI_DIGEST_LEN + 1], struct fmt_err *e)
+		  char digest_out[OCI_DIGEST_LEN + 1],
+		  ukit_oci_precommit_fn check, void *check_arg,
+		  struct fmt_err *e)
 {
 	struct reg r;
 	struct ukit_oci_manifest m;
@@ -1562,6 +1604,11 @@ int ukit_oci_pull(const struct ukit_oci_ref *src, const struct ukit_oci_ref *dst
 		 m.media_type[0] ? m.media_type : OCI_MT_MANIFEST);
 	snprintf(md.digest, sizeof md.digest, "%s", digest);
 	md.size = len;
+	/* everything is staged and its digests matched: last, the caller's
+	 * check (the signature), then the commit */
+	reg_free(&r);
+	if (check != NULL && check(check_arg, &md, body, len, e) < 0)
+		goto out;
 	rc = ukit_oci_out_commit(w, &md, dst->tag ? dst->tag : src->tag, e);
 	w = NULL;
 	if (rc == 0 && digest_out != NULL)
@@ -1571,5 +1618,289 @@ out:
 	reg_free(&r);
 	ukit_oci_manifest_free(&m);
 	free(body);
+	return rc;
+}
+
+/* ---- referrers: attach and list artifacts --------------------------- */
+
+static int mem_fd(const void *buf, size_t len, struct fmt_err *e)
+{
+	int fd = memfd_create("ukit-oci", MFD_CLOEXEC);
+
+	if (fd < 0)
+		return fmt_errno(e, FMT_NOOFF, "memfd_create");
+	if (write_full(fd, buf, len) < 0) {
+		close(fd);
+		return fmt_errno(e, FMT_NOOFF, "memfd write");
+	}
+	return fd;
+}
+
+/* Push (buf, len) as blob (d) unless the registry has it. */
+static int push_mem(struct reg *r, const void *buf, size_t len,
+		    const struct ukit_oci_desc *d, struct fmt_err *e)
+{
+	const char *action;
+	int fd, rc = blob_exists(r, d, e);
+
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	fd = mem_fd(buf, len, e);
+	if (fd < 0)
+		return -1;
+	rc = push_blob_fd(r, fd, 0, d, &action, e);
+	close(fd);
+	return rc;
+}
+
+static int put_manifest(struct reg *r, const char *ref, const char *mt,
+			const char *buf, size_t len, struct fmt_err *e)
+{
+	struct upsrc u;
+	struct xfer x;
+	char hdr[320], what[200];
+	int fd, rc;
+
+	fd = mem_fd(buf, len, e);
+	if (fd < 0)
+		return -1;
+	memset(&u, 0, sizeof u);
+	memset(&x, 0, sizeof x);
+	u.fd = fd;
+	u.size = u.end = len;
+	u.digest = "manifest";
+	u.md = EVP_MD_CTX_new();
+	if (u.md == NULL || !EVP_DigestInit_ex(u.md, EVP_sha256(), NULL)) {
+		EVP_MD_CTX_free(u.md);
+		close(fd);
+		return fmt_err_openssl(e, FMT_NOOFF, "sha256");
+	}
+	x.method = "PUT";
+	snprintf(hdr, sizeof hdr, "Content-Type: %s", mt);
+	x.hdrs = curl_slist_append(NULL, hdr);
+	x.up = up_read;
+	x.upctx = &u;
+	x.upsize = len;
+	x.has_body = true;
+	x.rewind = up_rewind;
+	x.rwctx = &u;
+	snprintf(x.url, sizeof x.url, "%s/v2/%s/manifests/%s", r->base,
+		 r->ref->repo, ref);
+	rc = perform(r, &x, e);
+	curl_slist_free_all(x.hdrs);
+	EVP_MD_CTX_free(u.md);
+	close(fd);
+	if (rc < 0)
+		return -1;
+	if (r->status != 201) {
+		snprintf(what, sizeof what, "PUT manifest %s", ref);
+		return http_err(r, e, what);
+	}
+	return 0;
+}
+
+int ukit_oci_remote_manifest(const struct ukit_oci_ref *ref,
+			     const struct ukit_oci_regopts *o,
+			     struct ukit_oci_desc *d, char **raw, size_t *len,
+			     struct fmt_err *e)
+{
+	struct reg r;
+	char ctype[256];
+	int rc = -1, kind;
+
+	memset(d, 0, sizeof *d);
+	if (reg_open(&r, ref, o, "pull", e) < 0)
+		goto out;
+	if (get_manifest(&r, ref->digest ? ref->digest : ref->tag, ref->digest,
+			 raw, len, ctype, d->digest, e) < 0)
+		goto out;
+	kind = ukit_oci_doc_kind(ctype, *raw, *len, e);
+	if (kind < 0) {
+		free(*raw);
+		*raw = NULL;
+		goto out;
+	}
+	snprintf(d->media_type, sizeof d->media_type, "%s",
+		 kind == 2 ? OCI_MT_INDEX : OCI_MT_MANIFEST);
+	if (ctype[0] && ukit_oci_media_type_valid(ctype))
+		snprintf(d->media_type, sizeof d->media_type, "%s", ctype);
+	d->size = *len;
+	rc = 0;
+out:
+	reg_free(&r);
+	return rc;
+}
+
+int ukit_oci_remote_attach(const struct ukit_oci_ref *ref,
+			   const struct ukit_oci_regopts *o,
+			   const struct ukit_oci_artifact *a,
+			   struct fmt_err *e)
+{
+	struct reg r;
+	char *ix = NULL, *old = NULL, ctype[256], odig[OCI_DIGEST_LEN + 1],
+	     tag[80];
+	size_t oldlen = 0;
+	int rc = -1;
+
+	if (reg_open(&r, ref, o, "pull,push", e) < 0)
+		goto out;
+	if (push_mem(&r, OCI_EMPTY_JSON, 2, &a->config, e) < 0 ||
+	    push_mem(&r, a->blob, a->blob_len, &a->layer, e) < 0 ||
+	    put_manifest(&r, a->manifest_desc.digest, OCI_MT_MANIFEST,
+			 a->manifest, a->manifest_len, e) < 0)
+		goto out;
+	if (r.subject_hdr[0] &&
+	    strcmp(r.subject_hdr, a->subject.digest) == 0) {
+		rc = 0;         /* the registry keeps referrers itself */
+		goto out;
+	}
+	/* no referrers API: the image-spec's fallback tag */
+	snprintf(tag, sizeof tag, "sha256-%s", a->subject.digest + 7);
+	if (get_manifest_opt(&r, tag, &old, &oldlen, ctype, odig, e) < 0)
+		goto out;
+	if (ukit_oci_referrers_index_add(old, oldlen, &a->manifest_desc, &ix,
+					 e) < 0)
+		goto out;
+	if (put_manifest(&r, tag, OCI_MT_INDEX, ix, strlen(ix), e) < 0)
+		goto out;
+	rc = 0;
+out:
+	free(ix);
+	free(old);
+	reg_free(&r);
+	return rc;
+}
+
+/* GET blob (d) (≤ max bytes) into memory, digest checked. */
+static int get_blob_mem(struct reg *r, const struct ukit_oci_desc *d,
+			size_t max, char **out, struct fmt_err *e)
+{
+	struct xfer x;
+	char got[OCI_DIGEST_LEN + 1], what[120];
+
+	if (d->size > max)
+		return fmt_errf(e, FMT_NOOFF, "%s: blob %s: %" PRIu64 " bytes, "
+				"over the limit of %zu", r->ref->text, d->digest,
+				d->size, max);
+	memset(&x, 0, sizeof x);
+	x.method = "GET";
+	x.follow = true;
+	x.bmax = (size_t)d->size;
+	snprintf(x.url, sizeof x.url, "%s/v2/%s/blobs/%s", r->base,
+		 r->ref->repo, d->digest);
+	snprintf(what, sizeof what, "blob %s", d->digest);
+	if (perform(r, &x, e) < 0) {
+		free(x.body);
+		return -1;
+	}
+	if (r->status != 200) {
+		free(x.body);
+		return http_err(r, e, what);
+	}
+	if (x.body == NULL) {
+		x.body = malloc(1);
+		if (x.body == NULL)
+			return fmt_errf(e, FMT_NOOFF, "out of memory");
+		x.body[0] = 0;
+	}
+	if (ukit_oci_digest_buf(x.body, x.blen, got, e) < 0 ||
+	    x.blen != d->size || strcmp(got, d->digest) != 0) {
+		free(x.body);
+		return fmt_errf(e, FMT_NOOFF, "%s: blob %s: the %zu bytes "
+				"received have digest %s", r->ref->text,
+				d->digest, x.blen, got);
+	}
+	*out = x.body;
+	return 0;
+}
+
+int ukit_oci_remote_referrers(const struct ukit_oci_ref *ref,
+			      const struct ukit_oci_regopts *o,
+			      const char *subject, const char *artifact_type,
+			      ukit_oci_referrer_fn fn, void *arg,
+			      struct fmt_err *e)
+{
+	struct reg r;
+	struct xfer x;
+	struct ukit_oci_index ix;
+	char *body = NULL, ctype[256], dg[OCI_DIGEST_LEN + 1], tag[80], *at;
+	size_t len = 0;
+	int rc = -1, found = 0;
+
+	memset(&ix, 0, sizeof ix);
+	if (reg_open(&r, ref, o, "pull", e) < 0)
+		goto out;
+	at = urlenc(r.c, artifact_type);
+	memset(&x, 0, sizeof x);
+	x.method = "GET";
+	x.bmax = OCI_JSON_MAX;
+	x.hdrs = curl_slist_append(NULL, "Accept: " OCI_MT_INDEX);
+	snprintf(x.url, sizeof x.url, "%s/v2/%s/referrers/%s?artifactType=%s",
+		 r.base, ref->repo, subject, at ? at : "");
+	free(at);
+	rc = perform(&r, &x, e);
+	curl_slist_free_all(x.hdrs);
+	if (rc < 0) {
+		free(x.body);
+		goto out;
+	}
+	rc = -1;
+	if (r.status == 200 && x.body != NULL) {
+		body = x.body;
+		len = x.blen;
+	} else {
+		free(x.body);
+		snprintf(tag, sizeof tag, "sha256-%s", subject + 7);
+		if (get_manifest_opt(&r, tag, &body, &len, ctype, dg, e) < 0)
+			goto out;
+	}
+	if (body == NULL) {
+		rc = 0;
+		goto out;
+	}
+	if (ukit_oci_index_parse(body, len, "referrers index", &ix, e) < 0)
+		goto out;
+	for (size_t i = 0; i < ix.n && found == 0; i++) {
+		struct ukit_oci_manifest m;
+		char *raw = NULL, *blob = NULL;
+		size_t rlen;
+		int k;
+
+		if (ix.m[i].artifact_type[0] &&
+		    strcmp(ix.m[i].artifact_type, artifact_type) != 0)
+			continue;
+		if (get_manifest(&r, ix.m[i].digest, ix.m[i].digest, &raw,
+				 &rlen, ctype, dg, e) < 0)
+			goto out;
+		if (ukit_oci_manifest_parse(raw, rlen, ix.m[i].digest, &m,
+					    e) < 0) {
+			free(raw);
+			goto out;
+		}
+		free(raw);
+		if (!m.has_subject || strcmp(m.subject.digest, subject) != 0 ||
+		    m.nlayers != 1 ||
+		    strcmp(m.layers[0].media_type, artifact_type) != 0) {
+			ukit_oci_manifest_free(&m);
+			continue;       /* not a signature of this image */
+		}
+		if (get_blob_mem(&r, &m.layers[0], OCI_ARTIFACT_MAX, &blob,
+				 e) < 0) {
+			ukit_oci_manifest_free(&m);
+			goto out;
+		}
+		k = fn(arg, blob, (size_t)m.layers[0].size, ix.m[i].digest, e);
+		free(blob);
+		ukit_oci_manifest_free(&m);
+		if (k < 0)
+			goto out;
+		if (k > 0)
+			found = 1;
+	}
+	rc = found;
+out:
+	ukit_oci_index_free(&ix);
+	free(body);
+	reg_free(&r);
 	return rc;
 }

@@ -89,10 +89,78 @@ int ukit_oci_push(const struct ukit_oci_ref *src, const struct ukit_oci_ref *dst
 /*
  * Pull (src) (docker://) into (dst) (a local layout), under (dst)'s tag
  * or else (src)'s.  Nothing is visible in (dst) unless every digest
- * matched.  (digest_out) (may be NULL) gets the manifest digest.  0 or -1.
+ * matched (and (check), when not NULL, accepted the manifest: signature
+ * verification).  (digest_out) (may be NULL) gets the manifest digest.
+ * 0 or -1.
  */
+/* Called by pull with the image manifest before anything is committed:
+ * 0 lets the pull finish, -1 (with (e)) stops it and writes nothing. */
+typedef int (*ukit_oci_precommit_fn)(void *arg, const struct ukit_oci_desc *m,
+				     const char *raw, size_t len,
+				     struct fmt_err *e);
+
 int ukit_oci_pull(const struct ukit_oci_ref *src, const struct ukit_oci_ref *dst,
 		  const struct ukit_oci_regopts *o,
-		  char digest_out[OCI_DIGEST_LEN + 1], struct fmt_err *e);
+		  char digest_out[OCI_DIGEST_LEN + 1],
+		  ukit_oci_precommit_fn check, void *check_arg,
+		  struct fmt_err *e);
+
+/* ---- artifacts that refer to an image (signatures) ----------------- */
+
+#define OCI_ARTIFACT_MAX (1u << 20)      /* bytes of an artifact blob */
+#define OCI_EMPTY_JSON   "{}"            /* the empty config's content */
+
+/* An artifact manifest with one blob and a subject (ocisig.c builds it). */
+struct ukit_oci_artifact {
+	struct ukit_oci_desc subject;        /* the image manifest */
+	struct ukit_oci_desc config;         /* the empty descriptor */
+	struct ukit_oci_desc layer;          /* the blob */
+	const char *blob;
+	size_t      blob_len;
+	char       *manifest;                /* its bytes (owned) */
+	size_t      manifest_len;
+	struct ukit_oci_desc manifest_desc;  /* with artifactType */
+};
+
+/* The manifest (or index) (ref) names, its bytes verified against the
+ * digest when (ref) has one.  (*raw) malloc'd. */
+int ukit_oci_remote_manifest(const struct ukit_oci_ref *ref,
+			     const struct ukit_oci_regopts *o,
+			     struct ukit_oci_desc *d, char **raw, size_t *len,
+			     struct fmt_err *e);
+
+/*
+ * Push artifact (a) to (ref)'s repository: its blobs, its manifest by
+ * digest; when the registry does not answer with OCI-Subject (no
+ * referrers API), add it to the index under the fallback tag
+ * "sha256-<hex of the subject>".  0 or -1 with (e).
+ */
+int ukit_oci_remote_attach(const struct ukit_oci_ref *ref,
+			   const struct ukit_oci_regopts *o,
+			   const struct ukit_oci_artifact *a,
+			   struct fmt_err *e);
+
+/* Called with each artifact blob: 1 stop (accepted), 0 go on, -1 error. */
+typedef int (*ukit_oci_referrer_fn)(void *arg, const char *blob, size_t len,
+				    const char *artifact_digest,
+				    struct fmt_err *e);
+
+/*
+ * Hand (fn) the blob of each artifact of (artifact_type) whose subject is
+ * (subject), found through the referrers API or else the fallback tag.
+ * Artifact manifests and blobs are digest-checked first.  1 when (fn)
+ * accepted one, 0 when none did (or there are none), -1 with (e).
+ */
+int ukit_oci_remote_referrers(const struct ukit_oci_ref *ref,
+			      const struct ukit_oci_regopts *o,
+			      const char *subject, const char *artifact_type,
+			      ukit_oci_referrer_fn fn, void *arg,
+			      struct fmt_err *e);
+
+/* The fallback-tag index (old, oldlen) (NULL: none yet) plus (d), as new
+ * malloc'd JSON (ocisig.c). */
+int ukit_oci_referrers_index_add(const char *old, size_t oldlen,
+				 const struct ukit_oci_desc *d, char **out,
+				 struct fmt_err *e);
 
 #endif
