@@ -260,12 +260,35 @@ static int oimg_open_local(struct image *im, struct fmt_err *e)
 	return 0;
 }
 
+/* inspect of a registry image: the manifest and config, no layers */
+static int oimg_open_remote_meta(struct image *im,
+				 const struct cli_oci_regopts *ro,
+				 struct fmt_err *e)
+{
+	char *cfg = NULL;
+	size_t len;
+	int rc = -1;
+
+	if (ukit_oci_remote_image(&im->ref, &ro->r, &im->desc, &im->raw, &len,
+				  &cfg, e) < 0)
+		return -1;
+	if (ukit_oci_manifest_parse(im->raw, len, im->desc.digest, &im->m,
+				    e) == 0 &&
+	    ukit_oci_config_parse(cfg, strlen(cfg), im->m.config.digest,
+				  &im->cfg, e) == 0)
+		rc = 0;
+	free(cfg);
+	return rc;
+}
+
 static int oimg_open(const char *text, const struct cli_oci_regopts *ro,
-		      struct image *im, struct fmt_err *e)
+		     struct image *im, bool meta_only, struct fmt_err *e)
 {
 	memset(im, 0, sizeof *im);
 	if (ukit_oci_ref_parse(text, &im->ref, e) < 0)
 		return -1;
+	if (im->ref.kind == OCI_REF_DOCKER && meta_only)
+		return oimg_open_remote_meta(im, ro, e);
 	if (im->ref.kind == OCI_REF_DOCKER) {
 		/* pull into a private layout, then read that */
 		struct ukit_oci_ref tmp;
@@ -332,7 +355,7 @@ static int oci_inspect(int argc, char **argv)
 		return 2;
 	if (optind + 1 != argc)
 		return usage_err();
-	if (oimg_open(argv[optind], &ro, &im, &e) < 0) {
+	if (oimg_open(argv[optind], &ro, &im, true, &e) < 0) {
 		cli_err(&e);
 		oimg_close(&im);
 		return 1;
@@ -430,7 +453,7 @@ static int oci_extract(int argc, char **argv)
 			 "--disk-out, --initrd-out)");
 		return usage_err();
 	}
-	if (oimg_open(argv[optind], &ro, &im, &e) < 0) {
+	if (oimg_open(argv[optind], &ro, &im, false, &e) < 0) {
 		cli_err(&e);
 		oimg_close(&im);
 		return 1;

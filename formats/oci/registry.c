@@ -1406,6 +1406,9 @@ static int pull_blob(struct reg *r, struct ukit_oci_out *w,
 
 /* ---- push and pull -------------------------------------------------- */
 
+static int get_blob_mem(struct reg *r, const struct ukit_oci_desc *d,
+			size_t max, char **out, struct fmt_err *e);
+
 static void report_blob(json_t *rep, const struct ukit_oci_desc *d,
 			const char *action)
 {
@@ -1527,42 +1530,33 @@ out:
 	return rc;
 }
 
-int ukit_oci_pull(const struct ukit_oci_ref *src, const struct ukit_oci_ref *dst,
-		  const struct ukit_oci_regopts *o,
-		  char digest_out[OCI_DIGEST_LEN + 1],
-		  ukit_oci_precommit_fn check, void *check_arg,
-		  struct fmt_err *e)
+/* The image manifest (src) names: an index is resolved to the linux
+ * image of this machine's architecture.  (*body) malloc'd, verified. */
+static int resolve_image(struct reg *r, const struct ukit_oci_ref *src,
+			 char **bodyp, size_t *lenp,
+			 char digest[OCI_DIGEST_LEN + 1], struct fmt_err *e)
 {
-	struct reg r;
-	struct ukit_oci_manifest m;
-	struct ukit_oci_out *w = NULL;
-	struct ukit_oci_desc md;
-	char *body = NULL, ctype[256], digest[OCI_DIGEST_LEN + 1],
-	     staged[OCI_DIGEST_LEN + 1];
+	char *body = NULL, ctype[256];
 	size_t len;
-	int kind, rc = -1;
+	int kind;
 
-	memset(&m, 0, sizeof m);
-	memset(&md, 0, sizeof md);
-	if (reg_open(&r, src, o, "pull", e) < 0)
-		goto out;
-	if (get_manifest(&r, src->digest ? src->digest : src->tag, src->digest,
+	if (get_manifest(r, src->digest ? src->digest : src->tag, src->digest,
 			 &body, &len, ctype, digest, e) < 0)
-		goto out;
+		goto fail;
 	kind = ukit_oci_doc_kind(ctype, body, len, e);
 	if (kind < 0) {
 		char tmp[FMT_ERR_MSG];
 		snprintf(tmp, sizeof tmp, "%.150s: manifest %s", src->text,
 			 digest);
 		ukit_oci_err_prefix(e, tmp);
-		goto out;
+		goto fail;
 	}
 	if (kind == 2) {
 		struct ukit_oci_index ix;
 		const struct ukit_oci_desc *pick = NULL;
 		char want[OCI_DIGEST_LEN + 1];
 		if (ukit_oci_index_parse(body, len, digest, &ix, e) < 0)
-			goto out;
+			goto fail;
 		for (size_t i = 0; i < ix.n && pick == NULL; i++)
 			if (strcmp(ix.m[i].platform_arch, host_arch()) == 0 &&
 			    (ix.m[i].platform_os[0] == 0 ||
@@ -1574,21 +1568,81 @@ int ukit_oci_pull(const struct ukit_oci_ref *src, const struct ukit_oci_ref *dst
 			fmt_errf(e, FMT_NOOFF, "%s: index %s has no image for "
 				 "linux/%s", src->text, digest, host_arch());
 			ukit_oci_index_free(&ix);
-			goto out;
+			goto fail;
 		}
 		snprintf(want, sizeof want, "%s", pick->digest);
 		ukit_oci_index_free(&ix);
 		free(body);
 		body = NULL;
-		if (get_manifest(&r, want, want, &body, &len, ctype, digest,
+		if (get_manifest(r, want, want, &body, &len, ctype, digest,
 				 e) < 0)
-			goto out;
+			goto fail;
 		if (ukit_oci_doc_kind(ctype, body, len, e) != 1) {
 			fmt_errf(e, FMT_NOOFF, "%s: %s: not an image manifest",
 				 src->text, want);
-			goto out;
+			goto fail;
 		}
 	}
+	*bodyp = body;
+	*lenp = len;
+	return 0;
+fail:
+	free(body);
+	return -1;
+}
+
+int ukit_oci_remote_image(const struct ukit_oci_ref *ref,
+			  const struct ukit_oci_regopts *o,
+			  struct ukit_oci_desc *d, char **raw, size_t *len,
+			  char **config, struct fmt_err *e)
+{
+	struct reg r;
+	struct ukit_oci_manifest m;
+	int rc = -1;
+
+	memset(&m, 0, sizeof m);
+	memset(d, 0, sizeof *d);
+	*raw = *config = NULL;
+	if (reg_open(&r, ref, o, "pull", e) < 0 ||
+	    resolve_image(&r, ref, raw, len, d->digest, e) < 0 ||
+	    ukit_oci_manifest_parse(*raw, *len, d->digest, &m, e) < 0 ||
+	    get_blob_mem(&r, &m.config, OCI_JSON_MAX, config, e) < 0)
+		goto out;
+	snprintf(d->media_type, sizeof d->media_type, "%s",
+		 m.media_type[0] ? m.media_type : OCI_MT_MANIFEST);
+	d->size = *len;
+	rc = 0;
+out:
+	if (rc < 0) {
+		free(*raw);
+		*raw = NULL;
+	}
+	ukit_oci_manifest_free(&m);
+	reg_free(&r);
+	return rc;
+}
+
+int ukit_oci_pull(const struct ukit_oci_ref *src, const struct ukit_oci_ref *dst,
+		  const struct ukit_oci_regopts *o,
+		  char digest_out[OCI_DIGEST_LEN + 1],
+		  ukit_oci_precommit_fn check, void *check_arg,
+		  struct fmt_err *e)
+{
+	struct reg r;
+	struct ukit_oci_manifest m;
+	struct ukit_oci_out *w = NULL;
+	struct ukit_oci_desc md;
+	char *body = NULL, digest[OCI_DIGEST_LEN + 1],
+	     staged[OCI_DIGEST_LEN + 1];
+	size_t len;
+	int rc = -1;
+
+	memset(&m, 0, sizeof m);
+	memset(&md, 0, sizeof md);
+	if (reg_open(&r, src, o, "pull", e) < 0)
+		goto out;
+	if (resolve_image(&r, src, &body, &len, digest, e) < 0)
+		goto out;
 	if (ukit_oci_manifest_parse(body, len, digest, &m, e) < 0)
 		goto out;
 	if (ukit_oci_out_open(dst, 0, &w, e) < 0)

@@ -105,6 +105,16 @@ int ukit_oci_pull(const struct ukit_oci_ref *src, const struct ukit_oci_ref *dst
 		  ukit_oci_precommit_fn check, void *check_arg,
 		  struct fmt_err *e);
 
+/*
+ * The image manifest (ref) names (an index resolved as pull does) and its
+ * config, both digest-checked, without the layers: what inspect needs.
+ * (*raw), (*config) malloc'd and NUL-terminated.  0 or -1 with (e).
+ */
+int ukit_oci_remote_image(const struct ukit_oci_ref *ref,
+			  const struct ukit_oci_regopts *o,
+			  struct ukit_oci_desc *d, char **raw, size_t *len,
+			  char **config, struct fmt_err *e);
+
 /* ---- artifacts that refer to an image (signatures) ----------------- */
 
 #define OCI_ARTIFACT_MAX (1u << 20)      /* bytes of an artifact blob */
