@@ -129,6 +129,21 @@ expect_fail 1 "sha256:$L" "flipped pull into an existing layout" \
 check "existing layout untouched" cmp keep/index.json pulled/index.json
 kill "$PROXY_PID"
 
+# kill -9 in the middle of a pull: nothing visible, a rerun completes
+start_proxy stall "$REG_PORT_plain" "stall:$L"
+ukit-pack oci pull docker://127.0.0.1:$PROXY_PORT/uk/hello:v1 oci:killed 2>/dev/null &
+pull_pid=$!
+for _ in $(seq 1 200); do grep -q stalled "$T/stall.log" && break; sleep 0.05; done
+check "the proxy held the pull in the middle of the layer" grep -q stalled "$T/stall.log"
+kill -9 "$pull_pid"
+wait "$pull_pid" 2>/dev/null
+check "pull killed -9 mid-blob leaves no index.json and no blob" \
+	sh -c "[ ! -e killed/index.json ] && [ -z \"\$(ls -A killed/blobs/sha256)\" ]"
+kill "$PROXY_PID"
+check "the pull run again completes" ukit-pack oci pull docker://$R/uk/hello:v1 oci:killed
+check "and the image is whole" ukit-pack oci extract oci:killed:v1 --kernel-out k.killed
+same_file "kernel after the interrupted pull" k.hvt k.killed
+
 start_proxy loop "$REG_PORT_plain" redirect-loop
 expect_fail 1 "more than 10 redirects" "redirect loop" \
 	ukit-pack oci pull docker://127.0.0.1:$PROXY_PORT/uk/hello:v1 oci:loop

@@ -8,6 +8,8 @@ usage: ociproxy.py PORTFILE UPSTREAM_PORT MODE
                          whose URL names it), kill -9 PID (the registry)
                          and drop the connection
   MODE redirect-loop     answer every blob GET with a 307 to itself
+  MODE stall:HEX         send half of GET .../blobs/sha256:HEX, log "stalled",
+                         then hold the connection for a minute
   MODE bigmanifest       answer manifest GETs with a 5 MiB JSON body
   MODE bearer:USER:PASS  a registry wanting bearer tokens: /v2/ requests
                          without "Bearer tok-ukit" get 401 and a challenge
@@ -106,6 +108,8 @@ class H(http.server.BaseHTTPRequestHandler):
                 mode[5:] in self.path and len(data) > 0):
             i = len(data) // 2
             data = data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1:]
+        stall = (mode.startswith("stall:") and self.command == "GET" and
+                 mode[6:] in self.path)
         self.send_response(r.status)
         for k, v in r.getheaders():
             if k.lower() not in ("connection", "content-length",
@@ -113,6 +117,14 @@ class H(http.server.BaseHTTPRequestHandler):
                 self.send_header(k, v)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
+        if stall:
+            self.wfile.write(data[:len(data) // 2])
+            self.wfile.flush()
+            sys.stderr.write("proxy: stalled\n")
+            sys.stderr.flush()
+            import time
+            time.sleep(60)
+            return
         if self.command != "HEAD":
             self.wfile.write(data)
 
