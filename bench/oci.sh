@@ -22,7 +22,7 @@ cd "$D"
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
-# registry NAME: start one on a free port, echo the port
+# registry NAME: start one on a free port, written to NAME.port
 registry() {
 	local port
 	port=$(free_port)
@@ -31,12 +31,14 @@ registry() {
 	printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
 		"$D/$1.d" "$port" >"$D/$1.yml"
 	docker-registry serve "$D/$1.yml" >"$D/$1.log" 2>&1 &
+	echo $! >"$D/$1.pid"
+	disown $!
 	pids="$pids $!"
+	echo "$port" >"$D/$1.port"
 	for _ in $(seq 100); do
 		python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$port" 2>/dev/null && break
 		sleep 0.1
 	done
-	echo "$port"
 }
 
 echo "bench/oci.sh: ${SIZE_MB} MiB qcow2 in an OCI image, best of $RUNS, $(nproc) CPUs"
@@ -71,18 +73,19 @@ run() {
 	T[$name]=$best
 }
 
-PU=$(registry ukit)
-PS=$(registry skopeo)
+# every push goes to a registry started empty for it: a registry (or
+# skopeo's blob-info cache, which remembers where blobs were seen and
+# mounts them) must not turn a push into a no-op
+fresh() {
+	[ ! -e "$D/$1.pid" ] || kill -9 "$(cat "$D/$1.pid")" 2>/dev/null || :
+	registry "$1"
+}
 run floor-hash : sha256sum lay/blobs/sha256/$L
-# a push to a registry that has the blobs already sends nothing: a new
-# repository each run (the registry stores blobs once, but links them
-# per repository and answers HEAD per repository)
-n=0
-run ukit-push 'n=$((n+1)); echo $n >seq' sh -c "\"$B/ukit-pack\" oci push oci:lay:v1 docker://127.0.0.1:$PU/b/u\$(cat seq):v1"
-n=0
-run skopeo-push 'n=$((n+1)); echo $n >seq' sh -c "skopeo copy -q --dest-tls-verify=false oci:lay:v1 docker://127.0.0.1:$PS/b/s\$(cat seq):v1"
-run ukit-pull 'rm -rf pu' "$B/ukit-pack" oci pull docker://127.0.0.1:$PU/b/u1:v1 oci:pu
-run skopeo-pull 'rm -rf ps' skopeo copy -q --src-tls-verify=false docker://127.0.0.1:$PS/b/s1:v1 oci:ps:v1
+run ukit-push 'fresh ukit' sh -c "\"$B/ukit-pack\" oci push oci:lay:v1 docker://127.0.0.1:\$(cat ukit.port)/b/u:v1"
+run skopeo-push 'fresh skopeo' sh -c "skopeo copy -q --dest-tls-verify=false oci:lay:v1 docker://127.0.0.1:\$(cat skopeo.port)/b/s:v1"
+PU=$(cat "$D/ukit.port") PS=$(cat "$D/skopeo.port")
+run ukit-pull 'rm -rf pu' "$B/ukit-pack" oci pull docker://127.0.0.1:$PU/b/u:v1 oci:pu
+run skopeo-pull 'rm -rf ps' skopeo copy -q --src-tls-verify=false docker://127.0.0.1:$PS/b/s:v1 oci:ps:v1
 cmp pu/blobs/sha256/$L lay/blobs/sha256/$L
 cmp ps/blobs/sha256/$L lay/blobs/sha256/$L
 
