@@ -128,7 +128,9 @@ if command -v skopeo >/dev/null; then
 fi
 
 # ---- a second tag in the same layout; inspect --json ------------------
-check "second tag into the same layout" ukit-pack oci build spt.elf -o oci:lay:spt
+check "second tag into the same layout" ukit-pack oci build --json spt.elf -o oci:lay:spt
+cp "$T/.out" build.json
+validate_json "build --json matches its schema" oci-build.schema.json build.json
 [ "$(ann lay spt com.urunc.unikernel.hypervisor)" = spt ] &&
 	ok "spt target from the ABI note" || not_ok "spt"
 [ -n "$(ann lay v1 com.urunc.unikernel.hypervisor)" ] &&

@@ -50,6 +50,7 @@ reg_start plain || { not_ok "registry did not start"; done_testing; exit 0; }
 R=127.0.0.1:$REG_PORT_plain
 check "push to a fresh registry" ukit-pack oci push --json oci:lay:v1 docker://$R/uk/hello:v1
 cp "$T/.out" push1.json
+validate_json "push --json matches its schema" oci-push.schema.json push1.json
 [ "$(actions push1.json)" = "uploaded uploaded" ] && ok "config and layer uploaded" ||
 	not_ok "first push actions: $(actions push1.json)"
 check "push again" ukit-pack oci push --json oci:lay:v1 docker://$R/uk/hello:v1

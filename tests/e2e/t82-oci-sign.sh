@@ -85,11 +85,17 @@ except urllib.error.HTTPError as e:
 	not_ok "referrers API answered $code"
 expect_fail 1 "no signature of $D found" "unsigned in the registry" \
 	ukit-sign verify --pub ka.pub docker://$R/uk/app:v1
-check "sign docker://" ukit-sign sign --key ka.key docker://$R/uk/app:v1
+check "sign docker://" ukit-sign sign --json --key ka.key docker://$R/uk/app:v1
+cp "$T/.out" sign.json
+validate_json "sign --json matches its schema" oci-sign.schema.json sign.json
 check "the fallback tag sha256-<hex> lists the signature" sh -c \
 	"skopeo inspect --raw --tls-verify=false docker://$R/uk/app:sha256-$H | grep -q 'application/vnd.dev.sigstore.bundle.v0.3+json'"
 check "verify docker://" ukit-sign verify --pub ka.pub docker://$R/uk/app:v1
 check "verify by digest" ukit-sign verify --pub ka.pub docker://$R/uk/app@$D
+check "verify --json" ukit-sign verify --json --pub ka.pub docker://$R/uk/app:v1
+cp "$T/.out" verify.json
+validate_json "verify --json matches its schema" oci-sign.schema.json verify.json
+check "verify --json says verified" grep -q '"verified": true' verify.json
 expect_fail 1 "does not verify with any pinned key" "wrong key against the registry" \
 	ukit-sign verify --pub kb.pub docker://$R/uk/app:v1
 check "second signature in the registry" ukit-sign sign --key kb.key docker://$R/uk/app:v1
