@@ -471,33 +471,46 @@ void ukit_oci_config_free(struct ukit_oci_config *c)
 	memset(c, 0, sizeof *c);
 }
 
+/* 1 manifest, 2 index, 0 says nothing (generic JSON), -1 unknown */
+static int kind_of(const char *mt)
+{
+	if (strcmp(mt, OCI_MT_MANIFEST) == 0 ||
+	    strcmp(mt, DOCKER_MT_MANIFEST) == 0)
+		return 1;
+	if (strcmp(mt, OCI_MT_INDEX) == 0 || strcmp(mt, DOCKER_MT_LIST) == 0)
+		return 2;
+	if (mt[0] == 0 || strcmp(mt, "application/json") == 0 ||
+	    strcmp(mt, "text/plain") == 0 ||
+	    strcmp(mt, "application/octet-stream") == 0)
+		return 0;
+	return -1;
+}
+
 int ukit_oci_doc_kind(const char *media_type, const char *buf, size_t len,
 		      struct fmt_err *e)
 {
 	json_t *root, *v;
 	int kind;
 
-	if (media_type != NULL && media_type[0]) {
-		if (strcmp(media_type, OCI_MT_MANIFEST) == 0 ||
-		    strcmp(media_type, DOCKER_MT_MANIFEST) == 0)
-			return 1;
-		if (strcmp(media_type, OCI_MT_INDEX) == 0 ||
-		    strcmp(media_type, DOCKER_MT_LIST) == 0)
-			return 2;
-		if (buf == NULL ||
-		    (strcmp(media_type, "application/json") != 0 &&
-		    strcmp(media_type, "text/plain") != 0 &&
-		    strcmp(media_type, "application/octet-stream") != 0))
+	if (media_type != NULL) {
+		kind = kind_of(media_type);
+		if (kind < 0)
 			return fmt_errf(e, FMT_NOOFF, "unknown manifest media "
 					"type \"%.100s\"", media_type);
+		if (kind > 0)
+			return kind;
 	}
+	if (buf == NULL)
+		return fmt_errf(e, FMT_NOOFF, "manifest: no bytes to look at");
 	root = load(buf, len, "manifest", e);
 	if (root == NULL)
 		return -1;
 	v = json_object_get(root, "mediaType");
-	if (json_is_string(v))
-		kind = ukit_oci_doc_kind(json_string_value(v), NULL, 0, e);
-	else
+	kind = json_is_string(v) ? kind_of(json_string_value(v)) : 0;
+	if (kind < 0)
+		fmt_errf(e, FMT_NOOFF, "manifest: $.mediaType: unknown manifest "
+			 "media type \"%.100s\"", json_string_value(v));
+	else if (kind == 0)
 		kind = json_object_get(root, "manifests") ? 2 : 1;
 	json_decref(root);
 	return kind;

@@ -658,6 +658,7 @@ struct ukit_oci_blobw {
 	char     *tmp;          /* named temporary, or NULL (O_TMPFILE) */
 	EVP_MD_CTX *md;
 	uint64_t  size;
+	uint64_t  queued;       /* bytes handed to writeback */
 	char      digest[OCI_DIGEST_LEN + 1];
 	struct ukit_oci_blobw *next;    /* staged list */
 };
@@ -794,6 +795,14 @@ int ukit_oci_blobw_write(void *ctx, const void *buf, size_t len,
 	if (write_full(b->fd, buf, len) < 0)
 		return fmt_errno(e, b->size, "write blob");
 	b->size += len;
+	/* start writeback as data arrives, so that the fsync at commit
+	 * does not write the whole blob at once */
+	if (b->size - b->queued >= OCI_WRITEBACK) {
+		(void)sync_file_range(b->fd, (off_t)b->queued,
+				      (off_t)(b->size - b->queued),
+				      SYNC_FILE_RANGE_WRITE);
+		b->queued = b->size;
+	}
 	return 0;
 }
 

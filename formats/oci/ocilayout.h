@@ -27,6 +27,7 @@
 
 #define OCI_ARCHIVE_ENTRIES_MAX 65536   /* entries of an oci-archive */
 #define OCI_REF_MAX 2048                /* bytes of a reference */
+#define OCI_WRITEBACK (8u << 20)        /* bytes between writeback starts */
 
 enum ukit_oci_ref_kind {
 	OCI_REF_DIR = 1,        /* oci: */

@@ -395,6 +395,8 @@ static size_t on_write(char *p, size_t sz, size_t nm, void *ctx)
 		r->errbody[r->errlen] = 0;
 		return n;
 	}
+	if (x->down == NULL && x->bmax == 0)
+		return n;       /* a body nobody asked for (201, 202) */
 	if (x->got == 0 && x->down && r->clen >= 0 &&
 	    (uint64_t)r->clen != x->downmax) {
 		fmt_errf(&x->cberr, FMT_NOOFF, "Content-Length %" PRId64

@@ -254,6 +254,17 @@ static void test_manifest(void **state)
 	assert_int_equal(ukit_oci_doc_kind("application/x-foo", "{}", 2, &e), -1);
 	assert_string_equal(e.msg, "unknown manifest media type \"application/x-foo\"");
 	assert_int_equal(ukit_oci_doc_kind(NULL, "{\"manifests\":[]}", 16, &e), 2);
+	/* fuzz_oci_json found this: an empty mediaType read the bytes again
+	 * from a NULL pointer */
+	{
+		static const char t1[] = "{\"mediaType\":\"\",\"schemaVersion\":2}";
+		static const char t2[] = "{\"mediaType\":\"text/x\"}";
+		assert_int_equal(ukit_oci_doc_kind(NULL, t1, strlen(t1), &e), 1);
+		assert_int_equal(ukit_oci_doc_kind(NULL, t2, strlen(t2), &e), -1);
+		assert_string_equal(e.msg, "manifest: $.mediaType: unknown "
+				    "manifest media type \"text/x\"");
+		assert_int_equal(ukit_oci_doc_kind("", t1, strlen(t1), &e), 1);
+	}
 }
 
 static void test_authfile(void **state)
