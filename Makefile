@@ -30,7 +30,7 @@ MAKEFLAGS += --no-print-directory
 # types (Requires), the rest is its own business (Requires.private);
 # libqcow is a test oracle
 LIB_PKGS_PUB = jansson libcrypto
-LIB_PKGS = $(LIB_PKGS_PUB) libelf zlib libzstd
+LIB_PKGS = $(LIB_PKGS_PUB) libelf zlib libzstd libcurl
 PKGS     = $(LIB_PKGS) libqcow
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

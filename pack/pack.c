@@ -43,6 +43,8 @@ static const struct cli_cmd cmds[] = {
 	  "snapshot -l [--output=json|human] [-U] IMAGE" },
 	{ "compare", cmd_compare,
 	  "compare [--strict] [--allow-backing] [--no-check] [-U] A B" },
+	{ "oci", cmd_oci,
+	  "oci build|push|pull|inspect|extract ... (ukit-pack oci --help)" },
 };
 
 void open_err(const struct fmt_err *e)

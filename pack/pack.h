@@ -82,6 +82,7 @@ int pack_parse_cache(const char *cmd, const char *arg, bool *unsafe);
  * yet), malloc'd; (path) itself when it is no link.  NULL on a loop or
  * out of memory (errno). */
 char *pack_follow_link(const char *path);
+int cmd_oci(int argc, char **argv);
 
 /*
  * Print an error from opening an image; when another process has the

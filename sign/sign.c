@@ -49,17 +49,23 @@ static const struct cli_cmd cmds[] = {
 	{ "keygen", cmd_keygen,
 	  "keygen --type ecdsa-p256|ed25519|rsa3072|rsa4096 [--passphrase-file F]\n"
 	  "        PREFIX" },
-	{ "sign", cmd_sign,
+	{ "sign", cmd_sign_any,
 	  "sign --key KEY|pkcs11:URI [--passphrase-file F] [--cert LEAF [--chain FILE]]\n"
 	  "        [--pin-file F] [--pkcs11-module SO] [--rollback N] [--annotate K=V]...\n"
 	  "        [--verity [--salt HEX] [--hash-file F]] [--append]\n"
-	  "        [--format bundle|cms] [-o OUT] [-p|-q] IMAGE" },
-	{ "verify", cmd_verify,
+	  "        [--format bundle|cms] [-o OUT] [-p|-q] IMAGE\n"
+	  "    ukit-sign sign --key KEY [REGOPTS] [--rollback N] [--annotate K=V]...\n"
+	  "        [--json] oci:DIR[:TAG]|docker://HOST/REPO[:TAG]" },
+	{ "verify", cmd_verify_any,
 	  "verify (--pub KEY... | --ca ROOT...) [--bundle B] [--min-rollback N]\n"
 	  "        [--require-format F] [--require-target T] [--check-time] [--json]\n"
 	  "        [--verity-only] [-p|-q] IMAGE [--exec TENDER [ARGS...]]\n"
 	  "    ukit-sign verify --ca ROOT... --cms IMAGE.p7s [--json] IMAGE\n"
-	  "        [--exec TENDER [ARGS...]]" },
+	  "        [--exec TENDER [ARGS...]]\n"
+	  "    ukit-sign verify (--pub KEY... | --ca ROOT...) [REGOPTS] [--min-rollback N]\n"
+	  "        [--check-time] [--json] oci:DIR[:TAG]|docker://HOST/REPO[:TAG]\n"
+	  "    REGOPTS: [--authfile F] [--creds USER:PASS] [--tls-verify=BOOL]\n"
+	  "        [--cert-dir DIR] [--ca-file F]" },
 	{ "inspect", cmd_inspect, "inspect BUNDLE|IMAGE" },
 	{ "verity", cmd_verity,
 	  "verity [--salt HEX] [--hash-file F] [-j THREADS] [--json] IMAGE" },

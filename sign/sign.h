@@ -26,6 +26,10 @@ int cmd_sign(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_verity(int argc, char **argv);
+/* sign and verify, sent to oci_sign.c when IMAGE is an image reference
+ * (oci:, oci-archive:, docker://). */
+int cmd_sign_any(int argc, char **argv);
+int cmd_verify_any(int argc, char **argv);
 
 /* Read a secret from the controlling terminal without echo (a
  * sig_secret_src prompt).  Its length, or -1. */

@@ -17,6 +17,7 @@ qemu-utils libqcow-utils cryptsetup-bin minisign
 softhsm2 opensc libengine-pkcs11-openssl openssl
 python3 python3-jsonschema systemd libdw1 mandoc xxd e2fsprogs time bc cloc
 grub-common grub-pc-bin grub-efi-amd64-bin mtools qemu-system-x86 ovmf gdisk
+libcurl4-openssl-dev docker-registry skopeo umoci apache2-utils
 "
 
 missing=""

@@ -1,0 +1,62 @@
+/*
+ * ocisig.h: Sigstore bundles attached to OCI images as artifacts.
+ *
+ * The bundle (formats/trust/bundle.h) signs an in-toto statement whose
+ * subject is the image manifest: its sha256 and size.  It is stored as an
+ * OCI artifact manifest (artifactType and layer media type
+ * application/vnd.dev.sigstore.bundle.v0.3+json, the empty config,
+ * "subject" = the image manifest), the form cosign writes with its new
+ * bundle format; registries with the referrers API index it themselves,
+ * for the others (and oci: layouts) it is listed in the image index
+ * tagged "sha256-<hex>" (image-spec's referrers tag schema).
+ *
+ * Verification goes through verify_image() with the manifest bytes as the
+ * image: the same keys, chains, rollback and reasons as for files.
+ */
+#ifndef UKIT_OCISIG_H
+#define UKIT_OCISIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "ocijson.h"
+#include "ocilayout.h"
+#include "registry.h"
+#include "verify.h"
+
+#define OCI_MT_BUNDLE "application/vnd.dev.sigstore.bundle.v0.3+json"
+
+/*
+ * Build the artifact carrying (bundle, len) for (subject) into (*a)
+ * (a->blob borrows (bundle)).  Release with ukit_oci_artifact_free().
+ */
+int ukit_oci_sig_artifact(const struct ukit_oci_desc *subject,
+			  const char *bundle, size_t len, int64_t created,
+			  struct ukit_oci_artifact *a, struct fmt_err *e);
+void ukit_oci_artifact_free(struct ukit_oci_artifact *a);
+
+/* The manifest (ref) names, local or remote, and its bytes (malloc'd). */
+int ukit_oci_sig_subject(const struct ukit_oci_ref *ref,
+			 const struct ukit_oci_regopts *o,
+			 struct ukit_oci_desc *d, char **raw, size_t *len,
+			 struct fmt_err *e);
+
+/* Store (a) with the image (oci: layouts and registries). */
+int ukit_oci_sig_attach(const struct ukit_oci_ref *ref,
+			const struct ukit_oci_regopts *o,
+			const struct ukit_oci_artifact *a, struct fmt_err *e);
+
+/*
+ * Look for bundles signing (subject) (whose bytes are (raw, len)) next to
+ * (ref) and verify each with policy (p) until one holds.  Returns 1
+ * verified, 0 not ((r) says why: the last bundle's reasons, or that there
+ * is none), -1 with (e).  Free (r) with verify_result_free().
+ */
+int ukit_oci_sig_verify(const struct ukit_oci_ref *ref,
+			const struct ukit_oci_regopts *o,
+			const struct ukit_oci_desc *subject, const char *raw,
+			size_t len, const struct verify_policy *p,
+			struct verify_result *r, struct fmt_err *e);
+
+#endif

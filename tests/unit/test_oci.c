@@ -1,0 +1,311 @@
+/*
+ * test_oci.c: the OCI layer's parsers of outside bytes, each with a table
+ * of malformed inputs and the exact error: WWW-Authenticate challenges,
+ * references, tar headers (and the writer read back), manifests and
+ * indexes, auth files.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ocijson.h"
+#include "ocilayout.h"
+#include "ocitar.h"
+#include "registry.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+static void test_challenge(void **state)
+{
+	static const struct { const char *in, *err; } bad[] = {
+		{ "", "WWW-Authenticate: no auth scheme" },
+		{ "Bearer realm", "WWW-Authenticate: expected name=value at byte 12" },
+		{ "Bearer realm=\"https://a", "WWW-Authenticate: unterminated quoted string" },
+		{ "Bearer realm=\"x\\", "WWW-Authenticate: escape at the end" },
+		{ "Bearer realm=\"https://a\" x", "WWW-Authenticate: expected ',' at byte 25" },
+		{ "Bearer service=x", "WWW-Authenticate: Bearer challenge without a realm" },
+		{ "Bearer realm=\"file:///etc/passwd\"", "WWW-Authenticate: realm \"file:///etc/passwd\" is not an http(s) URL" },
+		{ "Bearer realm=\"a\x01\"", "WWW-Authenticate: control character in a quoted string" },
+		{ "Bearer realm=", "WWW-Authenticate: empty value for realm" },
+	};
+	struct ukit_oci_challenge c;
+	struct fmt_err e;
+
+	(void)state;
+	for (size_t i = 0; i < N(bad); i++) {
+		memset(&e, 0, sizeof e);
+		assert_int_equal(ukit_oci_challenge_parse(bad[i].in,
+				 strlen(bad[i].in), &c, &e), -1);
+		assert_string_equal(e.msg, bad[i].err);
+	}
+	{
+		static const char ok[] = "Bearer realm=\"https://auth.docker.io/token\","
+			"service=\"registry.docker.io\",scope=\"repository:library/a:pull\"";
+		assert_int_equal(ukit_oci_challenge_parse(ok, strlen(ok), &c, &e), 0);
+	}
+	assert_string_equal(c.scheme, "bearer");
+	assert_string_equal(c.realm, "https://auth.docker.io/token");
+	assert_string_equal(c.service, "registry.docker.io");
+	assert_string_equal(c.scope, "repository:library/a:pull");
+	{
+		static const char ok[] = "basic REALM=\"a \\\"b\\\"\"";
+		assert_int_equal(ukit_oci_challenge_parse(ok, strlen(ok), &c, &e), 0);
+	}
+	assert_string_equal(c.scheme, "basic");
+	assert_string_equal(c.realm, "a \"b\"");
+}
+
+static void test_refs(void **state)
+{
+	static const struct { const char *in, *err; } bad[] = {
+		{ "foo", "foo: unknown transport (use oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker://HOST/REPO[:TAG])" },
+		{ "oci:", "oci:: no path" },
+		{ "oci:d:bad tag", "oci:d:bad tag: \"bad tag\" is not a valid tag" },
+		{ "oci:d@sha256:12", "oci:d@sha256:12: \"sha256:12\" is not a sha256 digest" },
+		{ "docker://h.io/UP/x", "docker://h.io/UP/x: \"UP/x\" is not a valid repository name (lowercase letters, digits, separators)" },
+		{ "docker://h.io/a//b", "docker://h.io/a//b: \"a//b\" is not a valid repository name (lowercase letters, digits, separators)" },
+		{ "docker://h.io/a:-x", "docker://h.io/a:-x: \"-x\" is not a valid tag" },
+	};
+	struct ukit_oci_ref r;
+	struct fmt_err e;
+
+	(void)state;
+	for (size_t i = 0; i < N(bad); i++) {
+		memset(&e, 0, sizeof e);
+		assert_int_equal(ukit_oci_ref_parse(bad[i].in, &r, &e), -1);
+		assert_string_equal(e.msg, bad[i].err);
+	}
+	assert_int_equal(ukit_oci_ref_parse("docker://127.0.0.1:5000/a/b-c", &r, &e), 0);
+	assert_string_equal(r.host, "127.0.0.1:5000");
+	assert_string_equal(r.repo, "a/b-c");
+	assert_string_equal(r.tag, "latest");
+	ukit_oci_ref_free(&r);
+	assert_int_equal(ukit_oci_ref_parse("docker://alpine:3", &r, &e), 0);
+	assert_string_equal(r.host, "docker.io");
+	assert_string_equal(r.repo, "library/alpine");
+	assert_string_equal(r.tag, "3");
+	ukit_oci_ref_free(&r);
+	assert_int_equal(ukit_oci_ref_parse("oci-archive:x.tar:v1", &r, &e), 0);
+	assert_int_equal(r.kind, OCI_REF_ARCHIVE);
+	assert_string_equal(r.path, "x.tar");
+	assert_string_equal(r.tag, "v1");
+	ukit_oci_ref_free(&r);
+}
+
+struct membuf {
+	uint8_t buf[8192];
+	size_t n, pos;
+};
+
+static int mem_write(void *ctx, const void *p, size_t len, struct fmt_err *e)
+{
+	struct membuf *m = ctx;
+
+	(void)e;
+	assert_true(m->n + len <= sizeof m->buf);
+	memcpy(m->buf + m->n, p, len);
+	m->n += len;
+	return 0;
+}
+
+static ssize_t mem_read(void *ctx, void *p, size_t len, struct fmt_err *e)
+{
+	struct membuf *m = ctx;
+
+	(void)e;
+	if (len > m->n - m->pos)
+		len = m->n - m->pos;
+	memcpy(p, m->buf + m->pos, len);
+	m->pos += len;
+	return (ssize_t)len;
+}
+
+static void test_tar(void **state)
+{
+	struct membuf m = { .n = 0 };
+	struct ukit_oci_sink s = { mem_write, &m };
+	struct ukit_oci_source src = { mem_read, &m };
+	struct ukit_ocitar_rd r;
+	struct ukit_ocitar_entry ent;
+	struct fmt_err e;
+	uint8_t blk[OCITAR_BLOCK];
+	char data[8];
+	static const struct { size_t off; uint8_t v; const char *err; } bad[] = {
+		{ 148, 'x', "tar header: checksum field is not octal" },
+		{ 0, 'z', "tar header: checksum mismatch" },
+		{ 156, 'Q', "tar header: unknown type flag 0x51 for \"unikernel/kernel\"" },
+		{ 124, '9', "tar header: size is not a valid number" },
+	};
+
+	(void)state;
+	assert_int_equal(ukit_ocitar_header(&s, "unikernel", true, 0755, 0, 7, &e), 0);
+	assert_int_equal(ukit_ocitar_header(&s, "unikernel/kernel", false, 0755, 3, 7, &e), 0);
+	assert_int_equal(mem_write(&m, "abc", 3, &e), 0);
+	assert_int_equal(ukit_ocitar_pad(&s, 3, &e), 0);
+	assert_int_equal(ukit_ocitar_end(&s, &e), 0);
+	assert_int_equal(m.n, 5 * OCITAR_BLOCK);
+	ukit_ocitar_rd_init(&r, &src, "mem");
+	assert_int_equal(ukit_ocitar_next(&r, &ent, &e), 1);
+	assert_string_equal(ent.name, "unikernel");
+	assert_int_equal(ent.type, OCITAR_DIR);
+	assert_int_equal(ukit_ocitar_next(&r, &ent, &e), 1);
+	assert_string_equal(ent.name, "unikernel/kernel");
+	assert_int_equal(ent.size, 3);
+	assert_int_equal(ent.mode, 0755);
+	assert_int_equal(ukit_ocitar_read(&r, data, sizeof data, &e), 3);
+	assert_memory_equal(data, "abc", 3);
+	assert_int_equal(ukit_ocitar_next(&r, &ent, &e), 0);
+
+	/* one bad field at a time in the file header (block 1) */
+	for (size_t i = 0; i < N(bad); i++) {
+		memcpy(blk, m.buf + OCITAR_BLOCK, OCITAR_BLOCK);
+		blk[bad[i].off] = bad[i].v;
+		if (bad[i].off != 148 && bad[i].off != 0) {
+			/* keep the checksum right so the field itself is seen */
+			unsigned sum = 0;
+			memset(blk + 148, ' ', 8);
+			for (size_t k = 0; k < OCITAR_BLOCK; k++)
+				sum += blk[k];
+			snprintf((char *)blk + 148, 8, "%06o", sum);
+			blk[155] = ' ';
+		}
+		memset(&e, 0, sizeof e);
+		assert_int_equal(ukit_ocitar_parse_header(blk, 0, &ent, &e), -1);
+		assert_non_null(strstr(e.msg, bad[i].err));
+	}
+	/* a ".." component */
+	memcpy(blk, m.buf + OCITAR_BLOCK, OCITAR_BLOCK);
+	memcpy(blk, "a/../../etc", 12);
+	{
+		unsigned sum = 0;
+		memset(blk + 148, ' ', 8);
+		for (size_t k = 0; k < OCITAR_BLOCK; k++)
+			sum += blk[k];
+		snprintf((char *)blk + 148, 8, "%06o", sum);
+		blk[155] = ' ';
+	}
+	assert_int_equal(ukit_ocitar_parse_header(blk, 0, &ent, &e), -1);
+	assert_string_equal(e.msg, "tar header: name \"a/../../etc\" has a \"..\" "
+			    "component or is too long");
+	/* truncated: the data ends early */
+	m.n = 2 * OCITAR_BLOCK + 1;
+	m.pos = 0;
+	ukit_ocitar_rd_init(&r, &src, "mem");
+	assert_int_equal(ukit_ocitar_next(&r, &ent, &e), 1);
+	assert_int_equal(ukit_ocitar_next(&r, &ent, &e), 1);
+	assert_int_equal(ukit_ocitar_next(&r, &ent, &e), -1);
+	assert_string_equal(e.msg, "mem: tar archive truncated (1 of 512 bytes)");
+}
+
+static void test_manifest(void **state)
+{
+	static const char cfg[] = "{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
+		"\"digest\":\"sha256:0000000000000000000000000000000000000000000000000000000000000000\",\"size\":2}";
+	static const struct { const char *in, *err; } bad[] = {
+		{ "[]", "m: $: not a JSON object" },
+		{ "{\"schemaVersion\":2}", "m: $: missing \"config\"" },
+		{ "{\"schemaVersion\":2,\"mediaType\":\"text/x\",\"config\":{}}", "m: $.mediaType: \"text/x\" is not an image manifest media type" },
+		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/b\",\"digest\":\"md5:x\",\"size\":1},\"layers\":[]}",
+		  "m: $.config.digest: unsupported digest algorithm in \"md5:x\" (only sha256)" },
+		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/b\",\"digest\":\"sha256:00\",\"size\":1.5},\"layers\":[]}",
+		  "m: $.config.digest: \"sha256:00\" is not sha256: and 64 lowercase hex digits" },
+		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/b\",\"digest\":\"sha256:0000000000000000000000000000000000000000000000000000000000000000\",\"size\":1.5},\"layers\":[]}",
+		  "m: $.config.size: not an integer in 0..70368744177664" },
+	};
+	struct ukit_oci_manifest mm;
+	struct fmt_err e;
+	char buf[1024];
+
+	(void)state;
+	for (size_t i = 0; i < N(bad); i++) {
+		memset(&e, 0, sizeof e);
+		assert_int_equal(ukit_oci_manifest_parse(bad[i].in, strlen(bad[i].in),
+							 "m", &mm, &e), -1);
+		assert_string_equal(e.msg, bad[i].err);
+	}
+	snprintf(buf, sizeof buf, "{\"schemaVersion\":2,\"config\":%s,\"layers\":{}}", cfg);
+	assert_int_equal(ukit_oci_manifest_parse(buf, strlen(buf), "m", &mm, &e), -1);
+	assert_string_equal(e.msg, "m: $.layers: missing or not an array");
+	snprintf(buf, sizeof buf, "{\"schemaVersion\":2,\"config\":%s,\"layers\":[%s],"
+		 "\"annotations\":{\"a\":1}}", cfg, cfg);
+	assert_int_equal(ukit_oci_manifest_parse(buf, strlen(buf), "m", &mm, &e), -1);
+	assert_string_equal(e.msg, "m: $.annotations[\"a\"]: not a string");
+	snprintf(buf, sizeof buf, "{\"schemaVersion\":2,\"config\":%s,\"layers\":[%s],"
+		 "\"future\":[1,2]}", cfg, cfg);
+	assert_int_equal(ukit_oci_manifest_parse(buf, strlen(buf), "m", &mm, &e), 0);
+	assert_int_equal(mm.nlayers, 1);
+	ukit_oci_manifest_free(&mm);
+	{
+		char *big = malloc(OCI_JSON_MAX + 2);
+		assert_non_null(big);
+		memset(big, ' ', OCI_JSON_MAX + 1);
+		assert_int_equal(ukit_oci_manifest_parse(big, OCI_JSON_MAX + 1, "m",
+							 &mm, &e), -1);
+		assert_string_equal(e.msg, "m: 4194305 bytes, over the limit of "
+				    "4194304 for a manifest, index or config");
+		free(big);
+	}
+	assert_int_equal(ukit_oci_doc_kind("application/x-foo", "{}", 2, &e), -1);
+	assert_string_equal(e.msg, "unknown manifest media type \"application/x-foo\"");
+	assert_int_equal(ukit_oci_doc_kind(NULL, "{\"manifests\":[]}", 16, &e), 2);
+	/* fuzz_oci_json found this: an empty mediaType read the bytes again
+	 * from a NULL pointer */
+	{
+		static const char t1[] = "{\"mediaType\":\"\",\"schemaVersion\":2}";
+		static const char t2[] = "{\"mediaType\":\"text/x\"}";
+		assert_int_equal(ukit_oci_doc_kind(NULL, t1, strlen(t1), &e), 1);
+		assert_int_equal(ukit_oci_doc_kind(NULL, t2, strlen(t2), &e), -1);
+		assert_string_equal(e.msg, "manifest: $.mediaType: unknown "
+				    "manifest media type \"text/x\"");
+		assert_int_equal(ukit_oci_doc_kind("", t1, strlen(t1), &e), 1);
+	}
+}
+
+static void test_authfile(void **state)
+{
+	static const struct { const char *in, *err; } bad[] = {
+		{ "{\"auths\":[]}", "f: $.auths: not an object" },
+		{ "{\"auths\":{\"h\":{\"auth\":5}}}", "f: $.auths[\"h\"].auth: not a string" },
+		{ "{\"auths\":{\"h\":{\"auth\":\"dXNlcg==\"}}}", "f: $.auths[\"h\"].auth: not base64 of USER:PASSWORD" },
+		{ "{\"auths\":{\"h\":7}}", "f: $.auths[\"h\"]: not an object" },
+	};
+	struct fmt_err e;
+	char *u = NULL, *p = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < N(bad); i++) {
+		memset(&e, 0, sizeof e);
+		assert_int_equal(ukit_oci_authfile_lookup(bad[i].in, strlen(bad[i].in),
+							  "f", "h", &u, &p, &e), -1);
+		assert_string_equal(e.msg, bad[i].err);
+	}
+	{
+		static const char ok[] = "{\"auths\":{\"https://h\":{\"auth\":\"YTpiOmM=\"}}}";
+		assert_int_equal(ukit_oci_authfile_lookup(ok, strlen(ok), "f", "h",
+							  &u, &p, &e), 1);
+	}
+	assert_string_equal(u, "a");
+	assert_string_equal(p, "b:c");
+	free(u);
+	free(p);
+	assert_int_equal(ukit_oci_authfile_lookup("{\"auths\":{}}", 12, "f", "h",
+						  &u, &p, &e), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_challenge),
+		cmocka_unit_test(test_refs),
+		cmocka_unit_test(test_tar),
+		cmocka_unit_test(test_manifest),
+		cmocka_unit_test(test_authfile),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
