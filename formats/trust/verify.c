@@ -27,6 +27,7 @@
 #include "err.h"
 #include "image.h"
 #include "outfile.h"
+#include "rollback.h"
 #include "sealfd.h"
 #include "sig.h"
 #include "sigimg.h"
@@ -311,8 +312,41 @@ static void check_image(const struct vrun *o, int fd,
 	sigimg_free(&img);
 }
 
+/* The floor of the device's rollback state (rollback.h); fails closed. */
+static void check_rollback_state(const struct vrun *o, struct verify_result *r)
+{
+	const char *slot = o->p->rollback_slot ? o->p->rollback_slot
+					       : UKIT_ROLLBACK_DEFAULT;
+	struct ukit_rollback_state *s;
+	struct fmt_err e = { 0 };
+	uint64_t floor;
+
+	if (o->p->rollback_state == NULL)
+		return;
+	if ((s = malloc(sizeof *s)) == NULL) {
+		reason(r, "rollback state: out of memory");
+		return;
+	}
+	if (ukit_rollback_load(o->p->rollback_state, s, NULL, &e) != 0) {
+		if (e.off != FMT_NOOFF)
+			reason(r, "rollback state %s:0x%" PRIx64 ": %s",
+			       o->p->rollback_state, e.off, e.msg);
+		else
+			reason(r, "rollback state %s: %s",
+			       o->p->rollback_state, e.msg);
+	} else {
+		floor = ukit_rollback_floor(s, slot);
+		if (r->st.rollback < floor)
+			reason(r, "rollback index %" PRIu64 " is below the floor "
+			       "%" PRIu64 " of slot %s in %s", r->st.rollback,
+			       floor, slot, o->p->rollback_state);
+	}
+	free(s);
+}
+
 static void check_policy(const struct vrun *o, struct verify_result *r)
 {
+	check_rollback_state(o, r);
 	if (r->st.rollback < o->p->min_rollback)
 		reason(r, "rollback index %" PRIu64 " is below the minimum %" PRIu64,
 		       r->st.rollback, o->p->min_rollback);

@@ -48,6 +48,11 @@ struct verify_policy {
 	bool            verity_only;     /* the dm-verity tree, not SHA-256 */
 	const char     *cms;             /* detached CMS signature (needs roots) */
 	int             tee_fd;          /* sealfd copy of the bytes, or -1 */
+	/* Device anti-rollback state (rollback.h): the floor of this slot
+	 * is a minimum like min_rollback.  NULL: none.  Raising the floor
+	 * after success is the caller's (ukit_rollback_raise()). */
+	const char     *rollback_state;
+	const char     *rollback_slot;   /* NULL: "default" */
 	const struct verify_progress *progress;   /* may be NULL */
 };
 
