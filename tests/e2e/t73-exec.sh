@@ -50,7 +50,7 @@ expect_fail 2 "--exec" "--exec without a tender is a usage error" \
 	ukit-sign verify -q --pub "$T/k.pub" "$T/img" --exec
 head -c 5000 /dev/urandom >"$T/img2"
 ukit-sign sign -q --key "$T/k.key" "$T/img2"
-expect_fail 1 "cannot run" "missing tender: exit 1" \
+expect_fail 127 "cannot run" "missing tender: exit 127, as the shell" \
 	ukit-sign verify -q --pub "$T/k.pub" "$T/img2" --exec "$T/no-such-tender" '{}'
 check "exec a plain command on the copy" \
 	ukit-sign verify -q --pub "$T/k.pub" "$T/img2" --exec cmp '{}' "$T/img2"
