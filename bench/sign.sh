@@ -21,7 +21,7 @@ cd "$D"
 
 echo "bench/sign.sh: ${SIZE_MB} MiB random image, best of $RUNS, $(nproc) CPUs"
 head -c $((SIZE_MB << 20)) /dev/urandom > img
-"$B/ukit-sign" keygen --type ecdsa-p256 k >/dev/null
+"$B/ukit-sign" keygen --no-passphrase --type ecdsa-p256 k >/dev/null
 "$B/ukit-sign" sign -q --key k.key img
 openssl dgst -sha256 -sign k.key -out img.sig img
 openssl req -x509 -new -key k.key -subj /CN=bench -days 30 -out cert.pem 2>/dev/null

@@ -48,10 +48,11 @@
 
 static const struct cli_cmd cmds[] = {
 	{ "keygen", cmd_keygen,
-	  "keygen --type ecdsa-p256|ed25519|rsa3072|rsa4096 [--passphrase-file F]\n"
-	  "        PREFIX" },
+	  "keygen --type ecdsa-p256|ed25519|rsa3072|rsa4096\n"
+	  "        [--passphrase-file F|- | --passphrase-env NAME | --no-passphrase] PREFIX" },
 	{ "sign", cmd_sign,
-	  "sign --key KEY|pkcs11:URI [--passphrase-file F] [--cert LEAF [--chain FILE]]\n"
+	  "sign --key KEY|-|env:NAME|pkcs11:URI [--passphrase-file F|- | --passphrase-env NAME]\n"
+	  "        [--cert LEAF [--chain FILE]] [--json] [--pad]\n"
 	  "        [--pin-file F] [--pkcs11-module SO] [--rollback N] [--annotate K=V]...\n"
 	  "        [--verity [--salt HEX] [--hash-file F]] [--append]\n"
 	  "        [--format bundle|cms] [-o OUT] [-p|-q] IMAGE" },

@@ -97,6 +97,8 @@ static int load_verify_keys(struct verify_opts *o, int argc, char **argv)
 				return 2;
 			}
 			e.path = optarg;
+			if ((optarg = (char *)input_path(optarg, "--pub")) == NULL)
+				return 2;
 			if (sig_key_load_public(optarg, &o->pub[o->npub], &e) != 0) {
 				cli_err(&e);
 				return 1;
@@ -105,6 +107,8 @@ static int load_verify_keys(struct verify_opts *o, int argc, char **argv)
 			break;
 		case 'R':
 			e.path = optarg;
+			if ((optarg = (char *)input_path(optarg, "--ca")) == NULL)
+				return 2;
 			if (cert_load_pem(optarg, &sk, &e) != 0) {
 				cli_err(&e);
 				return 1;

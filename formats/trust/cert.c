@@ -22,7 +22,7 @@ int cert_load_pem(const char *path, STACK_OF(X509) **out, struct fmt_err *e)
 	BIO *bio;
 	X509 *x;
 
-	if (sig_read_file(path, CERT_FILE_MAX, &data, &len, e) != 0)
+	if (ukit_sig_read_input(path, CERT_FILE_MAX, &data, &len, e) != 0)
 		return -1;
 	bio = BIO_new_mem_buf(data, (int)len);
 	sk = sk_X509_new_null();

@@ -134,6 +134,12 @@ int sig_read_file(const char *path, size_t max, uint8_t **out, size_t *len,
 	return read_small(path, max, false, out, len, e);
 }
 
+int ukit_sig_read_input(const char *path, size_t max, uint8_t **out,
+			size_t *len, struct fmt_err *e)
+{
+	return read_small(path, max, true, out, len, e);
+}
+
 /* ---- key objects ---------------------------------------------------- */
 
 static int pkey_alg(EVP_PKEY *pkey, enum sig_alg *alg, struct fmt_err *e)
@@ -300,29 +306,24 @@ static int pem_pass_cb(char *buf, int size, int rwflag, void *u)
 	return n;
 }
 
-int sig_key_load_private(const char *spec, const struct sig_secret_src *src,
-			 struct sig_key **out, struct fmt_err *e)
+int ukit_sig_key_parse_private(const uint8_t *data, size_t len,
+			       const char *name,
+			       const struct sig_secret_src *src,
+			       struct sig_key **out, struct fmt_err *e)
 {
-	struct pass_ctx pc = { .src = src, .path = spec, .e = e };
+	struct pass_ctx pc = { .src = src, .path = name, .e = e };
 	EVP_PKEY *pkey;
-	uint8_t *data;
-	size_t len;
 	BIO *bio;
 	int rc;
 
-	if (p11_is_uri(spec))
-		return p11_sig_key_load(spec, src, out, e);
-	/* read once, so a pipe will do: a key need not be written to disk */
-	if (read_small(spec, SIG_FILE_MAX, true, &data, &len, e) != 0)
-		return -1;
+	if (len > SIG_FILE_MAX)
+		return fmt_errf(e, FMT_NOOFF, "private key too large (%zu > %d "
+				"bytes)", len, SIG_FILE_MAX);
 	bio = BIO_new_mem_buf(data, (int)len);
-	if (bio == NULL) {
-		sig_free_secret(data, SIG_FILE_MAX + 1);
+	if (bio == NULL)
 		return fmt_err_openssl(e, FMT_NOOFF, "BIO_new_mem_buf");
-	}
 	pkey = PEM_read_bio_PrivateKey(bio, NULL, pem_pass_cb, &pc);
 	BIO_free(bio);
-	sig_free_secret(data, SIG_FILE_MAX + 1);
 	if (pkey == NULL) {
 		if (pc.failed) {
 			ERR_clear_error();
@@ -333,6 +334,23 @@ int sig_key_load_private(const char *spec, const struct sig_secret_src *src,
 	}
 	rc = sig_key_from_pkey(pkey, out, e);
 	EVP_PKEY_free(pkey);
+	return rc;
+}
+
+int sig_key_load_private(const char *spec, const struct sig_secret_src *src,
+			 struct sig_key **out, struct fmt_err *e)
+{
+	uint8_t *data;
+	size_t len;
+	int rc;
+
+	if (p11_is_uri(spec))
+		return p11_sig_key_load(spec, src, out, e);
+	/* read once, so a pipe will do: a key need not be written to disk */
+	if (read_small(spec, SIG_FILE_MAX, true, &data, &len, e) != 0)
+		return -1;
+	rc = ukit_sig_key_parse_private(data, len, spec, src, out, e);
+	sig_free_secret(data, SIG_FILE_MAX + 1);
 	return rc;
 }
 
@@ -366,7 +384,7 @@ int sig_key_load_public(const char *path, struct sig_key **out,
 	size_t len;
 	int rc;
 
-	if (sig_read_file(path, SIG_FILE_MAX, &data, &len, e) != 0)
+	if (read_small(path, SIG_FILE_MAX, true, &data, &len, e) != 0)
 		return -1;
 	rc = sig_key_parse_public(data, len, out, e);
 	free(data);

@@ -88,7 +88,16 @@ int sig_keygen(enum sig_alg alg, unsigned bits, struct sig_key **out,
 int sig_key_load_private(const char *spec, const struct sig_secret_src *src,
 			 struct sig_key **out, struct fmt_err *e);
 
-/* Load an SPKI PEM public key file.  0 or -1 with (e). */
+/*
+ * Parse a PEM private key held in memory (an environment variable, say);
+ * (name) is what a passphrase prompt would name.  0 or -1 with (e).
+ */
+int ukit_sig_key_parse_private(const uint8_t *data, size_t len,
+			       const char *name,
+			       const struct sig_secret_src *src,
+			       struct sig_key **out, struct fmt_err *e);
+
+/* Load an SPKI PEM public key file or pipe.  0 or -1 with (e). */
 int sig_key_load_public(const char *path, struct sig_key **out,
 			struct fmt_err *e);
 
@@ -135,6 +144,10 @@ int sig_verify(const struct sig_key *k, const uint8_t *msg, size_t len,
  */
 int sig_read_file(const char *path, size_t max, uint8_t **out, size_t *len,
 		  struct fmt_err *e);
+
+/* sig_read_file() that also takes a pipe (/dev/stdin, <(...)). */
+int ukit_sig_read_input(const char *path, size_t max, uint8_t **out,
+			size_t *len, struct fmt_err *e);
 
 /*
  * First line of file (path) (no newline), NUL-terminated, into (buf).

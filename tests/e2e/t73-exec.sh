@@ -5,7 +5,7 @@
 # never runs the tender.
 . "$(dirname "$0")/lib.sh"
 
-ukit-sign keygen --type ecdsa-p256 "$T/k" >/dev/null
+ukit-sign keygen --no-passphrase --type ecdsa-p256 "$T/k" >/dev/null
 head -c 100000 /dev/urandom >"$T/img"
 want=$(sha256sum <"$T/img" | cut -d' ' -f1)
 ukit-sign sign -q --key "$T/k.key" "$T/img"
@@ -42,7 +42,7 @@ expect_fail 1 "differs from the signed digest" "tampered image: verify fails" \
 	ukit-sign verify -q --pub "$T/k.pub" "$T/img" --exec "$T/tender.sh" '{}'
 [ ! -e "$T/seen" ] && ok "a failed verification never runs the tender" ||
 	not_ok "the tender ran after a failed verification"
-ukit-sign keygen --type ecdsa-p256 "$T/other" >/dev/null
+ukit-sign keygen --no-passphrase --type ecdsa-p256 "$T/other" >/dev/null
 expect_fail 1 "" "wrong key: fails" \
 	ukit-sign verify -q --pub "$T/other.pub" "$T/img" --exec "$T/tender.sh" '{}'
 [ ! -e "$T/seen" ] && ok "wrong key: tender not run" || not_ok "tender ran"

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 VS="veritysetup --no-superblock --hash=sha256 --data-block-size=4096 --hash-block-size=4096"
-ukit-sign keygen --type ecdsa-p256 "$T/k" >/dev/null
+ukit-sign keygen --no-passphrase --type ecdsa-p256 "$T/k" >/dev/null
 truncate -s 16M "$T/disk"
 head -c 1000000 /dev/urandom | dd of="$T/disk" conv=notrunc status=none
 head -c 300000 /dev/urandom | dd of="$T/disk" bs=4096 seek=3000 conv=notrunc status=none

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 
 S=$T/state
-ukit-sign keygen --type ecdsa-p256 "$T/k" >/dev/null
+ukit-sign keygen --no-passphrase --type ecdsa-p256 "$T/k" >/dev/null
 for n in 3 5 7 9; do
 	head -c 20000 /dev/urandom >"$T/img$n"
 	ukit-sign sign -q --key "$T/k.key" --rollback $n "$T/img$n"

@@ -5,7 +5,7 @@
 # caller tells both from a failed verification (1).
 . "$(dirname "$0")/lib.sh"
 
-ukit-sign keygen --type ed25519 "$T/k" >/dev/null
+ukit-sign keygen --no-passphrase --type ed25519 "$T/k" >/dev/null
 head -c 30000 /dev/urandom >"$T/img"
 ukit-sign sign -q --key "$T/k.key" "$T/img"
 printf '#!/bin/sh\necho TENDER "$1"\n' >"$T/tender"
