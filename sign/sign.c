@@ -52,7 +52,7 @@ static const struct cli_cmd cmds[] = {
 	  "        [--passphrase-file F|- | --passphrase-env NAME | --no-passphrase] PREFIX" },
 	{ "sign", cmd_sign,
 	  "sign --key KEY|-|env:NAME|pkcs11:URI [--passphrase-file F|- | --passphrase-env NAME]\n"
-	  "        [--cert LEAF [--chain FILE]] [--json] [--pad]\n"
+	  "        [--cert LEAF [--chain FILE] [--ca TRUST]] [--json] [--pad] [--rsa-pss]\n"
 	  "        [--pin-file F] [--pkcs11-module SO] [--rollback N] [--annotate K=V]...\n"
 	  "        [--verity [--salt HEX] [--hash-file F]] [--append]\n"
 	  "        [--format bundle|cms] [-o OUT] [-p|-q] IMAGE" },

@@ -58,7 +58,12 @@ struct sign_opts {
 	bool            cms;             /* --format cms */
 	bool            json;            /* --json: report on stdout */
 	bool            pad;             /* --pad: --verity pads to 4096 */
+	bool            rsa_pss;         /* --rsa-pss */
+	const char     *ca;              /* --ca: check the chain to it */
 };
+
+static int check_chain_now(const struct sign_opts *o, X509 *leaf,
+			   STACK_OF(X509) *chain);
 
 /* What sign wrote (stderr, or stdout with --json). */
 static void report(const struct sign_opts *o, const struct sig_key *k,
@@ -139,6 +144,8 @@ static int load_signer_certs(const struct sign_opts *o, struct sig_key *k,
 			goto out;
 		}
 	}
+	if (check_chain_now(o, sk_X509_value(leaf, 0), chain) != 0)
+		goto out;
 	n = 1 + (chain ? sk_X509_num(chain) : 0);
 	if (n > BUNDLE_MAX_CERTS) {
 		cli_errx("sign: %d certificates, at most %d", n, BUNDLE_MAX_CERTS);
@@ -248,6 +255,8 @@ int cmd_sign(int argc, char **argv)
 		{ "passphrase-env", required_argument, NULL, OPT_PASSPHRASE_ENV },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "pad", no_argument, NULL, OPT_PAD },
+		{ "rsa-pss", no_argument, NULL, OPT_RSA_PSS },
+		{ "ca", required_argument, NULL, OPT_SIGN_CA },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sign_opts o = { .secret = { .prompt = tty_prompt } };
@@ -287,6 +296,13 @@ int cmd_sign(int argc, char **argv)
 			break;
 		case OPT_JSON: o.json = true; break;
 		case OPT_PAD: o.pad = true; break;
+		case OPT_RSA_PSS: o.rsa_pss = true; break;
+		case OPT_SIGN_CA:
+			if ((o.ca = input_path(optarg, "--ca")) == NULL) {
+				json_decref(o.annotations);
+				return 2;
+			}
+			break;
 		case 'C':
 		case 'H':
 			if ((optarg = (char *)input_path(optarg, c == 'C' ?
@@ -332,7 +348,7 @@ int cmd_sign(int argc, char **argv)
 		return 2;
 	}
 	if (argc - optind != 1 || o.key == NULL ||
-	    (o.chain != NULL && o.cert == NULL))
+	    ((o.chain != NULL || o.ca != NULL) && o.cert == NULL))
 		cli_usage(stderr, 2);
 	if (o.json && o.out != NULL && strcmp(o.out, "-") == 0) {
 		cli_errx("sign: --json and -o - both want standard output");
@@ -349,6 +365,13 @@ int cmd_sign(int argc, char **argv)
 	if ((rc = load_private_key(o.key, &o.secret, &k)) != 0)
 		goto out;
 	rc = 1;
+	if (o.rsa_pss && k->alg != SIG_RSA_PSS) {
+		cli_errx("sign: --rsa-pss needs an RSA key; %s is %s", o.key,
+			 sig_alg_name(k->alg));
+		rc = 2;
+		goto out;
+	}
+	k->rsa_pss = o.rsa_pss;
 	if (o.cms) {
 		rc = edge_sign_cms(&o, k);
 		goto out;
@@ -933,4 +956,53 @@ static int verity_size_ok(struct sign_opts *o, int *fd, const char *format)
 			 "(%" PRIu64 " dm-verity blocks)", o->image,
 			 (long long)st.st_size, padded, blocks);
 	return 1;
+}
+
+/*
+ * sign checks the chain as verify will, so that a chain that fails on the
+ * device fails now: to the --ca roots (and intermediates) when given, else
+ * up to the top certificate of --chain; at the statement's time, as
+ * verify --check-time does.  Nothing to check for a lone leaf without
+ * --ca beyond its usages.
+ */
+static int check_chain_now(const struct sign_opts *o, X509 *leaf,
+			   STACK_OF(X509) *chain)
+{
+	struct fmt_err e = { .path = o->ca };
+	STACK_OF(X509) *anchors = NULL;
+	time_t at = created_time();
+	int rc = -1;
+
+	if (o->ca != NULL) {
+		if (cert_load_pem(o->ca, &anchors, &e) != 0) {
+			cli_err(&e);
+			return -1;
+		}
+	} else if (chain != NULL && sk_X509_num(chain) > 0) {
+		anchors = sk_X509_new_null();
+		if (anchors == NULL || !sk_X509_push(anchors,
+			X509_dup(sk_X509_value(chain, sk_X509_num(chain) - 1)))) {
+			cli_errx("sign: out of memory");
+			sk_X509_pop_free(anchors, X509_free);
+			return -1;
+		}
+	} else {
+		return 0;
+	}
+	/* as verify: structure and usages, validity times ignored */
+	if (ukit_cert_check_chain(leaf, chain, anchors, NULL, o->ca == NULL,
+				  &e) != 0)
+		cli_errx("%s: refusing to sign: %s%s", o->cert, e.msg,
+			 o->ca ? "" : " (checked up to the top of --chain; "
+			 "--ca ROOT checks the whole chain)");
+	else
+		rc = 0;
+	/* as verify --check-time: at the statement's time */
+	if (rc == 0 && ukit_cert_check_chain(leaf, chain, anchors, &at,
+					     o->ca == NULL, &e) != 0)
+		cli_errx("%s: warning: verify --check-time will refuse this "
+			 "signature: %s at the statement's time", o->cert,
+			 e.msg);
+	sk_X509_pop_free(anchors, X509_free);
+	return rc;
 }

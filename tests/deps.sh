@@ -19,15 +19,30 @@ python3 python3-jsonschema systemd libdw1 mandoc xxd e2fsprogs time bc
 strace
 "
 
+# sigstore-js (tests/node, pinned by its package-lock.json) verifies
+# ukit's bundles in t78: node and npm from Debian unless a node with its
+# own npm is installed already
+node_deps() {
+	[ -d tests/node ] || return 0
+	[ -d tests/node/node_modules/@sigstore/verify ] &&
+		[ tests/node/node_modules/.package-lock.json -nt tests/node/package-lock.json ] &&
+		return 0
+	echo "deps: npm ci in tests/node"
+	(cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
+}
+
 missing=""
 for p in $PKGS; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
 		missing="$missing $p"
 	fi
 done
+command -v node >/dev/null || missing="$missing nodejs"
+command -v npm >/dev/null || missing="$missing npm"
 
 if [ -z "$missing" ]; then
 	echo "deps: all packages present"
+	node_deps
 	exit 0
 fi
 
@@ -40,3 +55,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing
+node_deps

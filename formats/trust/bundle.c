@@ -3,6 +3,7 @@
  * Both come from outside: sizes are bounded, keys exact, offsets checked
  * against the file size with checked arithmetic.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,15 +31,16 @@ int bundle_parse(const char *buf, size_t len, struct bundle *out,
 	static const char *const kb[] = { "mediaType", "verificationMaterial",
 					  "dsseEnvelope", NULL };
 	static const char *const kv[] = { "publicKey", "x509CertificateChain",
-					  "tlogEntries", NULL };
+					  "certificate", "tlogEntries", NULL };
 	static const char *const kpk[] = { "hint", NULL };
 	static const char *const kc[] = { "certificates", NULL };
 	static const char *const kr[] = { "rawBytes", NULL };
 	struct bundle b = { 0 };
 	struct fmt_err le = { 0 };
-	json_t *root, *vm, *pk, *ch, *certs, *env, *tl;
+	json_t *root, *vm, *pk, *ch, *lc, *certs, *env, *tl;
 	const char *s;
 	char p[SIGJSON_PATH_MAX];
+	bool v03;
 
 	if (len > BUNDLE_MAX)
 		return fmt_errf(e, FMT_NOOFF, "bundle too large (%zu > %d bytes)",
@@ -49,9 +51,11 @@ int bundle_parse(const char *buf, size_t len, struct bundle *out,
 	if (sigjson_keys(root, "$", kb, kb, e) != 0 ||
 	    sigjson_str(root, "$", "mediaType", 128, &s, e) != 0)
 		goto fail;
-	if (strcmp(s, BUNDLE_MEDIA_TYPE) != 0) {
-		fmt_errf(e, FMT_NOOFF, "$.mediaType: \"%.64s\", want \"%s\"", s,
-			 BUNDLE_MEDIA_TYPE);
+	v03 = strcmp(s, BUNDLE_MEDIA_TYPE) == 0 ||
+	      strcmp(s, BUNDLE_MEDIA_TYPE_V03_LEGACY) == 0;
+	if (!v03 && strcmp(s, BUNDLE_MEDIA_TYPE_V02) != 0) {
+		fmt_errf(e, FMT_NOOFF, "$.mediaType: \"%.64s\", want \"%s\" "
+			 "(or the v0.2 form)", s, BUNDLE_MEDIA_TYPE);
 		goto fail;
 	}
 	if (sigjson_obj(root, "$", "verificationMaterial", &vm, e) != 0 ||
@@ -65,9 +69,16 @@ int bundle_parse(const char *buf, size_t len, struct bundle *out,
 	}
 	pk = json_object_get(vm, "publicKey");
 	ch = json_object_get(vm, "x509CertificateChain");
-	if ((pk == NULL) == (ch == NULL)) {
+	lc = json_object_get(vm, "certificate");
+	if ((pk != NULL) + (ch != NULL) + (lc != NULL) != 1) {
 		fmt_errf(e, FMT_NOOFF, "$.verificationMaterial: want exactly one "
-			 "of \"publicKey\" and \"x509CertificateChain\"");
+			 "of \"publicKey\", \"certificate\" and "
+			 "\"x509CertificateChain\"");
+		goto fail;
+	}
+	if (lc != NULL && !v03) {
+		fmt_errf(e, FMT_NOOFF, "$.verificationMaterial.certificate: only "
+			 "in a v0.3 bundle");
 		goto fail;
 	}
 	if (pk != NULL) {
@@ -79,6 +90,21 @@ int bundle_parse(const char *buf, size_t len, struct bundle *out,
 		b.hint = strdup(s);
 		if (b.hint == NULL) {
 			fmt_errno(e, FMT_NOOFF, "out of memory");
+			goto fail;
+		}
+	} else if (lc != NULL) {
+		strcpy(p, "$.verificationMaterial.certificate");
+		if (sigjson_keys(lc, p, kr, kr, e) != 0 ||
+		    sigjson_str(lc, p, "rawBytes", 0, &s, e) != 0)
+			goto fail;
+		if (b64_decode(s, BUNDLE_CERT_MAX, &b.cert[0], &b.cert_len[0],
+			       &le) != 0) {
+			fmt_errf(e, FMT_NOOFF, "%s.rawBytes: %s", p, le.msg);
+			goto fail;
+		}
+		b.ncert = 1;
+		if (b.cert_len[0] == 0) {
+			fmt_errf(e, FMT_NOOFF, "%s.rawBytes: empty", p);
 			goto fail;
 		}
 	} else {
@@ -122,6 +148,7 @@ int bundle_serialize(const struct bundle *b, char **out, size_t *len,
 		     struct fmt_err *e)
 {
 	json_t *root, *vm, *env;
+	const char *media = BUNDLE_MEDIA_TYPE;
 	char *s;
 
 	env = dsse_to_json(&b->env, e);
@@ -141,13 +168,24 @@ int bundle_serialize(const struct bundle *b, char **out, size_t *len,
 			}
 			free(r);
 		}
-		vm = certs ? json_pack("{s:{s:o}, s:[]}", "x509CertificateChain",
-				       "certificates", certs, "tlogEntries") : NULL;
+		if (certs != NULL && b->ncert == 1) {
+			/* v0.3: the leaf alone */
+			json_t *leaf = json_incref(json_array_get(certs, 0));
+			json_decref(certs);
+			vm = json_pack("{s:o, s:[]}", "certificate", leaf,
+				       "tlogEntries");
+		} else {
+			vm = certs ? json_pack("{s:{s:o}, s:[]}",
+					       "x509CertificateChain",
+					       "certificates", certs,
+					       "tlogEntries") : NULL;
+			media = BUNDLE_MEDIA_TYPE_V02;
+		}
 	} else {
 		vm = json_pack("{s:{s:s}, s:[]}", "publicKey", "hint",
 			       b->hint ? b->hint : "", "tlogEntries");
 	}
-	root = vm ? json_pack("{s:s, s:o, s:o}", "mediaType", BUNDLE_MEDIA_TYPE,
+	root = vm ? json_pack("{s:s, s:o, s:o}", "mediaType", media,
 			      "verificationMaterial", vm, "dsseEnvelope", env) :
 		NULL;
 	if (root == NULL) {

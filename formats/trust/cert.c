@@ -110,9 +110,32 @@ int cert_check_usage(X509 *leaf, struct fmt_err *e)
 	return 0;
 }
 
+/*
+ * OpenSSL 3's strict mode wants a keyUsage extension on every CA, which
+ * `openssl req -x509` does not add by default; `openssl verify` and
+ * `openssl cms -verify` accept such CAs (a CA with a keyUsage that lacks
+ * keyCertSign is still refused).  Every other strict check stays.
+ */
+static int chain_cb(int ok, X509_STORE_CTX *ctx)
+{
+	if (!ok && X509_STORE_CTX_get_error(ctx) ==
+		   X509_V_ERR_CA_CERT_MISSING_KEY_USAGE) {
+		X509_STORE_CTX_set_error(ctx, X509_V_OK);
+		return 1;
+	}
+	return ok;
+}
+
 int cert_check_signer(X509 *leaf, STACK_OF(X509) *untrusted,
 		      STACK_OF(X509) *roots, const time_t *at,
 		      struct fmt_err *e)
+{
+	return ukit_cert_check_chain(leaf, untrusted, roots, at, false, e);
+}
+
+int ukit_cert_check_chain(X509 *leaf, STACK_OF(X509) *untrusted,
+			  STACK_OF(X509) *roots, const time_t *at,
+			  bool partial, struct fmt_err *e)
 {
 	X509_STORE *store = X509_STORE_new();
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
@@ -132,8 +155,11 @@ int cert_check_signer(X509 *leaf, STACK_OF(X509) *untrusted,
 		fmt_err_openssl(e, FMT_NOOFF, "X509_STORE_CTX_init");
 		goto out;
 	}
+	X509_STORE_CTX_set_verify_cb(ctx, chain_cb);
 	vp = X509_STORE_CTX_get0_param(ctx);
 	X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_X509_STRICT);
+	if (partial)
+		X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_PARTIAL_CHAIN);
 	if (at != NULL)
 		X509_VERIFY_PARAM_set_time(vp, *at);
 	else

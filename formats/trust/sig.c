@@ -49,7 +49,7 @@ const char *sig_alg_name(enum sig_alg alg)
 	switch (alg) {
 	case SIG_ECDSA_P256: return "ecdsa-p256-sha256";
 	case SIG_ED25519:    return "ed25519";
-	case SIG_RSA_PSS:    return "rsa-pss-sha256";
+	case SIG_RSA_PSS:    return "rsa-sha256";
 	}
 	return "unknown";
 }
@@ -456,7 +456,7 @@ int sig_key_public_pem(const struct sig_key *k, char **out, size_t *len,
 /* ---- sign and verify ------------------------------------------------ */
 
 static int ctx_setup(EVP_MD_CTX *md, const struct sig_key *k, int signing,
-		     struct fmt_err *e)
+		     bool pss, struct fmt_err *e)
 {
 	const EVP_MD *dgst = k->alg == SIG_ED25519 ? NULL : EVP_sha256();
 	EVP_PKEY_CTX *pctx = NULL;
@@ -469,7 +469,10 @@ static int ctx_setup(EVP_MD_CTX *md, const struct sig_key *k, int signing,
 	if (ok != 1)
 		return fmt_err_openssl(e, FMT_NOOFF, signing ?
 				       "EVP_DigestSignInit" : "EVP_DigestVerifyInit");
-	if (k->alg == SIG_RSA_PSS &&
+	if (k->alg == SIG_RSA_PSS && !pss &&
+	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)
+		return fmt_err_openssl(e, FMT_NOOFF, "RSA PKCS#1 v1.5 padding");
+	if (k->alg == SIG_RSA_PSS && pss &&
 	    (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
 	     EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1 ||
 	     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))
@@ -489,7 +492,7 @@ int sig_sign(struct sig_key *k, const uint8_t *msg, size_t len, uint8_t *sig,
 	md = EVP_MD_CTX_new();
 	if (md == NULL)
 		return fmt_err_openssl(e, FMT_NOOFF, "EVP_MD_CTX_new");
-	if (ctx_setup(md, k, 1, e) != 0)
+	if (ctx_setup(md, k, 1, k->rsa_pss, e) != 0)
 		goto out;
 	if (EVP_DigestSign(md, NULL, &n, msg, len) != 1 || n > SIG_MAX_LEN) {
 		fmt_err_openssl(e, FMT_NOOFF, "signature size");
@@ -518,9 +521,20 @@ int sig_verify(const struct sig_key *k, const uint8_t *msg, size_t len,
 	md = EVP_MD_CTX_new();
 	if (md == NULL)
 		return fmt_err_openssl(e, FMT_NOOFF, "EVP_MD_CTX_new");
-	if (ctx_setup(md, k, 0, e) != 0)
+	if (ctx_setup(md, k, 0, false, e) != 0)
 		goto out;
 	ok = EVP_DigestVerify(md, sig, siglen, msg, len);
+	if (ok != 1 && k->alg == SIG_RSA_PSS) {
+		/* the other padding: a bare key hint does not say which */
+		ERR_clear_error();
+		EVP_MD_CTX_free(md);
+		md = EVP_MD_CTX_new();
+		if (md == NULL)
+			return fmt_err_openssl(e, FMT_NOOFF, "EVP_MD_CTX_new");
+		if (ctx_setup(md, k, 0, true, e) != 0)
+			goto out;
+		ok = EVP_DigestVerify(md, sig, siglen, msg, len);
+	}
 	if (ok == 1)
 		rc = 0;
 	else {

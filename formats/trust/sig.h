@@ -2,8 +2,10 @@
  * sig.h: signing keys and signatures for ukit-sign.
  *
  * Algorithms: ECDSA P-256 with SHA-256 (DER signatures, the default),
- * Ed25519 (pure, over the message), RSA-PSS with SHA-256, MGF1-SHA-256 and a
- * 32-byte salt on a 3072..8192-bit RSA key.  A key id is the lowercase hex
+ * Ed25519 (pure, over the message), RSA (3072..8192 bits) with SHA-256 and
+ * PKCS#1 v1.5 padding (RSA_PKCS1V15_SHA256, what sigstore clients verify),
+ * or with PSS (MGF1-SHA-256, 32-byte salt) when the key's rsa_pss is set;
+ * an RSA signature verifies under either padding.  A key id is the lowercase hex
  * SHA-256 of the key's SubjectPublicKeyInfo DER.
  *
  * Key files, certificates and signatures come from outside and are checked:
@@ -12,6 +14,7 @@
 #ifndef UKIT_SIG_H
 #define UKIT_SIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +50,11 @@ struct sig_key {
 			   uint8_t *sig, size_t *siglen, struct fmt_err *e);
 	void        *backend;       /* back end state, freed by (release) */
 	void       (*release)(struct sig_key *k);
+	/* RSA: sign with PSS (MGF1 SHA-256, 32-byte salt) instead of the
+	 * default PKCS#1 v1.5 with SHA-256, which is what other Sigstore
+	 * clients assume for an RSA key given by a bare hint.  Verification
+	 * accepts either. */
+	bool         rsa_pss;
 };
 
 /*

@@ -112,9 +112,15 @@ pae k-ed25519.bundle.json > pae.bin
 check "peer: openssl pkeyutl -verify -rawin accepts the Ed25519 signature" \
 	openssl pkeyutl -verify -pubin -inkey ed25519.pub -rawin -in pae.bin -sigfile sig.der
 pae k-rsa3072.bundle.json > pae.bin
-check "peer: openssl dgst accepts the RSA-PSS signature" \
+check "peer: openssl dgst accepts the RSA PKCS#1 v1.5 signature (the default)" \
+	openssl dgst -sha256 -verify rsa3072.pub -signature sig.der pae.bin
+ukit-sign sign -q --rsa-pss --key rsa3072.key -o pss.bundle.json k.elf
+pae pss.bundle.json > pae.bin
+check "peer: openssl dgst accepts the --rsa-pss signature" \
 	openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:digest \
 	-verify rsa3072.pub -signature sig.der pae.bin
+check "verify accepts the --rsa-pss bundle" ukit-sign verify -q --pub rsa3072.pub \
+	--bundle pss.bundle.json k.elf
 
 # Appended ELF: the original bytes come first and readelf still reads it.
 size=$(stat -c %s k.elf)
