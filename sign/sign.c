@@ -58,7 +58,7 @@ static const struct cli_cmd cmds[] = {
 	  "        [--format bundle|cms] [-o OUT] [-p|-q] IMAGE" },
 	{ "verify", cmd_verify,
 	  "verify (--pub KEY... | --ca ROOT...) [--bundle B] [--min-rollback N]\n"
-	  "        [--rollback-state FILE [--rollback-slot NAME]]\n"
+	  "        [--rollback-state FILE [--rollback-slot NAME]] [--crl FILE]...\n"
 	  "        [--require-format F] [--require-target T] [--check-time] [--json]\n"
 	  "        [--verity-only] [-p|-q] IMAGE [--exec TENDER [ARGS...]]\n"
 	  "    ukit-sign verify --ca ROOT... --cms IMAGE.p7s [--json] IMAGE\n"

@@ -27,6 +27,7 @@
 #include "err.h"
 #include "image.h"
 #include "outfile.h"
+#include "crl.h"
 #include "pkcs11.h"
 #include "rollback.h"
 #include "sealfd.h"
@@ -59,6 +60,7 @@ struct verify_opts {
 	int             tee_fd;          /* sealed copy for --exec, or -1 */
 	const char     *rollback_state;  /* --rollback-state FILE */
 	const char     *rollback_slot;   /* --rollback-slot NAME */
+	STACK_OF(X509_CRL) *crls;        /* --crl FILE... */
 };
 
 /* h7-edge: --exec and the options it checks (defined at the end). */
@@ -83,6 +85,7 @@ static int load_verify_keys(struct verify_opts *o, int argc, char **argv)
 		{ "cms", required_argument, NULL, EDGE_OPT_CMS },
 		{ "rollback-state", required_argument, NULL, OPT_ROLLBACK_STATE },
 		{ "rollback-slot", required_argument, NULL, OPT_ROLLBACK_SLOT },
+		{ "crl", required_argument, NULL, OPT_CRL },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct fmt_err e = { 0 };
@@ -142,6 +145,17 @@ static int load_verify_keys(struct verify_opts *o, int argc, char **argv)
 		case 'p': o->progress = 1; break;
 		case 'q': o->progress = -1; break;
 		case OPT_ROLLBACK_STATE: o->rollback_state = optarg; break;
+		case OPT_CRL: {
+			const char *path = input_path(optarg, "--crl");
+			if (path == NULL)
+				return 2;
+			if (ukit_crl_load(path, &o->crls, &e) != 0) {
+				e.path = optarg;
+				cli_err(&e);
+				return 1;
+			}
+			break;
+		}
 		case OPT_ROLLBACK_SLOT:
 			if (!ukit_rollback_slot_valid(optarg)) {
 				cli_errx("verify: --rollback-slot: 1 to %d of "
@@ -164,6 +178,11 @@ static int load_verify_keys(struct verify_opts *o, int argc, char **argv)
 		cli_usage(stderr, 2);
 	}
 	o->image = argv[optind];
+	if (o->crls != NULL && o->roots == NULL) {
+		cli_errx("verify: --crl needs --ca (a pinned key has no "
+			 "certificates to revoke)");
+		return 2;
+	}
 	if (o->rollback_slot != NULL && o->rollback_state == NULL) {
 		cli_errx("verify: --rollback-slot needs --rollback-state");
 		return 2;
@@ -284,6 +303,7 @@ int cmd_verify(int argc, char **argv)
 		.cms = o.cms, .tee_fd = o.tee_fd, .progress = &vp,
 		.rollback_state = o.rollback_state,
 		.rollback_slot = o.rollback_slot,
+		.crls = o.crls,
 	};
 	rc = 1;
 	if (verify_image(-1, o.image, &p, &r, &e) != 0) {
@@ -303,6 +323,7 @@ out:
 	for (size_t i = 0; i < o.npub; i++)
 		sig_key_free(o.pub[i]);
 	sk_X509_pop_free(o.roots, X509_free);
+	sk_X509_CRL_pop_free(o.crls, X509_CRL_free);
 	return rc;
 }
 

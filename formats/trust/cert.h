@@ -46,6 +46,17 @@ int ukit_cert_check_chain(X509 *leaf, STACK_OF(X509) *untrusted,
 			  STACK_OF(X509) *anchors, const time_t *at,
 			  bool partial, struct fmt_err *e);
 
+/*
+ * cert_check_signer() with revocation: (crls) (crl.h) must hold a current
+ * list from the issuer of every certificate in the chain (leaf and
+ * intermediates); a revoked one is refused with its serial number and
+ * subject.
+ */
+int ukit_cert_check_signer_crl(X509 *leaf, STACK_OF(X509) *untrusted,
+			       STACK_OF(X509) *roots,
+			       STACK_OF(X509_CRL) *crls, const time_t *at,
+			       struct fmt_err *e);
+
 /* Leaf usages alone (for signing: refuse a certificate that won't verify). */
 int cert_check_usage(X509 *leaf, struct fmt_err *e);
 

@@ -224,8 +224,9 @@ static void check_chain(const struct vrun *o, const struct bundle *b,
 		goto out;
 	}
 	at = r->have_st ? r->st.created_t : 0;
-	if (cert_check_signer(leaf, untrusted, o->p->roots,
-			      o->p->check_time ? &at : NULL, &e) != 0)
+	if (ukit_cert_check_signer_crl(leaf, untrusted, o->p->roots,
+				       o->p->crls,
+				       o->p->check_time ? &at : NULL, &e) != 0)
 		reason(r, "%s", e.msg);
 out:
 	X509_free(leaf);
@@ -420,7 +421,8 @@ static void edge_verify_cms(const struct vrun *o, int fd,
 		memcpy(r->keyid, k->keyid, sizeof r->keyid);
 	else
 		reason(r, "signer key: %s", e.msg);
-	if (cert_check_signer(signer, certs, o->p->roots, NULL, &e) != 0)
+	if (ukit_cert_check_signer_crl(signer, certs, o->p->roots, o->p->crls,
+				       NULL, &e) != 0)
 		reason(r, "%s", e.msg);
 out:
 	sig_key_free(k);

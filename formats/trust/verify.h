@@ -53,6 +53,9 @@ struct verify_policy {
 	 * after success is the caller's (ukit_rollback_raise()). */
 	const char     *rollback_state;
 	const char     *rollback_slot;   /* NULL: "default" */
+	/* Revocation lists (crl.h, borrowed): every certificate of the
+	 * chain is checked against its issuer's list.  NULL: none. */
+	STACK_OF(X509_CRL) *crls;
 	const struct verify_progress *progress;   /* may be NULL */
 };
 
