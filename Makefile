@@ -26,7 +26,7 @@ INC      = $(LAYER_DIRS:%=-iquote %)
 
 CC      ?= cc
 MAKEFLAGS += --no-print-directory
-PKGS     = libelf jansson libcrypto libqcow zlib libzstd
+PKGS     = libelf jansson libcrypto libqcow zlib libzstd libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -53,12 +53,13 @@ static const struct cli_cmd cmds[] = {
 	{ "sign", cmd_sign,
 	  "sign --key KEY|-|env:NAME|pkcs11:URI [--passphrase-file F|- | --passphrase-env NAME]\n"
 	  "        [--cert LEAF [--chain FILE] [--ca TRUST]] [--json] [--pad] [--rsa-pss]\n"
+	  "        [--tsa URL]\n"
 	  "        [--pin-file F] [--pkcs11-module SO] [--rollback N] [--annotate K=V]...\n"
 	  "        [--verity [--salt HEX] [--hash-file F]] [--append]\n"
 	  "        [--format bundle|cms] [-o OUT] [-p|-q] IMAGE" },
 	{ "verify", cmd_verify,
 	  "verify (--pub KEY... | --ca ROOT...) [--bundle B] [--min-rollback N]\n"
-	  "        [--rollback-state FILE [--rollback-slot NAME]] [--crl FILE]...\n"
+	  "        [--rollback-state FILE [--rollback-slot NAME]] [--crl FILE]... [--tsa-ca ROOT]...\n"
 	  "        [--require-format F] [--require-target T] [--check-time] [--json]\n"
 	  "        [--verity-only] [-p|-q] IMAGE [--exec TENDER [ARGS...]]\n"
 	  "    ukit-sign verify --ca ROOT... --cms IMAGE.p7s [--json] IMAGE\n"

@@ -29,6 +29,7 @@
 #include "image.h"
 #include "outfile.h"
 #include "pkcs11.h"
+#include "tsa.h"
 #include "sealfd.h"
 #include "sig.h"
 #include "sigimg.h"
@@ -60,7 +61,10 @@ struct sign_opts {
 	bool            pad;             /* --pad: --verity pads to 4096 */
 	bool            rsa_pss;         /* --rsa-pss */
 	const char     *ca;              /* --ca: check the chain to it */
+	const char     *tsa;             /* --tsa URL */
 };
+
+static int stamp(const struct sign_opts *o, struct bundle *b);
 
 static int check_chain_now(const struct sign_opts *o, X509 *leaf,
 			   STACK_OF(X509) *chain);
@@ -257,6 +261,7 @@ int cmd_sign(int argc, char **argv)
 		{ "pad", no_argument, NULL, OPT_PAD },
 		{ "rsa-pss", no_argument, NULL, OPT_RSA_PSS },
 		{ "ca", required_argument, NULL, OPT_SIGN_CA },
+		{ "tsa", required_argument, NULL, OPT_TSA },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sign_opts o = { .secret = { .prompt = tty_prompt } };
@@ -297,6 +302,7 @@ int cmd_sign(int argc, char **argv)
 		case OPT_JSON: o.json = true; break;
 		case OPT_PAD: o.pad = true; break;
 		case OPT_RSA_PSS: o.rsa_pss = true; break;
+		case OPT_TSA: o.tsa = optarg; break;
 		case OPT_SIGN_CA:
 			if ((o.ca = input_path(optarg, "--ca")) == NULL) {
 				json_decref(o.annotations);
@@ -468,6 +474,8 @@ int cmd_sign(int argc, char **argv)
 		cli_err(&e);
 		goto out;
 	}
+	if (o.tsa != NULL && stamp(&o, &b) != 0)
+		goto out;
 	if (b.ncert == 0) {
 		b.hint = strdup(k->keyid);
 		if (b.hint == NULL)
@@ -1004,5 +1012,31 @@ static int check_chain_now(const struct sign_opts *o, X509 *leaf,
 			 "signature: %s at the statement's time", o->cert,
 			 e.msg);
 	sk_X509_pop_free(anchors, X509_free);
+	return rc;
+}
+
+/* sign --tsa URL: an RFC 3161 timestamp over the signature bytes. */
+static int stamp(const struct sign_opts *o, struct bundle *b)
+{
+	struct fmt_err e = { .path = o->tsa };
+	uint8_t *req = NULL, *resp = NULL;
+	size_t reqlen = 0, resplen = 0;
+	int rc = -1;
+
+	if (ukit_tsa_request(b->env.sig[0].sig, b->env.sig[0].siglen, &req,
+			     &reqlen, &e) != 0 ||
+	    ukit_tsa_fetch(o->tsa, req, reqlen, &resp, &resplen, &e) != 0 ||
+	    ukit_tsa_check_reply(req, reqlen, resp, resplen, &e) != 0) {
+		e.path = NULL;
+		cli_errx("sign: timestamp: %s", e.msg);
+		goto out;
+	}
+	b->tsr = resp;
+	b->tsr_len = resplen;
+	resp = NULL;
+	rc = 0;
+out:
+	free(req);
+	free(resp);
 	return rc;
 }

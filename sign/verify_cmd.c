@@ -61,6 +61,7 @@ struct verify_opts {
 	const char     *rollback_state;  /* --rollback-state FILE */
 	const char     *rollback_slot;   /* --rollback-slot NAME */
 	STACK_OF(X509_CRL) *crls;        /* --crl FILE... */
+	STACK_OF(X509) *tsa_roots;       /* --tsa-ca ROOT... */
 };
 
 /* h7-edge: --exec and the options it checks (defined at the end). */
@@ -86,6 +87,7 @@ static int load_verify_keys(struct verify_opts *o, int argc, char **argv)
 		{ "rollback-state", required_argument, NULL, OPT_ROLLBACK_STATE },
 		{ "rollback-slot", required_argument, NULL, OPT_ROLLBACK_SLOT },
 		{ "crl", required_argument, NULL, OPT_CRL },
+		{ "tsa-ca", required_argument, NULL, OPT_TSA_CA },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct fmt_err e = { 0 };
@@ -145,6 +147,25 @@ static int load_verify_keys(struct verify_opts *o, int argc, char **argv)
 		case 'p': o->progress = 1; break;
 		case 'q': o->progress = -1; break;
 		case OPT_ROLLBACK_STATE: o->rollback_state = optarg; break;
+		case OPT_TSA_CA: {
+			const char *path = input_path(optarg, "--tsa-ca");
+			if (path == NULL)
+				return 2;
+			e.path = optarg;
+			if (cert_load_pem(path, &sk, &e) != 0) {
+				cli_err(&e);
+				return 1;
+			}
+			if (o->tsa_roots == NULL) {
+				o->tsa_roots = sk;
+				break;
+			}
+			while (sk_X509_num(sk) > 0)
+				if (!sk_X509_push(o->tsa_roots, sk_X509_shift(sk)))
+					return 1;
+			sk_X509_free(sk);
+			break;
+		}
 		case OPT_CRL: {
 			const char *path = input_path(optarg, "--crl");
 			if (path == NULL)
@@ -303,7 +324,7 @@ int cmd_verify(int argc, char **argv)
 		.cms = o.cms, .tee_fd = o.tee_fd, .progress = &vp,
 		.rollback_state = o.rollback_state,
 		.rollback_slot = o.rollback_slot,
-		.crls = o.crls,
+		.crls = o.crls, .tsa_roots = o.tsa_roots,
 	};
 	rc = 1;
 	if (verify_image(-1, o.image, &p, &r, &e) != 0) {
@@ -311,6 +332,10 @@ int cmd_verify(int argc, char **argv)
 		goto out;
 	}
 	print_result(&o, &r);
+	if (o.check_time && !r.have_stamp && r.verified && o.progress >= 0)
+		cli_errx("%s: note: --check-time used the statement's created "
+			 "time, the signer's own claim (no trusted timestamp: "
+			 "sign --tsa URL, verify --tsa-ca ROOT)", o.image);
 	rc = r.verified ? 0 : 1;
 	if (rc == 0 && o.rollback_state != NULL)
 		rc = raise_floor(&o, &r);       /* before the tender runs */
@@ -324,6 +349,7 @@ out:
 		sig_key_free(o.pub[i]);
 	sk_X509_pop_free(o.roots, X509_free);
 	sk_X509_CRL_pop_free(o.crls, X509_CRL_free);
+	sk_X509_pop_free(o.tsa_roots, X509_free);
 	return rc;
 }
 

@@ -11,6 +11,7 @@ set -eu
 PKGS="
 build-essential pkg-config
 libelf-dev libjansson-dev libssl-dev libqcow-dev libcmocka-dev zlib1g-dev libzstd-dev
+libcurl4-openssl-dev
 clang libclang-rt-14-dev llvm
 binutils gcc-aarch64-linux-gnu gcc-powerpc64le-linux-gnu
 qemu-utils libqcow-utils cryptsetup-bin minisign

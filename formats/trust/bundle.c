@@ -19,6 +19,7 @@ void bundle_free(struct bundle *b)
 	if (b == NULL)
 		return;
 	free(b->hint);
+	free(b->tsr);
 	for (size_t i = 0; i < b->ncert; i++)
 		free(b->cert[i]);
 	dsse_free(&b->env);
@@ -31,7 +32,10 @@ int bundle_parse(const char *buf, size_t len, struct bundle *out,
 	static const char *const kb[] = { "mediaType", "verificationMaterial",
 					  "dsseEnvelope", NULL };
 	static const char *const kv[] = { "publicKey", "x509CertificateChain",
-					  "certificate", "tlogEntries", NULL };
+					  "certificate", "tlogEntries",
+					  "timestampVerificationData", NULL };
+	static const char *const ktv[] = { "rfc3161Timestamps", NULL };
+	static const char *const kts[] = { "signedTimestamp", NULL };
 	static const char *const kpk[] = { "hint", NULL };
 	static const char *const kc[] = { "certificates", NULL };
 	static const char *const kr[] = { "rawBytes", NULL };
@@ -66,6 +70,29 @@ int bundle_parse(const char *buf, size_t len, struct bundle *out,
 		fmt_errf(e, FMT_NOOFF, "$.verificationMaterial.tlogEntries: "
 			 "transparency log entries are not supported (want [])");
 		goto fail;
+	}
+	tl = json_object_get(vm, "timestampVerificationData");
+	if (tl != NULL) {
+		const char *tp = "$.verificationMaterial.timestampVerificationData";
+		json_t *arr;
+
+		if (sigjson_keys(tl, tp, ktv, ktv, e) != 0 ||
+		    sigjson_arr(tl, tp, "rfc3161Timestamps", 1, 1, &arr, e) != 0)
+			goto fail;
+		snprintf(p, sizeof p, "%s.rfc3161Timestamps[0]", tp);
+		if (sigjson_keys(json_array_get(arr, 0), p, kts, kts, e) != 0 ||
+		    sigjson_str(json_array_get(arr, 0), p, "signedTimestamp", 0,
+				&s, e) != 0)
+			goto fail;
+		if (b64_decode(s, 64 * 1024, &b.tsr, &b.tsr_len, &le) != 0) {
+			fmt_errf(e, FMT_NOOFF, "%s.signedTimestamp: %s", p,
+				 le.msg);
+			goto fail;
+		}
+		if (b.tsr_len == 0) {
+			fmt_errf(e, FMT_NOOFF, "%s.signedTimestamp: empty", p);
+			goto fail;
+		}
 	}
 	pk = json_object_get(vm, "publicKey");
 	ch = json_object_get(vm, "x509CertificateChain");
@@ -184,6 +211,19 @@ int bundle_serialize(const struct bundle *b, char **out, size_t *len,
 	} else {
 		vm = json_pack("{s:{s:s}, s:[]}", "publicKey", "hint",
 			       b->hint ? b->hint : "", "tlogEntries");
+	}
+	if (vm != NULL && b->tsr != NULL) {
+		char *r = b64_encode(b->tsr, b->tsr_len);
+
+		if (r == NULL || json_object_set_new(vm,
+		    "timestampVerificationData", json_pack("{s:[{s:s}]}",
+		    "rfc3161Timestamps", "signedTimestamp", r)) != 0) {
+			free(r);
+			json_decref(vm);
+			json_decref(env);
+			return fmt_errf(e, FMT_NOOFF, "cannot build bundle JSON");
+		}
+		free(r);
 	}
 	root = vm ? json_pack("{s:s, s:o, s:o}", "mediaType", media,
 			      "verificationMaterial", vm, "dsseEnvelope", env) :

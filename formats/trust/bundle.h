@@ -10,6 +10,8 @@
  *               ...]}} (the older form: leaf first, then intermediates,
  *               never the root),
  *              optionally "tlogEntries": [] (must be empty: no log here),
+ *              optionally "timestampVerificationData": {"rfc3161Timestamps":
+ *               [{"signedTimestamp": B64}]} (one RFC 3161 response),
  *          "dsseEnvelope": {...}}
  *
  * Read: media types v0.3 (both spellings) and v0.2; the certificate form
@@ -44,6 +46,10 @@ struct bundle {
 	uint8_t       *cert[BUNDLE_MAX_CERTS];   /* DER */
 	size_t         cert_len[BUNDLE_MAX_CERTS];
 	struct dsse_env env;
+	/* verificationMaterial.timestampVerificationData.rfc3161Timestamps
+	 * [0].signedTimestamp: a DER TimeStampResp (tsa.h), or NULL */
+	uint8_t       *tsr;
+	size_t         tsr_len;
 };
 
 /* Parse (buf, len) strictly (size bounded by BUNDLE_MAX).  0 or -1. */

@@ -28,6 +28,7 @@
 #include "image.h"
 #include "outfile.h"
 #include "rollback.h"
+#include "tsa.h"
 #include "sealfd.h"
 #include "sig.h"
 #include "sigimg.h"
@@ -187,6 +188,28 @@ static int check_signature(const struct vrun *o, const struct bundle *b,
 	}
 }
 
+/* The RFC 3161 timestamp over the signature, against the TSA roots. */
+static void check_timestamp(const struct vrun *o, const struct bundle *b,
+			    struct verify_result *r)
+{
+	struct fmt_err e = { 0 };
+
+	if (o->p->tsa_roots == NULL)
+		return;
+	if (b->tsr == NULL) {
+		reason(r, "no RFC 3161 timestamp in the bundle (--tsa-ca wants "
+		       "one)");
+		return;
+	}
+	if (ukit_tsa_verify(b->tsr, b->tsr_len, b->env.sig[0].sig,
+			    b->env.sig[0].siglen, o->p->tsa_roots, &r->stamped,
+			    &e) != 0) {
+		reason(r, "timestamp: %s", e.msg);
+		return;
+	}
+	r->have_stamp = true;
+}
+
 /* Chain and usages; after the statement is known (for --check-time). */
 static void check_chain(const struct vrun *o, const struct bundle *b,
 			struct verify_result *r)
@@ -219,15 +242,18 @@ static void check_chain(const struct vrun *o, const struct bundle *b,
 			goto out;
 		}
 	}
-	if (o->p->check_time && !r->have_st) {
+	if (o->p->check_time && !r->have_st && !r->have_stamp) {
 		reason(r, "--check-time: no trusted statement time");
 		goto out;
 	}
-	at = r->have_st ? r->st.created_t : 0;
+	/* a verified timestamp is the time; else the statement's claim */
+	at = r->have_stamp ? r->stamped : r->have_st ? r->st.created_t : 0;
 	if (ukit_cert_check_signer_crl(leaf, untrusted, o->p->roots,
 				       o->p->crls,
-				       o->p->check_time ? &at : NULL, &e) != 0)
-		reason(r, "%s", e.msg);
+				       o->p->check_time || r->have_stamp ?
+				       &at : NULL, &e) != 0)
+		reason(r, "%s%s", e.msg, r->have_stamp ?
+		       " (at the stamped time)" : "");
 out:
 	X509_free(leaf);
 	sk_X509_pop_free(untrusted, X509_free);
@@ -629,6 +655,7 @@ int verify_image(int fd, const char *path, const struct verify_policy *p,
 	have_b = true;
 	if (check_signature(o, &b, r) != 0)
 		goto report;
+	check_timestamp(o, &b, r);
 	/* Only the verified payload bytes are parsed. */
 	if (stmt_parse(b.env.payload, b.env.payload_len, &r->st, &be) != 0) {
 		reason(r, "statement: %s", be.msg);
