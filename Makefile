@@ -78,7 +78,7 @@ MAN3      := $(wildcard formats/*.3)
 VERIFY_MODS = core/err core/sslerr core/io core/sigjson core/stream \
               elf/elfhdr elf/solo5 elf/manifest_desc \
               trust/sigkey trust/dsse trust/bundle trust/statement \
-              trust/sealfd trust/verify_core
+              trust/sealfd trust/rollback trust/verify_core core/outfile
 VERIFY_OBJ := $(VERIFY_MODS:%=$(BUILD)/obj/formats/%.o)
 VERIFY_SRC := $(VERIFY_MODS:%=formats/%.c) verifier/ukit-verify.c
 VERIFY_LIB := $(BUILD)/lib/libukit-verify.a

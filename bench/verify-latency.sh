@@ -21,7 +21,7 @@ make -s -C "$TOP" verifier >/dev/null
 cc -O2 -o "$D/sha-floor" "$TOP/bench/sha-floor.c" -lcrypto
 cd "$D"
 head -c $((SIZE_KB << 10)) /dev/urandom >img
-"$B/ukit-sign" keygen --type ecdsa-p256 k >/dev/null
+"$B/ukit-sign" keygen --no-passphrase --type ecdsa-p256 k >/dev/null
 "$B/ukit-sign" sign -q --key k.key img
 openssl dgst -sha256 -sign k.key -out img.sig img
 "$B/ukit-verify" -q --pub k.pub img

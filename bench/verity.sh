@@ -58,7 +58,7 @@ rm -f "$img" "$dir"/*.hash
 echo "== verify: 1 GiB dense raw disk, --verity-only (all cores) vs streaming"
 img=$dir/dense1g.img
 head -c 1G /dev/urandom >"$img"
-"$bin/ukit-sign" keygen --type ecdsa-p256 "$dir/k" >/dev/null
+"$bin/ukit-sign" keygen --no-passphrase --type ecdsa-p256 "$dir/k" >/dev/null
 "$bin/ukit-sign" sign -q --key "$dir/k.key" -o "$dir/plain.json" "$img"
 "$bin/ukit-sign" sign -q --key "$dir/k.key" --verity -o "$dir/verity.json" "$img"
 cat "$img" >/dev/null

@@ -62,14 +62,45 @@ static int write_new_file(const char *path, const char *data, size_t len,
 	return 0;
 }
 
+/* On a terminal: the passphrase twice, equal and not empty. */
+static int ask_twice(char *pass, size_t size)
+{
+	char again[SIG_PASS_MAX + 2];
+	int n, m, rc = -1;
+
+	n = tty_prompt("passphrase for the new key", pass, size, NULL);
+	if (n < 0) {
+		cli_errx("keygen: empty passphrase (--no-passphrase writes an "
+			 "unencrypted key)");
+		return -1;
+	}
+	if ((size_t)n > SIG_PASS_MAX) {
+		cli_errx("keygen: passphrase longer than %d bytes", SIG_PASS_MAX);
+		goto out;
+	}
+	m = tty_prompt("same passphrase again", again, sizeof again, NULL);
+	if (m != n || CRYPTO_memcmp(pass, again, (size_t)n) != 0)
+		cli_errx("keygen: the passphrases differ; nothing written");
+	else
+		rc = 0;
+out:
+	OPENSSL_cleanse(again, sizeof again);
+	if (rc != 0)
+		OPENSSL_cleanse(pass, size);
+	return rc;
+}
+
 int cmd_keygen(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "type", required_argument, NULL, 't' },
 		{ "passphrase-file", required_argument, NULL, 'P' },
+		{ "passphrase-env", required_argument, NULL, OPT_PASSPHRASE_ENV },
+		{ "no-passphrase", no_argument, NULL, OPT_NO_PASSPHRASE },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *type = "ecdsa-p256", *passfile = NULL;
+	const char *type = "ecdsa-p256", *passfile = NULL, *passenv = NULL;
+	bool nopass = false, have_pass = false;
 	char pass[SIG_PASS_MAX + 2], *priv = NULL, *pub = NULL;
 	char *kpath = NULL, *ppath = NULL;
 	size_t privlen = 0, publen = 0;
@@ -82,7 +113,13 @@ int cmd_keygen(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "t:", opts, NULL)) != -1) {
 		switch (c) {
 		case 't': type = optarg; break;
-		case 'P': passfile = optarg; break;
+		case 'P':
+			if ((passfile = input_path(optarg,
+					"--passphrase-file")) == NULL)
+				return 2;
+			break;
+		case OPT_PASSPHRASE_ENV: passenv = optarg; break;
+		case OPT_NO_PASSPHRASE: nopass = true; break;
 		default: cli_usage(stderr, 2);
 		}
 	}
@@ -93,7 +130,32 @@ int cmd_keygen(int argc, char **argv)
 			 "rsa3072, rsa4096)", type);
 		return 2;
 	}
+	if ((passfile != NULL) + (passenv != NULL) + nopass > 1) {
+		cli_errx("keygen: give one of --passphrase-file, "
+			 "--passphrase-env, --no-passphrase");
+		return 2;
+	}
+	if (passenv != NULL) {
+		struct sig_secret_src src = { 0 };
+
+		if (set_passphrase_env(&src, passenv) != 0 ||
+		    env_secret(NULL, pass, sizeof pass, (void *)passenv) < 0)
+			return 2;
+		have_pass = true;
+	} else if (passfile == NULL && !nopass) {
+		/* an unencrypted key only when asked for */
+		if (!isatty(STDIN_FILENO)) {
+			cli_errx("keygen: not on a terminal: give "
+				 "--passphrase-file F, --passphrase-env NAME, "
+				 "or --no-passphrase for an unencrypted key");
+			return 2;
+		}
+		if (ask_twice(pass, sizeof pass) != 0)
+			return 1;
+		have_pass = true;
+	}
 	if (passfile != NULL) {
+		have_pass = true;
 		e.path = passfile;
 		if (sig_read_secret(passfile, pass, sizeof pass, &e) < 0) {
 			cli_err(&e);
@@ -110,7 +172,7 @@ int cmd_keygen(int argc, char **argv)
 		goto out;
 	}
 	if (sig_keygen(alg, bits, &k, &e) != 0 ||
-	    sig_key_private_pem(k, passfile ? pass : NULL, &priv, &privlen, &e) != 0 ||
+	    sig_key_private_pem(k, have_pass ? pass : NULL, &priv, &privlen, &e) != 0 ||
 	    sig_key_public_pem(k, &pub, &publen, &e) != 0) {
 		cli_err(&e);
 		goto out;

@@ -47,10 +47,12 @@
 
 static const struct cli_cmd cmds[] = {
 	{ "keygen", cmd_keygen,
-	  "keygen --type ecdsa-p256|ed25519|rsa3072|rsa4096 [--passphrase-file F]\n"
-	  "        PREFIX" },
+	  "keygen --type ecdsa-p256|ed25519|rsa3072|rsa4096\n"
+	  "        [--passphrase-file F|- | --passphrase-env NAME | --no-passphrase] PREFIX" },
 	{ "sign", cmd_sign_any,
-	  "sign --key KEY|pkcs11:URI [--passphrase-file F] [--cert LEAF [--chain FILE]]\n"
+	  "sign --key KEY|-|env:NAME|pkcs11:URI [--passphrase-file F|- | --passphrase-env NAME]\n"
+	  "        [--cert LEAF [--chain FILE] [--ca TRUST]] [--json] [--pad] [--rsa-pss]\n"
+	  "        [--tsa URL]\n"
 	  "        [--pin-file F] [--pkcs11-module SO] [--rollback N] [--annotate K=V]...\n"
 	  "        [--verity [--salt HEX] [--hash-file F]] [--append]\n"
 	  "        [--format bundle|cms] [-o OUT] [-p|-q] IMAGE\n"
@@ -58,6 +60,7 @@ static const struct cli_cmd cmds[] = {
 	  "        [--json] oci:DIR[:TAG]|docker://HOST/REPO[:TAG]" },
 	{ "verify", cmd_verify_any,
 	  "verify (--pub KEY... | --ca ROOT...) [--bundle B] [--min-rollback N]\n"
+	  "        [--rollback-state FILE [--rollback-slot NAME]] [--crl FILE]... [--tsa-ca ROOT]...\n"
 	  "        [--require-format F] [--require-target T] [--check-time] [--json]\n"
 	  "        [--verity-only] [-p|-q] IMAGE [--exec TENDER [ARGS...]]\n"
 	  "    ukit-sign verify --ca ROOT... --cms IMAGE.p7s [--json] IMAGE\n"

@@ -19,6 +19,9 @@ enum {
 	EDGE_OPT_VERITY = 0x100, EDGE_OPT_SALT, EDGE_OPT_HASH_FILE,
 	EDGE_OPT_FORMAT, EDGE_OPT_PIN_FILE, EDGE_OPT_MODULE,
 	EDGE_OPT_VERITY_ONLY, EDGE_OPT_CMS,
+	OPT_ROLLBACK_STATE = 0x180, OPT_ROLLBACK_SLOT,
+	OPT_PASSPHRASE_ENV, OPT_NO_PASSPHRASE, OPT_JSON, OPT_PAD, OPT_RSA_PSS,
+	OPT_SIGN_CA, OPT_CRL, OPT_TSA, OPT_TSA_CA,
 };
 
 int cmd_keygen(int argc, char **argv);
@@ -47,5 +50,21 @@ time_t created_time(void);
 /* "--salt HEX" into (salt) (VERITY_SALT_MAX bytes); "-" or "" means none,
  * as veritysetup's --salt=-.  0, or -1 after printing why. */
 int parse_salt(const char *hex, uint8_t *salt, size_t *len);
+
+/* keysrc.c: keys and secrets in pipelines. */
+struct sig_key;
+struct sig_secret_src;
+/* (arg), or "/dev/stdin" for "-" (once per command: NULL after saying
+ * so for a second "-"; (opt) names the option). */
+const char *input_path(const char *arg, const char *opt);
+/* A prompt that answers with the environment variable named by (arg). */
+int env_secret(const char *what, char *buf, size_t size, void *arg);
+/* --passphrase-env NAME: (src) answers with $NAME.  0, or -1 after saying
+ * why (unset, empty, too long). */
+int set_passphrase_env(struct sig_secret_src *src, const char *name);
+/* --key SPEC: a file, "-", "env:NAME" or a pkcs11: URI (warning for a PIN
+ * inside it).  0, or the exit status after printing why. */
+int load_private_key(const char *spec, const struct sig_secret_src *src,
+		     struct sig_key **k);
 
 #endif

@@ -31,6 +31,7 @@
 #include "keysrc.h"
 #include "outfile.h"
 #include "pkcs11.h"
+#include "tsa.h"
 #include "sealfd.h"
 #include "sig.h"
 #include "sigimg.h"
@@ -58,7 +59,24 @@ struct sign_opts {
 	const char     *salt;            /* --salt HEX */
 	const char     *hash_file;       /* --hash-file F */
 	bool            cms;             /* --format cms */
+	bool            json;            /* --json: report on stdout */
+	bool            pad;             /* --pad: --verity pads to 4096 */
+	bool            rsa_pss;         /* --rsa-pss */
+	const char     *ca;              /* --ca: check the chain to it */
+	const char     *tsa;             /* --tsa URL */
 };
+
+static int stamp(const struct sign_opts *o, struct bundle *b);
+
+static int check_chain_now(const struct sign_opts *o, X509 *leaf,
+			   STACK_OF(X509) *chain);
+
+/* What sign wrote (stderr, or stdout with --json). */
+static void report(const struct sign_opts *o, const struct sig_key *k,
+		   const char *signer, const char *kind, const char *outpath,
+		   const struct stmt_info *info, uint64_t size);
+static int keep_mode_owner(int src_fd, struct outfile *of, const char *path);
+static int verity_size_ok(struct sign_opts *o, int *fd, const char *format);
 
 /* h7-edge: dm-verity, CMS, PKCS#11 options (defined at the end). */
 struct edge_verity;
@@ -132,6 +150,8 @@ static int load_signer_certs(const struct sign_opts *o, struct sig_key *k,
 			goto out;
 		}
 	}
+	if (check_chain_now(o, sk_X509_value(leaf, 0), chain) != 0)
+		goto out;
 	n = 1 + (chain ? sk_X509_num(chain) : 0);
 	if (n > BUNDLE_MAX_CERTS) {
 		cli_errx("sign: %d certificates, at most %d", n, BUNDLE_MAX_CERTS);
@@ -238,6 +258,12 @@ int cmd_sign(int argc, char **argv)
 		{ "format", required_argument, NULL, EDGE_OPT_FORMAT },
 		{ "pin-file", required_argument, NULL, EDGE_OPT_PIN_FILE },
 		{ "pkcs11-module", required_argument, NULL, EDGE_OPT_MODULE },
+		{ "passphrase-env", required_argument, NULL, OPT_PASSPHRASE_ENV },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "pad", no_argument, NULL, OPT_PAD },
+		{ "rsa-pss", no_argument, NULL, OPT_RSA_PSS },
+		{ "ca", required_argument, NULL, OPT_SIGN_CA },
+		{ "tsa", required_argument, NULL, OPT_TSA },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sign_opts o = { .secret = { .prompt = tty_prompt } };
@@ -262,9 +288,41 @@ int cmd_sign(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "k:o:pq", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k': o.key = optarg; break;
-		case 'P': o.secret.pass_file = optarg; break;
-		case 'C': o.cert = optarg; break;
-		case 'H': o.chain = optarg; break;
+		case 'P':
+			o.secret.pass_file = input_path(optarg, "--passphrase-file");
+			if (o.secret.pass_file == NULL) {
+				json_decref(o.annotations);
+				return 2;
+			}
+			break;
+		case OPT_PASSPHRASE_ENV:
+			if (set_passphrase_env(&o.secret, optarg) != 0) {
+				json_decref(o.annotations);
+				return 2;
+			}
+			break;
+		case OPT_JSON: o.json = true; break;
+		case OPT_PAD: o.pad = true; break;
+		case OPT_RSA_PSS: o.rsa_pss = true; break;
+		case OPT_TSA: o.tsa = optarg; break;
+		case OPT_SIGN_CA:
+			if ((o.ca = input_path(optarg, "--ca")) == NULL) {
+				json_decref(o.annotations);
+				return 2;
+			}
+			break;
+		case 'C':
+		case 'H':
+			if ((optarg = (char *)input_path(optarg, c == 'C' ?
+					"--cert" : "--chain")) == NULL) {
+				json_decref(o.annotations);
+				return 2;
+			}
+			if (c == 'C')
+				o.cert = optarg;
+			else
+				o.chain = optarg;
+			break;
 		case 'r':
 			if (!parse_u64(optarg, STMT_ROLLBACK_MAX, &o.rollback)) {
 				cli_errx("sign: --rollback wants an integer 0..%" PRId64,
@@ -298,15 +356,30 @@ int cmd_sign(int argc, char **argv)
 		return 2;
 	}
 	if (argc - optind != 1 || o.key == NULL ||
-	    (o.chain != NULL && o.cert == NULL))
+	    ((o.chain != NULL || o.ca != NULL) && o.cert == NULL))
 		cli_usage(stderr, 2);
+	if (o.json && o.out != NULL && strcmp(o.out, "-") == 0) {
+		cli_errx("sign: --json and -o - both want standard output");
+		json_decref(o.annotations);
+		return 2;
+	}
+	if (o.pad && !o.verity) {
+		cli_errx("sign: --pad needs --verity");
+		json_decref(o.annotations);
+		return 2;
+	}
 	o.image = argv[optind];
 
-	e.path = o.key;
-	if (sig_key_load_private(o.key, &o.secret, &k, &e) != 0) {
-		cli_err(&e);
+	if ((rc = load_private_key(o.key, &o.secret, &k)) != 0)
+		goto out;
+	rc = 1;
+	if (o.rsa_pss && k->alg != SIG_RSA_PSS) {
+		cli_errx("sign: --rsa-pss needs an RSA key; %s is %s", o.key,
+			 sig_alg_name(k->alg));
+		rc = 2;
 		goto out;
 	}
+	k->rsa_pss = o.rsa_pss;
 	if (o.cms) {
 		rc = edge_sign_cms(&o, k);
 		goto out;
@@ -322,6 +395,8 @@ int cmd_sign(int argc, char **argv)
 		goto out;
 	}
 	if (strcmp(img.format, "qcow2") == 0 && !qcow2_consistent(fd, o.image))
+		goto out;
+	if (o.verity && !verity_size_ok(&o, &fd, img.format))
 		goto out;
 	if (o.append) {
 		struct sigfoot f;
@@ -347,6 +422,8 @@ int cmd_sign(int argc, char **argv)
 			goto out;
 		}
 		of_open = true;
+		if (keep_mode_owner(fd, &of, outpath) != 0)
+			goto out;
 	}
 
 	if (edge_verity_begin(&o, fd, img.format, &ev) != 0)
@@ -399,6 +476,8 @@ int cmd_sign(int argc, char **argv)
 		cli_err(&e);
 		goto out;
 	}
+	if (o.tsa != NULL && stamp(&o, &b) != 0)
+		goto out;
 	if (b.ncert == 0) {
 		b.hint = strdup(k->keyid);
 		if (b.hint == NULL)
@@ -445,6 +524,18 @@ int cmd_sign(int argc, char **argv)
 			goto out;
 		}
 		of_open = false;
+	}
+	{
+		char subj[512] = "";
+		X509 *leaf = NULL;
+
+		if (b.ncert > 0 && cert_parse_der(b.cert[0], b.cert_len[0],
+						  &leaf, &e) == 0) {
+			cert_subject(leaf, subj, sizeof subj);
+			X509_free(leaf);
+		}
+		report(&o, k, subj, o.append ? "appended" : "bundle", outpath,
+		       &info, info.size);
 	}
 	rc = 0;
 out:
@@ -603,6 +694,12 @@ static int edge_sign_cms(const struct sign_opts *o, struct sig_key *k)
 		goto out;
 	}
 	of_open = false;
+	{
+		char subj[512];
+
+		cert_subject(x, subj, sizeof subj);
+		report(o, k, subj, "cms", outpath, NULL, total);
+	}
 	rc = 0;
 out:
 	if (of_open)
@@ -743,4 +840,205 @@ static void edge_verity_free(struct edge_verity *ev)
 	verity_free(ev->v);
 	json_decref(ev->obj);
 	free(ev);
+}
+
+/* ---- what sign wrote, mode and owner, verity sizes (issue 14) ------- */
+
+static void report(const struct sign_opts *o, const struct sig_key *k,
+		   const char *signer, const char *kind, const char *outpath,
+		   const struct stmt_info *info, uint64_t size)
+{
+	char hex[65] = "";
+	const char *root = NULL;
+	json_t *j;
+
+	if (info != NULL)
+		sig_hex(info->sha256, 32, hex);
+	if (info != NULL && info->verity != NULL)
+		root = json_string_value(json_object_get(info->verity,
+							 "root-hash"));
+	if (o->json) {
+		j = json_pack("{s:s, s:s, s:s, s:I, s:s*, s:s, s:s*, s:I, s:s*, s:s*}",
+			      "image", o->image, "output", outpath,
+			      "kind", kind, "size", (json_int_t)size,
+			      "sha256", hex[0] ? hex : NULL,
+			      "keyid", k->keyid,
+			      "signer", signer[0] ? signer : NULL,
+			      "rollback", info ? (json_int_t)info->rollback : 0,
+			      "verity-root", root,
+			      "hash-file", o->hash_file);
+		if (j != NULL && info == NULL)
+			json_object_del(j, "rollback");
+		if (j != NULL) {
+			json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+			fputc('\n', stdout);
+			json_decref(j);
+		}
+		return;
+	}
+	if (o->progress < 0)
+		return;
+	if (strcmp(kind, "cms") == 0)
+		cli_errx("signed %s (%" PRIu64 " bytes): key %s, signer %s; "
+			 "CMS signature %s", o->image, size, k->keyid, signer,
+			 outpath);
+	else
+		cli_errx("signed %s (%" PRIu64 " bytes, sha256 %s): key %s%s%s; "
+			 "%s %s%s%s", o->image, size, hex, k->keyid,
+			 signer[0] ? ", signer " : "", signer,
+			 strcmp(kind, "appended") == 0 ? "bundle appended, wrote" :
+			 "bundle", outpath,
+			 root ? ", dm-verity root " : "", root ? root : "");
+}
+
+/* sign --append: the signed image keeps the original's mode and owner. */
+static int keep_mode_owner(int src_fd, struct outfile *of, const char *path)
+{
+	struct stat st;
+
+	if (of->is_stdout)
+		return 0;
+	if (fstat(src_fd, &st) != 0) {
+		cli_errx("%s: stat: %s", path, strerror(errno));
+		return -1;
+	}
+	/* owner first: chown clears set-id bits */
+	if ((st.st_uid != geteuid() || st.st_gid != getegid()) &&
+	    fchown(of->fd, st.st_uid, st.st_gid) != 0) {
+		cli_errx("%s: cannot keep the owner %u:%u of the image: %s",
+			 path, (unsigned)st.st_uid, (unsigned)st.st_gid,
+			 strerror(errno));
+		return -1;
+	}
+	if (fchmod(of->fd, st.st_mode & 07777) != 0) {
+		cli_errx("%s: cannot keep the mode %04o of the image: %s", path,
+			 (unsigned)(st.st_mode & 07777), strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * sign --verity on a file whose size is not a multiple of 4096: the signed
+ * root covers it zero-padded, which veritysetup and the kernel only see on
+ * a data device of the padded length.  Refuse and say how, or with --pad
+ * extend the file with zeros first.  A qcow2 guest view is not a file.
+ */
+static int verity_size_ok(struct sign_opts *o, int *fd, const char *format)
+{
+	struct stat st;
+	uint64_t padded, blocks;
+	int wfd;
+
+	if (strcmp(format, "qcow2") == 0)
+		return 1;
+	if (fstat(*fd, &st) != 0) {
+		cli_errx("%s: stat: %s", o->image, strerror(errno));
+		return 0;
+	}
+	if (st.st_size % VERITY_BLOCK == 0)
+		return 1;
+	blocks = ((uint64_t)st.st_size + VERITY_BLOCK - 1) / VERITY_BLOCK;
+	padded = blocks * VERITY_BLOCK;
+	if (!o->pad) {
+		cli_errx("%s: size %lld is not a multiple of %d: the dm-verity "
+			 "root covers it zero-padded to %" PRIu64 " bytes (%"
+			 PRIu64 " blocks), but veritysetup and the kernel read "
+			 "only whole blocks of the data device (%" PRIu64 " here)."
+			 "  Pad the image first (truncate -s %" PRIu64 " %s, or "
+			 "sign with --pad), then use it with veritysetup "
+			 "--data-blocks=%" PRIu64, o->image,
+			 (long long)st.st_size, VERITY_BLOCK, padded, blocks,
+			 blocks - 1, padded, o->image, blocks);
+		return 0;
+	}
+	wfd = open(o->image, O_WRONLY | O_CLOEXEC);
+	if (wfd < 0 || ftruncate(wfd, (off_t)padded) != 0 || fsync(wfd) != 0) {
+		cli_errx("%s: --pad: cannot extend to %" PRIu64 " bytes: %s",
+			 o->image, padded, strerror(errno));
+		if (wfd >= 0)
+			close(wfd);
+		return 0;
+	}
+	close(wfd);
+	if (o->progress >= 0)
+		cli_errx("%s: padded with zeros from %lld to %" PRIu64 " bytes "
+			 "(%" PRIu64 " dm-verity blocks)", o->image,
+			 (long long)st.st_size, padded, blocks);
+	return 1;
+}
+
+/*
+ * sign checks the chain as verify will, so that a chain that fails on the
+ * device fails now: to the --ca roots (and intermediates) when given, else
+ * up to the top certificate of --chain; at the statement's time, as
+ * verify --check-time does.  Nothing to check for a lone leaf without
+ * --ca beyond its usages.
+ */
+static int check_chain_now(const struct sign_opts *o, X509 *leaf,
+			   STACK_OF(X509) *chain)
+{
+	struct fmt_err e = { .path = o->ca };
+	STACK_OF(X509) *anchors = NULL;
+	time_t at = created_time();
+	int rc = -1;
+
+	if (o->ca != NULL) {
+		if (cert_load_pem(o->ca, &anchors, &e) != 0) {
+			cli_err(&e);
+			return -1;
+		}
+	} else if (chain != NULL && sk_X509_num(chain) > 0) {
+		anchors = sk_X509_new_null();
+		if (anchors == NULL || !sk_X509_push(anchors,
+			X509_dup(sk_X509_value(chain, sk_X509_num(chain) - 1)))) {
+			cli_errx("sign: out of memory");
+			sk_X509_pop_free(anchors, X509_free);
+			return -1;
+		}
+	} else {
+		return 0;
+	}
+	/* as verify: structure and usages, validity times ignored */
+	if (ukit_cert_check_chain(leaf, chain, anchors, NULL, o->ca == NULL,
+				  &e) != 0)
+		cli_errx("%s: refusing to sign: %s%s", o->cert, e.msg,
+			 o->ca ? "" : " (checked up to the top of --chain; "
+			 "--ca ROOT checks the whole chain)");
+	else
+		rc = 0;
+	/* as verify --check-time: at the statement's time */
+	if (rc == 0 && ukit_cert_check_chain(leaf, chain, anchors, &at,
+					     o->ca == NULL, &e) != 0)
+		cli_errx("%s: warning: verify --check-time will refuse this "
+			 "signature: %s at the statement's time", o->cert,
+			 e.msg);
+	sk_X509_pop_free(anchors, X509_free);
+	return rc;
+}
+
+/* sign --tsa URL: an RFC 3161 timestamp over the signature bytes. */
+static int stamp(const struct sign_opts *o, struct bundle *b)
+{
+	struct fmt_err e = { .path = o->tsa };
+	uint8_t *req = NULL, *resp = NULL;
+	size_t reqlen = 0, resplen = 0;
+	int rc = -1;
+
+	if (ukit_tsa_request(b->env.sig[0].sig, b->env.sig[0].siglen, &req,
+			     &reqlen, &e) != 0 ||
+	    ukit_tsa_fetch(o->tsa, req, reqlen, &resp, &resplen, &e) != 0 ||
+	    ukit_tsa_check_reply(req, reqlen, resp, resplen, &e) != 0) {
+		e.path = NULL;
+		cli_errx("sign: timestamp: %s", e.msg);
+		goto out;
+	}
+	b->tsr = resp;
+	b->tsr_len = resplen;
+	resp = NULL;
+	rc = 0;
+out:
+	free(req);
+	free(resp);
+	return rc;
 }

@@ -26,7 +26,9 @@
 #include "dsse.h"
 #include "err.h"
 #include "image.h"
+#include "crl.h"
 #include "pkcs11.h"
+#include "rollback.h"
 #include "sealfd.h"
 #include "sig.h"
 #include "sigimg.h"
@@ -55,6 +57,10 @@ struct verify_opts {
 	const char     *cms;             /* --cms P7S */
 	char          **exec_argv;       /* after --exec: TENDER ARGS... */
 	int             tee_fd;          /* sealed copy for --exec, or -1 */
+	const char     *rollback_state;  /* --rollback-state FILE */
+	const char     *rollback_slot;   /* --rollback-slot NAME */
+	STACK_OF(X509_CRL) *crls;        /* --crl FILE... */
+	STACK_OF(X509) *tsa_roots;       /* --tsa-ca ROOT... */
 };
 
 /* h7-edge: --exec and the options it checks (defined at the end). */
@@ -77,6 +83,10 @@ static int load_verify_keys(struct verify_opts *o, int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verity-only", no_argument, NULL, EDGE_OPT_VERITY_ONLY },
 		{ "cms", required_argument, NULL, EDGE_OPT_CMS },
+		{ "rollback-state", required_argument, NULL, OPT_ROLLBACK_STATE },
+		{ "rollback-slot", required_argument, NULL, OPT_ROLLBACK_SLOT },
+		{ "crl", required_argument, NULL, OPT_CRL },
+		{ "tsa-ca", required_argument, NULL, OPT_TSA_CA },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct fmt_err e = { 0 };
@@ -91,6 +101,8 @@ static int load_verify_keys(struct verify_opts *o, int argc, char **argv)
 				return 2;
 			}
 			e.path = optarg;
+			if ((optarg = (char *)input_path(optarg, "--pub")) == NULL)
+				return 2;
 			if (sig_key_load_public(optarg, &o->pub[o->npub], &e) != 0) {
 				cli_err(&e);
 				return 1;
@@ -99,6 +111,8 @@ static int load_verify_keys(struct verify_opts *o, int argc, char **argv)
 			break;
 		case 'R':
 			e.path = optarg;
+			if ((optarg = (char *)input_path(optarg, "--ca")) == NULL)
+				return 2;
 			if (cert_load_pem(optarg, &sk, &e) != 0) {
 				cli_err(&e);
 				return 1;
@@ -131,6 +145,46 @@ static int load_verify_keys(struct verify_opts *o, int argc, char **argv)
 		case 'j': o->json = true; break;
 		case 'p': o->progress = 1; break;
 		case 'q': o->progress = -1; break;
+		case OPT_ROLLBACK_STATE: o->rollback_state = optarg; break;
+		case OPT_TSA_CA: {
+			const char *path = input_path(optarg, "--tsa-ca");
+			if (path == NULL)
+				return 2;
+			e.path = optarg;
+			if (cert_load_pem(path, &sk, &e) != 0) {
+				cli_err(&e);
+				return 1;
+			}
+			if (o->tsa_roots == NULL) {
+				o->tsa_roots = sk;
+				break;
+			}
+			while (sk_X509_num(sk) > 0)
+				if (!sk_X509_push(o->tsa_roots, sk_X509_shift(sk)))
+					return 1;
+			sk_X509_free(sk);
+			break;
+		}
+		case OPT_CRL: {
+			const char *path = input_path(optarg, "--crl");
+			if (path == NULL)
+				return 2;
+			if (ukit_crl_load(path, &o->crls, &e) != 0) {
+				e.path = optarg;
+				cli_err(&e);
+				return 1;
+			}
+			break;
+		}
+		case OPT_ROLLBACK_SLOT:
+			if (!ukit_rollback_slot_valid(optarg)) {
+				cli_errx("verify: --rollback-slot: 1 to %d of "
+					 "A-Z a-z 0-9 . _ -",
+					 UKIT_ROLLBACK_NAME_MAX);
+				return 2;
+			}
+			o->rollback_slot = optarg;
+			break;
 		case EDGE_OPT_VERITY_ONLY: case EDGE_OPT_CMS:
 			if (edge_verify_opt(o, c, optarg) != 0)
 				return 2;
@@ -144,6 +198,20 @@ static int load_verify_keys(struct verify_opts *o, int argc, char **argv)
 		cli_usage(stderr, 2);
 	}
 	o->image = argv[optind];
+	if (o->crls != NULL && o->roots == NULL) {
+		cli_errx("verify: --crl needs --ca (a pinned key has no "
+			 "certificates to revoke)");
+		return 2;
+	}
+	if (o->rollback_slot != NULL && o->rollback_state == NULL) {
+		cli_errx("verify: --rollback-slot needs --rollback-state");
+		return 2;
+	}
+	if (o->rollback_state != NULL && o->cms != NULL) {
+		cli_errx("verify: --rollback-state needs a signed statement "
+			 "(a bundle), not --cms");
+		return 2;
+	}
 	return edge_verify_opt(o, 0, NULL);
 }
 
@@ -151,27 +219,29 @@ static void print_result(const struct verify_opts *o,
 			 const struct verify_result *r)
 {
 	size_t n = json_array_size(r->reasons);
+	/* with --exec the tender owns stdout */
+	FILE *out = o->exec_argv != NULL ? stderr : stdout;
 
 	if (o->json) {
-		json_t *out = json_pack("{s:b, s:O, s:s?, s:s?, s:O?}",
+		json_t *jo = json_pack("{s:b, s:O, s:s?, s:s?, s:O?}",
 			"verified", r->verified, "reasons", r->reasons,
 			"keyid", r->keyid[0] ? r->keyid : NULL,
 			"signer", r->signer[0] ? r->signer : NULL,
 			"statement", r->statement);
-		if (out != NULL && o->cms != NULL)      /* h7-edge */
-			json_object_set_new(out, "cms", json_string(o->cms));
-		if (out != NULL) {
-			json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-			fputc('\n', stdout);
-			json_decref(out);
+		if (jo != NULL && o->cms != NULL)      /* h7-edge */
+			json_object_set_new(jo, "cms", json_string(o->cms));
+		if (jo != NULL) {
+			json_dumpf(jo, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+			fputc('\n', out);
+			json_decref(jo);
 		}
 	}
 	for (size_t i = 0; i < n; i++)
 		cli_errx("%s: %s", o->image,
 			 json_string_value(json_array_get(r->reasons, i)));
 	if (r->verified && !o->json)
-		printf("verified %s: key %s%s%s\n", o->image, r->keyid,
-		       r->signer[0] ? ", signer " : "", r->signer);
+		fprintf(out, "verified %s: key %s%s%s\n", o->image, r->keyid,
+			r->signer[0] ? ", signer " : "", r->signer);
 }
 
 /* The progress bar for verify's pass over the image. */
@@ -201,6 +271,30 @@ static void verify_bar_end(void *arg)
 	cli_progress_end(&vb->bar);
 }
 
+/* After a successful verification: the slot's floor becomes the image's
+ * rollback index (an atomic, fsynced replace; see rollback.h). */
+static int raise_floor(const struct verify_opts *o,
+		       const struct verify_result *r)
+{
+	const char *slot = o->rollback_slot ? o->rollback_slot
+					    : UKIT_ROLLBACK_DEFAULT;
+	struct fmt_err e = { 0 };
+	uint64_t old = 0;
+
+	if (ukit_rollback_raise(o->rollback_state, slot, r->st.rollback, &old,
+				&e) != 0) {
+		cli_err(&e);
+		cli_errx("%s: verified, but the rollback floor could not be "
+			 "raised: not booting it", o->image);
+		return 1;
+	}
+	if (old < r->st.rollback && o->progress >= 0)
+		cli_errx("%s: rollback floor of slot %s raised from %" PRIu64
+			 " to %" PRIu64, o->rollback_state, slot, old,
+			 r->st.rollback);
+	return 0;
+}
+
 /* The checks are formats/trust/verify.c; this parses, prints and runs --exec. */
 int cmd_verify(int argc, char **argv)
 {
@@ -227,6 +321,9 @@ int cmd_verify(int argc, char **argv)
 		.require_target = o.require_target,
 		.check_time = o.check_time, .verity_only = o.verity_only,
 		.cms = o.cms, .tee_fd = o.tee_fd, .progress = &vp,
+		.rollback_state = o.rollback_state,
+		.rollback_slot = o.rollback_slot,
+		.crls = o.crls, .tsa_roots = o.tsa_roots,
 	};
 	rc = 1;
 	if (verify_image(-1, o.image, &p, &r, &e) != 0) {
@@ -234,7 +331,13 @@ int cmd_verify(int argc, char **argv)
 		goto out;
 	}
 	print_result(&o, &r);
+	if (o.check_time && !r.have_stamp && r.verified && o.progress >= 0)
+		cli_errx("%s: note: --check-time used the statement's created "
+			 "time, the signer's own claim (no trusted timestamp: "
+			 "sign --tsa URL, verify --tsa-ca ROOT)", o.image);
 	rc = r.verified ? 0 : 1;
+	if (rc == 0 && o.rollback_state != NULL)
+		rc = raise_floor(&o, &r);       /* before the tender runs */
 	if (rc == 0 && o.exec_argv != NULL)
 		rc = edge_exec(&o);             /* returns only on failure */
 out:
@@ -244,6 +347,8 @@ out:
 	for (size_t i = 0; i < o.npub; i++)
 		sig_key_free(o.pub[i]);
 	sk_X509_pop_free(o.roots, X509_free);
+	sk_X509_CRL_pop_free(o.crls, X509_CRL_free);
+	sk_X509_pop_free(o.tsa_roots, X509_free);
 	return rc;
 }
 

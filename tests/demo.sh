@@ -89,7 +89,7 @@ echo "allocated: disk.raw $(du -k disk.raw | cut -f1) KiB," \
 	"disk.qcow2 $(du -k disk.qcow2 | cut -f1) KiB"
 
 step "5. sign, verify, tamper, fail"
-run ukit-sign keygen --type ecdsa-p256 release
+run ukit-sign keygen --no-passphrase --type ecdsa-p256 release
 run ukit-sign sign --key release.key --rollback 7 --annotate build=demo \
 	kernel3.hvt
 run ukit-sign verify --pub release.pub --min-rollback 5 \

@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 
 #include "err.h"
+#include "rollback.h"
 #include "sealfd.h"
 #include "sig.h"
 #include "verify.h"
@@ -26,7 +27,8 @@
 
 static const char usage[] =
 	"usage: ukit-verify --pub KEY... [--bundle B] [--min-rollback N]\n"
-	"           [--require-format F] [--require-target T] [-q] IMAGE\n"
+	"           [--require-format F] [--require-target T]\n"
+	"           [--rollback-state FILE [--rollback-slot NAME]] [-q] IMAGE\n"
 	"           [--exec TENDER [ARGS...]]\n";
 
 static int parse_u64(const char *s, uint64_t *v)
@@ -47,6 +49,8 @@ int main(int argc, char **argv)
 		{ "min-rollback", required_argument, NULL, 'r' },
 		{ "require-format", required_argument, NULL, 'f' },
 		{ "require-target", required_argument, NULL, 't' },
+		{ "rollback-state", required_argument, NULL, 's' },
+		{ "rollback-slot", required_argument, NULL, 'S' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -90,6 +94,8 @@ int main(int argc, char **argv)
 		case 'b': p.bundle = optarg; break;
 		case 'f': p.require_format = optarg; break;
 		case 't': p.require_target = optarg; break;
+		case 's': p.rollback_state = optarg; break;
+		case 'S': p.rollback_slot = optarg; break;
 		case 'q': quiet = 1; break;
 		case 'r':
 			if (parse_u64(optarg, &p.min_rollback) == 0)
@@ -125,6 +131,19 @@ int main(int argc, char **argv)
 			"%llu)\n", argv[optind], r.keyid,
 			(unsigned long long)r.st.rollback);
 	rc = r.verified ? 0 : 1;
+	/* the floor rises before anything boots: a crash after this leaves
+	 * the device refusing older images, never accepting them */
+	if (rc == 0 && p.rollback_state != NULL) {
+		uint64_t old = 0;
+
+		e.path = p.rollback_state;
+		if (ukit_rollback_raise(p.rollback_state, p.rollback_slot ?
+					p.rollback_slot : UKIT_ROLLBACK_DEFAULT,
+					r.st.rollback, &old, &e) != 0) {
+			fmt_err_print(stderr, "ukit-verify", &e);
+			rc = 1;
+		}
+	}
 	verify_result_free(&r);
 	for (size_t i = 0; i < p.npub; i++)
 		sig_key_free(pub[i]);

@@ -92,42 +92,6 @@ int ukit_oci_sig_artifact(const struct ukit_oci_desc *subject,
 	return 0;
 }
 
-int ukit_oci_referrers_index_add(const char *old, size_t oldlen,
-				 const struct ukit_oci_desc *d, char **out,
-				 struct fmt_err *e)
-{
-	json_t *root, *ms, *v;
-	size_t i;
-
-	if (old != NULL) {
-		struct ukit_oci_index ix;
-		if (ukit_oci_index_parse(old, oldlen, "referrers index", &ix,
-					 e) < 0)
-			return -1;
-		ukit_oci_index_free(&ix);
-		root = sigjson_load(old, oldlen, "referrers index", e);
-		if (root == NULL)
-			return -1;
-	} else {
-		root = json_pack("{s:i,s:s,s:[]}", "schemaVersion", 2,
-				 "mediaType", OCI_MT_INDEX, "manifests");
-		if (root == NULL)
-			return fmt_errf(e, FMT_NOOFF, "out of memory");
-	}
-	ms = json_object_get(root, "manifests");
-	json_array_foreach(ms, i, v) {
-		json_t *dg = json_object_get(v, "digest");
-		if (json_is_string(dg) &&
-		    strcmp(json_string_value(dg), d->digest) == 0)
-			break;
-	}
-	if (i == json_array_size(ms))
-		json_array_append_new(ms, ukit_oci_desc_json(d));
-	*out = ukit_oci_json_dump(root);
-	json_decref(root);
-	return *out ? 0 : fmt_errf(e, FMT_NOOFF, "out of memory");
-}
-
 /* ---- local layouts ------------------------------------------------- */
 
 static void fallback_tag(const char *digest, char tag[80])

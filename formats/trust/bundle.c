@@ -3,6 +3,7 @@
  * Both come from outside: sizes are bounded, keys exact, offsets checked
  * against the file size with checked arithmetic.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@ void bundle_free(struct bundle *b)
 	if (b == NULL)
 		return;
 	free(b->hint);
+	free(b->tsr);
 	for (size_t i = 0; i < b->ncert; i++)
 		free(b->cert[i]);
 	dsse_free(&b->env);
@@ -30,15 +32,19 @@ int bundle_parse(const char *buf, size_t len, struct bundle *out,
 	static const char *const kb[] = { "mediaType", "verificationMaterial",
 					  "dsseEnvelope", NULL };
 	static const char *const kv[] = { "publicKey", "x509CertificateChain",
-					  "tlogEntries", NULL };
+					  "certificate", "tlogEntries",
+					  "timestampVerificationData", NULL };
+	static const char *const ktv[] = { "rfc3161Timestamps", NULL };
+	static const char *const kts[] = { "signedTimestamp", NULL };
 	static const char *const kpk[] = { "hint", NULL };
 	static const char *const kc[] = { "certificates", NULL };
 	static const char *const kr[] = { "rawBytes", NULL };
 	struct bundle b = { 0 };
 	struct fmt_err le = { 0 };
-	json_t *root, *vm, *pk, *ch, *certs, *env, *tl;
+	json_t *root, *vm, *pk, *ch, *lc, *certs, *env, *tl;
 	const char *s;
 	char p[SIGJSON_PATH_MAX];
+	bool v03;
 
 	if (len > BUNDLE_MAX)
 		return fmt_errf(e, FMT_NOOFF, "bundle too large (%zu > %d bytes)",
@@ -49,9 +55,11 @@ int bundle_parse(const char *buf, size_t len, struct bundle *out,
 	if (sigjson_keys(root, "$", kb, kb, e) != 0 ||
 	    sigjson_str(root, "$", "mediaType", 128, &s, e) != 0)
 		goto fail;
-	if (strcmp(s, BUNDLE_MEDIA_TYPE) != 0) {
-		fmt_errf(e, FMT_NOOFF, "$.mediaType: \"%.64s\", want \"%s\"", s,
-			 BUNDLE_MEDIA_TYPE);
+	v03 = strcmp(s, BUNDLE_MEDIA_TYPE) == 0 ||
+	      strcmp(s, BUNDLE_MEDIA_TYPE_V03_LEGACY) == 0;
+	if (!v03 && strcmp(s, BUNDLE_MEDIA_TYPE_V02) != 0) {
+		fmt_errf(e, FMT_NOOFF, "$.mediaType: \"%.64s\", want \"%s\" "
+			 "(or the v0.2 form)", s, BUNDLE_MEDIA_TYPE);
 		goto fail;
 	}
 	if (sigjson_obj(root, "$", "verificationMaterial", &vm, e) != 0 ||
@@ -63,11 +71,41 @@ int bundle_parse(const char *buf, size_t len, struct bundle *out,
 			 "transparency log entries are not supported (want [])");
 		goto fail;
 	}
+	tl = json_object_get(vm, "timestampVerificationData");
+	if (tl != NULL) {
+		const char *tp = "$.verificationMaterial.timestampVerificationData";
+		json_t *arr;
+
+		if (sigjson_keys(tl, tp, ktv, ktv, e) != 0 ||
+		    sigjson_arr(tl, tp, "rfc3161Timestamps", 1, 1, &arr, e) != 0)
+			goto fail;
+		snprintf(p, sizeof p, "%s.rfc3161Timestamps[0]", tp);
+		if (sigjson_keys(json_array_get(arr, 0), p, kts, kts, e) != 0 ||
+		    sigjson_str(json_array_get(arr, 0), p, "signedTimestamp", 0,
+				&s, e) != 0)
+			goto fail;
+		if (b64_decode(s, 64 * 1024, &b.tsr, &b.tsr_len, &le) != 0) {
+			fmt_errf(e, FMT_NOOFF, "%s.signedTimestamp: %s", p,
+				 le.msg);
+			goto fail;
+		}
+		if (b.tsr_len == 0) {
+			fmt_errf(e, FMT_NOOFF, "%s.signedTimestamp: empty", p);
+			goto fail;
+		}
+	}
 	pk = json_object_get(vm, "publicKey");
 	ch = json_object_get(vm, "x509CertificateChain");
-	if ((pk == NULL) == (ch == NULL)) {
+	lc = json_object_get(vm, "certificate");
+	if ((pk != NULL) + (ch != NULL) + (lc != NULL) != 1) {
 		fmt_errf(e, FMT_NOOFF, "$.verificationMaterial: want exactly one "
-			 "of \"publicKey\" and \"x509CertificateChain\"");
+			 "of \"publicKey\", \"certificate\" and "
+			 "\"x509CertificateChain\"");
+		goto fail;
+	}
+	if (lc != NULL && !v03) {
+		fmt_errf(e, FMT_NOOFF, "$.verificationMaterial.certificate: only "
+			 "in a v0.3 bundle");
 		goto fail;
 	}
 	if (pk != NULL) {
@@ -79,6 +117,21 @@ int bundle_parse(const char *buf, size_t len, struct bundle *out,
 		b.hint = strdup(s);
 		if (b.hint == NULL) {
 			fmt_errno(e, FMT_NOOFF, "out of memory");
+			goto fail;
+		}
+	} else if (lc != NULL) {
+		strcpy(p, "$.verificationMaterial.certificate");
+		if (sigjson_keys(lc, p, kr, kr, e) != 0 ||
+		    sigjson_str(lc, p, "rawBytes", 0, &s, e) != 0)
+			goto fail;
+		if (b64_decode(s, BUNDLE_CERT_MAX, &b.cert[0], &b.cert_len[0],
+			       &le) != 0) {
+			fmt_errf(e, FMT_NOOFF, "%s.rawBytes: %s", p, le.msg);
+			goto fail;
+		}
+		b.ncert = 1;
+		if (b.cert_len[0] == 0) {
+			fmt_errf(e, FMT_NOOFF, "%s.rawBytes: empty", p);
 			goto fail;
 		}
 	} else {

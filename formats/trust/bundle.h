@@ -1,13 +1,23 @@
 /*
- * bundle.h: Sigstore bundle v0.3 JSON holding a DSSE envelope, and the
- * footer that appends a bundle to an image.
+ * bundle.h: Sigstore bundle JSON holding a DSSE envelope, and the footer
+ * that appends a bundle to an image.
  *
  * Bundle: {"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
  *          "verificationMaterial": {"publicKey": {"hint": KEYID}} or
+ *              {"certificate": {"rawBytes": B64}} (v0.3: the leaf alone;
+ *               intermediates belong to the verifier's trust material) or
  *              {"x509CertificateChain": {"certificates": [{"rawBytes": B64}
- *               ...]}} (leaf first, then intermediates, never the root),
+ *               ...]}} (the older form: leaf first, then intermediates,
+ *               never the root),
  *              optionally "tlogEntries": [] (must be empty: no log here),
+ *              optionally "timestampVerificationData": {"rfc3161Timestamps":
+ *               [{"signedTimestamp": B64}]} (one RFC 3161 response),
  *          "dsseEnvelope": {...}}
+ *
+ * Read: media types v0.3 (both spellings) and v0.2; the certificate form
+ * only in v0.3.  Written: v0.3 with publicKey or certificate; a leaf with
+ * intermediates in the chain form under the v0.2 media type (sigstore
+ * clients refuse the chain form in a v0.3 bundle).
  *
  * Appended form: IMAGE bytes, bundle JSON, then struct sigfoot_abi (64
  * bytes, little-endian), ending exactly at end of file.
@@ -22,6 +32,10 @@
 #include "err.h"
 
 #define BUNDLE_MEDIA_TYPE "application/vnd.dev.sigstore.bundle.v0.3+json"
+#define BUNDLE_MEDIA_TYPE_V03_LEGACY \
+	"application/vnd.dev.sigstore.bundle+json;version=0.3"
+#define BUNDLE_MEDIA_TYPE_V02 \
+	"application/vnd.dev.sigstore.bundle+json;version=0.2"
 #define BUNDLE_MAX        (1024 * 1024)  /* bytes of bundle JSON */
 #define BUNDLE_MAX_CERTS  8              /* leaf + intermediates */
 #define BUNDLE_CERT_MAX   (64 * 1024)    /* bytes of one DER certificate */
@@ -32,6 +46,10 @@ struct bundle {
 	uint8_t       *cert[BUNDLE_MAX_CERTS];   /* DER */
 	size_t         cert_len[BUNDLE_MAX_CERTS];
 	struct dsse_env env;
+	/* verificationMaterial.timestampVerificationData.rfc3161Timestamps
+	 * [0].signedTimestamp: a DER TimeStampResp (tsa.h), or NULL */
+	uint8_t       *tsr;
+	size_t         tsr_len;
 };
 
 /* Parse (buf, len) strictly (size bounded by BUNDLE_MAX).  0 or -1. */

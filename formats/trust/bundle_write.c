@@ -14,6 +14,7 @@ int bundle_serialize(const struct bundle *b, char **out, size_t *len,
 		     struct fmt_err *e)
 {
 	json_t *root, *vm, *env;
+	const char *media = BUNDLE_MEDIA_TYPE;
 	char *s;
 
 	env = dsse_to_json(&b->env, e);
@@ -33,13 +34,37 @@ int bundle_serialize(const struct bundle *b, char **out, size_t *len,
 			}
 			free(r);
 		}
-		vm = certs ? json_pack("{s:{s:o}, s:[]}", "x509CertificateChain",
-				       "certificates", certs, "tlogEntries") : NULL;
+		if (certs != NULL && b->ncert == 1) {
+			/* v0.3: the leaf alone */
+			json_t *leaf = json_incref(json_array_get(certs, 0));
+			json_decref(certs);
+			vm = json_pack("{s:o, s:[]}", "certificate", leaf,
+				       "tlogEntries");
+		} else {
+			vm = certs ? json_pack("{s:{s:o}, s:[]}",
+					       "x509CertificateChain",
+					       "certificates", certs,
+					       "tlogEntries") : NULL;
+			media = BUNDLE_MEDIA_TYPE_V02;
+		}
 	} else {
 		vm = json_pack("{s:{s:s}, s:[]}", "publicKey", "hint",
 			       b->hint ? b->hint : "", "tlogEntries");
 	}
-	root = vm ? json_pack("{s:s, s:o, s:o}", "mediaType", BUNDLE_MEDIA_TYPE,
+	if (vm != NULL && b->tsr != NULL) {
+		char *r = b64_encode(b->tsr, b->tsr_len);
+
+		if (r == NULL || json_object_set_new(vm,
+		    "timestampVerificationData", json_pack("{s:[{s:s}]}",
+		    "rfc3161Timestamps", "signedTimestamp", r)) != 0) {
+			free(r);
+			json_decref(vm);
+			json_decref(env);
+			return fmt_errf(e, FMT_NOOFF, "cannot build bundle JSON");
+		}
+		free(r);
+	}
+	root = vm ? json_pack("{s:s, s:o, s:o}", "mediaType", media,
 			      "verificationMaterial", vm, "dsseEnvelope", env) :
 		NULL;
 	if (root == NULL) {

@@ -22,7 +22,7 @@ int cert_load_pem(const char *path, STACK_OF(X509) **out, struct fmt_err *e)
 	BIO *bio;
 	X509 *x;
 
-	if (sig_read_file(path, CERT_FILE_MAX, &data, &len, e) != 0)
+	if (ukit_sig_read_input(path, CERT_FILE_MAX, &data, &len, e) != 0)
 		return -1;
 	bio = BIO_new_mem_buf(data, (int)len);
 	sk = sk_X509_new_null();
@@ -110,10 +110,72 @@ int cert_check_usage(X509 *leaf, struct fmt_err *e)
 	return 0;
 }
 
+/*
+ * OpenSSL 3's strict mode wants a keyUsage extension on every CA, which
+ * `openssl req -x509` does not add by default; `openssl verify` and
+ * `openssl cms -verify` accept such CAs (a CA with a keyUsage that lacks
+ * keyCertSign is still refused).  Every other strict check stays.
+ */
+static int chain_cb(int ok, X509_STORE_CTX *ctx)
+{
+	if (!ok && X509_STORE_CTX_get_error(ctx) ==
+		   X509_V_ERR_CA_CERT_MISSING_KEY_USAGE) {
+		X509_STORE_CTX_set_error(ctx, X509_V_OK);
+		return 1;
+	}
+	return ok;
+}
+
+static int check(X509 *leaf, STACK_OF(X509) *untrusted,
+		 STACK_OF(X509) *roots, STACK_OF(X509_CRL) *crls,
+		 const time_t *at, bool partial, struct fmt_err *e);
+
 int cert_check_signer(X509 *leaf, STACK_OF(X509) *untrusted,
 		      STACK_OF(X509) *roots, const time_t *at,
 		      struct fmt_err *e)
 {
+	return check(leaf, untrusted, roots, NULL, at, false, e);
+}
+
+int ukit_cert_check_chain(X509 *leaf, STACK_OF(X509) *untrusted,
+			  STACK_OF(X509) *anchors, const time_t *at,
+			  bool partial, struct fmt_err *e)
+{
+	return check(leaf, untrusted, anchors, NULL, at, partial, e);
+}
+
+int ukit_cert_check_signer_crl(X509 *leaf, STACK_OF(X509) *untrusted,
+			       STACK_OF(X509) *roots,
+			       STACK_OF(X509_CRL) *crls, const time_t *at,
+			       struct fmt_err *e)
+{
+	return check(leaf, untrusted, roots, crls, at, false, e);
+}
+
+/* "serial 0x.., subject .." of the certificate a failed check stopped at. */
+static void failed_cert(X509_STORE_CTX *ctx, char *buf, size_t size)
+{
+	X509 *x = X509_STORE_CTX_get_current_cert(ctx);
+	BIGNUM *bn;
+	char *hex = NULL, subj[256];
+
+	buf[0] = '\0';
+	if (x == NULL)
+		return;
+	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+	if (bn != NULL)
+		hex = BN_bn2hex(bn);
+	cert_subject(x, subj, sizeof subj);
+	snprintf(buf, size, ": serial 0x%s, subject %s", hex ? hex : "?", subj);
+	OPENSSL_free(hex);
+	BN_free(bn);
+}
+
+static int check(X509 *leaf, STACK_OF(X509) *untrusted,
+		 STACK_OF(X509) *roots, STACK_OF(X509_CRL) *crls,
+		 const time_t *at, bool partial, struct fmt_err *e)
+{
+	char who[400];
 	X509_STORE *store = X509_STORE_new();
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
 	X509_VERIFY_PARAM *vp;
@@ -132,8 +194,16 @@ int cert_check_signer(X509 *leaf, STACK_OF(X509) *untrusted,
 		fmt_err_openssl(e, FMT_NOOFF, "X509_STORE_CTX_init");
 		goto out;
 	}
+	X509_STORE_CTX_set_verify_cb(ctx, chain_cb);
 	vp = X509_STORE_CTX_get0_param(ctx);
 	X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_X509_STRICT);
+	if (partial)
+		X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_PARTIAL_CHAIN);
+	if (crls != NULL) {
+		X509_STORE_CTX_set0_crls(ctx, crls);
+		X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_CRL_CHECK |
+					    X509_V_FLAG_CRL_CHECK_ALL);
+	}
 	if (at != NULL)
 		X509_VERIFY_PARAM_set_time(vp, *at);
 	else
@@ -141,9 +211,13 @@ int cert_check_signer(X509 *leaf, STACK_OF(X509) *untrusted,
 	if (X509_verify_cert(ctx) != 1) {
 		err = X509_STORE_CTX_get_error(ctx);
 		ERR_clear_error();
+		who[0] = '\0';
+		if (err == X509_V_ERR_CERT_REVOKED ||
+		    err == X509_V_ERR_UNABLE_TO_GET_CRL)
+			failed_cert(ctx, who, sizeof who);
 		fmt_errf(e, FMT_NOOFF, "certificate chain does not verify: %s "
-			 "(depth %d)", X509_verify_cert_error_string(err),
-			 X509_STORE_CTX_get_error_depth(ctx));
+			 "(depth %d)%s", X509_verify_cert_error_string(err),
+			 X509_STORE_CTX_get_error_depth(ctx), who);
 		goto out;
 	}
 	rc = cert_check_usage(leaf, e);

@@ -8,6 +8,7 @@
 #define UKIT_CERT_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -34,6 +35,27 @@ int cert_parse_der(const uint8_t *der, size_t len, X509 **out,
 int cert_check_signer(X509 *leaf, STACK_OF(X509) *untrusted,
 		      STACK_OF(X509) *roots, const time_t *at,
 		      struct fmt_err *e);
+
+/*
+ * cert_check_signer() for sign, before the bundle is written: with
+ * (partial), (anchors) may be the top of the chain that sign was given
+ * rather than a root (X509_V_FLAG_PARTIAL_CHAIN), so everything below the
+ * root is still checked as verify will.
+ */
+int ukit_cert_check_chain(X509 *leaf, STACK_OF(X509) *untrusted,
+			  STACK_OF(X509) *anchors, const time_t *at,
+			  bool partial, struct fmt_err *e);
+
+/*
+ * cert_check_signer() with revocation: (crls) (crl.h) must hold a current
+ * list from the issuer of every certificate in the chain (leaf and
+ * intermediates); a revoked one is refused with its serial number and
+ * subject.
+ */
+int ukit_cert_check_signer_crl(X509 *leaf, STACK_OF(X509) *untrusted,
+			       STACK_OF(X509) *roots,
+			       STACK_OF(X509_CRL) *crls, const time_t *at,
+			       struct fmt_err *e);
 
 /* Leaf usages alone (for signing: refuse a certificate that won't verify). */
 int cert_check_usage(X509 *leaf, struct fmt_err *e);

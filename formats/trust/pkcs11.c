@@ -289,18 +289,21 @@ out:
 	return rc;
 }
 
-int p11_sign_digest(struct p11 *p, const uint8_t dgst[32], uint8_t *sig,
-		    size_t *sig_len, struct fmt_err *e)
+int p11_sign_digest(struct p11 *p, const uint8_t dgst[32], bool pss,
+		    uint8_t *sig, size_t *sig_len, struct fmt_err *e)
 {
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(p->key, p->eng);
-	/* RSA signs with PSS (MGF1 SHA-256, salt of the digest's length),
-	 * as ukit's file keys do: CKM_RSA_PKCS_PSS on the token */
+	/* RSA signs as ukit's file keys do: PKCS#1 v1.5 (CKM_RSA_PKCS on the
+	 * token), or with (pss) PSS, MGF1 SHA-256, salt of the digest's
+	 * length (CKM_RSA_PKCS_PSS) */
 	bool rsa = EVP_PKEY_get_base_id(p->key) == EVP_PKEY_RSA;
 	int rc = -1;
 
 	if (ctx == NULL || EVP_PKEY_sign_init(ctx) != 1 ||
 	    EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) != 1 ||
-	    (rsa &&
+	    (rsa && !pss &&
+	     EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) != 1) ||
+	    (rsa && pss &&
 	     (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) != 1 ||
 	      EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) != 1 ||
 	      EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_DIGEST) !=
@@ -324,7 +327,7 @@ static int p11_key_sign(struct sig_key *k, const uint8_t *msg, size_t len,
 	/* Only the digest leaves the process. */
 	if (EVP_Digest(msg, len, d, NULL, EVP_sha256(), NULL) != 1)
 		return fmt_err_openssl(e, FMT_NOOFF, "sha256");
-	if (p11_sign_digest(k->backend, d, sig, &n, e) < 0)
+	if (p11_sign_digest(k->backend, d, k->rsa_pss, sig, &n, e) < 0)
 		return -1;
 	*siglen = n;
 	return 0;

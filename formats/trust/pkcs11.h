@@ -50,11 +50,11 @@ int p11_open(const char *uri, const char *module, const char *pin,
 
 /*
  * Sign the SHA-256 digest (dgst) with the token key: an ECDSA DER signature
- * (or RSA PKCS#1 v1.5) in (sig) of (*sig_len) bytes (in: capacity).  0 or
- * -1 with (e).
+ * (or RSA PKCS#1 v1.5, or RSA-PSS with (pss)) in (sig) of (*sig_len) bytes
+ * (in: capacity).  0 or -1 with (e).
  */
-int p11_sign_digest(struct p11 *p, const uint8_t dgst[32], uint8_t *sig,
-		    size_t *sig_len, struct fmt_err *e);
+int p11_sign_digest(struct p11 *p, const uint8_t dgst[32], bool pss,
+		    uint8_t *sig, size_t *sig_len, struct fmt_err *e);
 
 /* Release the key, then the engine.  NULL is fine. */
 void p11_close(struct p11 *p);

@@ -137,27 +137,24 @@ static int pem_pass_cb(char *buf, int size, int rwflag, void *u)
 	return n;
 }
 
-int sig_key_load_file(const char *spec, const struct sig_secret_src *src,
-		      struct sig_key **out, struct fmt_err *e)
+int ukit_sig_key_parse_private(const uint8_t *data, size_t len,
+			       const char *name,
+			       const struct sig_secret_src *src,
+			       struct sig_key **out, struct fmt_err *e)
 {
-	struct pass_ctx pc = { .src = src, .path = spec, .e = e };
+	struct pass_ctx pc = { .src = src, .path = name, .e = e };
 	EVP_PKEY *pkey;
-	uint8_t *data;
-	size_t len;
 	BIO *bio;
 	int rc;
 
-	/* read once, so a pipe will do: a key need not be written to disk */
-	if (sig_read_small(spec, SIG_FILE_MAX, true, &data, &len, e) != 0)
-		return -1;
+	if (len > SIG_FILE_MAX)
+		return fmt_errf(e, FMT_NOOFF, "private key too large (%zu > %d "
+				"bytes)", len, SIG_FILE_MAX);
 	bio = BIO_new_mem_buf(data, (int)len);
-	if (bio == NULL) {
-		sig_free_secret(data, SIG_FILE_MAX + 1);
+	if (bio == NULL)
 		return fmt_err_openssl(e, FMT_NOOFF, "BIO_new_mem_buf");
-	}
 	pkey = PEM_read_bio_PrivateKey(bio, NULL, pem_pass_cb, &pc);
 	BIO_free(bio);
-	sig_free_secret(data, SIG_FILE_MAX + 1);
 	if (pkey == NULL) {
 		if (pc.failed) {
 			ERR_clear_error();
@@ -168,6 +165,21 @@ int sig_key_load_file(const char *spec, const struct sig_secret_src *src,
 	}
 	rc = sig_key_from_pkey(pkey, out, e);
 	EVP_PKEY_free(pkey);
+	return rc;
+}
+
+int sig_key_load_file(const char *spec, const struct sig_secret_src *src,
+		      struct sig_key **out, struct fmt_err *e)
+{
+	uint8_t *data;
+	size_t len;
+	int rc;
+
+	/* read once, so a pipe will do: a key need not be written to disk */
+	if (sig_read_small(spec, SIG_FILE_MAX, true, &data, &len, e) != 0)
+		return -1;
+	rc = ukit_sig_key_parse_private(data, len, spec, src, out, e);
+	sig_free_secret(data, SIG_FILE_MAX + 1);
 	return rc;
 }
 
@@ -247,7 +259,7 @@ int sig_sign(struct sig_key *k, const uint8_t *msg, size_t len, uint8_t *sig,
 	md = EVP_MD_CTX_new();
 	if (md == NULL)
 		return fmt_err_openssl(e, FMT_NOOFF, "EVP_MD_CTX_new");
-	if (sig_ctx_setup(md, k, 1, e) != 0)
+	if (sig_ctx_setup(md, k, 1, k->rsa_pss, e) != 0)
 		goto out;
 	if (EVP_DigestSign(md, NULL, &n, msg, len) != 1 || n > SIG_MAX_LEN) {
 		fmt_err_openssl(e, FMT_NOOFF, "signature size");

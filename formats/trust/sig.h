@@ -2,8 +2,10 @@
  * sig.h: signing keys and signatures for ukit-sign.
  *
  * Algorithms: ECDSA P-256 with SHA-256 (DER signatures, the default),
- * Ed25519 (pure, over the message), RSA-PSS with SHA-256, MGF1-SHA-256 and a
- * 32-byte salt on a 3072..8192-bit RSA key.  A key id is the lowercase hex
+ * Ed25519 (pure, over the message), RSA (3072..8192 bits) with SHA-256 and
+ * PKCS#1 v1.5 padding (RSA_PKCS1V15_SHA256, what sigstore clients verify),
+ * or with PSS (MGF1-SHA-256, 32-byte salt) when the key's rsa_pss is set;
+ * an RSA signature verifies under either padding.  A key id is the lowercase hex
  * SHA-256 of the key's SubjectPublicKeyInfo DER.
  *
  * Key files, certificates and signatures come from outside and are checked:
@@ -48,6 +50,11 @@ struct sig_key {
 			   uint8_t *sig, size_t *siglen, struct fmt_err *e);
 	void        *backend;       /* back end state, freed by (release) */
 	void       (*release)(struct sig_key *k);
+	/* RSA: sign with PSS (MGF1 SHA-256, 32-byte salt) instead of the
+	 * default PKCS#1 v1.5 with SHA-256, which is what other Sigstore
+	 * clients assume for an RSA key given by a bare hint.  Verification
+	 * accepts either. */
+	bool         rsa_pss;
 };
 
 /*
@@ -87,7 +94,16 @@ int sig_keygen(enum sig_alg alg, unsigned bits, struct sig_key **out,
 int sig_key_load_file(const char *spec, const struct sig_secret_src *src,
 		      struct sig_key **out, struct fmt_err *e);
 
-/* Load an SPKI PEM public key file.  0 or -1 with (e). */
+/*
+ * Parse a PEM private key held in memory (an environment variable, say);
+ * (name) is what a passphrase prompt would name.  0 or -1 with (e).
+ */
+int ukit_sig_key_parse_private(const uint8_t *data, size_t len,
+			       const char *name,
+			       const struct sig_secret_src *src,
+			       struct sig_key **out, struct fmt_err *e);
+
+/* Load an SPKI PEM public key file or pipe.  0 or -1 with (e). */
 int sig_key_load_public(const char *path, struct sig_key **out,
 			struct fmt_err *e);
 
@@ -135,6 +151,10 @@ int sig_verify(const struct sig_key *k, const uint8_t *msg, size_t len,
 int sig_read_file(const char *path, size_t max, uint8_t **out, size_t *len,
 		  struct fmt_err *e);
 
+/* sig_read_file() that also takes a pipe (/dev/stdin, <(...)). */
+int ukit_sig_read_input(const char *path, size_t max, uint8_t **out,
+			size_t *len, struct fmt_err *e);
+
 /*
  * First line of file (path) (no newline), NUL-terminated, into (buf).
  * (path) may be a pipe (/dev/stdin, /dev/fd/N, a shell's <(...)), so a
@@ -156,8 +176,9 @@ void sig_hex(const uint8_t *buf, size_t len, char *out);
 int sig_read_small(const char *path, size_t max, bool pipe, uint8_t **out,
 		   size_t *len, struct fmt_err *e);
 
-/* Set up (md) to sign (signing 1) or verify with (k).  0 or -1 with (e). */
+/* Set up (md) to sign (signing 1) or verify with (k); RSA keys with PSS
+ * padding when (pss), else PKCS#1 v1.5.  0 or -1 with (e). */
 int sig_ctx_setup(EVP_MD_CTX *md, const struct sig_key *k, int signing,
-		  struct fmt_err *e);
+		  bool pss, struct fmt_err *e);
 
 #endif

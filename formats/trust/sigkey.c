@@ -23,7 +23,7 @@ const char *sig_alg_name(enum sig_alg alg)
 	switch (alg) {
 	case SIG_ECDSA_P256: return "ecdsa-p256-sha256";
 	case SIG_ED25519:    return "ed25519";
-	case SIG_RSA_PSS:    return "rsa-pss-sha256";
+	case SIG_RSA_PSS:    return "rsa-sha256";
 	}
 	return "unknown";
 }
@@ -211,7 +211,7 @@ int sig_key_load_public(const char *path, struct sig_key **out,
 	size_t len;
 	int rc;
 
-	if (sig_read_file(path, SIG_FILE_MAX, &data, &len, e) != 0)
+	if (sig_read_small(path, SIG_FILE_MAX, true, &data, &len, e) != 0)
 		return -1;
 	rc = sig_key_parse_public(data, len, out, e);
 	free(data);
@@ -219,7 +219,7 @@ int sig_key_load_public(const char *path, struct sig_key **out,
 }
 
 int sig_ctx_setup(EVP_MD_CTX *md, const struct sig_key *k, int signing,
-		     struct fmt_err *e)
+		  bool pss, struct fmt_err *e)
 {
 	const EVP_MD *dgst = k->alg == SIG_ED25519 ? NULL : EVP_sha256();
 	EVP_PKEY_CTX *pctx = NULL;
@@ -232,7 +232,10 @@ int sig_ctx_setup(EVP_MD_CTX *md, const struct sig_key *k, int signing,
 	if (ok != 1)
 		return fmt_err_openssl(e, FMT_NOOFF, signing ?
 				       "EVP_DigestSignInit" : "EVP_DigestVerifyInit");
-	if (k->alg == SIG_RSA_PSS &&
+	if (k->alg == SIG_RSA_PSS && !pss &&
+	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)
+		return fmt_err_openssl(e, FMT_NOOFF, "RSA PKCS#1 v1.5 padding");
+	if (k->alg == SIG_RSA_PSS && pss &&
 	    (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
 	     EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1 ||
 	     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))
@@ -252,9 +255,20 @@ int sig_verify(const struct sig_key *k, const uint8_t *msg, size_t len,
 	md = EVP_MD_CTX_new();
 	if (md == NULL)
 		return fmt_err_openssl(e, FMT_NOOFF, "EVP_MD_CTX_new");
-	if (sig_ctx_setup(md, k, 0, e) != 0)
+	if (sig_ctx_setup(md, k, 0, false, e) != 0)
 		goto out;
 	ok = EVP_DigestVerify(md, sig, siglen, msg, len);
+	if (ok != 1 && k->alg == SIG_RSA_PSS) {
+		/* the other padding: a bare key hint does not say which */
+		ERR_clear_error();
+		EVP_MD_CTX_free(md);
+		md = EVP_MD_CTX_new();
+		if (md == NULL)
+			return fmt_err_openssl(e, FMT_NOOFF, "EVP_MD_CTX_new");
+		if (sig_ctx_setup(md, k, 0, true, e) != 0)
+			goto out;
+		ok = EVP_DigestVerify(md, sig, siglen, msg, len);
+	}
 	if (ok == 1)
 		rc = 0;
 	else {
@@ -265,4 +279,10 @@ int sig_verify(const struct sig_key *k, const uint8_t *msg, size_t len,
 out:
 	EVP_MD_CTX_free(md);
 	return rc;
+}
+
+int ukit_sig_read_input(const char *path, size_t max, uint8_t **out,
+			size_t *len, struct fmt_err *e)
+{
+	return sig_read_small(path, max, true, out, len, e);
 }

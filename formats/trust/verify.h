@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/x509.h>
@@ -48,6 +49,18 @@ struct verify_policy {
 	bool            verity_only;     /* the dm-verity tree, not SHA-256 */
 	const char     *cms;             /* detached CMS signature (needs roots) */
 	int             tee_fd;          /* sealfd copy of the bytes, or -1 */
+	/* Device anti-rollback state (rollback.h): the floor of this slot
+	 * is a minimum like min_rollback.  NULL: none.  Raising the floor
+	 * after success is the caller's (ukit_rollback_raise()). */
+	const char     *rollback_state;
+	const char     *rollback_slot;   /* NULL: "default" */
+	/* Revocation lists (crl.h, borrowed): every certificate of the
+	 * chain is checked against its issuer's list.  NULL: none. */
+	STACK_OF(X509_CRL) *crls;
+	/* RFC 3161 TSA roots (tsa.h, borrowed): the bundle must carry a
+	 * timestamp that verifies against them, and the signing certificate
+	 * is checked at the stamped time.  NULL: timestamps are ignored. */
+	STACK_OF(X509) *tsa_roots;
 	const struct verify_progress *progress;   /* may be NULL */
 };
 
@@ -62,6 +75,8 @@ struct verify_result {
 	struct stmt st;            /* parsed statement (when have_st) */
 	bool        have_st;
 	bool        lost;          /* a reason could not be recorded */
+	bool        have_stamp;    /* a timestamp verified (tsa_roots) */
+	time_t      stamped;       /* its genTime */
 };
 
 /*

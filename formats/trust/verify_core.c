@@ -26,6 +26,7 @@
 #include "dsse.h"
 #include "err.h"
 #include "io.h"
+#include "rollback.h"
 #include "sealfd.h"
 #include "sig.h"
 #include "solo5.h"
@@ -228,8 +229,41 @@ static void check_image(const struct vrun *o, int fd,
 	json_decref(solo5);
 }
 
+/* The floor of the device's rollback state (rollback.h); fails closed. */
+static void check_rollback_state(const struct vrun *o, struct verify_result *r)
+{
+	const char *slot = o->p->rollback_slot ? o->p->rollback_slot
+					       : UKIT_ROLLBACK_DEFAULT;
+	struct ukit_rollback_state *s;
+	struct fmt_err e = { 0 };
+	uint64_t floor;
+
+	if (o->p->rollback_state == NULL)
+		return;
+	if ((s = malloc(sizeof *s)) == NULL) {
+		verify_reason(r, "rollback state: out of memory");
+		return;
+	}
+	if (ukit_rollback_load(o->p->rollback_state, s, NULL, &e) != 0) {
+		if (e.off != FMT_NOOFF)
+			verify_reason(r, "rollback state %s:0x%" PRIx64 ": %s",
+			       o->p->rollback_state, e.off, e.msg);
+		else
+			verify_reason(r, "rollback state %s: %s",
+			       o->p->rollback_state, e.msg);
+	} else {
+		floor = ukit_rollback_floor(s, slot);
+		if (r->st.rollback < floor)
+			verify_reason(r, "rollback index %" PRIu64 " is below the floor "
+			       "%" PRIu64 " of slot %s in %s", r->st.rollback,
+			       floor, slot, o->p->rollback_state);
+	}
+	free(s);
+}
+
 static void check_policy(const struct vrun *o, struct verify_result *r)
 {
+	check_rollback_state(o, r);
 	if (r->st.rollback < o->p->min_rollback)
 		verify_reason(r, "rollback index %" PRIu64 " is below the minimum %" PRIu64,
 		       r->st.rollback, o->p->min_rollback);
@@ -299,6 +333,10 @@ int verify_run(int fd, const char *path, const struct verify_policy *p,
 	have_b = true;
 	if (check_signature(o, &b, r) != 0)
 		goto report;
+	if (x != NULL && x->timestamp != NULL)
+		x->timestamp(o, &b, r);
+	else if (p->tsa_roots != NULL)
+		verify_reason(r, "timestamps need the full verifier");
 	/* Only the verified payload bytes are parsed. */
 	if (stmt_parse(b.env.payload, b.env.payload_len, &r->st, &be) != 0) {
 		verify_reason(r, "statement: %s", be.msg);
@@ -306,7 +344,8 @@ int verify_run(int fd, const char *path, const struct verify_policy *p,
 	}
 	r->have_st = true;
 	r->statement = r->st.root;
-	if (p->verity_only && x != NULL && x->verity_only != NULL)
+	if (x != NULL && x->verity_only != NULL && (p->verity_only ||
+	    (x->verity_fast != NULL && x->verity_fast(o, image_len, r))))
 		x->verity_only(o, fd, image_len, r);
 	else if (p->verity_only)
 		verify_reason(r, "--verity-only needs the full verifier");

@@ -5,6 +5,7 @@
 #ifndef UKIT_VERIFY_INT_H
 #define UKIT_VERIFY_INT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "bundle.h"
@@ -32,12 +33,18 @@ struct verify_ext {
 	/* the envelope's signature by the leaf of the bundle's chain */
 	int  (*chain_signature)(const struct vrun *o, const struct bundle *b,
 				struct verify_result *r);
-	/* the chain to a root, usages, validity (policy roots) */
+	/* the RFC 3161 timestamp over the signature (policy tsa_roots) */
+	void (*timestamp)(const struct vrun *o, const struct bundle *b,
+			  struct verify_result *r);
+	/* the chain to a root, usages, validity, revocation (policy roots) */
 	void (*chain)(const struct vrun *o, const struct bundle *b,
 		      struct verify_result *r);
 	/* a detached CMS signature instead of a bundle (policy cms) */
 	void (*cms)(const struct vrun *o, int fd, struct verify_result *r);
-	/* the dm-verity tree alone (policy verity_only) */
+	/* whether the signed dm-verity root can stand for the SHA-256 pass */
+	bool (*verity_fast)(const struct vrun *o, uint64_t image_len,
+			    const struct verify_result *r);
+	/* the dm-verity tree alone (policy verity_only, or verity_fast) */
 	void (*verity_only)(const struct vrun *o, int fd, uint64_t image_len,
 			    struct verify_result *r);
 	/* a consumer of the pass over the image (the signed verity root) */

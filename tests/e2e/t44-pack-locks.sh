@@ -70,7 +70,7 @@ expect_fail 1 "img.qcow2: $busy" "convert refuses it" \
 [ ! -e out.raw ] && ok "no output" || not_ok "convert left out.raw"
 expect_fail 1 "img.qcow2: $busy" "compare refuses it" \
 	ukit-pack compare in.raw img.qcow2
-ukit-sign keygen --type ecdsa-p256 k >/dev/null 2>&1
+ukit-sign keygen --no-passphrase --type ecdsa-p256 k >/dev/null 2>&1
 expect_fail 1 "img.qcow2: $busy" "ukit-sign sign refuses it too" \
 	ukit-sign sign --key k.key img.qcow2
 [ ! -e img.qcow2.bundle.json ] && ok "no bundle" || not_ok "sign left a bundle"

@@ -11,7 +11,7 @@ bash "$TOP/tests/gen/mkelf.sh" -m "$SHARED/data/solo5/m03-net-block/note.hex" -d
 printf 'secret passphrase\n' > pass.txt
 
 for t in ecdsa-p256 ed25519 rsa3072 rsa4096; do
-	check "keygen $t" ukit-sign keygen --type "$t" "$t"
+	check "keygen $t" ukit-sign keygen --no-passphrase --type "$t" "$t"
 	mode=$(stat -c %a "$t.key")
 	[ "$mode" = 600 ] && ok "keygen $t: private key mode 0600" || not_ok "keygen $t: mode $mode"
 	check "keygen $t: PKCS#8 private key" grep -q '^-----BEGIN PRIVATE KEY-----' "$t.key"
@@ -24,7 +24,7 @@ for t in ecdsa-p256 ed25519 rsa3072 rsa4096; do
 	esac
 	# key id = sha256 of the SPKI DER
 	want=$(openssl pkey -pubin -in "$t.pub" -outform DER | sha256sum | cut -d' ' -f1)
-	ukit-sign keygen --type "$t" "$t-2" > "$T/kid" 2>/dev/null
+	ukit-sign keygen --no-passphrase --type "$t" "$t-2" > "$T/kid" 2>/dev/null
 	got=$(openssl pkey -pubin -in "$t-2.pub" -outform DER | sha256sum | cut -d' ' -f1)
 	[ "$(cat "$T/kid")" = "$got" ] && ok "keygen $t prints the key id (sha256 of SPKI DER)" || not_ok "keygen $t key id"
 
@@ -47,7 +47,7 @@ printf 'wrong\n' > wrong.txt
 expect_fail 1 "wrong passphrase" "wrong passphrase fails" \
 	ukit-sign sign --key enc.key --passphrase-file wrong.txt -o enc2.json k.elf
 [ ! -e enc2.json ] && ok "no output after a failed sign" || not_ok "enc2.json written"
-expect_fail 1 "File exists" "keygen refuses to overwrite" ukit-sign keygen --type ed25519 enc
+expect_fail 1 "File exists" "keygen refuses to overwrite" ukit-sign keygen --no-passphrase --type ed25519 enc
 # Secrets from pipes, so that they need not be written to disk: a shell's
 # <(...), /dev/stdin; a directory is still refused.
 check "keygen, passphrase from <(...)" ukit-sign keygen --type ed25519 \
@@ -112,9 +112,15 @@ pae k-ed25519.bundle.json > pae.bin
 check "peer: openssl pkeyutl -verify -rawin accepts the Ed25519 signature" \
 	openssl pkeyutl -verify -pubin -inkey ed25519.pub -rawin -in pae.bin -sigfile sig.der
 pae k-rsa3072.bundle.json > pae.bin
-check "peer: openssl dgst accepts the RSA-PSS signature" \
+check "peer: openssl dgst accepts the RSA PKCS#1 v1.5 signature (the default)" \
+	openssl dgst -sha256 -verify rsa3072.pub -signature sig.der pae.bin
+ukit-sign sign -q --rsa-pss --key rsa3072.key -o pss.bundle.json k.elf
+pae pss.bundle.json > pae.bin
+check "peer: openssl dgst accepts the --rsa-pss signature" \
 	openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:digest \
 	-verify rsa3072.pub -signature sig.der pae.bin
+check "verify accepts the --rsa-pss bundle" ukit-sign verify -q --pub rsa3072.pub \
+	--bundle pss.bundle.json k.elf
 
 # Appended ELF: the original bytes come first and readelf still reads it.
 size=$(stat -c %s k.elf)

@@ -10,8 +10,8 @@ cd "$T"
 head -c 4096 /dev/urandom > pad.bin
 bash "$TOP/tests/gen/mkelf.sh" -m "$SHARED/data/solo5/m03-net-block/note.hex" -d pad.bin k.elf >/dev/null
 bash "$TOP/tests/gen/mkelf.sh" -m "$SHARED/data/solo5/m01-net/note.hex" other.elf >/dev/null
-ukit-sign keygen --type ed25519 k >/dev/null
-ukit-sign keygen --type ecdsa-p256 k2 >/dev/null
+ukit-sign keygen --no-passphrase --type ed25519 k >/dev/null
+ukit-sign keygen --no-passphrase --type ecdsa-p256 k2 >/dev/null
 ukit-sign sign --key k.key --rollback 5 k.elf
 ukit-sign sign --key k.key other.elf
 ukit-sign sign --key k.key --rollback 5 --append -o ka.elf k.elf

@@ -98,9 +98,10 @@ token_cms() {
 }
 token_cms k1
 
-# An RSA key on the token signs with RSA-PSS (CKM_RSA_PKCS_PSS), as file
-# keys do: openssl checks the bundle's signature over the DSSE encoding
-# and the CMS signature, which names rsassaPss.
+# An RSA key on the token signs bundles with PKCS#1 v1.5 (CKM_RSA_PKCS),
+# or with --rsa-pss RSA-PSS (CKM_RSA_PKCS_PSS), as file keys do: openssl
+# checks the bundle's signature over the DSSE encoding and the CMS
+# signature, which names rsassaPss.
 token_key k2 02 rsa:3072
 [ -s "$T/k2.pub" ] || not_ok "fixture: no RSA 3072 token key k2"
 check "sign with an RSA token key" ukit-sign sign -q \
@@ -108,10 +109,15 @@ check "sign with an RSA token key" ukit-sign sign -q \
 check "verify it with the token's RSA public key" \
 	ukit-sign verify -q --pub "$T/k2.pub" --bundle "$T/r.json" "$T/img"
 (cd "$T" && pae r.json >pae.bin)
+check "peer: openssl dgst accepts the token's PKCS#1 v1.5 signature" \
+	openssl dgst -sha256 -verify "$T/k2.pub" -signature "$T/sig.der" "$T/pae.bin"
+check "sign --rsa-pss with the RSA token key" ukit-sign sign -q --rsa-pss \
+	--key "pkcs11:token=ukit;object=k2" --pin-file "$T/pin" -o "$T/r.json" "$T/img"
+(cd "$T" && pae r.json >pae.bin)
 check "peer: openssl dgst accepts the token's RSA-PSS signature" \
 	openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:digest \
 	-verify "$T/k2.pub" -signature "$T/sig.der" "$T/pae.bin"
-check "the signature is not PKCS#1 v1.5" sh -c "! openssl dgst -sha256 \
+check "the --rsa-pss signature is not PKCS#1 v1.5" sh -c "! openssl dgst -sha256 \
 	-verify '$T/k2.pub' -signature '$T/sig.der' '$T/pae.bin' >/dev/null 2>&1"
 token_cms k2
 openssl cms -cmsout -print -inform DER -in "$T/img.p7s" >"$T/cms.txt" 2>&1

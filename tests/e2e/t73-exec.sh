@@ -6,8 +6,8 @@
 # reason) never runs the tender.
 . "$(dirname "$0")/lib.sh"
 
-ukit-sign keygen --type ecdsa-p256 "$T/k" >/dev/null
-ukit-sign keygen --type ecdsa-p256 "$T/other" >/dev/null
+ukit-sign keygen --no-passphrase --type ecdsa-p256 "$T/k" >/dev/null
+ukit-sign keygen --no-passphrase --type ecdsa-p256 "$T/other" >/dev/null
 head -c 100000 /dev/urandom >"$T/img"
 want=$(sha256sum <"$T/img" | cut -d' ' -f1)
 ukit-sign sign -q --key "$T/k.key" "$T/img"

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 VS="veritysetup --no-superblock --hash=sha256 --data-block-size=4096 --hash-block-size=4096"
-ukit-sign keygen --type ecdsa-p256 "$T/k" >/dev/null
+ukit-sign keygen --no-passphrase --type ecdsa-p256 "$T/k" >/dev/null
 truncate -s 16M "$T/disk"
 head -c 1000000 /dev/urandom | dd of="$T/disk" conv=notrunc status=none
 head -c 300000 /dev/urandom | dd of="$T/disk" bs=4096 seek=3000 conv=notrunc status=none
@@ -57,8 +57,10 @@ for off in 5000 $((12 * 1024 * 1024)); do
 	flip_byte "$T/bad" $off
 	expect_fail 1 "dm-verity root" "byte at $off changed: --verity-only fails" \
 		ukit-sign verify -q --verity-only --pub "$T/k.pub" --bundle "$T/disk.bundle.json" "$T/bad"
-	expect_fail 1 "dm-verity root" "byte at $off changed: streaming verify names the tree too" \
+	expect_fail 1 "dm-verity root" "byte at $off changed: verify (the tree, as the root is signed) fails" \
 		ukit-sign verify -q --pub "$T/k.pub" --bundle "$T/disk.bundle.json" "$T/bad"
+	expect_fail 1 "dm-verity root" "byte at $off changed: streaming verify (--exec) names the tree too" \
+		ukit-sign verify -q --pub "$T/k.pub" --bundle "$T/disk.bundle.json" "$T/bad" --exec true
 	cp "$T/.err" "$T/stream.err"
 	check "byte at $off changed: the digest is named as well" \
 		grep -q "differs from the signed digest" "$T/stream.err"

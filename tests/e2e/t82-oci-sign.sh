@@ -15,8 +15,8 @@ mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
 
 bash "$gen/mkhvt.sh" k.hvt
 bash "$gen/mkhvt.sh" -t 2 spt.elf
-ukit-sign keygen --type ecdsa-p256 ka >/dev/null
-ukit-sign keygen --type ed25519 kb >/dev/null
+ukit-sign keygen --no-passphrase --type ecdsa-p256 ka >/dev/null
+ukit-sign keygen --no-passphrase --type ed25519 kb >/dev/null
 ukit-pack oci build k.hvt -o oci:lay:v1 >b.txt
 ukit-pack oci build spt.elf -o oci:lay:other >b2.txt
 D=$(cut -d' ' -f1 b.txt)
@@ -115,7 +115,7 @@ check "pull --verify-pub with the right key" ukit-pack oci pull --verify-pub ka.
 	docker://$R/uk/app:v1 oci:pv
 check "the verified pull extracts" ukit-pack oci extract oci:pv:v1 --kernel-out k.pv
 same_file "kernel through a verified pull" k.hvt k.pv
-ukit-sign keygen --type ecdsa-p256 kc >/dev/null
+ukit-sign keygen --no-passphrase --type ecdsa-p256 kc >/dev/null
 expect_fail 1 "signature check failed, nothing written" "pull --verify-pub, wrong key" \
 	ukit-pack oci pull --verify-pub kc.pub docker://$R/uk/app:v1 oci:pw
 check "nothing written" sh -c "[ ! -e pw/index.json ] && [ -z \"\$(ls pw/blobs/sha256)\" ]"

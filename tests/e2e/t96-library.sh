@@ -85,8 +85,8 @@ for kind in shared static; do
 	fi
 done
 
-ukit-sign keygen --type ed25519 "$T/rel" >/dev/null
-ukit-sign keygen --type ecdsa-p256 "$T/other" >/dev/null
+ukit-sign keygen --no-passphrase --type ed25519 "$T/rel" >/dev/null
+ukit-sign keygen --no-passphrase --type ecdsa-p256 "$T/other" >/dev/null
 cp "$T/k.hvt" "$T/app.hvt"
 ukit-sign sign -q --key "$T/rel.key" "$T/app.hvt"
 want=$(sha256sum <"$T/app.hvt" | cut -d' ' -f1)

@@ -29,8 +29,8 @@ grep -E ' T ((ukit_)?(cert_|cms_|verity_|elfimg_|qcow2_|image_open|p11_)|elf_beg
 [ ! -s "$T/bad" ] && ok "ukit-verify links no chain, CMS, verity, qcow2, PKCS#11, libelf, zstd or curl code" ||
 	not_ok "ukit-verify links $(head -5 "$T/bad" | tr '\n' ' ')"
 
-ukit-sign keygen --type ecdsa-p256 "$T/k" >/dev/null
-ukit-sign keygen --type ed25519 "$T/ed" >/dev/null
+ukit-sign keygen --no-passphrase --type ecdsa-p256 "$T/k" >/dev/null
+ukit-sign keygen --no-passphrase --type ed25519 "$T/ed" >/dev/null
 bash "$TOP/tests/gen/mkhvt.sh" -m "$SHARED/data/solo5/m03-net-block/note.hex" "$T/app.hvt" >/dev/null 2>&1
 ukit-sign sign -q --key "$T/k.key" --rollback 7 "$T/app.hvt"
 check "a signed Solo5 image verifies" "$V" --pub "$T/k.pub" "$T/app.hvt"

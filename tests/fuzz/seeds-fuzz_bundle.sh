@@ -9,7 +9,7 @@ trap 'rm -rf "$t"' EXIT
 mkdir -p "$c"
 [ -x "$B/ukit-sign" ] || exit 0
 head -c 3000 /dev/urandom > "$t/img"
-"$B/ukit-sign" keygen --type ecdsa-p256 "$t/k" >/dev/null
+"$B/ukit-sign" keygen --no-passphrase --type ecdsa-p256 "$t/k" >/dev/null
 "$B/ukit-sign" sign --key "$t/k.key" --annotate a=b -o "$c/seed-key.json" "$t/img"
 sh tests/gen/mkpki.sh "$t" "$t/k.key" p >/dev/null 2>&1 &&
 	"$B/ukit-sign" sign --key "$t/k.key" --cert "$t/p-leaf.pem" \

@@ -425,8 +425,20 @@ static void test_bundle_rejects(void **state)
 		{ "[]", "not a JSON object" },
 		{ "{\"mediaType\":\"x\"}", "missing \"verificationMaterial\"" },
 		{ "{\"mediaType\":\"x\",\"extra\":1}", "$: unknown key \"extra\"" },
-		{ "{\"mediaType\":\"application/vnd.dev.sigstore.bundle+json;version=0.2\","
+		{ "{\"mediaType\":\"application/vnd.dev.sigstore.bundle+json;version=0.1\","
 		  "\"verificationMaterial\":{},\"dsseEnvelope\":{}}", "$.mediaType" },
+		{ "{\"mediaType\":\"" BUNDLE_MEDIA_TYPE_V02 "\",\"verificationMaterial\":"
+		  "{\"certificate\":{\"rawBytes\":\"AA==\"}},\"dsseEnvelope\":{}}",
+		  "$.verificationMaterial.certificate: only in a v0.3 bundle" },
+		{ "{\"mediaType\":\"" BUNDLE_MEDIA_TYPE "\",\"verificationMaterial\":"
+		  "{\"certificate\":{\"rawBytes\":\"AA==\"},\"publicKey\":{\"hint\":\"x\"}},"
+		  "\"dsseEnvelope\":{}}", "want exactly one of \"publicKey\", \"certificate\"" },
+		{ "{\"mediaType\":\"" BUNDLE_MEDIA_TYPE "\",\"verificationMaterial\":"
+		  "{\"certificate\":{\"rawBytes\":\"\"}},\"dsseEnvelope\":{}}",
+		  "$.verificationMaterial.certificate.rawBytes: empty" },
+		{ "{\"mediaType\":\"" BUNDLE_MEDIA_TYPE "\",\"verificationMaterial\":"
+		  "{\"certificate\":{\"rawBytes\":\"AA==\",\"x\":1}},\"dsseEnvelope\":{}}",
+		  "$.verificationMaterial.certificate: unknown key \"x\"" },
 		{ "{\"mediaType\":\"" BUNDLE_MEDIA_TYPE "\",\"verificationMaterial\":{},"
 		  "\"dsseEnvelope\":{}}", "exactly one" },
 		{ "{\"mediaType\":\"" BUNDLE_MEDIA_TYPE "\",\"verificationMaterial\":"
