@@ -34,15 +34,31 @@ static int cmd_set_package_metadata(int argc, char **argv);
 
 static const struct cli_cmd cmds[] = {
 	{ "gen-manifest", cmd_gen_manifest,
-	  "gen-manifest [--format c|note|object] [--arch ARCH] SOURCE OUTPUT" },
-	{ "validate", cmd_validate, "validate [-q] SOURCE" },
-	{ "query-manifest", cmd_query_manifest, "query-manifest BINARY" },
-	{ "query-abi", cmd_query_abi, "query-abi BINARY" },
-	{ "notes", cmd_notes, "notes [--json] BINARY" },
+	  "gen-manifest [--format c|note|object] [--arch x86_64|aarch64|ppc64le]\n"
+	  "        SOURCE OUTPUT",
+	  "Compile a JSON manifest SOURCE into C source, a note or an object.\n"
+	  "--format c|note|object\tC source as Solo5 makes it (default), the raw note, or an ELF object\n"
+	  "--arch ARCH\tfor --format object: x86_64, aarch64 or ppc64le (default: this host)\n" },
+	{ "validate", cmd_validate, "validate [-q] SOURCE|BINARY",
+	  "Check a JSON manifest, or the Solo5 notes of an executable as a tender reads them.\n"
+	  "-q, --quiet\tprint nothing; the exit status tells\n" },
+	{ "query-manifest", cmd_query_manifest, "query-manifest BINARY",
+	  "Print the Solo5 manifest of BINARY as JSON, as solo5-elftool does.\n" },
+	{ "query-abi", cmd_query_abi, "query-abi BINARY",
+	  "Print the Solo5 ABI target and version of BINARY as JSON, as solo5-elftool does.\n" },
+	{ "notes", cmd_notes, "notes [--json] BINARY",
+	  "Print every ELF note of BINARY, decoded, as JSON.\n"
+	  "--json\tJSON output (the only output; schema elftool-notes.schema.json)\n" },
 	{ "set-manifest", cmd_set_manifest,
-	  "set-manifest SOURCE BINARY (-o OUTPUT | --in-place)" },
+	  "set-manifest SOURCE BINARY (-o OUTPUT | --in-place)",
+	  "Replace the Solo5 manifest of BINARY with the one compiled from SOURCE.\n"
+	  "-o, --output OUTPUT\twrite the result to OUTPUT\n"
+	  "--in-place\treplace BINARY atomically\n" },
 	{ "set-package-metadata", cmd_set_package_metadata,
-	  "set-package-metadata JSON BINARY (-o OUTPUT | --in-place)" },
+	  "set-package-metadata JSON BINARY (-o OUTPUT | --in-place)",
+	  "Add or replace the FDO package metadata note of BINARY.\n"
+	  "-o, --output OUTPUT\twrite the result to OUTPUT\n"
+	  "--in-place\treplace BINARY atomically\n" },
 };
 
 /* ---- gen-manifest, validate ---------------------------------------- */
@@ -61,7 +77,16 @@ static int read_source(const char *path, char **out, size_t *outlen,
 	if (strcmp(path, "-") == 0)
 		fd = STDIN_FILENO;
 	else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return fmt_errno(e, FMT_NOOFF, "cannot open");
+		return errno == EISDIR ? fmt_errf(e, FMT_NOOFF, CLI_IS_DIR)
+				       : fmt_errno(e, FMT_NOOFF, "cannot open");
+	else {
+		struct stat st;
+
+		if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+			close(fd);
+			return fmt_errf(e, FMT_NOOFF, CLI_IS_DIR);
+		}
+	}
 	if ((buf = malloc(cap)) == NULL) {
 		if (fd != STDIN_FILENO)
 			close(fd);
@@ -79,6 +104,10 @@ static int read_source(const char *path, char **out, size_t *outlen,
 		if (n == 0)
 			break;
 		len += (size_t)n;
+	}
+	if (len == 0) {
+		fmt_errf(e, FMT_NOOFF, CLI_EMPTY_FILE);
+		goto fail;
 	}
 	if (len > MANIFEST_JSON_MAX) {
 		fmt_errf(e, FMT_NOOFF, "manifest too large (> %d bytes)",
@@ -120,15 +149,11 @@ static int load_manifest(const char *path, struct manifest *m)
 
 enum gen_format { GEN_C, GEN_NOTE, GEN_OBJECT };
 
-#define GEN_USAGE "gen-manifest [--format c|note|object] " \
-	"[--arch x86_64|aarch64|ppc64le] SOURCE OUTPUT"
-
 static int cmd_gen_manifest(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "format", required_argument, NULL, 'f' },
 		{ "arch",   required_argument, NULL, 'a' },
-		{ "help",   no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	enum manifest_arch arch = manifest_host_arch();
@@ -142,11 +167,8 @@ static int cmd_gen_manifest(int argc, char **argv)
 	int c, rc;
 
 	/* Solo5's contract: every error, usage included, exits 1. */
-	while ((c = getopt_long(argc, argv, "f:a:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'h':
-			printf("usage: %s %s\n", cli_prog, GEN_USAGE);
-			return 0;
 		case 'f':
 			if (strcmp(optarg, "c") == 0)
 				fmt = GEN_C;
@@ -169,14 +191,11 @@ static int cmd_gen_manifest(int argc, char **argv)
 			}
 			break;
 		default:
-			cli_errx("usage: %s %s", cli_prog, GEN_USAGE);
-			return 1;
+			cli_usage(stderr, 1);
 		}
 	}
-	if (argc - optind != 2) {
-		cli_errx("usage: %s %s", cli_prog, GEN_USAGE);
-		return 1;
-	}
+	if (argc - optind != 2)
+		cli_usage(stderr, 1);
 	if (load_manifest(argv[optind], &m) < 0)
 		return 1;
 
@@ -220,30 +239,19 @@ static int cmd_validate(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "quiet", no_argument, NULL, 'q' },
-		{ "help",  no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct manifest m;
 	bool quiet = false;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			printf("usage: %s validate [-q] SOURCE\n", cli_prog);
-			return 0;
-		case 'q':
-			quiet = true;
-			break;
-		default:
-			cli_errx("usage: %s validate [-q] SOURCE", cli_prog);
-			return 2;
-		}
+	while ((c = getopt_long(argc, argv, "q", opts, NULL)) != -1) {
+		if (c != 'q')
+			cli_usage(stderr, 2);
+		quiet = true;
 	}
-	if (argc - optind != 1) {
-		cli_errx("usage: %s validate [-q] SOURCE", cli_prog);
-		return 2;
-	}
+	if (argc - optind != 1)
+		cli_usage(stderr, 2);
 	if (load_manifest(argv[optind], &m) < 0)
 		return 1;
 	if (!quiet)
@@ -304,12 +312,9 @@ static const char *query_operand(int argc, char **argv)
 {
 	static const struct option longopts[] = { { NULL, 0, NULL, 0 } };
 
-	opterr = 0;
 	if (getopt_long(argc, argv, "+", longopts, NULL) != -1 ||
-	    argc - optind != 1) {
-		fprintf(stderr, "usage: %s %s BINARY\n", cli_prog, argv[0]);
-		return NULL;
-	}
+	    argc - optind != 1)
+		cli_usage(stderr, 1);
 	return argv[optind];
 }
 
@@ -325,7 +330,9 @@ static int cmd_query_manifest(int argc, char **argv)
 	if (solo5_query(path, &m, &have, NULL, NULL) < 0)
 		return 1;
 	if (!have) {
-		cli_errx("%s: no Solo5 manifest found in executable", path);
+		/* Solo5's words under its name, which its callers match */
+		cli_errx("%s: %s Solo5 manifest found in executable", path,
+			 cli_solo5 ? "No" : "no");
 		return 1;
 	}
 	/*
@@ -367,8 +374,8 @@ static int cmd_query_abi(int argc, char **argv)
 	if (solo5_query(path, NULL, NULL, &abi, &have) < 0)
 		return 1;
 	if (!have) {
-		cli_errx("%s: no Solo5 ABI information found in executable",
-			 path);
+		cli_errx("%s: %s Solo5 ABI information found in executable",
+			 path, cli_solo5 ? "No" : "no");
 		return 1;
 	}
 	printf("{\n"
@@ -391,8 +398,8 @@ static int cmd_notes(int argc, char **argv)
 	const char *path;
 	int c, fd, rc = 1;
 
-	while ((c = getopt_long(argc, argv, "j", longopts, NULL)) != -1) {
-		if (c != 'j')   /* JSON is the only output; -j is accepted */
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c != 'j')   /* JSON is the only output; --json is accepted */
 			cli_usage(stderr, 2);
 	}
 	if (argc - optind != 1)
@@ -426,7 +433,7 @@ static int cmd_notes(int argc, char **argv)
  * -o OUTPUT and --in-place, then two operands.  0, or 2 after a usage
  * message.
  */
-static int edit_opts(int argc, char **argv, const char *synopsis,
+static int edit_opts(int argc, char **argv, const char *cmd,
 		     const char **out, bool *in_place)
 {
 	static const struct option opts[] = {
@@ -450,16 +457,19 @@ static int edit_opts(int argc, char **argv, const char *synopsis,
 			goto usage;
 		}
 	}
+	if (*out != NULL && *in_place) {
+		cli_errx("%s: -o and --in-place exclude each other", cmd);
+		cli_usage(stderr, 2);
+	}
 	if (argc - optind != 2 || (*out == NULL) == !*in_place)
 		goto usage;
 	if (*out != NULL && strcmp(*out, "-") == 0) {
-		cli_errx("%s: -o -: the output must be a file", argv[0]);
+		cli_errx("%s: -o -: the output must be a file", cmd);
 		return 2;
 	}
 	return 0;
 usage:
-	cli_errx("usage: %s %s", cli_prog, synopsis);
-	return 2;
+	cli_usage(stderr, 2);
 }
 
 /*
@@ -584,9 +594,7 @@ static int cmd_set_manifest(int argc, char **argv)
 	bool in_place;
 	int rc;
 
-	rc = edit_opts(argc, argv,
-		       "set-manifest SOURCE BINARY (-o OUTPUT | --in-place)",
-		       &out, &in_place);
+	rc = edit_opts(argc, argv, "set-manifest", &out, &in_place);
 	if (rc != 0)
 		return rc;
 	if (load_manifest(argv[optind], &m) < 0)
@@ -603,8 +611,7 @@ static int cmd_set_package_metadata(int argc, char **argv)
 	bool in_place;
 	int rc;
 
-	rc = edit_opts(argc, argv, "set-package-metadata JSON BINARY "
-		       "(-o OUTPUT | --in-place)", &out, &in_place);
+	rc = edit_opts(argc, argv, "set-package-metadata", &out, &in_place);
 	if (rc != 0)
 		return rc;
 	path = argv[optind];
@@ -624,6 +631,14 @@ static int cmd_set_package_metadata(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	return cli_main("ukit-elftool", cmds, sizeof cmds / sizeof cmds[0],
-			argc, argv);
+	const char *base = strrchr(argv[0], '/');
+
+	/* Installed as solo5-elftool (make install-compat): its name in
+	 * every message and Solo5's exit codes for --help, --version and
+	 * no arguments. */
+	base = base != NULL ? base + 1 : argv[0];
+	if (strcmp(base, "solo5-elftool") == 0)
+		cli_solo5 = true;
+	return cli_main(cli_solo5 ? "solo5-elftool" : "ukit-elftool", cmds,
+			sizeof cmds / sizeof cmds[0], argc, argv);
 }

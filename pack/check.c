@@ -56,7 +56,7 @@ int cmd_check(int argc, char **argv)
 	uint64_t stale;
 	int c, fd, rc;
 
-	while ((c = getopt_long(argc, argv, "jU", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "U", lo, NULL)) != -1) {
 		if (c == 'j')
 			json = true;
 		else if (c == 'U')
@@ -67,7 +67,7 @@ int cmd_check(int argc, char **argv)
 	if (argc - optind != 1)
 		cli_usage(stderr, 2);
 	path = e.path = argv[optind];
-	if ((fd = cli_open_input(path)) < 0)
+	if ((fd = cli_open_nonempty(path)) < 0)
 		return 1;
 	if (!force_share && image_lock(fd, &e) < 0) {
 		open_err(&e);

@@ -526,7 +526,7 @@ int cmd_info(int argc, char **argv)
 	json_t *j;
 	int c, fd, rc = 1;
 
-	while ((c = getopt_long(argc, argv, "jf:U", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:U", lo, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;

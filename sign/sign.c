@@ -48,22 +48,63 @@
 
 static const struct cli_cmd cmds[] = {
 	{ "keygen", cmd_keygen,
-	  "keygen --type ecdsa-p256|ed25519|rsa3072|rsa4096 [--passphrase-file F]\n"
-	  "        PREFIX" },
+	  "keygen [--type ecdsa-p256|ed25519|rsa3072|rsa4096] [--passphrase-file F]\n"
+	  "        PREFIX",
+	  "Make a key pair: PREFIX.key (private, PEM) and PREFIX.pub.\n"
+	  "--type TYPE\tecdsa-p256 (default), ed25519, rsa3072 or rsa4096\n"
+	  "--passphrase-file F\tencrypt the private key with the first line of F\n" },
 	{ "sign", cmd_sign,
 	  "sign --key KEY|pkcs11:URI [--passphrase-file F] [--cert LEAF [--chain FILE]]\n"
 	  "        [--pin-file F] [--pkcs11-module SO] [--rollback N] [--annotate K=V]...\n"
 	  "        [--verity [--salt HEX] [--hash-file F]] [--append]\n"
-	  "        [--format bundle|cms] [-o OUT] [-p|-q] IMAGE" },
+	  "        [--format bundle|cms] [-o OUT] [-p|-q] IMAGE",
+	  "Sign IMAGE: write IMAGE.bundle.json (or -o OUT).\n"
+	  "--key KEY\tthe private key: a PEM file, a pipe or a pkcs11: URI\n"
+	  "--passphrase-file F\tthe key's passphrase, from the first line of F\n"
+	  "--cert LEAF\tsign as the holder of this X.509 certificate\n"
+	  "--chain FILE\tintermediate certificates (PEM) for --cert\n"
+	  "--pin-file F\tthe PIN of a pkcs11: key, from the first line of F\n"
+	  "--pkcs11-module SO\tthe PKCS#11 module to load\n"
+	  "--rollback N\tthe rollback index (default 0)\n"
+	  "--annotate K=V\tadd an annotation (repeatable, up to 64)\n"
+	  "--verity\tadd a dm-verity root hash to the statement\n"
+	  "--salt HEX\tsalt of the dm-verity tree ('-': none)\n"
+	  "--hash-file F\talso write the dm-verity hash tree to F\n"
+	  "--append\tappend the bundle and a footer to the image\n"
+	  "--format bundle|cms\ta bundle (default) or a detached CMS signature\n"
+	  "-o, --output OUT\twrite the signature to OUT\n"
+	  "-p, --progress\tdraw a progress bar on standard error\n"
+	  "-q, --quiet\tno progress bar\n" },
 	{ "verify", cmd_verify,
 	  "verify (--pub KEY... | --ca ROOT...) [--bundle B] [--min-rollback N]\n"
 	  "        [--require-format F] [--require-target T] [--check-time] [--json]\n"
 	  "        [--verity-only] [-p|-q] IMAGE [--exec TENDER [ARGS...]]\n"
 	  "    ukit-sign verify --ca ROOT... --cms IMAGE.p7s [--json] IMAGE\n"
-	  "        [--exec TENDER [ARGS...]]" },
-	{ "inspect", cmd_inspect, "inspect BUNDLE|IMAGE" },
+	  "        [--exec TENDER [ARGS...]]",
+	  "Verify IMAGE against its signature; exit 0 only if every check holds.\n"
+	  "--pub KEY\ta trusted public key (repeatable)\n"
+	  "--ca ROOT\ta trusted root certificate (repeatable)\n"
+	  "--bundle B\tthe bundle (default IMAGE.bundle.json or appended)\n"
+	  "--min-rollback N\trefuse a rollback index below N\n"
+	  "--require-format F\trequire this image format in the statement\n"
+	  "--require-target T\trequire this Solo5 target in the statement\n"
+	  "--check-time\tcheck certificate validity periods (at the signing time)\n"
+	  "--json\tprint the result as JSON (schema ukit-sign-verify.schema.json)\n"
+	  "--verity-only\tcheck the image by its signed dm-verity root alone\n"
+	  "--cms IMAGE.p7s\tverify a detached CMS signature\n"
+	  "-p, --progress\tdraw a progress bar on standard error\n"
+	  "-q, --quiet\tno progress bar\n"
+	  "--exec TENDER [ARGS...]\tif verified, run TENDER on a sealed copy of IMAGE\n" },
+	{ "inspect", cmd_inspect, "inspect [--json] BUNDLE|IMAGE",
+	  "Print what a bundle (or an image's signature) says, without verifying.\n"
+	  "--json\tprint JSON (schema ukit-sign-inspect.schema.json)\n" },
 	{ "verity", cmd_verity,
-	  "verity [--salt HEX] [--hash-file F] [-j THREADS] [--json] IMAGE" },
+	  "verity [--salt HEX] [--hash-file F] [-j THREADS] [--json] IMAGE",
+	  "Compute the dm-verity root hash of IMAGE, as veritysetup format does.\n"
+	  "--salt HEX\tsalt of the tree ('-': none)\n"
+	  "--hash-file F\talso write the hash tree to F\n"
+	  "-j, --threads THREADS\tthreads to hash with (default: online CPUs)\n"
+	  "--json\tprint JSON (the statement's verity object)\n" },
 };
 
 

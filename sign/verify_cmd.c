@@ -84,7 +84,7 @@ static int load_verify_keys(struct verify_opts *o, int argc, char **argv)
 	STACK_OF(X509) *sk;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "b:jpq", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "pq", opts, NULL)) != -1) {
 		switch (c) {
 		case 'K':
 			if (o->npub >= MAX_PUBS) {
