@@ -15,7 +15,7 @@ D=$SHARED/data/solo5
 MKELF=$TOP/tests/gen/mkelf.sh
 MKHVT=$TOP/tests/gen/mkhvt.sh
 
-# ranges.py KIND OLD NEW INS: which bytes may differ between OLD and NEW
+# ranges.py KIND OLD NEW INS [pkg]: which bytes may differ between OLD and NEW
 # for edit KIND (inplace, grow, move), computed from OLD's headers alone
 # and INS, the slot the new PT_NOTE must take ("-": the old MFT1 PT_NOTE's,
 # which proves it goes before that one): in place, the note the tender
@@ -31,6 +31,9 @@ MKHVT=$TOP/tests/gen/mkhvt.sh
 # e_shoff and e_shnum may change, the appended header table must be the old
 # one plus an SHT_NOTE entry holding the new note, named .note.package
 # (package metadata, appended last: INS = e_phnum) or .note.solo5.manifest.
+# A manifest edit that appends turns the old MFT1 note into an inert ukit
+# padding note of the same size, zero descriptor (not with pkg: a package
+# metadata edit leaves the manifest alone).
 cat >"$T/ranges.py" <<'EOF'
 import struct, subprocess, sys
 kind, old, new, ins = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
@@ -76,6 +79,15 @@ elif kind == 'repoint':
         assert i == ins or ph(b, phoff, i) == ph(a, phoff, i), 'entry %d changed' % i
 else:
     sys.exit('bad kind')
+if kind != 'inplace' and mft is not None and sys.argv[5:] != ['pkg']:
+    # the old MFT1 note stays where it was as an inert ukit padding note
+    # of the same size: no reader of every note sees a second manifest
+    o, sz, _ = first_note(mft)
+    allowed.append((o, o + sz))
+    nsz, dsz, typ = struct.unpack_from(E + 'III', b, o)
+    assert (nsz, dsz, typ, b[o + 12:o + 20]) == (5, sz - 20, 0x44415055, b'ukit\0\0\0\0'), \
+        'old MFT1 note not made inert: %r' % ((nsz, dsz, hex(typ), b[o + 12:o + 20]),)
+    assert b[o + 20:o + sz] == bytes(sz - 20), 'old manifest descriptor not zeroed'
 if kind != 'inplace' and ins < phnum:
     shoff, = struct.unpack_from(E + 'Q', a, 0x28)
     shnum, = struct.unpack_from(E + 'H', a, 0x3c)
@@ -173,6 +185,19 @@ assert size == len(want) - 20 == len(data), (size, len(want), len(data))
 if sys.argv[3].strip() == "01":   # little-endian: the same bytes
     assert data == want[20:], "descriptor differs"
 PYEOF
+		# exactly one manifest for every reader of every note: readelf -n
+		# (by section, else by segment), readelf --segments-notes-only
+		# is not a thing, so ukit's notes (every PT_NOTE and section)
+		n1=$(grep -c '0x3154464d' "$T/rn.txt")
+		n2=$(ukit-elftool notes "$T/out.elf" | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+print(sum(1 for n in d["notes"] if n["owner"] == "Solo5" and n["type"] == 0x3154464d))')
+		if [ "$n1" = 1 ] && [ "$n2" = 1 ]; then
+			ok "$label: exactly one MFT1 note (readelf -n: $n1, ukit notes: $n2)"
+		else
+			not_ok "$label: MFT1 notes: readelf -n $n1, ukit notes $n2 (want 1, 1)"
+		fi
 		# binutils can strip the result (x86_64: the host's strip) without
 		# laying the file out anew: no warning, the PT_LOADs where they
 		# were (sizes may shrink by the old note's bytes, now in no
@@ -299,11 +324,11 @@ assert m and m[0] == json.load(open(sys.argv[2])), j
 		not_ok "$arch: systemd-analyze inspect-elf ($(head -c 200 "$T/sa.err"))"
 	fi
 	check "$arch: package metadata: only the move ranges differ, new PT_NOTE last" \
-		"$PY" "$T/ranges.py" move "$T/k-$arch.elf" "$T/pm.elf" 4
+		"$PY" "$T/ranges.py" move "$T/k-$arch.elf" "$T/pm.elf" 4 pkg
 	check "$arch: package metadata on the hvt layout (grow)" \
 		ukit-elftool set-package-metadata "$T/meta.json" "$T/h-$arch.elf" -o "$T/pmh.elf"
 	check "$arch: hvt package metadata: only the grow ranges differ" \
-		"$PY" "$T/ranges.py" grow "$T/h-$arch.elf" "$T/pmh.elf" 4
+		"$PY" "$T/ranges.py" grow "$T/h-$arch.elf" "$T/pmh.elf" 4 pkg
 	readelf_clean "$arch: hvt package metadata readelf -lnW clean" "$T/pmh.elf"
 	systemd-analyze inspect-elf "$T/pmh.elf" >"$T/sa.txt" 2>&1
 	check "$arch: systemd sees the hvt package metadata" grep -q "name: hello-unikernel" "$T/sa.txt"
@@ -358,7 +383,7 @@ check "linked-in metadata: systemd sees it" grep -q "name: linked-in" "$T/sa.txt
 check "linked-in metadata: replaced by a longer one" \
 	ukit-elftool set-package-metadata "$T/long.json" "$T/lk.elf" -o "$T/lk2.elf"
 check "linked-in metadata: only the repoint ranges differ, section moved" \
-	"$PY" "$T/ranges.py" repoint "$T/lk.elf" "$T/lk2.elf" 1
+	"$PY" "$T/ranges.py" repoint "$T/lk.elf" "$T/lk2.elf" 1 pkg
 systemd-analyze inspect-elf "$T/lk2.elf" >"$T/sa.txt" 2>&1
 check "linked-in metadata: systemd sees the new metadata" grep -q "name: yyyyyyyy" "$T/sa.txt"
 readelf -nW "$T/lk2.elf" >"$T/rn.txt" 2>&1
