@@ -235,6 +235,76 @@ static int cmd_gen_manifest(int argc, char **argv)
 	return 0;
 }
 
+/* Does (path) start with the ELF magic?  False for "-" and on errors. */
+static bool is_elf(const char *path)
+{
+	uint8_t magic[4];
+	bool r = false;
+	int fd;
+
+	if (strcmp(path, "-") == 0 ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	r = read(fd, magic, sizeof magic) == (ssize_t)sizeof magic &&
+	    memcmp(magic, "\177ELF", 4) == 0;
+	close(fd);
+	return r;
+}
+
+/*
+ * Print, as an error, that the section header table of (img) is unusable
+ * although a tender loads the file.  True if it is.
+ */
+static bool report_section_error(const struct elfimg *img, bool warning)
+{
+	const struct fmt_err *se = ukit_elfimg_section_error(img);
+
+	if (se == NULL)
+		return false;
+	cli_err(se);
+	cli_errx("%s%s: a Solo5 tender loads the executable, but readelf, "
+		 "strip and debuggers cannot read its sections",
+		 warning ? "warning: " : "", se->path);
+	return true;
+}
+
+/* validate BINARY: the Solo5 notes as a tender reads them, and the
+ * section header table a tender never reads. */
+static int validate_binary(const char *path, bool quiet)
+{
+	struct fmt_err e = { .path = path, .off = FMT_NOOFF };
+	struct elfimg *img;
+	struct manifest m;
+	struct solo5_abi abi;
+	bool hm = false, ha = false;
+	int fd, rc = 1;
+
+	if ((fd = cli_open_nonempty(path)) < 0)
+		return 1;
+	if (ukit_elfimg_open_tender(fd, path, &img, &e) < 0) {
+		cli_err(&e);
+		close(fd);
+		return 1;
+	}
+	if (elfimg_solo5(img, &m, &hm, &abi, &ha, &e) < 0)
+		cli_err(&e);
+	else if (!hm)
+		cli_errx("%s: no Solo5 manifest found in executable", path);
+	else if (!ha)
+		cli_errx("%s: no Solo5 ABI information found in executable",
+			 path);
+	else if (!report_section_error(img, false))
+		rc = 0;
+	if (rc == 0 && !quiet)
+		printf("%s: valid Solo5 executable: %s ABI version %u, "
+		       "manifest of %zu device%s\n", path,
+		       elfimg_abi_target_name(abi.target), abi.version, m.n,
+		       m.n == 1 ? "" : "s");
+	elfimg_close(img);
+	close(fd);
+	return rc;
+}
+
 static int cmd_validate(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -252,6 +322,8 @@ static int cmd_validate(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		cli_usage(stderr, 2);
+	if (is_elf(argv[optind]))
+		return validate_binary(argv[optind], quiet);
 	if (load_manifest(argv[optind], &m) < 0)
 		return 1;
 	if (!quiet)
@@ -292,9 +364,10 @@ static int solo5_query(const char *path, struct manifest *m, bool *have_mft,
 	struct elfimg *img;
 	int fd, r;
 
-	if ((fd = cli_open_input(path)) < 0)
+	if ((fd = cli_open_nonempty(path)) < 0)
 		return -1;
-	if (elfimg_open(fd, path, &img, &e) < 0) {
+	/* As a tender reads it: a damaged section table is no obstacle. */
+	if (ukit_elfimg_open_tender(fd, path, &img, &e) < 0) {
 		cli_err(&e);
 		close(fd);
 		return -1;
@@ -386,6 +459,22 @@ static int cmd_query_abi(int argc, char **argv)
 	return 0;
 }
 
+/* "section_table_error" in the notes of (img), and a warning. */
+static int section_error_json(const struct elfimg *img, json_t *j)
+{
+	const struct fmt_err *se = ukit_elfimg_section_error(img);
+	json_t *o;
+
+	if (se == NULL)
+		return 0;
+	report_section_error(img, true);
+	o = se->off == FMT_NOOFF
+		? json_pack("{s:s}", "message", se->msg)
+		: json_pack("{s:I,s:s}", "offset", (json_int_t)se->off,
+			    "message", se->msg);
+	return o == NULL ? -1 : json_object_set_new(j, "section_table_error", o);
+}
+
 static int cmd_notes(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -406,15 +495,19 @@ static int cmd_notes(int argc, char **argv)
 		cli_usage(stderr, 2);
 	path = argv[optind];
 	e.path = path;
-	if ((fd = cli_open_input(path)) < 0)
+	if ((fd = cli_open_nonempty(path)) < 0)
 		return 1;
-	if (elfimg_open(fd, path, &img, &e) < 0) {
+	/* The PT_NOTEs are read as a tender reads them; a damaged section
+	 * table is reported (stderr and "section_table_error"), not fatal. */
+	if (ukit_elfimg_open_tender(fd, path, &img, &e) < 0) {
 		cli_err(&e);
 		close(fd);
 		return 1;
 	}
 	if (elfimg_notes_json(img, &j, &e) < 0) {
 		cli_err(&e);
+	} else if (section_error_json(img, j) < 0) {
+		cli_errx("out of memory");
 	} else if (json_dumpf(j, stdout, JSON_INDENT(2) |
 			      JSON_PRESERVE_ORDER) == 0) {
 		putchar('\n');
@@ -506,6 +599,19 @@ static int verify_manifest(int fd, const struct manifest *want,
 	return rc;
 }
 
+/* A manifest only for machines Solo5 builds for.  0, or -1 with (e) set. */
+static int solo5_machine(int fd, const char *path, struct fmt_err *e)
+{
+	struct elfimg *img;
+	int r;
+
+	if (ukit_elfimg_open_tender(fd, path, &img, e) < 0)
+		return -1;
+	r = ukit_elfimg_solo5_machine(elfimg_info(img), e);
+	elfimg_close(img);
+	return r;
+}
+
 /*
  * Rewrite (bin) with a new manifest (m) or package metadata (json, jlen)
  * into (out), or over (bin) itself when (in_place): a new file written
@@ -534,6 +640,8 @@ static int edit_elf(const char *bin, const char *out, bool in_place,
 		fmt_errf(&e, FMT_NOOFF, "not a regular file");
 		goto done;
 	}
+	if (m != NULL && solo5_machine(fd, bin, &e) < 0)
+		goto done;
 	{
 		struct elfedit_src src = { .fd = fd, .size = (uint64_t)st.st_size,
 					   .path = bin };

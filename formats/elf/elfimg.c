@@ -33,6 +33,9 @@ struct elfimg {
 	struct elfimg_shdr *sh;     /* info.shnum entries, loaded lazily */
 	char *shstr;                /* section name table, NUL-terminated */
 	size_t shstrlen;
+	bool tender;                /* opened as a Solo5 tender reads it */
+	bool has_sherr;             /* tender: the section table is unusable */
+	struct fmt_err sherr;       /* why */
 };
 
 #define EHDR32_SIZE 52
@@ -67,6 +70,63 @@ int elfimg_pread(const struct elfimg *img, void *buf, size_t len,
 }
 
 /*
+ * Check the section header table against the file and the limits,
+ * resolving extended numbering (e_shnum 0, e_phnum PN_XNUM, e_shstrndx
+ * SHN_XINDEX via section header 0).  0, or -1 with (e) set.
+ */
+static int shdr_table_check(struct elfimg *img, bool is64, bool big,
+			    uint16_t phnum, uint16_t shnum, uint16_t shstrndx,
+			    struct fmt_err *e)
+{
+	struct elfimg_info *in = &img->info;
+	uint64_t end, tbl;
+
+	if (in->shoff != 0) {
+		if (in->shentsize != (is64 ? SHDR64_SIZE : SHDR32_SIZE))
+			return fmt_errf(e, is64 ? 58 : 46, "e_shentsize %u, "
+					"expected %d", in->shentsize,
+					is64 ? SHDR64_SIZE : SHDR32_SIZE);
+		if (!in_bounds(in->shoff, in->shentsize, in->file_size))
+			return fmt_errf(e, is64 ? 40 : 32, "section header "
+					"table starts past end of file "
+					"(0x%" PRIx64 " + 0x%x > 0x%" PRIx64 ")",
+					in->shoff, in->shentsize, in->file_size);
+		if (shnum == 0 || (phnum == 0xffff && !img->tender) ||
+		    shstrndx == 0xffff) {
+			uint8_t s0[SHDR64_SIZE];
+
+			if (elfimg_pread(img, s0, in->shentsize, in->shoff, e) < 0)
+				return -1;
+			if (shnum == 0)
+				in->shnum = is64 ? ld64(s0 + 32, big)
+						 : ld32(s0 + 20, big);
+			if (phnum == 0xffff && !img->tender)
+				in->phnum = ld32(s0 + (is64 ? 44 : 28), big);
+			if (shstrndx == 0xffff)
+				in->shstrndx = ld32(s0 + (is64 ? 40 : 24), big);
+		}
+		if (in->shnum > ELFIMG_MAX_SECTIONS)
+			return fmt_errf(e, in->shoff, "%zu sections, more than "
+					"the limit %d", in->shnum,
+					ELFIMG_MAX_SECTIONS);
+		if (ck_mul(in->shnum, in->shentsize, &tbl) ||
+		    ck_add(in->shoff, tbl, &end) || end > in->file_size)
+			return fmt_errf(e, is64 ? 40 : 32, "section header "
+					"table extends past end of file "
+					"(0x%" PRIx64 " + %zu * %u > 0x%" PRIx64 ")",
+					in->shoff, in->shnum, in->shentsize,
+					in->file_size);
+		if (in->shnum > 0 && in->shstrndx >= in->shnum)
+			in->shstrndx = 0;       /* no names, not fatal */
+	} else {
+		in->shnum = 0;
+		in->shstrndx = 0;
+	}
+
+	return 0;
+}
+
+/*
  * Decode the ELF header from bytes and check its tables against the file
  * and the limits, resolving extended numbering (e_shnum 0, e_phnum
  * PN_XNUM, e_shstrndx SHN_XINDEX via section header 0).
@@ -93,8 +153,9 @@ static int ehdr_check(struct elfimg *img, struct fmt_err *e)
 	if (h[5] != ELFDATA2LSB && h[5] != ELFDATA2MSB)
 		return fmt_errf(e, 5, "unknown ELF data encoding %u (expected "
 				"1 or 2)", h[5]);
-	/* libelf refuses other versions; say why instead of its "invalid". */
-	if (h[6] != EV_CURRENT)
+	/* libelf refuses other versions; say why instead of its "invalid".
+	 * A tender does not look at this byte (only at e_version). */
+	if (h[6] != EV_CURRENT && !img->tender)
 		return fmt_errf(e, 6, "unknown ELF identification version %u "
 				"(expected 1)", h[6]);
 	is64 = h[4] == ELFCLASS64;
@@ -139,44 +200,14 @@ static int ehdr_check(struct elfimg *img, struct fmt_err *e)
 	in->shnum = shnum;
 	in->shstrndx = shstrndx;
 
-	/* Section header table, and extended numbering through shdr[0]. */
-	if (in->shoff != 0) {
-		if (in->shentsize != (is64 ? SHDR64_SIZE : SHDR32_SIZE))
-			return fmt_errf(e, is64 ? 58 : 46, "e_shentsize %u, "
-					"expected %d", in->shentsize,
-					is64 ? SHDR64_SIZE : SHDR32_SIZE);
-		if (!in_bounds(in->shoff, in->shentsize, in->file_size))
-			return fmt_errf(e, is64 ? 40 : 32, "section header "
-					"table starts past end of file "
-					"(0x%" PRIx64 " + 0x%x > 0x%" PRIx64 ")",
-					in->shoff, in->shentsize, in->file_size);
-		if (shnum == 0 || phnum == 0xffff || shstrndx == 0xffff) {
-			uint8_t s0[SHDR64_SIZE];
-
-			if (elfimg_pread(img, s0, in->shentsize, in->shoff, e) < 0)
-				return -1;
-			if (shnum == 0)
-				in->shnum = is64 ? ld64(s0 + 32, big)
-						 : ld32(s0 + 20, big);
-			if (phnum == 0xffff)
-				in->phnum = ld32(s0 + (is64 ? 44 : 28), big);
-			if (shstrndx == 0xffff)
-				in->shstrndx = ld32(s0 + (is64 ? 40 : 24), big);
-		}
-		if (in->shnum > ELFIMG_MAX_SECTIONS)
-			return fmt_errf(e, in->shoff, "%zu sections, more than "
-					"the limit %d", in->shnum,
-					ELFIMG_MAX_SECTIONS);
-		if (ck_mul(in->shnum, in->shentsize, &tbl) ||
-		    ck_add(in->shoff, tbl, &end) || end > in->file_size)
-			return fmt_errf(e, is64 ? 40 : 32, "section header "
-					"table extends past end of file "
-					"(0x%" PRIx64 " + %zu * %u > 0x%" PRIx64 ")",
-					in->shoff, in->shnum, in->shentsize,
-					in->file_size);
-		if (in->shnum > 0 && in->shstrndx >= in->shnum)
-			in->shstrndx = 0;       /* no names, not fatal */
-	} else {
+	/* Section header table, and extended numbering through shdr[0].  A
+	 * tender never reads it: there, a bad one is noted, not fatal, and
+	 * e_phnum is taken as it is. */
+	if (shdr_table_check(img, is64, big, phnum, shnum, shstrndx, e) < 0) {
+		if (!img->tender)
+			return -1;
+		img->sherr = *e;
+		img->has_sherr = true;
 		in->shnum = 0;
 		in->shstrndx = 0;
 	}
@@ -242,6 +273,124 @@ static int load_phdrs(struct elfimg *img, struct fmt_err *e)
 					p->filesz, in->file_size);
 	}
 	return 0;
+}
+
+/*
+ * Tender mode: decode the program headers from bytes, as a tender does
+ * (Elf64 only: elfimg_solo5_check() refuses the rest, but notes read any
+ * class).  A segment's file range is checked where it is read, not here:
+ * a tender reads only the segments it loads.
+ */
+static int load_phdrs_raw(struct elfimg *img, struct fmt_err *e)
+{
+	struct elfimg_info *in = &img->info;
+	const bool big = in->big, is64 = in->elfclass == ELFCLASS64;
+	uint8_t *t;
+	size_t len;
+
+	if (in->phnum == 0)
+		return 0;
+	len = in->phnum * (size_t)in->phentsize;   /* bounded: ehdr_check */
+	img->ph = calloc(in->phnum, sizeof *img->ph);
+	t = malloc(len);
+	if (img->ph == NULL || t == NULL) {
+		free(t);
+		return fmt_errno(e, FMT_NOOFF, "calloc");
+	}
+	if (elfimg_pread(img, t, len, in->phoff, e) < 0) {
+		free(t);
+		return -1;
+	}
+	for (size_t i = 0; i < in->phnum; i++) {
+		const uint8_t *q = t + i * in->phentsize;
+		struct elfimg_phdr *p = &img->ph[i];
+
+		p->type = ld32(q, big);
+		if (is64) {
+			p->flags = ld32(q + 4, big);
+			p->offset = ld64(q + 8, big);
+			p->vaddr = ld64(q + 16, big);
+			p->paddr = ld64(q + 24, big);
+			p->filesz = ld64(q + 32, big);
+			p->memsz = ld64(q + 40, big);
+			p->align = ld64(q + 48, big);
+		} else {
+			p->offset = ld32(q + 4, big);
+			p->vaddr = ld32(q + 8, big);
+			p->paddr = ld32(q + 12, big);
+			p->filesz = ld32(q + 16, big);
+			p->memsz = ld32(q + 20, big);
+			p->flags = ld32(q + 24, big);
+			p->align = ld32(q + 28, big);
+		}
+	}
+	free(t);
+	return 0;
+}
+
+/* Tender mode: the section table is unusable; say why, keep going. */
+static void section_error(struct elfimg *img, const struct fmt_err *e)
+{
+	if (!img->has_sherr) {
+		img->sherr = *e;
+		img->has_sherr = true;
+	}
+	img->info.shnum = 0;
+	img->info.shstrndx = 0;
+}
+
+static int open_tender(struct elfimg *img, struct elfimg **out,
+		       struct fmt_err *e)
+{
+	struct fmt_err se = { .path = img->path, .off = FMT_NOOFF };
+
+	if (ehdr_check(img, e) < 0 || load_phdrs_raw(img, e) < 0)
+		goto fail;
+	if (img->info.shnum > 0) {
+		if (elf_version(EV_CURRENT) == EV_NONE)
+			fmt_errf(&se, FMT_NOOFF, "libelf: %s", elf_errmsg(-1));
+		else if ((img->elf = elf_begin(img->fd, ELF_C_READ,
+					       NULL)) == NULL)
+			fmt_errf(&se, 0, "section headers: libelf: %s",
+				 elf_errmsg(-1));
+		else if (elf_kind(img->elf) != ELF_K_ELF)
+			fmt_errf(&se, 0, "section headers: libelf does not "
+				 "read this as an ELF file");
+		if (se.msg[0] != '\0')
+			section_error(img, &se);
+	}
+	*out = img;
+	return 0;
+fail:
+	elfimg_close(img);
+	return -1;
+}
+
+int ukit_elfimg_open_tender(int fd, const char *path, struct elfimg **out,
+			    struct fmt_err *e)
+{
+	struct elfimg *img;
+	struct stat st;
+
+	if (e != NULL)
+		e->path = path;
+	if (fstat(fd, &st) != 0)
+		return fmt_errno(e, FMT_NOOFF, "fstat");
+	if (!S_ISREG(st.st_mode))
+		return fmt_errf(e, FMT_NOOFF, "not a regular file");
+	img = calloc(1, sizeof *img);
+	if (img == NULL)
+		return fmt_errno(e, FMT_NOOFF, "calloc");
+	img->fd = fd;
+	img->path = path;
+	img->tender = true;
+	img->info.file_size = (uint64_t)st.st_size;
+	return open_tender(img, out, e);
+}
+
+const struct fmt_err *ukit_elfimg_section_error(const struct elfimg *img)
+{
+	return img->has_sherr ? &img->sherr : NULL;
 }
 
 static int open_common(struct elfimg *img, struct elfimg **out,
@@ -348,8 +497,29 @@ int elfimg_phdr(const struct elfimg *img, size_t i, struct elfimg_phdr *ph,
 	return 0;
 }
 
-/* Load the section headers and (bounded) their name table, once. */
+static int load_shdrs_strict(struct elfimg *img, struct fmt_err *e);
+
+/* Load the section headers and (bounded) their name table, once.  In
+ * tender mode a failure leaves no sections and is noted instead. */
 static int load_shdrs(struct elfimg *img, struct fmt_err *e)
+{
+	struct fmt_err se = { .path = img->path, .off = FMT_NOOFF };
+
+	if (!img->tender)
+		return load_shdrs_strict(img, e);
+	if (img->info.shnum > 0 && img->elf == NULL) {
+		fmt_errf(&se, FMT_NOOFF, "section headers: not read");
+		section_error(img, &se);
+	}
+	if (load_shdrs_strict(img, &se) < 0) {
+		free(img->sh);
+		img->sh = NULL;
+		section_error(img, &se);
+	}
+	return 0;
+}
+
+static int load_shdrs_strict(struct elfimg *img, struct fmt_err *e)
 {
 	struct elfimg_info *in = &img->info;
 	size_t n;
@@ -428,6 +598,9 @@ int elfimg_shdr(struct elfimg *img, size_t i, struct elfimg_shdr *sh,
 				"sections)", i, img->info.shnum);
 	if (load_shdrs(img, e) < 0)
 		return -1;
+	if (i >= img->info.shnum || img->sh == NULL)
+		return fmt_errf(e, FMT_NOOFF, "section[%zu]: the section header "
+				"table cannot be read", i);
 	*sh = img->sh[i];
 	return 0;
 }
@@ -682,6 +855,29 @@ int elfimg_solo5_check(const struct elfimg *img, struct fmt_err *e)
 		return fmt_errf(e, 52, "e_ehsize %u, expected 64", in->ehsize);
 	if (in->phnum < 1)
 		return fmt_errf(e, 56, "no program headers");
+	if (img->tender)
+		return ukit_elfimg_solo5_machine(in, e);
+	return 0;
+}
+
+int ukit_elfimg_solo5_machine(const struct elfimg_info *in,
+			      struct fmt_err *e)
+{
+	const char *name = elfimg_machine_name(in->machine);
+	bool ok = in->machine == EM_X86_64 || in->machine == EM_AARCH64 ||
+		  in->machine == EM_PPC64;
+
+	if (in->machine == EM_PPC64 && !in->big)
+		name = "ppc64le";
+	if (!ok)
+		return fmt_errf(e, 18, "e_machine %u (%s): Solo5 builds for "
+				"x86_64, aarch64 and ppc64le only", in->machine,
+				name != NULL ? name : "unknown");
+	/* Solo5 runs on little-endian hosts only and wants the host's order */
+	if (in->big)
+		return fmt_errf(e, 5, "big-endian %s (EI_DATA 2): Solo5 builds "
+				"for x86_64, aarch64 and ppc64le only, all "
+				"little-endian", name);
 	return 0;
 }
 
@@ -703,13 +899,25 @@ int elfimg_solo5_note(struct elfimg *img, uint32_t type,
 
 		if (ph->type != PT_NOTE)
 			continue;
-		/* Too small for a Solo5 note header: not ours.  (Solo5 fails
-		 * the whole lookup below 12 bytes; an empty PT_NOTE is
-		 * harmless, so skip it.) */
+		/* Below a note header (12 bytes), even empty, a tender
+		 * refuses the executable; opened as a tender does, so does
+		 * ukit.  Otherwise such a PT_NOTE is skipped, as are those too
+		 * small for a Solo5 note header (20 bytes). */
+		if (ph->filesz < NOTE_HDR_SIZE && img->tender)
+			return fmt_errf(e, in->phoff + i * in->phentsize + 32,
+					"phdr[%zu]: PT_NOTE of %" PRIu64 " bytes, "
+					"too small for a note header (12): a "
+					"Solo5 tender refuses the executable", i,
+					ph->filesz);
 		if (ph->filesz < sizeof h)
 			continue;
-		if (elfimg_pread(img, h, sizeof h, ph->offset, e) < 0)
-			return -1;
+		if (elfimg_pread(img, h, sizeof h, ph->offset, e) < 0) {
+			char msg[FMT_ERR_MSG];
+
+			snprintf(msg, sizeof msg, "%s", e->msg);
+			return fmt_errf(e, e->off, "phdr[%zu]: note header: %s",
+					i, msg);
+		}
 		namesz = ld32(h, big);
 		descsz = ld32(h + 4, big);
 		if (namesz != SOLO5_NOTE_NAMESZ ||
