@@ -630,7 +630,7 @@ static int edit_elf(const char *bin, const char *out, bool in_place,
 	char *dest = NULL;
 	int fd, rc = -1;
 
-	if ((fd = cli_open_input(bin)) < 0)
+	if ((fd = cli_open_nonempty(bin)) < 0)
 		return 1;
 	if (fstat(fd, &st) < 0) {
 		fmt_errno(&e, FMT_NOOFF, "cannot stat");

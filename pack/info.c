@@ -537,7 +537,8 @@ int cmd_info(int argc, char **argv)
 		case 'f':
 			fmt = image_format_parse(optarg);
 			if (fmt == IMG_PROBE) {
-				cli_errx("info: unknown format '%s'", optarg);
+				cli_errx("info: unknown format '%s' (raw, qcow2, elf "
+					 "or bin)", optarg);
 				cli_usage(stderr, 2);
 			}
 			break;

@@ -230,6 +230,15 @@ int cmd_verify(int argc, char **argv)
 		.cms = o.cms, .tee_fd = o.tee_fd, .progress = &vp,
 	};
 	rc = 1;
+	/* a directory or a missing IMAGE: the same words as everywhere,
+	 * before the bundle beside it is looked for */
+	{
+		int fd = cli_open_input(o.image);
+
+		if (fd < 0)
+			goto out;
+		close(fd);
+	}
 	if (verify_image(-1, o.image, &p, &r, &e) != 0) {
 		cli_err(&e);
 		goto out;

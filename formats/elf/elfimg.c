@@ -139,6 +139,16 @@ static int ehdr_check(struct elfimg *img, struct fmt_err *e)
 	bool big, is64;
 	uint16_t phnum, shnum, shstrndx;
 
+	/* the magic first: a short file of another kind is not an ELF file */
+	if (elfimg_pread(img, h, in->file_size < 4 ? in->file_size : 4, 0,
+			 e) < 0)
+		return -1;
+	if (memcmp(h, "\177ELF", in->file_size < 4 ? in->file_size : 4) != 0)
+		return fmt_errf(e, 0, "not an ELF file (bad magic "
+				"%02x %02x %02x %02x)", h[0],
+				in->file_size > 1 ? h[1] : 0,
+				in->file_size > 2 ? h[2] : 0,
+				in->file_size > 3 ? h[3] : 0);
 	if (in->file_size < 16)
 		return fmt_errf(e, 0, "file too short for an ELF header "
 				"(%" PRIu64 " < 16 bytes)", in->file_size);
