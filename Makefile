@@ -55,7 +55,13 @@ UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 E2E       := $(sort $(wildcard tests/e2e/t*.sh))
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZBUILD)/%)
-MANS      := $(wildcard $(TOOLS:%=%/*.1))
+MANS1     := $(wildcard $(TOOLS:%=%/*.1))
+MANS7     := $(wildcard doc/*.7)
+MANS      := $(MANS1) $(MANS7)
+SCHEMAS   := $(wildcard schemas/*.schema.json)
+# one completion script for every tool: it reads commands and options
+# from the tool's --help (cli/ukit.bash-completion)
+COMPLETION = cli/ukit.bash-completion
 
 .PHONY: all deps check test unit e2e demo fuzz fuzz-build lint install \
         install-compat clean
@@ -118,7 +124,7 @@ demo: deps
 	@UKIT_BIN=$(CURDIR)/$(BUILD)/bin sh tests/demo.sh
 
 lint:
-	@if [ -n "$(MANS)" ]; then mandoc -Tlint -Wwarning $(MANS) && echo "lint: man pages clean"; fi
+	@if [ -n "$(strip $(MANS))" ]; then mandoc -Tlint -Wwarning $(MANS) && echo "lint: man pages clean"; fi
 
 # libFuzzer harnesses: clang, ASan+UBSan, the library compiled alongside.
 FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -DUKIT_VERSION='"$(VERSION)"' \
@@ -137,15 +143,26 @@ fuzz: deps
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
-		$(DESTDIR)$(PREFIX)/include/ukit $(DESTDIR)$(PREFIX)/share/man/man1
+		$(DESTDIR)$(PREFIX)/include/ukit $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/man/man7 \
+		$(DESTDIR)$(PREFIX)/share/ukit/schemas \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 $(BUILD)/lib/ukit.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 	install -m 644 $(LIB_HDR) $(DESTDIR)$(PREFIX)/include/ukit/
-	$(if $(MANS),install -m 644 $(MANS) $(DESTDIR)$(PREFIX)/share/man/man1/)
+	$(if $(MANS1),install -m 644 $(MANS1) $(DESTDIR)$(PREFIX)/share/man/man1/)
+	$(if $(MANS7),install -m 644 $(MANS7) $(DESTDIR)$(PREFIX)/share/man/man7/)
+	$(if $(SCHEMAS),install -m 644 $(SCHEMAS) $(DESTDIR)$(PREFIX)/share/ukit/schemas/)
+	for t in $(TOOLS:%=ukit-%); do \
+		install -m 644 $(COMPLETION) \
+			$(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t || exit 1; \
+	done
 
 install-compat: install
 	ln -sf ukit-elftool $(DESTDIR)$(PREFIX)/bin/solo5-elftool
+	install -m 644 $(COMPLETION) \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/solo5-elftool
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-san $(FUZZBUILD)
