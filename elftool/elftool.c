@@ -39,13 +39,16 @@ static const struct cli_cmd cmds[] = {
 	  "Compile a JSON manifest SOURCE into C source, a note or an object.\n"
 	  "--format c|note|object\tC source as Solo5 makes it (default), the raw note, or an ELF object\n"
 	  "--arch ARCH\tfor --format object: x86_64, aarch64 or ppc64le (default: this host)\n" },
-	{ "validate", cmd_validate, "validate [-q] SOURCE|BINARY",
+	{ "validate", cmd_validate, "validate [-q] [--json] SOURCE|BINARY",
 	  "Check a JSON manifest, or the Solo5 notes of an executable as a tender reads them.\n"
-	  "-q, --quiet\tprint nothing; the exit status tells\n" },
-	{ "query-manifest", cmd_query_manifest, "query-manifest BINARY",
-	  "Print the Solo5 manifest of BINARY as JSON, as solo5-elftool does.\n" },
-	{ "query-abi", cmd_query_abi, "query-abi BINARY",
-	  "Print the Solo5 ABI target and version of BINARY as JSON, as solo5-elftool does.\n" },
+	  "-q, --quiet\tprint nothing; the exit status tells\n"
+	  "--json\tprint the verdict as JSON (schema elftool-validate.schema.json)\n" },
+	{ "query-manifest", cmd_query_manifest, "query-manifest [--json] BINARY",
+	  "Print the Solo5 manifest of BINARY as JSON, as solo5-elftool does.\n"
+	  "--json\tJSON output (the only output; schema solo5-query-manifest.schema.json)\n" },
+	{ "query-abi", cmd_query_abi, "query-abi [--json] BINARY",
+	  "Print the Solo5 ABI target and version of BINARY as JSON, as solo5-elftool does.\n"
+	  "--json\tJSON output (the only output; schema solo5-query-abi.schema.json)\n" },
 	{ "notes", cmd_notes, "notes [--json] BINARY",
 	  "Print every ELF note of BINARY, decoded, as JSON.\n"
 	  "--json\tJSON output (the only output; schema elftool-notes.schema.json)\n" },
@@ -268,40 +271,120 @@ static bool report_section_error(const struct elfimg *img, bool warning)
 	return true;
 }
 
-/* validate BINARY: the Solo5 notes as a tender reads them, and the
- * section header table a tender never reads. */
-static int validate_binary(const char *path, bool quiet)
-{
-	struct fmt_err e = { .path = path, .off = FMT_NOOFF };
-	struct elfimg *img;
+/* What validate found: valid or the first problem, and what was read. */
+struct vres {
+	bool elf;                   /* an executable, not a JSON manifest */
+	bool valid;
+	bool have_mft, have_abi;
+	bool line_col;              /* e.msg is "LINE:COL: ..." (JSON) */
+	bool section;               /* the problem is the section table */
 	struct manifest m;
 	struct solo5_abi abi;
-	bool hm = false, ha = false;
-	int fd, rc = 1;
+	struct fmt_err e;
+};
 
+/*
+ * validate BINARY: the Solo5 notes as a tender reads them, and the
+ * section header table a tender never reads.  -1 when the file cannot be
+ * read at all (printed), else 0 with (r) filled.
+ */
+static int validate_binary(const char *path, struct vres *r)
+{
+	struct elfimg *img;
+	const struct fmt_err *se;
+	int fd;
+
+	r->elf = true;
+	r->e = (struct fmt_err){ .path = path, .off = FMT_NOOFF };
 	if ((fd = cli_open_nonempty(path)) < 0)
-		return 1;
-	if (ukit_elfimg_open_tender(fd, path, &img, &e) < 0) {
-		cli_err(&e);
+		return -1;
+	if (ukit_elfimg_open_tender(fd, path, &img, &r->e) < 0) {
 		close(fd);
-		return 1;
+		return 0;
 	}
-	if (elfimg_solo5(img, &m, &hm, &abi, &ha, &e) < 0)
-		cli_err(&e);
-	else if (!hm)
-		cli_errx("%s: no Solo5 manifest found in executable", path);
-	else if (!ha)
-		cli_errx("%s: no Solo5 ABI information found in executable",
-			 path);
-	else if (!report_section_error(img, false))
-		rc = 0;
-	if (rc == 0 && !quiet)
-		printf("%s: valid Solo5 executable: %s ABI version %u, "
-		       "manifest of %zu device%s\n", path,
-		       elfimg_abi_target_name(abi.target), abi.version, m.n,
-		       m.n == 1 ? "" : "s");
+	if (elfimg_solo5(img, &r->m, &r->have_mft, &r->abi, &r->have_abi,
+			 &r->e) < 0) {
+		/* r->e says why */
+	} else if (!r->have_mft) {
+		fmt_errf(&r->e, FMT_NOOFF, "no Solo5 manifest found in "
+			 "executable");
+	} else if (!r->have_abi) {
+		fmt_errf(&r->e, FMT_NOOFF, "no Solo5 ABI information found "
+			 "in executable");
+	} else if ((se = ukit_elfimg_section_error(img)) != NULL) {
+		r->e = *se;
+		r->section = true;
+	} else {
+		r->valid = true;
+	}
 	elfimg_close(img);
 	close(fd);
+	return 0;
+}
+
+/* validate SOURCE: a JSON manifest, as gen-manifest checks it. */
+static int validate_source(const char *path, struct vres *r)
+{
+	size_t len = 0;
+	char *json = NULL;
+
+	r->e = (struct fmt_err){ .path = strcmp(path, "-") ? path : "<stdin>",
+				 .off = FMT_NOOFF };
+	if (read_source(path, &json, &len, &r->e) < 0) {
+		cli_err(&r->e);    /* unreadable: not a verdict */
+		return -1;
+	}
+	if (manifest_parse(json, len, &r->m, &r->e) == 0)
+		r->valid = r->have_mft = true;
+	else
+		r->line_col = r->e.msg[0] >= '0' && r->e.msg[0] <= '9';
+	free(json);
+	return 0;
+}
+
+/* The problem in (r), on stderr. */
+static void validate_err(const struct vres *r)
+{
+	if (r->line_col)
+		cli_errx("%s:%s", r->e.path, r->e.msg);   /* FILE:LINE:COL: msg */
+	else
+		cli_err(&r->e);
+	if (r->section)
+		cli_errx("%s: a Solo5 tender loads the executable, but "
+			 "readelf, strip and debuggers cannot read its "
+			 "sections", r->e.path);
+}
+
+/* --json (schemas/elftool-validate.schema.json).  0 or -1. */
+static int validate_json(const char *path, const struct vres *r)
+{
+	json_t *j = json_pack("{s:s,s:s,s:b}", "path",
+			      strcmp(path, "-") ? path : "<stdin>", "kind",
+			      r->elf ? "executable" : "manifest", "valid",
+			      r->valid);
+	json_t *err;
+	int rc;
+
+	if (j == NULL)
+		return -1;
+	if (r->have_mft)
+		json_object_set_new(j, "devices",
+				    json_integer((json_int_t)r->m.n));
+	if (r->have_abi)
+		json_object_set_new(j, "abi", json_pack("{s:s,s:I}", "target",
+			elfimg_abi_target_name(r->abi.target), "version",
+			(json_int_t)r->abi.version));
+	if (!r->valid) {
+		err = json_pack("{s:s}", "message", r->e.msg);
+		if (err != NULL && r->e.off != FMT_NOOFF)
+			json_object_set_new(err, "offset",
+					    json_integer((json_int_t)r->e.off));
+		json_object_set_new(j, r->section ? "section_table_error"
+						  : "error", err);
+	}
+	rc = json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	putchar('\n');
+	json_decref(j);
 	return rc;
 }
 
@@ -309,28 +392,46 @@ static int cmd_validate(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "json",  no_argument, NULL, 'J' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct manifest m;
-	bool quiet = false;
+	struct vres r = { 0 };
+	const char *path;
+	bool quiet = false, json = false;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "q", opts, NULL)) != -1) {
-		if (c != 'q')
+		if (c == 'q')
+			quiet = true;
+		else if (c == 'J')
+			json = true;
+		else
 			cli_usage(stderr, 2);
-		quiet = true;
 	}
 	if (argc - optind != 1)
 		cli_usage(stderr, 2);
-	if (is_elf(argv[optind]))
-		return validate_binary(argv[optind], quiet);
-	if (load_manifest(argv[optind], &m) < 0)
+	path = argv[optind];
+	if ((is_elf(path) ? validate_binary(path, &r)
+			  : validate_source(path, &r)) < 0)
 		return 1;
-	if (!quiet)
+	if (!r.valid)
+		validate_err(&r);
+	if (json) {
+		if (validate_json(path, &r) < 0) {
+			cli_errx("cannot write JSON");
+			return 1;
+		}
+	} else if (r.valid && !quiet && r.elf) {
+		printf("%s: valid Solo5 executable: %s ABI version %u, "
+		       "manifest of %zu device%s\n", path,
+		       elfimg_abi_target_name(r.abi.target), r.abi.version,
+		       r.m.n, r.m.n == 1 ? "" : "s");
+	} else if (r.valid && !quiet) {
 		printf("%s: valid Solo5 manifest, %zu device%s\n",
-		       strcmp(argv[optind], "-") ? argv[optind] : "<stdin>",
-		       m.n, m.n == 1 ? "" : "s");
-	return 0;
+		       strcmp(path, "-") ? path : "<stdin>", r.m.n,
+		       r.m.n == 1 ? "" : "s");
+	}
+	return r.valid ? 0 : 1;
 }
 
 /* ---- query-manifest, query-abi, notes ------------------------------- */
@@ -383,10 +484,16 @@ static int solo5_query(const char *path, struct manifest *m, bool *have_mft,
 /* Exactly one operand, no options; Solo5's contract: 1 on misuse too. */
 static const char *query_operand(int argc, char **argv)
 {
-	static const struct option longopts[] = { { NULL, 0, NULL, 0 } };
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'J' },   /* the only output */
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
 
-	if (getopt_long(argc, argv, "+", longopts, NULL) != -1 ||
-	    argc - optind != 1)
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+		if (c != 'J')
+			cli_usage(stderr, 1);
+	if (argc - optind != 1)
 		cli_usage(stderr, 1);
 	return argv[optind];
 }

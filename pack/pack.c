@@ -46,8 +46,9 @@ static const struct cli_cmd cmds[] = {
 	  "--json\tprint JSON (schema pack-check.schema.json)\n"
 	  "-U, --force-share\tread an image another process has open for writing\n" },
 	{ "compare", cmd_compare,
-	  "compare [-s] [--allow-backing] [--no-check] [-U] A B",
+	  "compare [-s] [--json] [--allow-backing] [--no-check] [-U] A B",
 	  "Compare the virtual content of two images, as qemu-img compare does.\n"
+	  "--json\tprint JSON (schema pack-compare.schema.json)\n"
 	  "-s, --strict\ta size difference is a mismatch even if the extra bytes are zeros\n"
 	  "--allow-backing\tfollow qcow2 backing chains\n"
 	  "--no-check\tskip the consistency check of qcow2 inputs\n"

@@ -122,6 +122,15 @@ assert len(m) == 1 and "segment" in m[0], m
 			expect_fail 1 "a Solo5 tender loads the executable, but readelf, strip and debuggers cannot read its sections" \
 				"$layout-$arch: $label: validate reports the section table" \
 				ukit-elftool validate "$f"
+			ukit-elftool validate --json "$f" >"$T/v.json" 2>/dev/null
+			check "$layout-$arch: $label: validate --json: invalid, section_table_error" "$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["valid"] is False and d["kind"] == "executable" and d["devices"] == 2, d
+assert d["abi"] == {"target": "hvt", "version": 2} and d["section_table_error"]["message"], d
+' "$T/v.json"
+			validate_json "$layout-$arch: $label: validate --json matches its schema" \
+				elftool-validate.schema.json "$T/v.json"
 		done <<EOF2
 truncated in the section header table|truncate $((SHOFF + 100))
 truncated at the section header table|truncate $SHOFF
@@ -132,6 +141,15 @@ e_shnum 0xfff0|ehdr shnum 0xfff0
 EOF2
 		check "$layout-$arch: validate accepts the intact kernel" \
 			ukit-elftool validate "$base"
+		ukit-elftool validate --json "$base" >"$T/v.json"
+		check "$layout-$arch: validate --json: valid, hvt ABI 2, 2 devices" "$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d == {"path": sys.argv[2], "kind": "executable", "valid": True, "devices": 2,
+             "abi": {"target": "hvt", "version": 2}}, d
+' "$T/v.json" "$base"
+		validate_json "$layout-$arch: validate --json matches its schema" \
+			elftool-validate.schema.json "$T/v.json"
 
 		# Header bytes a tender does not read: accepted.
 		$MUT "$base" "$T/v.elf" poke 6 0
