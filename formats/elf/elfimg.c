@@ -357,7 +357,14 @@ static int open_tender(struct elfimg *img, struct elfimg **out,
 	if (ehdr_check(img, e) < 0 || load_phdrs_raw(img, e) < 0)
 		goto fail;
 	if (img->info.shnum > 0) {
-		if (elf_version(EV_CURRENT) == EV_NONE)
+		uint8_t v = 0;
+
+		if (elfimg_pread(img, &v, 1, 6, &se) < 0)
+			;
+		else if (v != EV_CURRENT)   /* libelf reads nothing then */
+			fmt_errf(&se, 6, "e_ident[EI_VERSION] %u, expected 1: "
+				 "the section headers are not read", v);
+		else if (elf_version(EV_CURRENT) == EV_NONE)
 			fmt_errf(&se, FMT_NOOFF, "libelf: %s", elf_errmsg(-1));
 		else if ((img->elf = elf_begin(img->fd, ELF_C_READ,
 					       NULL)) == NULL)
