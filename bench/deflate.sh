@@ -3,13 +3,13 @@
 # qemu calls it: raw deflate, 4 KiB window) on every non-zero 64 KiB
 # cluster of IMAGE, one thread each: CPU time and compressed bytes, and
 # every ukit stream inflated back.  IMAGE defaults to bench/pack.sh's ext4
-# image (/work/benchdata/h5/ext4.raw; run bench/pack.sh first, or pass
+# image ($TMPDIR/ukit-bench/h5/ext4.raw; run bench/pack.sh first, or pass
 # any disk image).  Not part of make check.
 #
 #   flock /tmp/ukit-bench.lock bash bench/deflate.sh /work/benchdata/h5/ext4.raw
 set -eu
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-IMG=${1:-/work/benchdata/h5/ext4.raw}
+IMG=${1:-${TMPDIR:-/tmp}/ukit-bench/h5/ext4.raw}
 make -s -C "$TOP" build/lib/libukit.a
 bin=$(mktemp)
 trap 'rm -f "$bin"' EXIT

@@ -12,13 +12,13 @@
 #
 # usage: bench/elftool.sh [N]   (default 500)
 # env:   UKIT_BIN (default build/bin), BENCHDIR (default
-#        /work/benchdata/h2-elfnotes), SIZE_MB (default 1024)
+#        $TMPDIR/ukit-bench/h2-elfnotes), SIZE_MB (default 1024)
 # Run under `flock /tmp/ukit-bench.lock bench/elftool.sh`.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 N=${1:-500}
 BIN=${UKIT_BIN:-$top/build/bin}
-DIR=${BENCHDIR:-/work/benchdata/h2-elfnotes}
+DIR=${BENCHDIR:-${TMPDIR:-/tmp}/ukit-bench/h2-elfnotes}
 SIZE_MB=${SIZE_MB:-1024}
 note=$top/../shared/data/solo5/m03-net-block/note.hex
 mkdir -p "$DIR"

@@ -10,7 +10,7 @@
 #
 #   flock /tmp/ukit-bench.lock bash bench/floor.sh /work/benchdata/f
 set -eu
-D=${1:-/work/benchdata/floor}
+D=${1:-${TMPDIR:-/tmp}/ukit-bench/floor}
 RUNS=${2:-9}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 UKIT=${UKIT_BIN:-$TOP/build/bin}/ukit-pack

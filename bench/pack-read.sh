@@ -9,7 +9,7 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=${UKIT_BIN:-$top/build/bin}
-d=${1:-/work/benchdata/h4}
+d=${1:-${TMPDIR:-/tmp}/ukit-bench/h4}
 mib=${2:-1024}
 mkdir -p "$d"
 in=$d/in.raw

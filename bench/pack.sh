@@ -2,7 +2,7 @@
 # bench/pack.sh [DIR]: ukit-pack convert against qemu-img convert on
 # generated inputs, side by side: wall time, ratio ukit/qemu-img, peak RSS
 # of each.  Not part of make check.  Inputs are generated into DIR
-# (default /work/benchdata/h5) unless present; delete DIR afterwards.
+# (default $TMPDIR/ukit-bench/h5) unless present; delete DIR afterwards.
 #
 #   flock /tmp/ukit-bench.lock bash bench/pack.sh /work/benchdata/h5
 #
@@ -21,7 +21,7 @@
 # so qemu-img -W -m 16 -t writeback (which flushes) is shown as well.
 set -eu
 
-D=${1:-/work/benchdata/h5}
+D=${1:-${TMPDIR:-/tmp}/ukit-bench/h5}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 UKIT=${UKIT_BIN:-$TOP/build/bin}/ukit-pack
 EXT4_SRC=${EXT4_SRC:-}

@@ -16,13 +16,13 @@
 #
 # usage: bench/set-manifest.sh [R]   (default 3)
 # env:   UKIT_BIN (default build/bin), BENCHDIR (default
-#        /work/benchdata/h3-elfedit), SIZE_MB (default 1024)
+#        $TMPDIR/ukit-bench/h3-elfedit), SIZE_MB (default 1024)
 # Run under `flock /tmp/ukit-bench.lock bench/set-manifest.sh`.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 R=${1:-3}
 BIN=${UKIT_BIN:-$top/build/bin}
-DIR=${BENCHDIR:-/work/benchdata/h3-elfedit}
+DIR=${BENCHDIR:-${TMPDIR:-/tmp}/ukit-bench/h3-elfedit}
 SIZE_MB=${SIZE_MB:-1024}
 D=$top/../shared/data/solo5
 mkdir -p "$DIR"

@@ -8,11 +8,11 @@
 # Prints wall seconds (best of RUNS), the CPU seconds (user + system) and
 # peak RSS of that run, and the ratio to openssl dgst.
 # Run under the bench lock:  flock /tmp/ukit-bench.lock bench/sign.sh
-# Data in $BENCHDIR (default /work/benchdata/h6), removed afterwards.
+# Data in $BENCHDIR (default $TMPDIR/ukit-bench/h6), removed afterwards.
 set -eu
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 B=${UKIT_BIN:-$TOP/build/bin}
-D=${BENCHDIR:-/work/benchdata/h6}
+D=${BENCHDIR:-${TMPDIR:-/tmp}/ukit-bench/h6}
 SIZE_MB=${SIZE_MB:-1024}
 RUNS=${RUNS:-3}
 mkdir -p "$D"

@@ -3,12 +3,12 @@
 # verify --verity-only vs the streaming SHA-256 verify.  Not part of make
 # check.  Run under the bench lock:
 #   flock /tmp/ukit-bench.lock bash bench/verity.sh [DIR]
-# DIR (default /work/benchdata/h7) holds the generated images and is
+# DIR (default $TMPDIR/ukit-bench/h7) holds the generated images and is
 # removed afterwards.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=${UKIT_BIN:-$top/build/bin}
-dir=${1:-/work/benchdata/h7}
+dir=${1:-${TMPDIR:-/tmp}/ukit-bench/h7}
 mkdir -p "$dir"
 trap 'rm -rf "$dir"' EXIT
 VS="veritysetup --no-superblock --salt=- --hash=sha256 --data-block-size=4096 --hash-block-size=4096"
