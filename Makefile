@@ -69,16 +69,22 @@ UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 E2E       := $(sort $(wildcard tests/e2e/t*.sh))
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZBUILD)/%)
-MANS      := $(wildcard $(TOOLS:%=%/*.1) verifier/*.1)
-MAN3      := $(wildcard formats/*.3)
+MANS1     := $(wildcard $(TOOLS:%=%/*.1) verifier/*.1)
+MANS3     := $(wildcard formats/*.3)
+MANS7     := $(wildcard doc/*.7)
+MANS      := $(MANS1) $(MANS3) $(MANS7)
+SCHEMAS   := $(wildcard schemas/*.schema.json)
+# one completion script for every tool: it reads commands and options
+# from the tool's --help (cli/ukit.bash-completion)
+COMPLETION = cli/ukit.bash-completion
 
 # The device verifier: the modules ukit-verify links, by layer.  Each is
 # the same object as in libukit; a static link of ukit-verify against
 # this list alone proves that nothing higher is needed.
-VERIFY_MODS = core/err core/sslerr core/io core/sigjson core/stream \
-              elf/elfhdr elf/solo5 elf/manifest_desc \
+VERIFY_MODS = core/err core/sslerr core/io core/outfile core/sigjson \
+              core/stream elf/elfhdr elf/solo5 elf/manifest_desc \
               trust/sigkey trust/dsse trust/bundle trust/statement \
-              trust/sealfd trust/rollback trust/verify_core core/outfile
+              trust/sealfd trust/rollback trust/verify_core
 VERIFY_OBJ := $(VERIFY_MODS:%=$(BUILD)/obj/formats/%.o)
 VERIFY_SRC := $(VERIFY_MODS:%=formats/%.c) verifier/ukit-verify.c
 VERIFY_LIB := $(BUILD)/lib/libukit-verify.a
@@ -173,7 +179,7 @@ demo: deps
 	@UKIT_BIN=$(CURDIR)/$(BUILD)/bin sh tests/demo.sh
 
 lint:
-	@if [ -n "$(MANS)$(MAN3)" ]; then mandoc -Tlint -Wwarning $(MANS) $(MAN3) && echo "lint: man pages clean"; fi
+	@if [ -n "$(strip $(MANS))" ]; then mandoc -Tlint -Wwarning $(MANS) && echo "lint: man pages clean"; fi
 
 # libFuzzer harnesses: clang, ASan+UBSan, the library compiled alongside.
 FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -DUKIT_VERSION='"$(VERSION)"' \
@@ -195,7 +201,9 @@ LIBDIR ?= $(PREFIX)/lib
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig \
 		$(DESTDIR)$(PREFIX)/include/ukit $(DESTDIR)$(PREFIX)/share/man/man1 \
-		$(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/share/ukit/schemas
+		$(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/share/man/man7 \
+		$(DESTDIR)$(PREFIX)/share/ukit/schemas \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 755 $(BINS) $(VERIFY_BIN) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(LIB) $(VERIFY_LIB) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
@@ -206,12 +214,19 @@ install: all
 		-e 's|@REQUIRES@|$(filter-out $(LIB_PKGS_PUB),$(LIB_PKGS))|' \
 		formats/ukit.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/ukit.pc
 	install -m 644 $(LIB_HDR) $(DESTDIR)$(PREFIX)/include/ukit/
-	$(if $(MANS),install -m 644 $(MANS) $(DESTDIR)$(PREFIX)/share/man/man1/)
-	$(if $(MAN3),install -m 644 $(MAN3) $(DESTDIR)$(PREFIX)/share/man/man3/)
-	install -m 644 schemas/*.json $(DESTDIR)$(PREFIX)/share/ukit/schemas/
+	$(if $(MANS1),install -m 644 $(MANS1) $(DESTDIR)$(PREFIX)/share/man/man1/)
+	$(if $(MANS3),install -m 644 $(MANS3) $(DESTDIR)$(PREFIX)/share/man/man3/)
+	$(if $(MANS7),install -m 644 $(MANS7) $(DESTDIR)$(PREFIX)/share/man/man7/)
+	$(if $(SCHEMAS),install -m 644 $(SCHEMAS) $(DESTDIR)$(PREFIX)/share/ukit/schemas/)
+	for t in $(TOOLS:%=ukit-%) ukit-verify; do \
+		install -m 644 $(COMPLETION) \
+			$(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t || exit 1; \
+	done
 
 install-compat: install
 	ln -sf ukit-elftool $(DESTDIR)$(PREFIX)/bin/solo5-elftool
+	install -m 644 $(COMPLETION) \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/solo5-elftool
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-san $(FUZZBUILD)

@@ -1,6 +1,7 @@
 /*
  * cli.h: what the three tools share and the library may not do (print,
- * exit): command dispatch, usage, error printing, a progress bar.
+ * exit): command dispatch, usage and help, error printing, opening inputs,
+ * a progress bar.  The conventions these implement are in ukit(7).
  */
 #ifndef UKIT_CLI_H
 #define UKIT_CLI_H
@@ -11,24 +12,47 @@
 
 #include "err.h"
 
+/*
+ * One command of a tool.  (synopsis) is "NAME [options] OPERANDS": square
+ * brackets mark what is optional, parentheses a choice of which one is
+ * required, UPPERCASE words operands, "..." repeats.  (help), when set, is
+ * a one-line description, then one line per option: the option as the
+ * user writes it ("-f, --format FMT"), a tab, a one-line description.
+ * cli_main() prints both for "CMD --help" and "help CMD", and reads them
+ * to say what is missing when a command calls cli_usage().
+ */
 struct cli_cmd {
 	const char *name;
-	int (*run)(int argc, char **argv);  /* argv[0] is the command name */
+	int (*run)(int argc, char **argv);  /* argv[0] is "PROG: CMD" */
 	const char *synopsis;
+	const char *help;
 };
 
 /* The running tool's name ("ukit-pack"), set by cli_main(). */
 extern const char *cli_prog;
 
 /*
- * Dispatch argv[1] to its command with getopt reset (optind = 1), handle
- * --help (stdout, 0), --version and misuse (stderr, 2); check that stdout
- * was written.  Returns the exit status.
+ * True when the tool runs under Solo5's name (ukit-elftool installed as
+ * solo5-elftool): no arguments, --help and --version then behave as
+ * Solo5's elftool does (usage on stderr, exit 1).  Set before cli_main().
+ */
+extern bool cli_solo5;
+
+/*
+ * Dispatch argv[1] to its command with getopt reset (optind = 1) and the
+ * command's argv[0] set to "PROG: CMD" (so getopt's own messages start
+ * with the tool's name); handle --help / -h / "help [CMD]" (stdout, 0),
+ * --version (stdout, 0) before and after a command name, and misuse
+ * (stderr, 2); check that stdout was written.  Returns the exit status.
  */
 int cli_main(const char *prog, const struct cli_cmd *cmds, size_t ncmds,
 	     int argc, char **argv);
 
-/* Print every synopsis to (fp) and exit with (status). */
+/*
+ * Misuse: print what is missing or unexpected (when the arguments show
+ * it), then the usage of the running command (or of the tool) to (fp),
+ * and exit with (status).
+ */
 void cli_usage(FILE *fp, int status) __attribute__((noreturn));
 
 /* "PROG: PATH:0xOFF: MSG" on stderr. */
@@ -36,9 +60,17 @@ void cli_err(const struct fmt_err *e);
 
 /*
  * Open an input read-only.  On failure print "PROG: PATH: cannot open:
- * REASON" and return -1; else the descriptor.
+ * REASON", for a directory "PROG: PATH: is a directory", and return -1;
+ * else the descriptor.
  */
 int cli_open_input(const char *path);
+
+/* The same, and an empty file is refused: "PROG: PATH: empty file". */
+int cli_open_nonempty(const char *path);
+
+/* The words for these mistakes, the same in every tool. */
+#define CLI_IS_DIR     "is a directory"
+#define CLI_EMPTY_FILE "empty file"
 
 /* "PROG: MSG" on stderr, printf style. */
 void cli_errx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

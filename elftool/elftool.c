@@ -34,15 +34,34 @@ static int cmd_set_package_metadata(int argc, char **argv);
 
 static const struct cli_cmd cmds[] = {
 	{ "gen-manifest", cmd_gen_manifest,
-	  "gen-manifest [--format c|note|object] [--arch ARCH] SOURCE OUTPUT" },
-	{ "validate", cmd_validate, "validate [-q] SOURCE" },
-	{ "query-manifest", cmd_query_manifest, "query-manifest BINARY" },
-	{ "query-abi", cmd_query_abi, "query-abi BINARY" },
-	{ "notes", cmd_notes, "notes [--json] BINARY" },
+	  "gen-manifest [--format c|note|object] [--arch x86_64|aarch64|ppc64le]\n"
+	  "        SOURCE OUTPUT",
+	  "Compile a JSON manifest SOURCE into C source, a note or an object.\n"
+	  "--format c|note|object\tC source as Solo5 makes it (default), the raw note, or an ELF object\n"
+	  "--arch ARCH\tfor --format object: x86_64, aarch64 or ppc64le (default: this host)\n" },
+	{ "validate", cmd_validate, "validate [-q] [--json] SOURCE|BINARY",
+	  "Check a JSON manifest, or the Solo5 notes of an executable as a tender reads them.\n"
+	  "-q, --quiet\tprint nothing; the exit status tells\n"
+	  "--json\tprint the verdict as JSON (schema elftool-validate.schema.json)\n" },
+	{ "query-manifest", cmd_query_manifest, "query-manifest [--json] BINARY",
+	  "Print the Solo5 manifest of BINARY as JSON, as solo5-elftool does.\n"
+	  "--json\tJSON output (the only output; schema solo5-query-manifest.schema.json)\n" },
+	{ "query-abi", cmd_query_abi, "query-abi [--json] BINARY",
+	  "Print the Solo5 ABI target and version of BINARY as JSON, as solo5-elftool does.\n"
+	  "--json\tJSON output (the only output; schema solo5-query-abi.schema.json)\n" },
+	{ "notes", cmd_notes, "notes [--json] BINARY",
+	  "Print every ELF note of BINARY, decoded, as JSON.\n"
+	  "--json\tJSON output (the only output; schema elftool-notes.schema.json)\n" },
 	{ "set-manifest", cmd_set_manifest,
-	  "set-manifest SOURCE BINARY (-o OUTPUT | --in-place)" },
+	  "set-manifest SOURCE BINARY (-o OUTPUT | --in-place)",
+	  "Replace the Solo5 manifest of BINARY with the one compiled from SOURCE.\n"
+	  "-o, --output OUTPUT\twrite the result to OUTPUT\n"
+	  "--in-place\treplace BINARY atomically\n" },
 	{ "set-package-metadata", cmd_set_package_metadata,
-	  "set-package-metadata JSON BINARY (-o OUTPUT | --in-place)" },
+	  "set-package-metadata JSON BINARY (-o OUTPUT | --in-place)",
+	  "Add or replace the FDO package metadata note of BINARY.\n"
+	  "-o, --output OUTPUT\twrite the result to OUTPUT\n"
+	  "--in-place\treplace BINARY atomically\n" },
 };
 
 /* ---- gen-manifest, validate ---------------------------------------- */
@@ -61,7 +80,16 @@ static int read_source(const char *path, char **out, size_t *outlen,
 	if (strcmp(path, "-") == 0)
 		fd = STDIN_FILENO;
 	else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return fmt_errno(e, FMT_NOOFF, "cannot open");
+		return errno == EISDIR ? fmt_errf(e, FMT_NOOFF, CLI_IS_DIR)
+				       : fmt_errno(e, FMT_NOOFF, "cannot open");
+	else {
+		struct stat st;
+
+		if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+			close(fd);
+			return fmt_errf(e, FMT_NOOFF, CLI_IS_DIR);
+		}
+	}
 	if ((buf = malloc(cap)) == NULL) {
 		if (fd != STDIN_FILENO)
 			close(fd);
@@ -79,6 +107,10 @@ static int read_source(const char *path, char **out, size_t *outlen,
 		if (n == 0)
 			break;
 		len += (size_t)n;
+	}
+	if (len == 0) {
+		fmt_errf(e, FMT_NOOFF, CLI_EMPTY_FILE);
+		goto fail;
 	}
 	if (len > MANIFEST_JSON_MAX) {
 		fmt_errf(e, FMT_NOOFF, "manifest too large (> %d bytes)",
@@ -120,15 +152,11 @@ static int load_manifest(const char *path, struct manifest *m)
 
 enum gen_format { GEN_C, GEN_NOTE, GEN_OBJECT };
 
-#define GEN_USAGE "gen-manifest [--format c|note|object] " \
-	"[--arch x86_64|aarch64|ppc64le] SOURCE OUTPUT"
-
 static int cmd_gen_manifest(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "format", required_argument, NULL, 'f' },
 		{ "arch",   required_argument, NULL, 'a' },
-		{ "help",   no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	enum manifest_arch arch = manifest_host_arch();
@@ -142,11 +170,8 @@ static int cmd_gen_manifest(int argc, char **argv)
 	int c, rc;
 
 	/* Solo5's contract: every error, usage included, exits 1. */
-	while ((c = getopt_long(argc, argv, "f:a:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'h':
-			printf("usage: %s %s\n", cli_prog, GEN_USAGE);
-			return 0;
 		case 'f':
 			if (strcmp(optarg, "c") == 0)
 				fmt = GEN_C;
@@ -169,14 +194,11 @@ static int cmd_gen_manifest(int argc, char **argv)
 			}
 			break;
 		default:
-			cli_errx("usage: %s %s", cli_prog, GEN_USAGE);
-			return 1;
+			cli_usage(stderr, 1);
 		}
 	}
-	if (argc - optind != 2) {
-		cli_errx("usage: %s %s", cli_prog, GEN_USAGE);
-		return 1;
-	}
+	if (argc - optind != 2)
+		cli_usage(stderr, 1);
 	if (load_manifest(argv[optind], &m) < 0)
 		return 1;
 
@@ -216,41 +238,200 @@ static int cmd_gen_manifest(int argc, char **argv)
 	return 0;
 }
 
+/* Does (path) start with the ELF magic?  False for "-" and on errors. */
+static bool is_elf(const char *path)
+{
+	uint8_t magic[4];
+	bool r = false;
+	int fd;
+
+	if (strcmp(path, "-") == 0 ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	r = read(fd, magic, sizeof magic) == (ssize_t)sizeof magic &&
+	    memcmp(magic, "\177ELF", 4) == 0;
+	close(fd);
+	return r;
+}
+
+/*
+ * Print, as an error, that the section header table of (img) is unusable
+ * although a tender loads the file.  True if it is.
+ */
+static bool report_section_error(const struct elfimg *img, bool warning)
+{
+	const struct fmt_err *se = ukit_elfimg_section_error(img);
+
+	if (se == NULL)
+		return false;
+	cli_err(se);
+	cli_errx("%s%s: a Solo5 tender loads the executable, but readelf, "
+		 "strip and debuggers cannot read its sections",
+		 warning ? "warning: " : "", se->path);
+	return true;
+}
+
+/* What validate found: valid or the first problem, and what was read. */
+struct vres {
+	bool elf;                   /* an executable, not a JSON manifest */
+	bool valid;
+	bool have_mft, have_abi;
+	bool line_col;              /* e.msg is "LINE:COL: ..." (JSON) */
+	bool section;               /* the problem is the section table */
+	struct manifest m;
+	struct solo5_abi abi;
+	struct fmt_err e;
+};
+
+/*
+ * validate BINARY: the Solo5 notes as a tender reads them, and the
+ * section header table a tender never reads.  -1 when the file cannot be
+ * read at all (printed), else 0 with (r) filled.
+ */
+static int validate_binary(const char *path, struct vres *r)
+{
+	struct elfimg *img;
+	const struct fmt_err *se;
+	int fd;
+
+	r->elf = true;
+	r->e = (struct fmt_err){ .path = path, .off = FMT_NOOFF };
+	if ((fd = cli_open_nonempty(path)) < 0)
+		return -1;
+	if (ukit_elfimg_open_tender(fd, path, &img, &r->e) < 0) {
+		close(fd);
+		return 0;
+	}
+	if (elfimg_solo5(img, &r->m, &r->have_mft, &r->abi, &r->have_abi,
+			 &r->e) < 0) {
+		/* r->e says why */
+	} else if (!r->have_mft) {
+		fmt_errf(&r->e, FMT_NOOFF, "no Solo5 manifest found in "
+			 "executable");
+	} else if (!r->have_abi) {
+		fmt_errf(&r->e, FMT_NOOFF, "no Solo5 ABI information found "
+			 "in executable");
+	} else if ((se = ukit_elfimg_section_error(img)) != NULL) {
+		r->e = *se;
+		r->section = true;
+	} else {
+		r->valid = true;
+	}
+	elfimg_close(img);
+	close(fd);
+	return 0;
+}
+
+/* validate SOURCE: a JSON manifest, as gen-manifest checks it. */
+static int validate_source(const char *path, struct vres *r)
+{
+	size_t len = 0;
+	char *json = NULL;
+
+	r->e = (struct fmt_err){ .path = strcmp(path, "-") ? path : "<stdin>",
+				 .off = FMT_NOOFF };
+	if (read_source(path, &json, &len, &r->e) < 0) {
+		cli_err(&r->e);    /* unreadable: not a verdict */
+		return -1;
+	}
+	if (manifest_parse(json, len, &r->m, &r->e) == 0)
+		r->valid = r->have_mft = true;
+	else
+		r->line_col = r->e.msg[0] >= '0' && r->e.msg[0] <= '9';
+	free(json);
+	return 0;
+}
+
+/* The problem in (r), on stderr. */
+static void validate_err(const struct vres *r)
+{
+	if (r->line_col)
+		cli_errx("%s:%s", r->e.path, r->e.msg);   /* FILE:LINE:COL: msg */
+	else
+		cli_err(&r->e);
+	if (r->section)
+		cli_errx("%s: a Solo5 tender loads the executable, but "
+			 "readelf, strip and debuggers cannot read its "
+			 "sections", r->e.path);
+}
+
+/* --json (schemas/elftool-validate.schema.json).  0 or -1. */
+static int validate_json(const char *path, const struct vres *r)
+{
+	json_t *j = json_pack("{s:s,s:s,s:b}", "path",
+			      strcmp(path, "-") ? path : "<stdin>", "kind",
+			      r->elf ? "executable" : "manifest", "valid",
+			      r->valid);
+	json_t *err;
+	int rc;
+
+	if (j == NULL)
+		return -1;
+	if (r->have_mft)
+		json_object_set_new(j, "devices",
+				    json_integer((json_int_t)r->m.n));
+	if (r->have_abi)
+		json_object_set_new(j, "abi", json_pack("{s:s,s:I}", "target",
+			elfimg_abi_target_name(r->abi.target), "version",
+			(json_int_t)r->abi.version));
+	if (!r->valid) {
+		err = json_pack("{s:s}", "message", r->e.msg);
+		if (err != NULL && r->e.off != FMT_NOOFF)
+			json_object_set_new(err, "offset",
+					    json_integer((json_int_t)r->e.off));
+		json_object_set_new(j, r->section ? "section_table_error"
+						  : "error", err);
+	}
+	rc = json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	putchar('\n');
+	json_decref(j);
+	return rc;
+}
+
 static int cmd_validate(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "quiet", no_argument, NULL, 'q' },
-		{ "help",  no_argument, NULL, 'h' },
+		{ "json",  no_argument, NULL, 'J' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct manifest m;
-	bool quiet = false;
+	struct vres r = { 0 };
+	const char *path;
+	bool quiet = false, json = false;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			printf("usage: %s validate [-q] SOURCE\n", cli_prog);
-			return 0;
-		case 'q':
+	while ((c = getopt_long(argc, argv, "q", opts, NULL)) != -1) {
+		if (c == 'q')
 			quiet = true;
-			break;
-		default:
-			cli_errx("usage: %s validate [-q] SOURCE", cli_prog);
-			return 2;
-		}
+		else if (c == 'J')
+			json = true;
+		else
+			cli_usage(stderr, 2);
 	}
-	if (argc - optind != 1) {
-		cli_errx("usage: %s validate [-q] SOURCE", cli_prog);
-		return 2;
-	}
-	if (load_manifest(argv[optind], &m) < 0)
+	if (argc - optind != 1)
+		cli_usage(stderr, 2);
+	path = argv[optind];
+	if ((is_elf(path) ? validate_binary(path, &r)
+			  : validate_source(path, &r)) < 0)
 		return 1;
-	if (!quiet)
+	if (!r.valid)
+		validate_err(&r);
+	if (json) {
+		if (validate_json(path, &r) < 0) {
+			cli_errx("cannot write JSON");
+			return 1;
+		}
+	} else if (r.valid && !quiet && r.elf) {
+		printf("%s: valid Solo5 executable: %s ABI version %u, "
+		       "manifest of %zu device%s\n", path,
+		       elfimg_abi_target_name(r.abi.target), r.abi.version,
+		       r.m.n, r.m.n == 1 ? "" : "s");
+	} else if (r.valid && !quiet) {
 		printf("%s: valid Solo5 manifest, %zu device%s\n",
-		       strcmp(argv[optind], "-") ? argv[optind] : "<stdin>",
-		       m.n, m.n == 1 ? "" : "s");
-	return 0;
+		       strcmp(path, "-") ? path : "<stdin>", r.m.n,
+		       r.m.n == 1 ? "" : "s");
+	}
+	return r.valid ? 0 : 1;
 }
 
 /* ---- query-manifest, query-abi, notes ------------------------------- */
@@ -284,9 +465,10 @@ static int solo5_query(const char *path, struct manifest *m, bool *have_mft,
 	struct elfimg *img;
 	int fd, r;
 
-	if ((fd = cli_open_input(path)) < 0)
+	if ((fd = cli_open_nonempty(path)) < 0)
 		return -1;
-	if (elfimg_open(fd, path, &img, &e) < 0) {
+	/* As a tender reads it: a damaged section table is no obstacle. */
+	if (ukit_elfimg_open_tender(fd, path, &img, &e) < 0) {
 		cli_err(&e);
 		close(fd);
 		return -1;
@@ -302,14 +484,17 @@ static int solo5_query(const char *path, struct manifest *m, bool *have_mft,
 /* Exactly one operand, no options; Solo5's contract: 1 on misuse too. */
 static const char *query_operand(int argc, char **argv)
 {
-	static const struct option longopts[] = { { NULL, 0, NULL, 0 } };
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'J' },   /* the only output */
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
 
-	opterr = 0;
-	if (getopt_long(argc, argv, "+", longopts, NULL) != -1 ||
-	    argc - optind != 1) {
-		fprintf(stderr, "usage: %s %s BINARY\n", cli_prog, argv[0]);
-		return NULL;
-	}
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+		if (c != 'J')
+			cli_usage(stderr, 1);
+	if (argc - optind != 1)
+		cli_usage(stderr, 1);
 	return argv[optind];
 }
 
@@ -325,7 +510,9 @@ static int cmd_query_manifest(int argc, char **argv)
 	if (solo5_query(path, &m, &have, NULL, NULL) < 0)
 		return 1;
 	if (!have) {
-		cli_errx("%s: no Solo5 manifest found in executable", path);
+		/* Solo5's words under its name, which its callers match */
+		cli_errx("%s: %s Solo5 manifest found in executable", path,
+			 cli_solo5 ? "No" : "no");
 		return 1;
 	}
 	/*
@@ -367,8 +554,8 @@ static int cmd_query_abi(int argc, char **argv)
 	if (solo5_query(path, NULL, NULL, &abi, &have) < 0)
 		return 1;
 	if (!have) {
-		cli_errx("%s: no Solo5 ABI information found in executable",
-			 path);
+		cli_errx("%s: %s Solo5 ABI information found in executable",
+			 path, cli_solo5 ? "No" : "no");
 		return 1;
 	}
 	printf("{\n"
@@ -377,6 +564,22 @@ static int cmd_query_abi(int argc, char **argv)
 	       "  \"version\": %u\n"
 	       "}\n", elfimg_abi_target_name(abi.target), abi.version);
 	return 0;
+}
+
+/* "section_table_error" in the notes of (img), and a warning. */
+static int section_error_json(const struct elfimg *img, json_t *j)
+{
+	const struct fmt_err *se = ukit_elfimg_section_error(img);
+	json_t *o;
+
+	if (se == NULL)
+		return 0;
+	report_section_error(img, true);
+	o = se->off == FMT_NOOFF
+		? json_pack("{s:s}", "message", se->msg)
+		: json_pack("{s:I,s:s}", "offset", (json_int_t)se->off,
+			    "message", se->msg);
+	return o == NULL ? -1 : json_object_set_new(j, "section_table_error", o);
 }
 
 static int cmd_notes(int argc, char **argv)
@@ -391,23 +594,27 @@ static int cmd_notes(int argc, char **argv)
 	const char *path;
 	int c, fd, rc = 1;
 
-	while ((c = getopt_long(argc, argv, "j", longopts, NULL)) != -1) {
-		if (c != 'j')   /* JSON is the only output; -j is accepted */
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c != 'j')   /* JSON is the only output; --json is accepted */
 			cli_usage(stderr, 2);
 	}
 	if (argc - optind != 1)
 		cli_usage(stderr, 2);
 	path = argv[optind];
 	e.path = path;
-	if ((fd = cli_open_input(path)) < 0)
+	if ((fd = cli_open_nonempty(path)) < 0)
 		return 1;
-	if (elfimg_open(fd, path, &img, &e) < 0) {
+	/* The PT_NOTEs are read as a tender reads them; a damaged section
+	 * table is reported (stderr and "section_table_error"), not fatal. */
+	if (ukit_elfimg_open_tender(fd, path, &img, &e) < 0) {
 		cli_err(&e);
 		close(fd);
 		return 1;
 	}
 	if (elfimg_notes_json(img, &j, &e) < 0) {
 		cli_err(&e);
+	} else if (section_error_json(img, j) < 0) {
+		cli_errx("out of memory");
 	} else if (json_dumpf(j, stdout, JSON_INDENT(2) |
 			      JSON_PRESERVE_ORDER) == 0) {
 		putchar('\n');
@@ -426,7 +633,7 @@ static int cmd_notes(int argc, char **argv)
  * -o OUTPUT and --in-place, then two operands.  0, or 2 after a usage
  * message.
  */
-static int edit_opts(int argc, char **argv, const char *synopsis,
+static int edit_opts(int argc, char **argv, const char *cmd,
 		     const char **out, bool *in_place)
 {
 	static const struct option opts[] = {
@@ -450,16 +657,19 @@ static int edit_opts(int argc, char **argv, const char *synopsis,
 			goto usage;
 		}
 	}
+	if (*out != NULL && *in_place) {
+		cli_errx("%s: -o and --in-place exclude each other", cmd);
+		cli_usage(stderr, 2);
+	}
 	if (argc - optind != 2 || (*out == NULL) == !*in_place)
 		goto usage;
 	if (*out != NULL && strcmp(*out, "-") == 0) {
-		cli_errx("%s: -o -: the output must be a file", argv[0]);
+		cli_errx("%s: -o -: the output must be a file", cmd);
 		return 2;
 	}
 	return 0;
 usage:
-	cli_errx("usage: %s %s", cli_prog, synopsis);
-	return 2;
+	cli_usage(stderr, 2);
 }
 
 /*
@@ -496,6 +706,19 @@ static int verify_manifest(int fd, const struct manifest *want,
 	return rc;
 }
 
+/* A manifest only for machines Solo5 builds for.  0, or -1 with (e) set. */
+static int solo5_machine(int fd, const char *path, struct fmt_err *e)
+{
+	struct elfimg *img;
+	int r;
+
+	if (ukit_elfimg_open_tender(fd, path, &img, e) < 0)
+		return -1;
+	r = ukit_elfimg_solo5_machine(elfimg_info(img), e);
+	elfimg_close(img);
+	return r;
+}
+
 /*
  * Rewrite (bin) with a new manifest (m) or package metadata (json, jlen)
  * into (out), or over (bin) itself when (in_place): a new file written
@@ -514,7 +737,7 @@ static int edit_elf(const char *bin, const char *out, bool in_place,
 	char *dest = NULL;
 	int fd, rc = -1;
 
-	if ((fd = cli_open_input(bin)) < 0)
+	if ((fd = cli_open_nonempty(bin)) < 0)
 		return 1;
 	if (fstat(fd, &st) < 0) {
 		fmt_errno(&e, FMT_NOOFF, "cannot stat");
@@ -524,6 +747,8 @@ static int edit_elf(const char *bin, const char *out, bool in_place,
 		fmt_errf(&e, FMT_NOOFF, "not a regular file");
 		goto done;
 	}
+	if (m != NULL && solo5_machine(fd, bin, &e) < 0)
+		goto done;
 	{
 		struct elfedit_src src = { .fd = fd, .size = (uint64_t)st.st_size,
 					   .path = bin };
@@ -584,9 +809,7 @@ static int cmd_set_manifest(int argc, char **argv)
 	bool in_place;
 	int rc;
 
-	rc = edit_opts(argc, argv,
-		       "set-manifest SOURCE BINARY (-o OUTPUT | --in-place)",
-		       &out, &in_place);
+	rc = edit_opts(argc, argv, "set-manifest", &out, &in_place);
 	if (rc != 0)
 		return rc;
 	if (load_manifest(argv[optind], &m) < 0)
@@ -603,8 +826,7 @@ static int cmd_set_package_metadata(int argc, char **argv)
 	bool in_place;
 	int rc;
 
-	rc = edit_opts(argc, argv, "set-package-metadata JSON BINARY "
-		       "(-o OUTPUT | --in-place)", &out, &in_place);
+	rc = edit_opts(argc, argv, "set-package-metadata", &out, &in_place);
 	if (rc != 0)
 		return rc;
 	path = argv[optind];
@@ -624,6 +846,14 @@ static int cmd_set_package_metadata(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	return cli_main("ukit-elftool", cmds, sizeof cmds / sizeof cmds[0],
-			argc, argv);
+	const char *base = strrchr(argv[0], '/');
+
+	/* Installed as solo5-elftool (make install-compat): its name in
+	 * every message and Solo5's exit codes for --help, --version and
+	 * no arguments. */
+	base = base != NULL ? base + 1 : argv[0];
+	if (strcmp(base, "solo5-elftool") == 0)
+		cli_solo5 = true;
+	return cli_main(cli_solo5 ? "solo5-elftool" : "ukit-elftool", cmds,
+			sizeof cmds / sizeof cmds[0], argc, argv);
 }

@@ -46,6 +46,7 @@ int cmd_check(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "output", required_argument, NULL, 'J' },
 		{ "force-share", no_argument, NULL, 'U' },
+		{ "format", required_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct qcow2_check r;
@@ -56,7 +57,7 @@ int cmd_check(int argc, char **argv)
 	uint64_t stale;
 	int c, fd, rc;
 
-	while ((c = getopt_long(argc, argv, "jUf:", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "Uf:", lo, NULL)) != -1) {
 		if (c == 'j')
 			json = true;
 		else if (c == 'J') {
@@ -76,7 +77,7 @@ int cmd_check(int argc, char **argv)
 	if (argc - optind != 1)
 		cli_usage(stderr, 2);
 	path = e.path = argv[optind];
-	if ((fd = cli_open_input(path)) < 0)
+	if ((fd = cli_open_nonempty(path)) < 0)
 		return 1;
 	if (!force_share && image_lock(fd, &e) < 0) {
 		open_err(&e);

@@ -87,6 +87,25 @@ static int cmp_read(struct image *img, uint8_t *buf, size_t n, uint64_t off,
 	return image_read(img, buf, n, off, e);
 }
 
+/* --json: the verdict, the two sizes and where the content first
+ * differs (schemas/pack-compare.schema.json).  0 or -1. */
+static int compare_json(bool identical, bool strict, uint64_t sa,
+			uint64_t sb, bool mismatch, uint64_t at)
+{
+	json_t *j = json_pack("{s:b,s:b,s:[I,I],s:b,s:o}", "identical",
+			      identical, "strict", strict, "sizes",
+			      (json_int_t)sa, (json_int_t)sb, "size_mismatch",
+			      sa != sb, "first_mismatch",
+			      mismatch ? json_integer((json_int_t)at)
+				       : json_null());
+
+	if (j == NULL) {
+		cli_errx("out of memory");
+		return -1;
+	}
+	return print_json(j);
+}
+
 int cmd_compare(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -94,10 +113,11 @@ int cmd_compare(int argc, char **argv)
 		{ "allow-backing", no_argument, NULL, 'B' },
 		{ "no-check", no_argument, NULL, 'N' },
 		{ "force-share", no_argument, NULL, 'U' },
+		{ "json", no_argument, NULL, 'J' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct image_opts o = { .check = true };
-	bool strict = false;
+	bool strict = false, json = false;
 	int c, fda = -1, fdb = -1, rc = 1;
 	struct image *a = NULL, *b = NULL;
 	uint8_t *ba = NULL, *bb = NULL;
@@ -110,6 +130,7 @@ int cmd_compare(int argc, char **argv)
 		case 'U': o.force_share = true; break;
 		case 'B': o.allow_backing = true; break;
 		case 'N': o.check = false; break;
+		case 'J': json = true; break;
 		default: cli_usage(stderr, 2);
 		}
 	}
@@ -120,11 +141,16 @@ int cmd_compare(int argc, char **argv)
 		goto out;
 	/* qemu-img compare's words, and the two sizes */
 	if (strict && image_size(a) != image_size(b)) {
-		printf("Strict mode: Image size mismatch! (%" PRIu64 " != %"
-		       PRIu64 ")\n", image_size(a), image_size(b));
+		if (json)
+			compare_json(false, strict, image_size(a),
+				     image_size(b), false, 0);
+		else
+			printf("Strict mode: Image size mismatch! (%" PRIu64
+			       " != %" PRIu64 ")\n", image_size(a),
+			       image_size(b));
 		goto out;
 	}
-	if (image_size(a) != image_size(b))
+	if (image_size(a) != image_size(b) && !json)
 		printf("Warning: Image size mismatch!\n");
 	ba = malloc(CMP_CHUNK);
 	bb = malloc(CMP_CHUNK);
@@ -170,14 +196,23 @@ int cmd_compare(int argc, char **argv)
 			for (i = 0; ba[i] == bb[i]; i++)
 				;
 		if (i < n) {
-			printf("Content mismatch at offset %" PRIu64 "!\n",
-			       off + i);
+			if (json)
+				compare_json(false, strict, image_size(a),
+					     image_size(b), true, off + i);
+			else
+				printf("Content mismatch at offset %" PRIu64
+				       "!\n", off + i);
 			goto out;
 		}
 		off += n;
 	}
-	printf("Images are identical.\n");
-	rc = 0;
+	if (json)
+		rc = compare_json(true, strict, image_size(a), image_size(b),
+				  false, 0) < 0 ? 1 : 0;
+	else {
+		printf("Images are identical.\n");
+		rc = 0;
+	}
 	goto out;
 err:
 	cli_err(&e);

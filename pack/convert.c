@@ -257,13 +257,15 @@ int cmd_convert(int argc, char **argv)
 		switch (c) {
 		case 'f':
 			if (parse_fmt(optarg, &in_fmt) < 0) {
-				cli_errx("convert: unknown input format '%s'", optarg);
+				cli_errx("convert: unknown input format '%s' "
+					 "(raw, qcow2, elf or bin)", optarg);
 				return 2;
 			}
 			break;
 		case 'O':
 			if (parse_fmt(optarg, &out_fmt) < 0) {
-				cli_errx("convert: unknown output format '%s'", optarg);
+				cli_errx("convert: unknown output format '%s' "
+					 "(raw, qcow2, bin or elf)", optarg);
 				return 2;
 			}
 			have_out = true;
@@ -389,10 +391,8 @@ int cmd_convert(int argc, char **argv)
 			cli_usage(stderr, 2);
 		}
 	}
-	if (argc - optind != 2 || !have_out) {
-		cli_errx("convert: want -O FMT, IN and OUT");
-		cli_usage(stderr, 2);
-	}
+	if (argc - optind != 2 || !have_out)
+		cli_usage(stderr, 2);   /* says which of -O, IN, OUT is missing */
 	in = argv[optind];
 	out = argv[optind + 1];
 	if (backing != NULL &&

@@ -534,7 +534,7 @@ int cmd_info(int argc, char **argv)
 	json_t *j;
 	int c, fd, rc = 1;
 
-	while ((c = getopt_long(argc, argv, "jf:U", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:U", lo, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
@@ -549,7 +549,8 @@ int cmd_info(int argc, char **argv)
 		case 'f':
 			fmt = image_format_parse(optarg);
 			if (fmt == IMG_PROBE) {
-				cli_errx("info: unknown format '%s'", optarg);
+				cli_errx("info: unknown format '%s' (raw, qcow2, elf "
+					 "or bin)", optarg);
 				cli_usage(stderr, 2);
 			}
 			break;

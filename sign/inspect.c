@@ -51,13 +51,19 @@ int cmd_inspect(int argc, char **argv)
 	size_t jlen = 0;
 	int c, fd, r, rc = 1;
 
-	while ((c = getopt(argc, argv, "")) != -1)
-		cli_usage(stderr, 2);
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'J' },   /* the only output */
+		{ NULL, 0, NULL, 0 },
+	};
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1)
+		if (c != 'J')
+			cli_usage(stderr, 2);
 	if (argc - optind != 1)
 		cli_usage(stderr, 2);
 	path = argv[optind];
 	e.path = path;
-	if ((fd = cli_open_input(path)) < 0)
+	if ((fd = cli_open_nonempty(path)) < 0)
 		return 1;
 	r = sigfoot_read(fd, &f, &e);
 	if (r < 0) {

@@ -110,7 +110,7 @@ int cmd_keygen(int argc, char **argv)
 	unsigned bits = 0;
 	int c, rc = 1;
 
-	while ((c = getopt_long(argc, argv, "t:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 't': type = optarg; break;
 		case 'P':

@@ -71,7 +71,12 @@ static const struct cli_cmd cmds[] = {
 	  "        [--cert-dir DIR] [--ca-file F]" },
 	{ "inspect", cmd_inspect, "inspect BUNDLE|IMAGE" },
 	{ "verity", cmd_verity,
-	  "verity [--salt HEX] [--hash-file F] [-j THREADS] [--json] IMAGE" },
+	  "verity [--salt HEX] [--hash-file F] [-j THREADS] [--json] IMAGE",
+	  "Compute the dm-verity root hash of IMAGE, as veritysetup format does.\n"
+	  "--salt HEX\tsalt of the tree ('-': none)\n"
+	  "--hash-file F\talso write the hash tree to F\n"
+	  "-j, --threads THREADS\tthreads to hash with (default: online CPUs)\n"
+	  "--json\tprint JSON (the statement's verity object)\n" },
 };
 
 

@@ -285,7 +285,7 @@ int cmd_sign(int argc, char **argv)
 	o.annotations = json_object();
 	if (o.annotations == NULL)
 		return 1;
-	while ((c = getopt_long(argc, argv, "k:o:pq", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:pq", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k': o.key = optarg; break;
 		case 'P':

@@ -93,7 +93,7 @@ static int load_verify_keys(struct verify_opts *o, int argc, char **argv)
 	STACK_OF(X509) *sk;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "b:jpq", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "pq", opts, NULL)) != -1) {
 		switch (c) {
 		case 'K':
 			if (o->npub >= MAX_PUBS) {
@@ -326,6 +326,15 @@ int cmd_verify(int argc, char **argv)
 		.crls = o.crls, .tsa_roots = o.tsa_roots,
 	};
 	rc = 1;
+	/* a directory or a missing IMAGE: the same words as everywhere,
+	 * before the bundle beside it is looked for */
+	{
+		int fd = cli_open_input(o.image);
+
+		if (fd < 0)
+			goto out;
+		close(fd);
+	}
 	if (verify_image(-1, o.image, &p, &r, &e) != 0) {
 		cli_err(&e);
 		goto out;

@@ -105,7 +105,7 @@ int cmd_verity(int argc, char **argv)
 	if (parse_salt(salt_hex, salt, &salt_len) < 0)
 		return 2;
 	e.path = argv[optind];
-	if ((fd = cli_open_input(argv[optind])) < 0)
+	if ((fd = cli_open_nonempty(argv[optind])) < 0)
 		return 1;
 	if (image_open(fd, argv[optind], IMG_PROBE, NULL, &img, &e) < 0)
 		goto out;

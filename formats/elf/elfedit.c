@@ -891,6 +891,32 @@ static int solo5_scan(const struct elfedit *ed, struct solo5_view *v,
 	return 0;
 }
 
+/*
+ * The old MFT1 note at (off), (size) bytes, stays in the file when the new
+ * one is appended (its PT_NOTE or SHT_NOTE section may hold other notes):
+ * make it a ukit padding note of the same size, zero descriptor, so that a
+ * tool reading every note finds exactly one manifest.
+ */
+static int plan_inert(const struct elfedit *ed, uint64_t off, uint64_t size,
+		      struct elfedit_plan *plan, struct fmt_err *e)
+{
+	uint8_t *buf;
+	size_t h;
+	int r;
+
+	if (size < PAD_NOTE_MIN)
+		return fmt_errf(e, off, "internal: old note too small");
+	if (notes_untouched(ed, off, size, off, e) < 0)
+		return -1;
+	if ((buf = calloc(1, (size_t)size)) == NULL)
+		return fmt_errf(e, FMT_NOOFF, "out of memory");
+	h = note_hdr_store(buf, UKIT_NOTE_NAME, 0, UKIT_NOTE_PADDING, ed->big);
+	st32(buf + 4, (uint32_t)(size - h), ed->big);
+	r = add_patch(plan, off, buf, (size_t)size, e);
+	free(buf);
+	return r;
+}
+
 static int check_mft_note(const struct elfedit *ed, const uint8_t *note,
 			  size_t len, struct fmt_err *e)
 {
@@ -957,9 +983,13 @@ int elfedit_plan_manifest(struct elfedit *ed, const uint8_t *note, size_t len,
 		ins = (unsigned)v.first_note;
 	else
 		ins = ed->phnum;
-	return plan_append(ed, v.mft, v.mft >= 0 ? ed->ph[v.mft].offset : 0,
-			   v.mft_size, ins, ".note.solo5.manifest", note, len,
-			   plan, e);
+	if (plan_append(ed, v.mft, v.mft >= 0 ? ed->ph[v.mft].offset : 0,
+			v.mft_size, ins, ".note.solo5.manifest", note, len,
+			plan, e) < 0)
+		return -1;
+	return v.mft >= 0 ? plan_inert(ed, ed->ph[v.mft].offset, v.mft_size,
+				       plan, e)
+			  : 0;
 }
 
 int elfedit_pkgmeta_check(const char *json, size_t len, struct fmt_err *e)

@@ -35,6 +35,9 @@ struct elfimg {
 	struct elfimg_shdr *sh;     /* info.shnum entries, loaded lazily */
 	char *shstr;                /* section name table, NUL-terminated */
 	size_t shstrlen;
+	bool tender;                /* opened as a Solo5 tender reads it */
+	bool has_sherr;             /* tender: the section table is unusable */
+	struct fmt_err sherr;       /* why */
 };
 
 #define EHDR32_SIZE 52
@@ -69,6 +72,63 @@ int elfimg_pread(const struct elfimg *img, void *buf, size_t len,
 }
 
 /*
+ * Check the section header table against the file and the limits,
+ * resolving extended numbering (e_shnum 0, e_phnum PN_XNUM, e_shstrndx
+ * SHN_XINDEX via section header 0).  0, or -1 with (e) set.
+ */
+static int shdr_table_check(struct elfimg *img, bool is64, bool big,
+			    uint16_t phnum, uint16_t shnum, uint16_t shstrndx,
+			    struct fmt_err *e)
+{
+	struct elfimg_info *in = &img->info;
+	uint64_t end, tbl;
+
+	if (in->shoff != 0) {
+		if (in->shentsize != (is64 ? SHDR64_SIZE : SHDR32_SIZE))
+			return fmt_errf(e, is64 ? 58 : 46, "e_shentsize %u, "
+					"expected %d", in->shentsize,
+					is64 ? SHDR64_SIZE : SHDR32_SIZE);
+		if (!in_bounds(in->shoff, in->shentsize, in->file_size))
+			return fmt_errf(e, is64 ? 40 : 32, "section header "
+					"table starts past end of file "
+					"(0x%" PRIx64 " + 0x%x > 0x%" PRIx64 ")",
+					in->shoff, in->shentsize, in->file_size);
+		if (shnum == 0 || (phnum == 0xffff && !img->tender) ||
+		    shstrndx == 0xffff) {
+			uint8_t s0[SHDR64_SIZE];
+
+			if (elfimg_pread(img, s0, in->shentsize, in->shoff, e) < 0)
+				return -1;
+			if (shnum == 0)
+				in->shnum = is64 ? ld64(s0 + 32, big)
+						 : ld32(s0 + 20, big);
+			if (phnum == 0xffff && !img->tender)
+				in->phnum = ld32(s0 + (is64 ? 44 : 28), big);
+			if (shstrndx == 0xffff)
+				in->shstrndx = ld32(s0 + (is64 ? 40 : 24), big);
+		}
+		if (in->shnum > ELFIMG_MAX_SECTIONS)
+			return fmt_errf(e, in->shoff, "%zu sections, more than "
+					"the limit %d", in->shnum,
+					ELFIMG_MAX_SECTIONS);
+		if (ck_mul(in->shnum, in->shentsize, &tbl) ||
+		    ck_add(in->shoff, tbl, &end) || end > in->file_size)
+			return fmt_errf(e, is64 ? 40 : 32, "section header "
+					"table extends past end of file "
+					"(0x%" PRIx64 " + %zu * %u > 0x%" PRIx64 ")",
+					in->shoff, in->shnum, in->shentsize,
+					in->file_size);
+		if (in->shnum > 0 && in->shstrndx >= in->shnum)
+			in->shstrndx = 0;       /* no names, not fatal */
+	} else {
+		in->shnum = 0;
+		in->shstrndx = 0;
+	}
+
+	return 0;
+}
+
+/*
  * Decode the ELF header from bytes and check its tables against the file
  * and the limits, resolving extended numbering (e_shnum 0, e_phnum
  * PN_XNUM, e_shstrndx SHN_XINDEX via section header 0).
@@ -81,6 +141,16 @@ static int ehdr_check(struct elfimg *img, struct fmt_err *e)
 	bool big, is64;
 	uint16_t phnum, shnum, shstrndx;
 
+	/* the magic first: a short file of another kind is not an ELF file */
+	if (elfimg_pread(img, h, in->file_size < 4 ? in->file_size : 4, 0,
+			 e) < 0)
+		return -1;
+	if (memcmp(h, "\177ELF", in->file_size < 4 ? in->file_size : 4) != 0)
+		return fmt_errf(e, 0, "not an ELF file (bad magic "
+				"%02x %02x %02x %02x)", h[0],
+				in->file_size > 1 ? h[1] : 0,
+				in->file_size > 2 ? h[2] : 0,
+				in->file_size > 3 ? h[3] : 0);
 	if (in->file_size < 16)
 		return fmt_errf(e, 0, "file too short for an ELF header "
 				"(%" PRIu64 " < 16 bytes)", in->file_size);
@@ -95,8 +165,9 @@ static int ehdr_check(struct elfimg *img, struct fmt_err *e)
 	if (h[5] != ELFDATA2LSB && h[5] != ELFDATA2MSB)
 		return fmt_errf(e, 5, "unknown ELF data encoding %u (expected "
 				"1 or 2)", h[5]);
-	/* libelf refuses other versions; say why instead of its "invalid". */
-	if (h[6] != EV_CURRENT)
+	/* libelf refuses other versions; say why instead of its "invalid".
+	 * A tender does not look at this byte (only at e_version). */
+	if (h[6] != EV_CURRENT && !img->tender)
 		return fmt_errf(e, 6, "unknown ELF identification version %u "
 				"(expected 1)", h[6]);
 	is64 = h[4] == ELFCLASS64;
@@ -141,44 +212,14 @@ static int ehdr_check(struct elfimg *img, struct fmt_err *e)
 	in->shnum = shnum;
 	in->shstrndx = shstrndx;
 
-	/* Section header table, and extended numbering through shdr[0]. */
-	if (in->shoff != 0) {
-		if (in->shentsize != (is64 ? SHDR64_SIZE : SHDR32_SIZE))
-			return fmt_errf(e, is64 ? 58 : 46, "e_shentsize %u, "
-					"expected %d", in->shentsize,
-					is64 ? SHDR64_SIZE : SHDR32_SIZE);
-		if (!in_bounds(in->shoff, in->shentsize, in->file_size))
-			return fmt_errf(e, is64 ? 40 : 32, "section header "
-					"table starts past end of file "
-					"(0x%" PRIx64 " + 0x%x > 0x%" PRIx64 ")",
-					in->shoff, in->shentsize, in->file_size);
-		if (shnum == 0 || phnum == 0xffff || shstrndx == 0xffff) {
-			uint8_t s0[SHDR64_SIZE];
-
-			if (elfimg_pread(img, s0, in->shentsize, in->shoff, e) < 0)
-				return -1;
-			if (shnum == 0)
-				in->shnum = is64 ? ld64(s0 + 32, big)
-						 : ld32(s0 + 20, big);
-			if (phnum == 0xffff)
-				in->phnum = ld32(s0 + (is64 ? 44 : 28), big);
-			if (shstrndx == 0xffff)
-				in->shstrndx = ld32(s0 + (is64 ? 40 : 24), big);
-		}
-		if (in->shnum > ELFIMG_MAX_SECTIONS)
-			return fmt_errf(e, in->shoff, "%zu sections, more than "
-					"the limit %d", in->shnum,
-					ELFIMG_MAX_SECTIONS);
-		if (ck_mul(in->shnum, in->shentsize, &tbl) ||
-		    ck_add(in->shoff, tbl, &end) || end > in->file_size)
-			return fmt_errf(e, is64 ? 40 : 32, "section header "
-					"table extends past end of file "
-					"(0x%" PRIx64 " + %zu * %u > 0x%" PRIx64 ")",
-					in->shoff, in->shnum, in->shentsize,
-					in->file_size);
-		if (in->shnum > 0 && in->shstrndx >= in->shnum)
-			in->shstrndx = 0;       /* no names, not fatal */
-	} else {
+	/* Section header table, and extended numbering through shdr[0].  A
+	 * tender never reads it: there, a bad one is noted, not fatal, and
+	 * e_phnum is taken as it is. */
+	if (shdr_table_check(img, is64, big, phnum, shnum, shstrndx, e) < 0) {
+		if (!img->tender)
+			return -1;
+		img->sherr = *e;
+		img->has_sherr = true;
 		in->shnum = 0;
 		in->shstrndx = 0;
 	}
@@ -244,6 +285,131 @@ static int load_phdrs(struct elfimg *img, struct fmt_err *e)
 					p->filesz, in->file_size);
 	}
 	return 0;
+}
+
+/*
+ * Tender mode: decode the program headers from bytes, as a tender does
+ * (Elf64 only: elfimg_solo5_check() refuses the rest, but notes read any
+ * class).  A segment's file range is checked where it is read, not here:
+ * a tender reads only the segments it loads.
+ */
+static int load_phdrs_raw(struct elfimg *img, struct fmt_err *e)
+{
+	struct elfimg_info *in = &img->info;
+	const bool big = in->big, is64 = in->elfclass == ELFCLASS64;
+	uint8_t *t;
+	size_t len;
+
+	if (in->phnum == 0)
+		return 0;
+	len = in->phnum * (size_t)in->phentsize;   /* bounded: ehdr_check */
+	img->ph = calloc(in->phnum, sizeof *img->ph);
+	t = malloc(len);
+	if (img->ph == NULL || t == NULL) {
+		free(t);
+		return fmt_errno(e, FMT_NOOFF, "calloc");
+	}
+	if (elfimg_pread(img, t, len, in->phoff, e) < 0) {
+		free(t);
+		return -1;
+	}
+	for (size_t i = 0; i < in->phnum; i++) {
+		const uint8_t *q = t + i * in->phentsize;
+		struct elfimg_phdr *p = &img->ph[i];
+
+		p->type = ld32(q, big);
+		if (is64) {
+			p->flags = ld32(q + 4, big);
+			p->offset = ld64(q + 8, big);
+			p->vaddr = ld64(q + 16, big);
+			p->paddr = ld64(q + 24, big);
+			p->filesz = ld64(q + 32, big);
+			p->memsz = ld64(q + 40, big);
+			p->align = ld64(q + 48, big);
+		} else {
+			p->offset = ld32(q + 4, big);
+			p->vaddr = ld32(q + 8, big);
+			p->paddr = ld32(q + 12, big);
+			p->filesz = ld32(q + 16, big);
+			p->memsz = ld32(q + 20, big);
+			p->flags = ld32(q + 24, big);
+			p->align = ld32(q + 28, big);
+		}
+	}
+	free(t);
+	return 0;
+}
+
+/* Tender mode: the section table is unusable; say why, keep going. */
+static void section_error(struct elfimg *img, const struct fmt_err *e)
+{
+	if (!img->has_sherr) {
+		img->sherr = *e;
+		img->has_sherr = true;
+	}
+	img->info.shnum = 0;
+	img->info.shstrndx = 0;
+}
+
+static int open_tender(struct elfimg *img, struct elfimg **out,
+		       struct fmt_err *e)
+{
+	struct fmt_err se = { .path = img->path, .off = FMT_NOOFF };
+
+	if (ehdr_check(img, e) < 0 || load_phdrs_raw(img, e) < 0)
+		goto fail;
+	if (img->info.shnum > 0) {
+		uint8_t v = 0;
+
+		if (elfimg_pread(img, &v, 1, 6, &se) < 0)
+			;
+		else if (v != EV_CURRENT)   /* libelf reads nothing then */
+			fmt_errf(&se, 6, "e_ident[EI_VERSION] %u, expected 1: "
+				 "the section headers are not read", v);
+		else if (elf_version(EV_CURRENT) == EV_NONE)
+			fmt_errf(&se, FMT_NOOFF, "libelf: %s", elf_errmsg(-1));
+		else if ((img->elf = elf_begin(img->fd, ELF_C_READ,
+					       NULL)) == NULL)
+			fmt_errf(&se, 0, "section headers: libelf: %s",
+				 elf_errmsg(-1));
+		else if (elf_kind(img->elf) != ELF_K_ELF)
+			fmt_errf(&se, 0, "section headers: libelf does not "
+				 "read this as an ELF file");
+		if (se.msg[0] != '\0')
+			section_error(img, &se);
+	}
+	*out = img;
+	return 0;
+fail:
+	elfimg_close(img);
+	return -1;
+}
+
+int ukit_elfimg_open_tender(int fd, const char *path, struct elfimg **out,
+			    struct fmt_err *e)
+{
+	struct elfimg *img;
+	struct stat st;
+
+	if (e != NULL)
+		e->path = path;
+	if (fstat(fd, &st) != 0)
+		return fmt_errno(e, FMT_NOOFF, "fstat");
+	if (!S_ISREG(st.st_mode))
+		return fmt_errf(e, FMT_NOOFF, "not a regular file");
+	img = calloc(1, sizeof *img);
+	if (img == NULL)
+		return fmt_errno(e, FMT_NOOFF, "calloc");
+	img->fd = fd;
+	img->path = path;
+	img->tender = true;
+	img->info.file_size = (uint64_t)st.st_size;
+	return open_tender(img, out, e);
+}
+
+const struct fmt_err *ukit_elfimg_section_error(const struct elfimg *img)
+{
+	return img->has_sherr ? &img->sherr : NULL;
 }
 
 static int open_common(struct elfimg *img, struct elfimg **out,
@@ -350,8 +516,29 @@ int elfimg_phdr(const struct elfimg *img, size_t i, struct elfimg_phdr *ph,
 	return 0;
 }
 
-/* Load the section headers and (bounded) their name table, once. */
+static int load_shdrs_strict(struct elfimg *img, struct fmt_err *e);
+
+/* Load the section headers and (bounded) their name table, once.  In
+ * tender mode a failure leaves no sections and is noted instead. */
 static int load_shdrs(struct elfimg *img, struct fmt_err *e)
+{
+	struct fmt_err se = { .path = img->path, .off = FMT_NOOFF };
+
+	if (!img->tender)
+		return load_shdrs_strict(img, e);
+	if (img->info.shnum > 0 && img->elf == NULL) {
+		fmt_errf(&se, FMT_NOOFF, "section headers: not read");
+		section_error(img, &se);
+	}
+	if (load_shdrs_strict(img, &se) < 0) {
+		free(img->sh);
+		img->sh = NULL;
+		section_error(img, &se);
+	}
+	return 0;
+}
+
+static int load_shdrs_strict(struct elfimg *img, struct fmt_err *e)
 {
 	struct elfimg_info *in = &img->info;
 	size_t n;
@@ -430,6 +617,9 @@ int elfimg_shdr(struct elfimg *img, size_t i, struct elfimg_shdr *sh,
 				"sections)", i, img->info.shnum);
 	if (load_shdrs(img, e) < 0)
 		return -1;
+	if (i >= img->info.shnum || img->sh == NULL)
+		return fmt_errf(e, FMT_NOOFF, "section[%zu]: the section header "
+				"table cannot be read", i);
 	*sh = img->sh[i];
 	return 0;
 }
@@ -658,72 +848,178 @@ const char *elfimg_abi_target_name(uint32_t target)
 	return solo5_target_name(target);
 }
 
-/*
- * The loader's view of (img) for solo5.c, which finds Solo5 notes for
- * every caller (signing and the device verifier read files without
- * libelf; this shares their code).  0 or -1 with (e).
- */
-static int solo5_view(const struct elfimg *img, struct elfhdr *h,
-		      struct fmt_err *e)
+int elfimg_solo5_check(const struct elfimg *img, struct fmt_err *e)
 {
 	const struct elfimg_info *in = &img->info;
 
-	*h = (struct elfhdr){
-		.fd = img->fd, .mem = img->mem, .path = img->path,
-		.file_size = in->file_size, .elfclass = in->elfclass,
-		.big = in->big, .type = in->type, .machine = in->machine,
-		.version = in->version, .ehsize = in->ehsize,
-		.phnum = in->phnum,
-	};
 	if (e != NULL)
 		e->path = img->path;
-	if (in->phnum == 0)
-		return 0;
-	h->ph = calloc(in->phnum, sizeof *h->ph);
-	if (h->ph == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
-	for (size_t i = 0; i < in->phnum; i++) {
-		h->ph[i].type = img->ph[i].type;
-		h->ph[i].offset = img->ph[i].offset;
-		h->ph[i].filesz = img->ph[i].filesz;
-	}
+	if (in->elfclass != ELFCLASS64)
+		return fmt_errf(e, 4, "ELF32 file: Solo5 executables are ELF64 "
+				"(EI_CLASS %u, expected 2)", in->elfclass);
+	if (in->type != ET_EXEC)
+		return fmt_errf(e, 16, "e_type %u is not ET_EXEC (2): Solo5 "
+				"loads only executables", in->type);
+	if (in->version != EV_CURRENT)
+		return fmt_errf(e, 20, "e_version %u, expected 1", in->version);
+	if (in->ehsize != EHDR64_SIZE)
+		return fmt_errf(e, 52, "e_ehsize %u, expected 64", in->ehsize);
+	if (in->phnum < 1)
+		return fmt_errf(e, 56, "no program headers");
+	if (img->tender)
+		return ukit_elfimg_solo5_machine(in, e);
 	return 0;
 }
 
-int elfimg_solo5_check(const struct elfimg *img, struct fmt_err *e)
+int ukit_elfimg_solo5_machine(const struct elfimg_info *in,
+			      struct fmt_err *e)
 {
-	struct elfhdr h;
-	int r;
+	const char *name = elfimg_machine_name(in->machine);
+	bool ok = in->machine == EM_X86_64 || in->machine == EM_AARCH64 ||
+		  in->machine == EM_PPC64;
 
-	if (solo5_view(img, &h, e) < 0)
-		return -1;
-	r = solo5_check(&h, e);
-	elfhdr_free(&h);
-	return r;
+	if (in->machine == EM_PPC64 && !in->big)
+		name = "ppc64le";
+	if (!ok)
+		return fmt_errf(e, 18, "e_machine %u (%s): Solo5 builds for "
+				"x86_64, aarch64 and ppc64le only", in->machine,
+				name != NULL ? name : "unknown");
+	/* Solo5 runs on little-endian hosts only and wants the host's order */
+	if (in->big)
+		return fmt_errf(e, 5, "big-endian %s (EI_DATA 2): Solo5 builds "
+				"for x86_64, aarch64 and ppc64le only, all "
+				"little-endian", name);
+	return 0;
 }
 
 int elfimg_solo5_note(struct elfimg *img, uint32_t type,
 		      struct solo5_note *out, struct fmt_err *e)
 {
-	struct elfhdr h;
-	int r;
+	const struct elfimg_info *in = &img->info;
+	const bool big = in->big;
+	const char *tname = type == MFT1_NOTE_TYPE ? "MFT1" : "ABI1";
+	uint32_t max = type == MFT1_NOTE_TYPE ? SOLO5_MFT1_DESC_MAX
+					      : SOLO5_ABI1_DESC_MAX;
 
-	if (solo5_view(img, &h, e) < 0)
+	if (elfimg_solo5_check(img, e) < 0)
 		return -1;
-	r = solo5_check(&h, e) < 0 ? -1 : solo5_note(&h, type, out, e);
-	elfhdr_free(&h);
-	return r;
+	for (size_t i = 0; i < in->phnum; i++) {
+		const struct elfimg_phdr *ph = &img->ph[i];
+		uint8_t h[NOTE_HDR_SIZE + 8];
+		uint32_t namesz, descsz;
+
+		if (ph->type != PT_NOTE)
+			continue;
+		/* Below a note header (12 bytes), even empty, a tender
+		 * refuses the executable; opened as a tender does, so does
+		 * ukit.  Otherwise such a PT_NOTE is skipped, as are those too
+		 * small for a Solo5 note header (20 bytes). */
+		if (ph->filesz < NOTE_HDR_SIZE && img->tender)
+			return fmt_errf(e, in->phoff + i * in->phentsize + 32,
+					"phdr[%zu]: PT_NOTE of %" PRIu64 " bytes, "
+					"too small for a note header (12): a "
+					"Solo5 tender refuses the executable", i,
+					ph->filesz);
+		if (ph->filesz < sizeof h)
+			continue;
+		if (elfimg_pread(img, h, sizeof h, ph->offset, e) < 0) {
+			char msg[FMT_ERR_MSG];
+
+			snprintf(msg, sizeof msg, "%s", e->msg);
+			return fmt_errf(e, e->off, "phdr[%zu]: note header: %s",
+					i, msg);
+		}
+		namesz = ld32(h, big);
+		descsz = ld32(h + 4, big);
+		if (namesz != SOLO5_NOTE_NAMESZ ||
+		    memcmp(h + NOTE_HDR_SIZE, SOLO5_NOTE_NAME,
+			   SOLO5_NOTE_NAMESZ) != 0 ||
+		    ld32(h + 8, big) != type)
+			continue;
+		if (descsz < 1 || descsz > max)
+			return fmt_errf(e, ph->offset, "phdr[%zu]: Solo5 %s "
+					"note descriptor size %u outside 1..%u",
+					i, tname, descsz, max);
+		if (descsz > ph->filesz - sizeof h)
+			return fmt_errf(e, ph->offset, "phdr[%zu]: Solo5 %s "
+					"note extends past end of its PT_NOTE "
+					"(0x%zx + 0x%x > 0x%" PRIx64 ")", i,
+					tname, sizeof h, descsz, ph->filesz);
+		if (elfimg_pread(img, out->desc, descsz, ph->offset + sizeof h,
+				 e) < 0)
+			return -1;
+		out->phdr = i;
+		out->offset = ph->offset;
+		out->descsz = descsz;
+		return 1;
+	}
+	return 0;
 }
 
 int elfimg_solo5(struct elfimg *img, struct manifest *mft, bool *have_mft,
 		 struct solo5_abi *abi, bool *have_abi, struct fmt_err *e)
 {
-	struct elfhdr h;
-	int r;
+	struct solo5_note *n;
+	struct manifest m;
+	struct solo5_abi a = { 0, 0 };
+	bool hm = false, ha = false;
+	int r = -1;
 
-	if (solo5_view(img, &h, e) < 0)
+	if (elfimg_solo5_check(img, e) < 0)
 		return -1;
-	r = solo5_read(&h, mft, have_mft, abi, have_abi, e);
-	elfhdr_free(&h);
+	n = malloc(sizeof *n);
+	if (n == NULL)
+		return fmt_errno(e, FMT_NOOFF, "malloc");
+	if (mft != NULL) {
+		int f = elfimg_solo5_note(img, MFT1_NOTE_TYPE, n, e);
+
+		if (f < 0)
+			goto out;
+		if (f == 1) {
+			uint64_t at = n->offset + NOTE_HDR_SIZE + 8;
+
+			if (manifest_desc_decode(n->desc, n->descsz,
+						 img->info.big, &m, e) < 0) {
+				char msg[FMT_ERR_MSG];
+
+				snprintf(msg, sizeof msg, "%s", e->msg);
+				e->path = img->path;
+				fmt_errf(e, e->off == FMT_NOOFF ? at
+					 : at + e->off, "phdr[%zu]: Solo5 "
+					 "manifest: %s", n->phdr, msg);
+				goto out;
+			}
+			hm = true;
+		}
+	}
+	if (abi != NULL) {
+		int f = elfimg_solo5_note(img, ABI1_NOTE_TYPE, n, e);
+
+		if (f < 0)
+			goto out;
+		if (f == 1) {
+			if (n->descsz < SOLO5_ABI1_DESC_MIN) {
+				fmt_errf(e, n->offset + 4, "phdr[%zu]: Solo5 "
+					 "ABI1 descriptor too short (%u < %d "
+					 "bytes: target and version)", n->phdr,
+					 n->descsz, SOLO5_ABI1_DESC_MIN);
+				goto out;
+			}
+			a.target = ld32(n->desc, img->info.big);
+			a.version = ld32(n->desc + 4, img->info.big);
+			ha = true;
+		}
+	}
+	if (mft != NULL && hm)
+		*mft = m;
+	if (have_mft != NULL)
+		*have_mft = hm;
+	if (abi != NULL && ha)
+		*abi = a;
+	if (have_abi != NULL)
+		*have_abi = ha;
+	r = 0;
+out:
+	free(n);
 	return r;
 }

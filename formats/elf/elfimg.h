@@ -79,6 +79,25 @@ struct elfimg_shdr {
 int elfimg_open(int fd, const char *path, struct elfimg **out,
 		struct fmt_err *e);
 
+/*
+ * Open the ELF file on (fd) as a Solo5 tender reads it (Solo5's
+ * tenders/common/elf.c): the ELF header and the program header table
+ * only, which must lie within the file; e_ident[EI_VERSION] is not looked
+ * at, e_phnum is taken as it is, segments are checked where they are read.
+ * A section header table that is damaged, cut off or unreadable does not
+ * fail the open: the file then has no sections, and
+ * ukit_elfimg_section_error() says why.  On such a handle
+ * elfimg_solo5_check() also refuses what a tender refuses: machines other
+ * than x86_64, aarch64 and ppc64le, big-endian files; and
+ * elfimg_solo5_note() a PT_NOTE smaller than a note header.
+ */
+int ukit_elfimg_open_tender(int fd, const char *path, struct elfimg **out,
+			    struct fmt_err *e);
+
+/* NULL, or why the section header table of a handle opened with
+ * ukit_elfimg_open_tender() could not be read (valid until close). */
+const struct fmt_err *ukit_elfimg_section_error(const struct elfimg *img);
+
 /* The same for (len) bytes at (buf), which are copied. */
 int elfimg_open_mem(const void *buf, size_t len, const char *path,
 		    struct elfimg **out, struct fmt_err *e);
@@ -191,6 +210,13 @@ int elfimg_solo5_note(struct elfimg *img, uint32_t type,
  * header.  0 or -1 with (e) set.
  */
 int elfimg_solo5_check(const struct elfimg *img, struct fmt_err *e);
+
+/*
+ * A machine Solo5 builds for: x86_64, aarch64 or ppc64le, little-endian.
+ * 0, or -1 with (e) set, naming the machine.
+ */
+int ukit_elfimg_solo5_machine(const struct elfimg_info *in,
+			      struct fmt_err *e);
 
 /*
  * The Solo5 manifest and ABI of (img), each found as above.  (mft) and

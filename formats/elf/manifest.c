@@ -227,8 +227,10 @@ static int parse_root(const json_t *root, struct manifest *m,
 				json_integer_value(jversion), MFT_VERSION);
 	ndev = json_array_size(jdevices);
 	if (ndev > MFT_MAX_DEVICES)
-		return fmt_errf(e, FMT_NOOFF, "$.devices: too many devices "
-				"(%zu > %d)", ndev, MFT_MAX_DEVICES);
+		/* Solo5's words, which its test suite matches */
+		return fmt_errf(e, FMT_NOOFF, "$.devices: too many entries, "
+				"maximum %d (%zu devices)", MFT_MAX_DEVICES,
+				ndev);
 	m->n = 0;
 	for (size_t i = 0; i < ndev; i++)
 		if (parse_device(json_array_get(jdevices, i), i, m, e) < 0)

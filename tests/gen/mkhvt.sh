@@ -5,7 +5,8 @@
 # the bytes after the program header table are free zeros; then the notes,
 # each in a PT_NOTE of its own (OpenBSD identification first, ABI1, MFT1).
 #
-# usage: mkhvt.sh [-a x86_64|aarch64|ppc64] [-m NOTE.hex] [-t TARGET] OUT
+# usage: mkhvt.sh [-a x86_64|aarch64|ppc64le|ppc64] [-m NOTE.hex] [-t TARGET] OUT
+#   -a  ppc64 is big-endian (not a Solo5 target: for refusal tests)
 #   -m  the MFT1 note as `xxd -p` text (../shared/data/solo5/*/note.hex)
 #   -t  ABI1 target (1 hvt, 2 spt, ...), version 2
 set -eu
@@ -26,6 +27,7 @@ cflags=(-nostdlib -static -no-pie -Wl,--build-id=none)
 case $arch in
 x86_64) cc=gcc ;;
 aarch64) cc=aarch64-linux-gnu-gcc ;;
+ppc64le) cc=powerpc64le-linux-gnu-gcc ;;
 ppc64) cc=powerpc64le-linux-gnu-gcc
 	cflags+=(-mbig-endian -Wl,-EB -Wl,-m,elf64ppc) ;;
 *) echo "mkhvt.sh: unknown arch $arch" >&2; exit 2 ;;

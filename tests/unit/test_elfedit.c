@@ -499,10 +499,17 @@ static void test_repoint(void **state)
 			assert_int_equal(ld64(ent + 16, big), 0);
 			assert_int_equal(ld64(ent + 32, big), len);
 			assert_int_equal(ld64(ent + 40, big), len);
-			/* every other entry, and the old note, as they were */
+			/* every other entry as it was; the old note an inert
+			 * ukit padding note of its size, zero descriptor */
 			assert_memory_equal(out + 64, im.b + 64, 56 * im.mft_idx);
-			assert_memory_equal(out + im.mft_off, im.b + im.mft_off,
-					    im.mft_len);
+			assert_int_equal(ld32(out + im.mft_off, big), 5);
+			assert_int_equal(ld32(out + im.mft_off + 4, big),
+					 im.mft_len - 20);
+			assert_int_equal(ld32(out + im.mft_off + 8, big),
+					 UKIT_NOTE_PADDING);
+			assert_memory_equal(out + im.mft_off + 12, "ukit\0\0\0\0", 8);
+			for (size_t k = 20; k < im.mft_len; k++)
+				assert_int_equal(out[im.mft_off + k], 0);
 			assert_only_patched(&im, out, &plan);
 			assert_new_manifest(out, out_len, big, 5);
 			elfedit_plan_free(&plan);

@@ -157,7 +157,7 @@ static void test_parse_limits(void **state)
 	free(s);
 	s = gen_json(64, "d%d");
 	assert_int_equal(manifest_parse(s, strlen(s), &m, &e), -1);
-	assert_string_equal(e.msg, "$.devices: too many devices (64 > 63)");
+	assert_string_equal(e.msg, "$.devices: too many entries, maximum 63 (64 devices)");
 	free(s);
 
 	/* 67 characters fine, 68 refused */
