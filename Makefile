@@ -181,6 +181,12 @@ demo: deps
 lint:
 	@if [ -n "$(strip $(MANS))" ]; then mandoc -Tlint -Wwarning $(MANS) && echo "lint: man pages clean"; fi
 
+# The mutation check: each named condition in formats/ broken in a copy of
+# the tree must fail a test (tests/mutate.sh; slow, not part of check).
+.PHONY: mutate
+mutate:
+	@bash tests/mutate.sh $(MUTANTS)
+
 # libFuzzer harnesses: clang, ASan+UBSan, the library compiled alongside.
 FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -DUKIT_VERSION='"$(VERSION)"' \
               $(INC) $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \

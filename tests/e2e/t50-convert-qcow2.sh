@@ -2,7 +2,8 @@
 # t50-convert-qcow2: ukit-pack convert raw -> qcow2 with each writer option,
 # proved against qemu-img (check clean, compare equal), libqcow (reads the
 # same bytes) and ukit's own reader (back to raw, cmp); output independent
-# of -j; zero clusters never allocated; qcow2 from qemu-img back to raw.
+# of -j; zero clusters never allocated; qcow2 from qemu-img back to raw;
+# qcow2 -> qcow2 recompression as qemu-img info reads it; --level matters.
 . "$(dirname "$0")/lib.sh"
 
 IN=$T/in.raw
@@ -85,6 +86,7 @@ zstd2m 2097152 -c zstd --cluster-size 2M
 zlib9v2 4096 -c zlib --level 9 --compat 0.10 --cluster-size 4K
 zlib2m 2097152 -c zlib --cluster-size 2M
 zlib1 65536 -c zlib --level 1
+zlib9 65536 -c zlib --level 9
 zstd19 65536 -c zstd --level 19
 EOF2
 
@@ -196,11 +198,36 @@ for o in "" "-c" "-c -o compression_type=zstd" "-o compat=0.10" \
 	fi
 done
 
-# qcow2 -> qcow2: recompress, change cluster size and compat
-ukit-pack convert -q -O qcow2 -c zstd --cluster-size 512 --compat 1.1 \
+# qcow2 -> qcow2: recompress, change cluster size and compat; qemu-img
+# info says the output has what was asked for (and the input did not),
+# qemu-img check finds compressed clusters in it
+makes "qcow2 -> qcow2 (zlib 4K v2 -> zstd 512 v3)" "$T/re.qcow2" \
+	ukit-pack convert -q -O qcow2 -c zstd --cluster-size 512 --compat 1.1 \
 	"$T/zlib9v2.qcow2" "$T/re.qcow2"
-check "qcow2 -> qcow2 (zlib 4K v2 -> zstd 512 v3) compares equal" \
-	qemu-img compare "$IN" "$T/re.qcow2"
+check "qcow2 -> qcow2 compares equal" qemu-img compare "$IN" "$T/re.qcow2"
 check "qcow2 -> qcow2 passes qemu-img check" qemu-img check "$T/re.qcow2"
+qemu-img info --output=json "$T/zlib9v2.qcow2" >"$T/in.json"
+qemu-img info --output=json "$T/re.qcow2" >"$T/re.json"
+qemu-img check --output=json "$T/re.qcow2" >"$T/re.check.json"
+check "qcow2 -> qcow2: qemu-img info: zstd, 512-byte clusters, compat 1.1" \
+	"$PY" - "$T/in.json" "$T/re.json" "$T/re.check.json" <<'PYEOF'
+import json, sys
+a, b, c = (json.load(open(f)) for f in sys.argv[1:4])
+def fields(j):
+    d = j["format-specific"]["data"]
+    return j["format"], j["cluster-size"], d["compat"], d.get("compression-type")
+assert fields(a) == ("qcow2", 4096, "0.10", "zlib"), fields(a)
+assert fields(b) == ("qcow2", 512, "1.1", "zstd"), fields(b)
+assert c["compressed-clusters"] > 0, c
+PYEOF
+# --level is used: zlib level 9 packs tighter than level 1 (qemu-img
+# check's image end offset; 64 KiB clusters)
+l1=$(end_offset "$T/zlib1.qcow2")
+l9=$(end_offset "$T/zlib9.qcow2")
+if [ -n "$l1" ] && [ -n "$l9" ] && [ "$l9" -lt "$l1" ]; then
+	ok "-c zlib --level 9 ($l9 bytes) smaller than --level 1 ($l1)"
+else
+	not_ok "-c zlib --level 9 '$l9' bytes, --level 1 '$l1'"
+fi
 
 done_testing

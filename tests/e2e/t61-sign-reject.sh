@@ -106,6 +106,14 @@ expect_fail 1 "differs from the signed digest" "bundle of another image fails" \
 expect_fail 1 "signature does not verify with any pinned key" "wrong key fails" \
 	ukit-sign verify --pub k2.pub k.elf
 check "any one of several pinned keys verifies" ukit-sign verify --pub k2.pub --pub k.pub k.elf
+# The signature holds, but the bundle's key id hint names another key.
+k2id=$(openssl pkey -pubin -in k2.pub -outform DER | sha256sum | cut -d' ' -f1)
+"$PY" -c 'import json, sys
+b = json.load(open(sys.argv[1]))
+b["verificationMaterial"]["publicKey"]["hint"] = sys.argv[3]
+json.dump(b, open(sys.argv[2], "w"))' k.elf.bundle.json hint.json "$k2id"
+expect_fail 1 "does not name the verifying key" "a hint naming another key fails" \
+	ukit-sign verify --pub k.pub --bundle hint.json k.elf
 
 # Policy: every failing reason is listed.
 ukit-sign verify --pub k.pub --min-rollback 6 --require-format qcow2 \

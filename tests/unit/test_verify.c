@@ -45,8 +45,9 @@ static void write_file(const char *path, const void *buf, size_t len)
 	close(fd);
 }
 
-/* Sign (f->image) with (f->key) into IMAGE.bundle.json, as ukit-sign does. */
-static void sign_image(struct fx *f, uint64_t rollback)
+/* Sign (f->image) with (f->key) into IMAGE.bundle.json, as ukit-sign does,
+ * naming (hint) as the key id in the bundle. */
+static void sign_image_hint(struct fx *f, uint64_t rollback, const char *hint)
 {
 	struct fmt_err e = { 0 };
 	struct stmt_info info = { 0 };
@@ -73,7 +74,7 @@ static void sign_image(struct fx *f, uint64_t rollback)
 	assert_int_equal(stmt_build(&info, &payload, &plen, &e), 0);
 	assert_int_equal(dsse_sign(DSSE_INTOTO_TYPE, (uint8_t *)payload, plen,
 				   f->key, &b.env, &e), 0);
-	b.hint = strdup(f->key->keyid);
+	b.hint = strdup(hint);
 	assert_non_null(b.hint);
 	assert_int_equal(bundle_serialize(&b, &json, &jlen, &e), 0);
 	write_file(f->bundle, json, jlen);
@@ -82,6 +83,11 @@ static void sign_image(struct fx *f, uint64_t rollback)
 	bundle_free(&b);
 	sigimg_free(&img);
 	free(data);
+}
+
+static void sign_image(struct fx *f, uint64_t rollback)
+{
+	sign_image_hint(f, rollback, f->key->keyid);
 }
 
 static int setup(void **state)
@@ -233,6 +239,26 @@ static void test_verify_wrong_key(void **state)
 	verify_result_free(&r);
 }
 
+/* The signature verifies, but the bundle's key id hint names another key:
+ * refused, naming both. */
+static void test_verify_wrong_hint(void **state)
+{
+	struct fx *f = *state;
+	struct verify_policy p = pinned(&f->key);
+	struct verify_result r;
+	struct fmt_err e = { 0 };
+	char want[200];
+
+	sign_image_hint(f, 3, f->other->keyid);
+	assert_int_equal(verify_image(-1, f->image, &p, &r, &e), 0);
+	assert_false(r.verified);
+	snprintf(want, sizeof want, "publicKey hint %s does not name the "
+		 "verifying key %s", f->other->keyid, f->key->keyid);
+	assert_true(has_reason(&r, want));
+	assert_string_equal(r.keyid, "");
+	verify_result_free(&r);
+}
+
 static void test_verify_missing(void **state)
 {
 	struct fx *f = *state;
@@ -294,6 +320,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_verify_policy_reasons, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_verify_wrong_key, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_verify_wrong_hint, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_verify_missing, setup,
 						teardown),
