@@ -456,10 +456,19 @@ int qcow2_header_read(int fd, uint64_t fsize, struct qcow2_header *h,
 {
 	size_t len = (size_t)(fsize < (1u << QCOW2_MAX_CLUSTER_BITS) ?
 			      fsize : (1u << QCOW2_MAX_CLUSTER_BITS));
-	uint8_t *buf = malloc(len ? len : 1);
+	uint8_t *buf, first[24];
 	ssize_t n;
 	int rc;
 
+	/* the header and its extensions live in the first cluster: read
+	 * that much, not the largest cluster size */
+	if (pread_full(fd, first, sizeof first, 0) == (ssize_t)sizeof first &&
+	    be32_load(first) == QCOW2_MAGIC &&
+	    be32_load(first + 20) >= QCOW2_MIN_CLUSTER_BITS &&
+	    be32_load(first + 20) <= QCOW2_MAX_CLUSTER_BITS &&
+	    len > (1u << be32_load(first + 20)))
+		len = 1u << be32_load(first + 20);
+	buf = malloc(len ? len : 1);
 	if (buf == NULL)
 		return fmt_errf(e, FMT_NOOFF, "out of memory");
 	n = pread_full(fd, buf, len, 0);

@@ -154,7 +154,8 @@ int qcow2w_geom(const struct qcow2w_opts *o, uint64_t vsize,
 		: V3_HEADER_LEN + 8 + ARRAY_SIZE(features) * 48;
 	if (o->backing_fmt != NULL)
 		g->header_len += 8 + ((strlen(o->backing_fmt) + 7) & ~7ULL);
-	g->header_len += 8;           /* end of extensions */
+	if (o->version == 3 || o->backing_fmt != NULL)
+		g->header_len += 8;   /* end of extensions */
 	if (o->backing_file != NULL) {
 		g->backing_off = g->header_len;
 		if (g->header_len + strlen(o->backing_file) > g->cluster_size)

@@ -47,7 +47,8 @@ static void test_geom_rejects(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-		struct qcow2w_opts o = { bad[i].bits, bad[i].ver, bad[i].c };
+		struct qcow2w_opts o = { .cluster_bits = bad[i].bits,
+					 .version = bad[i].ver, .comp = bad[i].c };
 		assert_int_equal(qcow2w_geom(&o, bad[i].size, &g, &e), -1);
 		assert_non_null(strstr(e.msg, bad[i].msg));
 	}
@@ -55,7 +56,7 @@ static void test_geom_rejects(void **state)
 
 static void test_geom_values(void **state)
 {
-	struct qcow2w_opts o = { 16, 3, QCOW2W_NONE };
+	struct qcow2w_opts o = { .cluster_bits = 16, .version = 3 };
 	struct qcow2w_geom g;
 	struct fmt_err e = { 0 };
 
@@ -118,7 +119,8 @@ static void test_refcount_fit(void **state)
 
 static void test_comp_desc(void **state)
 {
-	struct qcow2w_opts o = { 16, 3, QCOW2W_ZLIB };
+	struct qcow2w_opts o = { .cluster_bits = 16, .version = 3,
+				 .comp = QCOW2W_ZLIB };
 	struct qcow2w_geom g;
 	struct fmt_err e = { 0 };
 	uint64_t d;
@@ -141,7 +143,8 @@ static void test_comp_desc(void **state)
 
 static void test_header_bytes(void **state)
 {
-	struct qcow2w_opts o = { 9, 3, QCOW2W_ZSTD };
+	struct qcow2w_opts o = { .cluster_bits = 9, .version = 3,
+				 .comp = QCOW2W_ZSTD };
 	struct qcow2w_geom g;
 	struct fmt_err e = { 0 };
 	uint8_t buf[512];
@@ -174,7 +177,8 @@ static void test_header_bytes(void **state)
 /* A host cluster packed with 65535 compressed clusters takes no more. */
 static void test_refcount_cap(void **state)
 {
-	struct qcow2w_opts o = { 21, 3, QCOW2W_ZSTD };
+	struct qcow2w_opts o = { .cluster_bits = 21, .version = 3,
+				 .comp = QCOW2W_ZSTD };
 	struct qcow2w *w;
 	struct fmt_err e = { 0 };
 	FILE *f = tmpfile();
@@ -203,7 +207,8 @@ static void test_write_read_back(void **state)
 	(void)state;
 	for (size_t k = 0; k < ARRAY_SIZE(bits); k++) {
 		for (int comp = QCOW2W_NONE; comp <= QCOW2W_ZSTD; comp++) {
-			struct qcow2w_opts o = { bits[k], 3, comp };
+			struct qcow2w_opts o = { .cluster_bits = bits[k],
+						 .version = 3, .comp = comp };
 			uint64_t cs = 1ULL << bits[k], n = 40;
 			uint64_t size = n * cs - 512;
 			uint8_t *want = calloc(1, n * cs), *got = malloc(n * cs);
