@@ -16,7 +16,7 @@ SIZE_MB=${SIZE_MB:-1024}
 RUNS=${RUNS:-2}
 D=$(mktemp -d "${TMPDIR:-/tmp}/ukit-bench-oci.XXXXXX")
 pids=""
-trap 'for p in $pids; do kill -9 $p 2>/dev/null; done; rm -rf "$D"' EXIT
+trap 'for p in $pids; do kill -9 $p 2>/dev/null || :; done; rm -rf "$D"' EXIT
 cd "$D"
 
 free_port() {
