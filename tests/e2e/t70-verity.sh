@@ -103,7 +103,7 @@ else
 fi
 
 : >"$T/empty"
-expect_fail 1 "image is empty" "empty image refused" ukit-sign verity "$T/empty"
+expect_fail 1 "empty file" "empty image refused" ukit-sign verity "$T/empty"
 expect_fail 2 "--salt" "bad salt is a usage error" ukit-sign verity --salt xyz "$T/one"
 expect_fail 1 "cannot open" "missing image" ukit-sign verity "$T/nope"
 ukit-sign verity --json --salt $salt "$T/one" >"$T/v.json"
