@@ -31,6 +31,10 @@ MAKEFLAGS += --no-print-directory
 # libqcow is a test oracle
 LIB_PKGS_PUB = jansson libcrypto
 LIB_PKGS = $(LIB_PKGS_PUB) libelf zlib libzstd libcurl
+# ukit.pc names libcurl in Libs.private, not Requires.private: its own
+# static dependencies (nghttp2, idn2, ssh2, ldap...) have no static
+# libraries on Debian, so a static libukit links it as a shared library
+LIB_PKGS_DYN = libcurl
 PKGS     = $(LIB_PKGS) libqcow
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -217,7 +221,8 @@ install: all
 	ln -sf libukit.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libukit.so
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@VERSION@|$(VERSION)|' -e 's|@REQUIRES_PUB@|$(LIB_PKGS_PUB)|' \
-		-e 's|@REQUIRES@|$(filter-out $(LIB_PKGS_PUB),$(LIB_PKGS))|' \
+		-e 's|@REQUIRES@|$(filter-out $(LIB_PKGS_PUB) $(LIB_PKGS_DYN),$(LIB_PKGS))|' \
+		-e 's|@LIBS_PRIVATE@|$(shell pkg-config --libs $(LIB_PKGS_DYN) 2>/dev/null)|' \
 		formats/ukit.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/ukit.pc
 	install -m 644 $(LIB_HDR) $(DESTDIR)$(PREFIX)/include/ukit/
 	$(if $(MANS1),install -m 644 $(MANS1) $(DESTDIR)$(PREFIX)/share/man/man1/)
