@@ -97,6 +97,21 @@ expect_fail 1 "differs from the signed digest" "--exec: nothing runs when verifi
 	"$V" --pub "$T/ed.pub" "$T/disk2.raw" --exec /bin/sh -c 'echo ran >"$1"' sh "$T/seen"
 [ ! -e "$T/seen" ] && ok "--exec: the tender did not run" || not_ok "tender ran"
 
+# The device's anti-rollback floor: raised after success, then binding.
+check "--rollback-state: a first image verifies and sets the floor" \
+	"$V" -q --pub "$T/k.pub" --rollback-state "$T/state" --rollback-slot app "$T/app.hvt"
+grep -q '^slot app 7$' "$T/state" 2>/dev/null && ok "the state file says slot app 7" ||
+	not_ok "state: $(cat "$T/state" 2>/dev/null)"
+[ "$(stat -c %a "$T/state" 2>/dev/null)" = 600 ] && ok "the state file is 0600" ||
+	not_ok "mode $(stat -c %a "$T/state" 2>/dev/null)"
+cp "$T/app.hvt" "$T/old.hvt"
+ukit-sign sign -q --key "$T/k.key" --rollback 3 "$T/old.hvt"
+expect_fail 1 "rollback index 3 is below the floor 7 of slot app" \
+	"--rollback-state: an older image is refused after a newer one" \
+	"$V" --pub "$T/k.pub" --rollback-state "$T/state" --rollback-slot app "$T/old.hvt"
+check "--rollback-state: another slot has its own floor" \
+	"$V" -q --pub "$T/k.pub" --rollback-state "$T/state" --rollback-slot other "$T/old.hvt"
+
 # Usage.
 expect_fail 2 "--pub KEY is required" "no key: usage error" "$V" "$T/app.hvt"
 expect_fail 2 "one IMAGE is required" "no image: usage error" "$V" --pub "$T/k.pub"
