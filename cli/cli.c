@@ -343,6 +343,12 @@ static void read_spec(struct cli_spec *s, const struct cli_cmd *c)
  * how many operands, any option nobody documents. */
 static void scan_args(struct cli_spec *s, int argc, char **argv)
 {
+	int n = 1;
+
+	/* a command may have cut its argv short (argv[k] = NULL) */
+	while (n < argc && argv[n] != NULL)
+		n++;
+	argc = n;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		struct cli_opt *o;
