@@ -505,10 +505,16 @@ static void cmd_help(const struct cli_cmd *c)
 	const char *p = c->help, *nl;
 
 	cmd_usage(stdout, c);
+	/* the description: the lines before the first option line */
 	if (p != NULL) {
-		nl = strchr(p, '\n');
-		printf("\n%.*s\n", nl ? (int)(nl - p) : (int)strlen(p), p);
-		p = nl;
+		putchar('\n');
+		do {
+			nl = strchr(p, '\n');
+			printf("%.*s\n", nl ? (int)(nl - p) : (int)strlen(p), p);
+			p = nl;
+		} while (p != NULL && p[1] != '\0' &&
+			 !(p[1] == '-' && memchr(p + 1, '\t',
+				strcspn(p + 1, "\n")) != NULL) && p++);
 	}
 	printf("\noptions:\n");
 	while (p != NULL && *++p != '\0') {

@@ -33,7 +33,10 @@ for line in help_text[help_text.index("\noptions:\n") + 10:].splitlines():
     entries.append(names)
 # SYNOPSIS: the blocks ".Nm" / ".Cm CMD" ... up to the next ".Nm"
 syn = man[man.index(".Sh SYNOPSIS"):man.index(".Sh DESCRIPTION")]
-blocks = [b for b in syn.split("\n.Nm\n") if b.startswith(".Cm %s\n" % cmd)]
+# a command with sub-commands (ukit-pack oci) has one block per
+# sub-command, ".Cm oci build", and its --help lists their union
+blocks = [b for b in syn.split("\n.Nm\n")
+          if b.startswith(".Cm %s\n" % cmd) or b.startswith(".Cm %s " % cmd)]
 assert blocks, "%s has no SYNOPSIS entry" % cmd
 def fl_names(text):
     out = set()
