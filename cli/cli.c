@@ -496,7 +496,7 @@ static void help_opt(FILE *fp, const char *spec, int speclen,
 	int w = (int)strlen(pad) + speclen;
 
 	fprintf(fp, "  %s%.*s", pad, speclen, spec);
-	fprintf(fp, "%*s%.*s\n", w < 26 ? 26 - w : 2, "", desclen, desc);
+	fprintf(fp, "%*s%.*s\n", w < 24 ? 26 - w : 2, "", desclen, desc);
 }
 
 /* The command's synopsis, description and options, on stdout. */
