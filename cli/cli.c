@@ -252,6 +252,8 @@ static void read_synopsis(struct cli_spec *s, const char *syn)
 				snprintf(s->req[s->nreq - 1],
 					 sizeof s->req[0], "%s %s", opt, a);
 			optarg_next = false;
+			if (gdepth >= 0 && depth == 0)     /* "ROOT...)" */
+				gdepth = -1;
 			snprintf(prev, sizeof prev, "%s", w);
 			continue;
 		}
@@ -293,14 +295,27 @@ static void read_synopsis(struct cli_spec *s, const char *syn)
 					 CLI_WORD, "%s", b);
 			}
 		}
+		/* an operand as one choice of a group: "(--size SIZE | IMAGE)" */
+		if (gdepth >= 0 && before == gdepth + 1 && !is_option_word(w) &&
+		    strcmp(w, "|") != 0 && s->groupn[g] < 8) {
+			char *q = s->groupname[g][s->groupn[g]++];
+
+			snprintf(q, CLI_WORD, "%s", w);
+			bare(q);
+			if (q[0] == '\0')
+				s->groupn[g]--;
+		}
 		if (gdepth >= 0 && depth == 0)
 			gdepth = -1;
 		if (before == 0 && depth == 0 && !is_option_word(w) &&
 		    strcmp(w, "|") != 0 && w[0] != '(' &&
+		    !(w[0] == '[' && strchr(w, ']') == w + n - 1) &&
 		    s->noperand < CLI_MAX_WORDS) {
 			char b[CLI_WORD];
+			const char *r = w[0] == '[' ? strchr(w, ']') : NULL;
 
-			snprintf(b, sizeof b, "%s", w);
+			/* "[SIZE]" is optional; "[+|-]SIZE" is SIZE */
+			snprintf(b, sizeof b, "%s", r != NULL ? r + 1 : w);
 			bare(b);
 			n = strlen(b);
 			if (n > 3 && strcmp(b + n - 3, "...") == 0) {
@@ -428,7 +443,9 @@ static bool say_missing(FILE *fp, const struct cli_cmd *c, int argc,
 		bool any = false;
 
 		for (size_t j = 0; j < s->groupn[i]; j++)
-			any |= opt_given(s, s->groupname[i][j]);
+			any |= s->groupname[i][j][0] == '-'
+				? opt_given(s, s->groupname[i][j])
+				: s->nargs > 0;
 		if (any || s->groupn[i] == 0)
 			continue;
 		size_t l = strlen(what);
