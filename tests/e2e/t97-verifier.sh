@@ -98,8 +98,8 @@ expect_fail 1 "differs from the signed digest" "--exec: nothing runs when verifi
 [ ! -e "$T/seen" ] && ok "--exec: the tender did not run" || not_ok "tender ran"
 
 # Usage.
-expect_fail 2 "--pub KEY is required" "no key: usage error" "$V" "$T/app.hvt"
-expect_fail 2 "one IMAGE is required" "no image: usage error" "$V" --pub "$T/k.pub"
+expect_fail 2 "ukit-verify: missing --pub KEY" "no key: usage error" "$V" "$T/app.hvt"
+expect_fail 2 "ukit-verify: missing IMAGE" "no image: usage error" "$V" --pub "$T/k.pub"
 "$V" --help >"$T/.out" 2>&1 && grep -q '^usage: ukit-verify' "$T/.out" &&
 	ok "--help on stdout, exit 0" || not_ok "--help"
 
