@@ -322,7 +322,9 @@ static void read_synopsis(struct cli_spec *s, const char *syn)
 				b[n - 3] = '\0';
 				s->variadic = true;
 			}
-			snprintf(s->operand[s->noperand++], CLI_WORD, "%s", b);
+			if (n > 0)
+				snprintf(s->operand[s->noperand++], CLI_WORD,
+					 "%s", b);
 		}
 		snprintf(prev, sizeof prev, "%s", w);
 	}
@@ -516,6 +518,12 @@ static void help_opt(FILE *fp, const char *spec, int speclen,
 	fprintf(fp, "%*s%.*s\n", w < 24 ? 26 - w : 2, "", desclen, desc);
 }
 
+/* "-f, --format FMT<TAB>description": an option line of a help text. */
+static bool is_opt_line(const char *l)
+{
+	return l[0] == '-' && memchr(l, '\t', strcspn(l, "\n")) != NULL;
+}
+
 /* The command's synopsis, description and options, on stdout. */
 static void cmd_help(const struct cli_cmd *c)
 {
@@ -525,13 +533,14 @@ static void cmd_help(const struct cli_cmd *c)
 	/* the description: the lines before the first option line */
 	if (p != NULL) {
 		putchar('\n');
-		do {
+		for (;;) {
 			nl = strchr(p, '\n');
 			printf("%.*s\n", nl ? (int)(nl - p) : (int)strlen(p), p);
 			p = nl;
-		} while (p != NULL && p[1] != '\0' &&
-			 !(p[1] == '-' && memchr(p + 1, '\t',
-				strcspn(p + 1, "\n")) != NULL) && p++);
+			if (p == NULL || p[1] == '\0' || is_opt_line(p + 1))
+				break;
+			p++;
+		}
 	}
 	printf("\noptions:\n");
 	while (p != NULL && *++p != '\0') {
