@@ -98,7 +98,8 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct sig_key *pub[MAX_PUBS];
+	/* static: reachable until exit on every early return */
+	static struct sig_key *pub[MAX_PUBS];
 	struct verify_policy p = { .pub = pub, .tee_fd = -1 };
 	struct verify_result r = { 0 };
 	struct fmt_err e = { .off = FMT_NOOFF };
