@@ -252,6 +252,8 @@ static void read_synopsis(struct cli_spec *s, const char *syn)
 				snprintf(s->req[s->nreq - 1],
 					 sizeof s->req[0], "%s %s", opt, a);
 			optarg_next = false;
+			if (gdepth >= 0 && depth == 0)     /* "ROOT...)" */
+				gdepth = -1;
 			snprintf(prev, sizeof prev, "%s", w);
 			continue;
 		}
@@ -293,21 +295,36 @@ static void read_synopsis(struct cli_spec *s, const char *syn)
 					 CLI_WORD, "%s", b);
 			}
 		}
+		/* an operand as one choice of a group: "(--size SIZE | IMAGE)" */
+		if (gdepth >= 0 && before == gdepth + 1 && !is_option_word(w) &&
+		    strcmp(w, "|") != 0 && s->groupn[g] < 8) {
+			char *q = s->groupname[g][s->groupn[g]++];
+
+			snprintf(q, CLI_WORD, "%s", w);
+			bare(q);
+			if (q[0] == '\0')
+				s->groupn[g]--;
+		}
 		if (gdepth >= 0 && depth == 0)
 			gdepth = -1;
 		if (before == 0 && depth == 0 && !is_option_word(w) &&
 		    strcmp(w, "|") != 0 && w[0] != '(' &&
+		    !(w[0] == '[' && strchr(w, ']') == w + n - 1) &&
 		    s->noperand < CLI_MAX_WORDS) {
 			char b[CLI_WORD];
+			const char *r = w[0] == '[' ? strchr(w, ']') : NULL;
 
-			snprintf(b, sizeof b, "%s", w);
+			/* "[SIZE]" is optional; "[+|-]SIZE" is SIZE */
+			snprintf(b, sizeof b, "%s", r != NULL ? r + 1 : w);
 			bare(b);
 			n = strlen(b);
 			if (n > 3 && strcmp(b + n - 3, "...") == 0) {
 				b[n - 3] = '\0';
 				s->variadic = true;
 			}
-			snprintf(s->operand[s->noperand++], CLI_WORD, "%s", b);
+			if (n > 0)
+				snprintf(s->operand[s->noperand++], CLI_WORD,
+					 "%s", b);
 		}
 		snprintf(prev, sizeof prev, "%s", w);
 	}
@@ -343,6 +360,12 @@ static void read_spec(struct cli_spec *s, const struct cli_cmd *c)
  * how many operands, any option nobody documents. */
 static void scan_args(struct cli_spec *s, int argc, char **argv)
 {
+	int n = 1;
+
+	/* a command may have cut its argv short (argv[k] = NULL) */
+	while (n < argc && argv[n] != NULL)
+		n++;
+	argc = n;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		struct cli_opt *o;
@@ -422,7 +445,9 @@ static bool say_missing(FILE *fp, const struct cli_cmd *c, int argc,
 		bool any = false;
 
 		for (size_t j = 0; j < s->groupn[i]; j++)
-			any |= opt_given(s, s->groupname[i][j]);
+			any |= s->groupname[i][j][0] == '-'
+				? opt_given(s, s->groupname[i][j])
+				: s->nargs > 0;
 		if (any || s->groupn[i] == 0)
 			continue;
 		size_t l = strlen(what);
@@ -490,7 +515,13 @@ static void help_opt(FILE *fp, const char *spec, int speclen,
 	int w = (int)strlen(pad) + speclen;
 
 	fprintf(fp, "  %s%.*s", pad, speclen, spec);
-	fprintf(fp, "%*s%.*s\n", w < 26 ? 26 - w : 2, "", desclen, desc);
+	fprintf(fp, "%*s%.*s\n", w < 24 ? 26 - w : 2, "", desclen, desc);
+}
+
+/* "-f, --format FMT<TAB>description": an option line of a help text. */
+static bool is_opt_line(const char *l)
+{
+	return l[0] == '-' && memchr(l, '\t', strcspn(l, "\n")) != NULL;
 }
 
 /* The command's synopsis, description and options, on stdout. */
@@ -499,10 +530,17 @@ static void cmd_help(const struct cli_cmd *c)
 	const char *p = c->help, *nl;
 
 	cmd_usage(stdout, c);
+	/* the description: the lines before the first option line */
 	if (p != NULL) {
-		nl = strchr(p, '\n');
-		printf("\n%.*s\n", nl ? (int)(nl - p) : (int)strlen(p), p);
-		p = nl;
+		putchar('\n');
+		for (;;) {
+			nl = strchr(p, '\n');
+			printf("%.*s\n", nl ? (int)(nl - p) : (int)strlen(p), p);
+			p = nl;
+			if (p == NULL || p[1] == '\0' || is_opt_line(p + 1))
+				break;
+			p++;
+		}
 	}
 	printf("\noptions:\n");
 	while (p != NULL && *++p != '\0') {

@@ -30,6 +30,16 @@ enum {
 	{ "ca-file", required_argument, NULL, CLI_OCI_OPT_CA_FILE }, \
 	{ "mount-from", required_argument, NULL, CLI_OCI_OPT_MOUNT_FROM }
 
+/* Their lines for a struct cli_cmd help text. */
+#define CLI_OCI_REGOPTS_HELP \
+	"--authfile F\tregistry credentials (containers-auth.json format)\n" \
+	"--creds USER:PASS\tregistry user name and password\n" \
+	"--tls-verify=BOOL\tcheck the registry's TLS certificate (default: true)\n" \
+	"--cert-dir DIR\tCA certificates (*.crt) for the registry\n" \
+	"--ca-file F\tCA certificate bundle for the registry\n"
+#define CLI_OCI_MOUNT_FROM_HELP \
+	"--mount-from REPO\twhen pushing, mount blobs from REPO of the same registry\n"
+
 struct cli_oci_regopts {
 	struct ukit_oci_regopts r;
 	bool bad;                   /* a usage error was printed */

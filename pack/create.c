@@ -125,8 +125,8 @@ int cmd_create(int argc, char **argv)
 		}
 	}
 	if (argc - optind < 1 || argc - optind > 2) {
-		cli_errx("create: want FILE and SIZE");
-		goto out;
+		pack_qopts_free(&pq);
+		cli_usage(stderr, 2);   /* says FILE is missing, or what is extra */
 	}
 	path = argv[optind];
 	if (argc - optind == 2) {
@@ -198,7 +198,7 @@ int cmd_create(int argc, char **argv)
 		}
 	}
 	if (!have_size) {
-		cli_errx("create: want a SIZE (or -b BACKING to take its size)");
+		cli_errx("create: missing SIZE (or -b BACKING to take its size)");
 		goto out;
 	}
 	if (fmt == IMG_QCOW2 && pack_qopts_finish("create", &pq, false) < 0)

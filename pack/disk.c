@@ -944,11 +944,13 @@ int cmd_disk(int argc, char **argv)
 			cli_usage(stderr, 2);
 		}
 	}
-	if (argc - optind != 2 || ofmt == IMG_PROBE) {
-		cli_errx("disk: want -O raw|qcow2, KERNEL and OUT");
-		cli_usage(stderr, 2);
-	}
+	if (argc - optind != 2 || ofmt == IMG_PROBE)
+		cli_usage(stderr, 2);   /* says which of -O, KERNEL, OUT */
 	d.kernel = argv[optind];
+	/* a directory, a missing or an empty KERNEL: the shared words */
+	if ((c = cli_open_nonempty(d.kernel)) < 0)
+		return 1;
+	close(c);
 	out = argv[optind + 1];
 	if (strcmp(out, "-") == 0) {
 		cli_errx("disk: cannot write a disk to standard output");

@@ -83,10 +83,8 @@ int cmd_map(int argc, char **argv)
 			cli_usage(stderr, 2);
 		}
 	}
-	if (argc - optind != 1) {
-		cli_errx("map: want one IMAGE");
-		cli_usage(stderr, 2);
-	}
+	if (argc - optind != 1)
+		cli_usage(stderr, 2);   /* "missing IMAGE" or the extra one */
 	path = e.path = argv[optind];
 	if ((fd = cli_open_input(path)) < 0)
 		return 1;

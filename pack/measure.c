@@ -87,7 +87,11 @@ int cmd_measure(int argc, char **argv)
 		}
 	}
 	if (argc - optind > 1 || (argc - optind == 1) == have_size) {
-		cli_errx("measure: want --size SIZE or one IMAGE");
+		if (argc - optind == 0) {
+			pack_qopts_free(&pq);
+			cli_usage(stderr, 2);   /* "missing --size or IMAGE" */
+		}
+		cli_errx("measure: give --size SIZE or one IMAGE, not both");
 		goto usage;
 	}
 	if (out_fmt == IMG_RAW && pq.any) {

@@ -159,6 +159,10 @@ static int oci_build(int argc, char **argv)
 		return usage_err();
 	}
 	o.kernel = argv[optind];
+	/* a directory, a missing or an empty KERNEL: the shared words */
+	if ((c = cli_open_nonempty(o.kernel)) < 0)
+		return 1;
+	close(c);
 	if (epoch_now(&o.epoch) < 0)
 		return 2;
 	if (ukit_oci_ref_parse(out, &ref, &e) < 0) {
@@ -734,11 +738,18 @@ int cmd_oci(int argc, char **argv)
 		{ "extract", oci_extract },
 	};
 
-	if (argc < 2)
+	if (argc < 2) {
+		cli_errx("oci: missing SUBCOMMAND (build, push, pull, inspect "
+			 "or extract)");
 		return usage_err();
+	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		fputs(oci_usage, stdout);
 		return 0;
+	}
+	if (argv[1][0] == '-') {    /* options follow the sub-command */
+		cli_errx("oci: unrecognized option '%s'", argv[1]);
+		return usage_err();
 	}
 	for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++)
 		if (strcmp(argv[1], sub[i].name) == 0) {

@@ -40,10 +40,8 @@ int cmd_resize(int argc, char **argv)
 
 	/* the size is the last argument, taken before the options so that
 	 * -1M is a size, not an option (as qemu-img resize reads it) */
-	if (argc < 3 || argv[argc - 1][0] == '\0') {
-		cli_errx("resize: want FILE and [+|-]SIZE");
-		cli_usage(stderr, 2);
-	}
+	if (argc < 3 || argv[argc - 1][0] == '\0')
+		cli_usage(stderr, 2);   /* says FILE and SIZE are missing */
 	arg = argv[--argc];
 	argv[argc] = NULL;
 	while ((c = getopt_long(argc, argv, "f:q", lo, NULL)) != -1) {
@@ -67,7 +65,9 @@ int cmd_resize(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1) {
-		cli_errx("resize: want FILE and [+|-]SIZE");
+		/* the size was taken off already: put it back for the
+		 * message */
+		argv[argc] = (char *)arg;
 		cli_usage(stderr, 2);
 	}
 	path = e.path = argv[optind];
@@ -81,7 +81,10 @@ int cmd_resize(int argc, char **argv)
 	}
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
-		cli_errx("%s: cannot open: %s", path, strerror(errno));
+		if (errno == EISDIR)
+			cli_errx("%s: %s", path, CLI_IS_DIR);
+		else
+			cli_errx("%s: cannot open: %s", path, strerror(errno));
 		return 1;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -129,6 +132,11 @@ int cmd_resize(int argc, char **argv)
 		size = cur - delta;
 	} else {
 		size = delta;
+	}
+	if (size == 0) {
+		/* qemu-img resize: "New image size must be positive" */
+		cli_errx("resize: %s: the new size must be positive", path);
+		goto out;
 	}
 	if (size < cur && !shrink) {
 		cli_errx("resize: %s: shrinking from %" PRIu64 " to %" PRIu64

@@ -64,12 +64,11 @@ int cmd_snapshot(int argc, char **argv)
 			cli_usage(stderr, 2);
 		}
 	}
-	if (!list || argc - optind != 1) {
-		cli_errx("snapshot: want -l and one IMAGE");
-		cli_usage(stderr, 2);
-	}
+	if (!list || argc - optind != 1)
+		cli_usage(stderr, 2);   /* says -l or IMAGE is missing */
 	path = e.path = argv[optind];
-	if ((fd = cli_open_input(path)) < 0)
+	/* an empty file has no snapshots to list, and no qcow2 header */
+	if ((fd = cli_open_nonempty(path)) < 0)
 		return 1;
 	if (!force && image_lock(fd, &e) < 0) {
 		open_err(&e);

@@ -8,15 +8,19 @@
  * Exit: 0 verified (or the tender's status with --exec), 1 not verified
  * (every reason on stderr), 2 usage, 126/127 the tender cannot be run.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "cli.h"      /* the shared words only: cli.c is not linked */
 #include "err.h"
 #include "rollback.h"
 #include "sealfd.h"
@@ -30,6 +34,44 @@ static const char usage[] =
 	"           [--require-format F] [--require-target T]\n"
 	"           [--rollback-state FILE [--rollback-slot NAME]] [-q] IMAGE\n"
 	"           [--exec TENDER [ARGS...]]\n";
+
+/* --help: the layout of ukit-pack/ukit-sign CMD --help (cli.c) */
+static const char help[] =
+	"\nVerify IMAGE and its bundle against pinned public keys; with --exec,\n"
+	"run TENDER on a sealed copy of exactly the verified bytes.\n"
+	"\noptions:\n"
+	"      --pub KEY              trust the public key KEY (repeatable)\n"
+	"      --bundle B             the bundle (default: beside or appended to IMAGE)\n"
+	"      --min-rollback N       refuse a rollback index below N\n"
+	"      --require-format F     the statement must name format F\n"
+	"      --require-target T     the statement must name target T\n"
+	"      --rollback-state FILE  refuse an index below FILE's, then raise it\n"
+	"      --rollback-slot NAME   the slot of --rollback-state to use\n"
+	"  -q, --quiet                say nothing when IMAGE verifies\n"
+	"      --exec TENDER [ARGS...]  run TENDER ARGS... on the verified copy\n"
+	"  -h, --help                 print this help and exit\n"
+	"      --version              print the version and exit\n";
+
+/* Open the image as cli_open_input() does, in the same words. */
+static int open_image(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		close(fd);
+		fd = -1;
+		errno = EISDIR;
+	}
+	if (fd < 0) {
+		if (errno == EISDIR)
+			fprintf(stderr, "ukit-verify: %s: %s\n", path, CLI_IS_DIR);
+		else
+			fprintf(stderr, "ukit-verify: %s: cannot open: %s\n",
+				path, strerror(errno));
+	}
+	return fd;
+}
 
 static int parse_u64(const char *s, uint64_t *v)
 {
@@ -56,12 +98,13 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct sig_key *pub[MAX_PUBS];
+	/* static: reachable until exit on every early return */
+	static struct sig_key *pub[MAX_PUBS];
 	struct verify_policy p = { .pub = pub, .tee_fd = -1 };
 	struct verify_result r = { 0 };
 	struct fmt_err e = { .off = FMT_NOOFF };
 	char **exec_argv = NULL;
-	int c, quiet = 0, rc;
+	int c, fd, quiet = 0, rc;
 
 	/* The system's openssl.cnf has no say in what a device accepts, and
 	 * not reading it shortens every boot (bench/verify-latency.sh). */
@@ -76,6 +119,7 @@ int main(int argc, char **argv)
 			argc = i;
 			break;
 		}
+	argv[0] = (char *)"ukit-verify";    /* getopt's messages */
 	while ((c = getopt_long(argc, argv, "qh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'k':
@@ -103,23 +147,35 @@ int main(int argc, char **argv)
 			fprintf(stderr, "ukit-verify: --min-rollback: not a "
 				"number: %s\n", optarg);
 			return 2;
-		case 'h': fputs(usage, stdout); return 0;
+		case 'h': printf("%s%s", usage, help); return 0;
 		case 'V': puts("ukit-verify " UKIT_VERSION); return 0;
 		default: fputs(usage, stderr); return 2;
 		}
 	}
 	if (optind + 1 != argc || p.npub == 0) {
-		fprintf(stderr, "ukit-verify: %s\n%s", p.npub == 0 ?
-			"--pub KEY is required" : "one IMAGE is required", usage);
+		if (optind + 1 < argc)
+			fprintf(stderr, "ukit-verify: unexpected operand '%s' "
+				"(ukit-verify takes one IMAGE)\n", argv[optind + 1]);
+		else
+			fprintf(stderr, "ukit-verify: missing %s%s%s\n",
+				p.npub == 0 ? "--pub KEY" : "",
+				p.npub == 0 && optind == argc ? ", " : "",
+				optind == argc ? "IMAGE" : "");
+		fprintf(stderr, "%s'ukit-verify --help' describes every option\n",
+			usage);
 		return 2;
 	}
 	e.path = argv[optind];
+	if ((fd = open_image(argv[optind])) < 0)
+		return 1;
 	if (exec_argv != NULL &&
 	    (p.tee_fd = sealfd_create("ukit-verify", &e)) < 0) {
 		fmt_err_print(stderr, "ukit-verify", &e);
 		return 1;
 	}
-	if (verify_image_pinned(-1, argv[optind], &p, &r, &e) != 0) {
+	rc = verify_image_pinned(fd, argv[optind], &p, &r, &e);
+	close(fd);
+	if (rc != 0) {
 		fmt_err_print(stderr, "ukit-verify", &e);
 		return 1;
 	}

@@ -7,20 +7,9 @@
 # has a SYNOPSIS entry, the pages pass mandoc -Tlint, and ukit(7) exists.
 . "$(dirname "$0")/lib.sh"
 
-check "ukit(7) passes mandoc -Tlint" mandoc -Tlint -Wwarning "$TOP/doc/ukit.7"
-for bin in "$UKIT_BIN"/ukit-*; do
-	t=$(basename "$bin")
-	man=$(ls "$TOP"/*/"$t.1" 2>/dev/null | head -n 1)
-	if [ -z "$man" ]; then
-		not_ok "$t: no manual page"
-		continue
-	fi
-	check "$t(1) passes mandoc -Tlint" mandoc -Tlint -Wwarning "$man"
-	cmds=$("$t" --help | sed -n "s/^    $t \([a-z][a-z0-9-]*\).*/\1/p" | grep -vx help | sort -u)
-	for c in $cmds; do
-		"$t" "$c" --help >"$T/help"
-		check "$t $c: --help options = $t(1) SYNOPSIS options" \
-			"$PY" - "$T/help" "$man" "$c" <<'PYEOF'
+# manhelp.py HELP MAN CMD: --help's options = the SYNOPSIS options of CMD
+# ("": the tool's own blocks, for a tool without commands).
+cat >"$T/manhelp.py" <<'PYEOF'
 import re, sys
 help_text, man, cmd = open(sys.argv[1]).read(), open(sys.argv[2]).read(), sys.argv[3]
 # --help: one entry per option line, its names
@@ -33,7 +22,12 @@ for line in help_text[help_text.index("\noptions:\n") + 10:].splitlines():
     entries.append(names)
 # SYNOPSIS: the blocks ".Nm" / ".Cm CMD" ... up to the next ".Nm"
 syn = man[man.index(".Sh SYNOPSIS"):man.index(".Sh DESCRIPTION")]
-blocks = [b for b in syn.split("\n.Nm\n") if b.startswith(".Cm %s\n" % cmd)]
+# a command with sub-commands (ukit-pack oci) has one block per
+# sub-command, ".Cm oci build", and its --help lists their union
+blocks = [b for b in syn.split("\n.Nm\n")
+          if b.startswith(".Cm %s\n" % cmd) or b.startswith(".Cm %s " % cmd)]
+if not cmd:
+    blocks = [b for b in syn.split("\n.Nm\n")[1:] if not b.startswith(".Cm ")]
 assert blocks, "%s has no SYNOPSIS entry" % cmd
 def fl_names(text):
     out = set()
@@ -62,6 +56,29 @@ for names in entries:
 for o in synopt:
     assert any(o in names for names in entries), "SYNOPSIS option %s of %s is not in --help" % (o, cmd)
 PYEOF
+
+check "ukit(7) passes mandoc -Tlint" mandoc -Tlint -Wwarning "$TOP/doc/ukit.7"
+for bin in "$UKIT_BIN"/ukit-*; do
+	t=$(basename "$bin")
+	man=$(ls "$TOP"/*/"$t.1" 2>/dev/null | head -n 1)
+	if [ -z "$man" ]; then
+		not_ok "$t: no manual page"
+		continue
+	fi
+	check "$t(1) passes mandoc -Tlint" mandoc -Tlint -Wwarning "$man"
+	cmds=$("$t" --help | sed -n "s/^    $t \([a-z][a-z0-9-]*\).*/\1/p" | grep -vx help | sort -u)
+	# a tool of one job (ukit-verify) has no commands: its own --help
+	# against the SYNOPSIS blocks without a .Cm
+	if ! "$t" --help | grep -qx 'commands:'; then
+		"$t" --help >"$T/help"
+		check "$t: --help options = $t(1) SYNOPSIS options" \
+			"$PY" "$T/manhelp.py" "$T/help" "$man" ""
+		continue
+	fi
+	for c in $cmds; do
+		"$t" "$c" --help >"$T/help"
+		check "$t $c: --help options = $t(1) SYNOPSIS options" \
+			"$PY" "$T/manhelp.py" "$T/help" "$man" "$c"
 	done
 done
 done_testing

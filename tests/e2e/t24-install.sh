@@ -42,8 +42,9 @@ for w in info convert check compare --help --version; do
 	case " $got " in *" $w "*) ok "ukit-pack <TAB> offers $w" ;;
 	*) not_ok "ukit-pack <TAB> does not offer $w: $got" ;; esac
 done
-check "ukit-pack convert --c<TAB>: --cluster-size --compat" \
-	test "$(complete_words ukit-pack convert --c)" = "--cluster-size --compat "
+# every long option of convert that starts with --c (its --help lists them)
+check "ukit-pack convert --c<TAB>: --cache --cluster-size --compat --compress" \
+	test "$(complete_words ukit-pack convert --c)" = "--cache --cluster-size --compat --compress "
 check "ukit-elftool gen-manifest --format <TAB>: c note object" \
 	test "$(complete_words ukit-elftool gen-manifest --format "")" = "c note object "
 check "ukit-sign help ver<TAB>: verify verity" \

@@ -105,7 +105,7 @@ high|@:0x40: phdr[0]: loads at physical 0xfffff000 + 0x20b0, past 4 GiB: Multibo
 filesz|@:0x34: phdr[0]: p_filesz 0x30000 > p_memsz 0x20b0
 trunc|@:0x34: truncated kernel: phdr[0]: segment at file offset 0x80 (0x5ec4 bytes) ends past the end of the file (10000 bytes)
 short|@:0x0: not an ELF file: 40 bytes
-empty|@:0x0: not an ELF file: 0 bytes
+empty|@: empty file
 text|@:0x0: not an ELF file: 13 bytes
 EOF
 
@@ -119,7 +119,7 @@ while IFS='|' read -r want args; do
 	expect_fail 2 "$want" "usage: $args" ukit-pack disk "$@"
 	check "usage: $args: no output" test ! -e "$T/o.raw"
 done <<'EOF'
-KERNEL and OUT|"$K" "$T/o.raw"
+disk: missing -O raw|"$K" "$T/o.raw"
 -O wants raw or qcow2, not 'vmdk'|-O vmdk "$K" "$T/o.raw"
 --firmware wants bios, uefi or both|-O raw --firmware coreboot "$K" "$T/o.raw"
 --size wants a multiple of 512|-O raw --size 1000 "$K" "$T/o.raw"

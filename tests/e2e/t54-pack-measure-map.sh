@@ -103,7 +103,7 @@ done
 qemu-img measure -O qcow2 "$D/plain.qcow2" >"$T/q.txt"
 ukit-pack measure -O qcow2 "$D/plain.qcow2" >"$T/u.txt"
 same_file "measure text: same as qemu-img" "$T/q.txt" "$T/u.txt"
-expect_fail 2 "want --size SIZE or one IMAGE" "measure without input: exit 2" \
+expect_fail 2 "measure: missing --size or IMAGE" "measure without input: exit 2" \
 	ukit-pack measure -O qcow2
 expect_fail 2 "want raw or qcow2" "measure -O vmdk: exit 2" \
 	ukit-pack measure -O vmdk --size 1G

@@ -74,7 +74,7 @@ check "overlay: reads the backing file's data" \
 expect_fail 2 "-F names the backing file's format (it looks like qcow2)" \
 	"create -b without -F: exit 2, as qemu-img 7.2" \
 	ukit-pack create -q -f qcow2 -b base.qcow2 "$T/x.qcow2"
-expect_fail 2 "want a SIZE" "create without size: exit 2" \
+expect_fail 2 "missing SIZE" "create without size: exit 2" \
 	ukit-pack create -q -f qcow2 "$T/x.qcow2"
 expect_fail 2 "unknown option" "create -o nope=1: exit 2" \
 	ukit-pack create -q -f qcow2 -o nope=1 "$T/x.qcow2" 1G

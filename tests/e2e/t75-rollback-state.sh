@@ -105,7 +105,14 @@ bad() {
 	local desc=$1 want=$2
 	cp "$S" "$T/kept"
 	expect_fail 1 "rollback state $S:$want" "corrupt: $desc" V "$T/img9"
-	same_file "corrupt: $desc: file untouched" "$T/kept" "$S"
+	# same_file refuses empty files (two empty outputs prove nothing):
+	# an empty state file must stay there, empty
+	if [ -s "$T/kept" ]; then
+		same_file "corrupt: $desc: file untouched" "$T/kept" "$S"
+	else
+		check "corrupt: $desc: file untouched (still there, empty)" \
+			test -f "$S" -a ! -s "$S"
+	fi
 }
 : >"$S"; chmod 600 "$S"
 bad "empty" '0x0: not a ukit rollback state file (want "ukit-rollback-state 1")'

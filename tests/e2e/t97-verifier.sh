@@ -113,8 +113,8 @@ check "--rollback-state: another slot has its own floor" \
 	"$V" -q --pub "$T/k.pub" --rollback-state "$T/state" --rollback-slot other "$T/old.hvt"
 
 # Usage.
-expect_fail 2 "--pub KEY is required" "no key: usage error" "$V" "$T/app.hvt"
-expect_fail 2 "one IMAGE is required" "no image: usage error" "$V" --pub "$T/k.pub"
+expect_fail 2 "ukit-verify: missing --pub KEY" "no key: usage error" "$V" "$T/app.hvt"
+expect_fail 2 "ukit-verify: missing IMAGE" "no image: usage error" "$V" --pub "$T/k.pub"
 "$V" --help >"$T/.out" 2>&1 && grep -q '^usage: ukit-verify' "$T/.out" &&
 	ok "--help on stdout, exit 0" || not_ok "--help"
 
