@@ -27,7 +27,7 @@ int main(int argc, char **argv)
 	size_t cs = argc > 2 ? strtoul(argv[2], NULL, 0) : 65536;
 	FILE *f = argc > 1 ? fopen(argv[1], "rb") : NULL;
 	uint8_t *in = malloc(cs), *out = malloc(cs), *back = malloc(cs);
-	struct deflate *d = deflate_new();
+	struct deflate *d = ukit_deflate_new();
 	double tu = 0, tz = 0, t0;
 	size_t su = 0, sz = 0, n = 0;
 	z_stream z, iz;
@@ -50,7 +50,7 @@ int main(int argc, char **argv)
 			continue;
 		n++;
 		t0 = now();
-		c = deflate_compress(d, in, cs, out, cs - 1);
+		c = ukit_deflate_compress(d, in, cs, out, cs - 1);
 		tu += now() - t0;
 		if (c > 0) {
 			inflateReset(&iz);

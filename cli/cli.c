@@ -594,7 +594,7 @@ static void unknown_cmd(const char *name)
 
 void cli_err(const struct fmt_err *e)
 {
-	fmt_err_print(stderr, cli_prog, e);
+	ukit_fmt_err_print(stderr, cli_prog, e);
 }
 
 static int open_input(const char *path, bool nonempty)

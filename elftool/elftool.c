@@ -80,20 +80,20 @@ static int read_source(const char *path, char **out, size_t *outlen,
 	if (strcmp(path, "-") == 0)
 		fd = STDIN_FILENO;
 	else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return errno == EISDIR ? fmt_errf(e, FMT_NOOFF, CLI_IS_DIR)
-				       : fmt_errno(e, FMT_NOOFF, "cannot open");
+		return errno == EISDIR ? ukit_fmt_errf(e, FMT_NOOFF, CLI_IS_DIR)
+				       : ukit_fmt_errno(e, FMT_NOOFF, "cannot open");
 	else {
 		struct stat st;
 
 		if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
 			close(fd);
-			return fmt_errf(e, FMT_NOOFF, CLI_IS_DIR);
+			return ukit_fmt_errf(e, FMT_NOOFF, CLI_IS_DIR);
 		}
 	}
 	if ((buf = malloc(cap)) == NULL) {
 		if (fd != STDIN_FILENO)
 			close(fd);
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	}
 	while (len < cap) {
 		ssize_t n = read(fd, buf + len, cap - len);
@@ -101,7 +101,7 @@ static int read_source(const char *path, char **out, size_t *outlen,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			fmt_errno(e, FMT_NOOFF, "read failed");
+			ukit_fmt_errno(e, FMT_NOOFF, "read failed");
 			goto fail;
 		}
 		if (n == 0)
@@ -109,11 +109,11 @@ static int read_source(const char *path, char **out, size_t *outlen,
 		len += (size_t)n;
 	}
 	if (len == 0) {
-		fmt_errf(e, FMT_NOOFF, CLI_EMPTY_FILE);
+		ukit_fmt_errf(e, FMT_NOOFF, CLI_EMPTY_FILE);
 		goto fail;
 	}
 	if (len > MANIFEST_JSON_MAX) {
-		fmt_errf(e, FMT_NOOFF, "manifest too large (> %d bytes)",
+		ukit_fmt_errf(e, FMT_NOOFF, "manifest too large (> %d bytes)",
 			 MANIFEST_JSON_MAX);
 		goto fail;
 	}
@@ -141,7 +141,7 @@ static int load_manifest(const char *path, struct manifest *m)
 		cli_err(&e);
 		return -1;
 	}
-	rc = manifest_parse(json, len, m, &e);
+	rc = ukit_manifest_parse(json, len, m, &e);
 	free(json);
 	if (rc < 0 && e.msg[0] >= '0' && e.msg[0] <= '9')
 		cli_errx("%s:%s", e.path, e.msg);   /* FILE:LINE:COL: msg */
@@ -159,7 +159,7 @@ static int cmd_gen_manifest(int argc, char **argv)
 		{ "arch",   required_argument, NULL, 'a' },
 		{ NULL, 0, NULL, 0 },
 	};
-	enum manifest_arch arch = manifest_host_arch();
+	enum manifest_arch arch = ukit_manifest_host_arch();
 	enum gen_format fmt = GEN_C;
 	struct manifest m;
 	struct outfile o;
@@ -186,7 +186,7 @@ static int cmd_gen_manifest(int argc, char **argv)
 			}
 			break;
 		case 'a':
-			if (manifest_arch_parse(optarg, &arch) < 0) {
+			if (ukit_manifest_arch_parse(optarg, &arch) < 0) {
 				cli_errx("gen-manifest: unknown architecture "
 					 "'%s' (x86_64, aarch64 or ppc64le)",
 					 optarg);
@@ -205,27 +205,27 @@ static int cmd_gen_manifest(int argc, char **argv)
 	e.path = argv[optind + 1];
 	switch (fmt) {
 	case GEN_C:
-		rc = manifest_c_source(&m, &src, &len, &e);
+		rc = ukit_manifest_c_source(&m, &src, &len, &e);
 		bytes = (uint8_t *)src;
 		break;
 	case GEN_NOTE:
 		len = manifest_note_size(m.n);
 		if ((bytes = malloc(len)) == NULL)
-			rc = fmt_errf(&e, FMT_NOOFF, "out of memory");
+			rc = ukit_fmt_errf(&e, FMT_NOOFF, "out of memory");
 		else
-			rc = manifest_note_encode(&m, false, bytes, len, &e);
+			rc = ukit_manifest_note_encode(&m, false, bytes, len, &e);
 		break;
 	case GEN_OBJECT:
 	default:
-		rc = manifest_object(&m, arch, &bytes, &len, &e);
+		rc = ukit_manifest_object(&m, arch, &bytes, &len, &e);
 		break;
 	}
-	if (rc == 0 && outfile_open(&o, argv[optind + 1], 0644, &e) == 0) {
-		if (outfile_write(&o, bytes, len, &e) < 0) {
-			outfile_abort(&o);
+	if (rc == 0 && ukit_outfile_open(&o, argv[optind + 1], 0644, &e) == 0) {
+		if (ukit_outfile_write(&o, bytes, len, &e) < 0) {
+			ukit_outfile_abort(&o);
 			rc = -1;
 		} else {
-			rc = outfile_commit(&o, &e);
+			rc = ukit_outfile_commit(&o, &e);
 		}
 	} else {
 		rc = -1;
@@ -302,14 +302,14 @@ static int validate_binary(const char *path, struct vres *r)
 		close(fd);
 		return 0;
 	}
-	if (elfimg_solo5(img, &r->m, &r->have_mft, &r->abi, &r->have_abi,
+	if (ukit_elfimg_solo5(img, &r->m, &r->have_mft, &r->abi, &r->have_abi,
 			 &r->e) < 0) {
 		/* r->e says why */
 	} else if (!r->have_mft) {
-		fmt_errf(&r->e, FMT_NOOFF, "no Solo5 manifest found in "
+		ukit_fmt_errf(&r->e, FMT_NOOFF, "no Solo5 manifest found in "
 			 "executable");
 	} else if (!r->have_abi) {
-		fmt_errf(&r->e, FMT_NOOFF, "no Solo5 ABI information found "
+		ukit_fmt_errf(&r->e, FMT_NOOFF, "no Solo5 ABI information found "
 			 "in executable");
 	} else if ((se = ukit_elfimg_section_error(img)) != NULL) {
 		r->e = *se;
@@ -317,7 +317,7 @@ static int validate_binary(const char *path, struct vres *r)
 	} else {
 		r->valid = true;
 	}
-	elfimg_close(img);
+	ukit_elfimg_close(img);
 	close(fd);
 	return 0;
 }
@@ -334,7 +334,7 @@ static int validate_source(const char *path, struct vres *r)
 		cli_err(&r->e);    /* unreadable: not a verdict */
 		return -1;
 	}
-	if (manifest_parse(json, len, &r->m, &r->e) == 0)
+	if (ukit_manifest_parse(json, len, &r->m, &r->e) == 0)
 		r->valid = r->have_mft = true;
 	else
 		r->line_col = r->e.msg[0] >= '0' && r->e.msg[0] <= '9';
@@ -372,7 +372,7 @@ static int validate_json(const char *path, const struct vres *r)
 				    json_integer((json_int_t)r->m.n));
 	if (r->have_abi)
 		json_object_set_new(j, "abi", json_pack("{s:s,s:I}", "target",
-			elfimg_abi_target_name(r->abi.target), "version",
+			ukit_elfimg_abi_target_name(r->abi.target), "version",
 			(json_int_t)r->abi.version));
 	if (!r->valid) {
 		err = json_pack("{s:s}", "message", r->e.msg);
@@ -424,7 +424,7 @@ static int cmd_validate(int argc, char **argv)
 	} else if (r.valid && !quiet && r.elf) {
 		printf("%s: valid Solo5 executable: %s ABI version %u, "
 		       "manifest of %zu device%s\n", path,
-		       elfimg_abi_target_name(r.abi.target), r.abi.version,
+		       ukit_elfimg_abi_target_name(r.abi.target), r.abi.version,
 		       r.m.n, r.m.n == 1 ? "" : "s");
 	} else if (r.valid && !quiet) {
 		printf("%s: valid Solo5 manifest, %zu device%s\n",
@@ -473,10 +473,10 @@ static int solo5_query(const char *path, struct manifest *m, bool *have_mft,
 		close(fd);
 		return -1;
 	}
-	r = elfimg_solo5(img, m, have_mft, abi, have_abi, &e);
+	r = ukit_elfimg_solo5(img, m, have_mft, abi, have_abi, &e);
 	if (r < 0)
 		cli_err(&e);
-	elfimg_close(img);
+	ukit_elfimg_close(img);
 	close(fd);
 	return r;
 }
@@ -535,7 +535,7 @@ static int cmd_query_manifest(int argc, char **argv)
 		printf("    { \"name\": \"");
 		json_puts_escaped(m.dev[i].name);
 		printf("\", \"type\": \"%s\" }%s\n",
-		       manifest_type_name(m.dev[i].type),
+		       ukit_manifest_type_name(m.dev[i].type),
 		       i + 1 == last ? "" : ",");
 	}
 	printf("  ]\n"
@@ -562,7 +562,7 @@ static int cmd_query_abi(int argc, char **argv)
 	       "  \"type\": \"solo5.abi\",\n"
 	       "  \"target\": \"%s\",\n"
 	       "  \"version\": %u\n"
-	       "}\n", elfimg_abi_target_name(abi.target), abi.version);
+	       "}\n", ukit_elfimg_abi_target_name(abi.target), abi.version);
 	return 0;
 }
 
@@ -611,7 +611,7 @@ static int cmd_notes(int argc, char **argv)
 		close(fd);
 		return 1;
 	}
-	if (elfimg_notes_json(img, &j, &e) < 0) {
+	if (ukit_elfimg_notes_json(img, &j, &e) < 0) {
 		cli_err(&e);
 	} else if (section_error_json(img, j) < 0) {
 		cli_errx("out of memory");
@@ -621,7 +621,7 @@ static int cmd_notes(int argc, char **argv)
 		rc = 0;
 	}
 	json_decref(j);
-	elfimg_close(img);
+	ukit_elfimg_close(img);
 	close(fd);
 	return rc;
 }
@@ -688,9 +688,9 @@ static int verify_manifest(int fd, const struct manifest *want,
 
 	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
 	if ((rfd = open(proc, O_RDONLY | O_CLOEXEC)) < 0)
-		return fmt_errno(e, FMT_NOOFF, "cannot read the output back");
-	if (elfimg_open(rfd, e->path, &img, e) == 0 &&
-	    elfimg_solo5(img, &got, &have, NULL, NULL, e) == 0) {
+		return ukit_fmt_errno(e, FMT_NOOFF, "cannot read the output back");
+	if (ukit_elfimg_open(rfd, e->path, &img, e) == 0 &&
+	    ukit_elfimg_solo5(img, &got, &have, NULL, NULL, e) == 0) {
 		bool same = have && got.n == want->n;
 		for (size_t i = 0; same && i < want->n; i++)
 			same = strcmp(got.dev[i].name, want->dev[i].name) == 0 &&
@@ -698,10 +698,10 @@ static int verify_manifest(int fd, const struct manifest *want,
 		if (same)
 			rc = 0;
 		else
-			fmt_errf(e, FMT_NOOFF, "internal error: the edited "
+			ukit_fmt_errf(e, FMT_NOOFF, "internal error: the edited "
 				 "file does not read back the new manifest");
 	}
-	elfimg_close(img);
+	ukit_elfimg_close(img);
 	close(rfd);
 	return rc;
 }
@@ -714,8 +714,8 @@ static int solo5_machine(int fd, const char *path, struct fmt_err *e)
 
 	if (ukit_elfimg_open_tender(fd, path, &img, e) < 0)
 		return -1;
-	r = ukit_elfimg_solo5_machine(elfimg_info(img), e);
-	elfimg_close(img);
+	r = ukit_elfimg_solo5_machine(ukit_elfimg_info(img), e);
+	ukit_elfimg_close(img);
 	return r;
 }
 
@@ -740,11 +740,11 @@ static int edit_elf(const char *bin, const char *out, bool in_place,
 	if ((fd = cli_open_nonempty(bin)) < 0)
 		return 1;
 	if (fstat(fd, &st) < 0) {
-		fmt_errno(&e, FMT_NOOFF, "cannot stat");
+		ukit_fmt_errno(&e, FMT_NOOFF, "cannot stat");
 		goto done;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		fmt_errf(&e, FMT_NOOFF, "not a regular file");
+		ukit_fmt_errf(&e, FMT_NOOFF, "not a regular file");
 		goto done;
 	}
 	if (m != NULL && solo5_machine(fd, bin, &e) < 0)
@@ -752,51 +752,51 @@ static int edit_elf(const char *bin, const char *out, bool in_place,
 	{
 		struct elfedit_src src = { .fd = fd, .size = (uint64_t)st.st_size,
 					   .path = bin };
-		if (elfedit_open(&src, &ed, &e) < 0)
+		if (ukit_elfedit_open(&src, &ed, &e) < 0)
 			goto done;
 	}
 	if (m != NULL) {
 		size_t len = manifest_note_size(m->n);
-		if (manifest_note_encode(m, elfedit_big_endian(ed), note, len,
+		if (ukit_manifest_note_encode(m, ukit_elfedit_big_endian(ed), note, len,
 					 &e) < 0 ||
-		    elfedit_plan_manifest(ed, note, len, &plan, &e) < 0)
+		    ukit_elfedit_plan_manifest(ed, note, len, &plan, &e) < 0)
 			goto done;
-	} else if (elfedit_plan_package_metadata(ed, json, jlen, &plan,
+	} else if (ukit_elfedit_plan_package_metadata(ed, json, jlen, &plan,
 						 &e) < 0) {
 		goto done;
 	}
 	/* --in-place through a symbolic link replaces the file it names. */
 	dest = in_place ? realpath(bin, NULL) : strdup(out);
 	if (dest == NULL) {
-		fmt_errno(&e, FMT_NOOFF, "cannot resolve the output path");
+		ukit_fmt_errno(&e, FMT_NOOFF, "cannot resolve the output path");
 		goto done;
 	}
 	e.path = dest;
-	if (outfile_open(&o, dest, st.st_mode & 0777, &e) < 0)
+	if (ukit_outfile_open(&o, dest, st.st_mode & 0777, &e) < 0)
 		goto done;
 	if (in_place && fchmod(o.fd, st.st_mode & 07777) < 0) {
-		fmt_errno(&e, FMT_NOOFF, "cannot keep the file mode");
-		outfile_abort(&o);
+		ukit_fmt_errno(&e, FMT_NOOFF, "cannot keep the file mode");
+		ukit_outfile_abort(&o);
 		goto done;
 	}
 	e.path = bin;
-	if (elfedit_apply_fd(fd, o.fd, &plan, &e) < 0) {
-		outfile_abort(&o);
+	if (ukit_elfedit_apply_fd(fd, o.fd, &plan, &e) < 0) {
+		ukit_outfile_abort(&o);
 		goto done;
 	}
 	e.path = dest;
 	if (m != NULL && verify_manifest(o.fd, m, &e) < 0) {
-		outfile_abort(&o);
+		ukit_outfile_abort(&o);
 		goto done;
 	}
-	if (outfile_commit(&o, &e) < 0)
+	if (ukit_outfile_commit(&o, &e) < 0)
 		goto done;
 	rc = 0;
 done:
 	if (rc < 0)
 		cli_err(&e);
-	elfedit_plan_free(&plan);
-	elfedit_close(ed);
+	ukit_elfedit_plan_free(&plan);
+	ukit_elfedit_close(ed);
 	free(dest);
 	close(fd);
 	return rc < 0 ? 1 : 0;
@@ -832,7 +832,7 @@ static int cmd_set_package_metadata(int argc, char **argv)
 	path = argv[optind];
 	e.path = strcmp(path, "-") ? path : "<stdin>";
 	if (read_source(path, &json, &len, &e) < 0 ||
-	    elfedit_pkgmeta_check(json, len, &e) < 0) {
+	    ukit_elfedit_pkgmeta_check(json, len, &e) < 0) {
 		cli_err(&e);
 		free(json);
 		return 1;

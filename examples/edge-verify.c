@@ -38,20 +38,20 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	e.path = argv[1];
-	if (sig_key_load_public(argv[1], &key, &e) < 0) {
-		fmt_err_print(stderr, "edge-verify", &e);
+	if (ukit_sig_key_load_public(argv[1], &key, &e) < 0) {
+		ukit_fmt_err_print(stderr, "edge-verify", &e);
 		return 1;
 	}
 	e.path = argv[2];
-	if ((tee = sealfd_create("edge-verify", &e)) < 0) {
-		fmt_err_print(stderr, "edge-verify", &e);
+	if ((tee = ukit_sealfd_create("edge-verify", &e)) < 0) {
+		ukit_fmt_err_print(stderr, "edge-verify", &e);
 		return 1;
 	}
 	p.pub = &key;
 	p.npub = 1;
 	p.tee_fd = tee;
-	if (verify_image(-1, argv[2], &p, &r, &e) < 0) {
-		fmt_err_print(stderr, "edge-verify", &e);
+	if (ukit_verify_image(-1, argv[2], &p, &r, &e) < 0) {
+		ukit_fmt_err_print(stderr, "edge-verify", &e);
 		return 1;
 	}
 	if (!r.verified) {
@@ -62,10 +62,10 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "edge-verify: %s: verified (key %s)\n", argv[2],
 		r.keyid);
-	verify_result_free(&r);
-	sig_key_free(key);
-	if (sealfd_exec_fd(tee, sealed, sizeof sealed, &e) < 0) {
-		fmt_err_print(stderr, "edge-verify", &e);
+	ukit_verify_result_free(&r);
+	ukit_sig_key_free(key);
+	if (ukit_sealfd_exec_fd(tee, sealed, sizeof sealed, &e) < 0) {
+		ukit_fmt_err_print(stderr, "edge-verify", &e);
 		return 1;
 	}
 	for (i = 4; i < (size_t)argc; i++)

@@ -36,19 +36,19 @@ int main(int argc, char **argv)
 		perror(argv[1]);
 		return 1;
 	}
-	if (elfimg_open(fd, argv[1], &img, &e) < 0 ||
-	    elfimg_solo5(img, &mft, &have_mft, &abi, &have_abi, &e) < 0) {
-		fmt_err_print(stderr, "read-manifest", &e);
+	if (ukit_elfimg_open(fd, argv[1], &img, &e) < 0 ||
+	    ukit_elfimg_solo5(img, &mft, &have_mft, &abi, &have_abi, &e) < 0) {
+		ukit_fmt_err_print(stderr, "read-manifest", &e);
 		return 1;
 	}
 	if (have_abi)
-		printf("target %s %u\n", elfimg_abi_target_name(abi.target),
+		printf("target %s %u\n", ukit_elfimg_abi_target_name(abi.target),
 		       abi.version);
 	if (have_mft)
 		for (size_t i = 0; i < mft.n; i++)
 			printf("%s %s\n", mft.dev[i].name,
-			       manifest_type_name(mft.dev[i].type));
-	elfimg_close(img);
+			       ukit_manifest_type_name(mft.dev[i].type));
+	ukit_elfimg_close(img);
 	close(fd);
 	return have_mft ? 0 : 1;
 }

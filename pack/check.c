@@ -79,20 +79,20 @@ int cmd_check(int argc, char **argv)
 	path = e.path = argv[optind];
 	if ((fd = cli_open_nonempty(path)) < 0)
 		return 1;
-	if (!force_share && image_lock(fd, &e) < 0) {
+	if (!force_share && ukit_image_lock(fd, &e) < 0) {
 		open_err(&e);
 		close(fd);
 		return 1;
 	}
 	if (pread(fd, m, 4, 0) != 4 || be32_load(m) != QCOW2_MAGIC) {
-		fmt_errf(&e, 0, "not a qcow2 image (check works on qcow2 only)");
+		ukit_fmt_errf(&e, 0, "not a qcow2 image (check works on qcow2 only)");
 		cli_err(&e);
 		close(fd);
 		return 1;
 	}
-	if (qcow2_check_fd(fd, path, 0, &r, &e) < 0) {
+	if (ukit_qcow2_check_fd(fd, path, 0, &r, &e) < 0) {
 		cli_err(&e);
-		qcow2_check_free(&r);
+		ukit_qcow2_check_free(&r);
 		close(fd);
 		return 1;
 	}
@@ -190,6 +190,6 @@ int cmd_check(int argc, char **argv)
 			printf("Image end offset: %" PRIu64 "\n",
 			       r.image_end_offset);
 	}
-	qcow2_check_free(&r);
+	ukit_qcow2_check_free(&r);
 	return rc;
 }

@@ -29,14 +29,14 @@
 /* ---- compare -------------------------------------------------------- */
 
 /* Open (path) read-only as an image; prints the error.  0 or -1. */
-static int open_image(const char *path, enum image_format fmt,
+static int open_image(const char *path, enum ukit_image_format fmt,
 		      const struct image_opts *o, int *fd, struct image **img)
 {
 	struct fmt_err e = { .path = path, .off = FMT_NOOFF };
 
 	if ((*fd = cli_open_input(path)) < 0)
 		return -1;
-	if (image_open(*fd, path, fmt, o, img, &e) < 0) {
+	if (ukit_image_open(*fd, path, fmt, o, img, &e) < 0) {
 		open_err(&e);
 		close(*fd);
 		return -1;
@@ -68,13 +68,13 @@ static size_t first_nonzero(const uint8_t *p, size_t n)
 static int cmp_map(struct image *img, uint64_t off, struct image_extent *x,
 		   struct fmt_err *e)
 {
-	if (off >= image_size(img)) {
+	if (off >= ukit_image_size(img)) {
 		x->off = off;
 		x->len = UINT64_MAX - off;
 		x->kind = EXT_HOLE;
 		return 0;
 	}
-	return image_map(img, off, x, e);
+	return ukit_image_map(img, off, x, e);
 }
 
 static int cmp_read(struct image *img, uint8_t *buf, size_t n, uint64_t off,
@@ -84,7 +84,7 @@ static int cmp_read(struct image *img, uint8_t *buf, size_t n, uint64_t off,
 		memset(buf, 0, n);
 		return 0;
 	}
-	return image_read(img, buf, n, off, e);
+	return ukit_image_read(img, buf, n, off, e);
 }
 
 /* --json: the verdict, the two sizes and where the content first
@@ -140,17 +140,17 @@ int cmd_compare(int argc, char **argv)
 	    open_image(argv[optind + 1], IMG_PROBE, &o, &fdb, &b) < 0)
 		goto out;
 	/* qemu-img compare's words, and the two sizes */
-	if (strict && image_size(a) != image_size(b)) {
+	if (strict && ukit_image_size(a) != ukit_image_size(b)) {
 		if (json)
-			compare_json(false, strict, image_size(a),
-				     image_size(b), false, 0);
+			compare_json(false, strict, ukit_image_size(a),
+				     ukit_image_size(b), false, 0);
 		else
 			printf("Strict mode: Image size mismatch! (%" PRIu64
-			       " != %" PRIu64 ")\n", image_size(a),
-			       image_size(b));
+			       " != %" PRIu64 ")\n", ukit_image_size(a),
+			       ukit_image_size(b));
 		goto out;
 	}
-	if (image_size(a) != image_size(b) && !json)
+	if (ukit_image_size(a) != ukit_image_size(b) && !json)
 		printf("Warning: Image size mismatch!\n");
 	ba = malloc(CMP_CHUNK);
 	bb = malloc(CMP_CHUNK);
@@ -158,7 +158,7 @@ int cmd_compare(int argc, char **argv)
 		cli_errx("out of memory");
 		goto out;
 	}
-	end = image_size(a) > image_size(b) ? image_size(a) : image_size(b);
+	end = ukit_image_size(a) > ukit_image_size(b) ? ukit_image_size(a) : ukit_image_size(b);
 	while (off < end) {
 		struct image_extent xa, xb;
 		uint64_t len;
@@ -197,8 +197,8 @@ int cmd_compare(int argc, char **argv)
 				;
 		if (i < n) {
 			if (json)
-				compare_json(false, strict, image_size(a),
-					     image_size(b), true, off + i);
+				compare_json(false, strict, ukit_image_size(a),
+					     ukit_image_size(b), true, off + i);
 			else
 				printf("Content mismatch at offset %" PRIu64
 				       "!\n", off + i);
@@ -207,7 +207,7 @@ int cmd_compare(int argc, char **argv)
 		off += n;
 	}
 	if (json)
-		rc = compare_json(true, strict, image_size(a), image_size(b),
+		rc = compare_json(true, strict, ukit_image_size(a), ukit_image_size(b),
 				  false, 0) < 0 ? 1 : 0;
 	else {
 		printf("Images are identical.\n");
@@ -219,8 +219,8 @@ err:
 out:
 	free(ba);
 	free(bb);
-	image_close(a);
-	image_close(b);
+	ukit_image_close(a);
+	ukit_image_close(b);
 	if (fda >= 0)
 		close(fda);
 	if (fdb >= 0)

@@ -55,9 +55,9 @@ static int parse_u64(const char *s, uint64_t *v, bool suffix)
 	return 0;
 }
 
-static int parse_fmt(const char *s, enum image_format *f)
+static int parse_fmt(const char *s, enum ukit_image_format *f)
 {
-	static const struct { const char *name; enum image_format f; } t[] = {
+	static const struct { const char *name; enum ukit_image_format f; } t[] = {
 		{ "raw", IMG_RAW }, { "qcow2", IMG_QCOW2 },
 		{ "elf", IMG_ELF }, { "bin", IMG_BIN },
 	};
@@ -95,9 +95,9 @@ static int output_in_use(const char *out, int in_fd)
 	if (fstat(ofd, &so) == 0 && S_ISREG(so.st_mode) &&
 	    !(fstat(in_fd, &si) == 0 && si.st_dev == so.st_dev &&
 	      si.st_ino == so.st_ino)) {
-		r = image_in_use(ofd, &byte, &e);
+		r = ukit_image_in_use(ofd, &byte, &e);
 		if (r == 1)
-			fmt_errf(&e, FMT_NOOFF, IMAGE_IN_USE "another process "
+			ukit_fmt_errf(&e, FMT_NOOFF, IMAGE_IN_USE "another process "
 				 "has it open (QEMU's image lock, byte %" PRIu64
 				 "); replacing it would leave that process "
 				 "on the old file; stop it first", byte);
@@ -139,8 +139,8 @@ static uint64_t data_bytes(struct image *img)
 	struct image_extent x;
 	uint64_t n = 0;
 
-	for (uint64_t off = 0; off < image_size(img); off += x.len) {
-		if (image_map(img, off, &x, &e) < 0 || x.len == 0)
+	for (uint64_t off = 0; off < ukit_image_size(img); off += x.len) {
+		if (ukit_image_map(img, off, &x, &e) < 0 || x.len == 0)
 			return n;
 		if (x.kind == EXT_DATA)
 			n += x.len;
@@ -161,7 +161,7 @@ static int convert_in_place(struct image *img, int in_fd, const char *in,
 	struct ukit_target t;
 	struct cli_progress pr;
 	struct stat si, so;
-	uint64_t size = image_size(img);
+	uint64_t size = ukit_image_size(img);
 	int rc = 1;
 
 	if (ukit_target_open(out, &t, &e) < 0) {
@@ -185,7 +185,7 @@ static int convert_in_place(struct image *img, int in_fd, const char *in,
 	cli_progress_start(&pr, prog_mode, size);
 	co->progress = progress_cb;
 	co->ctx = &pr;
-	rc = convert_to_raw(img, in, t.fd, out, co, &e);
+	rc = ukit_convert_to_raw(img, in, t.fd, out, co, &e);
 	cli_progress_end(&pr);
 	if (rc < 0) {
 		cli_err(&e);
@@ -236,7 +236,7 @@ int cmd_convert(int argc, char **argv)
 	struct stat ost;
 	struct binelf_opts bo = { .machine = -1 };
 	struct image_opts io = { .check = true };
-	enum image_format in_fmt = IMG_PROBE, out_fmt = IMG_PROBE;
+	enum ukit_image_format in_fmt = IMG_PROBE, out_fmt = IMG_PROBE;
 	bool have_out = false, have_load = false, have_entry = false;
 	bool have_level = false;
 	int prog_mode = 0, c, rc = 1;
@@ -381,7 +381,7 @@ int cmd_convert(int argc, char **argv)
 			io.force_share = true;
 			break;
 		case OPT_ARCH:
-			if ((bo.machine = binelf_arch(optarg)) < 0) {
+			if ((bo.machine = ukit_binelf_arch(optarg)) < 0) {
 				cli_errx("convert: unknown --arch '%s' "
 					 "(x86_64, aarch64 or ppc64le)", optarg);
 				return 2;
@@ -404,8 +404,8 @@ int cmd_convert(int argc, char **argv)
 				 "file");
 			return 2;
 		}
-		if (image_format_parse(backing_fmt) != IMG_RAW &&
-		    image_format_parse(backing_fmt) != IMG_QCOW2) {
+		if (ukit_image_format_parse(backing_fmt) != IMG_RAW &&
+		    ukit_image_format_parse(backing_fmt) != IMG_QCOW2) {
 			cli_errx("convert: -F %s: want raw or qcow2",
 				 backing_fmt);
 			return 2;
@@ -473,10 +473,10 @@ int cmd_convert(int argc, char **argv)
 	if ((fd = cli_open_input(in)) < 0)
 		return 1;
 	if (out_fmt != IMG_BIN && in_fmt != IMG_RAW && in_fmt != IMG_BIN) {
-		enum image_format pf = in_fmt;
+		enum ukit_image_format pf = in_fmt;
 
 		e.path = in;
-		if (pf == IMG_PROBE && image_probe(fd, &pf, &e) < 0) {
+		if (pf == IMG_PROBE && ukit_image_probe(fd, &pf, &e) < 0) {
 			cli_err(&e);
 			close(fd);
 			return 1;
@@ -486,7 +486,7 @@ int cmd_convert(int argc, char **argv)
 				 "%s would %s; `ukit-pack disk %s -O %s OUT` "
 				 "makes a disk that boots it (%s takes the "
 				 "file's bytes as they are)", in,
-				 image_format_name(out_fmt),
+				 ukit_image_format_name(out_fmt),
 				 out_fmt == IMG_ELF ? "wrap an ELF in an ELF"
 				 : "give a disk that nothing boots", in,
 				 out_fmt == IMG_QCOW2 ? "qcow2" : "raw",
@@ -496,7 +496,7 @@ int cmd_convert(int argc, char **argv)
 		}
 	}
 	if (out_fmt == IMG_ELF || out_fmt == IMG_BIN) {
-		if (outfile_open(&of, out, out_fmt == IMG_ELF ? 0755 : 0644,
+		if (ukit_outfile_open(&of, out, out_fmt == IMG_ELF ? 0755 : 0644,
 				 &e) < 0) {
 			e.path = out;
 			cli_err(&e);
@@ -509,7 +509,7 @@ int cmd_convert(int argc, char **argv)
 				rc = 2;
 				goto abort;
 			}
-			rc = binelf_to_bin(fd, in, of.fd, out, &e);
+			rc = ukit_binelf_to_bin(fd, in, of.fd, out, &e);
 		} else {
 			if (in_fmt != IMG_PROBE && in_fmt != IMG_BIN &&
 			    in_fmt != IMG_RAW) {
@@ -517,7 +517,7 @@ int cmd_convert(int argc, char **argv)
 				rc = 2;
 				goto abort;
 			}
-			rc = binelf_to_elf(fd, in, of.fd, out, &bo, &e);
+			rc = ukit_binelf_to_elf(fd, in, of.fd, out, &bo, &e);
 		}
 		if (rc < 0) {
 			rc = 1;
@@ -525,7 +525,7 @@ int cmd_convert(int argc, char **argv)
 			goto abort;
 		}
 		e.path = out;
-		if (outfile_commit(&of, &e) < 0) {
+		if (ukit_outfile_commit(&of, &e) < 0) {
 			cli_err(&e);
 			close(fd);
 			return 1;
@@ -535,12 +535,12 @@ int cmd_convert(int argc, char **argv)
 	}
 	if (strcmp(out, "-") == 0) {
 		cli_errx("convert: cannot write %s to standard output",
-			 image_format_name(out_fmt));
+			 ukit_image_format_name(out_fmt));
 		close(fd);
 		return 2;
 	}
 	e.path = in;
-	if (image_open(fd, in, in_fmt, &io, &img, &e) < 0) {
+	if (ukit_image_open(fd, in, in_fmt, &io, &img, &e) < 0) {
 		e.path = in;
 		open_err(&e);
 		close(fd);
@@ -568,23 +568,23 @@ int cmd_convert(int argc, char **argv)
 	}
 	if (!io.force_share && output_in_use(out, fd) < 0)
 		goto out;
-	if (outfile_open(&of, out, 0644, &e) < 0) {
+	if (ukit_outfile_open(&of, out, 0644, &e) < 0) {
 		e.path = out;
 		cli_err(&e);
 		goto out;
 	}
 	of.nosync = unsafe;
-	cli_progress_start(&pr, prog_mode, image_size(img));
+	cli_progress_start(&pr, prog_mode, ukit_image_size(img));
 	co.progress = progress_cb;
 	co.ctx = &pr;
 	if (out_fmt == IMG_QCOW2)
-		rc = convert_to_qcow2(img, in, of.fd, out, &co, &e);
+		rc = ukit_convert_to_qcow2(img, in, of.fd, out, &co, &e);
 	else if (out_fmt == IMG_RAW)
-		rc = convert_to_raw(img, in, of.fd, out, &co, &e);
+		rc = ukit_convert_to_raw(img, in, of.fd, out, &co, &e);
 	else
-		rc = fmt_errf(&e, FMT_NOOFF, "cannot convert %s to %s",
-			      image_format_name(image_format(img)),
-			      image_format_name(out_fmt));
+		rc = ukit_fmt_errf(&e, FMT_NOOFF, "cannot convert %s to %s",
+			      ukit_image_format_name(ukit_image_format(img)),
+			      ukit_image_format_name(out_fmt));
 	cli_progress_end(&pr);
 	if (rc < 0) {
 		rc = 1;
@@ -592,7 +592,7 @@ int cmd_convert(int argc, char **argv)
 		goto abort;
 	}
 	e.path = out;
-	if (outfile_commit(&of, &e) < 0) {
+	if (ukit_outfile_commit(&of, &e) < 0) {
 		cli_err(&e);
 		rc = 1;
 		goto out;
@@ -600,9 +600,9 @@ int cmd_convert(int argc, char **argv)
 	rc = 0;
 	goto out;
 abort:
-	outfile_abort(&of);
+	ukit_outfile_abort(&of);
 out:
-	image_close(img);
+	ukit_image_close(img);
 	close(fd);
 	free(out_real);
 	pack_qopts_free(&pq);

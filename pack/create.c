@@ -23,7 +23,7 @@
  * (path): a relative name is relative to the image's directory, as qemu
  * reads it.  0, or -1 after printing why. */
 static int backing_info(const char *path, const char *name, bool force,
-			uint64_t *size, enum image_format *fmt)
+			uint64_t *size, enum ukit_image_format *fmt)
 {
 	struct image_opts io = { .force_share = force, .allow_backing = true };
 	struct fmt_err e = { .off = FMT_NOOFF };
@@ -46,14 +46,14 @@ static int backing_info(const char *path, const char *name, bool force,
 	if ((fd = cli_open_input(full)) < 0)
 		goto out;
 	e.path = full;
-	if (image_open(fd, full, *fmt, &io, &img, &e) < 0) {
+	if (ukit_image_open(fd, full, *fmt, &io, &img, &e) < 0) {
 		open_err(&e);
 		close(fd);
 		goto out;
 	}
-	*size = image_size(img);
-	*fmt = image_format(img);
-	image_close(img);
+	*size = ukit_image_size(img);
+	*fmt = ukit_image_format(img);
+	ukit_image_close(img);
 	close(fd);
 	rc = 0;
 out:
@@ -74,7 +74,7 @@ int cmd_create(int argc, char **argv)
 	};
 	struct pack_qopts pq;
 	struct fmt_err e = { .off = FMT_NOOFF };
-	enum image_format fmt = IMG_RAW, bfmt = IMG_PROBE;
+	enum ukit_image_format fmt = IMG_RAW, bfmt = IMG_PROBE;
 	const char *path, *backing = NULL, *bfmt_name = NULL;
 	bool quiet = false, force = false, no_check = false;
 	uint64_t size = 0, bsize = 0;
@@ -87,7 +87,7 @@ int cmd_create(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "f:o:b:F:uUq", lo, NULL)) != -1) {
 		switch (c) {
 		case 'f':
-			fmt = image_format_parse(optarg);
+			fmt = ukit_image_format_parse(optarg);
 			if (fmt != IMG_RAW && fmt != IMG_QCOW2) {
 				cli_errx("create: -f %s: want raw or qcow2",
 					 optarg);
@@ -103,7 +103,7 @@ int cmd_create(int argc, char **argv)
 			break;
 		case 'F':
 			bfmt_name = optarg;
-			bfmt = image_format_parse(optarg);
+			bfmt = ukit_image_format_parse(optarg);
 			if (bfmt != IMG_RAW && bfmt != IMG_QCOW2) {
 				cli_errx("create: -F %s: want raw or qcow2",
 					 optarg);
@@ -144,7 +144,7 @@ int cmd_create(int argc, char **argv)
 		backing = pq.backing_file;
 	if (pq.q.backing_fmt != NULL && bfmt_name == NULL) {
 		bfmt_name = pq.backing_fmt;
-		bfmt = image_format_parse(bfmt_name);
+		bfmt = ukit_image_format_parse(bfmt_name);
 	}
 	if (backing != NULL && fmt != IMG_QCOW2) {
 		cli_errx("create: -b makes a qcow2 overlay: use -f qcow2");
@@ -161,13 +161,13 @@ int cmd_create(int argc, char **argv)
 	}
 	if (backing != NULL) {
 		if (bfmt_name == NULL) {
-			enum image_format probed = IMG_PROBE;
+			enum ukit_image_format probed = IMG_PROBE;
 
 			if (!no_check && backing_info(path, backing, force,
 						       &bsize, &probed) == 0)
 				cli_errx("create: %s: -F names the backing "
 					 "file's format (it looks like %s)",
-					 backing, image_format_name(probed));
+					 backing, ukit_image_format_name(probed));
 			else
 				cli_errx("create: %s: -F names the backing "
 					 "file's format", backing);
@@ -179,10 +179,10 @@ int cmd_create(int argc, char **argv)
 				rc = 1;
 				goto out;
 			}
-			if (strcmp(image_format_name(bfmt), bfmt_name) != 0) {
+			if (strcmp(ukit_image_format_name(bfmt), bfmt_name) != 0) {
 				cli_errx("create: %s: -F %s, but it is %s",
 					 backing, bfmt_name,
-					 image_format_name(bfmt));
+					 ukit_image_format_name(bfmt));
 				rc = 1;
 				goto out;
 			}
@@ -205,30 +205,30 @@ int cmd_create(int argc, char **argv)
 		goto out;
 	rc = 1;
 	e.path = path;
-	if (outfile_open(&of, path, 0644, &e) < 0) {
+	if (ukit_outfile_open(&of, path, 0644, &e) < 0) {
 		cli_err(&e);
 		goto out;
 	}
 	if (fmt == IMG_RAW) {
 		if (ftruncate(of.fd, (off_t)size) < 0) {
-			fmt_errno(&e, FMT_NOOFF, "cannot size the image");
+			ukit_fmt_errno(&e, FMT_NOOFF, "cannot size the image");
 			goto fail;
 		}
 		if (pq.q.prealloc >= QCOW2W_PREALLOC_FALLOC && size > 0 &&
 		    (errno = posix_fallocate(of.fd, 0, (off_t)size)) != 0) {
-			fmt_errno(&e, FMT_NOOFF, "cannot preallocate");
+			ukit_fmt_errno(&e, FMT_NOOFF, "cannot preallocate");
 			goto fail;
 		}
-	} else if (qcow2w_open(of.fd, path, &pq.q, size, &w, &e) < 0 ||
-		   qcow2w_finish(w, &e) < 0) {
+	} else if (ukit_qcow2w_open(of.fd, path, &pq.q, size, &w, &e) < 0 ||
+		   ukit_qcow2w_finish(w, &e) < 0) {
 		goto fail;
 	}
-	if (outfile_commit(&of, &e) < 0) {
+	if (ukit_outfile_commit(&of, &e) < 0) {
 		cli_err(&e);
 		goto out;
 	}
 	if (!quiet) {
-		printf("Formatting '%s', fmt=%s", path, image_format_name(fmt));
+		printf("Formatting '%s', fmt=%s", path, ukit_image_format_name(fmt));
 		if (fmt == IMG_QCOW2)
 			printf(" cluster_size=%llu extended_l2=%s "
 			       "compression_type=%s",
@@ -249,9 +249,9 @@ int cmd_create(int argc, char **argv)
 	goto out;
 fail:
 	cli_err(&e);
-	outfile_abort(&of);
+	ukit_outfile_abort(&of);
 out:
-	qcow2w_free(w);
+	ukit_qcow2w_free(w);
 	pack_qopts_free(&pq);
 	return rc;
 }

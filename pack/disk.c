@@ -330,7 +330,7 @@ static int slurp(const char *path, size_t pad, uint8_t **buf, size_t *len)
 	size_t n, cap;
 
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		fmt_errno(&e, FMT_NOOFF, "cannot open");
+		ukit_fmt_errno(&e, FMT_NOOFF, "cannot open");
 		cli_err(&e);
 		if (fd >= 0)
 			close(fd);
@@ -339,8 +339,8 @@ static int slurp(const char *path, size_t pad, uint8_t **buf, size_t *len)
 	n = (size_t)st.st_size;
 	cap = pad > 1 ? (n + pad - 1) / pad * pad : n;
 	b = calloc(1, cap ? cap : 1);
-	if (b == NULL || pread_full(fd, b, n, 0) != (ssize_t)n) {
-		fmt_errno(&e, FMT_NOOFF, "cannot read");
+	if (b == NULL || ukit_pread_full(fd, b, n, 0) != (ssize_t)n) {
+		ukit_fmt_errno(&e, FMT_NOOFF, "cannot read");
 		cli_err(&e);
 		free(b);
 		close(fd);
@@ -360,8 +360,8 @@ static int hash_fd(EVP_MD_CTX *c, int fd, const char *path, uint64_t size,
 	for (uint64_t off = 0; off < size; ) {
 		size_t n = size - off < tmplen ? (size_t)(size - off) : tmplen;
 
-		if (pread_full(fd, tmp, n, (off_t)off) != (ssize_t)n) {
-			fmt_errno(&e, off, "cannot read");
+		if (ukit_pread_full(fd, tmp, n, (off_t)off) != (ssize_t)n) {
+			ukit_fmt_errno(&e, off, "cannot read");
 			cli_err(&e);
 			return -1;
 		}
@@ -631,7 +631,7 @@ enum {
  * that grub-mkimage's LZMA runs while the ESP is written). */
 #define CORE_MAX (1u << 20)
 
-static int build(struct dsk *d, enum image_format ofmt, const char *out,
+static int build(struct dsk *d, enum ukit_image_format ofmt, const char *out,
 		 const struct convert_opts *co)
 {
 	struct fmt_err e = { .off = FMT_NOOFF };
@@ -715,7 +715,7 @@ static int build(struct dsk *d, enum image_format ofmt, const char *out,
 	np++;
 
 	if (ofmt == IMG_RAW) {
-		if (outfile_open(&of, out, 0644, &e) < 0) {
+		if (ukit_outfile_open(&of, out, 0644, &e) < 0) {
 			e.path = out;
 			cli_err(&e);
 			goto out;
@@ -732,7 +732,7 @@ static int build(struct dsk *d, enum image_format ofmt, const char *out,
 	}
 	e.path = ofmt == IMG_RAW ? out : "(temporary raw disk)";
 	if (ftruncate(dfd, (off_t)(l.sectors * UKIT_SECTOR)) < 0) {
-		fmt_errno(&e, FMT_NOOFF, "cannot size the disk to %" PRIu64
+		ukit_fmt_errno(&e, FMT_NOOFF, "cannot size the disk to %" PRIu64
 			  " bytes", l.sectors * UKIT_SECTOR);
 		goto err;
 	}
@@ -754,9 +754,9 @@ static int build(struct dsk *d, enum image_format ofmt, const char *out,
 			e.path = corep;
 			goto err;
 		}
-		if (pwrite_full(dfd, core, core_len,
+		if (ukit_pwrite_full(dfd, core, core_len,
 				l.bios_lba * UKIT_SECTOR) < 0) {
-			fmt_errno(&e, l.bios_lba * UKIT_SECTOR,
+			ukit_fmt_errno(&e, l.bios_lba * UKIT_SECTOR,
 				  "write core.img");
 			goto err;
 		}
@@ -767,20 +767,20 @@ static int build(struct dsk *d, enum image_format ofmt, const char *out,
 	if (ofmt == IMG_QCOW2) {
 		struct image_opts io = { .force_share = true };
 
-		if (image_open(dfd, e.path, IMG_RAW, &io, &img, &e) < 0)
+		if (ukit_image_open(dfd, e.path, IMG_RAW, &io, &img, &e) < 0)
 			goto err;
-		if (outfile_open(&of, out, 0644, &e) < 0) {
+		if (ukit_outfile_open(&of, out, 0644, &e) < 0) {
 			e.path = out;
 			cli_err(&e);
 			goto out;
 		}
 		of_open = true;
-		if (convert_to_qcow2(img, e.path, of.fd, out, co, &e) < 0)
+		if (ukit_convert_to_qcow2(img, e.path, of.fd, out, co, &e) < 0)
 			goto err;
 	}
 	e.path = out;
 	of_open = false;
-	if (outfile_commit(&of, &e) < 0)
+	if (ukit_outfile_commit(&of, &e) < 0)
 		goto err;
 	rc = 0;
 	goto out;
@@ -792,8 +792,8 @@ out:
 	if (ef.pid > 0)
 		reap(&ef, true);
 	if (of_open)
-		outfile_abort(&of);
-	image_close(img);
+		ukit_outfile_abort(&of);
+	ukit_image_close(img);
 	if (dfd >= 0 && ofmt != IMG_RAW)
 		close(dfd);
 	free(core);
@@ -820,7 +820,7 @@ int cmd_disk(int argc, char **argv)
 		.level = -1, .threads = 1,
 	};
 	struct dsk d = { .kfd = -1, .fw = FW_BIOS | FW_UEFI };
-	enum image_format ofmt = IMG_PROBE;
+	enum ukit_image_format ofmt = IMG_PROBE;
 	const char *cmdline = "", *sde, *out;
 	bool have_level = false;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -834,7 +834,7 @@ int cmd_disk(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "O:c:j:q", lo, NULL)) != -1) {
 		switch (c) {
 		case 'O':
-			ofmt = image_format_parse(optarg);
+			ofmt = ukit_image_format_parse(optarg);
 			if (ofmt != IMG_RAW && ofmt != IMG_QCOW2) {
 				cli_errx("disk: -O wants raw or qcow2, not '%s'",
 					 optarg);
@@ -997,13 +997,13 @@ int cmd_disk(int argc, char **argv)
 		goto out;
 	e.path = d.kernel;
 	if (fstat(d.kfd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		fmt_errf(&e, FMT_NOOFF, "not a regular file");
+		ukit_fmt_errf(&e, FMT_NOOFF, "not a regular file");
 		cli_err(&e);
 		goto out;
 	}
 	d.ksize = (uint64_t)st.st_size;
 	if (d.ksize > MAX_FAT_FILE) {
-		fmt_errf(&e, FMT_NOOFF, "%" PRIu64 " bytes: FAT holds files of "
+		ukit_fmt_errf(&e, FMT_NOOFF, "%" PRIu64 " bytes: FAT holds files of "
 			 "up to 4 GiB - 1", d.ksize);
 		cli_err(&e);
 		goto out;
@@ -1019,7 +1019,7 @@ int cmd_disk(int argc, char **argv)
 		if (fstat(d.mod_fd[i], &st) < 0 || !S_ISREG(st.st_mode) ||
 		    (uint64_t)st.st_size > MAX_FAT_FILE) {
 			e.path = d.mod_path[i];
-			fmt_errf(&e, FMT_NOOFF, "not a regular file of up to "
+			ukit_fmt_errf(&e, FMT_NOOFF, "not a regular file of up to "
 				 "4 GiB - 1");
 			cli_err(&e);
 			goto out;

@@ -42,7 +42,7 @@ static const char *type_name(const char *guid)
 	return NULL;
 }
 
-int info_bootdisk(int fd, const char *path, enum image_format fmt,
+int info_bootdisk(int fd, const char *path, enum ukit_image_format fmt,
 		  bool force_share, json_t *j, bool json)
 {
 	struct fmt_err e = { .path = path, .off = FMT_NOOFF };
@@ -56,7 +56,7 @@ int info_bootdisk(int fd, const char *path, enum image_format fmt,
 	int rc = -1, r, esp = -1;
 
 	(void)force_share;       /* info locked the image already, if asked */
-	if (image_open(fd, path, fmt, &io, &img, &e) < 0) {
+	if (ukit_image_open(fd, path, fmt, &io, &img, &e) < 0) {
 		/* info printed what it could; a qcow2 image that does not
 		 * open has no partitions to show */
 		return 0;
@@ -175,7 +175,7 @@ int info_bootdisk(int fd, const char *path, enum image_format fmt,
 			printf("kernel: /kernel (%zu bytes)\n", kern_len);
 		snprintf(kpath, sizeof kpath, "%s:/kernel", path);
 		e.path = NULL;
-		if (elfimg_open_mem(kern, kern_len, kpath, &ei, &e) < 0) {
+		if (ukit_elfimg_open_mem(kern, kern_len, kpath, &ei, &e) < 0) {
 			e.path = kpath;
 			cli_err(&e);
 			goto out;
@@ -188,6 +188,6 @@ out:
 	free(cfg);
 	free(kern);
 	free(g);
-	image_close(img);
+	ukit_image_close(img);
 	return rc;
 }

@@ -73,7 +73,7 @@ static int info_elf(int fd, const char *path, json_t *j, bool json)
 	struct fmt_err e = { .path = path, .off = FMT_NOOFF };
 	struct elfimg *img = NULL;
 
-	if (elfimg_open(fd, path, &img, &e) < 0) {
+	if (ukit_elfimg_open(fd, path, &img, &e) < 0) {
 		cli_err(&e);
 		return -1;
 	}
@@ -83,7 +83,7 @@ static int info_elf(int fd, const char *path, json_t *j, bool json)
 int info_elf_img(struct elfimg *img, const char *path, json_t *j, bool json)
 {
 	struct fmt_err e = { .path = path, .off = FMT_NOOFF };
-	const struct elfimg_info *in;
+	const struct ukit_elfimg_info *in;
 	struct manifest *mft = NULL;
 	struct solo5_abi abi;
 	bool have_mft = false, have_abi = false;
@@ -92,13 +92,13 @@ int info_elf_img(struct elfimg *img, const char *path, json_t *j, bool json)
 	const char *tn, *mn;
 	int rc = -1;
 
-	in = elfimg_info(img);
+	in = ukit_elfimg_info(img);
 	tn = elf_type_name(in->type);
 	if (tn == NULL) {
 		snprintf(tbuf, sizeof tbuf, "0x%x", in->type);
 		tn = tbuf;
 	}
-	mn = elfimg_machine_name(in->machine);
+	mn = ukit_elfimg_machine_name(in->machine);
 	if (mn == NULL) {
 		snprintf(mbuf, sizeof mbuf, "0x%x", in->machine);
 		mn = mbuf;
@@ -121,12 +121,12 @@ int info_elf_img(struct elfimg *img, const char *path, json_t *j, bool json)
 	json_object_set_new(o, "segments", segs);
 	json_object_set_new(j, "elf", o);
 	for (size_t i = 0; i < in->phnum; i++) {
-		struct elfimg_phdr ph;
+		struct ukit_elfimg_phdr ph;
 		json_t *s = json_object();
 		char fl[4], pb[16];
 		const char *pn;
 
-		if (elfimg_phdr(img, i, &ph, &e) < 0) {
+		if (ukit_elfimg_phdr(img, i, &ph, &e) < 0) {
 			cli_err(&e);
 			json_decref(s);
 			goto out;
@@ -155,13 +155,13 @@ int info_elf_img(struct elfimg *img, const char *path, json_t *j, bool json)
 			       fl);
 	}
 	/* Solo5 notes: only where a Solo5 tender would look */
-	if (elfimg_solo5_check(img, NULL) == 0) {
+	if (ukit_elfimg_solo5_check(img, NULL) == 0) {
 		mft = calloc(1, sizeof *mft);
 		if (mft == NULL) {
 			cli_errx("out of memory");
 			goto out;
 		}
-		if (elfimg_solo5(img, mft, &have_mft, &abi, &have_abi,
+		if (ukit_elfimg_solo5(img, mft, &have_mft, &abi, &have_abi,
 				 &e) < 0) {
 			cli_err(&e);
 			goto out;
@@ -171,12 +171,12 @@ int info_elf_img(struct elfimg *img, const char *path, json_t *j, bool json)
 		json_t *a = json_object();
 
 		json_object_set_new(a, "target", json_string(
-			elfimg_abi_target_name(abi.target)));
+			ukit_elfimg_abi_target_name(abi.target)));
 		json_object_set_new(a, "version", json_integer(abi.version));
 		json_object_set_new(o, "solo5-abi", a);
 		if (!json)
 			printf("solo5 abi: %s, version %" PRIu32 "\n",
-			       elfimg_abi_target_name(abi.target),
+			       ukit_elfimg_abi_target_name(abi.target),
 			       abi.version);
 	}
 	if (have_mft) {
@@ -206,7 +206,7 @@ int info_elf_img(struct elfimg *img, const char *path, json_t *j, bool json)
 	rc = 0;
 out:
 	free(mft);
-	elfimg_close(img);
+	ukit_elfimg_close(img);
 	return rc;
 }
 
@@ -235,7 +235,7 @@ static void human_size(char *buf, size_t n, uint64_t v)
  * listed as far as it goes.
  */
 static json_t *qcow2_bitmaps_json(int fd, const char *path,
-				  const struct qcow2_header *h)
+				  const struct ukit_qcow2_header *h)
 {
 	struct fmt_err e = { .path = path, .off = FMT_NOOFF };
 	struct qcow2_bitmap *b = NULL;
@@ -249,9 +249,9 @@ static json_t *qcow2_bitmaps_json(int fd, const char *path,
 	    h->nb_bitmaps == 0)
 		return NULL;
 	if (fstat(fd, &st) < 0)
-		fmt_errno(&e, FMT_NOOFF, "stat");
+		ukit_fmt_errno(&e, FMT_NOOFF, "stat");
 	else
-		r = qcow2_bitmap_dir_read(fd, h, (uint64_t)st.st_size, &dir, &e);
+		r = ukit_qcow2_bitmap_dir_read(fd, h, (uint64_t)st.st_size, &dir, &e);
 	if (r < 0) {
 		cli_err(&e);
 		return NULL;
@@ -267,7 +267,7 @@ static json_t *qcow2_bitmaps_json(int fd, const char *path,
 	for (uint32_t i = 0; i < h->nb_bitmaps; i++) {
 		json_t *o = json_object(), *fl = json_array();
 
-		if (qcow2_bitmap_entry(dir, h->bitmap_dir_size, &pos,
+		if (ukit_qcow2_bitmap_entry(dir, h->bitmap_dir_size, &pos,
 				       h->bitmap_dir_offset, b, &e) < 0) {
 			json_decref(o);
 			json_decref(fl);
@@ -297,7 +297,7 @@ out:
  * listed as far as it goes.
  */
 json_t *qcow2_snapshots_json(int fd, const char *path,
-			     const struct qcow2_header *h)
+			     const struct ukit_qcow2_header *h)
 {
 	struct fmt_err e = { .path = path, .off = FMT_NOOFF };
 	struct qcow2_snapshot sn;
@@ -309,10 +309,10 @@ json_t *qcow2_snapshots_json(int fd, const char *path,
 	if (h->nb_snapshots == 0)
 		return NULL;
 	if (fstat(fd, &st) < 0 ||
-	    qcow2_snapshots_read(fd, h, (uint64_t)st.st_size, &tab, &len,
+	    ukit_qcow2_snapshots_read(fd, h, (uint64_t)st.st_size, &tab, &len,
 				 &e) < 0) {
 		if (e.msg[0] == 0)
-			fmt_errno(&e, FMT_NOOFF, "stat");
+			ukit_fmt_errno(&e, FMT_NOOFF, "stat");
 		cli_err(&e);
 		return NULL;
 	}
@@ -320,7 +320,7 @@ json_t *qcow2_snapshots_json(int fd, const char *path,
 	for (uint32_t i = 0; list != NULL && i < h->nb_snapshots; i++) {
 		json_t *o;
 
-		if (qcow2_snapshot_entry(tab, len, &pos, h->snapshots_offset,
+		if (ukit_qcow2_snapshot_entry(tab, len, &pos, h->snapshots_offset,
 					 &sn, &e) < 0) {
 			cli_err(&e);
 			break;
@@ -332,13 +332,13 @@ json_t *qcow2_snapshots_json(int fd, const char *path,
 		json_object_set_new(o, "vm-clock-nsec", json_integer(
 			(json_int_t)(sn.vm_clock_nsec % 1000000000)));
 		json_object_set_new(o, "name",
-				    elfimg_json_bytes(sn.name, sn.name_len));
+				    ukit_elfimg_json_bytes(sn.name, sn.name_len));
 		json_object_set_new(o, "date-sec", json_integer(sn.date_sec));
 		json_object_set_new(o, "date-nsec", json_integer(sn.date_nsec));
 		json_object_set_new(o, "vm-clock-sec", json_integer(
 			(json_int_t)(sn.vm_clock_nsec / 1000000000)));
 		json_object_set_new(o, "id",
-				    elfimg_json_bytes(sn.id, sn.id_len));
+				    ukit_elfimg_json_bytes(sn.id, sn.id_len));
 		json_object_set_new(o, "vm-state-size",
 				    json_integer((json_int_t)sn.vm_state_size));
 		json_array_append_new(list, o);
@@ -390,18 +390,18 @@ static int info_qcow2(int fd, const char *path, uint64_t disk, json_t *j,
 		      bool json)
 {
 	struct fmt_err e = { .path = path, .off = FMT_NOOFF };
-	struct qcow2_header h;
+	struct ukit_qcow2_header h;
 	struct stat st;
 	json_t *fs, *d, *bm, *sl;
 	const char *compat;
 	const char *ctype;
 
 	if (fstat(fd, &st) < 0) {
-		fmt_errno(&e, FMT_NOOFF, "stat");
+		ukit_fmt_errno(&e, FMT_NOOFF, "stat");
 		cli_err(&e);
 		return -1;
 	}
-	if (qcow2_header_read(fd, (uint64_t)st.st_size, &h, &e) < 0) {
+	if (ukit_qcow2_header_read(fd, (uint64_t)st.st_size, &h, &e) < 0) {
 		cli_err(&e);
 		return -1;
 	}
@@ -527,7 +527,7 @@ int cmd_info(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct fmt_err e = { .off = FMT_NOOFF };
-	enum image_format fmt = IMG_PROBE;
+	enum ukit_image_format fmt = IMG_PROBE;
 	bool json = false, force_share = false;
 	const char *path;
 	struct stat st;
@@ -547,7 +547,7 @@ int cmd_info(int argc, char **argv)
 			force_share = true;
 			break;
 		case 'f':
-			fmt = image_format_parse(optarg);
+			fmt = ukit_image_format_parse(optarg);
 			if (fmt == IMG_PROBE) {
 				cli_errx("info: unknown format '%s' (raw, qcow2, elf "
 					 "or bin)", optarg);
@@ -564,19 +564,19 @@ int cmd_info(int argc, char **argv)
 	if ((fd = cli_open_input(path)) < 0)
 		return 1;
 	if (fstat(fd, &st) < 0) {
-		fmt_errno(&e, FMT_NOOFF, "stat");
+		ukit_fmt_errno(&e, FMT_NOOFF, "stat");
 		cli_err(&e);
 		close(fd);
 		return 1;
 	}
-	if (fmt == IMG_PROBE && image_probe(fd, &fmt, &e) < 0) {
+	if (fmt == IMG_PROBE && ukit_image_probe(fd, &fmt, &e) < 0) {
 		cli_err(&e);
 		close(fd);
 		return 1;
 	}
 	/* a qcow2 header may be half rewritten; a raw file's size is what
 	 * it is (qemu-img info reads a raw file in use too) */
-	if (fmt == IMG_QCOW2 && !force_share && image_lock(fd, &e) < 0) {
+	if (fmt == IMG_QCOW2 && !force_share && ukit_image_lock(fd, &e) < 0) {
 		open_err(&e);
 		close(fd);
 		return 1;
@@ -584,7 +584,7 @@ int cmd_info(int argc, char **argv)
 	j = json_object();
 	if (!json)
 		printf("image: %s\nfile format: %s\n", path,
-		       image_format_name(fmt));
+		       ukit_image_format_name(fmt));
 	if (fmt == IMG_QCOW2) {
 		if (info_qcow2(fd, path, (uint64_t)st.st_blocks * 512, j,
 			       json) < 0)
@@ -596,7 +596,7 @@ int cmd_info(int argc, char **argv)
 				    json_integer((json_int_t)st.st_size));
 		json_object_set_new(j, "filename", json_string(path));
 		json_object_set_new(j, "format",
-				    json_string(image_format_name(fmt)));
+				    json_string(ukit_image_format_name(fmt)));
 		json_object_set_new(j, "actual-size",
 				    json_integer((json_int_t)st.st_blocks * 512));
 		json_object_set_new(j, "dirty-flag", json_false());

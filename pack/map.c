@@ -52,7 +52,7 @@ int cmd_map(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct image_opts io = { .check = false };
-	enum image_format fmt = IMG_PROBE;
+	enum ukit_image_format fmt = IMG_PROBE;
 	struct fmt_err e = { .off = FMT_NOOFF };
 	struct ukit_map_entry cur, nx;
 	struct image *img = NULL;
@@ -73,7 +73,7 @@ int cmd_map(int argc, char **argv)
 			io.force_share = true;
 			break;
 		case 'f':
-			fmt = image_format_parse(optarg);
+			fmt = ukit_image_format_parse(optarg);
 			if (fmt != IMG_RAW && fmt != IMG_QCOW2) {
 				cli_errx("map: -f %s: want raw or qcow2", optarg);
 				return 2;
@@ -88,14 +88,14 @@ int cmd_map(int argc, char **argv)
 	path = e.path = argv[optind];
 	if ((fd = cli_open_input(path)) < 0)
 		return 1;
-	if (image_open(fd, path, fmt, &io, &img, &e) < 0) {
+	if (ukit_image_open(fd, path, fmt, &io, &img, &e) < 0) {
 		e.path = path;
 		open_err(&e);
 		close(fd);
 		return 1;
 	}
-	if (image_qcow2(img) != NULL &&
-	    ukit_qcow2_metadata_prealloc(fd, qcow2_header(image_qcow2(img)),
+	if (ukit_image_qcow2(img) != NULL &&
+	    ukit_qcow2_metadata_prealloc(fd, ukit_qcow2_header(ukit_image_qcow2(img)),
 					 &prealloc, &e) < 0) {
 		cli_err(&e);
 		goto out;
@@ -103,7 +103,7 @@ int cmd_map(int argc, char **argv)
 	if (!json)
 		printf("%-16s%-16s%-16s%s\n", "Offset", "Length", "Mapped to",
 		       "File");
-	if (image_size(img) == 0 && json) {
+	if (ukit_image_size(img) == 0 && json) {
 		/* qemu-img prints one empty entry */
 		memset(&cur, 0, sizeof cur);
 		print_entry(&cur, true);
@@ -111,7 +111,7 @@ int cmd_map(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	for (uint64_t off = 0; off < image_size(img); off += nx.length) {
+	for (uint64_t off = 0; off < ukit_image_size(img); off += nx.length) {
 		if (ukit_map_entry(img, fd, prealloc, off, &nx, &e) < 0) {
 			cli_err(&e);
 			goto out;
@@ -139,7 +139,7 @@ int cmd_map(int argc, char **argv)
 	}
 	rc = 0;
 out:
-	image_close(img);
+	ukit_image_close(img);
 	close(fd);
 	return rc;
 }

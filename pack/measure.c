@@ -28,7 +28,7 @@ int cmd_measure(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct image_opts io = { .check = false };
-	enum image_format fmt = IMG_PROBE, out_fmt = IMG_RAW;
+	enum ukit_image_format fmt = IMG_PROBE, out_fmt = IMG_RAW;
 	struct fmt_err e = { .off = FMT_NOOFF };
 	struct pack_qopts pq;
 	struct ukit_measure m = { 0 };
@@ -55,7 +55,7 @@ int cmd_measure(int argc, char **argv)
 			compress = true;
 			break;
 		case 'f':
-			fmt = image_format_parse(optarg);
+			fmt = ukit_image_format_parse(optarg);
 			if (fmt != IMG_RAW && fmt != IMG_QCOW2) {
 				cli_errx("measure: -f %s: want raw or qcow2",
 					 optarg);
@@ -63,7 +63,7 @@ int cmd_measure(int argc, char **argv)
 			}
 			break;
 		case 'O':
-			out_fmt = image_format_parse(optarg);
+			out_fmt = ukit_image_format_parse(optarg);
 			if (out_fmt != IMG_RAW && out_fmt != IMG_QCOW2) {
 				cli_errx("measure: -O %s: want raw or qcow2",
 					 optarg);
@@ -104,17 +104,17 @@ int cmd_measure(int argc, char **argv)
 		path = e.path = argv[optind];
 		if ((fd = cli_open_input(path)) < 0)
 			goto out;
-		if (image_open(fd, path, fmt, &io, &img, &e) < 0) {
+		if (ukit_image_open(fd, path, fmt, &io, &img, &e) < 0) {
 			e.path = path;
 			open_err(&e);
 			goto out;
 		}
 	}
 	if (out_fmt == IMG_QCOW2) {
-		struct qcow2w_geom g;
+		struct ukit_qcow2w_geom g;
 
 		/* the L1 table limit, as qemu-img measure refuses it */
-		if (qcow2w_geom(&pq.q, img != NULL ? image_size(img) : size,
+		if (ukit_qcow2w_geom(&pq.q, img != NULL ? ukit_image_size(img) : size,
 				&g, &e) < 0) {
 			cli_err(&e);
 			goto out;
@@ -123,13 +123,13 @@ int cmd_measure(int argc, char **argv)
 	if (out_fmt == IMG_RAW) {
 		/* a raw file holds every byte of the virtual size */
 		m.required = m.fully_allocated = img != NULL
-			? image_size(img) : (size + 511) / 512 * 512;
+			? ukit_image_size(img) : (size + 511) / 512 * 512;
 	} else {
 		bool prealloc = false;
 
-		if (img != NULL && image_qcow2(img) != NULL &&
+		if (img != NULL && ukit_image_qcow2(img) != NULL &&
 		    ukit_qcow2_metadata_prealloc(fd,
-				qcow2_header(image_qcow2(img)), &prealloc,
+				ukit_qcow2_header(ukit_image_qcow2(img)), &prealloc,
 				&e) < 0) {
 			cli_err(&e);
 			goto out;
@@ -141,13 +141,13 @@ int cmd_measure(int argc, char **argv)
 		}
 		/* qemu says what bitmaps add when the input can have them
 		 * (qcow2) and the output can keep them (v3) */
-		if (img != NULL && image_qcow2(img) != NULL &&
+		if (img != NULL && ukit_image_qcow2(img) != NULL &&
 		    pq.q.version >= 3) {
-			struct qcow2 *q = image_qcow2(img);
+			struct qcow2 *q = ukit_image_qcow2(img);
 
 			m.has_bitmaps = true;
-			if (ukit_qcow2_bitmaps_size(fd, qcow2_header(q),
-						    qcow2_file_size(q),
+			if (ukit_qcow2_bitmaps_size(fd, ukit_qcow2_header(q),
+						    ukit_qcow2_file_size(q),
 						    1ULL << pq.q.cluster_bits,
 						    &m.bitmaps, &e) < 0) {
 				cli_err(&e);
@@ -171,7 +171,7 @@ int cmd_measure(int argc, char **argv)
 	}
 	rc = 0;
 out:
-	image_close(img);
+	ukit_image_close(img);
 	if (fd >= 0)
 		close(fd);
 	pack_qopts_free(&pq);

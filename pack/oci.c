@@ -248,7 +248,7 @@ static int oimg_open_local(struct image *im, struct fmt_err *e)
 	if (kind < 0)
 		return -1;
 	if (kind == 2)
-		return fmt_errf(e, FMT_NOOFF, "%s: %s is an image index; "
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: %s is an image index; "
 				"name one of its images by digest",
 				im->ref.text, im->desc.digest);
 	if (ukit_oci_manifest_parse(im->raw, strlen(im->raw), im->desc.digest,
@@ -303,7 +303,7 @@ static int oimg_open(const char *text, const struct cli_oci_regopts *ro,
 		snprintf(path, sizeof path, "%s/ukit-oci.XXXXXX",
 			 td && *td ? td : "/tmp");
 		if (mkdtemp(path) == NULL)
-			return fmt_errno(e, FMT_NOOFF, "%s: mkdtemp", path);
+			return ukit_fmt_errno(e, FMT_NOOFF, "%s: mkdtemp", path);
 		im->tmpdir = strdup(path);
 		snprintf(spec, sizeof spec, "oci:%s:image", path);
 		if (ukit_oci_ref_parse(spec, &tmp, e) < 0)
@@ -483,7 +483,7 @@ static int oci_extract(int argc, char **argv)
 				continue;
 			memset(&it[n], 0, sizeof it[n]);
 			it[n].path = i == 0 ? kp : i == 1 ? disk : initrd;
-			if (outfile_open(&of[n], outs[i], i == 0 ? 0755 : 0644,
+			if (ukit_outfile_open(&of[n], outs[i], i == 0 ? 0755 : 0644,
 					 &e) < 0) {
 				cli_err(&e);
 				goto out;
@@ -503,10 +503,10 @@ static int oci_extract(int argc, char **argv)
 			goto out;
 		}
 	for (size_t i = 0; i < n; i++) {
-		if (outfile_commit(&of[i], &e) < 0) {
+		if (ukit_outfile_commit(&of[i], &e) < 0) {
 			cli_err(&e);
 			for (size_t j = i + 1; j < n; j++)
-				outfile_abort(&of[j]);
+				ukit_outfile_abort(&of[j]);
 			n = 0;
 			goto out;
 		}
@@ -515,7 +515,7 @@ static int oci_extract(int argc, char **argv)
 	rc = 0;
 out:
 	for (size_t i = 0; i < n; i++)
-		outfile_abort(&of[i]);
+		ukit_outfile_abort(&of[i]);
 	oimg_close(&im);
 	return rc;
 }
@@ -606,13 +606,13 @@ static int sigcheck_load(struct sigcheck *sc)
 
 	if (sc->ro->verify_pub != NULL) {
 		e.path = sc->ro->verify_pub;
-		if (sig_key_load_public(sc->ro->verify_pub, &sc->pub, &e) != 0) {
+		if (ukit_sig_key_load_public(sc->ro->verify_pub, &sc->pub, &e) != 0) {
 			cli_err(&e);
 			return -1;
 		}
 	} else {
 		e.path = sc->ro->verify_ca;
-		if (cert_load_pem(sc->ro->verify_ca, &sc->roots, &e) != 0) {
+		if (ukit_cert_load_pem(sc->ro->verify_ca, &sc->roots, &e) != 0) {
 			cli_err(&e);
 			return -1;
 		}
@@ -622,7 +622,7 @@ static int sigcheck_load(struct sigcheck *sc)
 
 static void sigcheck_free(struct sigcheck *sc)
 {
-	sig_key_free(sc->pub);
+	ukit_sig_key_free(sc->pub);
 	sk_X509_pop_free(sc->roots, X509_free);
 }
 
@@ -646,13 +646,13 @@ static int sigcheck_run(void *arg, const struct ukit_oci_desc *m,
 		return -1;
 	if (v == 0) {
 		const char *why = json_string_value(json_array_get(r.reasons, 0));
-		fmt_errf(e, FMT_NOOFF, "%s: %s: signature check failed, nothing "
+		ukit_fmt_errf(e, FMT_NOOFF, "%s: %s: signature check failed, nothing "
 			 "written: %s", sc->src->text, m->digest,
 			 why ? why : "no reason given");
-		verify_result_free(&r);
+		ukit_verify_result_free(&r);
 		return -1;
 	}
-	verify_result_free(&r);
+	ukit_verify_result_free(&r);
 	return 0;
 }
 

@@ -25,13 +25,13 @@ int cmd_create(int argc, char **argv);
 int cmd_resize(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 
-struct qcow2_header;
+struct ukit_qcow2_header;
 
 /* info.c: the snapshot table of (h) as qemu-img info's JSON list (NULL
  * when there are none, or after printing why it cannot be read), and
  * as its text. */
 json_t *qcow2_snapshots_json(int fd, const char *path,
-			     const struct qcow2_header *h);
+			     const struct ukit_qcow2_header *h);
 void print_snapshots(const json_t *sl);
 
 /* ---- qemu-img's spellings (qopt.c) ---------------------------------- */
@@ -86,7 +86,7 @@ int cmd_oci(int argc, char **argv);
 
 /*
  * Print an error from opening an image; when another process has the
- * image open for writing (image_lock), say how to read it anyway.
+ * image open for writing (ukit_image_lock), say how to read it anyway.
  */
 void open_err(const struct fmt_err *e);
 
@@ -105,7 +105,7 @@ int info_elf_img(struct elfimg *img, const char *path, json_t *j, bool json);
  * the kernel (info_elf_img).  Nothing when the image has no GPT.  0, or
  * -1 after printing why.
  */
-int info_bootdisk(int fd, const char *path, enum image_format fmt,
+int info_bootdisk(int fd, const char *path, enum ukit_image_format fmt,
 		  bool force_share, json_t *j, bool json);
 
 /* Print (j) as indented JSON on stdout and release it.  0, or -1 after

@@ -178,7 +178,7 @@ int pack_parse_o(const char *cmd, const char *arg, struct pack_qopts *o)
 
 int pack_qopts_finish(const char *cmd, struct pack_qopts *o, bool compress)
 {
-	struct qcow2w_geom g;
+	struct ukit_qcow2w_geom g;
 	struct fmt_err e = { .off = FMT_NOOFF };
 
 	if (compress)
@@ -189,7 +189,7 @@ int pack_qopts_finish(const char *cmd, struct pack_qopts *o, bool compress)
 	 * compressed (qemu-img create -o compression_type=zstd) */
 	if (!compress && o->ctype == QCOW2W_ZSTD)
 		o->q.zstd_header = true;
-	if (qcow2w_geom(&o->q, 0, &g, &e) < 0) {
+	if (ukit_qcow2w_geom(&o->q, 0, &g, &e) < 0) {
 		cli_errx("%s: %s", cmd, e.msg);
 		return -1;
 	}

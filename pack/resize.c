@@ -30,7 +30,7 @@ int cmd_resize(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct fmt_err e = { .off = FMT_NOOFF };
-	enum image_format fmt = IMG_PROBE;
+	enum ukit_image_format fmt = IMG_PROBE;
 	bool shrink = false, quiet = false;
 	const char *path, *arg, *sizearg;
 	uint64_t size, cur, delta, byte;
@@ -47,7 +47,7 @@ int cmd_resize(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "f:q", lo, NULL)) != -1) {
 		switch (c) {
 		case 'f':
-			fmt = image_format_parse(optarg);
+			fmt = ukit_image_format_parse(optarg);
 			if (fmt != IMG_RAW && fmt != IMG_QCOW2) {
 				cli_errx("resize: -f %s: want raw or qcow2",
 					 optarg);
@@ -93,11 +93,11 @@ int cmd_resize(int argc, char **argv)
 		goto out;
 	}
 	/* a QEMU with the image open would not see the change */
-	switch (image_in_use(fd, &byte, &e)) {
+	switch (ukit_image_in_use(fd, &byte, &e)) {
 	case 0:
 		break;
 	case 1:
-		fmt_errf(&e, FMT_NOOFF, IMAGE_IN_USE "another process has it "
+		ukit_fmt_errf(&e, FMT_NOOFF, IMAGE_IN_USE "another process has it "
 			 "open (QEMU's image lock, byte %" PRIu64 ")", byte);
 		/* fall through */
 	default:
@@ -108,9 +108,9 @@ int cmd_resize(int argc, char **argv)
 		fmt = pread(fd, m, 4, 0) == 4 && be32_load(m) == QCOW2_MAGIC
 			? IMG_QCOW2 : IMG_RAW;
 	if (fmt == IMG_QCOW2) {
-		struct qcow2_header h;
+		struct ukit_qcow2_header h;
 
-		if (qcow2_header_read(fd, (uint64_t)st.st_size, &h, &e) != 0) {
+		if (ukit_qcow2_header_read(fd, (uint64_t)st.st_size, &h, &e) != 0) {
 			cli_err(&e);
 			goto out;
 		}

@@ -24,7 +24,7 @@ int cmd_snapshot(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct fmt_err e = { .off = FMT_NOOFF };
-	struct qcow2_header h;
+	struct ukit_qcow2_header h;
 	struct stat st;
 	bool json = false, list = false, force = false;
 	const char *path;
@@ -70,16 +70,16 @@ int cmd_snapshot(int argc, char **argv)
 	/* an empty file has no snapshots to list, and no qcow2 header */
 	if ((fd = cli_open_nonempty(path)) < 0)
 		return 1;
-	if (!force && image_lock(fd, &e) < 0) {
+	if (!force && ukit_image_lock(fd, &e) < 0) {
 		open_err(&e);
 		goto out;
 	}
 	if (fstat(fd, &st) < 0) {
-		fmt_errno(&e, FMT_NOOFF, "fstat");
+		ukit_fmt_errno(&e, FMT_NOOFF, "fstat");
 		cli_err(&e);
 		goto out;
 	}
-	if (qcow2_header_read(fd, (uint64_t)st.st_size, &h, &e) != 0) {
+	if (ukit_qcow2_header_read(fd, (uint64_t)st.st_size, &h, &e) != 0) {
 		cli_err(&e);
 		goto out;
 	}

@@ -65,7 +65,7 @@ int cmd_inspect(int argc, char **argv)
 	e.path = path;
 	if ((fd = cli_open_nonempty(path)) < 0)
 		return 1;
-	r = sigfoot_read(fd, &f, &e);
+	r = ukit_sigfoot_read(fd, &f, &e);
 	if (r < 0) {
 		cli_err(&e);
 		close(fd);
@@ -73,7 +73,7 @@ int cmd_inspect(int argc, char **argv)
 	}
 	if (r > 0) {
 		json = malloc((size_t)f.bundle_len + 1);
-		if (json == NULL || pread_full(fd, json, (size_t)f.bundle_len,
+		if (json == NULL || ukit_pread_full(fd, json, (size_t)f.bundle_len,
 			(off_t)f.bundle_off) != (ssize_t)f.bundle_len) {
 			cli_errx("%s: cannot read the appended bundle", path);
 			goto out;
@@ -85,11 +85,11 @@ int cmd_inspect(int argc, char **argv)
 		struct fmt_err se = { 0 };
 
 		/* An image (not JSON) without a footer: its detached bundle. */
-		if (pread_full(fd, &m, 1, 0) == 1 && m != '{' &&
+		if (ukit_pread_full(fd, &m, 1, 0) == 1 && m != '{' &&
 		    asprintf(&side, "%s.bundle.json", path) >= 0 &&
-		    sig_read_file(side, BUNDLE_MAX, &d, &jlen, &se) == 0) {
+		    ukit_sig_read_file(side, BUNDLE_MAX, &d, &jlen, &se) == 0) {
 			source = "detached";
-		} else if (sig_read_file(path, BUNDLE_MAX, &d, &jlen, &e) != 0) {
+		} else if (ukit_sig_read_file(path, BUNDLE_MAX, &d, &jlen, &e) != 0) {
 			cli_errx("%s: neither a bundle nor an image with an "
 				 "appended signature or a %s.bundle.json (%s)",
 				 path, path, e.msg);
@@ -99,19 +99,19 @@ int cmd_inspect(int argc, char **argv)
 		free(side);
 		json = (char *)d;
 	}
-	if (bundle_parse(json, jlen, &b, &e) != 0) {
+	if (ukit_bundle_parse(json, jlen, &b, &e) != 0) {
 		cli_err(&e);
 		goto out;
 	}
-	if (stmt_parse(b.env.payload, b.env.payload_len, &st, &e) != 0) {
+	if (ukit_stmt_parse(b.env.payload, b.env.payload_len, &st, &e) != 0) {
 		cli_err(&e);
-		bundle_free(&b);
+		ukit_bundle_free(&b);
 		goto out;
 	}
 	if (b.ncert > 0) {
 		X509 *x;
-		if (cert_parse_der(b.cert[0], b.cert_len[0], &x, &e) == 0) {
-			cert_subject(x, signer, sizeof signer);
+		if (ukit_cert_parse_der(b.cert[0], b.cert_len[0], &x, &e) == 0) {
+			ukit_cert_subject(x, signer, sizeof signer);
 			X509_free(x);
 		}
 	}
@@ -129,8 +129,8 @@ int cmd_inspect(int argc, char **argv)
 		json_decref(out);
 		rc = 0;
 	}
-	stmt_free(&st);
-	bundle_free(&b);
+	ukit_stmt_free(&st);
+	ukit_bundle_free(&b);
 out:
 	free(json);
 	close(fd);

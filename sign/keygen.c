@@ -46,16 +46,16 @@ static int write_new_file(const char *path, const char *data, size_t len,
 	struct fmt_err e = { .path = path, .off = FMT_NOOFF };
 	struct outfile o;
 
-	if (outfile_open_new(&o, path, mode, &e) != 0) {
+	if (ukit_outfile_open_new(&o, path, mode, &e) != 0) {
 		cli_err(&e);
 		return -1;
 	}
-	if (outfile_write(&o, data, len, &e) != 0) {
-		outfile_abort(&o);
+	if (ukit_outfile_write(&o, data, len, &e) != 0) {
+		ukit_outfile_abort(&o);
 		cli_err(&e);
 		return -1;
 	}
-	if (outfile_commit(&o, &e) != 0) {
+	if (ukit_outfile_commit(&o, &e) != 0) {
 		cli_err(&e);
 		return -1;
 	}
@@ -125,7 +125,7 @@ int cmd_keygen(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		cli_usage(stderr, 2);
-	if (sig_alg_from_name(type, &alg, &bits) != 0) {
+	if (ukit_sig_alg_from_name(type, &alg, &bits) != 0) {
 		cli_errx("keygen: unknown key type '%s' (ecdsa-p256, ed25519, "
 			 "rsa3072, rsa4096)", type);
 		return 2;
@@ -157,7 +157,7 @@ int cmd_keygen(int argc, char **argv)
 	if (passfile != NULL) {
 		have_pass = true;
 		e.path = passfile;
-		if (sig_read_secret(passfile, pass, sizeof pass, &e) < 0) {
+		if (ukit_sig_read_secret(passfile, pass, sizeof pass, &e) < 0) {
 			cli_err(&e);
 			return 1;
 		}
@@ -171,9 +171,9 @@ int cmd_keygen(int argc, char **argv)
 		cli_errx("out of memory");
 		goto out;
 	}
-	if (sig_keygen(alg, bits, &k, &e) != 0 ||
-	    sig_key_private_pem(k, have_pass ? pass : NULL, &priv, &privlen, &e) != 0 ||
-	    sig_key_public_pem(k, &pub, &publen, &e) != 0) {
+	if (ukit_sig_keygen(alg, bits, &k, &e) != 0 ||
+	    ukit_sig_key_private_pem(k, have_pass ? pass : NULL, &priv, &privlen, &e) != 0 ||
+	    ukit_sig_key_public_pem(k, &pub, &publen, &e) != 0) {
 		cli_err(&e);
 		goto out;
 	}
@@ -187,10 +187,10 @@ int cmd_keygen(int argc, char **argv)
 	rc = 0;
 out:
 	OPENSSL_cleanse(pass, sizeof pass);
-	sig_free_secret(priv, privlen);
+	ukit_sig_free_secret(priv, privlen);
 	free(pub);
 	free(kpath);
 	free(ppath);
-	sig_key_free(k);
+	ukit_sig_key_free(k);
 	return rc;
 }

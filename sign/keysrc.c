@@ -103,7 +103,7 @@ int load_private_key(const char *spec, const struct sig_secret_src *src,
 	if ((path = input_path(spec, "--key")) == NULL)
 		return 2;
 	e.path = strcmp(spec, "-") == 0 ? "<stdin>" : spec;
-	if (sig_key_load_private(path, src, k, &e) != 0) {
+	if (ukit_sig_key_load_private(path, src, k, &e) != 0) {
 		cli_err(&e);
 		return 1;
 	}

@@ -121,7 +121,7 @@ static int sign_oci(int argc, char **argv)
 		return 2;
 	}
 	e.path = key;
-	if (sig_key_load_private(key, &secret, &k, &e) != 0) {
+	if (ukit_sig_key_load_private(key, &secret, &k, &e) != 0) {
 		cli_err(&e);
 		goto out;
 	}
@@ -150,14 +150,14 @@ static int sign_oci(int argc, char **argv)
 	json_object_set_new(ann, "org.opencontainers.image.mediaType",
 			    json_string(d.media_type));
 	info.annotations = ann;
-	if (stmt_build(&info, &payload, &plen, &e) != 0 ||
-	    dsse_sign(DSSE_INTOTO_TYPE, (uint8_t *)payload, plen, k, &b.env, &e) != 0 ||
-	    dsse_verify(&b.env, k, &e) != 0) {
+	if (ukit_stmt_build(&info, &payload, &plen, &e) != 0 ||
+	    ukit_dsse_sign(DSSE_INTOTO_TYPE, (uint8_t *)payload, plen, k, &b.env, &e) != 0 ||
+	    ukit_dsse_verify(&b.env, k, &e) != 0) {
 		cli_err(&e);
 		goto out;
 	}
 	b.hint = strdup(k->keyid);
-	if (b.hint == NULL || bundle_serialize(&b, &json, &jlen, &e) != 0) {
+	if (b.hint == NULL || ukit_bundle_serialize(&b, &json, &jlen, &e) != 0) {
 		cli_err(&e);
 		goto out;
 	}
@@ -183,8 +183,8 @@ out:
 	ukit_oci_artifact_free(&a);
 	ukit_oci_desc_free(&d);
 	ukit_oci_ref_free(&ref);
-	bundle_free(&b);
-	sig_key_free(k);
+	ukit_bundle_free(&b);
+	ukit_sig_key_free(k);
 	json_decref(ann);
 	free(raw);
 	free(payload);
@@ -231,7 +231,7 @@ static int verify_oci(int argc, char **argv)
 				goto out0;
 			}
 			e.path = optarg;
-			if (sig_key_load_public(optarg, &pub[npub], &e) != 0) {
+			if (ukit_sig_key_load_public(optarg, &pub[npub], &e) != 0) {
 				cli_err(&e);
 				goto out0;
 			}
@@ -239,7 +239,7 @@ static int verify_oci(int argc, char **argv)
 			break;
 		case 'R':
 			e.path = optarg;
-			if (cert_load_pem(optarg, &sk, &e) != 0) {
+			if (ukit_cert_load_pem(optarg, &sk, &e) != 0) {
 				cli_err(&e);
 				goto out0;
 			}
@@ -315,11 +315,11 @@ out:
 	ukit_oci_ref_free(&ref);
 out0:
 	if (have_r)
-		verify_result_free(&r);
+		ukit_verify_result_free(&r);
 	ukit_oci_desc_free(&d);
 	free(raw);
 	for (size_t i = 0; i < npub; i++)
-		sig_key_free(pub[i]);
+		ukit_sig_key_free(pub[i]);
 	sk_X509_pop_free(roots, X509_free);
 	return rc;
 }

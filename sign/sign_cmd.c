@@ -131,7 +131,7 @@ static int load_signer_certs(const struct sign_opts *o, struct sig_key *k,
 	struct fmt_err e = { .path = o->cert };
 	int rc = -1, n;
 
-	if (cert_load_pem(o->cert, &leaf, &e) != 0) {
+	if (ukit_cert_load_pem(o->cert, &leaf, &e) != 0) {
 		cli_err(&e);
 		return -1;
 	}
@@ -139,13 +139,13 @@ static int load_signer_certs(const struct sign_opts *o, struct sig_key *k,
 		cli_errx("%s: certificate does not match the signing key", o->cert);
 		goto out;
 	}
-	if (cert_check_usage(sk_X509_value(leaf, 0), &e) != 0) {
+	if (ukit_cert_check_usage(sk_X509_value(leaf, 0), &e) != 0) {
 		cli_err(&e);
 		goto out;
 	}
 	if (o->chain != NULL) {
 		e.path = o->chain;
-		if (cert_load_pem(o->chain, &chain, &e) != 0) {
+		if (ukit_cert_load_pem(o->chain, &chain, &e) != 0) {
 			cli_err(&e);
 			goto out;
 		}
@@ -162,7 +162,7 @@ static int load_signer_certs(const struct sign_opts *o, struct sig_key *k,
 		unsigned char *der = NULL;
 		int len;
 
-		if (i > 0 && cert_self_issued(x)) {
+		if (i > 0 && ukit_cert_self_issued(x)) {
 			cli_errx("%s: certificate %d is a self-issued root; a bundle "
 				 "never ships the root", o->chain, i);
 			goto out;
@@ -200,15 +200,15 @@ static int self_check(const char *json, size_t len, const struct sig_key *k)
 	struct stmt st;
 	int rc = -1;
 
-	if (bundle_parse(json, len, &b, &e) != 0)
+	if (ukit_bundle_parse(json, len, &b, &e) != 0)
 		goto fail;
-	if (dsse_verify(&b.env, k, &e) < 0 ||
-	    stmt_parse(b.env.payload, b.env.payload_len, &st, &e) != 0) {
-		bundle_free(&b);
+	if (ukit_dsse_verify(&b.env, k, &e) < 0 ||
+	    ukit_stmt_parse(b.env.payload, b.env.payload_len, &st, &e) != 0) {
+		ukit_bundle_free(&b);
 		goto fail;
 	}
-	stmt_free(&st);
-	bundle_free(&b);
+	ukit_stmt_free(&st);
+	ukit_bundle_free(&b);
 	return 0;
 fail:
 	cli_errx("sign: self-check of the new signature failed: %s", e.msg);
@@ -227,7 +227,7 @@ static bool qcow2_consistent(int fd, const char *path)
 	struct fmt_err e = { .path = path, .off = FMT_NOOFF };
 	struct image *img;
 
-	if (image_open(fd, path, IMG_QCOW2, &io, &img, &e) != 0) {
+	if (ukit_image_open(fd, path, IMG_QCOW2, &io, &img, &e) != 0) {
 		if (e.off != FMT_NOOFF)
 			cli_errx("%s:0x%" PRIx64 ": refusing to sign: %s",
 				 path, e.off, e.msg);
@@ -235,7 +235,7 @@ static bool qcow2_consistent(int fd, const char *path)
 			cli_errx("%s: refusing to sign: %s", path, e.msg);
 		return false;
 	}
-	image_close(img);
+	ukit_image_close(img);
 	return true;
 }
 
@@ -375,7 +375,7 @@ int cmd_sign(int argc, char **argv)
 	rc = 1;
 	if (o.rsa_pss && k->alg != SIG_RSA_PSS) {
 		cli_errx("sign: --rsa-pss needs an RSA key; %s is %s", o.key,
-			 sig_alg_name(k->alg));
+			 ukit_sig_alg_name(k->alg));
 		rc = 2;
 		goto out;
 	}
@@ -390,7 +390,7 @@ int cmd_sign(int argc, char **argv)
 	if ((fd = cli_open_input(o.image)) < 0)
 		goto out;
 	e.path = o.image;
-	if (sigimg_probe(fd, o.image, &img, &e) != 0) {
+	if (ukit_sigimg_probe(fd, o.image, &img, &e) != 0) {
 		cli_err(&e);
 		goto out;
 	}
@@ -400,7 +400,7 @@ int cmd_sign(int argc, char **argv)
 		goto out;
 	if (o.append) {
 		struct sigfoot f;
-		int r = sigfoot_read(fd, &f, &e);
+		int r = ukit_sigfoot_read(fd, &f, &e);
 		if (r != 0) {
 			if (r > 0)
 				cli_errx("%s: already carries an appended signature; "
@@ -417,7 +417,7 @@ int cmd_sign(int argc, char **argv)
 			goto out;
 		}
 		outpath = strdup(o.out ? o.out : o.image);
-		if (outpath == NULL || outfile_open(&of, outpath, 0644, &e) != 0) {
+		if (outpath == NULL || ukit_outfile_open(&of, outpath, 0644, &e) != 0) {
 			cli_err(&e);
 			goto out;
 		}
@@ -429,13 +429,13 @@ int cmd_sign(int argc, char **argv)
 	if (edge_verity_begin(&o, fd, img.format, &ev) != 0)
 		goto out;
 	/* One pass: hash (and, with --append, copy) the image. */
-	if (stream_sha256_init(&sha, &e) != 0) {
+	if (ukit_stream_sha256_init(&sha, &e) != 0) {
 		cli_err(&e);
 		goto out;
 	}
 	{
 		struct stream_sink sinks[2] = {
-			{ stream_sha256_update, &sha },
+			{ ukit_stream_sha256_update, &sha },
 		};
 		size_t nsinks = 1;
 		struct stream_opts so = {
@@ -449,9 +449,9 @@ int cmd_sign(int argc, char **argv)
 			sinks[nsinks++] = edge_verity_sink(ev);
 		fstat(fd, &st);
 		cli_progress_start(&prog, o.progress, (uint64_t)st.st_size);
-		rc = stream_fd(fd, o.image, &so, sinks, nsinks, &total, &e);
+		rc = ukit_stream_fd(fd, o.image, &so, sinks, nsinks, &total, &e);
 		cli_progress_end(&prog);
-		if (rc != 0 || stream_sha256_final(&sha, info.sha256, &e) != 0) {
+		if (rc != 0 || ukit_stream_sha256_final(&sha, info.sha256, &e) != 0) {
 			rc = 1;
 			cli_err(&e);
 			goto out;
@@ -471,8 +471,8 @@ int cmd_sign(int argc, char **argv)
 	info.annotations = o.annotations;
 	if (ev != NULL && edge_verity_end(ev, fd, o.image, &info) != 0)
 		goto out;
-	if (stmt_build(&info, &payload, &plen, &e) != 0 ||
-	    dsse_sign(DSSE_INTOTO_TYPE, (uint8_t *)payload, plen, k, &b.env, &e) != 0) {
+	if (ukit_stmt_build(&info, &payload, &plen, &e) != 0 ||
+	    ukit_dsse_sign(DSSE_INTOTO_TYPE, (uint8_t *)payload, plen, k, &b.env, &e) != 0) {
 		cli_err(&e);
 		goto out;
 	}
@@ -483,7 +483,7 @@ int cmd_sign(int argc, char **argv)
 		if (b.hint == NULL)
 			goto out;
 	}
-	if (bundle_serialize(&b, &json, &jlen, &e) != 0) {
+	if (ukit_bundle_serialize(&b, &json, &jlen, &e) != 0) {
 		cli_err(&e);
 		goto out;
 	}
@@ -499,10 +499,10 @@ int cmd_sign(int argc, char **argv)
 		struct sigfoot f = { .orig_size = total, .bundle_off = total,
 				     .bundle_len = jlen };
 
-		sigfoot_encode(&f, foot);
-		if (outfile_write(&of, json, jlen, &e) != 0 ||
-		    outfile_write(&of, foot, sizeof foot, &e) != 0 ||
-		    outfile_commit(&of, &e) != 0) {
+		ukit_sigfoot_encode(&f, foot);
+		if (ukit_outfile_write(&of, json, jlen, &e) != 0 ||
+		    ukit_outfile_write(&of, foot, sizeof foot, &e) != 0 ||
+		    ukit_outfile_commit(&of, &e) != 0) {
 			cli_err(&e);
 			of_open = false;
 			goto out;
@@ -516,9 +516,9 @@ int cmd_sign(int argc, char **argv)
 		if (outpath == NULL)
 			goto out;
 		e.path = outpath;
-		if (outfile_open(&of, outpath, 0644, &e) != 0 ||
-		    (of_open = true, outfile_write(&of, json, jlen, &e)) != 0 ||
-		    outfile_commit(&of, &e) != 0) {
+		if (ukit_outfile_open(&of, outpath, 0644, &e) != 0 ||
+		    (of_open = true, ukit_outfile_write(&of, json, jlen, &e)) != 0 ||
+		    ukit_outfile_commit(&of, &e) != 0) {
 			cli_err(&e);
 			of_open = false;
 			goto out;
@@ -529,9 +529,9 @@ int cmd_sign(int argc, char **argv)
 		char subj[512] = "";
 		X509 *leaf = NULL;
 
-		if (b.ncert > 0 && cert_parse_der(b.cert[0], b.cert_len[0],
+		if (b.ncert > 0 && ukit_cert_parse_der(b.cert[0], b.cert_len[0],
 						  &leaf, &e) == 0) {
-			cert_subject(leaf, subj, sizeof subj);
+			ukit_cert_subject(leaf, subj, sizeof subj);
 			X509_free(leaf);
 		}
 		report(&o, k, subj, o.append ? "appended" : "bundle", outpath,
@@ -540,14 +540,14 @@ int cmd_sign(int argc, char **argv)
 	rc = 0;
 out:
 	if (of_open)
-		outfile_abort(&of);
+		ukit_outfile_abort(&of);
 	if (fd >= 0)
 		close(fd);
-	stream_sha256_free(&sha);
+	ukit_stream_sha256_free(&sha);
 	edge_verity_free(ev);
-	sigimg_free(&img);
-	bundle_free(&b);
-	sig_key_free(k);
+	ukit_sigimg_free(&img);
+	ukit_bundle_free(&b);
+	ukit_sig_key_free(k);
 	json_decref(o.annotations);
 	free(payload);
 	free(json);
@@ -611,7 +611,7 @@ static int edge_cms_update(void *ctx, const uint8_t *buf, size_t len,
 			   uint64_t off, struct fmt_err *e)
 {
 	(void)off;
-	return cms_sign_update(ctx, buf, len, e);
+	return ukit_cms_sign_update(ctx, buf, len, e);
 }
 
 /* sign --format cms: IMAGE.p7s, a detached DER CMS SignedData. */
@@ -621,7 +621,7 @@ static int edge_sign_cms(const struct sign_opts *o, struct sig_key *k)
 	struct fmt_err e = { .path = o->cert };
 	struct cms_signer *cs = NULL;
 	struct outfile of;
-	EVP_PKEY *pk = p11_sig_key_token_pkey(k);
+	EVP_PKEY *pk = ukit_p11_sig_key_token_pkey(k);
 	bool of_open = false;
 	uint8_t *der = NULL;
 	size_t der_len = 0;
@@ -637,7 +637,7 @@ static int edge_sign_cms(const struct sign_opts *o, struct sig_key *k)
 			 "(OpenSSL 3.0 has no Ed25519 CMS signing)");
 		return 1;
 	}
-	if (cert_load_pem(o->cert, &leaf, &e) != 0) {
+	if (ukit_cert_load_pem(o->cert, &leaf, &e) != 0) {
 		cli_err(&e);
 		goto out;
 	}
@@ -647,13 +647,13 @@ static int edge_sign_cms(const struct sign_opts *o, struct sig_key *k)
 			 o->cert);
 		goto out;
 	}
-	if (cert_check_usage(x, &e) != 0) {
+	if (ukit_cert_check_usage(x, &e) != 0) {
 		cli_err(&e);
 		goto out;
 	}
 	if (o->chain != NULL) {
 		e.path = o->chain;
-		if (cert_load_pem(o->chain, &chain, &e) != 0) {
+		if (ukit_cert_load_pem(o->chain, &chain, &e) != 0) {
 			cli_err(&e);
 			goto out;
 		}
@@ -661,7 +661,7 @@ static int edge_sign_cms(const struct sign_opts *o, struct sig_key *k)
 	e.path = o->image;
 	if ((fd = cli_open_input(o->image)) < 0)
 		goto out;
-	if (cms_sign_begin(pk, x, chain, &cs, &e) != 0) {
+	if (ukit_cms_sign_begin(pk, x, chain, &cs, &e) != 0) {
 		cli_err(&e);
 		goto out;
 	}
@@ -669,8 +669,8 @@ static int edge_sign_cms(const struct sign_opts *o, struct sig_key *k)
 		struct stream_sink sink = { edge_cms_update, cs };
 		struct stream_opts so = { .tee_fd = -1,
 					  .limit = STREAM_NO_LIMIT };
-		if (stream_fd(fd, o->image, &so, &sink, 1, &total, &e) != 0 ||
-		    cms_sign_final(cs, &der, &der_len, &e) != 0) {
+		if (ukit_stream_fd(fd, o->image, &so, &sink, 1, &total, &e) != 0 ||
+		    ukit_cms_sign_final(cs, &der, &der_len, &e) != 0) {
 			cli_err(&e);
 			goto out;
 		}
@@ -682,13 +682,13 @@ static int edge_sign_cms(const struct sign_opts *o, struct sig_key *k)
 	if (outpath == NULL)
 		goto out;
 	e.path = outpath;
-	if (outfile_open(&of, outpath, 0644, &e) != 0) {
+	if (ukit_outfile_open(&of, outpath, 0644, &e) != 0) {
 		cli_err(&e);
 		goto out;
 	}
 	of_open = true;
-	if (outfile_write(&of, der, der_len, &e) != 0 ||
-	    outfile_commit(&of, &e) != 0) {
+	if (ukit_outfile_write(&of, der, der_len, &e) != 0 ||
+	    ukit_outfile_commit(&of, &e) != 0) {
 		of_open = false;
 		cli_err(&e);
 		goto out;
@@ -697,16 +697,16 @@ static int edge_sign_cms(const struct sign_opts *o, struct sig_key *k)
 	{
 		char subj[512];
 
-		cert_subject(x, subj, sizeof subj);
+		ukit_cert_subject(x, subj, sizeof subj);
 		report(o, k, subj, "cms", outpath, NULL, total);
 	}
 	rc = 0;
 out:
 	if (of_open)
-		outfile_abort(&of);
+		ukit_outfile_abort(&of);
 	if (fd >= 0)
 		close(fd);
-	cms_signer_free(cs);
+	ukit_cms_signer_free(cs);
 	OPENSSL_free(der);
 	free(outpath);
 	sk_X509_pop_free(leaf, X509_free);
@@ -729,7 +729,7 @@ static int edge_verity_update(void *ctx, const uint8_t *buf, size_t len,
 			      uint64_t off, struct fmt_err *e)
 {
 	(void)off;
-	return verity_update(ctx, buf, len, e);
+	return ukit_verity_update(ctx, buf, len, e);
 }
 
 static int edge_verity_begin(const struct sign_opts *o, int fd,
@@ -750,7 +750,7 @@ static int edge_verity_begin(const struct sign_opts *o, int fd,
 	ev->qcow2 = strcmp(format, "qcow2") == 0;
 	if (o->hash_file != NULL) {
 		e.path = o->hash_file;
-		if (outfile_open(&ev->hf, o->hash_file, 0644, &e) != 0) {
+		if (ukit_outfile_open(&ev->hf, o->hash_file, 0644, &e) != 0) {
 			cli_err(&e);
 			return -1;
 		}
@@ -760,11 +760,11 @@ static int edge_verity_begin(const struct sign_opts *o, int fd,
 	if (ev->qcow2)
 		return 0;
 	if (fstat(fd, &st) != 0) {
-		fmt_errno(&e, FMT_NOOFF, "stat");
+		ukit_fmt_errno(&e, FMT_NOOFF, "stat");
 		cli_err(&e);
 		return -1;
 	}
-	if (verity_init((uint64_t)st.st_size, ev->salt, ev->salt_len,
+	if (ukit_verity_init((uint64_t)st.st_size, ev->salt, ev->salt_len,
 			ev->hf_open ? ev->hf.fd : -1, &ev->v, &e) != 0) {
 		cli_err(&e);
 		return -1;
@@ -792,22 +792,22 @@ static int edge_verity_end(struct edge_verity *ev, int fd, const char *path,
 
 	if (ev->qcow2) {
 		struct image *img;
-		if (image_open(fd, path, IMG_QCOW2, NULL, &img, &e) != 0) {
+		if (ukit_image_open(fd, path, IMG_QCOW2, NULL, &img, &e) != 0) {
 			cli_err(&e);
 			return -1;
 		}
-		if (verity_image(img, ev->salt, ev->salt_len, hfd, root,
+		if (ukit_verity_image(img, ev->salt, ev->salt_len, hfd, root,
 				 &e) != 0) {
-			image_close(img);
+			ukit_image_close(img);
 			cli_err(&e);
 			return -1;
 		}
-		image_close(img);
-	} else if (verity_final(ev->v, root, &e) != 0) {
+		ukit_image_close(img);
+	} else if (ukit_verity_final(ev->v, root, &e) != 0) {
 		cli_err(&e);
 		return -1;
 	}
-	ev->obj = verity_json(root, ev->salt, ev->salt_len, &e);
+	ev->obj = ukit_verity_json(root, ev->salt, ev->salt_len, &e);
 	if (ev->obj == NULL) {
 		cli_err(&e);
 		return -1;
@@ -824,7 +824,7 @@ static int edge_verity_commit(struct edge_verity *ev)
 		return 0;
 	ev->hf_open = false;
 	e.path = ev->hf.path;
-	if (outfile_commit(&ev->hf, &e) != 0) {
+	if (ukit_outfile_commit(&ev->hf, &e) != 0) {
 		cli_err(&e);
 		return -1;
 	}
@@ -836,8 +836,8 @@ static void edge_verity_free(struct edge_verity *ev)
 	if (ev == NULL)
 		return;
 	if (ev->hf_open)
-		outfile_abort(&ev->hf);
-	verity_free(ev->v);
+		ukit_outfile_abort(&ev->hf);
+	ukit_verity_free(ev->v);
 	json_decref(ev->obj);
 	free(ev);
 }
@@ -853,7 +853,7 @@ static void report(const struct sign_opts *o, const struct sig_key *k,
 	json_t *j;
 
 	if (info != NULL)
-		sig_hex(info->sha256, 32, hex);
+		ukit_sig_hex(info->sha256, 32, hex);
 	if (info != NULL && info->verity != NULL)
 		root = json_string_value(json_object_get(info->verity,
 							 "root-hash"));
@@ -984,7 +984,7 @@ static int check_chain_now(const struct sign_opts *o, X509 *leaf,
 	int rc = -1;
 
 	if (o->ca != NULL) {
-		if (cert_load_pem(o->ca, &anchors, &e) != 0) {
+		if (ukit_cert_load_pem(o->ca, &anchors, &e) != 0) {
 			cli_err(&e);
 			return -1;
 		}

@@ -103,7 +103,7 @@ static int load_verify_keys(struct verify_opts *o, int argc, char **argv)
 			e.path = optarg;
 			if ((optarg = (char *)input_path(optarg, "--pub")) == NULL)
 				return 2;
-			if (sig_key_load_public(optarg, &o->pub[o->npub], &e) != 0) {
+			if (ukit_sig_key_load_public(optarg, &o->pub[o->npub], &e) != 0) {
 				cli_err(&e);
 				return 1;
 			}
@@ -113,7 +113,7 @@ static int load_verify_keys(struct verify_opts *o, int argc, char **argv)
 			e.path = optarg;
 			if ((optarg = (char *)input_path(optarg, "--ca")) == NULL)
 				return 2;
-			if (cert_load_pem(optarg, &sk, &e) != 0) {
+			if (ukit_cert_load_pem(optarg, &sk, &e) != 0) {
 				cli_err(&e);
 				return 1;
 			}
@@ -151,7 +151,7 @@ static int load_verify_keys(struct verify_opts *o, int argc, char **argv)
 			if (path == NULL)
 				return 2;
 			e.path = optarg;
-			if (cert_load_pem(path, &sk, &e) != 0) {
+			if (ukit_cert_load_pem(path, &sk, &e) != 0) {
 				cli_err(&e);
 				return 1;
 			}
@@ -335,7 +335,7 @@ int cmd_verify(int argc, char **argv)
 			goto out;
 		close(fd);
 	}
-	if (verify_image(-1, o.image, &p, &r, &e) != 0) {
+	if (ukit_verify_image(-1, o.image, &p, &r, &e) != 0) {
 		cli_err(&e);
 		goto out;
 	}
@@ -352,9 +352,9 @@ int cmd_verify(int argc, char **argv)
 out:
 	if (o.tee_fd >= 0)
 		close(o.tee_fd);
-	verify_result_free(&r);
+	ukit_verify_result_free(&r);
 	for (size_t i = 0; i < o.npub; i++)
-		sig_key_free(o.pub[i]);
+		ukit_sig_key_free(o.pub[i]);
 	sk_X509_pop_free(o.roots, X509_free);
 	sk_X509_CRL_pop_free(o.crls, X509_CRL_free);
 	sk_X509_pop_free(o.tsa_roots, X509_free);
@@ -406,7 +406,7 @@ static int edge_verify_opt(struct verify_opts *o, int c, const char *arg)
 		return 2;
 	}
 	if (o->exec_argv != NULL) {
-		o->tee_fd = sealfd_create("ukit-verified", &e);
+		o->tee_fd = ukit_sealfd_create("ukit-verified", &e);
 		if (o->tee_fd < 0) {
 			cli_err(&e);
 			return 1;
@@ -419,7 +419,7 @@ static int edge_verify_opt(struct verify_opts *o, int c, const char *arg)
 static int edge_exec(const struct verify_opts *o)
 {
 	struct fmt_err e = { 0 };
-	int rc = sealfd_exec(o->tee_fd, o->exec_argv, &e);
+	int rc = ukit_sealfd_exec(o->tee_fd, o->exec_argv, &e);
 
 	cli_errx("verify: %s", e.msg);
 	return rc;

@@ -47,7 +47,7 @@ int parse_salt(const char *hex, uint8_t *salt, size_t *len)
 	*len = 0;
 	if (hex == NULL || strcmp(hex, "-") == 0 || hex[0] == '\0')
 		return 0;
-	n = verity_unhex(hex, salt, VERITY_SALT_MAX);
+	n = ukit_verity_unhex(hex, salt, VERITY_SALT_MAX);
 	if (n <= 0) {
 		cli_errx("--salt: want up to %d bytes of hex, or -",
 			 VERITY_SALT_MAX);
@@ -107,23 +107,23 @@ int cmd_verity(int argc, char **argv)
 	e.path = argv[optind];
 	if ((fd = cli_open_nonempty(argv[optind])) < 0)
 		return 1;
-	if (image_open(fd, argv[optind], IMG_PROBE, NULL, &img, &e) < 0)
+	if (ukit_image_open(fd, argv[optind], IMG_PROBE, NULL, &img, &e) < 0)
 		goto out;
 	if (hash_file != NULL) {
-		if (outfile_open(&out, hash_file, 0644, &e) < 0)
+		if (ukit_outfile_open(&out, hash_file, 0644, &e) < 0)
 			goto out;
-		if (verity_image(img, salt, salt_len, out.fd, root, &e) < 0) {
-			outfile_abort(&out);
+		if (ukit_verity_image(img, salt, salt_len, out.fd, root, &e) < 0) {
+			ukit_outfile_abort(&out);
 			goto out;
 		}
-		if (outfile_commit(&out, &e) < 0)
+		if (ukit_outfile_commit(&out, &e) < 0)
 			goto out;
-	} else if (verity_image_parallel(img, fd, salt, salt_len, threads, root,
+	} else if (ukit_verity_image_parallel(img, fd, salt, salt_len, threads, root,
 					 &e) < 0) {
 		goto out;
 	}
 	if (json) {
-		json_t *o = verity_json(root, salt, salt_len, &e);
+		json_t *o = ukit_verity_json(root, salt, salt_len, &e);
 		if (o == NULL || json_dumpf(o, stdout, JSON_INDENT(2) |
 					    JSON_PRESERVE_ORDER) != 0) {
 			json_decref(o);
@@ -140,7 +140,7 @@ int cmd_verity(int argc, char **argv)
 out:
 	if (rc != 0 && e.msg[0] != '\0')
 		cli_err(&e);
-	image_close(img);
+	ukit_image_close(img);
 	close(fd);
 	return rc;
 }

@@ -129,8 +129,8 @@ int main(int argc, char **argv)
 					"keys\n", MAX_PUBS);
 				return 2;
 			}
-			if (sig_key_load_public(optarg, &pub[p.npub], &e) != 0) {
-				fmt_err_print(stderr, "ukit-verify", &e);
+			if (ukit_sig_key_load_public(optarg, &pub[p.npub], &e) != 0) {
+				ukit_fmt_err_print(stderr, "ukit-verify", &e);
 				return 1;
 			}
 			p.npub++;
@@ -169,14 +169,14 @@ int main(int argc, char **argv)
 	if ((fd = open_image(argv[optind])) < 0)
 		return 1;
 	if (exec_argv != NULL &&
-	    (p.tee_fd = sealfd_create("ukit-verify", &e)) < 0) {
-		fmt_err_print(stderr, "ukit-verify", &e);
+	    (p.tee_fd = ukit_sealfd_create("ukit-verify", &e)) < 0) {
+		ukit_fmt_err_print(stderr, "ukit-verify", &e);
 		return 1;
 	}
-	rc = verify_image_pinned(fd, argv[optind], &p, &r, &e);
+	rc = ukit_verify_image_pinned(fd, argv[optind], &p, &r, &e);
 	close(fd);
 	if (rc != 0) {
-		fmt_err_print(stderr, "ukit-verify", &e);
+		ukit_fmt_err_print(stderr, "ukit-verify", &e);
 		return 1;
 	}
 	for (size_t i = 0; i < json_array_size(r.reasons); i++)
@@ -196,15 +196,15 @@ int main(int argc, char **argv)
 		if (ukit_rollback_raise(p.rollback_state, p.rollback_slot ?
 					p.rollback_slot : UKIT_ROLLBACK_DEFAULT,
 					r.st.rollback, &old, &e) != 0) {
-			fmt_err_print(stderr, "ukit-verify", &e);
+			ukit_fmt_err_print(stderr, "ukit-verify", &e);
 			rc = 1;
 		}
 	}
-	verify_result_free(&r);
+	ukit_verify_result_free(&r);
 	for (size_t i = 0; i < p.npub; i++)
-		sig_key_free(pub[i]);
+		ukit_sig_key_free(pub[i]);
 	if (rc == 0 && exec_argv != NULL) {
-		rc = sealfd_exec(p.tee_fd, exec_argv, &e);
+		rc = ukit_sealfd_exec(p.tee_fd, exec_argv, &e);
 		fprintf(stderr, "ukit-verify: %s\n", e.msg);
 	}
 	return rc;

@@ -15,7 +15,7 @@ static void verrf(struct fmt_err *e, uint64_t off, const char *fmt, va_list ap)
 	e->off = off;
 }
 
-int fmt_errf(struct fmt_err *e, uint64_t off, const char *fmt, ...)
+int ukit_fmt_errf(struct fmt_err *e, uint64_t off, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -27,7 +27,7 @@ int fmt_errf(struct fmt_err *e, uint64_t off, const char *fmt, ...)
 	return -1;
 }
 
-int fmt_errno(struct fmt_err *e, uint64_t off, const char *fmt, ...)
+int ukit_fmt_errno(struct fmt_err *e, uint64_t off, const char *fmt, ...)
 {
 	int saved = errno;
 	size_t n;
@@ -44,7 +44,7 @@ int fmt_errno(struct fmt_err *e, uint64_t off, const char *fmt, ...)
 	return -1;
 }
 
-void fmt_err_print(FILE *fp, const char *prog, const struct fmt_err *e)
+void ukit_fmt_err_print(FILE *fp, const char *prog, const struct fmt_err *e)
 {
 	fprintf(fp, "%s: ", prog);
 	if (e->path != NULL) {

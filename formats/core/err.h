@@ -24,25 +24,25 @@ struct fmt_err {
  * Record an error at byte offset (off) (FMT_NOOFF for none).  (e) may be
  * NULL.  Always returns -1 so it can be returned directly.
  */
-int fmt_errf(struct fmt_err *e, uint64_t off, const char *fmt, ...)
+int ukit_fmt_errf(struct fmt_err *e, uint64_t off, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /*
- * Like fmt_errf() but appends ": strerror(errno)" (errno as on entry).
+ * Like ukit_fmt_errf() but appends ": strerror(errno)" (errno as on entry).
  */
-int fmt_errno(struct fmt_err *e, uint64_t off, const char *fmt, ...)
+int ukit_fmt_errno(struct fmt_err *e, uint64_t off, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /*
  * Drain OpenSSL's error queue into (e) after a failing libcrypto call: the
  * message becomes "WHAT: <first openssl reason>".  Always returns -1.
  */
-int fmt_err_openssl(struct fmt_err *e, uint64_t off, const char *what);
+int ukit_fmt_err_openssl(struct fmt_err *e, uint64_t off, const char *what);
 
 /*
  * Print (e) to (fp) as "PROG: PATH:0xOFF: MSG\n" (parts that are absent are
  * left out).
  */
-void fmt_err_print(FILE *fp, const char *prog, const struct fmt_err *e);
+void ukit_fmt_err_print(FILE *fp, const char *prog, const struct fmt_err *e);
 
 #endif

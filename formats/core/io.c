@@ -7,7 +7,7 @@
 
 #include "io.h"
 
-int write_full(int fd, const void *buf, size_t len)
+int ukit_write_full(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 
@@ -24,7 +24,7 @@ int write_full(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
+int ukit_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 {
 	const uint8_t *p = buf;
 
@@ -42,7 +42,7 @@ int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-ssize_t pread_full(int fd, void *buf, size_t len, off_t off)
+ssize_t ukit_pread_full(int fd, void *buf, size_t len, off_t off)
 {
 	size_t done = 0;
 

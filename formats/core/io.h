@@ -11,12 +11,12 @@
 #include <sys/types.h>
 
 /* write(2) all of (buf) to (fd).  0 or -1 (errno set). */
-int write_full(int fd, const void *buf, size_t len);
+int ukit_write_full(int fd, const void *buf, size_t len);
 
 /* pwrite(2) all of (buf) at (off), retrying short writes.  0 or -1 (errno). */
-int pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+int ukit_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 
 /* pread(2) exactly (len) bytes.  Returns bytes read (< len at EOF) or -1. */
-ssize_t pread_full(int fd, void *buf, size_t len, off_t off);
+ssize_t ukit_pread_full(int fd, void *buf, size_t len, off_t off);
 
 #endif

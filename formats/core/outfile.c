@@ -46,7 +46,7 @@ static char *tmp_template(const char *path)
 	return t;
 }
 
-int outfile_open(struct outfile *o, const char *path, mode_t mode,
+int ukit_outfile_open(struct outfile *o, const char *path, mode_t mode,
 		 struct fmt_err *e)
 {
 	char *dir;
@@ -63,14 +63,14 @@ int outfile_open(struct outfile *o, const char *path, mode_t mode,
 	/* say so now, not after the whole output is written (a symbolic
 	 * link to a directory is replaced, as rename() does) */
 	if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
-		return fmt_errf(e, FMT_NOOFF, "output is a directory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "output is a directory");
 	um = umask(0);
 	umask(um);
 	o->mode = mode & ~um;
 	if ((o->path = strdup(path)) == NULL ||
 	    (dir = dir_of(path)) == NULL) {
 		free(o->path);
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	}
 	o->fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, o->mode);
 	free(dir);
@@ -79,37 +79,37 @@ int outfile_open(struct outfile *o, const char *path, mode_t mode,
 		return 0;
 	}
 	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
-		fmt_errno(e, FMT_NOOFF, "cannot create output in its directory");
+		ukit_fmt_errno(e, FMT_NOOFF, "cannot create output in its directory");
 		free(o->path);
 		o->path = NULL;
 		return -1;
 	}
 	if ((o->tmp = tmp_template(path)) == NULL) {
 		free(o->path);
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	}
 	o->fd = mkostemp(o->tmp, O_CLOEXEC);
 	if (o->fd < 0) {
-		fmt_errno(e, FMT_NOOFF, "cannot create temporary output");
+		ukit_fmt_errno(e, FMT_NOOFF, "cannot create temporary output");
 		free(o->tmp);
 		free(o->path);
 		o->tmp = o->path = NULL;
 		return -1;
 	}
 	if (fchmod(o->fd, o->mode) < 0) {
-		fmt_errno(e, FMT_NOOFF, "cannot set output mode");
-		outfile_abort(o);
+		ukit_fmt_errno(e, FMT_NOOFF, "cannot set output mode");
+		ukit_outfile_abort(o);
 		return -1;
 	}
 	return 0;
 }
 
-int outfile_open_new(struct outfile *o, const char *path, mode_t mode,
+int ukit_outfile_open_new(struct outfile *o, const char *path, mode_t mode,
 		     struct fmt_err *e)
 {
 	if (strcmp(path, "-") == 0)
-		return fmt_errf(e, FMT_NOOFF, "cannot write a new file to stdout");
-	if (outfile_open(o, path, mode, e) != 0)
+		return ukit_fmt_errf(e, FMT_NOOFF, "cannot write a new file to stdout");
+	if (ukit_outfile_open(o, path, mode, e) != 0)
 		return -1;
 	o->excl = true;
 	return 0;
@@ -128,15 +128,15 @@ static int commit_excl(struct outfile *o, struct fmt_err *e)
 		r = link(o->tmp, o->path);
 	}
 	if (r != 0)
-		return fmt_errno(e, FMT_NOOFF, "cannot create");
+		return ukit_fmt_errno(e, FMT_NOOFF, "cannot create");
 	return 0;
 }
 
-int outfile_write(struct outfile *o, const void *buf, size_t len,
+int ukit_outfile_write(struct outfile *o, const void *buf, size_t len,
 		  struct fmt_err *e)
 {
-	if (write_full(o->fd, buf, len) < 0)
-		return fmt_errno(e, FMT_NOOFF, "write failed");
+	if (ukit_write_full(o->fd, buf, len) < 0)
+		return ukit_fmt_errno(e, FMT_NOOFF, "write failed");
 	return 0;
 }
 
@@ -163,7 +163,7 @@ static void fsync_dir(const char *path)
 	}
 }
 
-int outfile_commit(struct outfile *o, struct fmt_err *e)
+int ukit_outfile_commit(struct outfile *o, struct fmt_err *e)
 {
 	char proc[64];
 
@@ -172,13 +172,13 @@ int outfile_commit(struct outfile *o, struct fmt_err *e)
 		return 0;
 	}
 	if (!o->nosync && fsync(o->fd) < 0) {
-		fmt_errno(e, FMT_NOOFF, "fsync failed");
-		outfile_abort(o);
+		ukit_fmt_errno(e, FMT_NOOFF, "fsync failed");
+		ukit_outfile_abort(o);
 		return -1;
 	}
 	if (o->excl) {
 		if (commit_excl(o, e) != 0) {
-			outfile_abort(o);
+			ukit_outfile_abort(o);
 			return -1;
 		}
 		if (o->tmp != NULL)
@@ -219,22 +219,22 @@ int outfile_commit(struct outfile *o, struct fmt_err *e)
 			}
 		}
 		if (o->tmp == NULL) {
-			fmt_errno(e, FMT_NOOFF, "cannot name the output");
-			outfile_abort(o);
+			ukit_fmt_errno(e, FMT_NOOFF, "cannot name the output");
+			ukit_outfile_abort(o);
 			return -1;
 		}
 		o->unnamed = false;
 	}
 	if (close(o->fd) < 0) {
 		o->fd = -1;
-		fmt_errno(e, FMT_NOOFF, "close failed");
-		outfile_abort(o);
+		ukit_fmt_errno(e, FMT_NOOFF, "close failed");
+		ukit_outfile_abort(o);
 		return -1;
 	}
 	o->fd = -1;
 	if (rename(o->tmp, o->path) < 0) {
-		fmt_errno(e, FMT_NOOFF, "cannot rename output into place");
-		outfile_abort(o);
+		ukit_fmt_errno(e, FMT_NOOFF, "cannot rename output into place");
+		ukit_outfile_abort(o);
 		return -1;
 	}
 	if (!o->nosync)
@@ -243,7 +243,7 @@ int outfile_commit(struct outfile *o, struct fmt_err *e)
 	return 0;
 }
 
-void outfile_abort(struct outfile *o)
+void ukit_outfile_abort(struct outfile *o)
 {
 	if (o->is_stdout) {
 		o->fd = -1;

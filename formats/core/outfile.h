@@ -24,7 +24,7 @@ struct outfile {
 	char *tmp;         /* named temporary, or NULL (owned) */
 	bool  is_stdout;
 	bool  unnamed;     /* O_TMPFILE in use */
-	bool  excl;        /* commit fails if (path) exists (outfile_open_new) */
+	bool  excl;        /* commit fails if (path) exists (ukit_outfile_open_new) */
 	bool  nosync;      /* set after open: commit renames without fsync
 			      (qemu-img's -t unsafe: not durable) */
 	mode_t mode;
@@ -34,29 +34,29 @@ struct outfile {
  * Start writing (path) with permission bits (mode) (masked by the umask).
  * (path) "-" writes to stdout.  Returns 0, or -1 with (e) set.
  */
-int outfile_open(struct outfile *o, const char *path, mode_t mode,
+int ukit_outfile_open(struct outfile *o, const char *path, mode_t mode,
 		 struct fmt_err *e);
 
 /*
- * Like outfile_open() for a file that must not exist yet (keys): the commit
+ * Like ukit_outfile_open() for a file that must not exist yet (keys): the commit
  * links the finished file to (path) and fails with EEXIST if something is
  * there, so nothing is ever replaced and a kill leaves no partial file.
  * Not for "-".
  */
-int outfile_open_new(struct outfile *o, const char *path, mode_t mode,
+int ukit_outfile_open_new(struct outfile *o, const char *path, mode_t mode,
 		     struct fmt_err *e);
 
 /* Write all of (buf), retrying short writes.  0 or -1 with (e) set. */
-int outfile_write(struct outfile *o, const void *buf, size_t len,
+int ukit_outfile_write(struct outfile *o, const void *buf, size_t len,
 		  struct fmt_err *e);
 
 /*
  * fsync, then atomically replace (path).  Returns 0, or -1 with (e) set
  * (the temporary is removed and (path) is untouched).  Frees (o) either way.
  */
-int outfile_commit(struct outfile *o, struct fmt_err *e);
+int ukit_outfile_commit(struct outfile *o, struct fmt_err *e);
 
 /* Drop the temporary; (path) is untouched.  Safe after a failed commit. */
-void outfile_abort(struct outfile *o);
+void ukit_outfile_abort(struct outfile *o);
 
 #endif

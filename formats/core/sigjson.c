@@ -7,7 +7,7 @@
 
 #include "sigjson.h"
 
-json_t *sigjson_load(const char *buf, size_t len, const char *what,
+json_t *ukit_sigjson_load(const char *buf, size_t len, const char *what,
 		     struct fmt_err *e)
 {
 	json_error_t jerr;
@@ -15,20 +15,20 @@ json_t *sigjson_load(const char *buf, size_t len, const char *what,
 
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
-		fmt_errf(e, jerr.position >= 0 ? (uint64_t)jerr.position : FMT_NOOFF,
+		ukit_fmt_errf(e, jerr.position >= 0 ? (uint64_t)jerr.position : FMT_NOOFF,
 			 "%s: invalid JSON at line %d column %d: %s", what,
 			 jerr.line, jerr.column, jerr.text);
 		return NULL;
 	}
 	if (!json_is_object(root)) {
 		json_decref(root);
-		fmt_errf(e, 0, "%s: $: not a JSON object", what);
+		ukit_fmt_errf(e, 0, "%s: $: not a JSON object", what);
 		return NULL;
 	}
 	return root;
 }
 
-int sigjson_keys(const json_t *obj, const char *path,
+int ukit_sigjson_keys(const json_t *obj, const char *path,
 		 const char *const *allowed, const char *const *required,
 		 struct fmt_err *e)
 {
@@ -36,7 +36,7 @@ int sigjson_keys(const json_t *obj, const char *path,
 	json_t *v;
 
 	if (!json_is_object(obj))
-		return fmt_errf(e, FMT_NOOFF, "%s: not an object", path);
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: not an object", path);
 	json_object_foreach((json_t *)obj, key, v) {
 		size_t i;
 		(void)v;
@@ -44,81 +44,81 @@ int sigjson_keys(const json_t *obj, const char *path,
 			if (strcmp(key, allowed[i]) == 0)
 				break;
 		if (allowed[i] == NULL)
-			return fmt_errf(e, FMT_NOOFF, "%s: unknown key \"%.40s\"",
+			return ukit_fmt_errf(e, FMT_NOOFF, "%s: unknown key \"%.40s\"",
 					path, key);
 	}
 	for (size_t i = 0; required != NULL && required[i] != NULL; i++)
 		if (json_object_get(obj, required[i]) == NULL)
-			return fmt_errf(e, FMT_NOOFF, "%s: missing \"%s\"", path,
+			return ukit_fmt_errf(e, FMT_NOOFF, "%s: missing \"%s\"", path,
 					required[i]);
 	return 0;
 }
 
-int sigjson_str(const json_t *obj, const char *path, const char *key,
+int ukit_sigjson_str(const json_t *obj, const char *path, const char *key,
 		size_t max, const char **out, struct fmt_err *e)
 {
 	json_t *v = json_object_get(obj, key);
 	size_t n;
 
 	if (v == NULL)
-		return fmt_errf(e, FMT_NOOFF, "%s: missing \"%s\"", path, key);
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: missing \"%s\"", path, key);
 	if (!json_is_string(v))
-		return fmt_errf(e, FMT_NOOFF, "%s.%s: not a string", path, key);
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s.%s: not a string", path, key);
 	n = json_string_length(v);
 	if (n == 0)
-		return fmt_errf(e, FMT_NOOFF, "%s.%s: empty string", path, key);
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s.%s: empty string", path, key);
 	if (max != 0 && n > max)
-		return fmt_errf(e, FMT_NOOFF, "%s.%s: longer than %zu bytes",
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s.%s: longer than %zu bytes",
 				path, key, max);
 	if (strlen(json_string_value(v)) != n)
-		return fmt_errf(e, FMT_NOOFF, "%s.%s: contains a NUL character",
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s.%s: contains a NUL character",
 				path, key);
 	*out = json_string_value(v);
 	return 0;
 }
 
-int sigjson_obj(const json_t *obj, const char *path, const char *key,
+int ukit_sigjson_obj(const json_t *obj, const char *path, const char *key,
 		json_t **out, struct fmt_err *e)
 {
 	json_t *v = json_object_get(obj, key);
 
 	if (v == NULL)
-		return fmt_errf(e, FMT_NOOFF, "%s: missing \"%s\"", path, key);
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: missing \"%s\"", path, key);
 	if (!json_is_object(v))
-		return fmt_errf(e, FMT_NOOFF, "%s.%s: not an object", path, key);
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s.%s: not an object", path, key);
 	*out = v;
 	return 0;
 }
 
-int sigjson_arr(const json_t *obj, const char *path, const char *key,
+int ukit_sigjson_arr(const json_t *obj, const char *path, const char *key,
 		size_t min, size_t max, json_t **out, struct fmt_err *e)
 {
 	json_t *v = json_object_get(obj, key);
 
 	if (v == NULL)
-		return fmt_errf(e, FMT_NOOFF, "%s: missing \"%s\"", path, key);
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: missing \"%s\"", path, key);
 	if (!json_is_array(v))
-		return fmt_errf(e, FMT_NOOFF, "%s.%s: not an array", path, key);
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s.%s: not an array", path, key);
 	if (json_array_size(v) < min || json_array_size(v) > max)
-		return fmt_errf(e, FMT_NOOFF, "%s.%s: %zu elements, want %zu..%zu",
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s.%s: %zu elements, want %zu..%zu",
 				path, key, json_array_size(v), min, max);
 	*out = v;
 	return 0;
 }
 
-int sigjson_uint(const json_t *obj, const char *path, const char *key,
+int ukit_sigjson_uint(const json_t *obj, const char *path, const char *key,
 		 uint64_t max, uint64_t *out, struct fmt_err *e)
 {
 	json_t *v = json_object_get(obj, key);
 	json_int_t i;
 
 	if (v == NULL)
-		return fmt_errf(e, FMT_NOOFF, "%s: missing \"%s\"", path, key);
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: missing \"%s\"", path, key);
 	if (!json_is_integer(v))
-		return fmt_errf(e, FMT_NOOFF, "%s.%s: not an integer", path, key);
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s.%s: not an integer", path, key);
 	i = json_integer_value(v);
 	if (i < 0 || (uint64_t)i > max)
-		return fmt_errf(e, FMT_NOOFF, "%s.%s: %lld outside 0..%llu", path,
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s.%s: %lld outside 0..%llu", path,
 				key, (long long)i, (unsigned long long)max);
 	*out = (uint64_t)i;
 	return 0;
@@ -152,7 +152,7 @@ static int b64_val(char c, int *alpha)
 	return -1;
 }
 
-int b64_decode(const char *s, size_t max, uint8_t **out, size_t *len,
+int ukit_b64_decode(const char *s, size_t max, uint8_t **out, size_t *len,
 	       struct fmt_err *e)
 {
 	size_t n = strlen(s), pad = 0, data, olen, o = 0;
@@ -164,24 +164,24 @@ int b64_decode(const char *s, size_t max, uint8_t **out, size_t *len,
 		pad++;
 	data = n - pad;
 	if (pad > 0 && n % 4 != 0)
-		return fmt_errf(e, FMT_NOOFF, "base64: wrong padding");
+		return ukit_fmt_errf(e, FMT_NOOFF, "base64: wrong padding");
 	if (data % 4 == 1)
-		return fmt_errf(e, FMT_NOOFF, "base64: truncated (%zu characters)",
+		return ukit_fmt_errf(e, FMT_NOOFF, "base64: truncated (%zu characters)",
 				data);
 	if (pad > 0 && (data % 4 == 0 || 4 - data % 4 != pad))
-		return fmt_errf(e, FMT_NOOFF, "base64: wrong padding");
+		return ukit_fmt_errf(e, FMT_NOOFF, "base64: wrong padding");
 	olen = data / 4 * 3 + (data % 4 ? data % 4 - 1 : 0);
 	if (olen > max)
-		return fmt_errf(e, FMT_NOOFF, "base64: %zu bytes, more than %zu",
+		return ukit_fmt_errf(e, FMT_NOOFF, "base64: %zu bytes, more than %zu",
 				olen, max);
 	buf = malloc(olen + 1);
 	if (buf == NULL)
-		return fmt_errno(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errno(e, FMT_NOOFF, "out of memory");
 	for (size_t i = 0; i < data; i++) {
 		int v = b64_val(s[i], &alpha);
 		if (v < 0) {
 			free(buf);
-			return fmt_errf(e, i, "base64: invalid character at %zu", i);
+			return ukit_fmt_errf(e, i, "base64: invalid character at %zu", i);
 		}
 		acc = acc << 6 | (uint32_t)v;
 		bits += 6;
@@ -193,7 +193,7 @@ int b64_decode(const char *s, size_t max, uint8_t **out, size_t *len,
 	}
 	if (acc != 0) {
 		free(buf);
-		return fmt_errf(e, FMT_NOOFF, "base64: non-zero unused bits");
+		return ukit_fmt_errf(e, FMT_NOOFF, "base64: non-zero unused bits");
 	}
 	buf[o] = 0;
 	*out = buf;
@@ -201,7 +201,7 @@ int b64_decode(const char *s, size_t max, uint8_t **out, size_t *len,
 	return 0;
 }
 
-char *b64_encode(const uint8_t *buf, size_t len)
+char *ukit_b64_encode(const uint8_t *buf, size_t len)
 {
 	size_t olen = (len + 2) / 3 * 4, o = 0;
 	char *s = malloc(olen + 1);

@@ -8,7 +8,7 @@
 
 #include "err.h"
 
-int fmt_err_openssl(struct fmt_err *e, uint64_t off, const char *what)
+int ukit_fmt_err_openssl(struct fmt_err *e, uint64_t off, const char *what)
 {
 	unsigned long code, first = 0;
 	char buf[160];
@@ -17,7 +17,7 @@ int fmt_err_openssl(struct fmt_err *e, uint64_t off, const char *what)
 		if (first == 0)
 			first = code;
 	if (first == 0)
-		return fmt_errf(e, off, "%s", what);
+		return ukit_fmt_errf(e, off, "%s", what);
 	ERR_error_string_n(first, buf, sizeof buf);
-	return fmt_errf(e, off, "%s: %s", what, buf);
+	return ukit_fmt_errf(e, off, "%s: %s", what, buf);
 }

@@ -12,19 +12,19 @@
 #include "io.h"
 #include "stream.h"
 
-int stream_feed(const struct stream_opts *o, const struct stream_sink *sinks,
+int ukit_stream_feed(const struct stream_opts *o, const struct stream_sink *sinks,
 		size_t nsinks, const uint8_t *buf, size_t len, uint64_t off,
 		struct fmt_err *e)
 {
 	for (size_t k = 0; k < nsinks; k++)
 		if (sinks[k].update(sinks[k].ctx, buf, len, off, e) != 0)
 			return -1;
-	if (o->tee_fd >= 0 && len > 0 && write_full(o->tee_fd, buf, len) != 0)
-		return fmt_errno(e, off, "copy");
+	if (o->tee_fd >= 0 && len > 0 && ukit_write_full(o->tee_fd, buf, len) != 0)
+		return ukit_fmt_errno(e, off, "copy");
 	return 0;
 }
 
-int stream_read(int fd, const char *path, const struct stream_opts *o,
+int ukit_stream_read(int fd, const char *path, const struct stream_opts *o,
 		const struct stream_sink *sinks, size_t nsinks,
 		uint64_t *total, struct fmt_err *e)
 {
@@ -35,9 +35,9 @@ int stream_read(int fd, const char *path, const struct stream_opts *o,
 	if (e != NULL)
 		e->path = path;
 	if (buf == NULL)
-		return fmt_errno(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errno(e, FMT_NOOFF, "out of memory");
 	if (lseek(fd, 0, SEEK_SET) != 0 && errno != ESPIPE) {
-		fmt_errno(e, 0, "seek");
+		ukit_fmt_errno(e, 0, "seek");
 		goto out;
 	}
 	for (;;) {
@@ -52,19 +52,19 @@ int stream_read(int fd, const char *path, const struct stream_opts *o,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			fmt_errno(e, done, "read");
+			ukit_fmt_errno(e, done, "read");
 			goto out;
 		}
 		if (n == 0)
 			break;
-		if (stream_feed(o, sinks, nsinks, buf, (size_t)n, done, e) != 0)
+		if (ukit_stream_feed(o, sinks, nsinks, buf, (size_t)n, done, e) != 0)
 			goto out;
 		done += (uint64_t)n;
 		if (o->progress != NULL)
 			o->progress(o->progress_arg, done);
 	}
 	if (o->limit != STREAM_NO_LIMIT && done != o->limit) {
-		fmt_errf(e, done, "file ends early (%llu < %llu bytes)",
+		ukit_fmt_errf(e, done, "file ends early (%llu < %llu bytes)",
 			 (unsigned long long)done, (unsigned long long)o->limit);
 		goto out;
 	}
@@ -75,38 +75,38 @@ out:
 	return rc;
 }
 
-int stream_sha256_init(struct stream_sha256 *s, struct fmt_err *e)
+int ukit_stream_sha256_init(struct stream_sha256 *s, struct fmt_err *e)
 {
 	s->md = EVP_MD_CTX_new();
 	if (s->md == NULL || EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1) {
 		EVP_MD_CTX_free(s->md);
 		s->md = NULL;
-		return fmt_err_openssl(e, FMT_NOOFF, "SHA-256 init");
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "SHA-256 init");
 	}
 	return 0;
 }
 
-int stream_sha256_update(void *ctx, const uint8_t *buf, size_t len,
+int ukit_stream_sha256_update(void *ctx, const uint8_t *buf, size_t len,
 			 uint64_t off, struct fmt_err *e)
 {
 	struct stream_sha256 *s = ctx;
 
 	if (EVP_DigestUpdate(s->md, buf, len) != 1)
-		return fmt_err_openssl(e, off, "SHA-256 update");
+		return ukit_fmt_err_openssl(e, off, "SHA-256 update");
 	return 0;
 }
 
-int stream_sha256_final(struct stream_sha256 *s, uint8_t out[32],
+int ukit_stream_sha256_final(struct stream_sha256 *s, uint8_t out[32],
 			struct fmt_err *e)
 {
 	unsigned int n = 0;
 
 	if (EVP_DigestFinal_ex(s->md, out, &n) != 1 || n != 32)
-		return fmt_err_openssl(e, FMT_NOOFF, "SHA-256 final");
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "SHA-256 final");
 	return 0;
 }
 
-void stream_sha256_free(struct stream_sha256 *s)
+void ukit_stream_sha256_free(struct stream_sha256 *s)
 {
 	EVP_MD_CTX_free(s->md);
 	s->md = NULL;

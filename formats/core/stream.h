@@ -43,20 +43,20 @@ struct stream_opts {
  * mappings (regular files) or STREAM_SLOTS * STREAM_CHUNK bytes of
  * buffers (other files), whatever the size.  0 or -1 with (e).
  */
-int stream_fd(int fd, const char *path, const struct stream_opts *o,
+int ukit_stream_fd(int fd, const char *path, const struct stream_opts *o,
 	      const struct stream_sink *sinks, size_t nsinks, uint64_t *total,
 	      struct fmt_err *e);
 
 /*
- * stream_fd() with one STREAM_CHUNK buffer and plain read(): no threads,
- * no mappings, the least code (stream.c; stream_fd() is stream_fast.c).
+ * ukit_stream_fd() with one STREAM_CHUNK buffer and plain read(): no threads,
+ * no mappings, the least code (stream.c; ukit_stream_fd() is stream_fast.c).
  */
-int stream_read(int fd, const char *path, const struct stream_opts *o,
+int ukit_stream_read(int fd, const char *path, const struct stream_opts *o,
 		const struct stream_sink *sinks, size_t nsinks,
 		uint64_t *total, struct fmt_err *e);
 
 /* Hand (buf) at (off) to every sink and the tee.  0 or -1 with (e). */
-int stream_feed(const struct stream_opts *o, const struct stream_sink *sinks,
+int ukit_stream_feed(const struct stream_opts *o, const struct stream_sink *sinks,
 		size_t nsinks, const uint8_t *buf, size_t len, uint64_t off,
 		struct fmt_err *e);
 
@@ -64,11 +64,11 @@ int stream_feed(const struct stream_opts *o, const struct stream_sink *sinks,
 struct stream_sha256 {
 	EVP_MD_CTX *md;
 };
-int  stream_sha256_init(struct stream_sha256 *s, struct fmt_err *e);
-int  stream_sha256_update(void *ctx, const uint8_t *buf, size_t len,
+int  ukit_stream_sha256_init(struct stream_sha256 *s, struct fmt_err *e);
+int  ukit_stream_sha256_update(void *ctx, const uint8_t *buf, size_t len,
 			  uint64_t off, struct fmt_err *e);
-int  stream_sha256_final(struct stream_sha256 *s, uint8_t out[32],
+int  ukit_stream_sha256_final(struct stream_sha256 *s, uint8_t out[32],
 			 struct fmt_err *e);
-void stream_sha256_free(struct stream_sha256 *s);
+void ukit_stream_sha256_free(struct stream_sha256 *s);
 
 #endif

@@ -205,7 +205,7 @@ static int stream_mmap(int fd, const struct stream_opts *o,
 	mp.size = (uint64_t)st.st_size;
 	if (o->limit != STREAM_NO_LIMIT) {
 		if (o->limit > mp.size)
-			return fmt_errf(e, mp.size, "file ends early (%llu < %llu "
+			return ukit_fmt_errf(e, mp.size, "file ends early (%llu < %llu "
 					"bytes)", (unsigned long long)mp.size,
 					(unsigned long long)o->limit);
 		mp.size = o->limit;
@@ -234,10 +234,10 @@ static int stream_mmap(int fd, const struct stream_opts *o,
 				goto out;
 			}
 			errno = m->err;
-			fmt_errno(e, off, "mmap");
+			ukit_fmt_errno(e, off, "mmap");
 			goto out;
 		}
-		rc = stream_feed(o, sinks, nsinks, m->p, m->len, m->off, e);
+		rc = ukit_stream_feed(o, sinks, nsinks, m->p, m->len, m->off, e);
 		off += m->len;
 		pthread_mutex_lock(&mp.mu);
 		m->full = false;
@@ -268,7 +268,7 @@ out_nothread:
 	return rc;
 }
 
-int stream_fd(int fd, const char *path, const struct stream_opts *o,
+int ukit_stream_fd(int fd, const char *path, const struct stream_opts *o,
 	      const struct stream_sink *sinks, size_t nsinks, uint64_t *total,
 	      struct fmt_err *e)
 {
@@ -285,20 +285,20 @@ int stream_fd(int fd, const char *path, const struct stream_opts *o,
 			return m > 0 ? 0 : -1;
 	}
 	if (lseek(fd, 0, SEEK_SET) != 0 && errno != ESPIPE)
-		return fmt_errno(e, 0, "seek");
+		return ukit_fmt_errno(e, 0, "seek");
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	for (int k = 0; k < STREAM_SLOTS; k++) {
 		r.slot[k].buf = malloc(r.chunk);
 		if (r.slot[k].buf == NULL) {
 			for (int j = 0; j < k; j++)
 				free(r.slot[j].buf);
-			return fmt_errno(e, FMT_NOOFF, "out of memory");
+			return ukit_fmt_errno(e, FMT_NOOFF, "out of memory");
 		}
 	}
 	pthread_mutex_init(&r.mu, NULL);
 	pthread_cond_init(&r.cv, NULL);
 	if ((errno = pthread_create(&th, NULL, reader_main, &r)) != 0) {
-		fmt_errno(e, FMT_NOOFF, "cannot start reader thread");
+		ukit_fmt_errno(e, FMT_NOOFF, "cannot start reader thread");
 		goto out_nothread;
 	}
 	for (;;) {
@@ -311,10 +311,10 @@ int stream_fd(int fd, const char *path, const struct stream_opts *o,
 		pthread_mutex_unlock(&r.mu);
 		if (s->err != 0) {
 			errno = s->err;
-			fmt_errno(e, s->off + s->len, "read");
+			ukit_fmt_errno(e, s->off + s->len, "read");
 			goto out;
 		}
-		if (stream_feed(o, sinks, nsinks, s->buf, s->len, s->off, e) != 0)
+		if (ukit_stream_feed(o, sinks, nsinks, s->buf, s->len, s->off, e) != 0)
 			goto out;
 		done += s->len;
 		if (o->progress != NULL)
@@ -329,7 +329,7 @@ int stream_fd(int fd, const char *path, const struct stream_opts *o,
 		i = (i + 1) % STREAM_SLOTS;
 	}
 	if (o->limit != STREAM_NO_LIMIT && done != o->limit) {
-		fmt_errf(e, done, "file ends early (%llu < %llu bytes)",
+		ukit_fmt_errf(e, done, "file ends early (%llu < %llu bytes)",
 			 (unsigned long long)done, (unsigned long long)o->limit);
 		goto out;
 	}

@@ -46,7 +46,7 @@ int ukit_bootdisk_layout(uint64_t core_bytes, uint64_t esp_bytes,
 	uint64_t lim = UINT64_C(1) << 50, min;
 
 	if (core_bytes > lim || esp_bytes > lim)
-		return fmt_errf(e, FMT_NOOFF, "boot files too large (%" PRIu64
+		return ukit_fmt_errf(e, FMT_NOOFF, "boot files too large (%" PRIu64
 				" bytes)", core_bytes + esp_bytes);
 	l.esp_lba = UKIT_GPT_ALIGN;
 	l.esp_index = 1;
@@ -67,14 +67,14 @@ int ukit_bootdisk_layout(uint64_t core_bytes, uint64_t esp_bytes,
 		l.sectors = min;
 	} else {
 		if (size % UKIT_SECTOR != 0)
-			return fmt_errf(e, FMT_NOOFF, "disk size %" PRIu64
+			return ukit_fmt_errf(e, FMT_NOOFF, "disk size %" PRIu64
 					" is not a multiple of 512", size);
 		if (size / UKIT_SECTOR < min)
-			return fmt_errf(e, FMT_NOOFF, "disk size %" PRIu64
+			return ukit_fmt_errf(e, FMT_NOOFF, "disk size %" PRIu64
 					" is below the %" PRIu64 " bytes this "
 					"disk needs", size, min * UKIT_SECTOR);
 		if (size > lim)
-			return fmt_errf(e, FMT_NOOFF, "disk size %" PRIu64
+			return ukit_fmt_errf(e, FMT_NOOFF, "disk size %" PRIu64
 					" is above %" PRIu64, size, lim);
 		l.sectors = size / UKIT_SECTOR;
 	}
@@ -152,7 +152,7 @@ int ukit_guid_derive(const uint8_t seed[32], const char *label,
 	    EVP_DigestUpdate(c, label, strlen(label)) != 1 ||
 	    EVP_DigestFinal_ex(c, md, &mdlen) != 1) {
 		EVP_MD_CTX_free(c);
-		return fmt_err_openssl(e, FMT_NOOFF, "SHA-256");
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "SHA-256");
 	}
 	EVP_MD_CTX_free(c);
 	memcpy(t, md, 16);
@@ -194,7 +194,7 @@ int ukit_gpt_write(int fd, const char *path, uint64_t sectors,
 	(void)path;
 	if (n > UKIT_GPT_ENTRIES ||
 	    sectors < 2 * (2 + UKIT_GPT_TABLE_SECTORS))
-		return fmt_errf(e, FMT_NOOFF, "GPT: %u partitions on %" PRIu64
+		return ukit_fmt_errf(e, FMT_NOOFF, "GPT: %u partitions on %" PRIu64
 				" sectors", n, sectors);
 	memset(ent, 0, sizeof ent);
 	for (unsigned i = 0; i < n; i++) {
@@ -203,7 +203,7 @@ int ukit_gpt_write(int fd, const char *path, uint64_t sectors,
 		if (p[i].first < 2 + UKIT_GPT_TABLE_SECTORS ||
 		    p[i].last < p[i].first ||
 		    p[i].last > sectors - 2 - UKIT_GPT_TABLE_SECTORS)
-			return fmt_errf(e, FMT_NOOFF, "GPT: partition %u "
+			return ukit_fmt_errf(e, FMT_NOOFF, "GPT: partition %u "
 					"(LBA %" PRIu64 "-%" PRIu64 ") outside "
 					"the usable sectors", i + 1,
 					p[i].first, p[i].last);
@@ -231,17 +231,17 @@ int ukit_gpt_write(int fd, const char *path, uint64_t sectors,
 		   : (uint32_t)(sectors - 1));
 	mbr[510] = 0x55;
 	mbr[511] = 0xaa;
-	if (pwrite_full(fd, mbr, sizeof mbr, 0) < 0)
-		return fmt_errno(e, 0, "write the protective MBR");
+	if (ukit_pwrite_full(fd, mbr, sizeof mbr, 0) < 0)
+		return ukit_fmt_errno(e, 0, "write the protective MBR");
 	gpt_header(hdr, sectors, disk_guid, true, crc);
-	if (pwrite_full(fd, hdr, sizeof hdr, UKIT_SECTOR) < 0 ||
-	    pwrite_full(fd, ent, sizeof ent, 2 * UKIT_SECTOR) < 0)
-		return fmt_errno(e, UKIT_SECTOR, "write the GPT");
+	if (ukit_pwrite_full(fd, hdr, sizeof hdr, UKIT_SECTOR) < 0 ||
+	    ukit_pwrite_full(fd, ent, sizeof ent, 2 * UKIT_SECTOR) < 0)
+		return ukit_fmt_errno(e, UKIT_SECTOR, "write the GPT");
 	gpt_header(hdr, sectors, disk_guid, false, crc);
-	if (pwrite_full(fd, ent, sizeof ent, (sectors - 1 -
+	if (ukit_pwrite_full(fd, ent, sizeof ent, (sectors - 1 -
 		UKIT_GPT_TABLE_SECTORS) * UKIT_SECTOR) < 0 ||
-	    pwrite_full(fd, hdr, sizeof hdr, (sectors - 1) * UKIT_SECTOR) < 0)
-		return fmt_errno(e, (sectors - 1) * UKIT_SECTOR,
+	    ukit_pwrite_full(fd, hdr, sizeof hdr, (sectors - 1) * UKIT_SECTOR) < 0)
+		return ukit_fmt_errno(e, (sectors - 1) * UKIT_SECTOR,
 				 "write the backup GPT");
 	return 0;
 }
@@ -252,25 +252,25 @@ int ukit_grub_pc_patch(uint8_t *boot, size_t boot_len, uint8_t *core,
 	uint64_t n;
 
 	if (boot_len != UKIT_SECTOR || boot[510] != 0x55 || boot[511] != 0xaa)
-		return fmt_errf(e, FMT_NOOFF, "boot.img: %zu bytes without the "
+		return ukit_fmt_errf(e, FMT_NOOFF, "boot.img: %zu bytes without the "
 				"0x55 0xaa signature: not GRUB's i386-pc "
 				"boot.img", boot_len);
 	if (boot[BOOT_DRIVE] != 0xff ||
 	    (boot[BOOT_DRIVE_CHECK] != 0xeb && boot[BOOT_DRIVE_CHECK] != 0x90))
-		return fmt_errf(e, BOOT_DRIVE, "boot.img: boot drive 0x%02x, "
+		return ukit_fmt_errf(e, BOOT_DRIVE, "boot.img: boot drive 0x%02x, "
 				"drive check 0x%02x: not GRUB 2's boot.img",
 				boot[BOOT_DRIVE], boot[BOOT_DRIVE_CHECK]);
 	if (core_len < 2 * UKIT_SECTOR || core_len % UKIT_SECTOR != 0)
-		return fmt_errf(e, FMT_NOOFF, "core.img: %zu bytes: not whole "
+		return ukit_fmt_errf(e, FMT_NOOFF, "core.img: %zu bytes: not whole "
 				"sectors past the first", core_len);
 	n = core_len / UKIT_SECTOR;
 	if (le16_load(core + BLOCKLIST + 10) != DISKBOOT_SEGMENT ||
 	    le16_load(core + BLOCKLIST - 12 + 8) != 0)
-		return fmt_errf(e, BLOCKLIST, "core.img: the first sector has "
+		return ukit_fmt_errf(e, BLOCKLIST, "core.img: the first sector has "
 				"no diskboot block list (segment 0x%04x)",
 				le16_load(core + BLOCKLIST + 10));
 	if (n - 1 > 0xffff)
-		return fmt_errf(e, FMT_NOOFF, "core.img: %" PRIu64 " sectors: "
+		return ukit_fmt_errf(e, FMT_NOOFF, "core.img: %" PRIu64 " sectors: "
 				"more than one block list entry holds", n);
 	le64_store(boot + BOOT_KERNEL_SECTOR, core_lba);
 	boot[BOOT_DRIVE_CHECK] = 0x90;

@@ -1,7 +1,7 @@
 /*
  * convert.c: image -> qcow2 and image -> sparse raw (see convert.h).
  *
- * The input is walked with image_map(), so only clusters that hold data
+ * The input is walked with ukit_image_map(), so only clusters that hold data
  * are read.  For compressed qcow2 output, a fixed ring of slots (a few
  * clusters each) is filled in guest order by the calling thread, worker
  * threads compress slots in any order (the calling thread too, while the
@@ -159,7 +159,7 @@ static int zctx_init(struct zctx *c, enum qcow2w_comp comp, int level)
 			if (inflateInit2(&c->iz, -12) != Z_OK)
 				return -1;
 			c->iinit = true;
-			if ((c->df = deflate_new()) == NULL)
+			if ((c->df = ukit_deflate_new()) == NULL)
 				return -1;
 		}
 	} else if (comp == QCOW2W_ZSTD) {
@@ -177,7 +177,7 @@ static void zctx_fini(struct zctx *c)
 		deflateEnd(&c->z);
 	if (c->iinit)
 		inflateEnd(&c->iz);
-	deflate_free(c->df);
+	ukit_deflate_free(c->df);
 	free(c->check);
 	ZSTD_freeCCtx(c->zs);
 	c->zinit = c->iinit = false;
@@ -215,7 +215,7 @@ static size_t zctx_run(struct zctx *c, const void *in, size_t len, void *out,
 		       size_t cap)
 {
 	if (c->comp == QCOW2W_ZLIB && c->df != NULL) {
-		size_t n = deflate_compress(c->df, in, len, out, cap);
+		size_t n = ukit_deflate_compress(c->df, in, len, out, cap);
 
 		if (n > 0 && inflates_to(c, out, n, in, len))
 			return n;
@@ -240,7 +240,7 @@ static size_t zctx_run(struct zctx *c, const void *in, size_t len, void *out,
 	return 0;
 }
 
-size_t convert_compress(enum qcow2w_comp comp, int level, const void *in,
+size_t ukit_convert_compress(enum qcow2w_comp comp, int level, const void *in,
 			size_t len, void *out, size_t cap)
 {
 	struct zctx c;
@@ -259,7 +259,7 @@ size_t convert_compress(enum qcow2w_comp comp, int level, const void *in,
 
 struct walk {
 	struct image *img;
-	uint64_t size;           /* image_size() */
+	uint64_t size;           /* ukit_image_size() */
 	uint64_t cs;
 	uint64_t pos;            /* virtual offset scanned up to */
 	struct image_extent ext;
@@ -275,11 +275,11 @@ static int walk_next(struct walk *w, uint64_t *idx, struct fmt_err *e)
 	while (w->pos < w->size) {
 		if (!w->have_ext || w->pos < w->ext.off ||
 		    w->pos - w->ext.off >= w->ext.len) {
-			if (image_map(w->img, w->pos, &w->ext, e) < 0)
+			if (ukit_image_map(w->img, w->pos, &w->ext, e) < 0)
 				return -1;
 			if (w->ext.len == 0 || w->ext.off > w->pos ||
 			    w->pos - w->ext.off >= w->ext.len)
-				return fmt_errf(e, w->pos,
+				return ukit_fmt_errf(e, w->pos,
 						"reader returned no extent");
 			w->have_ext = true;
 		}
@@ -343,7 +343,7 @@ struct pool {
 	int ofd;                 /* raw output */
 	const struct image *img; /* the input: workers read through dups */
 	const char *ipath;
-	enum image_format fmt;
+	enum ukit_image_format fmt;
 };
 
 static void work_qcow2(struct pool *p, struct wctx *w, struct slot *s)
@@ -362,7 +362,7 @@ static void work_qcow2(struct pool *p, struct wctx *w, struct slot *s)
 			       len - (p->size - off));
 			len = p->size - off;
 		}
-		if (image_read(w->img, s->in + i * p->cs, len, off,
+		if (ukit_image_read(w->img, s->in + i * p->cs, len, off,
 			       &s->err) < 0) {
 			s->rc = -1;
 			return;
@@ -388,8 +388,8 @@ static void work_qcow2(struct pool *p, struct wctx *w, struct slot *s)
 static int pwrite_all(int fd, const uint8_t *p, size_t len, uint64_t off,
 		      struct fmt_err *e)
 {
-	if (pwrite_full(fd, p, len, off) < 0)
-		return fmt_errno(e, off, "write failed");
+	if (ukit_pwrite_full(fd, p, len, off) < 0)
+		return ukit_fmt_errno(e, off, "write failed");
 	return 0;
 }
 
@@ -404,7 +404,7 @@ static void work_raw(struct pool *p, struct wctx *w, struct slot *s)
 		uint64_t off = s->off + done;
 		uint8_t *buf = s->in;
 
-		if (image_read(w->img, buf, n, off, &s->err) < 0) {
+		if (ukit_image_read(w->img, buf, n, off, &s->err) < 0) {
 			s->rc = -1;
 			return;
 		}
@@ -445,12 +445,12 @@ static void work(struct pool *p, struct wctx *w, struct slot *s)
 static int wctx_init(struct pool *p, struct wctx *w, struct fmt_err *e)
 {
 	memset(w, 0, sizeof *w);
-	if (image_dup(p->img, &w->img, e) < 0)
+	if (ukit_image_dup(p->img, &w->img, e) < 0)
 		return -1;
 	if (zctx_init(&w->z, p->comp, p->level) < 0) {
 		zctx_fini(&w->z);
-		image_close(w->img);
-		return fmt_errf(e, FMT_NOOFF, "cannot set up the compressor");
+		ukit_image_close(w->img);
+		return ukit_fmt_errf(e, FMT_NOOFF, "cannot set up the compressor");
 	}
 	return 0;
 }
@@ -458,7 +458,7 @@ static int wctx_init(struct pool *p, struct wctx *w, struct fmt_err *e)
 static void wctx_fini(struct wctx *w)
 {
 	zctx_fini(&w->z);
-	image_close(w->img);
+	ukit_image_close(w->img);
 }
 
 /*
@@ -586,7 +586,7 @@ static int pool_run(struct pool *p, unsigned threads,
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	if (pool_alloc(p, &threads) < 0) {
-		fmt_errf(e, FMT_NOOFF, "out of memory");
+		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 		goto out;
 	}
 	if (wctx_init(p, &mw, e) < 0) {
@@ -682,10 +682,10 @@ static void pool_setup(struct pool *p, struct image *img,
 	memset(p, 0, sizeof *p);
 	p->comp = o->q.comp;
 	p->level = o->level;
-	p->size = image_size(img);
+	p->size = ukit_image_size(img);
 	p->img = img;
 	p->ipath = ipath;
-	p->fmt = image_format(img);
+	p->fmt = ukit_image_format(img);
 }
 
 static unsigned nthreads(const struct convert_opts *o)
@@ -834,9 +834,9 @@ static int qdrain(void *ctx, struct slot *s, struct fmt_err *e)
 		int r = 0;
 
 		if (s->kind[i] == CL_RAW)
-			r = qcow2w_put(j->qw, s->idx[i], s->in + i * cs, e);
+			r = ukit_qcow2w_put(j->qw, s->idx[i], s->in + i * cs, e);
 		else if (s->kind[i] == CL_COMP)
-			r = qcow2w_put_compressed(j->qw, s->idx[i],
+			r = ukit_qcow2w_put_compressed(j->qw, s->idx[i],
 						  s->out + i * (cs - 1),
 						  s->len_c[i], e);
 		if (r < 0)
@@ -852,9 +852,9 @@ static int qflush(void *ctx, struct fmt_err *e)
 {
 	struct qjob *j = ctx;
 
-	if (qcow2w_flush(j->qw, e) < 0)
+	if (ukit_qcow2w_flush(j->qw, e) < 0)
 		return -1;
-	start_writeback(&j->wb, qcow2w_host_size(j->qw));
+	start_writeback(&j->wb, ukit_qcow2w_host_size(j->qw));
 	return 0;
 }
 
@@ -952,7 +952,7 @@ static int copier_take(struct copier *c, unsigned per, uint64_t *first,
 
 static void copy_prealloc(struct qjob *j)
 {
-	uint64_t need = qcow2w_host_size(j->qw);
+	uint64_t need = ukit_qcow2w_host_size(j->qw);
 
 	while (!j->no_prealloc && need > j->prealloc) {
 		if (j->prealloc > INT64_MAX - PREALLOC_STEP ||
@@ -977,12 +977,12 @@ static int copy_big(struct qjob *j, struct image *img, uint8_t *buf,
 	for (uint64_t pos = off; pos < end;) {
 		size_t n = end - pos < COPY_RUN ? (size_t)(end - pos) : COPY_RUN;
 
-		if (image_read(img, buf, n, pos, e) < 0) {
+		if (ukit_image_read(img, buf, n, pos, e) < 0) {
 			*in_fault = true;
 			return -1;
 		}
 		if (started || !all_zero(buf, n)) {
-			if (!started && qcow2w_alloc(j->qw, idx, &host, e) < 0)
+			if (!started && ukit_qcow2w_alloc(j->qw, idx, &host, e) < 0)
 				return -1;
 			if (!started)
 				copy_prealloc(j);
@@ -1044,7 +1044,7 @@ static void *copy_main(void *arg)
 
 	pthread_mutex_lock(&c->mu);
 	if (buf == NULL || host == NULL) {
-		fmt_errf(&e, FMT_NOOFF, "out of memory");
+		ukit_fmt_errf(&e, FMT_NOOFF, "out of memory");
 		goto fail;
 	}
 	for (;;) {
@@ -1068,7 +1068,7 @@ static void *copy_main(void *arg)
 				       len - (size - first * cs));
 				len = size - first * cs;
 			}
-			r = image_read(t->img, buf, len, first * cs, &e);
+			r = ukit_image_read(t->img, buf, len, first * cs, &e);
 			for (unsigned i = 0; r == 0 && i < n; i++)
 				host[i] = !all_zero(buf + i * cs, cs);
 		}
@@ -1089,12 +1089,12 @@ static void *copy_main(void *arg)
 		}
 		for (unsigned i = 0; i < n; i++) {
 			if (host[i] != 0 &&
-			    qcow2w_alloc(j->qw, first + i, &host[i], &e) < 0)
+			    ukit_qcow2w_alloc(j->qw, first + i, &host[i], &e) < 0)
 				goto fail;
 		}
 		copy_prealloc(j);
 		hint = !j->wb.off &&
-		       wb_due(&j->wb, qcow2w_host_size(j->qw));
+		       wb_due(&j->wb, ukit_qcow2w_host_size(j->qw));
 		if (j->o->progress != NULL)
 			j->o->progress(j->o->ctx, end < size ? end : size);
 		c->turn++;
@@ -1136,7 +1136,7 @@ static int copy_inline(struct qjob *j, unsigned threads, bool *in_fault,
 	 */
 	for (; nt < threads; nt++) {
 		t[nt].c = &c;
-		if (image_dup(j->p->img, &t[nt].img, e) < 0) {
+		if (ukit_image_dup(j->p->img, &t[nt].img, e) < 0) {
 			if (nt == 0) {
 				*in_fault = true;
 				return -1;
@@ -1153,7 +1153,7 @@ static int copy_inline(struct qjob *j, unsigned threads, bool *in_fault,
 	for (unsigned i = 1; i <= started; i++)
 		pthread_join(tid[i], NULL);
 	for (unsigned i = 0; i < nt; i++)
-		image_close(t[i].img);
+		ukit_image_close(t[i].img);
 	pthread_cond_destroy(&c.cv);
 	pthread_mutex_destroy(&c.mu);
 	*in_fault = c.in_fault;
@@ -1162,7 +1162,7 @@ static int copy_inline(struct qjob *j, unsigned threads, bool *in_fault,
 	return c.rc;
 }
 
-int convert_to_qcow2(struct image *img, const char *ipath, int fd,
+int ukit_convert_to_qcow2(struct image *img, const char *ipath, int fd,
 		     const char *opath, const struct convert_opts *o,
 		     struct fmt_err *e)
 {
@@ -1181,7 +1181,7 @@ int convert_to_qcow2(struct image *img, const char *ipath, int fd,
 	j.w.img = img;
 	j.w.size = p.size;
 	j.w.cs = p.cs;
-	if (qcow2w_open(fd, opath, &o->q, p.size, &j.qw, e) < 0)
+	if (ukit_qcow2w_open(fd, opath, &o->q, p.size, &j.qw, e) < 0)
 		return -1;
 	if (p.comp == QCOW2W_NONE && p.fmt != IMG_QCOW2) {
 		wb_start(&j.wb, fd, false);
@@ -1194,12 +1194,12 @@ int convert_to_qcow2(struct image *img, const char *ipath, int fd,
 			      &in_fault, e);
 	}
 	if (rc == 0)
-		rc = qcow2w_finish(j.qw, e);
-	if (rc == 0 && j.prealloc > qcow2w_host_size(j.qw) &&
-	    ftruncate(fd, (off_t)qcow2w_host_size(j.qw)) < 0)
-		rc = fmt_errno(e, FMT_NOOFF, "cannot trim the output");
+		rc = ukit_qcow2w_finish(j.qw, e);
+	if (rc == 0 && j.prealloc > ukit_qcow2w_host_size(j.qw) &&
+	    ftruncate(fd, (off_t)ukit_qcow2w_host_size(j.qw)) < 0)
+		rc = ukit_fmt_errno(e, FMT_NOOFF, "cannot trim the output");
 	wb_stop(&j.wb);
-	qcow2w_free(j.qw);
+	ukit_qcow2w_free(j.qw);
 	if (rc == 0 && o->progress != NULL)
 		o->progress(o->ctx, p.size);
 	e->path = rc < 0 && in_fault ? ipath : opath;
@@ -1227,11 +1227,11 @@ static int rfill(void *ctx, struct slot *s, struct fmt_err *e)
 		uint64_t end;
 
 		if (!j->have_ext || j->pos - j->ext.off >= j->ext.len) {
-			if (image_map(j->img, j->pos, &j->ext, e) < 0)
+			if (ukit_image_map(j->img, j->pos, &j->ext, e) < 0)
 				return -1;
 			if (j->ext.len == 0 || j->ext.off != j->pos ||
 			    j->ext.len > size - j->pos)
-				return fmt_errf(e, j->pos,
+				return ukit_fmt_errf(e, j->pos,
 						"reader returned no extent");
 			j->have_ext = true;
 		}
@@ -1259,7 +1259,7 @@ static int rdrain(void *ctx, struct slot *s, struct fmt_err *e)
 	return 0;
 }
 
-int convert_to_raw(struct image *img, const char *ipath, int fd,
+int ukit_convert_to_raw(struct image *img, const char *ipath, int fd,
 		   const char *opath, const struct convert_opts *o,
 		   struct fmt_err *e)
 {
@@ -1273,10 +1273,10 @@ int convert_to_raw(struct image *img, const char *ipath, int fd,
 	if (o == NULL)
 		o = &dflt;
 	e->path = opath;
-	if (image_size(img) > INT64_MAX)
-		return fmt_errf(e, FMT_NOOFF, "image too large");
-	if (!o->keep_size && ftruncate(fd, (off_t)image_size(img)) < 0)
-		return fmt_errno(e, FMT_NOOFF, "cannot size output");
+	if (ukit_image_size(img) > INT64_MAX)
+		return ukit_fmt_errf(e, FMT_NOOFF, "image too large");
+	if (!o->keep_size && ftruncate(fd, (off_t)ukit_image_size(img)) < 0)
+		return ukit_fmt_errno(e, FMT_NOOFF, "cannot size output");
 	pool_setup(&p, img, ipath, o);
 	p.comp = QCOW2W_NONE;
 	p.raw = true;
@@ -1293,8 +1293,8 @@ int convert_to_raw(struct image *img, const char *ipath, int fd,
 	 * more would only spin on the file's lock.
 	 */
 	threads = nthreads(o);
-	copy = image_qcow2(img) == NULL ||
-	       !qcow2_maybe_compressed(image_qcow2(img));
+	copy = ukit_image_qcow2(img) == NULL ||
+	       !ukit_qcow2_maybe_compressed(ukit_image_qcow2(img));
 	if (copy && threads > COPY_THREADS)
 		threads = COPY_THREADS;
 	wb_start(&j.wb, fd, !copy && !o->no_writeback);

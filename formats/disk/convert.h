@@ -32,7 +32,7 @@ struct convert_opts {
 
 /*
  * Each of the (o->threads) workers reads (img) through its own
- * image_dup() of it, in parallel; (ipath) names it in errors.
+ * ukit_image_dup() of it, in parallel; (ipath) names it in errors.
  *
  * Write (img) as qcow2 to (fd) (borrowed, empty, open for writing;
  * named (opath) in errors).  Compressed clusters are stored only when
@@ -40,17 +40,17 @@ struct convert_opts {
  * The output bytes do not depend on (o->threads).  0, or -1 with (e)
  * (e->path set to the file at fault: the image's or (opath)).
  */
-int convert_to_qcow2(struct image *img, const char *ipath, int fd,
+int ukit_convert_to_qcow2(struct image *img, const char *ipath, int fd,
 		     const char *opath, const struct convert_opts *o,
 		     struct fmt_err *e);
 
 /*
- * Write (img)'s virtual content to (fd) as a raw file of image_size()
+ * Write (img)'s virtual content to (fd) as a raw file of ukit_image_size()
  * bytes with holes wherever a 4 KiB block is zero; (o->threads) workers
  * read and write ranges in parallel.  (o) may be NULL (one thread).
  * 0, or -1 with (e).
  */
-int convert_to_raw(struct image *img, const char *ipath, int fd,
+int ukit_convert_to_raw(struct image *img, const char *ipath, int fd,
 		   const char *opath, const struct convert_opts *o,
 		   struct fmt_err *e);
 
@@ -58,9 +58,9 @@ int convert_to_raw(struct image *img, const char *ipath, int fd,
  * Compress (len) bytes at (in) into at most (cap) bytes at (out) the way
  * qemu reads them back (zlib: raw deflate, 4 KiB window; zstd: one
  * frame).  Returns the compressed length, or 0 if it does not fit.
- * For tests: convert_to_qcow2() keeps one context per thread.
+ * For tests: ukit_convert_to_qcow2() keeps one context per thread.
  */
-size_t convert_compress(enum qcow2w_comp comp, int level, const void *in,
+size_t ukit_convert_compress(enum qcow2w_comp comp, int level, const void *in,
 			size_t len, void *out, size_t cap);
 
 #endif

@@ -106,7 +106,7 @@ static void tables_init(void)
 		dcode_tab[d] = (uint8_t)dist_code(d);
 }
 
-struct deflate *deflate_new(void)
+struct deflate *ukit_deflate_new(void)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct deflate *d = calloc(1, sizeof *d);
@@ -118,7 +118,7 @@ struct deflate *deflate_new(void)
 	return d;
 }
 
-void deflate_free(struct deflate *d)
+void ukit_deflate_free(struct deflate *d)
 {
 	free(d);
 }
@@ -503,7 +503,7 @@ static void emit_match(struct deflate *d, unsigned len, unsigned dist)
 	d->dfreq[dcode_tab[dist]]++;
 }
 
-size_t deflate_compress(struct deflate *d, const uint8_t *in, size_t n,
+size_t ukit_deflate_compress(struct deflate *d, const uint8_t *in, size_t n,
 			uint8_t *out, size_t cap)
 {
 	struct matcher m = { .d = d, .in = in, .n = (uint32_t)n };

@@ -22,8 +22,8 @@
 struct deflate;
 
 /* A compressor (about 200 KiB); NULL when out of memory. */
-struct deflate *deflate_new(void);
-void deflate_free(struct deflate *d);
+struct deflate *ukit_deflate_new(void);
+void ukit_deflate_free(struct deflate *d);
 
 /*
  * Compress (n) bytes at (in) into at most (cap) bytes at (out) as one raw
@@ -31,7 +31,7 @@ void deflate_free(struct deflate *d);
  * or 0 when it does not fit in (cap).  Any (n) up to 2^31 works; memory
  * stays the same.
  */
-size_t deflate_compress(struct deflate *d, const uint8_t *in, size_t n,
+size_t ukit_deflate_compress(struct deflate *d, const uint8_t *in, size_t n,
 			uint8_t *out, size_t cap);
 
 #endif

@@ -20,17 +20,17 @@
 static int rd(struct image *img, void *buf, size_t len, uint64_t off,
 	      const char *what, struct fmt_err *e)
 {
-	if (!in_bounds(off, len, image_size(img)))
-		return fmt_errf(e, off, "%s (%zu bytes at 0x%" PRIx64 ") ends "
+	if (!in_bounds(off, len, ukit_image_size(img)))
+		return ukit_fmt_errf(e, off, "%s (%zu bytes at 0x%" PRIx64 ") ends "
 				"past the end of the disk (%" PRIu64 " bytes)",
-				what, len, off, image_size(img));
-	return image_read(img, buf, len, off, e);
+				what, len, off, ukit_image_size(img));
+	return ukit_image_read(img, buf, len, off, e);
 }
 
 int ukit_gpt_read(struct image *img, struct ukit_gpt *g, struct fmt_err *e)
 {
 	uint8_t h[UKIT_SECTOR], *ent = NULL;
-	uint64_t size = image_size(img), elba, bytes;
+	uint64_t size = ukit_image_size(img), elba, bytes;
 	uint32_t hsize, crc, num, esz;
 	int rc = -1;
 
@@ -44,40 +44,40 @@ int ukit_gpt_read(struct image *img, struct ukit_gpt *g, struct fmt_err *e)
 	g->sectors = size / UKIT_SECTOR;
 	hsize = le32_load(h + 12);
 	if (hsize < 92 || hsize > UKIT_SECTOR)
-		return fmt_errf(e, UKIT_SECTOR + 12, "GPT header size %" PRIu32
+		return ukit_fmt_errf(e, UKIT_SECTOR + 12, "GPT header size %" PRIu32
 				" outside 92..512", hsize);
 	crc = le32_load(h + 16);
 	le32_store(h + 16, 0);
 	if ((uint32_t)crc32(0, h, hsize) != crc)
-		return fmt_errf(e, UKIT_SECTOR + 16, "GPT header CRC32 0x%08"
+		return ukit_fmt_errf(e, UKIT_SECTOR + 16, "GPT header CRC32 0x%08"
 				PRIx32 " does not match its bytes (0x%08" PRIx32
 				")", crc, (uint32_t)crc32(0, h, hsize));
 	if (le64_load(h + 24) != 1)
-		return fmt_errf(e, UKIT_SECTOR + 24, "GPT header at LBA 1 says "
+		return ukit_fmt_errf(e, UKIT_SECTOR + 24, "GPT header at LBA 1 says "
 				"it is at LBA %" PRIu64, le64_load(h + 24));
 	memcpy(g->disk_guid, h + 56, 16);
 	elba = le64_load(h + 72);
 	num = le32_load(h + 80);
 	esz = le32_load(h + 84);
 	if (esz < 128 || esz > 4096 || (esz & (esz - 1)) != 0)
-		return fmt_errf(e, UKIT_SECTOR + 84, "GPT entry size %" PRIu32
+		return ukit_fmt_errf(e, UKIT_SECTOR + 84, "GPT entry size %" PRIu32
 				" is not a power of two from 128 to 4096", esz);
 	if (num == 0 || num > 4096 || (uint64_t)num * esz > (1u << 20))
-		return fmt_errf(e, UKIT_SECTOR + 80, "GPT entry count %" PRIu32
+		return ukit_fmt_errf(e, UKIT_SECTOR + 80, "GPT entry count %" PRIu32
 				" outside 1..4096 (and 1 MiB of entries)", num);
 	bytes = (uint64_t)num * esz;
 	if (elba < 2 || elba > size / UKIT_SECTOR ||
 	    !in_bounds(elba * UKIT_SECTOR, bytes, size))
-		return fmt_errf(e, UKIT_SECTOR + 72, "GPT entries at LBA %"
+		return ukit_fmt_errf(e, UKIT_SECTOR + 72, "GPT entries at LBA %"
 				PRIu64 " (%" PRIu64 " bytes) outside the disk",
 				elba, bytes);
 	ent = malloc(bytes);
 	if (ent == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	if (rd(img, ent, bytes, elba * UKIT_SECTOR, "GPT entries", e) < 0)
 		goto out;
 	if ((uint32_t)crc32(0, ent, (uInt)bytes) != le32_load(h + 88)) {
-		fmt_errf(e, elba * UKIT_SECTOR, "GPT entries CRC32 0x%08"
+		ukit_fmt_errf(e, elba * UKIT_SECTOR, "GPT entries CRC32 0x%08"
 			 PRIx32 " does not match their bytes (0x%08" PRIx32 ")",
 			 le32_load(h + 88), (uint32_t)crc32(0, ent, (uInt)bytes));
 		goto out;
@@ -91,7 +91,7 @@ int ukit_gpt_read(struct image *img, struct ukit_gpt *g, struct fmt_err *e)
 		if (memcmp(d, zero, 16) == 0)
 			continue;
 		if (g->n == UKIT_GPT_MAX_PARTS) {
-			fmt_errf(e, at, "more than %u GPT partitions",
+			ukit_fmt_errf(e, at, "more than %u GPT partitions",
 				 UKIT_GPT_MAX_PARTS);
 			goto out;
 		}
@@ -102,7 +102,7 @@ int ukit_gpt_read(struct image *img, struct ukit_gpt *g, struct fmt_err *e)
 		p->last = le64_load(d + 40);
 		p->attrs = le64_load(d + 48);
 		if (p->first > p->last || p->last >= g->sectors) {
-			fmt_errf(e, at + 32, "GPT partition %" PRIu32 ": LBA %"
+			ukit_fmt_errf(e, at + 32, "GPT partition %" PRIu32 ": LBA %"
 				 PRIu64 "-%" PRIu64 " outside the disk (%" PRIu64
 				 " sectors)", i + 1, p->first, p->last,
 				 g->sectors);
@@ -144,7 +144,7 @@ static int fat_open(struct fat *f, struct image *img, uint64_t off,
 	f->off = off;
 	f->len = len;
 	if (len < UKIT_SECTOR)
-		return fmt_errf(e, off, "FAT: partition of %" PRIu64 " bytes",
+		return ukit_fmt_errf(e, off, "FAT: partition of %" PRIu64 " bytes",
 				len);
 	if (rd(img, b, sizeof b, off, "FAT boot sector", e) < 0)
 		return -1;
@@ -156,23 +156,23 @@ static int fat_open(struct fat *f, struct image *img, uint64_t off,
 	tot = le16_load(b + 19) ? le16_load(b + 19) : le32_load(b + 32);
 	fatsz = le16_load(b + 22) ? le16_load(b + 22) : le32_load(b + 36);
 	if (f->bps < 512 || f->bps > 4096 || (f->bps & (f->bps - 1)) != 0)
-		return fmt_errf(e, off + 11, "FAT: %" PRIu32 " bytes per sector",
+		return ukit_fmt_errf(e, off + 11, "FAT: %" PRIu32 " bytes per sector",
 				f->bps);
 	if (f->spc == 0 || (f->spc & (f->spc - 1)) != 0)
-		return fmt_errf(e, off + 13, "FAT: %" PRIu32 " sectors per "
+		return ukit_fmt_errf(e, off + 13, "FAT: %" PRIu32 " sectors per "
 				"cluster", f->spc);
 	if (rsv == 0 || nfats == 0 || fatsz == 0)
-		return fmt_errf(e, off + 14, "FAT: %" PRIu32 " reserved sectors, "
+		return ukit_fmt_errf(e, off + 14, "FAT: %" PRIu32 " reserved sectors, "
 				"%" PRIu32 " FATs of %" PRIu32 " sectors", rsv,
 				nfats, fatsz);
 	if ((uint64_t)tot * f->bps > len)
-		return fmt_errf(e, off + 19, "FAT: %" PRIu32 " sectors of %"
+		return ukit_fmt_errf(e, off + 19, "FAT: %" PRIu32 " sectors of %"
 				PRIu32 " bytes do not fit the partition (%"
 				PRIu64 " bytes)", tot, f->bps, len);
 	f->cs = f->bps * f->spc;
 	rootsec = (rootent * 32u + f->bps - 1) / f->bps;
 	if ((uint64_t)rsv + (uint64_t)nfats * fatsz + rootsec >= tot)
-		return fmt_errf(e, off + 14, "FAT: no room for data (%" PRIu32
+		return ukit_fmt_errf(e, off + 14, "FAT: no room for data (%" PRIu32
 				" sectors)", tot);
 	datastart = rsv + nfats * fatsz + rootsec;
 	f->nclus = (tot - datastart) / f->spc;
@@ -183,18 +183,18 @@ static int fat_open(struct fat *f, struct image *img, uint64_t off,
 	f->root_bytes = (uint64_t)rootsec * f->bps;
 	f->data_off = off + (uint64_t)datastart * f->bps;
 	if (f->fat_bytes * 8 < ((uint64_t)f->nclus + 2) * (unsigned)f->type)
-		return fmt_errf(e, off + 22, "FAT%d: a FAT of %" PRIu64 " bytes "
+		return ukit_fmt_errf(e, off + 22, "FAT%d: a FAT of %" PRIu64 " bytes "
 				"cannot map %" PRIu32 " clusters", f->type,
 				f->fat_bytes, f->nclus);
 	if (f->type == 32) {
 		f->root_clus = le32_load(b + 44);
 		if (rootent != 0 || f->root_clus < 2 ||
 		    f->root_clus >= f->nclus + 2)
-			return fmt_errf(e, off + 44, "FAT32: root cluster %"
+			return ukit_fmt_errf(e, off + 44, "FAT32: root cluster %"
 					PRIu32 " outside 2..%" PRIu32,
 					f->root_clus, f->nclus + 1);
 	} else if (rootent == 0) {
-		return fmt_errf(e, off + 17, "FAT%d: no root directory entries",
+		return ukit_fmt_errf(e, off + 17, "FAT%d: no root directory entries",
 				f->type);
 	}
 	return 0;
@@ -231,7 +231,7 @@ static int fat_next(const struct fat *f, uint32_t c, uint32_t *next,
 	if (v >= eoc)
 		return 0;
 	if (v < 2 || v >= f->nclus + 2)
-		return fmt_errf(e, f->fat_off + at, "FAT%d: cluster %" PRIu32
+		return ukit_fmt_errf(e, f->fat_off + at, "FAT%d: cluster %" PRIu32
 				" is followed by %" PRIu32 ", outside 2..%"
 				PRIu32, f->type, c, v, f->nclus + 1);
 	*next = v;
@@ -285,7 +285,7 @@ static int dir_find(const struct fat *f, uint32_t c, const char name[11],
 	for (;;) {
 		for (; at < end; at += 32) {
 			if (++seen > MAX_DIR_ENTRIES)
-				return fmt_errf(e, at, "FAT: a directory of more "
+				return ukit_fmt_errf(e, at, "FAT: a directory of more "
 						"than %u entries", MAX_DIR_ENTRIES);
 			if (rd(f->img, ent, 32, at, "FAT directory entry",
 			       e) < 0)
@@ -328,7 +328,7 @@ int ukit_fat_read(struct image *img, uint64_t off, uint64_t len,
 		size_t n = slash ? (size_t)(slash - s) : strlen(s);
 
 		if (short_name(s, n, name) < 0)
-			return fmt_errf(e, FMT_NOOFF, "%s: not an 8.3 name", path);
+			return ukit_fmt_errf(e, FMT_NOOFF, "%s: not an 8.3 name", path);
 		r = dir_find(&f, c, name, ent, e);
 		if (r <= 0)
 			return r;
@@ -339,7 +339,7 @@ int ukit_fat_read(struct image *img, uint64_t off, uint64_t len,
 		if (!(ent[11] & 0x10))
 			return 0;
 		if (c < 2 || c >= f.nclus + 2)
-			return fmt_errf(e, FMT_NOOFF, "FAT: directory %.*s at "
+			return ukit_fmt_errf(e, FMT_NOOFF, "FAT: directory %.*s at "
 					"cluster %" PRIu32 " outside 2..%" PRIu32,
 					(int)n, s, c, f.nclus + 1);
 		s = slash + 1;
@@ -348,16 +348,16 @@ int ukit_fat_read(struct image *img, uint64_t off, uint64_t len,
 		return 0;
 	fsize = le32_load(ent + 28);
 	if (fsize > max)
-		return fmt_errf(e, FMT_NOOFF, "FAT: %s is %" PRIu32 " bytes, more "
+		return ukit_fmt_errf(e, FMT_NOOFF, "FAT: %s is %" PRIu32 " bytes, more "
 				"than the %" PRIu64 " read", path, fsize, max);
 	b = malloc((size_t)fsize + 1);
 	if (b == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	while (got < fsize) {
 		size_t n = fsize - got < f.cs ? (size_t)(fsize - got) : f.cs;
 
 		if (c < 2 || c >= f.nclus + 2 || ++steps > f.nclus) {
-			fmt_errf(e, FMT_NOOFF, "FAT: %s: cluster chain broken at "
+			ukit_fmt_errf(e, FMT_NOOFF, "FAT: %s: cluster chain broken at "
 				 "cluster %" PRIu32 " after %" PRIu64 " of %"
 				 PRIu32 " bytes", path, c, got, fsize);
 			goto fail;
@@ -371,7 +371,7 @@ int ukit_fat_read(struct image *img, uint64_t off, uint64_t len,
 			if (r < 0)
 				goto fail;
 			if (r == 0) {
-				fmt_errf(e, FMT_NOOFF, "FAT: %s: the cluster "
+				ukit_fmt_errf(e, FMT_NOOFF, "FAT: %s: the cluster "
 					 "chain ends after %" PRIu64 " of %"
 					 PRIu32 " bytes", path, got, fsize);
 				goto fail;

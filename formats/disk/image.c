@@ -18,7 +18,7 @@
 #include "image.h"
 
 struct image {
-	enum image_format fmt;
+	enum ukit_image_format fmt;
 	int fd;
 	uint64_t size;
 	const struct image_ops *ops;   /* NULL: the file's bytes */
@@ -30,18 +30,18 @@ static const char *const names[] = {
 	[IMG_BIN] = "bin",
 };
 
-const char *image_format_name(enum image_format fmt)
+const char *ukit_image_format_name(enum ukit_image_format fmt)
 {
 	if ((int)fmt < 0 || (size_t)fmt >= ARRAY_SIZE(names))
 		return "unknown";
 	return names[fmt];
 }
 
-enum image_format image_format_parse(const char *name)
+enum ukit_image_format ukit_image_format_parse(const char *name)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
 		if (strcmp(name, names[i]) == 0)
-			return (enum image_format)i;
+			return (enum ukit_image_format)i;
 	return IMG_PROBE;
 }
 
@@ -58,7 +58,7 @@ static bool no_ofd_locks(int err)
 	       err == ENOSYS;
 }
 
-int image_lock(int fd, struct fmt_err *e)
+int ukit_image_lock(int fd, struct fmt_err *e)
 {
 	static const off_t mine[] = {
 		QEMU_LOCK_PERM + QEMU_PERM_READ,
@@ -77,9 +77,9 @@ int image_lock(int fd, struct fmt_err *e)
 		if (no_ofd_locks(errno))
 			return 0;
 		if (errno != EAGAIN && errno != EACCES)
-			return fmt_errno(e, FMT_NOOFF, "lock");
+			return ukit_fmt_errno(e, FMT_NOOFF, "lock");
 		/* QEMU takes read locks only: someone else's exclusive one */
-		return fmt_errf(e, FMT_NOOFF, IMAGE_IN_USE "another process "
+		return ukit_fmt_errf(e, FMT_NOOFF, IMAGE_IN_USE "another process "
 				"holds an exclusive lock on byte %lld; stop "
 				"it first", (long long)mine[i]);
 	}
@@ -89,9 +89,9 @@ int image_lock(int fd, struct fmt_err *e)
 	fl.l_start = QEMU_LOCK_PERM + QEMU_PERM_WRITE;
 	fl.l_len = 1;
 	if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
-		return no_ofd_locks(errno) ? 0 : fmt_errno(e, FMT_NOOFF, "lock");
+		return no_ofd_locks(errno) ? 0 : ukit_fmt_errno(e, FMT_NOOFF, "lock");
 	if (fl.l_type != F_UNLCK)
-		return fmt_errf(e, FMT_NOOFF, IMAGE_IN_USE "another process "
+		return ukit_fmt_errf(e, FMT_NOOFF, IMAGE_IN_USE "another process "
 				"has it open for writing (QEMU's write lock, "
 				"byte %d), so what is read could change; stop "
 				"it first",
@@ -99,7 +99,7 @@ int image_lock(int fd, struct fmt_err *e)
 	return 0;
 }
 
-int image_in_use(int fd, uint64_t *byte, struct fmt_err *e)
+int ukit_image_in_use(int fd, uint64_t *byte, struct fmt_err *e)
 {
 	struct flock fl;
 
@@ -109,7 +109,7 @@ int image_in_use(int fd, uint64_t *byte, struct fmt_err *e)
 	fl.l_start = QEMU_LOCK_PERM;
 	fl.l_len = 2 * (QEMU_LOCK_SHARED - QEMU_LOCK_PERM);
 	if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
-		return no_ofd_locks(errno) ? 0 : fmt_errno(e, FMT_NOOFF, "lock");
+		return no_ofd_locks(errno) ? 0 : ukit_fmt_errno(e, FMT_NOOFF, "lock");
 	if (fl.l_type == F_UNLCK)
 		return 0;
 	*byte = (uint64_t)(fl.l_start > QEMU_LOCK_PERM ? fl.l_start
@@ -117,7 +117,7 @@ int image_in_use(int fd, uint64_t *byte, struct fmt_err *e)
 	return 1;
 }
 
-int image_wrap(int fd, enum image_format fmt, uint64_t size,
+int ukit_image_wrap(int fd, enum ukit_image_format fmt, uint64_t size,
 	       const struct image_ops *ops, void *impl, struct image **out,
 	       struct fmt_err *e)
 {
@@ -126,7 +126,7 @@ int image_wrap(int fd, enum image_format fmt, uint64_t size,
 	if (img == NULL) {
 		if (ops != NULL)
 			ops->close(impl);
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	}
 	img->fmt = fmt;
 	img->fd = fd;
@@ -137,13 +137,13 @@ int image_wrap(int fd, enum image_format fmt, uint64_t size,
 	return 0;
 }
 
-int image_dup(const struct image *img, struct image **out,
+int ukit_image_dup(const struct image *img, struct image **out,
 	      struct fmt_err *e)
 {
 	struct image *d = malloc(sizeof *d);
 
 	if (d == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	*d = *img;
 	d->impl = NULL;
 	if (img->ops != NULL && img->ops->dup(img->impl, &d->impl, e) < 0) {
@@ -154,7 +154,7 @@ int image_dup(const struct image *img, struct image **out,
 	return 0;
 }
 
-void image_close(struct image *img)
+void ukit_image_close(struct image *img)
 {
 	if (img == NULL)
 		return;
@@ -163,17 +163,17 @@ void image_close(struct image *img)
 	free(img);
 }
 
-enum image_format image_format(const struct image *img)
+enum ukit_image_format ukit_image_format(const struct image *img)
 {
 	return img->fmt;
 }
 
-uint64_t image_size(const struct image *img)
+uint64_t ukit_image_size(const struct image *img)
 {
 	return img->size;
 }
 
-struct qcow2 *image_qcow2(struct image *img)
+struct qcow2 *ukit_image_qcow2(struct image *img)
 {
 	return img->fmt == IMG_QCOW2 ? img->impl : NULL;
 }
@@ -207,17 +207,17 @@ static int file_map(struct image *img, uint64_t off, struct image_extent *ext,
 	if (h < 0 || (uint64_t)h > img->size)
 		h = (off_t)img->size;
 	if ((uint64_t)h <= off)         /* file changed under us */
-		return fmt_errf(e, off, "file changed while reading");
+		return ukit_fmt_errf(e, off, "file changed while reading");
 	ext->len = (uint64_t)h - off;
 	ext->kind = EXT_DATA;
 	return 0;
 }
 
-int image_map(struct image *img, uint64_t off, struct image_extent *ext,
+int ukit_image_map(struct image *img, uint64_t off, struct image_extent *ext,
 	      struct fmt_err *e)
 {
 	if (off >= img->size)
-		return fmt_errf(e, FMT_NOOFF, "map offset 0x%" PRIx64
+		return ukit_fmt_errf(e, FMT_NOOFF, "map offset 0x%" PRIx64
 				" past the image size 0x%" PRIx64, off,
 				img->size);
 	if (img->ops != NULL)
@@ -225,23 +225,23 @@ int image_map(struct image *img, uint64_t off, struct image_extent *ext,
 	return file_map(img, off, ext, e);
 }
 
-int image_read(struct image *img, void *buf, size_t len, uint64_t off,
+int ukit_image_read(struct image *img, void *buf, size_t len, uint64_t off,
 	       struct fmt_err *e)
 {
 	uint64_t end;
 	ssize_t n;
 
 	if (ck_add(off, len, &end) || end > img->size)
-		return fmt_errf(e, FMT_NOOFF, "read of %zu bytes at 0x%" PRIx64
+		return ukit_fmt_errf(e, FMT_NOOFF, "read of %zu bytes at 0x%" PRIx64
 				" past the image size 0x%" PRIx64, len, off,
 				img->size);
 	if (img->ops != NULL)
 		return img->ops->read(img->impl, buf, len, off, e);
-	n = pread_full(img->fd, buf, len, (off_t)off);
+	n = ukit_pread_full(img->fd, buf, len, (off_t)off);
 	if (n < 0)
-		return fmt_errno(e, off, "read");
+		return ukit_fmt_errno(e, off, "read");
 	if ((size_t)n != len)
-		return fmt_errf(e, off + (uint64_t)n, "file ends early "
+		return ukit_fmt_errf(e, off + (uint64_t)n, "file ends early "
 				"(truncated while reading?)");
 	return 0;
 }

@@ -15,12 +15,12 @@
 
 #include "err.h"
 
-enum image_format {
+enum ukit_image_format {
 	IMG_RAW = 0,
 	IMG_QCOW2,
 	IMG_ELF,
 	IMG_BIN,
-	IMG_PROBE = -1,          /* image_open(): decide from content */
+	IMG_PROBE = -1,          /* ukit_image_open(): decide from content */
 };
 
 struct image_opts {
@@ -29,7 +29,7 @@ struct image_opts {
 	bool check;              /* run the qcow2 consistency check first and
 				    refuse a corrupt image (leaks pass) */
 	bool force_share;        /* no image locks: read an image that another
-				    process has open for writing (image_lock) */
+				    process has open for writing (ukit_image_lock) */
 };
 
 enum extent_kind {
@@ -49,7 +49,7 @@ struct qcow2;
 
 /*
  * A format reader behind a struct image (qcow2.c's, for one): what
- * image_map(), image_read(), image_dup() and image_close() do on it.  Raw,
+ * ukit_image_map(), ukit_image_read(), ukit_image_dup() and ukit_image_close() do on it.  Raw,
  * ELF and flat binary images are the file's bytes and need none.
  */
 struct image_ops {
@@ -67,17 +67,17 @@ struct image_ops {
  * as the file's bytes when (ops) is NULL.  imgopen.c decides which.
  * 0 and (*out), or -1 with (e).
  */
-int image_wrap(int fd, enum image_format fmt, uint64_t size,
+int ukit_image_wrap(int fd, enum ukit_image_format fmt, uint64_t size,
 	       const struct image_ops *ops, void *impl, struct image **out,
 	       struct fmt_err *e);
 
 /*
- * What opens a backing file for a format reader: image_open_chain()
+ * What opens a backing file for a format reader: ukit_image_open_chain()
  * (imgopen.h), handed down so that a reader never depends on the code
  * that picks readers.
  */
 typedef int (*image_open_fn)(int fd, const char *path,
-			     enum image_format fmt,
+			     enum ukit_image_format fmt,
 			     const struct image_opts *opts, int depth,
 			     struct image **out, struct fmt_err *e);
 
@@ -91,11 +91,11 @@ typedef int (*image_open_fn)(int fd, const char *path,
  * so no QEMU can start writing the image while it is read; a writer holds
  * 101.  The locks go with the last descriptor of the open file.  Where the
  * file system has no OFD locks there is nothing to learn, and it returns 0.
- * image_open() calls it unless (opts) says force_share.  0 or -1 with (e).
+ * ukit_image_open() calls it unless (opts) says force_share.  0 or -1 with (e).
  */
-int image_lock(int fd, struct fmt_err *e);
+int ukit_image_lock(int fd, struct fmt_err *e);
 
-/* What the messages of image_lock() and of an output in use start with. */
+/* What the messages of ukit_image_lock() and of an output in use start with. */
 #define IMAGE_IN_USE "in use: "
 
 /*
@@ -105,43 +105,43 @@ int image_lock(int fd, struct fmt_err *e);
  * first locked byte in (*byte), 0 (also where the file system has no OFD
  * locks), or -1 with (e).
  */
-int image_in_use(int fd, uint64_t *byte, struct fmt_err *e);
+int ukit_image_in_use(int fd, uint64_t *byte, struct fmt_err *e);
 
 /*
  * A second handle on the image (img) for another thread: it shares the
  * file descriptors and what the open checked (the header, the L1 table,
  * the backing chain) and has caches of its own.  Nothing is opened or
  * checked again, so a file renamed over the input meanwhile cannot slip
- * in.  Close it with image_close() before (img).  0 or -1 with (e).
+ * in.  Close it with ukit_image_close() before (img).  0 or -1 with (e).
  */
-int image_dup(const struct image *img, struct image **out,
+int ukit_image_dup(const struct image *img, struct image **out,
 	      struct fmt_err *e);
 
 /* NULL is fine. */
-void image_close(struct image *img);
+void ukit_image_close(struct image *img);
 
 /* The qcow2 reader behind (img), or NULL for other formats. */
-struct qcow2 *image_qcow2(struct image *img);
+struct qcow2 *ukit_image_qcow2(struct image *img);
 
 /* Parse "raw", "qcow2", "elf", "bin"; -1 (IMG_PROBE) if unknown. */
-enum image_format image_format_parse(const char *name);
+enum ukit_image_format ukit_image_format_parse(const char *name);
 
-enum image_format image_format(const struct image *img);
-const char *image_format_name(enum image_format fmt);   /* "raw", ... */
-uint64_t image_size(const struct image *img);           /* virtual size */
+enum ukit_image_format ukit_image_format(const struct image *img);
+const char *ukit_image_format_name(enum ukit_image_format fmt);   /* "raw", ... */
+uint64_t ukit_image_size(const struct image *img);           /* virtual size */
 
 /*
- * The extent that starts at virtual offset (off) < image_size(): its kind
+ * The extent that starts at virtual offset (off) < ukit_image_size(): its kind
  * and a length > 0 (it may stop early; callers loop).  0 or -1 with (e).
  */
-int image_map(struct image *img, uint64_t off, struct image_extent *ext,
+int ukit_image_map(struct image *img, uint64_t off, struct image_extent *ext,
 	      struct fmt_err *e);
 
 /*
  * Read (len) bytes of virtual content at (off); off + len must not pass
- * image_size().  0 or -1 with (e).
+ * ukit_image_size().  0 or -1 with (e).
  */
-int image_read(struct image *img, void *buf, size_t len, uint64_t off,
+int ukit_image_read(struct image *img, void *buf, size_t len, uint64_t off,
 	       struct fmt_err *e);
 
 #endif

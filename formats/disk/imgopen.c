@@ -3,7 +3,7 @@
  *
  * The format is decided from content (qcow2 magic, ELF magic, else raw),
  * never from the file name; "bin" only when asked for.  Every input is
- * locked the way qemu-img locks it (image_lock) unless asked not to.
+ * locked the way qemu-img locks it (ukit_image_lock) unless asked not to.
  */
 #include <stdint.h>
 #include <string.h>
@@ -16,13 +16,13 @@
 #include "imgopen.h"
 #include "qcow2.h"
 
-int image_probe(int fd, enum image_format *fmt, struct fmt_err *e)
+int ukit_image_probe(int fd, enum ukit_image_format *fmt, struct fmt_err *e)
 {
 	uint8_t m[4] = { 0 };
-	ssize_t n = pread_full(fd, m, sizeof m, 0);
+	ssize_t n = ukit_pread_full(fd, m, sizeof m, 0);
 
 	if (n < 0)
-		return fmt_errno(e, 0, "read");
+		return ukit_fmt_errno(e, 0, "read");
 	if (n == 4 && be32_load(m) == QCOW2_MAGIC)
 		*fmt = IMG_QCOW2;
 	else if (n == 4 && memcmp(m, "\177ELF", 4) == 0)
@@ -32,7 +32,7 @@ int image_probe(int fd, enum image_format *fmt, struct fmt_err *e)
 	return 0;
 }
 
-int image_open_chain(int fd, const char *path, enum image_format fmt,
+int ukit_image_open_chain(int fd, const char *path, enum ukit_image_format fmt,
 		     const struct image_opts *opts, int depth,
 		     struct image **out, struct fmt_err *e)
 {
@@ -40,15 +40,15 @@ int image_open_chain(int fd, const char *path, enum image_format fmt,
 	uint64_t size;
 
 	if (fstat(fd, &st) < 0)
-		return fmt_errno(e, FMT_NOOFF, "fstat");
+		return ukit_fmt_errno(e, FMT_NOOFF, "fstat");
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-		return fmt_errf(e, FMT_NOOFF, "not a regular file");
-	if (!(opts && opts->force_share) && image_lock(fd, e) < 0)
+		return ukit_fmt_errf(e, FMT_NOOFF, "not a regular file");
+	if (!(opts && opts->force_share) && ukit_image_lock(fd, e) < 0)
 		return -1;
-	if (fmt == IMG_PROBE && image_probe(fd, &fmt, e) < 0)
+	if (fmt == IMG_PROBE && ukit_image_probe(fd, &fmt, e) < 0)
 		return -1;
-	if (strcmp(image_format_name(fmt), "unknown") == 0)
-		return fmt_errf(e, FMT_NOOFF, "unknown image format %d", fmt);
+	if (strcmp(ukit_image_format_name(fmt), "unknown") == 0)
+		return ukit_fmt_errf(e, FMT_NOOFF, "unknown image format %d", fmt);
 	if (fmt == IMG_QCOW2) {
 		struct qcow2 *q;
 		unsigned fl = 0;
@@ -61,27 +61,27 @@ int image_open_chain(int fd, const char *path, enum image_format fmt,
 			fl |= QCOW2_CHECK_FIRST;
 		if (opts && opts->force_share)
 			fl |= QCOW2_FORCE_SHARE;
-		if (qcow2_open_depth(fd, path, fl, depth, image_open_chain,
+		if (ukit_qcow2_open_depth(fd, path, fl, depth, ukit_image_open_chain,
 				     &q, e) < 0)
 			return -1;
-		return image_wrap(fd, fmt, qcow2_header(q)->size,
-				  &qcow2_image_ops, q, out, e);
+		return ukit_image_wrap(fd, fmt, ukit_qcow2_header(q)->size,
+				  &ukit_qcow2_image_ops, q, out, e);
 	}
 	if (S_ISBLK(st.st_mode)) {
 		off_t end = lseek(fd, 0, SEEK_END);
 
 		if (end < 0)
-			return fmt_errno(e, FMT_NOOFF, "lseek");
+			return ukit_fmt_errno(e, FMT_NOOFF, "lseek");
 		size = (uint64_t)end;
 	} else {
 		size = (uint64_t)st.st_size;
 	}
-	return image_wrap(fd, fmt, size, NULL, NULL, out, e);
+	return ukit_image_wrap(fd, fmt, size, NULL, NULL, out, e);
 }
 
-int image_open(int fd, const char *path, enum image_format fmt,
+int ukit_image_open(int fd, const char *path, enum ukit_image_format fmt,
 	       const struct image_opts *opts, struct image **out,
 	       struct fmt_err *e)
 {
-	return image_open_chain(fd, path, fmt, opts, 0, out, e);
+	return ukit_image_open_chain(fd, path, fmt, opts, 0, out, e);
 }

@@ -11,21 +11,21 @@
 #include "image.h"
 
 /*
- * Open the image on (fd) (borrowed; must stay open until image_close()).
+ * Open the image on (fd) (borrowed; must stay open until ukit_image_close()).
  * (fmt) IMG_PROBE decides from content: qcow2 magic, ELF magic, else raw.
  * (opts) may be NULL.  Everything from the file is checked before it is
  * trusted.  Returns 0 and (*out), or -1 with (e) set.
  */
-int image_open(int fd, const char *path, enum image_format fmt,
+int ukit_image_open(int fd, const char *path, enum ukit_image_format fmt,
 	       const struct image_opts *opts, struct image **out,
 	       struct fmt_err *e);
 
 /*
- * image_open() for a backing chain: (depth) images already open above this
+ * ukit_image_open() for a backing chain: (depth) images already open above this
  * one (0 for a top image); qcow2 refuses chains deeper than
  * QCOW2_MAX_BACKING_DEPTH.
  */
-int image_open_chain(int fd, const char *path, enum image_format fmt,
+int ukit_image_open_chain(int fd, const char *path, enum ukit_image_format fmt,
 		     const struct image_opts *opts, int depth,
 		     struct image **out, struct fmt_err *e);
 
@@ -33,6 +33,6 @@ int image_open_chain(int fd, const char *path, enum image_format fmt,
  * The format of the file on (fd) from its first bytes: qcow2 magic, ELF
  * magic, else raw.  0 and (*fmt), or -1 with (e) when it cannot be read.
  */
-int image_probe(int fd, enum image_format *fmt, struct fmt_err *e);
+int ukit_image_probe(int fd, enum ukit_image_format *fmt, struct fmt_err *e);
 
 #endif

@@ -50,18 +50,18 @@ static int src_read(const struct src *s, void *out, size_t len, uint64_t off,
 	ssize_t n;
 
 	if (!in_bounds(off, len, s->size))
-		return fmt_errf(e, off, "truncated kernel: %s (%zu bytes at "
+		return ukit_fmt_errf(e, off, "truncated kernel: %s (%zu bytes at "
 				"0x%" PRIx64 ") ends past the end of the file "
 				"(%" PRIu64 " bytes)", what, len, off, s->size);
 	if (s->fd < 0) {
 		memcpy(out, s->buf + off, len);
 		return 0;
 	}
-	n = pread_full(s->fd, out, len, (off_t)off);
+	n = ukit_pread_full(s->fd, out, len, (off_t)off);
 	if (n < 0)
-		return fmt_errno(e, off, "read %s", what);
+		return ukit_fmt_errno(e, off, "read %s", what);
 	if ((size_t)n != len)
-		return fmt_errf(e, off, "truncated kernel: the file shrank "
+		return ukit_fmt_errf(e, off, "truncated kernel: the file shrank "
 				"while %s was read", what);
 	return 0;
 }
@@ -96,12 +96,12 @@ static int check_addrs(const struct src *s, const char *who, uint64_t hoff,
 		 bss_end = a[3], delta, foff, flen, hi;
 
 	if (header_addr < load_addr)
-		return fmt_errf(e, aoff, "%s: header_addr 0x%" PRIx64 " is "
+		return ukit_fmt_errf(e, aoff, "%s: header_addr 0x%" PRIx64 " is "
 				"below load_addr 0x%" PRIx64, who,
 				header_addr, load_addr);
 	delta = header_addr - load_addr;
 	if (delta > hoff)
-		return fmt_errf(e, aoff, "%s: header_addr - load_addr = 0x%"
+		return ukit_fmt_errf(e, aoff, "%s: header_addr - load_addr = 0x%"
 				PRIx64 " puts the load start before the file "
 				"(header at file offset 0x%" PRIx64 ")", who,
 				delta, hoff);
@@ -110,30 +110,30 @@ static int check_addrs(const struct src *s, const char *who, uint64_t hoff,
 		flen = s->size - foff;
 	} else {
 		if (load_end <= load_addr)
-			return fmt_errf(e, aoff + 8, "%s: load_end_addr 0x%"
+			return ukit_fmt_errf(e, aoff + 8, "%s: load_end_addr 0x%"
 					PRIx64 " is not above load_addr 0x%"
 					PRIx64, who, load_end, load_addr);
 		flen = load_end - load_addr;
 		if (flen > s->size - foff)
-			return fmt_errf(e, aoff + 8, "%s: loads 0x%" PRIx64
+			return ukit_fmt_errf(e, aoff + 8, "%s: loads 0x%" PRIx64
 					" bytes from file offset 0x%" PRIx64
 					", past the end of the file (%" PRIu64
 					" bytes)", who, flen, foff, s->size);
 	}
 	if (flen < hoff - foff + 12)
-		return fmt_errf(e, aoff + 8, "%s: the loaded bytes (0x%" PRIx64
+		return ukit_fmt_errf(e, aoff + 8, "%s: the loaded bytes (0x%" PRIx64
 				"-0x%" PRIx64 ") do not hold the header", who,
 				load_addr, load_addr + flen);
 	hi = load_addr + flen;
 	if (bss_end != 0) {
 		if (bss_end < hi)
-			return fmt_errf(e, aoff + 12, "%s: bss_end_addr 0x%"
+			return ukit_fmt_errf(e, aoff + 12, "%s: bss_end_addr 0x%"
 					PRIx64 " is below the end of the loaded "
 					"bytes 0x%" PRIx64, who, bss_end, hi);
 		hi = bss_end;
 	}
 	if (hi > FOUR_GIB)
-		return fmt_errf(e, aoff + 8, "%s: loads up to 0x%" PRIx64
+		return ukit_fmt_errf(e, aoff + 8, "%s: loads up to 0x%" PRIx64
 				", past 4 GiB", who, hi);
 	k->load_lo = load_addr;
 	k->load_hi = hi;
@@ -149,7 +149,7 @@ static int check_agrees(const struct seg *sg, unsigned n, const char *who,
 	for (unsigned i = 0; i < n; i++)
 		if (off >= sg[i].off && off - sg[i].off < sg[i].filesz &&
 		    sg[i].paddr + (off - sg[i].off) != addr)
-			return fmt_errf(e, aoff, "%s: header_addr 0x%" PRIx64
+			return ukit_fmt_errf(e, aoff, "%s: header_addr 0x%" PRIx64
 					" but the ELF loads the header at 0x%"
 					PRIx64 " (phdr[%u])", who, addr,
 					sg[i].paddr + (off - sg[i].off), i);
@@ -160,7 +160,7 @@ static int check_range(uint64_t lo, uint64_t hi, const char *who,
 		       uint64_t off, struct fmt_err *e)
 {
 	if (lo < HOLE_HI && hi > HOLE_LO)
-		return fmt_errf(e, off, "%s loads at 0x%" PRIx64 "-0x%" PRIx64
+		return ukit_fmt_errf(e, off, "%s loads at 0x%" PRIx64 "-0x%" PRIx64
 				", over the legacy video and BIOS area "
 				"0xa0000-0xfffff", who, lo, hi);
 	return 0;
@@ -194,7 +194,7 @@ static int find_mb1(const struct src *s, const uint8_t *head, size_t hlen,
 		k->hdr_off = o;
 		k->mb_flags = flags;
 		if (flags & MB1_UNSUPPORTED)
-			return fmt_errf(e, o + 4, "Multiboot 1 header: flags "
+			return ukit_fmt_errf(e, o + 4, "Multiboot 1 header: flags "
 					"0x%08" PRIx32 " require features GRUB "
 					"does not provide (bits 0x%04" PRIx32 ")",
 					flags, flags & MB1_UNSUPPORTED);
@@ -203,7 +203,7 @@ static int find_mb1(const struct src *s, const uint8_t *head, size_t hlen,
 			uint8_t raw[20];
 
 			if (o + 32 > hlen)
-				return fmt_errf(e, o, "truncated kernel: the "
+				return ukit_fmt_errf(e, o, "truncated kernel: the "
 						"Multiboot 1 header's address "
 						"fields (0x%zx-0x%zx) pass the "
 						"end of the file", o + 12, o + 32);
@@ -219,7 +219,7 @@ static int find_mb1(const struct src *s, const uint8_t *head, size_t hlen,
 					"Multiboot 1 header", o + 12, e) < 0)
 				return -1;
 			if (a[4] < k->load_lo || a[4] >= k->load_hi)
-				return fmt_errf(e, o + 28, "Multiboot 1 header:"
+				return ukit_fmt_errf(e, o + 28, "Multiboot 1 header:"
 						" entry_addr 0x%" PRIx32 " is "
 						"outside the loaded range 0x%"
 						PRIx64 "-0x%" PRIx64, a[4],
@@ -229,7 +229,7 @@ static int find_mb1(const struct src *s, const uint8_t *head, size_t hlen,
 		return 1;
 	}
 	if (first != UINT64_MAX)
-		fmt_errf(bad, first, "Multiboot 1 magic with a bad checksum "
+		ukit_fmt_errf(bad, first, "Multiboot 1 magic with a bad checksum "
 			 "(0x%08" PRIx32 " + 0x%08" PRIx32 " + 0x%08" PRIx32
 			 " is not 0)", MB1_MAGIC, badflags, badsum);
 	return 0;
@@ -254,7 +254,7 @@ static int find_mb2(const struct src *s, const uint8_t *head, size_t hlen,
 		sum = le32_load(head + o + 12);
 		if ((uint32_t)(MB2_MAGIC + arch + len + sum) != 0) {
 			if (bad->msg[0] == '\0')
-				fmt_errf(bad, o, "Multiboot 2 magic with a "
+				ukit_fmt_errf(bad, o, "Multiboot 2 magic with a "
 					 "bad checksum (0x%08" PRIx32 " + 0x%08"
 					 PRIx32 " + 0x%08" PRIx32 " + 0x%08"
 					 PRIx32 " is not 0)", MB2_MAGIC, arch,
@@ -262,11 +262,11 @@ static int find_mb2(const struct src *s, const uint8_t *head, size_t hlen,
 			continue;
 		}
 		if (arch != 0)
-			return fmt_errf(e, o + 4, "Multiboot 2 header: "
+			return ukit_fmt_errf(e, o + 4, "Multiboot 2 header: "
 					"architecture %" PRIu32 " is not i386 (0)",
 					arch);
 		if (len < 24 || len > hlen - o)
-			return fmt_errf(e, o + 8, "Multiboot 2 header: "
+			return ukit_fmt_errf(e, o + 8, "Multiboot 2 header: "
 					"header_length %" PRIu32 " outside 24..%zu "
 					"(the bytes left in the first %u of the "
 					"file)", len, hlen - o, UKIT_MB2_SEARCH);
@@ -279,7 +279,7 @@ static int find_mb2(const struct src *s, const uint8_t *head, size_t hlen,
 			uint32_t size = le32_load(head + t + 4);
 
 			if (size < 8 || size > end - t)
-				return fmt_errf(e, t + 4, "Multiboot 2 header: "
+				return ukit_fmt_errf(e, t + 4, "Multiboot 2 header: "
 						"tag type %u: size %" PRIu32
 						" outside 8..%" PRIu64, type,
 						size, end - t);
@@ -292,7 +292,7 @@ static int find_mb2(const struct src *s, const uint8_t *head, size_t hlen,
 				uint32_t a[4];
 
 				if (size < 24)
-					return fmt_errf(e, t + 4, "Multiboot 2 "
+					return ukit_fmt_errf(e, t + 4, "Multiboot 2 "
 							"header: address tag "
 							"size %" PRIu32 " < 24",
 							size);
@@ -312,7 +312,7 @@ static int find_mb2(const struct src *s, const uint8_t *head, size_t hlen,
 			}
 			case 3:     /* entry address */
 				if (size < 12)
-					return fmt_errf(e, t + 4, "Multiboot 2 "
+					return ukit_fmt_errf(e, t + 4, "Multiboot 2 "
 							"header: entry tag size "
 							"%" PRIu32 " < 12", size);
 				entry = le32_load(head + t + 8);
@@ -323,7 +323,7 @@ static int find_mb2(const struct src *s, const uint8_t *head, size_t hlen,
 				break;
 			default:
 				if (!(fl & 1))
-					return fmt_errf(e, t, "Multiboot 2 "
+					return ukit_fmt_errf(e, t, "Multiboot 2 "
 							"header: required tag "
 							"type %u is unknown to "
 							"GRUB", type);
@@ -331,12 +331,12 @@ static int find_mb2(const struct src *s, const uint8_t *head, size_t hlen,
 			t += (size + 7u) & ~(uint64_t)7;
 		}
 		if (!have_end)
-			return fmt_errf(e, o + 8, "Multiboot 2 header: no end "
+			return ukit_fmt_errf(e, o + 8, "Multiboot 2 header: no end "
 					"tag within header_length %" PRIu32, len);
 		if (entry != UINT64_MAX) {
 			if (have_addr && (entry < k->load_lo ||
 					  entry >= k->load_hi))
-				return fmt_errf(e, entry_off, "Multiboot 2 "
+				return ukit_fmt_errf(e, entry_off, "Multiboot 2 "
 						"header: entry_addr 0x%" PRIx64
 						" is outside the loaded range 0x%"
 						PRIx64 "-0x%" PRIx64, entry,
@@ -349,7 +349,7 @@ static int find_mb2(const struct src *s, const uint8_t *head, size_t hlen,
 					    entry - sg[i].paddr < sg[i].memsz)
 						in = true;
 				if (!in)
-					return fmt_errf(e, entry_off, "Multiboot "
+					return ukit_fmt_errf(e, entry_off, "Multiboot "
 							"2 header: entry_addr 0x%"
 							PRIx64 " is outside every "
 							"PT_LOAD segment", entry);
@@ -377,32 +377,32 @@ static int parse(const struct src *s, struct ukit_mb_kernel *out,
 	int r;
 
 	if (s->size < 52)
-		return fmt_errf(e, 0, "not an ELF file: %" PRIu64 " bytes",
+		return ukit_fmt_errf(e, 0, "not an ELF file: %" PRIu64 " bytes",
 				s->size);
 	if (src_read(s, head, hlen, 0, "the first bytes", e) < 0)
 		return -1;
 	if (memcmp(head, "\177ELF", 4) != 0)
-		return fmt_errf(e, 0, "not an ELF file (no \\177ELF magic): "
+		return ukit_fmt_errf(e, 0, "not an ELF file (no \\177ELF magic): "
 				"ukit-pack disk boots Multiboot ELF kernels");
 	if (head[4] != 1 && head[4] != 2)
-		return fmt_errf(e, 4, "unknown ELF class %u", head[4]);
+		return ukit_fmt_errf(e, 4, "unknown ELF class %u", head[4]);
 	is64 = head[4] == 2;
 	if (head[5] != 1)
-		return fmt_errf(e, 5, "ELF data encoding %u is not "
+		return ukit_fmt_errf(e, 5, "ELF data encoding %u is not "
 				"little-endian: not an x86 kernel", head[5]);
 	if (is64 && s->size < 64)
-		return fmt_errf(e, 0, "truncated kernel: ELF64 header needs 64 "
+		return ukit_fmt_errf(e, 0, "truncated kernel: ELF64 header needs 64 "
 				"bytes, the file has %" PRIu64, s->size);
 	type = le16_load(head + 16);
 	machine = le16_load(head + 18);
 	mname = ukit_mb_machine_name(machine);
 	if (machine != (is64 ? EM_X86_64_ : EM_386_))
-		return fmt_errf(e, 18, "ELF%d machine %s (%u): ukit-pack disk "
+		return ukit_fmt_errf(e, 18, "ELF%d machine %s (%u): ukit-pack disk "
 				"boots x86 kernels (ELF32 i386 or ELF64 x86-64)",
 				is64 ? 64 : 32, mname ? mname : "unknown",
 				machine);
 	if (type != ET_EXEC_)
-		return fmt_errf(e, 16, "ELF type %u is not ET_EXEC (2): GRUB's "
+		return ukit_fmt_errf(e, 16, "ELF type %u is not ET_EXEC (2): GRUB's "
 				"multiboot loads executables", type);
 	if (is64) {
 		entry = le64_load(head + 24);
@@ -416,15 +416,15 @@ static int parse(const struct src *s, struct ukit_mb_kernel *out,
 		phnum = le16_load(head + 44);
 	}
 	if (phnum == 0)
-		return fmt_errf(e, is64 ? 56 : 44, "no program headers");
+		return ukit_fmt_errf(e, is64 ? 56 : 44, "no program headers");
 	if (phnum > UKIT_MB_MAX_PHDRS)
-		return fmt_errf(e, is64 ? 56 : 44, "%u program headers: more "
+		return ukit_fmt_errf(e, is64 ? 56 : 44, "%u program headers: more "
 				"than %u", phnum, UKIT_MB_MAX_PHDRS);
 	if (phent != (is64 ? 56u : 32u))
-		return fmt_errf(e, is64 ? 54 : 42, "e_phentsize %u is not %u",
+		return ukit_fmt_errf(e, is64 ? 54 : 42, "e_phentsize %u is not %u",
 				phent, is64 ? 56u : 32u);
 	if (!in_bounds(phoff, (uint64_t)phnum * phent, s->size))
-		return fmt_errf(e, phoff, "truncated kernel: program headers "
+		return ukit_fmt_errf(e, phoff, "truncated kernel: program headers "
 				"(%u at 0x%" PRIx64 ") end past the end of the "
 				"file (%" PRIu64 " bytes)", phnum, phoff,
 				s->size);
@@ -452,28 +452,28 @@ static int parse(const struct src *s, struct ukit_mb_kernel *out,
 		if (g.memsz == 0)
 			continue;
 		if (g.filesz > g.memsz)
-			return fmt_errf(e, at, "phdr[%u]: p_filesz 0x%" PRIx64
+			return ukit_fmt_errf(e, at, "phdr[%u]: p_filesz 0x%" PRIx64
 					" > p_memsz 0x%" PRIx64, i, g.filesz,
 					g.memsz);
 		if (!in_bounds(g.off, g.filesz, s->size))
-			return fmt_errf(e, at, "truncated kernel: phdr[%u]: "
+			return ukit_fmt_errf(e, at, "truncated kernel: phdr[%u]: "
 					"segment at file offset 0x%" PRIx64
 					" (0x%" PRIx64 " bytes) ends past the end "
 					"of the file (%" PRIu64 " bytes)", i,
 					g.off, g.filesz, s->size);
 		if (ck_add(g.paddr, g.memsz, &end) || end > FOUR_GIB)
-			return fmt_errf(e, at, "phdr[%u]: loads at physical "
+			return ukit_fmt_errf(e, at, "phdr[%u]: loads at physical "
 					"0x%" PRIx64 " + 0x%" PRIx64 ", past 4 "
 					"GiB: Multiboot loads below 4 GiB", i,
 					g.paddr, g.memsz);
 		if (ck_add(g.vaddr, g.memsz, &end))
-			return fmt_errf(e, at, "phdr[%u]: p_vaddr 0x%" PRIx64
+			return ukit_fmt_errf(e, at, "phdr[%u]: p_vaddr 0x%" PRIx64
 					" + p_memsz 0x%" PRIx64 " overflows", i,
 					g.vaddr, g.memsz);
 		for (unsigned j = 0; j < nseg; j++)
 			if (g.paddr < sg[j].paddr + sg[j].memsz &&
 			    sg[j].paddr < g.paddr + g.memsz)
-				return fmt_errf(e, at, "phdr[%u] (0x%" PRIx64
+				return ukit_fmt_errf(e, at, "phdr[%u] (0x%" PRIx64
 						"-0x%" PRIx64 ") overlaps an "
 						"earlier PT_LOAD (0x%" PRIx64
 						"-0x%" PRIx64 ")", i, g.paddr,
@@ -489,7 +489,7 @@ static int parse(const struct src *s, struct ukit_mb_kernel *out,
 			hi = g.paddr + g.memsz;
 	}
 	if (nseg == 0)
-		return fmt_errf(e, phoff, "no PT_LOAD segment with bytes to load");
+		return ukit_fmt_errf(e, phoff, "no PT_LOAD segment with bytes to load");
 	k.elf_class = is64 ? 64 : 32;
 	k.machine = (uint16_t)machine;
 	k.nload = nseg;
@@ -511,17 +511,17 @@ static int parse(const struct src *s, struct ukit_mb_kernel *out,
 		if (r < 0)
 			return -1;
 		if (r == 0 && bad.msg[0] != '\0')
-			return fmt_errf(e, bad.off, "no Multiboot header: %s",
+			return ukit_fmt_errf(e, bad.off, "no Multiboot header: %s",
 					bad.msg);
 		if (r == 0)
-			return fmt_errf(e, 0, "no Multiboot header: no Multiboot "
+			return ukit_fmt_errf(e, 0, "no Multiboot header: no Multiboot "
 					"1 header (magic 0x1BADB002) in the first "
 					"%u bytes and no Multiboot 2 header (magic "
 					"0xE85250D6) in the first %u",
 					UKIT_MB1_SEARCH, UKIT_MB2_SEARCH);
 	}
 	if (k.entry == UINT64_MAX)
-		return fmt_errf(e, 24, "entry point 0x%" PRIx64 " is outside "
+		return ukit_fmt_errf(e, 24, "entry point 0x%" PRIx64 " is outside "
 				"every PT_LOAD segment", entry);
 	*out = k;
 	return 0;

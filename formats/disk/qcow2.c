@@ -2,7 +2,7 @@
  * qcow2.c: the qcow2 cluster reader.
  *
  * Trusts nothing in the file: the header is checked field by field in
- * qcow2_header_parse() (qcow2_fmt.c); L1 and L2 entries are checked against the virtual
+ * ukit_qcow2_header_parse() (qcow2_fmt.c); L1 and L2 entries are checked against the virtual
  * size, the cluster alignment and the file size before anything is read
  * through them (with extended L2 entries, the subcluster bitmap too);
  * compressed clusters are inflated into a buffer of exactly one cluster.
@@ -37,7 +37,7 @@ struct qcow2 {
 	int fd;
 	char *path;             /* a copy: a backing file's name is freed */
 	uint64_t file_size;
-	struct qcow2_header h;
+	struct ukit_qcow2_header h;
 	uint64_t l2_entries;    /* entries per L2 table */
 	uint64_t nclusters;     /* guest clusters in the virtual size */
 	int64_t ncompressed;    /* compressed clusters, -1 if not counted */
@@ -55,25 +55,25 @@ struct qcow2 {
 
 /* ---- open ------------------------------------------------------------ */
 
-bool qcow2_maybe_compressed(const struct qcow2 *q)
+bool ukit_qcow2_maybe_compressed(const struct qcow2 *q)
 {
 	if (q->ncompressed != 0)
 		return true;
-	return q->backing != NULL && image_qcow2(q->backing) != NULL &&
-	       qcow2_maybe_compressed(image_qcow2(q->backing));
+	return q->backing != NULL && ukit_image_qcow2(q->backing) != NULL &&
+	       ukit_qcow2_maybe_compressed(ukit_image_qcow2(q->backing));
 }
 
-const struct qcow2_header *qcow2_header(const struct qcow2 *q)
+const struct ukit_qcow2_header *ukit_qcow2_header(const struct qcow2 *q)
 {
 	return &q->h;
 }
 
-uint64_t qcow2_file_size(const struct qcow2 *q)
+uint64_t ukit_qcow2_file_size(const struct qcow2 *q)
 {
 	return q->file_size;
 }
 
-void qcow2_close(struct qcow2 *q)
+void ukit_qcow2_close(struct qcow2 *q)
 {
 	if (q == NULL)
 		return;
@@ -82,7 +82,7 @@ void qcow2_close(struct qcow2 *q)
 			free(q->cache[i].ent);
 		free(q->cache);
 	}
-	image_close(q->backing);
+	ukit_image_close(q->backing);
 	if (q->backing_fd >= 0)
 		close(q->backing_fd);
 	free(q->l1);
@@ -92,12 +92,12 @@ void qcow2_close(struct qcow2 *q)
 	free(q);
 }
 
-int qcow2_dup(const struct qcow2 *q, struct qcow2 **out, struct fmt_err *e)
+int ukit_qcow2_dup(const struct qcow2 *q, struct qcow2 **out, struct fmt_err *e)
 {
 	struct qcow2 *d = calloc(1, sizeof *d);
 
 	if (d == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	d->fd = q->fd;
 	d->path = strdup(q->path);
 	d->file_size = q->file_size;
@@ -113,11 +113,11 @@ int qcow2_dup(const struct qcow2 *q, struct qcow2 **out, struct fmt_err *e)
 	d->cbuf = malloc(2 * q->h.cluster_size);
 	d->dbuf = malloc(q->h.cluster_size);
 	if (!d->path || !d->l1 || !d->cache || !d->cbuf || !d->dbuf) {
-		qcow2_close(d);
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		ukit_qcow2_close(d);
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	}
-	if (q->backing != NULL && image_dup(q->backing, &d->backing, e) < 0) {
-		qcow2_close(d);
+	if (q->backing != NULL && ukit_image_dup(q->backing, &d->backing, e) < 0) {
+		ukit_qcow2_close(d);
 		return -1;
 	}
 	memcpy(d->l1, q->l1, q->h.l1_needed * 8);
@@ -139,47 +139,47 @@ static int backing_err(const struct qcow2 *q, uint64_t at,
 	snprintf(msg, sizeof msg, "%s", e->msg);
 	if (e->off != FMT_NOOFF)
 		snprintf(where, sizeof where, ":0x%" PRIx64, e->off);
-	return fmt_errf(e, at, "backing file '%.60s'%s: %s",
+	return ukit_fmt_errf(e, at, "backing file '%.60s'%s: %s",
 			q->h.backing_file, where, msg);
 }
 
 static int open_backing(struct qcow2 *q, unsigned flags, int depth,
 			struct fmt_err *e)
 {
-	const struct qcow2_header *h = &q->h;
+	const struct ukit_qcow2_header *h = &q->h;
 	char *full = NULL;
 	const char *name = h->backing_file;
-	enum image_format fmt = IMG_PROBE;
+	enum ukit_image_format fmt = IMG_PROBE;
 	struct image_opts o = { .allow_backing = true,
 				.check = (flags & QCOW2_CHECK_FIRST) != 0,
 				.force_share = (flags & QCOW2_FORCE_SHARE) != 0 };
 	int fd;
 
 	if (!(flags & QCOW2_ALLOW_BACKING) || q->open_backing == NULL)
-		return fmt_errf(e, h->backing_file_offset, "image has a "
+		return ukit_fmt_errf(e, h->backing_file_offset, "image has a "
 				"backing file '%s'; refusing to follow it "
 				"without --allow-backing", h->backing_file);
 	if (depth >= QCOW2_MAX_BACKING_DEPTH)
-		return fmt_errf(e, h->backing_file_offset, "backing chain "
+		return ukit_fmt_errf(e, h->backing_file_offset, "backing chain "
 				"deeper than %d", QCOW2_MAX_BACKING_DEPTH);
 	if (strcmp(h->backing_fmt, "raw") == 0)
 		fmt = IMG_RAW;
 	else if (strcmp(h->backing_fmt, "qcow2") == 0)
 		fmt = IMG_QCOW2;
 	else if (h->backing_fmt[0] != 0)
-		return fmt_errf(e, h->backing_file_offset, "backing file "
+		return ukit_fmt_errf(e, h->backing_file_offset, "backing file "
 				"format '%s' not supported", h->backing_fmt);
 	if (name[0] != '/' && strchr(q->path, '/') != NULL) {
 		const char *slash = strrchr(q->path, '/');
 		int dl = (int)(slash - q->path);
 
 		if (asprintf(&full, "%.*s/%s", dl, q->path, name) < 0)
-			return fmt_errf(e, FMT_NOOFF, "out of memory");
+			return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 		name = full;
 	}
 	fd = open(name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		fmt_errno(e, h->backing_file_offset, "backing file '%s'",
+		ukit_fmt_errno(e, h->backing_file_offset, "backing file '%s'",
 			  name);
 		free(full);
 		return -1;
@@ -193,7 +193,7 @@ static int open_backing(struct qcow2 *q, unsigned flags, int depth,
 		free(full);
 		/* a deeper level already named its file: pass it on */
 		if (strncmp(msg, "backing ", 8) == 0)
-			return fmt_errf(e, h->backing_file_offset, "%s", msg);
+			return ukit_fmt_errf(e, h->backing_file_offset, "%s", msg);
 		return backing_err(q, h->backing_file_offset, e);
 	}
 	free(full);
@@ -228,7 +228,7 @@ static int check_l2_unique(struct qcow2 *q, struct fmt_err *e)
 		return 0;
 	v = malloc(n * 8);
 	if (v == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	n = 0;
 	for (uint64_t i = 0; i < q->h.l1_needed; i++)
 		if (q->l1[i] & QCOW2_OFFSET_MASK)
@@ -240,7 +240,7 @@ static int check_l2_unique(struct qcow2 *q, struct fmt_err *e)
 		for (uint64_t j = 0; j < q->h.l1_needed; j++) {
 			if ((q->l1[j] & QCOW2_OFFSET_MASK) != v[i])
 				continue;
-			fmt_errf(e, q->h.l1_table_offset + j * 8, "L1 entry %"
+			ukit_fmt_errf(e, q->h.l1_table_offset + j * 8, "L1 entry %"
 				 PRIu64 ": L2 table at 0x%" PRIx64 " is "
 				 "used by another L1 entry too", j, v[i]);
 			break;
@@ -272,13 +272,13 @@ static int check_first(struct qcow2 *q, unsigned flags, struct fmt_err *e)
 	int rc = 0;
 
 	if (nb > QCOW2_CHECK_MAX_CLUSTERS)
-		return fmt_errf(e, FMT_NOOFF, "image has %" PRIu64 " host "
+		return ukit_fmt_errf(e, FMT_NOOFF, "image has %" PRIu64 " host "
 				"clusters, more than the consistency check "
 				"can count (%u); --no-check reads it without "
 				"the check", nb, QCOW2_CHECK_MAX_CLUSTERS);
-	if (qcow2_check_fd(q->fd, q->path, QCOW2_CHECK_NO_INFLATE, &r,
+	if (ukit_qcow2_check_fd(q->fd, q->path, QCOW2_CHECK_NO_INFLATE, &r,
 			   e) < 0) {
-		qcow2_check_free(&r);
+		ukit_qcow2_check_free(&r);
 		return -1;
 	}
 	if (dirty)
@@ -294,7 +294,7 @@ static int check_first(struct qcow2 *q, unsigned flags, struct fmt_err *e)
 			allowed++;
 			continue;
 		}
-		rc = fmt_errf(e, f->off, "%s%s", f->msg,
+		rc = ukit_fmt_errf(e, f->off, "%s%s", f->msg,
 			      f->kind == QCOW2_F_CORRUPTION
 			      ? " (image is corrupt; see 'ukit-pack check')"
 			      : "");
@@ -302,18 +302,18 @@ static int check_first(struct qcow2 *q, unsigned flags, struct fmt_err *e)
 	}
 	/* findings past QCOW2_CHECK_MAX_FINDINGS are only counted */
 	if (rc == 0 && (r.corruptions > allowed || r.check_errors > 0))
-		rc = fmt_errf(e, FMT_NOOFF, "%" PRIu64 " corruptions and %"
+		rc = ukit_fmt_errf(e, FMT_NOOFF, "%" PRIu64 " corruptions and %"
 			      PRIu64 " check errors (image is corrupt; see "
 			      "'ukit-pack check')", r.corruptions - allowed,
 			      r.check_errors);
 	if (rc == 0)
 		q->ncompressed = (int64_t)r.compressed_clusters;
-	qcow2_check_free(&r);
+	ukit_qcow2_check_free(&r);
 	return rc;
 }
 
 
-int qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
+int ukit_qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
 		     image_open_fn opener, struct qcow2 **out,
 		     struct fmt_err *e)
 {
@@ -323,30 +323,30 @@ int qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
 	uint64_t l1bytes;
 
 	if (fstat(fd, &st) < 0)
-		return fmt_errno(e, FMT_NOOFF, "fstat");
+		return ukit_fmt_errno(e, FMT_NOOFF, "fstat");
 	q = calloc(1, sizeof *q);
 	if (q == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	q->fd = fd;
 	q->backing_fd = -1;
 	q->open_backing = opener;
 	if ((q->path = strdup(path ? path : "")) == NULL) {
 		free(q);
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	}
 	q->ncompressed = -1;
 	q->dbuf_host = UINT64_MAX;
 	q->file_size = (uint64_t)st.st_size;
 
-	if (qcow2_header_read(fd, q->file_size, &q->h, e) < 0) {
-		qcow2_close(q);
+	if (ukit_qcow2_header_read(fd, q->file_size, &q->h, e) < 0) {
+		ukit_qcow2_close(q);
 		return -1;
 	}
 	if ((q->h.incompatible & QCOW2_INCOMPAT_CORRUPT) &&
 	    !(flags & QCOW2_ALLOW_CORRUPT)) {
-		fmt_errf(e, 72, "image is marked corrupt (incompatible "
+		ukit_fmt_errf(e, 72, "image is marked corrupt (incompatible "
 			 "feature bit 1); run 'ukit-pack check'");
-		qcow2_close(q);
+		ukit_qcow2_close(q);
 		return -1;
 	}
 	q->l2_entries = q->h.l2_entries;
@@ -358,10 +358,10 @@ int qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
 				      q->file_size)) {
 		uint64_t end = q->h.l1_table_offset + l1bytes;
 
-		fmt_errf(e, 40, "L1 table extends past end of file "
+		ukit_fmt_errf(e, 40, "L1 table extends past end of file "
 				"(0x%" PRIx64 " > 0x%" PRIx64 ")", end,
 				q->file_size);
-		qcow2_close(q);
+		ukit_qcow2_close(q);
 		return -1;
 	}
 	q->l1 = calloc(q->h.l1_needed ? q->h.l1_needed : 1, 8);
@@ -374,8 +374,8 @@ int qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
 	q->cbuf = malloc(2 * q->h.cluster_size);
 	q->dbuf = malloc(q->h.cluster_size);
 	if (!q->l1 || !q->cache || !q->cbuf || !q->dbuf) {
-		fmt_errf(e, FMT_NOOFF, "out of memory");
-		qcow2_close(q);
+		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
+		ukit_qcow2_close(q);
 		return -1;
 	}
 	for (size_t i = 0; i < q->ncache; i++)
@@ -383,11 +383,11 @@ int qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
 	if (l1bytes > 0) {
 		uint8_t *raw = (uint8_t *)q->l1;
 
-		n = pread_full(fd, raw, l1bytes, (off_t)q->h.l1_table_offset);
+		n = ukit_pread_full(fd, raw, l1bytes, (off_t)q->h.l1_table_offset);
 		if (n < 0 || (uint64_t)n != l1bytes) {
-			fmt_errno(e, q->h.l1_table_offset,
+			ukit_fmt_errno(e, q->h.l1_table_offset,
 					 "reading the L1 table");
-			qcow2_close(q);
+			ukit_qcow2_close(q);
 			return -1;
 		}
 		for (uint64_t i = 0; i < q->h.l1_needed; i++)
@@ -401,18 +401,18 @@ int qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
 		if (l2off == 0)
 			continue;
 		if (l2off & (q->h.cluster_size - 1)) {
-			fmt_errf(e, at, "L1 entry %" PRIu64 ": L2 table "
+			ukit_fmt_errf(e, at, "L1 entry %" PRIu64 ": L2 table "
 					"offset 0x%" PRIx64 " not aligned to "
 					"the cluster size", i, l2off);
-			qcow2_close(q);
+			ukit_qcow2_close(q);
 			return -1;
 		}
 		if (!in_bounds(l2off, q->h.cluster_size, q->file_size)) {
-			fmt_errf(e, at, "L1 entry %" PRIu64 ": L2 table "
+			ukit_fmt_errf(e, at, "L1 entry %" PRIu64 ": L2 table "
 					"at 0x%" PRIx64 " extends past end of "
 					"file (0x%" PRIx64 ")", i, l2off,
 					q->file_size);
-			qcow2_close(q);
+			ukit_qcow2_close(q);
 			return -1;
 		}
 		if (overlaps(l2off, q->h.cluster_size, q->h.l1_table_offset,
@@ -421,30 +421,30 @@ int qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
 			     q->h.refcount_table_offset,
 			     (uint64_t)q->h.refcount_table_clusters *
 			     q->h.cluster_size)) {
-			fmt_errf(e, at, "L1 entry %" PRIu64 ": L2 table at 0x%"
+			ukit_fmt_errf(e, at, "L1 entry %" PRIu64 ": L2 table at 0x%"
 				 PRIx64 " overlaps the L1 or refcount table",
 				 i, l2off);
-			qcow2_close(q);
+			ukit_qcow2_close(q);
 			return -1;
 		}
 	}
 	if (check_l2_unique(q, e) < 0 ||
 	    ((flags & QCOW2_CHECK_FIRST) && check_first(q, flags, e) < 0)) {
-		qcow2_close(q);
+		ukit_qcow2_close(q);
 		return -1;
 	}
 	if (q->h.has_backing && open_backing(q, flags, depth, e) < 0) {
-		qcow2_close(q);
+		ukit_qcow2_close(q);
 		return -1;
 	}
 	*out = q;
 	return 0;
 }
 
-int qcow2_open(int fd, const char *path, unsigned flags, struct qcow2 **out,
+int ukit_qcow2_open(int fd, const char *path, unsigned flags, struct qcow2 **out,
 	       struct fmt_err *e)
 {
-	return qcow2_open_depth(fd, path, flags, 0, NULL, out, e);
+	return ukit_qcow2_open_depth(fd, path, flags, 0, NULL, out, e);
 }
 
 /* ---- clusters -------------------------------------------------------- */
@@ -469,14 +469,14 @@ static int l2_get(struct qcow2 *q, uint64_t l1i, const uint64_t **ent,
 	if (s->ent == NULL) {
 		s->ent = malloc(q->h.cluster_size);
 		if (s->ent == NULL)
-			return fmt_errf(e, FMT_NOOFF, "out of memory");
+			return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	}
 	s->l1i = UINT64_MAX;
-	n = pread_full(q->fd, s->ent, q->h.cluster_size, (off_t)l2off);
+	n = ukit_pread_full(q->fd, s->ent, q->h.cluster_size, (off_t)l2off);
 	if (n < 0)
-		return fmt_errno(e, l2off, "reading L2 table");
+		return ukit_fmt_errno(e, l2off, "reading L2 table");
 	if ((uint64_t)n != q->h.cluster_size)
-		return fmt_errf(e, l2off, "L2 table extends past end of file "
+		return ukit_fmt_errf(e, l2off, "L2 table extends past end of file "
 				"(0x%" PRIx64 " > 0x%" PRIx64 ")",
 				l2off + q->h.cluster_size, q->file_size);
 	for (uint64_t i = 0; i < q->h.cluster_size / 8; i++)
@@ -494,19 +494,19 @@ static int l2_get(struct qcow2 *q, uint64_t l1i, const uint64_t **ent,
  * allocated without a host cluster, is refused (qemu-img check calls both
  * corruptions).  0 or -1 with (e).
  */
-static int subclusters(struct qcow2_cluster *c, uint64_t host,
+static int subclusters(struct ukit_qcow2_cluster *c, uint64_t host,
 		       uint64_t bitmap, uint64_t vc, uint64_t cs, uint64_t at,
 		       struct fmt_err *e)
 {
 	uint32_t alloc = (uint32_t)bitmap, zero = (uint32_t)(bitmap >> 32);
 
 	if (alloc & zero)
-		return fmt_errf(e, at, "L2 entry for guest offset 0x%" PRIx64
+		return ukit_fmt_errf(e, at, "L2 entry for guest offset 0x%" PRIx64
 				": subcluster bitmap 0x%016" PRIx64 " marks "
 				"subclusters both allocated and zero",
 				vc * cs, bitmap);
 	if (host == 0 && alloc != 0)
-		return fmt_errf(e, at, "L2 entry for guest offset 0x%" PRIx64
+		return ukit_fmt_errf(e, at, "L2 entry for guest offset 0x%" PRIx64
 				": subcluster bitmap 0x%016" PRIx64 " marks "
 				"subclusters allocated in an unallocated "
 				"cluster", vc * cs, bitmap);
@@ -523,7 +523,7 @@ static int subclusters(struct qcow2_cluster *c, uint64_t host,
 	return 0;
 }
 
-int qcow2_cluster(struct qcow2 *q, uint64_t vc, struct qcow2_cluster *c,
+int ukit_qcow2_cluster(struct qcow2 *q, uint64_t vc, struct ukit_qcow2_cluster *c,
 		  struct fmt_err *e)
 {
 	uint64_t l1i = vc / q->l2_entries, l2i = vc % q->l2_entries;
@@ -533,7 +533,7 @@ int qcow2_cluster(struct qcow2 *q, uint64_t vc, struct qcow2_cluster *c,
 
 	memset(c, 0, sizeof *c);
 	if (vc >= q->nclusters)
-		return fmt_errf(e, FMT_NOOFF, "guest cluster %" PRIu64
+		return ukit_fmt_errf(e, FMT_NOOFF, "guest cluster %" PRIu64
 				" past the virtual size", vc);
 	if (l2_get(q, l1i, &l2, e) < 0)
 		return -1;
@@ -549,16 +549,16 @@ int qcow2_cluster(struct qcow2 *q, uint64_t vc, struct qcow2_cluster *c,
 		uint64_t ns;
 
 		if (bitmap != 0)
-			return fmt_errf(e, at + 8, "L2 entry for guest offset "
+			return ukit_fmt_errf(e, at + 8, "L2 entry for guest offset "
 					"0x%" PRIx64 ": compressed cluster with "
 					"subcluster bitmap 0x%016" PRIx64
 					" (must be 0)", vc * cs, bitmap);
-		qcow2_compressed_desc(q->h.cluster_bits, ent, &host, &ns);
+		ukit_qcow2_compressed_desc(q->h.cluster_bits, ent, &host, &ns);
 		c->type = QCOW2_C_COMPRESSED;
 		c->host = host;
 		c->csize = ns * 512 - (host & 511);
 		if (host == 0 || host >= q->file_size)
-			return fmt_errf(e, at, "L2 entry for guest offset 0x%"
+			return ukit_fmt_errf(e, at, "L2 entry for guest offset 0x%"
 					PRIx64 ": compressed data at 0x%" PRIx64
 					" past end of file (0x%" PRIx64 ")",
 					vc * cs, host, q->file_size);
@@ -581,11 +581,11 @@ int qcow2_cluster(struct qcow2 *q, uint64_t vc, struct qcow2_cluster *c,
 		c->type = QCOW2_C_NORMAL;
 	}
 	if (host & (cs - 1))
-		return fmt_errf(e, at, "L2 entry for guest offset 0x%" PRIx64
+		return ukit_fmt_errf(e, at, "L2 entry for guest offset 0x%" PRIx64
 				": data offset 0x%" PRIx64 " not aligned to "
 				"the cluster size", vc * cs, host);
 	if (host >= q->file_size)
-		return fmt_errf(e, at, "L2 entry for guest offset 0x%" PRIx64
+		return ukit_fmt_errf(e, at, "L2 entry for guest offset 0x%" PRIx64
 				": data at 0x%" PRIx64 " past end of file "
 				"(0x%" PRIx64 ")", vc * cs, host,
 				q->file_size);
@@ -605,18 +605,18 @@ static enum extent_kind kind_of(const struct qcow2 *q, enum qcow2_ctype t)
 	}
 }
 
-int qcow2_map(struct qcow2 *q, uint64_t off, struct image_extent *ext,
+int ukit_qcow2_map(struct qcow2 *q, uint64_t off, struct image_extent *ext,
 	      struct fmt_err *e)
 {
 	uint64_t cs = q->h.cluster_size, vc = off / cs, end;
 	uint64_t span = q->l2_entries;    /* clusters per L1 entry */
-	struct qcow2_cluster c;
+	struct ukit_qcow2_cluster c;
 	enum extent_kind k;
 
 	if (off >= q->h.size)
-		return fmt_errf(e, FMT_NOOFF, "map offset 0x%" PRIx64
+		return ukit_fmt_errf(e, FMT_NOOFF, "map offset 0x%" PRIx64
 				" past the virtual size", off);
-	if (qcow2_cluster(q, vc, &c, e) < 0)
+	if (ukit_qcow2_cluster(q, vc, &c, e) < 0)
 		return -1;
 	k = kind_of(q, c.type);
 	vc++;
@@ -632,7 +632,7 @@ int qcow2_map(struct qcow2 *q, uint64_t off, struct image_extent *ext,
 			vc += span;
 			continue;
 		}
-		if (qcow2_cluster(q, vc, &c, e) < 0)
+		if (ukit_qcow2_cluster(q, vc, &c, e) < 0)
 			return -1;
 		if (kind_of(q, c.type) != k)
 			break;
@@ -648,7 +648,7 @@ int qcow2_map(struct qcow2 *q, uint64_t off, struct image_extent *ext,
 }
 
 /* The type of subcluster (i) of a MIXED cluster (c). */
-static enum qcow2_ctype sc_type(const struct qcow2_cluster *c, unsigned i)
+static enum qcow2_ctype sc_type(const struct ukit_qcow2_cluster *c, unsigned i)
 {
 	if (c->alloc & (1u << i))
 		return QCOW2_C_NORMAL;
@@ -656,7 +656,7 @@ static enum qcow2_ctype sc_type(const struct qcow2_cluster *c, unsigned i)
 }
 
 /* Read the bytes of cluster (c) from (coff) into (buf, len). */
-static int read_cluster(struct qcow2 *q, const struct qcow2_cluster *c,
+static int read_cluster(struct qcow2 *q, const struct ukit_qcow2_cluster *c,
 			uint64_t vc, uint64_t coff, uint8_t *buf, size_t len,
 			struct fmt_err *e)
 {
@@ -667,13 +667,13 @@ static int read_cluster(struct qcow2 *q, const struct qcow2_cluster *c,
 	case QCOW2_C_HOLE:
 		if (q->backing) {
 			uint64_t voff = vc * cs + coff;
-			uint64_t bsize = image_size(q->backing);
+			uint64_t bsize = ukit_image_size(q->backing);
 			size_t in = 0;
 
 			if (voff < bsize)
 				in = (size_t)(bsize - voff < len ?
 					      bsize - voff : len);
-			if (in && image_read(q->backing, buf, in, voff, e) < 0)
+			if (in && ukit_image_read(q->backing, buf, in, voff, e) < 0)
 				return backing_err(q, FMT_NOOFF, e);
 			memset(buf + in, 0, len - in);
 			return 0;
@@ -683,12 +683,12 @@ static int read_cluster(struct qcow2 *q, const struct qcow2_cluster *c,
 		memset(buf, 0, len);
 		return 0;
 	case QCOW2_C_NORMAL:
-		n = pread_full(q->fd, buf, len, (off_t)(c->host + coff));
+		n = ukit_pread_full(q->fd, buf, len, (off_t)(c->host + coff));
 		if (n < 0)
-			return fmt_errno(e, c->host + coff, "read");
+			return ukit_fmt_errno(e, c->host + coff, "read");
 		/* a last cluster cut short by the end of file reads as
 		 * zeros, as in qemu; a cluster starting past EOF was
-		 * refused by qcow2_cluster() */
+		 * refused by ukit_qcow2_cluster() */
 		memset(buf + n, 0, len - (size_t)n);
 		return 0;
 	case QCOW2_C_COMPRESSED:
@@ -700,10 +700,10 @@ static int read_cluster(struct qcow2 *q, const struct qcow2_cluster *c,
 			if (c->host + csize > q->file_size)
 				csize = q->file_size - c->host;
 			q->dbuf_host = UINT64_MAX;
-			n = pread_full(q->fd, q->cbuf, csize, (off_t)c->host);
+			n = ukit_pread_full(q->fd, q->cbuf, csize, (off_t)c->host);
 			if (n < 0)
-				return fmt_errno(e, c->host, "read");
-			if (qcow2_decompress(q->h.compression_type, q->cbuf,
+				return ukit_fmt_errno(e, c->host, "read");
+			if (ukit_qcow2_decompress(q->h.compression_type, q->cbuf,
 					     (size_t)n, q->dbuf, cs, c->host,
 					     e) < 0)
 				return -1;
@@ -716,7 +716,7 @@ static int read_cluster(struct qcow2 *q, const struct qcow2_cluster *c,
 		for (size_t done = 0; done < len;) {
 			uint64_t scs = cs / QCOW2_SUBCLUSTERS, pos = coff + done;
 			unsigned i = (unsigned)(pos / scs), j = i + 1;
-			struct qcow2_cluster sub = { .host = c->host };
+			struct ukit_qcow2_cluster sub = { .host = c->host };
 			size_t run;
 
 			sub.type = sc_type(c, i);
@@ -731,33 +731,33 @@ static int read_cluster(struct qcow2 *q, const struct qcow2_cluster *c,
 		}
 		return 0;
 	}
-	return fmt_errf(e, FMT_NOOFF, "bad cluster type");
+	return ukit_fmt_errf(e, FMT_NOOFF, "bad cluster type");
 }
 
-int qcow2_read(struct qcow2 *q, void *buf, size_t len, uint64_t off,
+int ukit_qcow2_read(struct qcow2 *q, void *buf, size_t len, uint64_t off,
 	       struct fmt_err *e)
 {
 	uint64_t cs = q->h.cluster_size, end;
 	uint8_t *p = buf;
 
 	if (ck_add(off, len, &end) || end > q->h.size)
-		return fmt_errf(e, FMT_NOOFF, "read of %zu bytes at 0x%" PRIx64
+		return ukit_fmt_errf(e, FMT_NOOFF, "read of %zu bytes at 0x%" PRIx64
 				" past the virtual size 0x%" PRIx64, len, off,
 				q->h.size);
 	while (len > 0) {
 		uint64_t vc = off / cs, coff = off % cs;
 		size_t n = (size_t)(cs - coff < len ? cs - coff : len);
-		struct qcow2_cluster c;
+		struct ukit_qcow2_cluster c;
 
-		if (qcow2_cluster(q, vc, &c, e) < 0)
+		if (ukit_qcow2_cluster(q, vc, &c, e) < 0)
 			return -1;
 		/* contiguous host clusters: one pread for the run */
 		while (c.type == QCOW2_C_NORMAL && n < len &&
 		       n < QCOW2_READ_RUN_MAX) {
-			struct qcow2_cluster c2;
+			struct ukit_qcow2_cluster c2;
 			uint64_t next = (off + n) / cs;
 
-			if (qcow2_cluster(q, next, &c2, e) < 0)
+			if (ukit_qcow2_cluster(q, next, &c2, e) < 0)
 				return -1;
 			if (c2.type != QCOW2_C_NORMAL ||
 			    c2.host != c.host + (next - vc) * cs ||
@@ -779,20 +779,20 @@ int qcow2_read(struct qcow2 *q, void *buf, size_t len, uint64_t off,
 static int ops_map(void *q, uint64_t off, struct image_extent *ext,
 		   struct fmt_err *e)
 {
-	return qcow2_map(q, off, ext, e);
+	return ukit_qcow2_map(q, off, ext, e);
 }
 
 static int ops_read(void *q, void *buf, size_t len, uint64_t off,
 		    struct fmt_err *e)
 {
-	return qcow2_read(q, buf, len, off, e);
+	return ukit_qcow2_read(q, buf, len, off, e);
 }
 
 static int ops_dup(const void *q, void **out, struct fmt_err *e)
 {
 	struct qcow2 *d;
 
-	if (qcow2_dup(q, &d, e) < 0)
+	if (ukit_qcow2_dup(q, &d, e) < 0)
 		return -1;
 	*out = d;
 	return 0;
@@ -800,9 +800,9 @@ static int ops_dup(const void *q, void **out, struct fmt_err *e)
 
 static void ops_close(void *q)
 {
-	qcow2_close(q);
+	ukit_qcow2_close(q);
 }
 
-const struct image_ops qcow2_image_ops = {
+const struct image_ops ukit_qcow2_image_ops = {
 	.map = ops_map, .read = ops_read, .dup = ops_dup, .close = ops_close,
 };

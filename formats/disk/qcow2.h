@@ -4,7 +4,7 @@
  * entries (subclusters).
  *
  * Everything in the file is hostile: the header is checked in one place
- * (qcow2_header_parse), every table and data offset is compared with the
+ * (ukit_qcow2_header_parse), every table and data offset is compared with the
  * file size before it is read, and memory is bounded by the named limits
  * below, never by a size field.
  */
@@ -60,8 +60,8 @@
 #define QCOW2_AUTOCLEAR_BITMAPS 0x1ULL   /* the bitmaps extension is valid */
 #define QCOW2_EXT_DATA_FILE    0x44415441U
 
-/* The decoded header; every field has passed qcow2_header_parse(). */
-struct qcow2_header {
+/* The decoded header; every field has passed ukit_qcow2_header_parse(). */
+struct ukit_qcow2_header {
 	uint32_t version;               /* 2 or 3 */
 	uint64_t backing_file_offset;
 	uint32_t backing_file_size;
@@ -107,8 +107,8 @@ struct qcow2_header {
  * bounds, extensions.
  * Returns 0 and (*h), or -1 with (e) pointing at the offending field.
  */
-int qcow2_header_parse(const uint8_t *buf, size_t len,
-		       struct qcow2_header *h, struct fmt_err *e);
+int ukit_qcow2_header_parse(const uint8_t *buf, size_t len,
+		       struct ukit_qcow2_header *h, struct fmt_err *e);
 
 /*
  * Read the first cluster of the file on (fd) of (fsize) bytes (at most
@@ -116,7 +116,7 @@ int qcow2_header_parse(const uint8_t *buf, size_t len,
  * with (e) when the file cannot be read (or memory runs out); -2 with (e)
  * when the header is refused.
  */
-int qcow2_header_read(int fd, uint64_t fsize, struct qcow2_header *h,
+int ukit_qcow2_header_read(int fd, uint64_t fsize, struct ukit_qcow2_header *h,
 		      struct fmt_err *e);
 
 /* One entry of the bitmap directory. */
@@ -135,7 +135,7 @@ struct qcow2_bitmap {
  * h->bitmap_dir_offset): fills (b) and moves (*pos) to the next entry.
  * 0, or -1 with (e) (offset relative to the directory start (base)).
  */
-int qcow2_bitmap_entry(const uint8_t *dir, size_t len, size_t *pos,
+int ukit_qcow2_bitmap_entry(const uint8_t *dir, size_t len, size_t *pos,
 		       uint64_t base, struct qcow2_bitmap *b,
 		       struct fmt_err *e);
 
@@ -145,7 +145,7 @@ int qcow2_bitmap_entry(const uint8_t *dir, size_t len, size_t *pos,
  * with (e) when it cannot be read (or memory runs out); -2 with (e) when
  * it is empty, larger than QCOW2_BITMAP_DIR_MAX or past end of file.
  */
-int qcow2_bitmap_dir_read(int fd, const struct qcow2_header *h,
+int ukit_qcow2_bitmap_dir_read(int fd, const struct ukit_qcow2_header *h,
 			  uint64_t fsize, uint8_t **dir, struct fmt_err *e);
 
 /* One entry of the snapshot table. */
@@ -169,14 +169,14 @@ struct qcow2_snapshot {
  * Bytes of the snapshot table entry whose first QCOW2_SNAPSHOT_HDR bytes
  * are (hdr): header, extra data, id and name, padded to 8.
  */
-uint64_t qcow2_snapshot_len(const uint8_t *hdr);
+uint64_t ukit_qcow2_snapshot_len(const uint8_t *hdr);
 
 /*
  * The snapshot table entry at (*pos) of (tab, len) (read from
  * h->snapshots_offset): fills (s), pointing into (tab), and moves (*pos)
  * to the next entry.  0, or -1 with (e) (offset (base) + position).
  */
-int qcow2_snapshot_entry(const uint8_t *tab, size_t len, size_t *pos,
+int ukit_qcow2_snapshot_entry(const uint8_t *tab, size_t len, size_t *pos,
 			 uint64_t base, struct qcow2_snapshot *s,
 			 struct fmt_err *e);
 
@@ -185,11 +185,11 @@ int qcow2_snapshot_entry(const uint8_t *tab, size_t len, size_t *pos,
  * file on (fd) of (fsize) bytes: at most QCOW2_SNAPSHOTS_MAX_BYTES, up to
  * the end of the file, into (*tab, *len) (malloc'd).  0, or -1 with (e).
  */
-int qcow2_snapshots_read(int fd, const struct qcow2_header *h,
+int ukit_qcow2_snapshots_read(int fd, const struct ukit_qcow2_header *h,
 			 uint64_t fsize, uint8_t **tab, size_t *len,
 			 struct fmt_err *e);
 
-/* qcow2_open() flags */
+/* ukit_qcow2_open() flags */
 #define QCOW2_ALLOW_BACKING 0x1   /* follow a backing file, read-only */
 #define QCOW2_ALLOW_CORRUPT 0x2   /* open images with the corrupt bit */
 #define QCOW2_CHECK_FIRST   0x4   /* refuse what qcow2_check() calls corrupt */
@@ -201,34 +201,34 @@ struct qcow2;
  * Open the qcow2 image on (fd) (borrowed; must outlive the handle) named
  * (path) (borrowed, for messages and for a relative backing file name).
  * Reads the header and the L1 table and checks them against the file size.
- * A backing file is refused (qcow2_open()) or, with QCOW2_ALLOW_BACKING,
- * opened through (opener) at (depth) + 1 (qcow2_open_depth()).
+ * A backing file is refused (ukit_qcow2_open()) or, with QCOW2_ALLOW_BACKING,
+ * opened through (opener) at (depth) + 1 (ukit_qcow2_open_depth()).
  * Returns 0 and (*out), or -1 with (e).
  */
-int qcow2_open(int fd, const char *path, unsigned flags, struct qcow2 **out,
+int ukit_qcow2_open(int fd, const char *path, unsigned flags, struct qcow2 **out,
 	       struct fmt_err *e);
-int qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
+int ukit_qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
 		     image_open_fn opener, struct qcow2 **out,
 		     struct fmt_err *e);
 
-/* qcow2 behind the image interface (image_wrap()). */
-extern const struct image_ops qcow2_image_ops;
+/* qcow2 behind the image interface (ukit_image_wrap()). */
+extern const struct image_ops ukit_qcow2_image_ops;
 
 /* NULL is fine. */
-void qcow2_close(struct qcow2 *q);
+void ukit_qcow2_close(struct qcow2 *q);
 
-/* image_dup() for qcow2: a handle sharing (q)'s descriptors.  0 or -1. */
-int qcow2_dup(const struct qcow2 *q, struct qcow2 **out, struct fmt_err *e);
+/* ukit_image_dup() for qcow2: a handle sharing (q)'s descriptors.  0 or -1. */
+int ukit_qcow2_dup(const struct qcow2 *q, struct qcow2 **out, struct fmt_err *e);
 
-const struct qcow2_header *qcow2_header(const struct qcow2 *q);
+const struct ukit_qcow2_header *ukit_qcow2_header(const struct qcow2 *q);
 
 /*
  * False when the consistency check at open (QCOW2_CHECK_FIRST) found no
  * compressed cluster in the active layer, in (q) or its backing chain:
  * reading it is copying, not inflating.  True otherwise.
  */
-bool qcow2_maybe_compressed(const struct qcow2 *q);
-uint64_t qcow2_file_size(const struct qcow2 *q);
+bool ukit_qcow2_maybe_compressed(const struct qcow2 *q);
+uint64_t ukit_qcow2_file_size(const struct qcow2 *q);
 
 /* One guest cluster, as its L2 entry describes it. */
 enum qcow2_ctype {
@@ -239,7 +239,7 @@ enum qcow2_ctype {
 	QCOW2_C_MIXED,          /* extended L2: subclusters of more than one
 				 * kind, see (alloc) and (zero) */
 };
-struct qcow2_cluster {
+struct ukit_qcow2_cluster {
 	enum qcow2_ctype type;
 	uint64_t host;          /* NORMAL, COMPRESSED, MIXED (or 0); 0 otherwise */
 	uint64_t csize;         /* COMPRESSED: bytes of compressed data */
@@ -253,7 +253,7 @@ struct qcow2_cluster {
  * Describe guest cluster number (vc) (< clusters in the virtual size).
  * Checks the L2 table and the entry (alignment, end of file).  0 or -1.
  */
-int qcow2_cluster(struct qcow2 *q, uint64_t vc, struct qcow2_cluster *c,
+int ukit_qcow2_cluster(struct qcow2 *q, uint64_t vc, struct ukit_qcow2_cluster *c,
 		  struct fmt_err *e);
 
 /*
@@ -261,7 +261,7 @@ int qcow2_cluster(struct qcow2 *q, uint64_t vc, struct qcow2_cluster *c,
  * backing file), zeros (zero flag) or data, merged over neighbouring
  * clusters of the same kind.  0 or -1 with (e).
  */
-int qcow2_map(struct qcow2 *q, uint64_t off, struct image_extent *ext,
+int ukit_qcow2_map(struct qcow2 *q, uint64_t off, struct image_extent *ext,
 	      struct fmt_err *e);
 
 /*
@@ -269,18 +269,18 @@ int qcow2_map(struct qcow2 *q, uint64_t off, struct image_extent *ext,
  * Not thread safe on one handle (it caches L2 tables and one
  * decompressed cluster); separate handles are independent.  0 or -1.
  */
-int qcow2_read(struct qcow2 *q, void *buf, size_t len, uint64_t off,
+int ukit_qcow2_read(struct qcow2 *q, void *buf, size_t len, uint64_t off,
 	       struct fmt_err *e);
 
 /*
  * Decompress one compressed cluster: (in, inlen) with (type) into exactly
  * (outlen) bytes at (out).  0, or -1 with (e) (offset (off) reported).
  */
-int qcow2_decompress(int type, const uint8_t *in, size_t inlen, uint8_t *out,
+int ukit_qcow2_decompress(int type, const uint8_t *in, size_t inlen, uint8_t *out,
 		     size_t outlen, uint64_t off, struct fmt_err *e);
 
 /* Bits of a compressed L2 entry: host offset and sector count. */
-void qcow2_compressed_desc(uint32_t cluster_bits, uint64_t l2e,
+void ukit_qcow2_compressed_desc(uint32_t cluster_bits, uint64_t l2e,
 			   uint64_t *host, uint64_t *nsectors);
 
 /* ---- consistency check (qcow2_check.c) ------------------------------ */
@@ -288,7 +288,7 @@ void qcow2_compressed_desc(uint32_t cluster_bits, uint64_t l2e,
 #define QCOW2_CHECK_MAX_CLUSTERS (12u << 20)  /* host clusters: 3 B each */
 #define QCOW2_CHECK_MAX_FINDINGS 1000         /* kept; the rest counted */
 
-/* qcow2_check_fd() flags */
+/* ukit_qcow2_check_fd() flags */
 #define QCOW2_CHECK_NO_INFLATE 0x1  /* do not inflate compressed clusters */
 
 enum qcow2_finding_kind {
@@ -312,7 +312,7 @@ struct qcow2_finding {
 
 struct qcow2_check {
 	bool header_ok;          /* header parsed; (h) valid */
-	struct qcow2_header h;
+	struct ukit_qcow2_header h;
 	uint64_t file_size;
 	uint64_t corruptions, leaks, check_errors;
 	uint64_t refcount_only;       /* of the corruptions */
@@ -335,10 +335,10 @@ struct qcow2_check {
  * (flags) QCOW2_CHECK_NO_INFLATE leaves out the inflating (a reader
  * inflates what it reads anyway).  Returns 0 with (*r) filled (findings
  * may be empty or not), or -1 with (e) when the check itself could not run
- * (I/O error, memory limit).  Free (r) with qcow2_check_free() either way.
+ * (I/O error, memory limit).  Free (r) with ukit_qcow2_check_free() either way.
  */
-int qcow2_check_fd(int fd, const char *path, unsigned flags,
+int ukit_qcow2_check_fd(int fd, const char *path, unsigned flags,
 		   struct qcow2_check *r, struct fmt_err *e);
-void qcow2_check_free(struct qcow2_check *r);
+void ukit_qcow2_check_free(struct qcow2_check *r);
 
 #endif

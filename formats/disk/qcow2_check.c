@@ -46,7 +46,7 @@ static const char *const owner_name[] = {
 struct ck {
 	int fd;
 	struct qcow2_check *r;
-	const struct qcow2_header *h;
+	const struct ukit_qcow2_header *h;
 	uint64_t cs;             /* cluster size */
 	uint64_t fsize;
 	uint64_t nb;             /* entries in ref/own */
@@ -148,10 +148,10 @@ static void inc(struct ck *k, uint64_t off, uint64_t size, int kind,
 static int rd(struct ck *k, void *buf, size_t len, uint64_t off,
 	      struct fmt_err *e)
 {
-	ssize_t n = pread_full(k->fd, buf, len, (off_t)off);
+	ssize_t n = ukit_pread_full(k->fd, buf, len, (off_t)off);
 
 	if (n < 0)
-		return fmt_errno(e, off, "read");
+		return ukit_fmt_errno(e, off, "read");
 	memset((uint8_t *)buf + n, 0, len - (size_t)n);
 	return 0;
 }
@@ -171,7 +171,7 @@ static int check_compressed(struct ck *k, uint64_t host, uint64_t csize,
 	if (rd(k, k->cbuf, n, host, e) < 0)
 		return -1;
 	k->last_coff = host;
-	if (qcow2_decompress(k->h->compression_type, k->cbuf, n, k->dbuf,
+	if (ukit_qcow2_decompress(k->h->compression_type, k->cbuf, n, k->dbuf,
 			     k->cs, host, &de) < 0)
 		finding(k, QCOW2_F_CORRUPTION, host, "%s (L2 entry at 0x%"
 			PRIx64 ")", de.msg, at);
@@ -206,7 +206,7 @@ static int walk_l2(struct ck *k, uint64_t l2off, bool active,
 					" (must be 0)", ent, bitmap);
 				continue;
 			}
-			qcow2_compressed_desc(k->h->cluster_bits, ent, &host,
+			ukit_qcow2_compressed_desc(k->h->cluster_bits, ent, &host,
 					      &ns);
 			start = host & ~511ULL;
 			inc(k, start, ns * 512, O_COMPRESSED, -1, at);
@@ -334,7 +334,7 @@ static int walk_l1(struct ck *k, uint64_t l1off, uint64_t l1n, bool active,
 
 static int walk_snapshots(struct ck *k, struct fmt_err *e)
 {
-	const struct qcow2_header *h = k->h;
+	const struct ukit_qcow2_header *h = k->h;
 	uint64_t off = h->snapshots_offset;
 	uint8_t s[QCOW2_SNAPSHOT_HDR];
 
@@ -352,7 +352,7 @@ static int walk_snapshots(struct ck *k, struct fmt_err *e)
 			return -1;
 		l1off = be64_load(s);
 		l1n = be32_load(s + 8);
-		len = qcow2_snapshot_len(s);
+		len = ukit_qcow2_snapshot_len(s);
 		if (l1n > QCOW2_MAX_L1_BYTES / 8)
 			finding(k, QCOW2_F_CORRUPTION, off + 8, "snapshot %"
 				PRIu32 ": l1_size %" PRIu32 " too large", i,
@@ -378,7 +378,7 @@ static int walk_snapshots(struct ck *k, struct fmt_err *e)
  */
 static int walk_bitmaps(struct ck *k, struct fmt_err *e)
 {
-	const struct qcow2_header *h = k->h;
+	const struct ukit_qcow2_header *h = k->h;
 	uint64_t at0 = h->bitmaps_ext, dsize = h->bitmap_dir_size;
 	uint64_t doff = h->bitmap_dir_offset;
 	struct fmt_err de = { .path = e->path, .off = FMT_NOOFF };
@@ -387,7 +387,7 @@ static int walk_bitmaps(struct ck *k, struct fmt_err *e)
 	uint8_t *dir;
 	int rc = -1;
 
-	switch (qcow2_bitmap_dir_read(k->fd, h, k->fsize, &dir, &de)) {
+	switch (ukit_qcow2_bitmap_dir_read(k->fd, h, k->fsize, &dir, &de)) {
 	case -1:
 		*e = de;
 		return -1;
@@ -397,14 +397,14 @@ static int walk_bitmaps(struct ck *k, struct fmt_err *e)
 	}
 	inc(k, doff, dsize, O_BITMAPDIR, -1, at0);
 	if ((b = malloc(sizeof *b)) == NULL) {
-		fmt_errf(e, FMT_NOOFF, "out of memory");
+		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 		goto fail;
 	}
 	for (uint32_t i = 0; i < h->nb_bitmaps; i++) {
 		struct fmt_err be = { .off = FMT_NOOFF };
 		uint64_t toff, tsize, at = doff + pos;
 
-		if (qcow2_bitmap_entry(dir, dsize, &pos, doff, b, &be) < 0) {
+		if (ukit_qcow2_bitmap_entry(dir, dsize, &pos, doff, b, &be) < 0) {
 			finding(k, QCOW2_F_CORRUPTION, be.off, "bitmap %"
 				PRIu32 ": %s", i, be.msg);
 			break;
@@ -488,7 +488,7 @@ static int stored(struct ck *k, uint64_t c, uint64_t *out, struct fmt_err *e)
 
 static int check_refcounts(struct ck *k, struct fmt_err *e)
 {
-	const struct qcow2_header *h = k->h;
+	const struct ukit_qcow2_header *h = k->h;
 	uint64_t rtbytes = (uint64_t)h->refcount_table_clusters * k->cs;
 	uint64_t highest = 0;
 	bool any = false;
@@ -498,7 +498,7 @@ static int check_refcounts(struct ck *k, struct fmt_err *e)
 	k->rt_entries = rtbytes / 8;
 	k->reftable = calloc(1, rtbytes);
 	if (k->reftable == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	if (h->refcount_table_offset < k->fsize) {
 		uint64_t n = k->fsize - h->refcount_table_offset;
 
@@ -577,7 +577,7 @@ static int check_refcounts(struct ck *k, struct fmt_err *e)
 	return 0;
 }
 
-void qcow2_check_free(struct qcow2_check *r)
+void ukit_qcow2_check_free(struct qcow2_check *r)
 {
 	if (r == NULL)
 		return;
@@ -586,7 +586,7 @@ void qcow2_check_free(struct qcow2_check *r)
 	r->nfindings = 0;
 }
 
-int qcow2_check_fd(int fd, const char *path, unsigned flags,
+int ukit_qcow2_check_fd(int fd, const char *path, unsigned flags,
 		   struct qcow2_check *r, struct fmt_err *e)
 {
 	struct ck k = { .fd = fd, .r = r, .rb_index = UINT64_MAX,
@@ -599,12 +599,12 @@ int qcow2_check_fd(int fd, const char *path, unsigned flags,
 	memset(r, 0, sizeof *r);
 	r->findings = calloc(QCOW2_CHECK_MAX_FINDINGS, sizeof *r->findings);
 	if (r->findings == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	if (fstat(fd, &st) < 0)
-		return fmt_errno(e, FMT_NOOFF, "fstat");
+		return ukit_fmt_errno(e, FMT_NOOFF, "fstat");
 	k.fsize = r->file_size = (uint64_t)st.st_size;
 	k.l2_budget = QCOW2_CHECK_L2_BUDGET(k.fsize);
-	switch (qcow2_header_read(fd, k.fsize, &r->h, &he)) {
+	switch (ukit_qcow2_header_read(fd, k.fsize, &r->h, &he)) {
 	case -1:
 		*e = he;
 		return -1;
@@ -627,7 +627,7 @@ int qcow2_check_fd(int fd, const char *path, unsigned flags,
 			"dirty");
 	k.nb = k.fsize / k.cs + 1;  /* + the part of a cluster past EOF */
 	if (k.nb > QCOW2_CHECK_MAX_CLUSTERS)
-		return fmt_errf(e, FMT_NOOFF, "image has %" PRIu64 " host "
+		return ukit_fmt_errf(e, FMT_NOOFF, "image has %" PRIu64 " host "
 				"clusters, more than the check's limit of %u",
 				k.nb, QCOW2_CHECK_MAX_CLUSTERS);
 	k.ref = calloc(k.nb, sizeof *k.ref);
@@ -639,7 +639,7 @@ int qcow2_check_fd(int fd, const char *path, unsigned flags,
 	k.rb = malloc(k.cs);
 	if (!k.ref || !k.own || !k.buf || !k.l2 || !k.cbuf || !k.dbuf ||
 	    !k.rb) {
-		fmt_errf(e, FMT_NOOFF, "out of memory");
+		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 		goto out;
 	}
 	inc(&k, 0, k.cs, O_HEADER, -1, 0);

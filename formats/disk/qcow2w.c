@@ -55,7 +55,7 @@ struct qcow2w {
 	int fd;
 	const char *path;
 	struct qcow2w_opts o;
-	struct qcow2w_geom g;
+	struct ukit_qcow2w_geom g;
 	uint64_t next_free;     /* first cluster never allocated */
 	uint64_t rc_base;       /* first cluster of the open refcount range */
 	uint16_t *rc;           /* refcounts of the open range */
@@ -81,52 +81,52 @@ static uint64_t div_up(uint64_t a, uint64_t b)
 	return a / b + (a % b != 0);
 }
 
-int qcow2w_geom(const struct qcow2w_opts *o, uint64_t vsize,
-		struct qcow2w_geom *g, struct fmt_err *e)
+int ukit_qcow2w_geom(const struct qcow2w_opts *o, uint64_t vsize,
+		struct ukit_qcow2w_geom *g, struct fmt_err *e)
 {
 	uint64_t size, span, l1b, bits = o->refcount_bits ? o->refcount_bits : 16;
 
 	if (o->cluster_bits < QCOW2W_MIN_CLUSTER_BITS ||
 	    o->cluster_bits > QCOW2W_MAX_CLUSTER_BITS)
-		return fmt_errf(e, FMT_NOOFF,
+		return ukit_fmt_errf(e, FMT_NOOFF,
 				"cluster size 2^%u outside 512 B..2 MiB",
 				o->cluster_bits);
 	if (o->version != 2 && o->version != 3)
-		return fmt_errf(e, FMT_NOOFF, "qcow2 version %d not 2 or 3",
+		return ukit_fmt_errf(e, FMT_NOOFF, "qcow2 version %d not 2 or 3",
 				o->version);
 	if (o->version == 2 && (o->comp == QCOW2W_ZSTD || o->zstd_header))
-		return fmt_errf(e, FMT_NOOFF,
+		return ukit_fmt_errf(e, FMT_NOOFF,
 				"zstd compression needs compat 1.1 (v3)");
 	if (bits > 64 || (bits & (bits - 1)) != 0)
-		return fmt_errf(e, FMT_NOOFF, "refcount bits %" PRIu64
+		return ukit_fmt_errf(e, FMT_NOOFF, "refcount bits %" PRIu64
 				" not a power of two from 1 to 64", bits);
 	if (o->version == 2 && bits != 16)
-		return fmt_errf(e, FMT_NOOFF, "refcount bits other than 16 "
+		return ukit_fmt_errf(e, FMT_NOOFF, "refcount bits other than 16 "
 				"need compat 1.1 (v3)");
 	if (o->version == 2 && o->lazy_refcounts)
-		return fmt_errf(e, FMT_NOOFF,
+		return ukit_fmt_errf(e, FMT_NOOFF,
 				"lazy refcounts need compat 1.1 (v3)");
 	if (o->version == 2 && o->extended_l2)
-		return fmt_errf(e, FMT_NOOFF,
+		return ukit_fmt_errf(e, FMT_NOOFF,
 				"extended L2 entries need compat 1.1 (v3)");
 	if (o->extended_l2 && o->cluster_bits < 14)
-		return fmt_errf(e, FMT_NOOFF, "extended L2 entries need "
+		return ukit_fmt_errf(e, FMT_NOOFF, "extended L2 entries need "
 				"clusters of at least 16 KiB");
 	if (o->prealloc != QCOW2W_PREALLOC_OFF && o->comp != QCOW2W_NONE)
-		return fmt_errf(e, FMT_NOOFF, "preallocation and compression "
+		return ukit_fmt_errf(e, FMT_NOOFF, "preallocation and compression "
 				"exclude each other");
 	if (o->backing_fmt != NULL && o->backing_file == NULL)
-		return fmt_errf(e, FMT_NOOFF,
+		return ukit_fmt_errf(e, FMT_NOOFF,
 				"a backing format without a backing file");
 	if (o->backing_file != NULL && (o->backing_file[0] == '\0' ||
 					strlen(o->backing_file) > BACKING_MAX))
-		return fmt_errf(e, FMT_NOOFF, "backing file name of %zu "
+		return ukit_fmt_errf(e, FMT_NOOFF, "backing file name of %zu "
 				"bytes (want 1..%d)", strlen(o->backing_file),
 				BACKING_MAX);
 	if (o->backing_fmt != NULL && strlen(o->backing_fmt) > 63)
-		return fmt_errf(e, FMT_NOOFF, "backing format name too long");
+		return ukit_fmt_errf(e, FMT_NOOFF, "backing format name too long");
 	if (ck_align(vsize, 512, &size) || size > (1ULL << 62))
-		return fmt_errf(e, FMT_NOOFF,
+		return ukit_fmt_errf(e, FMT_NOOFF,
 				"virtual size 0x%" PRIx64 " too large", vsize);
 	memset(g, 0, sizeof *g);
 	g->cluster_size = 1ULL << o->cluster_bits;
@@ -140,7 +140,7 @@ int qcow2w_geom(const struct qcow2w_opts *o, uint64_t vsize,
 	g->l1_size = div_up(size, span);
 	l1b = g->l1_size * 8;
 	if (l1b > QCOW2W_MAX_L1_BYTES)
-		return fmt_errf(e, FMT_NOOFF,
+		return ukit_fmt_errf(e, FMT_NOOFF,
 				"virtual size 0x%" PRIx64 " needs an L1 table of "
 				"%" PRIu64 " bytes (> %u); use larger clusters",
 				size, l1b, QCOW2W_MAX_L1_BYTES);
@@ -159,13 +159,13 @@ int qcow2w_geom(const struct qcow2w_opts *o, uint64_t vsize,
 	if (o->backing_file != NULL) {
 		g->backing_off = g->header_len;
 		if (g->header_len + strlen(o->backing_file) > g->cluster_size)
-			return fmt_errf(e, FMT_NOOFF, "backing file name does "
+			return ukit_fmt_errf(e, FMT_NOOFF, "backing file name does "
 					"not fit in the header cluster");
 	}
 	return 0;
 }
 
-void qcow2w_refcount_fit(uint64_t used, uint64_t sealed, uint64_t rb_entries,
+void ukit_qcow2w_refcount_fit(uint64_t used, uint64_t sealed, uint64_t rb_entries,
 			 uint64_t cluster_size, uint64_t *blocks,
 			 uint64_t *table)
 {
@@ -187,7 +187,7 @@ void qcow2w_refcount_fit(uint64_t used, uint64_t sealed, uint64_t rb_entries,
 	*table = t;
 }
 
-uint64_t qcow2w_comp_desc(const struct qcow2w_geom *g, uint64_t off,
+uint64_t ukit_qcow2w_comp_desc(const struct ukit_qcow2w_geom *g, uint64_t off,
 			  uint64_t len)
 {
 	uint64_t extra = ((off + len - 1) >> 9) - (off >> 9);
@@ -195,7 +195,7 @@ uint64_t qcow2w_comp_desc(const struct qcow2w_geom *g, uint64_t off,
 	return L_COMPRESSED | extra << g->csize_shift | off;
 }
 
-void qcow2w_header(const struct qcow2w_opts *o, const struct qcow2w_geom *g,
+void ukit_qcow2w_header(const struct qcow2w_opts *o, const struct ukit_qcow2w_geom *g,
 		   uint64_t rt_off, uint64_t rt_clusters, uint64_t l1_off,
 		   uint8_t *buf)
 {
@@ -253,12 +253,12 @@ void qcow2w_header(const struct qcow2w_opts *o, const struct qcow2w_geom *g,
 static int wr(struct qcow2w *w, const void *buf, size_t len, uint64_t off,
 	      struct fmt_err *e)
 {
-	if (pwrite_full(w->fd, buf, len, off) < 0)
-		return fmt_errno(e, off, "write failed");
+	if (ukit_pwrite_full(w->fd, buf, len, off) < 0)
+		return ukit_fmt_errno(e, off, "write failed");
 	return 0;
 }
 
-int qcow2w_flush(struct qcow2w *w, struct fmt_err *e)
+int ukit_qcow2w_flush(struct qcow2w *w, struct fmt_err *e)
 {
 	struct iovec *v = w->iov;
 	int n = w->niov;
@@ -270,7 +270,7 @@ int qcow2w_flush(struct qcow2w *w, struct fmt_err *e)
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			return fmt_errno(e, off, "write failed");
+			return ukit_fmt_errno(e, off, "write failed");
 		}
 		off += (uint64_t)r;
 		while (n > 0 && (size_t)r >= v->iov_len) {
@@ -294,7 +294,7 @@ static int gather(struct qcow2w *w, const void *data, size_t len, uint64_t off,
 {
 	if (w->niov > 0 && (w->niov == QCOW2W_IOV ||
 			    w->iov_off + w->iov_len != off))
-		if (qcow2w_flush(w, e) < 0)
+		if (ukit_qcow2w_flush(w, e) < 0)
 			return -1;
 	if (w->niov == 0)
 		w->iov_off = off;
@@ -311,7 +311,7 @@ static int ref(struct qcow2w *w, uint64_t c, struct fmt_err *e)
 	uint16_t *r = &w->rc[c - w->rc_base];
 
 	if (*r >= w->g.refcount_max)
-		return fmt_errf(e, c * w->g.cluster_size,
+		return ukit_fmt_errf(e, c * w->g.cluster_size,
 				"refcount overflow on host cluster");
 	(*r)++;
 	return 0;
@@ -323,7 +323,7 @@ static int rt_push(struct qcow2w *w, uint64_t off, struct fmt_err *e)
 		size_t cap = w->rt_cap ? w->rt_cap * 2 : 64;
 		uint64_t *n = realloc(w->rt, cap * sizeof *n);
 		if (n == NULL)
-			return fmt_errf(e, FMT_NOOFF, "out of memory");
+			return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 		w->rt = n;
 		w->rt_cap = cap;
 	}
@@ -379,7 +379,7 @@ static int alloc_cluster(struct qcow2w *w, uint64_t *out, struct fmt_err *e)
 	return 0;
 }
 
-int qcow2w_open(int fd, const char *path, const struct qcow2w_opts *o,
+int ukit_qcow2w_open(int fd, const char *path, const struct qcow2w_opts *o,
 		uint64_t vsize, struct qcow2w **out, struct fmt_err *e)
 {
 	struct qcow2w *w;
@@ -387,17 +387,17 @@ int qcow2w_open(int fd, const char *path, const struct qcow2w_opts *o,
 
 	w = calloc(1, sizeof *w);
 	if (w == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	w->fd = fd;
 	w->path = path;
 	w->o = *o;
-	if (qcow2w_geom(o, vsize, &w->g, e) < 0)
+	if (ukit_qcow2w_geom(o, vsize, &w->g, e) < 0)
 		goto fail;
 	w->rc = calloc(w->g.rb_entries, sizeof *w->rc);
 	w->l2 = calloc(w->g.l2_entries * (w->g.l2_esize / 8), sizeof *w->l2);
 	w->cbuf = malloc(w->g.cluster_size);
 	if (w->rc == NULL || w->l2 == NULL || w->cbuf == NULL) {
-		fmt_errf(e, FMT_NOOFF, "out of memory");
+		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 		goto fail;
 	}
 	/* header (written last), then the L1 table */
@@ -410,7 +410,7 @@ int qcow2w_open(int fd, const char *path, const struct qcow2w_opts *o,
 	*out = w;
 	return 0;
 fail:
-	qcow2w_free(w);
+	ukit_qcow2w_free(w);
 	return -1;
 }
 
@@ -505,10 +505,10 @@ static bool fills(const struct qcow2w *w)
 static int l2_for(struct qcow2w *w, uint64_t idx, struct fmt_err *e)
 {
 	if (idx * w->g.cluster_size >= w->g.size)
-		return fmt_errf(e, FMT_NOOFF,
+		return ukit_fmt_errf(e, FMT_NOOFF,
 				"cluster %" PRIu64 " past the virtual size", idx);
 	if (w->any && idx <= w->last_idx)
-		return fmt_errf(e, FMT_NOOFF,
+		return ukit_fmt_errf(e, FMT_NOOFF,
 				"cluster %" PRIu64 " out of order", idx);
 	w->any = true;
 	w->last_idx = idx;
@@ -518,7 +518,7 @@ static int l2_for(struct qcow2w *w, uint64_t idx, struct fmt_err *e)
 	return l2_switch(w, idx, e);
 }
 
-int qcow2w_put(struct qcow2w *w, uint64_t idx, const void *data,
+int ukit_qcow2w_put(struct qcow2w *w, uint64_t idx, const void *data,
 	       struct fmt_err *e)
 {
 	uint64_t c, off;
@@ -532,7 +532,7 @@ int qcow2w_put(struct qcow2w *w, uint64_t idx, const void *data,
 	return 0;
 }
 
-int qcow2w_alloc(struct qcow2w *w, uint64_t idx, uint64_t *host,
+int ukit_qcow2w_alloc(struct qcow2w *w, uint64_t idx, uint64_t *host,
 		 struct fmt_err *e)
 {
 	uint64_t c;
@@ -544,13 +544,13 @@ int qcow2w_alloc(struct qcow2w *w, uint64_t idx, uint64_t *host,
 	return 0;
 }
 
-int qcow2w_put_compressed(struct qcow2w *w, uint64_t idx, const void *data,
+int ukit_qcow2w_put_compressed(struct qcow2w *w, uint64_t idx, const void *data,
 			  size_t len, struct fmt_err *e)
 {
 	uint64_t cs = w->g.cluster_size, pos = 0, first = 0, last = 0, c;
 
 	if (len == 0 || len >= cs)
-		return fmt_errf(e, FMT_NOOFF,
+		return ukit_fmt_errf(e, FMT_NOOFF,
 				"compressed cluster of %zu bytes", len);
 	if (l2_for(w, idx, e) < 0)
 		return -1;
@@ -586,26 +586,26 @@ int qcow2w_put_compressed(struct qcow2w *w, uint64_t idx, const void *data,
 	}
 	if (gather(w, data, len, pos, e) < 0)
 		return -1;
-	set_l2(w, idx, qcow2w_comp_desc(&w->g, pos, len));
+	set_l2(w, idx, ukit_qcow2w_comp_desc(&w->g, pos, len));
 	w->comp_pos = pos + len;
 	w->comp_open = w->comp_pos % cs != 0;
 	return 0;
 }
 
-int qcow2w_finish(struct qcow2w *w, struct fmt_err *e)
+int ukit_qcow2w_finish(struct qcow2w *w, struct fmt_err *e)
 {
 	uint64_t cs = w->g.cluster_size, used, nb, nt, first, blk_off;
 	uint64_t sealed;
 
 	if (fills(w) && fill_to(w, div_up(w->g.size, cs), e) < 0)
 		return -1;
-	if (qcow2w_flush(w, e) < 0 || flush_l2(w, e) < 0)
+	if (ukit_qcow2w_flush(w, e) < 0 || flush_l2(w, e) < 0)
 		return -1;
 	w->comp_open = false;
 	/* after the last L2 table: allocating it may have sealed a range */
 	sealed = w->rt_n;
 	used = w->next_free;
-	qcow2w_refcount_fit(used, sealed, w->g.rb_entries, cs, &nb, &nt);
+	ukit_qcow2w_refcount_fit(used, sealed, w->g.rb_entries, cs, &nb, &nt);
 	first = used;
 	blk_off = first * cs;
 	/*
@@ -638,7 +638,7 @@ int qcow2w_finish(struct qcow2w *w, struct fmt_err *e)
 			return -1;
 	}
 	w->next_free = first + nb + nt;
-	qcow2w_header(&w->o, &w->g, (first + nb) * cs, nt, w->l1_off,
+	ukit_qcow2w_header(&w->o, &w->g, (first + nb) * cs, nt, w->l1_off,
 		      w->cbuf);
 	if (wr(w, w->cbuf, cs, 0, e) < 0)
 		return -1;
@@ -647,18 +647,18 @@ int qcow2w_finish(struct qcow2w *w, struct fmt_err *e)
 
 		if (r != 0) {
 			errno = r;
-			return fmt_errno(e, FMT_NOOFF, "cannot preallocate");
+			return ukit_fmt_errno(e, FMT_NOOFF, "cannot preallocate");
 		}
 	}
 	return 0;
 }
 
-uint64_t qcow2w_host_size(const struct qcow2w *w)
+uint64_t ukit_qcow2w_host_size(const struct qcow2w *w)
 {
 	return w->next_free * w->g.cluster_size;
 }
 
-void qcow2w_free(struct qcow2w *w)
+void ukit_qcow2w_free(struct qcow2w *w)
 {
 	if (w == NULL)
 		return;

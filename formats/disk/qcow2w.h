@@ -64,7 +64,7 @@ struct qcow2w_opts {
 };
 
 /* The fixed part of the layout, from the options and the virtual size. */
-struct qcow2w_geom {
+struct ukit_qcow2w_geom {
 	uint64_t cluster_size;
 	uint64_t size;           /* virtual size, rounded up to 512 */
 	uint64_t l2_entries;     /* entries per L2 table */
@@ -86,8 +86,8 @@ struct qcow2w_geom {
  * clusters under 16 KiB, preallocation with compression, a backing file
  * name too long, L1 table too large).
  */
-int qcow2w_geom(const struct qcow2w_opts *o, uint64_t vsize,
-		struct qcow2w_geom *g, struct fmt_err *e);
+int ukit_qcow2w_geom(const struct qcow2w_opts *o, uint64_t vsize,
+		struct ukit_qcow2w_geom *g, struct fmt_err *e);
 
 /*
  * Refcount structures for a file whose clusters [0, used) are taken, of
@@ -95,19 +95,19 @@ int qcow2w_geom(const struct qcow2w_opts *o, uint64_t vsize,
  * the number of new refcount blocks (*blocks) and refcount table clusters
  * (*table) so that they also count themselves.  Pure: for tests.
  */
-void qcow2w_refcount_fit(uint64_t used, uint64_t sealed, uint64_t rb_entries,
+void ukit_qcow2w_refcount_fit(uint64_t used, uint64_t sealed, uint64_t rb_entries,
 			 uint64_t cluster_size, uint64_t *blocks,
 			 uint64_t *table);
 
 /* L2 entry of a compressed cluster of (len) bytes at host offset (off). */
-uint64_t qcow2w_comp_desc(const struct qcow2w_geom *g, uint64_t off,
+uint64_t ukit_qcow2w_comp_desc(const struct ukit_qcow2w_geom *g, uint64_t off,
 			  uint64_t len);
 
 /*
  * Encode the header cluster (g->cluster_size bytes at (buf)).
  * Pure: for tests.
  */
-void qcow2w_header(const struct qcow2w_opts *o, const struct qcow2w_geom *g,
+void ukit_qcow2w_header(const struct qcow2w_opts *o, const struct ukit_qcow2w_geom *g,
 		   uint64_t rt_off, uint64_t rt_clusters, uint64_t l1_off,
 		   uint8_t *buf);
 
@@ -117,47 +117,47 @@ struct qcow2w;
  * Start an image of (vsize) bytes on (fd) (borrowed, open for writing,
  * empty).  Errors name (path).  0 and (*out), or -1 with (e).
  */
-int qcow2w_open(int fd, const char *path, const struct qcow2w_opts *o,
+int ukit_qcow2w_open(int fd, const char *path, const struct qcow2w_opts *o,
 		uint64_t vsize, struct qcow2w **out, struct fmt_err *e);
 
 /*
  * Store guest cluster (idx) (cluster_size bytes at (data)) uncompressed.
  * Indices must increase from call to call.  Writes to consecutive host
  * offsets are gathered: (data) must stay unchanged until the next
- * qcow2w_flush() (or qcow2w_finish()).  0 or -1 with (e).
+ * ukit_qcow2w_flush() (or ukit_qcow2w_finish()).  0 or -1 with (e).
  */
-int qcow2w_put(struct qcow2w *w, uint64_t idx, const void *data,
+int ukit_qcow2w_put(struct qcow2w *w, uint64_t idx, const void *data,
 	       struct fmt_err *e);
 
 /*
  * Store guest cluster (idx) as (len) < cluster_size compressed bytes;
- * (data) as for qcow2w_put().  0 or -1 with (e).
+ * (data) as for ukit_qcow2w_put().  0 or -1 with (e).
  */
-int qcow2w_put_compressed(struct qcow2w *w, uint64_t idx, const void *data,
+int ukit_qcow2w_put_compressed(struct qcow2w *w, uint64_t idx, const void *data,
 			  size_t len, struct fmt_err *e);
 
 /*
  * Allocate a host cluster for guest cluster (idx) (indices increasing as
- * for qcow2w_put()) and return its offset in (*host); the caller writes
+ * for ukit_qcow2w_put()) and return its offset in (*host); the caller writes
  * the data there.  Parts it does not write read as zeros (the cluster is
  * fresh file space).  0 or -1 with (e).
  */
-int qcow2w_alloc(struct qcow2w *w, uint64_t idx, uint64_t *host,
+int ukit_qcow2w_alloc(struct qcow2w *w, uint64_t idx, uint64_t *host,
 		 struct fmt_err *e);
 
-/* Write what qcow2w_put*() gathered.  0 or -1 with (e). */
-int qcow2w_flush(struct qcow2w *w, struct fmt_err *e);
+/* Write what ukit_qcow2w_put*() gathered.  0 or -1 with (e). */
+int ukit_qcow2w_flush(struct qcow2w *w, struct fmt_err *e);
 
 /*
  * Write the last L2 table, the refcount structures and the header.
  * 0 or -1 with (e).  The file is complete but not synced.
  */
-int qcow2w_finish(struct qcow2w *w, struct fmt_err *e);
+int ukit_qcow2w_finish(struct qcow2w *w, struct fmt_err *e);
 
 /* Bytes of host file written so far (for progress and tests). */
-uint64_t qcow2w_host_size(const struct qcow2w *w);
+uint64_t ukit_qcow2w_host_size(const struct qcow2w *w);
 
 /* NULL is fine. */
-void qcow2w_free(struct qcow2w *w);
+void ukit_qcow2w_free(struct qcow2w *w);
 
 #endif

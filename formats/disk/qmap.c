@@ -86,13 +86,13 @@ static int qcow2_piece(struct qcow2 *q, struct hostview *hv, uint64_t off,
 		       uint64_t limit, struct ukit_map_entry *m,
 		       struct fmt_err *e)
 {
-	const struct qcow2_header *h = qcow2_header(q);
+	const struct ukit_qcow2_header *h = ukit_qcow2_header(q);
 	uint64_t cs = h->cluster_size, vc = off / cs, in = off % cs;
 	uint64_t end = (vc + 1) * cs;
-	struct qcow2_cluster c;
+	struct ukit_qcow2_cluster c;
 	enum qcow2_ctype t;
 
-	if (qcow2_cluster(q, vc, &c, e) < 0)
+	if (ukit_qcow2_cluster(q, vc, &c, e) < 0)
 		return -1;
 	t = c.type;
 	if (t == QCOW2_C_MIXED) {
@@ -142,12 +142,12 @@ static int qcow2_piece(struct qcow2 *q, struct hostview *hv, uint64_t off,
 int ukit_map_entry(struct image *img, int fd, bool prealloc, uint64_t off,
 		   struct ukit_map_entry *m, struct fmt_err *e)
 {
-	struct qcow2 *q = image_qcow2(img);
+	struct qcow2 *q = ukit_image_qcow2(img);
 	struct hostview hv = { .fd = fd, .recurse = prealloc };
-	uint64_t size = image_size(img);
+	uint64_t size = ukit_image_size(img);
 	struct image_extent x;
 
-	if (image_map(img, off, &x, e) < 0)
+	if (ukit_image_map(img, off, &x, e) < 0)
 		return -1;
 	if (q == NULL) {
 		/* raw: the file's own allocation, at its own offsets */
@@ -219,7 +219,7 @@ int ukit_measure_qcow2(struct image *img, int fd, bool prealloc,
 
 	memset(m, 0, sizeof *m);
 	if (img != NULL) {
-		uint64_t isize = image_size(img);
+		uint64_t isize = ukit_image_size(img);
 
 		size = round_up(isize, cs);
 		/* qemu's loop: each data extent counts from the start of
@@ -251,7 +251,7 @@ int ukit_measure_qcow2(struct image *img, int fd, bool prealloc,
 	return 0;
 }
 
-int ukit_qcow2_bitmaps_size(int fd, const struct qcow2_header *h,
+int ukit_qcow2_bitmaps_size(int fd, const struct ukit_qcow2_header *h,
 			    uint64_t fsize, uint64_t cs, uint64_t *out,
 			    struct fmt_err *e)
 {
@@ -265,16 +265,16 @@ int ukit_qcow2_bitmaps_size(int fd, const struct qcow2_header *h,
 	if (!h->has_bitmaps || !(h->autoclear & QCOW2_AUTOCLEAR_BITMAPS) ||
 	    h->nb_bitmaps == 0)
 		return 0;
-	if (qcow2_bitmap_dir_read(fd, h, fsize, &dir, e) != 0)
+	if (ukit_qcow2_bitmap_dir_read(fd, h, fsize, &dir, e) != 0)
 		return -1;
 	if ((b = malloc(sizeof *b)) == NULL) {
 		free(dir);
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	}
 	for (uint32_t i = 0; i < h->nb_bitmaps; i++) {
 		uint64_t g, bytes, clusters;
 
-		if (qcow2_bitmap_entry(dir, h->bitmap_dir_size, &pos,
+		if (ukit_qcow2_bitmap_entry(dir, h->bitmap_dir_size, &pos,
 				       h->bitmap_dir_offset, b, e) < 0)
 			goto out;
 		if (b->granularity_bits > 63)
@@ -295,7 +295,7 @@ out:
 	return rc;
 }
 
-int ukit_qcow2_metadata_prealloc(int fd, const struct qcow2_header *h,
+int ukit_qcow2_metadata_prealloc(int fd, const struct ukit_qcow2_header *h,
 				 bool *out, struct fmt_err *e)
 {
 	uint64_t cs = h->cluster_size, bits = 1ULL << h->refcount_order;
@@ -307,17 +307,17 @@ int ukit_qcow2_metadata_prealloc(int fd, const struct qcow2_header *h,
 
 	*out = false;
 	if (fstat(fd, &st) < 0)
-		return fmt_errno(e, FMT_NOOFF, "fstat");
+		return ukit_fmt_errno(e, FMT_NOOFF, "fstat");
 	real = (uint64_t)st.st_blocks * 512 / cs;
 	threshold = real * 10 / 9 > real + 2 ? real * 10 / 9 : real + 2;
 	end = div_up((uint64_t)st.st_size, cs);
 	rt = malloc(rt_n * 8);
 	rb = malloc(cs);
 	if (rt == NULL || rb == NULL) {
-		fmt_errf(e, FMT_NOOFF, "out of memory");
+		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 		goto out;
 	}
-	if (pread_full(fd, rt, rt_n * 8, (off_t)h->refcount_table_offset) !=
+	if (ukit_pread_full(fd, rt, rt_n * 8, (off_t)h->refcount_table_offset) !=
 	    (ssize_t)(rt_n * 8)) {
 		rc = 0;          /* a broken table: nothing to detect */
 		goto out;
@@ -326,7 +326,7 @@ int ukit_qcow2_metadata_prealloc(int fd, const struct qcow2_header *h,
 	     t++) {
 		uint64_t boff = be64_load(rt + t * 8) & ~511ULL;
 
-		if (boff == 0 || pread_full(fd, rb, cs, (off_t)boff) !=
+		if (boff == 0 || ukit_pread_full(fd, rb, cs, (off_t)boff) !=
 		    (ssize_t)cs)
 			continue;
 		for (uint64_t i = 0; i < per && t * per + i < end &&

@@ -24,7 +24,7 @@ struct ukit_map_entry {
 };
 
 /*
- * The entry of (img) at virtual offset (off) < image_size(), merged with
+ * The entry of (img) at virtual offset (off) < ukit_image_size(), merged with
  * what follows it as qemu-img map merges (same flags, contiguous host
  * offsets), up to some bound: callers loop, merging again.  Raw: data
  * and holes (zero, present) at their own offsets; qcow2: data clusters
@@ -36,7 +36,7 @@ struct ukit_map_entry {
 int ukit_map_entry(struct image *img, int fd, bool prealloc, uint64_t off,
 		   struct ukit_map_entry *m, struct fmt_err *e);
 
-struct qcow2_header;
+struct ukit_qcow2_header;
 
 /*
  * Does the qcow2 image (h) on (fd) look preallocated with metadata, as
@@ -45,7 +45,7 @@ struct qcow2_header;
  * the file where its data clusters are holes ((prealloc) for
  * ukit_map_entry()).  0 and (*out), or -1 with (e).
  */
-int ukit_qcow2_metadata_prealloc(int fd, const struct qcow2_header *h,
+int ukit_qcow2_metadata_prealloc(int fd, const struct ukit_qcow2_header *h,
 				 bool *out, struct fmt_err *e);
 
 /* Can (b) be appended to (a) in qemu-img map's output as one entry? */
@@ -77,7 +77,7 @@ uint64_t ukit_qcow2_prealloc_size(uint64_t size, uint64_t cluster_size,
 /* Bytes the persistent dirty bitmaps of the qcow2 image (h) on (fd) of
  * (fsize) bytes would take in a qcow2 with (cluster_size) clusters, as
  * qemu-img measure counts them: 0 when it has none.  0 or -1 with (e). */
-int ukit_qcow2_bitmaps_size(int fd, const struct qcow2_header *h,
+int ukit_qcow2_bitmaps_size(int fd, const struct ukit_qcow2_header *h,
 			    uint64_t fsize, uint64_t cluster_size,
 			    uint64_t *out, struct fmt_err *e);
 

@@ -21,15 +21,15 @@ static uint64_t div_up(uint64_t a, uint64_t b)
 static int wr(int fd, const void *buf, size_t len, uint64_t off,
 	      struct fmt_err *e)
 {
-	if (pwrite_full(fd, buf, len, off) < 0)
-		return fmt_errno(e, off, "write failed");
+	if (ukit_pwrite_full(fd, buf, len, off) < 0)
+		return ukit_fmt_errno(e, off, "write failed");
 	return 0;
 }
 
 static int sync_step(int fd, bool unsafe, struct fmt_err *e)
 {
 	if (!unsafe && fdatasync(fd) < 0)
-		return fmt_errno(e, FMT_NOOFF, "fsync failed");
+		return ukit_fmt_errno(e, FMT_NOOFF, "fsync failed");
 	return 0;
 }
 
@@ -37,7 +37,7 @@ static int sync_step(int fd, bool unsafe, struct fmt_err *e)
  * Set the refcount of host cluster (c) to (v) in its existing refcount
  * block.  -1 with (e) when no block covers it.
  */
-static int set_refcount(int fd, const struct qcow2_header *h, uint64_t c,
+static int set_refcount(int fd, const struct ukit_qcow2_header *h, uint64_t c,
 			uint64_t v, struct fmt_err *e)
 {
 	uint64_t cs = h->cluster_size, bits = 1ULL << h->refcount_order;
@@ -45,15 +45,15 @@ static int set_refcount(int fd, const struct qcow2_header *h, uint64_t c,
 	uint8_t ent[8];
 
 	if (ti >= (uint64_t)h->refcount_table_clusters * cs / 8)
-		return fmt_errf(e, FMT_NOOFF, "host cluster %" PRIu64 " is "
+		return ukit_fmt_errf(e, FMT_NOOFF, "host cluster %" PRIu64 " is "
 				"past the refcount table", c);
-	if (pread_full(fd, ent, 8, (off_t)(h->refcount_table_offset +
+	if (ukit_pread_full(fd, ent, 8, (off_t)(h->refcount_table_offset +
 					   ti * 8)) != 8)
-		return fmt_errno(e, h->refcount_table_offset + ti * 8,
+		return ukit_fmt_errno(e, h->refcount_table_offset + ti * 8,
 				 "read");
 	boff = be64_load(ent) & ~511ULL;
 	if (boff == 0)
-		return fmt_errf(e, FMT_NOOFF, "growing needs a larger L1 "
+		return ukit_fmt_errf(e, FMT_NOOFF, "growing needs a larger L1 "
 				"table at host cluster %" PRIu64 ", which no "
 				"refcount block covers yet; ukit-pack resize "
 				"does not add refcount blocks (ukit-pack convert "
@@ -64,8 +64,8 @@ static int set_refcount(int fd, const struct qcow2_header *h, uint64_t c,
 		uint8_t b;
 		unsigned sh = (unsigned)(i * bits % 8);
 
-		if (pread_full(fd, &b, 1, (off_t)at) != 1)
-			return fmt_errno(e, at, "read");
+		if (ukit_pread_full(fd, &b, 1, (off_t)at) != 1)
+			return ukit_fmt_errno(e, at, "read");
 		b = (uint8_t)((b & ~(((1u << bits) - 1) << sh)) | (v << sh));
 		return wr(fd, &b, 1, at, e);
 	}
@@ -81,51 +81,51 @@ static int set_refcount(int fd, const struct qcow2_header *h, uint64_t c,
 int ukit_qcow2_resize(int fd, uint64_t size, bool shrink, bool unsafe,
 		      struct fmt_err *e)
 {
-	struct qcow2_header h;
+	struct ukit_qcow2_header h;
 	struct stat st;
 	uint64_t cs, span, new_l1, old_bytes, new_bytes, old_cl, new_cl;
 	uint8_t *l1 = NULL, hdr[24];
 	int rc = -1;
 
 	if (fstat(fd, &st) < 0)
-		return fmt_errno(e, FMT_NOOFF, "fstat");
-	switch (qcow2_header_read(fd, (uint64_t)st.st_size, &h, e)) {
+		return ukit_fmt_errno(e, FMT_NOOFF, "fstat");
+	switch (ukit_qcow2_header_read(fd, (uint64_t)st.st_size, &h, e)) {
 	case 0:
 		break;
 	default:
 		return -1;
 	}
 	if (h.nb_snapshots > 0)
-		return fmt_errf(e, 60, "the image has %" PRIu32 " internal "
+		return ukit_fmt_errf(e, 60, "the image has %" PRIu32 " internal "
 				"snapshots; ukit-pack resizes images without "
 				"them only (qemu-img resize can)",
 				h.nb_snapshots);
 	if (h.incompatible & (QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT))
-		return fmt_errf(e, 72, "the image is marked dirty or corrupt; "
+		return ukit_fmt_errf(e, 72, "the image is marked dirty or corrupt; "
 				"check it first");
 	if (size % 512 != 0)
-		return fmt_errf(e, FMT_NOOFF, "the new size %" PRIu64 " must "
+		return ukit_fmt_errf(e, FMT_NOOFF, "the new size %" PRIu64 " must "
 				"be a multiple of 512 (as qemu-img says)", size);
 	cs = h.cluster_size;
 	span = cs * h.l2_entries;
 	new_l1 = div_up(size, span);
 	if (new_l1 > QCOW2_MAX_L1_BYTES / 8)
-		return fmt_errf(e, FMT_NOOFF, "size %" PRIu64 " needs an L1 "
+		return ukit_fmt_errf(e, FMT_NOOFF, "size %" PRIu64 " needs an L1 "
 				"table larger than %u bytes", size,
 				QCOW2_MAX_L1_BYTES);
 	old_bytes = (uint64_t)h.l1_size * 8;
 	l1 = calloc(1, (new_l1 > h.l1_size ? new_l1 : h.l1_size) * 8 + 8);
 	if (l1 == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	if (old_bytes > 0 &&
-	    pread_full(fd, l1, old_bytes, (off_t)h.l1_table_offset) !=
+	    ukit_pread_full(fd, l1, old_bytes, (off_t)h.l1_table_offset) !=
 	    (ssize_t)old_bytes) {
-		fmt_errf(e, h.l1_table_offset, "L1 table past end of file");
+		ukit_fmt_errf(e, h.l1_table_offset, "L1 table past end of file");
 		goto out;
 	}
 	if (size < h.size) {
 		if (!shrink) {
-			fmt_errf(e, FMT_NOOFF, "shrinking from %" PRIu64 " to %"
+			ukit_fmt_errf(e, FMT_NOOFF, "shrinking from %" PRIu64 " to %"
 				 PRIu64 " bytes needs --shrink", h.size, size);
 			goto out;
 		}
@@ -138,9 +138,9 @@ int ukit_qcow2_resize(int fd, uint64_t size, bool shrink, bool unsafe,
 			if (l2 == 0)
 				continue;
 			if ((t = malloc(cs)) == NULL ||
-			    pread_full(fd, t, cs, (off_t)l2) != (ssize_t)cs) {
+			    ukit_pread_full(fd, t, cs, (off_t)l2) != (ssize_t)cs) {
 				free(t);
-				fmt_errf(e, l2, "cannot read the L2 table");
+				ukit_fmt_errf(e, l2, "cannot read the L2 table");
 				goto out;
 			}
 			for (uint64_t j = div_up(first, cs); j < h.l2_entries;
@@ -152,7 +152,7 @@ int ukit_qcow2_resize(int fd, uint64_t size, bool shrink, bool unsafe,
 
 				if (ent != 0 || (uint32_t)bm != 0) {
 					free(t);
-					fmt_errf(e, FMT_NOOFF, "guest data at "
+					ukit_fmt_errf(e, FMT_NOOFF, "guest data at "
 						 "0x%" PRIx64 " is past the new "
 						 "size %" PRIu64 "; shrinking "
 						 "would drop it", i * span + j *
@@ -178,7 +178,7 @@ int ukit_qcow2_resize(int fd, uint64_t size, bool shrink, bool unsafe,
 		uint8_t *buf = calloc(1, new_cl * cs);
 
 		if (buf == NULL) {
-			fmt_errf(e, FMT_NOOFF, "out of memory");
+			ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 			goto out;
 		}
 		memcpy(buf, l1, old_bytes);

@@ -38,23 +38,23 @@ int ukit_target_open(const char *path, struct ukit_target *t,
 	t->fd = -1;
 	/* look before opening: opening a FIFO for writing would block */
 	if (stat(path, &st) < 0)
-		return fmt_errno(e, FMT_NOOFF, "cannot write in place");
+		return ukit_fmt_errno(e, FMT_NOOFF, "cannot write in place");
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-		return fmt_errf(e, FMT_NOOFF, "is %s: -n writes into a block "
+		return ukit_fmt_errf(e, FMT_NOOFF, "is %s: -n writes into a block "
 				"device or a regular file",
 				ukit_file_kind(st.st_mode));
 	t->fd = open(path, O_WRONLY | O_CLOEXEC | O_NONBLOCK);
 	if (t->fd < 0)
-		return fmt_errno(e, FMT_NOOFF, "cannot open for writing");
+		return ukit_fmt_errno(e, FMT_NOOFF, "cannot open for writing");
 	if (fstat(t->fd, &st) < 0) {
-		fmt_errno(e, FMT_NOOFF, "fstat");
+		ukit_fmt_errno(e, FMT_NOOFF, "fstat");
 		goto fail;
 	}
 	if (S_ISBLK(st.st_mode)) {
 		uint64_t sz;
 
 		if (ioctl(t->fd, BLKGETSIZE64, &sz) < 0) {
-			fmt_errno(e, FMT_NOOFF, "cannot get the device size");
+			ukit_fmt_errno(e, FMT_NOOFF, "cannot get the device size");
 			goto fail;
 		}
 		t->size = sz;
@@ -62,7 +62,7 @@ int ukit_target_open(const char *path, struct ukit_target *t,
 	} else if (S_ISREG(st.st_mode)) {
 		t->size = (uint64_t)st.st_size;
 	} else {
-		fmt_errf(e, FMT_NOOFF, "is %s: -n writes into a block device "
+		ukit_fmt_errf(e, FMT_NOOFF, "is %s: -n writes into a block device "
 			 "or a regular file", ukit_file_kind(st.st_mode));
 		goto fail;
 	}
@@ -80,8 +80,8 @@ static int write_zeros(int fd, uint64_t off, uint64_t len, struct fmt_err *e)
 	while (len > 0) {
 		size_t n = len < sizeof z ? (size_t)len : sizeof z;
 
-		if (pwrite_full(fd, z, n, off) < 0)
-			return fmt_errno(e, off, "write failed");
+		if (ukit_pwrite_full(fd, z, n, off) < 0)
+			return ukit_fmt_errno(e, off, "write failed");
 		off += n;
 		len -= n;
 	}
@@ -94,7 +94,7 @@ int ukit_target_zero(struct ukit_target *t, uint64_t len, struct fmt_err *e)
 		uint64_t r[2] = { 0, len & ~511ULL };
 
 		if (len > t->size)
-			return fmt_errf(e, FMT_NOOFF, "device of %" PRIu64
+			return ukit_fmt_errf(e, FMT_NOOFF, "device of %" PRIu64
 					" bytes is smaller than the image (%"
 					PRIu64 " bytes)", t->size, len);
 		if (r[1] > 0 && ioctl(t->fd, BLKZEROOUT, r) < 0 &&
@@ -106,7 +106,7 @@ int ukit_target_zero(struct ukit_target *t, uint64_t len, struct fmt_err *e)
 		uint64_t old = t->size;
 
 		if (ftruncate(t->fd, (off_t)len) < 0)
-			return fmt_errno(e, FMT_NOOFF, "cannot grow the target");
+			return ukit_fmt_errno(e, FMT_NOOFF, "cannot grow the target");
 		t->size = len;
 		len = old;          /* the part past the old end is a hole */
 	}
@@ -119,6 +119,6 @@ int ukit_target_zero(struct ukit_target *t, uint64_t len, struct fmt_err *e)
 int ukit_target_sync(struct ukit_target *t, struct fmt_err *e)
 {
 	if (fsync(t->fd) < 0)
-		return fmt_errno(e, FMT_NOOFF, "fsync failed");
+		return ukit_fmt_errno(e, FMT_NOOFF, "fsync failed");
 	return 0;
 }

@@ -26,7 +26,7 @@ struct piece {
 	unsigned idx;            /* section or segment number, for errors */
 };
 
-int binelf_arch(const char *name)
+int ukit_binelf_arch(const char *name)
 {
 	if (strcmp(name, "x86_64") == 0)
 		return EM_X86_64;
@@ -56,28 +56,28 @@ static int cmp_piece(const void *a, const void *b)
 static int collect(struct elfimg *img, struct piece **out, size_t *np,
 		   struct fmt_err *e)
 {
-	const struct elfimg_info *in = elfimg_info(img);
+	const struct ukit_elfimg_info *in = ukit_elfimg_info(img);
 	size_t shnum = in->shnum, phnum = in->phnum, n = 0;
-	struct elfimg_phdr *ph = NULL;
+	struct ukit_elfimg_phdr *ph = NULL;
 	struct piece *pc;
 
 	if (phnum > 0 && (ph = calloc(phnum, sizeof *ph)) == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	for (size_t i = 0; i < phnum; i++)
-		if (elfimg_phdr(img, i, &ph[i], e) < 0) {
+		if (ukit_elfimg_phdr(img, i, &ph[i], e) < 0) {
 			free(ph);
 			return -1;
 		}
 	pc = calloc(shnum > phnum ? shnum : phnum ? phnum : 1, sizeof *pc);
 	if (pc == NULL) {
 		free(ph);
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	}
 	if (shnum > 1) {
 		for (size_t i = 1; i < shnum; i++) {
-			struct elfimg_shdr sh;
+			struct ukit_elfimg_shdr sh;
 
-			if (elfimg_shdr(img, i, &sh, e) < 0) {
+			if (ukit_elfimg_shdr(img, i, &sh, e) < 0) {
 				free(ph);
 				free(pc);
 				return -1;
@@ -118,7 +118,7 @@ static int collect(struct elfimg *img, struct piece **out, size_t *np,
 	free(ph);
 	for (size_t i = 0; i < n; i++)
 		if (!in_bounds(pc[i].off, pc[i].size, in->file_size)) {
-			fmt_errf(e, pc[i].off, "%s %u: contents end past end of "
+			ukit_fmt_errf(e, pc[i].off, "%s %u: contents end past end of "
 				 "file (0x%" PRIx64 " + 0x%" PRIx64 " > 0x%"
 				 PRIx64 ")", shnum > 1 ? "section" : "segment",
 				 pc[i].idx, pc[i].off, pc[i].size,
@@ -135,15 +135,15 @@ static int collect(struct elfimg *img, struct piece **out, size_t *np,
 static int write_out(int ofd, const void *buf, size_t len, const char *opath,
 		     struct fmt_err *e)
 {
-	if (write_full(ofd, buf, len) < 0) {
-		fmt_errno(e, FMT_NOOFF, "write failed");
+	if (ukit_write_full(ofd, buf, len) < 0) {
+		ukit_fmt_errno(e, FMT_NOOFF, "write failed");
 		e->path = opath;
 		return -1;
 	}
 	return 0;
 }
 
-int binelf_img_to_bin(struct elfimg *img, int ofd, const char *opath,
+int ukit_binelf_img_to_bin(struct elfimg *img, int ofd, const char *opath,
 		      struct fmt_err *e)
 {
 	struct piece *pc = NULL;
@@ -155,7 +155,7 @@ int binelf_img_to_bin(struct elfimg *img, int ofd, const char *opath,
 	if (collect(img, &pc, &n, e) < 0)
 		return -1;
 	if (n == 0) {
-		fmt_errf(e, FMT_NOOFF, "no loadable contents");
+		ukit_fmt_errf(e, FMT_NOOFF, "no loadable contents");
 		goto out;
 	}
 	base = pc[0].lma;
@@ -164,20 +164,20 @@ int binelf_img_to_bin(struct elfimg *img, int ofd, const char *opath,
 
 		if (ck_add(pc[i].lma, pc[i].size, &pend) ||
 		    pend - base > BINELF_MAX_BIN) {
-			fmt_errf(e, FMT_NOOFF, "flat binary would span more than "
+			ukit_fmt_errf(e, FMT_NOOFF, "flat binary would span more than "
 				 "%llu bytes (0x%" PRIx64 "..0x%" PRIx64 ")",
 				 BINELF_MAX_BIN, base, pc[i].lma);
 			goto out;
 		}
 		if (i > 0 && pc[i].lma < end) {
-			fmt_errf(e, pc[i].off, "loadable contents overlap at "
+			ukit_fmt_errf(e, pc[i].off, "loadable contents overlap at "
 				 "load address 0x%" PRIx64, pc[i].lma);
 			goto out;
 		}
 		end = pend;
 	}
 	if ((buf = malloc(COPY_CHUNK)) == NULL) {
-		fmt_errf(e, FMT_NOOFF, "out of memory");
+		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 		goto out;
 	}
 	pos = base;
@@ -197,7 +197,7 @@ int binelf_img_to_bin(struct elfimg *img, int ofd, const char *opath,
 		while (left > 0) {
 			size_t k = left < COPY_CHUNK ? (size_t)left : COPY_CHUNK;
 
-			if (elfimg_pread(img, buf, k, off, e) < 0 ||
+			if (ukit_elfimg_pread(img, buf, k, off, e) < 0 ||
 			    write_out(ofd, buf, k, opath, e) < 0)
 				goto out;
 			off += k;
@@ -212,17 +212,17 @@ out:
 	return rc;
 }
 
-int binelf_to_bin(int fd, const char *ipath, int ofd, const char *opath,
+int ukit_binelf_to_bin(int fd, const char *ipath, int ofd, const char *opath,
 		  struct fmt_err *e)
 {
 	struct elfimg *img;
 	int rc;
 
 	e->path = ipath;
-	if (elfimg_open(fd, ipath, &img, e) < 0)
+	if (ukit_elfimg_open(fd, ipath, &img, e) < 0)
 		return -1;
-	rc = binelf_img_to_bin(img, ofd, opath, e);
-	elfimg_close(img);
+	rc = ukit_binelf_img_to_bin(img, ofd, opath, e);
+	ukit_elfimg_close(img);
 	return rc;
 }
 
@@ -231,12 +231,12 @@ static int copy_range(int fd, uint64_t off, uint64_t len, int ofd,
 {
 	while (len > 0) {
 		size_t n = len < COPY_CHUNK ? (size_t)len : COPY_CHUNK;
-		ssize_t r = pread_full(fd, buf, n, (off_t)off);
+		ssize_t r = ukit_pread_full(fd, buf, n, (off_t)off);
 
 		if (r < 0)
-			return fmt_errno(e, off, "read failed");
+			return ukit_fmt_errno(e, off, "read failed");
 		if ((size_t)r < n)
-			return fmt_errf(e, off, "file shrank while reading");
+			return ukit_fmt_errf(e, off, "file shrank while reading");
 		if (write_out(ofd, buf, n, opath, e) < 0)
 			return -1;
 		off += n;
@@ -249,7 +249,7 @@ static int copy_range(int fd, uint64_t off, uint64_t len, int ofd,
 #define PH_SIZE 56
 #define SH_SIZE 64
 
-int binelf_to_elf(int fd, const char *ipath, int ofd, const char *opath,
+int ukit_binelf_to_elf(int fd, const char *ipath, int ofd, const char *opath,
 		  const struct binelf_opts *o, struct fmt_err *e)
 {
 	static const char shstr[] = "\0.text\0.shstrtab";   /* 17 bytes */
@@ -260,19 +260,19 @@ int binelf_to_elf(int fd, const char *ipath, int ofd, const char *opath,
 
 	e->path = ipath;
 	if (fstat(fd, &st) < 0)
-		return fmt_errno(e, FMT_NOOFF, "cannot stat");
+		return ukit_fmt_errno(e, FMT_NOOFF, "cannot stat");
 	size = (uint64_t)st.st_size;
 	if (size == 0)
-		return fmt_errf(e, FMT_NOOFF, "empty flat binary");
+		return ukit_fmt_errf(e, FMT_NOOFF, "empty flat binary");
 	if (size > BINELF_MAX_BIN)
-		return fmt_errf(e, FMT_NOOFF, "flat binary larger than %llu bytes",
+		return ukit_fmt_errf(e, FMT_NOOFF, "flat binary larger than %llu bytes",
 				BINELF_MAX_BIN);
 	if (ck_add(o->load_addr, size, &end))
-		return fmt_errf(e, FMT_NOOFF, "load address 0x%" PRIx64
+		return ukit_fmt_errf(e, FMT_NOOFF, "load address 0x%" PRIx64
 				" + size 0x%" PRIx64 " overflows", o->load_addr,
 				size);
 	if (o->entry < o->load_addr || o->entry >= end)
-		return fmt_errf(e, FMT_NOOFF, "entry 0x%" PRIx64 " outside the "
+		return ukit_fmt_errf(e, FMT_NOOFF, "entry 0x%" PRIx64 " outside the "
 				"loaded bytes 0x%" PRIx64 "..0x%" PRIx64,
 				o->entry, o->load_addr, end);
 	/* max page size of each ABI; file offset congruent to the address */
@@ -312,12 +312,12 @@ int binelf_to_elf(int fd, const char *ipath, int ofd, const char *opath,
 
 	pad = calloc(1, COPY_CHUNK);
 	if (pad == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	e->path = opath;
-	if (write_full(ofd, hdr, sizeof hdr) < 0 ||
-	    write_full(ofd, pad, data_off - sizeof hdr) < 0) {
+	if (ukit_write_full(ofd, hdr, sizeof hdr) < 0 ||
+	    ukit_write_full(ofd, pad, data_off - sizeof hdr) < 0) {
 		free(pad);
-		return fmt_errno(e, FMT_NOOFF, "write failed");
+		return ukit_fmt_errno(e, FMT_NOOFF, "write failed");
 	}
 	e->path = ipath;
 	if (copy_range(fd, 0, size, ofd, pad, opath, e) < 0) {
@@ -345,7 +345,7 @@ int binelf_to_elf(int fd, const char *ipath, int ofd, const char *opath,
 	le64_store(sh + 32, sizeof shstr);
 	le64_store(sh + 48, 1);
 	e->path = opath;
-	if (write_full(ofd, tail, (size_t)(sh_off - str_off) + 3 * SH_SIZE) < 0)
-		return fmt_errno(e, FMT_NOOFF, "write failed");
+	if (ukit_write_full(ofd, tail, (size_t)(sh_off - str_off) + 3 * SH_SIZE) < 0)
+		return ukit_fmt_errno(e, FMT_NOOFF, "write failed");
 	return 0;
 }

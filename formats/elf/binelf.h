@@ -24,20 +24,20 @@ struct binelf_opts {
 };
 
 /* EM_* for "x86_64", "aarch64" or "ppc64le"; -1 for anything else. */
-int binelf_arch(const char *name);
+int ukit_binelf_arch(const char *name);
 
 /*
  * Write the flat binary of the ELF file on (fd) to (ofd) (written
  * sequentially; may be a pipe).  Paths name the files in errors.
  * 0, or -1 with (e).
  */
-int binelf_to_bin(int fd, const char *ipath, int ofd, const char *opath,
+int ukit_binelf_to_bin(int fd, const char *ipath, int ofd, const char *opath,
 		  struct fmt_err *e);
 
 struct elfimg;
 
 /* The same from an open elfimg (the (buf, len) path for fuzzing). */
-int binelf_img_to_bin(struct elfimg *img, int ofd, const char *opath,
+int ukit_binelf_img_to_bin(struct elfimg *img, int ofd, const char *opath,
 		      struct fmt_err *e);
 
 /*
@@ -45,7 +45,7 @@ int binelf_img_to_bin(struct elfimg *img, int ofd, const char *opath,
  * ET_EXEC with one RWX PT_LOAD at a page-aligned file offset.
  * 0, or -1 with (e).
  */
-int binelf_to_elf(int fd, const char *ipath, int ofd, const char *opath,
+int ukit_binelf_to_elf(int fd, const char *ipath, int ofd, const char *opath,
 		  const struct binelf_opts *o, struct fmt_err *e);
 
 #endif

@@ -107,26 +107,26 @@ static int rd(const struct elfedit *ed, void *buf, size_t len, uint64_t off,
 	ssize_t n;
 
 	if (!in_bounds(off, len, ed->src.size))
-		return fmt_errf(e, off, "read of 0x%zx bytes past end of file "
+		return ukit_fmt_errf(e, off, "read of 0x%zx bytes past end of file "
 				"(size 0x%" PRIx64 ")", len, ed->src.size);
 	if (ed->src.buf != NULL) {
 		memcpy(buf, ed->src.buf + off, len);
 		return 0;
 	}
-	n = pread_full(ed->src.fd, buf, len, (off_t)off);
+	n = ukit_pread_full(ed->src.fd, buf, len, (off_t)off);
 	if (n < 0)
-		return fmt_errno(e, off, "read failed");
+		return ukit_fmt_errno(e, off, "read failed");
 	if ((size_t)n != len)
-		return fmt_errf(e, off, "file shrank while being read");
+		return ukit_fmt_errf(e, off, "file shrank while being read");
 	return 0;
 }
 
-bool elfedit_big_endian(const struct elfedit *ed)
+bool ukit_elfedit_big_endian(const struct elfedit *ed)
 {
 	return ed->big;
 }
 
-void elfedit_close(struct elfedit *ed)
+void ukit_elfedit_close(struct elfedit *ed)
 {
 	if (ed == NULL)
 		return;
@@ -144,17 +144,17 @@ static int check_ehdr(struct elfedit *ed, const uint8_t *h, uint64_t *shoff,
 	bool big;
 
 	if (memcmp(h, "\177ELF", 4) != 0)
-		return fmt_errf(e, 0, "not an ELF file (bad magic)");
+		return ukit_fmt_errf(e, 0, "not an ELF file (bad magic)");
 	if (h[4] != 2)
-		return fmt_errf(e, 4, "ELF class %u not supported (only ELF64)",
+		return ukit_fmt_errf(e, 4, "ELF class %u not supported (only ELF64)",
 				h[4]);
 	if (h[5] != 1 && h[5] != 2)
-		return fmt_errf(e, 5, "unknown ELF data encoding %u", h[5]);
+		return ukit_fmt_errf(e, 5, "unknown ELF data encoding %u", h[5]);
 	if (h[6] != 1)
-		return fmt_errf(e, 6, "unknown ELF version %u", h[6]);
+		return ukit_fmt_errf(e, 6, "unknown ELF version %u", h[6]);
 	big = ed->big = h[5] == 2;
 	if (ld32(h + 0x14, big) != 1)
-		return fmt_errf(e, 0x14, "unknown ELF version %" PRIu32,
+		return ukit_fmt_errf(e, 0x14, "unknown ELF version %" PRIu32,
 				ld32(h + 0x14, big));
 	ed->type = ld16(h + 0x10, big);
 	ed->phoff = ld64(h + OFF_PHOFF, big);
@@ -166,26 +166,26 @@ static int check_ehdr(struct elfedit *ed, const uint8_t *h, uint64_t *shoff,
 	shentsize = ld16(h + 0x3a, big);
 	ed->shnum = ld16(h + OFF_SHNUM, big);
 	if (ehsize != EHDR_SIZE)
-		return fmt_errf(e, 0x34, "e_ehsize %u, expected %u", ehsize,
+		return ukit_fmt_errf(e, 0x34, "e_ehsize %u, expected %u", ehsize,
 				EHDR_SIZE);
 	if (ed->phnum == 0)
-		return fmt_errf(e, OFF_PHNUM, "no program headers");
+		return ukit_fmt_errf(e, OFF_PHNUM, "no program headers");
 	if (ed->phnum == PN_XNUM_)
-		return fmt_errf(e, OFF_PHNUM, "extended program header "
+		return ukit_fmt_errf(e, OFF_PHNUM, "extended program header "
 				"numbering (PN_XNUM) not supported");
 	if (ed->phnum > ELFEDIT_MAX_PHNUM)
-		return fmt_errf(e, OFF_PHNUM, "too many program headers "
+		return ukit_fmt_errf(e, OFF_PHNUM, "too many program headers "
 				"(%u > %u)", ed->phnum, ELFEDIT_MAX_PHNUM);
 	if (phentsize != PHDR_SIZE)
-		return fmt_errf(e, 0x36, "e_phentsize %u, expected %u",
+		return ukit_fmt_errf(e, 0x36, "e_phentsize %u, expected %u",
 				phentsize, PHDR_SIZE);
 	if (ed->phoff < EHDR_SIZE)
-		return fmt_errf(e, OFF_PHOFF, "program header table overlaps "
+		return ukit_fmt_errf(e, OFF_PHOFF, "program header table overlaps "
 				"the ELF header (e_phoff 0x%" PRIx64 " < 0x%x)",
 				ed->phoff, EHDR_SIZE);
 	tab = (uint64_t)ed->phnum * PHDR_SIZE;
 	if (ck_add(ed->phoff, tab, &end) || end > size)
-		return fmt_errf(e, OFF_PHOFF, "program header table ends past "
+		return ukit_fmt_errf(e, OFF_PHOFF, "program header table ends past "
 				"end of file (0x%" PRIx64 " + 0x%" PRIx64
 				" > 0x%" PRIx64 ")", ed->phoff, tab, size);
 	if (*shoff == 0) {
@@ -193,23 +193,23 @@ static int check_ehdr(struct elfedit *ed, const uint8_t *h, uint64_t *shoff,
 		return 0;
 	}
 	if (ed->shnum == 0)
-		return fmt_errf(e, 0x3c, "extended section numbering "
+		return ukit_fmt_errf(e, 0x3c, "extended section numbering "
 				"(e_shnum 0) not supported");
 	if (shentsize != SHDR_SIZE)
-		return fmt_errf(e, 0x3a, "e_shentsize %u, expected %u",
+		return ukit_fmt_errf(e, 0x3a, "e_shentsize %u, expected %u",
 				shentsize, SHDR_SIZE);
 	if (ed->shnum > ELFEDIT_MAX_SHNUM)
-		return fmt_errf(e, 0x3c, "too many section headers (%u > %u)",
+		return ukit_fmt_errf(e, 0x3c, "too many section headers (%u > %u)",
 				ed->shnum, ELFEDIT_MAX_SHNUM);
 	tab = (uint64_t)ed->shnum * SHDR_SIZE;
 	if (ck_add(*shoff, tab, &end) || end > size)
-		return fmt_errf(e, 0x28, "section header table ends past end "
+		return ukit_fmt_errf(e, 0x28, "section header table ends past end "
 				"of file (0x%" PRIx64 " + 0x%" PRIx64 " > 0x%"
 				PRIx64 ")", *shoff, tab, size);
 	return 0;
 }
 
-int elfedit_open(const struct elfedit_src *src, struct elfedit **out,
+int ukit_elfedit_open(const struct elfedit_src *src, struct elfedit **out,
 		 struct fmt_err *e)
 {
 	struct elfedit *ed;
@@ -217,10 +217,10 @@ int elfedit_open(const struct elfedit_src *src, struct elfedit **out,
 	uint64_t shoff = 0, end;
 
 	if (src->size < EHDR_SIZE)
-		return fmt_errf(e, 0, "file too short for an ELF64 header "
+		return ukit_fmt_errf(e, 0, "file too short for an ELF64 header "
 				"(%" PRIu64 " < %u bytes)", src->size, EHDR_SIZE);
 	if ((ed = calloc(1, sizeof *ed)) == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	ed->src = *src;
 	if (rd(ed, h, sizeof h, 0, e) < 0 || check_ehdr(ed, h, &shoff, e) < 0)
 		goto fail;
@@ -228,7 +228,7 @@ int elfedit_open(const struct elfedit_src *src, struct elfedit **out,
 	ed->phraw = malloc((size_t)ed->phnum * PHDR_SIZE);
 	ed->ph = calloc(ed->phnum, sizeof *ed->ph);
 	if (ed->phraw == NULL || ed->ph == NULL) {
-		fmt_errf(e, FMT_NOOFF, "out of memory");
+		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 		goto fail;
 	}
 	if (rd(ed, ed->phraw, (size_t)ed->phnum * PHDR_SIZE, ed->phoff, e) < 0)
@@ -245,13 +245,13 @@ int elfedit_open(const struct elfedit_src *src, struct elfedit **out,
 		/* PT_NULL entries too: ukit's reader checks every entry,
 		 * and an output it refuses would be no use. */
 		if (ck_add(p->offset, p->filesz, &end)) {
-			fmt_errf(e, at + 8, "phdr[%u]: p_offset 0x%" PRIx64
+			ukit_fmt_errf(e, at + 8, "phdr[%u]: p_offset 0x%" PRIx64
 				 " + p_filesz 0x%" PRIx64 " overflows", i,
 				 p->offset, p->filesz);
 			goto fail;
 		}
 		if (end > ed->src.size) {
-			fmt_errf(e, at + 8, "phdr[%u]: segment ends past end of "
+			ukit_fmt_errf(e, at + 8, "phdr[%u]: segment ends past end of "
 				 "file (0x%" PRIx64 " > 0x%" PRIx64 ")", i, end,
 				 ed->src.size);
 			goto fail;
@@ -263,7 +263,7 @@ int elfedit_open(const struct elfedit_src *src, struct elfedit **out,
 		ed->sh = calloc(ed->shnum, sizeof *ed->sh);
 		shraw = malloc((size_t)ed->shnum * SHDR_SIZE);
 		if (ed->sh == NULL || shraw == NULL) {
-			fmt_errf(e, FMT_NOOFF, "out of memory");
+			ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 			goto fail;
 		}
 		if (rd(ed, shraw, (size_t)ed->shnum * SHDR_SIZE, shoff, e) < 0)
@@ -282,7 +282,7 @@ int elfedit_open(const struct elfedit_src *src, struct elfedit **out,
 				continue;
 			if (ck_add(s->offset, s->size, &end) ||
 			    end > ed->src.size) {
-				fmt_errf(e, at + 0x18, "section[%u]: ends past "
+				ukit_fmt_errf(e, at + 0x18, "section[%u]: ends past "
 					 "end of file (0x%" PRIx64 " + 0x%"
 					 PRIx64 " > 0x%" PRIx64 ")", i,
 					 s->offset, s->size, ed->src.size);
@@ -295,18 +295,18 @@ int elfedit_open(const struct elfedit_src *src, struct elfedit **out,
 	return 0;
 fail:
 	free(shraw);
-	elfedit_close(ed);
+	ukit_elfedit_close(ed);
 	return -1;
 }
 
-void elfedit_plan_free(struct elfedit_plan *plan)
+void ukit_elfedit_plan_free(struct elfedit_plan *plan)
 {
 	for (size_t i = 0; i < plan->n; i++)
 		free(plan->p[i].data);
 	plan->n = 0;
 }
 
-const char *elfedit_how_name(enum elfedit_how how)
+const char *ukit_elfedit_how_name(enum elfedit_how how)
 {
 	switch (how) {
 	case ELFEDIT_IN_PLACE: return "in place";
@@ -324,10 +324,10 @@ static int add_patch(struct elfedit_plan *plan, uint64_t off,
 	struct elfedit_patch *p;
 
 	if (plan->n >= ELFEDIT_MAX_PATCHES)
-		return fmt_errf(e, FMT_NOOFF, "too many patches");
+		return ukit_fmt_errf(e, FMT_NOOFF, "too many patches");
 	p = &plan->p[plan->n];
 	if ((p->data = calloc(1, len ? len : 1)) == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	if (data != NULL)
 		memcpy(p->data, data, len);
 	p->off = off;
@@ -412,7 +412,7 @@ static int notes_untouched(const struct elfedit *ed, uint64_t off,
 		if (p->type != PT_NOTE_ || p->offset == same ||
 		    !overlaps(p->offset, p->filesz, off, len))
 			continue;
-		return fmt_errf(e, ed->phoff + (uint64_t)i * PHDR_SIZE + 8,
+		return ukit_fmt_errf(e, ed->phoff + (uint64_t)i * PHDR_SIZE + 8,
 				"phdr[%u]: PT_NOTE covers bytes this edit "
 				"changes (0x%" PRIx64 "..0x%" PRIx64 ")", i,
 				off, off + len);
@@ -442,11 +442,11 @@ static int plan_overwrite(const struct elfedit *ed, uint64_t off,
 	int r;
 
 	if (len > old_size || (len < old_size && old_size - len < PAD_NOTE_MIN))
-		return fmt_errf(e, off, "internal: note does not fit");
+		return ukit_fmt_errf(e, off, "internal: note does not fit");
 	if (notes_untouched(ed, off, old_size, off, e) < 0)
 		return -1;
 	if ((buf = calloc(1, (size_t)old_size)) == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	memcpy(buf, note, len);
 	if (len < old_size) {
 		size_t h = note_hdr_store(buf + len, UKIT_NOTE_NAME, 0,
@@ -532,7 +532,7 @@ static int plan_insert(const struct elfedit *ed, unsigned ins,
 	int phdr = -1;
 
 	if (n >= PN_XNUM_ || n > ELFEDIT_MAX_PHNUM)
-		return fmt_errf(e, OFF_PHNUM, "no room for another program "
+		return ukit_fmt_errf(e, OFF_PHNUM, "no room for another program "
 				"header (%u already)", ed->phnum);
 	if (can_grow(ed, &grow, e) < 0)
 		return -1;
@@ -559,25 +559,25 @@ static int plan_insert(const struct elfedit *ed, unsigned ins,
 	}
 
 	if (!grow && phdr >= 0)
-		return fmt_errf(e, ed->phoff + (uint64_t)phdr * PHDR_SIZE,
+		return ukit_fmt_errf(e, ed->phoff + (uint64_t)phdr * PHDR_SIZE,
 				"no free space after the program header table "
 				"to grow it, and moving it would leave "
 				"phdr[%d] (PT_PHDR) describing unloaded bytes",
 				phdr);
 
 	if (ck_align(ed->src.size, NEW_ALIGN, &tab_off))
-		return fmt_errf(e, FMT_NOOFF, "file too large");
+		return ukit_fmt_errf(e, FMT_NOOFF, "file too large");
 	if (grow) {
 		note_off = tab_off;
 		tab_off = ed->phoff;
 	} else if (ck_add(tab_off, tabsz, &note_off)) {
-		return fmt_errf(e, FMT_NOOFF, "file too large");
+		return ukit_fmt_errf(e, FMT_NOOFF, "file too large");
 	}
 	if (ck_add(note_off, len, &end) || end > INT64_MAX)
-		return fmt_errf(e, FMT_NOOFF, "file too large");
+		return ukit_fmt_errf(e, FMT_NOOFF, "file too large");
 
 	if ((tab = calloc(1, tabsz)) == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	memcpy(tab, ed->phraw, insoff);
 	memcpy(tab + insoff + PHDR_SIZE, ed->phraw + insoff,
 	       (size_t)ed->phnum * PHDR_SIZE - insoff);
@@ -613,7 +613,7 @@ static int plan_insert(const struct elfedit *ed, unsigned ins,
 		  : add_patch(plan, tab_off, tab, tabsz, e)) < 0 ||
 	    add_patch(plan, note_off, note, len, e) < 0) {
 		free(tab);
-		elfedit_plan_free(plan);
+		ukit_elfedit_plan_free(plan);
 		return -1;
 	}
 	free(tab);
@@ -640,7 +640,7 @@ static int plan_repoint(const struct elfedit *ed, unsigned idx,
 		return -1;
 	if (ck_align(ed->src.size, NEW_ALIGN, &note_off) ||
 	    ck_add(note_off, len, &end) || end > INT64_MAX)
-		return fmt_errf(e, FMT_NOOFF, "file too large");
+		return ukit_fmt_errf(e, FMT_NOOFF, "file too large");
 	memcpy(ent, ed->phraw + (size_t)idx * PHDR_SIZE, PHDR_SIZE);
 	st64(ent + 8, note_off, ed->big);      /* p_offset */
 	st64(ent + 16, 0, ed->big);            /* not loaded */
@@ -655,7 +655,7 @@ static int plan_repoint(const struct elfedit *ed, unsigned idx,
 	plan->note_off = note_off;
 	if (add_patch(plan, at, ent, sizeof ent, e) < 0 ||
 	    add_patch(plan, note_off, note, len, e) < 0) {
-		elfedit_plan_free(plan);
+		ukit_elfedit_plan_free(plan);
 		return -1;
 	}
 	return 0;
@@ -705,7 +705,7 @@ static int plan_retarget_section(const struct elfedit *ed, uint64_t old_off,
 		st64(b + 16, plan->note_off, ed->big);               /* sh_offset */
 		st64(b + 24, len, ed->big);                          /* sh_size */
 		if (add_patch(plan, s->at + 8, b, sizeof b, e) < 0) {
-			elfedit_plan_free(plan);
+			ukit_elfedit_plan_free(plan);
 			return -1;
 		}
 		return 0;
@@ -751,11 +751,11 @@ static int plan_add_section(const struct elfedit *ed, const char *name,
 	str_off = plan->out_size;
 	if (ck_align(str_off + strsz, NEW_ALIGN, &tab_off) ||
 	    ck_add(tab_off, tabsz, &end) || end > INT64_MAX) {
-		fmt_errf(e, FMT_NOOFF, "file too large");
+		ukit_fmt_errf(e, FMT_NOOFF, "file too large");
 		goto out;
 	}
 	if ((buf = calloc(1, strsz > tabsz ? strsz : tabsz)) == NULL) {
-		fmt_errf(e, FMT_NOOFF, "out of memory");
+		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 		goto out;
 	}
 	/* the name table, with the new name last */
@@ -788,7 +788,7 @@ static int plan_add_section(const struct elfedit *ed, const char *name,
 out:
 	free(buf);
 	if (rc < 0)
-		elfedit_plan_free(plan);
+		ukit_elfedit_plan_free(plan);
 	return rc;
 }
 
@@ -854,7 +854,7 @@ static int solo5_scan(const struct elfedit *ed, struct solo5_view *v,
 		if (p->filesz == 0)
 			continue;   /* empty PT_NOTE: no note to read */
 		if (p->filesz < NOTE_HDR_SIZE)
-			return fmt_errf(e, at + 32, "phdr[%u]: PT_NOTE too small "
+			return ukit_fmt_errf(e, at + 32, "phdr[%u]: PT_NOTE too small "
 					"for a note header (0x%" PRIx64 " < 0x%x "
 					"bytes)", i, p->filesz, NOTE_HDR_SIZE);
 		if ((r = note_at(ed, p->offset, p->filesz, &n, e)) < 0)
@@ -863,7 +863,7 @@ static int solo5_scan(const struct elfedit *ed, struct solo5_view *v,
 			uint8_t h[NOTE_HDR_SIZE];
 			if (rd(ed, h, sizeof h, p->offset, e) < 0)
 				return -1;
-			return fmt_errf(e, p->offset, "phdr[%u]: note (namesz "
+			return ukit_fmt_errf(e, p->offset, "phdr[%u]: note (namesz "
 					"%" PRIu32 ", descsz %" PRIu32 ") extends "
 					"past its PT_NOTE (0x%" PRIx64 " bytes)",
 					i, ld32(h, ed->big), ld32(h + 4, ed->big),
@@ -876,7 +876,7 @@ static int solo5_scan(const struct elfedit *ed, struct solo5_view *v,
 		if (n.type == ABI1_NOTE_TYPE && v->abi < 0) {
 			uint8_t d[4];
 			if (n.descsz < 8)
-				return fmt_errf(e, n.off + 4, "phdr[%u]: ABI1 "
+				return ukit_fmt_errf(e, n.off + 4, "phdr[%u]: ABI1 "
 						"descriptor too short (%" PRIu32
 						" < 8 bytes)", i, n.descsz);
 			if (rd(ed, d, sizeof d, n.off + NOTE_HDR_SIZE + 8, e) < 0)
@@ -905,11 +905,11 @@ static int plan_inert(const struct elfedit *ed, uint64_t off, uint64_t size,
 	int r;
 
 	if (size < PAD_NOTE_MIN)
-		return fmt_errf(e, off, "internal: old note too small");
+		return ukit_fmt_errf(e, off, "internal: old note too small");
 	if (notes_untouched(ed, off, size, off, e) < 0)
 		return -1;
 	if ((buf = calloc(1, (size_t)size)) == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	h = note_hdr_store(buf, UKIT_NOTE_NAME, 0, UKIT_NOTE_PADDING, ed->big);
 	st32(buf + 4, (uint32_t)(size - h), ed->big);
 	r = add_patch(plan, off, buf, (size_t)size, e);
@@ -927,12 +927,12 @@ static int check_mft_note(const struct elfedit *ed, const uint8_t *note,
 	    ld32(note + 8, ed->big) != MFT1_NOTE_TYPE ||
 	    (uint64_t)ld32(note + 4, ed->big) + NOTE_HDR_SIZE + 8 != len ||
 	    len % 4 != 0)
-		return fmt_errf(e, FMT_NOOFF, "new manifest is not an MFT1 note "
+		return ukit_fmt_errf(e, FMT_NOOFF, "new manifest is not an MFT1 note "
 				"in the file's byte order");
 	return 0;
 }
 
-int elfedit_plan_manifest(struct elfedit *ed, const uint8_t *note, size_t len,
+int ukit_elfedit_plan_manifest(struct elfedit *ed, const uint8_t *note, size_t len,
 			  struct elfedit_plan *plan, struct fmt_err *e)
 {
 	struct solo5_view v;
@@ -943,7 +943,7 @@ int elfedit_plan_manifest(struct elfedit *ed, const uint8_t *note, size_t len,
 	if (check_mft_note(ed, note, len, e) < 0)
 		return -1;
 	if (ed->type != ET_EXEC_)
-		return fmt_errf(e, 0x10, "not an executable (e_type %u, "
+		return ukit_fmt_errf(e, 0x10, "not an executable (e_type %u, "
 				"expected ET_EXEC)", ed->type);
 	if (solo5_scan(ed, &v, e) < 0)
 		return -1;
@@ -954,18 +954,18 @@ int elfedit_plan_manifest(struct elfedit *ed, const uint8_t *note, size_t len,
 				      note, len, plan, e);
 	}
 	if (v.abi < 0)
-		return fmt_errf(e, FMT_NOOFF, "the new manifest (%zu bytes) does "
+		return ukit_fmt_errf(e, FMT_NOOFF, "the new manifest (%zu bytes) does "
 				"not fit the existing MFT1 note (%" PRIu64
 				" bytes) and there is no Solo5 ABI1 note to tell "
 				"the target", len, v.mft_size);
 	if (v.target != ABI_HVT && v.target != ABI_SPT) {
 		if (v.mft < 0)
-			return fmt_errf(e, FMT_NOOFF, "no MFT1 note to rewrite, "
+			return ukit_fmt_errf(e, FMT_NOOFF, "no MFT1 note to rewrite, "
 					"and target %s (%" PRIu32 ") reads the "
 					"manifest linked in as __solo5_mft1_note: "
 					"relink with the new manifest",
 					target_name(v.target), v.target);
-		return fmt_errf(e, ed->ph[v.mft].offset, "the new manifest (%zu "
+		return ukit_fmt_errf(e, ed->ph[v.mft].offset, "the new manifest (%zu "
 				"bytes) does not fit the existing MFT1 note (%"
 				PRIu64 " bytes), and target %s (%" PRIu32 ") "
 				"reads the manifest linked in as "
@@ -992,27 +992,27 @@ int elfedit_plan_manifest(struct elfedit *ed, const uint8_t *note, size_t len,
 			  : 0;
 }
 
-int elfedit_pkgmeta_check(const char *json, size_t len, struct fmt_err *e)
+int ukit_elfedit_pkgmeta_check(const char *json, size_t len, struct fmt_err *e)
 {
 	json_error_t jerr;
 	json_t *j;
 
 	if (len > ELFEDIT_MAX_PKGMETA)
-		return fmt_errf(e, FMT_NOOFF, "package metadata too large "
+		return ukit_fmt_errf(e, FMT_NOOFF, "package metadata too large "
 				"(%zu > %u bytes)", len, ELFEDIT_MAX_PKGMETA);
 	if (memchr(json, '\0', len) != NULL)
-		return fmt_errf(e, (uint64_t)((const char *)memchr(json, '\0',
+		return ukit_fmt_errf(e, (uint64_t)((const char *)memchr(json, '\0',
 					len) - json),
 				"package metadata contains a NUL byte");
 	j = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (j == NULL)
-		return fmt_errf(e, jerr.position >= 0 ? (uint64_t)jerr.position
+		return ukit_fmt_errf(e, jerr.position >= 0 ? (uint64_t)jerr.position
 						      : FMT_NOOFF,
 				"line %d, column %d: %s", jerr.line,
 				jerr.column, jerr.text);
 	if (!json_is_object(j)) {
 		json_decref(j);
-		return fmt_errf(e, FMT_NOOFF, "package metadata must be a "
+		return ukit_fmt_errf(e, FMT_NOOFF, "package metadata must be a "
 				"JSON object");
 	}
 	json_decref(j);
@@ -1051,7 +1051,7 @@ static int find_pkgmeta(const struct elfedit *ed, int *seg, struct note *out,
 	return 0;
 }
 
-int elfedit_plan_package_metadata(struct elfedit *ed, const char *json,
+int ukit_elfedit_plan_package_metadata(struct elfedit *ed, const char *json,
 				  size_t len, struct elfedit_plan *plan,
 				  struct fmt_err *e)
 {
@@ -1062,7 +1062,7 @@ int elfedit_plan_package_metadata(struct elfedit *ed, const char *json,
 
 	memset(plan, 0, sizeof *plan);
 	plan->in_size = plan->out_size = ed->src.size;
-	if (elfedit_pkgmeta_check(json, len, e) < 0)
+	if (ukit_elfedit_pkgmeta_check(json, len, e) < 0)
 		return -1;
 	while (len > 0 && strchr(" \t\r\n", json[len - 1]) != NULL)
 		len--;
@@ -1078,7 +1078,7 @@ int elfedit_plan_package_metadata(struct elfedit *ed, const char *json,
 		nlen = (size_t)old.size;
 	}
 	if ((note = calloc(1, nlen)) == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	h = note_hdr_store(note, FDO_NOTE_NAME, (uint32_t)descsz,
 			   FDO_PACKAGING_METADATA, ed->big);
 	memcpy(note + h, json, len);
@@ -1104,20 +1104,20 @@ static int copy_buffered(int in, int out, uint64_t size, struct fmt_err *e)
 	uint64_t off = 0;
 
 	if (buf == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	while (off < size) {
 		size_t chunk = size - off < COPY_BUF ? (size_t)(size - off)
 						     : COPY_BUF;
-		ssize_t n = pread_full(in, buf, chunk, (off_t)off);
+		ssize_t n = ukit_pread_full(in, buf, chunk, (off_t)off);
 		if (n < 0 || (size_t)n != chunk) {
 			free(buf);
-			return n < 0 ? fmt_errno(e, off, "read failed")
-				     : fmt_errf(e, off, "input shrank while "
+			return n < 0 ? ukit_fmt_errno(e, off, "read failed")
+				     : ukit_fmt_errf(e, off, "input shrank while "
 						"being copied");
 		}
-		if (pwrite_full(out, buf, chunk, off) < 0) {
+		if (ukit_pwrite_full(out, buf, chunk, off) < 0) {
 			free(buf);
-			return fmt_errno(e, FMT_NOOFF, "write failed");
+			return ukit_fmt_errno(e, FMT_NOOFF, "write failed");
 		}
 		off += chunk;
 	}
@@ -1144,10 +1144,10 @@ static int copy_range(int in, int out, uint64_t off, uint64_t end,
 			    errno == ENOSYS || errno == EOPNOTSUPP ||
 			    errno == EBADF)
 				return 0;
-			return fmt_errno(e, (uint64_t)ioff, "copy failed");
+			return ukit_fmt_errno(e, (uint64_t)ioff, "copy failed");
 		}
 		if (n == 0)
-			return fmt_errf(e, (uint64_t)ioff, "input shrank while "
+			return ukit_fmt_errf(e, (uint64_t)ioff, "input shrank while "
 					"being copied");
 	}
 	return 1;
@@ -1186,20 +1186,20 @@ static int copy_kernel(int in, int out, uint64_t size, struct fmt_err *e)
 		off = (uint64_t)h;
 	}
 	if (ftruncate(out, (off_t)size) < 0)
-		return fmt_errno(e, FMT_NOOFF, "cannot size output");
+		return ukit_fmt_errno(e, FMT_NOOFF, "cannot size output");
 	return 1;
 }
 
-int elfedit_apply_fd(int in_fd, int out_fd, const struct elfedit_plan *plan,
+int ukit_elfedit_apply_fd(int in_fd, int out_fd, const struct elfedit_plan *plan,
 		     struct fmt_err *e)
 {
 	struct stat st;
 	int r;
 
 	if (fstat(in_fd, &st) < 0)
-		return fmt_errno(e, FMT_NOOFF, "cannot stat input");
+		return ukit_fmt_errno(e, FMT_NOOFF, "cannot stat input");
 	if ((uint64_t)st.st_size != plan->in_size)
-		return fmt_errf(e, FMT_NOOFF, "input changed size while being "
+		return ukit_fmt_errf(e, FMT_NOOFF, "input changed size while being "
 				"edited (0x%" PRIx64 " != 0x%" PRIx64 ")",
 				(uint64_t)st.st_size, plan->in_size);
 	if ((r = copy_kernel(in_fd, out_fd, plan->in_size, e)) < 0)
@@ -1208,29 +1208,29 @@ int elfedit_apply_fd(int in_fd, int out_fd, const struct elfedit_plan *plan,
 		return -1;
 	if (plan->out_size != plan->in_size &&
 	    ftruncate(out_fd, (off_t)plan->out_size) < 0)
-		return fmt_errno(e, FMT_NOOFF, "cannot extend output");
+		return ukit_fmt_errno(e, FMT_NOOFF, "cannot extend output");
 	for (size_t i = 0; i < plan->n; i++)
-		if (pwrite_full(out_fd, plan->p[i].data, plan->p[i].len,
+		if (ukit_pwrite_full(out_fd, plan->p[i].data, plan->p[i].len,
 				plan->p[i].off) < 0)
-			return fmt_errno(e, plan->p[i].off, "write failed");
+			return ukit_fmt_errno(e, plan->p[i].off, "write failed");
 	return 0;
 }
 
-int elfedit_apply_buf(const uint8_t *in, size_t len,
+int ukit_elfedit_apply_buf(const uint8_t *in, size_t len,
 		      const struct elfedit_plan *plan, uint8_t **out,
 		      size_t *out_len, struct fmt_err *e)
 {
 	uint8_t *b;
 
 	if (len != plan->in_size || plan->out_size > SIZE_MAX)
-		return fmt_errf(e, FMT_NOOFF, "plan is for another input");
+		return ukit_fmt_errf(e, FMT_NOOFF, "plan is for another input");
 	if ((b = calloc(1, plan->out_size ? (size_t)plan->out_size : 1)) == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	memcpy(b, in, len);
 	for (size_t i = 0; i < plan->n; i++) {
 		if (!in_bounds(plan->p[i].off, plan->p[i].len, plan->out_size)) {
 			free(b);
-			return fmt_errf(e, plan->p[i].off, "patch past end");
+			return ukit_fmt_errf(e, plan->p[i].off, "patch past end");
 		}
 		memcpy(b + plan->p[i].off, plan->p[i].data, plan->p[i].len);
 	}

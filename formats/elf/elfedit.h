@@ -4,7 +4,7 @@
  * Two edits: put a new Solo5 MFT1 manifest note where a Solo5 tender will
  * find it (set-manifest), and add or replace the FDO packaging metadata
  * note (set-package-metadata).  An edit is planned first, from the headers
- * and notes only (elfedit_open + elfedit_plan_*), as a short list of byte
+ * and notes only (ukit_elfedit_open + elfedit_plan_*), as a short list of byte
  * patches and a new file size; applying it copies the input and writes the
  * patches, so every byte outside the patched ranges is preserved and the
  * input is never read whole into memory.
@@ -78,14 +78,14 @@ struct elfedit;
 /*
  * Read and check the ELF header, program headers and section headers of
  * (src) (ELF64 only, either byte order).  (src) must stay valid until
- * elfedit_close().  Returns 0 and (*out), or -1 with (e) set.
+ * ukit_elfedit_close().  Returns 0 and (*out), or -1 with (e) set.
  */
-int elfedit_open(const struct elfedit_src *src, struct elfedit **out,
+int ukit_elfedit_open(const struct elfedit_src *src, struct elfedit **out,
 		 struct fmt_err *e);
-void elfedit_close(struct elfedit *ed);   /* NULL is fine */
+void ukit_elfedit_close(struct elfedit *ed);   /* NULL is fine */
 
 /* True if the file is big-endian (ELFDATA2MSB). */
-bool elfedit_big_endian(const struct elfedit *ed);
+bool ukit_elfedit_big_endian(const struct elfedit *ed);
 
 /*
  * Plan replacing the Solo5 manifest with (note, len), a complete MFT1 note
@@ -98,10 +98,10 @@ bool elfedit_big_endian(const struct elfedit *ed);
  * exactly the old note now
  * describes the new one (readelf -n reads by section); with no MFT1 note
  * before, the new one gets a ".note.solo5.manifest" section when the file
- * has a section name table.  Returns 0 with (plan) filled (free with elfedit_plan_free),
+ * has a section name table.  Returns 0 with (plan) filled (free with ukit_elfedit_plan_free),
  * or -1 with (e) set (e.g. a virtio image whose manifest does not fit).
  */
-int elfedit_plan_manifest(struct elfedit *ed, const uint8_t *note, size_t len,
+int ukit_elfedit_plan_manifest(struct elfedit *ed, const uint8_t *note, size_t len,
 			  struct elfedit_plan *plan, struct fmt_err *e);
 
 /*
@@ -109,22 +109,22 @@ int elfedit_plan_manifest(struct elfedit *ed, const uint8_t *note, size_t len,
  * no NUL, at most ELFEDIT_MAX_PKGMETA bytes.  0 or -1 with (e) set (offset
  * = byte position of a syntax error).
  */
-int elfedit_pkgmeta_check(const char *json, size_t len, struct fmt_err *e);
+int ukit_elfedit_pkgmeta_check(const char *json, size_t len, struct fmt_err *e);
 
 /*
  * Plan adding the FDO packaging metadata note holding (json, len) (checked
- * with elfedit_pkgmeta_check; trailing white space is dropped): replaces the
+ * with ukit_elfedit_pkgmeta_check; trailing white space is dropped): replaces the
  * first existing one in place when it fits, else a new PT_NOTE placed
  * before the PT_NOTE holding the old one (readers take the first), or last;
  * the old note's own SHT_NOTE section, if any, then describes the new one;
  * a first note also gets a ".note.package" section when the file has a
  * section name table (copies of the name and header tables are appended).
  */
-int elfedit_plan_package_metadata(struct elfedit *ed, const char *json,
+int ukit_elfedit_plan_package_metadata(struct elfedit *ed, const char *json,
 				  size_t len, struct elfedit_plan *plan,
 				  struct fmt_err *e);
 
-void elfedit_plan_free(struct elfedit_plan *plan);
+void ukit_elfedit_plan_free(struct elfedit_plan *plan);
 
 /*
  * Write the edited file to (out_fd), an empty regular file: copy (in_fd)
@@ -132,15 +132,15 @@ void elfedit_plan_free(struct elfedit_plan *plan);
  * bounded buffer), extend it to plan->out_size, write the patches.  0 or -1
  * with (e) set.
  */
-int elfedit_apply_fd(int in_fd, int out_fd, const struct elfedit_plan *plan,
+int ukit_elfedit_apply_fd(int in_fd, int out_fd, const struct elfedit_plan *plan,
 		     struct fmt_err *e);
 
 /* The same on memory: (*out) is malloc'ed, (*out_len) == plan->out_size. */
-int elfedit_apply_buf(const uint8_t *in, size_t len,
+int ukit_elfedit_apply_buf(const uint8_t *in, size_t len,
 		      const struct elfedit_plan *plan, uint8_t **out,
 		      size_t *out_len, struct fmt_err *e);
 
 /* "in place", "grown program header table", "moved program header table" */
-const char *elfedit_how_name(enum elfedit_how how);
+const char *ukit_elfedit_how_name(enum elfedit_how how);
 
 #endif

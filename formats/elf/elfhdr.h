@@ -41,15 +41,15 @@ struct elfhdr {
  * magic, class, byte order, e_phentsize, the table within the file and
  * ELFHDR_MAX_PHDRS, every segment's file range within the file.
  * 1 and (*out) for an ELF file, 0 when (fd) holds no ELF magic, -1 with
- * (e) for a malformed one.  Release with elfhdr_free().
+ * (e) for a malformed one.  Release with ukit_elfhdr_free().
  */
-int elfhdr_read(int fd, const char *path, struct elfhdr *out,
+int ukit_elfhdr_read(int fd, const char *path, struct elfhdr *out,
 		struct fmt_err *e);
 
 /* pread (len) bytes at (off), which must lie within the file.  0 or -1. */
-int elfhdr_pread(const struct elfhdr *h, void *buf, size_t len, uint64_t off,
+int ukit_elfhdr_pread(const struct elfhdr *h, void *buf, size_t len, uint64_t off,
 		 struct fmt_err *e);
 
-void elfhdr_free(struct elfhdr *h);
+void ukit_elfhdr_free(struct elfhdr *h);
 
 #endif

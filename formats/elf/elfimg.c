@@ -27,12 +27,12 @@
 
 struct elfimg {
 	int fd;                     /* borrowed, or -1 for a memory image */
-	uint8_t *mem;               /* owned copy for elfimg_open_mem() */
+	uint8_t *mem;               /* owned copy for ukit_elfimg_open_mem() */
 	const char *path;
 	Elf *elf;
-	struct elfimg_info info;
-	struct elfimg_phdr *ph;     /* info.phnum entries */
-	struct elfimg_shdr *sh;     /* info.shnum entries, loaded lazily */
+	struct ukit_elfimg_info info;
+	struct ukit_elfimg_phdr *ph;     /* info.phnum entries */
+	struct ukit_elfimg_shdr *sh;     /* info.shnum entries, loaded lazily */
 	char *shstr;                /* section name table, NUL-terminated */
 	size_t shstrlen;
 	bool tender;                /* opened as a Solo5 tender reads it */
@@ -47,13 +47,13 @@ struct elfimg {
 #define SHDR32_SIZE 40
 #define SHDR64_SIZE 64
 
-int elfimg_pread(const struct elfimg *img, void *buf, size_t len,
+int ukit_elfimg_pread(const struct elfimg *img, void *buf, size_t len,
 		 uint64_t off, struct fmt_err *e)
 {
 	ssize_t n;
 
 	if (!in_bounds(off, len, img->info.file_size))
-		return fmt_errf(e, off, "read of 0x%zx bytes extends past end "
+		return ukit_fmt_errf(e, off, "read of 0x%zx bytes extends past end "
 				"of file (0x%" PRIx64 " > 0x%" PRIx64 ")", len,
 				off + len, img->info.file_size);
 	if (len == 0)
@@ -62,11 +62,11 @@ int elfimg_pread(const struct elfimg *img, void *buf, size_t len,
 		memcpy(buf, img->mem + off, len);
 		return 0;
 	}
-	n = pread_full(img->fd, buf, len, (off_t)off);
+	n = ukit_pread_full(img->fd, buf, len, (off_t)off);
 	if (n < 0)
-		return fmt_errno(e, off, "read");
+		return ukit_fmt_errno(e, off, "read");
 	if ((size_t)n != len)
-		return fmt_errf(e, off, "file shrank while reading (0x%zx of "
+		return ukit_fmt_errf(e, off, "file shrank while reading (0x%zx of "
 				"0x%zx bytes)", (size_t)n, len);
 	return 0;
 }
@@ -80,16 +80,16 @@ static int shdr_table_check(struct elfimg *img, bool is64, bool big,
 			    uint16_t phnum, uint16_t shnum, uint16_t shstrndx,
 			    struct fmt_err *e)
 {
-	struct elfimg_info *in = &img->info;
+	struct ukit_elfimg_info *in = &img->info;
 	uint64_t end, tbl;
 
 	if (in->shoff != 0) {
 		if (in->shentsize != (is64 ? SHDR64_SIZE : SHDR32_SIZE))
-			return fmt_errf(e, is64 ? 58 : 46, "e_shentsize %u, "
+			return ukit_fmt_errf(e, is64 ? 58 : 46, "e_shentsize %u, "
 					"expected %d", in->shentsize,
 					is64 ? SHDR64_SIZE : SHDR32_SIZE);
 		if (!in_bounds(in->shoff, in->shentsize, in->file_size))
-			return fmt_errf(e, is64 ? 40 : 32, "section header "
+			return ukit_fmt_errf(e, is64 ? 40 : 32, "section header "
 					"table starts past end of file "
 					"(0x%" PRIx64 " + 0x%x > 0x%" PRIx64 ")",
 					in->shoff, in->shentsize, in->file_size);
@@ -97,7 +97,7 @@ static int shdr_table_check(struct elfimg *img, bool is64, bool big,
 		    shstrndx == 0xffff) {
 			uint8_t s0[SHDR64_SIZE];
 
-			if (elfimg_pread(img, s0, in->shentsize, in->shoff, e) < 0)
+			if (ukit_elfimg_pread(img, s0, in->shentsize, in->shoff, e) < 0)
 				return -1;
 			if (shnum == 0)
 				in->shnum = is64 ? ld64(s0 + 32, big)
@@ -108,12 +108,12 @@ static int shdr_table_check(struct elfimg *img, bool is64, bool big,
 				in->shstrndx = ld32(s0 + (is64 ? 40 : 24), big);
 		}
 		if (in->shnum > ELFIMG_MAX_SECTIONS)
-			return fmt_errf(e, in->shoff, "%zu sections, more than "
+			return ukit_fmt_errf(e, in->shoff, "%zu sections, more than "
 					"the limit %d", in->shnum,
 					ELFIMG_MAX_SECTIONS);
 		if (ck_mul(in->shnum, in->shentsize, &tbl) ||
 		    ck_add(in->shoff, tbl, &end) || end > in->file_size)
-			return fmt_errf(e, is64 ? 40 : 32, "section header "
+			return ukit_fmt_errf(e, is64 ? 40 : 32, "section header "
 					"table extends past end of file "
 					"(0x%" PRIx64 " + %zu * %u > 0x%" PRIx64 ")",
 					in->shoff, in->shnum, in->shentsize,
@@ -135,40 +135,40 @@ static int shdr_table_check(struct elfimg *img, bool is64, bool big,
  */
 static int ehdr_check(struct elfimg *img, struct fmt_err *e)
 {
-	struct elfimg_info *in = &img->info;
+	struct ukit_elfimg_info *in = &img->info;
 	uint8_t h[EHDR64_SIZE];
 	uint64_t end, tbl;
 	bool big, is64;
 	uint16_t phnum, shnum, shstrndx;
 
 	/* the magic first: a short file of another kind is not an ELF file */
-	if (elfimg_pread(img, h, in->file_size < 4 ? in->file_size : 4, 0,
+	if (ukit_elfimg_pread(img, h, in->file_size < 4 ? in->file_size : 4, 0,
 			 e) < 0)
 		return -1;
 	if (memcmp(h, "\177ELF", in->file_size < 4 ? in->file_size : 4) != 0)
-		return fmt_errf(e, 0, "not an ELF file (bad magic "
+		return ukit_fmt_errf(e, 0, "not an ELF file (bad magic "
 				"%02x %02x %02x %02x)", h[0],
 				in->file_size > 1 ? h[1] : 0,
 				in->file_size > 2 ? h[2] : 0,
 				in->file_size > 3 ? h[3] : 0);
 	if (in->file_size < 16)
-		return fmt_errf(e, 0, "file too short for an ELF header "
+		return ukit_fmt_errf(e, 0, "file too short for an ELF header "
 				"(%" PRIu64 " < 16 bytes)", in->file_size);
-	if (elfimg_pread(img, h, 16, 0, e) < 0)
+	if (ukit_elfimg_pread(img, h, 16, 0, e) < 0)
 		return -1;
 	if (memcmp(h, "\177ELF", 4) != 0)
-		return fmt_errf(e, 0, "not an ELF file (bad magic "
+		return ukit_fmt_errf(e, 0, "not an ELF file (bad magic "
 				"%02x %02x %02x %02x)", h[0], h[1], h[2], h[3]);
 	if (h[4] != ELFCLASS32 && h[4] != ELFCLASS64)
-		return fmt_errf(e, 4, "unknown ELF class %u (expected 1 or 2)",
+		return ukit_fmt_errf(e, 4, "unknown ELF class %u (expected 1 or 2)",
 				h[4]);
 	if (h[5] != ELFDATA2LSB && h[5] != ELFDATA2MSB)
-		return fmt_errf(e, 5, "unknown ELF data encoding %u (expected "
+		return ukit_fmt_errf(e, 5, "unknown ELF data encoding %u (expected "
 				"1 or 2)", h[5]);
 	/* libelf refuses other versions; say why instead of its "invalid".
 	 * A tender does not look at this byte (only at e_version). */
 	if (h[6] != EV_CURRENT && !img->tender)
-		return fmt_errf(e, 6, "unknown ELF identification version %u "
+		return ukit_fmt_errf(e, 6, "unknown ELF identification version %u "
 				"(expected 1)", h[6]);
 	is64 = h[4] == ELFCLASS64;
 	big = h[5] == ELFDATA2MSB;
@@ -177,10 +177,10 @@ static int ehdr_check(struct elfimg *img, struct fmt_err *e)
 	in->big = big;
 	in->osabi = h[7];
 	if (in->file_size < (is64 ? EHDR64_SIZE : EHDR32_SIZE))
-		return fmt_errf(e, 0, "file too short for an ELF%d header "
+		return ukit_fmt_errf(e, 0, "file too short for an ELF%d header "
 				"(%" PRIu64 " < %d bytes)", is64 ? 64 : 32,
 				in->file_size, is64 ? EHDR64_SIZE : EHDR32_SIZE);
-	if (elfimg_pread(img, h, is64 ? EHDR64_SIZE : EHDR32_SIZE, 0, e) < 0)
+	if (ukit_elfimg_pread(img, h, is64 ? EHDR64_SIZE : EHDR32_SIZE, 0, e) < 0)
 		return -1;
 	in->type = ld16(h + 16, big);
 	in->machine = ld16(h + 18, big);
@@ -226,16 +226,16 @@ static int ehdr_check(struct elfimg *img, struct fmt_err *e)
 
 	if (in->phnum > 0) {
 		if (in->phentsize != (is64 ? PHDR64_SIZE : PHDR32_SIZE))
-			return fmt_errf(e, is64 ? 54 : 42, "e_phentsize %u, "
+			return ukit_fmt_errf(e, is64 ? 54 : 42, "e_phentsize %u, "
 					"expected %d", in->phentsize,
 					is64 ? PHDR64_SIZE : PHDR32_SIZE);
 		if (in->phnum > ELFIMG_MAX_PHDRS)
-			return fmt_errf(e, is64 ? 56 : 44, "%zu program "
+			return ukit_fmt_errf(e, is64 ? 56 : 44, "%zu program "
 					"headers, more than the limit %d",
 					in->phnum, ELFIMG_MAX_PHDRS);
 		if (ck_mul(in->phnum, in->phentsize, &tbl) ||
 		    ck_add(in->phoff, tbl, &end) || end > in->file_size)
-			return fmt_errf(e, is64 ? 32 : 28, "program header "
+			return ukit_fmt_errf(e, is64 ? 32 : 28, "program header "
 					"table extends past end of file "
 					"(0x%" PRIx64 " + %zu * %u > 0x%" PRIx64 ")",
 					in->phoff, in->phnum, in->phentsize,
@@ -246,27 +246,27 @@ static int ehdr_check(struct elfimg *img, struct fmt_err *e)
 
 static int load_phdrs(struct elfimg *img, struct fmt_err *e)
 {
-	struct elfimg_info *in = &img->info;
+	struct ukit_elfimg_info *in = &img->info;
 	size_t n;
 
 	if (elf_getphdrnum(img->elf, &n) != 0)
-		return fmt_errf(e, in->phoff, "program headers: %s",
+		return ukit_fmt_errf(e, in->phoff, "program headers: %s",
 				elf_errmsg(-1));
 	if (n != in->phnum)
-		return fmt_errf(e, in->phoff, "libelf counts %zu program "
+		return ukit_fmt_errf(e, in->phoff, "libelf counts %zu program "
 				"headers, the header says %zu", n, in->phnum);
 	if (n == 0)
 		return 0;
 	img->ph = calloc(n, sizeof *img->ph);
 	if (img->ph == NULL)
-		return fmt_errno(e, FMT_NOOFF, "calloc");
+		return ukit_fmt_errno(e, FMT_NOOFF, "calloc");
 	for (size_t i = 0; i < n; i++) {
 		GElf_Phdr g;
-		struct elfimg_phdr *p = &img->ph[i];
+		struct ukit_elfimg_phdr *p = &img->ph[i];
 		uint64_t where = in->phoff + i * in->phentsize, end;
 
 		if (gelf_getphdr(img->elf, (int)i, &g) == NULL)
-			return fmt_errf(e, where, "phdr[%zu]: %s", i,
+			return ukit_fmt_errf(e, where, "phdr[%zu]: %s", i,
 					elf_errmsg(-1));
 		p->type = g.p_type;
 		p->flags = g.p_flags;
@@ -279,7 +279,7 @@ static int load_phdrs(struct elfimg *img, struct fmt_err *e)
 		if (p->filesz == 0)
 			continue;
 		if (ck_add(p->offset, p->filesz, &end) || end > in->file_size)
-			return fmt_errf(e, where, "phdr[%zu]: segment extends "
+			return ukit_fmt_errf(e, where, "phdr[%zu]: segment extends "
 					"past end of file (0x%" PRIx64 " + 0x%"
 					PRIx64 " > 0x%" PRIx64 ")", i, p->offset,
 					p->filesz, in->file_size);
@@ -289,13 +289,13 @@ static int load_phdrs(struct elfimg *img, struct fmt_err *e)
 
 /*
  * Tender mode: decode the program headers from bytes, as a tender does
- * (Elf64 only: elfimg_solo5_check() refuses the rest, but notes read any
+ * (Elf64 only: ukit_elfimg_solo5_check() refuses the rest, but notes read any
  * class).  A segment's file range is checked where it is read, not here:
  * a tender reads only the segments it loads.
  */
 static int load_phdrs_raw(struct elfimg *img, struct fmt_err *e)
 {
-	struct elfimg_info *in = &img->info;
+	struct ukit_elfimg_info *in = &img->info;
 	const bool big = in->big, is64 = in->elfclass == ELFCLASS64;
 	uint8_t *t;
 	size_t len;
@@ -307,15 +307,15 @@ static int load_phdrs_raw(struct elfimg *img, struct fmt_err *e)
 	t = malloc(len);
 	if (img->ph == NULL || t == NULL) {
 		free(t);
-		return fmt_errno(e, FMT_NOOFF, "calloc");
+		return ukit_fmt_errno(e, FMT_NOOFF, "calloc");
 	}
-	if (elfimg_pread(img, t, len, in->phoff, e) < 0) {
+	if (ukit_elfimg_pread(img, t, len, in->phoff, e) < 0) {
 		free(t);
 		return -1;
 	}
 	for (size_t i = 0; i < in->phnum; i++) {
 		const uint8_t *q = t + i * in->phentsize;
-		struct elfimg_phdr *p = &img->ph[i];
+		struct ukit_elfimg_phdr *p = &img->ph[i];
 
 		p->type = ld32(q, big);
 		if (is64) {
@@ -361,19 +361,19 @@ static int open_tender(struct elfimg *img, struct elfimg **out,
 	if (img->info.shnum > 0) {
 		uint8_t v = 0;
 
-		if (elfimg_pread(img, &v, 1, 6, &se) < 0)
+		if (ukit_elfimg_pread(img, &v, 1, 6, &se) < 0)
 			;
 		else if (v != EV_CURRENT)   /* libelf reads nothing then */
-			fmt_errf(&se, 6, "e_ident[EI_VERSION] %u, expected 1: "
+			ukit_fmt_errf(&se, 6, "e_ident[EI_VERSION] %u, expected 1: "
 				 "the section headers are not read", v);
 		else if (elf_version(EV_CURRENT) == EV_NONE)
-			fmt_errf(&se, FMT_NOOFF, "libelf: %s", elf_errmsg(-1));
+			ukit_fmt_errf(&se, FMT_NOOFF, "libelf: %s", elf_errmsg(-1));
 		else if ((img->elf = elf_begin(img->fd, ELF_C_READ,
 					       NULL)) == NULL)
-			fmt_errf(&se, 0, "section headers: libelf: %s",
+			ukit_fmt_errf(&se, 0, "section headers: libelf: %s",
 				 elf_errmsg(-1));
 		else if (elf_kind(img->elf) != ELF_K_ELF)
-			fmt_errf(&se, 0, "section headers: libelf does not "
+			ukit_fmt_errf(&se, 0, "section headers: libelf does not "
 				 "read this as an ELF file");
 		if (se.msg[0] != '\0')
 			section_error(img, &se);
@@ -381,7 +381,7 @@ static int open_tender(struct elfimg *img, struct elfimg **out,
 	*out = img;
 	return 0;
 fail:
-	elfimg_close(img);
+	ukit_elfimg_close(img);
 	return -1;
 }
 
@@ -394,12 +394,12 @@ int ukit_elfimg_open_tender(int fd, const char *path, struct elfimg **out,
 	if (e != NULL)
 		e->path = path;
 	if (fstat(fd, &st) != 0)
-		return fmt_errno(e, FMT_NOOFF, "fstat");
+		return ukit_fmt_errno(e, FMT_NOOFF, "fstat");
 	if (!S_ISREG(st.st_mode))
-		return fmt_errf(e, FMT_NOOFF, "not a regular file");
+		return ukit_fmt_errf(e, FMT_NOOFF, "not a regular file");
 	img = calloc(1, sizeof *img);
 	if (img == NULL)
-		return fmt_errno(e, FMT_NOOFF, "calloc");
+		return ukit_fmt_errno(e, FMT_NOOFF, "calloc");
 	img->fd = fd;
 	img->path = path;
 	img->tender = true;
@@ -418,7 +418,7 @@ static int open_common(struct elfimg *img, struct elfimg **out,
 	if (ehdr_check(img, e) < 0)
 		goto fail;
 	if (elf_version(EV_CURRENT) == EV_NONE) {
-		fmt_errf(e, FMT_NOOFF, "libelf: %s", elf_errmsg(-1));
+		ukit_fmt_errf(e, FMT_NOOFF, "libelf: %s", elf_errmsg(-1));
 		goto fail;
 	}
 	if (img->mem != NULL)
@@ -426,11 +426,11 @@ static int open_common(struct elfimg *img, struct elfimg **out,
 	else
 		img->elf = elf_begin(img->fd, ELF_C_READ, NULL);
 	if (img->elf == NULL) {
-		fmt_errf(e, 0, "libelf: %s", elf_errmsg(-1));
+		ukit_fmt_errf(e, 0, "libelf: %s", elf_errmsg(-1));
 		goto fail;
 	}
 	if (elf_kind(img->elf) != ELF_K_ELF) {
-		fmt_errf(e, 0, "libelf does not read this as an ELF file");
+		ukit_fmt_errf(e, 0, "libelf does not read this as an ELF file");
 		goto fail;
 	}
 	if (load_phdrs(img, e) < 0)
@@ -438,11 +438,11 @@ static int open_common(struct elfimg *img, struct elfimg **out,
 	*out = img;
 	return 0;
 fail:
-	elfimg_close(img);
+	ukit_elfimg_close(img);
 	return -1;
 }
 
-int elfimg_open(int fd, const char *path, struct elfimg **out,
+int ukit_elfimg_open(int fd, const char *path, struct elfimg **out,
 		struct fmt_err *e)
 {
 	struct elfimg *img;
@@ -451,19 +451,19 @@ int elfimg_open(int fd, const char *path, struct elfimg **out,
 	if (e != NULL)
 		e->path = path;
 	if (fstat(fd, &st) != 0)
-		return fmt_errno(e, FMT_NOOFF, "fstat");
+		return ukit_fmt_errno(e, FMT_NOOFF, "fstat");
 	if (!S_ISREG(st.st_mode))
-		return fmt_errf(e, FMT_NOOFF, "not a regular file");
+		return ukit_fmt_errf(e, FMT_NOOFF, "not a regular file");
 	img = calloc(1, sizeof *img);
 	if (img == NULL)
-		return fmt_errno(e, FMT_NOOFF, "calloc");
+		return ukit_fmt_errno(e, FMT_NOOFF, "calloc");
 	img->fd = fd;
 	img->path = path;
 	img->info.file_size = (uint64_t)st.st_size;
 	return open_common(img, out, e);
 }
 
-int elfimg_open_mem(const void *buf, size_t len, const char *path,
+int ukit_elfimg_open_mem(const void *buf, size_t len, const char *path,
 		    struct elfimg **out, struct fmt_err *e)
 {
 	struct elfimg *img;
@@ -472,7 +472,7 @@ int elfimg_open_mem(const void *buf, size_t len, const char *path,
 		e->path = path;
 	img = calloc(1, sizeof *img);
 	if (img == NULL)
-		return fmt_errno(e, FMT_NOOFF, "calloc");
+		return ukit_fmt_errno(e, FMT_NOOFF, "calloc");
 	img->fd = -1;
 	img->path = path;
 	/* libelf wants a writable image; keep our own (one spare byte so a
@@ -480,7 +480,7 @@ int elfimg_open_mem(const void *buf, size_t len, const char *path,
 	img->mem = malloc(len + 1);
 	if (img->mem == NULL) {
 		free(img);
-		return fmt_errno(e, FMT_NOOFF, "malloc");
+		return ukit_fmt_errno(e, FMT_NOOFF, "malloc");
 	}
 	if (len > 0)
 		memcpy(img->mem, buf, len);
@@ -488,7 +488,7 @@ int elfimg_open_mem(const void *buf, size_t len, const char *path,
 	return open_common(img, out, e);
 }
 
-void elfimg_close(struct elfimg *img)
+void ukit_elfimg_close(struct elfimg *img)
 {
 	if (img == NULL)
 		return;
@@ -501,16 +501,16 @@ void elfimg_close(struct elfimg *img)
 	free(img);
 }
 
-const struct elfimg_info *elfimg_info(const struct elfimg *img)
+const struct ukit_elfimg_info *ukit_elfimg_info(const struct elfimg *img)
 {
 	return &img->info;
 }
 
-int elfimg_phdr(const struct elfimg *img, size_t i, struct elfimg_phdr *ph,
+int ukit_elfimg_phdr(const struct elfimg *img, size_t i, struct ukit_elfimg_phdr *ph,
 		struct fmt_err *e)
 {
 	if (i >= img->info.phnum)
-		return fmt_errf(e, FMT_NOOFF, "phdr[%zu] out of range (%zu "
+		return ukit_fmt_errf(e, FMT_NOOFF, "phdr[%zu] out of range (%zu "
 				"program headers)", i, img->info.phnum);
 	*ph = img->ph[i];
 	return 0;
@@ -527,7 +527,7 @@ static int load_shdrs(struct elfimg *img, struct fmt_err *e)
 	if (!img->tender)
 		return load_shdrs_strict(img, e);
 	if (img->info.shnum > 0 && img->elf == NULL) {
-		fmt_errf(&se, FMT_NOOFF, "section headers: not read");
+		ukit_fmt_errf(&se, FMT_NOOFF, "section headers: not read");
 		section_error(img, &se);
 	}
 	if (load_shdrs_strict(img, &se) < 0) {
@@ -540,29 +540,29 @@ static int load_shdrs(struct elfimg *img, struct fmt_err *e)
 
 static int load_shdrs_strict(struct elfimg *img, struct fmt_err *e)
 {
-	struct elfimg_info *in = &img->info;
+	struct ukit_elfimg_info *in = &img->info;
 	size_t n;
 
 	if (img->sh != NULL || in->shnum == 0)
 		return 0;
 	if (elf_getshdrnum(img->elf, &n) != 0)
-		return fmt_errf(e, in->shoff, "section headers: %s",
+		return ukit_fmt_errf(e, in->shoff, "section headers: %s",
 				elf_errmsg(-1));
 	if (n != in->shnum)
-		return fmt_errf(e, in->shoff, "libelf counts %zu sections, "
+		return ukit_fmt_errf(e, in->shoff, "libelf counts %zu sections, "
 				"the header says %zu", n, in->shnum);
 	img->sh = calloc(n, sizeof *img->sh);
 	if (img->sh == NULL)
-		return fmt_errno(e, FMT_NOOFF, "calloc");
+		return ukit_fmt_errno(e, FMT_NOOFF, "calloc");
 	for (size_t i = 0; i < n; i++) {
 		Elf_Scn *scn = elf_getscn(img->elf, i);
 		GElf_Shdr g;
-		struct elfimg_shdr *s = &img->sh[i];
+		struct ukit_elfimg_shdr *s = &img->sh[i];
 
 		if (scn == NULL || gelf_getshdr(scn, &g) == NULL) {
 			free(img->sh);
 			img->sh = NULL;
-			return fmt_errf(e, in->shoff + i * in->shentsize,
+			return ukit_fmt_errf(e, in->shoff + i * in->shentsize,
 					"section[%zu]: %s", i, elf_errmsg(-1));
 		}
 		s->name = "";
@@ -579,7 +579,7 @@ static int load_shdrs_strict(struct elfimg *img, struct fmt_err *e)
 	/* Names: read .shstrtab ourselves, bounded, instead of elf_strptr()
 	 * (which would read the whole section, whatever its size). */
 	if (in->shstrndx != 0 && in->shstrndx < n) {
-		struct elfimg_shdr *st = &img->sh[in->shstrndx];
+		struct ukit_elfimg_shdr *st = &img->sh[in->shstrndx];
 		uint64_t len = st->size;
 
 		if (st->type == SHT_STRTAB && len > 0 &&
@@ -588,8 +588,8 @@ static int load_shdrs_strict(struct elfimg *img, struct fmt_err *e)
 				len = ELFIMG_STRTAB_MAX;
 			img->shstr = malloc(len + 1);
 			if (img->shstr == NULL)
-				return fmt_errno(e, FMT_NOOFF, "malloc");
-			if (elfimg_pread(img, img->shstr, len, st->offset,
+				return ukit_fmt_errno(e, FMT_NOOFF, "malloc");
+			if (ukit_elfimg_pread(img, img->shstr, len, st->offset,
 					 e) < 0)
 				return -1;
 			img->shstr[len] = '\0';
@@ -609,22 +609,22 @@ static int load_shdrs_strict(struct elfimg *img, struct fmt_err *e)
 	return 0;
 }
 
-int elfimg_shdr(struct elfimg *img, size_t i, struct elfimg_shdr *sh,
+int ukit_elfimg_shdr(struct elfimg *img, size_t i, struct ukit_elfimg_shdr *sh,
 		struct fmt_err *e)
 {
 	if (i >= img->info.shnum)
-		return fmt_errf(e, FMT_NOOFF, "section[%zu] out of range (%zu "
+		return ukit_fmt_errf(e, FMT_NOOFF, "section[%zu] out of range (%zu "
 				"sections)", i, img->info.shnum);
 	if (load_shdrs(img, e) < 0)
 		return -1;
 	if (i >= img->info.shnum || img->sh == NULL)
-		return fmt_errf(e, FMT_NOOFF, "section[%zu]: the section header "
+		return ukit_fmt_errf(e, FMT_NOOFF, "section[%zu]: the section header "
 				"table cannot be read", i);
 	*sh = img->sh[i];
 	return 0;
 }
 
-const char *elfimg_machine_name(uint16_t machine)
+const char *ukit_elfimg_machine_name(uint16_t machine)
 {
 	switch (machine) {
 	case EM_386: return "i386";
@@ -642,7 +642,7 @@ const char *elfimg_machine_name(uint16_t machine)
 
 /* ---- notes ---------------------------------------------------------- */
 
-void elfimg_notes_begin(struct elfimg *img, unsigned which,
+void ukit_elfimg_notes_begin(struct elfimg *img, unsigned which,
 			struct elfimg_notes *it)
 {
 	memset(it, 0, sizeof *it);
@@ -651,7 +651,7 @@ void elfimg_notes_begin(struct elfimg *img, unsigned which,
 	it->phase = (which & ELFIMG_SEGMENT) ? 0 : 1;
 }
 
-void elfimg_notes_end(struct elfimg_notes *it)
+void ukit_elfimg_notes_end(struct elfimg_notes *it)
 {
 	free(it->buf);
 	free(it->name);
@@ -681,7 +681,7 @@ static int note_align(uint64_t a, unsigned *out)
 static int next_container(struct elfimg_notes *it, struct fmt_err *e)
 {
 	struct elfimg *img = it->img;
-	const struct elfimg_info *in = &img->info;
+	const struct ukit_elfimg_info *in = &img->info;
 	uint64_t off, size, align, hdr;
 	const char *what;
 	size_t i;
@@ -723,7 +723,7 @@ static int next_container(struct elfimg_notes *it, struct fmt_err *e)
 			what = "section";
 			it->section = img->sh[i].name;
 			if (!in_bounds(off, size, in->file_size))
-				return fmt_errf(e, hdr, "section[%zu]: SHT_NOTE "
+				return ukit_fmt_errf(e, hdr, "section[%zu]: SHT_NOTE "
 						"extends past end of file (0x%"
 						PRIx64 " + 0x%" PRIx64 " > 0x%"
 						PRIx64 ")", i, off, size,
@@ -732,17 +732,17 @@ static int next_container(struct elfimg_notes *it, struct fmt_err *e)
 			return 0;
 		}
 		if (note_align(align, &it->align) < 0)
-			return fmt_errf(e, hdr, "%s[%zu]: note alignment %"
+			return ukit_fmt_errf(e, hdr, "%s[%zu]: note alignment %"
 					PRIu64 ", expected 4 or 8", what, i,
 					align);
 		if (size > ELFIMG_NOTES_MAX)
-			return fmt_errf(e, hdr, "%s[%zu]: 0x%" PRIx64 " bytes "
+			return ukit_fmt_errf(e, hdr, "%s[%zu]: 0x%" PRIx64 " bytes "
 					"of notes, more than the limit 0x%x",
 					what, i, size, ELFIMG_NOTES_MAX);
 		it->buf = malloc(size);
 		if (it->buf == NULL)
-			return fmt_errno(e, FMT_NOOFF, "malloc");
-		if (elfimg_pread(img, it->buf, size, off, e) < 0) {
+			return ukit_fmt_errno(e, FMT_NOOFF, "malloc");
+		if (ukit_elfimg_pread(img, it->buf, size, off, e) < 0) {
 			free(it->buf);
 			it->buf = NULL;
 			return -1;
@@ -755,7 +755,7 @@ static int next_container(struct elfimg_notes *it, struct fmt_err *e)
 	}
 }
 
-int elfimg_notes_next(struct elfimg_notes *it, struct elfimg_note *n,
+int ukit_elfimg_notes_next(struct elfimg_notes *it, struct elfimg_note *n,
 		      struct fmt_err *e)
 {
 	const bool big = it->img->info.big;
@@ -773,12 +773,12 @@ int elfimg_notes_next(struct elfimg_notes *it, struct elfimg_note *n,
 	if (it->name == NULL) {
 		it->name = malloc(ELFIMG_NAME_MAX + 1);
 		if (it->name == NULL)
-			return fmt_errno(e, FMT_NOOFF, "malloc");
+			return ukit_fmt_errno(e, FMT_NOOFF, "malloc");
 	}
 	if (it->buf == NULL || it->pos >= it->len) {
 		r = next_container(it, e);
 		if (r == 0) {
-			elfimg_notes_end(it);
+			ukit_elfimg_notes_end(it);
 			return 0;
 		}
 		if (r < 0)
@@ -790,7 +790,7 @@ int elfimg_notes_next(struct elfimg_notes *it, struct elfimg_note *n,
 	p = it->buf + it->pos;
 	if (left < NOTE_HDR_SIZE) {
 		it->pos = it->len;
-		return fmt_errf(e, at, "%s[%zu]: %" PRIu64 " bytes left after "
+		return ukit_fmt_errf(e, at, "%s[%zu]: %" PRIu64 " bytes left after "
 				"the last note, too few for a note header (12)",
 				what, it->cur, left);
 	}
@@ -801,14 +801,14 @@ int elfimg_notes_next(struct elfimg_notes *it, struct elfimg_note *n,
 	if (ck_align(NOTE_HDR_SIZE + (uint64_t)namesz, it->align, &dpos) ||
 	    dpos > left) {
 		it->pos = it->len;
-		return fmt_errf(e, at, "%s[%zu]: note name extends past end of "
+		return ukit_fmt_errf(e, at, "%s[%zu]: note name extends past end of "
 				"its container (namesz 0x%x: 0x%" PRIx64 " > 0x%"
 				PRIx64 ")", what, it->cur, namesz,
 				(uint64_t)NOTE_HDR_SIZE + namesz, left);
 	}
 	if (descsz > left - dpos) {
 		it->pos = it->len;
-		return fmt_errf(e, at, "%s[%zu]: note descriptor extends past "
+		return ukit_fmt_errf(e, at, "%s[%zu]: note descriptor extends past "
 				"end of its container (descsz 0x%x: 0x%" PRIx64
 				" > 0x%" PRIx64 ")", what, it->cur, descsz,
 				dpos + descsz, left);
@@ -843,68 +843,68 @@ int elfimg_notes_next(struct elfimg_notes *it, struct elfimg_note *n,
 
 /* ---- Solo5 ---------------------------------------------------------- */
 
-const char *elfimg_abi_target_name(uint32_t target)
+const char *ukit_elfimg_abi_target_name(uint32_t target)
 {
-	return solo5_target_name(target);
+	return ukit_solo5_target_name(target);
 }
 
-int elfimg_solo5_check(const struct elfimg *img, struct fmt_err *e)
+int ukit_elfimg_solo5_check(const struct elfimg *img, struct fmt_err *e)
 {
-	const struct elfimg_info *in = &img->info;
+	const struct ukit_elfimg_info *in = &img->info;
 
 	if (e != NULL)
 		e->path = img->path;
 	if (in->elfclass != ELFCLASS64)
-		return fmt_errf(e, 4, "ELF32 file: Solo5 executables are ELF64 "
+		return ukit_fmt_errf(e, 4, "ELF32 file: Solo5 executables are ELF64 "
 				"(EI_CLASS %u, expected 2)", in->elfclass);
 	if (in->type != ET_EXEC)
-		return fmt_errf(e, 16, "e_type %u is not ET_EXEC (2): Solo5 "
+		return ukit_fmt_errf(e, 16, "e_type %u is not ET_EXEC (2): Solo5 "
 				"loads only executables", in->type);
 	if (in->version != EV_CURRENT)
-		return fmt_errf(e, 20, "e_version %u, expected 1", in->version);
+		return ukit_fmt_errf(e, 20, "e_version %u, expected 1", in->version);
 	if (in->ehsize != EHDR64_SIZE)
-		return fmt_errf(e, 52, "e_ehsize %u, expected 64", in->ehsize);
+		return ukit_fmt_errf(e, 52, "e_ehsize %u, expected 64", in->ehsize);
 	if (in->phnum < 1)
-		return fmt_errf(e, 56, "no program headers");
+		return ukit_fmt_errf(e, 56, "no program headers");
 	if (img->tender)
 		return ukit_elfimg_solo5_machine(in, e);
 	return 0;
 }
 
-int ukit_elfimg_solo5_machine(const struct elfimg_info *in,
+int ukit_elfimg_solo5_machine(const struct ukit_elfimg_info *in,
 			      struct fmt_err *e)
 {
-	const char *name = elfimg_machine_name(in->machine);
+	const char *name = ukit_elfimg_machine_name(in->machine);
 	bool ok = in->machine == EM_X86_64 || in->machine == EM_AARCH64 ||
 		  in->machine == EM_PPC64;
 
 	if (in->machine == EM_PPC64 && !in->big)
 		name = "ppc64le";
 	if (!ok)
-		return fmt_errf(e, 18, "e_machine %u (%s): Solo5 builds for "
+		return ukit_fmt_errf(e, 18, "e_machine %u (%s): Solo5 builds for "
 				"x86_64, aarch64 and ppc64le only", in->machine,
 				name != NULL ? name : "unknown");
 	/* Solo5 runs on little-endian hosts only and wants the host's order */
 	if (in->big)
-		return fmt_errf(e, 5, "big-endian %s (EI_DATA 2): Solo5 builds "
+		return ukit_fmt_errf(e, 5, "big-endian %s (EI_DATA 2): Solo5 builds "
 				"for x86_64, aarch64 and ppc64le only, all "
 				"little-endian", name);
 	return 0;
 }
 
-int elfimg_solo5_note(struct elfimg *img, uint32_t type,
-		      struct solo5_note *out, struct fmt_err *e)
+int ukit_elfimg_solo5_note(struct elfimg *img, uint32_t type,
+		      struct ukit_solo5_note *out, struct fmt_err *e)
 {
-	const struct elfimg_info *in = &img->info;
+	const struct ukit_elfimg_info *in = &img->info;
 	const bool big = in->big;
 	const char *tname = type == MFT1_NOTE_TYPE ? "MFT1" : "ABI1";
 	uint32_t max = type == MFT1_NOTE_TYPE ? SOLO5_MFT1_DESC_MAX
 					      : SOLO5_ABI1_DESC_MAX;
 
-	if (elfimg_solo5_check(img, e) < 0)
+	if (ukit_elfimg_solo5_check(img, e) < 0)
 		return -1;
 	for (size_t i = 0; i < in->phnum; i++) {
-		const struct elfimg_phdr *ph = &img->ph[i];
+		const struct ukit_elfimg_phdr *ph = &img->ph[i];
 		uint8_t h[NOTE_HDR_SIZE + 8];
 		uint32_t namesz, descsz;
 
@@ -915,18 +915,18 @@ int elfimg_solo5_note(struct elfimg *img, uint32_t type,
 		 * ukit.  Otherwise such a PT_NOTE is skipped, as are those too
 		 * small for a Solo5 note header (20 bytes). */
 		if (ph->filesz < NOTE_HDR_SIZE && img->tender)
-			return fmt_errf(e, in->phoff + i * in->phentsize + 32,
+			return ukit_fmt_errf(e, in->phoff + i * in->phentsize + 32,
 					"phdr[%zu]: PT_NOTE of %" PRIu64 " bytes, "
 					"too small for a note header (12): a "
 					"Solo5 tender refuses the executable", i,
 					ph->filesz);
 		if (ph->filesz < sizeof h)
 			continue;
-		if (elfimg_pread(img, h, sizeof h, ph->offset, e) < 0) {
+		if (ukit_elfimg_pread(img, h, sizeof h, ph->offset, e) < 0) {
 			char msg[FMT_ERR_MSG];
 
 			snprintf(msg, sizeof msg, "%s", e->msg);
-			return fmt_errf(e, e->off, "phdr[%zu]: note header: %s",
+			return ukit_fmt_errf(e, e->off, "phdr[%zu]: note header: %s",
 					i, msg);
 		}
 		namesz = ld32(h, big);
@@ -937,15 +937,15 @@ int elfimg_solo5_note(struct elfimg *img, uint32_t type,
 		    ld32(h + 8, big) != type)
 			continue;
 		if (descsz < 1 || descsz > max)
-			return fmt_errf(e, ph->offset, "phdr[%zu]: Solo5 %s "
+			return ukit_fmt_errf(e, ph->offset, "phdr[%zu]: Solo5 %s "
 					"note descriptor size %u outside 1..%u",
 					i, tname, descsz, max);
 		if (descsz > ph->filesz - sizeof h)
-			return fmt_errf(e, ph->offset, "phdr[%zu]: Solo5 %s "
+			return ukit_fmt_errf(e, ph->offset, "phdr[%zu]: Solo5 %s "
 					"note extends past end of its PT_NOTE "
 					"(0x%zx + 0x%x > 0x%" PRIx64 ")", i,
 					tname, sizeof h, descsz, ph->filesz);
-		if (elfimg_pread(img, out->desc, descsz, ph->offset + sizeof h,
+		if (ukit_elfimg_pread(img, out->desc, descsz, ph->offset + sizeof h,
 				 e) < 0)
 			return -1;
 		out->phdr = i;
@@ -956,35 +956,35 @@ int elfimg_solo5_note(struct elfimg *img, uint32_t type,
 	return 0;
 }
 
-int elfimg_solo5(struct elfimg *img, struct manifest *mft, bool *have_mft,
+int ukit_elfimg_solo5(struct elfimg *img, struct manifest *mft, bool *have_mft,
 		 struct solo5_abi *abi, bool *have_abi, struct fmt_err *e)
 {
-	struct solo5_note *n;
+	struct ukit_solo5_note *n;
 	struct manifest m;
 	struct solo5_abi a = { 0, 0 };
 	bool hm = false, ha = false;
 	int r = -1;
 
-	if (elfimg_solo5_check(img, e) < 0)
+	if (ukit_elfimg_solo5_check(img, e) < 0)
 		return -1;
 	n = malloc(sizeof *n);
 	if (n == NULL)
-		return fmt_errno(e, FMT_NOOFF, "malloc");
+		return ukit_fmt_errno(e, FMT_NOOFF, "malloc");
 	if (mft != NULL) {
-		int f = elfimg_solo5_note(img, MFT1_NOTE_TYPE, n, e);
+		int f = ukit_elfimg_solo5_note(img, MFT1_NOTE_TYPE, n, e);
 
 		if (f < 0)
 			goto out;
 		if (f == 1) {
 			uint64_t at = n->offset + NOTE_HDR_SIZE + 8;
 
-			if (manifest_desc_decode(n->desc, n->descsz,
+			if (ukit_manifest_desc_decode(n->desc, n->descsz,
 						 img->info.big, &m, e) < 0) {
 				char msg[FMT_ERR_MSG];
 
 				snprintf(msg, sizeof msg, "%s", e->msg);
 				e->path = img->path;
-				fmt_errf(e, e->off == FMT_NOOFF ? at
+				ukit_fmt_errf(e, e->off == FMT_NOOFF ? at
 					 : at + e->off, "phdr[%zu]: Solo5 "
 					 "manifest: %s", n->phdr, msg);
 				goto out;
@@ -993,13 +993,13 @@ int elfimg_solo5(struct elfimg *img, struct manifest *mft, bool *have_mft,
 		}
 	}
 	if (abi != NULL) {
-		int f = elfimg_solo5_note(img, ABI1_NOTE_TYPE, n, e);
+		int f = ukit_elfimg_solo5_note(img, ABI1_NOTE_TYPE, n, e);
 
 		if (f < 0)
 			goto out;
 		if (f == 1) {
 			if (n->descsz < SOLO5_ABI1_DESC_MIN) {
-				fmt_errf(e, n->offset + 4, "phdr[%zu]: Solo5 "
+				ukit_fmt_errf(e, n->offset + 4, "phdr[%zu]: Solo5 "
 					 "ABI1 descriptor too short (%u < %d "
 					 "bytes: target and version)", n->phdr,
 					 n->descsz, SOLO5_ABI1_DESC_MIN);

@@ -31,7 +31,7 @@
 struct elfimg;
 
 /* The ELF header, decoded. */
-struct elfimg_info {
+struct ukit_elfimg_info {
 	unsigned elfclass;      /* 1 ELFCLASS32, 2 ELFCLASS64 */
 	unsigned data;          /* 1 ELFDATA2LSB, 2 ELFDATA2MSB */
 	bool     big;           /* data == ELFDATA2MSB */
@@ -53,14 +53,14 @@ struct elfimg_info {
 };
 
 /* A program header, widened to 64 bits. */
-struct elfimg_phdr {
+struct ukit_elfimg_phdr {
 	uint32_t type;          /* PT_LOAD 1, PT_NOTE 4, ... */
 	uint32_t flags;
 	uint64_t offset, vaddr, paddr, filesz, memsz, align;
 };
 
-/* A section header, widened; (name) borrowed until elfimg_close(). */
-struct elfimg_shdr {
+/* A section header, widened; (name) borrowed until ukit_elfimg_close(). */
+struct ukit_elfimg_shdr {
 	const char *name;       /* "" when absent or unreadable */
 	uint32_t type;
 	uint64_t flags, addr, offset, size, align;
@@ -69,14 +69,14 @@ struct elfimg_shdr {
 };
 
 /*
- * Open the ELF file on (fd) (borrowed; must stay open until elfimg_close();
+ * Open the ELF file on (fd) (borrowed; must stay open until ukit_elfimg_close();
  * must be a regular file).  (path) names it in errors (borrowed, may be
  * NULL).  Checks: magic, class, byte order, header sizes, the program and
  * section header tables within the file and within the limits, every
  * segment's file range within the file.  Returns 0 and (*out), or -1 with
  * (e) set.
  */
-int elfimg_open(int fd, const char *path, struct elfimg **out,
+int ukit_elfimg_open(int fd, const char *path, struct elfimg **out,
 		struct fmt_err *e);
 
 /*
@@ -87,9 +87,9 @@ int elfimg_open(int fd, const char *path, struct elfimg **out,
  * A section header table that is damaged, cut off or unreadable does not
  * fail the open: the file then has no sections, and
  * ukit_elfimg_section_error() says why.  On such a handle
- * elfimg_solo5_check() also refuses what a tender refuses: machines other
+ * ukit_elfimg_solo5_check() also refuses what a tender refuses: machines other
  * than x86_64, aarch64 and ppc64le, big-endian files; and
- * elfimg_solo5_note() a PT_NOTE smaller than a note header.
+ * ukit_elfimg_solo5_note() a PT_NOTE smaller than a note header.
  */
 int ukit_elfimg_open_tender(int fd, const char *path, struct elfimg **out,
 			    struct fmt_err *e);
@@ -99,32 +99,32 @@ int ukit_elfimg_open_tender(int fd, const char *path, struct elfimg **out,
 const struct fmt_err *ukit_elfimg_section_error(const struct elfimg *img);
 
 /* The same for (len) bytes at (buf), which are copied. */
-int elfimg_open_mem(const void *buf, size_t len, const char *path,
+int ukit_elfimg_open_mem(const void *buf, size_t len, const char *path,
 		    struct elfimg **out, struct fmt_err *e);
 
 /* NULL is fine. */
-void elfimg_close(struct elfimg *img);
+void ukit_elfimg_close(struct elfimg *img);
 
-/* The decoded ELF header; valid until elfimg_close(). */
-const struct elfimg_info *elfimg_info(const struct elfimg *img);
+/* The decoded ELF header; valid until ukit_elfimg_close(). */
+const struct ukit_elfimg_info *ukit_elfimg_info(const struct elfimg *img);
 
 /* Program header (i) < phnum; 0 or -1 with (e) set (out of range). */
-int elfimg_phdr(const struct elfimg *img, size_t i, struct elfimg_phdr *ph,
+int ukit_elfimg_phdr(const struct elfimg *img, size_t i, struct ukit_elfimg_phdr *ph,
 		struct fmt_err *e);
 
 /* Section header (i) < shnum; 0 or -1 with (e) set. */
-int elfimg_shdr(struct elfimg *img, size_t i, struct elfimg_shdr *sh,
+int ukit_elfimg_shdr(struct elfimg *img, size_t i, struct ukit_elfimg_shdr *sh,
 		struct fmt_err *e);
 
 /*
  * Read (len) bytes at file offset (off) into (buf); the range must lie
  * within the file.  0 or -1 with (e) set.
  */
-int elfimg_pread(const struct elfimg *img, void *buf, size_t len,
+int ukit_elfimg_pread(const struct elfimg *img, void *buf, size_t len,
 		 uint64_t off, struct fmt_err *e);
 
 /* "x86_64", "aarch64", "ppc64", ...; NULL if unknown. */
-const char *elfimg_machine_name(uint16_t machine);
+const char *ukit_elfimg_machine_name(uint16_t machine);
 
 /* ---- notes ---------------------------------------------------------- */
 
@@ -133,7 +133,7 @@ enum elfimg_where {
 	ELFIMG_SECTION = 2,     /* an SHT_NOTE section */
 };
 
-/* One note.  Pointers are valid until the next elfimg_notes_next() call. */
+/* One note.  Pointers are valid until the next ukit_elfimg_notes_next() call. */
 struct elfimg_note {
 	enum elfimg_where where;
 	size_t   index;         /* program header or section index */
@@ -172,7 +172,7 @@ struct elfimg_notes {
  * offsets).  Alignment follows p_align/sh_addralign as readelf does: 8 when
  * it is 8, 4 when it is below 4 or 4, anything else is an error.
  */
-void elfimg_notes_begin(struct elfimg *img, unsigned which,
+void ukit_elfimg_notes_begin(struct elfimg *img, unsigned which,
 			struct elfimg_notes *it);
 
 /*
@@ -182,11 +182,11 @@ void elfimg_notes_begin(struct elfimg *img, unsigned which,
  * ELFIMG_NOTES_MAX); after -1 the iteration may continue with the next
  * container.  Empty containers yield nothing.
  */
-int elfimg_notes_next(struct elfimg_notes *it, struct elfimg_note *n,
+int ukit_elfimg_notes_next(struct elfimg_notes *it, struct elfimg_note *n,
 		      struct fmt_err *e);
 
 /* Release the iterator's buffers (also done when next returns 0). */
-void elfimg_notes_end(struct elfimg_notes *it);
+void ukit_elfimg_notes_end(struct elfimg_notes *it);
 
 /* ---- Solo5 ---------------------------------------------------------- */
 
@@ -199,23 +199,23 @@ void elfimg_notes_end(struct elfimg_notes *it);
  * skipped instead of failing the lookup.  Its descriptor must be 1..limit
  * bytes (6668 for MFT1, 32 for ABI1) and lie within the segment.  Returns
  * 1 with (*out) filled, 0 if there is none, -1 with (e) set.
- * Requires an ELF64 ET_EXEC (elfimg_solo5_check()).
+ * Requires an ELF64 ET_EXEC (ukit_elfimg_solo5_check()).
  */
-int elfimg_solo5_note(struct elfimg *img, uint32_t type,
-		      struct solo5_note *out, struct fmt_err *e);
+int ukit_elfimg_solo5_note(struct elfimg *img, uint32_t type,
+		      struct ukit_solo5_note *out, struct fmt_err *e);
 
 /*
  * What Solo5 tenders accept before reading notes, minus the host
  * architecture and byte order: ELF64, ET_EXEC, at least one program
  * header.  0 or -1 with (e) set.
  */
-int elfimg_solo5_check(const struct elfimg *img, struct fmt_err *e);
+int ukit_elfimg_solo5_check(const struct elfimg *img, struct fmt_err *e);
 
 /*
  * A machine Solo5 builds for: x86_64, aarch64 or ppc64le, little-endian.
  * 0, or -1 with (e) set, naming the machine.
  */
-int ukit_elfimg_solo5_machine(const struct elfimg_info *in,
+int ukit_elfimg_solo5_machine(const struct ukit_elfimg_info *in,
 			      struct fmt_err *e);
 
 /*
@@ -225,11 +225,11 @@ int ukit_elfimg_solo5_machine(const struct elfimg_info *in,
  * validation, an ABI1 descriptor shorter than 8 bytes) is an error.
  * Returns 0, or -1 with (e) set.
  */
-int elfimg_solo5(struct elfimg *img, struct manifest *mft, bool *have_mft,
+int ukit_elfimg_solo5(struct elfimg *img, struct manifest *mft, bool *have_mft,
 		 struct solo5_abi *abi, bool *have_abi, struct fmt_err *e);
 
 /* "hvt", "spt", "virtio", "muen", "genode", "xen", else "unknown". */
-const char *elfimg_abi_target_name(uint32_t target);
+const char *ukit_elfimg_abi_target_name(uint32_t target);
 
 /* ---- notes as JSON (elfimg_json.c) ---------------------------------- */
 
@@ -246,7 +246,7 @@ struct json_t;
  * gives {"error": reason} as content; a malformed container fails.
  * Returns 0 and a new reference in (*out), or -1 with (e) set.
  */
-int elfimg_notes_json(struct elfimg *img, struct json_t **out,
+int ukit_elfimg_notes_json(struct elfimg *img, struct json_t **out,
 		      struct fmt_err *e);
 
 /*
@@ -255,6 +255,6 @@ int elfimg_notes_json(struct elfimg *img, struct json_t **out,
  * every byte >= 0x80 as the Latin-1 code point, NUL as U+0000.  NULL when
  * memory runs out.
  */
-struct json_t *elfimg_json_bytes(const void *p, size_t len);
+struct json_t *ukit_elfimg_json_bytes(const void *p, size_t len);
 
 #endif

@@ -25,7 +25,7 @@
 #define HEX_MAX       1024  /* descriptor bytes shown as hex for unknown notes */
 #define NOTES_MAX     65536 /* notes listed; more is refused */
 
-json_t *elfimg_json_bytes(const void *p, size_t len)
+json_t *ukit_elfimg_json_bytes(const void *p, size_t len)
 {
 	const unsigned char *s = p;
 	json_t *j;
@@ -56,7 +56,7 @@ static json_t *jcstr(const uint8_t *p, size_t len)
 {
 	const uint8_t *z = memchr(p, 0, len);
 
-	return elfimg_json_bytes(p, z ? (size_t)(z - p) : len);
+	return ukit_elfimg_json_bytes(p, z ? (size_t)(z - p) : len);
 }
 
 static json_t *jhex(const uint8_t *p, size_t len)
@@ -162,15 +162,15 @@ static json_t *dec_mft1(const struct elfimg_note *n, bool big)
 	struct fmt_err e = { .off = FMT_NOOFF };
 	json_t *devs;
 
-	if (manifest_desc_decode(n->desc, n->descsz, big, &m, &e) < 0)
+	if (ukit_manifest_desc_decode(n->desc, n->descsz, big, &m, &e) < 0)
 		return jerr("%s", e.msg);
 	devs = json_array();
 	for (size_t i = 0; i < m.n; i++) {
 		size_t len = strnlen(m.dev[i].name, sizeof m.dev[i].name);
 
 		json_array_append_new(devs, json_pack("{s:o,s:s}", "name",
-			elfimg_json_bytes(m.dev[i].name, len), "type",
-			manifest_type_name(m.dev[i].type)));
+			ukit_elfimg_json_bytes(m.dev[i].name, len), "type",
+			ukit_manifest_type_name(m.dev[i].type)));
 	}
 	return json_pack("{s:s,s:i,s:o}", "type", "solo5.manifest", "version",
 			 MFT_VERSION, "devices", devs);
@@ -185,7 +185,7 @@ static json_t *dec_abi1(const struct elfimg_note *n, bool big)
 			    n->descsz, SOLO5_ABI1_DESC_MIN);
 	t = ld32(n->desc, big);
 	v = ld32(n->desc + 4, big);
-	return json_pack("{s:s,s:I,s:I}", "target", elfimg_abi_target_name(t),
+	return json_pack("{s:s,s:I,s:I}", "target", ukit_elfimg_abi_target_name(t),
 			 "target_id", (json_int_t)t, "version", (json_int_t)v);
 }
 
@@ -375,10 +375,10 @@ static json_t *dec_fdo(const struct elfimg_note *n)
 	if (j != NULL && json_is_object(j))
 		return json_pack("{s:o}", "metadata", j);
 	json_decref(j);
-	return json_pack("{s:o}", "text", elfimg_json_bytes(n->desc, len));
+	return json_pack("{s:o}", "text", ukit_elfimg_json_bytes(n->desc, len));
 }
 
-static json_t *decode(const struct elfimg_note *n, const struct elfimg_info *in)
+static json_t *decode(const struct elfimg_note *n, const struct ukit_elfimg_info *in)
 {
 	bool big = in->big;
 
@@ -419,13 +419,13 @@ static int seen_cmp(const void *a, const void *b)
 }
 
 static json_t *note_obj(const struct elfimg_note *n,
-			const struct elfimg_info *in)
+			const struct ukit_elfimg_info *in)
 {
 	const char *tn = type_name(n);
 	json_t *o, *d;
 
 	o = json_pack("{s:o,s:I,s:I,s:I}", "owner",
-		      elfimg_json_bytes(n->name, n->namelen), "type",
+		      ukit_elfimg_json_bytes(n->name, n->namelen), "type",
 		      (json_int_t)n->type, "descsz",
 		      (json_int_t)n->descsz, "offset", (json_int_t)n->offset);
 	if (o == NULL)
@@ -459,30 +459,30 @@ static void set_where(json_t *o, const struct elfimg_note *n)
  * the object (owned by arr) or NULL with (e) set.
  */
 static json_t *append_note(json_t *arr, const struct elfimg_note *n,
-			   const struct elfimg_info *in, struct fmt_err *e)
+			   const struct ukit_elfimg_info *in, struct fmt_err *e)
 {
 	json_t *o;
 
 	if (json_array_size(arr) >= NOTES_MAX) {
-		fmt_errf(e, n->offset, "more than %d notes", NOTES_MAX);
+		ukit_fmt_errf(e, n->offset, "more than %d notes", NOTES_MAX);
 		return NULL;
 	}
 	if ((o = note_obj(n, in)) == NULL) {
-		fmt_errf(e, n->offset, "out of memory");
+		ukit_fmt_errf(e, n->offset, "out of memory");
 		return NULL;
 	}
 	set_where(o, n);
 	if (json_array_append_new(arr, o) != 0) {
-		fmt_errf(e, n->offset, "out of memory");
+		ukit_fmt_errf(e, n->offset, "out of memory");
 		return NULL;
 	}
 	return o;
 }
 
-int elfimg_notes_json(struct elfimg *img, struct json_t **out,
+int ukit_elfimg_notes_json(struct elfimg *img, struct json_t **out,
 		      struct fmt_err *e)
 {
-	const struct elfimg_info *in = elfimg_info(img);
+	const struct ukit_elfimg_info *in = ukit_elfimg_info(img);
 	struct elfimg_notes it;
 	struct elfimg_note n;
 	struct seen *seen = NULL;
@@ -491,10 +491,10 @@ int elfimg_notes_json(struct elfimg *img, struct json_t **out,
 	int r;
 
 	if (arr == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	/* Segments first; remember each note's offset. */
-	elfimg_notes_begin(img, ELFIMG_SEGMENT, &it);
-	while ((r = elfimg_notes_next(&it, &n, e)) == 1) {
+	ukit_elfimg_notes_begin(img, ELFIMG_SEGMENT, &it);
+	while ((r = ukit_elfimg_notes_next(&it, &n, e)) == 1) {
 		json_t *o = append_note(arr, &n, in, e);
 
 		if (o == NULL) {
@@ -507,7 +507,7 @@ int elfimg_notes_json(struct elfimg *img, struct json_t **out,
 			cap = cap ? 2 * cap : 64;
 			s = realloc(seen, cap * sizeof *seen);
 			if (s == NULL) {
-				r = fmt_errf(e, FMT_NOOFF, "out of memory");
+				r = ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 				break;
 			}
 			seen = s;
@@ -515,14 +515,14 @@ int elfimg_notes_json(struct elfimg *img, struct json_t **out,
 		seen[nseen].off = n.offset;
 		seen[nseen++].obj = o;
 	}
-	elfimg_notes_end(&it);
+	ukit_elfimg_notes_end(&it);
 	if (r < 0)
 		goto fail;
 	if (nseen > 0)
 		qsort(seen, nseen, sizeof *seen, seen_cmp);
 	/* Then sections: a note already seen gets its section added. */
-	elfimg_notes_begin(img, ELFIMG_SECTION, &it);
-	while ((r = elfimg_notes_next(&it, &n, e)) == 1) {
+	ukit_elfimg_notes_begin(img, ELFIMG_SECTION, &it);
+	while ((r = ukit_elfimg_notes_next(&it, &n, e)) == 1) {
 		struct seen key = { .off = n.offset }, *hit = NULL;
 
 		if (nseen > 0)
@@ -537,7 +537,7 @@ int elfimg_notes_json(struct elfimg *img, struct json_t **out,
 			break;
 		}
 	}
-	elfimg_notes_end(&it);
+	ukit_elfimg_notes_end(&it);
 	if (r < 0)
 		goto fail;
 	free(seen);
@@ -545,11 +545,11 @@ int elfimg_notes_json(struct elfimg *img, struct json_t **out,
 			"class", in->elfclass == ELFCLASS64 ? "ELF64" : "ELF32",
 			"data", in->big ? "big-endian" : "little-endian",
 			"machine", (json_int_t)in->machine,
-			"machine_name", elfimg_machine_name(in->machine),
+			"machine_name", ukit_elfimg_machine_name(in->machine),
 			"e_type", (json_int_t)in->type,
 			"notes", arr);
 	if (top == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	*out = top;
 	return 0;
 fail:

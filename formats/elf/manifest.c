@@ -107,7 +107,7 @@ static int expect_type(const json_t *v, json_type t, const char *want,
 {
 	if (json_typeof(v) == t)
 		return 0;
-	return fmt_errf(e, FMT_NOOFF, "%s: expected %s, got %s", path, want,
+	return ukit_fmt_errf(e, FMT_NOOFF, "%s: expected %s, got %s", path, want,
 			jtype_name(v));
 }
 
@@ -129,32 +129,32 @@ static int parse_device(const json_t *dev, size_t idx, struct manifest *m,
 		else if (strcmp(key, "type") == 0)
 			jtype = v;
 		else
-			return fmt_errf(e, FMT_NOOFF, "%s: unknown key "
+			return ukit_fmt_errf(e, FMT_NOOFF, "%s: unknown key "
 					"(expected \"name\" and \"type\")", kp);
 		if (expect_type(v, JSON_STRING, "string", kp, e) < 0)
 			return -1;
 	}
 	if (jname == NULL)
-		return fmt_errf(e, FMT_NOOFF, "%s: missing key \"name\"", path);
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: missing key \"name\"", path);
 	if (jtype == NULL)
-		return fmt_errf(e, FMT_NOOFF, "%s: missing key \"type\"", path);
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: missing key \"type\"", path);
 
 	name = json_string_value(jname);
 	nlen = json_string_length(jname);
 	if (nlen == 0)
-		return fmt_errf(e, FMT_NOOFF, "%s.name: name is empty", path);
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s.name: name is empty", path);
 	if (nlen > MFT_NAME_MAX)
-		return fmt_errf(e, FMT_NOOFF, "%s.name: name too long "
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s.name: name too long "
 				"(%zu > %d characters)", path, nlen,
 				MFT_NAME_MAX);
 	for (size_t i = 0; i < nlen; i++)
 		if (!ascii_alnum((unsigned char)name[i]))
-			return fmt_errf(e, FMT_NOOFF, "%s.name: name is not "
+			return ukit_fmt_errf(e, FMT_NOOFF, "%s.name: name is not "
 					"alphanumeric (byte 0x%02x at %zu)",
 					path, (unsigned char)name[i], i);
 	for (size_t i = 0; i < m->n; i++)
 		if (strcmp(m->dev[i].name, name) == 0)
-			return fmt_errf(e, FMT_NOOFF, "%s.name: duplicate "
+			return ukit_fmt_errf(e, FMT_NOOFF, "%s.name: duplicate "
 					"name \"%s\" (also $.devices[%zu].name)",
 					path, name, i);
 
@@ -167,7 +167,7 @@ static int parse_device(const json_t *dev, size_t idx, struct manifest *m,
 		m->dev[m->n].type = MFT_NET_BASIC;
 	} else {
 		quote(q, sizeof q, type, 32);
-		return fmt_errf(e, FMT_NOOFF, "%s.type: unknown device type "
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s.type: unknown device type "
 				"\"%s\" (expected \"BLOCK_BASIC\" or "
 				"\"NET_BASIC\")", path, q);
 	}
@@ -202,33 +202,33 @@ static int parse_root(const json_t *root, struct manifest *m,
 				return -1;
 			jdevices = v;
 		} else {
-			return fmt_errf(e, FMT_NOOFF, "%s: unknown key "
+			return ukit_fmt_errf(e, FMT_NOOFF, "%s: unknown key "
 					"(expected \"type\", \"version\" and "
 					"\"devices\")", kp);
 		}
 	}
 	if (jtype == NULL)
-		return fmt_errf(e, FMT_NOOFF, "$: missing key \"type\"");
+		return ukit_fmt_errf(e, FMT_NOOFF, "$: missing key \"type\"");
 	if (jversion == NULL)
-		return fmt_errf(e, FMT_NOOFF, "$: missing key \"version\"");
+		return ukit_fmt_errf(e, FMT_NOOFF, "$: missing key \"version\"");
 	if (jdevices == NULL)
-		return fmt_errf(e, FMT_NOOFF, "$: missing key \"devices\"");
+		return ukit_fmt_errf(e, FMT_NOOFF, "$: missing key \"devices\"");
 	if (strcmp(json_string_value(jtype), "solo5.manifest") != 0 ||
 	    json_string_length(jtype) != strlen("solo5.manifest")) {
 		char q[80];
 
 		quote(q, sizeof q, json_string_value(jtype), 32);
-		return fmt_errf(e, FMT_NOOFF, "$.type: \"%s\", expected "
+		return ukit_fmt_errf(e, FMT_NOOFF, "$.type: \"%s\", expected "
 				"\"solo5.manifest\"", q);
 	}
 	if (json_integer_value(jversion) != MFT_VERSION)
-		return fmt_errf(e, FMT_NOOFF, "$.version: unsupported version "
+		return ukit_fmt_errf(e, FMT_NOOFF, "$.version: unsupported version "
 				"%" JSON_INTEGER_FORMAT ", expected %d",
 				json_integer_value(jversion), MFT_VERSION);
 	ndev = json_array_size(jdevices);
 	if (ndev > MFT_MAX_DEVICES)
 		/* Solo5's words, which its test suite matches */
-		return fmt_errf(e, FMT_NOOFF, "$.devices: too many entries, "
+		return ukit_fmt_errf(e, FMT_NOOFF, "$.devices: too many entries, "
 				"maximum %d (%zu devices)", MFT_MAX_DEVICES,
 				ndev);
 	m->n = 0;
@@ -238,7 +238,7 @@ static int parse_root(const json_t *root, struct manifest *m,
 	return 0;
 }
 
-int manifest_parse(const char *json, size_t len, struct manifest *out,
+int ukit_manifest_parse(const char *json, size_t len, struct manifest *out,
 		   struct fmt_err *e)
 {
 	struct manifest *m;
@@ -247,7 +247,7 @@ int manifest_parse(const char *json, size_t len, struct manifest *out,
 	int rc;
 
 	if (len > MANIFEST_JSON_MAX)
-		return fmt_errf(e, FMT_NOOFF, "manifest too large (%zu > %d "
+		return ukit_fmt_errf(e, FMT_NOOFF, "manifest too large (%zu > %d "
 				"bytes)", len, MANIFEST_JSON_MAX);
 	/* No JSON_DISABLE_EOF_CHECK (trailing bytes are an error), no
 	 * JSON_ALLOW_NUL, no JSON_DECODE_ANY; jansson refuses comments and
@@ -259,12 +259,12 @@ int manifest_parse(const char *json, size_t len, struct manifest *out,
 		char text[2 * JSON_ERROR_TEXT_LENGTH];
 
 		printable(text, sizeof text, jerr.text);
-		return fmt_errf(e, FMT_NOOFF, "%d:%d: %s", jerr.line,
+		return ukit_fmt_errf(e, FMT_NOOFF, "%d:%d: %s", jerr.line,
 				jerr.column, text);
 	}
 	if ((m = calloc(1, sizeof *m)) == NULL) {
 		json_decref(root);
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	}
 	rc = parse_root(root, m, e);
 	json_decref(root);
@@ -276,22 +276,22 @@ int manifest_parse(const char *json, size_t len, struct manifest *out,
 
 /* ---- struct manifest <-> MFT1 note ----------------------------------- */
 
-int manifest_note_encode(const struct manifest *m, bool big_endian,
+int ukit_manifest_note_encode(const struct manifest *m, bool big_endian,
 			 uint8_t *buf, size_t len, struct fmt_err *e)
 {
 	size_t need;
 	uint8_t *d, *ent;
 
 	if (m->n > MFT_MAX_DEVICES)
-		return fmt_errf(e, FMT_NOOFF, "too many devices (%zu > %d)",
+		return ukit_fmt_errf(e, FMT_NOOFF, "too many devices (%zu > %d)",
 				m->n, MFT_MAX_DEVICES);
 	need = manifest_note_size(m->n);
 	if (len < need)
-		return fmt_errf(e, FMT_NOOFF, "note buffer too small "
+		return ukit_fmt_errf(e, FMT_NOOFF, "note buffer too small "
 				"(%zu < %zu bytes)", len, need);
 	for (size_t i = 0; i < m->n; i++)
 		if (memchr(m->dev[i].name, '\0', MFT_NAME_SIZE) == NULL)
-			return fmt_errf(e, FMT_NOOFF, "device %zu: name not "
+			return ukit_fmt_errf(e, FMT_NOOFF, "device %zu: name not "
 					"terminated within %d bytes", i,
 					MFT_NAME_SIZE);
 	memset(buf, 0, need);
@@ -314,7 +314,7 @@ int manifest_note_encode(const struct manifest *m, bool big_endian,
 
 /* ---- C source ------------------------------------------------------- */
 
-int manifest_c_source(const struct manifest *m, char **out, size_t *outlen,
+int ukit_manifest_c_source(const struct manifest *m, char **out, size_t *outlen,
 		      struct fmt_err *e)
 {
 	char *buf = NULL;
@@ -323,10 +323,10 @@ int manifest_c_source(const struct manifest *m, char **out, size_t *outlen,
 	int bad = 0;
 
 	if (m->n > MFT_MAX_DEVICES)
-		return fmt_errf(e, FMT_NOOFF, "too many devices (%zu > %d)",
+		return ukit_fmt_errf(e, FMT_NOOFF, "too many devices (%zu > %d)",
 				m->n, MFT_MAX_DEVICES);
 	if ((fp = open_memstream(&buf, &len)) == NULL)
-		return fmt_errno(e, FMT_NOOFF, "open_memstream");
+		return ukit_fmt_errno(e, FMT_NOOFF, "open_memstream");
 	fprintf(fp, "/* Generated by ukit-elftool version %s, do not edit */"
 		"\n\n#define MFT_ENTRIES %zu\n#include \"mft_abi.h\"\n\n"
 		"MFT1_NOTE_DECLARE_BEGIN\n{\n"
@@ -353,11 +353,11 @@ int manifest_c_source(const struct manifest *m, char **out, size_t *outlen,
 	fputs("  }\n}\nMFT1_NOTE_DECLARE_END\n", fp);
 	if (fclose(fp) != 0) {
 		free(buf);
-		return fmt_errno(e, FMT_NOOFF, "writing C source");
+		return ukit_fmt_errno(e, FMT_NOOFF, "writing C source");
 	}
 	if (bad) {
 		free(buf);
-		return fmt_errf(e, FMT_NOOFF, "device with an invalid name or "
+		return ukit_fmt_errf(e, FMT_NOOFF, "device with an invalid name or "
 				"type cannot be written as C");
 	}
 	*out = buf;
@@ -378,7 +378,7 @@ static const struct {
 	[MFT_ARCH_PPC64LE] = { "ppc64le", "powerpc64le", 21 /* EM_PPC64 */, 2 },
 };
 
-int manifest_arch_parse(const char *name, enum manifest_arch *out)
+int ukit_manifest_arch_parse(const char *name, enum manifest_arch *out)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(arches); i++)
 		if (strcmp(name, arches[i].name) == 0 ||
@@ -389,7 +389,7 @@ int manifest_arch_parse(const char *name, enum manifest_arch *out)
 	return -1;
 }
 
-enum manifest_arch manifest_host_arch(void)
+enum manifest_arch ukit_manifest_host_arch(void)
 {
 #if defined(__aarch64__)
 	return MFT_ARCH_AARCH64;
@@ -433,7 +433,7 @@ static void put_shdr(uint8_t *p, uint32_t name, uint32_t type, uint64_t flags,
 	le64_store(p + 56, entsize);
 }
 
-int manifest_object(const struct manifest *m, enum manifest_arch arch,
+int ukit_manifest_object(const struct manifest *m, enum manifest_arch arch,
 		    uint8_t **out, size_t *outlen, struct fmt_err *e)
 {
 	size_t note_sz, note_off, sym_off, str_off, shs_off, sh_off, total;
@@ -442,10 +442,10 @@ int manifest_object(const struct manifest *m, enum manifest_arch arch,
 	_Static_assert(sizeof shstrtab == 64, "shstrtab layout");
 	_Static_assert(sizeof strtab == 19, "strtab layout");
 	if ((size_t)arch >= ARRAY_SIZE(arches))
-		return fmt_errf(e, FMT_NOOFF, "unknown architecture %d",
+		return ukit_fmt_errf(e, FMT_NOOFF, "unknown architecture %d",
 				(int)arch);
 	if (m->n > MFT_MAX_DEVICES)
-		return fmt_errf(e, FMT_NOOFF, "too many devices (%zu > %d)",
+		return ukit_fmt_errf(e, FMT_NOOFF, "too many devices (%zu > %d)",
 				m->n, MFT_MAX_DEVICES);
 	/* Layout: header, note (align 4), symtab (align 8), strtab,
 	 * shstrtab, section headers (align 8).  All sizes are small and
@@ -458,7 +458,7 @@ int manifest_object(const struct manifest *m, enum manifest_arch arch,
 	sh_off = (shs_off + sizeof shstrtab + 7) & ~(size_t)7;
 	total = sh_off + S_COUNT * SHDR_SIZE;
 	if ((b = calloc(1, total)) == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 
 	memcpy(b, "\177ELF", 4);
 	b[4] = 2;                       /* ELFCLASS64 */
@@ -474,7 +474,7 @@ int manifest_object(const struct manifest *m, enum manifest_arch arch,
 	le16_store(b + 60, S_COUNT);
 	le16_store(b + 62, S_SHSTRTAB);
 
-	if (manifest_note_encode(m, false, b + note_off, note_sz, e) < 0) {
+	if (ukit_manifest_note_encode(m, false, b + note_off, note_sz, e) < 0) {
 		free(b);
 		return -1;
 	}

@@ -92,7 +92,7 @@ static inline size_t manifest_note_size(size_t ndev)
  * for syntax errors and with the JSON path ("$.devices[3].name: ") for the
  * rest; (e->off) is FMT_NOOFF.  (out) is written only on success.
  */
-int manifest_parse(const char *json, size_t len, struct manifest *out,
+int ukit_manifest_parse(const char *json, size_t len, struct manifest *out,
 		   struct fmt_err *e);
 
 /*
@@ -102,7 +102,7 @@ int manifest_parse(const char *json, size_t len, struct manifest *out,
  * are written.  Returns 0, or -1 with (e) set (buffer too small, more than
  * MFT_MAX_DEVICES devices, a name not NUL-terminated within MFT_NAME_SIZE).
  */
-int manifest_note_encode(const struct manifest *m, bool big_endian,
+int ukit_manifest_note_encode(const struct manifest *m, bool big_endian,
 			 uint8_t *buf, size_t len, struct fmt_err *e);
 
 /*
@@ -115,31 +115,31 @@ int manifest_note_encode(const struct manifest *m, bool big_endian,
  * any bytes (escape them before printing).  Returns 0, or -1 with (e) set
  * and (e->off) the offset within the descriptor.
  */
-int manifest_desc_decode(const uint8_t *desc, size_t descsz, bool big_endian,
+int ukit_manifest_desc_decode(const uint8_t *desc, size_t descsz, bool big_endian,
 			 struct manifest *out, struct fmt_err *e);
 
 /* "BLOCK_BASIC", "NET_BASIC", "RESERVED_FIRST", else "<undefined type>". */
-const char *manifest_type_name(uint32_t type);
+const char *ukit_manifest_type_name(uint32_t type);
 
 /*
  * C source for (m) in solo5-elftool's format ("#include \"mft_abi.h\"",
  * MFT1_NOTE_DECLARE_BEGIN ... END), written to a malloc'd NUL-terminated
  * string in (*out) (the caller frees it), length in (*outlen).  (m) must
- * have been checked by manifest_parse().  Returns 0, or -1 with (e) set.
+ * have been checked by ukit_manifest_parse().  Returns 0, or -1 with (e) set.
  */
-int manifest_c_source(const struct manifest *m, char **out, size_t *outlen,
+int ukit_manifest_c_source(const struct manifest *m, char **out, size_t *outlen,
 		      struct fmt_err *e);
 
-/* Architectures manifest_object() can write for. */
+/* Architectures ukit_manifest_object() can write for. */
 enum manifest_arch { MFT_ARCH_X86_64, MFT_ARCH_AARCH64, MFT_ARCH_PPC64LE };
 
 /*
  * Parse an architecture name ("x86_64", "aarch64", "ppc64le"; "amd64" and
- * "arm64" too).  Returns 0, or -1 if unknown.  manifest_host_arch() gives
+ * "arm64" too).  Returns 0, or -1 if unknown.  ukit_manifest_host_arch() gives
  * the architecture ukit was built for (x86_64 if none of these).
  */
-int manifest_arch_parse(const char *name, enum manifest_arch *out);
-enum manifest_arch manifest_host_arch(void);
+int ukit_manifest_arch_parse(const char *name, enum manifest_arch *out);
+enum manifest_arch ukit_manifest_host_arch(void);
 
 /*
  * A relocatable ELF64 object (ET_REL) for (arch) holding (m) as section
@@ -148,7 +148,7 @@ enum manifest_arch manifest_host_arch(void);
  * ".note.GNU-stack".  Written to a malloc'd buffer (*out), (*outlen) bytes;
  * the caller frees it.  Returns 0, or -1 with (e) set.
  */
-int manifest_object(const struct manifest *m, enum manifest_arch arch,
+int ukit_manifest_object(const struct manifest *m, enum manifest_arch arch,
 		    uint8_t **out, size_t *outlen, struct fmt_err *e);
 
 #endif

@@ -9,7 +9,7 @@
 #include "bytes.h"
 #include "manifest.h"
 
-const char *manifest_type_name(uint32_t type)
+const char *ukit_manifest_type_name(uint32_t type)
 {
 	switch (type) {
 	case MFT_BLOCK_BASIC:    return "BLOCK_BASIC";
@@ -19,7 +19,7 @@ const char *manifest_type_name(uint32_t type)
 	}
 }
 
-int manifest_desc_decode(const uint8_t *desc, size_t descsz, bool big_endian,
+int ukit_manifest_desc_decode(const uint8_t *desc, size_t descsz, bool big_endian,
 			 struct manifest *out, struct fmt_err *e)
 {
 	struct manifest *m;
@@ -27,24 +27,24 @@ int manifest_desc_decode(const uint8_t *desc, size_t descsz, bool big_endian,
 	uint64_t want;
 
 	if (descsz < DESC_ENTRY0)
-		return fmt_errf(e, 0, "MFT1 descriptor too short (%zu < %d "
+		return ukit_fmt_errf(e, 0, "MFT1 descriptor too short (%zu < %d "
 				"bytes)", descsz, DESC_ENTRY0);
 	version = ld32(desc + DESC_VERSION, big_endian);
 	if (version != MFT_VERSION)
-		return fmt_errf(e, DESC_VERSION, "unsupported manifest version "
+		return ukit_fmt_errf(e, DESC_VERSION, "unsupported manifest version "
 				"%" PRIu32 ", expected %d", version,
 				MFT_VERSION);
 	entries = ld32(desc + DESC_ENTRIES, big_endian);
 	if (entries < 1 || entries > MFT_MAX_ENTRIES)
-		return fmt_errf(e, DESC_ENTRIES, "manifest entries %" PRIu32
+		return ukit_fmt_errf(e, DESC_ENTRIES, "manifest entries %" PRIu32
 				" outside 1..%d", entries, MFT_MAX_ENTRIES);
 	want = DESC_ENTRY0 + (uint64_t)MFT_ENTRY_SIZE * entries;
 	if (descsz != want)
-		return fmt_errf(e, DESC_ENTRIES, "MFT1 descriptor size does not "
+		return ukit_fmt_errf(e, DESC_ENTRIES, "MFT1 descriptor size does not "
 				"match %" PRIu32 " entries (0x%zx != 0x%" PRIx64
 				")", entries, descsz, want);
 	if ((m = calloc(1, sizeof *m)) == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	for (uint32_t i = 0; i < entries; i++) {
 		size_t off = DESC_ENTRY0 + (size_t)MFT_ENTRY_SIZE * i;
 		const uint8_t *ent = desc + off;
@@ -52,28 +52,28 @@ int manifest_desc_decode(const uint8_t *desc, size_t descsz, bool big_endian,
 		type = ld32(ent + ENT_TYPE, big_endian);
 		if (ent[ENT_NAME + MFT_NAME_MAX] != 0) {
 			free(m);
-			return fmt_errf(e, off + ENT_NAME + MFT_NAME_MAX,
+			return ukit_fmt_errf(e, off + ENT_NAME + MFT_NAME_MAX,
 					"entry %" PRIu32 ": name not "
 					"terminated within %d bytes", i,
 					MFT_NAME_SIZE);
 		}
 		if (ent[ENT_ATTACHED] != 0) {
 			free(m);
-			return fmt_errf(e, off + ENT_ATTACHED, "entry %" PRIu32
+			return ukit_fmt_errf(e, off + ENT_ATTACHED, "entry %" PRIu32
 					": attached is set (0x%02x)", i,
 					ent[ENT_ATTACHED]);
 		}
 		if (i == 0) {
 			if (type != MFT_RESERVED_FIRST) {
 				free(m);
-				return fmt_errf(e, off + ENT_TYPE, "entry 0: "
+				return ukit_fmt_errf(e, off + ENT_TYPE, "entry 0: "
 						"type 0x%" PRIx32 ", expected "
 						"RESERVED_FIRST (0x%x)", type,
 						MFT_RESERVED_FIRST);
 			}
 			if (ent[ENT_NAME] != 0) {
 				free(m);
-				return fmt_errf(e, off + ENT_NAME, "entry 0: "
+				return ukit_fmt_errf(e, off + ENT_NAME, "entry 0: "
 						"name is not empty");
 			}
 			continue;

@@ -13,24 +13,24 @@
 
 #define PT_NOTE_TYPE 4
 
-int solo5_check(const struct elfhdr *h, struct fmt_err *e)
+int ukit_solo5_check(const struct elfhdr *h, struct fmt_err *e)
 {
 	if (h->elfclass != 2)
-		return fmt_errf(e, 4, "ELF32 file: Solo5 executables are ELF64 "
+		return ukit_fmt_errf(e, 4, "ELF32 file: Solo5 executables are ELF64 "
 				"(EI_CLASS %u, expected 2)", h->elfclass);
 	if (h->type != 2)
-		return fmt_errf(e, 16, "e_type %u is not ET_EXEC (2): Solo5 "
+		return ukit_fmt_errf(e, 16, "e_type %u is not ET_EXEC (2): Solo5 "
 				"loads only executables", h->type);
 	if (h->version != 1)
-		return fmt_errf(e, 20, "e_version %u, expected 1", h->version);
+		return ukit_fmt_errf(e, 20, "e_version %u, expected 1", h->version);
 	if (h->ehsize != 64)
-		return fmt_errf(e, 52, "e_ehsize %u, expected 64", h->ehsize);
+		return ukit_fmt_errf(e, 52, "e_ehsize %u, expected 64", h->ehsize);
 	if (h->phnum < 1)
-		return fmt_errf(e, 56, "no program headers");
+		return ukit_fmt_errf(e, 56, "no program headers");
 	return 0;
 }
 
-int solo5_note(const struct elfhdr *h, uint32_t type, struct solo5_note *out,
+int ukit_solo5_note(const struct elfhdr *h, uint32_t type, struct ukit_solo5_note *out,
 	       struct fmt_err *e)
 {
 	const char *tname = type == MFT1_NOTE_TYPE ? "MFT1" : "ABI1";
@@ -47,7 +47,7 @@ int solo5_note(const struct elfhdr *h, uint32_t type, struct solo5_note *out,
 		 * harmless, so skip it.) */
 		if (ph->type != PT_NOTE_TYPE || ph->filesz < sizeof n)
 			continue;
-		if (elfhdr_pread(h, n, sizeof n, ph->offset, e) < 0)
+		if (ukit_elfhdr_pread(h, n, sizeof n, ph->offset, e) < 0)
 			return -1;
 		descsz = ld32(n + 4, h->big);
 		if (ld32(n, h->big) != SOLO5_NOTE_NAMESZ ||
@@ -56,15 +56,15 @@ int solo5_note(const struct elfhdr *h, uint32_t type, struct solo5_note *out,
 		    ld32(n + 8, h->big) != type)
 			continue;
 		if (descsz < 1 || descsz > max)
-			return fmt_errf(e, ph->offset, "phdr[%zu]: Solo5 %s "
+			return ukit_fmt_errf(e, ph->offset, "phdr[%zu]: Solo5 %s "
 					"note descriptor size %u outside 1..%u",
 					i, tname, descsz, max);
 		if (descsz > ph->filesz - sizeof n)
-			return fmt_errf(e, ph->offset, "phdr[%zu]: Solo5 %s "
+			return ukit_fmt_errf(e, ph->offset, "phdr[%zu]: Solo5 %s "
 					"note extends past end of its PT_NOTE "
 					"(0x%zx + 0x%x > 0x%" PRIx64 ")", i,
 					tname, sizeof n, descsz, ph->filesz);
-		if (elfhdr_pread(h, out->desc, descsz, ph->offset + sizeof n,
+		if (ukit_elfhdr_pread(h, out->desc, descsz, ph->offset + sizeof n,
 				 e) < 0)
 			return -1;
 		out->phdr = i;
@@ -75,33 +75,33 @@ int solo5_note(const struct elfhdr *h, uint32_t type, struct solo5_note *out,
 	return 0;
 }
 
-int solo5_read(const struct elfhdr *h, struct manifest *mft, bool *have_mft,
+int ukit_solo5_read(const struct elfhdr *h, struct manifest *mft, bool *have_mft,
 	       struct solo5_abi *abi, bool *have_abi, struct fmt_err *e)
 {
-	struct solo5_note *n;
+	struct ukit_solo5_note *n;
 	struct manifest m;
 	struct solo5_abi a = { 0, 0 };
 	bool hm = false, ha = false;
 	int f, r = -1;
 
-	if (solo5_check(h, e) < 0)
+	if (ukit_solo5_check(h, e) < 0)
 		return -1;
 	n = malloc(sizeof *n);
 	if (n == NULL)
-		return fmt_errno(e, FMT_NOOFF, "malloc");
+		return ukit_fmt_errno(e, FMT_NOOFF, "malloc");
 	if (mft != NULL) {
-		if ((f = solo5_note(h, MFT1_NOTE_TYPE, n, e)) < 0)
+		if ((f = ukit_solo5_note(h, MFT1_NOTE_TYPE, n, e)) < 0)
 			goto out;
 		if (f == 1) {
 			uint64_t at = n->offset + NOTE_HDR_SIZE + 8;
 
-			if (manifest_desc_decode(n->desc, n->descsz, h->big, &m,
+			if (ukit_manifest_desc_decode(n->desc, n->descsz, h->big, &m,
 						 e) < 0) {
 				char msg[FMT_ERR_MSG];
 
 				snprintf(msg, sizeof msg, "%s", e->msg);
 				e->path = h->path;
-				fmt_errf(e, e->off == FMT_NOOFF ? at
+				ukit_fmt_errf(e, e->off == FMT_NOOFF ? at
 					 : at + e->off, "phdr[%zu]: Solo5 "
 					 "manifest: %s", n->phdr, msg);
 				goto out;
@@ -110,11 +110,11 @@ int solo5_read(const struct elfhdr *h, struct manifest *mft, bool *have_mft,
 		}
 	}
 	if (abi != NULL) {
-		if ((f = solo5_note(h, ABI1_NOTE_TYPE, n, e)) < 0)
+		if ((f = ukit_solo5_note(h, ABI1_NOTE_TYPE, n, e)) < 0)
 			goto out;
 		if (f == 1) {
 			if (n->descsz < SOLO5_ABI1_DESC_MIN) {
-				fmt_errf(e, n->offset + 4, "phdr[%zu]: Solo5 "
+				ukit_fmt_errf(e, n->offset + 4, "phdr[%zu]: Solo5 "
 					 "ABI1 descriptor too short (%u < %d "
 					 "bytes: target and version)", n->phdr,
 					 n->descsz, SOLO5_ABI1_DESC_MIN);
@@ -139,7 +139,7 @@ out:
 	return r;
 }
 
-const char *solo5_target_name(uint32_t target)
+const char *ukit_solo5_target_name(uint32_t target)
 {
 	switch (target) {
 	case ABI_HVT: return "hvt";
@@ -165,19 +165,19 @@ static json_t *facts_json(const struct manifest *m, const struct solo5_abi *abi)
 			continue;
 		if (json_array_append_new(devs, json_pack("{s:s, s:s}",
 		    "name", m->dev[i].name,
-		    "type", manifest_type_name(m->dev[i].type))) != 0) {
+		    "type", ukit_manifest_type_name(m->dev[i].type))) != 0) {
 			json_decref(devs);
 			return NULL;
 		}
 	}
 	return json_pack("{s:{s:s, s:I}, s:{s:s, s:i, s:o}}",
-			 "abi", "target", solo5_target_name(abi->target),
+			 "abi", "target", ukit_solo5_target_name(abi->target),
 			 "version", (json_int_t)abi->version,
 			 "manifest", "type", "solo5.manifest",
 			 "version", MFT_VERSION, "devices", devs);
 }
 
-int solo5_facts(int fd, const char *path, json_t **out, struct fmt_err *e)
+int ukit_solo5_facts(int fd, const char *path, json_t **out, struct fmt_err *e)
 {
 	struct elfhdr h;
 	struct manifest m;
@@ -187,36 +187,36 @@ int solo5_facts(int fd, const char *path, json_t **out, struct fmt_err *e)
 	int rc;
 
 	*out = NULL;
-	if ((rc = elfhdr_read(fd, path, &h, e)) <= 0)
+	if ((rc = ukit_elfhdr_read(fd, path, &h, e)) <= 0)
 		return rc;
 	/* Not a Solo5 executable (ET_DYN, ELF32, ...): no Solo5 facts. */
-	if (solo5_check(&h, &ignored) != 0) {
-		elfhdr_free(&h);
+	if (ukit_solo5_check(&h, &ignored) != 0) {
+		ukit_elfhdr_free(&h);
 		return 0;
 	}
 	rc = -1;
-	if (solo5_read(&h, &m, &have_mft, &abi, &have_abi, e) != 0)
+	if (ukit_solo5_read(&h, &m, &have_mft, &abi, &have_abi, e) != 0)
 		goto out;
 	if (have_mft != have_abi) {
-		fmt_errf(e, FMT_NOOFF, "Solo5 %s note without a%s note",
+		ukit_fmt_errf(e, FMT_NOOFF, "Solo5 %s note without a%s note",
 			 have_mft ? "manifest" : "ABI",
 			 have_mft ? "n ABI" : " manifest");
 		goto out;
 	}
 	if (have_mft) {
 		if (abi.target < ABI_HVT || abi.target > ABI_XEN) {
-			fmt_errf(e, FMT_NOOFF, "Solo5 ABI target %u unknown",
+			ukit_fmt_errf(e, FMT_NOOFF, "Solo5 ABI target %u unknown",
 				 abi.target);
 			goto out;
 		}
 		*out = facts_json(&m, &abi);
 		if (*out == NULL) {
-			fmt_errf(e, FMT_NOOFF, "cannot encode the Solo5 manifest");
+			ukit_fmt_errf(e, FMT_NOOFF, "cannot encode the Solo5 manifest");
 			goto out;
 		}
 	}
 	rc = 0;
 out:
-	elfhdr_free(&h);
+	ukit_elfhdr_free(&h);
 	return rc;
 }

@@ -23,7 +23,7 @@
 #define SOLO5_ABI1_DESC_MIN 8    /* target + version; Solo5 over-reads below */
 
 /* A Solo5 note found the tender's way. */
-struct solo5_note {
+struct ukit_solo5_note {
 	size_t   phdr;          /* index of its PT_NOTE */
 	uint64_t offset;        /* file offset of the note header */
 	uint32_t descsz;
@@ -35,7 +35,7 @@ struct solo5_note {
  * architecture and byte order: ELF64, ET_EXEC, at least one program
  * header.  0 or -1 with (e) set.
  */
-int solo5_check(const struct elfhdr *h, struct fmt_err *e);
+int ukit_solo5_check(const struct elfhdr *h, struct fmt_err *e);
 
 /*
  * Find the Solo5 note of (type) (MFT1_NOTE_TYPE or ABI1_NOTE_TYPE): only
@@ -44,9 +44,9 @@ int solo5_check(const struct elfhdr *h, struct fmt_err *e);
  * Solo5, PT_NOTEs too small for a note header are skipped instead of
  * failing the lookup.  Its descriptor must be 1..limit bytes (6668 for
  * MFT1, 32 for ABI1) and lie within the segment.  Returns 1 with (*out)
- * filled, 0 if there is none, -1 with (e) set.  Requires solo5_check().
+ * filled, 0 if there is none, -1 with (e) set.  Requires ukit_solo5_check().
  */
-int solo5_note(const struct elfhdr *h, uint32_t type, struct solo5_note *out,
+int ukit_solo5_note(const struct elfhdr *h, uint32_t type, struct ukit_solo5_note *out,
 	       struct fmt_err *e);
 
 /*
@@ -56,11 +56,11 @@ int solo5_note(const struct elfhdr *h, uint32_t type, struct solo5_note *out,
  * validation, an ABI1 descriptor shorter than 8 bytes) is an error.
  * Returns 0, or -1 with (e) set.
  */
-int solo5_read(const struct elfhdr *h, struct manifest *mft, bool *have_mft,
+int ukit_solo5_read(const struct elfhdr *h, struct manifest *mft, bool *have_mft,
 	       struct solo5_abi *abi, bool *have_abi, struct fmt_err *e);
 
 /* "hvt", "spt", "virtio", "muen", "genode", "xen", else "unknown". */
-const char *solo5_target_name(uint32_t target);
+const char *ukit_solo5_target_name(uint32_t target);
 
 /*
  * What a statement says of the image on (fd): its Solo5 ABI and manifest
@@ -69,6 +69,6 @@ const char *solo5_target_name(uint32_t target);
  * ELF, not ELF64 ET_EXEC, no notes).  A manifest without an ABI note or
  * the reverse, or an unknown target, is an error.  0 or -1 with (e).
  */
-int solo5_facts(int fd, const char *path, json_t **out, struct fmt_err *e);
+int ukit_solo5_facts(int fd, const char *path, json_t **out, struct fmt_err *e);
 
 #endif

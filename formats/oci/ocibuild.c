@@ -54,7 +54,7 @@ static int layer_write_mode(struct layer_sink *l, const void *buf, size_t len,
 			    bool end, struct fmt_err *e)
 {
 	if (len && !EVP_DigestUpdate(l->diff, buf, len))
-		return fmt_err_openssl(e, FMT_NOOFF, "sha256");
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "sha256");
 	if (l->comp == OCI_COMP_GZIP) {
 		int zr;
 		l->z.next_in = (Bytef *)(uintptr_t)buf;
@@ -64,7 +64,7 @@ static int layer_write_mode(struct layer_sink *l, const void *buf, size_t len,
 			l->z.avail_out = COMP_BUF;
 			zr = deflate(&l->z, end ? Z_FINISH : Z_NO_FLUSH);
 			if (zr == Z_STREAM_ERROR)
-				return fmt_errf(e, FMT_NOOFF, "gzip: deflate "
+				return ukit_fmt_errf(e, FMT_NOOFF, "gzip: deflate "
 						"failed");
 			if (emit(l, COMP_BUF - l->z.avail_out, e) < 0)
 				return -1;
@@ -79,7 +79,7 @@ static int layer_write_mode(struct layer_sink *l, const void *buf, size_t len,
 			rem = ZSTD_compressStream2(l->zs, &out, &in,
 						   end ? ZSTD_e_end : ZSTD_e_continue);
 			if (ZSTD_isError(rem))
-				return fmt_errf(e, FMT_NOOFF, "zstd: %s",
+				return ukit_fmt_errf(e, FMT_NOOFF, "zstd: %s",
 						ZSTD_getErrorName(rem));
 			if (emit(l, out.pos, e) < 0)
 				return -1;
@@ -131,18 +131,18 @@ static int add_file(const struct ukit_oci_sink *s, struct input *in,
 	}
 	buf = malloc(COMP_BUF);
 	if (buf == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	while (done < in->size) {
 		size_t k = in->size - done < COMP_BUF ?
 			   (size_t)(in->size - done) : COMP_BUF;
-		ssize_t n = pread_full(in->fd, buf, k, (off_t)done);
+		ssize_t n = ukit_pread_full(in->fd, buf, k, (off_t)done);
 		if (n < 0) {
 			free(buf);
-			return fmt_errno(e, done, "%s: read", in->src);
+			return ukit_fmt_errno(e, done, "%s: read", in->src);
 		}
 		if ((size_t)n != k) {
 			free(buf);
-			return fmt_errf(e, done + (uint64_t)n, "%s: file shrank "
+			return ukit_fmt_errf(e, done + (uint64_t)n, "%s: file shrank "
 					"while it was read", in->src);
 		}
 		if (s->write(s->ctx, buf, k, e) < 0) {
@@ -161,16 +161,16 @@ static int open_input(struct input *in, struct fmt_err *e)
 
 	in->fd = open(in->src, O_RDONLY | O_CLOEXEC);
 	if (in->fd < 0)
-		return fmt_errno(e, FMT_NOOFF, "%s: cannot open", in->src);
+		return ukit_fmt_errno(e, FMT_NOOFF, "%s: cannot open", in->src);
 	if (fstat(in->fd, &st) < 0 || !S_ISREG(st.st_mode))
-		return fmt_errf(e, FMT_NOOFF, "%s: not a regular file", in->src);
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: not a regular file", in->src);
 	in->size = (uint64_t)st.st_size;
 	return 0;
 }
 
 /* ---- what the kernel is -------------------------------------------- */
 
-static const char *oci_arch(const struct elfimg_info *in)
+static const char *oci_arch(const struct ukit_elfimg_info *in)
 {
 	switch (in->machine) {
 	case 62: return "amd64";
@@ -193,30 +193,30 @@ static int probe_kernel(const struct ukit_oci_build_opts *o, int fd,
 	bool have_abi = false, unikraft = false;
 	const char *arch;
 
-	if (elfimg_open(fd, o->kernel, &img, e) < 0)
+	if (ukit_elfimg_open(fd, o->kernel, &img, e) < 0)
 		return -1;
-	arch = o->arch ? o->arch : oci_arch(elfimg_info(img));
+	arch = o->arch ? o->arch : oci_arch(ukit_elfimg_info(img));
 	if (arch == NULL) {
-		elfimg_close(img);
-		return fmt_errf(e, FMT_NOOFF, "%s: unknown architecture "
+		ukit_elfimg_close(img);
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: unknown architecture "
 				"(e_machine %u): give --arch", o->kernel,
-				elfimg_info(img)->machine);
+				ukit_elfimg_info(img)->machine);
 	}
 	snprintf(bi->arch, sizeof bi->arch, "%s", arch);
 	*have_mft = false;
-	if (elfimg_info(img)->elfclass == 2 && elfimg_info(img)->type == 2 &&
-	    elfimg_solo5(img, mft, have_mft, &abi, &have_abi, e) < 0) {
-		elfimg_close(img);
+	if (ukit_elfimg_info(img)->elfclass == 2 && ukit_elfimg_info(img)->type == 2 &&
+	    ukit_elfimg_solo5(img, mft, have_mft, &abi, &have_abi, e) < 0) {
+		ukit_elfimg_close(img);
 		return -1;
 	}
-	for (size_t i = 0; i < elfimg_info(img)->shnum && !unikraft; i++) {
-		struct elfimg_shdr sh;
+	for (size_t i = 0; i < ukit_elfimg_info(img)->shnum && !unikraft; i++) {
+		struct ukit_elfimg_shdr sh;
 		struct fmt_err ign;
-		if (elfimg_shdr(img, i, &sh, &ign) == 0 &&
+		if (ukit_elfimg_shdr(img, i, &sh, &ign) == 0 &&
 		    strncmp(sh.name, ".uk_", 4) == 0)
 			unikraft = true;
 	}
-	elfimg_close(img);
+	ukit_elfimg_close(img);
 
 	if (o->target != NULL) {
 		static const char *const ok[] = { "hvt", "spt", "virtio",
@@ -225,16 +225,16 @@ static int probe_kernel(const struct ukit_oci_build_opts *o, int fd,
 		for (i = 0; ok[i] && strcmp(ok[i], o->target) != 0; i++)
 			;
 		if (ok[i] == NULL)
-			return fmt_errf(e, FMT_NOOFF, "unknown target \"%.40s\" "
+			return ukit_fmt_errf(e, FMT_NOOFF, "unknown target \"%.40s\" "
 					"(hvt, spt, virtio, qemu, firecracker, "
 					"xen)", o->target);
 		if (have_abi) {
-			const char *t = elfimg_abi_target_name(abi.target);
+			const char *t = ukit_elfimg_abi_target_name(abi.target);
 			bool match = strcmp(t, o->target) == 0 ||
 				(strcmp(t, "virtio") == 0 &&
 				 strcmp(o->target, "qemu") == 0);
 			if (!match)
-				return fmt_errf(e, FMT_NOOFF, "%s: the Solo5 ABI "
+				return ukit_fmt_errf(e, FMT_NOOFF, "%s: the Solo5 ABI "
 						"note says target %s, --target "
 						"says %s", o->kernel, t,
 						o->target);
@@ -242,18 +242,18 @@ static int probe_kernel(const struct ukit_oci_build_opts *o, int fd,
 		snprintf(bi->hypervisor, sizeof bi->hypervisor, "%s",
 			 strcmp(o->target, "virtio") == 0 ? "qemu" : o->target);
 	} else if (have_abi) {
-		const char *t = elfimg_abi_target_name(abi.target);
+		const char *t = ukit_elfimg_abi_target_name(abi.target);
 		if (abi.target == ABI_HVT || abi.target == ABI_SPT ||
 		    abi.target == ABI_XEN)
 			snprintf(bi->hypervisor, sizeof bi->hypervisor, "%s", t);
 		else if (abi.target == ABI_VIRTIO)
 			snprintf(bi->hypervisor, sizeof bi->hypervisor, "qemu");
 		else
-			return fmt_errf(e, FMT_NOOFF, "%s: Solo5 target %s has "
+			return ukit_fmt_errf(e, FMT_NOOFF, "%s: Solo5 target %s has "
 					"no OCI runtime; give --target",
 					o->kernel, t);
 	} else {
-		return fmt_errf(e, FMT_NOOFF, "%s: no Solo5 ABI note to take the "
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: no Solo5 ABI note to take the "
 				"target from: give --target", o->kernel);
 	}
 	if (o->unikernel_type != NULL)
@@ -279,7 +279,7 @@ static int stage_json(struct ukit_oci_out *w, json_t *j, const char *mt,
 	int rc;
 
 	if (s == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	memset(d, 0, sizeof *d);
 	snprintf(d->media_type, sizeof d->media_type, "%s", mt);
 	d->size = strlen(s);
@@ -315,7 +315,7 @@ int ukit_oci_build(struct ukit_oci_out *w, const struct ukit_oci_build_opts *o,
 	for (size_t i = 0; i < 4; i++)
 		in[i].fd = -1;
 	if (mft == NULL || ann == NULL || urunc == NULL) {
-		fmt_errf(e, FMT_NOOFF, "out of memory");
+		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 		goto out;
 	}
 	in[0].src = o->kernel;
@@ -377,10 +377,10 @@ int ukit_oci_build(struct ukit_oci_out *w, const struct ukit_oci_build_opts *o,
 		char *b;
 		if (strncmp(k, "com.urunc.", 10) != 0)
 			continue;
-		b = b64_encode((const uint8_t *)json_string_value(v),
+		b = ukit_b64_encode((const uint8_t *)json_string_value(v),
 			       json_string_length(v));
 		if (b == NULL) {
-			fmt_errf(e, FMT_NOOFF, "out of memory");
+			ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 			goto out;
 		}
 		json_object_set_new(urunc, k, json_string(b));
@@ -388,7 +388,7 @@ int ukit_oci_build(struct ukit_oci_out *w, const struct ukit_oci_build_opts *o,
 	}
 	urunc_json = ukit_oci_json_dump(urunc);
 	if (urunc_json == NULL) {
-		fmt_errf(e, FMT_NOOFF, "out of memory");
+		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 		goto out;
 	}
 
@@ -420,14 +420,14 @@ int ukit_oci_build(struct ukit_oci_out *w, const struct ukit_oci_build_opts *o,
 	ls.diff = EVP_MD_CTX_new();
 	if (ls.out == NULL || ls.diff == NULL ||
 	    !EVP_DigestInit_ex(ls.diff, EVP_sha256(), NULL)) {
-		fmt_errf(e, FMT_NOOFF, "out of memory");
+		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 		goto out;
 	}
 	if (o->comp == OCI_COMP_GZIP) {
 		level = o->level < 0 ? 6 : o->level;
 		if (level > 9 || deflateInit2(&ls.z, level, Z_DEFLATED, 31, 8,
 					      Z_DEFAULT_STRATEGY) != Z_OK) {
-			fmt_errf(e, FMT_NOOFF, "gzip: level %d: cannot start",
+			ukit_fmt_errf(e, FMT_NOOFF, "gzip: level %d: cannot start",
 				 level);
 			goto out;
 		}
@@ -439,7 +439,7 @@ int ukit_oci_build(struct ukit_oci_out *w, const struct ukit_oci_build_opts *o,
 				 ZSTD_c_compressionLevel, level)) ||
 		    ZSTD_isError(ZSTD_CCtx_setParameter(ls.zs,
 				 ZSTD_c_checksumFlag, 1))) {
-			fmt_errf(e, FMT_NOOFF, "zstd: level %d: cannot start",
+			ukit_fmt_errf(e, FMT_NOOFF, "zstd: level %d: cannot start",
 				 level);
 			goto out;
 		}
@@ -477,7 +477,7 @@ int ukit_oci_build(struct ukit_oci_out *w, const struct ukit_oci_build_opts *o,
 			goto out;
 	}
 	if (!EVP_DigestFinal_ex(ls.diff, md, NULL)) {
-		fmt_err_openssl(e, FMT_NOOFF, "sha256");
+		ukit_fmt_err_openssl(e, FMT_NOOFF, "sha256");
 		goto out;
 	}
 	ukit_oci_digest_fmt(md, diff_id);

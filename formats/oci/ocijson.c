@@ -61,7 +61,7 @@ int ukit_oci_digest_buf(const void *buf, size_t len,
 	unsigned mdlen = 0;
 
 	if (!EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL))
-		return fmt_err_openssl(e, FMT_NOOFF, "sha256");
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "sha256");
 	ukit_oci_digest_fmt(md, out);
 	return 0;
 }
@@ -100,10 +100,10 @@ static int opt_str(const json_t *obj, const char *path, const char *key,
 	if (v == NULL)
 		return 0;
 	if (!json_is_string(v))
-		return fmt_errf(e, FMT_NOOFF, "%s.%s: not a string", path, key);
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s.%s: not a string", path, key);
 	if (json_string_length(v) >= cap ||
 	    strlen(json_string_value(v)) != json_string_length(v))
-		return fmt_errf(e, FMT_NOOFF, "%s.%s: longer than %zu bytes "
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s.%s: longer than %zu bytes "
 				"or contains NUL", path, key, cap - 1);
 	memcpy(out, json_string_value(v), json_string_length(v) + 1);
 	return 0;
@@ -120,10 +120,10 @@ static int annotations(const json_t *obj, const char *path, const char *key,
 	if (a == NULL || json_is_null(a))
 		return 0;
 	if (!json_is_object(a))
-		return fmt_errf(e, FMT_NOOFF, "%s.%s: not an object", path, key);
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s.%s: not an object", path, key);
 	json_object_foreach(a, k, v) {
 		if (!json_is_string(v))
-			return fmt_errf(e, FMT_NOOFF, "%s.%s[\"%.60s\"]: not a "
+			return ukit_fmt_errf(e, FMT_NOOFF, "%s.%s[\"%.60s\"]: not a "
 					"string", path, key, k);
 	}
 	*out = json_incref(a);
@@ -138,28 +138,28 @@ int ukit_oci_desc_parse(const json_t *obj, const char *path,
 
 	memset(d, 0, sizeof *d);
 	if (!json_is_object(obj))
-		return fmt_errf(e, FMT_NOOFF, "%s: not an object", path);
-	if (sigjson_str(obj, path, "mediaType", OCI_MEDIATYPE_MAX, &s, e) < 0)
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: not an object", path);
+	if (ukit_sigjson_str(obj, path, "mediaType", OCI_MEDIATYPE_MAX, &s, e) < 0)
 		return -1;
 	if (!ukit_oci_media_type_valid(s))
-		return fmt_errf(e, FMT_NOOFF, "%s.mediaType: \"%.80s\" is not a "
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s.mediaType: \"%.80s\" is not a "
 				"media type", path, s);
 	strcpy(d->media_type, s);
-	if (sigjson_str(obj, path, "digest", 0, &s, e) < 0)
+	if (ukit_sigjson_str(obj, path, "digest", 0, &s, e) < 0)
 		return -1;
 	if (strncmp(s, "sha256:", 7) != 0)
-		return fmt_errf(e, FMT_NOOFF, "%s.digest: unsupported digest "
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s.digest: unsupported digest "
 				"algorithm in \"%.80s\" (only sha256)", path, s);
 	if (!ukit_oci_digest_valid(s))
-		return fmt_errf(e, FMT_NOOFF, "%s.digest: \"%.80s\" is not "
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s.digest: \"%.80s\" is not "
 				"sha256: and 64 lowercase hex digits", path, s);
 	strcpy(d->digest, s);
 	v = json_object_get(obj, "size");
 	if (v == NULL)
-		return fmt_errf(e, FMT_NOOFF, "%s: missing \"size\"", path);
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: missing \"size\"", path);
 	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 	    (uint64_t)json_integer_value(v) > OCI_SIZE_MAX)
-		return fmt_errf(e, FMT_NOOFF, "%s.size: not an integer in "
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s.size: not an integer in "
 				"0..%llu", path, OCI_SIZE_MAX);
 	d->size = (uint64_t)json_integer_value(v);
 	if (opt_str(obj, path, "artifactType", d->artifact_type,
@@ -170,7 +170,7 @@ int ukit_oci_desc_parse(const json_t *obj, const char *path,
 		char pp[SIGJSON_PATH_MAX];
 		snprintf(pp, sizeof pp, "%s.platform", path);
 		if (!json_is_object(p))
-			return fmt_errf(e, FMT_NOOFF, "%s: not an object", pp);
+			return ukit_fmt_errf(e, FMT_NOOFF, "%s: not an object", pp);
 		if (opt_str(p, pp, "os", d->platform_os,
 			    sizeof d->platform_os, e) < 0 ||
 		    opt_str(p, pp, "architecture", d->platform_arch,
@@ -211,10 +211,10 @@ static int schema_version(const json_t *root, const char *what,
 	json_t *v = json_object_get(root, "schemaVersion");
 
 	if (v == NULL)
-		return fmt_errf(e, FMT_NOOFF, "%s: $: missing \"schemaVersion\"",
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: $: missing \"schemaVersion\"",
 				what);
 	if (!json_is_integer(v) || json_integer_value(v) != 2)
-		return fmt_errf(e, FMT_NOOFF, "%s: $.schemaVersion: not 2",
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: $.schemaVersion: not 2",
 				what);
 	return 0;
 }
@@ -223,17 +223,17 @@ static json_t *load(const char *buf, size_t len, const char *what,
 		    struct fmt_err *e)
 {
 	if (len > OCI_JSON_MAX) {
-		fmt_errf(e, FMT_NOOFF, "%s: %zu bytes, over the limit of %u "
+		ukit_fmt_errf(e, FMT_NOOFF, "%s: %zu bytes, over the limit of %u "
 			 "for a manifest, index or config", what, len,
 			 OCI_JSON_MAX);
 		return NULL;
 	}
 	if (memchr(buf, 0, len) != NULL) {
-		fmt_errf(e, (uint64_t)((const char *)memchr(buf, 0, len) - buf),
+		ukit_fmt_errf(e, (uint64_t)((const char *)memchr(buf, 0, len) - buf),
 			 "%s: NUL byte in JSON", what);
 		return NULL;
 	}
-	return sigjson_load(buf, len, what, e);
+	return ukit_sigjson_load(buf, len, what, e);
 }
 
 int ukit_oci_manifest_parse(const char *buf, size_t len, const char *what,
@@ -254,7 +254,7 @@ int ukit_oci_manifest_parse(const char *buf, size_t len, const char *what,
 		goto fail_what;
 	if (m->media_type[0] && strcmp(m->media_type, OCI_MT_MANIFEST) != 0 &&
 	    strcmp(m->media_type, DOCKER_MT_MANIFEST) != 0) {
-		fmt_errf(e, FMT_NOOFF, "%s: $.mediaType: \"%.80s\" is not an "
+		ukit_fmt_errf(e, FMT_NOOFF, "%s: $.mediaType: \"%.80s\" is not an "
 			 "image manifest media type", what, m->media_type);
 		goto fail;
 	}
@@ -263,26 +263,26 @@ int ukit_oci_manifest_parse(const char *buf, size_t len, const char *what,
 		goto fail_what;
 	cfg = json_object_get(root, "config");
 	if (cfg == NULL) {
-		fmt_errf(e, FMT_NOOFF, "%s: $: missing \"config\"", what);
+		ukit_fmt_errf(e, FMT_NOOFF, "%s: $: missing \"config\"", what);
 		goto fail;
 	}
 	if (ukit_oci_desc_parse(cfg, "$.config", &m->config, e) < 0)
 		goto fail_what;
 	layers = json_object_get(root, "layers");
 	if (layers == NULL || !json_is_array(layers)) {
-		fmt_errf(e, FMT_NOOFF, "%s: $.layers: missing or not an array",
+		ukit_fmt_errf(e, FMT_NOOFF, "%s: $.layers: missing or not an array",
 			 what);
 		goto fail;
 	}
 	if (json_array_size(layers) > OCI_LAYERS_MAX) {
-		fmt_errf(e, FMT_NOOFF, "%s: $.layers: %zu layers, over the "
+		ukit_fmt_errf(e, FMT_NOOFF, "%s: $.layers: %zu layers, over the "
 			 "limit of %d", what, json_array_size(layers),
 			 OCI_LAYERS_MAX);
 		goto fail;
 	}
 	m->layers = calloc(json_array_size(layers) + 1, sizeof *m->layers);
 	if (m->layers == NULL) {
-		fmt_errf(e, FMT_NOOFF, "out of memory");
+		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 		goto fail;
 	}
 	json_array_foreach(layers, i, l) {
@@ -340,25 +340,25 @@ int ukit_oci_index_parse(const char *buf, size_t len, const char *what,
 		goto fail_what;
 	if (ix->media_type[0] && strcmp(ix->media_type, OCI_MT_INDEX) != 0 &&
 	    strcmp(ix->media_type, DOCKER_MT_LIST) != 0) {
-		fmt_errf(e, FMT_NOOFF, "%s: $.mediaType: \"%.80s\" is not an "
+		ukit_fmt_errf(e, FMT_NOOFF, "%s: $.mediaType: \"%.80s\" is not an "
 			 "image index media type", what, ix->media_type);
 		goto fail;
 	}
 	ms = json_object_get(root, "manifests");
 	if (ms == NULL || !json_is_array(ms)) {
-		fmt_errf(e, FMT_NOOFF, "%s: $.manifests: missing or not an "
+		ukit_fmt_errf(e, FMT_NOOFF, "%s: $.manifests: missing or not an "
 			 "array", what);
 		goto fail;
 	}
 	if (json_array_size(ms) > OCI_INDEX_MAX) {
-		fmt_errf(e, FMT_NOOFF, "%s: $.manifests: %zu entries, over the "
+		ukit_fmt_errf(e, FMT_NOOFF, "%s: $.manifests: %zu entries, over the "
 			 "limit of %d", what, json_array_size(ms),
 			 OCI_INDEX_MAX);
 		goto fail;
 	}
 	ix->m = calloc(json_array_size(ms) + 1, sizeof *ix->m);
 	if (ix->m == NULL) {
-		fmt_errf(e, FMT_NOOFF, "out of memory");
+		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 		goto fail;
 	}
 	json_array_foreach(ms, i, d) {
@@ -407,18 +407,18 @@ int ukit_oci_config_parse(const char *buf, size_t len, const char *what,
 	rootfs = json_object_get(root, "rootfs");
 	if (rootfs != NULL) {
 		if (!json_is_object(rootfs)) {
-			fmt_errf(e, FMT_NOOFF, "%s: $.rootfs: not an object",
+			ukit_fmt_errf(e, FMT_NOOFF, "%s: $.rootfs: not an object",
 				 what);
 			goto fail;
 		}
 		ids = json_object_get(rootfs, "diff_ids");
 		if (ids != NULL && !json_is_array(ids)) {
-			fmt_errf(e, FMT_NOOFF, "%s: $.rootfs.diff_ids: not an "
+			ukit_fmt_errf(e, FMT_NOOFF, "%s: $.rootfs.diff_ids: not an "
 				 "array", what);
 			goto fail;
 		}
 		if (ids != NULL && json_array_size(ids) > OCI_LAYERS_MAX) {
-			fmt_errf(e, FMT_NOOFF, "%s: $.rootfs.diff_ids: over %d "
+			ukit_fmt_errf(e, FMT_NOOFF, "%s: $.rootfs.diff_ids: over %d "
 				 "entries", what, OCI_LAYERS_MAX);
 			goto fail;
 		}
@@ -426,13 +426,13 @@ int ukit_oci_config_parse(const char *buf, size_t len, const char *what,
 			c->diff_ids = calloc(json_array_size(ids) + 1,
 					     sizeof *c->diff_ids);
 			if (c->diff_ids == NULL) {
-				fmt_errf(e, FMT_NOOFF, "out of memory");
+				ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 				goto fail;
 			}
 			json_array_foreach(ids, i, v) {
 				if (!json_is_string(v) ||
 				    !ukit_oci_digest_valid(json_string_value(v))) {
-					fmt_errf(e, FMT_NOOFF, "%s: $.rootfs."
+					ukit_fmt_errf(e, FMT_NOOFF, "%s: $.rootfs."
 						 "diff_ids[%zu]: not a sha256 "
 						 "digest", what, i);
 					goto fail;
@@ -445,7 +445,7 @@ int ukit_oci_config_parse(const char *buf, size_t len, const char *what,
 	cfg = json_object_get(root, "config");
 	if (cfg != NULL && !json_is_null(cfg)) {
 		if (!json_is_object(cfg)) {
-			fmt_errf(e, FMT_NOOFF, "%s: $.config: not an object",
+			ukit_fmt_errf(e, FMT_NOOFF, "%s: $.config: not an object",
 				 what);
 			goto fail;
 		}
@@ -495,20 +495,20 @@ int ukit_oci_doc_kind(const char *media_type, const char *buf, size_t len,
 	if (media_type != NULL) {
 		kind = kind_of(media_type);
 		if (kind < 0)
-			return fmt_errf(e, FMT_NOOFF, "unknown manifest media "
+			return ukit_fmt_errf(e, FMT_NOOFF, "unknown manifest media "
 					"type \"%.100s\"", media_type);
 		if (kind > 0)
 			return kind;
 	}
 	if (buf == NULL)
-		return fmt_errf(e, FMT_NOOFF, "manifest: no bytes to look at");
+		return ukit_fmt_errf(e, FMT_NOOFF, "manifest: no bytes to look at");
 	root = load(buf, len, "manifest", e);
 	if (root == NULL)
 		return -1;
 	v = json_object_get(root, "mediaType");
 	kind = json_is_string(v) ? kind_of(json_string_value(v)) : 0;
 	if (kind < 0)
-		fmt_errf(e, FMT_NOOFF, "manifest: $.mediaType: unknown manifest "
+		ukit_fmt_errf(e, FMT_NOOFF, "manifest: $.mediaType: unknown manifest "
 			 "media type \"%.100s\"", json_string_value(v));
 	else if (kind == 0)
 		kind = json_object_get(root, "manifests") ? 2 : 1;

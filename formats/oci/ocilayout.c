@@ -86,11 +86,11 @@ int ukit_oci_ref_parse(const char *s, struct ukit_oci_ref *r,
 
 	memset(r, 0, sizeof *r);
 	if (strlen(s) > OCI_REF_MAX)
-		return fmt_errf(e, FMT_NOOFF, "reference longer than %d bytes",
+		return ukit_fmt_errf(e, FMT_NOOFF, "reference longer than %d bytes",
 				OCI_REF_MAX);
 	r->text = strdup(s);
 	if (r->text == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	if (strncmp(s, "oci:", 4) == 0 || strncmp(s, "oci-archive:", 12) == 0) {
 		r->kind = s[3] == ':' ? OCI_REF_DIR : OCI_REF_ARCHIVE;
 		rest = strdup(s + (r->kind == OCI_REF_DIR ? 4 : 12));
@@ -100,7 +100,7 @@ int ukit_oci_ref_parse(const char *s, struct ukit_oci_ref *r,
 		if (p != NULL && r->kind == OCI_REF_DIR) {
 			*p++ = 0;
 			if (!ukit_oci_digest_valid(p)) {
-				fmt_errf(e, FMT_NOOFF, "%s: \"%.80s\" is not a "
+				ukit_fmt_errf(e, FMT_NOOFF, "%s: \"%.80s\" is not a "
 					 "sha256 digest", s, p);
 				goto fail;
 			}
@@ -110,14 +110,14 @@ int ukit_oci_ref_parse(const char *s, struct ukit_oci_ref *r,
 		if (p != NULL) {
 			*p++ = 0;
 			if (!tag_valid(p)) {
-				fmt_errf(e, FMT_NOOFF, "%s: \"%.80s\" is not a "
+				ukit_fmt_errf(e, FMT_NOOFF, "%s: \"%.80s\" is not a "
 					 "valid tag", s, p);
 				goto fail;
 			}
 			r->tag = strdup(p);
 		}
 		if (rest[0] == 0) {
-			fmt_errf(e, FMT_NOOFF, "%s: no path", s);
+			ukit_fmt_errf(e, FMT_NOOFF, "%s: no path", s);
 			goto fail;
 		}
 		r->path = rest;
@@ -148,7 +148,7 @@ int ukit_oci_ref_parse(const char *s, struct ukit_oci_ref *r,
 		if (p != NULL) {
 			*p++ = 0;
 			if (!ukit_oci_digest_valid(p)) {
-				fmt_errf(e, FMT_NOOFF, "%s: \"%.80s\" is not a "
+				ukit_fmt_errf(e, FMT_NOOFF, "%s: \"%.80s\" is not a "
 					 "sha256 digest", s, p);
 				goto fail;
 			}
@@ -158,7 +158,7 @@ int ukit_oci_ref_parse(const char *s, struct ukit_oci_ref *r,
 		if (p != NULL && strchr(p, '/') == NULL) {
 			*p++ = 0;
 			if (!tag_valid(p)) {
-				fmt_errf(e, FMT_NOOFF, "%s: \"%.80s\" is not a "
+				ukit_fmt_errf(e, FMT_NOOFF, "%s: \"%.80s\" is not a "
 					 "valid tag", s, p);
 				goto fail;
 			}
@@ -175,7 +175,7 @@ int ukit_oci_ref_parse(const char *s, struct ukit_oci_ref *r,
 		if (r->repo == NULL)
 			goto oom;
 		if (!repo_valid(r->repo)) {
-			fmt_errf(e, FMT_NOOFF, "%s: \"%.80s\" is not a valid "
+			ukit_fmt_errf(e, FMT_NOOFF, "%s: \"%.80s\" is not a valid "
 				 "repository name (lowercase letters, digits, "
 				 "separators)", s, r->repo);
 			goto fail;
@@ -185,11 +185,11 @@ int ukit_oci_ref_parse(const char *s, struct ukit_oci_ref *r,
 		free(rest);
 		return 0;
 	}
-	fmt_errf(e, FMT_NOOFF, "%.100s: unknown transport (use oci:DIR[:TAG], "
+	ukit_fmt_errf(e, FMT_NOOFF, "%.100s: unknown transport (use oci:DIR[:TAG], "
 		 "oci-archive:FILE[:TAG] or docker://HOST/REPO[:TAG])", s);
 	goto fail;
 oom:
-	fmt_errf(e, FMT_NOOFF, "out of memory");
+	ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 fail:
 	if (rest != r->path)
 		free(rest);
@@ -213,7 +213,7 @@ int ukit_oci_blobrd_init(struct ukit_oci_blobrd *b, int fd, uint64_t off,
 	if (b->md == NULL || !EVP_DigestInit_ex(b->md, EVP_sha256(), NULL)) {
 		EVP_MD_CTX_free(b->md);
 		b->md = NULL;
-		return fmt_err_openssl(e, FMT_NOOFF, "sha256");
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "sha256");
 	}
 	return 0;
 }
@@ -226,10 +226,10 @@ static int blobrd_check(struct ukit_oci_blobrd *b, struct fmt_err *e)
 	if (b->verified)
 		return 0;
 	if (!EVP_DigestFinal_ex(b->md, md, NULL))
-		return fmt_err_openssl(e, FMT_NOOFF, "sha256");
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "sha256");
 	ukit_oci_digest_fmt(md, got);
 	if (strcmp(got, b->want) != 0)
-		return fmt_errf(e, FMT_NOOFF, "%s: blob %s has digest %s "
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: blob %s has digest %s "
 				"(%" PRIu64 " bytes): content does not match",
 				b->what, b->want, got, b->size);
 	b->verified = true;
@@ -250,13 +250,13 @@ ssize_t ukit_oci_blobrd_read(void *ctx, void *buf, size_t len,
 		n = pread(b->fd, buf, len, (off_t)b->off);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return fmt_errno(e, b->off, "%s: read blob %s", b->what, b->want);
+		return ukit_fmt_errno(e, b->off, "%s: read blob %s", b->what, b->want);
 	if (n == 0)
-		return fmt_errf(e, b->off, "%s: blob %s is shorter than its "
+		return ukit_fmt_errf(e, b->off, "%s: blob %s is shorter than its "
 				"descriptor's size %" PRIu64, b->what, b->want,
 				b->size);
 	if (!EVP_DigestUpdate(b->md, buf, (size_t)n))
-		return fmt_err_openssl(e, FMT_NOOFF, "sha256");
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "sha256");
 	b->off += (uint64_t)n;
 	b->left -= (uint64_t)n;
 	return n;
@@ -305,7 +305,7 @@ static ssize_t fd_read(void *ctx, void *buf, size_t len, struct fmt_err *e)
 		n = read(fd, buf, len);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return fmt_errno(e, FMT_NOOFF, "read");
+		return ukit_fmt_errno(e, FMT_NOOFF, "read");
 	return n;
 }
 
@@ -319,26 +319,26 @@ static int slurp(const char *path, size_t max, char **out, size_t *len,
 	ssize_t n;
 
 	if (fd < 0)
-		return fmt_errno(e, FMT_NOOFF, "%s: cannot open", path);
+		return ukit_fmt_errno(e, FMT_NOOFF, "%s: cannot open", path);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return fmt_errf(e, FMT_NOOFF, "%s: not a regular file", path);
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: not a regular file", path);
 	}
 	if ((uint64_t)st.st_size > max) {
 		close(fd);
-		return fmt_errf(e, FMT_NOOFF, "%s: %jd bytes, over the limit of "
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: %jd bytes, over the limit of "
 				"%zu", path, (intmax_t)st.st_size, max);
 	}
 	buf = malloc((size_t)st.st_size + 1);
 	if (buf == NULL) {
 		close(fd);
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	}
-	n = pread_full(fd, buf, (size_t)st.st_size, 0);
+	n = ukit_pread_full(fd, buf, (size_t)st.st_size, 0);
 	close(fd);
 	if (n != st.st_size) {
 		free(buf);
-		return fmt_errf(e, FMT_NOOFF, "%s: short read", path);
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: short read", path);
 	}
 	buf[n] = 0;
 	*out = buf;
@@ -349,15 +349,15 @@ static int slurp(const char *path, size_t max, char **out, size_t *len,
 static int check_layout_json(const char *buf, size_t len, const char *what,
 			     struct fmt_err *e)
 {
-	json_t *j = sigjson_load(buf, len, what, e);
+	json_t *j = ukit_sigjson_load(buf, len, what, e);
 	const char *v;
 	int rc;
 
 	if (j == NULL)
 		return -1;
-	rc = sigjson_str(j, "$", "imageLayoutVersion", 32, &v, e);
+	rc = ukit_sigjson_str(j, "$", "imageLayoutVersion", 32, &v, e);
 	if (rc == 0 && strcmp(v, "1.0.0") != 0)
-		rc = fmt_errf(e, FMT_NOOFF, "$.imageLayoutVersion: \"%s\", "
+		rc = ukit_fmt_errf(e, FMT_NOOFF, "$.imageLayoutVersion: \"%s\", "
 			      "not 1.0.0", v);
 	if (rc < 0)
 		ukit_oci_err_prefix(e, what);
@@ -381,18 +381,18 @@ static int arc_small(struct ukit_oci_local *l, const char *name, size_t max,
 	char *buf;
 
 	if (a == NULL)
-		return fmt_errf(e, FMT_NOOFF, "%s: archive has no %s", l->path,
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: archive has no %s", l->path,
 				name);
 	if (a->size > max)
-		return fmt_errf(e, a->off, "%s: %s is %" PRIu64 " bytes, over "
+		return ukit_fmt_errf(e, a->off, "%s: %s is %" PRIu64 " bytes, over "
 				"the limit of %zu", l->path, name, a->size, max);
 	buf = malloc((size_t)a->size + 1);
 	if (buf == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
-	if (pread_full(l->fd, buf, (size_t)a->size, (off_t)a->off) !=
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
+	if (ukit_pread_full(l->fd, buf, (size_t)a->size, (off_t)a->off) !=
 	    (ssize_t)a->size) {
 		free(buf);
-		return fmt_errf(e, a->off, "%s: short read of %s", l->path, name);
+		return ukit_fmt_errf(e, a->off, "%s: short read of %s", l->path, name);
 	}
 	buf[a->size] = 0;
 	*out = buf;
@@ -415,19 +415,19 @@ static int scan_archive(struct ukit_oci_local *l, struct fmt_err *e)
 		if (strlen(ent.name) >= sizeof l->ents[0].name)
 			continue;       /* not a name a layout uses */
 		if (l->nents >= OCI_ARCHIVE_ENTRIES_MAX)
-			return fmt_errf(e, ent.data_off, "%s: more than %d "
+			return ukit_fmt_errf(e, ent.data_off, "%s: more than %d "
 					"entries", l->path,
 					OCI_ARCHIVE_ENTRIES_MAX);
 		if (l->nents == cap) {
 			size_t nc = cap ? cap * 2 : 16;
 			struct arc_entry *n = realloc(l->ents, nc * sizeof *n);
 			if (n == NULL)
-				return fmt_errf(e, FMT_NOOFF, "out of memory");
+				return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 			l->ents = n;
 			cap = nc;
 		}
 		if (arc_find(l, ent.name) != NULL)
-			return fmt_errf(e, ent.data_off, "%s: \"%s\" appears "
+			return ukit_fmt_errf(e, ent.data_off, "%s: \"%s\" appears "
 					"twice in the archive", l->path,
 					ent.name);
 		snprintf(l->ents[l->nents].name, sizeof l->ents[0].name, "%s",
@@ -447,12 +447,12 @@ int ukit_oci_local_open(const struct ukit_oci_ref *r,
 	size_t len;
 
 	if (r->kind != OCI_REF_DIR && r->kind != OCI_REF_ARCHIVE)
-		return fmt_errf(e, FMT_NOOFF, "%s: not an oci: or oci-archive: "
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: not an oci: or oci-archive: "
 				"reference", r->text);
 	l = calloc(1, sizeof *l);
 	if (l == NULL || (l->path = strdup(r->path)) == NULL) {
 		free(l);
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	}
 	l->kind = r->kind;
 	l->fd = -1;
@@ -470,11 +470,11 @@ int ukit_oci_local_open(const struct ukit_oci_ref *r,
 		struct stat st;
 		l->fd = open(r->path, O_RDONLY | O_CLOEXEC);
 		if (l->fd < 0) {
-			fmt_errno(e, FMT_NOOFF, "%s: cannot open", r->path);
+			ukit_fmt_errno(e, FMT_NOOFF, "%s: cannot open", r->path);
 			goto fail;
 		}
 		if (fstat(l->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-			fmt_errf(e, FMT_NOOFF, "%s: not a regular file", r->path);
+			ukit_fmt_errf(e, FMT_NOOFF, "%s: not a regular file", r->path);
 			goto fail;
 		}
 		if (scan_archive(l, e) < 0)
@@ -542,10 +542,10 @@ int ukit_oci_local_resolve(const struct ukit_oci_local *l,
 	}
 	if (hit == NULL) {
 		if (r->digest == NULL && r->tag == NULL && l->ix.n > 1)
-			return fmt_errf(e, FMT_NOOFF, "%s: the index holds %zu "
+			return ukit_fmt_errf(e, FMT_NOOFF, "%s: the index holds %zu "
 					"images; name one with :TAG", r->text,
 					l->ix.n);
-		return fmt_errf(e, FMT_NOOFF, "%s: no image %s%s in index.json",
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: no image %s%s in index.json",
 				r->text, r->digest ? r->digest : "tagged ",
 				r->digest ? "" : r->tag ? r->tag : "(none)");
 	}
@@ -563,17 +563,17 @@ int ukit_oci_local_blob(struct ukit_oci_local *l, const char *digest,
 	struct stat st;
 
 	if (!ukit_oci_digest_valid(digest))
-		return fmt_errf(e, FMT_NOOFF, "%s: bad digest \"%.80s\"",
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: bad digest \"%.80s\"",
 				l->path, digest);
 	if (l->kind == OCI_REF_ARCHIVE) {
 		const struct arc_entry *a;
 		snprintf(name, sizeof name, "blobs/sha256/%s", digest + 7);
 		a = arc_find(l, name);
 		if (a == NULL)
-			return fmt_errf(e, FMT_NOOFF, "%s: archive has no blob %s",
+			return ukit_fmt_errf(e, FMT_NOOFF, "%s: archive has no blob %s",
 					l->path, digest);
 		if (a->size != size)
-			return fmt_errf(e, a->off, "%s: blob %s is %" PRIu64
+			return ukit_fmt_errf(e, a->off, "%s: blob %s is %" PRIu64
 					" bytes, its descriptor says %" PRIu64,
 					l->path, digest, a->size, size);
 		*fd = l->fd;
@@ -585,11 +585,11 @@ int ukit_oci_local_blob(struct ukit_oci_local *l, const char *digest,
 		close(l->fd);
 	l->fd = open(name, O_RDONLY | O_CLOEXEC);
 	if (l->fd < 0)
-		return fmt_errno(e, FMT_NOOFF, "%s: blob %s", l->path, digest);
+		return ukit_fmt_errno(e, FMT_NOOFF, "%s: blob %s", l->path, digest);
 	if (fstat(l->fd, &st) < 0 || !S_ISREG(st.st_mode))
-		return fmt_errf(e, FMT_NOOFF, "%s: not a regular file", name);
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: not a regular file", name);
 	if ((uint64_t)st.st_size != size)
-		return fmt_errf(e, FMT_NOOFF, "%s: blob %s is %jd bytes, its "
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: blob %s is %jd bytes, its "
 				"descriptor says %" PRIu64, l->path, digest,
 				(intmax_t)st.st_size, size);
 	*fd = l->fd;
@@ -603,7 +603,7 @@ int ukit_oci_local_has(struct ukit_oci_local *l, const char *digest,
 	char name[PATH_MAX];
 
 	if (!ukit_oci_digest_valid(digest))
-		return fmt_errf(e, FMT_NOOFF, "bad digest \"%.80s\"", digest);
+		return ukit_fmt_errf(e, FMT_NOOFF, "bad digest \"%.80s\"", digest);
 	if (l->kind == OCI_REF_ARCHIVE) {
 		snprintf(name, sizeof name, "blobs/sha256/%s", digest + 7);
 		return arc_find(l, name) != NULL;
@@ -622,14 +622,14 @@ int ukit_oci_local_read(struct ukit_oci_local *l, const struct ukit_oci_desc *d,
 	int fd;
 
 	if (d->size > OCI_JSON_MAX)
-		return fmt_errf(e, FMT_NOOFF, "%s: %s is %" PRIu64 " bytes, over "
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: %s is %" PRIu64 " bytes, over "
 				"the limit of %u", l->path, d->digest, d->size,
 				OCI_JSON_MAX);
 	if (ukit_oci_local_blob(l, d->digest, d->size, &fd, &off, e) < 0)
 		return -1;
 	buf = malloc((size_t)d->size + 1);
 	if (buf == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	if (ukit_oci_blobrd_init(&b, fd, off, d->size, d->digest, l->path, e) < 0) {
 		free(buf);
 		return -1;
@@ -678,14 +678,14 @@ static int mkdir_p(const char *path, struct fmt_err *e)
 	size_t n = strlen(path);
 
 	if (n == 0 || n >= sizeof buf)
-		return fmt_errf(e, FMT_NOOFF, "%s: bad path", path);
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: bad path", path);
 	memcpy(buf, path, n + 1);
 	for (size_t i = 1; i <= n; i++) {
 		if (buf[i] != '/' && buf[i] != 0)
 			continue;
 		buf[i] = 0;
 		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return fmt_errno(e, FMT_NOOFF, "%s: cannot create", buf);
+			return ukit_fmt_errno(e, FMT_NOOFF, "%s: cannot create", buf);
 		buf[i] = i < n ? '/' : 0;
 	}
 	return 0;
@@ -698,7 +698,7 @@ int ukit_oci_out_open(const struct ukit_oci_ref *r, int64_t mtime,
 	size_t n;
 
 	if (r->kind != OCI_REF_DIR && r->kind != OCI_REF_ARCHIVE)
-		return fmt_errf(e, FMT_NOOFF, "%s: not an oci: or oci-archive: "
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: not an oci: or oci-archive: "
 				"reference", r->text);
 	w = calloc(1, sizeof *w);
 	if (w == NULL || (w->path = strdup(r->path)) == NULL)
@@ -729,7 +729,7 @@ int ukit_oci_out_open(const struct ukit_oci_ref *r, int64_t mtime,
 	return 0;
 oom:
 	ukit_oci_out_abort(w);
-	return fmt_errf(e, FMT_NOOFF, "out of memory");
+	return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 }
 
 static void blobw_free(struct ukit_oci_blobw *b)
@@ -751,19 +751,19 @@ int ukit_oci_out_blob_begin(struct ukit_oci_out *w, struct ukit_oci_blobw **out,
 	struct ukit_oci_blobw *b = calloc(1, sizeof *b);
 
 	if (b == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	b->fd = open(w->blobdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
 	if (b->fd < 0) {
 		size_t n = strlen(w->blobdir) + 32;
 		b->tmp = malloc(n);
 		if (b->tmp == NULL) {
 			free(b);
-			return fmt_errf(e, FMT_NOOFF, "out of memory");
+			return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 		}
 		snprintf(b->tmp, n, "%s/.ukit-blob-XXXXXX", w->blobdir);
 		b->fd = mkostemp(b->tmp, O_CLOEXEC);
 		if (b->fd < 0) {
-			fmt_errno(e, FMT_NOOFF, "%s: cannot create a temporary "
+			ukit_fmt_errno(e, FMT_NOOFF, "%s: cannot create a temporary "
 				  "file", w->blobdir);
 			free(b->tmp);
 			free(b);
@@ -780,7 +780,7 @@ int ukit_oci_out_blob_begin(struct ukit_oci_out *w, struct ukit_oci_blobw **out,
 	b->md = EVP_MD_CTX_new();
 	if (b->md == NULL || !EVP_DigestInit_ex(b->md, EVP_sha256(), NULL)) {
 		blobw_free(b);
-		return fmt_err_openssl(e, FMT_NOOFF, "sha256");
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "sha256");
 	}
 	*out = b;
 	return 0;
@@ -792,9 +792,9 @@ int ukit_oci_blobw_write(void *ctx, const void *buf, size_t len,
 	struct ukit_oci_blobw *b = ctx;
 
 	if (!EVP_DigestUpdate(b->md, buf, len))
-		return fmt_err_openssl(e, FMT_NOOFF, "sha256");
-	if (write_full(b->fd, buf, len) < 0)
-		return fmt_errno(e, b->size, "write blob");
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "sha256");
+	if (ukit_write_full(b->fd, buf, len) < 0)
+		return ukit_fmt_errno(e, b->size, "write blob");
 	b->size += len;
 	/* start writeback as data arrives, so that the fsync at commit
 	 * does not write the whole blob at once */
@@ -816,12 +816,12 @@ int ukit_oci_out_blob_end(struct ukit_oci_out *w, struct ukit_oci_blobw *b,
 
 	if (!EVP_DigestFinal_ex(b->md, md, NULL)) {
 		blobw_free(b);
-		return fmt_err_openssl(e, FMT_NOOFF, "sha256");
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "sha256");
 	}
 	ukit_oci_digest_fmt(md, b->digest);
 	if (want != NULL && (strcmp(want, b->digest) != 0 ||
 			     b->size != want_size)) {
-		fmt_errf(e, FMT_NOOFF, "blob %s: the %" PRIu64 " bytes "
+		ukit_fmt_errf(e, FMT_NOOFF, "blob %s: the %" PRIu64 " bytes "
 			 "received have digest %s (want %" PRIu64 " bytes "
 			 "with the blob's digest)", want, b->size, b->digest,
 			 want_size);
@@ -893,7 +893,7 @@ static char *index_json(const char *old, size_t oldlen,
 		if (ukit_oci_index_parse(old, oldlen, "index.json", &ix, e) < 0)
 			return NULL;
 		ukit_oci_index_free(&ix);
-		root = sigjson_load(old, oldlen, "index.json", e);
+		root = ukit_sigjson_load(old, oldlen, "index.json", e);
 		if (root == NULL)
 			return NULL;
 	} else {
@@ -928,7 +928,7 @@ static char *index_json(const char *old, size_t oldlen,
 	s = ukit_oci_json_dump(root);
 	json_decref(root);
 	if (s == NULL)
-		fmt_errf(e, FMT_NOOFF, "out of memory");
+		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	return s;
 }
 
@@ -936,13 +936,13 @@ static int write_small(const char *path, const char *data, struct fmt_err *e)
 {
 	struct outfile o;
 
-	if (outfile_open(&o, path, 0644, e) < 0)
+	if (ukit_outfile_open(&o, path, 0644, e) < 0)
 		return -1;
-	if (outfile_write(&o, data, strlen(data), e) < 0) {
-		outfile_abort(&o);
+	if (ukit_outfile_write(&o, data, strlen(data), e) < 0) {
+		ukit_outfile_abort(&o);
 		return -1;
 	}
-	return outfile_commit(&o, e);
+	return ukit_outfile_commit(&o, e);
 }
 
 static int commit_dir(struct ukit_oci_out *w, const struct ukit_oci_desc *m,
@@ -955,17 +955,17 @@ static int commit_dir(struct ukit_oci_out *w, const struct ukit_oci_desc *m,
 	for (struct ukit_oci_blobw *b = w->staged; b; b = b->next) {
 		snprintf(path, sizeof path, "%s/%s", w->blobdir, b->digest + 7);
 		if (fsync(b->fd) < 0)
-			return fmt_errno(e, FMT_NOOFF, "%s: fsync", path);
+			return ukit_fmt_errno(e, FMT_NOOFF, "%s: fsync", path);
 		if (b->tmp == NULL) {
 			char proc[64];
 			snprintf(proc, sizeof proc, "/proc/self/fd/%d", b->fd);
 			if (linkat(AT_FDCWD, proc, AT_FDCWD, path,
 				   AT_SYMLINK_FOLLOW) < 0 && errno != EEXIST)
-				return fmt_errno(e, FMT_NOOFF, "%s: cannot "
+				return ukit_fmt_errno(e, FMT_NOOFF, "%s: cannot "
 						 "create", path);
 		} else {
 			if (rename(b->tmp, path) < 0)
-				return fmt_errno(e, FMT_NOOFF, "%s: cannot "
+				return ukit_fmt_errno(e, FMT_NOOFF, "%s: cannot "
 						 "create", path);
 			free(b->tmp);
 			b->tmp = NULL;
@@ -995,7 +995,7 @@ static int commit_dir(struct ukit_oci_out *w, const struct ukit_oci_desc *m,
 static int outfile_sink(void *ctx, const void *buf, size_t len,
 			struct fmt_err *e)
 {
-	return outfile_write(ctx, buf, len, e);
+	return ukit_outfile_write(ctx, buf, len, e);
 }
 
 static int cmp_blob(const void *a, const void *b)
@@ -1019,7 +1019,7 @@ static int commit_archive(struct ukit_oci_out *w, const struct ukit_oci_desc *m,
 		n++;
 	v = calloc(n + 1, sizeof *v);
 	if (v == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	i = 0;
 	for (struct ukit_oci_blobw *b = w->staged; b; b = b->next)
 		v[i++] = b;
@@ -1029,7 +1029,7 @@ static int commit_archive(struct ukit_oci_out *w, const struct ukit_oci_desc *m,
 		free(v);
 		return -1;
 	}
-	if (outfile_open(&o, w->path, 0644, e) < 0)
+	if (ukit_outfile_open(&o, w->path, 0644, e) < 0)
 		goto out;
 	if (ukit_ocitar_header(&s, "blobs", true, 0755, 0, w->mtime, e) < 0 ||
 	    ukit_ocitar_header(&s, "blobs/sha256", true, 0755, 0, w->mtime, e) < 0)
@@ -1043,13 +1043,13 @@ static int commit_archive(struct ukit_oci_out *w, const struct ukit_oci_desc *m,
 		while (off < v[i]->size) {
 			size_t k = v[i]->size - off < sizeof buf ?
 				   (size_t)(v[i]->size - off) : sizeof buf;
-			ssize_t got = pread_full(v[i]->fd, buf, k, (off_t)off);
+			ssize_t got = ukit_pread_full(v[i]->fd, buf, k, (off_t)off);
 			if (got != (ssize_t)k) {
-				fmt_errno(e, off, "blob %s: read back",
+				ukit_fmt_errno(e, off, "blob %s: read back",
 					  v[i]->digest);
 				goto fail;
 			}
-			if (outfile_write(&o, buf, k, e) < 0)
+			if (ukit_outfile_write(&o, buf, k, e) < 0)
 				goto fail;
 			off += k;
 		}
@@ -1058,18 +1058,18 @@ static int commit_archive(struct ukit_oci_out *w, const struct ukit_oci_desc *m,
 	}
 	if (ukit_ocitar_header(&s, "index.json", false, 0644, strlen(idx),
 			       w->mtime, e) < 0 ||
-	    outfile_write(&o, idx, strlen(idx), e) < 0 ||
+	    ukit_outfile_write(&o, idx, strlen(idx), e) < 0 ||
 	    ukit_ocitar_pad(&s, strlen(idx), e) < 0 ||
 	    ukit_ocitar_header(&s, "oci-layout", false, 0644,
 			       strlen(LAYOUT_JSON), w->mtime, e) < 0 ||
-	    outfile_write(&o, LAYOUT_JSON, strlen(LAYOUT_JSON), e) < 0 ||
+	    ukit_outfile_write(&o, LAYOUT_JSON, strlen(LAYOUT_JSON), e) < 0 ||
 	    ukit_ocitar_pad(&s, strlen(LAYOUT_JSON), e) < 0 ||
 	    ukit_ocitar_end(&s, e) < 0)
 		goto fail;
-	rc = outfile_commit(&o, e);
+	rc = ukit_outfile_commit(&o, e);
 	goto out;
 fail:
-	outfile_abort(&o);
+	ukit_outfile_abort(&o);
 out:
 	free(idx);
 	free(v);

@@ -72,11 +72,11 @@ int ukit_oci_sig_artifact(const struct ukit_oci_desc *subject,
 		      "layers", ukit_oci_desc_json(&a->layer),
 		      "subject", subj, "annotations", sig_annotations(created));
 	if (m == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	a->manifest = ukit_oci_json_dump(m);
 	json_decref(m);
 	if (a->manifest == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	a->manifest_len = strlen(a->manifest);
 	snprintf(a->manifest_desc.media_type, sizeof a->manifest_desc.media_type,
 		 "%s", OCI_MT_MANIFEST);
@@ -137,7 +137,7 @@ int ukit_oci_sig_attach(const struct ukit_oci_ref *ref,
 	if (ref->kind == OCI_REF_DOCKER)
 		return ukit_oci_remote_attach(ref, o, a, e);
 	if (ref->kind != OCI_REF_DIR)
-		return fmt_errf(e, FMT_NOOFF, "%s: signatures are stored in oci: "
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: signatures are stored in oci: "
 				"layouts and registries, not in oci-archive: "
 				"files", ref->text);
 	fallback_tag(a->subject.digest, tag);
@@ -267,18 +267,18 @@ static int try_bundle(void *arg, const char *blob, size_t len,
 	(void)artifact;
 	bfd = memfd_create("ukit-bundle", MFD_CLOEXEC);
 	if (bfd < 0)
-		return fmt_errno(e, FMT_NOOFF, "memfd_create");
-	if (write_full(bfd, blob, len) < 0) {
+		return ukit_fmt_errno(e, FMT_NOOFF, "memfd_create");
+	if (ukit_write_full(bfd, blob, len) < 0) {
 		close(bfd);
-		return fmt_errno(e, FMT_NOOFF, "memfd write");
+		return ukit_fmt_errno(e, FMT_NOOFF, "memfd write");
 	}
 	snprintf(path, sizeof path, "/proc/self/fd/%d", bfd);
 	pol.bundle = path;
 	pol.tee_fd = -1;
 	if (v->tried)
-		verify_result_free(v->r);
+		ukit_verify_result_free(v->r);
 	v->tried = true;
-	rc = verify_image(v->mfd, v->what, &pol, v->r, e);
+	rc = ukit_verify_image(v->mfd, v->what, &pol, v->r, e);
 	close(bfd);
 	if (rc < 0)
 		return -1;
@@ -297,10 +297,10 @@ int ukit_oci_sig_verify(const struct ukit_oci_ref *ref,
 	memset(r, 0, sizeof *r);
 	v.mfd = memfd_create("ukit-manifest", MFD_CLOEXEC);
 	if (v.mfd < 0)
-		return fmt_errno(e, FMT_NOOFF, "memfd_create");
-	if (write_full(v.mfd, raw, len) < 0) {
+		return ukit_fmt_errno(e, FMT_NOOFF, "memfd_create");
+	if (ukit_write_full(v.mfd, raw, len) < 0) {
 		close(v.mfd);
-		return fmt_errno(e, FMT_NOOFF, "memfd write");
+		return ukit_fmt_errno(e, FMT_NOOFF, "memfd write");
 	}
 	if (ref->kind == OCI_REF_DOCKER)
 		rc = ukit_oci_remote_referrers(ref, o, subject->digest,
@@ -310,13 +310,13 @@ int ukit_oci_sig_verify(const struct ukit_oci_ref *ref,
 	close(v.mfd);
 	if (rc < 0) {
 		if (v.tried)
-			verify_result_free(r);
+			ukit_verify_result_free(r);
 		return -1;
 	}
 	if (!v.tried) {
 		r->reasons = json_array();
 		if (r->reasons == NULL)
-			return fmt_errf(e, FMT_NOOFF, "out of memory");
+			return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 		json_array_append_new(r->reasons, json_sprintf(
 			"no signature of %s found (referrers of the manifest, "
 			"tag sha256-%s)", subject->digest, subject->digest + 7));

@@ -10,7 +10,7 @@
  * for the others (and oci: layouts) it is listed in the image index
  * tagged "sha256-<hex>" (image-spec's referrers tag schema).
  *
- * Verification goes through verify_image() with the manifest bytes as the
+ * Verification goes through ukit_verify_image() with the manifest bytes as the
  * image: the same keys, chains, rollback and reasons as for files.
  */
 #ifndef UKIT_OCISIG_H
@@ -51,7 +51,7 @@ int ukit_oci_sig_attach(const struct ukit_oci_ref *ref,
  * Look for bundles signing (subject) (whose bytes are (raw, len)) next to
  * (ref) and verify each with policy (p) until one holds.  Returns 1
  * verified, 0 not ((r) says why: the last bundle's reasons, or that there
- * is none), -1 with (e).  Free (r) with verify_result_free().
+ * is none), -1 with (e).  Free (r) with ukit_verify_result_free().
  */
 int ukit_oci_sig_verify(const struct ukit_oci_ref *ref,
 			const struct ukit_oci_regopts *o,

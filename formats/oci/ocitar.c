@@ -29,7 +29,7 @@ int ukit_ocitar_header(const struct ukit_oci_sink *s, const char *name,
 
 	n = (size_t)snprintf(full, sizeof full, "%s%s", name, dir ? "/" : "");
 	if (n >= sizeof full || n == 0)
-		return fmt_errf(e, FMT_NOOFF, "tar: name too long: %.60s", name);
+		return ukit_fmt_errf(e, FMT_NOOFF, "tar: name too long: %.60s", name);
 	memset(h, 0, sizeof h);
 	if (n > 100) {
 		/* prefix (≤ 155) '/' name (≤ 100) */
@@ -39,7 +39,7 @@ int ukit_ocitar_header(const struct ukit_oci_sink *s, const char *name,
 				break;
 			}
 		if (split == 0)
-			return fmt_errf(e, FMT_NOOFF,
+			return ukit_fmt_errf(e, FMT_NOOFF,
 					"tar: name cannot be split: %.60s", name);
 		memcpy(h + 345, full, split);
 		memcpy(h, full + split + 1, n - split - 1);
@@ -47,7 +47,7 @@ int ukit_ocitar_header(const struct ukit_oci_sink *s, const char *name,
 		memcpy(h, full, n);
 	}
 	if (mtime < 0 || (uint64_t)mtime > 077777777777ull)
-		return fmt_errf(e, FMT_NOOFF, "tar: mtime %" PRId64
+		return ukit_fmt_errf(e, FMT_NOOFF, "tar: mtime %" PRId64
 				" out of range", mtime);
 	octal((char *)h + 100, 8, mode & 07777);
 	octal((char *)h + 108, 8, 0);
@@ -111,7 +111,7 @@ static int read_exact(struct ukit_ocitar_rd *r, void *buf, size_t len,
 		if (n < 0)
 			return -1;
 		if (n == 0)
-			return fmt_errf(e, r->pos + got, "%s: tar archive "
+			return ukit_fmt_errf(e, r->pos + got, "%s: tar archive "
 					"truncated (%zu of %zu bytes)",
 					r->what, got, len);
 		got += (size_t)n;
@@ -222,7 +222,7 @@ int ukit_ocitar_parse_header(const uint8_t blk[OCITAR_BLOCK], uint64_t off,
 	if (zero)
 		return 0;
 	if (parse_octal(blk + 148, 8, &sum) < 0)
-		return fmt_errf(e, off + 148, "tar header: checksum field is "
+		return ukit_fmt_errf(e, off + 148, "tar header: checksum field is "
 				"not octal");
 	for (size_t i = 0; i < OCITAR_BLOCK; i++) {
 		uint8_t b = (i >= 148 && i < 156) ? ' ' : blk[i];
@@ -230,15 +230,15 @@ int ukit_ocitar_parse_header(const uint8_t blk[OCITAR_BLOCK], uint64_t off,
 		s_s += (int8_t)b;
 	}
 	if (sum != s_u && (int64_t)sum != (int64_t)s_s)
-		return fmt_errf(e, off + 148, "tar header: checksum mismatch "
+		return ukit_fmt_errf(e, off + 148, "tar header: checksum mismatch "
 				"(field %" PRIo64 ", computed %o)", sum, s_u);
 	if (parse_octal(blk + 100, 8, &mode) < 0)
-		return fmt_errf(e, off + 100, "tar header: mode is not octal");
+		return ukit_fmt_errf(e, off + 100, "tar header: mode is not octal");
 	if (parse_size(blk + 124, &size) < 0)
-		return fmt_errf(e, off + 124, "tar header: size is not a valid "
+		return ukit_fmt_errf(e, off + 124, "tar header: size is not a valid "
 				"number");
 	if (size > OCITAR_SIZE_MAX)
-		return fmt_errf(e, off + 124, "tar header: size %" PRIu64
+		return ukit_fmt_errf(e, off + 124, "tar header: size %" PRIu64
 				" over the limit %llu", size, OCITAR_SIZE_MAX);
 	nl = strnlen((const char *)blk, 100);
 	pl = 0;
@@ -255,7 +255,7 @@ int ukit_ocitar_parse_header(const uint8_t blk[OCITAR_BLOCK], uint64_t off,
 	}
 	memset(ent, 0, sizeof *ent);
 	if (normalise(raw, ent->name, sizeof ent->name) < 0)
-		return fmt_errf(e, off, "tar header: name \"%.80s\" has a "
+		return ukit_fmt_errf(e, off, "tar header: name \"%.80s\" has a "
 				"\"..\" component or is too long", raw);
 	ent->typeflag = (char)blk[156];
 	ent->mode = (uint32_t)(mode & 07777);
@@ -273,12 +273,12 @@ int ukit_ocitar_parse_header(const uint8_t blk[OCITAR_BLOCK], uint64_t off,
 	case '1': case '2': case '3': case '4': case '6':
 		ent->type = OCITAR_OTHER;
 		if (size != 0 && ent->typeflag != '6')
-			return fmt_errf(e, off + 124, "tar header: %c entry "
+			return ukit_fmt_errf(e, off + 124, "tar header: %c entry "
 					"\"%.80s\" has size %" PRIu64,
 					ent->typeflag, ent->name, size);
 		break;
 	default:
-		return fmt_errf(e, off + 156, "tar header: unknown type flag "
+		return ukit_fmt_errf(e, off + 156, "tar header: unknown type flag "
 				"0x%02x for \"%.80s\"", blk[156], ent->name);
 	}
 	return 1;
@@ -300,18 +300,18 @@ static int apply_pax(const char *p, size_t n, uint64_t off,
 			len = len * 10 + (uint64_t)(p[j++] - '0');
 		if (j == i || j >= n || p[j] != ' ' || len <= j - i + 1 ||
 		    len > n - i || p[i + len - 1] != '\n')
-			return fmt_errf(e, off + i, "tar pax header: malformed "
+			return ukit_fmt_errf(e, off + i, "tar pax header: malformed "
 					"record at byte %zu", i);
 		kv = p + j + 1;
 		k = (size_t)(p + i + len - 1 - kv);
 		eq = memchr(kv, '=', k);
 		if (eq == NULL)
-			return fmt_errf(e, off + i, "tar pax header: record "
+			return ukit_fmt_errf(e, off + i, "tar pax header: record "
 					"without '='");
 		if ((size_t)(eq - kv) == 4 && memcmp(kv, "path", 4) == 0) {
 			size_t vl = k - 5;
 			if (vl + 1 > pathcap || memchr(eq + 1, 0, vl))
-				return fmt_errf(e, off + i, "tar pax header: "
+				return ukit_fmt_errf(e, off + i, "tar pax header: "
 						"path too long or with NUL");
 			memcpy(path, eq + 1, vl);
 			path[vl] = 0;
@@ -320,17 +320,17 @@ static int apply_pax(const char *p, size_t n, uint64_t off,
 			uint64_t v = 0;
 			size_t vl = k - 5;
 			if (vl == 0 || vl > 20)
-				return fmt_errf(e, off + i, "tar pax header: "
+				return ukit_fmt_errf(e, off + i, "tar pax header: "
 						"bad size");
 			for (size_t q = 0; q < vl; q++) {
 				char c = eq[1 + q];
 				if (c < '0' || c > '9' || v > UINT64_MAX / 10)
-					return fmt_errf(e, off + i, "tar pax "
+					return ukit_fmt_errf(e, off + i, "tar pax "
 							"header: bad size");
 				v = v * 10 + (uint64_t)(c - '0');
 			}
 			if (v > OCITAR_SIZE_MAX)
-				return fmt_errf(e, off + i, "tar pax header: "
+				return ukit_fmt_errf(e, off + i, "tar pax header: "
 						"size %" PRIu64 " over the "
 						"limit", v);
 			*size = v;
@@ -368,7 +368,7 @@ int ukit_ocitar_next(struct ukit_ocitar_rd *r, struct ukit_ocitar_entry *ent,
 			 * one (EOF) is tolerated as GNU tar does */
 			r->done = true;
 			if (have_path || have_size)
-				return fmt_errf(e, hoff, "%s: pax header "
+				return ukit_fmt_errf(e, hoff, "%s: pax header "
 						"before the end of the "
 						"archive", r->what);
 			return 0;
@@ -379,7 +379,7 @@ int ukit_ocitar_next(struct ukit_ocitar_rd *r, struct ukit_ocitar_entry *ent,
 			uint64_t padn = (OCITAR_BLOCK - ent->size % OCITAR_BLOCK) %
 					OCITAR_BLOCK;
 			if (ent->size > OCITAR_PAX_MAX)
-				return fmt_errf(e, hoff + 124, "%s: %c header "
+				return ukit_fmt_errf(e, hoff + 124, "%s: %c header "
 						"of %" PRIu64 " bytes over the "
 						"limit %u", r->what,
 						ent->typeflag, ent->size,
@@ -391,7 +391,7 @@ int ukit_ocitar_next(struct ukit_ocitar_rd *r, struct ukit_ocitar_entry *ent,
 			}
 			buf = malloc((size_t)ent->size + 1);
 			if (buf == NULL)
-				return fmt_errf(e, hoff, "out of memory");
+				return ukit_fmt_errf(e, hoff, "out of memory");
 			if (read_exact(r, buf, (size_t)ent->size, e) < 0 ||
 			    skip(r, padn, e) < 0) {
 				free(buf);
@@ -402,7 +402,7 @@ int ukit_ocitar_next(struct ukit_ocitar_rd *r, struct ukit_ocitar_entry *ent,
 				size_t l = strnlen(buf, (size_t)ent->size);
 				if (l + 1 > sizeof longname) {
 					free(buf);
-					return fmt_errf(e, hoff, "%s: long name "
+					return ukit_fmt_errf(e, hoff, "%s: long name "
 							"over %d bytes", r->what,
 							OCITAR_NAME_MAX);
 				}
@@ -420,13 +420,13 @@ int ukit_ocitar_next(struct ukit_ocitar_rd *r, struct ukit_ocitar_entry *ent,
 		}
 		if (have_path && normalise(longname, ent->name,
 					   sizeof ent->name) < 0)
-			return fmt_errf(e, hoff, "%s: name \"%.80s\" has a "
+			return ukit_fmt_errf(e, hoff, "%s: name \"%.80s\" has a "
 					"\"..\" component", r->what, longname);
 		if (have_size)
 			ent->size = pax_size;
 		if (ent->type != OCITAR_FILE && ent->typeflag != '6') {
 			if (ent->size)
-				return fmt_errf(e, hoff + 124, "%s: \"%.80s\": "
+				return ukit_fmt_errf(e, hoff + 124, "%s: \"%.80s\": "
 						"non-file entry with data",
 						r->what, ent->name);
 		}
@@ -451,7 +451,7 @@ ssize_t ukit_ocitar_read(struct ukit_ocitar_rd *r, void *buf, size_t len,
 	if (n < 0)
 		return -1;
 	if (n == 0)
-		return fmt_errf(e, r->pos, "%s: tar archive truncated in "
+		return ukit_fmt_errf(e, r->pos, "%s: tar archive truncated in "
 				"the data of an entry", r->what);
 	r->left -= (uint64_t)n;
 	r->pos += (uint64_t)n;

@@ -36,7 +36,7 @@ int ukit_oci_decomp_open(const char *mt, const struct ukit_oci_source *src,
 	struct ukit_oci_decomp *d = calloc(1, sizeof *d);
 
 	if (d == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	d->src = *src;
 	if (strcmp(mt, OCI_MT_LAYER_GZ) == 0 ||
 	    strcmp(mt, DOCKER_MT_LAYER_GZ) == 0)
@@ -48,7 +48,7 @@ int ukit_oci_decomp_open(const char *mt, const struct ukit_oci_source *src,
 		d->kind = D_NONE;
 	else {
 		free(d);
-		return fmt_errf(e, FMT_NOOFF, "unknown layer media type "
+		return ukit_fmt_errf(e, FMT_NOOFF, "unknown layer media type "
 				"\"%.100s\"", mt);
 	}
 	d->in = malloc(DECOMP_IN);
@@ -65,7 +65,7 @@ int ukit_oci_decomp_open(const char *mt, const struct ukit_oci_source *src,
 	return 0;
 oom:
 	ukit_oci_decomp_close(d);
-	return fmt_errf(e, FMT_NOOFF, "out of memory");
+	return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 }
 
 void ukit_oci_decomp_close(struct ukit_oci_decomp *d)
@@ -128,7 +128,7 @@ ssize_t ukit_oci_decomp_read(void *ctx, void *buf, size_t len,
 				d->stream_end = false;
 			}
 			if (d->ipos == d->ilen && d->src_eof)
-				return fmt_errf(e, FMT_NOOFF, "gzip: layer "
+				return ukit_fmt_errf(e, FMT_NOOFF, "gzip: layer "
 						"truncated (no end of stream "
 						"after %" PRIu64 " bytes)",
 						d->produced);
@@ -142,7 +142,7 @@ ssize_t ukit_oci_decomp_read(void *ctx, void *buf, size_t len,
 			if (zr == Z_STREAM_END)
 				d->stream_end = true;
 			else if (zr != Z_OK && zr != Z_BUF_ERROR)
-				return fmt_errf(e, FMT_NOOFF, "gzip: corrupt "
+				return ukit_fmt_errf(e, FMT_NOOFF, "gzip: corrupt "
 						"layer after %" PRIu64 " bytes: "
 						"%s", d->produced,
 						d->z.msg ? d->z.msg : "error");
@@ -158,14 +158,14 @@ ssize_t ukit_oci_decomp_read(void *ctx, void *buf, size_t len,
 			ZSTD_outBuffer out = { buf, len, 0 };
 			if (d->ipos == d->ilen && d->src_eof) {
 				if (d->zret != 0)
-					return fmt_errf(e, FMT_NOOFF, "zstd: layer "
+					return ukit_fmt_errf(e, FMT_NOOFF, "zstd: layer "
 							"truncated after %" PRIu64
 							" bytes", d->produced);
 				return 0;
 			}
 			d->zret = ZSTD_decompressStream(d->zs, &out, &in);
 			if (ZSTD_isError(d->zret))
-				return fmt_errf(e, FMT_NOOFF, "zstd: corrupt layer "
+				return ukit_fmt_errf(e, FMT_NOOFF, "zstd: corrupt layer "
 						"after %" PRIu64 " bytes: %s",
 						d->produced,
 						ZSTD_getErrorName(d->zret));
@@ -211,7 +211,7 @@ int ukit_oci_extract(struct ukit_oci_local *l, const struct ukit_oci_manifest *m
 	int rc = -1;
 
 	if (buf == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	for (size_t li = 0; li < m->nlayers; li++) {
 		const struct ukit_oci_desc *d = &m->layers[li];
 		struct ukit_oci_blobrd br;
@@ -244,14 +244,14 @@ int ukit_oci_extract(struct ukit_oci_local *l, const struct ukit_oci_manifest *m
 				    !same_path(items[i].path, ent.name))
 					continue;
 				if (ftruncate(items[i].fd, 0) < 0) {
-					r = fmt_errno(e, FMT_NOOFF, "truncate");
+					r = ukit_fmt_errno(e, FMT_NOOFF, "truncate");
 					break;
 				}
 				while ((k = ukit_ocitar_read(&tr, buf, DECOMP_IN,
 							     e)) > 0) {
-					if (pwrite_full(items[i].fd, buf,
+					if (ukit_pwrite_full(items[i].fd, buf,
 							(size_t)k, w) < 0) {
-						k = fmt_errno(e, w, "write %s",
+						k = ukit_fmt_errno(e, w, "write %s",
 							      items[i].path);
 						break;
 					}

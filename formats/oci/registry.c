@@ -41,7 +41,7 @@ int ukit_oci_challenge_parse(const char *hdr, size_t len,
 
 	memset(c, 0, sizeof *c);
 	if (len > OCI_CHALLENGE_MAX)
-		return fmt_errf(e, FMT_NOOFF, "WWW-Authenticate: %zu bytes, over "
+		return ukit_fmt_errf(e, FMT_NOOFF, "WWW-Authenticate: %zu bytes, over "
 				"the limit of %d", len, OCI_CHALLENGE_MAX);
 	while (i < len && (hdr[i] == ' ' || hdr[i] == '\t'))
 		i++;
@@ -49,7 +49,7 @@ int ukit_oci_challenge_parse(const char *hdr, size_t len,
 		if (n + 1 < sizeof c->scheme)
 			c->scheme[n] = (char)tolower((unsigned char)hdr[i]);
 	if (n == 0 || n >= sizeof c->scheme)
-		return fmt_errf(e, i, "WWW-Authenticate: no auth scheme");
+		return ukit_fmt_errf(e, i, "WWW-Authenticate: no auth scheme");
 	c->scheme[n] = 0;
 	for (;;) {
 		char key[32], val[1024];
@@ -65,13 +65,13 @@ int ukit_oci_challenge_parse(const char *hdr, size_t len,
 			if (kn + 1 < sizeof key)
 				key[kn++] = (char)tolower((unsigned char)hdr[i]);
 			else
-				return fmt_errf(e, i, "WWW-Authenticate: "
+				return ukit_fmt_errf(e, i, "WWW-Authenticate: "
 						"parameter name too long");
 		key[kn] = 0;
 		while (i < len && (hdr[i] == ' ' || hdr[i] == '\t'))
 			i++;
 		if (kn == 0 || i >= len || hdr[i] != '=')
-			return fmt_errf(e, i, "WWW-Authenticate: expected "
+			return ukit_fmt_errf(e, i, "WWW-Authenticate: expected "
 					"name=value at byte %zu", i);
 		i++;
 		while (i < len && (hdr[i] == ' ' || hdr[i] == '\t'))
@@ -80,7 +80,7 @@ int ukit_oci_challenge_parse(const char *hdr, size_t len,
 			i++;
 			for (;;) {
 				if (i >= len)
-					return fmt_errf(e, i, "WWW-Authenticate: "
+					return ukit_fmt_errf(e, i, "WWW-Authenticate: "
 							"unterminated quoted "
 							"string");
 				if (hdr[i] == '"') {
@@ -89,35 +89,35 @@ int ukit_oci_challenge_parse(const char *hdr, size_t len,
 				}
 				if (hdr[i] == '\\') {
 					if (++i >= len)
-						return fmt_errf(e, i,
+						return ukit_fmt_errf(e, i,
 							"WWW-Authenticate: "
 							"escape at the end");
 				}
 				if ((unsigned char)hdr[i] < 0x20 && hdr[i] != '\t')
-					return fmt_errf(e, i, "WWW-Authenticate: "
+					return ukit_fmt_errf(e, i, "WWW-Authenticate: "
 							"control character in "
 							"a quoted string");
 				if (vn + 1 >= sizeof val)
-					return fmt_errf(e, i, "WWW-Authenticate: "
+					return ukit_fmt_errf(e, i, "WWW-Authenticate: "
 							"value too long");
 				val[vn++] = hdr[i++];
 			}
 		} else {
 			for (; i < len && tchar(hdr[i]); i++) {
 				if (vn + 1 >= sizeof val)
-					return fmt_errf(e, i, "WWW-Authenticate: "
+					return ukit_fmt_errf(e, i, "WWW-Authenticate: "
 							"value too long");
 				val[vn++] = hdr[i];
 			}
 			if (vn == 0)
-				return fmt_errf(e, i, "WWW-Authenticate: empty "
+				return ukit_fmt_errf(e, i, "WWW-Authenticate: empty "
 						"value for %s", key);
 		}
 		val[vn] = 0;
 		while (i < len && (hdr[i] == ' ' || hdr[i] == '\t'))
 			i++;
 		if (i < len && hdr[i] != ',')
-			return fmt_errf(e, i, "WWW-Authenticate: expected ',' at "
+			return ukit_fmt_errf(e, i, "WWW-Authenticate: expected ',' at "
 					"byte %zu", i);
 		if (strcmp(key, "realm") == 0) {
 			dst = c->realm;
@@ -131,7 +131,7 @@ int ukit_oci_challenge_parse(const char *hdr, size_t len,
 		}
 		if (dst != NULL) {
 			if (vn >= cap)
-				return fmt_errf(e, i, "WWW-Authenticate: %s "
+				return ukit_fmt_errf(e, i, "WWW-Authenticate: %s "
 						"longer than %zu bytes", key,
 						cap - 1);
 			memcpy(dst, val, vn + 1);
@@ -139,11 +139,11 @@ int ukit_oci_challenge_parse(const char *hdr, size_t len,
 	}
 	if (strcmp(c->scheme, "bearer") == 0) {
 		if (c->realm[0] == 0)
-			return fmt_errf(e, FMT_NOOFF, "WWW-Authenticate: Bearer "
+			return ukit_fmt_errf(e, FMT_NOOFF, "WWW-Authenticate: Bearer "
 					"challenge without a realm");
 		if (strncmp(c->realm, "https://", 8) != 0 &&
 		    strncmp(c->realm, "http://", 7) != 0)
-			return fmt_errf(e, FMT_NOOFF, "WWW-Authenticate: realm "
+			return ukit_fmt_errf(e, FMT_NOOFF, "WWW-Authenticate: realm "
 					"\"%.100s\" is not an http(s) URL",
 					c->realm);
 	}
@@ -164,7 +164,7 @@ int ukit_oci_authfile_lookup(const char *buf, size_t len, const char *what,
 	char *colon;
 	int rc = -1;
 
-	root = sigjson_load(buf, len, what, e);
+	root = ukit_sigjson_load(buf, len, what, e);
 	if (root == NULL)
 		return -1;
 	auths = json_object_get(root, "auths");
@@ -173,7 +173,7 @@ int ukit_oci_authfile_lookup(const char *buf, size_t len, const char *what,
 		return 0;
 	}
 	if (!json_is_object(auths)) {
-		fmt_errf(e, FMT_NOOFF, "%s: $.auths: not an object", what);
+		ukit_fmt_errf(e, FMT_NOOFF, "%s: $.auths: not an object", what);
 		goto out;
 	}
 	for (size_t f = 0; f < 4 && ent == NULL; f++) {
@@ -187,7 +187,7 @@ int ukit_oci_authfile_lookup(const char *buf, size_t len, const char *what,
 		goto out;
 	}
 	if (!json_is_object(ent)) {
-		fmt_errf(e, FMT_NOOFF, "%s: $.auths[\"%s\"]: not an object",
+		ukit_fmt_errf(e, FMT_NOOFF, "%s: $.auths[\"%s\"]: not an object",
 			 what, host);
 		goto out;
 	}
@@ -197,11 +197,11 @@ int ukit_oci_authfile_lookup(const char *buf, size_t len, const char *what,
 		goto out;
 	}
 	if (!json_is_string(a)) {
-		fmt_errf(e, FMT_NOOFF, "%s: $.auths[\"%s\"].auth: not a string",
+		ukit_fmt_errf(e, FMT_NOOFF, "%s: $.auths[\"%s\"].auth: not a string",
 			 what, host);
 		goto out;
 	}
-	if (b64_decode(json_string_value(a), 4096, &dec, &dlen, e) < 0) {
+	if (ukit_b64_decode(json_string_value(a), 4096, &dec, &dlen, e) < 0) {
 		char tmp[FMT_ERR_MSG];
 		snprintf(tmp, sizeof tmp, "%.100s: $.auths[\"%.60s\"].auth",
 			 what, host);
@@ -210,7 +210,7 @@ int ukit_oci_authfile_lookup(const char *buf, size_t len, const char *what,
 	}
 	colon = memchr(dec, ':', dlen);
 	if (colon == NULL || memchr(dec, 0, dlen) != NULL) {
-		fmt_errf(e, FMT_NOOFF, "%s: $.auths[\"%s\"].auth: not "
+		ukit_fmt_errf(e, FMT_NOOFF, "%s: $.auths[\"%s\"].auth: not "
 			 "base64 of USER:PASSWORD", what, host);
 		goto out;
 	}
@@ -219,7 +219,7 @@ int ukit_oci_authfile_lookup(const char *buf, size_t len, const char *what,
 	if (*user == NULL || *pass == NULL) {
 		free(*user);
 		free(*pass);
-		fmt_errf(e, FMT_NOOFF, "out of memory");
+		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 		goto out;
 	}
 	rc = 1;
@@ -400,14 +400,14 @@ static size_t on_write(char *p, size_t sz, size_t nm, void *ctx)
 		return n;       /* a body nobody asked for (201, 202) */
 	if (x->got == 0 && x->down && r->clen >= 0 &&
 	    (uint64_t)r->clen != x->downmax) {
-		fmt_errf(&x->cberr, FMT_NOOFF, "Content-Length %" PRId64
+		ukit_fmt_errf(&x->cberr, FMT_NOOFF, "Content-Length %" PRId64
 			 " disagrees with the descriptor's size %" PRIu64,
 			 r->clen, x->downmax);
 		x->cbfail = true;
 		return 0;
 	}
 	if (x->got + n > (x->down ? x->downmax : x->bmax)) {
-		fmt_errf(&x->cberr, FMT_NOOFF, "response longer than %" PRIu64
+		ukit_fmt_errf(&x->cberr, FMT_NOOFF, "response longer than %" PRIu64
 			 " bytes%s", x->down ? x->downmax : (uint64_t)x->bmax,
 			 x->down ? " (the descriptor's size)" : "");
 		x->cbfail = true;
@@ -424,7 +424,7 @@ static size_t on_write(char *p, size_t sz, size_t nm, void *ctx)
 	if (x->body == NULL) {
 		x->body = malloc(x->bmax + 1);
 		if (x->body == NULL) {
-			fmt_errf(&x->cberr, FMT_NOOFF, "out of memory");
+			ukit_fmt_errf(&x->cberr, FMT_NOOFF, "out of memory");
 			x->cbfail = true;
 			return 0;
 		}
@@ -493,7 +493,7 @@ static int http_err(struct reg *r, struct fmt_err *e, const char *what)
 	char et[200];
 
 	reg_errtext(r, et, sizeof et);
-	return fmt_errf(e, FMT_NOOFF, "%s: %s: HTTP %ld%s%s", r->ref->text,
+	return ukit_fmt_errf(e, FMT_NOOFF, "%s: %s: HTTP %ld%s%s", r->ref->text,
 			what, r->status,
 			r->status == 401 ? " Unauthorized" :
 			r->status == 403 ? " Forbidden" :
@@ -632,7 +632,7 @@ static int perform(struct reg *r, struct xfer *x, struct fmt_err *e)
 		if (x->cbfail) {
 			const char *pp;
 			int pl = url_path_len(x->url, &pp);
-			return fmt_errf(e, FMT_NOOFF, "%s: %s %.*s: %s",
+			return ukit_fmt_errf(e, FMT_NOOFF, "%s: %s %.*s: %s",
 					r->ref->text, x->method, pl > 120 ? 120 : pl,
 					pp, x->cberr.msg);
 		}
@@ -647,12 +647,12 @@ static int perform(struct reg *r, struct xfer *x, struct fmt_err *e)
 			if (pl > 120)
 				pl = 120;
 			if (rc == CURLE_TOO_MANY_REDIRECTS)
-				return fmt_errf(e, FMT_NOOFF, "%s: %s %.*s: more "
+				return ukit_fmt_errf(e, FMT_NOOFF, "%s: %s %.*s: more "
 						"than %d redirects (a redirect "
 						"loop?)", r->ref->text,
 						x->method, pl, pp,
 						OCI_REDIRECTS_MAX);
-			return fmt_errf(e, FMT_NOOFF, "%s: %s %.*s: %s%s%s",
+			return ukit_fmt_errf(e, FMT_NOOFF, "%s: %s %.*s: %s%s%s",
 					r->ref->text, x->method, pl, pp,
 					curl_easy_strerror(rc),
 					transient(rc) ? " (gave up after "
@@ -711,7 +711,7 @@ static char *basic_cred(const struct reg *r)
 	if (up == NULL)
 		return NULL;
 	snprintf(up, n, "%s:%s", r->user, r->pass);
-	b = b64_encode((uint8_t *)up, n - 1);
+	b = ukit_b64_encode((uint8_t *)up, n - 1);
 	OPENSSL_cleanse(up, n);
 	free(up);
 	return b;
@@ -730,21 +730,21 @@ static int authenticate(struct reg *r, struct fmt_err *e)
 		return -1;
 	}
 	if (r->user != NULL && (b = basic_cred(r)) == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	if (strcmp(ch.scheme, "basic") == 0) {
 		if (b == NULL)
-			return fmt_errf(e, FMT_NOOFF, "%s: HTTP 401 Unauthorized:"
+			return ukit_fmt_errf(e, FMT_NOOFF, "%s: HTTP 401 Unauthorized:"
 					" the registry wants a user name and "
 					"password (--creds USER:PASS or an auth "
 					"file)", r->ref->text);
 		rc = set_auth(r, "Basic", b);
 		OPENSSL_cleanse(b, strlen(b));
 		free(b);
-		return rc < 0 ? fmt_errf(e, FMT_NOOFF, "out of memory") : 0;
+		return rc < 0 ? ukit_fmt_errf(e, FMT_NOOFF, "out of memory") : 0;
 	}
 	if (strcmp(ch.scheme, "bearer") != 0) {
 		free(b);
-		return fmt_errf(e, FMT_NOOFF, "%s: HTTP 401: unsupported auth "
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: HTTP 401: unsupported auth "
 				"scheme \"%s\"", r->ref->text, ch.scheme);
 	}
 	memset(&x, 0, sizeof x);
@@ -761,7 +761,7 @@ static int authenticate(struct reg *r, struct fmt_err *e)
 	svc = urlenc(r->c, ch.service);
 	scope = urlenc(r->c, scopebuf);
 	if (svc == NULL || scope == NULL) {
-		fmt_errf(e, FMT_NOOFF, "out of memory");
+		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 		goto out;
 	}
 	snprintf(x.url, sizeof x.url, "%s%sservice=%s&scope=%s", ch.realm,
@@ -786,10 +786,10 @@ static int authenticate(struct reg *r, struct fmt_err *e)
 		http_err(r, e, "token request");
 		goto out;
 	}
-	j = x.body ? sigjson_load(x.body, x.blen, "token response", e) : NULL;
+	j = x.body ? ukit_sigjson_load(x.body, x.blen, "token response", e) : NULL;
 	if (j == NULL) {
 		if (x.body == NULL)
-			fmt_errf(e, FMT_NOOFF, "%s: empty token response",
+			ukit_fmt_errf(e, FMT_NOOFF, "%s: empty token response",
 				 r->ref->text);
 		goto out;
 	}
@@ -798,18 +798,18 @@ static int authenticate(struct reg *r, struct fmt_err *e)
 		t = json_object_get(j, "access_token");
 	if (!json_is_string(t) || json_string_length(t) == 0 ||
 	    strlen(json_string_value(t)) != json_string_length(t)) {
-		fmt_errf(e, FMT_NOOFF, "%s: token response has no \"token\"",
+		ukit_fmt_errf(e, FMT_NOOFF, "%s: token response has no \"token\"",
 			 r->ref->text);
 		goto out;
 	}
 	for (const char *p = json_string_value(t); *p; p++)
 		if ((unsigned char)*p <= 0x20 || *p == 0x7f) {
-			fmt_errf(e, FMT_NOOFF, "%s: token has a control "
+			ukit_fmt_errf(e, FMT_NOOFF, "%s: token has a control "
 				 "character", r->ref->text);
 			goto out;
 		}
 	if (set_auth(r, "Bearer", json_string_value(t)) < 0) {
-		fmt_errf(e, FMT_NOOFF, "out of memory");
+		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 		goto out;
 	}
 	rc = 0;
@@ -839,10 +839,10 @@ static int load_creds(struct reg *r, struct fmt_err *e)
 	if (r->o->creds != NULL) {
 		const char *c = strchr(r->o->creds, ':');
 		if (c == NULL || c == r->o->creds)
-			return fmt_errf(e, FMT_NOOFF, "--creds: not USER:PASSWORD");
+			return ukit_fmt_errf(e, FMT_NOOFF, "--creds: not USER:PASSWORD");
 		r->user = strndup(r->o->creds, (size_t)(c - r->o->creds));
 		r->pass = strdup(c + 1);
-		return r->user && r->pass ? 0 : fmt_errf(e, FMT_NOOFF,
+		return r->user && r->pass ? 0 : ukit_fmt_errf(e, FMT_NOOFF,
 							  "out of memory");
 	}
 	if (r->o->authfile != NULL) {
@@ -873,26 +873,26 @@ static int load_creds(struct reg *r, struct fmt_err *e)
 		if (fd < 0) {
 			if (errno == ENOENT && r->o->authfile == NULL)
 				continue;
-			return fmt_errno(e, FMT_NOOFF, "%s: cannot open auth "
+			return ukit_fmt_errno(e, FMT_NOOFF, "%s: cannot open auth "
 					 "file", paths[i]);
 		}
 		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 		    (uint64_t)st.st_size > OCI_AUTHFILE_MAX) {
 			close(fd);
-			return fmt_errf(e, FMT_NOOFF, "%s: not a regular file of "
+			return ukit_fmt_errf(e, FMT_NOOFF, "%s: not a regular file of "
 					"at most %u bytes", paths[i],
 					OCI_AUTHFILE_MAX);
 		}
 		buf = malloc((size_t)st.st_size + 1);
 		if (buf == NULL) {
 			close(fd);
-			return fmt_errf(e, FMT_NOOFF, "out of memory");
+			return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 		}
-		n = pread_full(fd, buf, (size_t)st.st_size, 0);
+		n = ukit_pread_full(fd, buf, (size_t)st.st_size, 0);
 		close(fd);
 		if (n != st.st_size) {
 			free(buf);
-			return fmt_errf(e, FMT_NOOFF, "%s: short read", paths[i]);
+			return ukit_fmt_errf(e, FMT_NOOFF, "%s: short read", paths[i]);
 		}
 		rc = ukit_oci_authfile_lookup(buf, (size_t)n, paths[i],
 					      r->ref->host, &r->user, &r->pass, e);
@@ -915,7 +915,7 @@ static int load_cert_dir(struct reg *r, struct fmt_err *e)
 		return 0;
 	n = scandir(r->o->cert_dir, &ents, NULL, alphasort);
 	if (n < 0)
-		return fmt_errno(e, FMT_NOOFF, "%s: cannot read --cert-dir",
+		return ukit_fmt_errno(e, FMT_NOOFF, "%s: cannot read --cert-dir",
 				 r->o->cert_dir);
 	for (int i = 0; i < n; i++) {
 		size_t l = strlen(ents[i]->d_name);
@@ -934,7 +934,7 @@ static int load_cert_dir(struct reg *r, struct fmt_err *e)
 				if (nb != NULL) {
 					r->ca_pem = nb;
 					buf = nb + r->ca_len;
-					if (pread_full(fd, buf, (size_t)st.st_size,
+					if (ukit_pread_full(fd, buf, (size_t)st.st_size,
 						       0) == st.st_size) {
 						r->ca_len += (size_t)st.st_size;
 						r->ca_pem[r->ca_len++] = '\n';
@@ -976,7 +976,7 @@ static int reg_open(struct reg *r, const struct ukit_oci_ref *ref,
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	r->c = curl_easy_init();
 	if (r->c == NULL)
-		return fmt_errf(e, FMT_NOOFF, "cannot start libcurl");
+		return ukit_fmt_errf(e, FMT_NOOFF, "cannot start libcurl");
 	if (load_creds(r, e) < 0 || load_cert_dir(r, e) < 0)
 		return -1;
 	snprintf(r->base, sizeof r->base, "https://%s",
@@ -1062,7 +1062,7 @@ static int get_manifest(struct reg *r, const char *ref, const char *want,
 		return http_err(r, e, what);
 	}
 	if (x.body == NULL) {
-		return fmt_errf(e, FMT_NOOFF, "%s: %s: empty response",
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: %s: empty response",
 				r->ref->text, what);
 	}
 	if (ukit_oci_digest_buf(x.body, x.blen, digest, e) < 0) {
@@ -1071,13 +1071,13 @@ static int get_manifest(struct reg *r, const char *ref, const char *want,
 	}
 	if (want != NULL && strcmp(want, digest) != 0) {
 		free(x.body);
-		return fmt_errf(e, FMT_NOOFF, "%s: %s: received a manifest with "
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: %s: received a manifest with "
 				"digest %s (HTTP %ld)", r->ref->text, what,
 				digest, r->status);
 	}
 	if (r->dcd[0] && strcmp(r->dcd, digest) != 0) {
 		free(x.body);
-		return fmt_errf(e, FMT_NOOFF, "%s: %s: Docker-Content-Digest %s "
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: %s: Docker-Content-Digest %s "
 				"but the bytes have digest %s", r->ref->text,
 				what, r->dcd, digest);
 	}
@@ -1124,15 +1124,15 @@ static ssize_t up_read(void *ctx, void *buf, size_t len, struct fmt_err *e)
 		len = (size_t)(u->end - u->pos);
 	n = pread(u->fd, buf, len, (off_t)(u->base + u->pos));
 	if (n < 0)
-		return fmt_errno(e, u->pos, "blob %s: read", u->digest);
+		return ukit_fmt_errno(e, u->pos, "blob %s: read", u->digest);
 	if (n == 0)
-		return fmt_errf(e, u->pos, "blob %s: shorter than its "
+		return ukit_fmt_errf(e, u->pos, "blob %s: shorter than its "
 				"descriptor", u->digest);
 	if (u->pos + (uint64_t)n > u->hashed) {
 		uint64_t skip = u->hashed - u->pos;
 		if (!EVP_DigestUpdate(u->md, (uint8_t *)buf + skip,
 				      (size_t)((uint64_t)n - skip)))
-			return fmt_err_openssl(e, FMT_NOOFF, "sha256");
+			return ukit_fmt_err_openssl(e, FMT_NOOFF, "sha256");
 		u->hashed = u->pos + (uint64_t)n;
 	}
 	u->pos += (uint64_t)n;
@@ -1154,14 +1154,14 @@ static int up_check(struct upsrc *u, const char *what, struct fmt_err *e)
 	char got[OCI_DIGEST_LEN + 1];
 
 	if (u->hashed != u->size)
-		return fmt_errf(e, FMT_NOOFF, "%s: blob %s: sent %" PRIu64 " of "
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: blob %s: sent %" PRIu64 " of "
 				"%" PRIu64 " bytes", what, u->digest, u->hashed,
 				u->size);
 	if (!EVP_DigestFinal_ex(u->md, md, NULL))
-		return fmt_err_openssl(e, FMT_NOOFF, "sha256");
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "sha256");
 	ukit_oci_digest_fmt(md, got);
 	if (strcmp(got, u->digest) != 0)
-		return fmt_errf(e, FMT_NOOFF, "%s: local blob %s has digest %s: "
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: local blob %s has digest %s: "
 				"the layout is corrupt", what, u->digest, got);
 	return 0;
 }
@@ -1171,18 +1171,18 @@ static int location_url(struct reg *r, char *out, size_t cap,
 			struct fmt_err *e)
 {
 	if (r->location[0] == 0)
-		return fmt_errf(e, FMT_NOOFF, "%s: upload: HTTP %ld without a "
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: upload: HTTP %ld without a "
 				"Location", r->ref->text, r->status);
 	if (strncmp(r->location, "http://", 7) == 0 ||
 	    strncmp(r->location, "https://", 8) == 0)
 		snprintf(out, cap, "%s", r->location);
 	else if (r->location[0] == '/') {
 		if ((size_t)snprintf(out, cap, "%s%s", r->base, r->location) >= cap)
-			return fmt_errf(e, FMT_NOOFF, "%s: upload: Location too "
+			return ukit_fmt_errf(e, FMT_NOOFF, "%s: upload: Location too "
 					"long", r->ref->text);
 	}
 	else
-		return fmt_errf(e, FMT_NOOFF, "%s: upload: unusable Location "
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: upload: unusable Location "
 				"\"%.100s\"", r->ref->text, r->location);
 	return 0;
 }
@@ -1266,7 +1266,7 @@ static int push_blob_fd(struct reg *r, int fd, uint64_t off,
 	u.md = EVP_MD_CTX_new();
 	if (u.md == NULL || !EVP_DigestInit_ex(u.md, EVP_sha256(), NULL)) {
 		EVP_MD_CTX_free(u.md);
-		return fmt_err_openssl(e, FMT_NOOFF, "sha256");
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "sha256");
 	}
 	rc = -1;
 	if (r->o->chunk_size > 0) {
@@ -1322,7 +1322,7 @@ static int push_blob_fd(struct reg *r, int fd, uint64_t off,
 	if ((size_t)snprintf(x.url, sizeof x.url, "%s%sdigest=%s", loc,
 			     strchr(loc, '?') ? "&" : "?", d->digest) >=
 	    sizeof x.url) {
-		fmt_errf(e, FMT_NOOFF, "%s: upload: Location too long",
+		ukit_fmt_errf(e, FMT_NOOFF, "%s: upload: Location too long",
 			 r->ref->text);
 		curl_slist_free_all(x.hdrs);
 		goto out;
@@ -1339,7 +1339,7 @@ static int push_blob_fd(struct reg *r, int fd, uint64_t off,
 		goto out;
 	}
 	if (r->dcd[0] && strcmp(r->dcd, d->digest) != 0) {
-		fmt_errf(e, FMT_NOOFF, "%s: %s: the registry stored digest %s",
+		ukit_fmt_errf(e, FMT_NOOFF, "%s: %s: the registry stored digest %s",
 			 r->ref->text, what, r->dcd);
 		goto out;
 	}
@@ -1453,7 +1453,7 @@ int ukit_oci_push(const struct ukit_oci_ref *src, const struct ukit_oci_ref *dst
 	if (kind < 0)
 		goto out;
 	if (kind != 1) {
-		fmt_errf(e, FMT_NOOFF, "%s: %s is an image index; push one "
+		ukit_fmt_errf(e, FMT_NOOFF, "%s: %s is an image index; push one "
 			 "image", src->text, md.digest);
 		goto out;
 	}
@@ -1491,7 +1491,7 @@ int ukit_oci_push(const struct ukit_oci_ref *src, const struct ukit_oci_ref *dst
 		if (u.md == NULL || !EVP_DigestInit_ex(u.md, EVP_sha256(), NULL)) {
 			EVP_MD_CTX_free(u.md);
 			curl_slist_free_all(x.hdrs);
-			fmt_err_openssl(e, FMT_NOOFF, "sha256");
+			ukit_fmt_err_openssl(e, FMT_NOOFF, "sha256");
 			goto out;
 		}
 		x.up = up_read;
@@ -1515,7 +1515,7 @@ int ukit_oci_push(const struct ukit_oci_ref *src, const struct ukit_oci_ref *dst
 		goto out;
 	}
 	if (r.dcd[0] && strcmp(r.dcd, md.digest) != 0) {
-		fmt_errf(e, FMT_NOOFF, "%s: %s: the registry stored digest %s",
+		ukit_fmt_errf(e, FMT_NOOFF, "%s: %s: the registry stored digest %s",
 			 dst->text, what, r.dcd);
 		goto out;
 	}
@@ -1568,7 +1568,7 @@ static int resolve_image(struct reg *r, const struct ukit_oci_ref *src,
 		if (pick == NULL && ix.n == 1)
 			pick = &ix.m[0];
 		if (pick == NULL) {
-			fmt_errf(e, FMT_NOOFF, "%s: index %s has no image for "
+			ukit_fmt_errf(e, FMT_NOOFF, "%s: index %s has no image for "
 				 "linux/%s", src->text, digest, host_arch());
 			ukit_oci_index_free(&ix);
 			goto fail;
@@ -1581,7 +1581,7 @@ static int resolve_image(struct reg *r, const struct ukit_oci_ref *src,
 				 e) < 0)
 			goto fail;
 		if (ukit_oci_doc_kind(ctype, body, len, e) != 1) {
-			fmt_errf(e, FMT_NOOFF, "%s: %s: not an image manifest",
+			ukit_fmt_errf(e, FMT_NOOFF, "%s: %s: not an image manifest",
 				 src->text, want);
 			goto fail;
 		}
@@ -1685,10 +1685,10 @@ static int mem_fd(const void *buf, size_t len, struct fmt_err *e)
 	int fd = memfd_create("ukit-oci", MFD_CLOEXEC);
 
 	if (fd < 0)
-		return fmt_errno(e, FMT_NOOFF, "memfd_create");
-	if (write_full(fd, buf, len) < 0) {
+		return ukit_fmt_errno(e, FMT_NOOFF, "memfd_create");
+	if (ukit_write_full(fd, buf, len) < 0) {
 		close(fd);
-		return fmt_errno(e, FMT_NOOFF, "memfd write");
+		return ukit_fmt_errno(e, FMT_NOOFF, "memfd write");
 	}
 	return fd;
 }
@@ -1730,7 +1730,7 @@ static int put_manifest(struct reg *r, const char *ref, const char *mt,
 	if (u.md == NULL || !EVP_DigestInit_ex(u.md, EVP_sha256(), NULL)) {
 		EVP_MD_CTX_free(u.md);
 		close(fd);
-		return fmt_err_openssl(e, FMT_NOOFF, "sha256");
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "sha256");
 	}
 	x.method = "PUT";
 	snprintf(hdr, sizeof hdr, "Content-Type: %s", mt);
@@ -1836,7 +1836,7 @@ static int get_blob_mem(struct reg *r, const struct ukit_oci_desc *d,
 	char got[OCI_DIGEST_LEN + 1], what[120];
 
 	if (d->size > max)
-		return fmt_errf(e, FMT_NOOFF, "%s: blob %s: %" PRIu64 " bytes, "
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: blob %s: %" PRIu64 " bytes, "
 				"over the limit of %zu", r->ref->text, d->digest,
 				d->size, max);
 	memset(&x, 0, sizeof x);
@@ -1857,13 +1857,13 @@ static int get_blob_mem(struct reg *r, const struct ukit_oci_desc *d,
 	if (x.body == NULL) {
 		x.body = malloc(1);
 		if (x.body == NULL)
-			return fmt_errf(e, FMT_NOOFF, "out of memory");
+			return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 		x.body[0] = 0;
 	}
 	if (ukit_oci_digest_buf(x.body, x.blen, got, e) < 0 ||
 	    x.blen != d->size || strcmp(got, d->digest) != 0) {
 		free(x.body);
-		return fmt_errf(e, FMT_NOOFF, "%s: blob %s: the %zu bytes "
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: blob %s: the %zu bytes "
 				"received have digest %s", r->ref->text,
 				d->digest, x.blen, got);
 	}
@@ -1975,14 +1975,14 @@ int ukit_oci_referrers_index_add(const char *old, size_t oldlen,
 					 e) < 0)
 			return -1;
 		ukit_oci_index_free(&ix);
-		root = sigjson_load(old, oldlen, "referrers index", e);
+		root = ukit_sigjson_load(old, oldlen, "referrers index", e);
 		if (root == NULL)
 			return -1;
 	} else {
 		root = json_pack("{s:i,s:s,s:[]}", "schemaVersion", 2,
 				 "mediaType", OCI_MT_INDEX, "manifests");
 		if (root == NULL)
-			return fmt_errf(e, FMT_NOOFF, "out of memory");
+			return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	}
 	ms = json_object_get(root, "manifests");
 	json_array_foreach(ms, i, v) {
@@ -1995,5 +1995,5 @@ int ukit_oci_referrers_index_add(const char *old, size_t oldlen,
 		json_array_append_new(ms, ukit_oci_desc_json(d));
 	*out = ukit_oci_json_dump(root);
 	json_decref(root);
-	return *out ? 0 : fmt_errf(e, FMT_NOOFF, "out of memory");
+	return *out ? 0 : ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 }

@@ -14,7 +14,7 @@
 #include "bytes.h"
 #include "sigjson.h"
 
-void bundle_free(struct bundle *b)
+void ukit_bundle_free(struct bundle *b)
 {
 	if (b == NULL)
 		return;
@@ -22,11 +22,11 @@ void bundle_free(struct bundle *b)
 	free(b->tsr);
 	for (size_t i = 0; i < b->ncert; i++)
 		free(b->cert[i]);
-	dsse_free(&b->env);
+	ukit_dsse_free(&b->env);
 	memset(b, 0, sizeof *b);
 }
 
-int bundle_parse(const char *buf, size_t len, struct bundle *out,
+int ukit_bundle_parse(const char *buf, size_t len, struct bundle *out,
 		 struct fmt_err *e)
 {
 	static const char *const kb[] = { "mediaType", "verificationMaterial",
@@ -47,27 +47,27 @@ int bundle_parse(const char *buf, size_t len, struct bundle *out,
 	bool v03;
 
 	if (len > BUNDLE_MAX)
-		return fmt_errf(e, FMT_NOOFF, "bundle too large (%zu > %d bytes)",
+		return ukit_fmt_errf(e, FMT_NOOFF, "bundle too large (%zu > %d bytes)",
 				len, BUNDLE_MAX);
-	root = sigjson_load(buf, len, "bundle", e);
+	root = ukit_sigjson_load(buf, len, "bundle", e);
 	if (root == NULL)
 		return -1;
-	if (sigjson_keys(root, "$", kb, kb, e) != 0 ||
-	    sigjson_str(root, "$", "mediaType", 128, &s, e) != 0)
+	if (ukit_sigjson_keys(root, "$", kb, kb, e) != 0 ||
+	    ukit_sigjson_str(root, "$", "mediaType", 128, &s, e) != 0)
 		goto fail;
 	v03 = strcmp(s, BUNDLE_MEDIA_TYPE) == 0 ||
 	      strcmp(s, BUNDLE_MEDIA_TYPE_V03_LEGACY) == 0;
 	if (!v03 && strcmp(s, BUNDLE_MEDIA_TYPE_V02) != 0) {
-		fmt_errf(e, FMT_NOOFF, "$.mediaType: \"%.64s\", want \"%s\" "
+		ukit_fmt_errf(e, FMT_NOOFF, "$.mediaType: \"%.64s\", want \"%s\" "
 			 "(or the v0.2 form)", s, BUNDLE_MEDIA_TYPE);
 		goto fail;
 	}
-	if (sigjson_obj(root, "$", "verificationMaterial", &vm, e) != 0 ||
-	    sigjson_keys(vm, "$.verificationMaterial", kv, NULL, e) != 0)
+	if (ukit_sigjson_obj(root, "$", "verificationMaterial", &vm, e) != 0 ||
+	    ukit_sigjson_keys(vm, "$.verificationMaterial", kv, NULL, e) != 0)
 		goto fail;
 	tl = json_object_get(vm, "tlogEntries");
 	if (tl != NULL && (!json_is_array(tl) || json_array_size(tl) != 0)) {
-		fmt_errf(e, FMT_NOOFF, "$.verificationMaterial.tlogEntries: "
+		ukit_fmt_errf(e, FMT_NOOFF, "$.verificationMaterial.tlogEntries: "
 			 "transparency log entries are not supported (want [])");
 		goto fail;
 	}
@@ -76,21 +76,21 @@ int bundle_parse(const char *buf, size_t len, struct bundle *out,
 		const char *tp = "$.verificationMaterial.timestampVerificationData";
 		json_t *arr;
 
-		if (sigjson_keys(tl, tp, ktv, ktv, e) != 0 ||
-		    sigjson_arr(tl, tp, "rfc3161Timestamps", 1, 1, &arr, e) != 0)
+		if (ukit_sigjson_keys(tl, tp, ktv, ktv, e) != 0 ||
+		    ukit_sigjson_arr(tl, tp, "rfc3161Timestamps", 1, 1, &arr, e) != 0)
 			goto fail;
 		snprintf(p, sizeof p, "%s.rfc3161Timestamps[0]", tp);
-		if (sigjson_keys(json_array_get(arr, 0), p, kts, kts, e) != 0 ||
-		    sigjson_str(json_array_get(arr, 0), p, "signedTimestamp", 0,
+		if (ukit_sigjson_keys(json_array_get(arr, 0), p, kts, kts, e) != 0 ||
+		    ukit_sigjson_str(json_array_get(arr, 0), p, "signedTimestamp", 0,
 				&s, e) != 0)
 			goto fail;
-		if (b64_decode(s, 64 * 1024, &b.tsr, &b.tsr_len, &le) != 0) {
-			fmt_errf(e, FMT_NOOFF, "%s.signedTimestamp: %s", p,
+		if (ukit_b64_decode(s, 64 * 1024, &b.tsr, &b.tsr_len, &le) != 0) {
+			ukit_fmt_errf(e, FMT_NOOFF, "%s.signedTimestamp: %s", p,
 				 le.msg);
 			goto fail;
 		}
 		if (b.tsr_len == 0) {
-			fmt_errf(e, FMT_NOOFF, "%s.signedTimestamp: empty", p);
+			ukit_fmt_errf(e, FMT_NOOFF, "%s.signedTimestamp: empty", p);
 			goto fail;
 		}
 	}
@@ -98,82 +98,82 @@ int bundle_parse(const char *buf, size_t len, struct bundle *out,
 	ch = json_object_get(vm, "x509CertificateChain");
 	lc = json_object_get(vm, "certificate");
 	if ((pk != NULL) + (ch != NULL) + (lc != NULL) != 1) {
-		fmt_errf(e, FMT_NOOFF, "$.verificationMaterial: want exactly one "
+		ukit_fmt_errf(e, FMT_NOOFF, "$.verificationMaterial: want exactly one "
 			 "of \"publicKey\", \"certificate\" and "
 			 "\"x509CertificateChain\"");
 		goto fail;
 	}
 	if (lc != NULL && !v03) {
-		fmt_errf(e, FMT_NOOFF, "$.verificationMaterial.certificate: only "
+		ukit_fmt_errf(e, FMT_NOOFF, "$.verificationMaterial.certificate: only "
 			 "in a v0.3 bundle");
 		goto fail;
 	}
 	if (pk != NULL) {
-		if (sigjson_keys(pk, "$.verificationMaterial.publicKey", kpk, kpk,
+		if (ukit_sigjson_keys(pk, "$.verificationMaterial.publicKey", kpk, kpk,
 				 e) != 0 ||
-		    sigjson_str(pk, "$.verificationMaterial.publicKey", "hint",
+		    ukit_sigjson_str(pk, "$.verificationMaterial.publicKey", "hint",
 				DSSE_MAX_KEYID, &s, e) != 0)
 			goto fail;
 		b.hint = strdup(s);
 		if (b.hint == NULL) {
-			fmt_errno(e, FMT_NOOFF, "out of memory");
+			ukit_fmt_errno(e, FMT_NOOFF, "out of memory");
 			goto fail;
 		}
 	} else if (lc != NULL) {
 		strcpy(p, "$.verificationMaterial.certificate");
-		if (sigjson_keys(lc, p, kr, kr, e) != 0 ||
-		    sigjson_str(lc, p, "rawBytes", 0, &s, e) != 0)
+		if (ukit_sigjson_keys(lc, p, kr, kr, e) != 0 ||
+		    ukit_sigjson_str(lc, p, "rawBytes", 0, &s, e) != 0)
 			goto fail;
-		if (b64_decode(s, BUNDLE_CERT_MAX, &b.cert[0], &b.cert_len[0],
+		if (ukit_b64_decode(s, BUNDLE_CERT_MAX, &b.cert[0], &b.cert_len[0],
 			       &le) != 0) {
-			fmt_errf(e, FMT_NOOFF, "%s.rawBytes: %s", p, le.msg);
+			ukit_fmt_errf(e, FMT_NOOFF, "%s.rawBytes: %s", p, le.msg);
 			goto fail;
 		}
 		b.ncert = 1;
 		if (b.cert_len[0] == 0) {
-			fmt_errf(e, FMT_NOOFF, "%s.rawBytes: empty", p);
+			ukit_fmt_errf(e, FMT_NOOFF, "%s.rawBytes: empty", p);
 			goto fail;
 		}
 	} else {
-		if (sigjson_keys(ch, "$.verificationMaterial.x509CertificateChain",
+		if (ukit_sigjson_keys(ch, "$.verificationMaterial.x509CertificateChain",
 				 kc, kc, e) != 0 ||
-		    sigjson_arr(ch, "$.verificationMaterial.x509CertificateChain",
+		    ukit_sigjson_arr(ch, "$.verificationMaterial.x509CertificateChain",
 				"certificates", 1, BUNDLE_MAX_CERTS, &certs, e) != 0)
 			goto fail;
 		for (size_t i = 0; i < json_array_size(certs); i++) {
 			snprintf(p, sizeof p, "$.verificationMaterial."
 				 "x509CertificateChain.certificates[%zu]", i);
-			if (sigjson_keys(json_array_get(certs, i), p, kr, kr, e) != 0 ||
-			    sigjson_str(json_array_get(certs, i), p, "rawBytes", 0,
+			if (ukit_sigjson_keys(json_array_get(certs, i), p, kr, kr, e) != 0 ||
+			    ukit_sigjson_str(json_array_get(certs, i), p, "rawBytes", 0,
 					&s, e) != 0)
 				goto fail;
-			if (b64_decode(s, BUNDLE_CERT_MAX, &b.cert[i],
+			if (ukit_b64_decode(s, BUNDLE_CERT_MAX, &b.cert[i],
 				       &b.cert_len[i], &le) != 0) {
-				fmt_errf(e, FMT_NOOFF, "%s.rawBytes: %s", p, le.msg);
+				ukit_fmt_errf(e, FMT_NOOFF, "%s.rawBytes: %s", p, le.msg);
 				goto fail;
 			}
 			b.ncert = i + 1;
 			if (b.cert_len[i] == 0) {
-				fmt_errf(e, FMT_NOOFF, "%s.rawBytes: empty", p);
+				ukit_fmt_errf(e, FMT_NOOFF, "%s.rawBytes: empty", p);
 				goto fail;
 			}
 		}
 	}
-	if (sigjson_obj(root, "$", "dsseEnvelope", &env, e) != 0 ||
-	    dsse_from_json(env, "$.dsseEnvelope", &b.env, e) != 0)
+	if (ukit_sigjson_obj(root, "$", "dsseEnvelope", &env, e) != 0 ||
+	    ukit_dsse_from_json(env, "$.dsseEnvelope", &b.env, e) != 0)
 		goto fail;
 	json_decref(root);
 	*out = b;
 	return 0;
 fail:
 	json_decref(root);
-	bundle_free(&b);
+	ukit_bundle_free(&b);
 	return -1;
 }
 
 /* ---- footer ------------------------------------------------------------ */
 
-int sigfoot_parse(const uint8_t *buf, size_t len, uint64_t file_size,
+int ukit_sigfoot_parse(const uint8_t *buf, size_t len, uint64_t file_size,
 		  struct sigfoot *out, struct fmt_err *e)
 {
 	uint64_t foot_off, end, v;
@@ -186,30 +186,30 @@ int sigfoot_parse(const uint8_t *buf, size_t len, uint64_t file_size,
 		return 0;
 	v = le32_load(buf + 8);
 	if (v != SIGFOOT_VERSION)
-		return fmt_errf(e, foot_off + 8, "signature footer version %llu "
+		return ukit_fmt_errf(e, foot_off + 8, "signature footer version %llu "
 				"not supported (want %d)", (unsigned long long)v,
 				SIGFOOT_VERSION);
 	if (le32_load(buf + 12) != 0)
-		return fmt_errf(e, foot_off + 12, "signature footer reserved "
+		return ukit_fmt_errf(e, foot_off + 12, "signature footer reserved "
 				"field not zero");
 	for (size_t i = 40; i < SIGFOOT_SIZE; i++)
 		if (buf[i] != 0)
-			return fmt_errf(e, foot_off + i, "signature footer "
+			return ukit_fmt_errf(e, foot_off + i, "signature footer "
 					"reserved byte not zero");
 	f.orig_size = le64_load(buf + 16);
 	f.bundle_off = le64_load(buf + 24);
 	f.bundle_len = le64_load(buf + 32);
 	if (f.bundle_off != f.orig_size)
-		return fmt_errf(e, foot_off + 24, "bundle offset 0x%llx is not "
+		return ukit_fmt_errf(e, foot_off + 24, "bundle offset 0x%llx is not "
 				"the end of the image (0x%llx)",
 				(unsigned long long)f.bundle_off,
 				(unsigned long long)f.orig_size);
 	if (f.bundle_len == 0 || f.bundle_len > BUNDLE_MAX)
-		return fmt_errf(e, foot_off + 32, "bundle length %llu outside "
+		return ukit_fmt_errf(e, foot_off + 32, "bundle length %llu outside "
 				"1..%d", (unsigned long long)f.bundle_len,
 				BUNDLE_MAX);
 	if (ck_add(f.bundle_off, f.bundle_len, &end) || end != foot_off)
-		return fmt_errf(e, foot_off + 24, "bundle [0x%llx, +0x%llx) does "
+		return ukit_fmt_errf(e, foot_off + 24, "bundle [0x%llx, +0x%llx) does "
 				"not end at the footer (0x%llx)",
 				(unsigned long long)f.bundle_off,
 				(unsigned long long)f.bundle_len,
@@ -218,20 +218,20 @@ int sigfoot_parse(const uint8_t *buf, size_t len, uint64_t file_size,
 	return 1;
 }
 
-int sigfoot_read(int fd, struct sigfoot *out, struct fmt_err *e)
+int ukit_sigfoot_read(int fd, struct sigfoot *out, struct fmt_err *e)
 {
 	uint8_t buf[SIGFOOT_SIZE];
 	struct stat st;
 	ssize_t n;
 
 	if (fstat(fd, &st) != 0)
-		return fmt_errno(e, FMT_NOOFF, "stat");
+		return ukit_fmt_errno(e, FMT_NOOFF, "stat");
 	if (!S_ISREG(st.st_mode) || st.st_size < SIGFOOT_SIZE)
 		return 0;
-	n = pread_full(fd, buf, sizeof buf, st.st_size - SIGFOOT_SIZE);
+	n = ukit_pread_full(fd, buf, sizeof buf, st.st_size - SIGFOOT_SIZE);
 	if (n < 0)
-		return fmt_errno(e, (uint64_t)st.st_size - SIGFOOT_SIZE, "read");
+		return ukit_fmt_errno(e, (uint64_t)st.st_size - SIGFOOT_SIZE, "read");
 	if (n != SIGFOOT_SIZE)
-		return fmt_errf(e, FMT_NOOFF, "file shrank while reading");
-	return sigfoot_parse(buf, sizeof buf, (uint64_t)st.st_size, out, e);
+		return ukit_fmt_errf(e, FMT_NOOFF, "file shrank while reading");
+	return ukit_sigfoot_parse(buf, sizeof buf, (uint64_t)st.st_size, out, e);
 }

@@ -53,14 +53,14 @@ struct bundle {
 };
 
 /* Parse (buf, len) strictly (size bounded by BUNDLE_MAX).  0 or -1. */
-int bundle_parse(const char *buf, size_t len, struct bundle *out,
+int ukit_bundle_parse(const char *buf, size_t len, struct bundle *out,
 		 struct fmt_err *e);
 
 /* Serialise (b) as indented JSON with a final newline; malloc'd. */
-int bundle_serialize(const struct bundle *b, char **out, size_t *len,
+int ukit_bundle_serialize(const struct bundle *b, char **out, size_t *len,
 		     struct fmt_err *e);
 
-void bundle_free(struct bundle *b);
+void ukit_bundle_free(struct bundle *b);
 
 /* ---- appended footer ------------------------------------------------- */
 
@@ -87,7 +87,7 @@ struct sigfoot {
 };
 
 /* Encode (f) into (out). */
-void sigfoot_encode(const struct sigfoot *f, uint8_t out[SIGFOOT_SIZE]);
+void ukit_sigfoot_encode(const struct sigfoot *f, uint8_t out[SIGFOOT_SIZE]);
 
 /*
  * Decode the last SIGFOOT_SIZE bytes (buf) of a file of (file_size) bytes.
@@ -95,10 +95,10 @@ void sigfoot_encode(const struct sigfoot *f, uint8_t out[SIGFOOT_SIZE]);
  * footer make up the file exactly, 0 when (buf) does not start with the
  * magic (no footer), -1 with (e) for any other layout.
  */
-int sigfoot_parse(const uint8_t *buf, size_t len, uint64_t file_size,
+int ukit_sigfoot_parse(const uint8_t *buf, size_t len, uint64_t file_size,
 		  struct sigfoot *out, struct fmt_err *e);
 
-/* sigfoot_parse() on the end of (fd).  Same returns. */
-int sigfoot_read(int fd, struct sigfoot *out, struct fmt_err *e);
+/* ukit_sigfoot_parse() on the end of (fd).  Same returns. */
+int ukit_sigfoot_read(int fd, struct sigfoot *out, struct fmt_err *e);
 
 #endif

@@ -10,20 +10,20 @@
 #include "bytes.h"
 #include "sigjson.h"
 
-int bundle_serialize(const struct bundle *b, char **out, size_t *len,
+int ukit_bundle_serialize(const struct bundle *b, char **out, size_t *len,
 		     struct fmt_err *e)
 {
 	json_t *root, *vm, *env;
 	const char *media = BUNDLE_MEDIA_TYPE;
 	char *s;
 
-	env = dsse_to_json(&b->env, e);
+	env = ukit_dsse_to_json(&b->env, e);
 	if (env == NULL)
 		return -1;
 	if (b->ncert > 0) {
 		json_t *certs = json_array();
 		for (size_t i = 0; certs != NULL && i < b->ncert; i++) {
-			char *r = b64_encode(b->cert[i], b->cert_len[i]);
+			char *r = ukit_b64_encode(b->cert[i], b->cert_len[i]);
 			if (r == NULL ||
 			    json_array_append_new(certs, json_pack("{s:s}",
 						  "rawBytes", r)) != 0) {
@@ -52,7 +52,7 @@ int bundle_serialize(const struct bundle *b, char **out, size_t *len,
 			       b->hint ? b->hint : "", "tlogEntries");
 	}
 	if (vm != NULL && b->tsr != NULL) {
-		char *r = b64_encode(b->tsr, b->tsr_len);
+		char *r = ukit_b64_encode(b->tsr, b->tsr_len);
 
 		if (r == NULL || json_object_set_new(vm,
 		    "timestampVerificationData", json_pack("{s:[{s:s}]}",
@@ -60,7 +60,7 @@ int bundle_serialize(const struct bundle *b, char **out, size_t *len,
 			free(r);
 			json_decref(vm);
 			json_decref(env);
-			return fmt_errf(e, FMT_NOOFF, "cannot build bundle JSON");
+			return ukit_fmt_errf(e, FMT_NOOFF, "cannot build bundle JSON");
 		}
 		free(r);
 	}
@@ -70,18 +70,18 @@ int bundle_serialize(const struct bundle *b, char **out, size_t *len,
 	if (root == NULL) {
 		if (vm == NULL)
 			json_decref(env);
-		return fmt_errf(e, FMT_NOOFF, "cannot build bundle JSON");
+		return ukit_fmt_errf(e, FMT_NOOFF, "cannot build bundle JSON");
 	}
 	s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(root);
 	if (s == NULL)
-		return fmt_errf(e, FMT_NOOFF, "cannot serialise bundle");
+		return ukit_fmt_errf(e, FMT_NOOFF, "cannot serialise bundle");
 	*len = strlen(s);
 	{
 		char *t = realloc(s, *len + 2);
 		if (t == NULL) {
 			free(s);
-			return fmt_errno(e, FMT_NOOFF, "out of memory");
+			return ukit_fmt_errno(e, FMT_NOOFF, "out of memory");
 		}
 		s = t;
 	}
@@ -91,7 +91,7 @@ int bundle_serialize(const struct bundle *b, char **out, size_t *len,
 	return 0;
 }
 
-void sigfoot_encode(const struct sigfoot *f, uint8_t out[SIGFOOT_SIZE])
+void ukit_sigfoot_encode(const struct sigfoot *f, uint8_t out[SIGFOOT_SIZE])
 {
 	struct sigfoot_abi a;
 

@@ -14,7 +14,7 @@
 #include "cert.h"
 #include "sig.h"
 
-int cert_load_pem(const char *path, STACK_OF(X509) **out, struct fmt_err *e)
+int ukit_cert_load_pem(const char *path, STACK_OF(X509) **out, struct fmt_err *e)
 {
 	STACK_OF(X509) *sk;
 	uint8_t *data;
@@ -30,7 +30,7 @@ int cert_load_pem(const char *path, STACK_OF(X509) **out, struct fmt_err *e)
 		BIO_free(bio);
 		sk_X509_free(sk);
 		free(data);
-		return fmt_err_openssl(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "out of memory");
 	}
 	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
 		if (sk_X509_num(sk) >= CERT_FILE_CERTS || !sk_X509_push(sk, x)) {
@@ -38,7 +38,7 @@ int cert_load_pem(const char *path, STACK_OF(X509) **out, struct fmt_err *e)
 			BIO_free(bio);
 			free(data);
 			sk_X509_pop_free(sk, X509_free);
-			return fmt_errf(e, FMT_NOOFF, "more than %d certificates",
+			return ukit_fmt_errf(e, FMT_NOOFF, "more than %d certificates",
 					CERT_FILE_CERTS);
 		}
 	}
@@ -47,29 +47,29 @@ int cert_load_pem(const char *path, STACK_OF(X509) **out, struct fmt_err *e)
 	free(data);
 	if (sk_X509_num(sk) == 0) {
 		sk_X509_free(sk);
-		return fmt_errf(e, FMT_NOOFF, "no PEM certificate in file");
+		return ukit_fmt_errf(e, FMT_NOOFF, "no PEM certificate in file");
 	}
 	*out = sk;
 	return 0;
 }
 
-int cert_parse_der(const uint8_t *der, size_t len, X509 **out,
+int ukit_cert_parse_der(const uint8_t *der, size_t len, X509 **out,
 		   struct fmt_err *e)
 {
 	const unsigned char *p = der;
 	X509 *x = d2i_X509(NULL, &p, (long)len);
 
 	if (x == NULL)
-		return fmt_err_openssl(e, FMT_NOOFF, "not a DER certificate");
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "not a DER certificate");
 	if (p != der + len) {
 		X509_free(x);
-		return fmt_errf(e, FMT_NOOFF, "trailing bytes after certificate");
+		return ukit_fmt_errf(e, FMT_NOOFF, "trailing bytes after certificate");
 	}
 	*out = x;
 	return 0;
 }
 
-void cert_subject(X509 *x, char *buf, size_t size)
+void ukit_cert_subject(X509 *x, char *buf, size_t size)
 {
 	BIO *bio = BIO_new(BIO_s_mem());
 	char *p;
@@ -87,26 +87,26 @@ void cert_subject(X509 *x, char *buf, size_t size)
 	BIO_free(bio);
 }
 
-int cert_self_issued(X509 *x)
+int ukit_cert_self_issued(X509 *x)
 {
 	return X509_NAME_cmp(X509_get_subject_name(x),
 			     X509_get_issuer_name(x)) == 0;
 }
 
-int cert_check_usage(X509 *leaf, struct fmt_err *e)
+int ukit_cert_check_usage(X509 *leaf, struct fmt_err *e)
 {
 	uint32_t flags = X509_get_extension_flags(leaf);
 
 	if (!(flags & EXFLAG_XKUSAGE) ||
 	    !(X509_get_extended_key_usage(leaf) & XKU_CODE_SIGN))
-		return fmt_errf(e, FMT_NOOFF, "signer certificate lacks the "
+		return ukit_fmt_errf(e, FMT_NOOFF, "signer certificate lacks the "
 				"codeSigning extended key usage");
 	if (!(flags & EXFLAG_KUSAGE) ||
 	    !(X509_get_key_usage(leaf) & KU_DIGITAL_SIGNATURE))
-		return fmt_errf(e, FMT_NOOFF, "signer certificate lacks the "
+		return ukit_fmt_errf(e, FMT_NOOFF, "signer certificate lacks the "
 				"digitalSignature key usage");
 	if (flags & EXFLAG_CA)
-		return fmt_errf(e, FMT_NOOFF, "signer certificate is a CA");
+		return ukit_fmt_errf(e, FMT_NOOFF, "signer certificate is a CA");
 	return 0;
 }
 
@@ -130,7 +130,7 @@ static int check(X509 *leaf, STACK_OF(X509) *untrusted,
 		 STACK_OF(X509) *roots, STACK_OF(X509_CRL) *crls,
 		 const time_t *at, bool partial, struct fmt_err *e);
 
-int cert_check_signer(X509 *leaf, STACK_OF(X509) *untrusted,
+int ukit_cert_check_signer(X509 *leaf, STACK_OF(X509) *untrusted,
 		      STACK_OF(X509) *roots, const time_t *at,
 		      struct fmt_err *e)
 {
@@ -165,7 +165,7 @@ static void failed_cert(X509_STORE_CTX *ctx, char *buf, size_t size)
 	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
 	if (bn != NULL)
 		hex = BN_bn2hex(bn);
-	cert_subject(x, subj, sizeof subj);
+	ukit_cert_subject(x, subj, sizeof subj);
 	snprintf(buf, size, ": serial 0x%s, subject %s", hex ? hex : "?", subj);
 	OPENSSL_free(hex);
 	BN_free(bn);
@@ -182,16 +182,16 @@ static int check(X509 *leaf, STACK_OF(X509) *untrusted,
 	int rc = -1, err;
 
 	if (store == NULL || ctx == NULL) {
-		fmt_err_openssl(e, FMT_NOOFF, "out of memory");
+		ukit_fmt_err_openssl(e, FMT_NOOFF, "out of memory");
 		goto out;
 	}
 	for (int i = 0; i < sk_X509_num(roots); i++)
 		if (!X509_STORE_add_cert(store, sk_X509_value(roots, i))) {
-			fmt_err_openssl(e, FMT_NOOFF, "cannot add root");
+			ukit_fmt_err_openssl(e, FMT_NOOFF, "cannot add root");
 			goto out;
 		}
 	if (!X509_STORE_CTX_init(ctx, store, leaf, untrusted)) {
-		fmt_err_openssl(e, FMT_NOOFF, "X509_STORE_CTX_init");
+		ukit_fmt_err_openssl(e, FMT_NOOFF, "X509_STORE_CTX_init");
 		goto out;
 	}
 	X509_STORE_CTX_set_verify_cb(ctx, chain_cb);
@@ -215,12 +215,12 @@ static int check(X509 *leaf, STACK_OF(X509) *untrusted,
 		if (err == X509_V_ERR_CERT_REVOKED ||
 		    err == X509_V_ERR_UNABLE_TO_GET_CRL)
 			failed_cert(ctx, who, sizeof who);
-		fmt_errf(e, FMT_NOOFF, "certificate chain does not verify: %s "
+		ukit_fmt_errf(e, FMT_NOOFF, "certificate chain does not verify: %s "
 			 "(depth %d)%s", X509_verify_cert_error_string(err),
 			 X509_STORE_CTX_get_error_depth(ctx), who);
 		goto out;
 	}
-	rc = cert_check_usage(leaf, e);
+	rc = ukit_cert_check_usage(leaf, e);
 out:
 	X509_STORE_CTX_free(ctx);
 	X509_STORE_free(store);

@@ -20,10 +20,10 @@
 #define CERT_FILE_CERTS 16             /* certificates in one file */
 
 /* Every certificate in PEM file (path) (at least one).  0 or -1. */
-int cert_load_pem(const char *path, STACK_OF(X509) **out, struct fmt_err *e);
+int ukit_cert_load_pem(const char *path, STACK_OF(X509) **out, struct fmt_err *e);
 
 /* One DER certificate.  0 or -1. */
-int cert_parse_der(const uint8_t *der, size_t len, X509 **out,
+int ukit_cert_parse_der(const uint8_t *der, size_t len, X509 **out,
 		   struct fmt_err *e);
 
 /*
@@ -32,12 +32,12 @@ int cert_parse_der(const uint8_t *der, size_t len, X509 **out,
  * checked at (*at) when (at) is not NULL, otherwise ignored.  Returns 0, or
  * -1 with every failure named in (e).
  */
-int cert_check_signer(X509 *leaf, STACK_OF(X509) *untrusted,
+int ukit_cert_check_signer(X509 *leaf, STACK_OF(X509) *untrusted,
 		      STACK_OF(X509) *roots, const time_t *at,
 		      struct fmt_err *e);
 
 /*
- * cert_check_signer() for sign, before the bundle is written: with
+ * ukit_cert_check_signer() for sign, before the bundle is written: with
  * (partial), (anchors) may be the top of the chain that sign was given
  * rather than a root (X509_V_FLAG_PARTIAL_CHAIN), so everything below the
  * root is still checked as verify will.
@@ -47,7 +47,7 @@ int ukit_cert_check_chain(X509 *leaf, STACK_OF(X509) *untrusted,
 			  bool partial, struct fmt_err *e);
 
 /*
- * cert_check_signer() with revocation: (crls) (crl.h) must hold a current
+ * ukit_cert_check_signer() with revocation: (crls) (crl.h) must hold a current
  * list from the issuer of every certificate in the chain (leaf and
  * intermediates); a revoked one is refused with its serial number and
  * subject.
@@ -58,12 +58,12 @@ int ukit_cert_check_signer_crl(X509 *leaf, STACK_OF(X509) *untrusted,
 			       struct fmt_err *e);
 
 /* Leaf usages alone (for signing: refuse a certificate that won't verify). */
-int cert_check_usage(X509 *leaf, struct fmt_err *e);
+int ukit_cert_check_usage(X509 *leaf, struct fmt_err *e);
 
 /* The subject as an RFC 2253 string into (buf). */
-void cert_subject(X509 *x, char *buf, size_t size);
+void ukit_cert_subject(X509 *x, char *buf, size_t size);
 
 /* Is (x) self-issued (subject == issuer)? */
-int cert_self_issued(X509 *x);
+int ukit_cert_self_issued(X509 *x);
 
 #endif

@@ -28,29 +28,29 @@ struct cms_signer;
  * borrowed; the certificate and (chain), which may be NULL, are included in
  * the output).  Returns 0 and (*out), or -1 with (e).
  */
-int cms_sign_begin(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
+int ukit_cms_sign_begin(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
 		   struct cms_signer **out, struct fmt_err *e);
 
 /* Feed the next (len) content bytes.  0 or -1 with (e). */
-int cms_sign_update(struct cms_signer *s, const void *buf, size_t len,
+int ukit_cms_sign_update(struct cms_signer *s, const void *buf, size_t len,
 		    struct fmt_err *e);
 
 /*
  * Finish: sign, then return the DER in (*der) (free with OPENSSL_free) of
  * (*len) bytes.  0 or -1 with (e).
  */
-int cms_sign_final(struct cms_signer *s, uint8_t **der, size_t *len,
+int ukit_cms_sign_final(struct cms_signer *s, uint8_t **der, size_t *len,
 		   struct fmt_err *e);
 
 /* NULL is fine. */
-void cms_signer_free(struct cms_signer *s);
+void ukit_cms_signer_free(struct cms_signer *s);
 
 /*
  * Parse (len) bytes of DER: a CMS SignedData, detached (no content), with
  * exactly one signer.  Returns 0 and (*out) (CMS_ContentInfo_free), or -1
  * with (e).  Outside bytes: the fuzzers' entry point.
  */
-int cms_parse(const uint8_t *buf, size_t len, CMS_ContentInfo **out,
+int ukit_cms_parse(const uint8_t *buf, size_t len, CMS_ContentInfo **out,
 	      struct fmt_err *e);
 
 /*
@@ -61,7 +61,7 @@ int cms_parse(const uint8_t *buf, size_t len, CMS_ContentInfo **out,
  * certificate in the message, sk_X509_pop_free(.., X509_free)), or -1
  * with (e).
  */
-int cms_verify_fd(CMS_ContentInfo *cms, int fd, X509 **signer,
+int ukit_cms_verify_fd(CMS_ContentInfo *cms, int fd, X509 **signer,
 		  STACK_OF(X509) **certs, struct fmt_err *e);
 
 #endif

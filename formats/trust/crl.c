@@ -19,11 +19,11 @@ static int push(STACK_OF(X509_CRL) *sk, X509_CRL *c, size_t off,
 {
 	if (sk_X509_CRL_num(sk) >= UKIT_CRL_MAX) {
 		X509_CRL_free(c);
-		return fmt_errf(e, off, "more than %d CRLs", UKIT_CRL_MAX);
+		return ukit_fmt_errf(e, off, "more than %d CRLs", UKIT_CRL_MAX);
 	}
 	if (!sk_X509_CRL_push(sk, c)) {
 		X509_CRL_free(c);
-		return fmt_errf(e, off, "out of memory");
+		return ukit_fmt_errf(e, off, "out of memory");
 	}
 	return 0;
 }
@@ -46,12 +46,12 @@ int ukit_crl_parse(const uint8_t *buf, size_t len, STACK_OF(X509_CRL) **skp,
 	size_t off = 0;
 
 	if (len > UKIT_CRL_FILE_MAX)
-		return fmt_errf(e, UKIT_CRL_FILE_MAX, "larger than %d bytes",
+		return ukit_fmt_errf(e, UKIT_CRL_FILE_MAX, "larger than %d bytes",
 				UKIT_CRL_FILE_MAX);
 	if (len == 0)
-		return fmt_errf(e, 0, "empty: no CRL");
+		return ukit_fmt_errf(e, 0, "empty: no CRL");
 	if (sk == NULL && (sk = sk_X509_CRL_new_null()) == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	*skp = sk;
 	if (buf[0] == 0x30) {                        /* one DER CRL */
 		const unsigned char *p = buf;
@@ -59,11 +59,11 @@ int ukit_crl_parse(const uint8_t *buf, size_t len, STACK_OF(X509_CRL) **skp,
 		c = d2i_X509_CRL(NULL, &p, (long)len);
 		if (c == NULL) {
 			ERR_clear_error();
-			return fmt_errf(e, 0, "not a DER CRL");
+			return ukit_fmt_errf(e, 0, "not a DER CRL");
 		}
 		if ((size_t)(p - buf) != len) {
 			X509_CRL_free(c);
-			return fmt_errf(e, (uint64_t)(p - buf),
+			return ukit_fmt_errf(e, (uint64_t)(p - buf),
 					"bytes after the DER CRL");
 		}
 		return push(sk, c, 0, e);
@@ -75,24 +75,24 @@ int ukit_crl_parse(const uint8_t *buf, size_t len, STACK_OF(X509_CRL) **skp,
 		size_t start;
 
 		if (b == NULL || !blank(buf, off, (size_t)(b - buf)))
-			return fmt_errf(e, off, "\"%s\" expected", pem_begin);
+			return ukit_fmt_errf(e, off, "\"%s\" expected", pem_begin);
 		start = (size_t)(b - buf);
 		bio = BIO_new_mem_buf(b, (int)(len - start));
 		if (bio == NULL)
-			return fmt_errf(e, start, "out of memory");
+			return ukit_fmt_errf(e, start, "out of memory");
 		c = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
 		/* the BIO tells how much of the PEM block was read */
 		off = len - (size_t)BIO_pending(bio);
 		BIO_free(bio);
 		if (c == NULL) {
 			ERR_clear_error();
-			return fmt_errf(e, start, "not a PEM X509 CRL");
+			return ukit_fmt_errf(e, start, "not a PEM X509 CRL");
 		}
 		if (push(sk, c, start, e) != 0)
 			return -1;
 	}
 	if (sk_X509_CRL_num(sk) == 0)
-		return fmt_errf(e, 0, "no CRL");
+		return ukit_fmt_errf(e, 0, "no CRL");
 	return 0;
 }
 

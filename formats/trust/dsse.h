@@ -38,24 +38,24 @@ struct dsse_env {
 };
 
 /* PAE of (type, body) into malloc'd (*out).  0 or -1 with (e). */
-int dsse_pae(const char *type, size_t tlen, const uint8_t *body, size_t blen,
+int ukit_dsse_pae(const char *type, size_t tlen, const uint8_t *body, size_t blen,
 	     uint8_t **out, size_t *outlen, struct fmt_err *e);
 
 /*
  * Decode the envelope object (obj) found at JSON path (path) strictly
  * (exact keys, 1..DSSE_MAX_SIGS signatures, base64 checked).  0 or -1.
  */
-int dsse_from_json(const json_t *obj, const char *path, struct dsse_env *out,
+int ukit_dsse_from_json(const json_t *obj, const char *path, struct dsse_env *out,
 		   struct fmt_err *e);
 
 /* Encode (env) as a new JSON object, or NULL (e set). */
-json_t *dsse_to_json(const struct dsse_env *env, struct fmt_err *e);
+json_t *ukit_dsse_to_json(const struct dsse_env *env, struct fmt_err *e);
 
 /*
  * Sign (payload) of (type) with (k) into a fresh envelope with one
  * signature carrying k's key id.  0 or -1.
  */
-int dsse_sign(const char *type, const uint8_t *payload, size_t len,
+int ukit_dsse_sign(const char *type, const uint8_t *payload, size_t len,
 	      struct sig_key *k, struct dsse_env *out, struct fmt_err *e);
 
 /*
@@ -63,9 +63,9 @@ int dsse_sign(const char *type, const uint8_t *payload, size_t len,
  * the signature names a keyid it must be k's.  Returns the index of the
  * first such signature, or -1 with (e).
  */
-int dsse_verify(const struct dsse_env *env, const struct sig_key *k,
+int ukit_dsse_verify(const struct dsse_env *env, const struct sig_key *k,
 		struct fmt_err *e);
 
-void dsse_free(struct dsse_env *env);
+void ukit_dsse_free(struct dsse_env *env);
 
 #endif

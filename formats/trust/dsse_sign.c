@@ -1,5 +1,5 @@
 /*
- * dsse_sign.c: signing a DSSE envelope and writing it as JSON (see\n * dsse.h); reading and verifying one are dsse.c's.
+ * ukit_dsse_sign.c: signing a DSSE envelope and writing it as JSON (see\n * dsse.h); reading and verifying one are dsse.c's.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -8,10 +8,10 @@
 #include "dsse.h"
 #include "sigjson.h"
 
-json_t *dsse_to_json(const struct dsse_env *env, struct fmt_err *e)
+json_t *ukit_dsse_to_json(const struct dsse_env *env, struct fmt_err *e)
 {
 	json_t *o = json_object(), *sigs = json_array();
-	char *pl = b64_encode(env->payload, env->payload_len);
+	char *pl = ukit_b64_encode(env->payload, env->payload_len);
 	int bad = o == NULL || sigs == NULL || pl == NULL;
 
 	if (!bad) {
@@ -21,7 +21,7 @@ json_t *dsse_to_json(const struct dsse_env *env, struct fmt_err *e)
 	}
 	for (size_t i = 0; !bad && i < env->nsig; i++) {
 		json_t *s = json_object();
-		char *b = b64_encode(env->sig[i].sig, env->sig[i].siglen);
+		char *b = ukit_b64_encode(env->sig[i].sig, env->sig[i].siglen);
 		bad |= s == NULL || b == NULL;
 		if (!bad && env->sig[i].keyid != NULL)
 			bad |= json_object_set_new(s, "keyid",
@@ -41,13 +41,13 @@ json_t *dsse_to_json(const struct dsse_env *env, struct fmt_err *e)
 	free(pl);
 	if (bad) {
 		json_decref(o);
-		fmt_errf(e, FMT_NOOFF, "cannot build DSSE envelope JSON");
+		ukit_fmt_errf(e, FMT_NOOFF, "cannot build DSSE envelope JSON");
 		return NULL;
 	}
 	return o;
 }
 
-int dsse_sign(const char *type, const uint8_t *payload, size_t len,
+int ukit_dsse_sign(const char *type, const uint8_t *payload, size_t len,
 	      struct sig_key *k, struct dsse_env *out, struct fmt_err *e)
 {
 	struct dsse_env env = { 0 };
@@ -55,9 +55,9 @@ int dsse_sign(const char *type, const uint8_t *payload, size_t len,
 	size_t siglen, paelen;
 	int rc;
 
-	if (dsse_pae(type, strlen(type), payload, len, &pae, &paelen, e) != 0)
+	if (ukit_dsse_pae(type, strlen(type), payload, len, &pae, &paelen, e) != 0)
 		return -1;
-	rc = sig_sign(k, pae, paelen, sig, &siglen, e);
+	rc = ukit_sig_sign(k, pae, paelen, sig, &siglen, e);
 	free(pae);
 	if (rc != 0)
 		return -1;
@@ -68,8 +68,8 @@ int dsse_sign(const char *type, const uint8_t *payload, size_t len,
 	env.nsig = 1;
 	if (env.type == NULL || env.payload == NULL || env.sig[0].keyid == NULL ||
 	    env.sig[0].sig == NULL) {
-		dsse_free(&env);
-		return fmt_errno(e, FMT_NOOFF, "out of memory");
+		ukit_dsse_free(&env);
+		return ukit_fmt_errno(e, FMT_NOOFF, "out of memory");
 	}
 	memcpy(env.payload, payload, len);
 	env.payload[len] = 0;

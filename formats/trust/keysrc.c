@@ -6,10 +6,10 @@
 #include "pkcs11.h"
 #include "sig.h"
 
-int sig_key_load_private(const char *spec, const struct sig_secret_src *src,
+int ukit_sig_key_load_private(const char *spec, const struct sig_secret_src *src,
 			 struct sig_key **out, struct fmt_err *e)
 {
-	if (p11_is_uri(spec))
-		return p11_sig_key_load(spec, src, out, e);
-	return sig_key_load_file(spec, src, out, e);
+	if (ukit_p11_is_uri(spec))
+		return ukit_p11_sig_key_load(spec, src, out, e);
+	return ukit_sig_key_load_file(spec, src, out, e);
 }

@@ -11,11 +11,11 @@
 
 /*
  * Load a private key named by (spec): a "pkcs11:" URI (a token, through
- * pkcs11.h), else a PEM file or a pipe (sig_key_load_file()).
+ * pkcs11.h), else a PEM file or a pipe (ukit_sig_key_load_file()).
  * Returns 0 and (*out), or -1 with (e).  The only entry point for private
  * keys: new key sources go here.
  */
-int sig_key_load_private(const char *spec, const struct sig_secret_src *src,
+int ukit_sig_key_load_private(const char *spec, const struct sig_secret_src *src,
 			 struct sig_key **out, struct fmt_err *e);
 
 #endif

@@ -41,7 +41,7 @@ struct p11 {
 	EVP_PKEY *key;
 };
 
-bool p11_is_uri(const char *s)
+bool ukit_p11_is_uri(const char *s)
 {
 	return s != NULL && strncmp(s, "pkcs11:", 7) == 0;
 }
@@ -69,13 +69,13 @@ static int pct_decode(const char *s, size_t len, char *out, size_t cap,
 			int hi = i + 2 < len ? hexval(s[i + 1]) : -1;
 			int lo = i + 2 < len ? hexval(s[i + 2]) : -1;
 			if (hi < 0 || lo < 0)
-				return fmt_errf(e, FMT_NOOFF, "pkcs11 URI: bad "
+				return ukit_fmt_errf(e, FMT_NOOFF, "pkcs11 URI: bad "
 						"%%-escape in %s", what);
 			c = hi << 4 | lo;
 			i += 2;
 		}
 		if (c == 0 || o + 1 >= cap)
-			return fmt_errf(e, FMT_NOOFF, "pkcs11 URI: %s too "
+			return ukit_fmt_errf(e, FMT_NOOFF, "pkcs11 URI: %s too "
 					"long or contains NUL", what);
 		out[o++] = (char)c;
 	}
@@ -110,7 +110,7 @@ static int split_part(const char *s, size_t len, char sep, char *clean,
 				return -1;
 		} else if (alen > 0) {
 			if (*cl + alen + 2 >= clean_len)
-				return fmt_errf(e, FMT_NOOFF,
+				return ukit_fmt_errf(e, FMT_NOOFF,
 						"pkcs11 URI too long");
 			if (!first)
 				clean[(*cl)++] = sep;
@@ -124,18 +124,18 @@ static int split_part(const char *s, size_t len, char sep, char *clean,
 	return 0;
 }
 
-int p11_uri_split(const char *uri, char *clean, size_t clean_len, char *pin,
+int ukit_p11_uri_split(const char *uri, char *clean, size_t clean_len, char *pin,
 		  char *module, struct fmt_err *e)
 {
 	const char *path, *q;
 	size_t len, cl, mark;
 
 	pin[0] = module[0] = '\0';
-	if (!p11_is_uri(uri))
-		return fmt_errf(e, FMT_NOOFF, "not a pkcs11: URI");
+	if (!ukit_p11_is_uri(uri))
+		return ukit_fmt_errf(e, FMT_NOOFF, "not a pkcs11: URI");
 	len = strnlen(uri, P11_URI_MAX);
 	if (len >= P11_URI_MAX || clean_len < 8)
-		return fmt_errf(e, FMT_NOOFF, "pkcs11 URI longer than %d bytes",
+		return ukit_fmt_errf(e, FMT_NOOFF, "pkcs11 URI longer than %d bytes",
 				P11_URI_MAX - 1);
 	path = uri + 7;
 	q = strchr(path, '?');
@@ -174,7 +174,7 @@ static const char *engine_so(char *buf, size_t len)
 	return "/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so";
 }
 
-void p11_close(struct p11 *p)
+void ukit_p11_close(struct p11 *p)
 {
 	if (p == NULL)
 		return;
@@ -201,14 +201,14 @@ static int p11_fail(struct fmt_err *e, const char *what, const char *hint)
 	}
 	(void)last;
 	if (first == 0)
-		return fmt_errf(e, FMT_NOOFF, "%s%s", what, hint);
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s%s", what, hint);
 	ERR_error_string_n(first, buf, sizeof buf);
-	return fmt_errf(e, FMT_NOOFF, "%s%s (%s)", what, hint,
+	return ukit_fmt_errf(e, FMT_NOOFF, "%s%s (%s)", what, hint,
 			ERR_reason_error_string(first) ?
 			ERR_reason_error_string(first) : buf);
 }
 
-int p11_open(const char *uri, const char *module, const char *pin,
+int ukit_p11_open(const char *uri, const char *module, const char *pin,
 	     struct p11 **out, EVP_PKEY **key, struct fmt_err *e)
 {
 	char clean[P11_URI_MAX], upin[P11_PIN_MAX], umod[P11_URI_MAX];
@@ -217,24 +217,24 @@ int p11_open(const char *uri, const char *module, const char *pin,
 	struct p11 *p;
 	int rc = -1;
 
-	if (p11_uri_split(uri, clean, sizeof clean, upin, umod, e) < 0)
+	if (ukit_p11_uri_split(uri, clean, sizeof clean, upin, umod, e) < 0)
 		return -1;
 	if (pin == NULL)
 		pin = upin;
 	if (pin[0] == '\0') {
 		OPENSSL_cleanse(upin, sizeof upin);
-		return fmt_errf(e, FMT_NOOFF, "pkcs11: no PIN given");
+		return ukit_fmt_errf(e, FMT_NOOFF, "pkcs11: no PIN given");
 	}
 	if (module == NULL || module[0] == '\0')
 		module = umod[0] != '\0' ? umod : P11_DEFAULT_MODULE;
 	if (access(module, R_OK) != 0) {
 		OPENSSL_cleanse(upin, sizeof upin);
-		return fmt_errno(e, FMT_NOOFF, "pkcs11 module %s", module);
+		return ukit_fmt_errno(e, FMT_NOOFF, "pkcs11 module %s", module);
 	}
 	p = calloc(1, sizeof *p);
 	if (p == NULL) {
 		OPENSSL_cleanse(upin, sizeof upin);
-		return fmt_errno(e, FMT_NOOFF, "pkcs11");
+		return ukit_fmt_errno(e, FMT_NOOFF, "pkcs11");
 	}
 	ERR_clear_error();
 	so = engine_so(sobuf, sizeof sobuf);
@@ -270,10 +270,10 @@ int p11_open(const char *uri, const char *module, const char *pin,
 		unsigned long c = ERR_peek_error();
 		const char *r = ERR_reason_error_string(c);
 		if (r != NULL && strstr(r, "PIN") != NULL)
-			fmt_errf(e, FMT_NOOFF, "pkcs11: login to the token "
+			ukit_fmt_errf(e, FMT_NOOFF, "pkcs11: login to the token "
 				 "failed (%s)", r);
 		else
-			fmt_errf(e, FMT_NOOFF, "pkcs11: no private key at %s "
+			ukit_fmt_errf(e, FMT_NOOFF, "pkcs11: no private key at %s "
 				 "(token or object not found%s%s)", clean,
 				 r ? ": " : "", r ? r : "");
 		ERR_clear_error();
@@ -285,11 +285,11 @@ int p11_open(const char *uri, const char *module, const char *pin,
 out:
 	OPENSSL_cleanse(upin, sizeof upin);
 	if (rc < 0)
-		p11_close(p);
+		ukit_p11_close(p);
 	return rc;
 }
 
-int p11_sign_digest(struct p11 *p, const uint8_t dgst[32], bool pss,
+int ukit_p11_sign_digest(struct p11 *p, const uint8_t dgst[32], bool pss,
 		    uint8_t *sig, size_t *sig_len, struct fmt_err *e)
 {
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(p->key, p->eng);
@@ -326,8 +326,8 @@ static int p11_key_sign(struct sig_key *k, const uint8_t *msg, size_t len,
 
 	/* Only the digest leaves the process. */
 	if (EVP_Digest(msg, len, d, NULL, EVP_sha256(), NULL) != 1)
-		return fmt_err_openssl(e, FMT_NOOFF, "sha256");
-	if (p11_sign_digest(k->backend, d, k->rsa_pss, sig, &n, e) < 0)
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "sha256");
+	if (ukit_p11_sign_digest(k->backend, d, k->rsa_pss, sig, &n, e) < 0)
 		return -1;
 	*siglen = n;
 	return 0;
@@ -338,18 +338,18 @@ static void p11_key_release(struct sig_key *k)
 	/* The public copy first, then the token key and the engine. */
 	EVP_PKEY_free(k->pkey);
 	k->pkey = NULL;
-	p11_close(k->backend);
+	ukit_p11_close(k->backend);
 	k->backend = NULL;
 }
 
-EVP_PKEY *p11_sig_key_token_pkey(const struct sig_key *k)
+EVP_PKEY *ukit_p11_sig_key_token_pkey(const struct sig_key *k)
 {
 	if (k == NULL || k->release != p11_key_release || k->backend == NULL)
 		return NULL;
 	return ((struct p11 *)k->backend)->key;
 }
 
-int p11_sig_key_load(const char *uri, const struct sig_secret_src *src,
+int ukit_p11_sig_key_load(const char *uri, const struct sig_secret_src *src,
 		     struct sig_key **out, struct fmt_err *e)
 {
 	char clean[P11_URI_MAX], upin[P11_PIN_MAX], umod[P11_URI_MAX];
@@ -363,40 +363,40 @@ int p11_sig_key_load(const char *uri, const struct sig_secret_src *src,
 	int n, rc = -1;
 
 	pin[0] = '\0';
-	if (p11_uri_split(uri, clean, sizeof clean, upin, umod, e) < 0)
+	if (ukit_p11_uri_split(uri, clean, sizeof clean, upin, umod, e) < 0)
 		return -1;
 	if (src != NULL && src->pin_file != NULL) {
-		if (sig_read_secret(src->pin_file, pin, sizeof pin, e) < 0)
+		if (ukit_sig_read_secret(src->pin_file, pin, sizeof pin, e) < 0)
 			goto out;
 		pinp = pin;
 	} else if (upin[0] == '\0') {
 		if (src == NULL || src->prompt == NULL ||
 		    src->prompt("PIN for the PKCS#11 token", pin, sizeof pin,
 				src->prompt_arg) < 0 || pin[0] == '\0') {
-			fmt_errf(e, FMT_NOOFF, "pkcs11: no PIN (give --pin-file, "
+			ukit_fmt_errf(e, FMT_NOOFF, "pkcs11: no PIN (give --pin-file, "
 				 "a pin-value in the URI, or a terminal)");
 			goto out;
 		}
 		pinp = pin;
 	}
-	if (p11_open(uri, src ? src->pkcs11_module : NULL, pinp, &p, &tok,
+	if (ukit_p11_open(uri, src ? src->pkcs11_module : NULL, pinp, &p, &tok,
 		     e) < 0)
 		goto out;
 	/* A software copy of the public key: ids and self-checks stay local. */
 	n = i2d_PUBKEY(tok, &der);
 	q = der;
 	if (n <= 0 || (pub = d2i_PUBKEY(NULL, &q, n)) == NULL) {
-		fmt_err_openssl(e, FMT_NOOFF, "pkcs11: cannot read the token's "
+		ukit_fmt_err_openssl(e, FMT_NOOFF, "pkcs11: cannot read the token's "
 				"public key");
 		goto out;
 	}
-	if (sig_key_from_pkey(pub, &k, e) < 0)
+	if (ukit_sig_key_from_pkey(pub, &k, e) < 0)
 		goto out;
 	/* the pkcs11 engine (libp11 0.4.12) has no EdDSA */
 	if (k->alg != SIG_ECDSA_P256 && k->alg != SIG_RSA_PSS) {
-		fmt_errf(e, FMT_NOOFF, "pkcs11: token key is %s; only "
+		ukit_fmt_errf(e, FMT_NOOFF, "pkcs11: token key is %s; only "
 			 "ecdsa-p256 and rsa-pss-sha256 token keys are "
-			 "supported", sig_alg_name(k->alg));
+			 "supported", ukit_sig_alg_name(k->alg));
 		goto out;
 	}
 	k->sign = p11_key_sign;
@@ -415,8 +415,8 @@ out:
 	}
 	OPENSSL_free(der);
 	EVP_PKEY_free(pub);
-	sig_key_free(k);
-	p11_close(p);
+	ukit_sig_key_free(k);
+	ukit_p11_close(p);
 	OPENSSL_cleanse(pin, sizeof pin);
 	OPENSSL_cleanse(upin, sizeof upin);
 	return rc;

@@ -25,7 +25,7 @@
 struct p11;
 
 /* True if (s) is a "pkcs11:" URI. */
-bool p11_is_uri(const char *s);
+bool ukit_p11_is_uri(const char *s);
 
 /*
  * Split (uri) into the URI the engine gets (every "pin-value" and
@@ -34,7 +34,7 @@ bool p11_is_uri(const char *s);
  * P11_PIN_MAX and P11_URI_MAX bytes; "" when absent).  Returns 0, or -1
  * with (e) set (not a pkcs11: URI, too long, bad escape).
  */
-int p11_uri_split(const char *uri, char *clean, size_t clean_len,
+int ukit_p11_uri_split(const char *uri, char *clean, size_t clean_len,
 		  char *pin, char *module, struct fmt_err *e);
 
 /*
@@ -42,10 +42,10 @@ int p11_uri_split(const char *uri, char *clean, size_t clean_len,
  * (NULL or "": the URI's module-path, else P11_DEFAULT_MODULE), logging in
  * with (pin) (NULL: the URI's pin-value, which must then be present).
  * Returns 0 with (*out) and (*key) (borrowed from (*out), valid until
- * p11_close()), or -1 with (e) set: the engine is missing, the token or the
+ * ukit_p11_close()), or -1 with (e) set: the engine is missing, the token or the
  * object is not found, the PIN is wrong.
  */
-int p11_open(const char *uri, const char *module, const char *pin,
+int ukit_p11_open(const char *uri, const char *module, const char *pin,
 	     struct p11 **out, EVP_PKEY **key, struct fmt_err *e);
 
 /*
@@ -53,11 +53,11 @@ int p11_open(const char *uri, const char *module, const char *pin,
  * (or RSA PKCS#1 v1.5, or RSA-PSS with (pss)) in (sig) of (*sig_len) bytes
  * (in: capacity).  0 or -1 with (e).
  */
-int p11_sign_digest(struct p11 *p, const uint8_t dgst[32], bool pss,
+int ukit_p11_sign_digest(struct p11 *p, const uint8_t dgst[32], bool pss,
 		    uint8_t *sig, size_t *sig_len, struct fmt_err *e);
 
 /* Release the key, then the engine.  NULL is fine. */
-void p11_close(struct p11 *p);
+void ukit_p11_close(struct p11 *p);
 
 struct sig_key;
 struct sig_secret_src;
@@ -70,10 +70,10 @@ struct sig_secret_src;
  * pin-value, else (src)->prompt; the module from (src)->pkcs11_module.
  * Only ECDSA P-256 token keys are accepted.  0 or -1 with (e).
  */
-int p11_sig_key_load(const char *uri, const struct sig_secret_src *src,
+int ukit_p11_sig_key_load(const char *uri, const struct sig_secret_src *src,
 		     struct sig_key **out, struct fmt_err *e);
 
-/* The token's EVP_PKEY behind a p11_sig_key_load() key, else NULL. */
-EVP_PKEY *p11_sig_key_token_pkey(const struct sig_key *k);
+/* The token's EVP_PKEY behind a ukit_p11_sig_key_load() key, else NULL. */
+EVP_PKEY *ukit_p11_sig_key_token_pkey(const struct sig_key *k);
 
 #endif

@@ -64,15 +64,15 @@ static int parse_slot(const uint8_t *buf, size_t len, size_t *pos,
 	uint64_t v = 0;
 
 	if (s->n >= UKIT_ROLLBACK_SLOTS_MAX)
-		return fmt_errf(e, p, "more than %d slots",
+		return ukit_fmt_errf(e, p, "more than %d slots",
 				UKIT_ROLLBACK_SLOTS_MAX);
 	sl = &s->slot[s->n];
 	while (p < len && name_char(buf[p]) && p - start < UKIT_ROLLBACK_NAME_MAX)
 		p++;
 	if (p == start)
-		return fmt_errf(e, p, "slot name expected ([A-Za-z0-9._-])");
+		return ukit_fmt_errf(e, p, "slot name expected ([A-Za-z0-9._-])");
 	if (p >= len || buf[p] != ' ')
-		return fmt_errf(e, p, p - start >= UKIT_ROLLBACK_NAME_MAX &&
+		return ukit_fmt_errf(e, p, p - start >= UKIT_ROLLBACK_NAME_MAX &&
 				p < len && name_char(buf[p]) ?
 				"slot name longer than %d bytes" :
 				"space after the slot name expected",
@@ -80,27 +80,27 @@ static int parse_slot(const uint8_t *buf, size_t len, size_t *pos,
 	memcpy(sl->name, buf + start, p - start);
 	sl->name[p - start] = '\0';
 	if (s->n > 0 && strcmp(s->slot[s->n - 1].name, sl->name) >= 0)
-		return fmt_errf(e, start, "slot \"%s\" %s", sl->name,
+		return ukit_fmt_errf(e, start, "slot \"%s\" %s", sl->name,
 				strcmp(s->slot[s->n - 1].name, sl->name) == 0 ?
 				"appears twice" : "out of order (names ascend)");
 	start = ++p;
 	for (nl = p; nl < len && buf[nl] != '\n'; nl++)
 		;
 	if (nl == p || nl - p > 19)
-		return fmt_errf(e, p, nl == p ? "floor expected" :
+		return ukit_fmt_errf(e, p, nl == p ? "floor expected" :
 				"floor is too long");
 	if (buf[p] == '0' && nl - p > 1)
-		return fmt_errf(e, p, "floor has a leading zero");
+		return ukit_fmt_errf(e, p, "floor has a leading zero");
 	for (; p < nl; p++) {
 		if (buf[p] < '0' || buf[p] > '9')
-			return fmt_errf(e, p, "floor: decimal digit expected");
+			return ukit_fmt_errf(e, p, "floor: decimal digit expected");
 		v = v * 10 + (uint64_t)(buf[p] - '0');   /* 19 digits: no wrap */
 	}
 	if (v > FLOOR_MAX)
-		return fmt_errf(e, start, "floor %" PRIu64 " is above %" PRIu64,
+		return ukit_fmt_errf(e, start, "floor %" PRIu64 " is above %" PRIu64,
 				v, FLOOR_MAX);
 	if (nl >= len)
-		return fmt_errf(e, nl, "line ends without a newline");
+		return ukit_fmt_errf(e, nl, "line ends without a newline");
 	sl->floor = v;
 	s->n++;
 	*pos = nl + 1;
@@ -117,12 +117,12 @@ int ukit_rollback_parse(const uint8_t *buf, size_t len,
 
 	s->n = 0;
 	if (len > UKIT_ROLLBACK_FILE_MAX)
-		return fmt_errf(e, UKIT_ROLLBACK_FILE_MAX,
+		return ukit_fmt_errf(e, UKIT_ROLLBACK_FILE_MAX,
 				"larger than %d bytes", UKIT_ROLLBACK_FILE_MAX);
 	if (len < ml || memcmp(buf, UKIT_ROLLBACK_MAGIC, ml) != 0) {
 		if (len >= 20 && memcmp(buf, "ukit-rollback-state ", 20) == 0)
-			return fmt_errf(e, 20, "unsupported version (want 1)");
-		return fmt_errf(e, 0, "not a ukit rollback state file "
+			return ukit_fmt_errf(e, 20, "unsupported version (want 1)");
+		return ukit_fmt_errf(e, 0, "not a ukit rollback state file "
 				"(want \"ukit-rollback-state 1\")");
 	}
 	p = ml;
@@ -135,26 +135,26 @@ int ukit_rollback_parse(const uint8_t *buf, size_t len,
 		}
 		if (len - p >= 7 && memcmp(buf + p, "sha256 ", 7) == 0)
 			break;
-		return fmt_errf(e, p, p == len ? "truncated: no sha256 line" :
+		return ukit_fmt_errf(e, p, p == len ? "truncated: no sha256 line" :
 				"\"slot\" or \"sha256\" line expected");
 	}
 	if (sha256(buf, p, md) != 0)
-		return fmt_errf(e, p, "SHA-256 unavailable");
+		return ukit_fmt_errf(e, p, "SHA-256 unavailable");
 	hex(md, 32, want);
 	for (size_t i = p + 7; i < len && i < p + 7 + 64; i++)
 		if (!((buf[i] >= '0' && buf[i] <= '9') ||
 		      (buf[i] >= 'a' && buf[i] <= 'f')))
-			return fmt_errf(e, i, "sha256: lowercase hex digit "
+			return ukit_fmt_errf(e, i, "sha256: lowercase hex digit "
 					"expected");
 	if (len - p - 7 < 65 || buf[p + 7 + 64] != '\n')
-		return fmt_errf(e, p + 7, "sha256: 64 hex digits and a "
+		return ukit_fmt_errf(e, p + 7, "sha256: 64 hex digits and a "
 				"newline expected");
 	if (CRYPTO_memcmp(buf + p + 7, want, 64) != 0)
-		return fmt_errf(e, p + 7, "checksum mismatch: the file says "
+		return ukit_fmt_errf(e, p + 7, "checksum mismatch: the file says "
 				"%.64s, its contents hash to %s",
 				(const char *)buf + p + 7, want);
 	if (len != p + 7 + 65)
-		return fmt_errf(e, p + 7 + 65, "bytes after the sha256 line");
+		return ukit_fmt_errf(e, p + 7 + 65, "bytes after the sha256 line");
 	return 0;
 }
 
@@ -215,29 +215,29 @@ int ukit_rollback_load(const char *path, struct ukit_rollback_state *s,
 		return 0;
 	}
 	if (fd < 0)
-		return fmt_errno(e, FMT_NOOFF, "cannot open the rollback state");
+		return ukit_fmt_errno(e, FMT_NOOFF, "cannot open the rollback state");
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return fmt_errf(e, FMT_NOOFF, "rollback state is not a "
+		return ukit_fmt_errf(e, FMT_NOOFF, "rollback state is not a "
 				"regular file");
 	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
 		close(fd);
-		return fmt_errf(e, FMT_NOOFF, "rollback state has mode %04o: "
+		return ukit_fmt_errf(e, FMT_NOOFF, "rollback state has mode %04o: "
 				"others could lower the floor (want 0600)",
 				(unsigned)(st.st_mode & 07777));
 	}
 	buf = malloc(UKIT_ROLLBACK_FILE_MAX + 1);
 	if (buf == NULL) {
 		close(fd);
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	}
 	while (len < UKIT_ROLLBACK_FILE_MAX + 1) {
 		got = read(fd, buf + len, UKIT_ROLLBACK_FILE_MAX + 1 - len);
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
-			rc = fmt_errno(e, len, "read failed");
+			rc = ukit_fmt_errno(e, len, "read failed");
 			goto out;
 		}
 		if (got == 0)
@@ -265,17 +265,17 @@ static int lock_dir(const char *path, struct fmt_err *e)
 	else
 		dir = strndup(path, (size_t)(slash - path));
 	if (dir == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
-		fmt_errno(e, FMT_NOOFF, "cannot open directory %s", dir);
+		ukit_fmt_errno(e, FMT_NOOFF, "cannot open directory %s", dir);
 		free(dir);
 		return -1;
 	}
 	free(dir);
 	while (flock(fd, LOCK_EX) != 0) {
 		if (errno != EINTR) {
-			fmt_errno(e, FMT_NOOFF, "cannot lock the state's "
+			ukit_fmt_errno(e, FMT_NOOFF, "cannot lock the state's "
 				  "directory");
 			close(fd);
 			return -1;
@@ -297,13 +297,13 @@ int ukit_rollback_raise(const char *path, const char *slot, uint64_t index,
 
 	e->path = path;
 	if (!ukit_rollback_slot_valid(slot))
-		return fmt_errf(e, FMT_NOOFF, "invalid slot name \"%.80s\"",
+		return ukit_fmt_errf(e, FMT_NOOFF, "invalid slot name \"%.80s\"",
 				slot);
 	if (index > FLOOR_MAX)
-		return fmt_errf(e, FMT_NOOFF, "rollback index %" PRIu64
+		return ukit_fmt_errf(e, FMT_NOOFF, "rollback index %" PRIu64
 				" is above %" PRIu64, index, FLOOR_MAX);
 	if ((s = malloc(sizeof *s)) == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	if ((dfd = lock_dir(path, e)) < 0)
 		goto out;
 	if (ukit_rollback_load(path, s, &missing, e) != 0)
@@ -323,7 +323,7 @@ int ukit_rollback_raise(const char *path, const char *slot, uint64_t index,
 	}
 	if (sl == NULL) {
 		if (s->n >= UKIT_ROLLBACK_SLOTS_MAX) {
-			fmt_errf(e, FMT_NOOFF, "already %d slots: cannot add "
+			ukit_fmt_errf(e, FMT_NOOFF, "already %d slots: cannot add "
 				 "\"%s\"", UKIT_ROLLBACK_SLOTS_MAX, slot);
 			goto out;
 		}
@@ -337,22 +337,22 @@ int ukit_rollback_raise(const char *path, const char *slot, uint64_t index,
 	if (index > sl->floor)
 		sl->floor = index;
 	if ((buf = malloc(UKIT_ROLLBACK_FILE_MAX)) == NULL) {
-		fmt_errf(e, FMT_NOOFF, "out of memory");
+		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 		goto out;
 	}
 	len = ukit_rollback_format(s, buf, UKIT_ROLLBACK_FILE_MAX);
 	if (len == 0) {
-		fmt_errf(e, FMT_NOOFF, "state would exceed %d bytes",
+		ukit_fmt_errf(e, FMT_NOOFF, "state would exceed %d bytes",
 			 UKIT_ROLLBACK_FILE_MAX);
 		goto out;
 	}
-	if (outfile_open(&of, path, 0600, e) != 0)
+	if (ukit_outfile_open(&of, path, 0600, e) != 0)
 		goto out;
-	if (outfile_write(&of, buf, len, e) != 0) {
-		outfile_abort(&of);
+	if (ukit_outfile_write(&of, buf, len, e) != 0) {
+		ukit_outfile_abort(&of);
 		goto out;
 	}
-	rc = outfile_commit(&of, e);
+	rc = ukit_outfile_commit(&of, e);
 out:
 	if (dfd >= 0)
 		close(dfd);            /* drops the lock */

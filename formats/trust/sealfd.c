@@ -12,49 +12,49 @@
 #include "io.h"
 #include "sealfd.h"
 
-int sealfd_create(const char *name, struct fmt_err *e)
+int ukit_sealfd_create(const char *name, struct fmt_err *e)
 {
 	int fd = memfd_create(name, MFD_ALLOW_SEALING | MFD_CLOEXEC);
 
 	if (fd < 0)
-		return fmt_errno(e, FMT_NOOFF, "memfd_create");
+		return ukit_fmt_errno(e, FMT_NOOFF, "memfd_create");
 	return fd;
 }
 
-int sealfd_write(int fd, const void *buf, size_t len, struct fmt_err *e)
+int ukit_sealfd_write(int fd, const void *buf, size_t len, struct fmt_err *e)
 {
-	if (write_full(fd, buf, len) < 0)
-		return fmt_errno(e, FMT_NOOFF, "writing the sealed copy");
+	if (ukit_write_full(fd, buf, len) < 0)
+		return ukit_fmt_errno(e, FMT_NOOFF, "writing the sealed copy");
 	return 0;
 }
 
-int sealfd_seal(int fd, struct fmt_err *e)
+int ukit_sealfd_seal(int fd, struct fmt_err *e)
 {
 	int seals;
 
 	if (fcntl(fd, F_ADD_SEALS, SEALFD_SEALS) < 0)
-		return fmt_errno(e, FMT_NOOFF, "sealing the copy");
+		return ukit_fmt_errno(e, FMT_NOOFF, "sealing the copy");
 	seals = fcntl(fd, F_GET_SEALS);
 	if (seals < 0)
-		return fmt_errno(e, FMT_NOOFF, "reading the seals");
+		return ukit_fmt_errno(e, FMT_NOOFF, "reading the seals");
 	if ((seals & SEALFD_SEALS) != SEALFD_SEALS)
-		return fmt_errf(e, FMT_NOOFF, "copy not sealed (seals 0x%x)",
+		return ukit_fmt_errf(e, FMT_NOOFF, "copy not sealed (seals 0x%x)",
 				seals);
 	return 0;
 }
 
-int sealfd_exec_fd(int fd, char *path, size_t len, struct fmt_err *e)
+int ukit_sealfd_exec_fd(int fd, char *path, size_t len, struct fmt_err *e)
 {
 	int seals = fcntl(fd, F_GET_SEALS), flags;
 
 	if (seals < 0 || (seals & SEALFD_SEALS) != SEALFD_SEALS)
-		return fmt_errf(e, FMT_NOOFF, "refusing to pass on an "
+		return ukit_fmt_errf(e, FMT_NOOFF, "refusing to pass on an "
 				"unsealed copy");
 	flags = fcntl(fd, F_GETFD);
 	if (flags < 0 || fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC) < 0)
-		return fmt_errno(e, FMT_NOOFF, "clearing close-on-exec");
+		return ukit_fmt_errno(e, FMT_NOOFF, "clearing close-on-exec");
 	if ((size_t)snprintf(path, len, "/proc/self/fd/%d", fd) >= len)
-		return fmt_errf(e, FMT_NOOFF, "path buffer too small");
+		return ukit_fmt_errf(e, FMT_NOOFF, "path buffer too small");
 	return 0;
 }
 
@@ -83,31 +83,31 @@ static char *subst(const char *a, const char *path)
 	return out;
 }
 
-int sealfd_exec(int fd, char *const *argv, struct fmt_err *e)
+int ukit_sealfd_exec(int fd, char *const *argv, struct fmt_err *e)
 {
 	char path[64], **av;
 	size_t n = 0;
 	int err;
 
-	if (sealfd_exec_fd(fd, path, sizeof path, e) != 0)
+	if (ukit_sealfd_exec_fd(fd, path, sizeof path, e) != 0)
 		return 1;
 	while (argv[n] != NULL)
 		n++;
 	av = calloc(n + 1, sizeof *av);
 	if (av == NULL) {
-		fmt_errf(e, FMT_NOOFF, "out of memory");
+		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 		return 1;
 	}
 	for (size_t i = 0; i < n; i++)
 		if ((av[i] = subst(argv[i], path)) == NULL) {
-			fmt_errf(e, FMT_NOOFF, "out of memory");
+			ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 			return 1;
 		}
 	fflush(stdout);
 	fflush(stderr);
 	execvp(av[0], av);
 	err = errno;
-	fmt_errno(e, FMT_NOOFF, "cannot run %s", av[0]);
+	ukit_fmt_errno(e, FMT_NOOFF, "cannot run %s", av[0]);
 	for (size_t i = 0; i < n; i++)
 		free(av[i]);
 	free(av);

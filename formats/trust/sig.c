@@ -33,7 +33,7 @@ static const struct {
 	{ "rsa4096", SIG_RSA_PSS, 4096 },
 };
 
-int sig_alg_from_name(const char *name, enum sig_alg *out, unsigned *bits)
+int ukit_sig_alg_from_name(const char *name, enum sig_alg *out, unsigned *bits)
 {
 	for (size_t i = 0; i < sizeof alg_names / sizeof alg_names[0]; i++)
 		if (strcmp(name, alg_names[i].name) == 0) {
@@ -46,7 +46,7 @@ int sig_alg_from_name(const char *name, enum sig_alg *out, unsigned *bits)
 
 /* ---- key objects ---------------------------------------------------- */
 
-int sig_keygen(enum sig_alg alg, unsigned bits, struct sig_key **out,
+int ukit_sig_keygen(enum sig_alg alg, unsigned bits, struct sig_key **out,
 	       struct fmt_err *e)
 {
 	EVP_PKEY *pkey = NULL;
@@ -61,15 +61,15 @@ int sig_keygen(enum sig_alg alg, unsigned bits, struct sig_key **out,
 		break;
 	case SIG_RSA_PSS:
 		if (bits < SIG_RSA_MIN_BITS || bits > SIG_RSA_MAX_BITS)
-			return fmt_errf(e, FMT_NOOFF, "RSA keys of %u bits: "
+			return ukit_fmt_errf(e, FMT_NOOFF, "RSA keys of %u bits: "
 					"%u to %u", bits, SIG_RSA_MIN_BITS,
 					SIG_RSA_MAX_BITS);
 		pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
 		break;
 	}
 	if (pkey == NULL)
-		return fmt_err_openssl(e, FMT_NOOFF, "key generation failed");
-	rc = sig_key_from_pkey(pkey, out, e);
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "key generation failed");
+	rc = ukit_sig_key_from_pkey(pkey, out, e);
 	EVP_PKEY_free(pkey);
 	return rc;
 }
@@ -84,24 +84,24 @@ struct pass_ctx {
 };
 
 /* First line of (path), at most SIG_PASS_MAX bytes, into (buf). */
-int sig_read_secret(const char *path, char *buf, size_t size,
+int ukit_sig_read_secret(const char *path, char *buf, size_t size,
 		    struct fmt_err *e)
 {
 	uint8_t *data;
 	size_t len, n;
 
-	if (sig_read_small(path, SIG_FILE_MAX, true, &data, &len, e) != 0)
+	if (ukit_sig_read_small(path, SIG_FILE_MAX, true, &data, &len, e) != 0)
 		return -1;
 	for (n = 0; n < len && data[n] != '\n' && data[n] != '\r'; n++)
 		;
 	if (n >= size || n > SIG_PASS_MAX) {
-		sig_free_secret(data, SIG_FILE_MAX + 1);
-		return fmt_errf(e, FMT_NOOFF, "passphrase longer than %d bytes",
+		ukit_sig_free_secret(data, SIG_FILE_MAX + 1);
+		return ukit_fmt_errf(e, FMT_NOOFF, "passphrase longer than %d bytes",
 				SIG_PASS_MAX);
 	}
 	memcpy(buf, data, n);
 	buf[n] = '\0';
-	sig_free_secret(data, SIG_FILE_MAX + 1);
+	ukit_sig_free_secret(data, SIG_FILE_MAX + 1);
 	return (int)n;
 }
 
@@ -116,9 +116,9 @@ static int pem_pass_cb(char *buf, int size, int rwflag, void *u)
 		return -1;
 	if (c->src != NULL && c->src->pass_file != NULL) {
 		pe.path = c->src->pass_file;
-		n = sig_read_secret(c->src->pass_file, buf, (size_t)size, &pe);
+		n = ukit_sig_read_secret(c->src->pass_file, buf, (size_t)size, &pe);
 		if (n < 0) {
-			fmt_errf(c->e, FMT_NOOFF, "passphrase file %s: %s",
+			ukit_fmt_errf(c->e, FMT_NOOFF, "passphrase file %s: %s",
 				 c->src->pass_file, pe.msg);
 			c->failed = 1;
 		}
@@ -126,11 +126,11 @@ static int pem_pass_cb(char *buf, int size, int rwflag, void *u)
 		n = c->src->prompt("passphrase for private key", buf,
 				   (size_t)size, c->src->prompt_arg);
 		if (n < 0) {
-			fmt_errf(c->e, FMT_NOOFF, "no passphrase entered");
+			ukit_fmt_errf(c->e, FMT_NOOFF, "no passphrase entered");
 			c->failed = 1;
 		}
 	} else {
-		fmt_errf(c->e, FMT_NOOFF, "key is encrypted and no passphrase "
+		ukit_fmt_errf(c->e, FMT_NOOFF, "key is encrypted and no passphrase "
 			 "was given (--passphrase-file)");
 		c->failed = 1;
 	}
@@ -148,11 +148,11 @@ int ukit_sig_key_parse_private(const uint8_t *data, size_t len,
 	int rc;
 
 	if (len > SIG_FILE_MAX)
-		return fmt_errf(e, FMT_NOOFF, "private key too large (%zu > %d "
+		return ukit_fmt_errf(e, FMT_NOOFF, "private key too large (%zu > %d "
 				"bytes)", len, SIG_FILE_MAX);
 	bio = BIO_new_mem_buf(data, (int)len);
 	if (bio == NULL)
-		return fmt_err_openssl(e, FMT_NOOFF, "BIO_new_mem_buf");
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "BIO_new_mem_buf");
 	pkey = PEM_read_bio_PrivateKey(bio, NULL, pem_pass_cb, &pc);
 	BIO_free(bio);
 	if (pkey == NULL) {
@@ -160,15 +160,15 @@ int ukit_sig_key_parse_private(const uint8_t *data, size_t len,
 			ERR_clear_error();
 			return -1;
 		}
-		return fmt_err_openssl(e, FMT_NOOFF,
+		return ukit_fmt_err_openssl(e, FMT_NOOFF,
 				       "cannot read private key (wrong passphrase or not a PEM private key)");
 	}
-	rc = sig_key_from_pkey(pkey, out, e);
+	rc = ukit_sig_key_from_pkey(pkey, out, e);
 	EVP_PKEY_free(pkey);
 	return rc;
 }
 
-int sig_key_load_file(const char *spec, const struct sig_secret_src *src,
+int ukit_sig_key_load_file(const char *spec, const struct sig_secret_src *src,
 		      struct sig_key **out, struct fmt_err *e)
 {
 	uint8_t *data;
@@ -176,10 +176,10 @@ int sig_key_load_file(const char *spec, const struct sig_secret_src *src,
 	int rc;
 
 	/* read once, so a pipe will do: a key need not be written to disk */
-	if (sig_read_small(spec, SIG_FILE_MAX, true, &data, &len, e) != 0)
+	if (ukit_sig_read_small(spec, SIG_FILE_MAX, true, &data, &len, e) != 0)
 		return -1;
 	rc = ukit_sig_key_parse_private(data, len, spec, src, out, e);
-	sig_free_secret(data, SIG_FILE_MAX + 1);
+	ukit_sig_free_secret(data, SIG_FILE_MAX + 1);
 	return rc;
 }
 
@@ -192,10 +192,10 @@ static int bio_take(BIO *bio, char **out, size_t *len, struct fmt_err *e)
 	char *copy;
 
 	if (n <= 0)
-		return fmt_err_openssl(e, FMT_NOOFF, "empty PEM output");
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "empty PEM output");
 	copy = malloc((size_t)n + 1);
 	if (copy == NULL)
-		return fmt_errno(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errno(e, FMT_NOOFF, "out of memory");
 	memcpy(copy, p, (size_t)n);
 	copy[n] = '\0';
 	*out = copy;
@@ -203,7 +203,7 @@ static int bio_take(BIO *bio, char **out, size_t *len, struct fmt_err *e)
 	return 0;
 }
 
-int sig_key_private_pem(const struct sig_key *k, const char *pass,
+int ukit_sig_key_private_pem(const struct sig_key *k, const char *pass,
 			char **out, size_t *len, struct fmt_err *e)
 {
 	BIO *bio = BIO_new(BIO_s_secmem());
@@ -212,7 +212,7 @@ int sig_key_private_pem(const struct sig_key *k, const char *pass,
 	if (bio == NULL)
 		bio = BIO_new(BIO_s_mem());
 	if (bio == NULL)
-		return fmt_err_openssl(e, FMT_NOOFF, "BIO_new");
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "BIO_new");
 	if (pass != NULL)
 		ok = PEM_write_bio_PKCS8PrivateKey(bio, k->pkey,
 			EVP_aes_256_cbc(), NULL, 0, NULL, (void *)pass);
@@ -221,24 +221,24 @@ int sig_key_private_pem(const struct sig_key *k, const char *pass,
 						   NULL, NULL);
 	if (!ok) {
 		BIO_free(bio);
-		return fmt_err_openssl(e, FMT_NOOFF, "cannot encode private key");
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "cannot encode private key");
 	}
 	rc = bio_take(bio, out, len, e);
 	BIO_free(bio);
 	return rc;
 }
 
-int sig_key_public_pem(const struct sig_key *k, char **out, size_t *len,
+int ukit_sig_key_public_pem(const struct sig_key *k, char **out, size_t *len,
 		       struct fmt_err *e)
 {
 	BIO *bio = BIO_new(BIO_s_mem());
 	int rc;
 
 	if (bio == NULL)
-		return fmt_err_openssl(e, FMT_NOOFF, "BIO_new");
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "BIO_new");
 	if (!PEM_write_bio_PUBKEY(bio, k->pkey)) {
 		BIO_free(bio);
-		return fmt_err_openssl(e, FMT_NOOFF, "cannot encode public key");
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "cannot encode public key");
 	}
 	rc = bio_take(bio, out, len, e);
 	BIO_free(bio);
@@ -247,7 +247,7 @@ int sig_key_public_pem(const struct sig_key *k, char **out, size_t *len,
 
 /* ---- sign and verify ------------------------------------------------ */
 
-int sig_sign(struct sig_key *k, const uint8_t *msg, size_t len, uint8_t *sig,
+int ukit_sig_sign(struct sig_key *k, const uint8_t *msg, size_t len, uint8_t *sig,
 	     size_t *siglen, struct fmt_err *e)
 {
 	EVP_MD_CTX *md;
@@ -258,15 +258,15 @@ int sig_sign(struct sig_key *k, const uint8_t *msg, size_t len, uint8_t *sig,
 		return k->sign(k, msg, len, sig, siglen, e);
 	md = EVP_MD_CTX_new();
 	if (md == NULL)
-		return fmt_err_openssl(e, FMT_NOOFF, "EVP_MD_CTX_new");
-	if (sig_ctx_setup(md, k, 1, k->rsa_pss, e) != 0)
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "EVP_MD_CTX_new");
+	if (ukit_sig_ctx_setup(md, k, 1, k->rsa_pss, e) != 0)
 		goto out;
 	if (EVP_DigestSign(md, NULL, &n, msg, len) != 1 || n > SIG_MAX_LEN) {
-		fmt_err_openssl(e, FMT_NOOFF, "signature size");
+		ukit_fmt_err_openssl(e, FMT_NOOFF, "signature size");
 		goto out;
 	}
 	if (EVP_DigestSign(md, sig, &n, msg, len) != 1) {
-		fmt_err_openssl(e, FMT_NOOFF, "signing failed");
+		ukit_fmt_err_openssl(e, FMT_NOOFF, "signing failed");
 		goto out;
 	}
 	*siglen = n;

@@ -40,7 +40,7 @@ enum sig_alg {
  * pkcs11.c) fill it in; everything else uses the functions below.
  * (sign), when set, replaces EVP signing (a token that signs a digest):
  * it gets the message and must return a signature in the same format
- * as sig_sign().
+ * as ukit_sig_sign().
  */
 struct sig_key {
 	EVP_PKEY    *pkey;          /* public part always; private if held */
@@ -76,14 +76,14 @@ struct sig_secret_src {
  * Keygen names ("ecdsa-p256", "ed25519", "rsa3072", "rsa4096") -> the
  * algorithm and, for RSA, the modulus bits.  0, or -1 for an unknown name.
  */
-int sig_alg_from_name(const char *name, enum sig_alg *out, unsigned *bits);
-const char *sig_alg_name(enum sig_alg alg);
+int ukit_sig_alg_from_name(const char *name, enum sig_alg *out, unsigned *bits);
+const char *ukit_sig_alg_name(enum sig_alg alg);
 
 /*
  * Make a new key pair; (bits): the RSA modulus (SIG_RSA_MIN_BITS to
  * SIG_RSA_MAX_BITS), ignored for the others.  0 or -1 with (e).
  */
-int sig_keygen(enum sig_alg alg, unsigned bits, struct sig_key **out,
+int ukit_sig_keygen(enum sig_alg alg, unsigned bits, struct sig_key **out,
 	       struct fmt_err *e);
 
 /*
@@ -91,7 +91,7 @@ int sig_keygen(enum sig_alg alg, unsigned bits, struct sig_key **out,
  * or not, or a traditional EC/RSA key.  Tokens are keysrc.h's.
  * Returns 0 and (*out), or -1 with (e).
  */
-int sig_key_load_file(const char *spec, const struct sig_secret_src *src,
+int ukit_sig_key_load_file(const char *spec, const struct sig_secret_src *src,
 		      struct sig_key **out, struct fmt_err *e);
 
 /*
@@ -104,54 +104,54 @@ int ukit_sig_key_parse_private(const uint8_t *data, size_t len,
 			       struct sig_key **out, struct fmt_err *e);
 
 /* Load an SPKI PEM public key file or pipe.  0 or -1 with (e). */
-int sig_key_load_public(const char *path, struct sig_key **out,
+int ukit_sig_key_load_public(const char *path, struct sig_key **out,
 			struct fmt_err *e);
 
 /* Parse an SPKI public key from PEM (buf, len).  0 or -1 with (e). */
-int sig_key_parse_public(const uint8_t *buf, size_t len, struct sig_key **out,
+int ukit_sig_key_parse_public(const uint8_t *buf, size_t len, struct sig_key **out,
 			 struct fmt_err *e);
 
 /*
  * Wrap (pkey) (a reference is taken): check the algorithm, compute the key
  * id.  0 or -1 with (e).
  */
-int sig_key_from_pkey(EVP_PKEY *pkey, struct sig_key **out, struct fmt_err *e);
+int ukit_sig_key_from_pkey(EVP_PKEY *pkey, struct sig_key **out, struct fmt_err *e);
 
 /* NULL is fine. */
-void sig_key_free(struct sig_key *k);
+void ukit_sig_key_free(struct sig_key *k);
 
 /*
  * PEM text of the private key as PKCS#8, encrypted with AES-256-CBC and
  * PBKDF2 when (pass) is not NULL; of the public key as SPKI.  (*out) is
- * malloc'd (release private text with sig_free_secret()).
+ * malloc'd (release private text with ukit_sig_free_secret()).
  */
-int sig_key_private_pem(const struct sig_key *k, const char *pass,
+int ukit_sig_key_private_pem(const struct sig_key *k, const char *pass,
 			char **out, size_t *len, struct fmt_err *e);
-int sig_key_public_pem(const struct sig_key *k, char **out, size_t *len,
+int ukit_sig_key_public_pem(const struct sig_key *k, char **out, size_t *len,
 		       struct fmt_err *e);
-void sig_free_secret(void *p, size_t len);
+void ukit_sig_free_secret(void *p, size_t len);
 
 /*
  * Sign (msg, len) into (sig) (room for SIG_MAX_LEN bytes).  0 or -1.
  */
-int sig_sign(struct sig_key *k, const uint8_t *msg, size_t len, uint8_t *sig,
+int ukit_sig_sign(struct sig_key *k, const uint8_t *msg, size_t len, uint8_t *sig,
 	     size_t *siglen, struct fmt_err *e);
 
 /*
  * Verify (sig) over (msg) with (k).  Returns 0 when valid, -1 with (e)
  * otherwise (bad signature or error).
  */
-int sig_verify(const struct sig_key *k, const uint8_t *msg, size_t len,
+int ukit_sig_verify(const struct sig_key *k, const uint8_t *msg, size_t len,
 	       const uint8_t *sig, size_t siglen, struct fmt_err *e);
 
 /*
  * Read a whole small file (at most (max) bytes) into a malloc'd buffer
  * with a NUL after the data.  0 or -1 with (e).
  */
-int sig_read_file(const char *path, size_t max, uint8_t **out, size_t *len,
+int ukit_sig_read_file(const char *path, size_t max, uint8_t **out, size_t *len,
 		  struct fmt_err *e);
 
-/* sig_read_file() that also takes a pipe (/dev/stdin, <(...)). */
+/* ukit_sig_read_file() that also takes a pipe (/dev/stdin, <(...)). */
 int ukit_sig_read_input(const char *path, size_t max, uint8_t **out,
 			size_t *len, struct fmt_err *e);
 
@@ -160,25 +160,25 @@ int ukit_sig_read_input(const char *path, size_t max, uint8_t **out,
  * (path) may be a pipe (/dev/stdin, /dev/fd/N, a shell's <(...)), so a
  * secret need not be written to disk.  Returns its length, or -1 with (e).
  */
-int sig_read_secret(const char *path, char *buf, size_t size,
+int ukit_sig_read_secret(const char *path, char *buf, size_t size,
 		    struct fmt_err *e);
 
 /* Lowercase hex of (len) bytes into (out) (2 * len + 1 bytes). */
-void sig_hex(const uint8_t *buf, size_t len, char *out);
+void ukit_sig_hex(const uint8_t *buf, size_t len, char *out);
 
 /* ---- shared by sig.c and sigkey.c ---------------------------------- */
 
 /*
  * Read a file of at most (max) bytes into (*out) (owned, NUL-terminated,
- * release with sig_free_secret(out, max + 1)); with (pipe), a FIFO or
+ * release with ukit_sig_free_secret(out, max + 1)); with (pipe), a FIFO or
  * /dev/stdin will do, read once.  0 or -1 with (e).
  */
-int sig_read_small(const char *path, size_t max, bool pipe, uint8_t **out,
+int ukit_sig_read_small(const char *path, size_t max, bool pipe, uint8_t **out,
 		   size_t *len, struct fmt_err *e);
 
 /* Set up (md) to sign (signing 1) or verify with (k); RSA keys with PSS
  * padding when (pss), else PKCS#1 v1.5.  0 or -1 with (e). */
-int sig_ctx_setup(EVP_MD_CTX *md, const struct sig_key *k, int signing,
+int ukit_sig_ctx_setup(EVP_MD_CTX *md, const struct sig_key *k, int signing,
 		  bool pss, struct fmt_err *e);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * sigimg.c: image facts for statements (see sigimg.h).  The image is
- * untrusted: the format comes from image_open()'s probe (which checks a
+ * untrusted: the format comes from ukit_image_open()'s probe (which checks a
  * qcow2 header before trusting it), the Solo5 notes from solo5.c, which
  * bounds every size it reads.
  */
@@ -11,28 +11,28 @@
 #include "sigimg.h"
 #include "solo5.h"
 
-int sigimg_probe(int fd, const char *path, struct sigimg *out,
+int ukit_sigimg_probe(int fd, const char *path, struct sigimg *out,
 		 struct fmt_err *e)
 {
 	struct image *img = NULL;
 	struct fmt_err local = { 0 };
-	enum image_format fmt;
+	enum ukit_image_format fmt;
 
 	if (e == NULL)
 		e = &local;     /* the readers below want somewhere to write */
 	out->format = NULL;
 	out->solo5 = NULL;
-	if (image_open(fd, path, IMG_PROBE, NULL, &img, e) != 0)
+	if (ukit_image_open(fd, path, IMG_PROBE, NULL, &img, e) != 0)
 		return -1;
-	fmt = image_format(img);
-	out->format = image_format_name(fmt);
-	image_close(img);
+	fmt = ukit_image_format(img);
+	out->format = ukit_image_format_name(fmt);
+	ukit_image_close(img);
 	if (fmt == IMG_ELF)
-		return solo5_facts(fd, path, &out->solo5, e);
+		return ukit_solo5_facts(fd, path, &out->solo5, e);
 	return 0;
 }
 
-void sigimg_free(struct sigimg *s)
+void ukit_sigimg_free(struct sigimg *s)
 {
 	if (s == NULL)
 		return;

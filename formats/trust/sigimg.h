@@ -19,9 +19,9 @@ struct sigimg {
  * Probe the image on (fd) (reads headers and notes only; cost independent
  * of the file size).  0 or -1 with (e).
  */
-int sigimg_probe(int fd, const char *path, struct sigimg *out,
+int ukit_sigimg_probe(int fd, const char *path, struct sigimg *out,
 		 struct fmt_err *e);
 
-void sigimg_free(struct sigimg *s);
+void ukit_sigimg_free(struct sigimg *s);
 
 #endif

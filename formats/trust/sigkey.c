@@ -18,7 +18,7 @@
 #include <openssl/x509.h>
 #include "sig.h"
 
-const char *sig_alg_name(enum sig_alg alg)
+const char *ukit_sig_alg_name(enum sig_alg alg)
 {
 	switch (alg) {
 	case SIG_ECDSA_P256: return "ecdsa-p256-sha256";
@@ -28,7 +28,7 @@ const char *sig_alg_name(enum sig_alg alg)
 	return "unknown";
 }
 
-void sig_hex(const uint8_t *buf, size_t len, char *out)
+void ukit_sig_hex(const uint8_t *buf, size_t len, char *out)
 {
 	static const char hx[] = "0123456789abcdef";
 
@@ -39,7 +39,7 @@ void sig_hex(const uint8_t *buf, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-void sig_free_secret(void *p, size_t len)
+void ukit_sig_free_secret(void *p, size_t len)
 {
 	if (p == NULL)
 		return;
@@ -47,8 +47,8 @@ void sig_free_secret(void *p, size_t len)
 	free(p);
 }
 
-/* sig_read_file(); (pipe): a pipe will do too (st_size says nothing). */
-int sig_read_small(const char *path, size_t max, bool pipe, uint8_t **out,
+/* ukit_sig_read_file(); (pipe): a pipe will do too (st_size says nothing). */
+int ukit_sig_read_small(const char *path, size_t max, bool pipe, uint8_t **out,
 		      size_t *len, struct fmt_err *e)
 {
 	struct stat st;
@@ -58,30 +58,30 @@ int sig_read_small(const char *path, size_t max, bool pipe, uint8_t **out,
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fmt_errno(e, FMT_NOOFF, "cannot open");
+		return ukit_fmt_errno(e, FMT_NOOFF, "cannot open");
 	if (fstat(fd, &st) != 0 ||
 	    !(S_ISREG(st.st_mode) || (pipe && S_ISFIFO(st.st_mode)))) {
 		close(fd);
-		return fmt_errf(e, FMT_NOOFF, pipe ? "not a regular file or "
+		return ukit_fmt_errf(e, FMT_NOOFF, pipe ? "not a regular file or "
 				"a pipe" : "not a regular file");
 	}
 	if ((uint64_t)st.st_size > max) {
 		close(fd);
-		return fmt_errf(e, FMT_NOOFF, "file too large (%lld > %zu bytes)",
+		return ukit_fmt_errf(e, FMT_NOOFF, "file too large (%lld > %zu bytes)",
 				(long long)st.st_size, max);
 	}
 	buf = malloc(max + 1);
 	if (buf == NULL) {
 		close(fd);
-		return fmt_errno(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errno(e, FMT_NOOFF, "out of memory");
 	}
 	for (;;) {
 		ssize_t r = read(fd, buf + n, max + 1 - n);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			fmt_errno(e, n, "read");
-			sig_free_secret(buf, max + 1);
+			ukit_fmt_errno(e, n, "read");
+			ukit_sig_free_secret(buf, max + 1);
 			close(fd);
 			return -1;
 		}
@@ -89,9 +89,9 @@ int sig_read_small(const char *path, size_t max, bool pipe, uint8_t **out,
 			break;
 		n += (size_t)r;
 		if (n > max) {
-			sig_free_secret(buf, max + 1);
+			ukit_sig_free_secret(buf, max + 1);
 			close(fd);
-			return fmt_errf(e, FMT_NOOFF, "file too large (> %zu bytes)",
+			return ukit_fmt_errf(e, FMT_NOOFF, "file too large (> %zu bytes)",
 					max);
 		}
 	}
@@ -102,10 +102,10 @@ int sig_read_small(const char *path, size_t max, bool pipe, uint8_t **out,
 	return 0;
 }
 
-int sig_read_file(const char *path, size_t max, uint8_t **out, size_t *len,
+int ukit_sig_read_file(const char *path, size_t max, uint8_t **out, size_t *len,
 		  struct fmt_err *e)
 {
-	return sig_read_small(path, max, false, out, len, e);
+	return ukit_sig_read_small(path, max, false, out, len, e);
 }
 
 static int pkey_alg(EVP_PKEY *pkey, enum sig_alg *alg, struct fmt_err *e)
@@ -117,9 +117,9 @@ static int pkey_alg(EVP_PKEY *pkey, enum sig_alg *alg, struct fmt_err *e)
 	case EVP_PKEY_EC:
 		if (!EVP_PKEY_get_utf8_string_param(pkey,
 		    OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, NULL))
-			return fmt_err_openssl(e, FMT_NOOFF, "EC key without a named curve");
+			return ukit_fmt_err_openssl(e, FMT_NOOFF, "EC key without a named curve");
 		if (strcmp(group, "prime256v1") != 0 && strcmp(group, "P-256") != 0)
-			return fmt_errf(e, FMT_NOOFF,
+			return ukit_fmt_errf(e, FMT_NOOFF,
 					"EC curve %s not supported (want P-256)", group);
 		*alg = SIG_ECDSA_P256;
 		return 0;
@@ -129,20 +129,20 @@ static int pkey_alg(EVP_PKEY *pkey, enum sig_alg *alg, struct fmt_err *e)
 	case EVP_PKEY_RSA:
 		bits = EVP_PKEY_get_bits(pkey);
 		if (bits < SIG_RSA_MIN_BITS || bits > SIG_RSA_MAX_BITS)
-			return fmt_errf(e, FMT_NOOFF,
+			return ukit_fmt_errf(e, FMT_NOOFF,
 					"RSA key of %d bits not supported (want %d..%d)",
 					bits, SIG_RSA_MIN_BITS, SIG_RSA_MAX_BITS);
 		*alg = SIG_RSA_PSS;
 		return 0;
 	default:
-		return fmt_errf(e, FMT_NOOFF, "key type %s not supported "
+		return ukit_fmt_errf(e, FMT_NOOFF, "key type %s not supported "
 				"(want ECDSA P-256, Ed25519 or RSA)",
 				EVP_PKEY_get0_type_name(pkey) ?
 				EVP_PKEY_get0_type_name(pkey) : "?");
 	}
 }
 
-int sig_key_from_pkey(EVP_PKEY *pkey, struct sig_key **out, struct fmt_err *e)
+int ukit_sig_key_from_pkey(EVP_PKEY *pkey, struct sig_key **out, struct fmt_err *e)
 {
 	struct sig_key *k;
 	unsigned char *der = NULL;
@@ -154,24 +154,24 @@ int sig_key_from_pkey(EVP_PKEY *pkey, struct sig_key **out, struct fmt_err *e)
 		return -1;
 	n = i2d_PUBKEY(pkey, &der);
 	if (n <= 0)
-		return fmt_err_openssl(e, FMT_NOOFF, "cannot encode public key");
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "cannot encode public key");
 	SHA256(der, (size_t)n, md);
 	OPENSSL_free(der);
 	k = calloc(1, sizeof *k);
 	if (k == NULL)
-		return fmt_errno(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errno(e, FMT_NOOFF, "out of memory");
 	if (!EVP_PKEY_up_ref(pkey)) {
 		free(k);
-		return fmt_err_openssl(e, FMT_NOOFF, "EVP_PKEY_up_ref");
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "EVP_PKEY_up_ref");
 	}
 	k->pkey = pkey;
 	k->alg = alg;
-	sig_hex(md, sizeof md, k->keyid);
+	ukit_sig_hex(md, sizeof md, k->keyid);
 	*out = k;
 	return 0;
 }
 
-void sig_key_free(struct sig_key *k)
+void ukit_sig_key_free(struct sig_key *k)
 {
 	if (k == NULL)
 		return;
@@ -181,7 +181,7 @@ void sig_key_free(struct sig_key *k)
 	free(k);
 }
 
-int sig_key_parse_public(const uint8_t *buf, size_t len, struct sig_key **out,
+int ukit_sig_key_parse_public(const uint8_t *buf, size_t len, struct sig_key **out,
 			 struct fmt_err *e)
 {
 	EVP_PKEY *pkey;
@@ -189,36 +189,36 @@ int sig_key_parse_public(const uint8_t *buf, size_t len, struct sig_key **out,
 	int rc;
 
 	if (len > SIG_FILE_MAX)
-		return fmt_errf(e, FMT_NOOFF, "public key too large (%zu > %d bytes)",
+		return ukit_fmt_errf(e, FMT_NOOFF, "public key too large (%zu > %d bytes)",
 				len, SIG_FILE_MAX);
 	bio = BIO_new_mem_buf(buf, (int)len);
 	if (bio == NULL)
-		return fmt_err_openssl(e, FMT_NOOFF, "BIO_new_mem_buf");
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "BIO_new_mem_buf");
 	pkey = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
 	BIO_free(bio);
 	if (pkey == NULL)
-		return fmt_err_openssl(e, FMT_NOOFF,
+		return ukit_fmt_err_openssl(e, FMT_NOOFF,
 				       "not a PEM public key (SubjectPublicKeyInfo)");
-	rc = sig_key_from_pkey(pkey, out, e);
+	rc = ukit_sig_key_from_pkey(pkey, out, e);
 	EVP_PKEY_free(pkey);
 	return rc;
 }
 
-int sig_key_load_public(const char *path, struct sig_key **out,
+int ukit_sig_key_load_public(const char *path, struct sig_key **out,
 			struct fmt_err *e)
 {
 	uint8_t *data;
 	size_t len;
 	int rc;
 
-	if (sig_read_small(path, SIG_FILE_MAX, true, &data, &len, e) != 0)
+	if (ukit_sig_read_small(path, SIG_FILE_MAX, true, &data, &len, e) != 0)
 		return -1;
-	rc = sig_key_parse_public(data, len, out, e);
+	rc = ukit_sig_key_parse_public(data, len, out, e);
 	free(data);
 	return rc;
 }
 
-int sig_ctx_setup(EVP_MD_CTX *md, const struct sig_key *k, int signing,
+int ukit_sig_ctx_setup(EVP_MD_CTX *md, const struct sig_key *k, int signing,
 		  bool pss, struct fmt_err *e)
 {
 	const EVP_MD *dgst = k->alg == SIG_ED25519 ? NULL : EVP_sha256();
@@ -230,32 +230,32 @@ int sig_ctx_setup(EVP_MD_CTX *md, const struct sig_key *k, int signing,
 	else
 		ok = EVP_DigestVerifyInit(md, &pctx, dgst, NULL, k->pkey);
 	if (ok != 1)
-		return fmt_err_openssl(e, FMT_NOOFF, signing ?
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, signing ?
 				       "EVP_DigestSignInit" : "EVP_DigestVerifyInit");
 	if (k->alg == SIG_RSA_PSS && !pss &&
 	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)
-		return fmt_err_openssl(e, FMT_NOOFF, "RSA PKCS#1 v1.5 padding");
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "RSA PKCS#1 v1.5 padding");
 	if (k->alg == SIG_RSA_PSS && pss &&
 	    (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
 	     EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1 ||
 	     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))
-		return fmt_err_openssl(e, FMT_NOOFF, "RSA-PSS parameters");
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "RSA-PSS parameters");
 	return 0;
 }
 
-int sig_verify(const struct sig_key *k, const uint8_t *msg, size_t len,
+int ukit_sig_verify(const struct sig_key *k, const uint8_t *msg, size_t len,
 	       const uint8_t *sig, size_t siglen, struct fmt_err *e)
 {
 	EVP_MD_CTX *md;
 	int rc = -1, ok;
 
 	if (siglen == 0 || siglen > SIG_MAX_LEN)
-		return fmt_errf(e, FMT_NOOFF, "signature length %zu outside 1..%d",
+		return ukit_fmt_errf(e, FMT_NOOFF, "signature length %zu outside 1..%d",
 				siglen, SIG_MAX_LEN);
 	md = EVP_MD_CTX_new();
 	if (md == NULL)
-		return fmt_err_openssl(e, FMT_NOOFF, "EVP_MD_CTX_new");
-	if (sig_ctx_setup(md, k, 0, false, e) != 0)
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "EVP_MD_CTX_new");
+	if (ukit_sig_ctx_setup(md, k, 0, false, e) != 0)
 		goto out;
 	ok = EVP_DigestVerify(md, sig, siglen, msg, len);
 	if (ok != 1 && k->alg == SIG_RSA_PSS) {
@@ -264,8 +264,8 @@ int sig_verify(const struct sig_key *k, const uint8_t *msg, size_t len,
 		EVP_MD_CTX_free(md);
 		md = EVP_MD_CTX_new();
 		if (md == NULL)
-			return fmt_err_openssl(e, FMT_NOOFF, "EVP_MD_CTX_new");
-		if (sig_ctx_setup(md, k, 0, true, e) != 0)
+			return ukit_fmt_err_openssl(e, FMT_NOOFF, "EVP_MD_CTX_new");
+		if (ukit_sig_ctx_setup(md, k, 0, true, e) != 0)
 			goto out;
 		ok = EVP_DigestVerify(md, sig, siglen, msg, len);
 	}
@@ -273,7 +273,7 @@ int sig_verify(const struct sig_key *k, const uint8_t *msg, size_t len,
 		rc = 0;
 	else {
 		ERR_clear_error();
-		fmt_errf(e, FMT_NOOFF, "signature does not verify with key %.16s",
+		ukit_fmt_errf(e, FMT_NOOFF, "signature does not verify with key %.16s",
 			 k->keyid);
 	}
 out:
@@ -284,5 +284,5 @@ out:
 int ukit_sig_read_input(const char *path, size_t max, uint8_t **out,
 			size_t *len, struct fmt_err *e)
 {
-	return sig_read_small(path, max, true, out, len, e);
+	return ukit_sig_read_small(path, max, true, out, len, e);
 }

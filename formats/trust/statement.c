@@ -16,7 +16,7 @@ static const char *const formats[] = { "raw", "qcow2", "elf", "bin", NULL };
 static const char *const targets[] = { "hvt", "spt", "virtio", "muen",
 				       "genode", "xen", NULL };
 
-int stmt_time_parse(const char *s, time_t *out)
+int ukit_stmt_time_parse(const char *s, time_t *out)
 {
 	struct tm tm = { 0 };
 	char back[21];
@@ -30,7 +30,7 @@ int stmt_time_parse(const char *s, time_t *out)
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
 	*out = timegm(&tm);
-	stmt_time_format(*out, back);
+	ukit_stmt_time_format(*out, back);
 	return strcmp(back, s) == 0 ? 0 : -1;   /* no 2026-02-31 */
 }
 
@@ -42,7 +42,7 @@ static int in_list(const char *s, const char *const *list)
 	return 0;
 }
 
-int stmt_solo5_check(const json_t *solo5, const char *path, struct fmt_err *e)
+int ukit_stmt_solo5_check(const json_t *solo5, const char *path, struct fmt_err *e)
 {
 	static const char *const k[] = { "abi", "manifest", NULL };
 	static const char *const ka[] = { "target", "version", NULL };
@@ -53,33 +53,33 @@ int stmt_solo5_check(const json_t *solo5, const char *path, struct fmt_err *e)
 	const char *s;
 	uint64_t v;
 
-	if (sigjson_keys(solo5, path, k, k, e) != 0 ||
-	    sigjson_obj(solo5, path, "abi", &abi, e) != 0 ||
-	    sigjson_obj(solo5, path, "manifest", &mft, e) != 0)
+	if (ukit_sigjson_keys(solo5, path, k, k, e) != 0 ||
+	    ukit_sigjson_obj(solo5, path, "abi", &abi, e) != 0 ||
+	    ukit_sigjson_obj(solo5, path, "manifest", &mft, e) != 0)
 		return -1;
 	snprintf(p, sizeof p, "%s.abi", path);
-	if (sigjson_keys(abi, p, ka, ka, e) != 0 ||
-	    sigjson_str(abi, p, "target", 16, &s, e) != 0 ||
-	    sigjson_uint(abi, p, "version", UINT32_MAX, &v, e) != 0)
+	if (ukit_sigjson_keys(abi, p, ka, ka, e) != 0 ||
+	    ukit_sigjson_str(abi, p, "target", 16, &s, e) != 0 ||
+	    ukit_sigjson_uint(abi, p, "version", UINT32_MAX, &v, e) != 0)
 		return -1;
 	if (!in_list(s, targets))
-		return fmt_errf(e, FMT_NOOFF, "%s.target: unknown target \"%s\"",
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s.target: unknown target \"%s\"",
 				p, s);
 	snprintf(p, sizeof p, "%s.manifest", path);
-	if (sigjson_keys(mft, p, km, km, e) != 0 ||
-	    sigjson_str(mft, p, "type", 32, &s, e) != 0 ||
-	    sigjson_uint(mft, p, "version", UINT32_MAX, &v, e) != 0 ||
-	    sigjson_arr(mft, p, "devices", 0, MFT_MAX_DEVICES, &devs, e) != 0)
+	if (ukit_sigjson_keys(mft, p, km, km, e) != 0 ||
+	    ukit_sigjson_str(mft, p, "type", 32, &s, e) != 0 ||
+	    ukit_sigjson_uint(mft, p, "version", UINT32_MAX, &v, e) != 0 ||
+	    ukit_sigjson_arr(mft, p, "devices", 0, MFT_MAX_DEVICES, &devs, e) != 0)
 		return -1;
 	if (strcmp(s, "solo5.manifest") != 0)
-		return fmt_errf(e, FMT_NOOFF, "%s.type: \"%s\", want \"solo5.manifest\"",
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s.type: \"%s\", want \"solo5.manifest\"",
 				p, s);
 	for (size_t i = 0; i < json_array_size(devs); i++) {
 		json_t *d = json_array_get(devs, i);
 		snprintf(pd, sizeof pd, "%s.devices[%zu]", p, i);
-		if (sigjson_keys(d, pd, kd, kd, e) != 0 ||
-		    sigjson_str(d, pd, "name", MFT_NAME_MAX, &s, e) != 0 ||
-		    sigjson_str(d, pd, "type", 16, &s, e) != 0)
+		if (ukit_sigjson_keys(d, pd, kd, kd, e) != 0 ||
+		    ukit_sigjson_str(d, pd, "name", MFT_NAME_MAX, &s, e) != 0 ||
+		    ukit_sigjson_str(d, pd, "type", 16, &s, e) != 0)
 			return -1;
 	}
 	return 0;
@@ -103,7 +103,7 @@ static int parse_hex32(const char *s, uint8_t out[32])
 	return 0;
 }
 
-int stmt_parse(const uint8_t *buf, size_t len, struct stmt *out,
+int ukit_stmt_parse(const uint8_t *buf, size_t len, struct stmt *out,
 	       struct fmt_err *e)
 {
 	static const char *const kt[] = { "_type", "subject", "predicateType",
@@ -120,72 +120,72 @@ int stmt_parse(const uint8_t *buf, size_t len, struct stmt *out,
 	const char *str, *key;
 	json_t *v;
 
-	s.root = sigjson_load((const char *)buf, len, "statement", e);
+	s.root = ukit_sigjson_load((const char *)buf, len, "statement", e);
 	if (s.root == NULL)
 		return -1;
-	if (sigjson_keys(s.root, "$", kt, kt, e) != 0 ||
-	    sigjson_str(s.root, "$", "_type", 64, &str, e) != 0)
+	if (ukit_sigjson_keys(s.root, "$", kt, kt, e) != 0 ||
+	    ukit_sigjson_str(s.root, "$", "_type", 64, &str, e) != 0)
 		goto fail;
 	if (strcmp(str, STMT_TYPE) != 0) {
-		fmt_errf(e, FMT_NOOFF, "$._type: \"%.64s\", want \"%s\"", str,
+		ukit_fmt_errf(e, FMT_NOOFF, "$._type: \"%.64s\", want \"%s\"", str,
 			 STMT_TYPE);
 		goto fail;
 	}
-	if (sigjson_str(s.root, "$", "predicateType", 64, &str, e) != 0)
+	if (ukit_sigjson_str(s.root, "$", "predicateType", 64, &str, e) != 0)
 		goto fail;
 	if (strcmp(str, STMT_PREDICATE_TYPE) != 0) {
-		fmt_errf(e, FMT_NOOFF, "$.predicateType: \"%.64s\", want \"%s\"",
+		ukit_fmt_errf(e, FMT_NOOFF, "$.predicateType: \"%.64s\", want \"%s\"",
 			 str, STMT_PREDICATE_TYPE);
 		goto fail;
 	}
-	if (sigjson_arr(s.root, "$", "subject", 1, 1, &subj, e) != 0)
+	if (ukit_sigjson_arr(s.root, "$", "subject", 1, 1, &subj, e) != 0)
 		goto fail;
 	su = json_array_get(subj, 0);
-	if (sigjson_keys(su, "$.subject[0]", ks, ks, e) != 0 ||
-	    sigjson_str(su, "$.subject[0]", "name", STMT_NAME_MAX, &s.name, e) != 0 ||
-	    sigjson_obj(su, "$.subject[0]", "digest", &dig, e) != 0 ||
-	    sigjson_keys(dig, "$.subject[0].digest", kdg, kdg, e) != 0 ||
-	    sigjson_str(dig, "$.subject[0].digest", "sha256", 64, &str, e) != 0)
+	if (ukit_sigjson_keys(su, "$.subject[0]", ks, ks, e) != 0 ||
+	    ukit_sigjson_str(su, "$.subject[0]", "name", STMT_NAME_MAX, &s.name, e) != 0 ||
+	    ukit_sigjson_obj(su, "$.subject[0]", "digest", &dig, e) != 0 ||
+	    ukit_sigjson_keys(dig, "$.subject[0].digest", kdg, kdg, e) != 0 ||
+	    ukit_sigjson_str(dig, "$.subject[0].digest", "sha256", 64, &str, e) != 0)
 		goto fail;
 	if (parse_hex32(str, s.sha256) != 0) {
-		fmt_errf(e, FMT_NOOFF, "$.subject[0].digest.sha256: not 64 "
+		ukit_fmt_errf(e, FMT_NOOFF, "$.subject[0].digest.sha256: not 64 "
 			 "lowercase hex digits");
 		goto fail;
 	}
 	memcpy(s.sha256_hex, str, 65);
-	if (sigjson_obj(s.root, "$", "predicate", &pred, e) != 0 ||
-	    sigjson_keys(pred, "$.predicate", kp, kpr, e) != 0 ||
-	    sigjson_str(pred, "$.predicate", "format", 16, &s.format, e) != 0 ||
-	    sigjson_uint(pred, "$.predicate", "size", (uint64_t)INT64_MAX,
+	if (ukit_sigjson_obj(s.root, "$", "predicate", &pred, e) != 0 ||
+	    ukit_sigjson_keys(pred, "$.predicate", kp, kpr, e) != 0 ||
+	    ukit_sigjson_str(pred, "$.predicate", "format", 16, &s.format, e) != 0 ||
+	    ukit_sigjson_uint(pred, "$.predicate", "size", (uint64_t)INT64_MAX,
 			 &s.size, e) != 0 ||
-	    sigjson_uint(pred, "$.predicate", "rollback", STMT_ROLLBACK_MAX,
+	    ukit_sigjson_uint(pred, "$.predicate", "rollback", STMT_ROLLBACK_MAX,
 			 &s.rollback, e) != 0 ||
-	    sigjson_str(pred, "$.predicate", "created", 20, &s.created, e) != 0)
+	    ukit_sigjson_str(pred, "$.predicate", "created", 20, &s.created, e) != 0)
 		goto fail;
 	if (!in_list(s.format, formats)) {
-		fmt_errf(e, FMT_NOOFF, "$.predicate.format: unknown format \"%s\"",
+		ukit_fmt_errf(e, FMT_NOOFF, "$.predicate.format: unknown format \"%s\"",
 			 s.format);
 		goto fail;
 	}
-	if (stmt_time_parse(s.created, &s.created_t) != 0) {
-		fmt_errf(e, FMT_NOOFF, "$.predicate.created: \"%s\" is not "
+	if (ukit_stmt_time_parse(s.created, &s.created_t) != 0) {
+		ukit_fmt_errf(e, FMT_NOOFF, "$.predicate.created: \"%s\" is not "
 			 "RFC 3339 UTC (YYYY-MM-DDTHH:MM:SSZ)", s.created);
 		goto fail;
 	}
 	s.solo5 = json_object_get(pred, "solo5");
 	if (s.solo5 != NULL &&
-	    stmt_solo5_check(s.solo5, "$.predicate.solo5", e) != 0)
+	    ukit_stmt_solo5_check(s.solo5, "$.predicate.solo5", e) != 0)
 		goto fail;
 	s.verity = json_object_get(pred, "verity");
 	if (s.verity != NULL && !json_is_object(s.verity)) {
-		fmt_errf(e, FMT_NOOFF, "$.predicate.verity: not an object");
+		ukit_fmt_errf(e, FMT_NOOFF, "$.predicate.verity: not an object");
 		goto fail;
 	}
 	s.annotations = json_object_get(pred, "annotations");
 	if (s.annotations != NULL) {
 		if (!json_is_object(s.annotations) ||
 		    json_object_size(s.annotations) > STMT_ANNOT_MAX) {
-			fmt_errf(e, FMT_NOOFF, "$.predicate.annotations: not an "
+			ukit_fmt_errf(e, FMT_NOOFF, "$.predicate.annotations: not an "
 				 "object of at most %d strings", STMT_ANNOT_MAX);
 			goto fail;
 		}
@@ -194,7 +194,7 @@ int stmt_parse(const uint8_t *buf, size_t len, struct stmt *out,
 			    !json_is_string(v) ||
 			    json_string_length(v) > STMT_ANNOT_VAL_MAX ||
 			    strlen(json_string_value(v)) != json_string_length(v)) {
-				fmt_errf(e, FMT_NOOFF, "$.predicate.annotations"
+				ukit_fmt_errf(e, FMT_NOOFF, "$.predicate.annotations"
 					 ".%.40s: bad key or value", key);
 				goto fail;
 			}
@@ -207,7 +207,7 @@ fail:
 	return -1;
 }
 
-void stmt_free(struct stmt *s)
+void ukit_stmt_free(struct stmt *s)
 {
 	if (s == NULL)
 		return;
@@ -215,7 +215,7 @@ void stmt_free(struct stmt *s)
 	memset(s, 0, sizeof *s);
 }
 
-void stmt_time_format(time_t t, char out[21])
+void ukit_stmt_time_format(time_t t, char out[21])
 {
 	struct tm tm;
 

@@ -35,7 +35,7 @@ struct stmt_info {
 	const char *name;            /* subject name: the image file name */
 	uint8_t     sha256[32];
 	uint64_t    size;
-	const char *format;          /* image_format_name() */
+	const char *format;          /* ukit_image_format_name() */
 	uint64_t    rollback;
 	time_t      created;
 	const json_t *solo5;         /* {abi, manifest} or NULL (borrowed) */
@@ -63,23 +63,23 @@ struct stmt {
  * The predicate object for (info): new reference or NULL (e set).  The
  * one place where predicate fields are added.
  */
-json_t *stmt_predicate(const struct stmt_info *info, struct fmt_err *e);
+json_t *ukit_stmt_predicate(const struct stmt_info *info, struct fmt_err *e);
 
 /* The whole statement, serialised compactly: malloc'd (*out). */
-int stmt_build(const struct stmt_info *info, char **out, size_t *len,
+int ukit_stmt_build(const struct stmt_info *info, char **out, size_t *len,
 	       struct fmt_err *e);
 
 /* Parse and check (buf, len).  0 or -1 with (e) saying the JSON path. */
-int stmt_parse(const uint8_t *buf, size_t len, struct stmt *out,
+int ukit_stmt_parse(const uint8_t *buf, size_t len, struct stmt *out,
 	       struct fmt_err *e);
 
-void stmt_free(struct stmt *s);
+void ukit_stmt_free(struct stmt *s);
 
 /* Check the shape of a solo5 object {abi, manifest} at (path). */
-int stmt_solo5_check(const json_t *solo5, const char *path, struct fmt_err *e);
+int ukit_stmt_solo5_check(const json_t *solo5, const char *path, struct fmt_err *e);
 
 /* RFC 3339 UTC "YYYY-MM-DDTHH:MM:SSZ" <-> time_t. */
-int  stmt_time_parse(const char *s, time_t *out);
-void stmt_time_format(time_t t, char out[21]);
+int  ukit_stmt_time_parse(const char *s, time_t *out);
+void ukit_stmt_time_format(time_t t, char out[21]);
 
 #endif

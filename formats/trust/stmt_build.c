@@ -1,5 +1,5 @@
 /*
- * stmt_build.c: building the in-toto statement that sign signs (see\n * statement.h); parsing and checking one is statement.c's.
+ * ukit_stmt_build.c: building the in-toto statement that sign signs (see\n * statement.h); parsing and checking one is statement.c's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,13 +9,13 @@
 #include "sigjson.h"
 #include "statement.h"
 
-json_t *stmt_predicate(const struct stmt_info *info, struct fmt_err *e)
+json_t *ukit_stmt_predicate(const struct stmt_info *info, struct fmt_err *e)
 {
 	char created[21];
 	json_t *p = json_object();
 	int bad = p == NULL;
 
-	stmt_time_format(info->created, created);
+	ukit_stmt_time_format(info->created, created);
 	if (!bad) {
 		bad |= json_object_set_new(p, "format", json_string(info->format));
 		bad |= json_object_set_new(p, "size",
@@ -36,34 +36,34 @@ json_t *stmt_predicate(const struct stmt_info *info, struct fmt_err *e)
 					   json_object());
 	if (bad) {
 		json_decref(p);
-		fmt_errf(e, FMT_NOOFF, "cannot build statement predicate");
+		ukit_fmt_errf(e, FMT_NOOFF, "cannot build statement predicate");
 		return NULL;
 	}
 	return p;
 }
 
-int stmt_build(const struct stmt_info *info, char **out, size_t *len,
+int ukit_stmt_build(const struct stmt_info *info, char **out, size_t *len,
 	       struct fmt_err *e)
 {
 	char hex[65];
 	json_t *st, *subj, *dig, *pred;
 	char *s;
 
-	pred = stmt_predicate(info, e);
+	pred = ukit_stmt_predicate(info, e);
 	if (pred == NULL)
 		return -1;
-	sig_hex(info->sha256, 32, hex);
+	ukit_sig_hex(info->sha256, 32, hex);
 	dig = json_pack("{s:s}", "sha256", hex);
 	subj = json_pack("[{s:s, s:o}]", "name", info->name, "digest", dig);
 	st = json_pack("{s:s, s:o, s:s, s:o}", "_type", STMT_TYPE,
 		       "subject", subj, "predicateType", STMT_PREDICATE_TYPE,
 		       "predicate", pred);
 	if (st == NULL)
-		return fmt_errf(e, FMT_NOOFF, "cannot build statement");
+		return ukit_fmt_errf(e, FMT_NOOFF, "cannot build statement");
 	s = json_dumps(st, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(st);
 	if (s == NULL)
-		return fmt_errf(e, FMT_NOOFF, "cannot serialise statement");
+		return ukit_fmt_errf(e, FMT_NOOFF, "cannot serialise statement");
 	*out = s;
 	*len = strlen(s);
 	return 0;

@@ -21,11 +21,11 @@ static int der_out(int n, unsigned char *der, uint8_t **out, size_t *len,
 		   struct fmt_err *e)
 {
 	if (n <= 0)
-		return fmt_err_openssl(e, FMT_NOOFF, "cannot encode");
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "cannot encode");
 	*out = malloc((size_t)n);
 	if (*out == NULL) {
 		OPENSSL_free(der);
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	}
 	memcpy(*out, der, (size_t)n);
 	*len = (size_t)n;
@@ -54,7 +54,7 @@ int ukit_tsa_request(const uint8_t *data, size_t len, uint8_t **req,
 	    !BN_rand(bn, 64, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) ||
 	    (nonce = BN_to_ASN1_INTEGER(bn, NULL)) == NULL ||
 	    !TS_REQ_set_nonce(r, nonce) || !TS_REQ_set_cert_req(r, 1)) {
-		fmt_err_openssl(e, FMT_NOOFF, "cannot build the TimeStampReq");
+		ukit_fmt_err_openssl(e, FMT_NOOFF, "cannot build the TimeStampReq");
 		goto out;
 	}
 	n = i2d_TS_REQ(r, &der);
@@ -108,11 +108,11 @@ int ukit_tsa_fetch(const char *url, const uint8_t *req, size_t reqlen,
 	int rc = -1;
 
 	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
-		return fmt_errf(e, FMT_NOOFF, "TSA URL %.200s: want http:// or "
+		return ukit_fmt_errf(e, FMT_NOOFF, "TSA URL %.200s: want http:// or "
 				"https://", url);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
 	    (c = curl_easy_init()) == NULL)
-		return fmt_errf(e, FMT_NOOFF, "cannot start libcurl");
+		return ukit_fmt_errf(e, FMT_NOOFF, "cannot start libcurl");
 	h = curl_slist_append(h, "Content-Type: application/timestamp-query");
 	h = curl_slist_append(h, "Accept: application/timestamp-reply");
 	curl_easy_setopt(c, CURLOPT_URL, url);
@@ -127,30 +127,30 @@ int ukit_tsa_fetch(const char *url, const uint8_t *req, size_t reqlen,
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
 	cr = curl_easy_perform(c);
 	if (b.too_big) {
-		fmt_errf(e, FMT_NOOFF, "TSA %.200s: response larger than %d "
+		ukit_fmt_errf(e, FMT_NOOFF, "TSA %.200s: response larger than %d "
 			 "bytes", url, UKIT_TSA_RESP_MAX);
 		goto out;
 	}
 	if (cr != CURLE_OK) {
-		fmt_errf(e, FMT_NOOFF, "TSA %.200s: %s", url,
+		ukit_fmt_errf(e, FMT_NOOFF, "TSA %.200s: %s", url,
 			 cerr[0] ? cerr : curl_easy_strerror(cr));
 		goto out;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 	curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ctype);
 	if (code != 200) {
-		fmt_errf(e, FMT_NOOFF, "TSA %.200s: HTTP status %ld", url, code);
+		ukit_fmt_errf(e, FMT_NOOFF, "TSA %.200s: HTTP status %ld", url, code);
 		goto out;
 	}
 	if (ctype == NULL ||
 	    strncmp(ctype, "application/timestamp-reply", 27) != 0) {
-		fmt_errf(e, FMT_NOOFF, "TSA %.200s: content type %.64s, want "
+		ukit_fmt_errf(e, FMT_NOOFF, "TSA %.200s: content type %.64s, want "
 			 "application/timestamp-reply", url,
 			 ctype ? ctype : "(none)");
 		goto out;
 	}
 	if (b.len == 0) {
-		fmt_errf(e, FMT_NOOFF, "TSA %.200s: empty response", url);
+		ukit_fmt_errf(e, FMT_NOOFF, "TSA %.200s: empty response", url);
 		goto out;
 	}
 	*resp = b.buf;
@@ -172,18 +172,18 @@ static TS_RESP *parse_resp(const uint8_t *resp, size_t len, struct fmt_err *e)
 	TS_RESP *r;
 
 	if (len > UKIT_TSA_RESP_MAX) {
-		fmt_errf(e, FMT_NOOFF, "timestamp response larger than %d bytes",
+		ukit_fmt_errf(e, FMT_NOOFF, "timestamp response larger than %d bytes",
 			 UKIT_TSA_RESP_MAX);
 		return NULL;
 	}
 	r = d2i_TS_RESP(NULL, &p, (long)len);
 	if (r == NULL) {
-		fmt_err_openssl(e, 0, "not a DER TimeStampResp");
+		ukit_fmt_err_openssl(e, 0, "not a DER TimeStampResp");
 		return NULL;
 	}
 	if ((size_t)(p - resp) != len) {
 		TS_RESP_free(r);
-		fmt_errf(e, (uint64_t)(p - resp), "bytes after the "
+		ukit_fmt_errf(e, (uint64_t)(p - resp), "bytes after the "
 			 "TimeStampResp");
 		return NULL;
 	}
@@ -196,10 +196,10 @@ static int granted(TS_RESP *r, struct fmt_err *e)
 	long st = ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(si));
 
 	if (st != TS_STATUS_GRANTED && st != TS_STATUS_GRANTED_WITH_MODS)
-		return fmt_errf(e, FMT_NOOFF, "timestamp not granted (PKIStatus "
+		return ukit_fmt_errf(e, FMT_NOOFF, "timestamp not granted (PKIStatus "
 				"%ld)", st);
 	if (TS_RESP_get_token(r) == NULL || TS_RESP_get_tst_info(r) == NULL)
-		return fmt_errf(e, FMT_NOOFF, "timestamp response without a "
+		return ukit_fmt_errf(e, FMT_NOOFF, "timestamp response without a "
 				"token");
 	return 0;
 }
@@ -218,7 +218,7 @@ int ukit_tsa_check_reply(const uint8_t *req, size_t reqlen,
 
 	if (q == NULL || r == NULL || granted(r, e) != 0) {
 		if (q == NULL)
-			fmt_errf(e, FMT_NOOFF, "bad request");
+			ukit_fmt_errf(e, FMT_NOOFF, "bad request");
 		goto out;
 	}
 	ti = TS_RESP_get_tst_info(r);
@@ -227,12 +227,12 @@ int ukit_tsa_check_reply(const uint8_t *req, size_t reqlen,
 	da = TS_MSG_IMPRINT_get_msg(a);
 	db = TS_MSG_IMPRINT_get_msg(b);
 	if (ASN1_OCTET_STRING_cmp(da, db) != 0) {
-		fmt_errf(e, FMT_NOOFF, "the TSA stamped another message imprint");
+		ukit_fmt_errf(e, FMT_NOOFF, "the TSA stamped another message imprint");
 		goto out;
 	}
 	if (TS_TST_INFO_get_nonce(ti) == NULL ||
 	    ASN1_INTEGER_cmp(TS_REQ_get_nonce(q), TS_TST_INFO_get_nonce(ti)) != 0) {
-		fmt_errf(e, FMT_NOOFF, "the TSA's nonce differs from ours");
+		ukit_fmt_errf(e, FMT_NOOFF, "the TSA's nonce differs from ours");
 		goto out;
 	}
 	rc = 0;
@@ -258,13 +258,13 @@ int ukit_tsa_verify(const uint8_t *resp, size_t resplen, const uint8_t *data,
 	if (r == NULL || granted(r, e) != 0)
 		goto out;
 	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1) {
-		fmt_err_openssl(e, FMT_NOOFF, "sha256");
+		ukit_fmt_err_openssl(e, FMT_NOOFF, "sha256");
 		goto out;
 	}
 	if ((ctx = TS_VERIFY_CTX_new()) == NULL ||
 	    (store = X509_STORE_new()) == NULL ||
 	    (imp = OPENSSL_memdup(md, mdlen)) == NULL) {
-		fmt_errf(e, FMT_NOOFF, "out of memory");
+		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 		goto out;
 	}
 	for (int i = 0; i < sk_X509_num(roots); i++)
@@ -280,14 +280,14 @@ int ukit_tsa_verify(const uint8_t *resp, size_t resplen, const uint8_t *data,
 
 		ERR_error_string_n(err, buf, sizeof buf);
 		ERR_clear_error();
-		fmt_errf(e, FMT_NOOFF, "timestamp does not verify: %s",
+		ukit_fmt_errf(e, FMT_NOOFF, "timestamp does not verify: %s",
 			 ERR_reason_error_string(err) ?
 			 ERR_reason_error_string(err) : buf);
 		goto out;
 	}
 	gt = TS_TST_INFO_get_time(TS_RESP_get_tst_info(r));
 	if (gt == NULL || ASN1_TIME_to_tm(gt, &tm) != 1) {
-		fmt_errf(e, FMT_NOOFF, "timestamp without a valid genTime");
+		ukit_fmt_errf(e, FMT_NOOFF, "timestamp without a valid genTime");
 		goto out;
 	}
 	*gen_time = timegm(&tm);

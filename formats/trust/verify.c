@@ -40,21 +40,21 @@ static int chain_signature(const struct vrun *o, const struct bundle *b,
 
 	(void)o;
 
-	if (cert_parse_der(b->cert[0], b->cert_len[0], &leaf, &e) != 0) {
-		verify_reason(r, "leaf certificate: %s", e.msg);
+	if (ukit_cert_parse_der(b->cert[0], b->cert_len[0], &leaf, &e) != 0) {
+		ukit_verify_reason(r, "leaf certificate: %s", e.msg);
 		return -1;
 	}
-	cert_subject(leaf, r->signer, sizeof r->signer);
-	if (sig_key_from_pkey(X509_get0_pubkey(leaf), &k, &e) != 0)
-		verify_reason(r, "leaf certificate key: %s", e.msg);
-	else if (dsse_verify(&b->env, k, &e) < 0)
-		verify_reason(r, "signature does not verify with the leaf "
+	ukit_cert_subject(leaf, r->signer, sizeof r->signer);
+	if (ukit_sig_key_from_pkey(X509_get0_pubkey(leaf), &k, &e) != 0)
+		ukit_verify_reason(r, "leaf certificate key: %s", e.msg);
+	else if (ukit_dsse_verify(&b->env, k, &e) < 0)
+		ukit_verify_reason(r, "signature does not verify with the leaf "
 		       "certificate's key");
 	else {
 		memcpy(r->keyid, k->keyid, sizeof r->keyid);
 		rc = 0;
 	}
-	sig_key_free(k);
+	ukit_sig_key_free(k);
 	X509_free(leaf);
 	return rc;
 }
@@ -68,14 +68,14 @@ static void check_timestamp(const struct vrun *o, const struct bundle *b,
 	if (o->p->tsa_roots == NULL)
 		return;
 	if (b->tsr == NULL) {
-		verify_reason(r, "no RFC 3161 timestamp in the bundle (--tsa-ca wants "
+		ukit_verify_reason(r, "no RFC 3161 timestamp in the bundle (--tsa-ca wants "
 		       "one)");
 		return;
 	}
 	if (ukit_tsa_verify(b->tsr, b->tsr_len, b->env.sig[0].sig,
 			    b->env.sig[0].siglen, o->p->tsa_roots, &r->stamped,
 			    &e) != 0) {
-		verify_reason(r, "timestamp: %s", e.msg);
+		ukit_verify_reason(r, "timestamp: %s", e.msg);
 		return;
 	}
 	r->have_stamp = true;
@@ -90,31 +90,31 @@ static void check_chain(const struct vrun *o, const struct bundle *b,
 	X509 *leaf = NULL;
 	time_t at;
 
-	if (untrusted == NULL || cert_parse_der(b->cert[0], b->cert_len[0],
+	if (untrusted == NULL || ukit_cert_parse_der(b->cert[0], b->cert_len[0],
 						&leaf, &e) != 0) {
-		verify_reason(r, "leaf certificate: %s", e.msg);
+		ukit_verify_reason(r, "leaf certificate: %s", e.msg);
 		goto out;
 	}
 	for (size_t i = 1; i < b->ncert; i++) {
 		X509 *x;
-		if (cert_parse_der(b->cert[i], b->cert_len[i], &x, &e) != 0) {
-			verify_reason(r, "certificate %zu: %s", i, e.msg);
+		if (ukit_cert_parse_der(b->cert[i], b->cert_len[i], &x, &e) != 0) {
+			ukit_verify_reason(r, "certificate %zu: %s", i, e.msg);
 			goto out;
 		}
-		if (cert_self_issued(x)) {
+		if (ukit_cert_self_issued(x)) {
 			X509_free(x);
-			verify_reason(r, "certificate %zu is self-issued: a bundle must not "
+			ukit_verify_reason(r, "certificate %zu is self-issued: a bundle must not "
 			       "ship the root", i);
 			goto out;
 		}
 		if (!sk_X509_push(untrusted, x)) {
 			X509_free(x);
-			verify_reason(r, "out of memory");
+			ukit_verify_reason(r, "out of memory");
 			goto out;
 		}
 	}
 	if (o->p->check_time && !r->have_st && !r->have_stamp) {
-		verify_reason(r, "--check-time: no trusted statement time");
+		ukit_verify_reason(r, "--check-time: no trusted statement time");
 		goto out;
 	}
 	/* a verified timestamp is the time; else the statement's claim */
@@ -123,7 +123,7 @@ static void check_chain(const struct vrun *o, const struct bundle *b,
 				       o->p->crls,
 				       o->p->check_time || r->have_stamp ?
 				       &at : NULL, &e) != 0)
-		verify_reason(r, "%s%s", e.msg, r->have_stamp ?
+		ukit_verify_reason(r, "%s%s", e.msg, r->have_stamp ?
 		       " (at the stamped time)" : "");
 out:
 	X509_free(leaf);
@@ -144,12 +144,12 @@ static void edge_verify_cms(const struct vrun *o, int fd,
 	size_t len;
 	int vfd = fd;
 
-	if (sig_read_file(o->p->cms, CMS_DER_MAX, &data, &len, &e) != 0) {
-		verify_reason(r, "CMS signature %s: %s", o->p->cms, e.msg);
+	if (ukit_sig_read_file(o->p->cms, CMS_DER_MAX, &data, &len, &e) != 0) {
+		ukit_verify_reason(r, "CMS signature %s: %s", o->p->cms, e.msg);
 		return;
 	}
-	if (cms_parse(data, len, &cms, &e) != 0) {
-		verify_reason(r, "CMS signature %s:0x%" PRIx64 ": %s", o->p->cms, e.off,
+	if (ukit_cms_parse(data, len, &cms, &e) != 0) {
+		ukit_verify_reason(r, "CMS signature %s:0x%" PRIx64 ": %s", o->p->cms, e.off,
 		       e.msg);
 		goto out;
 	}
@@ -159,27 +159,27 @@ static void edge_verify_cms(const struct vrun *o, int fd,
 		struct stream_opts so = { .tee_fd = o->p->tee_fd,
 					  .limit = STREAM_NO_LIMIT };
 		uint64_t total;
-		if (stream_fd(fd, o->image, &so, NULL, 0, &total, &e) != 0) {
-			verify_reason(r, "reading image: %s", e.msg);
+		if (ukit_stream_fd(fd, o->image, &so, NULL, 0, &total, &e) != 0) {
+			ukit_verify_reason(r, "reading image: %s", e.msg);
 			goto out;
 		}
-		verify_seal(o, r);
+		ukit_verify_seal(o, r);
 		vfd = o->p->tee_fd;
 	}
-	if (cms_verify_fd(cms, vfd, &signer, &certs, &e) != 0) {
-		verify_reason(r, "%s", e.msg);
+	if (ukit_cms_verify_fd(cms, vfd, &signer, &certs, &e) != 0) {
+		ukit_verify_reason(r, "%s", e.msg);
 		goto out;
 	}
-	cert_subject(signer, r->signer, sizeof r->signer);
-	if (sig_key_from_pkey(X509_get0_pubkey(signer), &k, &e) == 0)
+	ukit_cert_subject(signer, r->signer, sizeof r->signer);
+	if (ukit_sig_key_from_pkey(X509_get0_pubkey(signer), &k, &e) == 0)
 		memcpy(r->keyid, k->keyid, sizeof r->keyid);
 	else
-		verify_reason(r, "signer key: %s", e.msg);
+		ukit_verify_reason(r, "signer key: %s", e.msg);
 	if (ukit_cert_check_signer_crl(signer, certs, o->p->roots, o->p->crls,
 				       NULL, &e) != 0)
-		verify_reason(r, "%s", e.msg);
+		ukit_verify_reason(r, "%s", e.msg);
 out:
-	sig_key_free(k);
+	ukit_sig_key_free(k);
 	X509_free(signer);
 	sk_X509_pop_free(certs, X509_free);
 	CMS_ContentInfo_free(cms);
@@ -192,8 +192,8 @@ static int edge_signed_verity(struct verify_result *r, uint8_t *root,
 {
 	struct fmt_err e = { 0 };
 
-	if (verity_json_parse(r->st.verity, root, salt, salt_len, &e) != 0) {
-		verify_reason(r, "statement: %s", e.msg);
+	if (ukit_verity_json_parse(r->st.verity, root, salt, salt_len, &e) != 0) {
+		ukit_verify_reason(r, "statement: %s", e.msg);
 		return -1;
 	}
 	return 0;
@@ -206,9 +206,9 @@ static void edge_compare_root(struct verify_result *r, const uint8_t *got,
 
 	if (CRYPTO_memcmp(got, want, VERITY_DIGEST) == 0)
 		return;
-	sig_hex(got, VERITY_DIGEST, a);
-	sig_hex(want, VERITY_DIGEST, b);
-	verify_reason(r, "dm-verity root %s differs from the signed root %s", a, b);
+	ukit_sig_hex(got, VERITY_DIGEST, a);
+	ukit_sig_hex(want, VERITY_DIGEST, b);
+	ukit_verify_reason(r, "dm-verity root %s differs from the signed root %s", a, b);
 }
 
 /* verify --verity-only: the tree alone, hashed on every core. */
@@ -223,36 +223,36 @@ static void edge_check_verity_only(const struct vrun *o, int fd,
 	bool qcow2 = strcmp(r->st.format, "qcow2") == 0;
 
 	if (r->st.verity == NULL) {
-		verify_reason(r, "--verity-only: the statement has no dm-verity root "
+		ukit_verify_reason(r, "--verity-only: the statement has no dm-verity root "
 		       "(sign with --verity, or verify without --verity-only)");
 		return;
 	}
 	if (edge_signed_verity(r, want, salt, &salt_len) != 0)
 		return;
 	if (r->st.solo5 != NULL) {
-		verify_reason(r, "--verity-only checks disk images; this statement "
+		ukit_verify_reason(r, "--verity-only checks disk images; this statement "
 		       "covers a Solo5 ELF (verify it without --verity-only)");
 		return;
 	}
 	if (image_len != STREAM_NO_LIMIT && !qcow2) {
-		verify_reason(r, "--verity-only does not read appended signatures");
+		ukit_verify_reason(r, "--verity-only does not read appended signatures");
 		return;
 	}
-	if (image_open(fd, o->image, qcow2 ? IMG_QCOW2 : IMG_RAW, NULL, &img,
+	if (ukit_image_open(fd, o->image, qcow2 ? IMG_QCOW2 : IMG_RAW, NULL, &img,
 		       &e) != 0) {
-		verify_reason(r, "reading image: %s", e.msg);
+		ukit_verify_reason(r, "reading image: %s", e.msg);
 		return;
 	}
 	/* raw: the file is the disk, so its size is the signed size; qcow2:
 	 * the root itself fixes the number of blocks of the guest view */
-	if (!qcow2 && image_size(img) != r->st.size)
-		verify_reason(r, "image size %" PRIu64 " differs from the signed size %"
-		       PRIu64, image_size(img), r->st.size);
-	else if (verity_image_parallel(img, fd, salt, salt_len, 0, got, &e) != 0)
-		verify_reason(r, "dm-verity root: %s", e.msg);
+	if (!qcow2 && ukit_image_size(img) != r->st.size)
+		ukit_verify_reason(r, "image size %" PRIu64 " differs from the signed size %"
+		       PRIu64, ukit_image_size(img), r->st.size);
+	else if (ukit_verity_image_parallel(img, fd, salt, salt_len, 0, got, &e) != 0)
+		ukit_verify_reason(r, "dm-verity root: %s", e.msg);
 	else
 		edge_compare_root(r, got, want);
-	image_close(img);
+	ukit_image_close(img);
 }
 
 /* verify's tree, built in the same pass as the SHA-256. */
@@ -273,7 +273,7 @@ static int edge_vsink_update(void *ctx, const uint8_t *buf, size_t len,
 
 	(void)off;
 	(void)e;
-	if (!vs->failed && verity_update(vs->v, buf, len, &vs->err) != 0)
+	if (!vs->failed && ukit_verity_update(vs->v, buf, len, &vs->err) != 0)
 		vs->failed = true;
 	return 0;
 }
@@ -287,7 +287,7 @@ static struct edge_vsink *edge_vsink_begin(const struct vrun *o,
 		return NULL;
 	vs = calloc(1, sizeof *vs);
 	if (vs == NULL) {
-		verify_reason(r, "dm-verity: out of memory");
+		ukit_verify_reason(r, "dm-verity: out of memory");
 		return NULL;
 	}
 	vs->err.path = o->image;
@@ -296,7 +296,7 @@ static struct edge_vsink *edge_vsink_begin(const struct vrun *o,
 		return NULL;
 	}
 	if (strcmp(r->st.format, "qcow2") != 0 &&
-	    verity_init(r->st.size, vs->salt, vs->salt_len, -1, &vs->v,
+	    ukit_verity_init(r->st.size, vs->salt, vs->salt_len, -1, &vs->v,
 			&vs->err) != 0)
 		vs->failed = true;
 	return vs;
@@ -323,23 +323,23 @@ static void edge_vsink_end(struct edge_vsink *vs, int fd,
 		return;
 	if (!vs->failed && vs->v == NULL) {
 		/* qcow2: the tree covers the guest view, a second pass */
-		if (image_open(fd, o->image, IMG_QCOW2, NULL, &img,
+		if (ukit_image_open(fd, o->image, IMG_QCOW2, NULL, &img,
 			       &vs->err) != 0) {
 			vs->failed = true;
 		} else {
-			if (verity_image(img, vs->salt, vs->salt_len, -1, got,
+			if (ukit_verity_image(img, vs->salt, vs->salt_len, -1, got,
 					 &vs->err) != 0)
 				vs->failed = true;
-			image_close(img);
+			ukit_image_close(img);
 		}
-	} else if (!vs->failed && verity_final(vs->v, got, &vs->err) != 0) {
+	} else if (!vs->failed && ukit_verity_final(vs->v, got, &vs->err) != 0) {
 		vs->failed = true;
 	}
 	if (vs->failed)
-		verify_reason(r, "dm-verity root: %s", vs->err.msg);
+		ukit_verify_reason(r, "dm-verity root: %s", vs->err.msg);
 	else
 		edge_compare_root(r, got, vs->want);
-	verity_free(vs->v);
+	ukit_verity_free(vs->v);
 	free(vs);
 }
 
@@ -376,7 +376,7 @@ static void vsink_end(void *vs, int fd, const struct vrun *o,
 }
 
 static const struct verify_ext full_ext = {
-	.stream = stream_fd,
+	.stream = ukit_stream_fd,
 	.chain_signature = chain_signature,
 	.timestamp = check_timestamp,
 	.chain = check_chain,
@@ -388,8 +388,8 @@ static const struct verify_ext full_ext = {
 	.sink_end = vsink_end,
 };
 
-int verify_image(int fd, const char *path, const struct verify_policy *p,
+int ukit_verify_image(int fd, const char *path, const struct verify_policy *p,
 		 struct verify_result *r, struct fmt_err *e)
 {
-	return verify_run(fd, path, p, &full_ext, r, e);
+	return ukit_verify_run(fd, path, p, &full_ext, r, e);
 }

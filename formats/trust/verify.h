@@ -86,21 +86,21 @@ struct verify_result {
  * also copied to it and it is sealed.  Returns 0 when the checks ran (r
  * says whether they held), -1 with (e) on an internal error (out of memory,
  * a failed check that could not be recorded; r->verified is false).  Free
- * (r) with verify_result_free() either way.
+ * (r) with ukit_verify_result_free() either way.
  */
-int verify_image(int fd, const char *path, const struct verify_policy *p,
+int ukit_verify_image(int fd, const char *path, const struct verify_policy *p,
 		 struct verify_result *r, struct fmt_err *e);
 
 /*
- * verify_image() with pinned keys only, what a device links
+ * ukit_verify_image() with pinned keys only, what a device links
  * (verify_core.c, no X.509, CMS or dm-verity code): a policy with roots,
  * a CMS signature or verity_only, and a bundle with a certificate chain,
  * each fail with a reason.  The digest covers every byte either way.
  */
-int verify_image_pinned(int fd, const char *path,
+int ukit_verify_image_pinned(int fd, const char *path,
 			const struct verify_policy *p,
 			struct verify_result *r, struct fmt_err *e);
 
-void verify_result_free(struct verify_result *r);
+void ukit_verify_result_free(struct verify_result *r);
 
 #endif

@@ -35,7 +35,7 @@
 #include "verify.h"
 #include "verify_int.h"
 
-void verify_reason(struct verify_result *r, const char *fmt, ...)
+void ukit_verify_reason(struct verify_result *r, const char *fmt, ...)
 {
 	char buf[FMT_ERR_MSG + 128];
 	va_list ap;
@@ -44,7 +44,7 @@ void verify_reason(struct verify_result *r, const char *fmt, ...)
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
 	if (json_array_append_new(r->reasons, json_string(buf)) != 0)
-		r->lost = true;        /* fail closed: verify_image() returns -1 */
+		r->lost = true;        /* fail closed: ukit_verify_image() returns -1 */
 }
 
 /* Read the bundle: p->bundle, else the appended one, else IMAGE.bundle.json. */
@@ -62,21 +62,21 @@ static int read_bundle(const struct vrun *o, int fd, char **json,
 	*appended = false;
 	*image_len = STREAM_NO_LIMIT;
 	if (o->p->bundle == NULL) {
-		rc = sigfoot_read(fd, &f, &e);
+		rc = ukit_sigfoot_read(fd, &f, &e);
 		if (rc < 0) {
-			verify_reason(r, "appended signature: %s", e.msg);
+			ukit_verify_reason(r, "appended signature: %s", e.msg);
 			return -1;
 		}
 		if (rc > 0) {
 			data = malloc((size_t)f.bundle_len + 1);
 			if (data == NULL) {
-				verify_reason(r, "out of memory");
+				ukit_verify_reason(r, "out of memory");
 				return -1;
 			}
-			if (pread_full(fd, data, (size_t)f.bundle_len,
+			if (ukit_pread_full(fd, data, (size_t)f.bundle_len,
 				       (off_t)f.bundle_off) != (ssize_t)f.bundle_len) {
 				free(data);
-				verify_reason(r, "appended bundle: cannot read at 0x%" PRIx64,
+				ukit_verify_reason(r, "appended bundle: cannot read at 0x%" PRIx64,
 				       f.bundle_off);
 				return -1;
 			}
@@ -87,14 +87,14 @@ static int read_bundle(const struct vrun *o, int fd, char **json,
 			return 0;
 		}
 		if (asprintf(&path, "%s.bundle.json", o->image) < 0) {
-			verify_reason(r, "out of memory");
+			ukit_verify_reason(r, "out of memory");
 			return -1;
 		}
 	}
 	e.path = path ? path : o->p->bundle;
-	rc = sig_read_file(e.path, BUNDLE_MAX, &data, &len, &e);
+	rc = ukit_sig_read_file(e.path, BUNDLE_MAX, &data, &len, &e);
 	if (rc != 0)
-		verify_reason(r, "bundle %s: %s", e.path, e.msg);
+		ukit_verify_reason(r, "bundle %s: %s", e.path, e.msg);
 	else {
 		*json = (char *)data;
 		*jlen = len;
@@ -108,37 +108,37 @@ static int check_signature(const struct vrun *o, const struct bundle *b,
 			   struct verify_result *r)
 {
 	if (strcmp(b->env.type, DSSE_INTOTO_TYPE) != 0) {
-		verify_reason(r, "envelope payloadType \"%.64s\" is not \"%s\"",
+		ukit_verify_reason(r, "envelope payloadType \"%.64s\" is not \"%s\"",
 		       b->env.type, DSSE_INTOTO_TYPE);
 		return -1;
 	}
 	if (o->p->npub > 0) {
 		if (b->ncert > 0) {
-			verify_reason(r, "bundle carries a certificate chain, not a public "
+			ukit_verify_reason(r, "bundle carries a certificate chain, not a public "
 			       "key hint: verify it with --ca");
 			return -1;
 		}
 		for (size_t i = 0; i < o->p->npub; i++) {
-			if (dsse_verify(&b->env, o->p->pub[i], NULL) < 0)
+			if (ukit_dsse_verify(&b->env, o->p->pub[i], NULL) < 0)
 				continue;
 			if (strcmp(b->hint, o->p->pub[i]->keyid) != 0) {
-				verify_reason(r, "publicKey hint %.64s does not name the "
+				ukit_verify_reason(r, "publicKey hint %.64s does not name the "
 				       "verifying key %s", b->hint, o->p->pub[i]->keyid);
 				return -1;
 			}
 			memcpy(r->keyid, o->p->pub[i]->keyid, sizeof r->keyid);
 			return 0;
 		}
-		verify_reason(r, "signature does not verify with any pinned key");
+		ukit_verify_reason(r, "signature does not verify with any pinned key");
 		return -1;
 	}
 	if (b->ncert == 0) {
-		verify_reason(r, "bundle carries a public key hint, no certificate "
+		ukit_verify_reason(r, "bundle carries a public key hint, no certificate "
 		       "chain: verify it with --pub");
 		return -1;
 	}
 	if (o->x == NULL || o->x->chain_signature == NULL) {
-		verify_reason(r, "bundle carries a certificate chain; this "
+		ukit_verify_reason(r, "bundle carries a certificate chain; this "
 			      "verifier takes pinned keys only");
 		return -1;
 	}
@@ -159,13 +159,13 @@ static void check_image(const struct vrun *o, int fd,
 	struct stat st;
 	int rc;
 
-	if (stream_sha256_init(&sha, &e) != 0) {
-		verify_reason(r, "%s", e.msg);
+	if (ukit_stream_sha256_init(&sha, &e) != 0) {
+		ukit_verify_reason(r, "%s", e.msg);
 		return;
 	}
 	{
 		struct stream_sink sinks[2] = {
-			{ stream_sha256_update, &sha },
+			{ ukit_stream_sha256_update, &sha },
 		};
 		size_t nsinks = 1;
 		struct stream_opts so = {
@@ -183,47 +183,47 @@ static void check_image(const struct vrun *o, int fd,
 		if (pg != NULL && pg->start != NULL)
 			pg->start(pg->arg, image_len != STREAM_NO_LIMIT ?
 				  image_len : (uint64_t)st.st_size);
-		rc = (x != NULL && x->stream != NULL ? x->stream : stream_read)(
+		rc = (x != NULL && x->stream != NULL ? x->stream : ukit_stream_read)(
 			fd, o->image, &so, sinks, nsinks, &total, &e);
 		if (pg != NULL && pg->end != NULL)
 			pg->end(pg->arg);
 	}
 	if (vs != NULL)
 		x->sink_end(vs, fd, o, r);
-	if (rc != 0 || stream_sha256_final(&sha, md, &e) != 0) {
-		verify_reason(r, "reading image: %s", e.msg);
-		stream_sha256_free(&sha);
+	if (rc != 0 || ukit_stream_sha256_final(&sha, md, &e) != 0) {
+		ukit_verify_reason(r, "reading image: %s", e.msg);
+		ukit_stream_sha256_free(&sha);
 		return;
 	}
-	stream_sha256_free(&sha);
+	ukit_stream_sha256_free(&sha);
 	if (total != r->st.size)
-		verify_reason(r, "image size %" PRIu64 " differs from the signed size %"
+		ukit_verify_reason(r, "image size %" PRIu64 " differs from the signed size %"
 		       PRIu64, total, r->st.size);
 	if (CRYPTO_memcmp(md, r->st.sha256, 32) != 0) {
 		char hex[65];
-		sig_hex(md, 32, hex);
-		verify_reason(r, "image sha256 %s differs from the signed digest %s",
+		ukit_sig_hex(md, 32, hex);
+		ukit_verify_reason(r, "image sha256 %s differs from the signed digest %s",
 		       hex, r->st.sha256_hex);
 	}
 
 	/* Solo5 ABI and manifest: what the image says now vs the statement. */
-	if (solo5_facts(fd, o->image, &solo5, &e) != 0) {
-		verify_reason(r, "reading image notes: %s", e.msg);
+	if (ukit_solo5_facts(fd, o->image, &solo5, &e) != 0) {
+		ukit_verify_reason(r, "reading image notes: %s", e.msg);
 		return;
 	}
 	if (r->st.solo5 == NULL && solo5 != NULL)
-		verify_reason(r, "image carries Solo5 notes that the statement does "
+		ukit_verify_reason(r, "image carries Solo5 notes that the statement does "
 		       "not cover");
 	else if (r->st.solo5 != NULL && solo5 == NULL)
-		verify_reason(r, "statement has a Solo5 manifest and ABI but the image "
+		ukit_verify_reason(r, "statement has a Solo5 manifest and ABI but the image "
 		       "has none");
 	else if (r->st.solo5 != NULL) {
 		if (!json_equal(json_object_get(r->st.solo5, "abi"),
 				json_object_get(solo5, "abi")))
-			verify_reason(r, "Solo5 ABI in the image differs from the signed one");
+			ukit_verify_reason(r, "Solo5 ABI in the image differs from the signed one");
 		if (!json_equal(json_object_get(r->st.solo5, "manifest"),
 				json_object_get(solo5, "manifest")))
-			verify_reason(r, "Solo5 manifest in the image differs from the "
+			ukit_verify_reason(r, "Solo5 manifest in the image differs from the "
 			       "signed one");
 	}
 	json_decref(solo5);
@@ -241,20 +241,20 @@ static void check_rollback_state(const struct vrun *o, struct verify_result *r)
 	if (o->p->rollback_state == NULL)
 		return;
 	if ((s = malloc(sizeof *s)) == NULL) {
-		verify_reason(r, "rollback state: out of memory");
+		ukit_verify_reason(r, "rollback state: out of memory");
 		return;
 	}
 	if (ukit_rollback_load(o->p->rollback_state, s, NULL, &e) != 0) {
 		if (e.off != FMT_NOOFF)
-			verify_reason(r, "rollback state %s:0x%" PRIx64 ": %s",
+			ukit_verify_reason(r, "rollback state %s:0x%" PRIx64 ": %s",
 			       o->p->rollback_state, e.off, e.msg);
 		else
-			verify_reason(r, "rollback state %s: %s",
+			ukit_verify_reason(r, "rollback state %s: %s",
 			       o->p->rollback_state, e.msg);
 	} else {
 		floor = ukit_rollback_floor(s, slot);
 		if (r->st.rollback < floor)
-			verify_reason(r, "rollback index %" PRIu64 " is below the floor "
+			ukit_verify_reason(r, "rollback index %" PRIu64 " is below the floor "
 			       "%" PRIu64 " of slot %s in %s", r->st.rollback,
 			       floor, slot, o->p->rollback_state);
 	}
@@ -265,34 +265,34 @@ static void check_policy(const struct vrun *o, struct verify_result *r)
 {
 	check_rollback_state(o, r);
 	if (r->st.rollback < o->p->min_rollback)
-		verify_reason(r, "rollback index %" PRIu64 " is below the minimum %" PRIu64,
+		ukit_verify_reason(r, "rollback index %" PRIu64 " is below the minimum %" PRIu64,
 		       r->st.rollback, o->p->min_rollback);
 	if (o->p->require_format != NULL &&
 	    strcmp(o->p->require_format, r->st.format) != 0)
-		verify_reason(r, "format is %s, required %s", r->st.format,
+		ukit_verify_reason(r, "format is %s, required %s", r->st.format,
 		       o->p->require_format);
 	if (o->p->require_target != NULL) {
 		json_t *abi = r->st.solo5 ? json_object_get(r->st.solo5, "abi") : NULL;
 		const char *t = abi ? json_string_value(json_object_get(abi, "target"))
 				    : NULL;
 		if (t == NULL)
-			verify_reason(r, "no Solo5 target in the statement, required %s",
+			ukit_verify_reason(r, "no Solo5 target in the statement, required %s",
 			       o->p->require_target);
 		else if (strcmp(t, o->p->require_target) != 0)
-			verify_reason(r, "Solo5 target is %s, required %s", t,
+			ukit_verify_reason(r, "Solo5 target is %s, required %s", t,
 			       o->p->require_target);
 	}
 }
 
-void verify_seal(const struct vrun *o, struct verify_result *r)
+void ukit_verify_seal(const struct vrun *o, struct verify_result *r)
 {
 	struct fmt_err e = { 0 };
 
-	if (o->p->tee_fd >= 0 && sealfd_seal(o->p->tee_fd, &e) != 0)
-		verify_reason(r, "%s", e.msg);
+	if (o->p->tee_fd >= 0 && ukit_sealfd_seal(o->p->tee_fd, &e) != 0)
+		ukit_verify_reason(r, "%s", e.msg);
 }
 
-int verify_run(int fd, const char *path, const struct verify_policy *p,
+int ukit_verify_run(int fd, const char *path, const struct verify_policy *p,
 	       const struct verify_ext *x, struct verify_result *r,
 	       struct fmt_err *e)
 {
@@ -308,11 +308,11 @@ int verify_run(int fd, const char *path, const struct verify_policy *p,
 	memset(r, 0, sizeof *r);
 	r->reasons = json_array();
 	if (r->reasons == NULL)
-		return fmt_errf(e, FMT_NOOFF, "out of memory");
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	if (fd < 0) {
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
-			verify_reason(r, "cannot open: %s", strerror(errno));
+			ukit_verify_reason(r, "cannot open: %s", strerror(errno));
 			goto report;
 		}
 		own_fd = true;
@@ -321,13 +321,13 @@ int verify_run(int fd, const char *path, const struct verify_policy *p,
 		if (x != NULL && x->cms != NULL)
 			x->cms(o, fd, r);
 		else
-			verify_reason(r, "a CMS signature needs the full verifier");
+			ukit_verify_reason(r, "a CMS signature needs the full verifier");
 		goto report;
 	}
 	if (read_bundle(o, fd, &json, &jlen, &image_len, &appended, r) != 0)
 		goto report;
-	if (bundle_parse(json, jlen, &b, &be) != 0) {
-		verify_reason(r, "bundle: %s", be.msg);
+	if (ukit_bundle_parse(json, jlen, &b, &be) != 0) {
+		ukit_verify_reason(r, "bundle: %s", be.msg);
 		goto report;
 	}
 	have_b = true;
@@ -336,10 +336,10 @@ int verify_run(int fd, const char *path, const struct verify_policy *p,
 	if (x != NULL && x->timestamp != NULL)
 		x->timestamp(o, &b, r);
 	else if (p->tsa_roots != NULL)
-		verify_reason(r, "timestamps need the full verifier");
+		ukit_verify_reason(r, "timestamps need the full verifier");
 	/* Only the verified payload bytes are parsed. */
-	if (stmt_parse(b.env.payload, b.env.payload_len, &r->st, &be) != 0) {
-		verify_reason(r, "statement: %s", be.msg);
+	if (ukit_stmt_parse(b.env.payload, b.env.payload_len, &r->st, &be) != 0) {
+		ukit_verify_reason(r, "statement: %s", be.msg);
 		goto chain;
 	}
 	r->have_st = true;
@@ -348,40 +348,40 @@ int verify_run(int fd, const char *path, const struct verify_policy *p,
 	    (x->verity_fast != NULL && x->verity_fast(o, image_len, r))))
 		x->verity_only(o, fd, image_len, r);
 	else if (p->verity_only)
-		verify_reason(r, "--verity-only needs the full verifier");
+		ukit_verify_reason(r, "--verity-only needs the full verifier");
 	else
 		check_image(o, fd, image_len, r);
-	verify_seal(o, r);
+	ukit_verify_seal(o, r);
 	check_policy(o, r);
 chain:
 	if (p->roots != NULL && x != NULL && x->chain != NULL)
 		x->chain(o, &b, r);
 	else if (p->roots != NULL)
-		verify_reason(r, "certificate chains need the full verifier");
+		ukit_verify_reason(r, "certificate chains need the full verifier");
 report:
 	r->verified = json_array_size(r->reasons) == 0 && !r->lost;
 	if (own_fd)
 		close(fd);
 	if (have_b)
-		bundle_free(&b);
+		ukit_bundle_free(&b);
 	free(json);
 	if (r->lost)
-		return fmt_errf(e, FMT_NOOFF,
+		return ukit_fmt_errf(e, FMT_NOOFF,
 				"out of memory recording a failed check");
 	return 0;
 }
 
-int verify_image_pinned(int fd, const char *path,
+int ukit_verify_image_pinned(int fd, const char *path,
 			const struct verify_policy *p,
 			struct verify_result *r, struct fmt_err *e)
 {
-	return verify_run(fd, path, p, NULL, r, e);
+	return ukit_verify_run(fd, path, p, NULL, r, e);
 }
 
-void verify_result_free(struct verify_result *r)
+void ukit_verify_result_free(struct verify_result *r)
 {
 	if (r->have_st)
-		stmt_free(&r->st);
+		ukit_stmt_free(&r->st);
 	json_decref(r->reasons);
 	r->reasons = NULL;
 	r->statement = NULL;

@@ -26,7 +26,7 @@ struct vrun {
  * no extension provides is a failed check, never a skipped one.
  */
 struct verify_ext {
-	/* the pass over the image (NULL: stream_read(), the plain one) */
+	/* the pass over the image (NULL: ukit_stream_read(), the plain one) */
 	int  (*stream)(int fd, const char *path, const struct stream_opts *o,
 		       const struct stream_sink *sinks, size_t nsinks,
 		       uint64_t *total, struct fmt_err *e);
@@ -55,14 +55,14 @@ struct verify_ext {
 };
 
 /* Append one reason to (r) (a failed check). */
-void verify_reason(struct verify_result *r, const char *fmt, ...)
+void ukit_verify_reason(struct verify_result *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* Seal the policy's tee_fd (the copy --exec runs); a failure is a reason. */
-void verify_seal(const struct vrun *o, struct verify_result *r);
+void ukit_verify_seal(const struct vrun *o, struct verify_result *r);
 
-/* verify_image() with the extensions (x) (NULL: none). */
-int verify_run(int fd, const char *path, const struct verify_policy *p,
+/* ukit_verify_image() with the extensions (x) (NULL: none). */
+int ukit_verify_run(int fd, const char *path, const struct verify_policy *p,
 	       const struct verify_ext *x, struct verify_result *r,
 	       struct fmt_err *e);
 

@@ -53,7 +53,7 @@ struct verity {
 	bool           have_root;
 };
 
-int verity_is_zero(const void *p, size_t len)
+int ukit_verity_is_zero(const void *p, size_t len)
 {
 	const uint8_t *b = p;
 	uint64_t w[8];
@@ -94,7 +94,7 @@ static int levels_for(uint64_t data_blocks, uint64_t *sizes, int *levels)
 	return 0;
 }
 
-uint64_t verity_tree_size(uint64_t data_size)
+uint64_t ukit_verity_tree_size(uint64_t data_size)
 {
 	uint64_t sizes[VERITY_MAX_LEVELS], blocks, total = 0;
 	int levels;
@@ -118,7 +118,7 @@ static int hash_salted(EVP_MD_CTX *ctx, const EVP_MD *md, const uint8_t *salt,
 	    (salt_len > 0 && EVP_DigestUpdate(ctx, salt, salt_len) != 1) ||
 	    EVP_DigestUpdate(ctx, data, len) != 1 ||
 	    EVP_DigestFinal_ex(ctx, out, NULL) != 1)
-		return fmt_err_openssl(e, FMT_NOOFF, "sha256");
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "sha256");
 	return 0;
 }
 
@@ -129,21 +129,21 @@ static int vhash(struct verity *v, const void *data, uint8_t out[VERITY_DIGEST],
 			   VERITY_BLOCK, out, e);
 }
 
-int verity_hash_block(const struct verity *v, const void *block,
+int ukit_verity_hash_block(const struct verity *v, const void *block,
 		      uint8_t out[VERITY_DIGEST], struct fmt_err *e)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	int r;
 
 	if (ctx == NULL)
-		return fmt_err_openssl(e, FMT_NOOFF, "EVP_MD_CTX_new");
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "EVP_MD_CTX_new");
 	r = hash_salted(ctx, v->md, v->salt, v->salt_len, block, VERITY_BLOCK,
 			out, e);
 	EVP_MD_CTX_free(ctx);
 	return r;
 }
 
-int verity_init(uint64_t data_size, const uint8_t *salt, size_t salt_len,
+int ukit_verity_init(uint64_t data_size, const uint8_t *salt, size_t salt_len,
 		int hash_fd, struct verity **out, struct fmt_err *e)
 {
 	struct verity *v;
@@ -151,14 +151,14 @@ int verity_init(uint64_t data_size, const uint8_t *salt, size_t salt_len,
 	uint8_t *blk;
 
 	if (data_size == 0)
-		return fmt_errf(e, FMT_NOOFF, "dm-verity needs at least one "
+		return ukit_fmt_errf(e, FMT_NOOFF, "dm-verity needs at least one "
 				"data block (image is empty)");
 	if (salt_len > VERITY_SALT_MAX)
-		return fmt_errf(e, FMT_NOOFF, "salt of %zu bytes is longer "
+		return ukit_fmt_errf(e, FMT_NOOFF, "salt of %zu bytes is longer "
 				"than %d", salt_len, VERITY_SALT_MAX);
 	v = calloc(1, sizeof *v);
 	if (v == NULL)
-		return fmt_errno(e, FMT_NOOFF, "verity");
+		return ukit_fmt_errno(e, FMT_NOOFF, "verity");
 	v->size = data_size;
 	v->data_blocks = data_size / VERITY_BLOCK +
 			 (data_size % VERITY_BLOCK != 0);
@@ -169,7 +169,7 @@ int verity_init(uint64_t data_size, const uint8_t *salt, size_t salt_len,
 	v->salt_len = salt_len;
 	if (levels_for(v->data_blocks, v->level_size, &v->levels) < 0) {
 		free(v);
-		return fmt_errf(e, FMT_NOOFF, "too many hash levels");
+		return ukit_fmt_errf(e, FMT_NOOFF, "too many hash levels");
 	}
 	/* Top level first in the file, level 0 last. */
 	for (int i = v->levels - 1; i >= 0; i--) {
@@ -184,8 +184,8 @@ int verity_init(uint64_t data_size, const uint8_t *salt, size_t salt_len,
 	if (v->md == NULL || v->ctx == NULL || v->level_buf == NULL ||
 	    v->zblock == NULL || blk == NULL) {
 		free(blk);
-		verity_free(v);
-		return fmt_err_openssl(e, FMT_NOOFF, "verity: out of memory");
+		ukit_verity_free(v);
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "verity: out of memory");
 	}
 	/* Digest of a zero data block, then of a hash block full of them. */
 	if (vhash(v, blk, v->zd[0], e) < 0)
@@ -201,11 +201,11 @@ int verity_init(uint64_t data_size, const uint8_t *salt, size_t salt_len,
 	return 0;
 fail:
 	free(blk);
-	verity_free(v);
+	ukit_verity_free(v);
 	return -1;
 }
 
-void verity_free(struct verity *v)
+void ukit_verity_free(struct verity *v)
 {
 	if (v == NULL)
 		return;
@@ -225,7 +225,7 @@ static int write_block(struct verity *v, int level, uint64_t idx,
 		return 0;
 	off = (v->level_start[level] + idx) * VERITY_BLOCK;
 	if (pwrite(v->hash_fd, blk, VERITY_BLOCK, (off_t)off) != VERITY_BLOCK)
-		return fmt_errno(e, off, "writing hash block");
+		return ukit_fmt_errno(e, off, "writing hash block");
 	return 0;
 }
 
@@ -239,7 +239,7 @@ static int close_block(struct verity *v, int level, struct fmt_err *e)
 	uint8_t d[VERITY_DIGEST];
 
 	if (v->level_done[level] >= v->level_size[level])
-		return fmt_errf(e, FMT_NOOFF, "hash level %d overflows "
+		return ukit_fmt_errf(e, FMT_NOOFF, "hash level %d overflows "
 				"(%" PRIu64 " blocks)", level,
 				v->level_size[level]);
 	if (write_block(v, level, v->level_done[level], blk, e) < 0 ||
@@ -258,7 +258,7 @@ static int push_digest(struct verity *v, int level, const uint8_t *d,
 
 	if (level == v->levels) {
 		if (v->have_root)
-			return fmt_errf(e, FMT_NOOFF, "more data than declared");
+			return ukit_fmt_errf(e, FMT_NOOFF, "more data than declared");
 		memcpy(v->root, d, VERITY_DIGEST);
 		v->have_root = true;
 		return 0;
@@ -286,7 +286,7 @@ static int push_zero_run(struct verity *v, int level, uint64_t n,
 	full = n / VERITY_PER_BLOCK;
 	if (full > 0) {
 		if (full > v->level_size[level] - v->level_done[level])
-			return fmt_errf(e, FMT_NOOFF, "more data than declared");
+			return ukit_fmt_errf(e, FMT_NOOFF, "more data than declared");
 		if (v->hash_fd >= 0) {
 			if (v->zblock_level != level) {
 				for (int j = 0; j < VERITY_PER_BLOCK; j++)
@@ -316,7 +316,7 @@ static int data_block(struct verity *v, const uint8_t *blk, struct fmt_err *e)
 {
 	uint8_t d[VERITY_DIGEST];
 
-	if (verity_is_zero(blk, VERITY_BLOCK))
+	if (ukit_verity_is_zero(blk, VERITY_BLOCK))
 		return push_digest(v, 0, v->zd[0], e);
 	if (vhash(v, blk, d, e) < 0)
 		return -1;
@@ -328,12 +328,12 @@ static int check_room(struct verity *v, uint64_t len, struct fmt_err *e)
 	uint64_t end;
 
 	if (ck_add(v->fed, len, &end) || end > v->size)
-		return fmt_errf(e, v->fed, "more data than the declared %"
+		return ukit_fmt_errf(e, v->fed, "more data than the declared %"
 				PRIu64 " bytes", v->size);
 	return 0;
 }
 
-int verity_update(struct verity *v, const void *buf, size_t len,
+int ukit_verity_update(struct verity *v, const void *buf, size_t len,
 		  struct fmt_err *e)
 {
 	const uint8_t *p = buf;
@@ -366,7 +366,7 @@ int verity_update(struct verity *v, const void *buf, size_t len,
 	return 0;
 }
 
-int verity_zeros(struct verity *v, uint64_t len, struct fmt_err *e)
+int ukit_verity_zeros(struct verity *v, uint64_t len, struct fmt_err *e)
 {
 	if (check_room(v, len, e) < 0)
 		return -1;
@@ -400,12 +400,12 @@ static int feed_leaves(struct verity *v, const uint8_t *digests,
 	uint64_t len;
 
 	if (v->partial_len != 0)
-		return fmt_errf(e, v->fed, "leaves fed off a block boundary");
+		return ukit_fmt_errf(e, v->fed, "leaves fed off a block boundary");
 	if (ck_mul(n, VERITY_BLOCK, &len))
-		return fmt_errf(e, v->fed, "too many leaves");
+		return ukit_fmt_errf(e, v->fed, "too many leaves");
 	if (len > v->size - v->fed &&
 	    (len - (v->size - v->fed)) >= VERITY_BLOCK)
-		return fmt_errf(e, v->fed, "more leaves than data blocks");
+		return ukit_fmt_errf(e, v->fed, "more leaves than data blocks");
 	for (size_t i = 0; i < n;) {
 		if (zero != NULL && zero[i]) {
 			size_t j = i;
@@ -424,17 +424,17 @@ static int feed_leaves(struct verity *v, const uint8_t *digests,
 	return 0;
 }
 
-int verity_leaves(struct verity *v, const uint8_t *digests, size_t n,
+int ukit_verity_leaves(struct verity *v, const uint8_t *digests, size_t n,
 		  struct fmt_err *e)
 {
 	return feed_leaves(v, digests, NULL, n, e);
 }
 
-int verity_final(struct verity *v, uint8_t root[VERITY_DIGEST],
+int ukit_verity_final(struct verity *v, uint8_t root[VERITY_DIGEST],
 		 struct fmt_err *e)
 {
 	if (v->fed != v->size)
-		return fmt_errf(e, v->fed, "data ends early (%" PRIu64
+		return ukit_fmt_errf(e, v->fed, "data ends early (%" PRIu64
 				" of %" PRIu64 " bytes)", v->fed, v->size);
 	if (v->partial_len > 0) {
 		memset(v->partial + v->partial_len, 0,
@@ -448,11 +448,11 @@ int verity_final(struct verity *v, uint8_t root[VERITY_DIGEST],
 			return -1;
 	for (int i = 0; i < v->levels; i++)
 		if (v->level_done[i] != v->level_size[i])
-			return fmt_errf(e, FMT_NOOFF, "hash level %d has %"
+			return ukit_fmt_errf(e, FMT_NOOFF, "hash level %d has %"
 					PRIu64 " of %" PRIu64 " blocks", i,
 					v->level_done[i], v->level_size[i]);
 	if (!v->have_root)
-		return fmt_errf(e, FMT_NOOFF, "no root digest");
+		return ukit_fmt_errf(e, FMT_NOOFF, "no root digest");
 	memcpy(root, v->root, VERITY_DIGEST);
 	return 0;
 }
@@ -552,7 +552,7 @@ static void *worker_run(void *arg)
 		    (i + 1 < nblk || w->len % VERITY_BLOCK == 0))
 			b = w->base + w->off + i * VERITY_BLOCK;
 		w->zero[i] = (uint8_t)(w->known[i] ||
-				       verity_is_zero(b, VERITY_BLOCK));
+				       ukit_verity_is_zero(b, VERITY_BLOCK));
 		if (!w->zero[i] &&
 		    hash_salted(w->mdctx, v->md, v->salt, v->salt_len, b,
 				VERITY_BLOCK, w->digests + i * VERITY_DIGEST,
@@ -627,7 +627,7 @@ static int root_parallel(uint64_t size, const uint8_t *salt, size_t salt_len,
 	}
 	if (threads > THREADS_MAX)
 		threads = THREADS_MAX;
-	if (verity_init(size, salt, salt_len, -1, &v, e) < 0)
+	if (ukit_verity_init(size, salt, salt_len, -1, &v, e) < 0)
 		return -1;
 	p.nslices = (size + SLICE - 1) / SLICE;
 	p.nslot = 2 * threads;
@@ -636,7 +636,7 @@ static int root_parallel(uint64_t size, const uint8_t *salt, size_t salt_len,
 	pthread_mutex_init(&p.lock, NULL);
 	pthread_cond_init(&p.cond, NULL);
 	if (p.slot == NULL || tid == NULL) {
-		fmt_errno(e, FMT_NOOFF, "verity");
+		ukit_fmt_errno(e, FMT_NOOFF, "verity");
 		goto out;
 	}
 	for (unsigned t = 0; t < p.nslot; t++) {
@@ -654,7 +654,7 @@ static int root_parallel(uint64_t size, const uint8_t *salt, size_t salt_len,
 		w->mdctx = EVP_MD_CTX_new();
 		if (!w->buf || !w->digests || !w->zero || !w->known ||
 		    !w->mdctx) {
-			fmt_errf(e, FMT_NOOFF, "verity: out of memory");
+			ukit_fmt_errf(e, FMT_NOOFF, "verity: out of memory");
 			goto out;
 		}
 	}
@@ -662,7 +662,7 @@ static int root_parallel(uint64_t size, const uint8_t *salt, size_t salt_len,
 		if (pthread_create(&tid[started], NULL, pool_run, &pa) != 0)
 			break;
 	if (started == 0) {
-		fmt_errf(e, FMT_NOOFF, "verity: cannot start a thread");
+		ukit_fmt_errf(e, FMT_NOOFF, "verity: cannot start a thread");
 		goto out;
 	}
 	for (uint64_t i = 0; i < p.nslices; i++) {
@@ -688,7 +688,7 @@ static int root_parallel(uint64_t size, const uint8_t *salt, size_t salt_len,
 		if (r < 0)
 			goto out;
 	}
-	rc = verity_final(v, root, e);
+	rc = ukit_verity_final(v, root, e);
 out:
 	pthread_mutex_lock(&p.lock);
 	p.stop = true;
@@ -708,7 +708,7 @@ out:
 	free(tid);
 	pthread_cond_destroy(&p.cond);
 	pthread_mutex_destroy(&p.lock);
-	verity_free(v);
+	ukit_verity_free(v);
 	return rc;
 }
 
@@ -725,7 +725,7 @@ static void tohex(const uint8_t *b, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-int verity_unhex(const char *hex, uint8_t *out, size_t max)
+int ukit_verity_unhex(const char *hex, uint8_t *out, size_t max)
 {
 	size_t n = strlen(hex);
 
@@ -747,14 +747,14 @@ int verity_unhex(const char *hex, uint8_t *out, size_t max)
 	return (int)(n / 2);
 }
 
-json_t *verity_json(const uint8_t root[VERITY_DIGEST], const uint8_t *salt,
+json_t *ukit_verity_json(const uint8_t root[VERITY_DIGEST], const uint8_t *salt,
 		    size_t salt_len, struct fmt_err *e)
 {
 	char hroot[2 * VERITY_DIGEST + 1], hsalt[2 * VERITY_SALT_MAX + 1];
 	json_t *o;
 
 	if (salt_len > VERITY_SALT_MAX) {
-		fmt_errf(e, FMT_NOOFF, "salt too long");
+		ukit_fmt_errf(e, FMT_NOOFF, "salt too long");
 		return NULL;
 	}
 	tohex(root, VERITY_DIGEST, hroot);
@@ -774,11 +774,11 @@ json_t *verity_json(const uint8_t root[VERITY_DIGEST], const uint8_t *salt,
 		o = NULL;
 	}
 	if (o == NULL)
-		fmt_errf(e, FMT_NOOFF, "verity: out of memory");
+		ukit_fmt_errf(e, FMT_NOOFF, "verity: out of memory");
 	return o;
 }
 
-int verity_json_parse(const json_t *obj, uint8_t root[VERITY_DIGEST],
+int ukit_verity_json_parse(const json_t *obj, uint8_t root[VERITY_DIGEST],
 		      uint8_t *salt, size_t *salt_len, struct fmt_err *e)
 {
 	static const char *const keys[] = { "version", "hash",
@@ -788,46 +788,46 @@ int verity_json_parse(const json_t *obj, uint8_t root[VERITY_DIGEST],
 	int n;
 
 	if (!json_is_object(obj))
-		return fmt_errf(e, FMT_NOOFF, "$.predicate.verity: not an "
+		return ukit_fmt_errf(e, FMT_NOOFF, "$.predicate.verity: not an "
 				"object");
 	json_object_foreach((json_t *)obj, key, val) {
 		size_t i = 0;
 		while (i < ARRAY_SIZE(keys) && strcmp(keys[i], key) != 0)
 			i++;
 		if (i == ARRAY_SIZE(keys))
-			return fmt_errf(e, FMT_NOOFF, "$.predicate.verity: "
+			return ukit_fmt_errf(e, FMT_NOOFF, "$.predicate.verity: "
 					"unknown key \"%.64s\"", key);
 	}
 	v = json_object_get(obj, "version");
 	if (!json_is_integer(v) || json_integer_value(v) != 1)
-		return fmt_errf(e, FMT_NOOFF, "$.predicate.verity.version: "
+		return ukit_fmt_errf(e, FMT_NOOFF, "$.predicate.verity.version: "
 				"want 1");
 	v = json_object_get(obj, "hash");
 	if (!json_is_string(v) || strcmp(json_string_value(v), "sha256") != 0)
-		return fmt_errf(e, FMT_NOOFF, "$.predicate.verity.hash: want "
+		return ukit_fmt_errf(e, FMT_NOOFF, "$.predicate.verity.hash: want "
 				"\"sha256\"");
 	v = json_object_get(obj, "data-block-size");
 	if (!json_is_integer(v) || json_integer_value(v) != VERITY_BLOCK)
-		return fmt_errf(e, FMT_NOOFF, "$.predicate.verity."
+		return ukit_fmt_errf(e, FMT_NOOFF, "$.predicate.verity."
 				"data-block-size: want %d", VERITY_BLOCK);
 	v = json_object_get(obj, "hash-block-size");
 	if (!json_is_integer(v) || json_integer_value(v) != VERITY_BLOCK)
-		return fmt_errf(e, FMT_NOOFF, "$.predicate.verity."
+		return ukit_fmt_errf(e, FMT_NOOFF, "$.predicate.verity."
 				"hash-block-size: want %d", VERITY_BLOCK);
 	v = json_object_get(obj, "root-hash");
 	hs = json_is_string(v) ? json_string_value(v) : "";
 	if (strlen(hs) != 2 * VERITY_DIGEST ||
-	    verity_unhex(hs, root, VERITY_DIGEST) != VERITY_DIGEST)
-		return fmt_errf(e, FMT_NOOFF, "$.predicate.verity.root-hash: "
+	    ukit_verity_unhex(hs, root, VERITY_DIGEST) != VERITY_DIGEST)
+		return ukit_fmt_errf(e, FMT_NOOFF, "$.predicate.verity.root-hash: "
 				"want %d hex digits", 2 * VERITY_DIGEST);
 	*salt_len = 0;
 	v = json_object_get(obj, "salt");
 	if (v != NULL) {
 		hs = json_is_string(v) ? json_string_value(v) : "";
 		n = hs[0] == '\0' ? -1 :
-		    verity_unhex(hs, salt, VERITY_SALT_MAX);
+		    ukit_verity_unhex(hs, salt, VERITY_SALT_MAX);
 		if (n <= 0)
-			return fmt_errf(e, FMT_NOOFF, "$.predicate.verity.salt:"
+			return ukit_fmt_errf(e, FMT_NOOFF, "$.predicate.verity.salt:"
 					" want 1..%d bytes of hex",
 					VERITY_SALT_MAX);
 		*salt_len = (size_t)n;
@@ -835,7 +835,7 @@ int verity_json_parse(const json_t *obj, uint8_t root[VERITY_DIGEST],
 	return 0;
 }
 
-int verity_root_parallel(uint64_t size, const uint8_t *salt, size_t salt_len,
+int ukit_verity_root_parallel(uint64_t size, const uint8_t *salt, size_t salt_len,
 			 verity_read_fn read, verity_map_fn map, void *ctx,
 			 unsigned threads, uint8_t root[VERITY_DIGEST],
 			 struct fmt_err *e)
@@ -844,7 +844,7 @@ int verity_root_parallel(uint64_t size, const uint8_t *salt, size_t salt_len,
 			     threads, root, e);
 }
 
-int verity_root_parallel_mem(const uint8_t *base, uint64_t size,
+int ukit_verity_root_parallel_mem(const uint8_t *base, uint64_t size,
 			     const uint8_t *salt, size_t salt_len,
 			     verity_map_fn map, void *ctx, unsigned threads,
 			     uint8_t root[VERITY_DIGEST], struct fmt_err *e)
@@ -855,32 +855,32 @@ int verity_root_parallel_mem(const uint8_t *base, uint64_t size,
 
 /* ---- over an image.h reader ------------------------------------------ */
 
-#define IMG_CHUNK (1u << 20)    /* bytes per image_read() */
+#define IMG_CHUNK (1u << 20)    /* bytes per ukit_image_read() */
 
-int verity_image(struct image *img, const uint8_t *salt, size_t salt_len,
+int ukit_verity_image(struct image *img, const uint8_t *salt, size_t salt_len,
 		 int hash_fd, uint8_t root[VERITY_DIGEST], struct fmt_err *e)
 {
-	uint64_t size = image_size(img), off = 0;
+	uint64_t size = ukit_image_size(img), off = 0;
 	struct verity *v;
 	uint8_t *buf;
 	int rc = -1;
 
-	if (verity_init(size, salt, salt_len, hash_fd, &v, e) < 0)
+	if (ukit_verity_init(size, salt, salt_len, hash_fd, &v, e) < 0)
 		return -1;
 	buf = malloc(IMG_CHUNK);
 	if (buf == NULL) {
-		fmt_errno(e, FMT_NOOFF, "verity");
+		ukit_fmt_errno(e, FMT_NOOFF, "verity");
 		goto out;
 	}
 	while (off < size) {
 		struct image_extent ext;
 
-		if (image_map(img, off, &ext, e) < 0)
+		if (ukit_image_map(img, off, &ext, e) < 0)
 			goto out;
 		if (ext.len == 0 || ext.len > size - off)
 			ext.len = size - off;
 		if (ext.kind != EXT_DATA) {
-			if (verity_zeros(v, ext.len, e) < 0)
+			if (ukit_verity_zeros(v, ext.len, e) < 0)
 				goto out;
 			off += ext.len;
 			continue;
@@ -888,16 +888,16 @@ int verity_image(struct image *img, const uint8_t *salt, size_t salt_len,
 		for (uint64_t end = off + ext.len; off < end;) {
 			size_t n = end - off < IMG_CHUNK ? (size_t)(end - off) :
 				   IMG_CHUNK;
-			if (image_read(img, buf, n, off, e) < 0 ||
-			    verity_update(v, buf, n, e) < 0)
+			if (ukit_image_read(img, buf, n, off, e) < 0 ||
+			    ukit_verity_update(v, buf, n, e) < 0)
 				goto out;
 			off += n;
 		}
 	}
-	rc = verity_final(v, root, e);
+	rc = ukit_verity_final(v, root, e);
 out:
 	free(buf);
-	verity_free(v);
+	ukit_verity_free(v);
 	return rc;
 }
 
@@ -915,7 +915,7 @@ static int img_read_cb(void *ctx, void *buf, size_t len, uint64_t off,
 
 	if (c->serial)
 		pthread_mutex_lock(&c->lock);
-	r = image_read(c->img, buf, len, off, e);
+	r = ukit_image_read(c->img, buf, len, off, e);
 	if (c->serial)
 		pthread_mutex_unlock(&c->lock);
 	return r;
@@ -930,7 +930,7 @@ static int img_map_cb(void *ctx, uint64_t off, uint64_t *len,
 
 	if (c->serial)
 		pthread_mutex_lock(&c->lock);
-	r = image_map(c->img, off, &ext, e);
+	r = ukit_image_map(c->img, off, &ext, e);
 	if (c->serial)
 		pthread_mutex_unlock(&c->lock);
 	if (r < 0)
@@ -939,26 +939,26 @@ static int img_map_cb(void *ctx, uint64_t off, uint64_t *len,
 	return ext.kind != EXT_DATA;
 }
 
-int verity_image_parallel(struct image *img, int fd, const uint8_t *salt,
+int ukit_verity_image_parallel(struct image *img, int fd, const uint8_t *salt,
 			  size_t salt_len, unsigned threads,
 			  uint8_t root[VERITY_DIGEST], struct fmt_err *e)
 {
 	struct img_ctx c = { .img = img };
-	uint64_t size = image_size(img);
+	uint64_t size = ukit_image_size(img);
 	void *base = MAP_FAILED;
 	int rc;
 
 	/* raw, elf, bin: pread and lseek on one fd are safe to share */
-	c.serial = image_format(img) == IMG_QCOW2;
+	c.serial = ukit_image_format(img) == IMG_QCOW2;
 	/* The file's bytes are the content: hash them in place, no copy. */
 	if (fd >= 0 && !c.serial && size > 0 && size <= SIZE_MAX)
 		base = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
 	pthread_mutex_init(&c.lock, NULL);
 	if (base != MAP_FAILED)
-		rc = verity_root_parallel_mem(base, size, salt, salt_len,
+		rc = ukit_verity_root_parallel_mem(base, size, salt, salt_len,
 					      img_map_cb, &c, threads, root, e);
 	else
-		rc = verity_root_parallel(size, salt, salt_len, img_read_cb,
+		rc = ukit_verity_root_parallel(size, salt, salt_len, img_read_cb,
 					  img_map_cb, &c, threads, root, e);
 	pthread_mutex_destroy(&c.lock);
 	if (base != MAP_FAILED)

@@ -40,45 +40,45 @@ struct verity;
  * hash blocks are written there (pwrite, veritysetup's --no-superblock
  * layout; the caller owns the fd).  Returns 0 and (*out), or -1 with (e).
  */
-int verity_init(uint64_t data_size, const uint8_t *salt, size_t salt_len,
+int ukit_verity_init(uint64_t data_size, const uint8_t *salt, size_t salt_len,
 		int hash_fd, struct verity **out, struct fmt_err *e);
 
 /* Feed the next (len) data bytes, in order.  0 or -1 with (e). */
-int verity_update(struct verity *v, const void *buf, size_t len,
+int ukit_verity_update(struct verity *v, const void *buf, size_t len,
 		  struct fmt_err *e);
 
 /* Feed the next (len) bytes as zeros (a hole), cheaply.  0 or -1 with (e). */
-int verity_zeros(struct verity *v, uint64_t len, struct fmt_err *e);
+int ukit_verity_zeros(struct verity *v, uint64_t len, struct fmt_err *e);
 
 /*
  * Feed the digests of the next (n) whole data blocks, already computed with
- * verity_hash_block() (for parallel hashing).  Only at a block boundary.
+ * ukit_verity_hash_block() (for parallel hashing).  Only at a block boundary.
  */
-int verity_leaves(struct verity *v, const uint8_t *digests, size_t n,
+int ukit_verity_leaves(struct verity *v, const uint8_t *digests, size_t n,
 		  struct fmt_err *e);
 
 /*
  * After exactly data_size bytes: pad, close every level, write the root
  * digest to (root).  0 or -1 with (e) (short or excess input, write error).
  */
-int verity_final(struct verity *v, uint8_t root[VERITY_DIGEST],
+int ukit_verity_final(struct verity *v, uint8_t root[VERITY_DIGEST],
 		 struct fmt_err *e);
 
 /* NULL is fine. */
-void verity_free(struct verity *v);
+void ukit_verity_free(struct verity *v);
 
 /* Size in bytes of the hash tree (the --hash-file) for (data_size). */
-uint64_t verity_tree_size(uint64_t data_size);
+uint64_t ukit_verity_tree_size(uint64_t data_size);
 
 /*
  * SHA-256(salt || block) of one 4096-byte block, with the tree's salt; safe
  * to call from several threads at once.  0 or -1 with (e).
  */
-int verity_hash_block(const struct verity *v, const void *block,
+int ukit_verity_hash_block(const struct verity *v, const void *block,
 		      uint8_t out[VERITY_DIGEST], struct fmt_err *e);
 
 /* True if (len) bytes at (p) are all zero. */
-int verity_is_zero(const void *p, size_t len);
+int ukit_verity_is_zero(const void *p, size_t len);
 
 /*
  * Parallel root of (size) bytes read through (read) (which must be safe to
@@ -86,17 +86,17 @@ int verity_is_zero(const void *p, size_t len);
  * (map), when not NULL, returns through (*len) the length of the extent at
  * (off) and 1 if it reads as zeros (0 if data), or -1 on error; zero extents
  * are not read.  Writes the root; 0 or -1 with (e).
- * verity_root_parallel_mem() hashes (size) bytes mapped at (base) in place.
+ * ukit_verity_root_parallel_mem() hashes (size) bytes mapped at (base) in place.
  */
 typedef int (*verity_read_fn)(void *ctx, void *buf, size_t len, uint64_t off,
 			      struct fmt_err *e);
 typedef int (*verity_map_fn)(void *ctx, uint64_t off, uint64_t *len,
 			     struct fmt_err *e);
-int verity_root_parallel_mem(const uint8_t *base, uint64_t size,
+int ukit_verity_root_parallel_mem(const uint8_t *base, uint64_t size,
 			     const uint8_t *salt, size_t salt_len,
 			     verity_map_fn map, void *ctx, unsigned threads,
 			     uint8_t root[VERITY_DIGEST], struct fmt_err *e);
-int verity_root_parallel(uint64_t size, const uint8_t *salt, size_t salt_len,
+int ukit_verity_root_parallel(uint64_t size, const uint8_t *salt, size_t salt_len,
 			 verity_read_fn read, verity_map_fn map, void *ctx,
 			 unsigned threads, uint8_t root[VERITY_DIGEST],
 			 struct fmt_err *e);
@@ -108,7 +108,7 @@ struct image;
  * (image.h: a raw file's bytes, a qcow2 disk's guest view), read once in
  * order; holes and zero extents are not read.  0 or -1 with (e).
  */
-int verity_image(struct image *img, const uint8_t *salt, size_t salt_len,
+int ukit_verity_image(struct image *img, const uint8_t *salt, size_t salt_len,
 		 int hash_fd, uint8_t root[VERITY_DIGEST], struct fmt_err *e);
 
 /*
@@ -118,7 +118,7 @@ int verity_image(struct image *img, const uint8_t *salt, size_t salt_len,
  * truncated meanwhile raises SIGBUS, as any reader of a mapping would).
  * 0 or -1 with (e).
  */
-int verity_image_parallel(struct image *img, int fd, const uint8_t *salt,
+int ukit_verity_image_parallel(struct image *img, int fd, const uint8_t *salt,
 			  size_t salt_len, unsigned threads,
 			  uint8_t root[VERITY_DIGEST], struct fmt_err *e);
 
@@ -127,7 +127,7 @@ int verity_image_parallel(struct image *img, int fd, const uint8_t *salt,
  * "data-block-size": 4096, "hash-block-size": 4096, "salt": HEX (only when
  * there is a salt), "root-hash": HEX}.  New reference, or NULL with (e).
  */
-json_t *verity_json(const uint8_t root[VERITY_DIGEST], const uint8_t *salt,
+json_t *ukit_verity_json(const uint8_t root[VERITY_DIGEST], const uint8_t *salt,
 		    size_t salt_len, struct fmt_err *e);
 
 /*
@@ -136,11 +136,11 @@ json_t *verity_json(const uint8_t root[VERITY_DIGEST], const uint8_t *salt,
  * VERITY_SALT_MAX bytes, (*salt_len) their number.  0 or -1 with (e)
  * naming the key.
  */
-int verity_json_parse(const json_t *obj, uint8_t root[VERITY_DIGEST],
+int ukit_verity_json_parse(const json_t *obj, uint8_t root[VERITY_DIGEST],
 		      uint8_t *salt, size_t *salt_len, struct fmt_err *e);
 
 /* Decode lowercase or uppercase hex (even length) into at most (max)
  * bytes.  Returns the byte count, or -1. */
-int verity_unhex(const char *hex, uint8_t *out, size_t max);
+int ukit_verity_unhex(const char *hex, uint8_t *out, size_t max);
 
 #endif

@@ -34,6 +34,23 @@ export PKG_CONFIG_PATH=$P/lib/pkgconfig
 readelf -d "$P/lib/libukit.so.0" | grep -q 'SONAME.*\[libukit.so.0\]' &&
 	ok "libukit.so.0 has its soname" || not_ok "soname: $(readelf -d "$P/lib/libukit.so.0" | grep SONAME)"
 
+# The namespace: every symbol libukit defines for others starts with ukit_.
+nm -P --defined-only "$TOP/$BUILD/lib/libukit.a" 2>/dev/null |
+	awk 'NF >= 2 && $2 ~ /^[TDRBVWG]$/ && $1 !~ /^ukit_/ { print $1 }' |
+	sort -u >"$T/bad-a"
+nm -P --defined-only "$TOP/$BUILD/lib/libukit.a" 2>/dev/null |
+	awk 'NF >= 2 && $2 ~ /^[TDRBVWG]$/' | grep -q . &&
+	ok "libukit.a defines symbols (nm reads it)" || not_ok "nm read no symbols"
+[ ! -s "$T/bad-a" ] && ok "every global symbol of libukit.a starts with ukit_" ||
+	not_ok "libukit.a exports $(wc -l <"$T/bad-a") unprefixed: $(head -8 "$T/bad-a" | tr '\n' ' ')"
+# (names carry their version node: ukit_verify_image@@UKIT_0)
+nm -D --defined-only "$P/lib/libukit.so.0" 2>/dev/null |
+	awk 'NF >= 3 && $2 != "A" { sub(/@.*/, "", $3); if ($3 !~ /^ukit_/) print $3 }' >"$T/bad-so"
+nm -D --defined-only "$P/lib/libukit.so.0" | grep -q ' T ukit_verify_image@@UKIT_0$' &&
+	ok "libukit.so.0 exports the public API (ukit_verify_image)" || not_ok "no ukit_verify_image in libukit.so.0"
+[ ! -s "$T/bad-so" ] && ok "libukit.so.0 exports only ukit_* symbols" ||
+	not_ok "libukit.so.0 exports $(head -8 "$T/bad-so" | tr '\n' ' ')"
+
 # Examples: shared and static, built the way a user builds them.
 sanflags=()
 [ "$SAN" = 1 ] && sanflags=(-fsanitize=address,undefined)

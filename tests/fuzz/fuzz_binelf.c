@@ -1,6 +1,6 @@
 /*
- * fuzz_binelf.c: elf -> bin on arbitrary bytes (elfimg_open_mem, then
- * binelf_img_to_bin writing to /dev/null).  Errors must come with a
+ * fuzz_binelf.c: elf -> bin on arbitrary bytes (ukit_elfimg_open_mem, then
+ * ukit_binelf_img_to_bin writing to /dev/null).  Errors must come with a
  * message; nothing may crash, leak or read out of bounds.
  */
 #include <fcntl.h>
@@ -22,10 +22,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (devnull < 0 && (devnull = open("/dev/null", O_WRONLY)) < 0)
 		abort();
 	memset(&e, 0, sizeof e);
-	if (elfimg_open_mem(data, size, "fuzz", &img, &e) < 0)
+	if (ukit_elfimg_open_mem(data, size, "fuzz", &img, &e) < 0)
 		return 0;
-	if (binelf_img_to_bin(img, devnull, "null", &e) < 0 && e.msg[0] == '\0')
+	if (ukit_binelf_img_to_bin(img, devnull, "null", &e) < 0 && e.msg[0] == '\0')
 		abort();
-	elfimg_close(img);
+	ukit_elfimg_close(img);
 	return 0;
 }

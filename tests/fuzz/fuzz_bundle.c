@@ -24,36 +24,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* The first byte picks the parser, so both see raw JSON too. */
 	if (size > 0 && data[0] == 'S') {
-		if (stmt_parse(data + 1, size - 1, &st, &e) == 0)
-			stmt_free(&st);
+		if (ukit_stmt_parse(data + 1, size - 1, &st, &e) == 0)
+			ukit_stmt_free(&st);
 		return 0;
 	}
-	if (bundle_parse((const char *)data, size, &b, &e) != 0)
+	if (ukit_bundle_parse((const char *)data, size, &b, &e) != 0)
 		return 0;
-	if (stmt_parse(b.env.payload, b.env.payload_len, &st, &e) == 0)
-		stmt_free(&st);
+	if (ukit_stmt_parse(b.env.payload, b.env.payload_len, &st, &e) == 0)
+		ukit_stmt_free(&st);
 	for (size_t i = 0; i < b.ncert; i++) {
 		X509 *x;
-		if (cert_parse_der(b.cert[i], b.cert_len[i], &x, &e) == 0) {
+		if (ukit_cert_parse_der(b.cert[i], b.cert_len[i], &x, &e) == 0) {
 			char subj[256];
-			cert_subject(x, subj, sizeof subj);
+			ukit_cert_subject(x, subj, sizeof subj);
 			X509_free(x);
 		}
 	}
 	{
 		char *out;
 		size_t len;
-		if (bundle_serialize(&b, &out, &len, &e) == 0) {
+		if (ukit_bundle_serialize(&b, &out, &len, &e) == 0) {
 			struct bundle again;
 			/* what we write, we read back (when it fits) */
 			if (len <= BUNDLE_MAX) {
-				if (bundle_parse(out, len, &again, &e) != 0)
+				if (ukit_bundle_parse(out, len, &again, &e) != 0)
 					abort();
-				bundle_free(&again);
+				ukit_bundle_free(&again);
 			}
 			free(out);
 		}
 	}
-	bundle_free(&b);
+	ukit_bundle_free(&b);
 	return 0;
 }

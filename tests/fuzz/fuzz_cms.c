@@ -1,5 +1,5 @@
 /*
- * fuzz_cms.c: cms_parse() on arbitrary bytes (the .p7s a verifier reads);
+ * fuzz_cms.c: ukit_cms_parse() on arbitrary bytes (the .p7s a verifier reads);
  * whatever it accepts is verified over a fixed content held in a memfd,
  * which must fail (nobody signed it) without crashing or leaking.
  */
@@ -28,12 +28,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (fd < 0 || write(fd, "ukit fuzz content\n", 18) != 18)
 			abort();
 	}
-	if (cms_parse(data, size, &cms, &e) < 0) {
+	if (ukit_cms_parse(data, size, &cms, &e) < 0) {
 		if (memchr(e.msg, '\0', sizeof e.msg) == NULL)
 			abort();
 		return 0;
 	}
-	if (cms_verify_fd(cms, fd, &signer, &certs, &e) == 0) {
+	if (ukit_cms_verify_fd(cms, fd, &signer, &certs, &e) == 0) {
 		X509_free(signer);
 		sk_X509_pop_free(certs, X509_free);
 	}

@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	if (d == NULL && (d = deflate_new()) == NULL)
+	if (d == NULL && (d = ukit_deflate_new()) == NULL)
 		abort();
 	n = size - 1;
 	cap = data[0] < 128 ? n + n / 8 + 512 : n * (data[0] - 127) / 128;
@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (out == NULL || back == NULL)
 		abort();
 	memset(out + cap, 0x5a, GUARD);
-	c = deflate_compress(d, data + 1, n, out, cap);
+	c = ukit_deflate_compress(d, data + 1, n, out, cap);
 	for (size_t i = 0; i < GUARD; i++)
 		if (out[cap + i] != 0x5a)
 			abort();          /* wrote past the room given */

@@ -49,10 +49,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int fd, r;
 
 	fd = memfd_create("fuzz", MFD_CLOEXEC);
-	if (fd < 0 || write_full(fd, data, size) < 0)
+	if (fd < 0 || ukit_write_full(fd, data, size) < 0)
 		abort();
 	memset(&e, 0, sizeof e);
-	if (image_open(fd, "fuzz", IMG_RAW, &io, &img, &e) < 0) {
+	if (ukit_image_open(fd, "fuzz", IMG_RAW, &io, &img, &e) < 0) {
 		close(fd);
 		return 0;
 	}
@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		fat(img, 0, size);
 	}
-	image_close(img);
+	ukit_image_close(img);
 	close(fd);
 	return 0;
 }

@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 8)
 		return 0;
 	fsize = le64_load(data);
-	r = sigfoot_parse(data + 8, size - 8, fsize, &f, &e);
+	r = ukit_sigfoot_parse(data + 8, size - 8, fsize, &f, &e);
 	if (r == 1) {
 		uint8_t again[SIGFOOT_SIZE];
 		/* a valid footer describes the file exactly ... */
@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    f.bundle_len == 0 || f.bundle_len > BUNDLE_MAX)
 			abort();
 		/* ... and re-encodes to the same bytes */
-		sigfoot_encode(&f, again);
+		ukit_sigfoot_encode(&f, again);
 		if (memcmp(again, data + 8, SIGFOOT_SIZE) != 0)
 			abort();
 	}

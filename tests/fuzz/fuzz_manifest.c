@@ -1,8 +1,8 @@
 /*
- * fuzz_manifest.c: manifest_parse() on arbitrary bytes; whatever it
+ * fuzz_manifest.c: ukit_manifest_parse() on arbitrary bytes; whatever it
  * accepts must encode, decode back to the same manifest in both byte
  * orders, and write C source and an object.  Also feeds the raw bytes to
- * manifest_desc_decode() as a descriptor.
+ * ukit_manifest_desc_decode() as a descriptor.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -31,8 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len;
 	char *c;
 
-	(void)manifest_desc_decode(data, size, size & 1, &back, &e);
-	if (manifest_parse((const char *)data, size, &m, &e) < 0) {
+	(void)ukit_manifest_desc_decode(data, size, size & 1, &back, &e);
+	if (ukit_manifest_parse((const char *)data, size, &m, &e) < 0) {
 		if (memchr(e.msg, '\0', sizeof e.msg) == NULL)
 			abort();
 		return 0;
@@ -41,15 +41,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t sz = manifest_note_size(m.n);
 
 		if (sz > sizeof note ||
-		    manifest_note_encode(&m, be, note, sz, &e) < 0 ||
-		    manifest_desc_decode(note + 20, sz - 20, be, &back, &e) < 0)
+		    ukit_manifest_note_encode(&m, be, note, sz, &e) < 0 ||
+		    ukit_manifest_desc_decode(note + 20, sz - 20, be, &back, &e) < 0)
 			abort();
 		same(&m, &back);
 	}
-	if (manifest_c_source(&m, &c, &len, &e) < 0 || strlen(c) != len)
+	if (ukit_manifest_c_source(&m, &c, &len, &e) < 0 || strlen(c) != len)
 		abort();
 	free(c);
-	if (manifest_object(&m, MFT_ARCH_AARCH64, &obj, &len, &e) < 0)
+	if (ukit_manifest_object(&m, MFT_ARCH_AARCH64, &obj, &len, &e) < 0)
 		abort();
 	free(obj);
 	return 0;

@@ -17,27 +17,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct qcow2_header h;
+	struct ukit_qcow2_header h;
 	struct qcow2_check r;
 	struct fmt_err e = { .path = "fuzz" };
 	int fd;
 
-	qcow2_header_parse(data, size, &h, &e);
+	ukit_qcow2_header_parse(data, size, &h, &e);
 	fd = memfd_create("fuzz", MFD_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	if (write_full(fd, data, size) == 0) {
-		qcow2_check_fd(fd, "fuzz", 0, &r, &e);
-		qcow2_check_free(&r);
+	if (ukit_write_full(fd, data, size) == 0) {
+		ukit_qcow2_check_fd(fd, "fuzz", 0, &r, &e);
+		ukit_qcow2_check_free(&r);
 	}
-	if (qcow2_header_parse(data, size, &h, &e) == 0) {
+	if (ukit_qcow2_header_parse(data, size, &h, &e) == 0) {
 		struct qcow2_snapshot sn;
 		uint8_t *tab = NULL;
 		size_t len = 0, pos = 0;
 
-		if (qcow2_snapshots_read(fd, &h, size, &tab, &len, &e) == 0)
+		if (ukit_qcow2_snapshots_read(fd, &h, size, &tab, &len, &e) == 0)
 			for (uint32_t i = 0; i < h.nb_snapshots; i++)
-				if (qcow2_snapshot_entry(tab, len, &pos,
+				if (ukit_qcow2_snapshot_entry(tab, len, &pos,
 							 h.snapshots_offset,
 							 &sn, &e) < 0)
 					break;

@@ -3,7 +3,7 @@
  * is written to a memfd, opened with the consistency check (as convert
  * opens it) and, if that refuses it, without (as --no-check), then mapped
  * extent by extent and every data extent read (bounded work per input),
- * every other one through an image_dup() of the handle (as convert's
+ * every other one through an ukit_image_dup() of the handle (as convert's
  * workers read).
  */
 #include <stddef.h>
@@ -36,24 +36,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fd = memfd_create("fuzz", MFD_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	if (write_full(fd, data, size) < 0)
+	if (ukit_write_full(fd, data, size) < 0)
 		goto out;
-	if (image_open(fd, "fuzz", IMG_QCOW2, &checked, &img, &e) < 0 &&
-	    image_open(fd, "fuzz", IMG_QCOW2, NULL, &img, &e) < 0)
+	if (ukit_image_open(fd, "fuzz", IMG_QCOW2, &checked, &img, &e) < 0 &&
+	    ukit_image_open(fd, "fuzz", IMG_QCOW2, NULL, &img, &e) < 0)
 		goto out;
-	if (image_dup(img, &dup, &e) < 0)
+	if (ukit_image_dup(img, &dup, &e) < 0)
 		goto out;
-	for (int n = 0; n < MAX_EXTENTS && off < image_size(img) &&
+	for (int n = 0; n < MAX_EXTENTS && off < ukit_image_size(img) &&
 	     done < MAX_READ; n++) {
 		struct image_extent x;
 
-		if (image_map(img, off, &x, &e) < 0 || x.len == 0 ||
+		if (ukit_image_map(img, off, &x, &e) < 0 || x.len == 0 ||
 		    x.off != off)
 			break;
 		if (x.kind == EXT_DATA) {
 			size_t len = x.len < CHUNK ? (size_t)x.len : CHUNK;
 
-			if (image_read(n % 2 ? dup : img, buf, len, off,
+			if (ukit_image_read(n % 2 ? dup : img, buf, len, off,
 				       &e) < 0)
 				break;
 			done += len;
@@ -63,8 +63,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 out:
-	image_close(dup);
-	image_close(img);
+	ukit_image_close(dup);
+	ukit_image_close(img);
 	close(fd);
 	return 0;
 }

@@ -51,23 +51,23 @@ static void check_manifest(const uint8_t *data, size_t size)
 	size_t len, out_len;
 	bool have = false;
 
-	if (elfedit_open(&src, &ed, &e) < 0)
+	if (ukit_elfedit_open(&src, &ed, &e) < 0)
 		return;
 	fixed_manifest(&m);
 	len = manifest_note_size(m.n);
-	if (manifest_note_encode(&m, elfedit_big_endian(ed), note, len, &e) < 0)
+	if (ukit_manifest_note_encode(&m, ukit_elfedit_big_endian(ed), note, len, &e) < 0)
 		die("encode", &e);
-	if (elfedit_plan_manifest(ed, note, len, &plan, &e) < 0) {
-		elfedit_close(ed);
+	if (ukit_elfedit_plan_manifest(ed, note, len, &plan, &e) < 0) {
+		ukit_elfedit_close(ed);
 		return;
 	}
-	elfedit_close(ed);
-	if (elfedit_apply_buf(data, size, &plan, &out, &out_len, &e) < 0)
+	ukit_elfedit_close(ed);
+	if (ukit_elfedit_apply_buf(data, size, &plan, &out, &out_len, &e) < 0)
 		die("apply", &e);
-	elfedit_plan_free(&plan);
-	if (elfimg_open_mem(out, out_len, "out", &img, &e) < 0)
+	ukit_elfedit_plan_free(&plan);
+	if (ukit_elfimg_open_mem(out, out_len, "out", &img, &e) < 0)
 		die("output does not open", &e);
-	if (elfimg_solo5(img, &got, &have, NULL, NULL, &e) < 0)
+	if (ukit_elfimg_solo5(img, &got, &have, NULL, NULL, &e) < 0)
 		die("output manifest unreadable", &e);
 	if (!have || got.n != m.n)
 		die("output has another manifest", &e);
@@ -75,7 +75,7 @@ static void check_manifest(const uint8_t *data, size_t size)
 		if (strcmp(got.dev[i].name, m.dev[i].name) != 0 ||
 		    got.dev[i].type != m.dev[i].type)
 			die("output has another manifest", &e);
-	elfimg_close(img);
+	ukit_elfimg_close(img);
 	free(out);
 }
 
@@ -93,18 +93,18 @@ static void check_pkgmeta(const uint8_t *data, size_t size)
 	bool found = false, bad = false;
 	int r;
 
-	if (elfedit_open(&src, &ed, &e) < 0)
+	if (ukit_elfedit_open(&src, &ed, &e) < 0)
 		return;
-	r = elfedit_plan_package_metadata(ed, meta, sizeof meta - 1, &plan, &e);
-	elfedit_close(ed);
+	r = ukit_elfedit_plan_package_metadata(ed, meta, sizeof meta - 1, &plan, &e);
+	ukit_elfedit_close(ed);
 	if (r < 0)
 		return;
-	if (elfedit_apply_buf(data, size, &plan, &out, &out_len, &e) < 0)
+	if (ukit_elfedit_apply_buf(data, size, &plan, &out, &out_len, &e) < 0)
 		die("apply", &e);
-	if (elfimg_open_mem(out, out_len, "out", &img, &e) < 0)
+	if (ukit_elfimg_open_mem(out, out_len, "out", &img, &e) < 0)
 		die("package metadata output does not open", &e);
-	elfimg_notes_begin(img, ELFIMG_SEGMENT, &it);
-	while ((r = elfimg_notes_next(&it, &n, &e)) != 0) {
+	ukit_elfimg_notes_begin(img, ELFIMG_SEGMENT, &it);
+	while ((r = ukit_elfimg_notes_next(&it, &n, &e)) != 0) {
 		if (r < 0) {
 			/* a container the input had that ukit's reader
 			 * refuses (e.g. p_align 0x24) but systemd, which
@@ -118,11 +118,11 @@ static void check_pkgmeta(const uint8_t *data, size_t size)
 				memcmp(n.desc, meta, sizeof meta) == 0;
 		}
 	}
-	elfimg_notes_end(&it);
+	ukit_elfimg_notes_end(&it);
 	if (!found && !bad)
 		die("package metadata note not where planned", &e);
-	elfedit_plan_free(&plan);
-	elfimg_close(img);
+	ukit_elfedit_plan_free(&plan);
+	ukit_elfimg_close(img);
 	free(out);
 }
 

@@ -1,7 +1,7 @@
 /*
  * fuzz_solo5.c: libFuzzer harness for the libelf-free Solo5 reader that
  * sign and the device verifier use (elfhdr.c, solo5.c): the bytes go into
- * a memfd, as a file would be read, then solo5_facts() and the lookups.
+ * a memfd, as a file would be read, then ukit_solo5_facts() and the lookups.
  */
 #include <jansson.h>
 #include <stdint.h>
@@ -27,18 +27,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (fd < 0)
 		abort();
-	if (write_full(fd, data, size) != 0)
+	if (ukit_write_full(fd, data, size) != 0)
 		abort();
-	if (solo5_facts(fd, "fuzz", &j, &e) == 0 && j != NULL) {
+	if (ukit_solo5_facts(fd, "fuzz", &j, &e) == 0 && j != NULL) {
 		char *s = json_dumps(j, JSON_COMPACT);
 
 		free(s);
 	}
 	json_decref(j);
-	if (elfhdr_read(fd, "fuzz", &h, &e) == 1) {
-		if (solo5_check(&h, &e) == 0)
-			(void)solo5_read(&h, &m, &hm, &abi, &ha, &e);
-		elfhdr_free(&h);
+	if (ukit_elfhdr_read(fd, "fuzz", &h, &e) == 1) {
+		if (ukit_solo5_check(&h, &e) == 0)
+			(void)ukit_solo5_read(&h, &m, &hm, &abi, &ha, &e);
+		ukit_elfhdr_free(&h);
 	}
 	close(fd);
 	return 0;

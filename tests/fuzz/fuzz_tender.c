@@ -24,8 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct elfimg_note n;
 	struct manifest m;
 	struct solo5_abi abi;
-	struct elfimg_phdr ph;
-	struct elfimg_shdr sh;
+	struct ukit_elfimg_phdr ph;
+	struct ukit_elfimg_shdr sh;
 	const struct fmt_err *se;
 	bool hm, ha;
 	json_t *j;
@@ -43,14 +43,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		close(fd);
 		return 0;
 	}
-	for (size_t i = 0; i < elfimg_info(img)->phnum; i++)
-		if (elfimg_phdr(img, i, &ph, &e) == 0)
+	for (size_t i = 0; i < ukit_elfimg_info(img)->phnum; i++)
+		if (ukit_elfimg_phdr(img, i, &ph, &e) == 0)
 			sink += ph.type;
-	for (size_t i = 0; i < elfimg_info(img)->shnum && i < 64; i++)
-		if (elfimg_shdr(img, i, &sh, &e) == 0)
+	for (size_t i = 0; i < ukit_elfimg_info(img)->shnum && i < 64; i++)
+		if (ukit_elfimg_shdr(img, i, &sh, &e) == 0)
 			sink += (uint32_t)strlen(sh.name);
-	elfimg_notes_begin(img, ELFIMG_SEGMENT | ELFIMG_SECTION, &it);
-	for (int k = 0; k < 100000 && (r = elfimg_notes_next(&it, &n, &e)) != 0;
+	ukit_elfimg_notes_begin(img, ELFIMG_SEGMENT | ELFIMG_SECTION, &it);
+	for (int k = 0; k < 100000 && (r = ukit_elfimg_notes_next(&it, &n, &e)) != 0;
 	     k++) {
 		if (r < 0)
 			continue;
@@ -58,11 +58,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			sink += n.desc[i];
 		sink += (uint32_t)strlen(n.name) + (uint32_t)strlen(n.section);
 	}
-	elfimg_notes_end(&it);
-	if (elfimg_solo5(img, &m, &hm, &abi, &ha, &e) == 0 && hm)
+	ukit_elfimg_notes_end(&it);
+	if (ukit_elfimg_solo5(img, &m, &hm, &abi, &ha, &e) == 0 && hm)
 		for (size_t i = 0; i < m.n; i++)
 			sink += (uint32_t)strlen(m.dev[i].name);
-	if (elfimg_notes_json(img, &j, &e) == 0) {
+	if (ukit_elfimg_notes_json(img, &j, &e) == 0) {
 		char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 
 		free(s);
@@ -70,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if ((se = ukit_elfimg_section_error(img)) != NULL)
 		sink += (uint32_t)strlen(se->msg);
-	elfimg_close(img);
+	ukit_elfimg_close(img);
 	close(fd);
 	(void)sink;
 	return 0;

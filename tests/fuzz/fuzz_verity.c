@@ -1,5 +1,5 @@
 /*
- * fuzz_verity.c: verity_json_parse() on arbitrary JSON (the statement's
+ * fuzz_verity.c: ukit_verity_json_parse() on arbitrary JSON (the statement's
  * "verity" object); whatever it accepts must re-encode to an object that
  * parses back to the same root and salt.
  */
@@ -24,10 +24,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
 	if (o == NULL)
 		return 0;
-	if (verity_json_parse(o, root, salt, &slen, &e) == 0) {
-		back = verity_json(root, salt, slen, &e);
+	if (ukit_verity_json_parse(o, root, salt, &slen, &e) == 0) {
+		back = ukit_verity_json(root, salt, slen, &e);
 		if (back == NULL ||
-		    verity_json_parse(back, root2, salt2, &slen2, &e) != 0 ||
+		    ukit_verity_json_parse(back, root2, salt2, &slen2, &e) != 0 ||
 		    slen2 != slen || memcmp(root, root2, sizeof root) != 0 ||
 		    memcmp(salt, salt2, slen) != 0)
 			abort();

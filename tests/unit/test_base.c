@@ -71,17 +71,17 @@ static void test_err_format(void **state)
 	FILE *fp = open_memstream(&buf, &len);
 
 	(void)state;
-	assert_int_equal(fmt_errf(&e, 0x30, "L1 table past end (0x%x > 0x%x)",
+	assert_int_equal(ukit_fmt_errf(&e, 0x30, "L1 table past end (0x%x > 0x%x)",
 				  0x40000, 0x3000), -1);
-	fmt_err_print(fp, "ukit-pack", &e);
+	ukit_fmt_err_print(fp, "ukit-pack", &e);
 	e.off = FMT_NOOFF;
-	fmt_err_print(fp, "ukit-pack", &e);
+	ukit_fmt_err_print(fp, "ukit-pack", &e);
 	fclose(fp);
 	assert_string_equal(buf,
 		"ukit-pack: x.bin:0x30: L1 table past end (0x40000 > 0x3000)\n"
 		"ukit-pack: x.bin: L1 table past end (0x40000 > 0x3000)\n");
 	free(buf);
-	assert_int_equal(fmt_errf(NULL, 0, "ignored"), -1);
+	assert_int_equal(ukit_fmt_errf(NULL, 0, "ignored"), -1);
 }
 
 static int mkdir_setup(void **state)
@@ -137,28 +137,28 @@ static void test_outfile_commit_and_abort(void **state)
 	struct stat st;
 
 	snprintf(path, sizeof path, "%s/out.bin", dir);
-	assert_int_equal(outfile_open(&o, path, 0600, &e), 0);
-	assert_int_equal(outfile_write(&o, "first", 5, &e), 0);
+	assert_int_equal(ukit_outfile_open(&o, path, 0600, &e), 0);
+	assert_int_equal(ukit_outfile_write(&o, "first", 5, &e), 0);
 	/* nothing visible until commit */
 	assert_int_equal(count_entries(dir), 0);
-	assert_int_equal(outfile_commit(&o, &e), 0);
+	assert_int_equal(ukit_outfile_commit(&o, &e), 0);
 	slurp(path, buf, sizeof buf);
 	assert_string_equal(buf, "first");
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 
 	/* an aborted rewrite leaves the old file and no temporary */
-	assert_int_equal(outfile_open(&o, path, 0644, &e), 0);
-	assert_int_equal(outfile_write(&o, "second", 6, &e), 0);
-	outfile_abort(&o);
+	assert_int_equal(ukit_outfile_open(&o, path, 0644, &e), 0);
+	assert_int_equal(ukit_outfile_write(&o, "second", 6, &e), 0);
+	ukit_outfile_abort(&o);
 	slurp(path, buf, sizeof buf);
 	assert_string_equal(buf, "first");
 	assert_int_equal(count_entries(dir), 1);
 
 	/* a committed rewrite replaces it whole */
-	assert_int_equal(outfile_open(&o, path, 0644, &e), 0);
-	assert_int_equal(outfile_write(&o, "second", 6, &e), 0);
-	assert_int_equal(outfile_commit(&o, &e), 0);
+	assert_int_equal(ukit_outfile_open(&o, path, 0644, &e), 0);
+	assert_int_equal(ukit_outfile_write(&o, "second", 6, &e), 0);
+	assert_int_equal(ukit_outfile_commit(&o, &e), 0);
 	slurp(path, buf, sizeof buf);
 	assert_string_equal(buf, "second");
 	assert_int_equal(count_entries(dir), 1);
@@ -173,24 +173,24 @@ static void test_outfile_new_never_replaces(void **state)
 	struct stat st;
 
 	snprintf(path, sizeof path, "%s/k.key", dir);
-	assert_int_equal(outfile_open_new(&o, path, 0600, &e), 0);
-	assert_int_equal(outfile_write(&o, "secret", 6, &e), 0);
+	assert_int_equal(ukit_outfile_open_new(&o, path, 0600, &e), 0);
+	assert_int_equal(ukit_outfile_write(&o, "secret", 6, &e), 0);
 	assert_int_equal(count_entries(dir), 0);   /* no name while written */
-	assert_int_equal(outfile_commit(&o, &e), 0);
+	assert_int_equal(ukit_outfile_commit(&o, &e), 0);
 	slurp(path, buf, sizeof buf);
 	assert_string_equal(buf, "secret");
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 
 	/* a second key of the same name is refused; the first is intact */
-	assert_int_equal(outfile_open_new(&o, path, 0600, &e), 0);
-	assert_int_equal(outfile_write(&o, "other", 5, &e), 0);
-	assert_int_equal(outfile_commit(&o, &e), -1);
+	assert_int_equal(ukit_outfile_open_new(&o, path, 0600, &e), 0);
+	assert_int_equal(ukit_outfile_write(&o, "other", 5, &e), 0);
+	assert_int_equal(ukit_outfile_commit(&o, &e), -1);
 	assert_non_null(strstr(e.msg, "cannot create: File exists"));
 	slurp(path, buf, sizeof buf);
 	assert_string_equal(buf, "secret");
 	assert_int_equal(count_entries(dir), 1);
-	assert_int_equal(outfile_open_new(&o, "-", 0600, &e), -1);
+	assert_int_equal(ukit_outfile_open_new(&o, "-", 0600, &e), -1);
 }
 
 static void test_outfile_bad_dir(void **state)
@@ -199,7 +199,7 @@ static void test_outfile_bad_dir(void **state)
 	struct fmt_err e = { .path = "x" };
 
 	(void)state;
-	assert_int_equal(outfile_open(&o, "/nonexistent-ukit/dir/x", 0644, &e),
+	assert_int_equal(ukit_outfile_open(&o, "/nonexistent-ukit/dir/x", 0644, &e),
 			 -1);
 	assert_non_null(strstr(e.msg, "No such file or directory"));
 }

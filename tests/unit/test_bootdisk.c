@@ -117,7 +117,7 @@ static void test_gpt(void **state)
 	strcpy(p[0].name, "EFI system");
 	memset(g, 0x22, 16);
 	assert_int_equal(ukit_gpt_write(fd, path, n, g, p, 1, code, &e), 0);
-	assert_int_equal(pread_full(fd, d, n * 512, 0), (ssize_t)(n * 512));
+	assert_int_equal(ukit_pread_full(fd, d, n * 512, 0), (ssize_t)(n * 512));
 	/* protective MBR */
 	assert_memory_equal(d, code, 440);
 	assert_int_equal(d[446 + 4], 0xee);

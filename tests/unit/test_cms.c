@@ -70,12 +70,12 @@ static void sign_buf(struct fix *f, const uint8_t *buf, size_t len,
 	struct cms_signer *s;
 	struct fmt_err e = { 0 };
 
-	assert_int_equal(cms_sign_begin(f->key, f->cert, NULL, &s, &e), 0);
+	assert_int_equal(ukit_cms_sign_begin(f->key, f->cert, NULL, &s, &e), 0);
 	for (size_t off = 0; off < len; off += 1000)
-		assert_int_equal(cms_sign_update(s, buf + off,
+		assert_int_equal(ukit_cms_sign_update(s, buf + off,
 			len - off < 1000 ? len - off : 1000, &e), 0);
-	assert_int_equal(cms_sign_final(s, der, der_len, &e), 0);
-	cms_signer_free(s);
+	assert_int_equal(ukit_cms_sign_final(s, der, der_len, &e), 0);
+	ukit_cms_signer_free(s);
 }
 
 static void test_sign_verify(void **state)
@@ -94,15 +94,15 @@ static void test_sign_verify(void **state)
 	sign_buf(f, buf, len, &der, &der_len);
 	assert_true(der_len < 2000);              /* detached: no content */
 	fd = tmpfile_with(buf, len);
-	assert_int_equal(cms_parse(der, der_len, &cms, &e), 0);
-	assert_int_equal(cms_verify_fd(cms, fd, &signer, &certs, &e), 0);
+	assert_int_equal(ukit_cms_parse(der, der_len, &cms, &e), 0);
+	assert_int_equal(ukit_cms_verify_fd(cms, fd, &signer, &certs, &e), 0);
 	assert_int_equal(X509_cmp(signer, f->cert), 0);
 	assert_int_equal(sk_X509_num(certs), 1);
 	X509_free(signer);
 	sk_X509_pop_free(certs, X509_free);
 	/* one byte changed: the message digest no longer matches */
 	assert_int_equal(pwrite(fd, "\xff", 1, 5000), 1);
-	assert_int_equal(cms_verify_fd(cms, fd, &signer, &certs, &e), -1);
+	assert_int_equal(ukit_cms_verify_fd(cms, fd, &signer, &certs, &e), -1);
 	assert_non_null(strstr(e.msg, "CMS signature does not verify"));
 	CMS_ContentInfo_free(cms);
 	close(fd);
@@ -126,22 +126,22 @@ static void test_parse_rejects(void **state)
 	big = malloc(der_len + 1);
 	memcpy(big, der, der_len);
 	big[der_len] = 0;
-	assert_int_equal(cms_parse(big, der_len + 1, &cms, &e), -1);
+	assert_int_equal(ukit_cms_parse(big, der_len + 1, &cms, &e), -1);
 	assert_non_null(strstr(e.msg, "trailing bytes"));
 	assert_int_equal(e.off, der_len);
 	/* truncated */
-	assert_int_equal(cms_parse(der, der_len - 1, &cms, &e), -1);
+	assert_int_equal(ukit_cms_parse(der, der_len - 1, &cms, &e), -1);
 	assert_non_null(strstr(e.msg, "not a DER CMS message"));
 	/* empty and oversized */
-	assert_int_equal(cms_parse(der, 0, &cms, &e), -1);
-	assert_int_equal(cms_parse(der, CMS_DER_MAX + 1, &cms, &e), -1);
+	assert_int_equal(ukit_cms_parse(der, 0, &cms, &e), -1);
+	assert_int_equal(ukit_cms_parse(der, CMS_DER_MAX + 1, &cms, &e), -1);
 	assert_non_null(strstr(e.msg, "exceeds the limit"));
 	/* content embedded */
 	in = BIO_new_mem_buf(data, sizeof data);
 	att = CMS_sign(f->cert, f->key, NULL, in, CMS_BINARY);
 	alen = i2d_CMS_ContentInfo(att, &adr);
 	assert_true(alen > 0);
-	assert_int_equal(cms_parse(adr, (size_t)alen, &cms, &e), -1);
+	assert_int_equal(ukit_cms_parse(adr, (size_t)alen, &cms, &e), -1);
 	assert_non_null(strstr(e.msg, "embeds its content"));
 	CMS_ContentInfo_free(att);
 	OPENSSL_free(adr);
@@ -157,7 +157,7 @@ static void test_ed25519_refused(void **state)
 	struct cms_signer *s = NULL;
 	struct fmt_err e = { 0 };
 
-	assert_int_equal(cms_sign_begin(ed, f->cert, NULL, &s, &e), -1);
+	assert_int_equal(ukit_cms_sign_begin(ed, f->cert, NULL, &s, &e), -1);
 	assert_non_null(strstr(e.msg, "need an ECDSA or RSA key"));
 	assert_null(s);
 	EVP_PKEY_free(ed);

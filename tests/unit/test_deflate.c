@@ -64,7 +64,7 @@ static size_t roundtrip(struct deflate *d, const uint8_t *in, size_t n)
 
 	assert_non_null(z);
 	assert_non_null(back);
-	c = deflate_compress(d, in, n, z, cap);
+	c = ukit_deflate_compress(d, in, n, z, cap);
 	assert_true(c > 0);
 	assert_int_equal(inflate4k(z, c, back, n, n ? n : 1), n);
 	assert_memory_equal(back, in, n);
@@ -118,7 +118,7 @@ static void test_shapes(void **state)
 		0, 1, 2, 3, 4, 5, 7, 8, 9, 258, 259, 4095, 4096, 4097, 8191,
 		65536, 65537, 200000, 2u << 20,
 	};
-	struct deflate *d = deflate_new();
+	struct deflate *d = ukit_deflate_new();
 	uint8_t *in = malloc(2u << 20);
 
 	(void)state;
@@ -130,7 +130,7 @@ static void test_shapes(void **state)
 			roundtrip(d, in, sizes[i]);
 		}
 	free(in);
-	deflate_free(d);
+	ukit_deflate_free(d);
 }
 
 /* zlib -6 as qemu runs it: raw deflate, 4 KiB window, memLevel 9. */
@@ -160,7 +160,7 @@ static size_t zlib6(const uint8_t *in, size_t n)
 static void test_ratio(void **state)
 {
 	static const int kinds[] = { 0, 2, 3, 4, 8 };
-	struct deflate *d = deflate_new();
+	struct deflate *d = ukit_deflate_new();
 	uint8_t in[65536];
 
 	(void)state;
@@ -179,52 +179,52 @@ static void test_ratio(void **state)
 	assert_true(roundtrip(d, in, sizeof in) < 6000);
 	fill(in, sizeof in, 5, 1);
 	assert_true(roundtrip(d, in, sizeof in) > 60000);
-	deflate_free(d);
+	ukit_deflate_free(d);
 }
 
 /* Too little room: 0, never a partial stream or a write past (cap). */
 static void test_cap(void **state)
 {
-	struct deflate *d = deflate_new();
+	struct deflate *d = ukit_deflate_new();
 	uint8_t in[65536], out[70000];
 	size_t full;
 
 	(void)state;
 	fill(in, sizeof in, 2, 3);
-	full = deflate_compress(d, in, sizeof in, out, sizeof out);
+	full = ukit_deflate_compress(d, in, sizeof in, out, sizeof out);
 	assert_true(full > 0);
 	for (size_t cap = 0; cap < full; cap += cap < 64 ? 1 : 997) {
 		memset(out, 0xa5, sizeof out);
-		assert_int_equal(deflate_compress(d, in, sizeof in, out, cap), 0);
+		assert_int_equal(ukit_deflate_compress(d, in, sizeof in, out, cap), 0);
 		for (size_t i = cap; i < sizeof out; i++)
 			if (out[i] != 0xa5)
 				fail_msg("cap %zu: byte %zu written", cap, i);
 	}
-	assert_int_equal(deflate_compress(d, in, sizeof in, out, full), full);
+	assert_int_equal(ukit_deflate_compress(d, in, sizeof in, out, full), full);
 	fill(in, sizeof in, 1, 3);
-	assert_int_equal(deflate_compress(d, in, sizeof in, out,
+	assert_int_equal(ukit_deflate_compress(d, in, sizeof in, out,
 					  sizeof in - 1), 0);
-	deflate_free(d);
+	ukit_deflate_free(d);
 }
 
 /* The same input gives the same bytes, whatever came before it. */
 static void test_deterministic(void **state)
 {
-	struct deflate *a = deflate_new(), *b = deflate_new();
+	struct deflate *a = ukit_deflate_new(), *b = ukit_deflate_new();
 	uint8_t in[65536], oa[70000], ob[70000], other[65536];
 	size_t na, nb;
 
 	(void)state;
 	fill(in, sizeof in, 8, 5);
 	fill(other, sizeof other, 2, 9);
-	na = deflate_compress(a, in, sizeof in, oa, sizeof oa);
-	deflate_compress(b, other, sizeof other, ob, sizeof ob);
-	deflate_compress(b, other, 1000, ob, sizeof ob);
-	nb = deflate_compress(b, in, sizeof in, ob, sizeof ob);
+	na = ukit_deflate_compress(a, in, sizeof in, oa, sizeof oa);
+	ukit_deflate_compress(b, other, sizeof other, ob, sizeof ob);
+	ukit_deflate_compress(b, other, 1000, ob, sizeof ob);
+	nb = ukit_deflate_compress(b, in, sizeof in, ob, sizeof ob);
 	assert_int_equal(na, nb);
 	assert_memory_equal(oa, ob, na);
-	deflate_free(a);
-	deflate_free(b);
+	ukit_deflate_free(a);
+	ukit_deflate_free(b);
 }
 
 int main(void)

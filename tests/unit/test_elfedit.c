@@ -141,7 +141,7 @@ static void mkimg(const struct img_opts *o, struct img *im)
 		struct fmt_err e = { 0 };
 		mk_manifest(&m, o->ndev, "old");
 		im->mft_len = manifest_note_size(o->ndev);
-		assert_int_equal(manifest_note_encode(&m, big, im->b + p,
+		assert_int_equal(ukit_manifest_note_encode(&m, big, im->b + p,
 						      im->mft_len, &e), 0);
 		im->mft_off = p;
 		im->mft_idx = i;
@@ -214,16 +214,16 @@ static int plan_mft(const struct img *im, size_t ndev,
 	size_t len = manifest_note_size(ndev);
 	int r;
 
-	if (elfedit_open(&src, &ed, e) < 0)
+	if (ukit_elfedit_open(&src, &ed, e) < 0)
 		return -1;
 	mk_manifest(&m, ndev, "new");
-	assert_int_equal(manifest_note_encode(&m, elfedit_big_endian(ed), note,
+	assert_int_equal(ukit_manifest_note_encode(&m, ukit_elfedit_big_endian(ed), note,
 					      len, e), 0);
-	r = elfedit_plan_manifest(ed, note, len, plan, e);
-	elfedit_close(ed);
+	r = ukit_elfedit_plan_manifest(ed, note, len, plan, e);
+	ukit_elfedit_close(ed);
 	if (r < 0)
 		return -1;
-	return elfedit_apply_buf(im->b, im->len, plan, out, out_len, e);
+	return ukit_elfedit_apply_buf(im->b, im->len, plan, out, out_len, e);
 }
 
 /*
@@ -251,7 +251,7 @@ static void tender_manifest(const uint8_t *b, size_t len, bool big,
 		    ld32(b + off + 8, big) != MFT1_NOTE_TYPE)
 			continue;
 		assert_true(20 + (uint64_t)ld32(b + off + 4, big) <= sz);
-		assert_int_equal(manifest_desc_decode(b + off + 20,
+		assert_int_equal(ukit_manifest_desc_decode(b + off + 20,
 				 ld32(b + off + 4, big), big, m, &e), 0);
 		return;
 	}
@@ -312,7 +312,7 @@ static void test_in_place_same_size(void **state)
 		assert_int_equal(out_len, im.len);
 		assert_only_patched(&im, out, &plan);
 		assert_new_manifest(out, out_len, big, 3);
-		elfedit_plan_free(&plan);
+		ukit_elfedit_plan_free(&plan);
 		free(out);
 		free(im.b);
 	}
@@ -343,7 +343,7 @@ static void test_in_place_smaller(void **state)
 		assert_int_equal(ld32(pad + 4, big), im.mft_len - newlen - 20);
 		assert_int_equal(ld32(pad + 8, big), UKIT_NOTE_PADDING);
 		assert_memory_equal(pad + 12, "ukit\0\0\0", 8);
-		elfedit_plan_free(&plan);
+		ukit_elfedit_plan_free(&plan);
 		free(out);
 		free(im.b);
 	}
@@ -382,7 +382,7 @@ static void test_grow_into_free_space(void **state)
 		assert_memory_equal(out + 64 + 56 * (plan.phdr_index + 1),
 				    im.b + 64 + 56 * im.mft_idx, 56);
 		assert_new_manifest(out, out_len, big, 4);
-		elfedit_plan_free(&plan);
+		ukit_elfedit_plan_free(&plan);
 		free(out);
 		free(im.b);
 	}
@@ -413,7 +413,7 @@ static void test_move_to_end(void **state)
 		assert_memory_equal(out + 64, im.b + 64, 56 * im.phnum);
 		assert_only_patched(&im, out, &plan);
 		assert_new_manifest(out, out_len, big, 63);
-		elfedit_plan_free(&plan);
+		ukit_elfedit_plan_free(&plan);
 		free(out);
 		free(im.b);
 	}
@@ -452,7 +452,7 @@ static void test_section_follows_new_note(void **state)
 		/* the other sections are untouched */
 		assert_memory_equal(out + shoff, im.b + shoff, 64 * 3);
 		assert_only_patched(&im, out, &plan);
-		elfedit_plan_free(&plan);
+		ukit_elfedit_plan_free(&plan);
 		free(out);
 
 		/* a section 4 bytes longer than the note: left alone */
@@ -460,7 +460,7 @@ static void test_section_follows_new_note(void **state)
 		st64(sh + 0x20, im.mft_len + 4, big);
 		assert_int_equal(plan_mft(&im, 3, &plan, &out, &out_len, &e), 0);
 		assert_memory_equal(out + shoff, im.b + shoff, 64 * 4);
-		elfedit_plan_free(&plan);
+		ukit_elfedit_plan_free(&plan);
 		free(out);
 		free(im.b);
 	}
@@ -512,7 +512,7 @@ static void test_repoint(void **state)
 				assert_int_equal(out[im.mft_off + k], 0);
 			assert_only_patched(&im, out, &plan);
 			assert_new_manifest(out, out_len, big, 5);
-			elfedit_plan_free(&plan);
+			ukit_elfedit_plan_free(&plan);
 			free(out);
 			free(im.b);
 		}
@@ -537,7 +537,7 @@ static void test_gap_not_free(void **state)
 	im.b[64 + 56 * im.phnum + 3] = 1;
 	assert_int_equal(plan_mft(&im, 2, &plan, &out, &out_len, &e), 0);
 	assert_int_equal(plan.how, ELFEDIT_MOVE);
-	elfedit_plan_free(&plan);
+	ukit_elfedit_plan_free(&plan);
 	free(out);
 	free(im.b);
 
@@ -566,7 +566,7 @@ static void test_no_openbsd_note(void **state)
 	assert_int_equal(plan.how, ELFEDIT_GROW);
 	assert_int_equal(plan.phdr_index, im.mft_idx);
 	assert_new_manifest(out, out_len, false, 1);
-	elfedit_plan_free(&plan);
+	ukit_elfedit_plan_free(&plan);
 	free(out);
 	free(im.b);
 
@@ -577,7 +577,7 @@ static void test_no_openbsd_note(void **state)
 	assert_int_equal(plan_mft(&im, 1, &plan, &out, &out_len, &e), 0);
 	assert_int_equal(plan.phdr_index, im.obsd_idx + 1);
 	assert_new_manifest(out, out_len, false, 1);
-	elfedit_plan_free(&plan);
+	ukit_elfedit_plan_free(&plan);
 	free(out);
 	free(im.b);
 }
@@ -753,7 +753,7 @@ static void test_pt_note_overlaps_edit(void **state)
 	assert_int_equal(plan.how, ELFEDIT_MOVE);
 	assert_only_patched(&im, out, &plan);
 	assert_memory_equal(out + 64, im.b + 64, 56 * im.phnum);
-	elfedit_plan_free(&plan);
+	ukit_elfedit_plan_free(&plan);
 	free(out);
 	out = NULL;
 
@@ -781,11 +781,11 @@ static void test_bad_new_note(void **state)
 	(void)state;
 	mkimg(&o, &im);
 	src = (struct elfedit_src){ .buf = im.b, .size = im.len };
-	assert_int_equal(elfedit_open(&src, &ed, &e), 0);
-	assert_int_equal(elfedit_plan_manifest(ed, note, sizeof note, &plan,
+	assert_int_equal(ukit_elfedit_open(&src, &ed, &e), 0);
+	assert_int_equal(ukit_elfedit_plan_manifest(ed, note, sizeof note, &plan,
 					       &e), -1);
 	assert_non_null(strstr(e.msg, "not an MFT1 note"));
-	elfedit_close(ed);
+	ukit_elfedit_close(ed);
 	free(im.b);
 }
 
@@ -799,13 +799,13 @@ static int plan_pkg(const struct img *im, const char *json,
 	struct elfedit *ed;
 	int r;
 
-	if (elfedit_open(&src, &ed, e) < 0)
+	if (ukit_elfedit_open(&src, &ed, e) < 0)
 		return -1;
-	r = elfedit_plan_package_metadata(ed, json, strlen(json), plan, e);
-	elfedit_close(ed);
+	r = ukit_elfedit_plan_package_metadata(ed, json, strlen(json), plan, e);
+	ukit_elfedit_close(ed);
 	if (r < 0)
 		return -1;
-	return elfedit_apply_buf(im->b, im->len, plan, out, out_len, e);
+	return ukit_elfedit_apply_buf(im->b, im->len, plan, out, out_len, e);
 }
 
 /* The first FDO metadata note's text, as systemd finds it. */
@@ -864,7 +864,7 @@ static void test_pkgmeta(void **state)
 		assert_non_null(got);
 		assert_string_equal(got, "{\"type\":\"deb\",\"name\":\"hello\","
 				    "\"version\":\"1.0\"}");
-		elfedit_plan_free(&plan);
+		ukit_elfedit_plan_free(&plan);
 		free(out);
 		free(im.b);
 
@@ -877,7 +877,7 @@ static void test_pkgmeta(void **state)
 		assert_int_equal(plan.p[0].off, im.fdo_off);
 		assert_int_equal(out_len, im.len);
 		assert_string_equal(fdo_text(out, out_len, big), "{\"a\":1}");
-		elfedit_plan_free(&plan);
+		ukit_elfedit_plan_free(&plan);
 		free(out);
 
 		/* a larger one: a new PT_NOTE before the old one's */
@@ -885,7 +885,7 @@ static void test_pkgmeta(void **state)
 		assert_int_equal(plan.how, ELFEDIT_GROW);
 		assert_int_equal(plan.phdr_index, im.phnum - 1);
 		assert_non_null(strstr(fdo_text(out, out_len, big), "hello"));
-		elfedit_plan_free(&plan);
+		ukit_elfedit_plan_free(&plan);
 		free(out);
 		free(im.b);
 	}
@@ -936,7 +936,7 @@ static void test_pkgmeta_section(void **state)
 		/* the old tables' bytes are untouched */
 		assert_memory_equal(out + shoff, im.b + shoff, 64 * shnum);
 		assert_only_patched(&im, out, &plan);
-		elfedit_plan_free(&plan);
+		ukit_elfedit_plan_free(&plan);
 		free(out);
 
 		/* the name table is not a string table: no section */
@@ -945,7 +945,7 @@ static void test_pkgmeta_section(void **state)
 					  &out_len, &e), 0);
 		assert_int_equal(ld16(out + 0x3c, big), shnum);
 		assert_int_equal(ld64(out + 0x28, big), shoff);
-		elfedit_plan_free(&plan);
+		ukit_elfedit_plan_free(&plan);
 		free(out);
 
 		/* e_shstrndx out of range: no section */
@@ -954,7 +954,7 @@ static void test_pkgmeta_section(void **state)
 		assert_int_equal(plan_pkg(&im, "{\"name\":\"s\"}", &plan, &out,
 					  &out_len, &e), 0);
 		assert_int_equal(ld16(out + 0x3c, big), shnum);
-		elfedit_plan_free(&plan);
+		ukit_elfedit_plan_free(&plan);
 		free(out);
 		free(im.b);
 	}
@@ -976,7 +976,7 @@ static void test_pkgmeta_check(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
-		assert_int_equal(elfedit_pkgmeta_check(t[i].json, t[i].len, &e), -1);
+		assert_int_equal(ukit_elfedit_pkgmeta_check(t[i].json, t[i].len, &e), -1);
 		if (strstr(e.msg, t[i].msg) == NULL)
 			fail_msg("row %zu: \"%s\"", i, e.msg);
 	}
@@ -984,13 +984,13 @@ static void test_pkgmeta_check(void **state)
 	memset(big, ' ', ELFEDIT_MAX_PKGMETA + 1);
 	big[0] = '{';
 	big[ELFEDIT_MAX_PKGMETA] = '}';
-	assert_int_equal(elfedit_pkgmeta_check(big, ELFEDIT_MAX_PKGMETA + 1,
+	assert_int_equal(ukit_elfedit_pkgmeta_check(big, ELFEDIT_MAX_PKGMETA + 1,
 					       &e), -1);
 	assert_non_null(strstr(e.msg, "too large"));
-	assert_int_equal(elfedit_pkgmeta_check(big + 1, ELFEDIT_MAX_PKGMETA - 1,
+	assert_int_equal(ukit_elfedit_pkgmeta_check(big + 1, ELFEDIT_MAX_PKGMETA - 1,
 					       &e), -1);
 	big[ELFEDIT_MAX_PKGMETA - 1] = '}';
-	assert_int_equal(elfedit_pkgmeta_check(big, ELFEDIT_MAX_PKGMETA, &e), 0);
+	assert_int_equal(ukit_elfedit_pkgmeta_check(big, ELFEDIT_MAX_PKGMETA, &e), 0);
 	free(big);
 }
 
@@ -1014,13 +1014,13 @@ static void test_apply_fd(void **state)
 	outfd = mkstemp(out_path);
 	assert_true(in >= 0 && outfd >= 0);
 	assert_int_equal(write(in, im.b, im.len), (ssize_t)im.len);
-	assert_int_equal(elfedit_apply_fd(in, outfd, &plan, &e), 0);
+	assert_int_equal(ukit_elfedit_apply_fd(in, outfd, &plan, &e), 0);
 	got = malloc(out_len + 1);
 	assert_int_equal(pread(outfd, got, out_len + 1, 0), (ssize_t)out_len);
 	assert_memory_equal(got, out, out_len);
 	/* an input that changed size since planning is refused */
 	assert_int_equal(ftruncate(in, 10), 0);
-	assert_int_equal(elfedit_apply_fd(in, outfd, &plan, &e), -1);
+	assert_int_equal(ukit_elfedit_apply_fd(in, outfd, &plan, &e), -1);
 	assert_non_null(strstr(e.msg, "changed size"));
 	close(in);
 	close(outfd);
@@ -1028,7 +1028,7 @@ static void test_apply_fd(void **state)
 	unlink(out_path);
 	free(got);
 	free(out);
-	elfedit_plan_free(&plan);
+	ukit_elfedit_plan_free(&plan);
 	free(im.b);
 }
 

@@ -137,7 +137,7 @@ static size_t gen_mft1(uint8_t *b, bool big, size_t ndev)
 		snprintf(m.dev[i].name, sizeof m.dev[i].name, "dev%zu", i);
 		m.dev[i].type = i % 2 ? MFT_BLOCK_BASIC : MFT_NET_BASIC;
 	}
-	assert_int_equal(manifest_note_encode(&m, big, b, 8192, &e), 0);
+	assert_int_equal(ukit_manifest_note_encode(&m, big, b, 8192, &e), 0);
 	return manifest_note_size(ndev);
 }
 
@@ -168,18 +168,18 @@ static void test_solo5_found_both_orders(void **state)
 		struct solo5_abi abi;
 		bool hm = false, ha = false;
 
-		assert_int_equal(elfimg_open_mem(img_buf, len, "mem", &img,
+		assert_int_equal(ukit_elfimg_open_mem(img_buf, len, "mem", &img,
 						 &e), 0);
-		assert_int_equal(elfimg_info(img)->big, big);
-		assert_int_equal(elfimg_info(img)->phnum, 5);
-		assert_int_equal(elfimg_solo5(img, &m, &hm, &abi, &ha, &e), 0);
+		assert_int_equal(ukit_elfimg_info(img)->big, big);
+		assert_int_equal(ukit_elfimg_info(img)->phnum, 5);
+		assert_int_equal(ukit_elfimg_solo5(img, &m, &hm, &abi, &ha, &e), 0);
 		assert_true(hm && ha);
 		assert_int_equal(m.n, 3);
 		assert_string_equal(m.dev[2].name, "dev2");
 		assert_int_equal(m.dev[1].type, MFT_BLOCK_BASIC);
 		assert_int_equal(abi.target, ABI_XEN);
 		assert_int_equal(abi.version, 7);
-		elfimg_close(img);
+		ukit_elfimg_close(img);
 	}
 }
 
@@ -205,12 +205,12 @@ static void test_solo5_tender_rule(void **state)
 	};
 	size_t len = gen_elf(img_buf, false, true, s, ARRAY_SIZE(s));
 
-	assert_int_equal(elfimg_open_mem(img_buf, len, "mem", &img, &e), 0);
-	assert_int_equal(elfimg_solo5(img, NULL, NULL, &abi, &ha, &e), 0);
+	assert_int_equal(ukit_elfimg_open_mem(img_buf, len, "mem", &img, &e), 0);
+	assert_int_equal(ukit_elfimg_solo5(img, NULL, NULL, &abi, &ha, &e), 0);
 	assert_true(ha);
 	assert_int_equal(abi.target, ABI_SPT);
 	assert_int_equal(abi.version, 9);
-	elfimg_close(img);
+	ukit_elfimg_close(img);
 }
 
 struct bad_case {
@@ -225,8 +225,8 @@ static void expect_open_fail(const uint8_t *b, size_t len,
 	struct fmt_err e = { 0 };
 	struct elfimg *img = NULL;
 
-	if (elfimg_open_mem(b, len, "mem", &img, &e) == 0) {
-		elfimg_close(img);
+	if (ukit_elfimg_open_mem(b, len, "mem", &img, &e) == 0) {
+		ukit_elfimg_close(img);
 		fail_msg("%s: opened", c->what);
 	}
 	if (strstr(e.msg, c->msg) == NULL)
@@ -344,13 +344,13 @@ static void test_solo5_hostile_notes(void **state)
 		};
 		size_t len = gen_elf(img_buf, false, true, s, ARRAY_SIZE(s));
 
-		assert_int_equal(elfimg_open_mem(img_buf, len, "mem", &img,
+		assert_int_equal(ukit_elfimg_open_mem(img_buf, len, "mem", &img,
 						 &e), 0);
 		if (t[i].type == MFT1_NOTE_TYPE)
-			r = elfimg_solo5(img, &m, &have, NULL, NULL, &e);
+			r = ukit_elfimg_solo5(img, &m, &have, NULL, NULL, &e);
 		else
-			r = elfimg_solo5(img, NULL, NULL, &abi, &have, &e);
-		elfimg_close(img);
+			r = ukit_elfimg_solo5(img, NULL, NULL, &abi, &have, &e);
+		ukit_elfimg_close(img);
 		if (r == 0)
 			fail_msg("%s: accepted", t[i].c.what);
 		if (strstr(e.msg, t[i].c.msg) == NULL)
@@ -382,39 +382,39 @@ static void test_solo5_skip_absent_refuse(void **state)
 		{ PT_NOTE, mft_buf, ml, 4 },
 	};
 	len = gen_elf(img_buf, true, true, s, ARRAY_SIZE(s));
-	assert_int_equal(elfimg_open_mem(img_buf, len, "mem", &img, &e), 0);
-	assert_int_equal(elfimg_solo5(img, &m, &hm, &abi, &ha, &e), 0);
+	assert_int_equal(ukit_elfimg_open_mem(img_buf, len, "mem", &img, &e), 0);
+	assert_int_equal(ukit_elfimg_solo5(img, &m, &hm, &abi, &ha, &e), 0);
 	assert_true(hm);
 	assert_false(ha);
 	assert_int_equal(m.n, 0);
-	elfimg_close(img);
+	ukit_elfimg_close(img);
 
 	/* No notes at all. */
 	len = gen_elf(img_buf, false, true, s, 1);
-	assert_int_equal(elfimg_open_mem(img_buf, len, "mem", &img, &e), 0);
-	assert_int_equal(elfimg_solo5(img, &m, &hm, &abi, &ha, &e), 0);
+	assert_int_equal(ukit_elfimg_open_mem(img_buf, len, "mem", &img, &e), 0);
+	assert_int_equal(ukit_elfimg_solo5(img, &m, &hm, &abi, &ha, &e), 0);
 	assert_false(hm);
 	assert_false(ha);
-	elfimg_close(img);
+	ukit_elfimg_close(img);
 
 	/* ELF32: opens (notes are readable), Solo5 lookup refused. */
 	len = gen_elf(img_buf, false, false, s + 3, 1);
-	assert_int_equal(elfimg_open_mem(img_buf, len, "mem", &img, &e), 0);
-	assert_int_equal(elfimg_info(img)->elfclass, 1);
-	assert_int_equal(elfimg_solo5(img, &m, &hm, NULL, NULL, &e), -1);
+	assert_int_equal(ukit_elfimg_open_mem(img_buf, len, "mem", &img, &e), 0);
+	assert_int_equal(ukit_elfimg_info(img)->elfclass, 1);
+	assert_int_equal(ukit_elfimg_solo5(img, &m, &hm, NULL, NULL, &e), -1);
 	assert_non_null(strstr(e.msg, "ELF32 file: Solo5 executables are "
 			       "ELF64 (EI_CLASS 1, expected 2)"));
 	assert_int_equal(e.off, 4);
-	elfimg_close(img);
+	ukit_elfimg_close(img);
 
 	/* ET_DYN */
 	len = gen_elf(img_buf, false, true, s + 3, 1);
 	le16_store(img_buf + 16, 3);
-	assert_int_equal(elfimg_open_mem(img_buf, len, "mem", &img, &e), 0);
-	assert_int_equal(elfimg_solo5(img, &m, &hm, NULL, NULL, &e), -1);
+	assert_int_equal(ukit_elfimg_open_mem(img_buf, len, "mem", &img, &e), 0);
+	assert_int_equal(ukit_elfimg_solo5(img, &m, &hm, NULL, NULL, &e), -1);
 	assert_non_null(strstr(e.msg, "e_type 3 is not ET_EXEC (2)"));
 	assert_int_equal(e.off, 16);
-	elfimg_close(img);
+	ukit_elfimg_close(img);
 }
 
 /* Every note of a segment, with 4- and 8-byte alignment. */
@@ -441,8 +441,8 @@ static void test_notes_iterate(void **state)
 		{ PT_NOTE, seg8, l8, 8 },
 	};
 	len = gen_elf(img_buf, true, true, s, ARRAY_SIZE(s));
-	assert_int_equal(elfimg_open_mem(img_buf, len, "mem", &img, &e), 0);
-	elfimg_notes_begin(img, ELFIMG_SEGMENT | ELFIMG_SECTION, &it);
+	assert_int_equal(ukit_elfimg_open_mem(img_buf, len, "mem", &img, &e), 0);
+	ukit_elfimg_notes_begin(img, ELFIMG_SEGMENT | ELFIMG_SECTION, &it);
 
 	static const struct {
 		size_t idx; bool first; const char *name; uint32_t type, descsz;
@@ -456,7 +456,7 @@ static void test_notes_iterate(void **state)
 	};
 	uint64_t base0 = 64 + 3 * 56, base2 = base0 + ((l4 + 7) & ~7u);
 	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
-		assert_int_equal(elfimg_notes_next(&it, &n, &e), 1);
+		assert_int_equal(ukit_elfimg_notes_next(&it, &n, &e), 1);
 		assert_int_equal(n.where, ELFIMG_SEGMENT);
 		assert_int_equal(n.index, want[i].idx);
 		assert_int_equal(n.first, want[i].first);
@@ -469,9 +469,9 @@ static void test_notes_iterate(void **state)
 		if (n.descsz)
 			assert_memory_equal(n.desc, d, n.descsz);
 	}
-	assert_int_equal(elfimg_notes_next(&it, &n, &e), 0);
-	assert_int_equal(elfimg_notes_next(&it, &n, &e), 0);
-	elfimg_close(img);
+	assert_int_equal(ukit_elfimg_notes_next(&it, &n, &e), 0);
+	assert_int_equal(ukit_elfimg_notes_next(&it, &n, &e), 0);
+	ukit_elfimg_close(img);
 }
 
 static void test_notes_hostile(void **state)
@@ -513,13 +513,13 @@ static void test_notes_hostile(void **state)
 		struct seg s[] = { { PT_NOTE, note, t[i].seglen, t[i].align } };
 		size_t len = gen_elf(img_buf, false, true, s, 1);
 
-		assert_int_equal(elfimg_open_mem(img_buf, len, "mem", &img,
+		assert_int_equal(ukit_elfimg_open_mem(img_buf, len, "mem", &img,
 						 &e), 0);
-		elfimg_notes_begin(img, ELFIMG_SEGMENT, &it);
-		while ((r = elfimg_notes_next(&it, &n, &e)) == 1)
+		ukit_elfimg_notes_begin(img, ELFIMG_SEGMENT, &it);
+		while ((r = ukit_elfimg_notes_next(&it, &n, &e)) == 1)
 			;
-		elfimg_notes_end(&it);
-		elfimg_close(img);
+		ukit_elfimg_notes_end(&it);
+		ukit_elfimg_close(img);
 		if (r != -1)
 			fail_msg("%s: no error", t[i].c.what);
 		if (strstr(e.msg, t[i].c.msg) == NULL)
@@ -591,8 +591,8 @@ static void test_notes_json(void **state)
 	/* An owner with a byte that is not UTF-8 */
 	nl += gen_note(notes + nl, false, "x\xff", 3, 7, d, 0, 4);
 	len = gen_elf_sections(img_buf, notes, nl, 4, &secoff);
-	assert_int_equal(elfimg_open_mem(img_buf, len, "mem", &img, &e), 0);
-	assert_int_equal(elfimg_notes_json(img, &j, &e), 0);
+	assert_int_equal(ukit_elfimg_open_mem(img_buf, len, "mem", &img, &e), 0);
+	assert_int_equal(ukit_elfimg_notes_json(img, &j, &e), 0);
 	arr = json_object_get(j, "notes");
 	assert_int_equal(json_array_size(arr), 6);
 	o = json_array_get(arr, 0);
@@ -619,16 +619,16 @@ static void test_notes_json(void **state)
 	assert_string_equal(json_string_value(json_object_get(o, "owner")),
 			    "x\xc3\xbf");
 	json_decref(j);
-	elfimg_close(img);
+	ukit_elfimg_close(img);
 
 	/* The section moved past the end of the file. */
 	le64_store(img_buf + secoff + 24, len - 8);
-	assert_int_equal(elfimg_open_mem(img_buf, len, "mem", &img, &e), 0);
-	assert_int_equal(elfimg_notes_json(img, &j, &e), -1);
+	assert_int_equal(ukit_elfimg_open_mem(img_buf, len, "mem", &img, &e), 0);
+	assert_int_equal(ukit_elfimg_notes_json(img, &j, &e), -1);
 	assert_non_null(strstr(e.msg, "section[1]: SHT_NOTE extends past end "
 			       "of file"));
 	assert_int_equal(e.off, secoff);
-	elfimg_close(img);
+	ukit_elfimg_close(img);
 }
 
 /* Extended numbering: e_shnum 0 takes the count from section 0's sh_size,
@@ -639,7 +639,7 @@ static void test_open_extended_numbering(void **state)
 	size_t nl, len, secoff, sh;
 	struct fmt_err e = { 0 };
 	struct elfimg *img;
-	struct elfimg_shdr s;
+	struct ukit_elfimg_shdr s;
 	static const struct { uint64_t count; const char *msg; } t[] = {
 		{ 1u << 20, "1048576 sections, more than the limit 65536" },
 		{ 60000, "section header table extends past end of file" },
@@ -652,15 +652,15 @@ static void test_open_extended_numbering(void **state)
 	/* e_shnum 0, sh_size 3: same file */
 	le16_store(img_buf + 60, 0);
 	le64_store(img_buf + sh + 32, 3);
-	assert_int_equal(elfimg_open_mem(img_buf, len, "mem", &img, &e), 0);
-	assert_int_equal(elfimg_info(img)->shnum, 3);
-	assert_int_equal(elfimg_shdr(img, 1, &s, &e), 0);
+	assert_int_equal(ukit_elfimg_open_mem(img_buf, len, "mem", &img, &e), 0);
+	assert_int_equal(ukit_elfimg_info(img)->shnum, 3);
+	assert_int_equal(ukit_elfimg_shdr(img, 1, &s, &e), 0);
 	assert_string_equal(s.name, ".note.t");
-	assert_int_equal(elfimg_shdr(img, 3, &s, &e), -1);
-	elfimg_close(img);
+	assert_int_equal(ukit_elfimg_shdr(img, 3, &s, &e), -1);
+	ukit_elfimg_close(img);
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
 		le64_store(img_buf + sh + 32, t[i].count);
-		assert_int_equal(elfimg_open_mem(img_buf, len, "mem", &img,
+		assert_int_equal(ukit_elfimg_open_mem(img_buf, len, "mem", &img,
 						 &e), -1);
 		if (strstr(e.msg, t[i].msg) == NULL)
 			fail_msg("%zu: \"%s\" lacks \"%s\"", i, e.msg, t[i].msg);
@@ -679,7 +679,7 @@ static void test_elfhdr_from_file(void **state)
 		size_t at;            /* patch offset */
 		unsigned width;       /* bytes; 0: truncate to (val) */
 		uint64_t val;
-		int ret;              /* elfhdr_read() */
+		int ret;              /* ukit_elfhdr_read() */
 		const char *msg;      /* for -1 */
 		uint64_t off;
 	} t[] = {
@@ -729,15 +729,15 @@ static void test_elfhdr_from_file(void **state)
 		fd = memfd_create("elf", MFD_CLOEXEC);
 		assert_true(fd >= 0);
 		assert_int_equal(write(fd, img_buf, len), (ssize_t)len);
-		r = elfhdr_read(fd, "mem", &h, &e);
+		r = ukit_elfhdr_read(fd, "mem", &h, &e);
 		if (r != t[i].ret)
 			fail_msg("%s: returned %d, expected %d (%s)", t[i].what,
 				 r, t[i].ret, e.msg);
 		if (r == 1) {
 			assert_int_equal(h.phnum, 3);
-			elfhdr_free(&h);
+			ukit_elfhdr_free(&h);
 			/* what sign states and the verifier compares */
-			assert_int_equal(solo5_facts(fd, "mem", &facts, &e), 0);
+			assert_int_equal(ukit_solo5_facts(fd, "mem", &facts, &e), 0);
 			assert_non_null(facts);
 			assert_string_equal(json_string_value(json_object_get(
 				json_object_get(facts, "abi"), "target")), "hvt");

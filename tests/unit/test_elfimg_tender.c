@@ -181,7 +181,7 @@ static void test_cases(void **state)
 		} else {
 			assert_null(se);
 		}
-		r = elfimg_solo5(img, NULL, NULL, &abi, &ha, &e);
+		r = ukit_elfimg_solo5(img, NULL, NULL, &abi, &ha, &e);
 		if (c->want == SOLO5_FAILS) {
 			assert_int_equal(r, -1);
 			assert_string_equal(e.msg, c->msg);
@@ -196,7 +196,7 @@ static void test_cases(void **state)
 			assert_int_equal(abi.target, 1);
 			assert_int_equal(abi.version, 2);
 		}
-		elfimg_close(img);
+		ukit_elfimg_close(img);
 		close(fd);
 	}
 }
@@ -211,14 +211,14 @@ static void test_strict_unchanged(void **state)
 	(void)state;
 	gen(b);
 	st64(b + 40, 0x10000, false);
-	assert_int_equal(elfimg_open_mem(b, SIZE, "x.elf", &img, &e), -1);
+	assert_int_equal(ukit_elfimg_open_mem(b, SIZE, "x.elf", &img, &e), -1);
 	assert_string_equal(e.msg, "section header table starts past end of "
 			    "file (0x10000 + 0x40 > 0x1c0)");
 	gen(b);
 	st16(b + 18, 40, false);   /* arm: no machine rule outside the view */
-	assert_int_equal(elfimg_open_mem(b, SIZE, "x.elf", &img, &e), 0);
-	assert_int_equal(elfimg_solo5_check(img, &e), 0);
-	elfimg_close(img);
+	assert_int_equal(ukit_elfimg_open_mem(b, SIZE, "x.elf", &img, &e), 0);
+	assert_int_equal(ukit_elfimg_solo5_check(img, &e), 0);
+	ukit_elfimg_close(img);
 }
 
 int main(void)

@@ -112,7 +112,7 @@ static void test_parse_rejects(void **state)
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		memset(&e, 0, sizeof e);
 		m.n = 99;
-		if (manifest_parse(bad[i].json, strlen(bad[i].json), &m,
+		if (ukit_manifest_parse(bad[i].json, strlen(bad[i].json), &m,
 				   &e) != -1 || strstr(e.msg, bad[i].msg) == NULL)
 			fail_msg("case %zu: %s\n  got: %s\n  want: %s", i,
 				 bad[i].json, e.msg, bad[i].msg);
@@ -149,14 +149,14 @@ static void test_parse_limits(void **state)
 	(void)state;
 	/* 63 devices fine, 64 refused */
 	s = gen_json(63, "d%d");
-	assert_int_equal(manifest_parse(s, strlen(s), &m, &e), 0);
+	assert_int_equal(ukit_manifest_parse(s, strlen(s), &m, &e), 0);
 	assert_int_equal(m.n, 63);
 	assert_string_equal(m.dev[62].name, "d62");
 	assert_int_equal(m.dev[62].type, MFT_NET_BASIC);
 	assert_int_equal(m.dev[1].type, MFT_BLOCK_BASIC);
 	free(s);
 	s = gen_json(64, "d%d");
-	assert_int_equal(manifest_parse(s, strlen(s), &m, &e), -1);
+	assert_int_equal(ukit_manifest_parse(s, strlen(s), &m, &e), -1);
 	assert_string_equal(e.msg, "$.devices: too many entries, maximum 63 (64 devices)");
 	free(s);
 
@@ -164,14 +164,14 @@ static void test_parse_limits(void **state)
 	memset(name, 'a', 67);
 	strcpy(name + 67, "%d");
 	s = gen_json(1, name);          /* 67 a + "0" = 68 */
-	assert_int_equal(manifest_parse(s, strlen(s), &m, &e), -1);
+	assert_int_equal(ukit_manifest_parse(s, strlen(s), &m, &e), -1);
 	assert_string_equal(e.msg, "$.devices[0].name: name too long "
 			    "(68 > 67 characters)");
 	free(s);
 	name[66] = '\0';
 	strcat(name, "%d");
 	s = gen_json(1, name);
-	assert_int_equal(manifest_parse(s, strlen(s), &m, &e), 0);
+	assert_int_equal(ukit_manifest_parse(s, strlen(s), &m, &e), 0);
 	assert_int_equal(strlen(m.dev[0].name), 67);
 	free(s);
 
@@ -180,10 +180,10 @@ static void test_parse_limits(void **state)
 	s = malloc(n);
 	assert_non_null(s);
 	memset(s, '[', n);
-	assert_int_equal(manifest_parse(s, n, &m, &e), -1);
+	assert_int_equal(ukit_manifest_parse(s, n, &m, &e), -1);
 	assert_non_null(strstr(e.msg, "maximum parsing depth"));
 	memset(s, '{', n);
-	assert_int_equal(manifest_parse(s, n, &m, &e), -1);
+	assert_int_equal(ukit_manifest_parse(s, n, &m, &e), -1);
 	free(s);
 
 	/* the size limit comes before any parsing */
@@ -191,16 +191,16 @@ static void test_parse_limits(void **state)
 	s = calloc(1, n);
 	assert_non_null(s);
 	memset(s, ' ', n);
-	assert_int_equal(manifest_parse(s, n, &m, &e), -1);
+	assert_int_equal(ukit_manifest_parse(s, n, &m, &e), -1);
 	assert_non_null(strstr(e.msg, "manifest too large (1048577 > 1048576"));
 	free(s);
 
 	/* a raw NUL byte inside the buffer */
 	{
 		static const char raw[] = GOOD_HEAD "[]}\0";
-		assert_int_equal(manifest_parse(raw, sizeof raw - 1, &m, &e), -1);
+		assert_int_equal(ukit_manifest_parse(raw, sizeof raw - 1, &m, &e), -1);
 		memcpy(name, "{\"type\":\"so\0lo5\"}", 18);
-		assert_int_equal(manifest_parse(name, 17, &m, &e), -1);
+		assert_int_equal(ukit_manifest_parse(name, 17, &m, &e), -1);
 	}
 }
 
@@ -224,9 +224,9 @@ static void test_encode_matches_solo5(void **state)
 
 	(void)state;
 	assert_int_equal(sz, 344);
-	assert_int_equal(manifest_parse(json, strlen(json), &m, &e), 0);
+	assert_int_equal(ukit_manifest_parse(json, strlen(json), &m, &e), 0);
 	memset(buf, 0xa5, sizeof buf);
-	assert_int_equal(manifest_note_encode(&m, false, buf, sz, &e), 0);
+	assert_int_equal(ukit_manifest_note_encode(&m, false, buf, sz, &e), 0);
 	memset(want, 0, sizeof want);
 	memcpy(want, head, sizeof head);
 	want[32 + 68 + 3] = 0x40;                      /* RESERVED_FIRST */
@@ -238,7 +238,7 @@ static void test_encode_matches_solo5(void **state)
 	assert_int_equal(buf[sz], 0xa5);               /* nothing past */
 
 	/* big-endian: same layout, swapped integers */
-	assert_int_equal(manifest_note_encode(&m, true, buf, sz, &e), 0);
+	assert_int_equal(ukit_manifest_note_encode(&m, true, buf, sz, &e), 0);
 	assert_int_equal(be32_load(buf), 6);
 	assert_int_equal(be32_load(buf + 4), 0x144);
 	assert_int_equal(be32_load(buf + 8), MFT1_NOTE_TYPE);
@@ -246,15 +246,15 @@ static void test_encode_matches_solo5(void **state)
 	assert_int_equal(be32_load(buf + 32 + 208 + 68), 1);
 
 	/* too small a buffer, too many devices, unterminated name */
-	assert_int_equal(manifest_note_encode(&m, false, buf, sz - 1, &e), -1);
+	assert_int_equal(ukit_manifest_note_encode(&m, false, buf, sz - 1, &e), -1);
 	assert_string_equal(e.msg, "note buffer too small (343 < 344 bytes)");
 	m.n = 64;
-	assert_int_equal(manifest_note_encode(&m, false, buf, sizeof buf, &e),
+	assert_int_equal(ukit_manifest_note_encode(&m, false, buf, sizeof buf, &e),
 			 -1);
 	assert_string_equal(e.msg, "too many devices (64 > 63)");
 	m.n = 2;
 	memset(m.dev[1].name, 'x', MFT_NAME_SIZE);
-	assert_int_equal(manifest_note_encode(&m, false, buf, sizeof buf, &e),
+	assert_int_equal(ukit_manifest_note_encode(&m, false, buf, sizeof buf, &e),
 			 -1);
 	assert_non_null(strstr(e.msg, "device 1: name not terminated"));
 }
@@ -292,7 +292,7 @@ static void test_decode_rejects(void **state)
 	m.dev[0].type = MFT_NET_BASIC;
 	strcpy(m.dev[1].name, "storage");
 	m.dev[1].type = MFT_BLOCK_BASIC;
-	assert_int_equal(manifest_note_encode(&m, false, note, sizeof note,
+	assert_int_equal(ukit_manifest_note_encode(&m, false, note, sizeof note,
 					      &e), 0);
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
 		size_t len = dsz;
@@ -313,7 +313,7 @@ static void test_decode_rejects(void **state)
 		}
 		memset(&e, 0, sizeof e);
 		out.n = 99;
-		if (manifest_desc_decode(d, len, false, &out, &e) != -1 ||
+		if (ukit_manifest_desc_decode(d, len, false, &out, &e) != -1 ||
 		    strstr(e.msg, t[i].msg) == NULL)
 			fail_msg("case %zu: got '%s', want '%s'", i, e.msg,
 				 t[i].msg);
@@ -326,16 +326,16 @@ static void test_decode_rejects(void **state)
 	memcpy(d + 12 + 104 + 8, "junk", 4);
 	memset(d + 12 + 104 + 72, 0xff, 24);
 	le32_store(d + 12 + 208 + 68, 7);
-	assert_int_equal(manifest_desc_decode(d, dsz, false, &out, &e), 0);
+	assert_int_equal(ukit_manifest_desc_decode(d, dsz, false, &out, &e), 0);
 	assert_int_equal(out.n, 2);
 	assert_string_equal(out.dev[0].name, "service");
 	assert_int_equal(out.dev[1].type, 7);
-	assert_string_equal(manifest_type_name(out.dev[1].type),
+	assert_string_equal(ukit_manifest_type_name(out.dev[1].type),
 			    "<undefined type>");
-	assert_string_equal(manifest_type_name(MFT_RESERVED_FIRST),
+	assert_string_equal(ukit_manifest_type_name(MFT_RESERVED_FIRST),
 			    "RESERVED_FIRST");
-	assert_string_equal(manifest_type_name(1), "BLOCK_BASIC");
-	assert_string_equal(manifest_type_name(2), "NET_BASIC");
+	assert_string_equal(ukit_manifest_type_name(1), "BLOCK_BASIC");
+	assert_string_equal(ukit_manifest_type_name(2), "NET_BASIC");
 }
 
 static void test_round_trip(void **state)
@@ -351,13 +351,13 @@ static void test_round_trip(void **state)
 			char *s = gen_json(counts[i], "dev%dX");
 			size_t sz = manifest_note_size(counts[i]);
 
-			assert_int_equal(manifest_parse(s, strlen(s), &m, &e), 0);
+			assert_int_equal(ukit_manifest_parse(s, strlen(s), &m, &e), 0);
 			free(s);
-			assert_int_equal(manifest_note_encode(&m, be, note, sz,
+			assert_int_equal(ukit_manifest_note_encode(&m, be, note, sz,
 							      &e), 0);
 			assert_int_equal(ld32(note + 4, be),
 					 manifest_descsz(counts[i]));
-			assert_int_equal(manifest_desc_decode(note + 20, sz - 20,
+			assert_int_equal(ukit_manifest_desc_decode(note + 20, sz - 20,
 							      be, &back, &e), 0);
 			assert_int_equal(back.n, m.n);
 			for (size_t j = 0; j < m.n; j++) {
@@ -367,7 +367,7 @@ static void test_round_trip(void **state)
 						 m.dev[j].type);
 			}
 			/* wrong byte order is refused, not misread */
-			assert_int_equal(manifest_desc_decode(note + 20, sz - 20,
+			assert_int_equal(ukit_manifest_desc_decode(note + 20, sz - 20,
 							      !be, &back, &e),
 					 -1);
 		}
@@ -385,8 +385,8 @@ static void test_c_source(void **state)
 	char *c;
 
 	(void)state;
-	assert_int_equal(manifest_parse(json, strlen(json), &m, &e), 0);
-	assert_int_equal(manifest_c_source(&m, &c, &len, &e), 0);
+	assert_int_equal(ukit_manifest_parse(json, strlen(json), &m, &e), 0);
+	assert_int_equal(ukit_manifest_c_source(&m, &c, &len, &e), 0);
 	assert_int_equal(strlen(c), len);
 	assert_non_null(strstr(c, "/* Generated by ukit-elftool version "));
 	assert_non_null(strstr(c,
@@ -400,10 +400,10 @@ static void test_c_source(void **state)
 	free(c);
 	/* never paste an unchecked name or type into C */
 	strcpy(m.dev[1].name, "a\"b");
-	assert_int_equal(manifest_c_source(&m, &c, &len, &e), -1);
+	assert_int_equal(ukit_manifest_c_source(&m, &c, &len, &e), -1);
 	strcpy(m.dev[1].name, "ok");
 	m.dev[1].type = 9;
-	assert_int_equal(manifest_c_source(&m, &c, &len, &e), -1);
+	assert_int_equal(ukit_manifest_c_source(&m, &c, &len, &e), -1);
 }
 
 static void test_object(void **state)
@@ -420,22 +420,22 @@ static void test_object(void **state)
 	(void)state;
 	strcpy(m.dev[0].name, "net0");
 	m.dev[0].type = MFT_NET_BASIC;
-	assert_int_equal(manifest_note_encode(&m, false, note, sz, &e), 0);
-	assert_int_equal(manifest_arch_parse("sparc", &arch), -1);
-	assert_int_equal(manifest_arch_parse("", &arch), -1);
-	assert_int_equal(manifest_arch_parse("amd64", &arch), 0);
+	assert_int_equal(ukit_manifest_note_encode(&m, false, note, sz, &e), 0);
+	assert_int_equal(ukit_manifest_arch_parse("sparc", &arch), -1);
+	assert_int_equal(ukit_manifest_arch_parse("", &arch), -1);
+	assert_int_equal(ukit_manifest_arch_parse("amd64", &arch), 0);
 	assert_int_equal(arch, MFT_ARCH_X86_64);
-	assert_int_equal(manifest_arch_parse("arm64", &arch), 0);
+	assert_int_equal(ukit_manifest_arch_parse("arm64", &arch), 0);
 	assert_int_equal(arch, MFT_ARCH_AARCH64);
-	assert_int_equal(manifest_object(&m, (enum manifest_arch)3, &obj, &len,
+	assert_int_equal(ukit_manifest_object(&m, (enum manifest_arch)3, &obj, &len,
 					 &e), -1);
 	m.n = 64;
-	assert_int_equal(manifest_object(&m, MFT_ARCH_X86_64, &obj, &len, &e),
+	assert_int_equal(ukit_manifest_object(&m, MFT_ARCH_X86_64, &obj, &len, &e),
 			 -1);
 	m.n = 1;
 	for (size_t i = 0; i < ARRAY_SIZE(a); i++) {
-		assert_int_equal(manifest_arch_parse(a[i].name, &arch), 0);
-		assert_int_equal(manifest_object(&m, arch, &obj, &len, &e), 0);
+		assert_int_equal(ukit_manifest_arch_parse(a[i].name, &arch), 0);
+		assert_int_equal(ukit_manifest_object(&m, arch, &obj, &len, &e), 0);
 		assert_memory_equal(obj, "\177ELF\2\1\1", 7);
 		assert_int_equal(le16_load(obj + 16), 1);       /* ET_REL */
 		assert_int_equal(le16_load(obj + 18), a[i].mach);

@@ -36,7 +36,7 @@ static void test_uri_split(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
-		assert_int_equal(p11_uri_split(t[i].in, clean, sizeof clean,
+		assert_int_equal(ukit_p11_uri_split(t[i].in, clean, sizeof clean,
 					       pin, mod, &e), 0);
 		assert_string_equal(clean, t[i].clean);
 		assert_string_equal(pin, t[i].pin);
@@ -58,7 +58,7 @@ static void test_uri_rejects(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
-		assert_int_equal(p11_uri_split(t[i].in, clean, sizeof clean,
+		assert_int_equal(ukit_p11_uri_split(t[i].in, clean, sizeof clean,
 					       pin, mod, &e), -1);
 		assert_non_null(strstr(e.msg, t[i].msg));
 		assert_string_equal(pin, "");    /* nothing half-decoded */
@@ -66,7 +66,7 @@ static void test_uri_rejects(void **state)
 	memcpy(longuri, "pkcs11:", 7);
 	memset(longuri + 7, 'a', sizeof longuri - 8);
 	longuri[sizeof longuri - 1] = '\0';
-	assert_int_equal(p11_uri_split(longuri, clean, sizeof clean, pin, mod,
+	assert_int_equal(ukit_p11_uri_split(longuri, clean, sizeof clean, pin, mod,
 				       &e), -1);
 	assert_non_null(strstr(e.msg, "longer than"));
 }
@@ -78,17 +78,17 @@ static void test_open_needs_pin_and_module(void **state)
 	struct fmt_err e = { 0 };
 
 	(void)state;
-	assert_int_equal(p11_open("pkcs11:object=k1", NULL, NULL, &p, &k, &e),
+	assert_int_equal(ukit_p11_open("pkcs11:object=k1", NULL, NULL, &p, &k, &e),
 			 -1);
 	assert_non_null(strstr(e.msg, "no PIN given"));
-	assert_int_equal(p11_open("pkcs11:object=k1;pin-value=1234",
+	assert_int_equal(ukit_p11_open("pkcs11:object=k1;pin-value=1234",
 				  "/nonexistent/mod.so", NULL, &p, &k, &e), -1);
 	assert_non_null(strstr(e.msg, "pkcs11 module /nonexistent/mod.so"));
 	assert_null(strstr(e.msg, "1234"));
 	assert_null(p);
-	assert_true(p11_is_uri("pkcs11:x"));
-	assert_false(p11_is_uri("/tmp/k.key"));
-	p11_close(NULL);
+	assert_true(ukit_p11_is_uri("pkcs11:x"));
+	assert_false(ukit_p11_is_uri("/tmp/k.key"));
+	ukit_p11_close(NULL);
 }
 
 int main(void)

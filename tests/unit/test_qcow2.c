@@ -99,12 +99,12 @@ static void store(uint8_t *h, const struct bad *b)
 static void test_header_valid(void **state)
 {
 	uint8_t h[1024];
-	struct qcow2_header q;
+	struct ukit_qcow2_header q;
 	struct fmt_err e = { .path = "mem" };
 
 	(void)state;
 	gen_header(h, sizeof h);
-	assert_int_equal(qcow2_header_parse(h, sizeof h, &q, &e), 0);
+	assert_int_equal(ukit_qcow2_header_parse(h, sizeof h, &q, &e), 0);
 	assert_int_equal(q.cluster_size, CS);
 	assert_int_equal(q.l1_needed, 1);
 	assert_int_equal(q.refcount_order, 4);
@@ -112,7 +112,7 @@ static void test_header_valid(void **state)
 	/* v2: 72-byte header is enough, refcount order fixed */
 	be32_store(h + 4, 2);
 	memset(h + 72, 0, 48);
-	assert_int_equal(qcow2_header_parse(h, 72, &q, &e), 0);
+	assert_int_equal(ukit_qcow2_header_parse(h, 72, &q, &e), 0);
 	assert_int_equal(q.header_length, 72);
 	assert_int_equal(q.refcount_order, 4);
 }
@@ -120,7 +120,7 @@ static void test_header_valid(void **state)
 static void test_header_hostile(void **state)
 {
 	uint8_t h[1024];
-	struct qcow2_header q;
+	struct ukit_qcow2_header q;
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(bad_headers); i++) {
@@ -131,7 +131,7 @@ static void test_header_hostile(void **state)
 
 		gen_header(h, sizeof h);
 		store(h, b);
-		rc = qcow2_header_parse(h, len, &q, &e);
+		rc = ukit_qcow2_header_parse(h, len, &q, &e);
 		if (b->msg == NULL) {
 			assert_int_equal(rc, 0);
 			continue;
@@ -149,13 +149,13 @@ static void test_header_hostile(void **state)
 static void test_header_short(void **state)
 {
 	uint8_t h[1024];
-	struct qcow2_header q;
+	struct ukit_qcow2_header q;
 	struct fmt_err e = { .path = "mem" };
 
 	(void)state;
 	gen_header(h, sizeof h);
 	for (size_t len = 0; len < 104; len++) {
-		assert_int_equal(qcow2_header_parse(h, len, &q, &e), -1);
+		assert_int_equal(ukit_qcow2_header_parse(h, len, &q, &e), -1);
 		assert_non_null(strstr(e.msg, "too short"));
 	}
 }
@@ -163,7 +163,7 @@ static void test_header_short(void **state)
 static void test_header_extensions(void **state)
 {
 	uint8_t h[1024];
-	struct qcow2_header q;
+	struct ukit_qcow2_header q;
 	struct fmt_err e = { .path = "mem" };
 
 	(void)state;
@@ -175,7 +175,7 @@ static void test_header_extensions(void **state)
 	be64_store(h + 8, 200);
 	be32_store(h + 16, 4);
 	memcpy(h + 200, "base", 4);
-	assert_int_equal(qcow2_header_parse(h, sizeof h, &q, &e), 0);
+	assert_int_equal(ukit_qcow2_header_parse(h, sizeof h, &q, &e), 0);
 	assert_string_equal(q.backing_fmt, "qcow2");
 	assert_string_equal(q.backing_file, "base");
 	assert_true(q.has_backing);
@@ -183,30 +183,30 @@ static void test_header_extensions(void **state)
 	gen_header(h, sizeof h);
 	be32_store(h + 112, 0x12345678);
 	be32_store(h + 116, 0xfffffff0);
-	assert_int_equal(qcow2_header_parse(h, sizeof h, &q, &e), -1);
+	assert_int_equal(ukit_qcow2_header_parse(h, sizeof h, &q, &e), -1);
 	assert_int_equal(e.off, 112);
 	assert_non_null(strstr(e.msg, "extends past the first cluster"));
 	/* truncated extension header */
 	gen_header(h, sizeof h);
 	memset(h + 112, 0xaa, 8);
-	assert_int_equal(qcow2_header_parse(h, 116, &q, &e), -1);
+	assert_int_equal(ukit_qcow2_header_parse(h, 116, &q, &e), -1);
 	assert_int_equal(e.off, 112);
 	assert_non_null(strstr(e.msg, "header extension truncated"));
 	/* the encryption header extension */
 	gen_header(h, sizeof h);
 	be32_store(h + 112, QCOW2_EXT_CRYPTO);
 	be32_store(h + 116, 16);
-	assert_int_equal(qcow2_header_parse(h, sizeof h, &q, &e), -1);
+	assert_int_equal(ukit_qcow2_header_parse(h, sizeof h, &q, &e), -1);
 	assert_non_null(strstr(e.msg, "encrypted images are not supported"));
 	/* backing name with a NUL, and one outside the buffer */
 	gen_header(h, sizeof h);
 	be64_store(h + 8, 200);
 	be32_store(h + 16, 4);
 	memcpy(h + 200, "a\0b", 4);
-	assert_int_equal(qcow2_header_parse(h, sizeof h, &q, &e), -1);
+	assert_int_equal(ukit_qcow2_header_parse(h, sizeof h, &q, &e), -1);
 	assert_non_null(strstr(e.msg, "NUL"));
 	be64_store(h + 8, UINT64_MAX - 1);
-	assert_int_equal(qcow2_header_parse(h, sizeof h, &q, &e), -1);
+	assert_int_equal(ukit_qcow2_header_parse(h, sizeof h, &q, &e), -1);
 	assert_int_equal(e.off, 8);
 }
 
@@ -216,16 +216,16 @@ static void test_compressed_desc(void **state)
 
 	(void)state;
 	/* 64 KiB clusters: x = 62 - 8 = 54 offset bits, 8 sector bits */
-	qcow2_compressed_desc(16, (1ULL << 62) | (3ULL << 54) | 0x123456, &host,
+	ukit_qcow2_compressed_desc(16, (1ULL << 62) | (3ULL << 54) | 0x123456, &host,
 			      &ns);
 	assert_true(host == 0x123456);
 	assert_true(ns == 4);
 	/* 512 B clusters: 61 offset bits, 1 sector bit */
-	qcow2_compressed_desc(9, (1ULL << 61) | 0x200, &host, &ns);
+	ukit_qcow2_compressed_desc(9, (1ULL << 61) | 0x200, &host, &ns);
 	assert_true(host == 0x200);
 	assert_true(ns == 2);
 	/* 2 MiB clusters: 49 offset bits, 13 sector bits, all ones */
-	qcow2_compressed_desc(21, (1ULL << 62) - 1, &host, &ns);
+	ukit_qcow2_compressed_desc(21, (1ULL << 62) - 1, &host, &ns);
 	assert_true(host == (1ULL << 49) - 1);
 	assert_true(ns == (1ULL << 13));
 }
@@ -251,30 +251,30 @@ static void test_decompress(void **state)
 	zl = sizeof z - s.avail_out;
 	deflateEnd(&s);
 	/* trailing sector padding after the stream is fine */
-	assert_int_equal(qcow2_decompress(QCOW2_COMPRESS_ZLIB, z, zl + 100, out,
+	assert_int_equal(ukit_qcow2_decompress(QCOW2_COMPRESS_ZLIB, z, zl + 100, out,
 					  sizeof out, 0x5000, &e), 0);
 	assert_memory_equal(in, out, sizeof in);
 	/* too short an output: cluster must be filled exactly */
-	assert_int_equal(qcow2_decompress(QCOW2_COMPRESS_ZLIB, z, zl, out,
+	assert_int_equal(ukit_qcow2_decompress(QCOW2_COMPRESS_ZLIB, z, zl, out,
 					  2048, 0x5000, &e), 0);
-	assert_int_equal(qcow2_decompress(QCOW2_COMPRESS_ZLIB, z, zl / 2, out,
+	assert_int_equal(ukit_qcow2_decompress(QCOW2_COMPRESS_ZLIB, z, zl / 2, out,
 					  sizeof out, 0x5000, &e), -1);
 	assert_int_equal(e.off, 0x5000);
 	memset(z, 0xff, 64);
-	assert_int_equal(qcow2_decompress(QCOW2_COMPRESS_ZLIB, z, 64, out,
+	assert_int_equal(ukit_qcow2_decompress(QCOW2_COMPRESS_ZLIB, z, 64, out,
 					  sizeof out, 0x6000, &e), -1);
 	assert_non_null(strstr(e.msg, "zlib"));
 	/* zstd: a frame of half a cluster does not fill it */
 	zl = ZSTD_compress(z, sizeof z, in, 2048, 3);
 	assert_false(ZSTD_isError(zl));
-	assert_int_equal(qcow2_decompress(QCOW2_COMPRESS_ZSTD, z, zl, out,
+	assert_int_equal(ukit_qcow2_decompress(QCOW2_COMPRESS_ZSTD, z, zl, out,
 					  sizeof out, 0x7000, &e), -1);
 	assert_int_equal(e.off, 0x7000);
 	zl = ZSTD_compress(z, sizeof z, in, sizeof in, 3);
-	assert_int_equal(qcow2_decompress(QCOW2_COMPRESS_ZSTD, z, zl, out,
+	assert_int_equal(ukit_qcow2_decompress(QCOW2_COMPRESS_ZSTD, z, zl, out,
 					  sizeof out, 0x7000, &e), 0);
 	assert_memory_equal(in, out, sizeof in);
-	assert_int_equal(qcow2_decompress(QCOW2_COMPRESS_ZSTD, z, 3, out,
+	assert_int_equal(ukit_qcow2_decompress(QCOW2_COMPRESS_ZSTD, z, 3, out,
 					  sizeof out, 0x7000, &e), -1);
 }
 
@@ -326,19 +326,19 @@ static void test_reader(void **state)
 		int fd = mkimage(t[i].l1e, t[i].l2e, t[i].len);
 		struct fmt_err e = { .path = "mem", .off = FMT_NOOFF };
 		struct image *img = NULL;
-		int rc = image_open(fd, "mem", IMG_PROBE, NULL, &img, &e);
+		int rc = ukit_image_open(fd, "mem", IMG_PROBE, NULL, &img, &e);
 
 		if (rc == 0)
-			rc = image_read(img, buf, sizeof buf, 0, &e);
+			rc = ukit_image_read(img, buf, sizeof buf, 0, &e);
 		if (t[i].msg == NULL) {
 			assert_int_equal(rc, 0);
-			assert_int_equal(image_format(img), IMG_QCOW2);
+			assert_int_equal(ukit_image_format(img), IMG_QCOW2);
 		} else if (rc != -1 || e.off != t[i].err_off ||
 			   strstr(e.msg, t[i].msg) == NULL) {
 			fail_msg("case %zu: rc %d off 0x%llx '%s'", i, rc,
 				 (unsigned long long)e.off, e.msg);
 		}
-		image_close(img);
+		ukit_image_close(img);
 		close(fd);
 	}
 }
@@ -353,37 +353,37 @@ static void test_reader_content(void **state)
 
 	(void)state;
 	fd = mkimage(4 * CS, 5 * CS, 6 * CS);
-	assert_int_equal(image_open(fd, "mem", IMG_PROBE, NULL, &img, &e), 0);
-	assert_true(image_size(img) == 1 << 20);
-	assert_int_equal(image_read(img, buf, sizeof buf, 0, &e), 0);
+	assert_int_equal(ukit_image_open(fd, "mem", IMG_PROBE, NULL, &img, &e), 0);
+	assert_true(ukit_image_size(img) == 1 << 20);
+	assert_int_equal(ukit_image_read(img, buf, sizeof buf, 0, &e), 0);
 	assert_int_equal(buf[0], 0xab);
 	assert_int_equal(buf[CS - 1], 0xab);
 	assert_int_equal(buf[CS], 0);
-	assert_int_equal(image_map(img, 0, &x, &e), 0);
+	assert_int_equal(ukit_image_map(img, 0, &x, &e), 0);
 	assert_int_equal(x.kind, EXT_DATA);
 	assert_true(x.len == CS);
-	assert_int_equal(image_map(img, CS, &x, &e), 0);
+	assert_int_equal(ukit_image_map(img, CS, &x, &e), 0);
 	assert_int_equal(x.kind, EXT_HOLE);
 	assert_true(x.off + x.len == 1 << 20);
-	assert_int_equal(image_read(img, buf, 1, (1 << 20) - 1, &e), 0);
-	assert_int_equal(image_read(img, buf, 2, (1 << 20) - 1, &e), -1);
-	image_close(img);
+	assert_int_equal(ukit_image_read(img, buf, 1, (1 << 20) - 1, &e), 0);
+	assert_int_equal(ukit_image_read(img, buf, 2, (1 << 20) - 1, &e), -1);
+	ukit_image_close(img);
 	close(fd);
 	/* zero flag on an allocated cluster reads zeros and maps as zero */
 	fd = mkimage(4 * CS, 5 * CS | QCOW2_OFLAG_ZERO, 6 * CS);
-	assert_int_equal(image_open(fd, "mem", IMG_PROBE, NULL, &img, &e), 0);
-	assert_int_equal(image_read(img, buf, CS, 0, &e), 0);
+	assert_int_equal(ukit_image_open(fd, "mem", IMG_PROBE, NULL, &img, &e), 0);
+	assert_int_equal(ukit_image_read(img, buf, CS, 0, &e), 0);
 	assert_int_equal(buf[0], 0);
-	assert_int_equal(image_map(img, 0, &x, &e), 0);
+	assert_int_equal(ukit_image_map(img, 0, &x, &e), 0);
 	assert_int_equal(x.kind, EXT_ZERO);
-	image_close(img);
+	ukit_image_close(img);
 	close(fd);
 }
 
 /*
  * Extended L2 entries: guest cluster 0's subcluster bitmap (alloc in the
  * low 32 bits, zero in the high ones) decides what each 2 KiB subcluster
- * reads, through the handle and through an image_dup() of it.
+ * reads, through the handle and through an ukit_image_dup() of it.
  */
 static void test_subclusters(void **state)
 {
@@ -419,12 +419,12 @@ static void test_subclusters(void **state)
 		assert_int_equal(pwrite(fd, v, 8, 72), 8);
 		be64_store(v, t[i].bitmap);
 		assert_int_equal(pwrite(fd, v, 8, 4 * CS + 8), 8);
-		rc = image_open(fd, "mem", IMG_PROBE, NULL, &img, &e);
+		rc = ukit_image_open(fd, "mem", IMG_PROBE, NULL, &img, &e);
 		if (rc == 0)
-			rc = image_dup(img, &dup, &e);
+			rc = ukit_image_dup(img, &dup, &e);
 		for (int k = 0; rc == 0 && k < 2; k++) {
 			memset(buf, 0x55, sizeof buf);
-			rc = image_read(k ? dup : img, buf, CS, 0, &e);
+			rc = ukit_image_read(k ? dup : img, buf, CS, 0, &e);
 			for (unsigned sc = 0; rc == 0 && sc < 32; sc++) {
 				uint8_t want = (t[i].bitmap >> sc) & 1 ? 0xab : 0;
 
@@ -441,25 +441,25 @@ static void test_subclusters(void **state)
 			 strstr(e.msg, t[i].msg) == NULL)
 			fail_msg("case %zu: rc %d off 0x%llx '%s'", i, rc,
 				 (unsigned long long)e.off, e.msg);
-		image_close(dup);
-		image_close(img);
+		ukit_image_close(dup);
+		ukit_image_close(img);
 		close(fd);
 	}
 	/* 8 KiB clusters would make 256-byte subclusters */
 	{
 		uint8_t h[1024];
-		struct qcow2_header q;
+		struct ukit_qcow2_header q;
 		struct fmt_err e = { .path = "mem" };
 
 		gen_header(h, sizeof h);
 		be32_store(h + 20, 13);
 		be64_store(h + 72, QCOW2_INCOMPAT_EXTL2);
-		assert_int_equal(qcow2_header_parse(h, sizeof h, &q, &e), -1);
+		assert_int_equal(ukit_qcow2_header_parse(h, sizeof h, &q, &e), -1);
 		assert_int_equal(e.off, 20);
 		assert_non_null(strstr(e.msg, "smaller than 512 bytes"));
 		/* 16 KiB: 128-bit entries, 1024 per L2 table */
 		be32_store(h + 20, 14);
-		assert_int_equal(qcow2_header_parse(h, sizeof h, &q, &e), 0);
+		assert_int_equal(ukit_qcow2_header_parse(h, sizeof h, &q, &e), 0);
 		assert_true(q.extended_l2);
 		assert_int_equal(q.l2_entries, 1024);
 	}
@@ -507,7 +507,7 @@ static void test_snapshot_entry(void **state)
 			be64_store(tab + 56, 99);          /* icount */
 		}
 		memcpy(tab + 40 + (t[i].extra == 24 ? 24 : 0), "1s1", 3);
-		rc = qcow2_snapshot_entry(tab, t[i].len, &pos, 0x1000, &sn, &e);
+		rc = ukit_qcow2_snapshot_entry(tab, t[i].len, &pos, 0x1000, &sn, &e);
 		if (t[i].msg != NULL) {
 			if (rc != -1 || e.off != t[i].err_off ||
 			    strstr(e.msg, t[i].msg) == NULL)
@@ -552,14 +552,14 @@ static void test_l2_shared(void **state)
 	assert_int_equal(pwrite(fd, v, 4, 36), 4);
 	be64_store(v, 4 * CS);
 	assert_int_equal(pwrite(fd, v, 8, 3 * CS + 8), 8);
-	assert_int_equal(image_open(fd, "mem", IMG_PROBE, NULL, &img, &e), -1);
+	assert_int_equal(ukit_image_open(fd, "mem", IMG_PROBE, NULL, &img, &e), -1);
 	assert_int_equal(e.off, 3 * CS);
 	assert_non_null(strstr(e.msg, "used by another L1 entry"));
 	close(fd);
 	/* an L2 table on the L1 table, or on the refcount table */
 	for (int i = 0; i < 2; i++) {
 		fd = mkimage(i ? 1 * CS : 3 * CS, 0, 6 * CS);
-		assert_int_equal(image_open(fd, "mem", IMG_PROBE, NULL, &img,
+		assert_int_equal(ukit_image_open(fd, "mem", IMG_PROBE, NULL, &img,
 					    &e), -1);
 		assert_int_equal(e.off, 3 * CS);
 		assert_non_null(strstr(e.msg, "overlaps the L1 or refcount"));
@@ -578,11 +578,11 @@ static void test_corrupt_bit(void **state)
 	(void)state;
 	be64_store(v, QCOW2_INCOMPAT_CORRUPT);
 	assert_int_equal(pwrite(fd, v, 8, 72), 8);
-	assert_int_equal(image_open(fd, "mem", IMG_PROBE, NULL, &img, &e), -1);
+	assert_int_equal(ukit_image_open(fd, "mem", IMG_PROBE, NULL, &img, &e), -1);
 	assert_int_equal(e.off, 72);
 	assert_non_null(strstr(e.msg, "marked corrupt"));
-	assert_int_equal(image_open(fd, "mem", IMG_PROBE, &o, &img, &e), 0);
-	image_close(img);
+	assert_int_equal(ukit_image_open(fd, "mem", IMG_PROBE, &o, &img, &e), 0);
+	ukit_image_close(img);
 	close(fd);
 }
 
@@ -629,7 +629,7 @@ static void test_bitmap_entry(void **state)
 
 		be32_store(d + 20, t[i].extra);
 		be16_store(d + 18, t[i].name_len);
-		rc = qcow2_bitmap_entry(d, t[i].len, &pos, 0x1000, &b, &e);
+		rc = ukit_qcow2_bitmap_entry(d, t[i].len, &pos, 0x1000, &b, &e);
 		if (t[i].err == NULL) {
 			assert_int_equal(rc, 0);
 			assert_string_equal(b.name, "b0");

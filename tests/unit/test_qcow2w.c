@@ -42,14 +42,14 @@ static void test_geom_rejects(void **state)
 		/* 512 B clusters: one L1 entry maps 32 KiB; 32 MiB of L1 */
 		{ 9, 3, QCOW2W_NONE, (4ULL << 20) * 32768 + 512, "L1 table" },
 	};
-	struct qcow2w_geom g;
+	struct ukit_qcow2w_geom g;
 	struct fmt_err e = { 0 };
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		struct qcow2w_opts o = { .cluster_bits = bad[i].bits,
 					 .version = bad[i].ver, .comp = bad[i].c };
-		assert_int_equal(qcow2w_geom(&o, bad[i].size, &g, &e), -1);
+		assert_int_equal(ukit_qcow2w_geom(&o, bad[i].size, &g, &e), -1);
 		assert_non_null(strstr(e.msg, bad[i].msg));
 	}
 }
@@ -57,30 +57,30 @@ static void test_geom_rejects(void **state)
 static void test_geom_values(void **state)
 {
 	struct qcow2w_opts o = { .cluster_bits = 16, .version = 3 };
-	struct qcow2w_geom g;
+	struct ukit_qcow2w_geom g;
 	struct fmt_err e = { 0 };
 
 	(void)state;
-	assert_int_equal(qcow2w_geom(&o, 1000, &g, &e), 0);
+	assert_int_equal(ukit_qcow2w_geom(&o, 1000, &g, &e), 0);
 	assert_true(g.size == 1024);                 /* rounded to 512 */
 	assert_true(g.l1_size == 1 && g.l1_clusters == 1);
 	assert_true(g.l2_entries == 8192 && g.rb_entries == 32768);
 	assert_int_equal(g.csize_shift, 54);
-	assert_int_equal(qcow2w_geom(&o, 8ULL << 30, &g, &e), 0);
+	assert_int_equal(ukit_qcow2w_geom(&o, 8ULL << 30, &g, &e), 0);
 	assert_true(g.l1_size == 16);                /* 512 MiB per L2 */
-	assert_int_equal(qcow2w_geom(&o, 0, &g, &e), 0);
+	assert_int_equal(ukit_qcow2w_geom(&o, 0, &g, &e), 0);
 	assert_true(g.l1_size == 0 && g.l1_clusters == 0);
 	o.cluster_bits = 9;
-	assert_int_equal(qcow2w_geom(&o, 1ULL << 30, &g, &e), 0);
+	assert_int_equal(ukit_qcow2w_geom(&o, 1ULL << 30, &g, &e), 0);
 	assert_true(g.l1_size == 32768 && g.l1_clusters == 512);
 	assert_int_equal(g.csize_shift, 61);
 	/* the v3 header, its feature table and end marker fill 512 bytes */
 	assert_true(g.header_len == 512);
 	o.cluster_bits = 21;
-	assert_int_equal(qcow2w_geom(&o, 1ULL << 40, &g, &e), 0);
+	assert_int_equal(ukit_qcow2w_geom(&o, 1ULL << 40, &g, &e), 0);
 	assert_int_equal(g.csize_shift, 49);
 	o.version = 2;
-	assert_int_equal(qcow2w_geom(&o, 1, &g, &e), 0);
+	assert_int_equal(ukit_qcow2w_geom(&o, 1, &g, &e), 0);
 	assert_true(g.header_len == 72);
 }
 
@@ -100,7 +100,7 @@ static void test_refcount_fit(void **state)
 			uint64_t used = probes[i], sealed = (used - 1) / rb;
 			uint64_t b, t, n;
 
-			qcow2w_refcount_fit(used, sealed, rb, cs, &b, &t);
+			ukit_qcow2w_refcount_fit(used, sealed, rb, cs, &b, &t);
 			n = used + b + t;
 			assert_true(div_up(n, rb) - sealed == b);
 			assert_true(div_up(div_up(n, rb) * 8, cs) == t);
@@ -121,23 +121,23 @@ static void test_comp_desc(void **state)
 {
 	struct qcow2w_opts o = { .cluster_bits = 16, .version = 3,
 				 .comp = QCOW2W_ZLIB };
-	struct qcow2w_geom g;
+	struct ukit_qcow2w_geom g;
 	struct fmt_err e = { 0 };
 	uint64_t d;
 
 	(void)state;
-	assert_int_equal(qcow2w_geom(&o, 1 << 30, &g, &e), 0);
+	assert_int_equal(ukit_qcow2w_geom(&o, 1 << 30, &g, &e), 0);
 	/* 1000 bytes from 0x12345: sectors 0x91..0x93, two more than one */
-	d = qcow2w_comp_desc(&g, 0x12345, 1000);
+	d = ukit_qcow2w_comp_desc(&g, 0x12345, 1000);
 	assert_true(d >> 62 == 1);
 	assert_true((d & ((1ULL << 54) - 1)) == 0x12345);
 	assert_true(((d >> 54) & 0xff) == 2);
 	/* ending exactly on a sector boundary adds no sector */
-	d = qcow2w_comp_desc(&g, 0x10000, 512);
+	d = ukit_qcow2w_comp_desc(&g, 0x10000, 512);
 	assert_true(((d >> 54) & 0xff) == 0);
 	o.cluster_bits = 9;
-	assert_int_equal(qcow2w_geom(&o, 1 << 20, &g, &e), 0);
-	d = qcow2w_comp_desc(&g, 0x3ff, 2);         /* straddles a sector */
+	assert_int_equal(ukit_qcow2w_geom(&o, 1 << 20, &g, &e), 0);
+	d = ukit_qcow2w_comp_desc(&g, 0x3ff, 2);         /* straddles a sector */
 	assert_true((d >> 61 & 1) == 1 && (d & ((1ULL << 61) - 1)) == 0x3ff);
 }
 
@@ -145,13 +145,13 @@ static void test_header_bytes(void **state)
 {
 	struct qcow2w_opts o = { .cluster_bits = 9, .version = 3,
 				 .comp = QCOW2W_ZSTD };
-	struct qcow2w_geom g;
+	struct ukit_qcow2w_geom g;
 	struct fmt_err e = { 0 };
 	uint8_t buf[512];
 
 	(void)state;
-	assert_int_equal(qcow2w_geom(&o, 1 << 20, &g, &e), 0);
-	qcow2w_header(&o, &g, 0x1000, 1, 0x200, buf);
+	assert_int_equal(ukit_qcow2w_geom(&o, 1 << 20, &g, &e), 0);
+	ukit_qcow2w_header(&o, &g, 0x1000, 1, 0x200, buf);
 	assert_int_equal(be32_load(buf), 0x514649fb);
 	assert_int_equal(be32_load(buf + 4), 3);
 	assert_int_equal(be32_load(buf + 20), 9);
@@ -168,7 +168,7 @@ static void test_header_bytes(void **state)
 	assert_int_equal(be64_load(buf + 504), 0);  /* end of extensions */
 	o.version = 2;
 	o.comp = QCOW2W_ZLIB;
-	qcow2w_header(&o, &g, 0x1000, 1, 0x200, buf);
+	ukit_qcow2w_header(&o, &g, 0x1000, 1, 0x200, buf);
 	assert_int_equal(be32_load(buf + 4), 2);
 	for (size_t i = 72; i < sizeof buf; i++)
 		assert_int_equal(buf[i], 0);
@@ -186,16 +186,16 @@ static void test_refcount_cap(void **state)
 
 	(void)state;
 	assert_non_null(f);
-	assert_int_equal(qcow2w_open(fileno(f), "tmp", &o, 70000ULL << 21, &w,
+	assert_int_equal(ukit_qcow2w_open(fileno(f), "tmp", &o, 70000ULL << 21, &w,
 				     &e), 0);
 	for (uint64_t i = 0; i < 65535; i++)
-		assert_int_equal(qcow2w_put_compressed(w, i, "z", 1, &e), 0);
-	before = qcow2w_host_size(w);
-	assert_int_equal(qcow2w_put_compressed(w, 65535, "z", 1, &e), 0);
-	assert_true(qcow2w_host_size(w) == before + (2 << 20));
-	assert_int_equal(qcow2w_put_compressed(w, 3, "z", 1, &e), -1);
+		assert_int_equal(ukit_qcow2w_put_compressed(w, i, "z", 1, &e), 0);
+	before = ukit_qcow2w_host_size(w);
+	assert_int_equal(ukit_qcow2w_put_compressed(w, 65535, "z", 1, &e), 0);
+	assert_true(ukit_qcow2w_host_size(w) == before + (2 << 20));
+	assert_int_equal(ukit_qcow2w_put_compressed(w, 3, "z", 1, &e), -1);
 	assert_non_null(strstr(e.msg, "out of order"));
-	qcow2w_free(w);
+	ukit_qcow2w_free(w);
 	fclose(f);
 }
 
@@ -229,27 +229,27 @@ static void test_write_read_back(void **state)
 							  : j / 64);
 			}
 			memset(want + size, 0, n * cs - size);
-			assert_int_equal(qcow2w_open(fileno(f), "t", &o, size, &w,
+			assert_int_equal(ukit_qcow2w_open(fileno(f), "t", &o, size, &w,
 						     &e), 0);
 			for (uint64_t i = 0; i < div_up(size, cs); i++) {
 				uint8_t *p = want + i * cs;
 				size_t c;
 				if (i % 5 == 1)
 					continue;
-				c = convert_compress(o.comp, -1, p, cs, cbuf, cs - 1);
-				if ((c > 0 ? qcow2w_put_compressed(w, i, cbuf, c, &e)
-					   : qcow2w_put(w, i, p, &e)) < 0 ||
-				    qcow2w_flush(w, &e) < 0)   /* cbuf is reused */
+				c = ukit_convert_compress(o.comp, -1, p, cs, cbuf, cs - 1);
+				if ((c > 0 ? ukit_qcow2w_put_compressed(w, i, cbuf, c, &e)
+					   : ukit_qcow2w_put(w, i, p, &e)) < 0 ||
+				    ukit_qcow2w_flush(w, &e) < 0)   /* cbuf is reused */
 					fail_msg("put %" PRIu64 ": %s", i, e.msg);
 			}
-			assert_int_equal(qcow2w_finish(w, &e), 0);
-			qcow2w_free(w);
-			assert_int_equal(image_open(fileno(f), "t", IMG_QCOW2,
+			assert_int_equal(ukit_qcow2w_finish(w, &e), 0);
+			ukit_qcow2w_free(w);
+			assert_int_equal(ukit_image_open(fileno(f), "t", IMG_QCOW2,
 						    NULL, &img, &e), 0);
-			assert_true(image_size(img) == size);
-			assert_int_equal(image_read(img, got, size, 0, &e), 0);
+			assert_true(ukit_image_size(img) == size);
+			assert_int_equal(ukit_image_read(img, got, size, 0, &e), 0);
 			assert_memory_equal(got, want, size);
-			image_close(img);
+			ukit_image_close(img);
 			fclose(f);
 			free(want);
 			free(got);
@@ -276,11 +276,11 @@ static void test_compress_window(void **state)
 		in[i] = (uint8_t)rand();
 	for (size_t i = 8192; i < sizeof in; i++)
 		in[i] = in[i - 8192];
-	assert_int_equal(convert_compress(QCOW2W_ZLIB, -1, in, sizeof in, out,
+	assert_int_equal(ukit_convert_compress(QCOW2W_ZLIB, -1, in, sizeof in, out,
 					  sizeof out), 0);
 	for (size_t i = 2048; i < sizeof in; i++)
 		in[i] = in[i - 2048];
-	n = convert_compress(QCOW2W_ZLIB, -1, in, sizeof in, out, sizeof out);
+	n = ukit_convert_compress(QCOW2W_ZLIB, -1, in, sizeof in, out, sizeof out);
 	assert_true(n > 0);
 	memset(&z, 0, sizeof z);
 	assert_int_equal(inflateInit2(&z, -12), Z_OK);
@@ -294,9 +294,9 @@ static void test_compress_window(void **state)
 	/* random data does not fit: stored uncompressed */
 	for (size_t i = 0; i < sizeof in; i++)
 		in[i] = (uint8_t)rand();
-	assert_int_equal(convert_compress(QCOW2W_ZLIB, -1, in, sizeof in, out,
+	assert_int_equal(ukit_convert_compress(QCOW2W_ZLIB, -1, in, sizeof in, out,
 					  sizeof out), 0);
-	assert_int_equal(convert_compress(QCOW2W_ZSTD, -1, in, sizeof in, out,
+	assert_int_equal(ukit_convert_compress(QCOW2W_ZSTD, -1, in, sizeof in, out,
 					  sizeof out), 0);
 }
 

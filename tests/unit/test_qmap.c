@@ -77,13 +77,13 @@ static void test_geom_option_refusals(void **state)
 		{ { .cluster_bits = 16, .version = 2, .zstd_header = true },
 		  "zstd compression needs compat 1.1 (v3)" },
 	};
-	struct qcow2w_geom g;
+	struct ukit_qcow2w_geom g;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		struct fmt_err e = { .off = FMT_NOOFF };
 
-		assert_int_equal(qcow2w_geom(&bad[i].o, 1 << 20, &g, &e), -1);
+		assert_int_equal(ukit_qcow2w_geom(&bad[i].o, 1 << 20, &g, &e), -1);
 		assert_string_equal(e.msg, bad[i].msg);
 	}
 }
@@ -96,9 +96,9 @@ static int image_fd(const struct qcow2w_opts *o, uint64_t size)
 	int fd = memfd_create("t", MFD_CLOEXEC);
 
 	assert_true(fd >= 0);
-	assert_int_equal(qcow2w_open(fd, "t", o, size, &w, &e), 0);
-	assert_int_equal(qcow2w_finish(w, &e), 0);
-	qcow2w_free(w);
+	assert_int_equal(ukit_qcow2w_open(fd, "t", o, size, &w, &e), 0);
+	assert_int_equal(ukit_qcow2w_finish(w, &e), 0);
+	ukit_qcow2w_free(w);
 	return fd;
 }
 
@@ -119,7 +119,7 @@ static void test_resize_refusals(void **state)
 			    "needs --shrink");
 	/* the L1 table moved past end of file */
 	be64_store(b, 1ULL << 40);
-	assert_int_equal(pwrite_full(fd, b, 8, 40), 0);
+	assert_int_equal(ukit_pwrite_full(fd, b, 8, 40), 0);
 	assert_int_equal(ukit_qcow2_resize(fd, 2 << 20, false, true, &e), -1);
 	assert_string_equal(e.msg, "L1 table past end of file");
 	assert_int_equal(e.off, 1ULL << 40);
@@ -127,14 +127,14 @@ static void test_resize_refusals(void **state)
 	/* snapshots */
 	fd = image_fd(&o, 1 << 20);
 	be32_store(b, 1);
-	assert_int_equal(pwrite_full(fd, b, 4, 60), 0);
+	assert_int_equal(ukit_pwrite_full(fd, b, 4, 60), 0);
 	assert_int_equal(ukit_qcow2_resize(fd, 2 << 20, false, true, &e), -1);
 	assert_int_equal(e.off, 60);
 	close(fd);
 	/* grows and reads back the size */
 	fd = image_fd(&o, 0);
 	assert_int_equal(ukit_qcow2_resize(fd, 5ULL << 40, false, true, &e), 0);
-	assert_int_equal(pread_full(fd, b, 8, 24), 8);
+	assert_int_equal(ukit_pread_full(fd, b, 8, 24), 8);
 	assert_int_equal(be64_load(b), 5ULL << 40);
 	close(fd);
 }

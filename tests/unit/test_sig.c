@@ -53,7 +53,7 @@ static struct sig_key *ed25519_pub(const char *hex)
 	unhex(hex, raw);
 	p = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw, 32);
 	assert_non_null(p);
-	assert_int_equal(sig_key_from_pkey(p, &k, NULL), 0);
+	assert_int_equal(ukit_sig_key_from_pkey(p, &k, NULL), 0);
 	EVP_PKEY_free(p);
 	return k;
 }
@@ -76,7 +76,7 @@ static void test_dsse_protocol_example(void **state)
 	int dlen;
 
 	(void)state;
-	assert_int_equal(dsse_pae("http://example.com/HelloWorld", 29,
+	assert_int_equal(ukit_dsse_pae("http://example.com/HelloWorld", 29,
 				  (const uint8_t *)"hello world", 11, &pae, &len,
 				  NULL), 0);
 	assert_int_equal(len, strlen(want));
@@ -87,23 +87,23 @@ static void test_dsse_protocol_example(void **state)
 	unhex(Y, spki + 59);
 	p = d2i_PUBKEY(NULL, &pp, sizeof spki);
 	assert_non_null(p);
-	assert_int_equal(sig_key_from_pkey(p, &k, NULL), 0);
+	assert_int_equal(ukit_sig_key_from_pkey(p, &k, NULL), 0);
 	EVP_PKEY_free(p);
 	/* raw r || s -> DER, our signature format */
-	assert_int_equal(b64_decode(sig_b64, 64, &raw, &rawlen, NULL), 0);
+	assert_int_equal(ukit_b64_decode(sig_b64, 64, &raw, &rawlen, NULL), 0);
 	assert_int_equal(rawlen, 64);
 	es = ECDSA_SIG_new();
 	ECDSA_SIG_set0(es, BN_bin2bn(raw, 32, NULL), BN_bin2bn(raw + 32, 32, NULL));
 	dlen = i2d_ECDSA_SIG(es, &der);
 	assert_true(dlen > 0);
-	assert_int_equal(sig_verify(k, pae, len, der, (size_t)dlen, NULL), 0);
+	assert_int_equal(ukit_sig_verify(k, pae, len, der, (size_t)dlen, NULL), 0);
 	pae[len - 1] ^= 1;
-	assert_int_equal(sig_verify(k, pae, len, der, (size_t)dlen, NULL), -1);
+	assert_int_equal(ukit_sig_verify(k, pae, len, der, (size_t)dlen, NULL), -1);
 	OPENSSL_free(der);
 	ECDSA_SIG_free(es);
 	free(raw);
 	free(pae);
-	sig_key_free(k);
+	ukit_sig_key_free(k);
 }
 
 /* testvectors/vectors.json of secure-systems-lab/dsse (RFC 8032 keys). */
@@ -162,13 +162,13 @@ static const struct vec {
 	  PAE_INTOTO, 1, 2, 1, NULL },
 };
 
-/* DSSE's (t, n) verification over our envelope decoder and sig_verify. */
+/* DSSE's (t, n) verification over our envelope decoder and ukit_sig_verify. */
 static int vec_verify(const struct vec *v, struct sig_key *a, struct sig_key *b,
 		      uint8_t *pae_out, size_t *pae_len)
 {
 	struct dsse_env env;
 	struct fmt_err e = { 0 };
-	json_t *j = sigjson_load(v->env, strlen(v->env), "vector", &e);
+	json_t *j = ukit_sigjson_load(v->env, strlen(v->env), "vector", &e);
 	int accepted[2] = { 0, 0 };
 	struct sig_key *keys[2] = { a, v->trust_b ? b : NULL };
 	uint8_t *pae;
@@ -176,32 +176,32 @@ static int vec_verify(const struct vec *v, struct sig_key *a, struct sig_key *b,
 
 	*pae_len = 0;
 	assert_non_null(j);
-	if (dsse_from_json(j, "$", &env, &e) != 0) {
+	if (ukit_dsse_from_json(j, "$", &env, &e) != 0) {
 		json_decref(j);
 		return 0;
 	}
 	json_decref(j);
-	assert_int_equal(dsse_pae(env.type, strlen(env.type), env.payload,
+	assert_int_equal(ukit_dsse_pae(env.type, strlen(env.type), env.payload,
 				  env.payload_len, &pae, &len, NULL), 0);
 	memcpy(pae_out, pae, len);
 	*pae_len = len;
 	for (size_t i = 0; i < env.nsig; i++)
 		for (int k = 0; k < 2; k++)
 			if (keys[k] != NULL &&
-			    sig_verify(keys[k], pae, len, env.sig[i].sig,
+			    ukit_sig_verify(keys[k], pae, len, env.sig[i].sig,
 				       env.sig[i].siglen, NULL) == 0)
 				accepted[k] = 1;
 	free(pae);
 	if (accepted[0] + accepted[1] < v->threshold) {
-		dsse_free(&env);
+		ukit_dsse_free(&env);
 		return 0;
 	}
 	if (strcmp(env.type, DSSE_INTOTO_TYPE) != 0 &&
 	    (v->supported2 == NULL || strcmp(env.type, v->supported2) != 0)) {
-		dsse_free(&env);
+		ukit_dsse_free(&env);
 		return 0;
 	}
-	dsse_free(&env);
+	ukit_dsse_free(&env);
 	return 1;
 }
 
@@ -225,8 +225,8 @@ static void test_dsse_vectors(void **state)
 			assert_memory_equal(pae, want, n);
 		}
 	}
-	sig_key_free(a);
-	sig_key_free(b);
+	ukit_sig_key_free(a);
+	ukit_sig_key_free(b);
 }
 
 static void test_base64_strict(void **state)
@@ -245,7 +245,7 @@ static void test_base64_strict(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
-		int rc = b64_decode(t[i].in, 100, &out, &len, NULL);
+		int rc = ukit_b64_decode(t[i].in, 100, &out, &len, NULL);
 		if ((rc == 0) != t[i].ok)
 			fail_msg("base64 \"%s\": rc %d", t[i].in, rc);
 		if (rc == 0) {
@@ -258,14 +258,14 @@ static void test_base64_strict(void **state)
 		char *s;
 		for (size_t i = 0; i < n; i++)
 			in[i] = (uint8_t)(i * 37 + n);
-		s = b64_encode(in, n);
-		assert_int_equal(b64_decode(s, 100, &out, &len, NULL), 0);
+		s = ukit_b64_encode(in, n);
+		assert_int_equal(ukit_b64_decode(s, 100, &out, &len, NULL), 0);
 		assert_int_equal(len, n);
 		assert_memory_equal(out, in, n);
 		free(out);
 		free(s);
 	}
-	assert_int_equal(b64_decode("aGVsbG8=", 4, &out, &len, NULL), -1);
+	assert_int_equal(ukit_b64_decode("aGVsbG8=", 4, &out, &len, NULL), -1);
 }
 
 /* ---- footer ------------------------------------------------------- */
@@ -283,33 +283,33 @@ static void test_footer(void **state)
 	};
 
 	(void)state;
-	sigfoot_encode(&f, buf);
+	ukit_sigfoot_encode(&f, buf);
 	assert_memory_equal(buf, "UKITSIG1", 8);
-	assert_int_equal(sigfoot_parse(buf, sizeof buf, 1264, &g, &e), 1);
+	assert_int_equal(ukit_sigfoot_parse(buf, sizeof buf, 1264, &g, &e), 1);
 	assert_true(g.orig_size == 1000 && g.bundle_len == 200);
 	/* any other layout */
-	assert_int_equal(sigfoot_parse(buf, sizeof buf, 1265, &g, &e), -1);
-	assert_int_equal(sigfoot_parse(buf, sizeof buf, 1263, &g, &e), -1);
-	assert_int_equal(sigfoot_parse(buf, sizeof buf, 10, &g, &e), 0);
+	assert_int_equal(ukit_sigfoot_parse(buf, sizeof buf, 1265, &g, &e), -1);
+	assert_int_equal(ukit_sigfoot_parse(buf, sizeof buf, 1263, &g, &e), -1);
+	assert_int_equal(ukit_sigfoot_parse(buf, sizeof buf, 10, &g, &e), 0);
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
 		memcpy(bad, buf, sizeof bad);
 		bad[t[i].off] ^= t[i].x;
-		assert_int_equal(sigfoot_parse(bad, sizeof bad, 1264, &g, &e), -1);
+		assert_int_equal(ukit_sigfoot_parse(bad, sizeof bad, 1264, &g, &e), -1);
 		assert_non_null(strstr(e.msg, t[i].msg));
 		assert_true(e.off >= 1200 && e.off < 1264);
 	}
 	memcpy(bad, buf, sizeof bad);
 	bad[0] ^= 1;
-	assert_int_equal(sigfoot_parse(bad, sizeof bad, 1264, &g, &e), 0);
+	assert_int_equal(ukit_sigfoot_parse(bad, sizeof bad, 1264, &g, &e), 0);
 	/* huge values: no overflow */
 	f.orig_size = f.bundle_off = UINT64_MAX - 10;
 	f.bundle_len = 100;
-	sigfoot_encode(&f, buf);
-	assert_int_equal(sigfoot_parse(buf, sizeof buf, 1264, &g, &e), -1);
+	ukit_sigfoot_encode(&f, buf);
+	assert_int_equal(ukit_sigfoot_parse(buf, sizeof buf, 1264, &g, &e), -1);
 	f.orig_size = f.bundle_off = 0;
 	f.bundle_len = BUNDLE_MAX + 1;
-	sigfoot_encode(&f, buf);
-	assert_int_equal(sigfoot_parse(buf, sizeof buf, BUNDLE_MAX + 65, &g, &e), -1);
+	ukit_sigfoot_encode(&f, buf);
+	assert_int_equal(ukit_sigfoot_parse(buf, sizeof buf, BUNDLE_MAX + 65, &g, &e), -1);
 	assert_non_null(strstr(e.msg, "bundle length"));
 }
 
@@ -338,21 +338,21 @@ static void test_statement_roundtrip_and_rejects(void **state)
 
 	(void)state;
 	memset(info.sha256, 0xab, 32);
-	assert_int_equal(stmt_build(&info, &s, &len, &e), 0);
-	assert_int_equal(stmt_parse((uint8_t *)s, len, &st, &e), 0);
+	assert_int_equal(ukit_stmt_build(&info, &s, &len, &e), 0);
+	assert_int_equal(ukit_stmt_parse((uint8_t *)s, len, &st, &e), 0);
 	assert_true(st.size == 42 && st.rollback == 3);
 	assert_string_equal(st.format, "elf");
 	assert_string_equal(st.created, "2023-11-14T22:13:20Z");
 	assert_int_equal(st.created_t, 1700000000);
 	assert_memory_equal(st.sha256, info.sha256, 32);
-	stmt_free(&st);
+	ukit_stmt_free(&st);
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		char *p = strstr(s, bad[i].from);
 		assert_non_null(p);
 		t = malloc(len + 64);
 		sprintf(t, "%.*s%s%s", (int)(p - s), s, bad[i].to,
 			p + strlen(bad[i].from));
-		if (stmt_parse((uint8_t *)t, strlen(t), &st, &e) != -1)
+		if (ukit_stmt_parse((uint8_t *)t, strlen(t), &st, &e) != -1)
 			fail_msg("accepted: %s", t);
 		if (strstr(e.msg, bad[i].msg) == NULL)
 			fail_msg("case %zu: message \"%s\" lacks \"%s\"", i, e.msg,
@@ -379,29 +379,29 @@ static void test_bundle_byte_flips(void **state)
 	static const uint8_t flips[] = { 0x01, 0x20, 0x80 };
 
 	(void)state;
-	assert_int_equal(sig_keygen(SIG_ED25519, 3072, &k, &e), 0);
-	assert_int_equal(stmt_build(&info, &payload, &plen, &e), 0);
-	assert_int_equal(dsse_sign(DSSE_INTOTO_TYPE, (uint8_t *)payload, plen, k,
+	assert_int_equal(ukit_sig_keygen(SIG_ED25519, 3072, &k, &e), 0);
+	assert_int_equal(ukit_stmt_build(&info, &payload, &plen, &e), 0);
+	assert_int_equal(ukit_dsse_sign(DSSE_INTOTO_TYPE, (uint8_t *)payload, plen, k,
 				   &b.env, &e), 0);
 	b.hint = strdup(k->keyid);
-	assert_int_equal(bundle_serialize(&b, &json, &jlen, &e), 0);
-	assert_int_equal(bundle_parse(json, jlen, &p, &e), 0);
-	assert_true(dsse_verify(&p.env, k, &e) >= 0);
+	assert_int_equal(ukit_bundle_serialize(&b, &json, &jlen, &e), 0);
+	assert_int_equal(ukit_bundle_parse(json, jlen, &p, &e), 0);
+	assert_true(ukit_dsse_verify(&p.env, k, &e) >= 0);
 	assert_string_equal(p.hint, k->keyid);
-	bundle_free(&p);
+	ukit_bundle_free(&p);
 	for (size_t i = 0; i < jlen; i++) {
 		for (size_t f = 0; f < ARRAY_SIZE(flips); f++) {
 			json[i] ^= flips[f];
-			if (bundle_parse(json, jlen, &p, &e) == 0) {
+			if (ukit_bundle_parse(json, jlen, &p, &e) == 0) {
 				/* what verify requires: signature, hint and type */
-				if (dsse_verify(&p.env, k, &e) >= 0 &&
+				if (ukit_dsse_verify(&p.env, k, &e) >= 0 &&
 				    strcmp(p.hint, k->keyid) == 0 &&
 				    strcmp(p.env.type, DSSE_INTOTO_TYPE) == 0) {
 					accepted++;
 					print_error("flip 0x%02x at %zu accepted\n",
 						    flips[f], i);
 				}
-				bundle_free(&p);
+				ukit_bundle_free(&p);
 			}
 			json[i] ^= flips[f];
 		}
@@ -409,14 +409,14 @@ static void test_bundle_byte_flips(void **state)
 	assert_int_equal(accepted, 0);
 	/* truncation at every length */
 	for (size_t n = 0; n < jlen - 1; n++)
-		if (bundle_parse(json, n, &p, &e) == 0) {
-			assert_true(dsse_verify(&p.env, k, &e) < 0);
-			bundle_free(&p);
+		if (ukit_bundle_parse(json, n, &p, &e) == 0) {
+			assert_true(ukit_dsse_verify(&p.env, k, &e) < 0);
+			ukit_bundle_free(&p);
 		}
 	free(json);
 	free(payload);
-	bundle_free(&b);
-	sig_key_free(k);
+	ukit_bundle_free(&b);
+	ukit_sig_key_free(k);
 }
 
 static void test_bundle_rejects(void **state)
@@ -467,13 +467,13 @@ static void test_bundle_rejects(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
-		assert_int_equal(bundle_parse(t[i].json, strlen(t[i].json), &b, &e), -1);
+		assert_int_equal(ukit_bundle_parse(t[i].json, strlen(t[i].json), &b, &e), -1);
 		if (strstr(e.msg, t[i].msg) == NULL)
 			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, e.msg, t[i].msg);
 	}
 	big = calloc(1, BUNDLE_MAX + 2);
 	memset(big, ' ', BUNDLE_MAX + 1);
-	assert_int_equal(bundle_parse(big, BUNDLE_MAX + 1, &b, &e), -1);
+	assert_int_equal(ukit_bundle_parse(big, BUNDLE_MAX + 1, &b, &e), -1);
 	assert_non_null(strstr(e.msg, "too large"));
 	free(big);
 }
@@ -497,15 +497,15 @@ static int mini_verify(const uint8_t *buf, size_t len, struct sig_key *k)
 	int rc = -1, fd;
 
 	if (len < SIGFOOT_SIZE ||
-	    sigfoot_parse(buf + len - SIGFOOT_SIZE, SIGFOOT_SIZE, len, &f, NULL) != 1)
+	    ukit_sigfoot_parse(buf + len - SIGFOOT_SIZE, SIGFOOT_SIZE, len, &f, NULL) != 1)
 		return -1;
-	if (bundle_parse((const char *)buf + f.bundle_off, (size_t)f.bundle_len,
+	if (ukit_bundle_parse((const char *)buf + f.bundle_off, (size_t)f.bundle_len,
 			 &b, NULL) != 0)
 		return -1;
 	if (strcmp(b.env.type, DSSE_INTOTO_TYPE) != 0 || b.hint == NULL ||
-	    dsse_verify(&b.env, k, NULL) < 0 || strcmp(b.hint, k->keyid) != 0 ||
-	    stmt_parse(b.env.payload, b.env.payload_len, &st, NULL) != 0) {
-		bundle_free(&b);
+	    ukit_dsse_verify(&b.env, k, NULL) < 0 || strcmp(b.hint, k->keyid) != 0 ||
+	    ukit_stmt_parse(b.env.payload, b.env.payload_len, &st, NULL) != 0) {
+		ukit_bundle_free(&b);
 		return -1;
 	}
 	SHA256(buf, (size_t)f.orig_size, md);
@@ -513,7 +513,7 @@ static int mini_verify(const uint8_t *buf, size_t len, struct sig_key *k)
 		goto out;
 	fd = memfd_create("flip", MFD_CLOEXEC);
 	if (fd < 0 || write(fd, buf, (size_t)f.orig_size) != (ssize_t)f.orig_size ||
-	    sigimg_probe(fd, "flip", &img, NULL) != 0) {
+	    ukit_sigimg_probe(fd, "flip", &img, NULL) != 0) {
 		if (fd >= 0)
 			close(fd);
 		goto out;
@@ -524,9 +524,9 @@ static int mini_verify(const uint8_t *buf, size_t len, struct sig_key *k)
 		goto out;
 	rc = 0;
 out:
-	sigimg_free(&img);
-	stmt_free(&st);
-	bundle_free(&b);
+	ukit_sigimg_free(&img);
+	ukit_stmt_free(&st);
+	ukit_bundle_free(&b);
 	return rc;
 }
 
@@ -557,24 +557,24 @@ static void test_appended_elf_every_byte(void **state)
 	snprintf(path, sizeof path, "%s/k.elf", dir);
 	fd = open(path, O_RDONLY);
 	assert_true(fd >= 0);
-	assert_int_equal(stream_sha256_init(&sha, &e), 0);
+	assert_int_equal(ukit_stream_sha256_init(&sha, &e), 0);
 	{
-		struct stream_sink sink = { stream_sha256_update, &sha };
+		struct stream_sink sink = { ukit_stream_sha256_update, &sha };
 		struct stream_opts so = { .tee_fd = -1, .limit = STREAM_NO_LIMIT };
-		assert_int_equal(stream_fd(fd, path, &so, &sink, 1, &total, &e), 0);
+		assert_int_equal(ukit_stream_fd(fd, path, &so, &sink, 1, &total, &e), 0);
 	}
-	assert_int_equal(stream_sha256_final(&sha, info.sha256, &e), 0);
-	stream_sha256_free(&sha);
-	assert_int_equal(sigimg_probe(fd, path, &img, &e), 0);
+	assert_int_equal(ukit_stream_sha256_final(&sha, info.sha256, &e), 0);
+	ukit_stream_sha256_free(&sha);
+	assert_int_equal(ukit_sigimg_probe(fd, path, &img, &e), 0);
 	assert_non_null(img.solo5);            /* the Solo5 facts are signed */
 	info.size = total;
 	info.solo5 = img.solo5;
-	assert_int_equal(sig_keygen(SIG_ECDSA_P256, 3072, &k, &e), 0);
-	assert_int_equal(stmt_build(&info, &payload, &plen, &e), 0);
-	assert_int_equal(dsse_sign(DSSE_INTOTO_TYPE, (uint8_t *)payload, plen, k,
+	assert_int_equal(ukit_sig_keygen(SIG_ECDSA_P256, 3072, &k, &e), 0);
+	assert_int_equal(ukit_stmt_build(&info, &payload, &plen, &e), 0);
+	assert_int_equal(ukit_dsse_sign(DSSE_INTOTO_TYPE, (uint8_t *)payload, plen, k,
 				   &b.env, &e), 0);
 	b.hint = strdup(k->keyid);
-	assert_int_equal(bundle_serialize(&b, &json, &jlen, &e), 0);
+	assert_int_equal(ukit_bundle_serialize(&b, &json, &jlen, &e), 0);
 
 	len = (size_t)total + jlen + SIGFOOT_SIZE;
 	buf = malloc(len);
@@ -583,7 +583,7 @@ static void test_appended_elf_every_byte(void **state)
 	memcpy(buf + total, json, jlen);
 	f.orig_size = f.bundle_off = total;
 	f.bundle_len = jlen;
-	sigfoot_encode(&f, foot);
+	ukit_sigfoot_encode(&f, foot);
 	memcpy(buf + total + jlen, foot, SIGFOOT_SIZE);
 	assert_int_equal(mini_verify(buf, len, k), 0);
 
@@ -609,9 +609,9 @@ static void test_appended_elf_every_byte(void **state)
 	free(buf);
 	free(json);
 	free(payload);
-	bundle_free(&b);
-	sigimg_free(&img);
-	sig_key_free(k);
+	ukit_bundle_free(&b);
+	ukit_sigimg_free(&img);
+	ukit_sig_key_free(k);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	(void)system(cmd);
 }
@@ -627,7 +627,7 @@ static int count_update(void *ctx, const uint8_t *buf, size_t len, uint64_t off,
 
 	(void)buf;
 	if (off != c->next)
-		return fmt_errf(e, off, "chunk out of order");
+		return ukit_fmt_errf(e, off, "chunk out of order");
 	c->next += len;
 	c->calls++;
 	return 0;
@@ -640,18 +640,18 @@ static int stream_digest(int fd, uint64_t limit, uint8_t md[32], int tee,
 	struct stream_sha256 sha;
 	struct count_sink cnt = { 0, 0 };
 	struct stream_sink sinks[] = {
-		{ stream_sha256_update, &sha }, { count_update, &cnt },
+		{ ukit_stream_sha256_update, &sha }, { count_update, &cnt },
 	};
 	struct stream_opts so = { .tee_fd = tee, .limit = limit };
 	int rc;
 
-	assert_int_equal(stream_sha256_init(&sha, e), 0);
-	rc = stream_fd(fd, "t", &so, sinks, 2, total, e);
+	assert_int_equal(ukit_stream_sha256_init(&sha, e), 0);
+	rc = ukit_stream_fd(fd, "t", &so, sinks, 2, total, e);
 	if (rc == 0) {
 		assert_true(cnt.next == *total);
-		assert_int_equal(stream_sha256_final(&sha, md, e), 0);
+		assert_int_equal(ukit_stream_sha256_final(&sha, md, e), 0);
 	}
-	stream_sha256_free(&sha);
+	ukit_stream_sha256_free(&sha);
 	return rc;
 }
 
@@ -736,12 +736,12 @@ static void test_keygen_names(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
-		assert_int_equal(sig_alg_from_name(t[i].name, &alg, &bits), 0);
+		assert_int_equal(ukit_sig_alg_from_name(t[i].name, &alg, &bits), 0);
 		assert_int_equal(alg, t[i].alg);
 		assert_int_equal(bits, t[i].bits);
 	}
-	assert_int_equal(sig_alg_from_name("rsa2048", &alg, &bits), -1);
-	assert_int_equal(sig_keygen(SIG_RSA_PSS, 2048, &k, &e), -1);
+	assert_int_equal(ukit_sig_alg_from_name("rsa2048", &alg, &bits), -1);
+	assert_int_equal(ukit_sig_keygen(SIG_RSA_PSS, 2048, &k, &e), -1);
 	assert_non_null(strstr(e.msg, "RSA keys of 2048 bits: 3072 to 8192"));
 	assert_null(k);
 }
@@ -758,26 +758,26 @@ static void test_keys_sign_verify(void **state)
 		size_t siglen, len;
 		char *pem;
 
-		assert_int_equal(sig_keygen(algs[i], 3072, &k, &e), 0);
+		assert_int_equal(ukit_sig_keygen(algs[i], 3072, &k, &e), 0);
 		assert_int_equal(strlen(k->keyid), 64);
-		assert_int_equal(sig_sign(k, (const uint8_t *)"msg", 3, sig, &siglen, &e), 0);
-		assert_int_equal(sig_key_public_pem(k, &pem, &len, &e), 0);
-		assert_int_equal(sig_key_parse_public((uint8_t *)pem, len, &pub, &e), 0);
+		assert_int_equal(ukit_sig_sign(k, (const uint8_t *)"msg", 3, sig, &siglen, &e), 0);
+		assert_int_equal(ukit_sig_key_public_pem(k, &pem, &len, &e), 0);
+		assert_int_equal(ukit_sig_key_parse_public((uint8_t *)pem, len, &pub, &e), 0);
 		assert_string_equal(pub->keyid, k->keyid);
-		assert_int_equal(sig_verify(pub, (const uint8_t *)"msg", 3, sig, siglen, &e), 0);
-		assert_int_equal(sig_verify(pub, (const uint8_t *)"msh", 3, sig, siglen, &e), -1);
+		assert_int_equal(ukit_sig_verify(pub, (const uint8_t *)"msg", 3, sig, siglen, &e), 0);
+		assert_int_equal(ukit_sig_verify(pub, (const uint8_t *)"msh", 3, sig, siglen, &e), -1);
 		sig[siglen - 1] ^= 1;
-		assert_int_equal(sig_verify(pub, (const uint8_t *)"msg", 3, sig, siglen, &e), -1);
-		assert_int_equal(sig_verify(pub, (const uint8_t *)"msg", 3, sig, 0, &e), -1);
+		assert_int_equal(ukit_sig_verify(pub, (const uint8_t *)"msg", 3, sig, siglen, &e), -1);
+		assert_int_equal(ukit_sig_verify(pub, (const uint8_t *)"msg", 3, sig, 0, &e), -1);
 		free(pem);
-		sig_key_free(pub);
-		sig_key_free(k);
+		ukit_sig_key_free(pub);
+		ukit_sig_key_free(k);
 	}
 	{
 		/* unsupported key types are refused with the reason */
 		EVP_PKEY *p = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
 		struct sig_key *k;
-		assert_int_equal(sig_key_from_pkey(p, &k, &e), -1);
+		assert_int_equal(ukit_sig_key_from_pkey(p, &k, &e), -1);
 		assert_non_null(strstr(e.msg, "not supported"));
 		EVP_PKEY_free(p);
 	}

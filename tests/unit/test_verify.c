@@ -1,7 +1,7 @@
 /*
  * test_verify.c: the verify-only core (formats/trust/verify.c) without the CLI.
  * Each test signs a small raw image with the library (statement, DSSE,
- * bundle next to the image) and runs verify_image() on it.
+ * bundle next to the image) and runs ukit_verify_image() on it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -58,11 +58,11 @@ static void sign_image_hint(struct fx *f, uint64_t rollback, const char *hint)
 	char *payload, *json;
 	int fd;
 
-	assert_int_equal(sig_read_file(f->image, IMG_SIZE + 1, &data, &len, &e),
+	assert_int_equal(ukit_sig_read_file(f->image, IMG_SIZE + 1, &data, &len, &e),
 			 0);
 	fd = open(f->image, O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
-	assert_int_equal(sigimg_probe(fd, f->image, &img, &e), 0);
+	assert_int_equal(ukit_sigimg_probe(fd, f->image, &img, &e), 0);
 	close(fd);
 	SHA256(data, len, info.sha256);
 	info.name = "disk.img";
@@ -71,17 +71,17 @@ static void sign_image_hint(struct fx *f, uint64_t rollback, const char *hint)
 	info.rollback = rollback;
 	info.created = 1700000000;
 	info.solo5 = img.solo5;
-	assert_int_equal(stmt_build(&info, &payload, &plen, &e), 0);
-	assert_int_equal(dsse_sign(DSSE_INTOTO_TYPE, (uint8_t *)payload, plen,
+	assert_int_equal(ukit_stmt_build(&info, &payload, &plen, &e), 0);
+	assert_int_equal(ukit_dsse_sign(DSSE_INTOTO_TYPE, (uint8_t *)payload, plen,
 				   f->key, &b.env, &e), 0);
 	b.hint = strdup(hint);
 	assert_non_null(b.hint);
-	assert_int_equal(bundle_serialize(&b, &json, &jlen, &e), 0);
+	assert_int_equal(ukit_bundle_serialize(&b, &json, &jlen, &e), 0);
 	write_file(f->bundle, json, jlen);
 	free(json);
 	free(payload);
-	bundle_free(&b);
-	sigimg_free(&img);
+	ukit_bundle_free(&b);
+	ukit_sigimg_free(&img);
 	free(data);
 }
 
@@ -106,8 +106,8 @@ static int setup(void **state)
 		buf[i] = (uint8_t)(i * 7 + (i >> 9));
 	write_file(f->image, buf, IMG_SIZE);
 	free(buf);
-	assert_int_equal(sig_keygen(SIG_ED25519, 3072, &f->key, &e), 0);
-	assert_int_equal(sig_keygen(SIG_ED25519, 3072, &f->other, &e), 0);
+	assert_int_equal(ukit_sig_keygen(SIG_ED25519, 3072, &f->key, &e), 0);
+	assert_int_equal(ukit_sig_keygen(SIG_ED25519, 3072, &f->other, &e), 0);
 	sign_image(f, 3);
 	*state = f;
 	return 0;
@@ -120,8 +120,8 @@ static int teardown(void **state)
 	unlink(f->bundle);
 	unlink(f->image);
 	rmdir(f->dir);
-	sig_key_free(f->key);
-	sig_key_free(f->other);
+	ukit_sig_key_free(f->key);
+	ukit_sig_key_free(f->other);
 	free(f);
 	return 0;
 }
@@ -162,7 +162,7 @@ static void test_verify_ok(void **state)
 	int fd;
 
 	/* the library opens the path */
-	assert_int_equal(verify_image(-1, f->image, &p, &r, &e), 0);
+	assert_int_equal(ukit_verify_image(-1, f->image, &p, &r, &e), 0);
 	assert_true(r.verified);
 	assert_int_equal(json_array_size(r.reasons), 0);
 	assert_string_equal(r.keyid, f->key->keyid);
@@ -170,16 +170,16 @@ static void test_verify_ok(void **state)
 	assert_non_null(r.statement);
 	assert_int_equal(r.st.size, IMG_SIZE);
 	assert_int_equal(r.st.rollback, 3);
-	verify_result_free(&r);
+	ukit_verify_result_free(&r);
 
 	/* the caller's fd */
 	fd = open(f->image, O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
 	p.min_rollback = 3;
 	p.require_format = "raw";
-	assert_int_equal(verify_image(fd, f->image, &p, &r, &e), 0);
+	assert_int_equal(ukit_verify_image(fd, f->image, &p, &r, &e), 0);
 	assert_true(r.verified);
-	verify_result_free(&r);
+	ukit_verify_result_free(&r);
 	close(fd);
 }
 
@@ -191,7 +191,7 @@ static void test_verify_flipped_byte(void **state)
 	struct fmt_err e = { 0 };
 
 	flip_byte(f->image, 65536 + 5);
-	assert_int_equal(verify_image(-1, f->image, &p, &r, &e), 0);
+	assert_int_equal(ukit_verify_image(-1, f->image, &p, &r, &e), 0);
 	assert_false(r.verified);
 	assert_int_equal(json_array_size(r.reasons), 1);
 	assert_true(has_reason(&r, "image sha256 "));
@@ -200,7 +200,7 @@ static void test_verify_flipped_byte(void **state)
 	/* the signature held: key and statement are still reported */
 	assert_string_equal(r.keyid, f->key->keyid);
 	assert_non_null(r.statement);
-	verify_result_free(&r);
+	ukit_verify_result_free(&r);
 }
 
 static void test_verify_policy_reasons(void **state)
@@ -213,14 +213,14 @@ static void test_verify_policy_reasons(void **state)
 	p.min_rollback = 4;
 	p.require_format = "qcow2";
 	p.require_target = "hvt";
-	assert_int_equal(verify_image(-1, f->image, &p, &r, &e), 0);
+	assert_int_equal(ukit_verify_image(-1, f->image, &p, &r, &e), 0);
 	assert_false(r.verified);
 	assert_int_equal(json_array_size(r.reasons), 3);
 	assert_true(has_reason(&r, "rollback index 3 is below the minimum 4"));
 	assert_true(has_reason(&r, "format is raw, required qcow2"));
 	assert_true(has_reason(&r, "no Solo5 target in the statement, "
 			       "required hvt"));
-	verify_result_free(&r);
+	ukit_verify_result_free(&r);
 }
 
 static void test_verify_wrong_key(void **state)
@@ -230,13 +230,13 @@ static void test_verify_wrong_key(void **state)
 	struct verify_result r;
 	struct fmt_err e = { 0 };
 
-	assert_int_equal(verify_image(-1, f->image, &p, &r, &e), 0);
+	assert_int_equal(ukit_verify_image(-1, f->image, &p, &r, &e), 0);
 	assert_false(r.verified);
 	assert_true(has_reason(&r, "signature does not verify with any "
 			       "pinned key"));
 	assert_string_equal(r.keyid, "");
 	assert_null(r.statement);
-	verify_result_free(&r);
+	ukit_verify_result_free(&r);
 }
 
 /* The signature verifies, but the bundle's key id hint names another key:
@@ -250,13 +250,13 @@ static void test_verify_wrong_hint(void **state)
 	char want[200];
 
 	sign_image_hint(f, 3, f->other->keyid);
-	assert_int_equal(verify_image(-1, f->image, &p, &r, &e), 0);
+	assert_int_equal(ukit_verify_image(-1, f->image, &p, &r, &e), 0);
 	assert_false(r.verified);
 	snprintf(want, sizeof want, "publicKey hint %s does not name the "
 		 "verifying key %s", f->other->keyid, f->key->keyid);
 	assert_true(has_reason(&r, want));
 	assert_string_equal(r.keyid, "");
-	verify_result_free(&r);
+	ukit_verify_result_free(&r);
 }
 
 static void test_verify_missing(void **state)
@@ -269,17 +269,17 @@ static void test_verify_missing(void **state)
 
 	/* no image */
 	snprintf(path, sizeof path, "%s/absent.img", f->dir);
-	assert_int_equal(verify_image(-1, path, &p, &r, &e), 0);
+	assert_int_equal(ukit_verify_image(-1, path, &p, &r, &e), 0);
 	assert_false(r.verified);
 	assert_true(has_reason(&r, "cannot open: No such file or directory"));
-	verify_result_free(&r);
+	ukit_verify_result_free(&r);
 
 	/* no bundle */
 	unlink(f->bundle);
-	assert_int_equal(verify_image(-1, f->image, &p, &r, &e), 0);
+	assert_int_equal(ukit_verify_image(-1, f->image, &p, &r, &e), 0);
 	assert_false(r.verified);
 	assert_true(has_reason(&r, "bundle.json: "));
-	verify_result_free(&r);
+	ukit_verify_result_free(&r);
 }
 
 /* tee_fd: the bytes hashed are also in the sealed copy. */
@@ -293,14 +293,14 @@ static void test_verify_sealed_copy(void **state)
 	size_t len;
 	char path[64];
 
-	p.tee_fd = sealfd_create("test-verify", &e);
+	p.tee_fd = ukit_sealfd_create("test-verify", &e);
 	assert_true(p.tee_fd >= 0);
-	assert_int_equal(verify_image(-1, f->image, &p, &r, &e), 0);
+	assert_int_equal(ukit_verify_image(-1, f->image, &p, &r, &e), 0);
 	assert_true(r.verified);
-	verify_result_free(&r);
-	/* sealfd_exec_fd refuses an fd that is not sealed */
-	assert_int_equal(sealfd_exec_fd(p.tee_fd, path, sizeof path, &e), 0);
-	assert_int_equal(sig_read_file(f->image, IMG_SIZE + 1, &want, &len, &e),
+	ukit_verify_result_free(&r);
+	/* ukit_sealfd_exec_fd refuses an fd that is not sealed */
+	assert_int_equal(ukit_sealfd_exec_fd(p.tee_fd, path, sizeof path, &e), 0);
+	assert_int_equal(ukit_sig_read_file(f->image, IMG_SIZE + 1, &want, &len, &e),
 			 0);
 	got = malloc(len + 1);
 	assert_non_null(got);

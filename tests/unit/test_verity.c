@@ -48,13 +48,13 @@ static void root_of(const uint8_t *buf, size_t len, size_t chunk,
 	struct verity *v;
 	struct fmt_err e = { 0 };
 
-	assert_int_equal(verity_init(len, salt, salt_len, -1, &v, &e), 0);
+	assert_int_equal(ukit_verity_init(len, salt, salt_len, -1, &v, &e), 0);
 	for (size_t off = 0; off < len; off += chunk) {
 		size_t n = len - off < chunk ? len - off : chunk;
-		assert_int_equal(verity_update(v, buf + off, n, &e), 0);
+		assert_int_equal(ukit_verity_update(v, buf + off, n, &e), 0);
 	}
-	assert_int_equal(verity_final(v, root, &e), 0);
-	verity_free(v);
+	assert_int_equal(ukit_verity_final(v, root, &e), 0);
+	ukit_verity_free(v);
 }
 
 static void test_known_value(void **state)
@@ -84,7 +84,7 @@ static void test_chunkings_agree(void **state)
 	free(buf);
 }
 
-/* Holes fed with verity_zeros() equal zero bytes fed as data. */
+/* Holes fed with ukit_verity_zeros() equal zero bytes fed as data. */
 static void test_holes_equal_zero_data(void **state)
 {
 	/* sizes across level boundaries: 1, 128, 129, 16384+1 blocks */
@@ -103,13 +103,13 @@ static void test_holes_equal_zero_data(void **state)
 		buf[0] = 1;
 		buf[size - 1] = 2;
 		root_of(buf, size, 12345, NULL, 0, r1);
-		assert_int_equal(verity_init(size, NULL, 0, -1, &v, &e), 0);
-		assert_int_equal(verity_update(v, buf, 1, &e), 0);
+		assert_int_equal(ukit_verity_init(size, NULL, 0, -1, &v, &e), 0);
+		assert_int_equal(ukit_verity_update(v, buf, 1, &e), 0);
 		if (size > 2)
-			assert_int_equal(verity_zeros(v, size - 2, &e), 0);
-		assert_int_equal(verity_update(v, buf + size - 1, 1, &e), 0);
-		assert_int_equal(verity_final(v, r2, &e), 0);
-		verity_free(v);
+			assert_int_equal(ukit_verity_zeros(v, size - 2, &e), 0);
+		assert_int_equal(ukit_verity_update(v, buf + size - 1, 1, &e), 0);
+		assert_int_equal(ukit_verity_final(v, r2, &e), 0);
+		ukit_verity_free(v);
 		assert_memory_equal(r1, r2, VERITY_DIGEST);
 		free(buf);
 	}
@@ -130,7 +130,7 @@ static void test_one_block(void **state)
 	assert_int_equal(EVP_Digest(in, sizeof in, d, NULL, EVP_sha256(), NULL),
 			 1);
 	assert_memory_equal(root, d, VERITY_DIGEST);
-	assert_true(verity_tree_size(4096) == 0);
+	assert_true(ukit_verity_tree_size(4096) == 0);
 }
 
 static void test_salt_changes_root(void **state)
@@ -159,24 +159,24 @@ static void test_hash_file_layout(void **state)
 	(void)state;
 	assert_true(fd >= 0);
 	unlink(path);
-	assert_true(verity_tree_size(blocks * VERITY_BLOCK) == sizeof tree);
-	assert_int_equal(verity_init(blocks * VERITY_BLOCK, NULL, 0, fd, &v,
+	assert_true(ukit_verity_tree_size(blocks * VERITY_BLOCK) == sizeof tree);
+	assert_int_equal(ukit_verity_init(blocks * VERITY_BLOCK, NULL, 0, fd, &v,
 				     &e), 0);
-	assert_int_equal(verity_update(v, buf, blocks * VERITY_BLOCK, &e), 0);
-	assert_int_equal(verity_final(v, root, &e), 0);
+	assert_int_equal(ukit_verity_update(v, buf, blocks * VERITY_BLOCK, &e), 0);
+	assert_int_equal(ukit_verity_final(v, root, &e), 0);
 	assert_int_equal(pread(fd, tree, sizeof tree, 0), (ssize_t)sizeof tree);
 	/* block 1 starts level 0: the digest of data block 0 */
-	assert_int_equal(verity_hash_block(v, buf, d, &e), 0);
+	assert_int_equal(ukit_verity_hash_block(v, buf, d, &e), 0);
 	assert_memory_equal(tree + VERITY_BLOCK, d, VERITY_DIGEST);
 	/* data block 299 is the 44th digest of level-0 block 2 (3rd) */
-	assert_int_equal(verity_hash_block(v, buf + 299 * VERITY_BLOCK, d, &e),
+	assert_int_equal(ukit_verity_hash_block(v, buf + 299 * VERITY_BLOCK, d, &e),
 			 0);
 	assert_memory_equal(tree + 3 * VERITY_BLOCK + 43 * VERITY_DIGEST, d,
 			    VERITY_DIGEST);
 	/* block 0 is the top level; the root is its digest */
-	assert_int_equal(verity_hash_block(v, tree, top_d, &e), 0);
+	assert_int_equal(ukit_verity_hash_block(v, tree, top_d, &e), 0);
 	assert_memory_equal(top_d, root, VERITY_DIGEST);
-	verity_free(v);
+	ukit_verity_free(v);
 	close(fd);
 	free(buf);
 }
@@ -189,7 +189,7 @@ static int mem_read(void *ctx, void *buf, size_t len, uint64_t off,
 	struct mem *m = ctx;
 
 	if (off + len > m->size)
-		return fmt_errf(e, off, "read past end");
+		return ukit_fmt_errf(e, off, "read past end");
 	memcpy(buf, m->p + off, len);
 	return 0;
 }
@@ -226,12 +226,12 @@ static void test_parallel_agrees(void **state)
 		root_of(buf, size, 65536, NULL, 0, a);
 		for (unsigned t = 1; t <= 3; t++) {
 			memset(b, 0, sizeof b);
-			assert_int_equal(verity_root_parallel(size, NULL, 0,
+			assert_int_equal(ukit_verity_root_parallel(size, NULL, 0,
 				mem_read, t == 2 ? mem_map : NULL, &m, t, b,
 				&e), 0);
 			assert_memory_equal(a, b, VERITY_DIGEST);
 			memset(b, 0, sizeof b);
-			assert_int_equal(verity_root_parallel_mem(buf, size,
+			assert_int_equal(ukit_verity_root_parallel_mem(buf, size,
 				NULL, 0, t == 2 ? mem_map : NULL, &m, t, b,
 				&e), 0);
 			assert_memory_equal(a, b, VERITY_DIGEST);
@@ -247,19 +247,19 @@ static void test_misuse(void **state)
 	struct fmt_err e = { 0 };
 
 	(void)state;
-	assert_int_equal(verity_init(0, NULL, 0, -1, &v, &e), -1);
+	assert_int_equal(ukit_verity_init(0, NULL, 0, -1, &v, &e), -1);
 	assert_non_null(strstr(e.msg, "image is empty"));
-	assert_int_equal(verity_init(1, salt, sizeof salt, -1, &v, &e), -1);
+	assert_int_equal(ukit_verity_init(1, salt, sizeof salt, -1, &v, &e), -1);
 	assert_non_null(strstr(e.msg, "salt of 300 bytes"));
 
-	assert_int_equal(verity_init(4096, NULL, 0, -1, &v, &e), 0);
-	assert_int_equal(verity_update(v, buf, 4097, &e), -1);
+	assert_int_equal(ukit_verity_init(4096, NULL, 0, -1, &v, &e), 0);
+	assert_int_equal(ukit_verity_update(v, buf, 4097, &e), -1);
 	assert_non_null(strstr(e.msg, "more data than the declared 4096"));
-	assert_int_equal(verity_update(v, buf, 100, &e), 0);
-	assert_int_equal(verity_final(v, root, &e), -1);
+	assert_int_equal(ukit_verity_update(v, buf, 100, &e), 0);
+	assert_int_equal(ukit_verity_final(v, root, &e), -1);
 	assert_non_null(strstr(e.msg, "data ends early (100 of 4096"));
-	verity_free(v);
-	verity_free(NULL);
+	ukit_verity_free(v);
+	ukit_verity_free(NULL);
 }
 
 static void test_json_round_trip(void **state)
@@ -274,21 +274,21 @@ static void test_json_round_trip(void **state)
 	(void)state;
 	for (int i = 0; i < VERITY_DIGEST; i++)
 		root[i] = (uint8_t)i;
-	o = verity_json(root, NULL, 0, &e);
+	o = ukit_verity_json(root, NULL, 0, &e);
 	txt = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	assert_string_equal(txt, "{\"version\":1,\"hash\":\"sha256\","
 		"\"data-block-size\":4096,\"hash-block-size\":4096,"
 		"\"root-hash\":\"000102030405060708090a0b0c0d0e0f"
 		"101112131415161718191a1b1c1d1e1f\"}");
 	free(txt);
-	assert_int_equal(verity_json_parse(o, r2, s2, &slen, &e), 0);
+	assert_int_equal(ukit_verity_json_parse(o, r2, s2, &slen, &e), 0);
 	assert_memory_equal(r2, root, VERITY_DIGEST);
 	assert_int_equal(slen, 0);
 	json_decref(o);
-	o = verity_json(root, salt, sizeof salt, &e);
+	o = ukit_verity_json(root, salt, sizeof salt, &e);
 	assert_string_equal(json_string_value(json_object_get(o, "salt")),
 			    "dead01");
-	assert_int_equal(verity_json_parse(o, r2, s2, &slen, &e), 0);
+	assert_int_equal(ukit_verity_json_parse(o, r2, s2, &slen, &e), 0);
 	assert_int_equal(slen, 3);
 	assert_memory_equal(s2, salt, 3);
 	json_decref(o);
@@ -326,7 +326,7 @@ static void test_json_rejects(void **state)
 		snprintf(buf, sizeof buf, t[i].json, root);
 		o = json_loads(buf, 0, NULL);
 		assert_non_null(o);
-		assert_int_equal(verity_json_parse(o, r, salt, &slen, &e), -1);
+		assert_int_equal(ukit_verity_json_parse(o, r, salt, &slen, &e), -1);
 		assert_non_null(strstr(e.msg, t[i].msg));
 		json_decref(o);
 	}
@@ -352,13 +352,13 @@ static void test_image_sparse(void **state)
 		assert_int_equal(pwrite(fd, buf + off, 5000, (off_t)off), 5000);
 	}
 	root_of(buf, size, 65536, salt, sizeof salt, a);
-	assert_int_equal(image_open(fd, path, IMG_RAW, NULL, &img, &e), 0);
-	assert_int_equal(verity_image(img, salt, sizeof salt, -1, b, &e), 0);
+	assert_int_equal(ukit_image_open(fd, path, IMG_RAW, NULL, &img, &e), 0);
+	assert_int_equal(ukit_verity_image(img, salt, sizeof salt, -1, b, &e), 0);
 	assert_memory_equal(a, b, VERITY_DIGEST);
-	assert_int_equal(verity_image_parallel(img, fd, salt, sizeof salt, 2, c,
+	assert_int_equal(ukit_verity_image_parallel(img, fd, salt, sizeof salt, 2, c,
 					       &e), 0);
 	assert_memory_equal(a, c, VERITY_DIGEST);
-	image_close(img);
+	ukit_image_close(img);
 	close(fd);
 	free(buf);
 }
