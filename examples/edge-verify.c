@@ -27,10 +27,10 @@ int main(int argc, char **argv)
 	struct fmt_err e = { .path = NULL, .off = FMT_NOOFF };
 	struct verify_result r = { 0 };
 	struct verify_policy p = { 0 };
-	struct sig_key *key;
+	struct sig_key *key = NULL;
 	char sealed[64];
+	int tee = -1, rc = 1;
 	size_t i;
-	int tee;
 
 	if (argc < 4) {
 		fprintf(stderr, "usage: edge-verify PUBKEY IMAGE TENDER "
@@ -38,28 +38,21 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	e.path = argv[1];
-	if (ukit_sig_key_load_public(argv[1], &key, &e) < 0) {
-		ukit_fmt_err_print(stderr, "edge-verify", &e);
-		return 1;
-	}
+	if (ukit_sig_key_load_public(argv[1], &key, &e) < 0)
+		goto fail;
 	e.path = argv[2];
-	if ((tee = ukit_sealfd_create("edge-verify", &e)) < 0) {
-		ukit_fmt_err_print(stderr, "edge-verify", &e);
-		return 1;
-	}
+	if ((tee = ukit_sealfd_create("edge-verify", &e)) < 0)
+		goto fail;
 	p.pub = &key;
 	p.npub = 1;
 	p.tee_fd = tee;
-	if (ukit_verify_image(-1, argv[2], &p, &r, &e) < 0) {
-		ukit_fmt_err_print(stderr, "edge-verify", &e);
-		return 1;
-	}
-	if (!r.verified) {
-		for (i = 0; i < json_array_size(r.reasons); i++)
-			fprintf(stderr, "edge-verify: %s: %s\n", argv[2],
-				json_string_value(json_array_get(r.reasons, i)));
-		return 1;
-	}
+	if (ukit_verify_image(-1, argv[2], &p, &r, &e) < 0)
+		goto fail;
+	for (i = 0; i < json_array_size(r.reasons); i++)
+		fprintf(stderr, "edge-verify: %s: %s\n", argv[2],
+			json_string_value(json_array_get(r.reasons, i)));
+	if (!r.verified)
+		goto out;
 	fprintf(stderr, "edge-verify: %s: verified (key %s)\n", argv[2],
 		r.keyid);
 	ukit_verify_result_free(&r);
@@ -74,4 +67,12 @@ int main(int argc, char **argv)
 	execvp(argv[3], argv + 3);
 	perror(argv[3]);
 	return 127;
+fail:
+	ukit_fmt_err_print(stderr, "edge-verify", &e);
+out:
+	ukit_verify_result_free(&r);
+	ukit_sig_key_free(key);
+	if (tee >= 0)
+		close(tee);
+	return rc;
 }

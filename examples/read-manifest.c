@@ -36,9 +36,15 @@ int main(int argc, char **argv)
 		perror(argv[1]);
 		return 1;
 	}
-	if (ukit_elfimg_open(fd, argv[1], &img, &e) < 0 ||
-	    ukit_elfimg_solo5(img, &mft, &have_mft, &abi, &have_abi, &e) < 0) {
+	if (ukit_elfimg_open(fd, argv[1], &img, &e) < 0) {
 		ukit_fmt_err_print(stderr, "read-manifest", &e);
+		close(fd);
+		return 1;
+	}
+	if (ukit_elfimg_solo5(img, &mft, &have_mft, &abi, &have_abi, &e) < 0) {
+		ukit_fmt_err_print(stderr, "read-manifest", &e);
+		ukit_elfimg_close(img);
+		close(fd);
 		return 1;
 	}
 	if (have_abi)

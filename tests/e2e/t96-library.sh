@@ -36,7 +36,8 @@ readelf -d "$P/lib/libukit.so.0" | grep -q 'SONAME.*\[libukit.so.0\]' &&
 
 # The namespace: every symbol libukit defines for others starts with ukit_.
 nm -P --defined-only "$TOP/$BUILD/lib/libukit.a" 2>/dev/null |
-	awk 'NF >= 2 && $2 ~ /^[TDRBVWG]$/ && $1 !~ /^ukit_/ { print $1 }' |
+	awk 'NF >= 2 && $2 ~ /^[TDRBVWG]$/ && $1 !~ /^ukit_/ &&
+	     $1 !~ /^__(odr_)?asan/ { print $1 }' |  # (ASan's ODR markers)
 	sort -u >"$T/bad-a"
 nm -P --defined-only "$TOP/$BUILD/lib/libukit.a" 2>/dev/null |
 	awk 'NF >= 2 && $2 ~ /^[TDRBVWG]$/' | grep -q . &&
