@@ -559,6 +559,15 @@ static void *worker_run(void *arg)
 				&w->err) < 0)
 			return NULL;
 	}
+	/*
+	 * The slice is hashed: drop its pages from this process's mapping,
+	 * so that the resident set stays a few slices, not the whole image
+	 * (the page cache keeps them).  Slices start on a block, and so on
+	 * a page, of a mapping that starts on a page.
+	 */
+	if (w->base != NULL)
+		(void)madvise((void *)(uintptr_t)(w->base + w->off),
+			      (size_t)w->len, MADV_DONTNEED);
 	w->rc = 0;
 	return NULL;
 }
