@@ -4,7 +4,8 @@
 # libFuzzer harness each, tests/e2e/t*.sh -> end-to-end scripts.
 #
 #   make                 build into $(BUILD) (default build/)
-#   make check           deps, build, unit + e2e tests, then both again
+#   make check           deps, build, unit + e2e tests (one per CPU at
+#                        once), then both again
 #                        under ASan+UBSan (SAN=1, in build-san/)
 #   make demo            the main job on a built-in example
 #   make fuzz            each libFuzzer harness for FUZZ_SECONDS (60)
@@ -70,7 +71,13 @@ TOOLS     := $(sort $(foreach t,elftool pack sign,$(if $(wildcard $(t)/*.c),$(t)
 BINS      := $(TOOLS:%=$(BUILD)/bin/ukit-%)
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-E2E       := $(sort $(wildcard tests/e2e/t*.sh))
+# the longest scripts first, so that two at a time end together
+E2E_LONG  := $(wildcard $(patsubst %,tests/e2e/%-*.sh,t45 t55 t23 t41 t42 t46))
+E2E       := $(E2E_LONG) $(filter-out $(E2E_LONG),$(sort $(wildcard tests/e2e/t*.sh)))
+# programs run-tests.sh runs at once; make check runs CHECK_JOBS (one per
+# CPU: the suites are CPU-bound) and builds with as many
+JOBS      ?= 1
+CHECK_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZBUILD)/%)
 MANS1     := $(wildcard $(TOOLS:%=%/*.1) verifier/*.1)
@@ -98,7 +105,7 @@ VERIFY_LDFLAGS = $(if $(filter 1,$(SAN)),,-static)
 VERIFY_LIBS := $(shell pkg-config --static --libs jansson libcrypto 2>/dev/null)
 FOOTPRINT_MAX = 1500
 
-.PHONY: all deps check test unit e2e demo fuzz fuzz-build lint install \
+.PHONY: all deps check test unit unit-bins e2e demo fuzz fuzz-build lint install \
         install-compat clean verifier footprint
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -156,12 +163,14 @@ $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
 
+unit-bins: $(UNIT_BINS)
+
 unit: $(UNIT_BINS)
-	@CHECK_COUNTS=$(CHECK_COUNTS) sh tests/run-tests.sh unit $(UNIT_BINS)
+	@JOBS=$(JOBS) CHECK_COUNTS=$(CHECK_COUNTS) bash tests/run-tests.sh unit $(UNIT_BINS)
 
 e2e: all
-	@CHECK_COUNTS=$(CHECK_COUNTS) UKIT_BIN=$(CURDIR)/$(BUILD)/bin \
-		UKIT_BUILD=$(BUILD) UKIT_SAN=$(SAN) sh tests/run-tests.sh e2e $(E2E)
+	@JOBS=$(JOBS) CHECK_COUNTS=$(CHECK_COUNTS) UKIT_BIN=$(CURDIR)/$(BUILD)/bin \
+		UKIT_BUILD=$(BUILD) UKIT_SAN=$(SAN) bash tests/run-tests.sh e2e $(E2E)
 
 test: unit e2e
 
@@ -170,10 +179,11 @@ test: unit e2e
 COUNTS = $(CURDIR)/$(BUILD)/check-counts
 check: deps
 	@mkdir -p $(BUILD) && rm -f $(COUNTS)
-	$(MAKE) all
+	$(MAKE) -j$(CHECK_JOBS) all unit-bins
 	$(MAKE) lint
-	$(MAKE) CHECK_COUNTS=$(COUNTS) unit e2e
-	$(MAKE) SAN=1 BUILD=$(BUILD)-san CHECK_COUNTS=$(COUNTS) unit e2e
+	$(MAKE) JOBS=$(CHECK_JOBS) CHECK_COUNTS=$(COUNTS) unit e2e
+	$(MAKE) -j$(CHECK_JOBS) SAN=1 BUILD=$(BUILD)-san all unit-bins
+	$(MAKE) SAN=1 BUILD=$(BUILD)-san JOBS=$(CHECK_JOBS) CHECK_COUNTS=$(COUNTS) unit e2e
 	@awk '{ p += $$1; f += $$2; s += $$3 } END { printf "check: %d passed, %d failed, %d skipped\n", p, f, s }' $(COUNTS)
 
 # deps first, then a sub-make: the pkg-config flags above are read when a

@@ -139,7 +139,7 @@ run() {
 	*) echo "mutate: unknown test $t" >&2; return 2 ;;
 	esac
 	(cd "$1" && UKIT_BIN=$1/build/bin UKIT_SHARED=$SHARED \
-		nice timeout 1200 sh tests/run-tests.sh mutate "$prog") >"$3" 2>&1
+		nice timeout 1200 bash tests/run-tests.sh mutate "$prog") >"$3" 2>&1
 }
 
 # The tests must pass on the unmutated tree, or a kill proves nothing.
