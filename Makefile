@@ -135,7 +135,7 @@ $(LIB): $(LIB_OBJ)
 
 # libukit.so.0: the same objects; the version script, generated from
 # the public headers, exports what they declare and hides the rest
-$(LIB_MAP): $(PUB_HDR) formats/libukit-map.sh
+$(LIB_MAP): $(PUB_HDR) formats/libukit-map.sh Makefile
 	@mkdir -p $(@D)
 	sh formats/libukit-map.sh "$(CC) -E -std=c11 -D_GNU_SOURCE $(INC) $(PKG_CFLAGS)" \
 		$(PUB_HDR) >$@.tmp && mv $@.tmp $@
