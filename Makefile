@@ -62,6 +62,19 @@ endif
 
 LIB_SRC   := $(sort $(wildcard $(LAYER_DIRS:%=%/*.c)))
 LIB_HDR   := $(sort $(wildcard $(LAYER_DIRS:%=%/*.h)))
+# The public API: the headers installed as <ukit/NAME.h> (formats/ukit.3
+# lists them).  libukit.so.0 exports the functions they declare and
+# nothing else; every other header in formats/ is internal, for the
+# tools, tests and fuzzers, which link libukit.a.  A public header
+# includes public headers only (t96 checks).
+PUB_HDR   = formats/core/err.h \
+            formats/elf/elfhdr.h formats/elf/solo5.h formats/elf/manifest.h \
+            formats/elf/elfimg.h formats/elf/elfedit.h formats/elf/binelf.h \
+            formats/disk/image.h formats/disk/imgopen.h \
+            formats/trust/sig.h formats/trust/keysrc.h \
+            formats/trust/statement.h formats/trust/dsse.h \
+            formats/trust/bundle.h formats/trust/sealfd.h formats/trust/verify.h
+LIB_MAP   := $(BUILD)/libukit.map
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB       := $(BUILD)/lib/libukit.a
 SOMAJOR   := 0
@@ -127,11 +140,17 @@ $(LIB): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-# libukit.so.0: the same objects; the version script exports ukit_* only
-$(SHLIB): $(LIB_OBJ) formats/libukit.map
+# libukit.so.0: the same objects; the version script, generated from
+# the public headers, exports what they declare and hides the rest
+$(LIB_MAP): $(PUB_HDR) formats/libukit-map.sh Makefile
+	@mkdir -p $(@D)
+	sh formats/libukit-map.sh "$(CC) -E -std=c11 -D_GNU_SOURCE $(INC) $(PKG_CFLAGS)" \
+		$(PUB_HDR) >$@.tmp && mv $@.tmp $@
+
+$(SHLIB): $(LIB_OBJ) $(LIB_MAP)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -shared -Wl,-soname,libukit.so.$(SOMAJOR) \
-		-Wl,--version-script=formats/libukit.map -o $@ $(LIB_OBJ) $(LIB_LIBS)
+		-Wl,--version-script=$(LIB_MAP) -o $@ $(LIB_OBJ) $(LIB_LIBS)
 	ln -sf libukit.so.$(VERSION) $(BUILD)/lib/libukit.so.$(SOMAJOR)
 	ln -sf libukit.so.$(SOMAJOR) $(BUILD)/lib/libukit.so
 
@@ -234,7 +253,7 @@ install: all
 		-e 's|@REQUIRES@|$(filter-out $(LIB_PKGS_PUB) $(LIB_PKGS_DYN),$(LIB_PKGS))|' \
 		-e 's|@LIBS_PRIVATE@|$(shell pkg-config --libs $(LIB_PKGS_DYN) 2>/dev/null)|' \
 		formats/ukit.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/ukit.pc
-	install -m 644 $(LIB_HDR) $(DESTDIR)$(PREFIX)/include/ukit/
+	install -m 644 $(PUB_HDR) $(DESTDIR)$(PREFIX)/include/ukit/
 	$(if $(MANS1),install -m 644 $(MANS1) $(DESTDIR)$(PREFIX)/share/man/man1/)
 	$(if $(MANS3),install -m 644 $(MANS3) $(DESTDIR)$(PREFIX)/share/man/man3/)
 	$(if $(MANS7),install -m 644 $(MANS7) $(DESTDIR)$(PREFIX)/share/man/man7/)

@@ -2,8 +2,10 @@
 # t96-library: libukit as others embed it.  Its layers hold (no module
 # calls a higher layer, no cycles); make install puts headers under
 # include/ukit/, libukit.a, libukit.so.0 and a ukit.pc written for that
-# PREFIX; the examples build against the installed library through
-# pkg-config, shared and static, and run on images this test signs.
+# PREFIX; the installed headers are the whole public API (libukit.so.0
+# exports what they declare and nothing else; tests/lib/pubapi.py); the
+# examples build against the installed library through pkg-config,
+# shared and static, and run on images this test signs.
 . "$(dirname "$0")/lib.sh"
 
 BUILD=${UKIT_BUILD:-build}
@@ -52,9 +54,24 @@ nm -D --defined-only "$P/lib/libukit.so.0" | grep -q ' T ukit_verify_image@@UKIT
 [ ! -s "$T/bad-so" ] && ok "libukit.so.0 exports only ukit_* symbols" ||
 	not_ok "libukit.so.0 exports $(head -8 "$T/bad-so" | tr '\n' ' ')"
 
-# Examples: shared and static, built the way a user builds them.
+# The public API is the installed headers: libukit.so.0 exports exactly
+# the functions they declare, and they include no internal header.
 sanflags=()
 [ "$SAN" = 1 ] && sanflags=(-fsanitize=address,undefined)
+check "public API: tests/lib/pubapi.py" "$PY" tests/lib/pubapi.py "$P" "${sanflags[@]}"
+sed 's/^/#   /' "$T/.out"
+for f in io.h sigjson.h bytes.h qcow2.h verify_int.h; do
+	[ ! -e "$P/include/ukit/$f" ] && ok "internal $f is not installed" ||
+		not_ok "internal header $f installed"
+done
+nm -D --defined-only "$P/lib/libukit.so.0" | grep -q ' ukit_pread_full@' &&
+	not_ok "libukit.so.0 exports the internal ukit_pread_full" ||
+	ok "libukit.so.0 hides internal helpers (ukit_pread_full)"
+nm -P --defined-only "$P/lib/libukit.a" 2>/dev/null | grep -q '^ukit_pread_full T' &&
+	ok "libukit.a keeps them for the tools (ukit_pread_full)" ||
+	not_ok "no ukit_pread_full in libukit.a"
+
+# Examples: shared and static, built the way a user builds them.
 for ex in read-manifest edge-verify; do
 	# shellcheck disable=SC2046
 	if cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror "${sanflags[@]}" \
