@@ -6,7 +6,8 @@
 # every blob is really sent; pulls go to fresh directories.
 # Prints wall seconds (best of RUNS), CPU seconds and peak RSS, the ratio
 # to skopeo, and the floor of the same run: reading and hashing the layer
-# (sha256sum), which both tools must do at least once each way.
+# (sha256sum), which both tools must do at least once each way, and the
+# registry's own cost: curl pushing and fetching the layer blob alone.
 # Data under $TMPDIR (a mktemp directory), removed afterwards.
 #   SIZE_MB=1024 RUNS=2 bench/oci.sh
 set -eu
@@ -81,6 +82,24 @@ fresh() {
 	registry "$1"
 }
 run floor-hash : sha256sum lay/blobs/sha256/$L
+# The registry's own floor: curl sends the layer blob in one monolithic
+# upload (POST, then PUT with the digest already known) to a fresh
+# registry, and fetches it back into a file; no hashing, no manifest.
+# What the registry spends receiving, checking and storing a blob, and
+# serving it, bounds both tools.
+curl_push() {
+	local loc
+	loc=$(curl -sS -o /dev/null -D - -X POST \
+		"http://127.0.0.1:$(cat floor.port)/v2/b/f/blobs/uploads/" |
+		tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
+	case $loc in http*) ;; *) loc=http://127.0.0.1:$(cat floor.port)$loc ;; esac
+	curl -sS -f -o /dev/null -H 'Content-Type: application/octet-stream' \
+		-T "lay/blobs/sha256/$L" "$loc&digest=sha256:$L"
+}
+export -f curl_push; export L
+run floor-push 'fresh floor' bash -c curl_push
+run floor-pull 'rm -f pf' curl -sS -f -o pf \
+	"http://127.0.0.1:$(cat "$D/floor.port")/v2/b/f/blobs/sha256:$L"
 run ukit-push 'fresh ukit' sh -c "\"$B/ukit-pack\" oci push oci:lay:v1 docker://127.0.0.1:\$(cat ukit.port)/b/u:v1"
 run skopeo-push 'fresh skopeo' sh -c "skopeo copy -q --dest-tls-verify=false oci:lay:v1 docker://127.0.0.1:\$(cat skopeo.port)/b/s:v1"
 PU=$(cat "$D/ukit.port") PS=$(cat "$D/skopeo.port")
@@ -91,7 +110,7 @@ cmp ps/blobs/sha256/$L lay/blobs/sha256/$L
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-12s %8s %8s %10s %10s\n' what seconds 'CPU s' 'RSS MiB' 'x skopeo'
-for n in floor-hash ukit-push skopeo-push ukit-pull skopeo-pull; do
+for n in floor-hash floor-push floor-pull ukit-push skopeo-push ukit-pull skopeo-pull; do
 	peer=${n/ukit/skopeo}
 	awk -v n="$n" -v t="${T[$n]}" -v c="${C[$n]}" -v r="${R[$n]}" -v p="${T[$peer]:-0}" \
 		'BEGIN{printf "%-12s %8.2f %8.2f %10.1f %10s\n", n, t, c, r/1024,
@@ -99,3 +118,5 @@ for n in floor-hash ukit-push skopeo-push ukit-pull skopeo-pull; do
 done
 awk -v a="${T[ukit-push]}" -v b="${T[ukit-pull]}" -v c="${T[skopeo-push]}" -v d="${T[skopeo-pull]}" \
 	'BEGIN{printf "push+pull: ukit %.2f s, skopeo %.2f s, ratio %.2f\n", a+b, c+d, (a+b)/(c+d)}'
+awk -v a="${T[floor-push]}" -v b="${T[floor-pull]}" -v c="${T[skopeo-push]}" -v d="${T[skopeo-pull]}" \
+	'BEGIN{printf "push+pull floor (curl, the registry alone): %.2f s, %.2f x skopeo\n", a+b, (a+b)/(c+d)}'
