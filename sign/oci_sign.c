@@ -45,6 +45,12 @@ static int sign_oci(int argc, char **argv)
 		CLI_OCI_REGOPTS_LONG,
 		{ "key", required_argument, NULL, 'k' },
 		{ "passphrase-file", required_argument, NULL, 'P' },
+		{ "passphrase-env", required_argument, NULL, OPT_PASSPHRASE_ENV },
+		{ "cert", required_argument, NULL, 'C' },
+		{ "chain", required_argument, NULL, 'H' },
+		{ "ca", required_argument, NULL, OPT_SIGN_CA },
+		{ "pin-file", required_argument, NULL, EDGE_OPT_PIN_FILE },
+		{ "pkcs11-module", required_argument, NULL, EDGE_OPT_MODULE },
 		{ "rollback", required_argument, NULL, 'r' },
 		{ "annotate", required_argument, NULL, 'a' },
 		{ "json", no_argument, NULL, 'j' },
@@ -60,7 +66,7 @@ static int sign_oci(int argc, char **argv)
 	struct sig_key *k = NULL;
 	struct fmt_err e = { .off = FMT_NOOFF };
 	json_t *ann = json_object();
-	const char *key = NULL;
+	const char *key = NULL, *cert = NULL, *chain = NULL, *ca = NULL;
 	char *raw = NULL, *payload = NULL, *json = NULL, name[300];
 	size_t len = 0, plen = 0, jlen = 0;
 	uint64_t rollback = 0;
@@ -70,13 +76,24 @@ static int sign_oci(int argc, char **argv)
 	memset(&a, 0, sizeof a);
 	memset(&d, 0, sizeof d);
 	memset(&ref, 0, sizeof ref);
-	cli_oci_regopts_init(&ro);
+	cli_oci_regopts_init(&ro, 0);
 	while ((c = getopt_long(argc, argv, "k:", opts, NULL)) != -1) {
 		if (cli_oci_regopt(&ro, c, optarg) == 1)
 			continue;
 		switch (c) {
 		case 'k': key = optarg; break;
 		case 'P': secret.pass_file = optarg; break;
+		case OPT_PASSPHRASE_ENV:
+			if (set_passphrase_env(&secret, optarg) != 0) {
+				json_decref(ann);
+				return 2;
+			}
+			break;
+		case 'C': cert = optarg; break;
+		case 'H': chain = optarg; break;
+		case OPT_SIGN_CA: ca = optarg; break;
+		case EDGE_OPT_PIN_FILE: secret.pin_file = optarg; break;
+		case EDGE_OPT_MODULE: secret.pkcs11_module = optarg; break;
 		case 'r':
 			if (!parse_u64(optarg, STMT_ROLLBACK_MAX, &rollback)) {
 				cli_errx("sign: --rollback wants an integer");
@@ -115,17 +132,22 @@ static int sign_oci(int argc, char **argv)
 			cli_errx("sign: need --key KEY and one image reference");
 		return 2;
 	}
+	if ((chain != NULL || ca != NULL) && cert == NULL) {
+		json_decref(ann);
+		cli_errx("sign: --%s needs --cert", chain ? "chain" : "ca");
+		return 2;
+	}
 	if (ukit_oci_ref_parse(argv[optind], &ref, &e) < 0) {
 		cli_err(&e);
 		json_decref(ann);
 		return 2;
 	}
-	e.path = key;
-	if (ukit_sig_key_load_private(key, &secret, &k, &e) != 0) {
-		cli_err(&e);
+	if ((rc = load_private_key(key, &secret, &k)) != 0)
 		goto out;
-	}
-	e.path = NULL;
+	rc = 1;
+	/* before any request: a certificate that cannot sign is refused here */
+	if (cert != NULL && load_signer_certs(cert, chain, ca, k, &b) != 0)
+		goto out;
 	if (ukit_oci_sig_subject(&ref, &ro.r, &d, &raw, &len, &e) < 0) {
 		cli_err(&e);
 		goto out;
@@ -156,8 +178,11 @@ static int sign_oci(int argc, char **argv)
 		cli_err(&e);
 		goto out;
 	}
-	b.hint = strdup(k->keyid);
-	if (b.hint == NULL || ukit_bundle_serialize(&b, &json, &jlen, &e) != 0) {
+	if (b.ncert == 0 && (b.hint = strdup(k->keyid)) == NULL) {
+		cli_errx("sign: out of memory");
+		goto out;
+	}
+	if ( ukit_bundle_serialize(&b, &json, &jlen, &e) != 0) {
 		cli_err(&e);
 		goto out;
 	}
@@ -219,7 +244,7 @@ static int verify_oci(int argc, char **argv)
 
 	memset(&d, 0, sizeof d);
 	memset(&r, 0, sizeof r);
-	cli_oci_regopts_init(&ro);
+	cli_oci_regopts_init(&ro, 0);
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (cli_oci_regopt(&ro, c, optarg) == 1)
 			continue;
