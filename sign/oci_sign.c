@@ -230,7 +230,8 @@ static int verify_oci(int argc, char **argv)
 	};
 	struct cli_oci_regopts ro;
 	struct sig_key *pub[MAX_PUBS];
-	size_t npub = 0;
+	const char *pub_arg[MAX_PUBS], *ca_arg[MAX_ROOTS];
+	size_t npub = 0, npub_arg = 0, nca_arg = 0;
 	STACK_OF(X509) *roots = NULL, *sk;
 	struct verify_policy pol = { .tee_fd = -1 };
 	struct verify_result r;
@@ -246,35 +247,29 @@ static int verify_oci(int argc, char **argv)
 	memset(&r, 0, sizeof r);
 	cli_oci_regopts_init(&ro, 0);
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (cli_oci_regopt(&ro, c, optarg) == 1)
+		if (cli_oci_regopt(&ro, c, optarg) == 1) {
+			if (ro.bad) {
+				rc = 2;
+				goto out0;
+			}
 			continue;
+		}
 		switch (c) {
 		case 'K':
-			if (npub >= MAX_PUBS) {
+			if (npub_arg >= MAX_PUBS) {
 				cli_errx("verify: at most %d --pub keys", MAX_PUBS);
 				rc = 2;
 				goto out0;
 			}
-			e.path = optarg;
-			if (ukit_sig_key_load_public(optarg, &pub[npub], &e) != 0) {
-				cli_err(&e);
-				goto out0;
-			}
-			npub++;
+			pub_arg[npub_arg++] = optarg;
 			break;
 		case 'R':
-			e.path = optarg;
-			if (ukit_cert_load_pem(optarg, &sk, &e) != 0) {
-				cli_err(&e);
+			if (nca_arg >= MAX_ROOTS) {
+				cli_errx("verify: at most %d --ca roots", MAX_ROOTS);
+				rc = 2;
 				goto out0;
 			}
-			if (roots == NULL)
-				roots = sk;
-			else {
-				while (sk_X509_num(sk) > 0)
-					sk_X509_push(roots, sk_X509_shift(sk));
-				sk_X509_free(sk);
-			}
+			ca_arg[nca_arg++] = optarg;
 			break;
 		case 'm':
 			if (!parse_u64(optarg, STMT_ROLLBACK_MAX, &pol.min_rollback)) {
@@ -290,8 +285,7 @@ static int verify_oci(int argc, char **argv)
 			cli_usage(stderr, 2);
 		}
 	}
-	e.path = NULL;
-	if (ro.bad || argc - optind != 1 || (npub == 0) == (roots == NULL)) {
+	if (ro.bad || argc - optind != 1 || (npub_arg == 0) == (nca_arg == 0)) {
 		if (!ro.bad)
 			cli_errx("verify: give either --pub or --ca, and one "
 				 "image reference");
@@ -303,6 +297,30 @@ static int verify_oci(int argc, char **argv)
 		rc = 2;
 		goto out0;
 	}
+	/* keys and roots after the usage checks: a usage error is exit 2 */
+	for (size_t i = 0; i < npub_arg; i++) {
+		e.path = pub_arg[i];
+		if (ukit_sig_key_load_public(pub_arg[i], &pub[npub], &e) != 0) {
+			cli_err(&e);
+			goto out;
+		}
+		npub++;
+	}
+	for (size_t i = 0; i < nca_arg; i++) {
+		e.path = ca_arg[i];
+		if (ukit_cert_load_pem(ca_arg[i], &sk, &e) != 0) {
+			cli_err(&e);
+			goto out;
+		}
+		if (roots == NULL) {
+			roots = sk;
+			continue;
+		}
+		while (sk_X509_num(sk) > 0)
+			sk_X509_push(roots, sk_X509_shift(sk));
+		sk_X509_free(sk);
+	}
+	e.path = NULL;
 	pol.pub = pub;
 	pol.npub = npub;
 	pol.roots = roots;

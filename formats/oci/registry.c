@@ -246,6 +246,7 @@ struct reg {
 	size_t ca_len;
 	char *client_cert, *client_key;  /* --cert-dir NAME.cert, NAME.key */
 	char  curl_msg[CURL_ERROR_SIZE]; /* libcurl's words for curl_rc */
+	bool  cert_requested;   /* the TLS server asked for a client cert */
 	long  retry_ms;
 	bool  insecure_ok;      /* plain HTTP allowed */
 	/* the last response */
@@ -279,6 +280,8 @@ struct xfer {
 	char *body;
 	size_t blen, bmax;
 	bool  follow;
+	bool  exact;            /* a blob: Content-Length must be its size */
+	bool  tls_probe;        /* watch the handshake (GET /v2/) */
 	bool  no_auth;          /* token requests: no challenge handling */
 	const char *auth_override;
 	struct fmt_err cberr;
@@ -383,6 +386,24 @@ static size_t on_header(char *p, size_t sz, size_t nm, void *ctx)
 	return n;
 }
 
+/*
+ * A blob response whose Content-Length is not the descriptor's size is
+ * refused before its first byte is kept (and when it has no body at all):
+ * the registry is not sending the blob we asked for.  true, with
+ * x->cberr, when so.
+ */
+static bool clen_wrong(struct xfer *x)
+{
+	uint64_t want = x->down ? x->downmax : (uint64_t)x->bmax;
+
+	if (!x->exact || x->r->clen < 0 || (uint64_t)x->r->clen == want)
+		return false;
+	ukit_fmt_errf(&x->cberr, FMT_NOOFF, "Content-Length %" PRId64
+		      " disagrees with the descriptor's size %" PRIu64,
+		      x->r->clen, want);
+	return true;
+}
+
 static size_t on_write(char *p, size_t sz, size_t nm, void *ctx)
 {
 	struct xfer *x = ctx;
@@ -402,11 +423,7 @@ static size_t on_write(char *p, size_t sz, size_t nm, void *ctx)
 	}
 	if (x->down == NULL && x->bmax == 0)
 		return n;       /* a body nobody asked for (201, 202) */
-	if (x->got == 0 && x->down && r->clen >= 0 &&
-	    (uint64_t)r->clen != x->downmax) {
-		ukit_fmt_errf(&x->cberr, FMT_NOOFF, "Content-Length %" PRId64
-			 " disagrees with the descriptor's size %" PRIu64,
-			 r->clen, x->downmax);
+	if (x->got == 0 && clen_wrong(x)) {
 		x->cbfail = true;
 		return 0;
 	}
@@ -567,6 +584,23 @@ static void set_tls(struct reg *r)
 	}
 }
 
+/*
+ * libcurl's trace of the TLS handshake (GET /v2/ only), read for one
+ * thing: whether the registry sent a CertificateRequest.  Under TLS 1.3 a
+ * registry that refuses the client certificate (or its absence) says so
+ * after the client has finished, often as a reset rather than an alert, so
+ * the request is the reliable sign that a refusal was about certificates.
+ */
+static int on_debug(CURL *c, curl_infotype type, char *p, size_t n, void *ctx)
+{
+	struct reg *r = ctx;
+
+	(void)c;
+	if (type == CURLINFO_TEXT && n >= 12 && memmem(p, n, "Request CERT", 12))
+		r->cert_requested = true;
+	return 0;
+}
+
 /* What to do about a TLS failure (rc), for its message. */
 static const char *tls_hint(CURLcode rc)
 {
@@ -595,7 +629,7 @@ static const char *client_alert(const struct reg *r, char *buf, size_t size)
 		return NULL;
 	for (size_t i = 0; i < sizeof alerts / sizeof alerts[0]; i++)
 		if (strncmp(a + 6, alerts[i], strlen(alerts[i])) == 0) {
-			snprintf(buf, size, "%s", alerts[i]);
+			snprintf(buf, size, "alert \"%s\"", alerts[i]);
 			return buf;
 		}
 	return NULL;
@@ -641,6 +675,12 @@ static int perform(struct reg *r, struct xfer *x, struct fmt_err *e)
 		curl_easy_setopt(r->c, CURLOPT_PROTOCOLS_STR, "http,https");
 		curl_easy_setopt(r->c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 		set_tls(r);
+		r->cert_requested = false;
+		if (x->tls_probe) {
+			curl_easy_setopt(r->c, CURLOPT_DEBUGFUNCTION, on_debug);
+			curl_easy_setopt(r->c, CURLOPT_DEBUGDATA, r);
+			curl_easy_setopt(r->c, CURLOPT_VERBOSE, 1L);
+		}
 		if (x->follow) {
 			curl_easy_setopt(r->c, CURLOPT_FOLLOWLOCATION, 1L);
 			curl_easy_setopt(r->c, CURLOPT_MAXREDIRS,
@@ -675,6 +715,9 @@ static int perform(struct reg *r, struct xfer *x, struct fmt_err *e)
 		r->curl_rc = rc;
 		curl_slist_free_all(h);
 		curl_easy_getinfo(r->c, CURLINFO_RESPONSE_CODE, &r->status);
+		if (!x->cbfail && rc == CURLE_OK && x->got == 0 &&
+		    r->status == 200 && clen_wrong(x))
+			x->cbfail = true;       /* an empty body */
 		if (x->cbfail) {
 			const char *pp;
 			int pl = url_path_len(x->url, &pp);
@@ -684,16 +727,20 @@ static int perform(struct reg *r, struct xfer *x, struct fmt_err *e)
 		}
 		if (rc != CURLE_OK) {
 			const char *pp, *alert;
-			char abuf[32];
+			char abuf[48];
 			int pl;
 
 			/* a refused client certificate is no passing fault */
 			alert = client_alert(r, abuf, sizeof abuf);
+			if (alert == NULL && r->cert_requested)
+				alert = rc == CURLE_SSL_CONNECT_ERROR ?
+					"handshake failed" : "connection ended";
 			if (alert != NULL) {
+				r->cert_requested = true;
 				pl = url_path_len(x->url, &pp);
 				return ukit_fmt_errf(e, FMT_NOOFF, "%s: %s %.*s: "
 					"the registry ended the TLS handshake "
-					"(alert \"%s\"): %s", r->ref->text,
+					"(%s): %s", r->ref->text,
 					x->method, pl > 60 ? 60 : pl, pp, alert,
 					r->client_cert == NULL ? "it wants a "
 					"client certificate (NAME.cert and "
@@ -1126,13 +1173,15 @@ static int reg_open(struct reg *r, const struct ukit_oci_ref *ref,
 		memset(&x, 0, sizeof x);
 		x.method = "GET";
 		x.bmax = OCI_ERRBODY_MAX;
+		x.tls_probe = pass == 0;
 		snprintf(x.url, sizeof x.url, "%s/v2/", r->base);
 		rc = perform(r, &x, e);
 		free(x.body);
 		if (rc < 0) {
 			/* a plain-HTTP registry answers TLS with garbage */
 			if (pass == 0 && r->insecure_ok && r->status == 0 &&
-			    r->curl_rc == CURLE_SSL_CONNECT_ERROR) {
+			    r->curl_rc == CURLE_SSL_CONNECT_ERROR &&
+			    !r->cert_requested) {
 				snprintf(r->base, sizeof r->base, "http://%s",
 					 ref->host);
 				continue;
@@ -1526,6 +1575,7 @@ static int pull_blob(struct reg *r, struct ukit_oci_out *w,
 	x.down = down_write;
 	x.downctx = &s;
 	x.downmax = d->size;
+	x.exact = true;
 	x.rewind = down_rewind;
 	x.rwctx = &s;
 	snprintf(x.url, sizeof x.url, "%s/v2/%s/blobs/%s", r->base,
@@ -1982,6 +2032,7 @@ static int get_blob_mem(struct reg *r, const struct ukit_oci_desc *d,
 	x.method = "GET";
 	x.follow = true;
 	x.bmax = (size_t)d->size;
+	x.exact = true;
 	snprintf(x.url, sizeof x.url, "%s/v2/%s/blobs/%s", r->base,
 		 r->ref->repo, d->digest);
 	snprintf(what, sizeof what, "blob %s", d->digest);
