@@ -335,10 +335,11 @@ static int verify_oci(int argc, char **argv)
 	}
 	have_r = true;
 	if (as_json) {
-		json_t *j = json_pack("{s:b,s:s,s:s,s:O,s:s?}", "verified", v == 1,
-				      "reference", ref.text, "digest", d.digest,
-				      "reasons", r.reasons, "keyid",
-				      r.keyid[0] ? r.keyid : NULL);
+		json_t *j = json_pack("{s:b,s:s,s:s,s:O,s:s*,s:s*}", "verified",
+				      v == 1, "reference", ref.text, "digest",
+				      d.digest, "reasons", r.reasons, "keyid",
+				      r.keyid[0] ? r.keyid : NULL, "signer",
+				      r.signer[0] ? r.signer : NULL);
 		json_dumpf(j, stdout, JSON_INDENT(2));
 		putchar('\n');
 		json_decref(j);
