@@ -182,7 +182,7 @@ static int sign_oci(int argc, char **argv)
 		cli_errx("sign: out of memory");
 		goto out;
 	}
-	if ( ukit_bundle_serialize(&b, &json, &jlen, &e) != 0) {
+	if (ukit_bundle_serialize(&b, &json, &jlen, &e) != 0) {
 		cli_err(&e);
 		goto out;
 	}
