@@ -6,10 +6,11 @@
 #include "cli.h"
 #include "cli_oci.h"
 
-void cli_oci_regopts_init(struct cli_oci_regopts *o)
+void cli_oci_regopts_init(struct cli_oci_regopts *o, unsigned flags)
 {
 	memset(o, 0, sizeof *o);
 	o->r.tls_verify = -1;
+	o->flags = flags;
 }
 
 int cli_oci_regopt(struct cli_oci_regopts *o, int c, const char *arg)
@@ -42,6 +43,11 @@ int cli_oci_regopt(struct cli_oci_regopts *o, int c, const char *arg)
 		o->r.ca_file = arg;
 		return 1;
 	case CLI_OCI_OPT_MOUNT_FROM:
+		if (!(o->flags & CLI_OCI_PUSH)) {
+			cli_errx("--mount-from: only for " CLI_OCI_MOUNT_FROM_WHERE
+				 ", which pushes an image's blobs");
+			o->bad = true;
+		}
 		o->r.mount_from = arg;
 		return 1;
 	default:

@@ -35,7 +35,8 @@ static const char oci_usage[] =
 	"                 [--target hvt|spt|virtio|qemu|firecracker|xen]\n"
 	"                 [--unikernel-type T] [--arch A] [-c gzip|zstd] [--level N]\n"
 	"                 [--annotation K=V]... -o oci:DIR[:TAG]|oci-archive:FILE[:TAG]\n"
-	"       ukit-pack oci push [REGOPTS] [--chunk-size N] [--json] SRC docker://HOST/REPO[:TAG]\n"
+	"       ukit-pack oci push [REGOPTS] [--chunk-size N] [--mount-from REPO] [--json]\n"
+	"                 SRC docker://HOST/REPO[:TAG]\n"
 	"       ukit-pack oci pull [REGOPTS] [--verify-pub KEY | --verify-ca ROOT] SRC DST\n"
 	"       ukit-pack oci inspect [REGOPTS] [--json] REF\n"
 	"       ukit-pack oci extract [REGOPTS] REF --kernel-out F [--disk-out F] [--initrd-out F]\n"
@@ -322,11 +323,89 @@ static int oimg_open(const char *text, const struct cli_oci_regopts *ro,
 	return oimg_open_local(im, e);
 }
 
+/* ---- the option loop of the registry sub-commands ------------------ */
+
+/*
+ * Options of a sub-command that takes references (push, pull, inspect,
+ * extract): the registry options (cli_oci.h; --mount-from where (flags)
+ * say), --help, and the command's own through (own), which answers 0 when
+ * it took (c), 2 after a usage message, -1 for an option it does not know.
+ * -1 when the command goes on, else its exit status.
+ */
+typedef int (*own_opt_fn)(void *ctx, int c, const char *arg);
+
+static int regcmd_opts(int argc, char **argv, const char *shortopts,
+		       const struct option *lo, unsigned flags,
+		       struct cli_oci_regopts *ro, own_opt_fn own, void *ctx)
+{
+	int c, rc;
+
+	cli_oci_regopts_init(ro, flags);
+	while ((c = getopt_long(argc, argv, shortopts, lo, NULL)) != -1) {
+		if (cli_oci_regopt(ro, c, optarg) == 1)
+			continue;
+		if (c == 'h') {
+			fputs(oci_usage, stdout);
+			return 0;
+		}
+		rc = own(ctx, c, optarg);
+		if (rc == 2)
+			return 2;
+		if (rc < 0)
+			return usage_err();
+	}
+	return ro->bad ? 2 : -1;
+}
+
+/*
+ * SRC and DST of push (to_registry) or pull: exactly one of them is a
+ * docker:// reference.  0, or the exit status after saying why.
+ */
+static int parse_src_dst(char **args, bool to_registry,
+			 struct ukit_oci_ref *src, struct ukit_oci_ref *dst)
+{
+	struct fmt_err e = { .off = FMT_NOOFF };
+
+	if (ukit_oci_ref_parse(args[0], src, &e) < 0) {
+		cli_err(&e);
+		return 2;
+	}
+	if (ukit_oci_ref_parse(args[1], dst, &e) < 0) {
+		cli_err(&e);
+		ukit_oci_ref_free(src);
+		return 2;
+	}
+	if ((src->kind == OCI_REF_DOCKER) == to_registry ||
+	    (dst->kind == OCI_REF_DOCKER) != to_registry) {
+		if (to_registry)
+			cli_errx("oci push: SRC is oci:DIR[:TAG] or oci-archive:"
+				 "FILE[:TAG], DST docker://HOST/REPO[:TAG]");
+		else
+			cli_errx("oci pull: SRC is docker://HOST/REPO[:TAG|"
+				 "@DIGEST], DST oci:DIR[:TAG] or oci-archive:"
+				 "FILE[:TAG]");
+		ukit_oci_ref_free(src);
+		ukit_oci_ref_free(dst);
+		return 2;
+	}
+	return 0;
+}
+
 /* ---- inspect -------------------------------------------------------- */
 
 static json_t *ann_or_empty(json_t *a)
 {
 	return a ? json_incref(a) : json_object();
+}
+
+/* --json (-j), for inspect and push */
+static int json_opt(void *ctx, int c, const char *arg)
+{
+	(void)arg;
+	if (c != 'j')
+		return -1;
+	*(bool *)ctx = true;
+	return 0;
 }
 
 static int oci_inspect(int argc, char **argv)
@@ -341,22 +420,11 @@ static int oci_inspect(int argc, char **argv)
 	struct image im;
 	struct fmt_err e = { .off = FMT_NOOFF };
 	bool json = false;
-	int c;
+	int rc;
 
-	cli_oci_regopts_init(&ro);
-	while ((c = getopt_long(argc, argv, "jh", lo, NULL)) != -1) {
-		if (cli_oci_regopt(&ro, c, optarg) == 1)
-			continue;
-		if (c == 'j')
-			json = true;
-		else if (c == 'h') {
-			fputs(oci_usage, stdout);
-			return 0;
-		} else
-			return usage_err();
-	}
-	if (ro.bad)
-		return 2;
+	if ((rc = regcmd_opts(argc, argv, "jh", lo, 0, &ro, json_opt,
+			      &json)) >= 0)
+		return rc;
 	if (optind + 1 != argc)
 		return usage_err();
 	if (oimg_open(argv[optind], &ro, &im, true, &e) < 0) {
@@ -417,6 +485,18 @@ static int oci_inspect(int argc, char **argv)
 
 /* ---- extract -------------------------------------------------------- */
 
+/* --kernel-out, --disk-out, --initrd-out into (ctx)[0..2] */
+static int extract_opt(void *ctx, int c, const char *arg)
+{
+	const char **outs = ctx;
+	const char *p = strchr("kdi", c);
+
+	if (c == 0 || p == NULL)
+		return -1;
+	outs[p - "kdi"] = arg;
+	return 0;
+}
+
 static int oci_extract(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -435,22 +515,12 @@ static int oci_extract(int argc, char **argv)
 	struct ukit_oci_extract_item it[3];
 	char disk[96], initrd[96];
 	size_t n = 0;
-	int c, rc = 1;
+	int rc;
 
-	cli_oci_regopts_init(&ro);
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		if (cli_oci_regopt(&ro, c, optarg) == 1)
-			continue;
-		switch (c) {
-		case 'k': outs[0] = optarg; break;
-		case 'd': outs[1] = optarg; break;
-		case 'i': outs[2] = optarg; break;
-		case 'h': fputs(oci_usage, stdout); return 0;
-		default: return usage_err();
-		}
-	}
-	if (ro.bad)
-		return 2;
+	if ((rc = regcmd_opts(argc, argv, "h", lo, 0, &ro, extract_opt,
+			      outs)) >= 0)
+		return rc;
+	rc = 1;
 	if (optind + 1 != argc || (outs[0] == NULL && outs[1] == NULL &&
 				   outs[2] == NULL)) {
 		cli_errx("oci extract: need REF and --kernel-out F (or "
@@ -522,6 +592,31 @@ out:
 
 /* ---- push, pull ----------------------------------------------------- */
 
+struct push_opts {
+	struct cli_oci_regopts ro;
+	bool json;
+};
+
+/* --chunk-size N, --json */
+static int push_opt(void *ctx, int c, const char *arg)
+{
+	struct push_opts *po = ctx;
+	char *end;
+	unsigned long long v;
+
+	if (c == 'j')
+		return json_opt(&po->json, c, arg);
+	if (c != 'C')
+		return -1;
+	v = strtoull(arg, &end, 10);
+	if (*arg < '0' || *arg > '9' || *end || v > (1ull << 40)) {
+		cli_errx("--chunk-size %s: not a byte count", arg);
+		return 2;
+	}
+	po->ro.r.chunk_size = v;
+	return 0;
+}
+
 static int oci_push(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -531,56 +626,23 @@ static int oci_push(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli_oci_regopts ro;
+	struct push_opts po = { .json = false };
 	struct ukit_oci_ref src, dst;
 	struct fmt_err e = { .off = FMT_NOOFF };
 	json_t *report = NULL;
-	bool json = false;
-	int c, rc;
+	bool json;
+	int rc;
 
-	cli_oci_regopts_init(&ro);
-	while ((c = getopt_long(argc, argv, "jh", lo, NULL)) != -1) {
-		if (cli_oci_regopt(&ro, c, optarg) == 1)
-			continue;
-		switch (c) {
-		case 'C': {
-			char *end;
-			unsigned long long v = strtoull(optarg, &end, 10);
-			if (*end || v > (1ull << 40)) {
-				cli_errx("--chunk-size %s: not a byte count",
-					 optarg);
-				return 2;
-			}
-			ro.r.chunk_size = v;
-			break;
-		}
-		case 'j': json = true; break;
-		case 'h': fputs(oci_usage, stdout); return 0;
-		default: return usage_err();
-		}
-	}
-	if (ro.bad)
-		return 2;
+	if ((rc = regcmd_opts(argc, argv, "jh", lo, CLI_OCI_PUSH, &po.ro,
+			      push_opt, &po)) >= 0)
+		return rc;
+	json = po.json;
 	if (optind + 2 != argc)
 		return usage_err();
-	if (ukit_oci_ref_parse(argv[optind], &src, &e) < 0) {
-		cli_err(&e);
-		return 2;
-	}
-	if (ukit_oci_ref_parse(argv[optind + 1], &dst, &e) < 0) {
-		cli_err(&e);
-		ukit_oci_ref_free(&src);
-		return 2;
-	}
-	if (src.kind == OCI_REF_DOCKER || dst.kind != OCI_REF_DOCKER) {
-		cli_errx("oci push: SRC is oci:DIR[:TAG] or oci-archive:FILE"
-			 "[:TAG], DST docker://HOST/REPO[:TAG]");
-		ukit_oci_ref_free(&src);
-		ukit_oci_ref_free(&dst);
-		return 2;
-	}
+	if ((rc = parse_src_dst(argv + optind, true, &src, &dst)) != 0)
+		return rc;
 	report = json ? json_object() : NULL;
-	rc = ukit_oci_push(&src, &dst, &ro.r, report, &e);
+	rc = ukit_oci_push(&src, &dst, &po.ro.r, report, &e);
 	if (rc < 0)
 		cli_err(&e);
 	else if (json)
@@ -656,6 +718,20 @@ static int sigcheck_run(void *arg, const struct ukit_oci_desc *m,
 	return 0;
 }
 
+/* --verify-pub, --verify-ca */
+static int pull_opt(void *ctx, int c, const char *arg)
+{
+	struct cli_oci_regopts *ro = ctx;
+
+	if (c == 'P')
+		ro->verify_pub = arg;
+	else if (c == 'R')
+		ro->verify_ca = arg;
+	else
+		return -1;
+	return 0;
+}
+
 static int oci_pull(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -668,43 +744,19 @@ static int oci_pull(int argc, char **argv)
 	struct cli_oci_regopts ro;
 	struct ukit_oci_ref src, dst;
 	struct fmt_err e = { .off = FMT_NOOFF };
-	int c, rc;
+	int rc;
 
-	cli_oci_regopts_init(&ro);
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		if (cli_oci_regopt(&ro, c, optarg) == 1)
-			continue;
-		switch (c) {
-		case 'P': ro.verify_pub = optarg; break;
-		case 'R': ro.verify_ca = optarg; break;
-		case 'h': fputs(oci_usage, stdout); return 0;
-		default: return usage_err();
-		}
-	}
-	if (ro.bad)
-		return 2;
+	if ((rc = regcmd_opts(argc, argv, "h", lo, 0, &ro, pull_opt,
+			      &ro)) >= 0)
+		return rc;
 	if (optind + 2 != argc)
 		return usage_err();
 	if (ro.verify_pub != NULL && ro.verify_ca != NULL) {
 		cli_errx("oci pull: --verify-pub or --verify-ca, not both");
 		return 2;
 	}
-	if (ukit_oci_ref_parse(argv[optind], &src, &e) < 0) {
-		cli_err(&e);
-		return 2;
-	}
-	if (ukit_oci_ref_parse(argv[optind + 1], &dst, &e) < 0) {
-		cli_err(&e);
-		ukit_oci_ref_free(&src);
-		return 2;
-	}
-	if (src.kind != OCI_REF_DOCKER || dst.kind == OCI_REF_DOCKER) {
-		cli_errx("oci pull: SRC is docker://HOST/REPO[:TAG|@DIGEST], "
-			 "DST oci:DIR[:TAG] or oci-archive:FILE[:TAG]");
-		ukit_oci_ref_free(&src);
-		ukit_oci_ref_free(&dst);
-		return 2;
-	}
+	if ((rc = parse_src_dst(argv + optind, false, &src, &dst)) != 0)
+		return rc;
 	if (ro.verify_pub != NULL || ro.verify_ca != NULL) {
 		struct sigcheck sc = { .src = &src, .ro = &ro };
 		if (sigcheck_load(&sc) < 0) {

@@ -45,6 +45,12 @@ static int sign_oci(int argc, char **argv)
 		CLI_OCI_REGOPTS_LONG,
 		{ "key", required_argument, NULL, 'k' },
 		{ "passphrase-file", required_argument, NULL, 'P' },
+		{ "passphrase-env", required_argument, NULL, OPT_PASSPHRASE_ENV },
+		{ "cert", required_argument, NULL, 'C' },
+		{ "chain", required_argument, NULL, 'H' },
+		{ "ca", required_argument, NULL, OPT_SIGN_CA },
+		{ "pin-file", required_argument, NULL, EDGE_OPT_PIN_FILE },
+		{ "pkcs11-module", required_argument, NULL, EDGE_OPT_MODULE },
 		{ "rollback", required_argument, NULL, 'r' },
 		{ "annotate", required_argument, NULL, 'a' },
 		{ "json", no_argument, NULL, 'j' },
@@ -60,7 +66,7 @@ static int sign_oci(int argc, char **argv)
 	struct sig_key *k = NULL;
 	struct fmt_err e = { .off = FMT_NOOFF };
 	json_t *ann = json_object();
-	const char *key = NULL;
+	const char *key = NULL, *cert = NULL, *chain = NULL, *ca = NULL;
 	char *raw = NULL, *payload = NULL, *json = NULL, name[300];
 	size_t len = 0, plen = 0, jlen = 0;
 	uint64_t rollback = 0;
@@ -70,13 +76,24 @@ static int sign_oci(int argc, char **argv)
 	memset(&a, 0, sizeof a);
 	memset(&d, 0, sizeof d);
 	memset(&ref, 0, sizeof ref);
-	cli_oci_regopts_init(&ro);
+	cli_oci_regopts_init(&ro, 0);
 	while ((c = getopt_long(argc, argv, "k:", opts, NULL)) != -1) {
 		if (cli_oci_regopt(&ro, c, optarg) == 1)
 			continue;
 		switch (c) {
 		case 'k': key = optarg; break;
 		case 'P': secret.pass_file = optarg; break;
+		case OPT_PASSPHRASE_ENV:
+			if (set_passphrase_env(&secret, optarg) != 0) {
+				json_decref(ann);
+				return 2;
+			}
+			break;
+		case 'C': cert = optarg; break;
+		case 'H': chain = optarg; break;
+		case OPT_SIGN_CA: ca = optarg; break;
+		case EDGE_OPT_PIN_FILE: secret.pin_file = optarg; break;
+		case EDGE_OPT_MODULE: secret.pkcs11_module = optarg; break;
 		case 'r':
 			if (!parse_u64(optarg, STMT_ROLLBACK_MAX, &rollback)) {
 				cli_errx("sign: --rollback wants an integer");
@@ -115,17 +132,22 @@ static int sign_oci(int argc, char **argv)
 			cli_errx("sign: need --key KEY and one image reference");
 		return 2;
 	}
+	if ((chain != NULL || ca != NULL) && cert == NULL) {
+		json_decref(ann);
+		cli_errx("sign: --%s needs --cert", chain ? "chain" : "ca");
+		return 2;
+	}
 	if (ukit_oci_ref_parse(argv[optind], &ref, &e) < 0) {
 		cli_err(&e);
 		json_decref(ann);
 		return 2;
 	}
-	e.path = key;
-	if (ukit_sig_key_load_private(key, &secret, &k, &e) != 0) {
-		cli_err(&e);
+	if ((rc = load_private_key(key, &secret, &k)) != 0)
 		goto out;
-	}
-	e.path = NULL;
+	rc = 1;
+	/* before any request: a certificate that cannot sign is refused here */
+	if (cert != NULL && load_signer_certs(cert, chain, ca, k, &b) != 0)
+		goto out;
 	if (ukit_oci_sig_subject(&ref, &ro.r, &d, &raw, &len, &e) < 0) {
 		cli_err(&e);
 		goto out;
@@ -156,8 +178,11 @@ static int sign_oci(int argc, char **argv)
 		cli_err(&e);
 		goto out;
 	}
-	b.hint = strdup(k->keyid);
-	if (b.hint == NULL || ukit_bundle_serialize(&b, &json, &jlen, &e) != 0) {
+	if (b.ncert == 0 && (b.hint = strdup(k->keyid)) == NULL) {
+		cli_errx("sign: out of memory");
+		goto out;
+	}
+	if (ukit_bundle_serialize(&b, &json, &jlen, &e) != 0) {
 		cli_err(&e);
 		goto out;
 	}
@@ -205,7 +230,8 @@ static int verify_oci(int argc, char **argv)
 	};
 	struct cli_oci_regopts ro;
 	struct sig_key *pub[MAX_PUBS];
-	size_t npub = 0;
+	const char *pub_arg[MAX_PUBS], *ca_arg[MAX_ROOTS];
+	size_t npub = 0, npub_arg = 0, nca_arg = 0;
 	STACK_OF(X509) *roots = NULL, *sk;
 	struct verify_policy pol = { .tee_fd = -1 };
 	struct verify_result r;
@@ -219,37 +245,31 @@ static int verify_oci(int argc, char **argv)
 
 	memset(&d, 0, sizeof d);
 	memset(&r, 0, sizeof r);
-	cli_oci_regopts_init(&ro);
+	cli_oci_regopts_init(&ro, 0);
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (cli_oci_regopt(&ro, c, optarg) == 1)
+		if (cli_oci_regopt(&ro, c, optarg) == 1) {
+			if (ro.bad) {
+				rc = 2;
+				goto out0;
+			}
 			continue;
+		}
 		switch (c) {
 		case 'K':
-			if (npub >= MAX_PUBS) {
+			if (npub_arg >= MAX_PUBS) {
 				cli_errx("verify: at most %d --pub keys", MAX_PUBS);
 				rc = 2;
 				goto out0;
 			}
-			e.path = optarg;
-			if (ukit_sig_key_load_public(optarg, &pub[npub], &e) != 0) {
-				cli_err(&e);
-				goto out0;
-			}
-			npub++;
+			pub_arg[npub_arg++] = optarg;
 			break;
 		case 'R':
-			e.path = optarg;
-			if (ukit_cert_load_pem(optarg, &sk, &e) != 0) {
-				cli_err(&e);
+			if (nca_arg >= MAX_ROOTS) {
+				cli_errx("verify: at most %d --ca roots", MAX_ROOTS);
+				rc = 2;
 				goto out0;
 			}
-			if (roots == NULL)
-				roots = sk;
-			else {
-				while (sk_X509_num(sk) > 0)
-					sk_X509_push(roots, sk_X509_shift(sk));
-				sk_X509_free(sk);
-			}
+			ca_arg[nca_arg++] = optarg;
 			break;
 		case 'm':
 			if (!parse_u64(optarg, STMT_ROLLBACK_MAX, &pol.min_rollback)) {
@@ -265,8 +285,7 @@ static int verify_oci(int argc, char **argv)
 			cli_usage(stderr, 2);
 		}
 	}
-	e.path = NULL;
-	if (ro.bad || argc - optind != 1 || (npub == 0) == (roots == NULL)) {
+	if (ro.bad || argc - optind != 1 || (npub_arg == 0) == (nca_arg == 0)) {
 		if (!ro.bad)
 			cli_errx("verify: give either --pub or --ca, and one "
 				 "image reference");
@@ -278,6 +297,30 @@ static int verify_oci(int argc, char **argv)
 		rc = 2;
 		goto out0;
 	}
+	/* keys and roots after the usage checks: a usage error is exit 2 */
+	for (size_t i = 0; i < npub_arg; i++) {
+		e.path = pub_arg[i];
+		if (ukit_sig_key_load_public(pub_arg[i], &pub[npub], &e) != 0) {
+			cli_err(&e);
+			goto out;
+		}
+		npub++;
+	}
+	for (size_t i = 0; i < nca_arg; i++) {
+		e.path = ca_arg[i];
+		if (ukit_cert_load_pem(ca_arg[i], &sk, &e) != 0) {
+			cli_err(&e);
+			goto out;
+		}
+		if (roots == NULL) {
+			roots = sk;
+			continue;
+		}
+		while (sk_X509_num(sk) > 0)
+			sk_X509_push(roots, sk_X509_shift(sk));
+		sk_X509_free(sk);
+	}
+	e.path = NULL;
 	pol.pub = pub;
 	pol.npub = npub;
 	pol.roots = roots;
@@ -292,10 +335,11 @@ static int verify_oci(int argc, char **argv)
 	}
 	have_r = true;
 	if (as_json) {
-		json_t *j = json_pack("{s:b,s:s,s:s,s:O,s:s?}", "verified", v == 1,
-				      "reference", ref.text, "digest", d.digest,
-				      "reasons", r.reasons, "keyid",
-				      r.keyid[0] ? r.keyid : NULL);
+		json_t *j = json_pack("{s:b,s:s,s:s,s:O,s:s*,s:s*}", "verified",
+				      v == 1, "reference", ref.text, "digest",
+				      d.digest, "reasons", r.reasons, "keyid",
+				      r.keyid[0] ? r.keyid : NULL, "signer",
+				      r.signer[0] ? r.signer : NULL);
 		json_dumpf(j, stdout, JSON_INDENT(2));
 		putchar('\n');
 		json_decref(j);

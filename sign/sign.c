@@ -62,10 +62,12 @@ static const struct cli_cmd cmds[] = {
 	  "        [--pin-file F] [--pkcs11-module SO] [--rollback N] [--annotate K=V]...\n"
 	  "        [--verity [--salt HEX] [--hash-file F]] [--append]\n"
 	  "        [--format bundle|cms] [-o OUT] [-p|-q] IMAGE\n"
-	  "    ukit-sign sign --key KEY [REGOPTS] [--rollback N] [--annotate K=V]...\n"
-	  "        [--json] oci:DIR[:TAG]|docker://HOST/REPO[:TAG]",
+	  "    ukit-sign sign --key KEY|env:NAME|pkcs11:URI [--passphrase-file F | --passphrase-env NAME]\n"
+	  "        [--cert LEAF [--chain FILE] [--ca TRUST]] [--pin-file F] [--pkcs11-module SO]\n"
+	  "        [REGOPTS] [--rollback N] [--annotate K=V]... [--json]\n"
+	  "        oci:DIR[:TAG]|docker://HOST/REPO[:TAG]",
 	  "Sign IMAGE (or an OCI image by reference): write a Sigstore bundle IMAGE.bundle.\n"
-	  "REGOPTS are the options --authfile to --mount-from below.\n"
+	  "REGOPTS are the options --authfile to --ca-file below.\n"
 	  "--key KEY\tprivate key: a file, '-' (stdin), env:NAME or pkcs11:URI\n"
 	  "--passphrase-file F\tthe key's passphrase is in F ('-': stdin)\n"
 	  "--passphrase-env NAME\tthe key's passphrase is in variable NAME\n"
@@ -88,7 +90,7 @@ static const struct cli_cmd cmds[] = {
 	  "-o, --output OUT\twrite the signature to OUT ('-': stdout)\n"
 	  "-p, --progress\tshow a progress bar\n"
 	  "-q, --quiet\tno progress bar\n"
-	  CLI_OCI_REGOPTS_HELP CLI_OCI_MOUNT_FROM_HELP },
+	  CLI_OCI_REGOPTS_HELP },
 	{ "verify", cmd_verify_any,
 	  "verify (--pub KEY... | --ca ROOT...) [--bundle B] [--min-rollback N]\n"
 	  "        [--rollback-state FILE [--rollback-slot NAME]] [--crl FILE]... [--tsa-ca ROOT]...\n"

@@ -51,8 +51,15 @@ time_t created_time(void);
  * as veritysetup's --salt=-.  0, or -1 after printing why. */
 int parse_salt(const char *hex, uint8_t *salt, size_t *len);
 
-/* keysrc.c: keys and secrets in pipelines. */
 struct sig_key;
+struct bundle;
+/* sign_cmd.c: --cert (a PEM leaf for (k)'s public key, codeSigning) and
+ * --chain (intermediates, or NULL) into bundle (b), the chain checked up
+ * to --ca (or NULL: the top of --chain).  0, or -1 after printing why. */
+int load_signer_certs(const char *cert, const char *chain, const char *ca,
+		      struct sig_key *k, struct bundle *b);
+
+/* keysrc.c: keys and secrets in pipelines. */
 struct sig_secret_src;
 /* (arg), or "/dev/stdin" for "-" (once per command: NULL after saying
  * so for a second "-"; (opt) names the option). */

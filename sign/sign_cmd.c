@@ -68,7 +68,7 @@ struct sign_opts {
 
 static int stamp(const struct sign_opts *o, struct bundle *b);
 
-static int check_chain_now(const struct sign_opts *o, X509 *leaf,
+static int check_chain_now(const char *cert, const char *ca, X509 *leaf,
 			   STACK_OF(X509) *chain);
 
 /* What sign wrote (stderr, or stdout with --json). */
@@ -123,34 +123,33 @@ static int add_annotation(json_t *ann, const char *kv)
 	return 0;
 }
 
-/* Load --cert and --chain into bundle (b), checking them against (k). */
-static int load_signer_certs(const struct sign_opts *o, struct sig_key *k,
-			     struct bundle *b)
+int load_signer_certs(const char *cert, const char *chainf, const char *ca,
+		      struct sig_key *k, struct bundle *b)
 {
 	STACK_OF(X509) *leaf = NULL, *chain = NULL;
-	struct fmt_err e = { .path = o->cert };
+	struct fmt_err e = { .path = cert };
 	int rc = -1, n;
 
-	if (ukit_cert_load_pem(o->cert, &leaf, &e) != 0) {
+	if (ukit_cert_load_pem(cert, &leaf, &e) != 0) {
 		cli_err(&e);
 		return -1;
 	}
 	if (EVP_PKEY_eq(X509_get0_pubkey(sk_X509_value(leaf, 0)), k->pkey) != 1) {
-		cli_errx("%s: certificate does not match the signing key", o->cert);
+		cli_errx("%s: certificate does not match the signing key", cert);
 		goto out;
 	}
 	if (ukit_cert_check_usage(sk_X509_value(leaf, 0), &e) != 0) {
 		cli_err(&e);
 		goto out;
 	}
-	if (o->chain != NULL) {
-		e.path = o->chain;
-		if (ukit_cert_load_pem(o->chain, &chain, &e) != 0) {
+	if (chainf != NULL) {
+		e.path = chainf;
+		if (ukit_cert_load_pem(chainf, &chain, &e) != 0) {
 			cli_err(&e);
 			goto out;
 		}
 	}
-	if (check_chain_now(o, sk_X509_value(leaf, 0), chain) != 0)
+	if (check_chain_now(cert, ca, sk_X509_value(leaf, 0), chain) != 0)
 		goto out;
 	n = 1 + (chain ? sk_X509_num(chain) : 0);
 	if (n > BUNDLE_MAX_CERTS) {
@@ -164,7 +163,7 @@ static int load_signer_certs(const struct sign_opts *o, struct sig_key *k,
 
 		if (i > 0 && ukit_cert_self_issued(x)) {
 			cli_errx("%s: certificate %d is a self-issued root; a bundle "
-				 "never ships the root", o->chain, i);
+				 "never ships the root", chainf, i);
 			goto out;
 		}
 		len = i2d_X509(x, &der);
@@ -384,7 +383,7 @@ int cmd_sign(int argc, char **argv)
 		rc = edge_sign_cms(&o, k);
 		goto out;
 	}
-	if (o.cert != NULL && load_signer_certs(&o, k, &b) != 0)
+	if (o.cert != NULL && load_signer_certs(o.cert, o.chain, o.ca, k, &b) != 0)
 		goto out;
 
 	if ((fd = cli_open_input(o.image)) < 0)
@@ -975,16 +974,16 @@ static int verity_size_ok(struct sign_opts *o, int *fd, const char *format)
  * verify --check-time does.  Nothing to check for a lone leaf without
  * --ca beyond its usages.
  */
-static int check_chain_now(const struct sign_opts *o, X509 *leaf,
+static int check_chain_now(const char *cert, const char *ca, X509 *leaf,
 			   STACK_OF(X509) *chain)
 {
-	struct fmt_err e = { .path = o->ca };
+	struct fmt_err e = { .path = ca };
 	STACK_OF(X509) *anchors = NULL;
 	time_t at = created_time();
 	int rc = -1;
 
-	if (o->ca != NULL) {
-		if (ukit_cert_load_pem(o->ca, &anchors, &e) != 0) {
+	if (ca != NULL) {
+		if (ukit_cert_load_pem(ca, &anchors, &e) != 0) {
 			cli_err(&e);
 			return -1;
 		}
@@ -1000,18 +999,18 @@ static int check_chain_now(const struct sign_opts *o, X509 *leaf,
 		return 0;
 	}
 	/* as verify: structure and usages, validity times ignored */
-	if (ukit_cert_check_chain(leaf, chain, anchors, NULL, o->ca == NULL,
+	if (ukit_cert_check_chain(leaf, chain, anchors, NULL, ca == NULL,
 				  &e) != 0)
-		cli_errx("%s: refusing to sign: %s%s", o->cert, e.msg,
-			 o->ca ? "" : " (checked up to the top of --chain; "
+		cli_errx("%s: refusing to sign: %s%s", cert, e.msg,
+			 ca ? "" : " (checked up to the top of --chain; "
 			 "--ca ROOT checks the whole chain)");
 	else
 		rc = 0;
 	/* as verify --check-time: at the statement's time */
 	if (rc == 0 && ukit_cert_check_chain(leaf, chain, anchors, &at,
-					     o->ca == NULL, &e) != 0)
+					     ca == NULL, &e) != 0)
 		cli_errx("%s: warning: verify --check-time will refuse this "
-			 "signature: %s at the statement's time", o->cert,
+			 "signature: %s at the statement's time", cert,
 			 e.msg);
 	sk_X509_pop_free(anchors, X509_free);
 	return rc;

@@ -236,12 +236,50 @@ static json_t *load(const char *buf, size_t len, const char *what,
 	return ukit_sigjson_load(buf, len, what, e);
 }
 
+/*
+ * The array of descriptors $.(key) of (root) (at most (max), each counted
+ * as (noun) in the message) into (*out) (calloc'd, one spare entry) and
+ * (*n): descriptors are counted as they parse, so the caller's free
+ * releases exactly those.  0; 1 with (e) naming (what) already; -1 with
+ * (e) from a descriptor, for the caller to prefix with (what).
+ */
+static int desc_array(const json_t *root, const char *key, const char *noun,
+		      size_t max, struct ukit_oci_desc **out, size_t *n,
+		      const char *what, struct fmt_err *e)
+{
+	const json_t *a = json_object_get(root, key), *d;
+	char path[SIGJSON_PATH_MAX];
+	size_t i;
+
+	if (a == NULL || !json_is_array(a)) {
+		ukit_fmt_errf(e, FMT_NOOFF, "%s: $.%s: missing or not an array",
+			      what, key);
+		return 1;
+	}
+	if (json_array_size(a) > max) {
+		ukit_fmt_errf(e, FMT_NOOFF, "%s: $.%s: %zu %s, over the limit of "
+			      "%zu", what, key, json_array_size(a), noun, max);
+		return 1;
+	}
+	*out = calloc(json_array_size(a) + 1, sizeof **out);
+	if (*out == NULL) {
+		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
+		return 1;
+	}
+	json_array_foreach(a, i, d) {
+		snprintf(path, sizeof path, "$.%s[%zu]", key, i);
+		if (ukit_oci_desc_parse(d, path, &(*out)[i], e) < 0)
+			return -1;
+		*n = i + 1;
+	}
+	return 0;
+}
+
 int ukit_oci_manifest_parse(const char *buf, size_t len, const char *what,
 			    struct ukit_oci_manifest *m, struct fmt_err *e)
 {
-	json_t *root, *cfg, *layers, *subj, *l;
-	char path[SIGJSON_PATH_MAX];
-	size_t i;
+	json_t *root, *cfg, *subj;
+	int rc;
 
 	memset(m, 0, sizeof *m);
 	root = load(buf, len, what, e);
@@ -268,29 +306,12 @@ int ukit_oci_manifest_parse(const char *buf, size_t len, const char *what,
 	}
 	if (ukit_oci_desc_parse(cfg, "$.config", &m->config, e) < 0)
 		goto fail_what;
-	layers = json_object_get(root, "layers");
-	if (layers == NULL || !json_is_array(layers)) {
-		ukit_fmt_errf(e, FMT_NOOFF, "%s: $.layers: missing or not an array",
-			 what);
+	rc = desc_array(root, "layers", "layers", OCI_LAYERS_MAX, &m->layers,
+			&m->nlayers, what, e);
+	if (rc > 0)
 		goto fail;
-	}
-	if (json_array_size(layers) > OCI_LAYERS_MAX) {
-		ukit_fmt_errf(e, FMT_NOOFF, "%s: $.layers: %zu layers, over the "
-			 "limit of %d", what, json_array_size(layers),
-			 OCI_LAYERS_MAX);
-		goto fail;
-	}
-	m->layers = calloc(json_array_size(layers) + 1, sizeof *m->layers);
-	if (m->layers == NULL) {
-		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
-		goto fail;
-	}
-	json_array_foreach(layers, i, l) {
-		snprintf(path, sizeof path, "$.layers[%zu]", i);
-		if (ukit_oci_desc_parse(l, path, &m->layers[i], e) < 0)
-			goto fail_what;
-		m->nlayers = i + 1;
-	}
+	if (rc < 0)
+		goto fail_what;
 	subj = json_object_get(root, "subject");
 	if (subj != NULL) {
 		if (ukit_oci_desc_parse(subj, "$.subject", &m->subject, e) < 0)
@@ -325,9 +346,8 @@ void ukit_oci_manifest_free(struct ukit_oci_manifest *m)
 int ukit_oci_index_parse(const char *buf, size_t len, const char *what,
 			 struct ukit_oci_index *ix, struct fmt_err *e)
 {
-	json_t *root, *ms, *d;
-	char path[SIGJSON_PATH_MAX];
-	size_t i;
+	json_t *root;
+	int rc;
 
 	memset(ix, 0, sizeof *ix);
 	root = load(buf, len, what, e);
@@ -344,29 +364,12 @@ int ukit_oci_index_parse(const char *buf, size_t len, const char *what,
 			 "image index media type", what, ix->media_type);
 		goto fail;
 	}
-	ms = json_object_get(root, "manifests");
-	if (ms == NULL || !json_is_array(ms)) {
-		ukit_fmt_errf(e, FMT_NOOFF, "%s: $.manifests: missing or not an "
-			 "array", what);
+	rc = desc_array(root, "manifests", "entries", OCI_INDEX_MAX, &ix->m,
+			&ix->n, what, e);
+	if (rc > 0)
 		goto fail;
-	}
-	if (json_array_size(ms) > OCI_INDEX_MAX) {
-		ukit_fmt_errf(e, FMT_NOOFF, "%s: $.manifests: %zu entries, over the "
-			 "limit of %d", what, json_array_size(ms),
-			 OCI_INDEX_MAX);
-		goto fail;
-	}
-	ix->m = calloc(json_array_size(ms) + 1, sizeof *ix->m);
-	if (ix->m == NULL) {
-		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
-		goto fail;
-	}
-	json_array_foreach(ms, i, d) {
-		snprintf(path, sizeof path, "$.manifests[%zu]", i);
-		if (ukit_oci_desc_parse(d, path, &ix->m[i], e) < 0)
-			goto fail_what;
-		ix->n = i + 1;
-	}
+	if (rc < 0)
+		goto fail_what;
 	if (annotations(root, "$", "annotations", &ix->annotations, e) < 0)
 		goto fail_what;
 	json_decref(root);

@@ -244,6 +244,9 @@ struct reg {
 	const char *actions;    /* "pull" or "pull,push" */
 	char *ca_pem;
 	size_t ca_len;
+	char *client_cert, *client_key;  /* --cert-dir NAME.cert, NAME.key */
+	char  curl_msg[CURL_ERROR_SIZE]; /* libcurl's words for curl_rc */
+	bool  cert_requested;   /* the TLS server asked for a client cert */
 	long  retry_ms;
 	bool  insecure_ok;      /* plain HTTP allowed */
 	/* the last response */
@@ -277,6 +280,8 @@ struct xfer {
 	char *body;
 	size_t blen, bmax;
 	bool  follow;
+	bool  exact;            /* a blob: Content-Length must be its size */
+	bool  tls_probe;        /* watch the handshake (GET /v2/) */
 	bool  no_auth;          /* token requests: no challenge handling */
 	const char *auth_override;
 	struct fmt_err cberr;
@@ -296,6 +301,8 @@ static void reg_free(struct reg *r)
 		OPENSSL_cleanse(r->auth, strlen(r->auth));
 	free(r->auth);
 	free(r->ca_pem);
+	free(r->client_cert);
+	free(r->client_key);
 	memset(r, 0, sizeof *r);
 }
 
@@ -379,6 +386,24 @@ static size_t on_header(char *p, size_t sz, size_t nm, void *ctx)
 	return n;
 }
 
+/*
+ * A blob response whose Content-Length is not the descriptor's size is
+ * refused before its first byte is kept (and when it has no body at all):
+ * the registry is not sending the blob we asked for.  true, with
+ * x->cberr, when so.
+ */
+static bool clen_wrong(struct xfer *x)
+{
+	uint64_t want = x->down ? x->downmax : (uint64_t)x->bmax;
+
+	if (!x->exact || x->r->clen < 0 || (uint64_t)x->r->clen == want)
+		return false;
+	ukit_fmt_errf(&x->cberr, FMT_NOOFF, "Content-Length %" PRId64
+		      " disagrees with the descriptor's size %" PRIu64,
+		      x->r->clen, want);
+	return true;
+}
+
 static size_t on_write(char *p, size_t sz, size_t nm, void *ctx)
 {
 	struct xfer *x = ctx;
@@ -398,11 +423,7 @@ static size_t on_write(char *p, size_t sz, size_t nm, void *ctx)
 	}
 	if (x->down == NULL && x->bmax == 0)
 		return n;       /* a body nobody asked for (201, 202) */
-	if (x->got == 0 && x->down && r->clen >= 0 &&
-	    (uint64_t)r->clen != x->downmax) {
-		ukit_fmt_errf(&x->cberr, FMT_NOOFF, "Content-Length %" PRId64
-			 " disagrees with the descriptor's size %" PRIu64,
-			 r->clen, x->downmax);
+	if (x->got == 0 && clen_wrong(x)) {
 		x->cbfail = true;
 		return 0;
 	}
@@ -555,6 +576,63 @@ static void set_tls(struct reg *r)
 	} else if (r->o->ca_file != NULL) {
 		curl_easy_setopt(c, CURLOPT_CAINFO, r->o->ca_file);
 	}
+	if (r->client_cert != NULL) {
+		curl_easy_setopt(c, CURLOPT_SSLCERT, r->client_cert);
+		curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+		curl_easy_setopt(c, CURLOPT_SSLKEY, r->client_key);
+		curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+	}
+}
+
+/*
+ * libcurl's trace of the TLS handshake (GET /v2/ only), read for one
+ * thing: whether the registry sent a CertificateRequest.  Under TLS 1.3 a
+ * registry that refuses the client certificate (or its absence) says so
+ * after the client has finished, often as a reset rather than an alert, so
+ * the request is the reliable sign that a refusal was about certificates.
+ */
+static int on_debug(CURL *c, curl_infotype type, char *p, size_t n, void *ctx)
+{
+	struct reg *r = ctx;
+
+	(void)c;
+	if (type == CURLINFO_TEXT && n >= 12 && memmem(p, n, "Request CERT", 12))
+		r->cert_requested = true;
+	return 0;
+}
+
+/* What to do about a TLS failure (rc), for its message. */
+static const char *tls_hint(CURLcode rc)
+{
+	if (rc == CURLE_PEER_FAILED_VERIFICATION)
+		return " (--cert-dir DIR or --ca-file F names a private CA)";
+	if (rc == CURLE_SSL_CERTPROBLEM)
+		return " (the client certificate or key in --cert-dir)";
+	return "";
+}
+
+/*
+ * The TLS alert the registry sent when it refused our client certificate
+ * (or the lack of one), from libcurl's message: "bad certificate",
+ * "certificate required", ...; NULL for other failures.  (buf) holds it.
+ */
+static const char *client_alert(const struct reg *r, char *buf, size_t size)
+{
+	static const char *const alerts[] = {
+		"certificate required", "bad certificate", "unknown ca",
+		"certificate unknown", "handshake failure",
+		"unsupported certificate", "access denied",
+	};
+	const char *a = strstr(r->curl_msg, "alert ");
+
+	if (a == NULL)
+		return NULL;
+	for (size_t i = 0; i < sizeof alerts / sizeof alerts[0]; i++)
+		if (strncmp(a + 6, alerts[i], strlen(alerts[i])) == 0) {
+			snprintf(buf, size, "alert \"%s\"", alerts[i]);
+			return buf;
+		}
+	return NULL;
 }
 
 static int perform(struct reg *r, struct xfer *x, struct fmt_err *e)
@@ -580,6 +658,8 @@ static int perform(struct reg *r, struct xfer *x, struct fmt_err *e)
 		r->subject_hdr[0] = 0;
 		r->clen = -1;
 		curl_easy_reset(r->c);
+		r->curl_msg[0] = 0;
+		curl_easy_setopt(r->c, CURLOPT_ERRORBUFFER, r->curl_msg);
 		curl_easy_setopt(r->c, CURLOPT_URL, x->url);
 		curl_easy_setopt(r->c, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(r->c, CURLOPT_USERAGENT, "ukit/" UKIT_VERSION);
@@ -595,6 +675,12 @@ static int perform(struct reg *r, struct xfer *x, struct fmt_err *e)
 		curl_easy_setopt(r->c, CURLOPT_PROTOCOLS_STR, "http,https");
 		curl_easy_setopt(r->c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 		set_tls(r);
+		r->cert_requested = false;
+		if (x->tls_probe) {
+			curl_easy_setopt(r->c, CURLOPT_DEBUGFUNCTION, on_debug);
+			curl_easy_setopt(r->c, CURLOPT_DEBUGDATA, r);
+			curl_easy_setopt(r->c, CURLOPT_VERBOSE, 1L);
+		}
 		if (x->follow) {
 			curl_easy_setopt(r->c, CURLOPT_FOLLOWLOCATION, 1L);
 			curl_easy_setopt(r->c, CURLOPT_MAXREDIRS,
@@ -629,6 +715,9 @@ static int perform(struct reg *r, struct xfer *x, struct fmt_err *e)
 		r->curl_rc = rc;
 		curl_slist_free_all(h);
 		curl_easy_getinfo(r->c, CURLINFO_RESPONSE_CODE, &r->status);
+		if (!x->cbfail && rc == CURLE_OK && x->got == 0 &&
+		    r->status == 200 && clen_wrong(x))
+			x->cbfail = true;       /* an empty body */
 		if (x->cbfail) {
 			const char *pp;
 			int pl = url_path_len(x->url, &pp);
@@ -637,8 +726,27 @@ static int perform(struct reg *r, struct xfer *x, struct fmt_err *e)
 					pp, x->cberr.msg);
 		}
 		if (rc != CURLE_OK) {
-			const char *pp;
+			const char *pp, *alert;
+			char abuf[48];
 			int pl;
+
+			/* a refused client certificate is no passing fault */
+			alert = client_alert(r, abuf, sizeof abuf);
+			if (alert == NULL && r->cert_requested)
+				alert = rc == CURLE_SSL_CONNECT_ERROR ?
+					"handshake failed" : "connection ended";
+			if (alert != NULL) {
+				r->cert_requested = true;
+				pl = url_path_len(x->url, &pp);
+				return ukit_fmt_errf(e, FMT_NOOFF, "%s: %s %.*s: "
+					"the registry ended the TLS handshake "
+					"(%s): %s", r->ref->text,
+					x->method, pl > 60 ? 60 : pl, pp, alert,
+					r->client_cert == NULL ? "it wants a "
+					"client certificate (NAME.cert and "
+					"NAME.key in --cert-dir DIR)" : "it "
+					"refused the client certificate");
+			}
 			if (transient(rc) && attempt + 1 < OCI_RETRIES) {
 				backoff(r, attempt);
 				continue;
@@ -652,14 +760,12 @@ static int perform(struct reg *r, struct xfer *x, struct fmt_err *e)
 						"loop?)", r->ref->text,
 						x->method, pl, pp,
 						OCI_REDIRECTS_MAX);
-			return ukit_fmt_errf(e, FMT_NOOFF, "%s: %s %.*s: %s%s%s",
+			return ukit_fmt_errf(e, FMT_NOOFF, "%s: %s %.*s: %s%s%.100s%s%s",
 					r->ref->text, x->method, pl, pp,
 					curl_easy_strerror(rc),
+					r->curl_msg[0] ? ": " : "", r->curl_msg,
 					transient(rc) ? " (gave up after "
-					"retries)" : "",
-					rc == CURLE_PEER_FAILED_VERIFICATION ?
-					" (--cert-dir DIR or --ca-file F names "
-					"a private CA)" : "");
+					"retries)" : "", tls_hint(rc));
 		}
 		if (r->status == 401 && !x->no_auth && !auth_tried &&
 		    r->www[0]) {
@@ -906,48 +1012,128 @@ static int load_creds(struct reg *r, struct fmt_err *e)
 	return 0;
 }
 
+/* (dir)/(name) with its suffix (sfx) replaced by (nsfx), malloc'd */
+static char *sibling(const char *dir, const char *name, size_t sfx,
+		     const char *nsfx)
+{
+	size_t n = strlen(dir) + strlen(name) + strlen(nsfx) + 2;
+	char *p = malloc(n);
+
+	if (p != NULL)
+		snprintf(p, n, "%s/%.*s%s", dir, (int)(strlen(name) - sfx), name,
+			 nsfx);
+	return p;
+}
+
+static bool is_file(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Append the CA file (path) to r->ca_pem. */
+static int add_ca_file(struct reg *r, const char *path, struct fmt_err *e)
+{
+	struct stat st;
+	char *nb;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		ukit_fmt_errno(e, FMT_NOOFF, "%s: cannot read --cert-dir CA "
+			       "certificate", path);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > OCI_CERTFILE_MAX) {
+		close(fd);
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s: not a regular file of at "
+				     "most %u bytes", path, OCI_CERTFILE_MAX);
+	}
+	nb = realloc(r->ca_pem, r->ca_len + (size_t)st.st_size + 2);
+	if (nb == NULL) {
+		close(fd);
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
+	}
+	r->ca_pem = nb;
+	if (ukit_pread_full(fd, nb + r->ca_len, (size_t)st.st_size, 0) !=
+	    st.st_size) {
+		ukit_fmt_errno(e, FMT_NOOFF, "%s: cannot read", path);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	r->ca_len += (size_t)st.st_size;
+	r->ca_pem[r->ca_len++] = '\n';
+	r->ca_pem[r->ca_len] = 0;
+	return 0;
+}
+
+/*
+ * --cert-dir DIR as containers/image reads it: every *.crt is a CA
+ * certificate; NAME.cert with NAME.key is the client certificate and key
+ * for mutual TLS (one pair: libcurl presents one).  A .cert without its
+ * .key, or a .key without its .cert, is an error, as in skopeo.
+ */
 static int load_cert_dir(struct reg *r, struct fmt_err *e)
 {
+	const char *dir = r->o->cert_dir;
 	struct dirent **ents = NULL;
-	int n;
+	int n, rc = 0;
 
-	if (r->o->cert_dir == NULL)
+	if (dir == NULL)
 		return 0;
-	n = scandir(r->o->cert_dir, &ents, NULL, alphasort);
+	n = scandir(dir, &ents, NULL, alphasort);
 	if (n < 0)
 		return ukit_fmt_errno(e, FMT_NOOFF, "%s: cannot read --cert-dir",
-				 r->o->cert_dir);
+				      dir);
 	for (int i = 0; i < n; i++) {
-		size_t l = strlen(ents[i]->d_name);
-		char path[4096], *buf = NULL;
-		int fd;
-		struct stat st;
+		const char *name = ents[i]->d_name;
+		size_t l = strlen(name);
+		char *path = NULL, *other = NULL;
 
-		if (l > 4 && strcmp(ents[i]->d_name + l - 4, ".crt") == 0) {
-			snprintf(path, sizeof path, "%s/%s", r->o->cert_dir,
-				 ents[i]->d_name);
-			fd = open(path, O_RDONLY | O_CLOEXEC);
-			if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-			    st.st_size < (1 << 20)) {
-				char *nb = realloc(r->ca_pem, r->ca_len +
-						   (size_t)st.st_size + 2);
-				if (nb != NULL) {
-					r->ca_pem = nb;
-					buf = nb + r->ca_len;
-					if (ukit_pread_full(fd, buf, (size_t)st.st_size,
-						       0) == st.st_size) {
-						r->ca_len += (size_t)st.st_size;
-						r->ca_pem[r->ca_len++] = '\n';
-					}
-				}
+		if (rc < 0 || name[0] == '.')
+			goto next;
+		if (l > 4 && strcmp(name + l - 4, ".crt") == 0) {
+			path = sibling(dir, name, 0, "");
+			rc = path ? add_ca_file(r, path, e) :
+			     ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
+		} else if (l > 5 && strcmp(name + l - 5, ".cert") == 0) {
+			path = sibling(dir, name, 0, "");
+			other = sibling(dir, name, 5, ".key");
+			if (path == NULL || other == NULL)
+				rc = ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
+			else if (!is_file(other))
+				rc = ukit_fmt_errf(e, FMT_NOOFF, "%s: client "
+					"certificate without its key %s (CA "
+					"certificates end in .crt)", path, other);
+			else if (r->client_cert != NULL)
+				rc = ukit_fmt_errf(e, FMT_NOOFF, "%s: a second "
+					"client certificate in --cert-dir (after "
+					"%s); only one is presented", path,
+					r->client_cert);
+			else {
+				r->client_cert = path;
+				r->client_key = other;
+				path = other = NULL;
 			}
-			if (fd >= 0)
-				close(fd);
+		} else if (l > 4 && strcmp(name + l - 4, ".key") == 0) {
+			path = sibling(dir, name, 0, "");
+			other = sibling(dir, name, 4, ".cert");
+			if (path == NULL || other == NULL)
+				rc = ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
+			else if (!is_file(other))
+				rc = ukit_fmt_errf(e, FMT_NOOFF, "%s: key without "
+					"its client certificate %s", path, other);
 		}
+next:
+		free(path);
+		free(other);
 		free(ents[i]);
 	}
 	free(ents);
-	return 0;
+	return rc;
 }
 
 static bool is_local(const char *host)
@@ -987,13 +1173,15 @@ static int reg_open(struct reg *r, const struct ukit_oci_ref *ref,
 		memset(&x, 0, sizeof x);
 		x.method = "GET";
 		x.bmax = OCI_ERRBODY_MAX;
+		x.tls_probe = pass == 0;
 		snprintf(x.url, sizeof x.url, "%s/v2/", r->base);
 		rc = perform(r, &x, e);
 		free(x.body);
 		if (rc < 0) {
 			/* a plain-HTTP registry answers TLS with garbage */
 			if (pass == 0 && r->insecure_ok && r->status == 0 &&
-			    r->curl_rc == CURLE_SSL_CONNECT_ERROR) {
+			    r->curl_rc == CURLE_SSL_CONNECT_ERROR &&
+			    !r->cert_requested) {
 				snprintf(r->base, sizeof r->base, "http://%s",
 					 ref->host);
 				continue;
@@ -1387,6 +1575,7 @@ static int pull_blob(struct reg *r, struct ukit_oci_out *w,
 	x.down = down_write;
 	x.downctx = &s;
 	x.downmax = d->size;
+	x.exact = true;
 	x.rewind = down_rewind;
 	x.rwctx = &s;
 	snprintf(x.url, sizeof x.url, "%s/v2/%s/blobs/%s", r->base,
@@ -1843,6 +2032,7 @@ static int get_blob_mem(struct reg *r, const struct ukit_oci_desc *d,
 	x.method = "GET";
 	x.follow = true;
 	x.bmax = (size_t)d->size;
+	x.exact = true;
 	snprintf(x.url, sizeof x.url, "%s/v2/%s/blobs/%s", r->base,
 		 r->ref->repo, d->digest);
 	snprintf(what, sizeof what, "blob %s", d->digest);

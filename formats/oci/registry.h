@@ -12,7 +12,8 @@
  * WWW-Authenticate challenge; credentials from --creds, --authfile,
  * REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json,
  * ~/.config/containers/auth.json, ~/.docker/config.json.  TLS with the
- * system CAs or --cert-dir / --ca-file; plain HTTP only with
+ * system CAs or --cert-dir / --ca-file, a client certificate from
+ * --cert-dir (NAME.cert + NAME.key, as skopeo); plain HTTP only with
  * tls_verify == 0 or for localhost, 127.0.0.0/8 and ::1.
  *
  * Everything a registry sends is untrusted: manifests are bounded by
@@ -39,12 +40,14 @@
 #define OCI_ERRBODY_MAX    (64u << 10)  /* bytes of an error body kept */
 #define OCI_CHALLENGE_MAX  4096         /* bytes of a WWW-Authenticate */
 #define OCI_AUTHFILE_MAX   (1u << 20)   /* bytes of an auth file */
+#define OCI_CERTFILE_MAX   (1u << 20)   /* bytes of a --cert-dir CA file */
 
 struct ukit_oci_regopts {
 	const char *authfile;       /* or NULL: the usual places */
 	const char *creds;          /* "USER:PASS" or NULL */
 	int         tls_verify;     /* -1 default (on), 0 off, 1 on */
-	const char *cert_dir;       /* *.crt CA files, or NULL */
+	const char *cert_dir;       /* *.crt CA files, NAME.cert + NAME.key
+				     * client certificate, or NULL */
 	const char *ca_file;        /* or NULL */
 	uint64_t    chunk_size;     /* 0: monolithic uploads */
 	const char *mount_from;     /* repository to mount blobs from */

@@ -5,7 +5,9 @@
 # bearer-token front (tests/gen/ociproxy.py); skopeo as the peer both
 # ways; faults: a proxy that flips one blob byte, the registry killed in
 # the middle of a push and restarted, a redirect loop, a 5 MiB manifest,
-# wrong passwords, unknown tags.
+# blobs whose Content-Length is not their descriptor's size, wrong
+# passwords, unknown tags; mutual TLS (clientcas) with a client
+# certificate from --cert-dir; --mount-from refused outside push.
 . "$(dirname "$0")/lib.sh"
 cd "$T" || exit 1
 gen=$TOP/tests/gen
@@ -154,6 +156,61 @@ expect_fail 1 "response longer than 4194304 bytes" "5 MiB manifest" \
 	ukit-pack oci inspect docker://127.0.0.1:$PROXY_PORT/uk/hello:v1
 kill "$PROXY_PID"
 
+# a blob whose Content-Length is not the descriptor's size: refused
+# before anything is written, naming the reference, digest and sizes
+SZL=$(stat -c %s lay/blobs/sha256/$L)
+SZC=$(stat -c %s lay/blobs/sha256/$C)
+# clen_case MODE GOT WANT DIGEST DESC SUBCMD ARGS...: exit 1 naming both
+# sizes, the reference and the digest; "@" in ARGS is the proxied image
+clen_case() {
+	local mode=$1 got=$2 want=$3 dig=$4 desc=$5 a args=()
+	shift 5
+	start_proxy clen "$REG_PORT_plain" "$mode"
+	for a in "$@"; do
+		[ "$a" = @ ] && a=docker://127.0.0.1:$PROXY_PORT/uk/hello:v1
+		args+=("$a")
+	done
+	expect_fail 1 "Content-Length $got disagrees with the descriptor's size $want" \
+		"$desc" ukit-pack oci "${args[@]}"
+	grep -q "^ukit-pack: docker://127.0.0.1:$PROXY_PORT/uk/hello:v1: GET [^ ]*/blobs/sha256:$dig: " "$T/.err" &&
+		ok "$desc: the message names the reference and the digest" ||
+		not_ok "$desc: message $(cat "$T/.err")"
+	kill "$PROXY_PID"
+}
+clen_case "clen:$L:1" $((SZL + 1)) "$SZL" "$L" "layer longer than its descriptor" \
+	pull @ oci:clen
+check "nothing written for the longer layer" \
+	sh -c "[ ! -e clen/index.json ] && [ -z \"\$(ls clen/blobs/sha256)\" ]"
+clen_case "clen:$L:-1000" $((SZL - 1000)) "$SZL" "$L" "layer shorter than its descriptor" \
+	pull @ oci-archive:clen.tar
+check "no archive for the shorter layer" [ ! -e clen.tar ]
+clen_case "clen:$L:-$SZL" 0 "$SZL" "$L" "empty layer body (Content-Length: 0)" \
+	pull @ oci:clen
+check "nothing written for the empty body" [ ! -e clen/index.json ]
+clen_case "clen:$C:3" $((SZC + 3)) "$SZC" "$C" "config longer than its descriptor (inspect)" \
+	inspect @
+clen_case "clen:$L:-1" $((SZL - 1)) "$SZL" "$L" "layer one byte short (extract)" \
+	extract @ --kernel-out k.clen
+check "no kernel from a short layer" [ ! -e k.clen ]
+cp -r pulled keep2
+clen_case "clen:$L:7" $((SZL + 7)) "$SZL" "$L" "longer layer into an existing layout" \
+	pull @ oci:pulled:clen
+check "the existing layout is untouched" cmp keep2/index.json pulled/index.json
+
+# --mount-from is for push only: elsewhere exit 2 naming where it applies
+for cmd in "pull --mount-from uk/x docker://$R/uk/hello:v1 oci:mf" \
+	"inspect --mount-from uk/x docker://$R/uk/hello:v1" \
+	"extract --mount-from uk/x docker://$R/uk/hello:v1 --kernel-out k.mf"; do
+	# shellcheck disable=SC2086
+	expect_fail 2 "--mount-from: only for ukit-pack oci push" \
+		"oci ${cmd%% *} refuses --mount-from" ukit-pack oci $cmd
+done
+expect_fail 2 "--mount-from: only for ukit-pack oci push" "sign refuses --mount-from" \
+	ukit-sign sign --key none.key --mount-from uk/x docker://$R/uk/hello:v1
+expect_fail 2 "--mount-from: only for ukit-pack oci push" "verify refuses --mount-from" \
+	ukit-sign verify --pub none.pub --mount-from uk/x docker://$R/uk/hello:v1
+check "nothing pulled by the refused command" [ ! -e mf ]
+
 # the registry killed while the layer is uploaded, then restarted
 reg_start kr || not_ok "registry kr"
 start_proxy kill "$REG_PORT_kr" "kill:$L:$REG_PID_kr"
@@ -239,4 +296,61 @@ check "TLS with --cert-dir" ukit-pack oci push --cert-dir certs oci:lay:v1 docke
 check "TLS with --ca-file" ukit-pack oci pull --ca-file ca.crt docker://$S/uk/t:v1 oci:pt
 check "TLS with --tls-verify=false" ukit-pack oci inspect --tls-verify=false docker://$S/uk/t:v1
 check "skopeo with the same --cert-dir" skopeo inspect --cert-dir certs docker://$S/uk/t:v1
+
+# ---- mutual TLS: docker-registry with clientcas ----------------------
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+	-subj /CN=ukit-test-client-ca -keyout cca.key -out cca.crt 2>/dev/null
+# client_cert NAME CA: NAME.crt/NAME.key, a clientAuth certificate from CA
+client_cert() {
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-subj "/CN=$1" -keyout "$1.key" -out "$1.csr" 2>/dev/null
+	printf 'extendedKeyUsage=clientAuth\n' >"$1.ext"
+	openssl x509 -req -in "$1.csr" -CA "$2.crt" -CAkey "$2.key" \
+		-CAcreateserial -days 2 -extfile "$1.ext" -out "$1.crt" 2>/dev/null
+}
+client_cert alice cca
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+	-subj /CN=stranger-ca -keyout sca.key -out sca.crt 2>/dev/null
+client_cert mallory sca
+reg_start mtls --tls "$T/srv.crt" "$T/srv.key" --clientca "$T/cca.crt" ||
+	not_ok "mutual-TLS registry"
+MT=127.0.0.1:$REG_PORT_mtls
+# the skopeo layout: CA as *.crt, the client pair as NAME.cert + NAME.key
+mkdir mcerts && cp ca.crt mcerts/ca.crt && cp alice.crt mcerts/alice.cert &&
+	cp alice.key mcerts/alice.key
+expect_fail 1 "the registry ended the TLS handshake" \
+	"mutual TLS without a client certificate: push refused" \
+	ukit-pack oci push --cert-dir certs oci:lay:v1 docker://$MT/uk/m:v1
+grep -q "it wants a client certificate (NAME.cert and NAME.key in --cert-dir DIR)" "$T/.err" &&
+	ok "the message says a client certificate is wanted, and where it goes" ||
+	not_ok "no-client-cert message: $(cat "$T/.err")"
+check "nothing was pushed without it" sh -c "[ ! -e '$T/mtls.d/docker' ] ||
+	[ -z \"\$(find '$T/mtls.d' -path '*_manifests/tags/v1*')\" ]"
+check "mutual TLS: push with NAME.cert + NAME.key in --cert-dir" \
+	ukit-pack oci push --cert-dir mcerts oci:lay:v1 docker://$MT/uk/m:v1
+check "mutual TLS: pull" ukit-pack oci pull --cert-dir mcerts docker://$MT/uk/m:v1 oci:pm
+check "mutual TLS: extract" ukit-pack oci extract --cert-dir mcerts docker://$MT/uk/m:v1 \
+	--kernel-out k.mtls
+same_file "kernel through mutual TLS" k.hvt k.mtls
+check "skopeo reads the push with the same --cert-dir" \
+	skopeo inspect --cert-dir mcerts docker://$MT/uk/m:v1
+cp "$T/.out" skm.json
+check "skopeo sees ukit's digest" "$PY" -c '
+import json, sys
+assert json.load(open(sys.argv[1]))["Digest"] == sys.argv[2]' skm.json "$D"
+mkdir mwrong && cp ca.crt mwrong/ca.crt && cp mallory.crt mwrong/m.cert &&
+	cp mallory.key mwrong/m.key
+expect_fail 1 "it refused the client certificate" \
+	"mutual TLS with a certificate of another CA: refused" \
+	ukit-pack oci inspect --cert-dir mwrong docker://$MT/uk/m:v1
+mkdir mnokey && cp ca.crt mnokey/ca.crt && cp alice.crt mnokey/alice.cert
+expect_fail 1 "mnokey/alice.cert: client certificate without its key mnokey/alice.key" \
+	"a .cert without its .key" ukit-pack oci inspect --cert-dir mnokey docker://$MT/uk/m:v1
+mkdir mnocert && cp ca.crt mnocert/ca.crt && cp alice.key mnocert/alice.key
+expect_fail 1 "mnocert/alice.key: key without its client certificate mnocert/alice.cert" \
+	"a .key without its .cert" ukit-pack oci inspect --cert-dir mnocert docker://$MT/uk/m:v1
+mkdir mbad && cp ca.crt mbad/ca.crt && cp alice.crt mbad/alice.cert &&
+	cp mallory.key mbad/alice.key
+expect_fail 1 "client certificate" "a client key that is not the certificate's" \
+	ukit-pack oci inspect --cert-dir mbad docker://$MT/uk/m:v1
 done_testing

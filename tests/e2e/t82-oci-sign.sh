@@ -4,6 +4,10 @@
 # is the image manifest, the bundle an OCI artifact whose subject is that
 # manifest, found through the fallback tag sha256-<hex> (docker-registry
 # 2.8 has no referrers API; the test checks that it answers 404).
+# X.509: sign with --cert/--chain (a hierarchy from tests/gen/mkpki.sh),
+# verify --ca and pull --verify-ca; a wrong CA and a certificate without
+# codeSigning are refused.  PKCS#11: a SoftHSM2 token key signs a
+# docker:// reference, alone and with a certificate for it.
 . "$(dirname "$0")/lib.sh"
 cd "$T" || exit 1
 gen=$TOP/tests/gen
@@ -124,4 +128,119 @@ expect_fail 1 "no signature of $O found" "pull --verify-pub of an unsigned image
 check "nothing written for the unsigned image" [ ! -e pu/index.json ]
 expect_fail 2 "not both" "--verify-pub and --verify-ca" \
 	ukit-pack oci pull --verify-pub ka.pub --verify-ca ka.pub docker://$R/uk/app:v1 oci:x
+
+# ---- X.509 certificates ----------------------------------------------
+# tags TAG: the tags of uk/x509 in the registry, sorted, one line
+tags() { skopeo list-tags --tls-verify=false "docker://$R/$1" |
+	"$PY" -c 'import json,sys; print(" ".join(sorted(json.load(sys.stdin)["Tags"])))'; }
+ukit-sign keygen --no-passphrase --type ecdsa-p256 kx >/dev/null
+sh "$gen/mkpki.sh" "$T" "$T/kx.key" pki >/dev/null 2>&1
+sh "$gen/mkpki.sh" "$T" "$T/kx.key" other >/dev/null 2>&1
+ukit-pack oci push oci:lay:v1 docker://$R/uk/x509:v1 >/dev/null
+ukit-pack oci push oci:lay:other docker://$R/uk/x509:nocs >/dev/null
+expect_fail 1 "lacks the codeSigning extended key usage" \
+	"a certificate not for code signing is refused" \
+	ukit-sign sign --key kx.key --cert pki-leaf-nocs.pem --chain pki-int.pem \
+	docker://$R/uk/x509:nocs
+[ "$(tags uk/x509)" = "nocs v1" ] && ok "and nothing was pushed for it" ||
+	not_ok "tags after the refused signature: $(tags uk/x509)"
+expect_fail 1 "refusing to sign: certificate chain does not verify" \
+	"a chain that does not reach --ca is refused" \
+	ukit-sign sign --key kx.key --cert pki-leaf.pem --chain pki-int.pem \
+	--ca other-root.pem docker://$R/uk/x509:v1
+expect_fail 1 "certificate does not match the signing key" "a certificate of another key" \
+	ukit-sign sign --key ka.key --cert pki-leaf.pem docker://$R/uk/x509:v1
+expect_fail 2 "--chain needs --cert" "--chain without --cert" \
+	ukit-sign sign --key kx.key --chain pki-int.pem docker://$R/uk/x509:v1
+check "sign docker:// with --cert, --chain and --ca" ukit-sign sign --json --key kx.key \
+	--cert pki-leaf.pem --chain pki-int.pem --ca pki-root.pem docker://$R/uk/x509:v1
+cp "$T/.out" xsign.json
+validate_json "sign --json with a certificate matches its schema" oci-sign.schema.json xsign.json
+check "the bundle in the registry carries the leaf and the intermediate" "$PY" - "$T" <<'P'
+import base64, json, subprocess, sys
+x = json.load(open(sys.argv[1] + "/xsign.json"))
+r = subprocess.run(["skopeo", "copy", "--src-tls-verify=false",
+                    "docker://%s@%s" % (x["reference"].rsplit(":", 1)[0][9:], x["signature"]),
+                    "oci:" + sys.argv[1] + "/xart"], capture_output=True)
+assert r.returncode == 0, r.stderr
+ix = json.load(open(sys.argv[1] + "/xart/index.json"))
+m = json.load(open(sys.argv[1] + "/xart/blobs/sha256/" + ix["manifests"][0]["digest"][7:]))
+b = json.load(open(sys.argv[1] + "/xart/blobs/sha256/" + m["layers"][0]["digest"][7:]))
+vm = b["verificationMaterial"]
+certs = vm["x509CertificateChain"]["certificates"]
+assert len(certs) == 2, vm
+P
+check "verify --ca ROOT" ukit-sign verify --ca pki-root.pem docker://$R/uk/x509:v1
+grep -q "signer O=ukit test,CN=pki signer" "$T/.out" && ok "verify names the signer" ||
+	not_ok "verify output: $(cat "$T/.out")"
+check "verify --json --ca" ukit-sign verify --json --ca pki-root.pem docker://$R/uk/x509:v1
+cp "$T/.out" xverify.json
+validate_json "verify --json with a signer matches its schema" oci-sign.schema.json xverify.json
+check "verify --json names the signer" grep -q '"signer": "O=ukit test,CN=pki signer"' xverify.json
+expect_fail 1 "certificate chain does not verify" "verify with the wrong CA" \
+	ukit-sign verify --ca other-root.pem docker://$R/uk/x509:v1
+expect_fail 1 "carries a certificate chain, not a public key hint: verify it with --ca" "a certificate signature wants --ca, not --pub" \
+	ukit-sign verify --pub ka.pub docker://$R/uk/x509:v1
+check "pull --verify-ca with the right root" ukit-pack oci pull --verify-ca pki-root.pem \
+	docker://$R/uk/x509:v1 oci:pca
+check "the pulled image extracts" ukit-pack oci extract oci:pca:v1 --kernel-out k.pca
+same_file "kernel through a --verify-ca pull" k.hvt k.pca
+expect_fail 1 "signature check failed, nothing written" "pull --verify-ca, wrong root" \
+	ukit-pack oci pull --verify-ca other-root.pem docker://$R/uk/x509:v1 oci:pcw
+check "nothing written for the wrong root" \
+	sh -c "[ ! -e pcw/index.json ] && [ -z \"\$(ls pcw/blobs/sha256)\" ]"
+ukit-pack oci build k.hvt --cmdline x509 -o oci:xlay:v1 >/dev/null
+check "sign an oci: layout with a certificate" ukit-sign sign --key kx.key \
+	--cert pki-leaf.pem --chain pki-int.pem oci:xlay:v1
+check "verify the layout with --ca" ukit-sign verify --ca pki-root.pem oci:xlay:v1
+expect_fail 1 "certificate chain does not verify" "the layout with the wrong CA" \
+	ukit-sign verify --ca other-root.pem oci:xlay:v1
+
+# ---- PKCS#11 (SoftHSM2), as t72 does for files ------------------------
+MOD=/usr/lib/softhsm/libsofthsm2.so
+if ! command -v softhsm2-util >/dev/null || [ ! -r "$MOD" ] ||
+	! command -v pkcs11-tool >/dev/null; then
+	missing "softhsm2 / opensc not installed"
+	done_testing
+	exit 0
+fi
+export SOFTHSM2_CONF=$T/softhsm2.conf
+mkdir -p "$T/tokens"
+echo "directories.tokendir = $T/tokens" >"$SOFTHSM2_CONF"
+softhsm2-util --init-token --free --label ukit --pin 1234 --so-pin 5678 >/dev/null
+pkcs11-tool --module "$MOD" --login --pin 1234 --keypairgen --key-type EC:prime256v1 \
+	--label hk --id 01 >/dev/null 2>&1
+pkcs11-tool --module "$MOD" --read-object --type pubkey --label hk -o hk.der >/dev/null 2>&1
+openssl pkey -pubin -inform DER -in hk.der -out hk.pub 2>/dev/null
+[ -s hk.pub ] || not_ok "fixture: no token key"
+printf '1234\n' >pin
+printf '9999\n' >badpin
+ukit-pack oci push oci:lay:v1 docker://$R/uk/hsm:v1 >/dev/null
+ukit-pack oci push oci:lay:other docker://$R/uk/hsm:other >/dev/null
+expect_fail 1 "login to the token failed" "PKCS#11: a wrong PIN" \
+	ukit-sign sign --key "pkcs11:token=ukit;object=hk" --pin-file badpin \
+	docker://$R/uk/hsm:v1
+grep -q 9999 "$T/.err" && not_ok "the PIN appears in the message" || ok "the PIN is not printed"
+[ "$(tags uk/hsm)" = "other v1" ] && ok "nothing pushed after the wrong PIN" ||
+	not_ok "tags after the wrong PIN: $(tags uk/hsm)"
+check "sign docker:// with a PKCS#11 key" ukit-sign sign \
+	--key "pkcs11:token=ukit;object=hk" --pin-file pin docker://$R/uk/hsm:v1
+check "verify with the token's public key" ukit-sign verify --pub hk.pub docker://$R/uk/hsm:v1
+check "pull --verify-pub with the token's public key" ukit-pack oci pull \
+	--verify-pub hk.pub docker://$R/uk/hsm:v1 oci:phsm
+expect_fail 1 "does not verify with any pinned key" "another key does not verify the token's signature" \
+	ukit-sign verify --pub kb.pub docker://$R/uk/hsm:v1
+# a certificate for the token's key, from the pki intermediate
+openssl x509 -req -in pki-leaf.csr -force_pubkey hk.pub -CA pki-int.pem \
+	-CAkey pki-int.key -CAcreateserial -days 30 -extfile pki-leaf.ext \
+	-out hk-leaf.pem 2>/dev/null
+check "sign with the token key and its certificate" ukit-sign sign \
+	--key "pkcs11:token=ukit;object=hk" --pin-file pin --pkcs11-module "$MOD" \
+	--cert hk-leaf.pem --chain pki-int.pem docker://$R/uk/hsm:other
+check "verify it with --ca" ukit-sign verify --ca pki-root.pem docker://$R/uk/hsm:other
+expect_fail 1 "certificate chain does not verify" "and not with the wrong CA" \
+	ukit-sign verify --ca other-root.pem docker://$R/uk/hsm:other
+expect_fail 1 "certificate does not match the signing key" "the token key with another key's certificate" \
+	ukit-sign sign --key "pkcs11:token=ukit;object=hk" --pin-file pin \
+	--cert pki-leaf.pem docker://$R/uk/hsm:v1
 done_testing

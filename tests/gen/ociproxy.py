@@ -11,6 +11,9 @@ usage: ociproxy.py PORTFILE UPSTREAM_PORT MODE
   MODE stall:HEX         send half of GET .../blobs/sha256:HEX, log "stalled",
                          then hold the connection for a minute
   MODE bigmanifest       answer manifest GETs with a 5 MiB JSON body
+  MODE clen:HEX:DELTA    answer GET .../blobs/sha256:HEX with DELTA bytes
+                         more (zeros) or fewer (cut), Content-Length to
+                         match: a size other than the descriptor's
   MODE bearer:USER:PASS  a registry wanting bearer tokens: /v2/ requests
                          without "Bearer tok-ukit" get 401 and a challenge
                          naming /token here, which gives the token for
@@ -108,6 +111,10 @@ class H(http.server.BaseHTTPRequestHandler):
                 mode[5:] in self.path and len(data) > 0):
             i = len(data) // 2
             data = data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1:]
+        if (mode.startswith("clen:") and self.command == "GET" and
+                mode.split(":")[1] in self.path and r.status == 200):
+            delta = int(mode.split(":")[2])
+            data = data + b"\0" * delta if delta > 0 else data[:len(data) + delta]
         stall = (mode.startswith("stall:") and self.command == "GET" and
                  mode[6:] in self.path)
         self.send_response(r.status)

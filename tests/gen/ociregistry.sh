@@ -2,7 +2,8 @@
 # 2.8) for the OCI tests, on 127.0.0.1 only.  Source it from a test that
 # has sourced lib.sh ($T, $PY).
 #
-#   reg_start NAME [--htpasswd FILE] [--tls CERT KEY] [--port P]
+#   reg_start NAME [--htpasswd FILE] [--tls CERT KEY [--clientca CA]] [--port P]
+#       (--clientca: mutual TLS, clients need a certificate from CA)
 #       sets REG_PORT_NAME and REG_PID_NAME; storage in $T/NAME.d
 #   reg_stop NAME      kill it (also done at exit for every started one)
 #   free_port          an unused TCP port on 127.0.0.1
@@ -15,13 +16,14 @@ free_port() {
 }
 
 reg_start() {
-	local name=$1 port="" htp="" cert="" key="" i
+	local name=$1 port="" htp="" cert="" key="" cca="" i
 	shift
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--htpasswd) htp=$2; shift 2 ;;
 		--tls) cert=$2 key=$3; shift 3 ;;
 		--port) port=$2; shift 2 ;;
+		--clientca) cca=$2; shift 2 ;;
 		*) echo "reg_start: $1?" >&2; return 2 ;;
 		esac
 	done
@@ -32,6 +34,7 @@ reg_start() {
 		printf 'storage:\n  filesystem:\n    rootdirectory: %s\n' "$T/$name.d"
 		printf 'http:\n  addr: 127.0.0.1:%s\n' "$port"
 		[ -z "$cert" ] || printf '  tls:\n    certificate: %s\n    key: %s\n' "$cert" "$key"
+		[ -z "$cca" ] || printf '    clientcas:\n      - %s\n' "$cca"
 		[ -z "$htp" ] || printf 'auth:\n  htpasswd:\n    realm: ukit-test\n    path: %s\n' "$htp"
 	} >"$T/$name.yml"
 	docker-registry serve "$T/$name.yml" >"$T/$name.log" 2>&1 &

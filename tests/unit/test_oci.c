@@ -267,6 +267,63 @@ static void test_manifest(void **state)
 	}
 }
 
+/* layers of a manifest and manifests of an index: one parser, both limits
+ * and messages kept (ocijson.c desc_array) */
+static void test_desc_arrays(void **state)
+{
+	static const char d[] = "{\"mediaType\":\"a/b\",\"digest\":\"sha256:"
+		"0000000000000000000000000000000000000000000000000000000000000000\","
+		"\"size\":2}";
+	static const char bad[] = "{\"mediaType\":\"a/b\",\"digest\":\"sha256:00\","
+		"\"size\":2}";
+	struct ukit_oci_manifest mm;
+	struct ukit_oci_index ix;
+	struct fmt_err e;
+	size_t cap = (OCI_INDEX_MAX + 2) * sizeof d + 256, n;
+	char *buf = malloc(cap);
+
+	(void)state;
+	assert_non_null(buf);
+	/* (count) copies of (d) in $.KEY, the last one (last) */
+#define ARRAY_DOC(pre, count, last) do { \
+		n = (size_t)snprintf(buf, cap, "%s", pre); \
+		for (size_t i = 0; i < (count); i++) \
+			n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? "," : "", \
+					      i + 1 == (count) ? (last) : d); \
+		n += (size_t)snprintf(buf + n, cap - n, "]}"); \
+	} while (0)
+	char pre[512];
+	snprintf(pre, sizeof pre, "{\"schemaVersion\":2,\"config\":%s,\"layers\":[", d);
+	ARRAY_DOC(pre, (size_t)OCI_LAYERS_MAX, d);
+	assert_int_equal(ukit_oci_manifest_parse(buf, n, "m", &mm, &e), 0);
+	assert_int_equal(mm.nlayers, OCI_LAYERS_MAX);
+	ukit_oci_manifest_free(&mm);
+	ARRAY_DOC(pre, (size_t)OCI_LAYERS_MAX + 1, d);
+	assert_int_equal(ukit_oci_manifest_parse(buf, n, "m", &mm, &e), -1);
+	assert_string_equal(e.msg, "m: $.layers: 257 layers, over the limit of 256");
+	ARRAY_DOC(pre, 3, bad);
+	assert_int_equal(ukit_oci_manifest_parse(buf, n, "m", &mm, &e), -1);
+	assert_string_equal(e.msg, "m: $.layers[2].digest: \"sha256:00\" is not "
+			    "sha256: and 64 lowercase hex digits");
+	ARRAY_DOC("{\"schemaVersion\":2,\"manifests\":[", (size_t)OCI_INDEX_MAX, d);
+	assert_int_equal(ukit_oci_index_parse(buf, n, "ix", &ix, &e), 0);
+	assert_int_equal(ix.n, OCI_INDEX_MAX);
+	ukit_oci_index_free(&ix);
+	ARRAY_DOC("{\"schemaVersion\":2,\"manifests\":[", (size_t)OCI_INDEX_MAX + 1, d);
+	assert_int_equal(ukit_oci_index_parse(buf, n, "ix", &ix, &e), -1);
+	assert_string_equal(e.msg, "ix: $.manifests: 4097 entries, over the limit "
+			    "of 4096");
+	ARRAY_DOC("{\"schemaVersion\":2,\"manifests\":[", 1, bad);
+	assert_int_equal(ukit_oci_index_parse(buf, n, "ix", &ix, &e), -1);
+	assert_string_equal(e.msg, "ix: $.manifests[0].digest: \"sha256:00\" is "
+			    "not sha256: and 64 lowercase hex digits");
+	snprintf(buf, cap, "{\"schemaVersion\":2,\"manifests\":{}}");
+	assert_int_equal(ukit_oci_index_parse(buf, strlen(buf), "ix", &ix, &e), -1);
+	assert_string_equal(e.msg, "ix: $.manifests: missing or not an array");
+#undef ARRAY_DOC
+	free(buf);
+}
+
 static void test_authfile(void **state)
 {
 	static const struct { const char *in, *err; } bad[] = {
@@ -305,6 +362,7 @@ int main(void)
 		cmocka_unit_test(test_refs),
 		cmocka_unit_test(test_tar),
 		cmocka_unit_test(test_manifest),
+		cmocka_unit_test(test_desc_arrays),
 		cmocka_unit_test(test_authfile),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
