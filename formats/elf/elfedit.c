@@ -3,7 +3,6 @@
  * elfedit_int.h): the ELF header, program headers and section headers,
  * decoded and checked.
  *
- *
  * Trusts nothing: the ELF header, program headers, section headers and
  * notes are decoded from bytes at their offsets in the file's byte order;
  * every offset and size is checked against the file size with overflow-
@@ -11,7 +10,6 @@
  * ELFEDIT_MAX_PHNUM, ELFEDIT_MAX_SHNUM and ELFEDIT_MAX_NOTE, never by a size
  * field.  Only the headers, the first bytes of notes and the 56 bytes after
  * the program header table are read.
- *
  */
 #include <inttypes.h>
 #include <stdlib.h>
