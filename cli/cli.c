@@ -646,7 +646,7 @@ void cli_errx(const char *fmt, ...)
 
 /*
  * Inputs are read through mappings where that is fastest (formats/core/stream.c,
- * formats/trust/verity.c).  If a file shrinks under a mapping, the kernel sends
+ * formats/trust/verity_img.c).  If a file shrinks under a mapping, the kernel sends
  * SIGBUS.  Nothing has been verified or written at that point (outputs are
  * unnamed until committed), so say what happened and fail like any other
  * bad input instead of dying of a signal.
