@@ -12,6 +12,9 @@
  * unnamed (or hidden) temporary file and makes it visible only at commit,
  * after every digest matched; index.json (or the archive) is replaced
  * atomically last, so a failure or a kill leaves the old layout intact.
+ *
+ * Implemented in ociref.c, ociblobrd.c, ocilocal.c and ociout.c (what
+ * they share: ocilayout_int.h).
  */
 #ifndef UKIT_OCILAYOUT_H
 #define UKIT_OCILAYOUT_H

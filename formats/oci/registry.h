@@ -20,6 +20,8 @@
  * OCI_JSON_MAX and digested, blobs are hashed while received and must
  * match their descriptors before anything is committed.  Memory does not
  * depend on blob sizes.
+ *
+ * Implemented in registry.c and the reg*.c files registry_int.h lists.
  */
 #ifndef UKIT_REGISTRY_H
 #define UKIT_REGISTRY_H

@@ -1,0 +1,187 @@
+/*
+ * regrefer.c: artifacts that refer to an image (signatures): attach one
+ * (the registry's referrers API, else the image-spec's fallback tag
+ * index), list them and hand each blob of a type to the caller, and the
+ * fallback index updated (see registry.h).  Indexes, manifests and blobs
+ * from the registry are untrusted and digest-checked.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "registry_int.h"
+#include "sigjson.h"
+
+int ukit_oci_remote_attach(const struct ukit_oci_ref *ref,
+			   const struct ukit_oci_regopts *o,
+			   const struct ukit_oci_artifact *a,
+			   struct fmt_err *e)
+{
+	struct reg r;
+	char *ix = NULL, *old = NULL, ctype[256], odig[OCI_DIGEST_LEN + 1],
+	     tag[80];
+	size_t oldlen = 0;
+	int rc = -1;
+
+	if (ukit_oci_reg_open(&r, ref, o, "pull,push", e) < 0)
+		goto out;
+	if (ukit_oci_reg_push_mem(&r, OCI_EMPTY_JSON, 2, &a->config, e) < 0 ||
+	    ukit_oci_reg_push_mem(&r, a->blob, a->blob_len, &a->layer, e) < 0 ||
+	    ukit_oci_reg_put_manifest(&r, a->manifest_desc.digest,
+				      OCI_MT_MANIFEST, a->manifest,
+				      a->manifest_len, e) < 0)
+		goto out;
+	if (r.subject_hdr[0] &&
+	    strcmp(r.subject_hdr, a->subject.digest) == 0) {
+		rc = 0;         /* the registry keeps referrers itself */
+		goto out;
+	}
+	/* no referrers API: the image-spec's fallback tag */
+	snprintf(tag, sizeof tag, "sha256-%s", a->subject.digest + 7);
+	if (ukit_oci_reg_get_manifest_opt(&r, tag, &old, &oldlen, ctype, odig,
+					  e) < 0)
+		goto out;
+	if (ukit_oci_referrers_index_add(old, oldlen, &a->manifest_desc, &ix,
+					 e) < 0)
+		goto out;
+	if (ukit_oci_reg_put_manifest(&r, tag, OCI_MT_INDEX, ix, strlen(ix),
+				      e) < 0)
+		goto out;
+	rc = 0;
+out:
+	free(ix);
+	free(old);
+	ukit_oci_reg_free(&r);
+	return rc;
+}
+
+int ukit_oci_remote_referrers(const struct ukit_oci_ref *ref,
+			      const struct ukit_oci_regopts *o,
+			      const char *subject, const char *artifact_type,
+			      ukit_oci_referrer_fn fn, void *arg,
+			      struct fmt_err *e)
+{
+	struct reg r;
+	struct xfer x;
+	struct ukit_oci_index ix;
+	char *body = NULL, ctype[256], dg[OCI_DIGEST_LEN + 1], tag[80], *at;
+	size_t len = 0;
+	int rc = -1, found = 0;
+
+	memset(&ix, 0, sizeof ix);
+	if (ukit_oci_reg_open(&r, ref, o, "pull", e) < 0)
+		goto out;
+	at = ukit_oci_reg_urlenc(r.c, artifact_type);
+	memset(&x, 0, sizeof x);
+	x.method = "GET";
+	x.bmax = OCI_JSON_MAX;
+	x.hdrs = curl_slist_append(NULL, "Accept: " OCI_MT_INDEX);
+	snprintf(x.url, sizeof x.url, "%s/v2/%s/referrers/%s?artifactType=%s",
+		 r.base, ref->repo, subject, at ? at : "");
+	free(at);
+	rc = ukit_oci_reg_perform(&r, &x, e);
+	curl_slist_free_all(x.hdrs);
+	if (rc < 0) {
+		free(x.body);
+		goto out;
+	}
+	rc = -1;
+	if (r.status == 200 && x.body != NULL) {
+		body = x.body;
+		len = x.blen;
+	} else {
+		free(x.body);
+		snprintf(tag, sizeof tag, "sha256-%s", subject + 7);
+		if (ukit_oci_reg_get_manifest_opt(&r, tag, &body, &len, ctype,
+						  dg, e) < 0)
+			goto out;
+	}
+	if (body == NULL) {
+		rc = 0;
+		goto out;
+	}
+	if (ukit_oci_index_parse(body, len, "referrers index", &ix, e) < 0)
+		goto out;
+	for (size_t i = 0; i < ix.n && found == 0; i++) {
+		struct ukit_oci_manifest m;
+		char *raw = NULL, *blob = NULL;
+		size_t rlen;
+		int k;
+
+		if (ix.m[i].artifact_type[0] &&
+		    strcmp(ix.m[i].artifact_type, artifact_type) != 0)
+			continue;
+		if (ukit_oci_reg_get_manifest(&r, ix.m[i].digest,
+					      ix.m[i].digest, &raw,
+					      &rlen, ctype, dg, e) < 0)
+			goto out;
+		if (ukit_oci_manifest_parse(raw, rlen, ix.m[i].digest, &m,
+					    e) < 0) {
+			free(raw);
+			goto out;
+		}
+		free(raw);
+		if (!m.has_subject || strcmp(m.subject.digest, subject) != 0 ||
+		    m.nlayers != 1 ||
+		    strcmp(m.layers[0].media_type, artifact_type) != 0) {
+			ukit_oci_manifest_free(&m);
+			continue;       /* not a signature of this image */
+		}
+		if (ukit_oci_reg_get_blob_mem(&r, &m.layers[0],
+					      OCI_ARTIFACT_MAX, &blob, e) < 0) {
+			ukit_oci_manifest_free(&m);
+			goto out;
+		}
+		k = fn(arg, blob, (size_t)m.layers[0].size, ix.m[i].digest, e);
+		free(blob);
+		ukit_oci_manifest_free(&m);
+		if (k < 0)
+			goto out;
+		if (k > 0)
+			found = 1;
+	}
+	rc = found;
+out:
+	ukit_oci_index_free(&ix);
+	free(body);
+	ukit_oci_reg_free(&r);
+	return rc;
+}
+
+int ukit_oci_referrers_index_add(const char *old, size_t oldlen,
+				 const struct ukit_oci_desc *d, char **out,
+				 struct fmt_err *e)
+{
+	json_t *root, *ms, *v;
+	size_t i;
+
+	if (old != NULL) {
+		struct ukit_oci_index ix;
+		if (ukit_oci_index_parse(old, oldlen, "referrers index", &ix,
+					 e) < 0)
+			return -1;
+		ukit_oci_index_free(&ix);
+		root = ukit_sigjson_load(old, oldlen, "referrers index", e);
+		if (root == NULL)
+			return -1;
+	} else {
+		root = json_pack("{s:i,s:s,s:[]}", "schemaVersion", 2,
+				 "mediaType", OCI_MT_INDEX, "manifests");
+		if (root == NULL)
+			return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
+	}
+	ms = json_object_get(root, "manifests");
+	json_array_foreach(ms, i, v) {
+		json_t *dg = json_object_get(v, "digest");
+		if (json_is_string(dg) &&
+		    strcmp(json_string_value(dg), d->digest) == 0)
+			break;
+	}
+	if (i == json_array_size(ms))
+		json_array_append_new(ms, ukit_oci_desc_json(d));
+	*out = ukit_oci_json_dump(root);
+	json_decref(root);
+	return *out ? 0 : ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
+}
