@@ -41,12 +41,10 @@ static void test_measure_size(void **state)
 	struct ukit_measure m;
 
 	(void)state;
-	assert_int_equal(ukit_measure_qcow2(NULL, -1, false, 1000, &o, &m,
-					    &e), 0);
+	assert_int_equal(ukit_measure_qcow2(NULL, 1000, &o, &m, &e), 0);
 	assert_int_equal(m.required, 327680);
 	assert_int_equal(m.fully_allocated, 393216);
-	assert_int_equal(ukit_measure_qcow2(NULL, -1, false, 1ULL << 30, &o,
-					    &m, &e), 0);
+	assert_int_equal(ukit_measure_qcow2(NULL, 1ULL << 30, &o, &m, &e), 0);
 	assert_int_equal(m.required, 393216);
 }
 
