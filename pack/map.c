@@ -104,7 +104,7 @@ int cmd_map(int argc, char **argv)
 	if (!json)
 		printf("%-16s%-16s%-16s%s\n", "Offset", "Length", "Mapped to",
 		       "File");
-	if (ukit_image_size(img) == 0 && json) {
+	if (chain.l[0].size == 0 && json) {
 		/* qemu-img prints one empty entry */
 		memset(&cur, 0, sizeof cur);
 		print_entry(&cur, true);
@@ -112,7 +112,7 @@ int cmd_map(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	for (uint64_t off = 0; off < ukit_image_size(img); off += nx.length) {
+	for (uint64_t off = 0; off < chain.l[0].size; off += nx.length) {
 		if (ukit_map_entry(&chain, off, &nx, &e) < 0) {
 			cli_err(&e);
 			goto out;

@@ -122,9 +122,14 @@ int cmd_measure(int argc, char **argv)
 		}
 	}
 	if (out_fmt == IMG_RAW) {
-		/* a raw file holds every byte of the virtual size */
-		m.required = m.fully_allocated = img != NULL
-			? ukit_image_size(img) : (size + 511) / 512 * 512;
+		/* a raw file holds every byte of the virtual size, which
+		 * qemu counts in whole sectors for a raw input too */
+		if (img == NULL || ukit_image_qcow2(img) == NULL)
+			size = ((img != NULL ? ukit_image_size(img) : size) +
+				511) / 512 * 512;
+		else
+			size = ukit_image_size(img);
+		m.required = m.fully_allocated = size;
 	} else {
 		struct ukit_map_chain chain;
 

@@ -158,9 +158,8 @@ int ukit_map_chain_init(struct image *img, const char *path,
 		l->path = path;
 		l->size = ukit_image_size(img);
 		if (q == NULL) {
-			/* qemu sees a backing raw file in whole sectors */
-			if (c->n > 1)
-				l->size = round_up(l->size, 512);
+			/* qemu sees a raw file in whole sectors */
+			l->size = round_up(l->size, 512);
 			break;
 		}
 		if (ukit_qcow2_metadata_prealloc(ukit_image_fd(img),
