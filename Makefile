@@ -225,7 +225,7 @@ FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -DUKIT_VERSION='"$(VERSION)"' \
               $(INC) $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined
 FUZZ_SECONDS ?= 60
-$(FUZZBUILD)/%: tests/fuzz/%.c $(LIB_SRC) $(LIB_HDR)
+$(FUZZBUILD)/%: tests/fuzz/%.c $(LIB_SRC) $(LIB_HDR) $(wildcard tests/fuzz/*.h)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
 

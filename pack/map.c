@@ -27,8 +27,9 @@ static void print_entry(const struct ukit_map_entry *m, bool first)
 	putchar('}');
 }
 
-/* Human: the data entries, as qemu-img map prints them.  0, or -1 when
- * data has no host offset (compressed), as qemu-img refuses it. */
+/* Human: the data entries, as qemu-img map prints them, each with the
+ * name of the layer that holds it.  0, or -1 when data has no host
+ * offset (compressed), as qemu-img refuses it. */
 static int print_human(const struct ukit_map_entry *m, const char *path)
 {
 	if (m->data && !m->has_offset) {
@@ -38,7 +39,7 @@ static int print_human(const struct ukit_map_entry *m, const char *path)
 	}
 	if (m->data && !m->zero)
 		printf("%#-16" PRIx64 "%#-16" PRIx64 "%#-16" PRIx64 "%s\n",
-		       m->start, m->length, m->offset, path);
+		       m->start, m->length, m->offset, m->file);
 	return 0;
 }
 
@@ -51,12 +52,14 @@ int cmd_map(int argc, char **argv)
 		{ "format", required_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct image_opts io = { .check = false };
+	/* as qemu-img: an overlay is mapped with its backing chain */
+	struct image_opts io = { .check = false, .allow_backing = true };
 	enum ukit_image_format fmt = IMG_PROBE;
 	struct fmt_err e = { .off = FMT_NOOFF };
 	struct ukit_map_entry cur, nx;
 	struct image *img = NULL;
-	bool json = false, have = false, prealloc = false;
+	struct ukit_map_chain chain;
+	bool json = false, have = false;
 	const char *path;
 	int c, fd, rc = 1;
 
@@ -94,16 +97,14 @@ int cmd_map(int argc, char **argv)
 		close(fd);
 		return 1;
 	}
-	if (ukit_image_qcow2(img) != NULL &&
-	    ukit_qcow2_metadata_prealloc(fd, ukit_qcow2_header(ukit_image_qcow2(img)),
-					 &prealloc, &e) < 0) {
+	if (ukit_map_chain_init(img, path, &chain, &e) < 0) {
 		cli_err(&e);
 		goto out;
 	}
 	if (!json)
 		printf("%-16s%-16s%-16s%s\n", "Offset", "Length", "Mapped to",
 		       "File");
-	if (ukit_image_size(img) == 0 && json) {
+	if (chain.l[0].size == 0 && json) {
 		/* qemu-img prints one empty entry */
 		memset(&cur, 0, sizeof cur);
 		print_entry(&cur, true);
@@ -111,8 +112,8 @@ int cmd_map(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	for (uint64_t off = 0; off < ukit_image_size(img); off += nx.length) {
-		if (ukit_map_entry(img, fd, prealloc, off, &nx, &e) < 0) {
+	for (uint64_t off = 0; off < chain.l[0].size; off += nx.length) {
+		if (ukit_map_entry(&chain, off, &nx, &e) < 0) {
 			cli_err(&e);
 			goto out;
 		}

@@ -27,7 +27,8 @@ int cmd_measure(int argc, char **argv)
 		{ "options", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct image_opts io = { .check = false };
+	/* as qemu-img: an overlay is measured with its backing chain */
+	struct image_opts io = { .check = false, .allow_backing = true };
 	enum ukit_image_format fmt = IMG_PROBE, out_fmt = IMG_RAW;
 	struct fmt_err e = { .off = FMT_NOOFF };
 	struct pack_qopts pq;
@@ -121,21 +122,24 @@ int cmd_measure(int argc, char **argv)
 		}
 	}
 	if (out_fmt == IMG_RAW) {
-		/* a raw file holds every byte of the virtual size */
-		m.required = m.fully_allocated = img != NULL
-			? ukit_image_size(img) : (size + 511) / 512 * 512;
+		/* a raw file holds every byte of the virtual size, which
+		 * qemu counts in whole sectors for a raw input too */
+		if (img == NULL || ukit_image_qcow2(img) == NULL)
+			size = ((img != NULL ? ukit_image_size(img) : size) +
+				511) / 512 * 512;
+		else
+			size = ukit_image_size(img);
+		m.required = m.fully_allocated = size;
 	} else {
-		bool prealloc = false;
+		struct ukit_map_chain chain;
 
-		if (img != NULL && ukit_image_qcow2(img) != NULL &&
-		    ukit_qcow2_metadata_prealloc(fd,
-				ukit_qcow2_header(ukit_image_qcow2(img)), &prealloc,
-				&e) < 0) {
+		if (img != NULL &&
+		    ukit_map_chain_init(img, path, &chain, &e) < 0) {
 			cli_err(&e);
 			goto out;
 		}
-		if (ukit_measure_qcow2(img, fd, prealloc, size, &pq.q, &m,
-				       &e) < 0) {
+		if (ukit_measure_qcow2(img != NULL ? &chain : NULL, size,
+				       &pq.q, &m, &e) < 0) {
 			cli_err(&e);
 			goto out;
 		}

@@ -168,6 +168,11 @@ enum ukit_image_format ukit_image_format(const struct image *img)
 	return img->fmt;
 }
 
+int ukit_image_fd(const struct image *img)
+{
+	return img->fd;
+}
+
 uint64_t ukit_image_size(const struct image *img)
 {
 	return img->size;

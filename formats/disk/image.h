@@ -72,13 +72,26 @@ int ukit_image_wrap(int fd, enum ukit_image_format fmt, uint64_t size,
 	       struct fmt_err *e);
 
 /*
+ * The images above a backing file being opened, nearest first, each on
+ * the caller's stack for as long as the open runs: for the depth limit
+ * and to refuse a chain that loops back to an image above.
+ */
+struct image_chain {
+	const struct image_chain *up;   /* NULL: this is the top image */
+	const char *path;               /* borrowed, for messages */
+	uint64_t dev, ino;              /* the file, from fstat() */
+	int depth;                      /* 0 for the top image */
+};
+
+/*
  * What opens a backing file for a format reader: ukit_image_open_chain()
  * (imgopen.h), handed down so that a reader never depends on the code
- * that picks readers.
+ * that picks readers.  (above) is the image whose backing file it is.
  */
 typedef int (*image_open_fn)(int fd, const char *path,
 			     enum ukit_image_format fmt,
-			     const struct image_opts *opts, int depth,
+			     const struct image_opts *opts,
+			     const struct image_chain *above,
 			     struct image **out, struct fmt_err *e);
 
 /*
@@ -129,6 +142,7 @@ enum ukit_image_format ukit_image_format_parse(const char *name);
 enum ukit_image_format ukit_image_format(const struct image *img);
 const char *ukit_image_format_name(enum ukit_image_format fmt);   /* "raw", ... */
 uint64_t ukit_image_size(const struct image *img);           /* virtual size */
+int ukit_image_fd(const struct image *img);    /* the descriptor it reads */
 
 /*
  * The extent that starts at virtual offset (off) < ukit_image_size(): its kind

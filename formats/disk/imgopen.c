@@ -33,7 +33,8 @@ int ukit_image_probe(int fd, enum ukit_image_format *fmt, struct fmt_err *e)
 }
 
 int ukit_image_open_chain(int fd, const char *path, enum ukit_image_format fmt,
-		     const struct image_opts *opts, int depth,
+		     const struct image_opts *opts,
+		     const struct image_chain *above,
 		     struct image **out, struct fmt_err *e)
 {
 	struct stat st;
@@ -61,7 +62,7 @@ int ukit_image_open_chain(int fd, const char *path, enum ukit_image_format fmt,
 			fl |= QCOW2_CHECK_FIRST;
 		if (opts && opts->force_share)
 			fl |= QCOW2_FORCE_SHARE;
-		if (ukit_qcow2_open_depth(fd, path, fl, depth, ukit_image_open_chain,
+		if (ukit_qcow2_open_depth(fd, path, fl, above, ukit_image_open_chain,
 				     &q, e) < 0)
 			return -1;
 		return ukit_image_wrap(fd, fmt, ukit_qcow2_header(q)->size,
@@ -83,5 +84,5 @@ int ukit_image_open(int fd, const char *path, enum ukit_image_format fmt,
 	       const struct image_opts *opts, struct image **out,
 	       struct fmt_err *e)
 {
-	return ukit_image_open_chain(fd, path, fmt, opts, 0, out, e);
+	return ukit_image_open_chain(fd, path, fmt, opts, NULL, out, e);
 }

@@ -21,12 +21,13 @@ int ukit_image_open(int fd, const char *path, enum ukit_image_format fmt,
 	       struct fmt_err *e);
 
 /*
- * ukit_image_open() for a backing chain: (depth) images already open above this
- * one (0 for a top image); qcow2 refuses chains deeper than
- * QCOW2_MAX_BACKING_DEPTH.
+ * ukit_image_open() for a backing chain: (above) the images already open
+ * above this one (NULL for a top image); qcow2 refuses chains deeper than
+ * QCOW2_MAX_BACKING_DEPTH and chains that loop.
  */
 int ukit_image_open_chain(int fd, const char *path, enum ukit_image_format fmt,
-		     const struct image_opts *opts, int depth,
+		     const struct image_opts *opts,
+		     const struct image_chain *above,
 		     struct image **out, struct fmt_err *e);
 
 /*

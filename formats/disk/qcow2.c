@@ -49,6 +49,7 @@ struct qcow2 {
 	uint64_t dbuf_host;     /* host offset held in dbuf, or UINT64_MAX */
 	struct image *backing;
 	int backing_fd;
+	char *backing_path;     /* the name (backing) was opened by */
 	image_open_fn open_backing;   /* NULL: backing files are refused */
 };
 
@@ -85,6 +86,7 @@ void ukit_qcow2_close(struct qcow2 *q)
 	ukit_image_close(q->backing);
 	if (q->backing_fd >= 0)
 		close(q->backing_fd);
+	free(q->backing_path);
 	free(q->l1);
 	free(q->cbuf);
 	free(q->dbuf);
@@ -120,6 +122,11 @@ int ukit_qcow2_dup(const struct qcow2 *q, struct qcow2 **out, struct fmt_err *e)
 		ukit_qcow2_close(d);
 		return -1;
 	}
+	if (q->backing_path != NULL &&
+	    (d->backing_path = strdup(q->backing_path)) == NULL) {
+		ukit_qcow2_close(d);
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
+	}
 	memcpy(d->l1, q->l1, q->h.l1_needed * 8);
 	for (size_t i = 0; i < d->ncache; i++)
 		d->cache[i].l1i = UINT64_MAX;
@@ -143,25 +150,60 @@ static int backing_err(const struct qcow2 *q, uint64_t at,
 			q->h.backing_file, where, msg);
 }
 
-static int open_backing(struct qcow2 *q, unsigned flags, int depth,
-			struct fmt_err *e)
+struct image *ukit_qcow2_backing(const struct qcow2 *q, const char **path)
+{
+	if (q->backing == NULL)
+		return NULL;
+	*path = q->backing_path;
+	return q->backing;
+}
+
+/*
+ * The file on (fd) is one of the images (c) names, up the chain: the
+ * chain loops.  1 and its name in (*name), or 0.
+ */
+static int chain_has(const struct image_chain *c, int fd, const char **name)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return 0;       /* not a loop we can see; the open says more */
+	for (; c != NULL; c = c->up) {
+		if (c->dev == (uint64_t)st.st_dev &&
+		    c->ino == (uint64_t)st.st_ino) {
+			*name = c->path;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int open_backing(struct qcow2 *q, unsigned flags,
+			const struct image_chain *above, struct fmt_err *e)
 {
 	const struct ukit_qcow2_header *h = &q->h;
 	char *full = NULL;
-	const char *name = h->backing_file;
+	const char *name = h->backing_file, *seen;
 	enum ukit_image_format fmt = IMG_PROBE;
 	struct image_opts o = { .allow_backing = true,
 				.check = (flags & QCOW2_CHECK_FIRST) != 0,
 				.force_share = (flags & QCOW2_FORCE_SHARE) != 0 };
+	struct image_chain self = { .up = above, .path = q->path,
+				    .depth = above ? above->depth + 1 : 0 };
+	struct stat st;
 	int fd;
 
 	if (!(flags & QCOW2_ALLOW_BACKING) || q->open_backing == NULL)
 		return ukit_fmt_errf(e, h->backing_file_offset, "image has a "
 				"backing file '%s'; refusing to follow it "
 				"without --allow-backing", h->backing_file);
-	if (depth >= QCOW2_MAX_BACKING_DEPTH)
+	if (self.depth >= QCOW2_MAX_BACKING_DEPTH)
 		return ukit_fmt_errf(e, h->backing_file_offset, "backing chain "
 				"deeper than %d", QCOW2_MAX_BACKING_DEPTH);
+	if (fstat(q->fd, &st) < 0)
+		return ukit_fmt_errno(e, FMT_NOOFF, "fstat");
+	self.dev = (uint64_t)st.st_dev;
+	self.ino = (uint64_t)st.st_ino;
 	if (strcmp(h->backing_fmt, "raw") == 0)
 		fmt = IMG_RAW;
 	else if (strcmp(h->backing_fmt, "qcow2") == 0)
@@ -176,16 +218,25 @@ static int open_backing(struct qcow2 *q, unsigned flags, int depth,
 		if (asprintf(&full, "%.*s/%s", dl, q->path, name) < 0)
 			return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 		name = full;
+	} else if ((full = strdup(name)) == NULL) {
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	}
 	fd = open(name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		ukit_fmt_errno(e, h->backing_file_offset, "backing file '%s'",
-			  name);
+		ukit_fmt_errno(e, h->backing_file_offset, "cannot open backing "
+			       "file '%s'", name);
 		free(full);
 		return -1;
 	}
-	if (q->open_backing(fd, name, fmt, &o, depth + 1, &q->backing,
-			    e) < 0) {
+	/* qemu-img follows such a chain until memory runs out */
+	if (chain_has(&self, fd, &seen)) {
+		ukit_fmt_errf(e, h->backing_file_offset, "backing file '%s' of "
+			      "'%s' creates an infinite loop", seen, q->path);
+		close(fd);
+		free(full);
+		return -1;
+	}
+	if (q->open_backing(fd, name, fmt, &o, &self, &q->backing, e) < 0) {
 		char msg[FMT_ERR_MSG];
 
 		snprintf(msg, sizeof msg, "%s", e->msg);
@@ -196,7 +247,7 @@ static int open_backing(struct qcow2 *q, unsigned flags, int depth,
 			return ukit_fmt_errf(e, h->backing_file_offset, "%s", msg);
 		return backing_err(q, h->backing_file_offset, e);
 	}
-	free(full);
+	q->backing_path = full;
 	q->backing_fd = fd;
 	return 0;
 }
@@ -313,7 +364,8 @@ static int check_first(struct qcow2 *q, unsigned flags, struct fmt_err *e)
 }
 
 
-int ukit_qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
+int ukit_qcow2_open_depth(int fd, const char *path, unsigned flags,
+		     const struct image_chain *above,
 		     image_open_fn opener, struct qcow2 **out,
 		     struct fmt_err *e)
 {
@@ -433,7 +485,7 @@ int ukit_qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
 		ukit_qcow2_close(q);
 		return -1;
 	}
-	if (q->h.has_backing && open_backing(q, flags, depth, e) < 0) {
+	if (q->h.has_backing && open_backing(q, flags, above, e) < 0) {
 		ukit_qcow2_close(q);
 		return -1;
 	}
@@ -444,7 +496,7 @@ int ukit_qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
 int ukit_qcow2_open(int fd, const char *path, unsigned flags, struct qcow2 **out,
 	       struct fmt_err *e)
 {
-	return ukit_qcow2_open_depth(fd, path, flags, 0, NULL, out, e);
+	return ukit_qcow2_open_depth(fd, path, flags, NULL, NULL, out, e);
 }
 
 /* ---- clusters -------------------------------------------------------- */

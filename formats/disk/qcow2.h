@@ -202,14 +202,25 @@ struct qcow2;
  * (path) (borrowed, for messages and for a relative backing file name).
  * Reads the header and the L1 table and checks them against the file size.
  * A backing file is refused (ukit_qcow2_open()) or, with QCOW2_ALLOW_BACKING,
- * opened through (opener) at (depth) + 1 (ukit_qcow2_open_depth()).
+ * opened through (opener) below (above), the images already open over
+ * this one (NULL: none; ukit_qcow2_open_depth()).  A chain deeper than
+ * QCOW2_MAX_BACKING_DEPTH or one that names an image above again is
+ * refused.
  * Returns 0 and (*out), or -1 with (e).
  */
 int ukit_qcow2_open(int fd, const char *path, unsigned flags, struct qcow2 **out,
 	       struct fmt_err *e);
-int ukit_qcow2_open_depth(int fd, const char *path, unsigned flags, int depth,
+int ukit_qcow2_open_depth(int fd, const char *path, unsigned flags,
+		     const struct image_chain *above,
 		     image_open_fn opener, struct qcow2 **out,
 		     struct fmt_err *e);
+
+/*
+ * The backing image of (q) and in (*path) the name it was opened by
+ * (the backing file name, relative to (q)'s directory), both borrowed
+ * until (q) closes; NULL when (q) has no backing file open.
+ */
+struct image *ukit_qcow2_backing(const struct qcow2 *q, const char **path);
 
 /* qcow2 behind the image interface (ukit_image_wrap()). */
 extern const struct image_ops ukit_qcow2_image_ops;

@@ -82,8 +82,8 @@ static void host_zero(struct hostview *hv, struct ukit_map_entry *m)
 
 /* One qcow2 cluster, or the part of it from (off) (extended L2: the run
  * of subclusters of one kind), as a map entry. */
-static int qcow2_piece(struct qcow2 *q, struct hostview *hv, uint64_t off,
-		       uint64_t limit, struct ukit_map_entry *m,
+static int qcow2_piece(struct qcow2 *q, struct hostview *hv, bool below,
+		       uint64_t off, uint64_t limit, struct ukit_map_entry *m,
 		       struct fmt_err *e)
 {
 	const struct ukit_qcow2_header *h = ukit_qcow2_header(q);
@@ -120,7 +120,8 @@ static int qcow2_piece(struct qcow2 *q, struct hostview *hv, uint64_t off,
 	}
 	switch (t) {
 	case QCOW2_C_HOLE:
-		m->zero = true;
+		/* unallocated: the backing file says, else zeros */
+		m->zero = !below;
 		break;
 	case QCOW2_C_ZERO:
 		m->present = m->zero = true;
@@ -139,21 +140,65 @@ static int qcow2_piece(struct qcow2 *q, struct hostview *hv, uint64_t off,
 	return 0;
 }
 
-int ukit_map_entry(struct image *img, int fd, bool prealloc, uint64_t off,
-		   struct ukit_map_entry *m, struct fmt_err *e)
+int ukit_map_chain_init(struct image *img, const char *path,
+			struct ukit_map_chain *c, struct fmt_err *e)
 {
-	struct qcow2 *q = ukit_image_qcow2(img);
-	struct hostview hv = { .fd = fd, .recurse = prealloc };
-	uint64_t size = ukit_image_size(img);
-	struct image_extent x;
+	memset(c, 0, sizeof *c);
+	while (img != NULL) {
+		struct ukit_map_layer *l;
+		struct qcow2 *q = ukit_image_qcow2(img);
 
-	if (ukit_image_map(img, off, &x, e) < 0)
+		/* the open stopped deeper chains */
+		if (c->n == UKIT_MAP_MAX_LAYERS)
+			return ukit_fmt_errf(e, FMT_NOOFF, "backing chain "
+					     "deeper than %d",
+					     QCOW2_MAX_BACKING_DEPTH);
+		l = &c->l[c->n++];
+		l->img = img;
+		l->path = path;
+		l->size = ukit_image_size(img);
+		if (q == NULL) {
+			/* qemu sees a raw file in whole sectors */
+			l->size = round_up(l->size, 512);
+			break;
+		}
+		if (ukit_qcow2_metadata_prealloc(ukit_image_fd(img),
+						 ukit_qcow2_header(q),
+						 &l->prealloc, e) < 0)
+			return -1;
+		img = ukit_qcow2_backing(q, &path);
+	}
+	return 0;
+}
+
+/*
+ * Layer (i) of (c) alone at (off), up to (limit): (m) with depth (i).
+ * Unallocated in a layer with a backing file: present, zero and data
+ * all false.
+ */
+static int layer_entry(const struct ukit_map_chain *c, int i, uint64_t off,
+		       uint64_t limit, struct ukit_map_entry *m,
+		       struct fmt_err *e)
+{
+	const struct ukit_map_layer *l = &c->l[i];
+	struct qcow2 *q = ukit_image_qcow2(l->img);
+	struct hostview hv = { .fd = ukit_image_fd(l->img),
+			       .recurse = l->prealloc };
+	bool below = i + 1 < c->n;
+	struct image_extent x = { .kind = EXT_HOLE, .len = limit - off };
+
+	if (off < ukit_image_size(l->img) &&
+	    ukit_image_map(l->img, off, &x, e) < 0)
 		return -1;
+	if (x.len > limit - off)
+		x.len = limit - off;
+	memset(m, 0, sizeof *m);
+	m->start = off;
+	m->length = x.len;
+	m->depth = i;
 	if (q == NULL) {
-		/* raw: the file's own allocation, at its own offsets */
-		memset(m, 0, sizeof *m);
-		m->start = off;
-		m->length = x.len;
+		/* raw: the file's own allocation, at its own offsets; past
+		 * its end (the last sector) a hole */
 		m->present = true;
 		m->data = x.kind == EXT_DATA;
 		m->zero = !m->data;
@@ -162,26 +207,51 @@ int ukit_map_entry(struct image *img, int fd, bool prealloc, uint64_t off,
 		return 0;
 	}
 	if (x.kind == EXT_HOLE) {
-		memset(m, 0, sizeof *m);
-		m->start = off;
-		m->length = x.len;
 		m->zero = true;
 		return 0;
 	}
 	/* zeros and data: cluster by cluster, for the host offsets */
-	if (qcow2_piece(q, &hv, off, size, m, e) < 0)
+	if (qcow2_piece(q, &hv, below, off, limit, m, e) < 0)
 		return -1;
-	for (unsigned n = 0; n < MAP_MERGE_MAX && m->start + m->length < size;
+	m->depth = i;
+	for (unsigned n = 0; n < MAP_MERGE_MAX && m->start + m->length < limit;
 	     n++) {
 		struct ukit_map_entry nx;
 
-		if (qcow2_piece(q, &hv, m->start + m->length, size, &nx,
-				e) < 0)
+		if (qcow2_piece(q, &hv, below, m->start + m->length, limit,
+				&nx, e) < 0)
 			return -1;
+		nx.depth = i;
 		if (!ukit_map_mergeable(m, &nx))
 			break;
 		m->length += nx.length;
 	}
+	return 0;
+}
+
+int ukit_map_entry(const struct ukit_map_chain *c, uint64_t off,
+		   struct ukit_map_entry *m, struct fmt_err *e)
+{
+	uint64_t limit = c->l[0].size;
+
+	/* qemu-img map: down the chain until a layer has the data or
+	 * zeros, each asked about what the one above leaves to it */
+	for (int i = 0; i < c->n; i++) {
+		if (layer_entry(c, i, off, limit, m, e) < 0)
+			return -1;
+		if (m->present || m->zero || m->data)
+			break;
+		/* (i) has a backing file (else its holes read as zeros) */
+		if (off >= c->l[i + 1].size) {
+			/* past the end of the backing file: zeros here */
+			m->zero = true;
+			break;
+		}
+		limit = off + m->length;
+		if (limit > c->l[i + 1].size)
+			limit = c->l[i + 1].size;
+	}
+	m->file = m->has_offset ? c->l[m->depth].path : NULL;
 	return 0;
 }
 
@@ -210,16 +280,16 @@ uint64_t ukit_qcow2_prealloc_size(uint64_t size, uint64_t cs,
 	return meta + (blocks + table) * cs + aligned;
 }
 
-int ukit_measure_qcow2(struct image *img, int fd, bool prealloc,
-		       uint64_t size, const struct qcow2w_opts *o,
-		       struct ukit_measure *m, struct fmt_err *e)
+int ukit_measure_qcow2(const struct ukit_map_chain *c, uint64_t size,
+		       const struct qcow2w_opts *o, struct ukit_measure *m,
+		       struct fmt_err *e)
 {
 	uint64_t cs = 1ULL << o->cluster_bits, required = 0;
 	unsigned bits = o->refcount_bits ? o->refcount_bits : 16;
 
 	memset(m, 0, sizeof *m);
-	if (img != NULL) {
-		uint64_t isize = ukit_image_size(img);
+	if (c != NULL) {
+		uint64_t isize = c->l[0].size;
 
 		size = round_up(isize, cs);
 		/* qemu's loop: each data extent counts from the start of
@@ -230,7 +300,7 @@ int ukit_measure_qcow2(struct image *img, int fd, bool prealloc,
 			uint64_t end;
 
 			/* what qemu's block status says, zeros first */
-			if (ukit_map_entry(img, fd, prealloc, off, &x, e) < 0)
+			if (ukit_map_entry(c, off, &x, e) < 0)
 				return -1;
 			end = off + x.length;
 			if (!x.zero && x.data) {

@@ -12,29 +12,19 @@
 
 #include "err.h"
 #include "image.h"
+#include "qcow2.h"
 #include "qcow2w.h"
 
 /* One entry of qemu-img map --output=json. */
 struct ukit_map_entry {
 	uint64_t start, length;
-	int depth;               /* 0: this image (no backing chains) */
+	int depth;               /* 0: the top image, 1 its backing file... */
 	bool present, zero, data;
 	bool has_offset;
 	uint64_t offset;         /* host offset, when has_offset */
+	const char *file;        /* the layer's name, when has_offset
+				    (borrowed from the chain) */
 };
-
-/*
- * The entry of (img) at virtual offset (off) < ukit_image_size(), merged with
- * what follows it as qemu-img map merges (same flags, contiguous host
- * offsets), up to some bound: callers loop, merging again.  Raw: data
- * and holes (zero, present) at their own offsets; qcow2: data clusters
- * at their host offsets (with (prealloc), zero where the file (fd) has
- * a hole),
- * compressed data without one, zero clusters present, unallocated ones
- * not.  0 or -1 with (e).
- */
-int ukit_map_entry(struct image *img, int fd, bool prealloc, uint64_t off,
-		   struct ukit_map_entry *m, struct fmt_err *e);
 
 struct ukit_qcow2_header;
 
@@ -42,11 +32,47 @@ struct ukit_qcow2_header;
  * Does the qcow2 image (h) on (fd) look preallocated with metadata, as
  * qemu decides it: more clusters have a refcount than the file has
  * blocks allocated (by a ninth, or two clusters)?  Then qemu's map asks
- * the file where its data clusters are holes ((prealloc) for
- * ukit_map_entry()).  0 and (*out), or -1 with (e).
+ * the file where its data clusters are holes.  0 and (*out), or -1
+ * with (e).
  */
 int ukit_qcow2_metadata_prealloc(int fd, const struct ukit_qcow2_header *h,
 				 bool *out, struct fmt_err *e);
+
+/* An image and the backing files under it, as map and measure see them:
+ * layer 0 is the top image. */
+#define UKIT_MAP_MAX_LAYERS (QCOW2_MAX_BACKING_DEPTH + 1)
+struct ukit_map_layer {
+	struct image *img;       /* borrowed from the top image */
+	const char *path;        /* borrowed */
+	uint64_t size;           /* as qemu sees it: raw rounded up to 512 */
+	bool prealloc;           /* qcow2 with metadata preallocation */
+};
+struct ukit_map_chain {
+	int n;
+	struct ukit_map_layer l[UKIT_MAP_MAX_LAYERS];
+};
+
+/*
+ * The layers of (img) named (path) (both borrowed: the chain lives until
+ * (img) closes), opened with its backing chain or not, each qcow2 layer
+ * checked for metadata preallocation.  0 and (*c), or -1 with (e).
+ */
+int ukit_map_chain_init(struct image *img, const char *path,
+			struct ukit_map_chain *c, struct fmt_err *e);
+
+/*
+ * The entry of (c) at virtual offset (off) < the top image's size,
+ * merged with what follows it as qemu-img map merges (same flags,
+ * contiguous host offsets), up to some bound: callers loop, merging
+ * again.  Raw: data and holes (zero, present) at their own offsets;
+ * qcow2: data clusters at their host offsets (with metadata
+ * preallocation, zero where the file has a hole), compressed data
+ * without one, zero clusters present, unallocated ones not: these are
+ * looked up in the backing file (depth + 1), and read as zeros of the
+ * layer above past its end.  0 or -1 with (e).
+ */
+int ukit_map_entry(const struct ukit_map_chain *c, uint64_t off,
+		   struct ukit_map_entry *m, struct fmt_err *e);
 
 /* Can (b) be appended to (a) in qemu-img map's output as one entry? */
 bool ukit_map_mergeable(const struct ukit_map_entry *a,
@@ -60,15 +86,15 @@ struct ukit_measure {
 };
 
 /*
- * Measure a qcow2 output with (o) for (img) on (fd) (or, when (img) is
+ * Measure a qcow2 output with (o) for the image (c) (or, when (c) is
  * NULL, an empty image of (size) bytes): the bytes it needs for its
- * allocated data (what ukit_map_entry() with (prealloc) calls data and
- * not zero) and fully allocated, as qemu-img measure -O qcow2 computes
+ * allocated data (what ukit_map_entry() calls data and not zero, in any
+ * layer) and fully allocated, as qemu-img measure -O qcow2 computes
  * them.  0 or -1 with (e).
  */
-int ukit_measure_qcow2(struct image *img, int fd, bool prealloc,
-		       uint64_t size, const struct qcow2w_opts *o,
-		       struct ukit_measure *m, struct fmt_err *e);
+int ukit_measure_qcow2(const struct ukit_map_chain *c, uint64_t size,
+		       const struct qcow2w_opts *o, struct ukit_measure *m,
+		       struct fmt_err *e);
 
 /* qemu's metadata estimate for a fully allocated image (pure). */
 uint64_t ukit_qcow2_prealloc_size(uint64_t size, uint64_t cluster_size,

@@ -385,8 +385,13 @@ fail:
 	return -1;
 }
 
-int ukit_elfimg_open_tender(int fd, const char *path, struct elfimg **out,
-			    struct fmt_err *e)
+/*
+ * A handle on the regular file on (fd) named (path), nothing read yet:
+ * what ukit_elfimg_open() and ukit_elfimg_open_tender() start from.
+ * 0 and (*out), or -1 with (e).
+ */
+static int file_handle(int fd, const char *path, struct elfimg **out,
+		       struct fmt_err *e)
 {
 	struct elfimg *img;
 	struct stat st;
@@ -402,8 +407,19 @@ int ukit_elfimg_open_tender(int fd, const char *path, struct elfimg **out,
 		return ukit_fmt_errno(e, FMT_NOOFF, "calloc");
 	img->fd = fd;
 	img->path = path;
-	img->tender = true;
 	img->info.file_size = (uint64_t)st.st_size;
+	*out = img;
+	return 0;
+}
+
+int ukit_elfimg_open_tender(int fd, const char *path, struct elfimg **out,
+			    struct fmt_err *e)
+{
+	struct elfimg *img;
+
+	if (file_handle(fd, path, &img, e) < 0)
+		return -1;
+	img->tender = true;
 	return open_tender(img, out, e);
 }
 
@@ -446,20 +462,9 @@ int ukit_elfimg_open(int fd, const char *path, struct elfimg **out,
 		struct fmt_err *e)
 {
 	struct elfimg *img;
-	struct stat st;
 
-	if (e != NULL)
-		e->path = path;
-	if (fstat(fd, &st) != 0)
-		return ukit_fmt_errno(e, FMT_NOOFF, "fstat");
-	if (!S_ISREG(st.st_mode))
-		return ukit_fmt_errf(e, FMT_NOOFF, "not a regular file");
-	img = calloc(1, sizeof *img);
-	if (img == NULL)
-		return ukit_fmt_errno(e, FMT_NOOFF, "calloc");
-	img->fd = fd;
-	img->path = path;
-	img->info.file_size = (uint64_t)st.st_size;
+	if (file_handle(fd, path, &img, e) < 0)
+		return -1;
 	return open_common(img, out, e);
 }
 

@@ -5,6 +5,12 @@
 # metadata preallocation by qemu-img and by ukit, size 0) inputs;
 # measure --output=json prints the same bytes as qemu-img measure for
 # those inputs, -O raw and -O qcow2 with each -o option, and --size.
+# Overlays among the inputs (raw and qcow2 backing files, a 3-level
+# chain, overlays larger than their backing files, zero clusters over
+# backing data, extended L2 subclusters left to the backing file, one
+# made by ukit-pack create): map and measure follow the chain as
+# qemu-img does; a missing backing file, a loop and a chain deeper than
+# 8 are refused.
 . "$(dirname "$0")/lib.sh"
 
 command -v qemu-img >/dev/null || { missing "qemu-img"; done_testing; exit 0; }
@@ -31,6 +37,46 @@ qemu-io -c 'write -P 9 3G 1M' -c 'write -z 5G 64k' "$D/sparse8g.qcow2" \
 ukit-pack convert -q -O qcow2 -o preallocation=metadata "$D/disk.raw" \
 	"$D/ukit-prealloc.qcow2"
 ukit-pack convert -q -O qcow2 -c "$D/disk.raw" "$D/ukit-zlib.qcow2"
+# a raw file whose size is not whole sectors: qemu rounds it up
+head -c 1000000 /dev/urandom >"$D/odd.raw"
+
+# overlays, named relative to their own directory as qemu-img writes them
+qi() { qemu-io "$@" >/dev/null 2>&1 || diag "qemu-io $* failed"; }
+(
+	cd "$D" || exit 1
+	# on raw, larger than it: data, a zero cluster over backing data,
+	# and past the backing file's end unallocated (zeros)
+	qemu-img create -q -f qcow2 -b disk.raw -F raw ov-raw.qcow2 9M
+	qi -c 'write -P 4 0 4k' -c 'write -z 1M 64k' -c 'write -P 5 7M 4k' \
+		ov-raw.qcow2
+	qemu-img create -q -f qcow2 -b odd.raw -F raw ov-odd.qcow2 2M
+	qi -c 'write -P 1 512k 4k' ov-odd.qcow2
+	# three levels: each larger than the one below; data, zeros and
+	# unallocated at every depth
+	qemu-img create -q -f qcow2 -b plain.qcow2 -F qcow2 ov-mid.qcow2 7M
+	qi -c 'write -P 3 64k 64k' -c 'write -z 1M 64k' -c 'write -P 6 6M 8k' \
+		ov-mid.qcow2
+	qemu-img create -q -f qcow2 -b ov-mid.qcow2 -F qcow2 ov-top.qcow2 8M
+	qi -c 'write -P 4 2M 64k' -c 'write -z 1088k 64k' \
+		-c 'write -P 5 6500k 64k' ov-top.qcow2
+	# extended L2: subclusters the overlay leaves to the backing file
+	qemu-img create -q -f qcow2 -o extended_l2=on -b plain.qcow2 \
+		-F qcow2 ov-extl2.qcow2 6M
+	qi -c 'write -P 2 70k 2k' -c 'write -P 2 390k 2k' \
+		-c 'write -z 520k 4k' ov-extl2.qcow2
+	# backing files that are compressed, preallocated with metadata
+	qemu-img create -q -f qcow2 -b zlib.qcow2 -F qcow2 ov-zlib.qcow2 6M
+	qi -c 'write -P 2 4k 4k' ov-zlib.qcow2
+	qemu-img create -q -f qcow2 -b prealloc.qcow2 -F qcow2 \
+		ov-prealloc.qcow2 12M
+	qi -c 'write -P 2 1088k 4k' ov-prealloc.qcow2
+	# made by ukit-pack create, over a qcow2 made by ukit
+	ukit-pack create -q -f qcow2 -b ukit-prealloc.qcow2 -F qcow2 \
+		ov-ukit.qcow2 8M
+	qi -c 'write -P 8 3M 64k' -c 'write -z 0 64k' ov-ukit.qcow2
+	# unallocated in both layers, all of it
+	qemu-img create -q -f qcow2 -b empty.qcow2 -F qcow2 ov-empty.qcow2 3M
+)
 
 for f in "$D"/*.raw "$D"/*.qcow2; do
 	n=$(basename "$f")
@@ -49,6 +95,87 @@ for f in "$D"/*.raw "$D"/*.qcow2; do
 			ukit-pack map "$f"
 	fi
 done
+
+# the names of the files of a chain, as qemu-img prints them, from a
+# relative name
+for f in ov-top.qcow2 ov-raw.qcow2; do
+	(cd "$D" && qemu-img map "$f") >"$T/q.txt" 2>&1
+	(cd "$D" && ukit-pack map "$f") >"$T/u.txt" 2>&1
+	same_file "map $f from its directory: same file names as qemu-img" \
+		"$T/q.txt" "$T/u.txt"
+	(cd "$T" && qemu-img map "d/$f") >"$T/q.txt" 2>&1
+	(cd "$T" && ukit-pack map "d/$f") >"$T/u.txt" 2>&1
+	same_file "map d/$f: same file names as qemu-img" "$T/q.txt" "$T/u.txt"
+done
+(cd "$T" && ukit-pack map d/ov-top.qcow2) >"$T/u.txt" 2>&1
+if grep -q "d/ov-top.qcow2\$" "$T/u.txt" &&
+   grep -q "d/ov-mid.qcow2\$" "$T/u.txt" &&
+   grep -q "d/plain.qcow2\$" "$T/u.txt"; then
+	ok "map of a 3-level chain names each layer"
+else
+	not_ok "map of a 3-level chain names each layer: $(cat "$T/u.txt")"
+fi
+if ukit-pack map --output=json "$D/ov-top.qcow2" |
+	grep -q '"depth": 2, "present": true, "zero": false, "data": true'; then
+	ok "map of a 3-level chain: data at depth 2"
+else
+	not_ok "map of a 3-level chain: no data at depth 2"
+fi
+qemu-img map -U --output=json "$D/ov-top.qcow2" >"$T/q.json" 2>&1
+ukit-pack map -U --output=json "$D/ov-top.qcow2" >"$T/u.json" 2>&1
+same_file "map -U of an overlay: same bytes as qemu-img" "$T/q.json" "$T/u.json"
+
+# a chain of 9 images (8 backing files) is followed; a 10th is refused
+mkdir -p "$T/deep"
+(
+	cd "$T/deep" || exit 1
+	qemu-img create -q -f qcow2 c0.qcow2 2M
+	qi -c 'write -P 1 0 64k' c0.qcow2
+	for i in 1 2 3 4 5 6 7 8 9; do
+		qemu-img create -q -f qcow2 -b c$((i - 1)).qcow2 -F qcow2 \
+			c$i.qcow2 2M
+		qi -c "write -P 1 $((i * 64))k 64k" c$i.qcow2
+	done
+)
+qemu-img map --output=json "$T/deep/c8.qcow2" >"$T/q.json" 2>&1
+ukit-pack map --output=json "$T/deep/c8.qcow2" >"$T/u.json" 2>&1
+same_file "map of a chain 8 deep: same bytes as qemu-img" "$T/q.json" "$T/u.json"
+validate_json "map of a chain 8 deep: schema" pack-map.schema.json "$T/u.json"
+expect_fail 1 "c9.qcow2:0x210: backing chain deeper than 8" \
+	"map of a chain 9 deep: refused" ukit-pack map "$T/deep/c9.qcow2"
+expect_fail 1 "backing chain deeper than 8" \
+	"measure of a chain 9 deep: refused" \
+	ukit-pack measure -O qcow2 "$T/deep/c9.qcow2"
+
+# a missing backing file: refused, as qemu-img refuses it
+qemu-img create -q -f qcow2 -u -b nope.qcow2 -F qcow2 "$T/miss.qcow2" 1M
+if qemu-img map "$T/miss.qcow2" >/dev/null 2>&1; then
+	not_ok "qemu-img map of an overlay without its backing file: exit 0"
+else
+	ok "qemu-img map of an overlay without its backing file: refused"
+fi
+for a in "" "-U" "--output=json"; do
+	# shellcheck disable=SC2086
+	expect_fail 1 "miss.qcow2:0x210: cannot open backing file '$T/nope.qcow2': No such file or directory" \
+		"map $a of an overlay without its backing file: exit 1" \
+		ukit-pack map $a "$T/miss.qcow2"
+done
+if [ -s "$T/.out" ]; then
+	not_ok "map --output=json without the backing file: output left"
+else
+	ok "map --output=json without the backing file: no output"
+fi
+expect_fail 1 "cannot open backing file '$T/nope.qcow2'" \
+	"measure of an overlay without its backing file: exit 1" \
+	ukit-pack measure -O qcow2 "$T/miss.qcow2"
+# a chain that loops (qemu-img follows it until memory runs out)
+qemu-img create -q -f qcow2 -u -b loop-b.qcow2 -F qcow2 "$T/loop-a.qcow2" 1M
+qemu-img create -q -f qcow2 -u -b loop-a.qcow2 -F qcow2 "$T/loop-b.qcow2" 1M
+expect_fail 1 "loop-a.qcow2:0x210: backing file '$T/loop-a.qcow2' of '$T/loop-b.qcow2' creates an infinite loop" \
+	"map of a chain that loops: refused" ukit-pack map "$T/loop-a.qcow2"
+expect_fail 1 "creates an infinite loop" \
+	"measure of a chain that loops: refused" \
+	ukit-pack measure -U -O qcow2 "$T/loop-b.qcow2"
 
 # measure: every input, each output option
 while read -r O; do

@@ -38,18 +38,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ukit_image_open(fd, "fuzz", IMG_QCOW2, &io, &img, &e) == 0) {
 		const struct ukit_qcow2_header *h = ukit_qcow2_header(ukit_image_qcow2(img));
 		struct ukit_map_entry x;
-		bool pre = false;
+		struct ukit_map_chain c;
 		uint64_t bm;
 		unsigned n = 0;
 
-		ukit_qcow2_metadata_prealloc(fd, h, &pre, &e);
-		for (uint64_t off = 0; off < ukit_image_size(img) && n < 4096;
-		     off += x.length, n++)
-			if (ukit_map_entry(img, fd, pre, off, &x, &e) < 0 ||
-			    x.length == 0)
-				break;
-		if (ukit_image_size(img) <= (1ULL << 34))
-			ukit_measure_qcow2(img, fd, pre, 0, &o, &m, &e);
+		if (ukit_map_chain_init(img, "fuzz", &c, &e) == 0) {
+			for (uint64_t off = 0; off < ukit_image_size(img) &&
+			     n < 4096; off += x.length, n++)
+				if (ukit_map_entry(&c, off, &x, &e) < 0 ||
+				    x.length == 0)
+					break;
+			if (ukit_image_size(img) <= (1ULL << 34))
+				ukit_measure_qcow2(&c, 0, &o, &m, &e);
+		}
 		ukit_qcow2_bitmaps_size(fd, h, size, 65536, &bm, &e);
 		ukit_image_close(img);
 		img = NULL;

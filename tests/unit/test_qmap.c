@@ -2,7 +2,7 @@
  * test_qmap.c: qemu-img measure's size estimate (numbers qemu-img 7.2
  * prints), the writer's refusals of option combinations (exact
  * messages), and resize refusing malformed images with the error
- * expected.
+ * expected; a raw file's map in whole sectors, as qemu-img maps it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +17,7 @@
 
 #include "io.h"
 #include "bytes.h"
+#include "imgopen.h"
 #include "outfile.h"
 #include "qcow2w.h"
 #include "qmap.h"
@@ -41,13 +42,45 @@ static void test_measure_size(void **state)
 	struct ukit_measure m;
 
 	(void)state;
-	assert_int_equal(ukit_measure_qcow2(NULL, -1, false, 1000, &o, &m,
-					    &e), 0);
+	assert_int_equal(ukit_measure_qcow2(NULL, 1000, &o, &m, &e), 0);
 	assert_int_equal(m.required, 327680);
 	assert_int_equal(m.fully_allocated, 393216);
-	assert_int_equal(ukit_measure_qcow2(NULL, -1, false, 1ULL << 30, &o,
-					    &m, &e), 0);
+	assert_int_equal(ukit_measure_qcow2(NULL, 1ULL << 30, &o, &m, &e), 0);
 	assert_int_equal(m.required, 393216);
+}
+
+/* qemu-img map of a 1000-byte raw file: the data, then the rest of
+ * the last sector as a hole at its own offset. */
+static void test_map_raw_sectors(void **state)
+{
+	static uint8_t buf[1000];
+	struct fmt_err e = { .off = FMT_NOOFF };
+	struct image_opts io = { .force_share = true };
+	struct ukit_map_chain c;
+	struct ukit_map_entry m;
+	struct image *img;
+	int fd = memfd_create("raw", MFD_CLOEXEC);
+
+	(void)state;
+	memset(buf, 0xa5, sizeof buf);
+	assert_true(fd >= 0);
+	assert_int_equal(ukit_write_full(fd, buf, sizeof buf), 0);
+	assert_int_equal(ukit_image_open(fd, "odd.raw", IMG_RAW, &io, &img,
+					 &e), 0);
+	assert_int_equal(ukit_map_chain_init(img, "odd.raw", &c, &e), 0);
+	assert_int_equal(c.n, 1);
+	assert_int_equal(c.l[0].size, 1024);
+	assert_int_equal(ukit_map_entry(&c, 0, &m, &e), 0);
+	assert_true(m.data && m.present && !m.zero && m.has_offset);
+	assert_int_equal(m.length, 1000);
+	assert_string_equal(m.file, "odd.raw");
+	assert_int_equal(ukit_map_entry(&c, 1000, &m, &e), 0);
+	assert_true(!m.data && m.present && m.zero && m.has_offset);
+	assert_int_equal(m.offset, 1000);
+	assert_int_equal(m.length, 24);
+	assert_int_equal(m.depth, 0);
+	ukit_image_close(img);
+	close(fd);
 }
 
 static void test_geom_option_refusals(void **state)
@@ -144,6 +177,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_prealloc_size),
 		cmocka_unit_test(test_measure_size),
+		cmocka_unit_test(test_map_raw_sectors),
 		cmocka_unit_test(test_geom_option_refusals),
 		cmocka_unit_test(test_resize_refusals),
 	};
