@@ -597,10 +597,11 @@ void cli_err(const struct fmt_err *e)
 	ukit_fmt_err_print(stderr, cli_prog, e);
 }
 
-static int open_input(const char *path, bool nonempty)
+static int open_input(const char *path, bool nonempty, bool seekable)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC |
+			    (seekable ? O_NONBLOCK | O_NOCTTY : 0));
 
 	if (fd < 0) {
 		if (errno == EISDIR)
@@ -614,23 +615,36 @@ static int open_input(const char *path, bool nonempty)
 		close(fd);
 		return -1;
 	}
+	if (seekable && fstat(fd, &st) == 0 && !S_ISREG(st.st_mode) &&
+	    !S_ISBLK(st.st_mode)) {
+		cli_errx("%s: %s", path, CLI_NOT_REG);
+		close(fd);
+		return -1;
+	}
 	if (nonempty && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 	    st.st_size == 0) {
 		cli_errx("%s: %s", path, CLI_EMPTY_FILE);
 		close(fd);
 		return -1;
 	}
+	if (seekable)
+		(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	return fd;
 }
 
 int cli_open_input(const char *path)
 {
-	return open_input(path, false);
+	return open_input(path, false, false);
 }
 
 int cli_open_nonempty(const char *path)
 {
-	return open_input(path, true);
+	return open_input(path, true, false);
+}
+
+int cli_open_seekable(const char *path, bool nonempty)
+{
+	return open_input(path, nonempty, true);
 }
 
 void cli_errx(const char *fmt, ...)

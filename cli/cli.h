@@ -68,8 +68,19 @@ int cli_open_input(const char *path);
 /* The same, and an empty file is refused: "PROG: PATH: empty file". */
 int cli_open_nonempty(const char *path);
 
+/*
+ * An input read at offsets (an image, an ELF file): as cli_open_input(),
+ * or cli_open_nonempty() when (nonempty), and anything but a regular
+ * file or a block device (a FIFO, a socket, a terminal) is refused
+ * with "PROG: PATH: not a regular file" before a byte is read.  A FIFO
+ * is opened without waiting for a writer, so that such an input cannot
+ * hang the tool.
+ */
+int cli_open_seekable(const char *path, bool nonempty);
+
 /* The words for these mistakes, the same in every tool. */
 #define CLI_IS_DIR     "is a directory"
+#define CLI_NOT_REG    "not a regular file"
 #define CLI_EMPTY_FILE "empty file"
 
 /* "PROG: MSG" on stderr, printf style. */

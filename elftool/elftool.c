@@ -246,7 +246,7 @@ static bool is_elf(const char *path)
 	int fd;
 
 	if (strcmp(path, "-") == 0 ||
-	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
 		return false;
 	r = read(fd, magic, sizeof magic) == (ssize_t)sizeof magic &&
 	    memcmp(magic, "\177ELF", 4) == 0;
@@ -296,7 +296,7 @@ static int validate_binary(const char *path, struct vres *r)
 
 	r->elf = true;
 	r->e = (struct fmt_err){ .path = path, .off = FMT_NOOFF };
-	if ((fd = cli_open_nonempty(path)) < 0)
+	if ((fd = cli_open_seekable(path, true)) < 0)
 		return -1;
 	if (ukit_elfimg_open_tender(fd, path, &img, &r->e) < 0) {
 		close(fd);
@@ -465,7 +465,7 @@ static int solo5_query(const char *path, struct manifest *m, bool *have_mft,
 	struct elfimg *img;
 	int fd, r;
 
-	if ((fd = cli_open_nonempty(path)) < 0)
+	if ((fd = cli_open_seekable(path, true)) < 0)
 		return -1;
 	/* As a tender reads it: a damaged section table is no obstacle. */
 	if (ukit_elfimg_open_tender(fd, path, &img, &e) < 0) {
@@ -602,7 +602,7 @@ static int cmd_notes(int argc, char **argv)
 		cli_usage(stderr, 2);
 	path = argv[optind];
 	e.path = path;
-	if ((fd = cli_open_nonempty(path)) < 0)
+	if ((fd = cli_open_seekable(path, true)) < 0)
 		return 1;
 	/* The PT_NOTEs are read as a tender reads them; a damaged section
 	 * table is reported (stderr and "section_table_error"), not fatal. */
@@ -737,7 +737,7 @@ static int edit_elf(const char *bin, const char *out, bool in_place,
 	char *dest = NULL;
 	int fd, rc = -1;
 
-	if ((fd = cli_open_nonempty(bin)) < 0)
+	if ((fd = cli_open_seekable(bin, true)) < 0)
 		return 1;
 	if (fstat(fd, &st) < 0) {
 		ukit_fmt_errno(&e, FMT_NOOFF, "cannot stat");

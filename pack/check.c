@@ -77,7 +77,7 @@ int cmd_check(int argc, char **argv)
 	if (argc - optind != 1)
 		cli_usage(stderr, 2);
 	path = e.path = argv[optind];
-	if ((fd = cli_open_nonempty(path)) < 0)
+	if ((fd = cli_open_seekable(path, true)) < 0)
 		return 1;
 	if (!force_share && ukit_image_lock(fd, &e) < 0) {
 		open_err(&e);

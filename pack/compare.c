@@ -34,7 +34,7 @@ static int open_image(const char *path, enum ukit_image_format fmt,
 {
 	struct fmt_err e = { .path = path, .off = FMT_NOOFF };
 
-	if ((*fd = cli_open_input(path)) < 0)
+	if ((*fd = cli_open_seekable(path, false)) < 0)
 		return -1;
 	if (ukit_image_open(*fd, path, fmt, o, img, &e) < 0) {
 		open_err(&e);

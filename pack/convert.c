@@ -470,7 +470,7 @@ int cmd_convert(int argc, char **argv)
 		return 2;
 	}
 
-	if ((fd = cli_open_input(in)) < 0)
+	if ((fd = cli_open_seekable(in, false)) < 0)
 		return 1;
 	if (out_fmt != IMG_BIN && in_fmt != IMG_RAW && in_fmt != IMG_BIN) {
 		enum ukit_image_format pf = in_fmt;

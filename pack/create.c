@@ -43,7 +43,7 @@ static int backing_info(const char *path, const char *name, bool force,
 		cli_errx("create: out of memory");
 		return -1;
 	}
-	if ((fd = cli_open_input(full)) < 0)
+	if ((fd = cli_open_seekable(full, false)) < 0)
 		goto out;
 	e.path = full;
 	if (ukit_image_open(fd, full, *fmt, &io, &img, &e) < 0) {

@@ -948,7 +948,7 @@ int cmd_disk(int argc, char **argv)
 		cli_usage(stderr, 2);   /* says which of -O, KERNEL, OUT */
 	d.kernel = argv[optind];
 	/* a directory, a missing or an empty KERNEL: the shared words */
-	if ((c = cli_open_nonempty(d.kernel)) < 0)
+	if ((c = cli_open_seekable(d.kernel, true)) < 0)
 		return 1;
 	close(c);
 	out = argv[optind + 1];
@@ -993,7 +993,7 @@ int cmd_disk(int argc, char **argv)
 		d.epoch = t < FAT_EPOCH_MIN ? FAT_EPOCH_MIN : t;
 	}
 
-	if ((d.kfd = cli_open_input(d.kernel)) < 0)
+	if ((d.kfd = cli_open_seekable(d.kernel, false)) < 0)
 		goto out;
 	e.path = d.kernel;
 	if (fstat(d.kfd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -1013,7 +1013,7 @@ int cmd_disk(int argc, char **argv)
 		goto out;
 	}
 	for (unsigned i = 0; i < d.nmod; i++) {
-		d.mod_fd[i] = cli_open_input(d.mod_path[i]);
+		d.mod_fd[i] = cli_open_seekable(d.mod_path[i], false);
 		if (d.mod_fd[i] < 0)
 			goto out;
 		if (fstat(d.mod_fd[i], &st) < 0 || !S_ISREG(st.st_mode) ||

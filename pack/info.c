@@ -561,7 +561,7 @@ int cmd_info(int argc, char **argv)
 	if (argc - optind != 1)
 		cli_usage(stderr, 2);
 	path = e.path = argv[optind];
-	if ((fd = cli_open_input(path)) < 0)
+	if ((fd = cli_open_seekable(path, false)) < 0)
 		return 1;
 	if (fstat(fd, &st) < 0) {
 		ukit_fmt_errno(&e, FMT_NOOFF, "stat");

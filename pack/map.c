@@ -89,7 +89,7 @@ int cmd_map(int argc, char **argv)
 	if (argc - optind != 1)
 		cli_usage(stderr, 2);   /* "missing IMAGE" or the extra one */
 	path = e.path = argv[optind];
-	if ((fd = cli_open_input(path)) < 0)
+	if ((fd = cli_open_seekable(path, false)) < 0)
 		return 1;
 	if (ukit_image_open(fd, path, fmt, &io, &img, &e) < 0) {
 		e.path = path;

@@ -103,7 +103,7 @@ int cmd_measure(int argc, char **argv)
 		goto usage;
 	if (!have_size) {
 		path = e.path = argv[optind];
-		if ((fd = cli_open_input(path)) < 0)
+		if ((fd = cli_open_seekable(path, false)) < 0)
 			goto out;
 		if (ukit_image_open(fd, path, fmt, &io, &img, &e) < 0) {
 			e.path = path;

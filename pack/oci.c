@@ -161,7 +161,7 @@ static int oci_build(int argc, char **argv)
 	}
 	o.kernel = argv[optind];
 	/* a directory, a missing or an empty KERNEL: the shared words */
-	if ((c = cli_open_nonempty(o.kernel)) < 0)
+	if ((c = cli_open_seekable(o.kernel, true)) < 0)
 		return 1;
 	close(c);
 	if (epoch_now(&o.epoch) < 0)

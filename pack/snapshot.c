@@ -68,7 +68,7 @@ int cmd_snapshot(int argc, char **argv)
 		cli_usage(stderr, 2);   /* says -l or IMAGE is missing */
 	path = e.path = argv[optind];
 	/* an empty file has no snapshots to list, and no qcow2 header */
-	if ((fd = cli_open_nonempty(path)) < 0)
+	if ((fd = cli_open_seekable(path, true)) < 0)
 		return 1;
 	if (!force && ukit_image_lock(fd, &e) < 0) {
 		open_err(&e);

@@ -221,7 +221,7 @@ static int open_backing(struct qcow2 *q, unsigned flags,
 	} else if ((full = strdup(name)) == NULL) {
 		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	}
-	fd = open(name, O_RDONLY | O_CLOEXEC);
+	fd = open(name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		ukit_fmt_errno(e, h->backing_file_offset, "cannot open backing "
 			       "file '%s'", name);

@@ -177,6 +177,26 @@ expect_fail 1 "creates an infinite loop" \
 	"measure of a chain that loops: refused" \
 	ukit-pack measure -U -O qcow2 "$T/loop-b.qcow2"
 
+# a backing file that is a FIFO (or a device that never ends): refused
+# at once, never waited on or read forever
+mkfifo "$T/fifo"
+qemu-img create -q -f qcow2 -u -b fifo -F raw "$T/ov-fifo.qcow2" 1M
+qemu-img create -q -f qcow2 -u -b /dev/zero -F raw "$T/ov-zero.qcow2" 1M
+for cmd in "map" "measure -O qcow2" "convert --allow-backing -O raw"; do
+	for ov in fifo zero; do
+		want=fifo     # as the header names it
+		[ $ov = zero ] && want=/dev/zero
+		out=
+		[ "${cmd%% *}" = convert ] && out=$T/ov-out.raw
+		# shellcheck disable=SC2086
+		expect_fail 1 "ov-$ov.qcow2:0x210: backing file '$want': not a regular file" \
+			"${cmd%% *} of an overlay whose backing file is $ov: refused at once" \
+			timeout 20 ukit-pack $cmd "$T/ov-$ov.qcow2" $out
+	done
+done
+[ ! -e "$T/ov-out.raw" ] && ok "convert of those overlays wrote nothing" ||
+	not_ok "convert of an overlay on a FIFO left $T/ov-out.raw"
+
 # measure: every input, each output option
 while read -r O; do
 	for f in "$D"/*.raw "$D"/*.qcow2; do
