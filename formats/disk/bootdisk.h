@@ -92,4 +92,19 @@ int ukit_gpt_write(int fd, const char *path, uint64_t sectors,
 int ukit_grub_pc_patch(uint8_t *boot, size_t boot_len, uint8_t *core,
 		       size_t core_len, uint64_t core_lba, struct fmt_err *e);
 
+/*
+ * GRUB's modules (roots) and every module they need, in an order that
+ * loads each one after those it depends on, from moddep.lst's text (lst,
+ * len bytes: one "NAME: DEP DEP..." line per module).  Writes up to
+ * UKIT_GRUB_MAX_MODS names to (names) and their count to (*n).  0, or -1
+ * with (e): a module without a line, a cycle, too many modules or too
+ * long a name.
+ */
+#define UKIT_GRUB_MAX_MODS 64
+#define UKIT_GRUB_MODNAME 32        /* bytes, with the NUL */
+int ukit_grub_moddep_order(const char *lst, size_t len,
+			   const char *const *roots, unsigned nroots,
+			   char names[][UKIT_GRUB_MODNAME], unsigned *n,
+			   struct fmt_err *e);
+
 #endif

@@ -195,6 +195,46 @@ static void test_grub_pc_patch(void **state)
 	assert_int_equal(ukit_grub_pc_patch(boot, 512, core, 700, 2048, &e), -1);
 }
 
+static void test_grub_moddep(void **state)
+{
+	static const char lst[] =
+		"relocator: mmap\n"
+		"multiboot: relocator boot net\n"
+		"net: priority_queue boot\n"
+		"boot:\n"
+		"mmap: boot\n"
+		"priority_queue:\n"
+		"fat: fshelp\n"
+		"fshelp:\n"
+		"loop: loop2\n"
+		"loop2: loop\n";
+	static const char *const roots[] = { "multiboot", "fat" };
+	static const char *const bad[] = { "loop" };
+	static const char *const gone[] = { "net", "video" };
+	char names[UKIT_GRUB_MAX_MODS][UKIT_GRUB_MODNAME];
+	const char *want[] = { "boot", "mmap", "relocator", "priority_queue",
+			       "net", "multiboot", "fshelp", "fat" };
+	struct fmt_err e = { 0 };
+	unsigned n = 0;
+
+	(void)state;
+	assert_int_equal(ukit_grub_moddep_order(lst, sizeof lst - 1, roots, 2,
+						names, &n, &e), 0);
+	assert_int_equal(n, 8);
+	for (unsigned i = 0; i < n; i++)
+		assert_string_equal(names[i], want[i]);
+	assert_int_equal(ukit_grub_moddep_order(lst, sizeof lst - 1, bad, 1,
+						names, &n, &e), -1);
+	assert_string_equal(e.msg, "module loop depends on itself");
+	assert_int_equal(ukit_grub_moddep_order(lst, sizeof lst - 1, gone, 2,
+						names, &n, &e), -1);
+	assert_string_equal(e.msg, "module video has no line");
+	/* "boo" is not "boot": whole names only */
+	assert_int_equal(ukit_grub_moddep_order("boot:\n", 6,
+		(const char *const[]){ "boo" }, 1, names, &n, &e), -1);
+	assert_string_equal(e.msg, "module boo has no line");
+}
+
 /* A minimal ELF32 i386 kernel: one PT_LOAD of the whole file at 1 MiB,
  * a Multiboot 1 header at 0x60, entry at 0x100070. */
 static size_t mini(uint8_t *b, size_t cap)
@@ -308,6 +348,7 @@ int main(void)
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_gpt),
 		cmocka_unit_test(test_grub_pc_patch),
+		cmocka_unit_test(test_grub_moddep),
 		cmocka_unit_test(test_multiboot),
 	};
 
