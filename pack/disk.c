@@ -633,10 +633,12 @@ static int fill_esp(struct dsk *d, int fd, const struct ukit_bootdisk_layout *l)
 	cp[n++] = "-Q";
 	cp[n++] = "-i";
 	cp[n++] = img;
-	if (d->fw & FW_UEFI)
-		cp[n++] = efi;
+	/* the kernel first: on the fresh FAT it lands at the start of the
+	 * data area, in the block GRUB reads the FAT through anyway */
 	cp[n++] = kern;
 	cp[n++] = cfg;
+	if (d->fw & FW_UEFI)
+		cp[n++] = efi;
 	cp[n++] = "::/";
 	cp[n] = NULL;
 	if (run(d, cp, keep, (unsigned)nk) < 0)
