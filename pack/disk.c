@@ -5,7 +5,9 @@
  * The boot loader is Debian's GRUB: grub-mkimage makes an i386-pc
  * core.img (BIOS) and an x86_64-efi BOOTX64.EFI (UEFI) with the few
  * modules they need and an embedded configuration that loads the kernel
- * and boots it: no menu, no timeout, no normal mode.  The FAT system
+ * and boots it: no menu, no timeout, no normal mode (core.img loads
+ * most of its modules from the BIOS boot partition: load_pc_modules()).
+ * The FAT system
  * partition is made and filled by mtools through "IMAGE@@OFFSET" (here
  * /dev/fd/N@@OFFSET): no mount, no root.  The GPT, the protective MBR and
  * the patching of GRUB's BIOS images are ukit's (bootdisk.h).  The raw

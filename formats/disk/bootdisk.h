@@ -6,7 +6,7 @@
  * 512-byte sectors.  Layout: LBA 0 protective MBR (GRUB's boot.img code
  * when the disk boots under BIOS), LBA 1 GPT header, LBA 2..33 128
  * partition entries; partitions start on 1 MiB boundaries: a BIOS boot
- * partition holding GRUB's core.img (BIOS only), then the EFI system
+ * partition holding GRUB's core.img and modules (BIOS only), then the EFI system
  * partition (FAT) holding the kernel, its modules and (UEFI) the GRUB EFI
  * image; the backup entries and header end the disk.
  */
