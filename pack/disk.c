@@ -82,6 +82,7 @@ struct dsk {
 	unsigned npcmod;
 	uint8_t *pcbuf;
 	size_t pclen;
+	uint64_t klba;             /* BIOS: the kernel's first LBA, or 0: FAT */
 };
 
 /* ---- small helpers -------------------------------------------------- */
@@ -469,7 +470,7 @@ static void rm_tmp(struct dsk *d)
 
 /*
  * The GRUB modules the BIOS loader needs beyond biosdisk: the Multiboot
- * loader, GPT and FAT and all they depend on (moddep.lst), in loading
+ * loader, with (fat) GPT and FAT, and all they depend on (moddep.lst), in loading
  * order, read into d->pcbuf (each padded to whole sectors).
  *
  * Why not in core.img: i386-pc images are LZMA-compressed, and under TCG
@@ -479,7 +480,7 @@ static void rm_tmp(struct dsk *d)
  * (23 KB) and its configuration loads the rest with insmod from
  * sector lists of the boot disk.
  */
-static int load_pc_modules(struct dsk *d)
+static int load_pc_modules(struct dsk *d, bool fat)
 {
 	const char *roots[] = {
 		d->mb.mb_version == 2 ? "multiboot2" : "multiboot",
@@ -493,7 +494,8 @@ static int load_pc_modules(struct dsk *d)
 
 	if (slurp(e.path, 0, &lst, &lst_len) < 0)
 		return -1;
-	if (ukit_grub_moddep_order((const char *)lst, lst_len, roots, 3,
+	if (ukit_grub_moddep_order((const char *)lst, lst_len, roots,
+				   fat ? 3 : 1,
 				   d->pcmod, &d->npcmod, &e) < 0) {
 		free(lst);
 		cli_err(&e);
@@ -550,8 +552,13 @@ static int write_cfg(struct dsk *d, const char *path, bool pc)
 		snprintf(dev, sizeof dev, "($root,gpt%d)",
 			 d->fw & FW_BIOS ? 2 : 1);
 	}
-	fprintf(f, "%s %s/kernel", d->mb.mb_version == 2 ? "multiboot2" :
-		"multiboot", dev);
+	if (pc && d->klba != 0)
+		fprintf(f, "%s ($root)%" PRIu64 "+%" PRIu64, d->mb.mb_version == 2 ?
+			"multiboot2" : "multiboot", d->klba,
+			(d->ksize + UKIT_SECTOR - 1) / UKIT_SECTOR);
+	else
+		fprintf(f, "%s %s/kernel", d->mb.mb_version == 2 ?
+			"multiboot2" : "multiboot", dev);
 	for (size_t i = 0; i < d->nwords; i++) {
 		fputc(' ', f);
 		grub_quote(f, d->words[i]);
@@ -702,6 +709,57 @@ fail:
 	return -1;
 }
 
+/*
+ * Where mcopy put /kernel on the ESP (it is the first file copied onto a
+ * fresh FAT, so its clusters follow each other): d->klba, once the bytes
+ * there are the kernel's.  Otherwise (or when the disk cannot be read
+ * back) d->klba stays 0 and core.img reads the kernel through GPT and FAT.
+ * The disk (wfd) may be open for writing only: it is read through
+ * /proc/self/fd, as mtools does through /dev/fd.
+ */
+static void locate_kernel(struct dsk *d, int wfd,
+			  const struct ukit_bootdisk_layout *l)
+{
+	struct fmt_err e = { .off = FMT_NOOFF };
+	size_t n = 4u << 20, chunk = 1u << 20;
+	uint64_t esp = l->esp_lba * UKIT_SECTOR, sector, size;
+	uint8_t *fs, *a = NULL, *b = NULL;
+	char p[64];
+	int fd;
+
+	snprintf(p, sizeof p, "/proc/self/fd/%d", wfd);
+	if ((fd = open(p, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	if (n > l->esp_sectors * UKIT_SECTOR)
+		n = l->esp_sectors * UKIT_SECTOR;
+	fs = malloc(n);
+	if (fs == NULL || ukit_pread_full(fd, fs, n, (off_t)esp) != (ssize_t)n)
+		goto out;
+	if (ukit_fat_root_file(fs, n, "KERNEL     ", &sector, &size, &e) != 1 ||
+	    size != d->ksize || sector >= l->esp_sectors ||
+	    (d->ksize + UKIT_SECTOR - 1) / UKIT_SECTOR > l->esp_sectors - sector)
+		goto out;
+	a = malloc(chunk);
+	b = malloc(chunk);
+	if (a == NULL || b == NULL)
+		goto out;
+	for (uint64_t off = 0; off < d->ksize; off += chunk) {
+		size_t m = d->ksize - off < chunk ? (size_t)(d->ksize - off) : chunk;
+
+		if (ukit_pread_full(d->kfd, a, m, (off_t)off) != (ssize_t)m ||
+		    ukit_pread_full(fd, b, m, (off_t)(esp + sector * UKIT_SECTOR +
+						      off)) != (ssize_t)m ||
+		    memcmp(a, b, m) != 0)
+			goto out;
+	}
+	d->klba = l->esp_lba + sector;
+out:
+	close(fd);
+	free(fs);
+	free(a);
+	free(b);
+}
+
 static int open_tmpfile(const char *dir)
 {
 	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
@@ -757,13 +815,13 @@ static int build(struct dsk *d, enum ukit_image_format ofmt, const char *out,
 	snprintf(prefix, sizeof prefix, "(,gpt%d)/", d->fw & FW_BIOS ? 2 : 1);
 	if (stage(d) < 0 || write_cfg(d, cfg, false) < 0)
 		goto out;
-	if (d->fw & FW_BIOS && (load_pc_modules(d) < 0 ||
-				write_cfg(d, pccfg, true) < 0))
-		goto out;
 	/* both images at once, and the inputs hashed meanwhile; core.img's
-	 * root is the boot disk ("()"): it reads by sector lists */
-	if (d->fw & FW_BIOS && mkimage(d, "i386-pc", corep, pccfg, "()",
-				       &pc) < 0)
+	 * root is the boot disk ("()"): it reads by sector lists.  Without
+	 * Multiboot modules, core.img reads the kernel by its sectors on the
+	 * ESP: it is made once the ESP is written */
+	if (d->fw & FW_BIOS && d->nmod > 0 &&
+	    (load_pc_modules(d, true) < 0 || write_cfg(d, pccfg, true) < 0 ||
+	     mkimage(d, "i386-pc", corep, pccfg, "()", &pc) < 0))
 		goto out;
 	if (d->fw & FW_UEFI && mkimage(d, "x86_64-efi", efip, cfg, prefix,
 				       &ef) < 0)
@@ -837,6 +895,13 @@ static int build(struct dsk *d, enum ukit_image_format ofmt, const char *out,
 	if (fill_esp(d, dfd, &l) < 0)
 		goto out;
 	if (d->fw & FW_BIOS) {
+		if (pc.pid < 0)
+			locate_kernel(d, dfd, &l);
+		if (pc.pid < 0 && (load_pc_modules(d, d->klba == 0) < 0 ||
+				   write_cfg(d, pccfg, true) < 0 ||
+				   mkimage(d, "i386-pc", corep, pccfg, "()",
+					   &pc) < 0))
+			goto out;
 		if (reap(&pc, false) < 0 ||
 		    slurp(corep, UKIT_SECTOR, &core, &core_len) < 0 ||
 		    slurp(GRUB_LIB "/i386-pc/boot.img", 0, &boot, &boot_len) < 0)

@@ -382,3 +382,63 @@ int ukit_grub_moddep_order(const char *lst, size_t len,
 	*n = w.n;
 	return 0;
 }
+
+int ukit_fat_root_file(const uint8_t *fs, size_t len, const char name[11],
+		       uint64_t *sector, uint64_t *size, struct fmt_err *e)
+{
+	uint64_t spc, rsv, nfats, rootents, fatsz, first_data, dir, dir_len;
+	uint32_t clus;
+
+	if (len < UKIT_SECTOR || fs[510] != 0x55 || fs[511] != 0xaa)
+		return ukit_fmt_errf(e, 0, "FAT: no boot sector signature");
+	if (le16_load(fs + 11) != UKIT_SECTOR)
+		return ukit_fmt_errf(e, 11, "FAT: %u bytes per sector, not 512",
+				le16_load(fs + 11));
+	spc = fs[13];
+	rsv = le16_load(fs + 14);
+	nfats = fs[16];
+	rootents = le16_load(fs + 17);
+	fatsz = le16_load(fs + 22);
+	if (fatsz == 0)
+		fatsz = le32_load(fs + 36);
+	if (spc == 0 || (spc & (spc - 1)) != 0 || rsv == 0 || nfats == 0 ||
+	    fatsz == 0)
+		return ukit_fmt_errf(e, 13, "FAT: %" PRIu64 " sectors per "
+				"cluster, %" PRIu64 " reserved, %" PRIu64
+				" FATs of %" PRIu64 " sectors", spc, rsv,
+				nfats, fatsz);
+	first_data = rsv + nfats * fatsz + (rootents * 32 + UKIT_SECTOR - 1) /
+		UKIT_SECTOR;
+	if (rootents != 0) {                    /* FAT12/16: a fixed area */
+		dir = (rsv + nfats * fatsz) * UKIT_SECTOR;
+		dir_len = rootents * 32;
+	} else {                                /* FAT32: the root's cluster */
+		clus = le32_load(fs + 44);
+		if (clus < 2)
+			return ukit_fmt_errf(e, 44, "FAT: root cluster %u",
+					clus);
+		dir = (first_data + (uint64_t)(clus - 2) * spc) * UKIT_SECTOR;
+		dir_len = spc * UKIT_SECTOR;
+	}
+	if (dir > len || dir_len > len - dir)
+		return ukit_fmt_errf(e, FMT_NOOFF, "FAT: root directory at 0x%"
+				PRIx64 " past the %zu bytes read", dir, len);
+	for (uint64_t o = dir; o < dir + dir_len; o += 32) {
+		const uint8_t *d = fs + o;
+
+		if (d[0] == 0)
+			break;
+		if (d[0] == 0xe5 || d[11] == 0x0f || (d[11] & 0x18) != 0 ||
+		    memcmp(d, name, 11) != 0)
+			continue;
+		clus = (uint32_t)le16_load(d + 26) |
+			(uint32_t)le16_load(d + 20) << 16;
+		if (clus < 2)
+			return ukit_fmt_errf(e, o, "FAT: %.11s starts at cluster "
+					"%u", name, clus);
+		*sector = first_data + (uint64_t)(clus - 2) * spc;
+		*size = le32_load(d + 28);
+		return 1;
+	}
+	return 0;
+}

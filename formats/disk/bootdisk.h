@@ -107,4 +107,16 @@ int ukit_grub_moddep_order(const char *lst, size_t len,
 			   char names[][UKIT_GRUB_MODNAME], unsigned *n,
 			   struct fmt_err *e);
 
+/*
+ * Find the file (name) (11 bytes, 8.3 as stored: "KERNEL     ") in the
+ * root directory of the FAT file system whose first (len) bytes are (fs)
+ * (they must reach past the root directory).  1 and its first sector
+ * (*sector, counted from the file system's start, the clusters as if
+ * contiguous) and size, 0 if the root directory does not hold it, or -1
+ * with (e) when (fs) is not a FAT file system this can read.  The caller
+ * checks that the file's bytes are where (*sector) says.
+ */
+int ukit_fat_root_file(const uint8_t *fs, size_t len, const char name[11],
+		       uint64_t *sector, uint64_t *size, struct fmt_err *e);
+
 #endif

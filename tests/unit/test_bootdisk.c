@@ -235,6 +235,51 @@ static void test_grub_moddep(void **state)
 	assert_string_equal(e.msg, "module boo has no line");
 }
 
+static void test_fat_root_file(void **state)
+{
+	static uint8_t fs[8 * 512];
+	struct fmt_err e = { 0 };
+	uint64_t sector = 0, size = 0;
+	uint8_t *d = fs + 3 * 512;            /* root directory */
+
+	(void)state;
+	memset(fs, 0, sizeof fs);
+	le16_store(fs + 11, 512);
+	fs[13] = 2;                           /* sectors per cluster */
+	le16_store(fs + 14, 1);               /* reserved */
+	fs[16] = 2;                           /* FATs */
+	le16_store(fs + 17, 16);              /* root entries: 1 sector */
+	le16_store(fs + 22, 1);               /* sectors per FAT */
+	fs[510] = 0x55;
+	fs[511] = 0xaa;
+	memcpy(d, "KERNEL     ", 11);         /* deleted: skipped */
+	d[0] = 0xe5;
+	memcpy(d + 32, "Bk\0e\0r\0n\0e\0", 11);  /* a long-name entry */
+	d[32 + 11] = 0x0f;
+	memcpy(d + 64, "KERNEL     ", 11);
+	le16_store(d + 64 + 26, 5);
+	le32_store(d + 64 + 28, 1000);
+	assert_int_equal(ukit_fat_root_file(fs, sizeof fs, "KERNEL     ",
+					    &sector, &size, &e), 1);
+	/* data from sector 1 + 2 * 1 + 1 = 4; cluster 5 is 3 clusters on */
+	assert_int_equal(sector, 4 + 3 * 2);
+	assert_int_equal(size, 1000);
+	assert_int_equal(ukit_fat_root_file(fs, sizeof fs, "KERNEL  CFG",
+					    &sector, &size, &e), 0);
+	assert_int_equal(ukit_fat_root_file(fs, 3 * 512 + 100, "KERNEL     ",
+					    &sector, &size, &e), -1);
+	assert_string_equal(e.msg, "FAT: root directory at 0x600 past the 1636 "
+			    "bytes read");
+	le16_store(fs + 11, 4096);
+	assert_int_equal(ukit_fat_root_file(fs, sizeof fs, "KERNEL     ",
+					    &sector, &size, &e), -1);
+	assert_string_equal(e.msg, "FAT: 4096 bytes per sector, not 512");
+	le16_store(fs + 11, 512);
+	fs[13] = 3;
+	assert_int_equal(ukit_fat_root_file(fs, sizeof fs, "KERNEL     ",
+					    &sector, &size, &e), -1);
+}
+
 /* A minimal ELF32 i386 kernel: one PT_LOAD of the whole file at 1 MiB,
  * a Multiboot 1 header at 0x60, entry at 0x100070. */
 static size_t mini(uint8_t *b, size_t cap)
@@ -349,6 +394,7 @@ int main(void)
 		cmocka_unit_test(test_gpt),
 		cmocka_unit_test(test_grub_pc_patch),
 		cmocka_unit_test(test_grub_moddep),
+		cmocka_unit_test(test_fat_root_file),
 		cmocka_unit_test(test_multiboot),
 	};
 
