@@ -12,6 +12,8 @@
 # which follows the serial line at once, and QEMU's CPU time (user +
 # sys: less sensitive to a loaded machine); each way runs RUNS times and
 # the median counts.  The loader's cost is the difference to -kernel.
+# Also the sectors the BIOS boot reads (QEMU's trace of IDE reads): a
+# figure the machine's load does not move.
 # Build: ukit-pack disk -O raw and -O qcow2 of a 16 MiB kernel (the test
 # kernel padded with 16 MiB of data): wall time and peak RSS
 # (/usr/bin/time; the peak includes grub-mkimage and mtools, which run as
@@ -68,6 +70,17 @@ boot bios -drive file="$D/disk.raw",format=raw,if=ide,snapshot=on
 boot uefi -drive if=pflash,format=raw,readonly=on,file=$OVMF_CODE \
 	-drive if=pflash,format=raw,file="$D/vars.fd" \
 	-drive file="$D/disk.raw",format=raw,if=ide,snapshot=on
+# a figure the machine's load does not change: the sectors the BIOS
+# disk's boot reads through the IDE disk (QEMU's ide_sector_read trace
+# events; SeaBIOS reads one sector per command)
+rm -f "$D/trace"
+timeout 300 qemu-system-x86_64 -accel tcg -m 128 -nographic -display none \
+	-monitor none -no-reboot -serial file:"$D/serial" \
+	-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+	-drive file="$D/disk.raw",format=raw,if=ide,snapshot=on \
+	-trace ide_sector_read -D "$D/trace" </dev/null >/dev/null 2>&1 || true
+printf '%-34s %8s sectors\n' "boot bios reads" \
+	"$(grep -c ide_sector_read "$D/trace" 2>/dev/null || echo '?')"
 for m in t c; do
 	k=$(cat "$D/kernel.$m") b=$(cat "$D/bios.$m") u=$(cat "$D/uefi.$m")
 	[ $m = t ] && what=wall || what=CPU

@@ -5,7 +5,9 @@
  * The boot loader is Debian's GRUB: grub-mkimage makes an i386-pc
  * core.img (BIOS) and an x86_64-efi BOOTX64.EFI (UEFI) with the few
  * modules they need and an embedded configuration that loads the kernel
- * and boots it: no menu, no timeout, no normal mode.  The FAT system
+ * and boots it: no menu, no timeout, no normal mode (core.img loads
+ * most of its modules from the BIOS boot partition: load_pc_modules()).
+ * The FAT system
  * partition is made and filled by mtools through "IMAGE@@OFFSET" (here
  * /dev/fd/N@@OFFSET): no mount, no root.  The GPT, the protective MBR and
  * the patching of GRUB's BIOS images are ukit's (bootdisk.h).  The raw
@@ -48,6 +50,14 @@
 
 enum { FW_BIOS = 1, FW_UEFI = 2 };
 
+/* The BIOS boot partition: 1 MiB, reserved before core.img is made (so
+ * that grub-mkimage's LZMA runs while the ESP is written); it holds
+ * core.img in its first PC_CORE_ROOM bytes, then the i386-pc modules
+ * (load_pc_modules), which start on a 32 KiB boundary: GRUB reads the
+ * disk in blocks of 64 sectors. */
+#define CORE_MAX (1u << 20)
+#define PC_CORE_ROOM (128u << 10)
+
 struct dsk {
 	const char *kernel;
 	int kfd;
@@ -65,6 +75,14 @@ struct dsk {
 	long long epoch;
 	char tmp[4096];            /* work directory */
 	uint8_t seed[32];
+	/* BIOS: the GRUB modules core.img loads from the BIOS boot
+	 * partition, one after the other from its first sector */
+	char pcmod[UKIT_GRUB_MAX_MODS][UKIT_GRUB_MODNAME];
+	uint64_t pcmod_sectors[UKIT_GRUB_MAX_MODS];
+	unsigned npcmod;
+	uint8_t *pcbuf;
+	size_t pclen;
+	uint64_t klba;             /* BIOS: the kernel's first LBA, or 0: FAT */
 };
 
 /* ---- small helpers -------------------------------------------------- */
@@ -450,17 +468,97 @@ static void rm_tmp(struct dsk *d)
 	d->tmp[0] = '\0';
 }
 
-/* The GRUB configuration embedded in both images. */
-static int write_cfg(struct dsk *d, const char *path)
+/*
+ * The GRUB modules the BIOS loader needs beyond biosdisk: the Multiboot
+ * loader, with (fat) GPT and FAT, and all they depend on (moddep.lst), in loading
+ * order, read into d->pcbuf (each padded to whole sectors).
+ *
+ * Why not in core.img: i386-pc images are LZMA-compressed, and under TCG
+ * the decompression costs about 3 times what reading the same modules
+ * uncompressed through int 13h does; Debian's multiboot pulls in linux,
+ * normal and net (300 KB), so core.img stays the kernel and biosdisk
+ * (23 KB) and its configuration loads the rest with insmod from
+ * sector lists of the boot disk.
+ */
+static int load_pc_modules(struct dsk *d, bool fat)
+{
+	const char *roots[] = {
+		d->mb.mb_version == 2 ? "multiboot2" : "multiboot",
+		"part_gpt", "fat",
+	};
+	struct fmt_err e = { .path = GRUB_LIB "/i386-pc/moddep.lst",
+			     .off = FMT_NOOFF };
+	uint8_t *lst = NULL, *m = NULL, *nb;
+	size_t lst_len = 0, mlen = 0;
+	char p[256];
+
+	if (slurp(e.path, 0, &lst, &lst_len) < 0)
+		return -1;
+	if (ukit_grub_moddep_order((const char *)lst, lst_len, roots,
+				   fat ? 3 : 1,
+				   d->pcmod, &d->npcmod, &e) < 0) {
+		free(lst);
+		cli_err(&e);
+		return -1;
+	}
+	free(lst);
+	for (unsigned i = 0; i < d->npcmod; i++) {
+		snprintf(p, sizeof p, "%s/i386-pc/%s.mod", GRUB_LIB, d->pcmod[i]);
+		if (slurp(p, UKIT_SECTOR, &m, &mlen) < 0)
+			return -1;
+		if (mlen > CORE_MAX || d->pclen + mlen > CORE_MAX - PC_CORE_ROOM) {
+			cli_errx("disk: %s: the i386-pc modules pass %u bytes",
+				 p, CORE_MAX - PC_CORE_ROOM);
+			free(m);
+			return -1;
+		}
+		nb = realloc(d->pcbuf, d->pclen + mlen);
+		if (nb == NULL) {
+			cli_errx("disk: out of memory");
+			free(m);
+			return -1;
+		}
+		d->pcbuf = nb;
+		memcpy(d->pcbuf + d->pclen, m, mlen);
+		d->pclen += mlen;
+		d->pcmod_sectors[i] = mlen / UKIT_SECTOR;
+		free(m);
+	}
+	return 0;
+}
+
+/*
+ * The GRUB configuration embedded in an image: with (pc), core.img's,
+ * which first loads the modules from the BIOS boot partition (at its
+ * usual place, LBA UKIT_GPT_ALIGN, after core.img's room) and names
+ * files on the ESP by partition, since its root is the whole boot disk.
+ */
+static int write_cfg(struct dsk *d, const char *path, bool pc)
 {
 	FILE *f = fopen(path, "we");
+	char dev[32] = "";
+	uint64_t lba = UKIT_GPT_ALIGN + PC_CORE_ROOM / UKIT_SECTOR;
 
 	if (f == NULL) {
 		cli_errx("disk: %s: %s", path, strerror(errno));
 		return -1;
 	}
-	fputs(d->mb.mb_version == 2 ? "multiboot2 /kernel" : "multiboot /kernel",
-	      f);
+	if (pc) {
+		for (unsigned i = 0; i < d->npcmod; i++) {
+			fprintf(f, "insmod ($root)%" PRIu64 "+%" PRIu64 "\n",
+				lba, d->pcmod_sectors[i]);
+			lba += d->pcmod_sectors[i];
+		}
+		snprintf(dev, sizeof dev, "($root,gpt%d)",
+			 d->fw & FW_BIOS ? 2 : 1);
+	}
+	if (pc && d->klba != 0)
+		fprintf(f, "%s ($root)%" PRIu64 "+%" PRIu64, d->mb.mb_version == 2 ?
+			"multiboot2" : "multiboot", d->klba,
+			(d->ksize + UKIT_SECTOR - 1) / UKIT_SECTOR);
+	else
+		fprintf(f, "%s %s/kernel", d->mb.mb_version == 2 ?
+			"multiboot2" : "multiboot", dev);
 	for (size_t i = 0; i < d->nwords; i++) {
 		fputc(' ', f);
 		grub_quote(f, d->words[i]);
@@ -468,7 +566,7 @@ static int write_cfg(struct dsk *d, const char *path)
 	fputc('\n', f);
 	for (unsigned i = 0; i < d->nmod; i++) {
 		fputs(d->mb.mb_version == 2 ? "module2 " : "module ", f);
-		fprintf(f, "/modules/%s\n", d->mod_name[i]);
+		fprintf(f, "%s/modules/%s\n", dev, d->mod_name[i]);
 	}
 	fputs("boot\n", f);
 	if (fclose(f) != 0) {
@@ -491,6 +589,9 @@ static int mkimage(struct dsk *d, const char *target, const char *out,
 		pc ? "biosdisk" : "efi_gop", "part_gpt", "fat", (char *)mb,
 		"boot", NULL,
 	};
+
+	if (pc)
+		argv[12] = NULL;    /* core.img loads the rest (load_pc_modules) */
 
 	snprintf(dir, sizeof dir, "%s/%s", GRUB_LIB, target);
 	snprintf(o, sizeof o, "%s", out);
@@ -541,10 +642,12 @@ static int fill_esp(struct dsk *d, int fd, const struct ukit_bootdisk_layout *l)
 	cp[n++] = "-Q";
 	cp[n++] = "-i";
 	cp[n++] = img;
-	if (d->fw & FW_UEFI)
-		cp[n++] = efi;
+	/* the kernel first: on the fresh FAT it lands at the start of the
+	 * data area, in the block GRUB reads the FAT through anyway */
 	cp[n++] = kern;
 	cp[n++] = cfg;
+	if (d->fw & FW_UEFI)
+		cp[n++] = efi;
 	cp[n++] = "::/";
 	cp[n] = NULL;
 	if (run(d, cp, keep, (unsigned)nk) < 0)
@@ -606,6 +709,57 @@ fail:
 	return -1;
 }
 
+/*
+ * Where mcopy put /kernel on the ESP (it is the first file copied onto a
+ * fresh FAT, so its clusters follow each other): d->klba, once the bytes
+ * there are the kernel's.  Otherwise (or when the disk cannot be read
+ * back) d->klba stays 0 and core.img reads the kernel through GPT and FAT.
+ * The disk (wfd) may be open for writing only: it is read through
+ * /proc/self/fd, as mtools does through /dev/fd.
+ */
+static void locate_kernel(struct dsk *d, int wfd,
+			  const struct ukit_bootdisk_layout *l)
+{
+	struct fmt_err e = { .off = FMT_NOOFF };
+	size_t n = 4u << 20, chunk = 1u << 20;
+	uint64_t esp = l->esp_lba * UKIT_SECTOR, sector, size;
+	uint8_t *fs, *a = NULL, *b = NULL;
+	char p[64];
+	int fd;
+
+	snprintf(p, sizeof p, "/proc/self/fd/%d", wfd);
+	if ((fd = open(p, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	if (n > l->esp_sectors * UKIT_SECTOR)
+		n = l->esp_sectors * UKIT_SECTOR;
+	fs = malloc(n);
+	if (fs == NULL || ukit_pread_full(fd, fs, n, (off_t)esp) != (ssize_t)n)
+		goto out;
+	if (ukit_fat_root_file(fs, n, "KERNEL     ", &sector, &size, &e) != 1 ||
+	    size != d->ksize || sector >= l->esp_sectors ||
+	    (d->ksize + UKIT_SECTOR - 1) / UKIT_SECTOR > l->esp_sectors - sector)
+		goto out;
+	a = malloc(chunk);
+	b = malloc(chunk);
+	if (a == NULL || b == NULL)
+		goto out;
+	for (uint64_t off = 0; off < d->ksize; off += chunk) {
+		size_t m = d->ksize - off < chunk ? (size_t)(d->ksize - off) : chunk;
+
+		if (ukit_pread_full(d->kfd, a, m, (off_t)off) != (ssize_t)m ||
+		    ukit_pread_full(fd, b, m, (off_t)(esp + sector * UKIT_SECTOR +
+						      off)) != (ssize_t)m ||
+		    memcmp(a, b, m) != 0)
+			goto out;
+	}
+	d->klba = l->esp_lba + sector;
+out:
+	close(fd);
+	free(fs);
+	free(a);
+	free(b);
+}
+
 static int open_tmpfile(const char *dir)
 {
 	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
@@ -627,9 +781,6 @@ enum {
 	OPT_CLUSTER, OPT_COMPAT,
 };
 
-/* The BIOS boot partition: 1 MiB, reserved before core.img is made (so
- * that grub-mkimage's LZMA runs while the ESP is written). */
-#define CORE_MAX (1u << 20)
 
 static int build(struct dsk *d, enum ukit_image_format ofmt, const char *out,
 		 const struct convert_opts *co)
@@ -642,8 +793,8 @@ static int build(struct dsk *d, enum ukit_image_format ofmt, const char *out,
 	bool of_open = false;
 	uint8_t *core = NULL, *boot = NULL, dguid[16];
 	size_t core_len = 0, boot_len = 0;
-	uint64_t esp_bytes, efi_len = 0;
-	char cfg[4400], corep[4400], efip[4400], prefix[32];
+	uint64_t esp_bytes, efi_len = 0, core_lba;
+	char cfg[4400], pccfg[4400], corep[4400], efip[4400], prefix[32];
 	const char *tdir = getenv("TMPDIR");
 	struct stat st;
 	int dfd = -1, rc = 1;
@@ -658,14 +809,19 @@ static int build(struct dsk *d, enum ukit_image_format ofmt, const char *out,
 		return 1;
 	}
 	snprintf(cfg, sizeof cfg, "%s/esp/ukitboot.cfg", d->tmp);
+	snprintf(pccfg, sizeof pccfg, "%s/core.cfg", d->tmp);
 	snprintf(corep, sizeof corep, "%s/core.img", d->tmp);
 	snprintf(efip, sizeof efip, "%s/esp/EFI/BOOT/BOOTX64.EFI", d->tmp);
 	snprintf(prefix, sizeof prefix, "(,gpt%d)/", d->fw & FW_BIOS ? 2 : 1);
-	if (stage(d) < 0 || write_cfg(d, cfg) < 0)
+	if (stage(d) < 0 || write_cfg(d, cfg, false) < 0)
 		goto out;
-	/* both images at once, and the inputs hashed meanwhile */
-	if (d->fw & FW_BIOS && mkimage(d, "i386-pc", corep, cfg, prefix,
-				       &pc) < 0)
+	/* both images at once, and the inputs hashed meanwhile; core.img's
+	 * root is the boot disk ("()"): it reads by sector lists.  Without
+	 * Multiboot modules, core.img reads the kernel by its sectors on the
+	 * ESP: it is made once the ESP is written */
+	if (d->fw & FW_BIOS && d->nmod > 0 &&
+	    (load_pc_modules(d, true) < 0 || write_cfg(d, pccfg, true) < 0 ||
+	     mkimage(d, "i386-pc", corep, pccfg, "()", &pc) < 0))
 		goto out;
 	if (d->fw & FW_UEFI && mkimage(d, "x86_64-efi", efip, cfg, prefix,
 				       &ef) < 0)
@@ -739,24 +895,41 @@ static int build(struct dsk *d, enum ukit_image_format ofmt, const char *out,
 	if (fill_esp(d, dfd, &l) < 0)
 		goto out;
 	if (d->fw & FW_BIOS) {
+		if (pc.pid < 0)
+			locate_kernel(d, dfd, &l);
+		if (pc.pid < 0 && (load_pc_modules(d, d->klba == 0) < 0 ||
+				   write_cfg(d, pccfg, true) < 0 ||
+				   mkimage(d, "i386-pc", corep, pccfg, "()",
+					   &pc) < 0))
+			goto out;
 		if (reap(&pc, false) < 0 ||
 		    slurp(corep, UKIT_SECTOR, &core, &core_len) < 0 ||
 		    slurp(GRUB_LIB "/i386-pc/boot.img", 0, &boot, &boot_len) < 0)
 			goto out;
-		if (core_len > CORE_MAX) {
-			cli_errx("disk: %s: %zu bytes: more than the %u bytes of "
+		if (l.bios_lba != UKIT_GPT_ALIGN || core_len > PC_CORE_ROOM ||
+		    PC_CORE_ROOM + d->pclen > l.bios_sectors * UKIT_SECTOR) {
+			cli_errx("disk: %s: %zu bytes (room for %u), then %zu of "
+				 "modules: more than the %" PRIu64 " bytes of "
 				 "the BIOS boot partition", corep, core_len,
-				 CORE_MAX);
+				 PC_CORE_ROOM, d->pclen,
+				 l.bios_sectors * UKIT_SECTOR);
 			goto out;
 		}
+		core_lba = l.bios_lba;
 		if (ukit_grub_pc_patch(boot, boot_len, core, core_len,
-				       l.bios_lba, &e) < 0) {
+				       core_lba, &e) < 0) {
 			e.path = corep;
 			goto err;
 		}
+		if (ukit_pwrite_full(dfd, d->pcbuf, d->pclen, l.bios_lba *
+				UKIT_SECTOR + PC_CORE_ROOM) < 0) {
+			ukit_fmt_errno(&e, l.bios_lba * UKIT_SECTOR + PC_CORE_ROOM,
+				  "write the i386-pc modules");
+			goto err;
+		}
 		if (ukit_pwrite_full(dfd, core, core_len,
-				l.bios_lba * UKIT_SECTOR) < 0) {
-			ukit_fmt_errno(&e, l.bios_lba * UKIT_SECTOR,
+				core_lba * UKIT_SECTOR) < 0) {
+			ukit_fmt_errno(&e, core_lba * UKIT_SECTOR,
 				  "write core.img");
 			goto err;
 		}
@@ -798,6 +971,8 @@ out:
 		close(dfd);
 	free(core);
 	free(boot);
+	free(d->pcbuf);
+	d->pcbuf = NULL;
 	rm_tmp(d);
 	return rc;
 }

@@ -279,3 +279,166 @@ int ukit_grub_pc_patch(uint8_t *boot, size_t boot_len, uint8_t *core,
 	le16_store(core + BLOCKLIST + 8, (uint16_t)(n - 1));
 	return 0;
 }
+
+/* The dependencies of (name) (nlen bytes) in moddep.lst: its line's text
+ * after the colon.  1 and (*deps, *dlen) or 0 if no line names it. */
+static int moddep_find(const char *lst, size_t len, const char *name,
+		       size_t nlen, const char **deps, size_t *dlen)
+{
+	for (size_t i = 0; i < len; ) {
+		const char *nl = memchr(lst + i, '\n', len - i);
+		size_t end = nl ? (size_t)(nl - lst) : len;
+
+		if (end - i > nlen && memcmp(lst + i, name, nlen) == 0 &&
+		    lst[i + nlen] == ':') {
+			*deps = lst + i + nlen + 1;
+			*dlen = end - i - nlen - 1;
+			return 1;
+		}
+		i = end + 1;
+	}
+	return 0;
+}
+
+struct moddep_walk {
+	const char *lst;
+	size_t len;
+	char (*names)[UKIT_GRUB_MODNAME];
+	unsigned n;
+	const char *stack[UKIT_GRUB_MAX_MODS];
+	size_t stack_len[UKIT_GRUB_MAX_MODS];
+	unsigned depth;
+	struct fmt_err *e;
+};
+
+static int moddep_visit(struct moddep_walk *w, const char *name, size_t nlen)
+{
+	const char *deps;
+	size_t dlen;
+
+	if (nlen == 0 || nlen >= UKIT_GRUB_MODNAME)
+		return ukit_fmt_errf(w->e, FMT_NOOFF, "module name '%.*s': "
+				"not 1-%d bytes", (int)(nlen > 64 ? 64 : nlen),
+				name, UKIT_GRUB_MODNAME - 1);
+	for (unsigned i = 0; i < w->n; i++)
+		if (strlen(w->names[i]) == nlen &&
+		    memcmp(w->names[i], name, nlen) == 0)
+			return 0;
+	for (unsigned i = 0; i < w->depth; i++)
+		if (w->stack_len[i] == nlen &&
+		    memcmp(w->stack[i], name, nlen) == 0)
+			return ukit_fmt_errf(w->e, FMT_NOOFF, "module %.*s "
+					"depends on itself", (int)nlen, name);
+	if (!moddep_find(w->lst, w->len, name, nlen, &deps, &dlen))
+		return ukit_fmt_errf(w->e, FMT_NOOFF, "module %.*s has no "
+				"line", (int)nlen, name);
+	if (w->depth == UKIT_GRUB_MAX_MODS || w->n == UKIT_GRUB_MAX_MODS)
+		return ukit_fmt_errf(w->e, FMT_NOOFF, "module %.*s: more than "
+				"%d modules", (int)nlen, name,
+				UKIT_GRUB_MAX_MODS);
+	w->stack[w->depth] = name;
+	w->stack_len[w->depth] = nlen;
+	w->depth++;
+	for (size_t i = 0; i < dlen; ) {
+		size_t j;
+
+		while (i < dlen && (deps[i] == ' ' || deps[i] == '\t' ||
+				    deps[i] == '\r'))
+			i++;
+		for (j = i; j < dlen && deps[j] != ' ' && deps[j] != '\t' &&
+		     deps[j] != '\r'; j++)
+			;
+		if (j > i && moddep_visit(w, deps + i, j - i) < 0)
+			return -1;
+		i = j;
+	}
+	w->depth--;
+	if (w->n == UKIT_GRUB_MAX_MODS)
+		return ukit_fmt_errf(w->e, FMT_NOOFF, "module %.*s: more than "
+				"%d modules", (int)nlen, name,
+				UKIT_GRUB_MAX_MODS);
+	memcpy(w->names[w->n], name, nlen);
+	w->names[w->n][nlen] = '\0';
+	w->n++;
+	return 0;
+}
+
+int ukit_grub_moddep_order(const char *lst, size_t len,
+			   const char *const *roots, unsigned nroots,
+			   char names[][UKIT_GRUB_MODNAME], unsigned *n,
+			   struct fmt_err *e)
+{
+	struct moddep_walk w = {
+		.lst = lst, .len = len, .names = names, .e = e,
+	};
+
+	if (memchr(lst, '\0', len) != NULL)
+		return ukit_fmt_errf(e, (uint64_t)((const char *)memchr(lst,
+				'\0', len) - lst), "a NUL byte: not GRUB's "
+				"moddep.lst");
+	for (unsigned i = 0; i < nroots; i++)
+		if (moddep_visit(&w, roots[i], strlen(roots[i])) < 0)
+			return -1;
+	*n = w.n;
+	return 0;
+}
+
+int ukit_fat_root_file(const uint8_t *fs, size_t len, const char name[11],
+		       uint64_t *sector, uint64_t *size, struct fmt_err *e)
+{
+	uint64_t spc, rsv, nfats, rootents, fatsz, first_data, dir, dir_len;
+	uint32_t clus;
+
+	if (len < UKIT_SECTOR || fs[510] != 0x55 || fs[511] != 0xaa)
+		return ukit_fmt_errf(e, 0, "FAT: no boot sector signature");
+	if (le16_load(fs + 11) != UKIT_SECTOR)
+		return ukit_fmt_errf(e, 11, "FAT: %u bytes per sector, not 512",
+				le16_load(fs + 11));
+	spc = fs[13];
+	rsv = le16_load(fs + 14);
+	nfats = fs[16];
+	rootents = le16_load(fs + 17);
+	fatsz = le16_load(fs + 22);
+	if (fatsz == 0)
+		fatsz = le32_load(fs + 36);
+	if (spc == 0 || (spc & (spc - 1)) != 0 || rsv == 0 || nfats == 0 ||
+	    fatsz == 0)
+		return ukit_fmt_errf(e, 13, "FAT: %" PRIu64 " sectors per "
+				"cluster, %" PRIu64 " reserved, %" PRIu64
+				" FATs of %" PRIu64 " sectors", spc, rsv,
+				nfats, fatsz);
+	first_data = rsv + nfats * fatsz + (rootents * 32 + UKIT_SECTOR - 1) /
+		UKIT_SECTOR;
+	if (rootents != 0) {                    /* FAT12/16: a fixed area */
+		dir = (rsv + nfats * fatsz) * UKIT_SECTOR;
+		dir_len = rootents * 32;
+	} else {                                /* FAT32: the root's cluster */
+		clus = le32_load(fs + 44);
+		if (clus < 2)
+			return ukit_fmt_errf(e, 44, "FAT: root cluster %u",
+					clus);
+		dir = (first_data + (uint64_t)(clus - 2) * spc) * UKIT_SECTOR;
+		dir_len = spc * UKIT_SECTOR;
+	}
+	if (dir > len || dir_len > len - dir)
+		return ukit_fmt_errf(e, FMT_NOOFF, "FAT: root directory at 0x%"
+				PRIx64 " past the %zu bytes read", dir, len);
+	for (uint64_t o = dir; o < dir + dir_len; o += 32) {
+		const uint8_t *d = fs + o;
+
+		if (d[0] == 0)
+			break;
+		if (d[0] == 0xe5 || d[11] == 0x0f || (d[11] & 0x18) != 0 ||
+		    memcmp(d, name, 11) != 0)
+			continue;
+		clus = (uint32_t)le16_load(d + 26) |
+			(uint32_t)le16_load(d + 20) << 16;
+		if (clus < 2)
+			return ukit_fmt_errf(e, o, "FAT: %.11s starts at cluster "
+					"%u", name, clus);
+		*sector = first_data + (uint64_t)(clus - 2) * spc;
+		*size = le32_load(d + 28);
+		return 1;
+	}
+	return 0;
+}

@@ -6,7 +6,7 @@
  * 512-byte sectors.  Layout: LBA 0 protective MBR (GRUB's boot.img code
  * when the disk boots under BIOS), LBA 1 GPT header, LBA 2..33 128
  * partition entries; partitions start on 1 MiB boundaries: a BIOS boot
- * partition holding GRUB's core.img (BIOS only), then the EFI system
+ * partition holding GRUB's core.img and modules (BIOS only), then the EFI system
  * partition (FAT) holding the kernel, its modules and (UEFI) the GRUB EFI
  * image; the backup entries and header end the disk.
  */
@@ -91,5 +91,32 @@ int ukit_gpt_write(int fd, const char *path, uint64_t sectors,
  */
 int ukit_grub_pc_patch(uint8_t *boot, size_t boot_len, uint8_t *core,
 		       size_t core_len, uint64_t core_lba, struct fmt_err *e);
+
+/*
+ * GRUB's modules (roots) and every module they need, in an order that
+ * loads each one after those it depends on, from moddep.lst's text (lst,
+ * len bytes: one "NAME: DEP DEP..." line per module).  Writes up to
+ * UKIT_GRUB_MAX_MODS names to (names) and their count to (*n).  0, or -1
+ * with (e): a module without a line, a cycle, too many modules or too
+ * long a name.
+ */
+#define UKIT_GRUB_MAX_MODS 64
+#define UKIT_GRUB_MODNAME 32        /* bytes, with the NUL */
+int ukit_grub_moddep_order(const char *lst, size_t len,
+			   const char *const *roots, unsigned nroots,
+			   char names[][UKIT_GRUB_MODNAME], unsigned *n,
+			   struct fmt_err *e);
+
+/*
+ * Find the file (name) (11 bytes, 8.3 as stored: "KERNEL     ") in the
+ * root directory of the FAT file system whose first (len) bytes are (fs)
+ * (they must reach past the root directory).  1 and its first sector
+ * (*sector, counted from the file system's start, the clusters as if
+ * contiguous) and size, 0 if the root directory does not hold it, or -1
+ * with (e) when (fs) is not a FAT file system this can read.  The caller
+ * checks that the file's bytes are where (*sector) says.
+ */
+int ukit_fat_root_file(const uint8_t *fs, size_t len, const char name[11],
+		       uint64_t *sector, uint64_t *size, struct fmt_err *e);
 
 #endif

@@ -51,6 +51,12 @@ mk mb2 mb2 raw --firmware bios --cmdline "mb2 bios"
 mk mb2u mb2-64 qcow2 --firmware uefi --cmdline "mb2 elf64 uefi"
 mk aout aout raw --firmware bios --cmdline "kludge"
 mk big mb1 raw --firmware bios --size 64M --cmdline "sized"
+# Multiboot modules: the kernel prints the first line of the first one
+printf 'module data\nsecond line\n' >"$T/initrd.txt"
+printf 'mb2 module\n' >"$T/m1.txt"
+printf 'other\n' >"$T/m2.txt"
+mk mod mb1 raw --firmware bios --module "$T/initrd.txt" --cmdline "with module"
+mk mod2 mb2 raw --module "$T/m1.txt" --module "$T/m2.txt" --cmdline "mb2 modules"
 
 # ---- boot them all, in parallel ------------------------------------
 boot() {  # boot NAME FIRMWARE DISK FORMAT
@@ -78,6 +84,9 @@ boot mb2-bios bios "$T/mb2.raw" raw
 boot mb2u-uefi uefi "$T/mb2u.qcow2" qcow2
 boot aout-bios bios "$T/aout.raw" raw
 boot big-bios bios "$T/big.raw" raw
+boot mod-bios bios "$T/mod.raw" raw
+boot mod2-bios bios "$T/mod2.raw" raw
+boot mod2-uefi uefi "$T/mod2.raw" raw
 # the disk without a BIOS loader must not boot under SeaBIOS
 boot mb2u-bios bios "$T/mb2u.qcow2" qcow2
 wait
@@ -101,6 +110,26 @@ booted mb2-bios "mb2 bios"
 booted mb2u-uefi "mb2 elf64 uefi"
 booted aout-bios "kludge"
 booted big-bios "sized"
+booted mod-bios "with module"
+booted mod2-bios "mb2 modules"
+booted mod2-uefi "mb2 modules"
+loaded() {  # loaded NAME LINE: the kernel printed its first module's line
+	local name=$1 want=$2 got
+	got=$(grep -ao 'ukit-mod: .*' "$T/$name.serial" 2>/dev/null | tr -d '\r')
+	if [ "$got" = "ukit-mod: $want" ]; then
+		ok "$name: the kernel reads its first module: $want"
+	else
+		not_ok "$name: serial '$got' (want 'ukit-mod: $want')"
+	fi
+}
+loaded mod-bios "module data"
+loaded mod2-bios "mb2 module"
+loaded mod2-uefi "mb2 module"
+if ! grep -aq 'ukit-mod:' "$T/both-bios.serial" "$T/both-uefi.serial"; then
+	ok "without --module the kernel gets no module"
+else
+	not_ok "a disk without --module passed a module"
+fi
 rc=$(cat "$T/mb2u-bios.rc" 2>/dev/null)
 if [ "$rc" != 67 ] && ! grep -aq 'ukit-mb:' "$T/mb2u-bios.serial" 2>/dev/null; then
 	ok "a --firmware uefi disk does not boot under SeaBIOS (exit $rc)"
@@ -157,9 +186,6 @@ sgdisk -p "$T/both.raw" | grep -i 'disk identifier' >"$T/g1"
 check "another command line gives another disk GUID" sh -c "! cmp -s '$T/g1' '$T/g2'"
 
 # ---- modules ---------------------------------------------------------
-printf 'module data\n' >"$T/initrd.txt"
-check "--module copies the module" ukit-pack disk -O raw --firmware bios \
-	--module "$T/initrd.txt" "$T/mb1.elf" "$T/mod.raw"
 esp=$(sgdisk -p "$T/mod.raw" | awk '$6 == "EF00" { print $2 * 512 }')
 mcopy -i "$T/mod.raw@@$esp" ::/modules/initrd.txt "$T/mod.back" 2>/dev/null
 same_file "the module is on the ESP as /modules/initrd.txt" "$T/initrd.txt" "$T/mod.back"

@@ -2,8 +2,11 @@
 # mkmbkernel.sh OUT [mb1|mb2|none] [PAD]: build a tiny x86 Multiboot test
 # kernel (ELF32, i386) with gcc/as.  It prints "ukit-mb: CMDLINE" on COM1
 # (port 0x3f8), the command line the boot loader passed (Multiboot 1
-# info flag 2, or the Multiboot 2 command-line tag), then writes 0x21 to
-# isa-debug-exit (iobase 0xf4): QEMU exits with (0x21 << 1) | 1 = 67.
+# info flag 2, or the Multiboot 2 command-line tag), then, when the boot
+# loader passed modules (Multiboot 1 info flag 3, or Multiboot 2 module
+# tags), "ukit-mod: LINE", the first line of the first module (up to its
+# end), then writes 0x21 to isa-debug-exit (iobase 0xf4): QEMU exits with
+# (0x21 << 1) | 1 = 67.
 # mb1 (default): a Multiboot 1 header; mb2: a Multiboot 2 header only;
 # aout: a Multiboot 1 header with the a.out kludge addresses; aout-lie:
 # the same with a header_addr 4 KiB off (to be refused); none: no header
@@ -42,10 +45,10 @@ mb2_end:
 _start:
 	cli
 	mov $stack_top, %esp
-	push %eax
+	mov %eax, %ebp                      /* the magic, kept */
 	mov $prefix, %esi
 	call puts
-	pop %eax
+	mov %ebp, %eax
 	xor %esi, %esi
 	cmp $0x2BADB002, %eax
 	jne 1f
@@ -73,7 +76,47 @@ _start:
 	call puts
 5:	mov $10, %al
 	call putc
-	mov $0x21, %al
+	/* the first module: %esi its start, %edi its end */
+	cmp $0x2BADB002, %ebp
+	jne 11f
+	testl $8, (%ebx)                    /* MULTIBOOT_INFO_MODS */
+	jz 9f
+	cmpl $0, 20(%ebx)                   /* mods_count */
+	je 9f
+	mov 24(%ebx), %edi                  /* mods_addr */
+	mov (%edi), %esi
+	mov 4(%edi), %edi
+	jmp 12f
+11:	cmp $0x36d76289, %ebp
+	jne 9f
+	lea 8(%ebx), %edi
+13:	mov (%edi), %ecx
+	test %ecx, %ecx
+	jz 9f
+	cmp $3, %ecx                        /* module tag */
+	jne 14f
+	mov 8(%edi), %esi
+	mov 12(%edi), %edi
+	jmp 12f
+14:	mov 4(%edi), %ecx
+	add $7, %ecx
+	and $~7, %ecx
+	add %ecx, %edi
+	jmp 13b
+12:	push %esi
+	mov $modprefix, %esi
+	call puts
+	pop %esi
+15:	cmp %edi, %esi
+	jae 16f
+	lodsb
+	cmp $10, %al
+	je 16f
+	call putc
+	jmp 15b
+16:	mov $10, %al
+	call putc
+9:	mov $0x21, %al
 	out %al, $0xf4
 6:	hlt
 	jmp 6b
@@ -100,6 +143,7 @@ puts:
 
 	.section .rodata
 prefix:	.asciz "ukit-mb: "
+modprefix: .asciz "ukit-mod: "
 	.data
 	.align 16
 pad:	.long 0x5a5a5a5a                   /* .data is never empty */

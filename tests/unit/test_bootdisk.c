@@ -195,6 +195,91 @@ static void test_grub_pc_patch(void **state)
 	assert_int_equal(ukit_grub_pc_patch(boot, 512, core, 700, 2048, &e), -1);
 }
 
+static void test_grub_moddep(void **state)
+{
+	static const char lst[] =
+		"relocator: mmap\n"
+		"multiboot: relocator boot net\n"
+		"net: priority_queue boot\n"
+		"boot:\n"
+		"mmap: boot\n"
+		"priority_queue:\n"
+		"fat: fshelp\n"
+		"fshelp:\n"
+		"loop: loop2\n"
+		"loop2: loop\n";
+	static const char *const roots[] = { "multiboot", "fat" };
+	static const char *const bad[] = { "loop" };
+	static const char *const gone[] = { "net", "video" };
+	char names[UKIT_GRUB_MAX_MODS][UKIT_GRUB_MODNAME];
+	const char *want[] = { "boot", "mmap", "relocator", "priority_queue",
+			       "net", "multiboot", "fshelp", "fat" };
+	struct fmt_err e = { 0 };
+	unsigned n = 0;
+
+	(void)state;
+	assert_int_equal(ukit_grub_moddep_order(lst, sizeof lst - 1, roots, 2,
+						names, &n, &e), 0);
+	assert_int_equal(n, 8);
+	for (unsigned i = 0; i < n; i++)
+		assert_string_equal(names[i], want[i]);
+	assert_int_equal(ukit_grub_moddep_order(lst, sizeof lst - 1, bad, 1,
+						names, &n, &e), -1);
+	assert_string_equal(e.msg, "module loop depends on itself");
+	assert_int_equal(ukit_grub_moddep_order(lst, sizeof lst - 1, gone, 2,
+						names, &n, &e), -1);
+	assert_string_equal(e.msg, "module video has no line");
+	/* "boo" is not "boot": whole names only */
+	assert_int_equal(ukit_grub_moddep_order("boot:\n", 6,
+		(const char *const[]){ "boo" }, 1, names, &n, &e), -1);
+	assert_string_equal(e.msg, "module boo has no line");
+}
+
+static void test_fat_root_file(void **state)
+{
+	static uint8_t fs[8 * 512];
+	struct fmt_err e = { 0 };
+	uint64_t sector = 0, size = 0;
+	uint8_t *d = fs + 3 * 512;            /* root directory */
+
+	(void)state;
+	memset(fs, 0, sizeof fs);
+	le16_store(fs + 11, 512);
+	fs[13] = 2;                           /* sectors per cluster */
+	le16_store(fs + 14, 1);               /* reserved */
+	fs[16] = 2;                           /* FATs */
+	le16_store(fs + 17, 16);              /* root entries: 1 sector */
+	le16_store(fs + 22, 1);               /* sectors per FAT */
+	fs[510] = 0x55;
+	fs[511] = 0xaa;
+	memcpy(d, "KERNEL     ", 11);         /* deleted: skipped */
+	d[0] = 0xe5;
+	memcpy(d + 32, "Bk\0e\0r\0n\0e\0", 11);  /* a long-name entry */
+	d[32 + 11] = 0x0f;
+	memcpy(d + 64, "KERNEL     ", 11);
+	le16_store(d + 64 + 26, 5);
+	le32_store(d + 64 + 28, 1000);
+	assert_int_equal(ukit_fat_root_file(fs, sizeof fs, "KERNEL     ",
+					    &sector, &size, &e), 1);
+	/* data from sector 1 + 2 * 1 + 1 = 4; cluster 5 is 3 clusters on */
+	assert_int_equal(sector, 4 + 3 * 2);
+	assert_int_equal(size, 1000);
+	assert_int_equal(ukit_fat_root_file(fs, sizeof fs, "KERNEL  CFG",
+					    &sector, &size, &e), 0);
+	assert_int_equal(ukit_fat_root_file(fs, 3 * 512 + 100, "KERNEL     ",
+					    &sector, &size, &e), -1);
+	assert_string_equal(e.msg, "FAT: root directory at 0x600 past the 1636 "
+			    "bytes read");
+	le16_store(fs + 11, 4096);
+	assert_int_equal(ukit_fat_root_file(fs, sizeof fs, "KERNEL     ",
+					    &sector, &size, &e), -1);
+	assert_string_equal(e.msg, "FAT: 4096 bytes per sector, not 512");
+	le16_store(fs + 11, 512);
+	fs[13] = 3;
+	assert_int_equal(ukit_fat_root_file(fs, sizeof fs, "KERNEL     ",
+					    &sector, &size, &e), -1);
+}
+
 /* A minimal ELF32 i386 kernel: one PT_LOAD of the whole file at 1 MiB,
  * a Multiboot 1 header at 0x60, entry at 0x100070. */
 static size_t mini(uint8_t *b, size_t cap)
@@ -308,6 +393,8 @@ int main(void)
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_gpt),
 		cmocka_unit_test(test_grub_pc_patch),
+		cmocka_unit_test(test_grub_moddep),
+		cmocka_unit_test(test_fat_root_file),
 		cmocka_unit_test(test_multiboot),
 	};
 
