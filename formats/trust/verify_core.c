@@ -244,7 +244,7 @@ static void check_rollback_state(const struct vrun *o, struct verify_result *r)
 		ukit_verify_reason(r, "rollback state: out of memory");
 		return;
 	}
-	if (ukit_rollback_load(o->p->rollback_state, s, NULL, &e) != 0) {
+	if (ukit_rollback_load(o->p->rollback_state, s, &e) != 0) {
 		if (e.off != FMT_NOOFF)
 			ukit_verify_reason(r, "rollback state %s:0x%" PRIx64 ": %s",
 			       o->p->rollback_state, e.off, e.msg);
