@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -112,90 +111,60 @@ static int check_signature(const struct vrun *o, const struct bundle *b,
 		       b->env.type, DSSE_INTOTO_TYPE);
 		return -1;
 	}
-	if (o->p->npub > 0) {
-		if (b->ncert > 0) {
-			ukit_verify_reason(r, "bundle carries a certificate chain, not a public "
-			       "key hint: verify it with --ca");
+	if (o->p->npub == 0 && (o->x == NULL || o->x->chain_signature == NULL)) {
+		ukit_verify_reason(r, "no pinned key: this verifier takes "
+			      "pinned keys only");
+		return -1;
+	}
+	if (o->p->npub == 0)
+		return o->x->chain_signature(o, b, r);
+	if (b->ncert > 0) {
+		ukit_verify_reason(r, "bundle carries a certificate chain, not a public "
+		       "key hint: verify it with --ca");
+		return -1;
+	}
+	for (size_t i = 0; i < o->p->npub; i++) {
+		if (ukit_dsse_verify(&b->env, o->p->pub[i], NULL) < 0)
+			continue;
+		if (strcmp(b->hint, o->p->pub[i]->keyid) != 0) {
+			ukit_verify_reason(r, "publicKey hint %.64s does not name the "
+			       "verifying key %s", b->hint, o->p->pub[i]->keyid);
 			return -1;
 		}
-		for (size_t i = 0; i < o->p->npub; i++) {
-			if (ukit_dsse_verify(&b->env, o->p->pub[i], NULL) < 0)
-				continue;
-			if (strcmp(b->hint, o->p->pub[i]->keyid) != 0) {
-				ukit_verify_reason(r, "publicKey hint %.64s does not name the "
-				       "verifying key %s", b->hint, o->p->pub[i]->keyid);
-				return -1;
-			}
-			memcpy(r->keyid, o->p->pub[i]->keyid, sizeof r->keyid);
-			return 0;
-		}
-		ukit_verify_reason(r, "signature does not verify with any pinned key");
-		return -1;
+		memcpy(r->keyid, o->p->pub[i]->keyid, sizeof r->keyid);
+		return 0;
 	}
-	if (b->ncert == 0) {
-		ukit_verify_reason(r, "bundle carries a public key hint, no certificate "
-		       "chain: verify it with --pub");
-		return -1;
-	}
-	if (o->x == NULL || o->x->chain_signature == NULL) {
-		ukit_verify_reason(r, "bundle carries a certificate chain; this "
-			      "verifier takes pinned keys only");
-		return -1;
-	}
-	return o->x->chain_signature(o, b, r);
+	ukit_verify_reason(r, "signature does not verify with any pinned key");
+	return -1;
 }
 
 static void check_image(const struct vrun *o, int fd,
 			uint64_t image_len, struct verify_result *r)
 {
 	struct stream_sha256 sha = { 0 };
+	struct stream_sink sink = { ukit_stream_sha256_update, &sha };
+	struct stream_opts so = { .tee_fd = o->p->tee_fd, .limit = image_len };
 	struct fmt_err e = { .path = o->image };
 	json_t *solo5 = NULL;
-	const struct verify_ext *x = o->x;
-	void *vs = NULL;
-	const struct verify_progress *pg = o->p->progress;
 	uint8_t md[32];
 	uint64_t total = 0;
-	struct stat st;
 	int rc;
 
 	if (ukit_stream_sha256_init(&sha, &e) != 0) {
 		ukit_verify_reason(r, "%s", e.msg);
 		return;
 	}
-	{
-		struct stream_sink sinks[2] = {
-			{ ukit_stream_sha256_update, &sha },
-		};
-		size_t nsinks = 1;
-		struct stream_opts so = {
-			.tee_fd = o->p->tee_fd,         /* sealed copy for --exec */
-			.limit = image_len,
-			.progress = pg ? pg->update : NULL,
-			.progress_arg = pg ? pg->arg : NULL,
-		};
-
-		if (x != NULL && x->sink_begin != NULL)
-			vs = x->sink_begin(o, r);
-		if (vs != NULL && x->sink(vs).update != NULL)
-			sinks[nsinks++] = x->sink(vs);
-		fstat(fd, &st);
-		if (pg != NULL && pg->start != NULL)
-			pg->start(pg->arg, image_len != STREAM_NO_LIMIT ?
-				  image_len : (uint64_t)st.st_size);
-		rc = (x != NULL && x->stream != NULL ? x->stream : ukit_stream_read)(
-			fd, o->image, &so, sinks, nsinks, &total, &e);
-		if (pg != NULL && pg->end != NULL)
-			pg->end(pg->arg);
-	}
-	if (vs != NULL)
-		x->sink_end(vs, fd, o, r);
-	if (rc != 0 || ukit_stream_sha256_final(&sha, md, &e) != 0) {
+	if (o->x != NULL && o->x->pass != NULL)
+		rc = o->x->pass(o, fd, &so, &sink, &total, r, &e);
+	else
+		rc = ukit_stream_read(fd, o->image, &so, &sink, 1, &total, &e);
+	if (rc == 0)
+		rc = ukit_stream_sha256_final(&sha, md, &e);
+	ukit_stream_sha256_free(&sha);
+	if (rc != 0) {
 		ukit_verify_reason(r, "reading image: %s", e.msg);
-		ukit_stream_sha256_free(&sha);
 		return;
 	}
-	ukit_stream_sha256_free(&sha);
 	if (total != r->st.size)
 		ukit_verify_reason(r, "image size %" PRIu64 " differs from the signed size %"
 		       PRIu64, total, r->st.size);
@@ -344,9 +313,8 @@ int ukit_verify_run(int fd, const char *path, const struct verify_policy *p,
 	}
 	r->have_st = true;
 	r->statement = r->st.root;
-	if (x != NULL && x->verity_only != NULL && (p->verity_only ||
-	    (x->verity_fast != NULL && x->verity_fast(o, image_len, r))))
-		x->verity_only(o, fd, image_len, r);
+	if (x != NULL && x->verity != NULL && x->verity(o, fd, image_len, r))
+		;       /* the dm-verity tree stood for the SHA-256 pass */
 	else if (p->verity_only)
 		ukit_verify_reason(r, "--verity-only needs the full verifier");
 	else
