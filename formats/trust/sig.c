@@ -33,6 +33,16 @@ static const struct {
 	{ "rsa4096", SIG_RSA_PSS, 4096 },
 };
 
+const char *ukit_sig_alg_name(enum sig_alg alg)
+{
+	switch (alg) {
+	case SIG_ECDSA_P256: return "ecdsa-p256-sha256";
+	case SIG_ED25519:    return "ed25519";
+	case SIG_RSA_PSS:    return "rsa-sha256";
+	}
+	return "unknown";
+}
+
 int ukit_sig_alg_from_name(const char *name, enum sig_alg *out, unsigned *bits)
 {
 	for (size_t i = 0; i < sizeof alg_names / sizeof alg_names[0]; i++)
@@ -274,4 +284,10 @@ int ukit_sig_sign(struct sig_key *k, const uint8_t *msg, size_t len, uint8_t *si
 out:
 	EVP_MD_CTX_free(md);
 	return rc;
+}
+
+int ukit_sig_read_input(const char *path, size_t max, uint8_t **out,
+			size_t *len, struct fmt_err *e)
+{
+	return ukit_sig_read_small(path, max, true, out, len, e);
 }

@@ -1,5 +1,7 @@
 /*
- * sigkey.c: public keys and signature checks, what every verifier needs\n * (see sig.h); making keys and signing are sig.c's.  Trusts nothing it\n * reads: key files are size-bounded, keys are checked for their type.
+ * sigkey.c: public keys and signature checks, what every verifier needs
+ * (see sig.h); making keys and signing are sig.c's.  Trusts nothing it
+ * reads: key files are size-bounded, keys are checked for their type.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,16 +19,6 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 #include "sig.h"
-
-const char *ukit_sig_alg_name(enum sig_alg alg)
-{
-	switch (alg) {
-	case SIG_ECDSA_P256: return "ecdsa-p256-sha256";
-	case SIG_ED25519:    return "ed25519";
-	case SIG_RSA_PSS:    return "rsa-sha256";
-	}
-	return "unknown";
-}
 
 void ukit_sig_hex(const uint8_t *buf, size_t len, char *out)
 {
@@ -279,10 +271,4 @@ int ukit_sig_verify(const struct sig_key *k, const uint8_t *msg, size_t len,
 out:
 	EVP_MD_CTX_free(md);
 	return rc;
-}
-
-int ukit_sig_read_input(const char *path, size_t max, uint8_t **out,
-			size_t *len, struct fmt_err *e)
-{
-	return ukit_sig_read_small(path, max, true, out, len, e);
 }
