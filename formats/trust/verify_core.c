@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -273,6 +274,7 @@ int ukit_verify_run(int fd, const char *path, const struct verify_policy *p,
 	size_t jlen = 0;
 	uint64_t image_len = 0;
 	bool appended, have_b = false, own_fd = false;
+	struct stat st;
 
 	memset(r, 0, sizeof *r);
 	r->reasons = json_array();
@@ -280,11 +282,15 @@ int ukit_verify_run(int fd, const char *path, const struct verify_policy *p,
 		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	if (fd < 0) {
 		fd = open(path, O_RDONLY | O_CLOEXEC);
+		own_fd = fd >= 0;
+		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+			ukit_verify_reason(r, "is a directory");
+			goto report;
+		}
 		if (fd < 0) {
 			ukit_verify_reason(r, "cannot open: %s", strerror(errno));
 			goto report;
 		}
-		own_fd = true;
 	}
 	if (p->cms != NULL) {
 		if (x != NULL && x->cms != NULL)
