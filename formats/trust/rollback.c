@@ -7,14 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <libgen.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <libgen.h>
-
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include "io.h"
 #include "replace.h"
@@ -23,29 +22,20 @@
 
 #define FLOOR_MAX ((uint64_t)INT64_MAX)
 
+static const char name_chars[] = "abcdefghijklmnopqrstuvwxyz"
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
+
 static bool name_char(int c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+	return c != '\0' && strchr(name_chars, c) != NULL;
 }
 
 bool ukit_rollback_slot_valid(const char *name)
 {
 	size_t n = strlen(name);
 
-	if (n == 0 || n > UKIT_ROLLBACK_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!name_char((unsigned char)name[i]))
-			return false;
-	return true;
-}
-
-static int sha256(const void *buf, size_t len, uint8_t md[32])
-{
-	unsigned int n = 32;
-
-	return EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL) == 1 ? 0 : -1;
+	return n > 0 && n <= UKIT_ROLLBACK_NAME_MAX &&
+	       strspn(name, name_chars) == n;
 }
 
 /* One slot line at buf[*pos] (after "slot "), up to its newline. */
@@ -118,21 +108,15 @@ int ukit_rollback_parse(const uint8_t *buf, size_t len,
 		return ukit_fmt_errf(e, 0, "not a ukit rollback state file "
 				"(want \"ukit-rollback-state 1\")");
 	}
-	p = ml;
-	for (;;) {
-		if (len - p >= 5 && memcmp(buf + p, "slot ", 5) == 0) {
-			p += 5;
-			if (parse_slot(buf, len, &p, s, e) != 0)
-				return -1;
-			continue;
-		}
-		if (len - p >= 7 && memcmp(buf + p, "sha256 ", 7) == 0)
-			break;
+	for (p = ml; len - p >= 5 && memcmp(buf + p, "slot ", 5) == 0;) {
+		p += 5;
+		if (parse_slot(buf, len, &p, s, e) != 0)
+			return -1;
+	}
+	if (len - p < 7 || memcmp(buf + p, "sha256 ", 7) != 0)
 		return ukit_fmt_errf(e, p, p == len ? "truncated: no sha256 line" :
 				"\"slot\" or \"sha256\" line expected");
-	}
-	if (sha256(buf, p, md) != 0)
-		return ukit_fmt_errf(e, p, "SHA-256 unavailable");
+	SHA256(buf, p, md);
 	ukit_sig_hex(md, 32, want);
 	for (size_t i = p + 7; i < len && i < p + 7 + 64; i++)
 		if (!((buf[i] >= '0' && buf[i] <= '9') ||
@@ -154,29 +138,27 @@ int ukit_rollback_parse(const uint8_t *buf, size_t len,
 size_t ukit_rollback_format(const struct ukit_rollback_state *s, char *buf,
 			    size_t size)
 {
-	size_t n = 0;
 	uint8_t md[32];
-	char h[65];
+	char h[65], *t = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&t, &n);
 	int w;
 
-	w = snprintf(buf, size, "%s", UKIT_ROLLBACK_MAGIC);
-	if (w < 0 || (size_t)w >= size)
+	if (f == NULL)
 		return 0;
-	n = (size_t)w;
-	for (size_t i = 0; i < s->n; i++) {
-		w = snprintf(buf + n, size - n, "slot %s %" PRIu64 "\n",
-			     s->slot[i].name, s->slot[i].floor);
-		if (w < 0 || (size_t)w >= size - n)
-			return 0;
-		n += (size_t)w;
+	fputs(UKIT_ROLLBACK_MAGIC, f);
+	for (size_t i = 0; i < s->n; i++)
+		fprintf(f, "slot %s %" PRIu64 "\n", s->slot[i].name,
+			s->slot[i].floor);
+	if (fclose(f) != 0) {
+		free(t);
+		return 0;
 	}
-	if (sha256(buf, n, md) != 0)
-		return 0;
+	SHA256((const uint8_t *)t, n, md);
 	ukit_sig_hex(md, 32, h);
-	w = snprintf(buf + n, size - n, "sha256 %s\n", h);
-	if (w < 0 || (size_t)w >= size - n)
-		return 0;
-	return n + (size_t)w;
+	w = snprintf(buf, size, "%ssha256 %s\n", t, h);
+	free(t);
+	return w < 0 || (size_t)w >= size ? 0 : (size_t)w;
 }
 
 uint64_t ukit_rollback_floor(const struct ukit_rollback_state *s,
