@@ -43,6 +43,14 @@ const char *ukit_sig_alg_name(enum sig_alg alg)
 	return "unknown";
 }
 
+void ukit_sig_free_secret(void *p, size_t len)
+{
+	if (p == NULL)
+		return;
+	OPENSSL_cleanse(p, len);
+	free(p);
+}
+
 int ukit_sig_alg_from_name(const char *name, enum sig_alg *out, unsigned *bits)
 {
 	for (size_t i = 0; i < sizeof alg_names / sizeof alg_names[0]; i++)

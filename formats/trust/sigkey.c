@@ -31,14 +31,6 @@ void ukit_sig_hex(const uint8_t *buf, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-void ukit_sig_free_secret(void *p, size_t len)
-{
-	if (p == NULL)
-		return;
-	OPENSSL_cleanse(p, len);
-	free(p);
-}
-
 /* ukit_sig_read_file(); (pipe): a pipe will do too (st_size says nothing). */
 int ukit_sig_read_small(const char *path, size_t max, bool pipe, uint8_t **out,
 		      size_t *len, struct fmt_err *e)
@@ -73,7 +65,7 @@ int ukit_sig_read_small(const char *path, size_t max, bool pipe, uint8_t **out,
 			continue;
 		if (r < 0) {
 			ukit_fmt_errno(e, n, "read");
-			ukit_sig_free_secret(buf, max + 1);
+			OPENSSL_clear_free(buf, max + 1);
 			close(fd);
 			return -1;
 		}
@@ -81,7 +73,7 @@ int ukit_sig_read_small(const char *path, size_t max, bool pipe, uint8_t **out,
 			break;
 		n += (size_t)r;
 		if (n > max) {
-			ukit_sig_free_secret(buf, max + 1);
+			OPENSSL_clear_free(buf, max + 1);
 			close(fd);
 			return ukit_fmt_errf(e, FMT_NOOFF, "file too large (> %zu bytes)",
 					max);
