@@ -49,8 +49,7 @@ void ukit_verify_reason(struct verify_result *r, const char *fmt, ...)
 
 /* Read the bundle: p->bundle, else the appended one, else IMAGE.bundle.json. */
 static int read_bundle(const struct vrun *o, int fd, char **json,
-		       size_t *jlen, uint64_t *image_len, bool *appended,
-		       struct verify_result *r)
+		       size_t *jlen, uint64_t *image_len, struct verify_result *r)
 {
 	struct fmt_err e = { .path = o->image };
 	struct sigfoot f;
@@ -59,7 +58,6 @@ static int read_bundle(const struct vrun *o, int fd, char **json,
 	size_t len;
 	int rc;
 
-	*appended = false;
 	*image_len = STREAM_NO_LIMIT;
 	if (o->p->bundle == NULL) {
 		rc = ukit_sigfoot_read(fd, &f, &e);
@@ -83,7 +81,6 @@ static int read_bundle(const struct vrun *o, int fd, char **json,
 			*json = (char *)data;
 			*jlen = (size_t)f.bundle_len;
 			*image_len = f.orig_size;
-			*appended = true;
 			return 0;
 		}
 		if (asprintf(&path, "%s.bundle.json", o->image) < 0) {
@@ -273,7 +270,7 @@ int ukit_verify_run(int fd, const char *path, const struct verify_policy *p,
 	char *json = NULL;
 	size_t jlen = 0;
 	uint64_t image_len = 0;
-	bool appended, have_b = false, own_fd = false;
+	bool own_fd = false;
 	struct stat st;
 
 	memset(r, 0, sizeof *r);
@@ -299,13 +296,12 @@ int ukit_verify_run(int fd, const char *path, const struct verify_policy *p,
 			ukit_verify_reason(r, "a CMS signature needs the full verifier");
 		goto report;
 	}
-	if (read_bundle(o, fd, &json, &jlen, &image_len, &appended, r) != 0)
+	if (read_bundle(o, fd, &json, &jlen, &image_len, r) != 0)
 		goto report;
 	if (ukit_bundle_parse(json, jlen, &b, &be) != 0) {
 		ukit_verify_reason(r, "bundle: %s", be.msg);
 		goto report;
 	}
-	have_b = true;
 	if (check_signature(o, &b, r) != 0)
 		goto report;
 	if (x != NULL && x->timestamp != NULL)
@@ -336,8 +332,7 @@ report:
 	r->verified = json_array_size(r->reasons) == 0 && !r->lost;
 	if (own_fd)
 		close(fd);
-	if (have_b)
-		ukit_bundle_free(&b);
+	ukit_bundle_free(&b);         /* zeroed unless parsed */
 	free(json);
 	if (r->lost)
 		return ukit_fmt_errf(e, FMT_NOOFF,
