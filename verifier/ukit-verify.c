@@ -1,6 +1,6 @@
 /*
  * ukit-verify: the device's verifier.  Checks an image against pinned
- * ECDSA P-256 / Ed25519 / RSA public keys and its bundle (detached or
+ * ECDSA P-256 / Ed25519 public keys and its bundle (detached or
  * appended) with the core of ukit-sign verify (verify_core.c: the same
  * code, linked alone), then optionally runs the tender on a sealed copy of
  * exactly the verified bytes.  Links libcrypto and jansson only.
@@ -103,7 +103,7 @@ int main(int argc, char **argv)
 					"keys\n", MAX_PUBS);
 				return 2;
 			}
-			if (ukit_sig_key_load_public(optarg, &pub[p.npub], &e) != 0) {
+			if (ukit_sig_key_load_pinned(optarg, &pub[p.npub], &e) != 0) {
 				ukit_fmt_err_print(stderr, "ukit-verify", &e);
 				return 1;
 			}
