@@ -105,7 +105,7 @@ COMPLETION = cli/ukit.bash-completion
 # The device verifier: the modules ukit-verify links, by layer.  Each is
 # the same object as in libukit; a static link of ukit-verify against
 # this list alone proves that nothing higher is needed.
-VERIFY_MODS = core/err core/sslerr core/io core/outfile core/sigjson \
+VERIFY_MODS = core/err core/sslerr core/io core/replace core/sigjson \
               core/stream elf/elfhdr elf/solo5 elf/manifest_desc \
               trust/sigkey trust/dsse trust/bundle trust/statement \
               trust/sealfd trust/rollback trust/verify_core

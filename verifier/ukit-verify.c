@@ -1,6 +1,6 @@
 /*
  * ukit-verify: the device's verifier.  Checks an image against pinned
- * ECDSA P-256 / Ed25519 / RSA public keys and its bundle (detached or
+ * ECDSA P-256 / Ed25519 public keys and its bundle (detached or
  * appended) with the core of ukit-sign verify (verify_core.c: the same
  * code, linked alone), then optionally runs the tender on a sealed copy of
  * exactly the verified bytes.  Links libcrypto and jansson only.
@@ -8,19 +8,14 @@
  * Exit: 0 verified (or the tender's status with --exec), 1 not verified
  * (every reason on stderr), 2 usage, 126/127 the tender cannot be run.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
 
-#include "cli.h"      /* the shared words only: cli.c is not linked */
 #include "err.h"
 #include "rollback.h"
 #include "sealfd.h"
@@ -51,27 +46,6 @@ static const char help[] =
 	"      --exec TENDER [ARGS...]  run TENDER ARGS... on the verified copy\n"
 	"  -h, --help                 print this help and exit\n"
 	"      --version              print the version and exit\n";
-
-/* Open the image as cli_open_input() does, in the same words. */
-static int open_image(const char *path)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-		close(fd);
-		fd = -1;
-		errno = EISDIR;
-	}
-	if (fd < 0) {
-		if (errno == EISDIR)
-			fprintf(stderr, "ukit-verify: %s: %s\n", path, CLI_IS_DIR);
-		else
-			fprintf(stderr, "ukit-verify: %s: cannot open: %s\n",
-				path, strerror(errno));
-	}
-	return fd;
-}
 
 static int parse_u64(const char *s, uint64_t *v)
 {
@@ -104,7 +78,7 @@ int main(int argc, char **argv)
 	struct verify_result r = { 0 };
 	struct fmt_err e = { .off = FMT_NOOFF };
 	char **exec_argv = NULL;
-	int c, fd, quiet = 0, rc;
+	int c, quiet = 0, rc;
 
 	/* The system's openssl.cnf has no say in what a device accepts, and
 	 * not reading it shortens every boot (bench/verify-latency.sh). */
@@ -129,7 +103,7 @@ int main(int argc, char **argv)
 					"keys\n", MAX_PUBS);
 				return 2;
 			}
-			if (ukit_sig_key_load_public(optarg, &pub[p.npub], &e) != 0) {
+			if (ukit_sig_key_load_pinned(optarg, &pub[p.npub], &e) != 0) {
 				ukit_fmt_err_print(stderr, "ukit-verify", &e);
 				return 1;
 			}
@@ -166,16 +140,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	e.path = argv[optind];
-	if ((fd = open_image(argv[optind])) < 0)
-		return 1;
 	if (exec_argv != NULL &&
 	    (p.tee_fd = ukit_sealfd_create("ukit-verify", &e)) < 0) {
 		ukit_fmt_err_print(stderr, "ukit-verify", &e);
 		return 1;
 	}
-	rc = ukit_verify_image_pinned(fd, argv[optind], &p, &r, &e);
-	close(fd);
-	if (rc != 0) {
+	/* fd -1: the core opens IMAGE; cannot open is a reason, exit 1 */
+	if (ukit_verify_image_pinned(-1, argv[optind], &p, &r, &e) != 0) {
 		ukit_fmt_err_print(stderr, "ukit-verify", &e);
 		return 1;
 	}

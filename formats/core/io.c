@@ -1,5 +1,6 @@
 /*
- * io.c: whole reads and writes over short counts and EINTR (see io.h).
+ * io.c: whole reads and writes over short counts and EINTR (see io.h);
+ * positioned writes, which only image writers need, are pwrite.c's.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -20,24 +21,6 @@ int ukit_write_full(int fd, const void *buf, size_t len)
 		}
 		p += n;
 		len -= (size_t)n;
-	}
-	return 0;
-}
-
-int ukit_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
-{
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
 	}
 	return 0;
 }

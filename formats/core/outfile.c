@@ -13,6 +13,7 @@
 
 #include "io.h"
 #include "outfile.h"
+#include "replace.h"
 
 static char *dir_of(const char *path)
 {
@@ -23,27 +24,6 @@ static char *dir_of(const char *path)
 	d = strdup(dirname(copy));
 	free(copy);
 	return d;
-}
-
-/* A fresh name ".BASE.ukit-XXXXXX" beside (path), for mkstemp. */
-static char *tmp_template(const char *path)
-{
-	char *copy = strdup(path), *dir, *base, *t = NULL;
-
-	if (copy == NULL)
-		return NULL;
-	base = strrchr(copy, '/');
-	if (base != NULL) {
-		*base++ = '\0';
-		dir = copy[0] ? copy : "/";
-	} else {
-		base = copy;
-		dir = ".";
-	}
-	if (asprintf(&t, "%s/.%s.ukit-XXXXXX", dir, base) < 0)
-		t = NULL;
-	free(copy);
-	return t;
 }
 
 int ukit_outfile_open(struct outfile *o, const char *path, mode_t mode,
@@ -84,7 +64,7 @@ int ukit_outfile_open(struct outfile *o, const char *path, mode_t mode,
 		o->path = NULL;
 		return -1;
 	}
-	if ((o->tmp = tmp_template(path)) == NULL) {
+	if ((o->tmp = ukit_replace_template(path)) == NULL) {
 		free(o->path);
 		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	}
@@ -148,25 +128,8 @@ static void release(struct outfile *o)
 	o->fd = -1;
 }
 
-static void fsync_dir(const char *path)
-{
-	char *dir = dir_of(path);
-	int fd;
-
-	if (dir == NULL)
-		return;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(dir);
-	if (fd >= 0) {
-		(void)fsync(fd);
-		close(fd);
-	}
-}
-
 int ukit_outfile_commit(struct outfile *o, struct fmt_err *e)
 {
-	char proc[64];
-
 	if (o->is_stdout) {
 		o->fd = -1;
 		return 0;
@@ -185,40 +148,14 @@ int ukit_outfile_commit(struct outfile *o, struct fmt_err *e)
 			unlink(o->tmp);
 		close(o->fd);
 		o->fd = -1;
-		fsync_dir(o->path);
+		ukit_replace_fsync_dir(o->path);
 		release(o);
 		return 0;
 	}
 	if (o->unnamed) {
 		/* Give the unnamed file a temporary name, then rename it
 		 * over the destination: rename is the atomic step. */
-		for (int tries = 0; o->tmp == NULL && tries < 100; tries++) {
-			char *t = tmp_template(o->path);
-			int tfd;
-
-			if (t == NULL)
-				break;
-			tfd = mkstemp(t);  /* reserve a unique name */
-			if (tfd < 0) {
-				free(t);
-				break;
-			}
-			close(tfd);
-			unlink(t);
-			snprintf(proc, sizeof proc, "/proc/self/fd/%d", o->fd);
-			if (linkat(AT_FDCWD, proc, AT_FDCWD, t,
-				   AT_SYMLINK_FOLLOW) == 0)
-				o->tmp = t;
-			else {
-				int err = errno;
-				free(t);
-				if (err != EEXIST) {
-					errno = err;
-					break;
-				}
-			}
-		}
-		if (o->tmp == NULL) {
+		if (ukit_replace_link(o->fd, o->path, &o->tmp) != 0) {
 			ukit_fmt_errno(e, FMT_NOOFF, "cannot name the output");
 			ukit_outfile_abort(o);
 			return -1;
@@ -238,7 +175,7 @@ int ukit_outfile_commit(struct outfile *o, struct fmt_err *e)
 		return -1;
 	}
 	if (!o->nosync)
-		fsync_dir(o->path);
+		ukit_replace_fsync_dir(o->path);
 	release(o);
 	return 0;
 }

@@ -1,6 +1,6 @@
 /*
- * sigjson.c: strict JSON and base64 helpers (see sigjson.h).  Everything
- * they look at is untrusted.
+ * sigjson.c: strict JSON and base64 decoding (see sigjson.h).  Everything
+ * they look at is untrusted; encoding is b64enc.c's.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -126,9 +126,6 @@ int ukit_sigjson_uint(const json_t *obj, const char *path, const char *key,
 
 /* ---- base64 ----------------------------------------------------------- */
 
-static const char b64_std[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 static int b64_val(char c, int *alpha)
 {
 	if (c >= 'A' && c <= 'Z')
@@ -199,27 +196,4 @@ int ukit_b64_decode(const char *s, size_t max, uint8_t **out, size_t *len,
 	*out = buf;
 	*len = o;
 	return 0;
-}
-
-char *ukit_b64_encode(const uint8_t *buf, size_t len)
-{
-	size_t olen = (len + 2) / 3 * 4, o = 0;
-	char *s = malloc(olen + 1);
-
-	if (s == NULL)
-		return NULL;
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)buf[i] << 16;
-		size_t r = len - i;
-		if (r > 1)
-			v |= (uint32_t)buf[i + 1] << 8;
-		if (r > 2)
-			v |= buf[i + 2];
-		s[o++] = b64_std[v >> 18 & 63];
-		s[o++] = b64_std[v >> 12 & 63];
-		s[o++] = r > 1 ? b64_std[v >> 6 & 63] : '=';
-		s[o++] = r > 2 ? b64_std[v & 63] : '=';
-	}
-	s[o] = '\0';
-	return s;
 }

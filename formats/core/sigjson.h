@@ -50,7 +50,7 @@ int ukit_sigjson_uint(const json_t *obj, const char *path, const char *key,
  * (*out) malloc'd, (*len) bytes; limit (max) decoded bytes. */
 int ukit_b64_decode(const char *s, size_t max, uint8_t **out, size_t *len,
 	       struct fmt_err *e);
-/* Standard alphabet with padding; malloc'd NUL-terminated. */
+/* Standard alphabet with padding; malloc'd NUL-terminated (b64enc.c). */
 char *ukit_b64_encode(const uint8_t *buf, size_t len);
 
 #endif

@@ -21,10 +21,6 @@ int ukit_elfhdr_pread(const struct elfhdr *h, void *buf, size_t len, uint64_t of
 		return ukit_fmt_errf(e, off, "read of 0x%zx bytes extends past end "
 				"of file (0x%" PRIx64 " > 0x%" PRIx64 ")", len,
 				off + len, h->file_size);
-	if (h->mem != NULL) {
-		memcpy(buf, h->mem + off, len);
-		return 0;
-	}
 	n = ukit_pread_full(h->fd, buf, len, (off_t)off);
 	if (n < 0)
 		return ukit_fmt_errno(e, off, "read");

@@ -23,7 +23,6 @@ struct elfhdr_phdr {
 
 struct elfhdr {
 	int      fd;            /* borrowed */
-	const uint8_t *mem;     /* or the file's bytes (borrowed), fd unused */
 	const char *path;       /* borrowed, for messages */
 	uint64_t file_size;
 	unsigned elfclass;      /* 1 ELFCLASS32, 2 ELFCLASS64 */

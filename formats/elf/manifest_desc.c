@@ -1,5 +1,7 @@
 /*
- * manifest_desc.c: MFT1 descriptors from a file, decoded and checked as\n * Solo5's tender checks them (see manifest.h); manifest.json, C source and\n * objects are manifest.c's.
+ * manifest_desc.c: MFT1 descriptors from a file, decoded and checked as
+ * Solo5's tender checks them (see manifest.h); manifest.json, C source and
+ * objects are manifest.c's.
  */
 #include <inttypes.h>
 #include <stdio.h>

@@ -80,59 +80,42 @@ int ukit_solo5_read(const struct elfhdr *h, struct manifest *mft, bool *have_mft
 {
 	struct ukit_solo5_note *n;
 	struct manifest m;
-	struct solo5_abi a = { 0, 0 };
-	bool hm = false, ha = false;
-	int f, r = -1;
+	int fm, fa = 0, r = -1;
 
 	if (ukit_solo5_check(h, e) < 0)
 		return -1;
 	n = malloc(sizeof *n);
 	if (n == NULL)
 		return ukit_fmt_errno(e, FMT_NOOFF, "malloc");
-	if (mft != NULL) {
-		if ((f = ukit_solo5_note(h, MFT1_NOTE_TYPE, n, e)) < 0)
-			goto out;
-		if (f == 1) {
-			uint64_t at = n->offset + NOTE_HDR_SIZE + 8;
-
-			if (ukit_manifest_desc_decode(n->desc, n->descsz, h->big, &m,
+	if ((fm = ukit_solo5_note(h, MFT1_NOTE_TYPE, n, e)) < 0)
+		goto out;
+	if (fm == 1 && ukit_manifest_desc_decode(n->desc, n->descsz, h->big, &m,
 						 e) < 0) {
-				char msg[FMT_ERR_MSG];
+		uint64_t at = n->offset + NOTE_HDR_SIZE + 8;
+		char msg[FMT_ERR_MSG];
 
-				snprintf(msg, sizeof msg, "%s", e->msg);
-				e->path = h->path;
-				ukit_fmt_errf(e, e->off == FMT_NOOFF ? at
-					 : at + e->off, "phdr[%zu]: Solo5 "
-					 "manifest: %s", n->phdr, msg);
-				goto out;
-			}
-			hm = true;
-		}
+		snprintf(msg, sizeof msg, "%s", e->msg);
+		e->path = h->path;
+		ukit_fmt_errf(e, e->off == FMT_NOOFF ? at : at + e->off,
+			      "phdr[%zu]: Solo5 manifest: %s", n->phdr, msg);
+		goto out;
 	}
-	if (abi != NULL) {
-		if ((f = ukit_solo5_note(h, ABI1_NOTE_TYPE, n, e)) < 0)
-			goto out;
-		if (f == 1) {
-			if (n->descsz < SOLO5_ABI1_DESC_MIN) {
-				ukit_fmt_errf(e, n->offset + 4, "phdr[%zu]: Solo5 "
-					 "ABI1 descriptor too short (%u < %d "
-					 "bytes: target and version)", n->phdr,
-					 n->descsz, SOLO5_ABI1_DESC_MIN);
-				goto out;
-			}
-			a.target = ld32(n->desc, h->big);
-			a.version = ld32(n->desc + 4, h->big);
-			ha = true;
-		}
+	if ((fa = ukit_solo5_note(h, ABI1_NOTE_TYPE, n, e)) < 0)
+		goto out;
+	if (fa == 1 && n->descsz < SOLO5_ABI1_DESC_MIN) {
+		ukit_fmt_errf(e, n->offset + 4, "phdr[%zu]: Solo5 ABI1 descriptor "
+			      "too short (%u < %d bytes: target and version)",
+			      n->phdr, n->descsz, SOLO5_ABI1_DESC_MIN);
+		goto out;
 	}
-	if (mft != NULL && hm)
+	if (fa == 1) {
+		abi->target = ld32(n->desc, h->big);
+		abi->version = ld32(n->desc + 4, h->big);
+	}
+	if (fm == 1)
 		*mft = m;
-	if (have_mft != NULL)
-		*have_mft = hm;
-	if (abi != NULL && ha)
-		*abi = a;
-	if (have_abi != NULL)
-		*have_abi = ha;
+	*have_mft = fm == 1;
+	*have_abi = fa == 1;
 	r = 0;
 out:
 	free(n);

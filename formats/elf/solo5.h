@@ -50,9 +50,8 @@ int ukit_solo5_note(const struct elfhdr *h, uint32_t type, struct ukit_solo5_not
 	       struct fmt_err *e);
 
 /*
- * The Solo5 manifest and ABI of (h), each found as above.  (mft) and (abi)
- * may be NULL (not wanted).  (*have_mft) / (*have_abi) say whether each
- * was present; a present but malformed one (MFT1 failing Solo5's
+ * The Solo5 manifest and ABI of (h), each found as above.
+ * (*have_mft) / (*have_abi) say whether each was present; a present but malformed one (MFT1 failing Solo5's
  * validation, an ABI1 descriptor shorter than 8 bytes) is an error.
  * Returns 0, or -1 with (e) set.
  */

@@ -26,6 +26,24 @@ void ukit_bundle_free(struct bundle *b)
 	memset(b, 0, sizeof *b);
 }
 
+/* obj.(key): non-empty base64 of at most (max) bytes, decoded. */
+static int b64_field(const json_t *obj, const char *path, const char *key,
+		     size_t max, uint8_t **out, size_t *len, struct fmt_err *e)
+{
+	const char *const keys[] = { key, NULL };
+	struct fmt_err le = { 0 };
+	const char *s;
+
+	if (ukit_sigjson_keys(obj, path, keys, keys, e) != 0 ||
+	    ukit_sigjson_str(obj, path, key, 0, &s, e) != 0)
+		return -1;
+	if (ukit_b64_decode(s, max, out, len, &le) != 0)
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s.%s: %s", path, key, le.msg);
+	if (*len == 0)
+		return ukit_fmt_errf(e, FMT_NOOFF, "%s.%s: empty", path, key);
+	return 0;
+}
+
 int ukit_bundle_parse(const char *buf, size_t len, struct bundle *out,
 		 struct fmt_err *e)
 {
@@ -35,12 +53,9 @@ int ukit_bundle_parse(const char *buf, size_t len, struct bundle *out,
 					  "certificate", "tlogEntries",
 					  "timestampVerificationData", NULL };
 	static const char *const ktv[] = { "rfc3161Timestamps", NULL };
-	static const char *const kts[] = { "signedTimestamp", NULL };
 	static const char *const kpk[] = { "hint", NULL };
 	static const char *const kc[] = { "certificates", NULL };
-	static const char *const kr[] = { "rawBytes", NULL };
 	struct bundle b = { 0 };
-	struct fmt_err le = { 0 };
 	json_t *root, *vm, *pk, *ch, *lc, *certs, *env, *tl;
 	const char *s;
 	char p[SIGJSON_PATH_MAX];
@@ -80,19 +95,9 @@ int ukit_bundle_parse(const char *buf, size_t len, struct bundle *out,
 		    ukit_sigjson_arr(tl, tp, "rfc3161Timestamps", 1, 1, &arr, e) != 0)
 			goto fail;
 		snprintf(p, sizeof p, "%s.rfc3161Timestamps[0]", tp);
-		if (ukit_sigjson_keys(json_array_get(arr, 0), p, kts, kts, e) != 0 ||
-		    ukit_sigjson_str(json_array_get(arr, 0), p, "signedTimestamp", 0,
-				&s, e) != 0)
+		if (b64_field(json_array_get(arr, 0), p, "signedTimestamp",
+			      64 * 1024, &b.tsr, &b.tsr_len, e) != 0)
 			goto fail;
-		if (ukit_b64_decode(s, 64 * 1024, &b.tsr, &b.tsr_len, &le) != 0) {
-			ukit_fmt_errf(e, FMT_NOOFF, "%s.signedTimestamp: %s", p,
-				 le.msg);
-			goto fail;
-		}
-		if (b.tsr_len == 0) {
-			ukit_fmt_errf(e, FMT_NOOFF, "%s.signedTimestamp: empty", p);
-			goto fail;
-		}
 	}
 	pk = json_object_get(vm, "publicKey");
 	ch = json_object_get(vm, "x509CertificateChain");
@@ -120,20 +125,10 @@ int ukit_bundle_parse(const char *buf, size_t len, struct bundle *out,
 			goto fail;
 		}
 	} else if (lc != NULL) {
-		strcpy(p, "$.verificationMaterial.certificate");
-		if (ukit_sigjson_keys(lc, p, kr, kr, e) != 0 ||
-		    ukit_sigjson_str(lc, p, "rawBytes", 0, &s, e) != 0)
-			goto fail;
-		if (ukit_b64_decode(s, BUNDLE_CERT_MAX, &b.cert[0], &b.cert_len[0],
-			       &le) != 0) {
-			ukit_fmt_errf(e, FMT_NOOFF, "%s.rawBytes: %s", p, le.msg);
-			goto fail;
-		}
 		b.ncert = 1;
-		if (b.cert_len[0] == 0) {
-			ukit_fmt_errf(e, FMT_NOOFF, "%s.rawBytes: empty", p);
+		if (b64_field(lc, "$.verificationMaterial.certificate", "rawBytes",
+			      BUNDLE_CERT_MAX, &b.cert[0], &b.cert_len[0], e) != 0)
 			goto fail;
-		}
 	} else {
 		if (ukit_sigjson_keys(ch, "$.verificationMaterial.x509CertificateChain",
 				 kc, kc, e) != 0 ||
@@ -143,20 +138,11 @@ int ukit_bundle_parse(const char *buf, size_t len, struct bundle *out,
 		for (size_t i = 0; i < json_array_size(certs); i++) {
 			snprintf(p, sizeof p, "$.verificationMaterial."
 				 "x509CertificateChain.certificates[%zu]", i);
-			if (ukit_sigjson_keys(json_array_get(certs, i), p, kr, kr, e) != 0 ||
-			    ukit_sigjson_str(json_array_get(certs, i), p, "rawBytes", 0,
-					&s, e) != 0)
-				goto fail;
-			if (ukit_b64_decode(s, BUNDLE_CERT_MAX, &b.cert[i],
-				       &b.cert_len[i], &le) != 0) {
-				ukit_fmt_errf(e, FMT_NOOFF, "%s.rawBytes: %s", p, le.msg);
-				goto fail;
-			}
 			b.ncert = i + 1;
-			if (b.cert_len[i] == 0) {
-				ukit_fmt_errf(e, FMT_NOOFF, "%s.rawBytes: empty", p);
+			if (b64_field(json_array_get(certs, i), p, "rawBytes",
+				      BUNDLE_CERT_MAX, &b.cert[i], &b.cert_len[i],
+				      e) != 0)
 				goto fail;
-			}
 		}
 	}
 	if (ukit_sigjson_obj(root, "$", "dsseEnvelope", &env, e) != 0 ||

@@ -7,52 +7,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <libgen.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 
-#include "outfile.h"
+#include "io.h"
+#include "replace.h"
 #include "rollback.h"
+#include "sig.h"
 
 #define FLOOR_MAX ((uint64_t)INT64_MAX)
 
+static const char name_chars[] = "abcdefghijklmnopqrstuvwxyz"
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
+
 static bool name_char(int c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+	return c != '\0' && strchr(name_chars, c) != NULL;
 }
 
 bool ukit_rollback_slot_valid(const char *name)
 {
 	size_t n = strlen(name);
 
-	if (n == 0 || n > UKIT_ROLLBACK_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!name_char((unsigned char)name[i]))
-			return false;
-	return true;
-}
-
-static int sha256(const void *buf, size_t len, uint8_t md[32])
-{
-	unsigned int n = 32;
-
-	return EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL) == 1 ? 0 : -1;
-}
-
-static void hex(const uint8_t *b, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[b[i] >> 4];
-		out[2 * i + 1] = d[b[i] & 15];
-	}
-	out[2 * n] = '\0';
+	return n > 0 && n <= UKIT_ROLLBACK_NAME_MAX &&
+	       strspn(name, name_chars) == n;
 }
 
 /* One slot line at buf[*pos] (after "slot "), up to its newline. */
@@ -125,22 +108,16 @@ int ukit_rollback_parse(const uint8_t *buf, size_t len,
 		return ukit_fmt_errf(e, 0, "not a ukit rollback state file "
 				"(want \"ukit-rollback-state 1\")");
 	}
-	p = ml;
-	for (;;) {
-		if (len - p >= 5 && memcmp(buf + p, "slot ", 5) == 0) {
-			p += 5;
-			if (parse_slot(buf, len, &p, s, e) != 0)
-				return -1;
-			continue;
-		}
-		if (len - p >= 7 && memcmp(buf + p, "sha256 ", 7) == 0)
-			break;
+	for (p = ml; len - p >= 5 && memcmp(buf + p, "slot ", 5) == 0;) {
+		p += 5;
+		if (parse_slot(buf, len, &p, s, e) != 0)
+			return -1;
+	}
+	if (len - p < 7 || memcmp(buf + p, "sha256 ", 7) != 0)
 		return ukit_fmt_errf(e, p, p == len ? "truncated: no sha256 line" :
 				"\"slot\" or \"sha256\" line expected");
-	}
-	if (sha256(buf, p, md) != 0)
-		return ukit_fmt_errf(e, p, "SHA-256 unavailable");
-	hex(md, 32, want);
+	SHA256(buf, p, md);
+	ukit_sig_hex(md, 32, want);
 	for (size_t i = p + 7; i < len && i < p + 7 + 64; i++)
 		if (!((buf[i] >= '0' && buf[i] <= '9') ||
 		      (buf[i] >= 'a' && buf[i] <= 'f')))
@@ -161,29 +138,27 @@ int ukit_rollback_parse(const uint8_t *buf, size_t len,
 size_t ukit_rollback_format(const struct ukit_rollback_state *s, char *buf,
 			    size_t size)
 {
-	size_t n = 0;
 	uint8_t md[32];
-	char h[65];
+	char h[65], *t = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&t, &n);
 	int w;
 
-	w = snprintf(buf, size, "%s", UKIT_ROLLBACK_MAGIC);
-	if (w < 0 || (size_t)w >= size)
+	if (f == NULL)
 		return 0;
-	n = (size_t)w;
-	for (size_t i = 0; i < s->n; i++) {
-		w = snprintf(buf + n, size - n, "slot %s %" PRIu64 "\n",
-			     s->slot[i].name, s->slot[i].floor);
-		if (w < 0 || (size_t)w >= size - n)
-			return 0;
-		n += (size_t)w;
+	fputs(UKIT_ROLLBACK_MAGIC, f);
+	for (size_t i = 0; i < s->n; i++)
+		fprintf(f, "slot %s %" PRIu64 "\n", s->slot[i].name,
+			s->slot[i].floor);
+	if (fclose(f) != 0) {
+		free(t);
+		return 0;
 	}
-	if (sha256(buf, n, md) != 0)
-		return 0;
-	hex(md, 32, h);
-	w = snprintf(buf + n, size - n, "sha256 %s\n", h);
-	if (w < 0 || (size_t)w >= size - n)
-		return 0;
-	return n + (size_t)w;
+	SHA256((const uint8_t *)t, n, md);
+	ukit_sig_hex(md, 32, h);
+	w = snprintf(buf, size, "%ssha256 %s\n", t, h);
+	free(t);
+	return w < 0 || (size_t)w >= size ? 0 : (size_t)w;
 }
 
 uint64_t ukit_rollback_floor(const struct ukit_rollback_state *s,
@@ -196,24 +171,18 @@ uint64_t ukit_rollback_floor(const struct ukit_rollback_state *s,
 }
 
 int ukit_rollback_load(const char *path, struct ukit_rollback_state *s,
-		       bool *missing, struct fmt_err *e)
+		       struct fmt_err *e)
 {
 	uint8_t *buf;
 	struct stat st;
 	ssize_t got;
-	size_t len = 0;
 	int fd, rc;
 
 	e->path = path;
 	s->n = 0;
-	if (missing != NULL)
-		*missing = false;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0 && errno == ENOENT) {
-		if (missing != NULL)
-			*missing = true;
-		return 0;
-	}
+	if (fd < 0 && errno == ENOENT)
+		return 0;       /* no state yet: every floor is 0 */
 	if (fd < 0)
 		return ukit_fmt_errno(e, FMT_NOOFF, "cannot open the rollback state");
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -232,20 +201,11 @@ int ukit_rollback_load(const char *path, struct ukit_rollback_state *s,
 		close(fd);
 		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	}
-	while (len < UKIT_ROLLBACK_FILE_MAX + 1) {
-		got = read(fd, buf + len, UKIT_ROLLBACK_FILE_MAX + 1 - len);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			rc = ukit_fmt_errno(e, len, "read failed");
-			goto out;
-		}
-		if (got == 0)
-			break;
-		len += (size_t)got;
-	}
-	rc = ukit_rollback_parse(buf, len, s, e);
-out:
+	got = ukit_pread_full(fd, buf, UKIT_ROLLBACK_FILE_MAX + 1, 0);
+	if (got < 0)
+		rc = ukit_fmt_errno(e, FMT_NOOFF, "read failed");
+	else
+		rc = ukit_rollback_parse(buf, (size_t)got, s, e);
 	free(buf);
 	close(fd);
 	return rc;
@@ -254,25 +214,19 @@ out:
 /* The directory of (path), locked exclusively; its fd or -1 with (e). */
 static int lock_dir(const char *path, struct fmt_err *e)
 {
-	const char *slash = strrchr(path, '/');
-	char *dir;
+	char *copy = strdup(path), *dir;
 	int fd;
 
-	if (slash == NULL)
-		dir = strdup(".");
-	else if (slash == path)
-		dir = strdup("/");
-	else
-		dir = strndup(path, (size_t)(slash - path));
-	if (dir == NULL)
+	if (copy == NULL)
 		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
+	dir = dirname(copy);
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		ukit_fmt_errno(e, FMT_NOOFF, "cannot open directory %s", dir);
-		free(dir);
+		free(copy);
 		return -1;
 	}
-	free(dir);
+	free(copy);
 	while (flock(fd, LOCK_EX) != 0) {
 		if (errno != EINTR) {
 			ukit_fmt_errno(e, FMT_NOOFF, "cannot lock the state's "
@@ -288,9 +242,7 @@ int ukit_rollback_raise(const char *path, const char *slot, uint64_t index,
 			uint64_t *old, struct fmt_err *e)
 {
 	struct ukit_rollback_state *s;
-	struct outfile of;
 	struct ukit_rollback_slot *sl = NULL;
-	bool missing;
 	char *buf = NULL;
 	size_t len, i;
 	int dfd, rc = -1;
@@ -306,7 +258,7 @@ int ukit_rollback_raise(const char *path, const char *slot, uint64_t index,
 		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	if ((dfd = lock_dir(path, e)) < 0)
 		goto out;
-	if (ukit_rollback_load(path, s, &missing, e) != 0)
+	if (ukit_rollback_load(path, s, e) != 0)
 		goto out;
 	for (i = 0; i < s->n; i++) {
 		int c = strcmp(s->slot[i].name, slot);
@@ -317,7 +269,7 @@ int ukit_rollback_raise(const char *path, const char *slot, uint64_t index,
 	}
 	if (old != NULL)
 		*old = sl ? sl->floor : 0;
-	if (sl != NULL && sl->floor >= index && !missing) {
+	if (sl != NULL && sl->floor >= index) {
 		rc = 0;                 /* nothing to raise */
 		goto out;
 	}
@@ -331,11 +283,9 @@ int ukit_rollback_raise(const char *path, const char *slot, uint64_t index,
 			(s->n - i) * sizeof s->slot[0]);
 		sl = &s->slot[i];
 		snprintf(sl->name, sizeof sl->name, "%s", slot);
-		sl->floor = 0;
 		s->n++;
 	}
-	if (index > sl->floor)
-		sl->floor = index;
+	sl->floor = index;
 	if ((buf = malloc(UKIT_ROLLBACK_FILE_MAX)) == NULL) {
 		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 		goto out;
@@ -346,13 +296,7 @@ int ukit_rollback_raise(const char *path, const char *slot, uint64_t index,
 			 UKIT_ROLLBACK_FILE_MAX);
 		goto out;
 	}
-	if (ukit_outfile_open(&of, path, 0600, e) != 0)
-		goto out;
-	if (ukit_outfile_write(&of, buf, len, e) != 0) {
-		ukit_outfile_abort(&of);
-		goto out;
-	}
-	rc = ukit_outfile_commit(&of, e);
+	rc = ukit_replace_file(path, buf, len, 0600, e);
 out:
 	if (dfd >= 0)
 		close(dfd);            /* drops the lock */

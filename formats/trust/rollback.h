@@ -58,12 +58,11 @@ uint64_t ukit_rollback_floor(const struct ukit_rollback_state *s,
 			     const char *slot);
 
 /*
- * Read (path) into (s).  A missing file is an empty state (*missing set,
- * may be NULL).  A file that is not a regular file, is writable by group or
+ * Read (path) into (s).  A missing file is an empty state.  A file that is not a regular file, is writable by group or
  * others, or is corrupt is refused: -1 with (e) (e->path = path, e->off).
  */
 int ukit_rollback_load(const char *path, struct ukit_rollback_state *s,
-		       bool *missing, struct fmt_err *e);
+		       struct fmt_err *e);
 
 /*
  * Raise the floor of (slot) in (path) to (index) if it is lower, under an

@@ -9,7 +9,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "io.h"
 #include "sealfd.h"
 
 int ukit_sealfd_create(const char *name, struct fmt_err *e)
@@ -19,13 +18,6 @@ int ukit_sealfd_create(const char *name, struct fmt_err *e)
 	if (fd < 0)
 		return ukit_fmt_errno(e, FMT_NOOFF, "memfd_create");
 	return fd;
-}
-
-int ukit_sealfd_write(int fd, const void *buf, size_t len, struct fmt_err *e)
-{
-	if (ukit_write_full(fd, buf, len) < 0)
-		return ukit_fmt_errno(e, FMT_NOOFF, "writing the sealed copy");
-	return 0;
 }
 
 int ukit_sealfd_seal(int fd, struct fmt_err *e)

@@ -19,9 +19,6 @@
  */
 int ukit_sealfd_create(const char *name, struct fmt_err *e);
 
-/* Append (len) bytes.  0 or -1 with (e). */
-int ukit_sealfd_write(int fd, const void *buf, size_t len, struct fmt_err *e);
-
 /*
  * Seal (fd) with SEALFD_SEALS and check that the seals hold.  0 or -1
  * with (e).

@@ -33,6 +33,24 @@ static const struct {
 	{ "rsa4096", SIG_RSA_PSS, 4096 },
 };
 
+const char *ukit_sig_alg_name(enum sig_alg alg)
+{
+	switch (alg) {
+	case SIG_ECDSA_P256: return "ecdsa-p256-sha256";
+	case SIG_ED25519:    return "ed25519";
+	case SIG_RSA_PSS:    return "rsa-sha256";
+	}
+	return "unknown";
+}
+
+void ukit_sig_free_secret(void *p, size_t len)
+{
+	if (p == NULL)
+		return;
+	OPENSSL_cleanse(p, len);
+	free(p);
+}
+
 int ukit_sig_alg_from_name(const char *name, enum sig_alg *out, unsigned *bits)
 {
 	for (size_t i = 0; i < sizeof alg_names / sizeof alg_names[0]; i++)
@@ -245,6 +263,99 @@ int ukit_sig_key_public_pem(const struct sig_key *k, char **out, size_t *len,
 	return rc;
 }
 
+/* (md) to sign (signing 1) or verify with (k); RSA with PSS when (pss). */
+static int ctx_setup(EVP_MD_CTX *md, const struct sig_key *k, int signing,
+		     bool pss, struct fmt_err *e)
+{
+	const EVP_MD *dgst = k->alg == SIG_ED25519 ? NULL : EVP_sha256();
+	EVP_PKEY_CTX *pctx = NULL;
+	int ok;
+
+	if (signing)
+		ok = EVP_DigestSignInit(md, &pctx, dgst, NULL, k->pkey);
+	else
+		ok = EVP_DigestVerifyInit(md, &pctx, dgst, NULL, k->pkey);
+	if (ok != 1)
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, signing ?
+				       "EVP_DigestSignInit" : "EVP_DigestVerifyInit");
+	if (k->alg == SIG_RSA_PSS && !pss &&
+	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "RSA PKCS#1 v1.5 padding");
+	if (k->alg == SIG_RSA_PSS && pss &&
+	    (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+	     EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1 ||
+	     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "RSA-PSS parameters");
+	return 0;
+}
+
+/* RSA: PKCS#1 v1.5, then PSS (a bare key hint does not say which). */
+static bool rsa_verify(const struct sig_key *k, const uint8_t *msg, size_t len,
+		       const uint8_t *sig, size_t siglen)
+{
+	for (int pss = 0; pss <= 1; pss++) {
+		EVP_MD_CTX *md = EVP_MD_CTX_new();
+		bool ok = md != NULL && ctx_setup(md, k, 0, pss, NULL) == 0 &&
+			  EVP_DigestVerify(md, sig, siglen, msg, len) == 1;
+
+		EVP_MD_CTX_free(md);
+		if (ok)
+			return true;
+		ERR_clear_error();
+	}
+	return false;
+}
+
+int ukit_sig_key_from_pkey(EVP_PKEY *pkey, struct sig_key **out, struct fmt_err *e)
+{
+	const char *type = EVP_PKEY_get0_type_name(pkey);
+	int id = EVP_PKEY_get_base_id(pkey), bits;
+
+	if (id == EVP_PKEY_EC || id == EVP_PKEY_ED25519)
+		return ukit_sig_key_pinned(pkey, out, e);
+	if (id != EVP_PKEY_RSA)
+		return ukit_fmt_errf(e, FMT_NOOFF, "key type %s not supported "
+				"(want ECDSA P-256, Ed25519 or RSA)",
+				type ? type : "?");
+	bits = EVP_PKEY_get_bits(pkey);
+	if (bits < SIG_RSA_MIN_BITS || bits > SIG_RSA_MAX_BITS)
+		return ukit_fmt_errf(e, FMT_NOOFF,
+				"RSA key of %d bits not supported (want %d..%d)",
+				bits, SIG_RSA_MIN_BITS, SIG_RSA_MAX_BITS);
+	if (ukit_sig_key_wrap(pkey, SIG_RSA_PSS, out, e) != 0)
+		return -1;
+	(*out)->verify = rsa_verify;
+	return 0;
+}
+
+int ukit_sig_key_parse_public(const uint8_t *buf, size_t len, struct sig_key **out,
+			 struct fmt_err *e)
+{
+	EVP_PKEY *pkey;
+	int rc;
+
+	if (ukit_sig_pubkey_parse(buf, len, &pkey, e) != 0)
+		return -1;
+	rc = ukit_sig_key_from_pkey(pkey, out, e);
+	EVP_PKEY_free(pkey);
+	return rc;
+}
+
+int ukit_sig_key_load_public(const char *path, struct sig_key **out,
+			struct fmt_err *e)
+{
+	uint8_t *data;
+	size_t len;
+	int rc;
+
+	if (ukit_sig_read_small(path, SIG_FILE_MAX, true, &data, &len, e) != 0)
+		return -1;
+	rc = ukit_sig_key_parse_public(data, len, out, e);
+	free(data);
+	return rc;
+}
+
+
 /* ---- sign and verify ------------------------------------------------ */
 
 int ukit_sig_sign(struct sig_key *k, const uint8_t *msg, size_t len, uint8_t *sig,
@@ -259,7 +370,7 @@ int ukit_sig_sign(struct sig_key *k, const uint8_t *msg, size_t len, uint8_t *si
 	md = EVP_MD_CTX_new();
 	if (md == NULL)
 		return ukit_fmt_err_openssl(e, FMT_NOOFF, "EVP_MD_CTX_new");
-	if (ukit_sig_ctx_setup(md, k, 1, k->rsa_pss, e) != 0)
+	if (ctx_setup(md, k, 1, k->rsa_pss, e) != 0)
 		goto out;
 	if (EVP_DigestSign(md, NULL, &n, msg, len) != 1 || n > SIG_MAX_LEN) {
 		ukit_fmt_err_openssl(e, FMT_NOOFF, "signature size");
@@ -274,4 +385,10 @@ int ukit_sig_sign(struct sig_key *k, const uint8_t *msg, size_t len, uint8_t *si
 out:
 	EVP_MD_CTX_free(md);
 	return rc;
+}
+
+int ukit_sig_read_input(const char *path, size_t max, uint8_t **out,
+			size_t *len, struct fmt_err *e)
+{
+	return ukit_sig_read_small(path, max, true, out, len, e);
 }

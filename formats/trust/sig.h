@@ -40,7 +40,8 @@ enum sig_alg {
  * pkcs11.c) fill it in; everything else uses the functions below.
  * (sign), when set, replaces EVP signing (a token that signs a digest):
  * it gets the message and must return a signature in the same format
- * as ukit_sig_sign().
+ * as ukit_sig_sign().  (verify), when set, replaces the plain EVP check
+ * (RSA keys: either padding) and says whether (sig) is valid.
  */
 struct sig_key {
 	EVP_PKEY    *pkey;          /* public part always; private if held */
@@ -50,6 +51,8 @@ struct sig_key {
 			   uint8_t *sig, size_t *siglen, struct fmt_err *e);
 	void        *backend;       /* back end state, freed by (release) */
 	void       (*release)(struct sig_key *k);
+	bool       (*verify)(const struct sig_key *k, const uint8_t *msg,
+			     size_t len, const uint8_t *sig, size_t siglen);
 	/* RSA: sign with PSS (MGF1 SHA-256, 32-byte salt) instead of the
 	 * default PKCS#1 v1.5 with SHA-256, which is what other Sigstore
 	 * clients assume for an RSA key given by a bare hint.  Verification
@@ -117,6 +120,24 @@ int ukit_sig_key_parse_public(const uint8_t *buf, size_t len, struct sig_key **o
  */
 int ukit_sig_key_from_pkey(EVP_PKEY *pkey, struct sig_key **out, struct fmt_err *e);
 
+/* ---- the pinned kinds, what ukit-verify links (sigkey.c) ------------- */
+
+/* ukit_sig_key_from_pkey() for ECDSA P-256 and Ed25519 keys only. */
+int ukit_sig_key_pinned(EVP_PKEY *pkey, struct sig_key **out,
+			struct fmt_err *e);
+
+/* ukit_sig_key_load_public() for ECDSA P-256 and Ed25519 keys only. */
+int ukit_sig_key_load_pinned(const char *path, struct sig_key **out,
+			     struct fmt_err *e);
+
+/* Wrap (pkey) of algorithm (alg), unchecked: compute the key id. */
+int ukit_sig_key_wrap(EVP_PKEY *pkey, enum sig_alg alg, struct sig_key **out,
+		      struct fmt_err *e);
+
+/* An SPKI PEM public key from (buf, len) into (*out).  0 or -1 with (e). */
+int ukit_sig_pubkey_parse(const uint8_t *buf, size_t len, EVP_PKEY **out,
+			  struct fmt_err *e);
+
 /* NULL is fine. */
 void ukit_sig_key_free(struct sig_key *k);
 
@@ -175,10 +196,5 @@ void ukit_sig_hex(const uint8_t *buf, size_t len, char *out);
  */
 int ukit_sig_read_small(const char *path, size_t max, bool pipe, uint8_t **out,
 		   size_t *len, struct fmt_err *e);
-
-/* Set up (md) to sign (signing 1) or verify with (k); RSA keys with PSS
- * padding when (pss), else PKCS#1 v1.5.  0 or -1 with (e). */
-int ukit_sig_ctx_setup(EVP_MD_CTX *md, const struct sig_key *k, int signing,
-		  bool pss, struct fmt_err *e);
 
 #endif

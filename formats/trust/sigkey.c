@@ -1,5 +1,8 @@
 /*
- * sigkey.c: public keys and signature checks, what every verifier needs\n * (see sig.h); making keys and signing are sig.c's.  Trusts nothing it\n * reads: key files are size-bounded, keys are checked for their type.
+ * sigkey.c: what a device's verifier needs of sig.h: pinned ECDSA P-256
+ * and Ed25519 public keys and their signature checks; RSA keys, private
+ * keys and signing are sig.c's.  Trusts nothing it reads: key files are
+ * size-bounded, keys are checked for their type.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,20 +16,9 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
-#include <openssl/rsa.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 #include "sig.h"
-
-const char *ukit_sig_alg_name(enum sig_alg alg)
-{
-	switch (alg) {
-	case SIG_ECDSA_P256: return "ecdsa-p256-sha256";
-	case SIG_ED25519:    return "ed25519";
-	case SIG_RSA_PSS:    return "rsa-sha256";
-	}
-	return "unknown";
-}
 
 void ukit_sig_hex(const uint8_t *buf, size_t len, char *out)
 {
@@ -37,14 +29,6 @@ void ukit_sig_hex(const uint8_t *buf, size_t len, char *out)
 		out[2 * i + 1] = hx[buf[i] & 15];
 	}
 	out[2 * len] = '\0';
-}
-
-void ukit_sig_free_secret(void *p, size_t len)
-{
-	if (p == NULL)
-		return;
-	OPENSSL_cleanse(p, len);
-	free(p);
 }
 
 /* ukit_sig_read_file(); (pipe): a pipe will do too (st_size says nothing). */
@@ -81,7 +65,7 @@ int ukit_sig_read_small(const char *path, size_t max, bool pipe, uint8_t **out,
 			continue;
 		if (r < 0) {
 			ukit_fmt_errno(e, n, "read");
-			ukit_sig_free_secret(buf, max + 1);
+			OPENSSL_clear_free(buf, max + 1);
 			close(fd);
 			return -1;
 		}
@@ -89,7 +73,7 @@ int ukit_sig_read_small(const char *path, size_t max, bool pipe, uint8_t **out,
 			break;
 		n += (size_t)r;
 		if (n > max) {
-			ukit_sig_free_secret(buf, max + 1);
+			OPENSSL_clear_free(buf, max + 1);
 			close(fd);
 			return ukit_fmt_errf(e, FMT_NOOFF, "file too large (> %zu bytes)",
 					max);
@@ -108,50 +92,14 @@ int ukit_sig_read_file(const char *path, size_t max, uint8_t **out, size_t *len,
 	return ukit_sig_read_small(path, max, false, out, len, e);
 }
 
-static int pkey_alg(EVP_PKEY *pkey, enum sig_alg *alg, struct fmt_err *e)
-{
-	char group[64];
-	int bits;
-
-	switch (EVP_PKEY_get_base_id(pkey)) {
-	case EVP_PKEY_EC:
-		if (!EVP_PKEY_get_utf8_string_param(pkey,
-		    OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, NULL))
-			return ukit_fmt_err_openssl(e, FMT_NOOFF, "EC key without a named curve");
-		if (strcmp(group, "prime256v1") != 0 && strcmp(group, "P-256") != 0)
-			return ukit_fmt_errf(e, FMT_NOOFF,
-					"EC curve %s not supported (want P-256)", group);
-		*alg = SIG_ECDSA_P256;
-		return 0;
-	case EVP_PKEY_ED25519:
-		*alg = SIG_ED25519;
-		return 0;
-	case EVP_PKEY_RSA:
-		bits = EVP_PKEY_get_bits(pkey);
-		if (bits < SIG_RSA_MIN_BITS || bits > SIG_RSA_MAX_BITS)
-			return ukit_fmt_errf(e, FMT_NOOFF,
-					"RSA key of %d bits not supported (want %d..%d)",
-					bits, SIG_RSA_MIN_BITS, SIG_RSA_MAX_BITS);
-		*alg = SIG_RSA_PSS;
-		return 0;
-	default:
-		return ukit_fmt_errf(e, FMT_NOOFF, "key type %s not supported "
-				"(want ECDSA P-256, Ed25519 or RSA)",
-				EVP_PKEY_get0_type_name(pkey) ?
-				EVP_PKEY_get0_type_name(pkey) : "?");
-	}
-}
-
-int ukit_sig_key_from_pkey(EVP_PKEY *pkey, struct sig_key **out, struct fmt_err *e)
+int ukit_sig_key_wrap(EVP_PKEY *pkey, enum sig_alg alg, struct sig_key **out,
+		      struct fmt_err *e)
 {
 	struct sig_key *k;
 	unsigned char *der = NULL;
 	uint8_t md[SHA256_DIGEST_LENGTH];
-	enum sig_alg alg = SIG_ECDSA_P256;
 	int n;
 
-	if (pkey_alg(pkey, &alg, e) != 0)
-		return -1;
 	n = i2d_PUBKEY(pkey, &der);
 	if (n <= 0)
 		return ukit_fmt_err_openssl(e, FMT_NOOFF, "cannot encode public key");
@@ -171,6 +119,26 @@ int ukit_sig_key_from_pkey(EVP_PKEY *pkey, struct sig_key **out, struct fmt_err 
 	return 0;
 }
 
+int ukit_sig_key_pinned(EVP_PKEY *pkey, struct sig_key **out,
+			struct fmt_err *e)
+{
+	const char *type = EVP_PKEY_get0_type_name(pkey);
+	char group[64];
+
+	if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_ED25519)
+		return ukit_sig_key_wrap(pkey, SIG_ED25519, out, e);
+	if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_EC)
+		return ukit_fmt_errf(e, FMT_NOOFF, "key type %s not supported "
+				"(want ECDSA P-256 or Ed25519)", type ? type : "?");
+	if (!EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME,
+					    group, sizeof group, NULL))
+		return ukit_fmt_err_openssl(e, FMT_NOOFF, "EC key without a named curve");
+	if (strcmp(group, "prime256v1") != 0 && strcmp(group, "P-256") != 0)
+		return ukit_fmt_errf(e, FMT_NOOFF,
+				"EC curve %s not supported (want P-256)", group);
+	return ukit_sig_key_wrap(pkey, SIG_ECDSA_P256, out, e);
+}
+
 void ukit_sig_key_free(struct sig_key *k)
 {
 	if (k == NULL)
@@ -181,12 +149,10 @@ void ukit_sig_key_free(struct sig_key *k)
 	free(k);
 }
 
-int ukit_sig_key_parse_public(const uint8_t *buf, size_t len, struct sig_key **out,
-			 struct fmt_err *e)
+int ukit_sig_pubkey_parse(const uint8_t *buf, size_t len, EVP_PKEY **out,
+			  struct fmt_err *e)
 {
-	EVP_PKEY *pkey;
 	BIO *bio;
-	int rc;
 
 	if (len > SIG_FILE_MAX)
 		return ukit_fmt_errf(e, FMT_NOOFF, "public key too large (%zu > %d bytes)",
@@ -194,95 +160,54 @@ int ukit_sig_key_parse_public(const uint8_t *buf, size_t len, struct sig_key **o
 	bio = BIO_new_mem_buf(buf, (int)len);
 	if (bio == NULL)
 		return ukit_fmt_err_openssl(e, FMT_NOOFF, "BIO_new_mem_buf");
-	pkey = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+	*out = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
 	BIO_free(bio);
-	if (pkey == NULL)
+	if (*out == NULL)
 		return ukit_fmt_err_openssl(e, FMT_NOOFF,
 				       "not a PEM public key (SubjectPublicKeyInfo)");
-	rc = ukit_sig_key_from_pkey(pkey, out, e);
-	EVP_PKEY_free(pkey);
-	return rc;
+	return 0;
 }
 
-int ukit_sig_key_load_public(const char *path, struct sig_key **out,
-			struct fmt_err *e)
+int ukit_sig_key_load_pinned(const char *path, struct sig_key **out,
+			     struct fmt_err *e)
 {
+	EVP_PKEY *pkey = NULL;
 	uint8_t *data;
 	size_t len;
 	int rc;
 
 	if (ukit_sig_read_small(path, SIG_FILE_MAX, true, &data, &len, e) != 0)
 		return -1;
-	rc = ukit_sig_key_parse_public(data, len, out, e);
+	rc = ukit_sig_pubkey_parse(data, len, &pkey, e);
 	free(data);
+	if (rc == 0)
+		rc = ukit_sig_key_pinned(pkey, out, e);
+	EVP_PKEY_free(pkey);
 	return rc;
-}
-
-int ukit_sig_ctx_setup(EVP_MD_CTX *md, const struct sig_key *k, int signing,
-		  bool pss, struct fmt_err *e)
-{
-	const EVP_MD *dgst = k->alg == SIG_ED25519 ? NULL : EVP_sha256();
-	EVP_PKEY_CTX *pctx = NULL;
-	int ok;
-
-	if (signing)
-		ok = EVP_DigestSignInit(md, &pctx, dgst, NULL, k->pkey);
-	else
-		ok = EVP_DigestVerifyInit(md, &pctx, dgst, NULL, k->pkey);
-	if (ok != 1)
-		return ukit_fmt_err_openssl(e, FMT_NOOFF, signing ?
-				       "EVP_DigestSignInit" : "EVP_DigestVerifyInit");
-	if (k->alg == SIG_RSA_PSS && !pss &&
-	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)
-		return ukit_fmt_err_openssl(e, FMT_NOOFF, "RSA PKCS#1 v1.5 padding");
-	if (k->alg == SIG_RSA_PSS && pss &&
-	    (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-	     EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1 ||
-	     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))
-		return ukit_fmt_err_openssl(e, FMT_NOOFF, "RSA-PSS parameters");
-	return 0;
 }
 
 int ukit_sig_verify(const struct sig_key *k, const uint8_t *msg, size_t len,
 	       const uint8_t *sig, size_t siglen, struct fmt_err *e)
 {
+	const EVP_MD *dgst = k->alg == SIG_ED25519 ? NULL : EVP_sha256();
 	EVP_MD_CTX *md;
-	int rc = -1, ok;
+	bool ok;
 
 	if (siglen == 0 || siglen > SIG_MAX_LEN)
 		return ukit_fmt_errf(e, FMT_NOOFF, "signature length %zu outside 1..%d",
 				siglen, SIG_MAX_LEN);
-	md = EVP_MD_CTX_new();
-	if (md == NULL)
-		return ukit_fmt_err_openssl(e, FMT_NOOFF, "EVP_MD_CTX_new");
-	if (ukit_sig_ctx_setup(md, k, 0, false, e) != 0)
-		goto out;
-	ok = EVP_DigestVerify(md, sig, siglen, msg, len);
-	if (ok != 1 && k->alg == SIG_RSA_PSS) {
-		/* the other padding: a bare key hint does not say which */
-		ERR_clear_error();
-		EVP_MD_CTX_free(md);
+	if (k->verify != NULL) {
+		ok = k->verify(k, msg, len, sig, siglen);
+	} else {
 		md = EVP_MD_CTX_new();
-		if (md == NULL)
-			return ukit_fmt_err_openssl(e, FMT_NOOFF, "EVP_MD_CTX_new");
-		if (ukit_sig_ctx_setup(md, k, 0, true, e) != 0)
-			goto out;
-		ok = EVP_DigestVerify(md, sig, siglen, msg, len);
+		ok = md != NULL &&
+		     EVP_DigestVerifyInit(md, NULL, dgst, NULL, k->pkey) == 1 &&
+		     EVP_DigestVerify(md, sig, siglen, msg, len) == 1;
+		EVP_MD_CTX_free(md);
 	}
-	if (ok == 1)
-		rc = 0;
-	else {
-		ERR_clear_error();
-		ukit_fmt_errf(e, FMT_NOOFF, "signature does not verify with key %.16s",
-			 k->keyid);
-	}
-out:
-	EVP_MD_CTX_free(md);
-	return rc;
-}
-
-int ukit_sig_read_input(const char *path, size_t max, uint8_t **out,
-			size_t *len, struct fmt_err *e)
-{
-	return ukit_sig_read_small(path, max, true, out, len, e);
+	if (ok)
+		return 0;
+	ERR_clear_error();
+	return ukit_fmt_errf(e, FMT_NOOFF, "signature does not verify with key %.16s",
+			k->keyid);
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -39,7 +40,11 @@ static int chain_signature(const struct vrun *o, const struct bundle *b,
 	int rc = -1;
 
 	(void)o;
-
+	if (b->ncert == 0) {
+		ukit_verify_reason(r, "bundle carries a public key hint, no certificate "
+		       "chain: verify it with --pub");
+		return -1;
+	}
 	if (ukit_cert_parse_der(b->cert[0], b->cert_len[0], &leaf, &e) != 0) {
 		ukit_verify_reason(r, "leaf certificate: %s", e.msg);
 		return -1;
@@ -302,17 +307,6 @@ static struct edge_vsink *edge_vsink_begin(const struct vrun *o,
 	return vs;
 }
 
-static struct stream_sink edge_vsink_sink(struct edge_vsink *vs)
-{
-	struct stream_sink s = { NULL, NULL };
-
-	if (vs->v != NULL) {
-		s.update = edge_vsink_update;
-		s.ctx = vs;
-	}
-	return s;
-}
-
 static void edge_vsink_end(struct edge_vsink *vs, int fd,
 			   const struct vrun *o, struct verify_result *r)
 {
@@ -359,33 +353,52 @@ static bool verity_fast(const struct vrun *o, uint64_t image_len,
 		strcmp(r->st.format, "qcow2") == 0);
 }
 
-static void *vsink_begin(const struct vrun *o, struct verify_result *r)
+/* The dm-verity tree instead of the SHA-256 pass, when it applies. */
+static bool verity(const struct vrun *o, int fd, uint64_t image_len,
+		   struct verify_result *r)
 {
-	return edge_vsink_begin(o, r);
+	if (!o->p->verity_only && !verity_fast(o, image_len, r))
+		return false;
+	edge_check_verity_only(o, fd, image_len, r);
+	return true;
 }
 
-static struct stream_sink vsink_sink(void *vs)
+/* The pass over the image: overlapped reads, progress, the verity sink. */
+static int pass(const struct vrun *o, int fd, const struct stream_opts *so,
+		const struct stream_sink *sink, uint64_t *total,
+		struct verify_result *r, struct fmt_err *e)
 {
-	return edge_vsink_sink(vs);
-}
+	const struct verify_progress *pg = o->p->progress;
+	struct edge_vsink *vs = edge_vsink_begin(o, r);
+	struct stream_sink sinks[2] = { *sink };
+	struct stream_opts opts = *so;
+	size_t nsinks = 1;
+	struct stat st;
+	int rc;
 
-static void vsink_end(void *vs, int fd, const struct vrun *o,
-		      struct verify_result *r)
-{
+	if (vs != NULL && vs->v != NULL)
+		sinks[nsinks++] = (struct stream_sink){ edge_vsink_update, vs };
+	if (pg != NULL) {
+		opts.progress = pg->update;
+		opts.progress_arg = pg->arg;
+	}
+	if (pg != NULL && pg->start != NULL)
+		pg->start(pg->arg, so->limit != STREAM_NO_LIMIT ? so->limit :
+			  fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0);
+	rc = ukit_stream_fd(fd, o->image, &opts, sinks, nsinks, total, e);
+	if (pg != NULL && pg->end != NULL)
+		pg->end(pg->arg);
 	edge_vsink_end(vs, fd, o, r);
+	return rc;
 }
 
 static const struct verify_ext full_ext = {
-	.stream = ukit_stream_fd,
+	.pass = pass,
 	.chain_signature = chain_signature,
 	.timestamp = check_timestamp,
 	.chain = check_chain,
-	.verity_fast = verity_fast,
 	.cms = edge_verify_cms,
-	.verity_only = edge_check_verity_only,
-	.sink_begin = vsink_begin,
-	.sink = vsink_sink,
-	.sink_end = vsink_end,
+	.verity = verity,
 };
 
 int ukit_verify_image(int fd, const char *path, const struct verify_policy *p,

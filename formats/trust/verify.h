@@ -82,7 +82,7 @@ struct verify_result {
 /*
  * Verify the image on (fd) (named (path) in reasons and for the
  * PATH.bundle.json default; with fd < 0, path is opened read-only here and
- * a failure to open is a reason).  With p->tee_fd >= 0 the bytes read are
+ * a directory or a failure to open is a reason).  With p->tee_fd >= 0 the bytes read are
  * also copied to it and it is sealed.  Returns 0 when the checks ran (r
  * says whether they held), -1 with (e) on an internal error (out of memory,
  * a failed check that could not be recorded; r->verified is false).  Free

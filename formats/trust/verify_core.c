@@ -49,8 +49,7 @@ void ukit_verify_reason(struct verify_result *r, const char *fmt, ...)
 
 /* Read the bundle: p->bundle, else the appended one, else IMAGE.bundle.json. */
 static int read_bundle(const struct vrun *o, int fd, char **json,
-		       size_t *jlen, uint64_t *image_len, bool *appended,
-		       struct verify_result *r)
+		       size_t *jlen, uint64_t *image_len, struct verify_result *r)
 {
 	struct fmt_err e = { .path = o->image };
 	struct sigfoot f;
@@ -59,7 +58,6 @@ static int read_bundle(const struct vrun *o, int fd, char **json,
 	size_t len;
 	int rc;
 
-	*appended = false;
 	*image_len = STREAM_NO_LIMIT;
 	if (o->p->bundle == NULL) {
 		rc = ukit_sigfoot_read(fd, &f, &e);
@@ -83,7 +81,6 @@ static int read_bundle(const struct vrun *o, int fd, char **json,
 			*json = (char *)data;
 			*jlen = (size_t)f.bundle_len;
 			*image_len = f.orig_size;
-			*appended = true;
 			return 0;
 		}
 		if (asprintf(&path, "%s.bundle.json", o->image) < 0) {
@@ -112,90 +109,60 @@ static int check_signature(const struct vrun *o, const struct bundle *b,
 		       b->env.type, DSSE_INTOTO_TYPE);
 		return -1;
 	}
-	if (o->p->npub > 0) {
-		if (b->ncert > 0) {
-			ukit_verify_reason(r, "bundle carries a certificate chain, not a public "
-			       "key hint: verify it with --ca");
+	if (o->p->npub == 0 && (o->x == NULL || o->x->chain_signature == NULL)) {
+		ukit_verify_reason(r, "no pinned key: this verifier takes "
+			      "pinned keys only");
+		return -1;
+	}
+	if (o->p->npub == 0)
+		return o->x->chain_signature(o, b, r);
+	if (b->ncert > 0) {
+		ukit_verify_reason(r, "bundle carries a certificate chain, not a public "
+		       "key hint: verify it with --ca");
+		return -1;
+	}
+	for (size_t i = 0; i < o->p->npub; i++) {
+		if (ukit_dsse_verify(&b->env, o->p->pub[i], NULL) < 0)
+			continue;
+		if (strcmp(b->hint, o->p->pub[i]->keyid) != 0) {
+			ukit_verify_reason(r, "publicKey hint %.64s does not name the "
+			       "verifying key %s", b->hint, o->p->pub[i]->keyid);
 			return -1;
 		}
-		for (size_t i = 0; i < o->p->npub; i++) {
-			if (ukit_dsse_verify(&b->env, o->p->pub[i], NULL) < 0)
-				continue;
-			if (strcmp(b->hint, o->p->pub[i]->keyid) != 0) {
-				ukit_verify_reason(r, "publicKey hint %.64s does not name the "
-				       "verifying key %s", b->hint, o->p->pub[i]->keyid);
-				return -1;
-			}
-			memcpy(r->keyid, o->p->pub[i]->keyid, sizeof r->keyid);
-			return 0;
-		}
-		ukit_verify_reason(r, "signature does not verify with any pinned key");
-		return -1;
+		memcpy(r->keyid, o->p->pub[i]->keyid, sizeof r->keyid);
+		return 0;
 	}
-	if (b->ncert == 0) {
-		ukit_verify_reason(r, "bundle carries a public key hint, no certificate "
-		       "chain: verify it with --pub");
-		return -1;
-	}
-	if (o->x == NULL || o->x->chain_signature == NULL) {
-		ukit_verify_reason(r, "bundle carries a certificate chain; this "
-			      "verifier takes pinned keys only");
-		return -1;
-	}
-	return o->x->chain_signature(o, b, r);
+	ukit_verify_reason(r, "signature does not verify with any pinned key");
+	return -1;
 }
 
 static void check_image(const struct vrun *o, int fd,
 			uint64_t image_len, struct verify_result *r)
 {
 	struct stream_sha256 sha = { 0 };
+	struct stream_sink sink = { ukit_stream_sha256_update, &sha };
+	struct stream_opts so = { .tee_fd = o->p->tee_fd, .limit = image_len };
 	struct fmt_err e = { .path = o->image };
 	json_t *solo5 = NULL;
-	const struct verify_ext *x = o->x;
-	void *vs = NULL;
-	const struct verify_progress *pg = o->p->progress;
 	uint8_t md[32];
 	uint64_t total = 0;
-	struct stat st;
 	int rc;
 
 	if (ukit_stream_sha256_init(&sha, &e) != 0) {
 		ukit_verify_reason(r, "%s", e.msg);
 		return;
 	}
-	{
-		struct stream_sink sinks[2] = {
-			{ ukit_stream_sha256_update, &sha },
-		};
-		size_t nsinks = 1;
-		struct stream_opts so = {
-			.tee_fd = o->p->tee_fd,         /* sealed copy for --exec */
-			.limit = image_len,
-			.progress = pg ? pg->update : NULL,
-			.progress_arg = pg ? pg->arg : NULL,
-		};
-
-		if (x != NULL && x->sink_begin != NULL)
-			vs = x->sink_begin(o, r);
-		if (vs != NULL && x->sink(vs).update != NULL)
-			sinks[nsinks++] = x->sink(vs);
-		fstat(fd, &st);
-		if (pg != NULL && pg->start != NULL)
-			pg->start(pg->arg, image_len != STREAM_NO_LIMIT ?
-				  image_len : (uint64_t)st.st_size);
-		rc = (x != NULL && x->stream != NULL ? x->stream : ukit_stream_read)(
-			fd, o->image, &so, sinks, nsinks, &total, &e);
-		if (pg != NULL && pg->end != NULL)
-			pg->end(pg->arg);
-	}
-	if (vs != NULL)
-		x->sink_end(vs, fd, o, r);
-	if (rc != 0 || ukit_stream_sha256_final(&sha, md, &e) != 0) {
+	if (o->x != NULL && o->x->pass != NULL)
+		rc = o->x->pass(o, fd, &so, &sink, &total, r, &e);
+	else
+		rc = ukit_stream_read(fd, o->image, &so, &sink, 1, &total, &e);
+	if (rc == 0)
+		rc = ukit_stream_sha256_final(&sha, md, &e);
+	ukit_stream_sha256_free(&sha);
+	if (rc != 0) {
 		ukit_verify_reason(r, "reading image: %s", e.msg);
-		ukit_stream_sha256_free(&sha);
 		return;
 	}
-	ukit_stream_sha256_free(&sha);
 	if (total != r->st.size)
 		ukit_verify_reason(r, "image size %" PRIu64 " differs from the signed size %"
 		       PRIu64, total, r->st.size);
@@ -244,7 +211,7 @@ static void check_rollback_state(const struct vrun *o, struct verify_result *r)
 		ukit_verify_reason(r, "rollback state: out of memory");
 		return;
 	}
-	if (ukit_rollback_load(o->p->rollback_state, s, NULL, &e) != 0) {
+	if (ukit_rollback_load(o->p->rollback_state, s, &e) != 0) {
 		if (e.off != FMT_NOOFF)
 			ukit_verify_reason(r, "rollback state %s:0x%" PRIx64 ": %s",
 			       o->p->rollback_state, e.off, e.msg);
@@ -303,7 +270,8 @@ int ukit_verify_run(int fd, const char *path, const struct verify_policy *p,
 	char *json = NULL;
 	size_t jlen = 0;
 	uint64_t image_len = 0;
-	bool appended, have_b = false, own_fd = false;
+	bool own_fd = false;
+	struct stat st;
 
 	memset(r, 0, sizeof *r);
 	r->reasons = json_array();
@@ -311,11 +279,15 @@ int ukit_verify_run(int fd, const char *path, const struct verify_policy *p,
 		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	if (fd < 0) {
 		fd = open(path, O_RDONLY | O_CLOEXEC);
+		own_fd = fd >= 0;
+		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+			ukit_verify_reason(r, "is a directory");
+			goto report;
+		}
 		if (fd < 0) {
 			ukit_verify_reason(r, "cannot open: %s", strerror(errno));
 			goto report;
 		}
-		own_fd = true;
 	}
 	if (p->cms != NULL) {
 		if (x != NULL && x->cms != NULL)
@@ -324,13 +296,12 @@ int ukit_verify_run(int fd, const char *path, const struct verify_policy *p,
 			ukit_verify_reason(r, "a CMS signature needs the full verifier");
 		goto report;
 	}
-	if (read_bundle(o, fd, &json, &jlen, &image_len, &appended, r) != 0)
+	if (read_bundle(o, fd, &json, &jlen, &image_len, r) != 0)
 		goto report;
 	if (ukit_bundle_parse(json, jlen, &b, &be) != 0) {
 		ukit_verify_reason(r, "bundle: %s", be.msg);
 		goto report;
 	}
-	have_b = true;
 	if (check_signature(o, &b, r) != 0)
 		goto report;
 	if (x != NULL && x->timestamp != NULL)
@@ -344,9 +315,8 @@ int ukit_verify_run(int fd, const char *path, const struct verify_policy *p,
 	}
 	r->have_st = true;
 	r->statement = r->st.root;
-	if (x != NULL && x->verity_only != NULL && (p->verity_only ||
-	    (x->verity_fast != NULL && x->verity_fast(o, image_len, r))))
-		x->verity_only(o, fd, image_len, r);
+	if (x != NULL && x->verity != NULL && x->verity(o, fd, image_len, r))
+		;       /* the dm-verity tree stood for the SHA-256 pass */
 	else if (p->verity_only)
 		ukit_verify_reason(r, "--verity-only needs the full verifier");
 	else
@@ -362,8 +332,7 @@ report:
 	r->verified = json_array_size(r->reasons) == 0 && !r->lost;
 	if (own_fd)
 		close(fd);
-	if (have_b)
-		ukit_bundle_free(&b);
+	ukit_bundle_free(&b);         /* zeroed unless parsed */
 	free(json);
 	if (r->lost)
 		return ukit_fmt_errf(e, FMT_NOOFF,

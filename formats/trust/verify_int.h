@@ -26,10 +26,12 @@ struct vrun {
  * no extension provides is a failed check, never a skipped one.
  */
 struct verify_ext {
-	/* the pass over the image (NULL: ukit_stream_read(), the plain one) */
-	int  (*stream)(int fd, const char *path, const struct stream_opts *o,
-		       const struct stream_sink *sinks, size_t nsinks,
-		       uint64_t *total, struct fmt_err *e);
+	/* the pass over the image: (sink) (the SHA-256) and (so) as
+	 * ukit_stream_read() takes them, plus the extension's own progress
+	 * and consumers (the signed verity root) (NULL: ukit_stream_read()) */
+	int  (*pass)(const struct vrun *o, int fd, const struct stream_opts *so,
+		     const struct stream_sink *sink, uint64_t *total,
+		     struct verify_result *r, struct fmt_err *e);
 	/* the envelope's signature by the leaf of the bundle's chain */
 	int  (*chain_signature)(const struct vrun *o, const struct bundle *b,
 				struct verify_result *r);
@@ -41,17 +43,10 @@ struct verify_ext {
 		      struct verify_result *r);
 	/* a detached CMS signature instead of a bundle (policy cms) */
 	void (*cms)(const struct vrun *o, int fd, struct verify_result *r);
-	/* whether the signed dm-verity root can stand for the SHA-256 pass */
-	bool (*verity_fast)(const struct vrun *o, uint64_t image_len,
-			    const struct verify_result *r);
-	/* the dm-verity tree alone (policy verity_only, or verity_fast) */
-	void (*verity_only)(const struct vrun *o, int fd, uint64_t image_len,
-			    struct verify_result *r);
-	/* a consumer of the pass over the image (the signed verity root) */
-	void *(*sink_begin)(const struct vrun *o, struct verify_result *r);
-	struct stream_sink (*sink)(void *vs);
-	void (*sink_end)(void *vs, int fd, const struct vrun *o,
-			 struct verify_result *r);
+	/* the image by its signed dm-verity tree instead of the SHA-256
+	 * pass; false when it does not apply (policy, statement) */
+	bool (*verity)(const struct vrun *o, int fd, uint64_t image_len,
+		       struct verify_result *r);
 };
 
 /* Append one reason to (r) (a failed check). */

@@ -26,7 +26,7 @@ static void test_sealed_copy_is_immutable(void **state)
 	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
 	assert_int_equal(ukit_sealfd_exec_fd(fd, path, sizeof path, &e), -1);
 	assert_non_null(strstr(e.msg, "unsealed copy"));
-	assert_int_equal(ukit_sealfd_write(fd, "verified", 8, &e), 0);
+	assert_int_equal(write(fd, "verified", 8), 8);
 	assert_int_equal(ukit_sealfd_seal(fd, &e), 0);
 	assert_int_equal(write(fd, "x", 1), -1);
 	assert_int_equal(pwrite(fd, "x", 1, 0), -1);
