@@ -31,13 +31,14 @@ MAKEFLAGS += --no-print-directory
 # types (Requires), the rest is its own business (Requires.private);
 # libqcow is a test oracle
 LIB_PKGS_PUB = jansson libcrypto
-LIB_PKGS = $(LIB_PKGS_PUB) libelf zlib libzstd libcurl
-# ukit.pc names libcurl in Libs.private, not Requires.private: its own
-# static dependencies (nghttp2, idn2, ssh2, ldap...) have no static
-# libraries on Debian, so a static libukit links it as a shared library
-LIB_PKGS_DYN = libcurl
+LIB_PKGS = $(LIB_PKGS_PUB) libelf zlib libzstd
+# libcurl is not linked: libukit opens libcurl.so.4 with dlopen() when a
+# command first speaks HTTP (formats/core/curldl.h), so that no tool
+# loads it and its thirty dependencies at every start; only its header
+# is needed to build
+CURL_PKG = libcurl
 PKGS     = $(LIB_PKGS) libqcow
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(CURL_PKG) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN     = -Wall -Wextra -Wshadow -Wformat=2 -Wno-format-nonliteral \
@@ -257,8 +258,8 @@ install: all
 	ln -sf libukit.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libukit.so
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@VERSION@|$(VERSION)|' -e 's|@REQUIRES_PUB@|$(LIB_PKGS_PUB)|' \
-		-e 's|@REQUIRES@|$(filter-out $(LIB_PKGS_PUB) $(LIB_PKGS_DYN),$(LIB_PKGS))|' \
-		-e 's|@LIBS_PRIVATE@|$(shell pkg-config --libs $(LIB_PKGS_DYN) 2>/dev/null)|' \
+		-e 's|@REQUIRES@|$(filter-out $(LIB_PKGS_PUB),$(LIB_PKGS))|' \
+		-e 's|@LIBS_PRIVATE@||' \
 		formats/ukit.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/ukit.pc
 	install -m 644 $(PUB_HDR) $(DESTDIR)$(PREFIX)/include/ukit/
 	$(if $(MANS1),install -m 644 $(MANS1) $(DESTDIR)$(PREFIX)/share/man/man1/)

@@ -12,9 +12,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <openssl/evp.h>
 
+#include "curldl.h"
 #include "io.h"
 #include "registry_int.h"
 

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include <curl/curl.h>
 
+#include "curldl.h"
 #include "registry_int.h"
 
 static void trim(char *s)

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <openssl/evp.h>
 
+#include "curldl.h"
 #include "registry_int.h"
 
 static const char *host_arch(void)

@@ -23,9 +23,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include <curl/curl.h>
 #include <openssl/evp.h>
 
+#include "curldl.h"
 #include "err.h"
 #include "ocijson.h"
 #include "ocilayout.h"

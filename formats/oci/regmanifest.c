@@ -9,9 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <openssl/evp.h>
 
+#include "curldl.h"
 #include "registry_int.h"
 
 static const char accept_hdr[] = "Accept: " OCI_MT_MANIFEST ", " OCI_MT_INDEX

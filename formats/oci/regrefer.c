@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 
+#include "curldl.h"
 #include "registry_int.h"
 #include "sigjson.h"
 

@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 
+#include "curldl.h"
 #include "io.h"
 #include "registry_int.h"
 

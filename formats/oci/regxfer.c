@@ -11,9 +11,9 @@
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
 #include <openssl/crypto.h>
 
+#include "curldl.h"
 #include "registry_int.h"
 #include "sigjson.h"
 
@@ -402,7 +402,8 @@ int ukit_oci_reg_open(struct reg *r, const struct ukit_oci_ref *ref,
 	if (r->retry_ms < 0 || r->retry_ms > 60000)
 		r->retry_ms = 500;
 	r->insecure_ok = o->tls_verify == 0 || is_local(ref->host);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (ukit_curl_load(e) < 0)
+		return -1;
 	r->c = curl_easy_init();
 	if (r->c == NULL)
 		return ukit_fmt_errf(e, FMT_NOOFF, "cannot start libcurl");

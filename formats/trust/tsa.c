@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -15,6 +14,7 @@
 #include <openssl/ts.h>
 #include <openssl/x509.h>
 
+#include "curldl.h"
 #include "tsa.h"
 
 static int der_out(int n, unsigned char *der, uint8_t **out, size_t *len,
@@ -110,8 +110,9 @@ int ukit_tsa_fetch(const char *url, const uint8_t *req, size_t reqlen,
 	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
 		return ukit_fmt_errf(e, FMT_NOOFF, "TSA URL %.200s: want http:// or "
 				"https://", url);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
-	    (c = curl_easy_init()) == NULL)
+	if (ukit_curl_load(e) < 0)
+		return -1;
+	if ((c = curl_easy_init()) == NULL)
 		return ukit_fmt_errf(e, FMT_NOOFF, "cannot start libcurl");
 	h = curl_slist_append(h, "Content-Type: application/timestamp-query");
 	h = curl_slist_append(h, "Accept: application/timestamp-reply");

@@ -255,4 +255,25 @@ expect_fail 1 "tar header: checksum mismatch" "tar header checksum" \
 expect_fail 1 "gzip: layer truncated" "truncated gzip stream" \
 	ukit-pack oci extract oci:tz:t --kernel-out kd
 check "nothing written by the failed extracts" [ ! -e kd ] && [ ! -e ku ]
+
+# libcurl is opened when a command first speaks HTTP, not at every start
+for t in ukit-pack ukit-sign ukit-elftool; do
+	if ldd "$UKIT_BIN/$t" | grep -q libcurl; then
+		not_ok "$t loads libcurl at start: $(ldd "$UKIT_BIN/$t" | grep libcurl)"
+	else
+		ok "$t does not load libcurl at start"
+	fi
+done
+# and when it cannot be loaded, a registry command says so, nothing else
+mkdir -p nocurl
+: >nocurl/libcurl.so.4
+ukit-sign keygen --no-passphrase k >/dev/null
+expect_fail 1 "cannot load libcurl.so.4 (Debian: apt-get install libcurl4)" \
+	"push without a loadable libcurl: exit 1, says what is missing" \
+	env LD_LIBRARY_PATH="$PWD/nocurl" ukit-pack oci push oci:r1 docker://127.0.0.1:9/x/y:z
+expect_fail 1 "cannot load libcurl.so.4" \
+	"sign --tsa without a loadable libcurl: exit 1, says what is missing" \
+	env LD_LIBRARY_PATH="$PWD/nocurl" ukit-sign sign -q --key k.key \
+	--tsa http://127.0.0.1:9/ -o tsa.bundle k.hvt
+check "nothing signed without libcurl" [ ! -e tsa.bundle ]
 done_testing
