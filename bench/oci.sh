@@ -6,7 +6,8 @@
 # every blob is really sent; pulls go to fresh directories.
 # Prints wall seconds (best of RUNS), CPU seconds and peak RSS, the ratio
 # to skopeo, and the floor of the same run: reading and hashing the layer
-# (sha256sum), which both tools must do at least once each way, and the
+# (openssl dgst -sha256, the SHA-256 ukit uses), which both tools must do
+# at least once each way, and the
 # registry's own cost: curl pushing and fetching the layer blob alone.
 # Data under $TMPDIR (a mktemp directory), removed afterwards.
 #   SIZE_MB=1024 RUNS=2 bench/oci.sh
@@ -81,7 +82,7 @@ fresh() {
 	[ ! -e "$D/$1.pid" ] || kill -9 "$(cat "$D/$1.pid")" 2>/dev/null || :
 	registry "$1"
 }
-run floor-hash : sha256sum lay/blobs/sha256/$L
+run floor-hash : openssl dgst -sha256 lay/blobs/sha256/$L
 # The registry's own floor: curl sends the layer blob in one monolithic
 # upload (POST, then PUT with the digest already known) to a fresh
 # registry, and fetches it back into a file; no hashing, no manifest.
@@ -93,7 +94,7 @@ curl_push() {
 		"http://127.0.0.1:$(cat floor.port)/v2/b/f/blobs/uploads/" |
 		tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
 	case $loc in http*) ;; *) loc=http://127.0.0.1:$(cat floor.port)$loc ;; esac
-	curl -sS -f -o /dev/null -H 'Content-Type: application/octet-stream' \
+	curl -sS -f -o /dev/null -H 'Expect:' -H 'Content-Type: application/octet-stream' \
 		-T "lay/blobs/sha256/$L" "$loc&digest=sha256:$L"
 }
 export -f curl_push; export L
