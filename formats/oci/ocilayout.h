@@ -14,7 +14,7 @@
  * atomically last, so a failure or a kill leaves the old layout intact.
  *
  * Implemented in ociref.c, ociblobrd.c, ocilocal.c and ociout.c (what
- * they share: ocilayout_int.h).
+ * they share: io.h (ukit_read_small)).
  */
 #ifndef UKIT_OCILAYOUT_H
 #define UKIT_OCILAYOUT_H

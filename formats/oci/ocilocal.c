@@ -16,7 +16,6 @@
 
 #include "io.h"
 #include "ocilayout.h"
-#include "ocilayout_int.h"
 #include "sigjson.h"
 
 struct arc_entry {
@@ -44,43 +43,6 @@ static ssize_t fd_read(void *ctx, void *buf, size_t len, struct fmt_err *e)
 	if (n < 0)
 		return ukit_fmt_errno(e, FMT_NOOFF, "read");
 	return n;
-}
-
-/* Read a whole small file (≤ max) under (dir). */
-int ukit_oci_layout_slurp(const char *path, size_t max, char **out,
-			  size_t *len, struct fmt_err *e)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	char *buf;
-	ssize_t n;
-
-	if (fd < 0)
-		return ukit_fmt_errno(e, FMT_NOOFF, "%s: cannot open", path);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return ukit_fmt_errf(e, FMT_NOOFF, "%s: not a regular file", path);
-	}
-	if ((uint64_t)st.st_size > max) {
-		close(fd);
-		return ukit_fmt_errf(e, FMT_NOOFF, "%s: %jd bytes, over the limit of "
-				"%zu", path, (intmax_t)st.st_size, max);
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (buf == NULL) {
-		close(fd);
-		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
-	}
-	n = ukit_pread_full(fd, buf, (size_t)st.st_size, 0);
-	close(fd);
-	if (n != st.st_size) {
-		free(buf);
-		return ukit_fmt_errf(e, FMT_NOOFF, "%s: short read", path);
-	}
-	buf[n] = 0;
-	*out = buf;
-	*len = (size_t)n;
-	return 0;
 }
 
 static int check_layout_json(const char *buf, size_t len, const char *what,
@@ -195,13 +157,13 @@ int ukit_oci_local_open(const struct ukit_oci_ref *r,
 	l->fd = -1;
 	if (r->kind == OCI_REF_DIR) {
 		snprintf(what, sizeof what, "%s/oci-layout", r->path);
-		if (ukit_oci_layout_slurp(what, 4096, &buf, &len, e) < 0 ||
+		if (ukit_read_small(what, 4096, &buf, &len, e) < 0 ||
 		    check_layout_json(buf, len, what, e) < 0)
 			goto fail;
 		free(buf);
 		buf = NULL;
 		snprintf(what, sizeof what, "%s/index.json", r->path);
-		if (ukit_oci_layout_slurp(what, OCI_JSON_MAX, &buf, &len, e) < 0)
+		if (ukit_read_small(what, OCI_JSON_MAX, &buf, &len, e) < 0)
 			goto fail;
 	} else {
 		struct stat st;

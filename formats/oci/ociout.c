@@ -19,7 +19,6 @@
 
 #include "io.h"
 #include "ocilayout.h"
-#include "ocilayout_int.h"
 #include "outfile.h"
 #include "sigjson.h"
 
@@ -352,7 +351,7 @@ static int commit_dir(struct ukit_oci_out *w, const struct ukit_oci_desc *m,
 		return -1;
 	snprintf(path, sizeof path, "%s/index.json", w->path);
 	if (access(path, F_OK) == 0 &&
-	    ukit_oci_layout_slurp(path, OCI_JSON_MAX, &old, &oldlen, e) < 0)
+	    ukit_read_small(path, OCI_JSON_MAX, &old, &oldlen, e) < 0)
 		return -1;
 	idx = index_json(old, oldlen, m, tag, e);
 	free(old);

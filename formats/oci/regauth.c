@@ -262,39 +262,18 @@ int ukit_oci_reg_load_creds(struct reg *r, struct fmt_err *e)
 				 "%s/.docker/config.json", home);
 	}
 	for (int i = 0; i < np; i++) {
-		int fd = open(paths[i], O_RDONLY | O_CLOEXEC);
-		struct stat st;
 		char *buf;
-		ssize_t n;
+		size_t n;
 		int rc;
 
-		if (fd < 0) {
+		if (ukit_read_small(paths[i], OCI_AUTHFILE_MAX, &buf, &n, e) < 0) {
 			if (errno == ENOENT && r->o->authfile == NULL)
 				continue;
-			return ukit_fmt_errno(e, FMT_NOOFF, "%s: cannot open auth "
-					 "file", paths[i]);
+			return -1;
 		}
-		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-		    (uint64_t)st.st_size > OCI_AUTHFILE_MAX) {
-			close(fd);
-			return ukit_fmt_errf(e, FMT_NOOFF, "%s: not a regular file of "
-					"at most %u bytes", paths[i],
-					OCI_AUTHFILE_MAX);
-		}
-		buf = malloc((size_t)st.st_size + 1);
-		if (buf == NULL) {
-			close(fd);
-			return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
-		}
-		n = ukit_pread_full(fd, buf, (size_t)st.st_size, 0);
-		close(fd);
-		if (n != st.st_size) {
-			free(buf);
-			return ukit_fmt_errf(e, FMT_NOOFF, "%s: short read", paths[i]);
-		}
-		rc = ukit_oci_authfile_lookup(buf, (size_t)n, paths[i],
+		rc = ukit_oci_authfile_lookup(buf, n, paths[i],
 					      r->ref->host, &r->user, &r->pass, e);
-		OPENSSL_cleanse(buf, (size_t)n);
+		OPENSSL_cleanse(buf, n);
 		free(buf);
 		if (rc < 0)
 			return -1;
