@@ -288,7 +288,9 @@ int ukit_stream_fd(int fd, const char *path, const struct stream_opts *o,
 		return ukit_fmt_errno(e, 0, "seek");
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	for (int k = 0; k < STREAM_SLOTS; k++) {
-		r.slot[k].buf = malloc(r.chunk);
+		/* page-aligned, as in stream.c: the kernel copies into it */
+		if (posix_memalign((void **)&r.slot[k].buf, 4096, r.chunk) != 0)
+			r.slot[k].buf = NULL;
 		if (r.slot[k].buf == NULL) {
 			for (int j = 0; j < k; j++)
 				free(r.slot[j].buf);
