@@ -902,16 +902,14 @@ int ukit_elfimg_solo5_note(struct elfimg *img, uint32_t type,
 {
 	const struct ukit_elfimg_info *in = &img->info;
 	const bool big = in->big;
-	const char *tname = type == MFT1_NOTE_TYPE ? "MFT1" : "ABI1";
-	uint32_t max = type == MFT1_NOTE_TYPE ? SOLO5_MFT1_DESC_MAX
-					      : SOLO5_ABI1_DESC_MAX;
 
 	if (ukit_elfimg_solo5_check(img, e) < 0)
 		return -1;
 	for (size_t i = 0; i < in->phnum; i++) {
 		const struct ukit_elfimg_phdr *ph = &img->ph[i];
-		uint8_t h[NOTE_HDR_SIZE + 8];
-		uint32_t namesz, descsz;
+		uint8_t h[SOLO5_NOTE_HEAD];
+		uint32_t descsz;
+		int k;
 
 		if (ph->type != PT_NOTE)
 			continue;
@@ -934,22 +932,13 @@ int ukit_elfimg_solo5_note(struct elfimg *img, uint32_t type,
 			return ukit_fmt_errf(e, e->off, "phdr[%zu]: note header: %s",
 					i, msg);
 		}
-		namesz = ld32(h, big);
-		descsz = ld32(h + 4, big);
-		if (namesz != SOLO5_NOTE_NAMESZ ||
-		    memcmp(h + NOTE_HDR_SIZE, SOLO5_NOTE_NAME,
-			   SOLO5_NOTE_NAMESZ) != 0 ||
-		    ld32(h + 8, big) != type)
+		k = ukit_solo5_note_head(h, big, type, i, ph->offset,
+					 ph->filesz, &descsz, e);
+		if (k <= 0) {
+			if (k < 0)
+				return -1;
 			continue;
-		if (descsz < 1 || descsz > max)
-			return ukit_fmt_errf(e, ph->offset, "phdr[%zu]: Solo5 %s "
-					"note descriptor size %u outside 1..%u",
-					i, tname, descsz, max);
-		if (descsz > ph->filesz - sizeof h)
-			return ukit_fmt_errf(e, ph->offset, "phdr[%zu]: Solo5 %s "
-					"note extends past end of its PT_NOTE "
-					"(0x%zx + 0x%x > 0x%" PRIx64 ")", i,
-					tname, sizeof h, descsz, ph->filesz);
+		}
 		if (ukit_elfimg_pread(img, out->desc, descsz, ph->offset + sizeof h,
 				 e) < 0)
 			return -1;

@@ -30,17 +30,41 @@ int ukit_solo5_check(const struct elfhdr *h, struct fmt_err *e)
 	return 0;
 }
 
-int ukit_solo5_note(const struct elfhdr *h, uint32_t type, struct ukit_solo5_note *out,
-	       struct fmt_err *e)
+int ukit_solo5_note_head(const uint8_t *head, bool big, uint32_t type,
+			 size_t phdr, uint64_t offset, uint64_t filesz,
+			 uint32_t *descsz, struct fmt_err *e)
 {
 	const char *tname = type == MFT1_NOTE_TYPE ? "MFT1" : "ABI1";
 	uint32_t max = type == MFT1_NOTE_TYPE ? SOLO5_MFT1_DESC_MAX
 					      : SOLO5_ABI1_DESC_MAX;
+	uint32_t n = ld32(head + 4, big);
 
+	if (ld32(head, big) != SOLO5_NOTE_NAMESZ ||
+	    memcmp(head + NOTE_HDR_SIZE, SOLO5_NOTE_NAME,
+		   SOLO5_NOTE_NAMESZ) != 0 ||
+	    ld32(head + 8, big) != type)
+		return 0;
+	if (n < 1 || n > max)
+		return ukit_fmt_errf(e, offset, "phdr[%zu]: Solo5 %s note "
+				"descriptor size %u outside 1..%u", phdr,
+				tname, n, max);
+	if (n > filesz - SOLO5_NOTE_HEAD)
+		return ukit_fmt_errf(e, offset, "phdr[%zu]: Solo5 %s note extends "
+				"past end of its PT_NOTE (0x%x + 0x%x > 0x%"
+				PRIx64 ")", phdr, tname, SOLO5_NOTE_HEAD, n,
+				filesz);
+	*descsz = n;
+	return 1;
+}
+
+int ukit_solo5_note(const struct elfhdr *h, uint32_t type, struct ukit_solo5_note *out,
+	       struct fmt_err *e)
+{
 	for (size_t i = 0; i < h->phnum; i++) {
 		const struct elfhdr_phdr *ph = &h->ph[i];
-		uint8_t n[NOTE_HDR_SIZE + 8];
+		uint8_t n[SOLO5_NOTE_HEAD];
 		uint32_t descsz;
+		int k;
 
 		/* Too small for a Solo5 note header: not ours.  (Solo5 fails
 		 * the whole lookup below 12 bytes; an empty PT_NOTE is
@@ -49,21 +73,13 @@ int ukit_solo5_note(const struct elfhdr *h, uint32_t type, struct ukit_solo5_not
 			continue;
 		if (ukit_elfhdr_pread(h, n, sizeof n, ph->offset, e) < 0)
 			return -1;
-		descsz = ld32(n + 4, h->big);
-		if (ld32(n, h->big) != SOLO5_NOTE_NAMESZ ||
-		    memcmp(n + NOTE_HDR_SIZE, SOLO5_NOTE_NAME,
-			   SOLO5_NOTE_NAMESZ) != 0 ||
-		    ld32(n + 8, h->big) != type)
+		k = ukit_solo5_note_head(n, h->big, type, i, ph->offset,
+					 ph->filesz, &descsz, e);
+		if (k <= 0) {
+			if (k < 0)
+				return -1;
 			continue;
-		if (descsz < 1 || descsz > max)
-			return ukit_fmt_errf(e, ph->offset, "phdr[%zu]: Solo5 %s "
-					"note descriptor size %u outside 1..%u",
-					i, tname, descsz, max);
-		if (descsz > ph->filesz - sizeof n)
-			return ukit_fmt_errf(e, ph->offset, "phdr[%zu]: Solo5 %s "
-					"note extends past end of its PT_NOTE "
-					"(0x%zx + 0x%x > 0x%" PRIx64 ")", i,
-					tname, sizeof n, descsz, ph->filesz);
+		}
 		if (ukit_elfhdr_pread(h, out->desc, descsz, ph->offset + sizeof n,
 				 e) < 0)
 			return -1;

@@ -37,6 +37,20 @@ struct ukit_solo5_note {
  */
 int ukit_solo5_check(const struct elfhdr *h, struct fmt_err *e);
 
+/* The first bytes of a PT_NOTE a Solo5 note lookup reads. */
+#define SOLO5_NOTE_HEAD (NOTE_HDR_SIZE + 8)
+
+/*
+ * Judge (head), the first SOLO5_NOTE_HEAD bytes of PT_NOTE (phdr) at
+ * (offset), (filesz) bytes long, as ukit_solo5_note() below does: 0 when
+ * it is not the Solo5 note of (type); 1 with (*descsz) when it is and its
+ * descriptor fits; -1 with (e) set when it is but its size is wrong.
+ * The one rule for both readers (this file's and elfimg.c's).
+ */
+int ukit_solo5_note_head(const uint8_t *head, bool big, uint32_t type,
+			 size_t phdr, uint64_t offset, uint64_t filesz,
+			 uint32_t *descsz, struct fmt_err *e);
+
 /*
  * Find the Solo5 note of (type) (MFT1_NOTE_TYPE or ABI1_NOTE_TYPE): only
  * the first note of each PT_NOTE is read; it is Solo5's when namesz is 6
