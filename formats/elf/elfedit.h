@@ -99,7 +99,8 @@ bool ukit_elfedit_big_endian(const struct elfedit *ed);
  * describes the new one (readelf -n reads by section); with no MFT1 note
  * before, the new one gets a ".note.solo5.manifest" section when the file
  * has a section name table.  Returns 0 with (plan) filled (free with ukit_elfedit_plan_free),
- * or -1 with (e) set (e.g. a virtio image whose manifest does not fit).
+ * or -1 with (e) set and (plan) empty (e.g. a virtio image whose manifest
+ * does not fit).
  */
 int ukit_elfedit_plan_manifest(struct elfedit *ed, const uint8_t *note, size_t len,
 			  struct elfedit_plan *plan, struct fmt_err *e);

@@ -191,7 +191,7 @@ static int check_mft_note(const struct elfedit *ed, const uint8_t *note,
 	return 0;
 }
 
-int ukit_elfedit_plan_manifest(struct elfedit *ed, const uint8_t *note, size_t len,
+static int plan_manifest(struct elfedit *ed, const uint8_t *note, size_t len,
 			  struct elfedit_plan *plan, struct fmt_err *e)
 {
 	struct solo5_view v;
@@ -312,7 +312,7 @@ static int find_pkgmeta(const struct elfedit *ed, int *seg, struct note *out,
 	return 0;
 }
 
-int ukit_elfedit_plan_package_metadata(struct elfedit *ed, const char *json,
+static int plan_package_metadata(struct elfedit *ed, const char *json,
 				  size_t len, struct elfedit_plan *plan,
 				  struct fmt_err *e)
 {
@@ -357,3 +357,24 @@ int ukit_elfedit_plan_package_metadata(struct elfedit *ed, const char *json,
 	return r;
 }
 
+/* On failure the plan is left empty: nothing for the caller to free. */
+int ukit_elfedit_plan_manifest(struct elfedit *ed, const uint8_t *note, size_t len,
+			  struct elfedit_plan *plan, struct fmt_err *e)
+{
+	if (plan_manifest(ed, note, len, plan, e) < 0) {
+		ukit_elfedit_plan_free(plan);
+		return -1;
+	}
+	return 0;
+}
+
+int ukit_elfedit_plan_package_metadata(struct elfedit *ed, const char *json,
+				  size_t len, struct elfedit_plan *plan,
+				  struct fmt_err *e)
+{
+	if (plan_package_metadata(ed, json, len, plan, e) < 0) {
+		ukit_elfedit_plan_free(plan);
+		return -1;
+	}
+	return 0;
+}
