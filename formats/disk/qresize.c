@@ -371,6 +371,68 @@ static int fl_flush(struct freelist *f, const struct rctx *r, bool unsafe,
 }
 
 /*
+ * Drop refcount blocks that count nothing but (perhaps) themselves, as
+ * qemu's shrink does, so that the tail they sit in can be cut: their
+ * table entries are cleared and synced, then a block counted by another
+ * block is freed there.
+ */
+static int drop_empty_blocks(const struct ukit_qcow2_header *h,
+			     struct rctx *r, bool unsafe, struct fmt_err *e)
+{
+	uint8_t *b = malloc(r->cs), *gone = calloc(r->rt_n, 1), z[8] = { 0 };
+	uint64_t *was = calloc(r->rt_n, 8);
+	bool any = false;
+	int rc = -1;
+
+	if (b == NULL || gone == NULL || was == NULL) {
+		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
+		goto out;
+	}
+	for (uint64_t ti = 0; ti < r->rt_n; ti++) {
+		uint64_t self = r->rt[ti] / r->cs;
+		bool empty = true;
+
+		if (r->rt[ti] == 0)
+			continue;
+		if (ukit_pread_full(r->fd, b, r->cs, (off_t)r->rt[ti]) !=
+		    (ssize_t)r->cs) {
+			ukit_fmt_errf(e, r->rt[ti], "refcount block %" PRIu64
+				 " past end of file", ti);
+			goto out;
+		}
+		for (uint64_t i = 0; i < r->per && empty; i++) {
+			uint64_t v = rc_load(b, i, r->bits);
+
+			empty = v == 0 || (v == 1 && ti * r->per + i == self);
+		}
+		if (!empty)
+			continue;
+		if (wr(r->fd, z, 8, h->refcount_table_offset + ti * 8, e) < 0)
+			goto out;
+		gone[ti] = 1;
+		was[ti] = self;
+		r->rt[ti] = 0;
+		any = true;
+	}
+	if (!any) {
+		rc = 0;
+		goto out;
+	}
+	if (sync_step(r->fd, unsafe, e) < 0)
+		goto out;
+	for (uint64_t ti = 0; ti < r->rt_n; ti++)
+		if (gone[ti] && was[ti] / r->per != ti &&
+		    rc_add(r, was[ti], -1, e) < 0)
+			goto out;
+	rc = sync_step(r->fd, unsafe, e);
+out:
+	free(b);
+	free(gone);
+	free(was);
+	return rc;
+}
+
+/*
  * Shrink to (size), as qemu-img resize --shrink: the header takes the new
  * size first (sync: the data past it is gone from the guest's view), then
  * the L2 entries of the guest clusters past the new end (those that
@@ -444,7 +506,8 @@ static int shrink_drop(int fd, const struct ukit_qcow2_header *h,
 		if (f.n >= FREELIST_FLUSH && fl_flush(&f, &r, unsafe, e) < 0)
 			goto out;
 	}
-	if (fl_flush(&f, &r, unsafe, e) < 0 || sync_step(fd, unsafe, e) < 0)
+	if (fl_flush(&f, &r, unsafe, e) < 0 || sync_step(fd, unsafe, e) < 0 ||
+	    drop_empty_blocks(h, &r, unsafe, e) < 0)
 		goto out;
 	/* cut the free tail, as qemu does (best effort there too) */
 	for (last = div_up(fsize, cs); last > 1; last--) {
@@ -494,10 +557,18 @@ int ukit_qcow2_resize(int fd, uint64_t size, bool shrink, bool unsafe,
 	if (size < h.size && !shrink)
 		return ukit_fmt_errf(e, FMT_NOOFF, "shrinking from %" PRIu64 " to %"
 				PRIu64 " bytes needs --shrink", h.size, size);
+	/* a v2 snapshot has no disk size of its own: qemu refuses too */
+	if (h.nb_snapshots > 0 && h.version < 3)
+		return ukit_fmt_errf(e, 60, "a version 2 image with %" PRIu32
+				" internal snapshots cannot be resized (as "
+				"qemu-img says)", h.nb_snapshots);
+	/* shrinking would clear entries of L2 tables the snapshots share,
+	 * which needs copy-on-write of those tables */
 	if (size < h.size && h.nb_snapshots > 0)
 		return ukit_fmt_errf(e, 60, "the image has %" PRIu32 " internal "
-				"snapshots; it cannot shrink (as qemu-img "
-				"says)", h.nb_snapshots);
+				"snapshots; ukit-pack shrinks images without "
+				"them only (qemu-img resize --shrink can)",
+				h.nb_snapshots);
 	if (size == h.size)
 		return 0;
 	cs = h.cluster_size;
