@@ -164,6 +164,19 @@ check "grow past the refcount blocks: the new L1 is beyond their reach" \
 	uncovered "$T/g.qcow2" "$(($(stat -c %s "$T/in.raw") + 4294967296))"
 gsize=$(qemu-img info --output=json "$T/g.qcow2" | "$PY" -c \
 	'import json,sys; print(json.load(sys.stdin)["virtual-size"])')
+# a write that fails (the file size limit, EFBIG) while the new L1
+# table, refcount table or blocks go out: exit 1, the image as it was
+# (the new L1 table alone is 1 MiB here; the tables and blocks follow it)
+cp "$T/g.qcow2" "$T/g0.qcow2"
+for extra in 0 1050624 1056768; do
+	lim=$((($(stat -c %s "$T/g0.qcow2") + extra) / 1024 + 1))
+	expect_fail 1 "File too large" \
+		"grow past the refcount blocks, writes fail after +$extra: exit 1" \
+		sh -c 'trap "" XFSZ; ulimit -f "$1"; exec ukit-pack resize -q "$2" +4G' \
+		sh "$lim" "$T/g.qcow2"
+	check "grow past the refcount blocks, writes fail after +$extra: image unchanged" \
+		cmp -s "$T/g0.qcow2" "$T/g.qcow2"
+done
 check "grow past the refcount blocks: +4G" ukit-pack resize -q "$T/g.qcow2" +4G
 check "grow past the refcount blocks: qemu-img check clean" \
 	qemu-img check "$T/g.qcow2"
