@@ -458,6 +458,42 @@ static int shrink_drop(int fd, const struct ukit_qcow2_header *h,
 		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 		goto out;
 	}
+	/* an L2 table shared with a snapshot is kept whole or dropped
+	 * whole (its clusters' refcounts count each table walk: they drop
+	 * by one either way); clearing part of it would need a
+	 * copy-on-write */
+	if (h->nb_snapshots > 0 && keep % h->l2_entries != 0 &&
+	    keep / h->l2_entries < h->l1_size) {
+		uint64_t i = keep / h->l2_entries, v = 0;
+		uint64_t l2 = be64_load(l1 + i * 8) & QCOW2_OFFSET_MASK;
+
+		if (l2 != 0 && rc_get(&r, l2 / cs, &v, e) < 0)
+			goto out;
+		if (v > 1) {
+			if (l2 + cs > fsize || ukit_pread_full(fd, t, cs,
+					(off_t)l2) != (ssize_t)cs) {
+				ukit_fmt_errf(e, l2, "L2 table %" PRIu64 " past "
+					 "end of file (0x%" PRIx64 ")", i,
+					 fsize);
+				goto out;
+			}
+			for (uint64_t k = keep % h->l2_entries * esz; k < cs;
+			     k++)
+				if (t[k] != 0) {
+					ukit_fmt_errf(e, l2, "the L2 table for "
+						 "guest 0x%" PRIx64 " is shared "
+						 "with a snapshot; shrinking "
+						 "into it needs copy-on-write, "
+						 "not done here (qemu-img resize "
+						 "--shrink can; a multiple of %"
+						 PRIu64 " bytes drops whole "
+						 "tables)", i * cs *
+						 h->l2_entries, cs *
+						 h->l2_entries);
+					goto out;
+				}
+		}
+	}
 	be64_store(hdr, size);
 	if (wr(fd, hdr, 8, 24, e) < 0 || sync_step(fd, unsafe, e) < 0)
 		goto out;
@@ -562,13 +598,6 @@ int ukit_qcow2_resize(int fd, uint64_t size, bool shrink, bool unsafe,
 		return ukit_fmt_errf(e, 60, "a version 2 image with %" PRIu32
 				" internal snapshots cannot be resized (as "
 				"qemu-img says)", h.nb_snapshots);
-	/* shrinking would clear entries of L2 tables the snapshots share,
-	 * which needs copy-on-write of those tables */
-	if (size < h.size && h.nb_snapshots > 0)
-		return ukit_fmt_errf(e, 60, "the image has %" PRIu32 " internal "
-				"snapshots; ukit-pack shrinks images without "
-				"them only (qemu-img resize --shrink can)",
-				h.nb_snapshots);
 	if (size == h.size)
 		return 0;
 	cs = h.cluster_size;

@@ -22,8 +22,10 @@
  * --shrink: the header takes the new size, then the guest clusters that
  * start past it are unhooked and freed, refcount blocks left counting
  * nothing are dropped and the free tail of the file is cut.  Refused: a
- * v2 image with snapshots (as qemu), shrinking an image with snapshots
- * (qemu can).  Each step is synced unless (unsafe).  0, or -1 with (e).
+ * v2 image with snapshots (as qemu); shrinking to inside an L2 table a
+ * snapshot shares, with data past the new size in it (qemu copies the
+ * table; not done here), before anything is written.  Each step is
+ * synced unless (unsafe).  0, or -1 with (e).
  */
 int ukit_qcow2_resize(int fd, uint64_t size, bool shrink, bool unsafe,
 		      struct fmt_err *e);
