@@ -34,48 +34,537 @@ static int sync_step(int fd, bool unsafe, struct fmt_err *e)
 }
 
 /*
- * Set the refcount of host cluster (c) to (v) in its existing refcount
- * block.  -1 with (e) when no block covers it.
+ * The refcount table, in memory, and the refcount entries it leads to
+ * (read and written one at a time in the file).
  */
-static int set_refcount(int fd, const struct ukit_qcow2_header *h, uint64_t c,
-			uint64_t v, struct fmt_err *e)
+struct rctx {
+	int fd;
+	uint64_t cs, bits, per;         /* per: entries in a refcount block */
+	uint64_t *rt;                   /* block offsets, 0 = none */
+	uint64_t rt_n;                  /* entries */
+};
+
+static int rt_load(int fd, const struct ukit_qcow2_header *h, struct rctx *r,
+		   struct fmt_err *e)
 {
-	uint64_t cs = h->cluster_size, bits = 1ULL << h->refcount_order;
-	uint64_t per = cs * 8 / bits, ti = c / per, i = c % per, boff, at;
-	uint8_t ent[8];
+	uint64_t n = (uint64_t)h->refcount_table_clusters * h->cluster_size / 8;
+	uint8_t *buf;
 
-	if (ti >= (uint64_t)h->refcount_table_clusters * cs / 8)
-		return ukit_fmt_errf(e, FMT_NOOFF, "host cluster %" PRIu64 " is "
-				"past the refcount table", c);
-	if (ukit_pread_full(fd, ent, 8, (off_t)(h->refcount_table_offset +
-					   ti * 8)) != 8)
-		return ukit_fmt_errno(e, h->refcount_table_offset + ti * 8,
-				 "read");
-	boff = be64_load(ent) & ~511ULL;
-	if (boff == 0)
-		return ukit_fmt_errf(e, FMT_NOOFF, "growing needs a larger L1 "
-				"table at host cluster %" PRIu64 ", which no "
-				"refcount block covers yet; ukit-pack resize "
-				"does not add refcount blocks (ukit-pack convert "
-				"-O qcow2 rewrites the image, qemu-img resize "
-				"grows it)", c);
-	at = boff + i * bits / 8;
-	if (bits < 8) {
-		uint8_t b;
-		unsigned sh = (unsigned)(i * bits % 8);
-
-		if (ukit_pread_full(fd, &b, 1, (off_t)at) != 1)
-			return ukit_fmt_errno(e, at, "read");
-		b = (uint8_t)((b & ~(((1u << bits) - 1) << sh)) | (v << sh));
-		return wr(fd, &b, 1, at, e);
+	r->fd = fd;
+	r->cs = h->cluster_size;
+	r->bits = 1ULL << h->refcount_order;
+	r->per = r->cs * 8 / r->bits;
+	r->rt_n = n;
+	r->rt = calloc(n, 8);
+	buf = malloc(n * 8);
+	if (r->rt == NULL || buf == NULL) {
+		free(buf);
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	}
+	if (ukit_pread_full(fd, buf, n * 8, (off_t)h->refcount_table_offset) !=
+	    (ssize_t)(n * 8)) {
+		free(buf);
+		return ukit_fmt_errf(e, h->refcount_table_offset, "refcount "
+				"table (%" PRIu64 " bytes) past end of file",
+				n * 8);
+	}
+	for (uint64_t i = 0; i < n; i++)
+		r->rt[i] = be64_load(buf + i * 8) & ~511ULL;
+	free(buf);
+	return 0;
+}
+
+/* Refcount entry (i) of the block (blk). */
+static uint64_t rc_load(const uint8_t *blk, uint64_t i, uint64_t bits)
+{
 	switch (bits) {
-	case 8:  ent[0] = (uint8_t)v; break;
-	case 16: be16_store(ent, (uint16_t)v); break;
-	case 32: be32_store(ent, (uint32_t)v); break;
-	default: be64_store(ent, v); break;
+	case 8:  return blk[i];
+	case 16: return be16_load(blk + i * 2);
+	case 32: return be32_load(blk + i * 4);
+	case 64: return be64_load(blk + i * 8);
+	default: /* 1, 2, 4 bits: the lowest index in the lowest bits */
+		return (blk[i * bits / 8] >> (i * bits % 8)) &
+		       ((1u << bits) - 1);
 	}
-	return wr(fd, ent, bits / 8, at, e);
+}
+
+static void rc_store(uint8_t *blk, uint64_t i, uint64_t bits, uint64_t v)
+{
+	switch (bits) {
+	case 8:  blk[i] = (uint8_t)v; break;
+	case 16: be16_store(blk + i * 2, (uint16_t)v); break;
+	case 32: be32_store(blk + i * 4, (uint32_t)v); break;
+	case 64: be64_store(blk + i * 8, v); break;
+	default: {
+		unsigned sh = (unsigned)(i * bits % 8);
+		uint8_t *b = blk + i * bits / 8;
+
+		*b = (uint8_t)((*b & ~(((1u << bits) - 1) << sh)) | (v << sh));
+	}
+	}
+}
+
+/*
+ * Where the refcount of host cluster (c) lives: the file offset of the
+ * byte(s) holding it, (*idx) its index relative to (*at), (*n) bytes.
+ * 0, or 1 when no refcount block covers (c).
+ */
+static int rc_where(const struct rctx *r, uint64_t c, uint64_t *at,
+		    uint64_t *idx, size_t *n)
+{
+	uint64_t ti = c / r->per, i = c % r->per;
+
+	if (ti >= r->rt_n || r->rt[ti] == 0)
+		return 1;
+	*at = r->rt[ti] + i * r->bits / 8;
+	*idx = r->bits < 8 ? i % (8 / r->bits) : 0;
+	*n = r->bits < 8 ? 1 : (size_t)(r->bits / 8);
+	return 0;
+}
+
+/* The refcount of host cluster (c) in (*v): 0 when no block covers it. */
+static int rc_get(const struct rctx *r, uint64_t c, uint64_t *v,
+		  struct fmt_err *e)
+{
+	uint64_t at, idx;
+	uint8_t b[8];
+	size_t n;
+
+	if (rc_where(r, c, &at, &idx, &n) != 0) {
+		*v = 0;
+		return 0;
+	}
+	if (ukit_pread_full(r->fd, b, n, (off_t)at) != (ssize_t)n)
+		return ukit_fmt_errf(e, at, "refcount of host cluster %" PRIu64
+				" past end of file", c);
+	*v = rc_load(b, idx, r->bits);
+	return 0;
+}
+
+/* Add (d) (+1 or -1) to the refcount of host cluster (c). */
+static int rc_add(const struct rctx *r, uint64_t c, int d, struct fmt_err *e)
+{
+	uint64_t at, idx, v, max = r->bits == 64 ? UINT64_MAX :
+		(1ULL << r->bits) - 1;
+	uint8_t b[8];
+	size_t n;
+
+	if (rc_where(r, c, &at, &idx, &n) != 0)
+		return ukit_fmt_errf(e, FMT_NOOFF, "host cluster %" PRIu64
+				" (0x%" PRIx64 ") is in use but no refcount "
+				"block covers it", c, c * r->cs);
+	if (ukit_pread_full(r->fd, b, n, (off_t)at) != (ssize_t)n)
+		return ukit_fmt_errf(e, at, "refcount of host cluster %" PRIu64
+				" past end of file", c);
+	v = rc_load(b, idx, r->bits);
+	if ((d < 0 && v == 0) || (d > 0 && v == max))
+		return ukit_fmt_errf(e, at, "refcount of host cluster %" PRIu64
+				" (0x%" PRIx64 ") is %" PRIu64 "; cannot %s "
+				"it", c, c * r->cs, v, d < 0 ? "decrement" :
+				"increment");
+	rc_store(b, idx, r->bits, d < 0 ? v - 1 : v + 1);
+	return wr(r->fd, b, n, at, e);
+}
+
+/*
+ * Move the L1 table of (new_l1) entries (the first (old_bytes) from (l1))
+ * to the end of the file of (fsize) bytes and set the virtual size to
+ * (size).  Everything new is appended as one run of clusters: the table,
+ * a larger refcount table when the old one cannot cover the run, and a
+ * refcount block for each part of the run that no block covers yet.
+ * Order: the new clusters (counted in their blocks), sync; the refcount
+ * table entries (or the header's refcount table pointer), sync; the
+ * header's L1 pointer and size, sync; then the old L1 (and refcount)
+ * table is freed.  A crash leaves the old or the new image, at worst
+ * with leaked clusters.
+ */
+static int grow_l1(int fd, const struct ukit_qcow2_header *h, uint64_t fsize,
+		   const uint8_t *l1, uint64_t new_l1, uint64_t size,
+		   bool unsafe, struct fmt_err *e)
+{
+	struct rctx r = { .rt = NULL };
+	uint64_t cs = h->cluster_size, old_bytes = (uint64_t)h->l1_size * 8;
+	uint64_t end = div_up(fsize, cs), new_cl = div_up(new_l1 * 8, cs);
+	uint64_t nblk = 0, nrt = 0, next, t0 = 0, t1 = 0, rt2_n, *rt2 = NULL;
+	uint8_t *buf = NULL, *blocks = NULL, *orig = NULL, *missing = NULL;
+	uint8_t hdr[24];
+	bool written = false;
+	int rc = -1;
+
+	if (rt_load(fd, h, &r, e) < 0)
+		goto out;
+	/* grow the run until it covers itself */
+	for (;;) {
+		uint64_t miss = 0, want = 0;
+
+		next = end + new_cl + nrt + nblk;
+		t0 = end / r.per;
+		t1 = (next - 1) / r.per;
+		if (t1 >= r.rt_n)
+			want = div_up((t1 + 1) * 8, cs);
+		for (uint64_t ti = t0; ti <= t1; ti++)
+			miss += ti >= r.rt_n || r.rt[ti] == 0;
+		if (miss <= nblk && want <= nrt)
+			break;
+		nblk = miss > nblk ? miss : nblk;
+		nrt = want > nrt ? want : nrt;
+	}
+	if (nrt * cs > QCOW2_MAX_REFTABLE_BYTES) {
+		ukit_fmt_errf(e, 48, "growing needs a refcount table of %" PRIu64
+			 " bytes, more than %" PRIu64, nrt * cs,
+			 (uint64_t)QCOW2_MAX_REFTABLE_BYTES);
+		goto out;
+	}
+	rt2_n = nrt ? nrt * cs / 8 : r.rt_n;
+	rt2 = calloc(rt2_n, 8);
+	missing = calloc(t1 - t0 + 1, 1);
+	blocks = malloc((t1 - t0 + 1) * cs);
+	orig = malloc((t1 - t0 + 1) * cs);
+	buf = calloc(1, (new_cl > nrt ? new_cl : nrt) * cs);
+	if (rt2 == NULL || missing == NULL || blocks == NULL || orig == NULL ||
+	    buf == NULL) {
+		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
+		goto out;
+	}
+	memcpy(rt2, r.rt, r.rt_n * 8);
+	/* the refcount blocks of the run: new ones zero, old ones read and
+	 * checked (clusters past the end of the file are free) */
+	for (uint64_t ti = t0, k = 0; ti <= t1; ti++) {
+		uint8_t *b = blocks + (ti - t0) * cs;
+
+		if (rt2[ti] == 0) {
+			missing[ti - t0] = 1;
+			rt2[ti] = (end + new_cl + nrt + k++) * cs;
+			memset(b, 0, cs);
+		} else if (ukit_pread_full(fd, b, cs, (off_t)rt2[ti]) !=
+			   (ssize_t)cs) {
+			ukit_fmt_errf(e, rt2[ti], "refcount block %" PRIu64
+				 " past end of file", ti);
+			goto out;
+		}
+		memcpy(orig + (ti - t0) * cs, b, cs);
+		for (uint64_t c = ti * r.per > end ? ti * r.per : end;
+		     c < next && c < (ti + 1) * r.per; c++) {
+			uint64_t v = rc_load(b, c - ti * r.per, r.bits);
+
+			if (v != 0) {
+				ukit_fmt_errf(e, rt2[ti], "host cluster %" PRIu64
+					 " past the end of the file has "
+					 "refcount %" PRIu64, c, v);
+				goto out;
+			}
+			rc_store(b, c - ti * r.per, r.bits, 1);
+		}
+	}
+	/* 1: the new clusters, nothing points at them yet */
+	written = true;
+	memcpy(buf, l1, old_bytes);
+	if (wr(fd, buf, new_cl * cs, end * cs, e) < 0)
+		goto out;
+	if (nrt) {
+		memset(buf, 0, nrt * cs);
+		for (uint64_t i = 0; i < rt2_n; i++)
+			be64_store(buf + i * 8, rt2[i]);
+		if (wr(fd, buf, nrt * cs, (end + new_cl) * cs, e) < 0)
+			goto out;
+	}
+	for (uint64_t ti = t0; ti <= t1; ti++)
+		if (wr(fd, blocks + (ti - t0) * cs, cs, rt2[ti], e) < 0)
+			goto out;
+	if (sync_step(fd, unsafe, e) < 0)
+		goto out;
+	/* 2: the refcount table takes the new blocks */
+	if (nrt) {
+		be64_store(hdr, (end + new_cl) * cs);
+		be32_store(hdr + 8, (uint32_t)nrt);
+		if (wr(fd, hdr, 12, 48, e) < 0)
+			goto out;
+	} else {
+		for (uint64_t ti = t0; ti <= t1; ti++) {
+			if (!missing[ti - t0])
+				continue;
+			be64_store(hdr, rt2[ti]);
+			if (wr(fd, hdr, 8, h->refcount_table_offset + ti * 8,
+			       e) < 0)
+				goto out;
+		}
+	}
+	if (sync_step(fd, unsafe, e) < 0)
+		goto out;
+	written = false;   /* from here on the new blocks are in use */
+	/* 3: the header takes the new L1 table */
+	be64_store(hdr, size);
+	be32_store(hdr + 8, h->crypt_method);
+	be32_store(hdr + 12, (uint32_t)new_l1);
+	be64_store(hdr + 16, end * cs);
+	if (wr(fd, hdr, 24, 24, e) < 0 || sync_step(fd, unsafe, e) < 0)
+		goto out;
+	/* 4: the old tables are free (a crash before: leaked clusters) */
+	free(r.rt);
+	r.rt = rt2;
+	r.rt_n = rt2_n;
+	rt2 = NULL;
+	for (uint64_t c = 0; c < div_up(old_bytes, cs); c++)
+		if (rc_add(&r, h->l1_table_offset / cs + c, -1, e) < 0)
+			goto out;
+	for (uint64_t c = 0; nrt && c < h->refcount_table_clusters; c++)
+		if (rc_add(&r, h->refcount_table_offset / cs + c, -1, e) < 0)
+			goto out;
+	rc = sync_step(fd, unsafe, e);
+out:
+	if (written) {
+		/* undo: old blocks back, the run cut off (best effort: the
+		 * error is what counts) */
+		for (uint64_t ti = t0; ti <= t1; ti++)
+			if (!missing[ti - t0] &&
+			    ukit_pwrite_full(fd, orig + (ti - t0) * cs, cs,
+					     (off_t)rt2[ti]) < 0)
+				break;
+		if (ftruncate(fd, (off_t)fsize) < 0)
+			(void)0;
+	}
+	free(r.rt);
+	free(rt2);
+	free(buf);
+	free(blocks);
+	free(orig);
+	free(missing);
+	return rc;
+}
+
+/* Host clusters to free once the tables no longer point at them. */
+struct freelist {
+	uint64_t *c;
+	size_t n, cap;
+};
+
+#define FREELIST_FLUSH (1u << 20)   /* entries gathered before freeing */
+
+static int fl_push(struct freelist *f, uint64_t c, struct fmt_err *e)
+{
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 1024;
+		uint64_t *p = realloc(f->c, cap * sizeof *p);
+
+		if (p == NULL)
+			return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
+		f->c = p;
+		f->cap = cap;
+	}
+	f->c[f->n++] = c;
+	return 0;
+}
+
+/* Sync the cleared tables, then decrement what they pointed at. */
+static int fl_flush(struct freelist *f, const struct rctx *r, bool unsafe,
+		    struct fmt_err *e)
+{
+	if (f->n == 0)
+		return 0;
+	if (sync_step(r->fd, unsafe, e) < 0)
+		return -1;
+	for (size_t i = 0; i < f->n; i++)
+		if (rc_add(r, f->c[i], -1, e) < 0)
+			return -1;
+	f->n = 0;
+	return 0;
+}
+
+/*
+ * Drop refcount blocks that count nothing but (perhaps) themselves, as
+ * qemu's shrink does, so that the tail they sit in can be cut: their
+ * table entries are cleared and synced, then a block counted by another
+ * block is freed there.
+ */
+static int drop_empty_blocks(const struct ukit_qcow2_header *h,
+			     struct rctx *r, bool unsafe, struct fmt_err *e)
+{
+	uint8_t *b = malloc(r->cs), *gone = calloc(r->rt_n, 1), z[8] = { 0 };
+	uint64_t *was = calloc(r->rt_n, 8);
+	bool any = false;
+	int rc = -1;
+
+	if (b == NULL || gone == NULL || was == NULL) {
+		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
+		goto out;
+	}
+	for (uint64_t ti = 0; ti < r->rt_n; ti++) {
+		uint64_t self = r->rt[ti] / r->cs;
+		bool empty = true;
+
+		if (r->rt[ti] == 0)
+			continue;
+		if (ukit_pread_full(r->fd, b, r->cs, (off_t)r->rt[ti]) !=
+		    (ssize_t)r->cs) {
+			ukit_fmt_errf(e, r->rt[ti], "refcount block %" PRIu64
+				 " past end of file", ti);
+			goto out;
+		}
+		for (uint64_t i = 0; i < r->per && empty; i++) {
+			uint64_t v = rc_load(b, i, r->bits);
+
+			empty = v == 0 || (v == 1 && ti * r->per + i == self);
+		}
+		if (!empty)
+			continue;
+		if (wr(r->fd, z, 8, h->refcount_table_offset + ti * 8, e) < 0)
+			goto out;
+		gone[ti] = 1;
+		was[ti] = self;
+		r->rt[ti] = 0;
+		any = true;
+	}
+	if (!any) {
+		rc = 0;
+		goto out;
+	}
+	if (sync_step(r->fd, unsafe, e) < 0)
+		goto out;
+	for (uint64_t ti = 0; ti < r->rt_n; ti++)
+		if (gone[ti] && was[ti] / r->per != ti &&
+		    rc_add(r, was[ti], -1, e) < 0)
+			goto out;
+	rc = sync_step(r->fd, unsafe, e);
+out:
+	free(b);
+	free(gone);
+	free(was);
+	return rc;
+}
+
+/*
+ * Shrink to (size), as qemu-img resize --shrink: the header takes the new
+ * size first (sync: the data past it is gone from the guest's view), then
+ * the L2 entries of the guest clusters past the new end (those that
+ * start at or past it) and the L1 entries of L2 tables left empty are
+ * cleared, synced, and what they pointed at is freed; last the file is
+ * cut after its last cluster in use.  The L1 table keeps its size.  A
+ * crash leaves the new size, at worst with leaked clusters.
+ */
+static int shrink_drop(int fd, const struct ukit_qcow2_header *h,
+		       uint64_t fsize, uint8_t *l1, uint64_t size, bool unsafe,
+		       struct fmt_err *e)
+{
+	struct rctx r = { .rt = NULL };
+	struct freelist f = { .c = NULL };
+	uint64_t cs = h->cluster_size, keep = div_up(size, cs);
+	uint64_t esz = h->extended_l2 ? 16 : 8, last;
+	uint8_t *t = NULL, hdr[8];
+	int rc = -1;
+
+	if (rt_load(fd, h, &r, e) < 0)
+		goto out;
+	if ((t = malloc(cs)) == NULL) {
+		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
+		goto out;
+	}
+	/* an L2 table shared with a snapshot is kept whole or dropped
+	 * whole (its clusters' refcounts count each table walk: they drop
+	 * by one either way); clearing part of it would need a
+	 * copy-on-write */
+	if (h->nb_snapshots > 0 && keep % h->l2_entries != 0 &&
+	    keep / h->l2_entries < h->l1_size) {
+		uint64_t i = keep / h->l2_entries, v = 0;
+		uint64_t l2 = be64_load(l1 + i * 8) & QCOW2_OFFSET_MASK;
+
+		if (l2 != 0 && rc_get(&r, l2 / cs, &v, e) < 0)
+			goto out;
+		if (v > 1) {
+			if (l2 + cs > fsize || ukit_pread_full(fd, t, cs,
+					(off_t)l2) != (ssize_t)cs) {
+				ukit_fmt_errf(e, l2, "L2 table %" PRIu64 " past "
+					 "end of file (0x%" PRIx64 ")", i,
+					 fsize);
+				goto out;
+			}
+			for (uint64_t k = keep % h->l2_entries * esz; k < cs;
+			     k++)
+				if (t[k] != 0) {
+					ukit_fmt_errf(e, l2, "the L2 table for "
+						 "guest 0x%" PRIx64 " is shared "
+						 "with a snapshot; shrinking "
+						 "into it needs copy-on-write, "
+						 "not done here (qemu-img resize "
+						 "--shrink can; a multiple of %"
+						 PRIu64 " bytes drops whole "
+						 "tables)", i * cs *
+						 h->l2_entries, cs *
+						 h->l2_entries);
+					goto out;
+				}
+		}
+	}
+	be64_store(hdr, size);
+	if (wr(fd, hdr, 8, 24, e) < 0 || sync_step(fd, unsafe, e) < 0)
+		goto out;
+	for (uint64_t i = keep / h->l2_entries; i < h->l1_size; i++) {
+		uint64_t l2 = be64_load(l1 + i * 8) & QCOW2_OFFSET_MASK;
+		uint64_t j0 = i == keep / h->l2_entries ?
+			keep % h->l2_entries : 0;
+		bool dirty = false;
+
+		if (l2 == 0)
+			continue;
+		if (l2 + cs > fsize ||
+		    ukit_pread_full(fd, t, cs, (off_t)l2) != (ssize_t)cs) {
+			ukit_fmt_errf(e, l2, "L2 table %" PRIu64 " past end of "
+				 "file (0x%" PRIx64 ")", i, fsize);
+			goto out;
+		}
+		for (uint64_t j = j0; j < h->l2_entries; j++) {
+			uint64_t ent = be64_load(t + j * esz), host, ns;
+
+			if (ent & QCOW2_OFLAG_COMPRESSED) {
+				ukit_qcow2_compressed_desc(h->cluster_bits, ent,
+							   &host, &ns);
+				host &= ~511ULL;
+				for (uint64_t c = host / cs;
+				     c <= (host + ns * 512 - 1) / cs; c++)
+					if (fl_push(&f, c, e) < 0)
+						goto out;
+			} else if ((host = ent & QCOW2_OFFSET_MASK) != 0 &&
+				   fl_push(&f, host / cs, e) < 0) {
+				goto out;
+			}
+			for (uint64_t k = 0; k < esz; k++)
+				dirty |= t[j * esz + k] != 0;
+			memset(t + j * esz, 0, esz);
+		}
+		if (j0 == 0) {
+			/* the whole table goes: unhook it, then free it */
+			memset(l1 + i * 8, 0, 8);
+			if (wr(fd, l1 + i * 8, 8, h->l1_table_offset + i * 8,
+			       e) < 0 || fl_push(&f, l2 / cs, e) < 0)
+				goto out;
+		} else if (dirty && wr(fd, t, cs, l2, e) < 0) {
+			goto out;
+		}
+		if (f.n >= FREELIST_FLUSH && fl_flush(&f, &r, unsafe, e) < 0)
+			goto out;
+	}
+	if (fl_flush(&f, &r, unsafe, e) < 0 || sync_step(fd, unsafe, e) < 0 ||
+	    drop_empty_blocks(h, &r, unsafe, e) < 0)
+		goto out;
+	/* cut the free tail, as qemu does (best effort there too) */
+	for (last = div_up(fsize, cs); last > 1; last--) {
+		uint64_t v = 0;
+
+		if (rc_get(&r, last - 1, &v, e) < 0)
+			goto out;
+		if (v != 0)
+			break;
+	}
+	if (last * cs < fsize && ftruncate(fd, (off_t)(last * cs)) < 0) {
+		ukit_fmt_errno(e, last * cs, "cannot cut the file after its "
+			  "last cluster in use");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(r.rt);
+	free(f.c);
+	free(t);
+	return rc;
 }
 
 int ukit_qcow2_resize(int fd, uint64_t size, bool shrink, bool unsafe,
@@ -95,17 +584,22 @@ int ukit_qcow2_resize(int fd, uint64_t size, bool shrink, bool unsafe,
 	default:
 		return -1;
 	}
-	if (h.nb_snapshots > 0)
-		return ukit_fmt_errf(e, 60, "the image has %" PRIu32 " internal "
-				"snapshots; ukit-pack resizes images without "
-				"them only (qemu-img resize can)",
-				h.nb_snapshots);
 	if (h.incompatible & (QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT))
 		return ukit_fmt_errf(e, 72, "the image is marked dirty or corrupt; "
 				"check it first");
 	if (size % 512 != 0)
 		return ukit_fmt_errf(e, FMT_NOOFF, "the new size %" PRIu64 " must "
 				"be a multiple of 512 (as qemu-img says)", size);
+	if (size < h.size && !shrink)
+		return ukit_fmt_errf(e, FMT_NOOFF, "shrinking from %" PRIu64 " to %"
+				PRIu64 " bytes needs --shrink", h.size, size);
+	/* a v2 snapshot has no disk size of its own: qemu refuses too */
+	if (h.nb_snapshots > 0 && h.version < 3)
+		return ukit_fmt_errf(e, 60, "a version 2 image with %" PRIu32
+				" internal snapshots cannot be resized (as "
+				"qemu-img says)", h.nb_snapshots);
+	if (size == h.size)
+		return 0;
 	cs = h.cluster_size;
 	span = cs * h.l2_entries;
 	new_l1 = div_up(size, span);
@@ -124,47 +618,9 @@ int ukit_qcow2_resize(int fd, uint64_t size, bool shrink, bool unsafe,
 		goto out;
 	}
 	if (size < h.size) {
-		if (!shrink) {
-			ukit_fmt_errf(e, FMT_NOOFF, "shrinking from %" PRIu64 " to %"
-				 PRIu64 " bytes needs --shrink", h.size, size);
-			goto out;
-		}
-		/* refuse to drop allocated clusters: their data would go */
-		for (uint64_t i = size / span; i < h.l1_size; i++) {
-			uint64_t l2 = be64_load(l1 + i * 8) & QCOW2_OFFSET_MASK;
-			uint64_t first = i == size / span ? size % span : 0;
-			uint8_t *t;
-
-			if (l2 == 0)
-				continue;
-			if ((t = malloc(cs)) == NULL ||
-			    ukit_pread_full(fd, t, cs, (off_t)l2) != (ssize_t)cs) {
-				free(t);
-				ukit_fmt_errf(e, l2, "cannot read the L2 table");
-				goto out;
-			}
-			for (uint64_t j = div_up(first, cs); j < h.l2_entries;
-			     j++) {
-				uint64_t esz = h.extended_l2 ? 16 : 8;
-				uint64_t ent = be64_load(t + j * esz);
-				uint64_t bm = esz == 16 ?
-					be64_load(t + j * esz + 8) : 0;
-
-				if (ent != 0 || (uint32_t)bm != 0) {
-					free(t);
-					ukit_fmt_errf(e, FMT_NOOFF, "guest data at "
-						 "0x%" PRIx64 " is past the new "
-						 "size %" PRIu64 "; shrinking "
-						 "would drop it", i * span + j *
-						 cs, size);
-					goto out;
-				}
-			}
-			free(t);
-		}
-		/* the L1 table keeps its size: it may be larger than
-		 * needed */
-		new_l1 = h.l1_size;
+		rc = shrink_drop(fd, &h, (uint64_t)st.st_size, l1, size,
+				 unsafe, e);
+		goto out;
 	}
 	/* the L1 table never shrinks (it may be larger than needed) */
 	if (new_l1 < h.l1_size)
@@ -173,55 +629,23 @@ int ukit_qcow2_resize(int fd, uint64_t size, bool shrink, bool unsafe,
 	old_cl = div_up(old_bytes, cs);
 	new_cl = div_up(new_bytes, cs);
 	if (new_l1 > h.l1_size && (new_cl > old_cl || old_bytes == 0)) {
-		/* a new L1 table at the end of the file */
-		uint64_t off = div_up((uint64_t)st.st_size, cs) * cs;
-		uint8_t *buf = calloc(1, new_cl * cs);
-
-		if (buf == NULL) {
-			ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
-			goto out;
-		}
-		memcpy(buf, l1, old_bytes);
-		if (wr(fd, buf, new_cl * cs, off, e) < 0) {
-			free(buf);
-			goto out;
-		}
-		free(buf);
-		for (uint64_t c = 0; c < new_cl; c++)
-			if (set_refcount(fd, &h, off / cs + c, 1, e) < 0) {
-				/* nothing points at it yet: undo */
-				if (ftruncate(fd, st.st_size) < 0)
-					(void)0;
-				goto out;
-			}
-		if (sync_step(fd, unsafe, e) < 0)
-			goto out;
-		be64_store(hdr, size);
-		be32_store(hdr + 8, h.crypt_method);
-		be32_store(hdr + 12, (uint32_t)new_l1);
-		be64_store(hdr + 16, off);
-		if (wr(fd, hdr, 24, 24, e) < 0 || sync_step(fd, unsafe, e) < 0)
-			goto out;
-		/* the old table is free now (a crash before: a leak) */
-		for (uint64_t c = 0; c < old_cl; c++)
-			if (set_refcount(fd, &h, h.l1_table_offset / cs + c, 0,
-					 e) < 0)
-				goto out;
-	} else {
-		if (new_l1 > h.l1_size) {
-			/* the new entries, in the table's last cluster, are
-			 * made zero (they should be already) */
-			if (wr(fd, l1 + old_bytes, new_bytes - old_bytes,
-			       h.l1_table_offset + old_bytes, e) < 0 ||
-			    sync_step(fd, unsafe, e) < 0)
-				goto out;
-		}
-		be64_store(hdr, size);
-		be32_store(hdr + 8, h.crypt_method);
-		be32_store(hdr + 12, (uint32_t)new_l1);
-		if (wr(fd, hdr, 16, 24, e) < 0)
+		rc = grow_l1(fd, &h, (uint64_t)st.st_size, l1, new_l1, size,
+			     unsafe, e);
+		goto out;
+	}
+	if (new_l1 > h.l1_size) {
+		/* the new entries, in the table's last cluster, are made
+		 * zero (they should be already) */
+		if (wr(fd, l1 + old_bytes, new_bytes - old_bytes,
+		       h.l1_table_offset + old_bytes, e) < 0 ||
+		    sync_step(fd, unsafe, e) < 0)
 			goto out;
 	}
+	be64_store(hdr, size);
+	be32_store(hdr + 8, h.crypt_method);
+	be32_store(hdr + 12, (uint32_t)new_l1);
+	if (wr(fd, hdr, 16, 24, e) < 0)
+		goto out;
 	rc = sync_step(fd, unsafe, e);
 out:
 	free(l1);

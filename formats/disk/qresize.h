@@ -12,13 +12,19 @@
 
 /*
  * Set the virtual size of the qcow2 image on (fd) (open read-write) to
- * (size) (rounded up to 512 bytes).  Growing: when the L1 table needs
- * more clusters, a larger one is written at the end of the file (counted
- * in the existing refcount blocks), the header is switched over to it,
- * then the old one is freed: a crash leaves either size, at worst a
- * leaked cluster.  Shrinking needs (shrink) and is refused when guest
- * clusters past the new size are allocated (their data would be lost).
- * Images with internal snapshots are refused (qemu resizes them).  Each step is
+ * (size) (a multiple of 512).  Growing: when the L1 table needs more
+ * clusters, a larger one is appended to the file, with the refcount
+ * blocks (and a larger, relocated refcount table) that cover it; they are
+ * synced, then the refcount table and the header are switched over to
+ * them, then the old tables are freed: a crash leaves either size, at
+ * worst with leaked clusters.  Internal snapshots keep their own L1
+ * tables and sizes.  Shrinking needs (shrink), as qemu-img resize
+ * --shrink: the header takes the new size, then the guest clusters that
+ * start past it are unhooked and freed, refcount blocks left counting
+ * nothing are dropped and the free tail of the file is cut.  Refused: a
+ * v2 image with snapshots (as qemu); shrinking to inside an L2 table a
+ * snapshot shares, with data past the new size in it (qemu copies the
+ * table; not done here), before anything is written.  Each step is
  * synced unless (unsafe).  0, or -1 with (e).
  */
 int ukit_qcow2_resize(int fd, uint64_t size, bool shrink, bool unsafe,

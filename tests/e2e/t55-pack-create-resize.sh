@@ -89,8 +89,11 @@ check "no output after refusals" test ! -e "$T/x.qcow2"
 "$PY" "$TOP/tests/gen/mkdisk.py" "$T/in.raw" 3
 while read -r opts steps; do
 	[ "$opts" = - ] && opts=
+	comp=
+	[ "$opts" = -c ] && { comp=-c; opts=; }
 	# shellcheck disable=SC2086
-	qemu-img convert -O qcow2 ${opts:+-o $opts} "$T/in.raw" "$T/q.qcow2"
+	qemu-img convert $comp -O qcow2 ${opts:+-o $opts} "$T/in.raw" \
+		"$T/q.qcow2"
 	cp "$T/q.qcow2" "$T/u.qcow2"
 	for s in $steps; do
 		qemu-img resize -q --shrink "$T/q.qcow2" "$s"
@@ -101,8 +104,18 @@ while read -r opts steps; do
 			"$T/q.f" "$T/u.f"
 		check "resize ${opts:-default} $s: qemu-img check clean" \
 			qemu-img check "$T/u.qcow2"
-		check "resize ${opts:-default} $s: same content as qemu-img's" \
+		check "resize ${comp:-${opts:-default}} $s: same content as qemu-img's" \
 			qemu-img compare "$T/q.qcow2" "$T/u.qcow2"
+		# a shrink: the free tail is cut as qemu-img cuts it (not
+		# after qemu's own growth to terabytes, which leaves an L1
+		# table ending inside a cluster that its shrink pads out)
+		case $s:$steps in
+		+*|*T*|*G*) ;;
+		*)
+			check "resize ${comp:-${opts:-default}} $s: file as long as qemu-img's" \
+				test "$(stat -c %s "$T/q.qcow2")" = \
+				"$(stat -c %s "$T/u.qcow2")" ;;
+		esac
 	done
 done <<'EOF2'
 - +1G 5T 700M +12800 9T
@@ -111,6 +124,11 @@ cluster_size=512,refcount_bits=1 +1M
 cluster_size=512,refcount_bits=64 +1M
 cluster_size=4k +4G
 extended_l2=on 9T
+- 2M 1000k 1536 +1M
+-c 2M 1000k 512
+cluster_size=512 2M 1000k 1536
+cluster_size=512,refcount_bits=64 +4M +64M 1000k +1G
+extended_l2=on 1000k +64k
 EOF2
 # an empty qcow2 (no L1 table) grows
 ukit-pack convert -q -O qcow2 "$T/empty.raw" "$T/e.qcow2" 2>/dev/null ||
@@ -119,9 +137,80 @@ check "resize of an empty qcow2 to 10M" ukit-pack resize -q "$T/e.qcow2" 10M
 check "empty qcow2 grown: qemu-img check clean" qemu-img check "$T/e.qcow2"
 expect_fail 1 "--shrink says you mean it" "shrink without --shrink: exit 1" \
 	ukit-pack resize "$T/u.qcow2" 1M
-expect_fail 1 "shrinking would drop it" \
-	"shrink over allocated data: refused, exit 1" \
-	ukit-pack resize --shrink "$T/u.qcow2" 1M
+# growth whose new L1 table lands where no refcount block reaches:
+# 512-byte clusters with 64-bit refcounts cover 32 KiB per block and
+# 2 MiB per refcount table cluster, so the blocks and the table must grow
+qemu-img convert -O qcow2 -o cluster_size=512,refcount_bits=64 "$T/in.raw" \
+	"$T/g.qcow2"
+rtc() { od -An -tu4 --endian=big -j56 -N4 "$1" | tr -d ' '; }
+rt0=$(rtc "$T/g.qcow2")
+# some host cluster of the new L1 table for virtual size $2, appended
+# to the file, is past what the refcount blocks (or table) cover
+uncovered() {
+	"$PY" -c '
+import struct, sys
+f = open(sys.argv[1], "rb").read()
+rto, rtc = struct.unpack(">QI", f[48:60])
+per = 512 * 8 // 64
+l1 = -(-int(sys.argv[2]) // (512 * 64))
+c0 = (len(f) + 511) // 512
+for c in range(c0, c0 - (-l1 * 8 // 512)):
+    i = c // per
+    if i >= rtc * 64 or struct.unpack(">Q", f[rto + i * 8:rto + i * 8 + 8])[0] == 0:
+        sys.exit(0)
+sys.exit(1)' "$@"
+}
+check "grow past the refcount blocks: the new L1 is beyond their reach" \
+	uncovered "$T/g.qcow2" "$(($(stat -c %s "$T/in.raw") + 4294967296))"
+gsize=$(qemu-img info --output=json "$T/g.qcow2" | "$PY" -c \
+	'import json,sys; print(json.load(sys.stdin)["virtual-size"])')
+# a write that fails (the file size limit, EFBIG) while the new L1
+# table, refcount table or blocks go out: exit 1, the image as it was
+# (the new L1 table alone is 1 MiB here; the tables and blocks follow it)
+cp "$T/g.qcow2" "$T/g0.qcow2"
+for extra in 0 1050624 1056768; do
+	lim=$((($(stat -c %s "$T/g0.qcow2") + extra) / 1024 + 1))
+	expect_fail 1 "File too large" \
+		"grow past the refcount blocks, writes fail after +$extra: exit 1" \
+		sh -c 'trap "" XFSZ; ulimit -f "$1"; exec ukit-pack resize -q "$2" +4G' \
+		sh "$lim" "$T/g.qcow2"
+	check "grow past the refcount blocks, writes fail after +$extra: image unchanged" \
+		cmp -s "$T/g0.qcow2" "$T/g.qcow2"
+done
+check "grow past the refcount blocks: +4G" ukit-pack resize -q "$T/g.qcow2" +4G
+check "grow past the refcount blocks: qemu-img check clean" \
+	qemu-img check "$T/g.qcow2"
+check "grow past the refcount blocks: the refcount table was moved and grew" \
+	test "$(rtc "$T/g.qcow2")" -gt "$rt0"
+check "grow past the refcount blocks: virtual size grew by 4 GiB" \
+	test "$(qemu-img info --output=json "$T/g.qcow2" | "$PY" -c \
+	'import json,sys; print(json.load(sys.stdin)["virtual-size"])')" = \
+	"$((gsize + 4294967296))"
+qemu-img convert -O raw "$T/g.qcow2" "$T/g.raw"
+truncate -s "$(stat -c %s "$T/in.raw")" "$T/g.raw"
+same_file "grow past the refcount blocks: guest data unchanged" \
+	"$T/in.raw" "$T/g.raw"
+
+# --shrink drops the guest data past the new end, keeps what is before it
+qemu-img convert -O qcow2 "$T/in.raw" "$T/d.qcow2"
+cp "$T/d.qcow2" "$T/dq.qcow2"
+expect_fail 1 "--shrink says you mean it" "shrink over data without --shrink: exit 1" \
+	ukit-pack resize "$T/d.qcow2" 1M
+check "shrink without --shrink left the image as it was" \
+	cmp -s "$T/d.qcow2" "$T/dq.qcow2"
+check "shrink over allocated data with --shrink" \
+	ukit-pack resize -q --shrink "$T/d.qcow2" 1000k
+qemu-img resize -q --shrink "$T/dq.qcow2" 1000k
+check "shrink over data: qemu-img check clean" qemu-img check "$T/d.qcow2"
+check "shrink over data: same content as qemu-img resize --shrink" \
+	qemu-img compare "$T/dq.qcow2" "$T/d.qcow2"
+qemu-img convert -O raw "$T/d.qcow2" "$T/d.raw"
+head -c 1024000 "$T/in.raw" >"$T/d0.raw"
+same_file "shrink over data: the data before the new end unchanged" \
+	"$T/d0.raw" "$T/d.raw"
+check "shrink over data: the freed tail is cut as qemu-img cuts it" \
+	test "$(stat -c %s "$T/d.qcow2")" = "$(stat -c %s "$T/dq.qcow2")" \
+	-a "$(stat -c %s "$T/d.qcow2")" -lt "$(stat -c %s "$T/in.raw")"
 cp "$T/in.raw" "$T/r.raw"
 check "resize raw +1M" ukit-pack resize -q "$T/r.raw" +1M
 check "raw grew by 1M" test "$(stat -c %s "$T/r.raw")" = \
@@ -158,7 +247,55 @@ check "snapshot -l without snapshots: prints nothing, as qemu-img" \
 	test ! -s "$T/u.txt"
 expect_fail 2 "does not change them" "snapshot -c: refused, exit 2" \
 	ukit-pack snapshot -c x "$T/s.qcow2"
-expect_fail 1 "internal snapshots" "resize with snapshots: refused, exit 1" \
-	ukit-pack resize "$T/s.qcow2" +1G
+# growing keeps the snapshots (and their own sizes) as qemu-img does
+cp "$T/s.qcow2" "$T/sq.qcow2"
+check "resize with snapshots: grows" ukit-pack resize -q "$T/s.qcow2" +1G
+qemu-img resize -q "$T/sq.qcow2" +1G
+check "resize with snapshots: qemu-img check clean" qemu-img check "$T/s.qcow2"
+qemu-img snapshot -l "$T/s.qcow2" >"$T/u.txt"
+same_file "resize with snapshots: snapshot -l unchanged" "$T/q.txt" "$T/u.txt"
+info_fields "$T/sq.qcow2" >"$T/q.f"
+info_fields "$T/s.qcow2" >"$T/u.f"
+same_file "resize with snapshots: same size as qemu-img resize" "$T/q.f" "$T/u.f"
+check "resize with snapshots: same content as qemu-img's" \
+	qemu-img compare "$T/sq.qcow2" "$T/s.qcow2"
+qemu-img snapshot -a first "$T/s.qcow2"
+check "resize with snapshots: a snapshot applied has its old data" \
+	qemu-img compare "$T/in.raw" "$T/s.qcow2"
+check "resize with snapshots: a snapshot applied has its old size" \
+	test "$(qemu-img info --output=json "$T/s.qcow2" | "$PY" -c \
+	'import json,sys; print(json.load(sys.stdin)["virtual-size"])')" = \
+	"$(stat -c %s "$T/in.raw")"
+# shrinking with snapshots, as qemu-img 7.2 does, where whole L2 tables
+# go (512-byte clusters: one table maps 32 KiB); the snapshot's data stays
+qemu-img convert -O qcow2 -o cluster_size=512 "$T/in.raw" "$T/sn.qcow2"
+qemu-img snapshot -c first "$T/sn.qcow2"
+qemu-io -c 'write -P 0x44 500k 300k' "$T/sn.qcow2" >/dev/null 2>&1
+cp "$T/sn.qcow2" "$T/snq.qcow2"
+cp "$T/sn.qcow2" "$T/sn0.qcow2"
+cp "$T/sn.qcow2" "$T/sn1.qcow2"
+check "shrink with snapshots to 1M" \
+	ukit-pack resize -q --shrink "$T/sn.qcow2" 1M
+qemu-img resize -q --shrink "$T/snq.qcow2" 1M
+check "shrink with snapshots: qemu-img check clean" qemu-img check "$T/sn.qcow2"
+check "shrink with snapshots: same content as qemu-img resize --shrink" \
+	qemu-img compare "$T/snq.qcow2" "$T/sn.qcow2"
+qemu-img snapshot -l "$T/sn0.qcow2" >"$T/q.txt"
+qemu-img snapshot -l "$T/sn.qcow2" >"$T/u.txt"
+same_file "shrink with snapshots: snapshot -l unchanged" "$T/q.txt" "$T/u.txt"
+qemu-img snapshot -a first "$T/sn.qcow2"
+check "shrink with snapshots: the snapshot keeps its size and data" \
+	qemu-img compare -q "$T/in.raw" "$T/sn.qcow2"
+expect_fail 1 "shared with a snapshot" \
+	"shrink into an L2 table a snapshot shares: refused, exit 1" \
+	ukit-pack resize -q --shrink "$T/sn1.qcow2" 1000k
+check "shrink into a shared L2 table: image unchanged" \
+	cmp -s "$T/sn0.qcow2" "$T/sn1.qcow2"
+qemu-img convert -O qcow2 -o compat=0.10 "$T/in.raw" "$T/s2.qcow2"
+qemu-img snapshot -c first "$T/s2.qcow2"
+expect_fail 1 "version 2 image" "v2 image with snapshots: refused as qemu-img" \
+	ukit-pack resize "$T/s2.qcow2" +1G
+check "qemu-img refuses it too" \
+	sh -c '! qemu-img resize -q "$1" +1G 2>/dev/null' sh "$T/s2.qcow2"
 
 done_testing

@@ -157,13 +157,25 @@ static void test_resize_refusals(void **state)
 	assert_string_equal(e.msg, "L1 table past end of file");
 	assert_int_equal(e.off, 1ULL << 40);
 	close(fd);
-	/* snapshots */
+	/* snapshots: growing is fine, and so is shrinking (no data) */
 	fd = image_fd(&o, 1 << 20);
 	be32_store(b, 1);
 	assert_int_equal(ukit_pwrite_full(fd, b, 4, 60), 0);
+	assert_int_equal(ukit_qcow2_resize(fd, 2 << 20, false, true, &e), 0);
+	assert_int_equal(ukit_qcow2_resize(fd, 512, true, true, &e), 0);
+	assert_int_equal(ukit_pread_full(fd, b, 8, 24), 8);
+	assert_int_equal(be64_load(b), 512);
+	close(fd);
+	be32_store(b, 1);
+	/* a v2 image with snapshots does not resize at all, as qemu */
+	o.version = 2;
+	fd = image_fd(&o, 1 << 20);
+	assert_int_equal(ukit_pwrite_full(fd, b, 4, 60), 0);
 	assert_int_equal(ukit_qcow2_resize(fd, 2 << 20, false, true, &e), -1);
 	assert_int_equal(e.off, 60);
+	assert_non_null(strstr(e.msg, "version 2"));
 	close(fd);
+	o.version = 3;
 	/* grows and reads back the size */
 	fd = image_fd(&o, 0);
 	assert_int_equal(ukit_qcow2_resize(fd, 5ULL << 40, false, true, &e), 0);
