@@ -305,6 +305,7 @@ static int pool_alloc(struct pool *p, unsigned *threads)
 	}
 	return 0;
 }
+
 int ukit_convert_pool_run(struct pool *p, unsigned threads,
 			  int (*fill)(void *ctx, struct slot *s,
 				      struct fmt_err *e),
