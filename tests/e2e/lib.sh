@@ -39,6 +39,19 @@ missing() {
 			"UKIT_ALLOW_MISSING=1 skips instead)"
 	fi
 }
+# softhsm_token LABEL: a fresh SoftHSM2 token LABEL (user PIN 1234, SO PIN
+# 5678) in $T/tokens, SOFTHSM2_CONF exported and $MOD the PKCS#11 module;
+# returns 1 when SoftHSM2 or pkcs11-tool (make deps installs both) is
+# not there.
+MOD=/usr/lib/softhsm/libsofthsm2.so
+softhsm_token() {
+	command -v softhsm2-util >/dev/null && [ -r "$MOD" ] &&
+		command -v pkcs11-tool >/dev/null || return 1
+	export SOFTHSM2_CONF=$T/softhsm2.conf
+	mkdir -p "$T/tokens"
+	echo "directories.tokendir = $T/tokens" >"$SOFTHSM2_CONF"
+	softhsm2-util --init-token --free --label "$1" --pin 1234 --so-pin 5678 >/dev/null
+}
 diag()   { printf '%s\n' "$*" | sed 's/^/# /'; }
 
 # san_report FILE: FILE holds an AddressSanitizer, LeakSanitizer or

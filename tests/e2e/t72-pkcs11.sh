@@ -7,17 +7,11 @@
 # openssl accepts; P-384 and RSA 2048 token keys are refused.
 . "$(dirname "$0")/lib.sh"
 
-MOD=/usr/lib/softhsm/libsofthsm2.so
-if ! command -v softhsm2-util >/dev/null || [ ! -r "$MOD" ] ||
-	! command -v pkcs11-tool >/dev/null; then
+if ! softhsm_token ukit; then
 	missing "softhsm2 / opensc not installed"
 	done_testing
 	exit 0
 fi
-export SOFTHSM2_CONF=$T/softhsm2.conf
-mkdir -p "$T/tokens"
-echo "directories.tokendir = $T/tokens" >"$SOFTHSM2_CONF"
-softhsm2-util --init-token --free --label ukit --pin 1234 --so-pin 5678 >/dev/null
 # token_key LABEL ID TYPE: a key pair made on the token (pkcs11-tool
 # --key-type TYPE); its public key in $T/LABEL.pub
 token_key() {

@@ -148,12 +148,7 @@ validate_json "sign --append --json matches its schema" ukit-sign-sign.schema.js
 check "the appended image verifies" ukit-sign verify -q --pub k.pub a.elf
 
 # ---- a PIN in a pkcs11 URI -------------------------------------------------
-MOD=/usr/lib/softhsm/libsofthsm2.so
-if command -v softhsm2-util >/dev/null && [ -r "$MOD" ] && command -v pkcs11-tool >/dev/null; then
-	export SOFTHSM2_CONF=$T/softhsm2.conf
-	mkdir -p "$T/tokens"
-	echo "directories.tokendir = $T/tokens" >"$SOFTHSM2_CONF"
-	softhsm2-util --init-token --free --label t77 --pin 1234 --so-pin 5678 >/dev/null
+if softhsm_token t77; then
 	pkcs11-tool --module "$MOD" --login --pin 1234 --keypairgen \
 		--key-type EC:prime256v1 --label k1 --id 01 >/dev/null 2>&1
 	ukit-sign sign --key "pkcs11:token=t77;object=k1;pin-value=1234" -o p11.json img 2>p11.err

@@ -197,17 +197,11 @@ expect_fail 1 "certificate chain does not verify" "the layout with the wrong CA"
 	ukit-sign verify --ca other-root.pem oci:xlay:v1
 
 # ---- PKCS#11 (SoftHSM2), as t72 does for files ------------------------
-MOD=/usr/lib/softhsm/libsofthsm2.so
-if ! command -v softhsm2-util >/dev/null || [ ! -r "$MOD" ] ||
-	! command -v pkcs11-tool >/dev/null; then
+if ! softhsm_token ukit; then
 	missing "softhsm2 / opensc not installed"
 	done_testing
 	exit 0
 fi
-export SOFTHSM2_CONF=$T/softhsm2.conf
-mkdir -p "$T/tokens"
-echo "directories.tokendir = $T/tokens" >"$SOFTHSM2_CONF"
-softhsm2-util --init-token --free --label ukit --pin 1234 --so-pin 5678 >/dev/null
 pkcs11-tool --module "$MOD" --login --pin 1234 --keypairgen --key-type EC:prime256v1 \
 	--label hk --id 01 >/dev/null 2>&1
 pkcs11-tool --module "$MOD" --read-object --type pubkey --label hk -o hk.der >/dev/null 2>&1
