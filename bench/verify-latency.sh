@@ -6,7 +6,9 @@
 #   ukit-sign verify --pub (the full tool)
 #   openssl dgst -sha256 -verify (ECDSA P-256 over the file)
 #   floor: a program that loads libcrypto and hashes the same bytes with
-#          SHA-256, nothing else (bench/sha-floor.c)
+#          SHA-256, nothing else (bench/sha-floor.c), linked as openssl is
+#          (libcrypto.so, reading openssl.cnf) and as ukit-verify is
+#          (static, no openssl.cnf)
 # and the ratio of each to openssl's.  Data under $BENCHDIR (default a new
 # directory under $TMPDIR), removed afterwards.
 set -eu
@@ -19,6 +21,8 @@ mkdir -p "$D"
 trap 'rm -rf "$D"' EXIT
 make -s -C "$TOP" verifier >/dev/null
 cc -O2 -o "$D/sha-floor" "$TOP/bench/sha-floor.c" -lcrypto
+cc -O2 -DSTATIC_FLOOR -static -o "$D/sha-floor-static" "$TOP/bench/sha-floor.c" \
+	$(pkg-config --static --libs libcrypto) 2>/dev/null
 cd "$D"
 head -c $((SIZE_KB << 10)) /dev/urandom >img
 "$B/ukit-sign" keygen --no-passphrase --type ecdsa-p256 k >/dev/null
@@ -28,6 +32,7 @@ openssl dgst -sha256 -sign k.key -out img.sig img
 "$B/ukit-sign" verify -q --pub k.pub img
 openssl dgst -sha256 -verify k.pub -signature img.sig img >/dev/null
 ./sha-floor img >/dev/null
+./sha-floor-static img >/dev/null
 
 echo "bench/verify-latency.sh: $SIZE_KB KiB, median of $RUNS runs each, interleaved, $(nproc) CPUs"
 /usr/bin/python3 - "$RUNS" "$B" <<'PY'
@@ -38,7 +43,8 @@ cmds = {
     "ukit-sign verify": [b + "/ukit-sign", "verify", "-q", "--pub", "k.pub", "img"],
     "openssl dgst -verify": ["openssl", "dgst", "-sha256", "-verify", "k.pub",
                              "-signature", "img.sig", "img"],
-    "floor (libcrypto + sha256)": ["./sha-floor", "img"],
+    "floor, libcrypto.so": ["./sha-floor", "img"],
+    "floor, static libcrypto": ["./sha-floor-static", "img"],
 }
 t = {k: [] for k in cmds}
 for _ in range(runs):

@@ -21,6 +21,7 @@
 #include <openssl/x509.h>
 
 #include "sig.h"
+#include "sigkey_int.h"
 
 static const struct {
 	const char  *name;
@@ -306,13 +307,39 @@ static bool rsa_verify(const struct sig_key *k, const uint8_t *msg, size_t len,
 	return false;
 }
 
-int ukit_sig_key_from_pkey(EVP_PKEY *pkey, struct sig_key **out, struct fmt_err *e)
+int ukit_sig_read_file(const char *path, size_t max, uint8_t **out, size_t *len,
+		  struct fmt_err *e)
+{
+	return ukit_sig_read_small(path, max, false, out, len, e);
+}
+
+int ukit_sig_key_wrap(EVP_PKEY *pkey, enum sig_alg alg, struct sig_key **out,
+		      struct fmt_err *e)
+{
+	return ukit_sig_key_wrap_der(pkey, alg, NULL, 0, out, e);
+}
+
+int ukit_sig_key_pinned(EVP_PKEY *pkey, struct sig_key **out,
+			struct fmt_err *e)
+{
+	return ukit_sig_key_pinned_der(pkey, NULL, 0, out, e);
+}
+
+int ukit_sig_pubkey_parse(const uint8_t *buf, size_t len, EVP_PKEY **out,
+			  struct fmt_err *e)
+{
+	return ukit_sig_pubkey_parse_der(buf, len, out, NULL, NULL, e);
+}
+
+/* ukit_sig_key_from_pkey(), with (der) as for ukit_sig_key_wrap_der() */
+static int key_from_pkey(EVP_PKEY *pkey, const uint8_t *der, int derlen,
+			 struct sig_key **out, struct fmt_err *e)
 {
 	const char *type = EVP_PKEY_get0_type_name(pkey);
 	int id = EVP_PKEY_get_base_id(pkey), bits;
 
 	if (id == EVP_PKEY_EC || id == EVP_PKEY_ED25519)
-		return ukit_sig_key_pinned(pkey, out, e);
+		return ukit_sig_key_pinned_der(pkey, der, derlen, out, e);
 	if (id != EVP_PKEY_RSA)
 		return ukit_fmt_errf(e, FMT_NOOFF, "key type %s not supported "
 				"(want ECDSA P-256, Ed25519 or RSA)",
@@ -322,21 +349,28 @@ int ukit_sig_key_from_pkey(EVP_PKEY *pkey, struct sig_key **out, struct fmt_err 
 		return ukit_fmt_errf(e, FMT_NOOFF,
 				"RSA key of %d bits not supported (want %d..%d)",
 				bits, SIG_RSA_MIN_BITS, SIG_RSA_MAX_BITS);
-	if (ukit_sig_key_wrap(pkey, SIG_RSA_PSS, out, e) != 0)
+	if (ukit_sig_key_wrap_der(pkey, SIG_RSA_PSS, der, derlen, out, e) != 0)
 		return -1;
 	(*out)->verify = rsa_verify;
 	return 0;
 }
 
+int ukit_sig_key_from_pkey(EVP_PKEY *pkey, struct sig_key **out, struct fmt_err *e)
+{
+	return key_from_pkey(pkey, NULL, 0, out, e);
+}
+
 int ukit_sig_key_parse_public(const uint8_t *buf, size_t len, struct sig_key **out,
 			 struct fmt_err *e)
 {
+	unsigned char *der = NULL;
 	EVP_PKEY *pkey;
-	int rc;
+	int rc, derlen = 0;
 
-	if (ukit_sig_pubkey_parse(buf, len, &pkey, e) != 0)
+	if (ukit_sig_pubkey_parse_der(buf, len, &pkey, &der, &derlen, e) != 0)
 		return -1;
-	rc = ukit_sig_key_from_pkey(pkey, out, e);
+	rc = key_from_pkey(pkey, der, derlen, out, e);
+	OPENSSL_free(der);
 	EVP_PKEY_free(pkey);
 	return rc;
 }

@@ -19,6 +19,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 #include "sig.h"
+#include "sigkey_int.h"
 
 void ukit_sig_hex(const uint8_t *buf, size_t len, char *out)
 {
@@ -86,25 +87,25 @@ int ukit_sig_read_small(const char *path, size_t max, bool pipe, uint8_t **out,
 	return 0;
 }
 
-int ukit_sig_read_file(const char *path, size_t max, uint8_t **out, size_t *len,
-		  struct fmt_err *e)
+/*
+ * Wrap (pkey), its key id from (der), its SPKI, when the caller has it
+ * (pinned keys: pubkey_parse), else from i2d_PUBKEY().
+ */
+int ukit_sig_key_wrap_der(EVP_PKEY *pkey, enum sig_alg alg, const uint8_t *der,
+			  int derlen, struct sig_key **out, struct fmt_err *e)
 {
-	return ukit_sig_read_small(path, max, false, out, len, e);
-}
-
-int ukit_sig_key_wrap(EVP_PKEY *pkey, enum sig_alg alg, struct sig_key **out,
-		      struct fmt_err *e)
-{
-	struct sig_key *k;
-	unsigned char *der = NULL;
+	unsigned char *own = NULL;
 	uint8_t md[SHA256_DIGEST_LENGTH];
-	int n;
+	struct sig_key *k;
 
-	n = i2d_PUBKEY(pkey, &der);
-	if (n <= 0)
+	if (der == NULL) {
+		derlen = i2d_PUBKEY(pkey, &own);
+		der = own;
+	}
+	if (derlen <= 0)
 		return ukit_fmt_err_openssl(e, FMT_NOOFF, "cannot encode public key");
-	SHA256(der, (size_t)n, md);
-	OPENSSL_free(der);
+	SHA256(der, (size_t)derlen, md);
+	OPENSSL_free(own);
 	k = calloc(1, sizeof *k);
 	if (k == NULL)
 		return ukit_fmt_errno(e, FMT_NOOFF, "out of memory");
@@ -119,14 +120,14 @@ int ukit_sig_key_wrap(EVP_PKEY *pkey, enum sig_alg alg, struct sig_key **out,
 	return 0;
 }
 
-int ukit_sig_key_pinned(EVP_PKEY *pkey, struct sig_key **out,
-			struct fmt_err *e)
+int ukit_sig_key_pinned_der(EVP_PKEY *pkey, const uint8_t *der, int derlen,
+			    struct sig_key **out, struct fmt_err *e)
 {
 	const char *type = EVP_PKEY_get0_type_name(pkey);
 	char group[64];
 
 	if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_ED25519)
-		return ukit_sig_key_wrap(pkey, SIG_ED25519, out, e);
+		return ukit_sig_key_wrap_der(pkey, SIG_ED25519, der, derlen, out, e);
 	if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_EC)
 		return ukit_fmt_errf(e, FMT_NOOFF, "key type %s not supported "
 				"(want ECDSA P-256 or Ed25519)", type ? type : "?");
@@ -136,7 +137,7 @@ int ukit_sig_key_pinned(EVP_PKEY *pkey, struct sig_key **out,
 	if (strcmp(group, "prime256v1") != 0 && strcmp(group, "P-256") != 0)
 		return ukit_fmt_errf(e, FMT_NOOFF,
 				"EC curve %s not supported (want P-256)", group);
-	return ukit_sig_key_wrap(pkey, SIG_ECDSA_P256, out, e);
+	return ukit_sig_key_wrap_der(pkey, SIG_ECDSA_P256, der, derlen, out, e);
 }
 
 void ukit_sig_key_free(struct sig_key *k)
@@ -149,19 +150,36 @@ void ukit_sig_key_free(struct sig_key *k)
 	free(k);
 }
 
-int ukit_sig_pubkey_parse(const uint8_t *buf, size_t len, EVP_PKEY **out,
-			  struct fmt_err *e)
+/*
+ * The "PUBLIC KEY" PEM block of (buf, len) as a key, and with (der) its
+ * SPKI as the ASN.1 templates re-encode it: canonical DER, the bytes
+ * i2d_PUBKEY() gives.  Not PEM_read_bio_PUBKEY() and i2d_PUBKEY(): their
+ * decoder and encoder set-up costs 6 million instructions, 40% of
+ * verifying a small image on a device (bench/verify-latency.sh).
+ */
+int ukit_sig_pubkey_parse_der(const uint8_t *buf, size_t len, EVP_PKEY **out,
+			      unsigned char **der, int *derlen, struct fmt_err *e)
 {
+	unsigned char *data = NULL;
+	const unsigned char *p;
+	X509_PUBKEY *xpk = NULL;
+	long n = 0;
 	BIO *bio;
 
 	if (len > SIG_FILE_MAX)
 		return ukit_fmt_errf(e, FMT_NOOFF, "public key too large (%zu > %d bytes)",
 				len, SIG_FILE_MAX);
-	bio = BIO_new_mem_buf(buf, (int)len);
-	if (bio == NULL)
-		return ukit_fmt_err_openssl(e, FMT_NOOFF, "BIO_new_mem_buf");
-	*out = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+	if ((bio = BIO_new_mem_buf(buf, (int)len)) != NULL &&
+	    PEM_bytes_read_bio(&data, &n, NULL, PEM_STRING_PUBLIC, bio, NULL, NULL)) {
+		p = data;
+		xpk = d2i_X509_PUBKEY(NULL, &p, n);
+	}
 	BIO_free(bio);
+	OPENSSL_free(data);
+	*out = xpk != NULL ? X509_PUBKEY_get(xpk) : NULL;
+	if (*out != NULL && der != NULL)
+		*derlen = i2d_X509_PUBKEY(xpk, der);
+	X509_PUBKEY_free(xpk);
 	if (*out == NULL)
 		return ukit_fmt_err_openssl(e, FMT_NOOFF,
 				       "not a PEM public key (SubjectPublicKeyInfo)");
@@ -171,17 +189,19 @@ int ukit_sig_pubkey_parse(const uint8_t *buf, size_t len, EVP_PKEY **out,
 int ukit_sig_key_load_pinned(const char *path, struct sig_key **out,
 			     struct fmt_err *e)
 {
+	unsigned char *der = NULL;
 	EVP_PKEY *pkey = NULL;
 	uint8_t *data;
 	size_t len;
-	int rc;
+	int rc, derlen = 0;
 
 	if (ukit_sig_read_small(path, SIG_FILE_MAX, true, &data, &len, e) != 0)
 		return -1;
-	rc = ukit_sig_pubkey_parse(data, len, &pkey, e);
+	rc = ukit_sig_pubkey_parse_der(data, len, &pkey, &der, &derlen, e);
 	free(data);
 	if (rc == 0)
-		rc = ukit_sig_key_pinned(pkey, out, e);
+		rc = ukit_sig_key_pinned_der(pkey, der, derlen, out, e);
+	OPENSSL_free(der);
 	EVP_PKEY_free(pkey);
 	return rc;
 }

@@ -89,7 +89,7 @@ static int read_bundle(const struct vrun *o, int fd, char **json,
 		}
 	}
 	e.path = path ? path : o->p->bundle;
-	rc = ukit_sig_read_file(e.path, BUNDLE_MAX, &data, &len, &e);
+	rc = ukit_sig_read_small(e.path, BUNDLE_MAX, false, &data, &len, &e);
 	if (rc != 0)
 		ukit_verify_reason(r, "bundle %s: %s", e.path, e.msg);
 	else {

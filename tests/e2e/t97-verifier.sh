@@ -36,6 +36,52 @@ ukit-sign sign -q --key "$T/k.key" --rollback 7 "$T/app.hvt"
 check "a signed Solo5 image verifies" "$V" --pub "$T/k.pub" "$T/app.hvt"
 grep -q "verified (key $(ukit-sign verify --json --pub "$T/k.pub" "$T/app.hvt" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["keyid"])')" "$T/.err" &&
 	ok "it names the key ukit-sign names" || not_ok "key id: $(cat "$T/.err")"
+# Pinned key files: the key id is SHA-256 of the key's DER SPKI (what
+# openssl pkey -outform DER writes), for both key kinds and both
+# verifiers; everything that is not one SPKI PEM of P-256 or Ed25519 is
+# refused with the reason, exit 1.
+ukit-sign sign -q --key "$T/ed.key" --rollback 7 -o "$T/app-ed.bundle.json" "$T/app.hvt"
+for kind in k ed; do
+	want=$(openssl pkey -pubin -in "$T/$kind.pub" -outform DER | sha256sum | cut -c1-64)
+	b=$T/app.hvt.bundle.json
+	[ "$kind" = ed ] && b=$T/app-ed.bundle.json
+	"$V" --pub "$T/$kind.pub" --bundle "$b" "$T/app.hvt" 2>"$T/.e1"
+	ukit-sign verify --json --pub "$T/$kind.pub" --bundle "$b" "$T/app.hvt" >"$T/.j" 2>/dev/null
+	got=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["keyid"])' "$T/.j")
+	grep -q "verified (key $want," "$T/.e1" && [ "$got" = "$want" ] &&
+		ok "$kind: the key id is SHA-256 of the DER SPKI in both verifiers" ||
+		not_ok "$kind: key id: want $want; ukit-verify: $(cat "$T/.e1"); ukit-sign: $got"
+done
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 2>/dev/null | openssl pkey -pubout >"$T/p384.pub"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 2>/dev/null | openssl pkey -pubout >"$T/rsa.pub"
+openssl genpkey -algorithm ED448 2>/dev/null | openssl pkey -pubout >"$T/ed448.pub"
+openssl req -x509 -key "$T/k.key" -subj /CN=k -days 1 -out "$T/cert.pem" 2>/dev/null
+sed 's/PUBLIC KEY/RSA PUBLIC KEY/' "$T/k.pub" >"$T/label.pub"
+: >"$T/empty.pub"
+openssl pkey -pubin -in "$T/k.pub" -outform DER -out "$T/der.pub"
+sed '2s/[A-M]/!/g' "$T/k.pub" >"$T/b64.pub"
+sed '3d' "$T/k.pub" >"$T/cut.pub"
+head -c 70000 /dev/zero | tr '\0' a >"$T/big.pub"
+while IFS='|' read -r f msg; do
+	expect_fail 1 "$T/$f: $msg" "--pub $f refused: $msg" \
+		"$V" --pub "$T/$f" "$T/app.hvt"
+done <<'EOF2'
+k.key|not a PEM public key (SubjectPublicKeyInfo)
+cert.pem|not a PEM public key (SubjectPublicKeyInfo)
+label.pub|not a PEM public key (SubjectPublicKeyInfo)
+empty.pub|not a PEM public key (SubjectPublicKeyInfo)
+der.pub|not a PEM public key (SubjectPublicKeyInfo)
+b64.pub|not a PEM public key (SubjectPublicKeyInfo)
+cut.pub|not a PEM public key (SubjectPublicKeyInfo)
+p384.pub|EC curve secp384r1 not supported (want P-256)
+rsa.pub|key type RSA not supported (want ECDSA P-256 or Ed25519)
+ed448.pub|key type ED448 not supported (want ECDSA P-256 or Ed25519)
+big.pub|file too large (70000 > 65536 bytes)
+EOF2
+# text around the PEM block, as openssl writes it with -text, is fine
+{ echo "a comment"; cat "$T/cert.pem" "$T/k.pub"; } >"$T/around.pub"
+check "--pub: the PUBLIC KEY block is found after other text and blocks" \
+	"$V" -q --pub "$T/around.pub" "$T/app.hvt"
 check "--require-target hvt --min-rollback 7" "$V" --pub "$T/k.pub" \
 	--require-target hvt --min-rollback 7 --require-format elf "$T/app.hvt"
 expect_fail 1 "rollback index 7 is below the minimum 8" "--min-rollback 8 refused" \
