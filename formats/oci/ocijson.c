@@ -330,6 +330,16 @@ fail:
 	return -1;
 }
 
+bool ukit_oci_manifest_signs(const struct ukit_oci_manifest *m,
+			     const char *subject, const char *artifact_type,
+			     uint64_t max)
+{
+	return m->has_subject && strcmp(m->subject.digest, subject) == 0 &&
+	       m->nlayers == 1 &&
+	       strcmp(m->layers[0].media_type, artifact_type) == 0 &&
+	       m->layers[0].size <= max;
+}
+
 void ukit_oci_manifest_free(struct ukit_oci_manifest *m)
 {
 	if (m == NULL)

@@ -108,6 +108,17 @@ int ukit_oci_manifest_parse(const char *buf, size_t len, const char *what,
 			    struct ukit_oci_manifest *m, struct fmt_err *e);
 void ukit_oci_manifest_free(struct ukit_oci_manifest *m);
 
+/*
+ * (m) is a signature of the image (subject) (a digest): its subject, and
+ * one layer of (artifact_type) of at most (max) bytes.  A referrer that is
+ * not is passed over, so that no artifact a registry or a layout adds
+ * beside the signatures (a larger one included) keeps them from being
+ * found.
+ */
+bool ukit_oci_manifest_signs(const struct ukit_oci_manifest *m,
+			     const char *subject, const char *artifact_type,
+			     uint64_t max);
+
 /* Parse an image index / Docker manifest list (index.json too). */
 int ukit_oci_index_parse(const char *buf, size_t len, const char *what,
 			 struct ukit_oci_index *ix, struct fmt_err *e);

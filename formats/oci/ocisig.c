@@ -220,10 +220,8 @@ static int local_referrers(const struct ukit_oci_ref *ref, const char *subject,
 		free(mraw);
 		if (k < 0)
 			goto out;
-		if (!m.has_subject || strcmp(m.subject.digest, subject) != 0 ||
-		    m.nlayers != 1 ||
-		    strcmp(m.layers[0].media_type, OCI_MT_BUNDLE) != 0 ||
-		    m.layers[0].size > OCI_ARTIFACT_MAX) {
+		if (!ukit_oci_manifest_signs(&m, subject, OCI_MT_BUNDLE,
+					     OCI_ARTIFACT_MAX)) {
 			ukit_oci_manifest_free(&m);
 			continue;
 		}

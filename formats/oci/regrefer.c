@@ -123,9 +123,8 @@ int ukit_oci_remote_referrers(const struct ukit_oci_ref *ref,
 			goto out;
 		}
 		free(raw);
-		if (!m.has_subject || strcmp(m.subject.digest, subject) != 0 ||
-		    m.nlayers != 1 ||
-		    strcmp(m.layers[0].media_type, artifact_type) != 0) {
+		if (!ukit_oci_manifest_signs(&m, subject, artifact_type,
+					     OCI_ARTIFACT_MAX)) {
 			ukit_oci_manifest_free(&m);
 			continue;       /* not a signature of this image */
 		}

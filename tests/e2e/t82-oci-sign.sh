@@ -60,6 +60,34 @@ P
 check "a second signature" ukit-sign sign --key kb.key oci:lay:v1
 check "verify with the second key" ukit-sign verify --pub kb.pub oci:lay:v1
 check "and still with the first" ukit-sign verify --pub ka.pub oci:lay:v1
+# An artifact that names this image but is larger than any signature
+# (2 MiB), listed before the signatures: passed over, not read, so that
+# nobody who can add a referrer can hide the signatures behind it.
+check "an oversized referrer is listed first" "$PY" - "$D" <<'P'
+import hashlib, json, os, sys
+d = sys.argv[1]
+B = "lay/blobs/sha256/"
+def put(b):
+    h = hashlib.sha256(b).hexdigest()
+    open(B + h, "wb").write(b)
+    return {"digest": "sha256:" + h, "size": len(b)}
+mt = "application/vnd.dev.sigstore.bundle.v0.3+json"
+mm = "application/vnd.oci.image.manifest.v1+json"
+m = {"schemaVersion": 2, "mediaType": mm, "artifactType": mt,
+     "config": dict(put(b"{}"), mediaType="application/vnd.oci.empty.v1+json"),
+     "layers": [dict(put(b"{" + b" " * (2 << 20) + b"}"), mediaType=mt)],
+     "subject": {"mediaType": mm, "digest": d, "size": os.path.getsize(B + d[7:])}}
+md = dict(put(json.dumps(m).encode()), mediaType=mm, artifactType=mt)
+ix = json.load(open("lay/index.json"))
+t = [x for x in ix["manifests"]
+     if x.get("annotations", {}).get("org.opencontainers.image.ref.name") == "sha256-" + d[7:]][0]
+refs = json.load(open(B + t["digest"][7:]))
+refs["manifests"].insert(0, md)
+t.update(put(json.dumps(refs).encode()))
+json.dump(ix, open("lay/index.json", "w"))
+P
+check "the signatures still verify past it" sh -c "ukit-sign verify --pub ka.pub oci:lay:v1 &&
+	ukit-sign verify --pub kb.pub oci:lay:v1"
 check "the image itself is unchanged" ukit-pack oci extract oci:lay:v1 --kernel-out k.out
 same_file "kernel after signing" k.hvt k.out
 ukit-pack oci build k.hvt -o oci-archive:a.tar >/dev/null
@@ -106,6 +134,12 @@ check "second signature in the registry" ukit-sign sign --key kb.key docker://$R
 check "both keys verify" sh -c "ukit-sign verify --pub ka.pub docker://$R/uk/app:v1 &&
 	ukit-sign verify --pub kb.pub docker://$R/uk/app:v1"
 
+check "the oversized referrer copied into the registry, first" skopeo copy --all \
+	--src-tls-verify=false --dest-tls-verify=false \
+	oci:lay:sha256-$H docker://$R/uk/app:sha256-$H
+check "the registry's signatures still verify past it" sh -c \
+	"ukit-sign verify --pub ka.pub docker://$R/uk/app:v1 &&
+	ukit-sign verify --pub kb.pub docker://$R/uk/app:v1"
 # a signature of another image, put under this image's fallback tag
 O=$(cut -d' ' -f1 b2.txt)
 check "signatures copied under another image's tag" skopeo copy --all \
