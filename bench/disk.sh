@@ -136,7 +136,7 @@ uefi="-drive if=pflash,format=raw,readonly=on,file=$OVMF_CODE -drive if=pflash,f
 
 if [ "$PART" != build ]; then
 echo "== boot under TCG: QEMU start to the kernel's serial line and exit"
-for i in $(seq "$RUNS"); do
+for _ in $(seq "$RUNS"); do
 	while read -r name args; do
 		[ "$name" = uefi ] && cp $OVMF_VARS "$D/vars.fd"
 		# shellcheck disable=SC2086
@@ -146,8 +146,10 @@ done
 while read -r name args; do
 	awk '{ print $1 }' "$D/$name.runs" | median >"$D/$name.t"
 	awk '{ print $2 }' "$D/$name.runs" | median >"$D/$name.c"
-	printf '%-34s %8.3f s wall %8.3f s CPU\n' "boot $name (median of $RUNS)" \
-		"$(cat "$D/$name.t")" "$(cat "$D/$name.c")"
+	printf '%-34s %8.3f s wall %8.3f s CPU (CPU %s)\n' \
+		"boot $name (median of $RUNS)" "$(cat "$D/$name.t")" \
+		"$(cat "$D/$name.c")" "$(awk '{ print $2 }' "$D/$name.runs" |
+			sort -n | awk 'NR == 1 { a = $1 } END { print a "-" $1 }')"
 done <"$D/ways"
 # a figure the machine's load does not change: the sectors a BIOS boot
 # reads through the IDE disk (QEMU's ide_sector_read trace events;
@@ -171,19 +173,20 @@ for m in t c; do
 	for w in floor floor-virtio; do
 		[ -f "$D/$w.$m" ] || continue
 		printf 'floor: firmware to MBR (%s) %6.0f ms %s over -kernel\n' \
-			"$w" "$(ms $w kernel $m)" $what
+			"$([ $w = floor ] && echo IDE || echo virtio)" \
+			"$(ms $w kernel $m)" "$what"
 	done
 	for w in bios bios-virtio syslinux syslinux-virtio; do
 		[ -f "$D/$w.$m" ] || continue
 		case $w in *virtio) fl=floor-virtio ;; *) fl=floor ;; esac
 		printf '%-15s disk adds %6.0f ms %s over -kernel (goal <= 200 ms)' \
-			"$w" "$(ms $w kernel $m)" $what
+			"$w" "$(ms $w kernel $m)" "$what"
 		[ -f "$D/$fl.$m" ] && printf ', loader %6.0f ms over the floor' \
 			"$(ms $w $fl $m)"
 		echo
 	done
 	[ -f "$D/uefi.$m" ] && printf '%-15s disk adds %6.0f ms %s over -kernel\n' \
-		uefi "$(ms uefi kernel $m)" $what
+		uefi "$(ms uefi kernel $m)" "$what"
 done
 
 fi
@@ -191,9 +194,9 @@ fi
 [ "$PART" = boot ] && exit 0
 echo "== build a disk from a 16 MiB kernel ($(stat -c %s "$D/k16.elf") bytes)"
 build() {  # build NAME CMD...: median wall time, max peak RSS
-	local name=$1 i
+	local name=$1
 	shift
-	for i in $(seq "$RUNS"); do
+	for _ in $(seq "$RUNS"); do
 		rm -f "$D/out"
 		/usr/bin/time -f '%e %M' -o "$D/time" "$@" >/dev/null
 		cat "$D/time"
