@@ -2,17 +2,25 @@
 # bench/disk.sh: what a ukit-pack disk costs at boot and at build time.
 # Not part of make check.
 #
-#   bash bench/disk.sh            (RUNS=5 by default; TMPDIR for the files)
+#   bash bench/disk.sh            (RUNS=5 by default; TMPDIR for the files;
+#                                  PART=boot or PART=build: one half;
+#                                  WAYS=REGEX: only the boots it matches)
 #
 # Boot: the test kernel (tests/gen/mkmbkernel.sh: prints its command line
 # on COM1 and exits QEMU at once through isa-debug-exit) booted under TCG
-# three ways: QEMU's own Multiboot loader (-kernel: the floor, no boot
-# loader), the disk under SeaBIOS (GRUB i386-pc), the disk under OVMF
-# (GRUB x86_64-efi).  The time is QEMU's wall time from start to exit,
-# which follows the serial line at once, and QEMU's CPU time (user +
-# sys: less sensitive to a loaded machine); each way runs RUNS times and
-# the median counts.  The loader's cost is the difference to -kernel.
-# Also the sectors the BIOS boot reads (QEMU's trace of IDE reads): a
+# with the same QEMU flags: QEMU's own Multiboot loader (-kernel: no
+# firmware disk boot, no boot loader), the floor of a disk boot (a disk
+# whose MBR code prints the line and exits: what SeaBIOS alone costs to
+# reach a disk), the ukit disk under SeaBIOS (GRUB i386-pc) attached as
+# IDE and as virtio-blk (what KVM clouds attach), a SYSLINUX disk made
+# here by hand (gptmbr.bin + mboot.c32, when syslinux is installed) the
+# same two ways, and the ukit disk under OVMF (GRUB x86_64-efi).  The
+# time is QEMU's wall time from start to exit, which follows the serial
+# line at once, and QEMU's CPU time (user + sys: less sensitive to a
+# loaded machine); each run boots every way once, in turn, and the
+# median of RUNS counts.  A disk's cost is the difference to -kernel; a
+# loader's, the difference to the floor on the same bus.
+# Also the sectors the BIOS boots read (QEMU's trace of IDE reads): a
 # figure the machine's load does not move.
 # Build: ukit-pack disk -O raw and -O qcow2 of a 16 MiB kernel (the test
 # kernel padded with 16 MiB of data): wall time and peak RSS
@@ -24,6 +32,7 @@ set -eu
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 UKIT=${UKIT_BIN:-$TOP/build/bin}/ukit-pack
 RUNS=${RUNS:-5}
+PART=${PART:-all}
 OVMF_CODE=/usr/share/OVMF/OVMF_CODE.fd
 OVMF_VARS=/usr/share/OVMF/OVMF_VARS.fd
 D=$(mktemp -d "${TMPDIR:-/tmp}/ukit-bench-disk.XXXXXX")
@@ -34,8 +43,64 @@ sh "$TOP/tests/gen/mkmbkernel.sh" "$D/k.elf" mb1
 sh "$TOP/tests/gen/mkmbkernel.sh" "$D/k16.elf" mb1 $((16 << 20))
 "$UKIT" disk -O raw --cmdline "bench" "$D/k.elf" "$D/disk.raw"
 
-now() { date +%s.%N; }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+# the floor of booting from a disk: an MBR whose boot code prints the
+# line the bench waits for on COM1 and exits through isa-debug-exit; its
+# time over -kernel is the firmware's own cost of reaching a disk
+cat >"$D/mbr.S" <<'ASM'
+	.code16
+	.globl _start
+_start:
+	cli
+	xor %ax, %ax
+	mov %ax, %ds
+	mov $msg, %si
+	mov $0x3f8, %dx
+1:	lodsb
+	test %al, %al
+	jz 2f
+	out %al, %dx
+	jmp 1b
+2:	mov $0xf4, %dx
+	mov $0x21, %al
+	out %al, %dx
+3:	hlt
+	jmp 3b
+msg:	.asciz "ukit-mb: bench (MBR)\r\n"
+	.org 510
+	.byte 0x55, 0xaa
+ASM
+as --32 -o "$D/mbr.o" "$D/mbr.S"
+ld -m elf_i386 -Ttext 0x7c00 --oformat binary -o "$D/mbr.bin" "$D/mbr.o"
+truncate -s 1M "$D/floor.raw"
+dd if="$D/mbr.bin" of="$D/floor.raw" conv=notrunc status=none
+
+# SYSLINUX (when installed: Debian's syslinux, syslinux-common), the
+# loader Solo5's mkimage uses: a GPT disk like ukit's, its MBR
+# syslinux's gptmbr.bin, the ESP legacy-BIOS-bootable with ldlinux
+# installed by the mtools installer, mboot.c32 booting the kernel with
+# no prompt and no timeout.  (mboot.c32 passes the kernel's file name
+# as the first word of the command line, as GRUB legacy did.)
+SL=/usr/lib/syslinux
+if command -v syslinux >/dev/null && [ -r $SL/modules/bios/mboot.c32 ] &&
+	command -v sgdisk >/dev/null; then
+	truncate -s 4M "$D/sl.raw"
+	sgdisk -n 1:2048:+2M -t 1:EF00 -A 1:set:2 "$D/sl.raw" >/dev/null
+	dd if=$SL/mbr/gptmbr.bin of="$D/sl.raw" bs=440 count=1 \
+		conv=notrunc status=none
+	MTOOLS_SKIP_CHECK=1 mformat -i "$D/sl.raw@@1M" -T 4096 -h 64 -s 32 \
+		-H 2048 -v UKIT-BOOT ::
+	syslinux --offset $((2048 * 512)) --install "$D/sl.raw"
+	printf 'DEFAULT ukit\nPROMPT 0\nTIMEOUT 0\nLABEL ukit\n' >"$D/syslinux.cfg"
+	printf '  KERNEL mboot.c32\n  APPEND kernel bench\n' >>"$D/syslinux.cfg"
+	cp "$D/k.elf" "$D/kernel"
+	MTOOLS_SKIP_CHECK=1 mcopy -i "$D/sl.raw@@1M" $SL/modules/bios/mboot.c32 \
+		$SL/modules/bios/libcom32.c32 "$D/syslinux.cfg" "$D/kernel" ::/
+else
+	echo "bench: no syslinux (Debian syslinux, syslinux-common): its rows are left out" >&2
+	rm -f "$D/sl.raw"
+fi
 
 qemu() {  # qemu ARGS...: one boot; prints "wall cpu" seconds
 	rm -f "$D/serial"
@@ -51,50 +116,87 @@ qemu() {  # qemu ARGS...: one boot; prints "wall cpu" seconds
 	tail -n 1 "$D/qtime" | awk '{ printf "%s %.3f\n", $1, $2 + $3 }'
 }
 
-boot() {  # boot NAME ARGS...: median wall and CPU (user + sys) time
-	local name=$1 i
-	shift
-	for i in $(seq "$RUNS"); do
+# the ways to boot, NAME ARGS... on one line each (ARGS split on blanks);
+# every run boots each way once, so a change in the machine's load
+# falls on all of them alike
+drv() { echo "-drive file=$1,format=raw,if=$2,snapshot=on"; }
+uefi="-drive if=pflash,format=raw,readonly=on,file=$OVMF_CODE -drive if=pflash,format=raw,file=$D/vars.fd"
+{
+	echo "kernel -kernel $D/k.elf -append bench"
+	echo "floor $(drv "$D/floor.raw" ide)"
+	echo "floor-virtio $(drv "$D/floor.raw" virtio)"
+	echo "bios $(drv "$D/disk.raw" ide)"
+	echo "bios-virtio $(drv "$D/disk.raw" virtio)"
+	if [ -f "$D/sl.raw" ]; then
+		echo "syslinux $(drv "$D/sl.raw" ide)"
+		echo "syslinux-virtio $(drv "$D/sl.raw" virtio)"
+	fi
+	echo "uefi $uefi $(drv "$D/disk.raw" ide)"
+} | grep -E "^(kernel|${WAYS:-.*}) " >"$D/ways"
+
+if [ "$PART" != build ]; then
+echo "== boot under TCG: QEMU start to the kernel's serial line and exit"
+for _ in $(seq "$RUNS"); do
+	while read -r name args; do
 		[ "$name" = uefi ] && cp $OVMF_VARS "$D/vars.fd"
-		qemu "$@"
-	done >"$D/$name.runs"
+		# shellcheck disable=SC2086
+		qemu $args >>"$D/$name.runs"
+	done <"$D/ways"
+done
+while read -r name args; do
 	awk '{ print $1 }' "$D/$name.runs" | median >"$D/$name.t"
 	awk '{ print $2 }' "$D/$name.runs" | median >"$D/$name.c"
-	printf '%-34s %8.3f s wall %8.3f s CPU\n' "boot $name (median of $RUNS)" \
-		"$(cat "$D/$name.t")" "$(cat "$D/$name.c")"
+	printf '%-34s %8.3f s wall %8.3f s CPU (CPU %s)\n' \
+		"boot $name (median of $RUNS)" "$(cat "$D/$name.t")" \
+		"$(cat "$D/$name.c")" "$(awk '{ print $2 }' "$D/$name.runs" |
+			sort -n | awk 'NR == 1 { a = $1 } END { print a "-" $1 }')"
+done <"$D/ways"
+# a figure the machine's load does not change: the sectors a BIOS boot
+# reads through the IDE disk (QEMU's ide_sector_read trace events;
+# SeaBIOS reads one sector per command)
+sectors() {  # sectors NAME DISK
+	rm -f "$D/trace"
+	timeout 300 qemu-system-x86_64 -accel tcg -m 128 -nographic -display none \
+		-monitor none -no-reboot -serial file:"$D/serial" \
+		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+		-drive file="$2",format=raw,if=ide,snapshot=on \
+		-trace ide_sector_read -D "$D/trace" </dev/null >/dev/null 2>&1 || true
+	printf '%-34s %8s sectors\n' "boot $1 reads" \
+		"$(grep -c ide_sector_read "$D/trace" 2>/dev/null || echo '?')"
 }
-
-echo "== boot under TCG: QEMU start to the kernel's serial line and exit"
-boot kernel -kernel "$D/k.elf" -append bench
-boot bios -drive file="$D/disk.raw",format=raw,if=ide,snapshot=on
-boot uefi -drive if=pflash,format=raw,readonly=on,file=$OVMF_CODE \
-	-drive if=pflash,format=raw,file="$D/vars.fd" \
-	-drive file="$D/disk.raw",format=raw,if=ide,snapshot=on
-# a figure the machine's load does not change: the sectors the BIOS
-# disk's boot reads through the IDE disk (QEMU's ide_sector_read trace
-# events; SeaBIOS reads one sector per command)
-rm -f "$D/trace"
-timeout 300 qemu-system-x86_64 -accel tcg -m 128 -nographic -display none \
-	-monitor none -no-reboot -serial file:"$D/serial" \
-	-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-	-drive file="$D/disk.raw",format=raw,if=ide,snapshot=on \
-	-trace ide_sector_read -D "$D/trace" </dev/null >/dev/null 2>&1 || true
-printf '%-34s %8s sectors\n' "boot bios reads" \
-	"$(grep -c ide_sector_read "$D/trace" 2>/dev/null || echo '?')"
+grep -q '^floor ' "$D/ways" && sectors floor "$D/floor.raw"
+grep -q '^bios ' "$D/ways" && sectors bios "$D/disk.raw"
+grep -q '^syslinux ' "$D/ways" && sectors syslinux "$D/sl.raw"
+ms() { echo "($(cat "$D/$1.$3") - $(cat "$D/$2.$3")) * 1000" | bc -l; }
 for m in t c; do
-	k=$(cat "$D/kernel.$m") b=$(cat "$D/bios.$m") u=$(cat "$D/uefi.$m")
 	[ $m = t ] && what=wall || what=CPU
-	printf 'BIOS disk adds %6.0f ms %s over -kernel (goal <= 200 ms)\n' \
-		"$(echo "($b - $k) * 1000" | bc -l)" $what
-	printf 'UEFI disk adds %6.0f ms %s over -kernel\n' \
-		"$(echo "($u - $k) * 1000" | bc -l)" $what
+	for w in floor floor-virtio; do
+		[ -f "$D/$w.$m" ] || continue
+		printf 'floor: firmware to MBR (%s) %6.0f ms %s over -kernel\n' \
+			"$([ $w = floor ] && echo IDE || echo virtio)" \
+			"$(ms $w kernel $m)" "$what"
+	done
+	for w in bios bios-virtio syslinux syslinux-virtio; do
+		[ -f "$D/$w.$m" ] || continue
+		case $w in *virtio) fl=floor-virtio ;; *) fl=floor ;; esac
+		printf '%-15s disk adds %6.0f ms %s over -kernel (goal <= 200 ms)' \
+			"$w" "$(ms $w kernel $m)" "$what"
+		[ -f "$D/$fl.$m" ] && printf ', loader %6.0f ms over the floor' \
+			"$(ms $w $fl $m)"
+		echo
+	done
+	[ -f "$D/uefi.$m" ] && printf '%-15s disk adds %6.0f ms %s over -kernel\n' \
+		uefi "$(ms uefi kernel $m)" "$what"
 done
 
+fi
+
+[ "$PART" = boot ] && exit 0
 echo "== build a disk from a 16 MiB kernel ($(stat -c %s "$D/k16.elf") bytes)"
 build() {  # build NAME CMD...: median wall time, max peak RSS
-	local name=$1 i
+	local name=$1
 	shift
-	for i in $(seq "$RUNS"); do
+	for _ in $(seq "$RUNS"); do
 		rm -f "$D/out"
 		/usr/bin/time -f '%e %M' -o "$D/time" "$@" >/dev/null
 		cat "$D/time"
