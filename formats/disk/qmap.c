@@ -80,30 +80,33 @@ static void host_zero(struct hostview *hv, struct ukit_map_entry *m)
 		m->length = end - h;
 }
 
-/* One qcow2 cluster, or the part of it from (off) (extended L2: the run
- * of subclusters of one kind), as a map entry. */
+/* The run of qcow2 clusters of one kind from (off) (extended L2, in a
+ * MIXED cluster: the run of subclusters of one kind), as a map entry:
+ * the clusters of one L2 table at most, and with host storage only
+ * while their host offsets follow each other. */
 static int qcow2_piece(struct qcow2 *q, struct hostview *hv, bool below,
 		       uint64_t off, uint64_t limit, struct ukit_map_entry *m,
 		       struct fmt_err *e)
 {
 	const struct ukit_qcow2_header *h = ukit_qcow2_header(q);
-	uint64_t cs = h->cluster_size, vc = off / cs, in = off % cs;
-	uint64_t end = (vc + 1) * cs;
-	struct ukit_qcow2_cluster c;
+	uint64_t cs = h->cluster_size, vc = off / cs, in = off % cs, end;
+	struct ukit_qcow2_run r;
 	enum qcow2_ctype t;
 
-	if (ukit_qcow2_cluster(q, vc, &c, e) < 0)
+	if (ukit_qcow2_run(q, vc, div_up(limit, cs), QCOW2_RUN_CONTIG, &r,
+			   e) < 0)
 		return -1;
-	t = c.type;
+	t = r.c.type;
+	end = (vc + r.n) * cs;
 	if (t == QCOW2_C_MIXED) {
 		uint64_t scs = cs / QCOW2_SUBCLUSTERS;
 		unsigned i = (unsigned)(in / scs);
-		bool a = c.alloc & (1u << i), z = c.zero & (1u << i);
+		bool a = r.c.alloc & (1u << i), z = r.c.zero & (1u << i);
 
 		t = a ? QCOW2_C_NORMAL : z ? QCOW2_C_ZERO : QCOW2_C_HOLE;
 		while (++i < QCOW2_SUBCLUSTERS &&
-		       !!(c.alloc & (1u << i)) == a &&
-		       !!(c.zero & (1u << i)) == z)
+		       !!(r.c.alloc & (1u << i)) == a &&
+		       !!(r.c.zero & (1u << i)) == z)
 			;
 		end = vc * cs + i * scs;
 	}
@@ -112,11 +115,13 @@ static int qcow2_piece(struct qcow2 *q, struct hostview *hv, bool below,
 	memset(m, 0, sizeof *m);
 	m->start = off;
 	m->length = end - off;
-	/* a cluster with host storage (extended L2: all its subclusters)
-	 * has host offsets, compressed ones have none */
-	if (c.type == QCOW2_C_MIXED && c.host != 0) {
+	/* a cluster with host storage (extended L2: all its subclusters;
+	 * zeros that keep theirs) has host offsets, compressed ones have
+	 * none */
+	if ((r.c.type == QCOW2_C_MIXED || r.c.type == QCOW2_C_ZERO) &&
+	    r.c.host != 0) {
 		m->has_offset = true;
-		m->offset = c.host + in;
+		m->offset = r.c.host + in;
 	}
 	switch (t) {
 	case QCOW2_C_HOLE:
@@ -132,7 +137,7 @@ static int qcow2_piece(struct qcow2 *q, struct hostview *hv, bool below,
 	default:
 		m->present = m->data = true;
 		m->has_offset = true;
-		m->offset = c.host + in;
+		m->offset = r.c.host + in;
 		if (hv->recurse)
 			host_zero(hv, m);
 		break;
@@ -185,20 +190,22 @@ static int layer_entry(const struct ukit_map_chain *c, int i, uint64_t off,
 	struct hostview hv = { .fd = ukit_image_fd(l->img),
 			       .recurse = l->prealloc };
 	bool below = i + 1 < c->n;
-	struct image_extent x = { .kind = EXT_HOLE, .len = limit - off };
 
-	if (off < ukit_image_size(l->img) &&
-	    ukit_image_map(l->img, off, &x, e) < 0)
-		return -1;
-	if (x.len > limit - off)
-		x.len = limit - off;
 	memset(m, 0, sizeof *m);
 	m->start = off;
-	m->length = x.len;
 	m->depth = i;
 	if (q == NULL) {
 		/* raw: the file's own allocation, at its own offsets; past
 		 * its end (the last sector) a hole */
+		struct image_extent x = { .kind = EXT_HOLE,
+					  .len = limit - off };
+
+		if (off < ukit_image_size(l->img) &&
+		    ukit_image_map(l->img, off, &x, e) < 0)
+			return -1;
+		if (x.len > limit - off)
+			x.len = limit - off;
+		m->length = x.len;
 		m->present = true;
 		m->data = x.kind == EXT_DATA;
 		m->zero = !m->data;
@@ -206,11 +213,12 @@ static int layer_entry(const struct ukit_map_chain *c, int i, uint64_t off,
 		m->offset = off;
 		return 0;
 	}
-	if (x.kind == EXT_HOLE) {
+	if (off >= ukit_image_size(l->img)) {
+		m->length = limit - off;
 		m->zero = true;
 		return 0;
 	}
-	/* zeros and data: cluster by cluster, for the host offsets */
+	/* runs of clusters, merged as qemu-img map merges them */
 	if (qcow2_piece(q, &hv, below, off, limit, m, e) < 0)
 		return -1;
 	m->depth = i;
