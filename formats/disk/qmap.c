@@ -15,7 +15,7 @@
 #include "qcow2.h"
 #include "qmap.h"
 
-#define MAP_MERGE_MAX 4096      /* clusters merged per call */
+#define MAP_MERGE_MAX 4096      /* runs of clusters merged per call */
 
 static uint64_t div_up(uint64_t a, uint64_t b)
 {
