@@ -627,8 +627,8 @@ static int decode(const struct qcow2 *q, uint64_t l1i, const uint64_t *l2,
 		return ukit_fmt_errf(e, at, "L2 entry for guest offset 0x%" PRIx64
 				": data offset 0x%" PRIx64 " not aligned to "
 				"the cluster size", vc * cs, host);
-	/* zeros that keep their host cluster: qemu-img map shows it, and
-	 * nothing reads it */
+	/* zeros and (extended L2) unallocated clusters that keep their
+	 * host cluster: qemu-img map shows it, and nothing reads it */
 	if ((c->type == QCOW2_C_NORMAL || c->alloc != 0) &&
 	    host >= q->file_size)
 		return ukit_fmt_errf(e, at, "L2 entry for guest offset 0x%" PRIx64
@@ -665,8 +665,7 @@ static bool run_goes_on(const struct ukit_qcow2_cluster *a,
 {
 	if (a->type != b->type || a->type == QCOW2_C_MIXED)
 		return false;
-	if (!(flags & QCOW2_RUN_CONTIG) ||
-	    (a->type != QCOW2_C_NORMAL && a->type != QCOW2_C_ZERO))
+	if (!(flags & QCOW2_RUN_CONTIG) || a->type == QCOW2_C_COMPRESSED)
 		return true;
 	if (a->host == 0 || b->host == 0)
 		return a->host == b->host;

@@ -115,11 +115,11 @@ static int qcow2_piece(struct qcow2 *q, struct hostview *hv, bool below,
 	memset(m, 0, sizeof *m);
 	m->start = off;
 	m->length = end - off;
-	/* a cluster with host storage (extended L2: all its subclusters;
-	 * zeros that keep theirs) has host offsets, compressed ones have
-	 * none */
-	if ((r.c.type == QCOW2_C_MIXED || r.c.type == QCOW2_C_ZERO) &&
-	    r.c.host != 0) {
+	/* a cluster with host storage has host offsets, whatever it reads
+	 * as (zeros that keep theirs; extended L2: each subcluster, and
+	 * unallocated clusters that keep theirs, as preallocation=metadata
+	 * leaves them), compressed ones have none */
+	if (r.c.type != QCOW2_C_COMPRESSED && r.c.host != 0) {
 		m->has_offset = true;
 		m->offset = r.c.host + in;
 	}

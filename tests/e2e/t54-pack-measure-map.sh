@@ -9,9 +9,10 @@
 # chain, overlays larger than their backing files, zero clusters over
 # backing data, extended L2 subclusters left to the backing file, one
 # made by ukit-pack create, 4 KiB clusters over 64 KiB ones across 8 GiB)
-# and zero clusters that keep their host cluster or not (standard and
-# extended L2): map and measure follow the chain as qemu-img does; a
-# missing backing file, a loop and a chain deeper than 8 are refused.
+# and zero or (extended L2, preallocated with metadata) unallocated
+# clusters that keep their host cluster or not: map and measure follow
+# the chain as qemu-img does; a missing backing file, a loop and a chain
+# deeper than 8 are refused.
 . "$(dirname "$0")/lib.sh"
 
 command -v qemu-img >/dev/null || { missing "qemu-img"; done_testing; exit 0; }
@@ -41,6 +42,12 @@ qemu-img create -q -f qcow2 "$D/zeros.qcow2" 4M
 qemu-io -c 'write -P 1 0 512k' -c 'write -z 64k 128k' \
 	-c 'write -z -u 256k 64k' -c 'write -P 2 2M 64k' "$D/zeros.qcow2" \
 	>/dev/null 2>&1
+# extended L2 preallocated with metadata: unallocated clusters that keep
+# their host clusters (qemu-img map shows those offsets too)
+qemu-img create -q -f qcow2 -o extended_l2=on,preallocation=metadata \
+	"$D/extl2-meta.qcow2" 4M
+qemu-io -c 'write -P 1 64k 4k' -c 'write -z 1M 64k' -c 'write -z -u 2M 8k' \
+	"$D/extl2-meta.qcow2" >/dev/null 2>&1
 ukit-pack convert -q -O qcow2 -o preallocation=metadata "$D/disk.raw" \
 	"$D/ukit-prealloc.qcow2"
 ukit-pack convert -q -O qcow2 -c "$D/disk.raw" "$D/ukit-zlib.qcow2"
@@ -78,6 +85,12 @@ qi() { qemu-io "$@" >/dev/null 2>&1 || diag "qemu-io $* failed"; }
 	qi -c 'write -P 2 70k 2k' -c 'write -z 70k 2k' \
 		-c 'write -P 3 200k 2k' -c 'write -P 3 256k 64k' \
 		-c 'write -z 256k 64k' ov-extl2z.qcow2
+	# and so preallocated over a backing file, larger than it: past
+	# its end, unallocated clusters with host clusters read as zeros
+	qemu-img create -q -f qcow2 -o extended_l2=on,preallocation=metadata \
+		-b plain.qcow2 -F qcow2 ov-extl2-meta.qcow2 8M
+	qi -c 'write -P 2 70k 2k' -c 'write -z 1M 4k' -c 'write -P 3 7M 4k' \
+		ov-extl2-meta.qcow2
 	# backing files that are compressed, preallocated with metadata
 	qemu-img create -q -f qcow2 -b zlib.qcow2 -F qcow2 ov-zlib.qcow2 6M
 	qi -c 'write -P 2 4k 4k' ov-zlib.qcow2
