@@ -575,24 +575,16 @@ static int subclusters(struct ukit_qcow2_cluster *c, uint64_t host,
 	return 0;
 }
 
-int ukit_qcow2_cluster(struct qcow2 *q, uint64_t vc, struct ukit_qcow2_cluster *c,
+/* Entry (l2i) of the L2 table (l2) of L1 index (l1i): guest cluster
+ * (vc), checked. */
+static int decode(const struct qcow2 *q, uint64_t l1i, const uint64_t *l2,
+		  uint64_t l2i, uint64_t vc, struct ukit_qcow2_cluster *c,
 		  struct fmt_err *e)
 {
-	uint64_t l1i = vc / q->l2_entries, l2i = vc % q->l2_entries;
 	uint64_t cs = q->h.cluster_size, esize = q->h.extended_l2 ? 16 : 8;
-	const uint64_t *l2 = NULL;
 	uint64_t ent, bitmap = 0, at, host;
 
 	memset(c, 0, sizeof *c);
-	if (vc >= q->nclusters)
-		return ukit_fmt_errf(e, FMT_NOOFF, "guest cluster %" PRIu64
-				" past the virtual size", vc);
-	if (l2_get(q, l1i, &l2, e) < 0)
-		return -1;
-	if (l2 == NULL) {
-		c->type = QCOW2_C_HOLE;
-		return 0;
-	}
 	at = (q->l1[l1i] & QCOW2_OFFSET_MASK) + l2i * esize;
 	ent = l2[l2i * (esize / 8)];
 	if (q->h.extended_l2)
@@ -621,27 +613,134 @@ int ukit_qcow2_cluster(struct qcow2 *q, uint64_t vc, struct ukit_qcow2_cluster *
 		/* bit 0 is not the zero flag here: the bitmap says */
 		if (subclusters(c, host, bitmap, vc, cs, at + 8, e) < 0)
 			return -1;
-		if (c->alloc == 0)
-			return 0;
 	} else if (ent & QCOW2_OFLAG_ZERO) {
 		c->type = QCOW2_C_ZERO;
-		return 0;
 	} else if (host == 0) {
 		c->type = QCOW2_C_HOLE;
 		return 0;
 	} else {
 		c->type = QCOW2_C_NORMAL;
 	}
+	if (host == 0)
+		return 0;
 	if (host & (cs - 1))
 		return ukit_fmt_errf(e, at, "L2 entry for guest offset 0x%" PRIx64
 				": data offset 0x%" PRIx64 " not aligned to "
 				"the cluster size", vc * cs, host);
-	if (host >= q->file_size)
+	/* zeros and (extended L2) unallocated clusters that keep their
+	 * host cluster: qemu-img map shows it, and nothing reads it */
+	if ((c->type == QCOW2_C_NORMAL || c->alloc != 0) &&
+	    host >= q->file_size)
 		return ukit_fmt_errf(e, at, "L2 entry for guest offset 0x%" PRIx64
 				": data at 0x%" PRIx64 " past end of file "
 				"(0x%" PRIx64 ")", vc * cs, host,
 				q->file_size);
 	c->host = host;
+	return 0;
+}
+
+int ukit_qcow2_cluster(struct qcow2 *q, uint64_t vc, struct ukit_qcow2_cluster *c,
+		  struct fmt_err *e)
+{
+	uint64_t l1i = vc / q->l2_entries;
+	const uint64_t *l2 = NULL;
+
+	memset(c, 0, sizeof *c);
+	if (vc >= q->nclusters)
+		return ukit_fmt_errf(e, FMT_NOOFF, "guest cluster %" PRIu64
+				" past the virtual size", vc);
+	if (l2_get(q, l1i, &l2, e) < 0)
+		return -1;
+	if (l2 == NULL) {
+		c->type = QCOW2_C_HOLE;
+		return 0;
+	}
+	return decode(q, l1i, l2, vc % q->l2_entries, vc, c, e);
+}
+
+/* Does (b), (k) clusters after (a), go on a run of (a) (flags)? */
+static bool run_goes_on(const struct ukit_qcow2_cluster *a,
+			const struct ukit_qcow2_cluster *b, uint64_t k,
+			uint64_t cs, unsigned flags)
+{
+	if (a->type != b->type || a->type == QCOW2_C_MIXED)
+		return false;
+	if (!(flags & QCOW2_RUN_CONTIG) || a->type == QCOW2_C_COMPRESSED)
+		return true;
+	if (a->host == 0 || b->host == 0)
+		return a->host == b->host;
+	return b->host == a->host + k * cs;
+}
+
+/*
+ * Standard L2 entries from guest cluster (v) before (end), in the L2
+ * table (l2) whose first entry is guest cluster (base), that go on the run of (a) plainly: holes
+ * that are all zero bits, data clusters without other flags, aligned and
+ * inside the file.  Where the next cluster is another kind or needs a
+ * closer look, decode() says.
+ */
+static uint64_t run_fast(const struct qcow2 *q, const uint64_t *l2,
+			 uint64_t base, uint64_t v, uint64_t end,
+			 const struct ukit_qcow2_cluster *a, unsigned flags)
+{
+	uint64_t cs = q->h.cluster_size, want = a->host + cs;
+
+	if (a->type == QCOW2_C_HOLE) {
+		while (v < end && l2[v - base] == 0)
+			v++;
+	} else if (a->type == QCOW2_C_NORMAL) {
+		for (; v < end; v++, want += cs) {
+			uint64_t ent = l2[v - base];
+			uint64_t host = ent & QCOW2_OFFSET_MASK;
+
+			if ((ent & (QCOW2_OFLAG_COMPRESSED | QCOW2_OFLAG_ZERO)) ||
+			    host == 0 || (host & (cs - 1)) ||
+			    host >= q->file_size ||
+			    ((flags & QCOW2_RUN_CONTIG) && host != want))
+				break;
+		}
+	}
+	return v;
+}
+
+int ukit_qcow2_run(struct qcow2 *q, uint64_t vc, uint64_t max, unsigned flags,
+		   struct ukit_qcow2_run *r, struct fmt_err *e)
+{
+	uint64_t span = q->l2_entries, l1i = vc / span;
+	uint64_t end = (l1i + 1) * span, v;
+	const uint64_t *l2 = NULL;
+	struct ukit_qcow2_cluster nx;
+
+	memset(r, 0, sizeof *r);
+	if (vc >= q->nclusters)
+		return ukit_fmt_errf(e, FMT_NOOFF, "guest cluster %" PRIu64
+				" past the virtual size", vc);
+	if (max > q->nclusters)
+		max = q->nclusters;
+	if (max <= vc)
+		max = vc + 1;
+	if (end > max)
+		end = max;
+	if (l2_get(q, l1i, &l2, e) < 0)
+		return -1;
+	if (l2 == NULL) {
+		r->c.type = QCOW2_C_HOLE;
+		r->n = end - vc;
+		return 0;
+	}
+	if (decode(q, l1i, l2, vc % span, vc, &r->c, e) < 0)
+		return -1;
+	v = vc + 1;
+	if (!q->h.extended_l2)
+		v = run_fast(q, l2, l1i * span, v, end, &r->c, flags);
+	for (; v < end; v++) {
+		if (decode(q, l1i, l2, v % span, v, &nx, e) < 0)
+			return -1;
+		if (!run_goes_on(&r->c, &nx, v - vc, q->h.cluster_size,
+				 flags))
+			break;
+	}
+	r->n = v - vc;
 	return 0;
 }
 

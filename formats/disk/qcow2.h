@@ -262,10 +262,38 @@ struct ukit_qcow2_cluster {
 
 /*
  * Describe guest cluster number (vc) (< clusters in the virtual size).
- * Checks the L2 table and the entry (alignment, end of file).  0 or -1.
+ * Checks the L2 table and the entry (alignment, end of file).  A zero
+ * cluster that keeps its host cluster (qemu's "zero, allocated"), and
+ * with extended L2 entries an unallocated one that does ("unallocated,
+ * allocated": preallocation=metadata over a backing file), has (host)
+ * too.  0 or -1.
  */
 int ukit_qcow2_cluster(struct qcow2 *q, uint64_t vc, struct ukit_qcow2_cluster *c,
 		  struct fmt_err *e);
+
+/* A run of guest clusters of one kind (ukit_qcow2_run()). */
+struct ukit_qcow2_run {
+	struct ukit_qcow2_cluster c;    /* the first cluster */
+	uint64_t n;                     /* clusters in the run, at least 1 */
+};
+
+#define QCOW2_RUN_CONTIG 0x1    /* clusters with host storage: only
+				   those that follow (c.host) in the file,
+				   and those without only with others
+				   without */
+
+/*
+ * The clusters from guest cluster (vc) (< clusters in the virtual size)
+ * to at most (max) (exclusive; at least vc + 1) that have the type of
+ * (vc), within one L2 table: a whole table's span at once when the L1
+ * entry is unallocated, else one read of the table (cached) and its
+ * entries checked as ukit_qcow2_cluster() checks them.  A MIXED cluster
+ * is a run of 1.  With QCOW2_RUN_CONTIG, clusters with host clusters
+ * (but compressed ones) go on only while their host offsets do, and
+ * ones without only with others without.  0 and (*r), or -1 with (e).
+ */
+int ukit_qcow2_run(struct qcow2 *q, uint64_t vc, uint64_t max, unsigned flags,
+		   struct ukit_qcow2_run *r, struct fmt_err *e);
 
 /*
  * The extent at virtual offset (off) < size: holes (unallocated, no

@@ -15,7 +15,7 @@
 #include "qcow2.h"
 #include "qmap.h"
 
-#define MAP_MERGE_MAX 4096      /* clusters merged per call */
+#define MAP_MERGE_MAX 4096      /* runs of clusters merged per call */
 
 static uint64_t div_up(uint64_t a, uint64_t b)
 {
@@ -80,30 +80,33 @@ static void host_zero(struct hostview *hv, struct ukit_map_entry *m)
 		m->length = end - h;
 }
 
-/* One qcow2 cluster, or the part of it from (off) (extended L2: the run
- * of subclusters of one kind), as a map entry. */
+/* The run of qcow2 clusters of one kind from (off) (extended L2, in a
+ * MIXED cluster: the run of subclusters of one kind), as a map entry:
+ * the clusters of one L2 table at most, and with host storage only
+ * while their host offsets follow each other. */
 static int qcow2_piece(struct qcow2 *q, struct hostview *hv, bool below,
 		       uint64_t off, uint64_t limit, struct ukit_map_entry *m,
 		       struct fmt_err *e)
 {
 	const struct ukit_qcow2_header *h = ukit_qcow2_header(q);
-	uint64_t cs = h->cluster_size, vc = off / cs, in = off % cs;
-	uint64_t end = (vc + 1) * cs;
-	struct ukit_qcow2_cluster c;
+	uint64_t cs = h->cluster_size, vc = off / cs, in = off % cs, end;
+	struct ukit_qcow2_run r;
 	enum qcow2_ctype t;
 
-	if (ukit_qcow2_cluster(q, vc, &c, e) < 0)
+	if (ukit_qcow2_run(q, vc, div_up(limit, cs), QCOW2_RUN_CONTIG, &r,
+			   e) < 0)
 		return -1;
-	t = c.type;
+	t = r.c.type;
+	end = (vc + r.n) * cs;
 	if (t == QCOW2_C_MIXED) {
 		uint64_t scs = cs / QCOW2_SUBCLUSTERS;
 		unsigned i = (unsigned)(in / scs);
-		bool a = c.alloc & (1u << i), z = c.zero & (1u << i);
+		bool a = r.c.alloc & (1u << i), z = r.c.zero & (1u << i);
 
 		t = a ? QCOW2_C_NORMAL : z ? QCOW2_C_ZERO : QCOW2_C_HOLE;
 		while (++i < QCOW2_SUBCLUSTERS &&
-		       !!(c.alloc & (1u << i)) == a &&
-		       !!(c.zero & (1u << i)) == z)
+		       !!(r.c.alloc & (1u << i)) == a &&
+		       !!(r.c.zero & (1u << i)) == z)
 			;
 		end = vc * cs + i * scs;
 	}
@@ -112,11 +115,13 @@ static int qcow2_piece(struct qcow2 *q, struct hostview *hv, bool below,
 	memset(m, 0, sizeof *m);
 	m->start = off;
 	m->length = end - off;
-	/* a cluster with host storage (extended L2: all its subclusters)
-	 * has host offsets, compressed ones have none */
-	if (c.type == QCOW2_C_MIXED && c.host != 0) {
+	/* a cluster with host storage has host offsets, whatever it reads
+	 * as (zeros that keep theirs; extended L2: each subcluster, and
+	 * unallocated clusters that keep theirs, as preallocation=metadata
+	 * leaves them), compressed ones have none */
+	if (r.c.type != QCOW2_C_COMPRESSED && r.c.host != 0) {
 		m->has_offset = true;
-		m->offset = c.host + in;
+		m->offset = r.c.host + in;
 	}
 	switch (t) {
 	case QCOW2_C_HOLE:
@@ -132,7 +137,7 @@ static int qcow2_piece(struct qcow2 *q, struct hostview *hv, bool below,
 	default:
 		m->present = m->data = true;
 		m->has_offset = true;
-		m->offset = c.host + in;
+		m->offset = r.c.host + in;
 		if (hv->recurse)
 			host_zero(hv, m);
 		break;
@@ -185,20 +190,22 @@ static int layer_entry(const struct ukit_map_chain *c, int i, uint64_t off,
 	struct hostview hv = { .fd = ukit_image_fd(l->img),
 			       .recurse = l->prealloc };
 	bool below = i + 1 < c->n;
-	struct image_extent x = { .kind = EXT_HOLE, .len = limit - off };
 
-	if (off < ukit_image_size(l->img) &&
-	    ukit_image_map(l->img, off, &x, e) < 0)
-		return -1;
-	if (x.len > limit - off)
-		x.len = limit - off;
 	memset(m, 0, sizeof *m);
 	m->start = off;
-	m->length = x.len;
 	m->depth = i;
 	if (q == NULL) {
 		/* raw: the file's own allocation, at its own offsets; past
 		 * its end (the last sector) a hole */
+		struct image_extent x = { .kind = EXT_HOLE,
+					  .len = limit - off };
+
+		if (off < ukit_image_size(l->img) &&
+		    ukit_image_map(l->img, off, &x, e) < 0)
+			return -1;
+		if (x.len > limit - off)
+			x.len = limit - off;
+		m->length = x.len;
 		m->present = true;
 		m->data = x.kind == EXT_DATA;
 		m->zero = !m->data;
@@ -206,11 +213,12 @@ static int layer_entry(const struct ukit_map_chain *c, int i, uint64_t off,
 		m->offset = off;
 		return 0;
 	}
-	if (x.kind == EXT_HOLE) {
+	if (off >= ukit_image_size(l->img)) {
+		m->length = limit - off;
 		m->zero = true;
 		return 0;
 	}
-	/* zeros and data: cluster by cluster, for the host offsets */
+	/* runs of clusters, merged as qemu-img map merges them */
 	if (qcow2_piece(q, &hv, below, off, limit, m, e) < 0)
 		return -1;
 	m->depth = i;
@@ -280,6 +288,186 @@ uint64_t ukit_qcow2_prealloc_size(uint64_t size, uint64_t cs,
 	return meta + (blocks + table) * cs + aligned;
 }
 
+/* The output clusters that hold data, counted as the pieces of data
+ * arrive, in order of their offsets. */
+struct dcount {
+	uint64_t cs;             /* output cluster size */
+	uint64_t next;           /* end of the last cluster counted */
+	uint64_t bytes;          /* clusters counted, in bytes */
+};
+
+static void count_data(struct dcount *d, uint64_t a, uint64_t b)
+{
+	uint64_t lo = a / d->cs * d->cs, hi = round_up(b, d->cs);
+
+	if (lo < d->next)
+		lo = d->next;
+	if (hi > lo) {
+		d->bytes += hi - lo;
+		d->next = hi;
+	}
+}
+
+/* Data at host offset (h) of (fd) for the guest bytes [a, b) of a
+ * layer preallocated with metadata: the parts the file has data for
+ * (where it cannot say, all of it), as host_zero() splits them. */
+static void count_host_data(struct dcount *d, int fd, uint64_t a,
+			    uint64_t b, uint64_t h)
+{
+	while (a < b) {
+		off_t dat, hole;
+		uint64_t n;
+
+		dat = lseek(fd, (off_t)h, SEEK_DATA);
+		if (dat < 0) {
+			if (errno != ENXIO)     /* nothing to learn */
+				count_data(d, a, b);
+			return;                 /* else a hole to the end */
+		}
+		if ((uint64_t)dat > h) {
+			n = (uint64_t)dat - h;
+			if (n >= b - a)
+				return;
+			a += n;
+			h += n;
+			continue;
+		}
+		hole = lseek(fd, (off_t)h, SEEK_HOLE);
+		if (hole < 0 || (uint64_t)hole <= h) {
+			count_data(d, a, b);
+			return;
+		}
+		n = (uint64_t)hole - h;
+		if (n > b - a)
+			n = b - a;
+		count_data(d, a, a + n);
+		a += n;
+		h += n;
+	}
+}
+
+static int measure_layer(const struct ukit_map_chain *c, int i, uint64_t a,
+			 uint64_t b, struct dcount *d, struct fmt_err *e);
+
+/* Guest bytes [a, b) that layer (i) leaves unallocated: the layer
+ * below, up to its end; zeros past it or without one. */
+static int measure_below(const struct ukit_map_chain *c, int i, uint64_t a,
+			 uint64_t b, struct dcount *d, struct fmt_err *e)
+{
+	if (i + 1 >= c->n || a >= c->l[i + 1].size)
+		return 0;
+	if (b > c->l[i + 1].size)
+		b = c->l[i + 1].size;
+	return measure_layer(c, i + 1, a, b, d, e);
+}
+
+/* The subclusters of the MIXED cluster (r) at guest offset (base) that
+ * lie in [a, b). */
+static int measure_mixed(const struct ukit_map_chain *c, int i,
+			 const struct ukit_qcow2_cluster *r, uint64_t base,
+			 uint64_t cs, uint64_t a, uint64_t b,
+			 struct dcount *d, struct fmt_err *e)
+{
+	uint64_t scs = cs / QCOW2_SUBCLUSTERS;
+	const struct ukit_map_layer *l = &c->l[i];
+
+	while (a < b) {
+		unsigned k = (unsigned)((a - base) / scs), j = k;
+		bool al = r->alloc & (1u << k), z = r->zero & (1u << k);
+		uint64_t end;
+
+		while (++j < QCOW2_SUBCLUSTERS &&
+		       !!(r->alloc & (1u << j)) == al &&
+		       !!(r->zero & (1u << j)) == z)
+			;
+		end = base + j * scs;
+		if (end > b)
+			end = b;
+		if (al && l->prealloc)
+			count_host_data(d, ukit_image_fd(l->img), a, end,
+					r->host + (a - base));
+		else if (al)
+			count_data(d, a, end);
+		else if (!z && measure_below(c, i, a, end, d, e) < 0)
+			return -1;
+		a = end;
+	}
+	return 0;
+}
+
+/*
+ * The data of layer (i) of (c) and what it leaves to the layers below,
+ * in the guest bytes [a, b) (b at most the layer's size as qemu sees
+ * it), into (d).  qcow2: a run of clusters of one kind at a time, one L2
+ * table at most, no host offset looked at unless the layer is
+ * preallocated with metadata.  0 or -1 with (e).
+ */
+static int measure_layer(const struct ukit_map_chain *c, int i, uint64_t a,
+			 uint64_t b, struct dcount *d, struct fmt_err *e)
+{
+	const struct ukit_map_layer *l = &c->l[i];
+	struct qcow2 *q = ukit_image_qcow2(l->img);
+	uint64_t isz = ukit_image_size(l->img), cs;
+
+	/* past the end of a raw file (its last sector): a hole */
+	if (b > isz)
+		b = isz;
+	if (q == NULL) {
+		while (a < b) {
+			struct image_extent x;
+
+			if (ukit_image_map(l->img, a, &x, e) < 0)
+				return -1;
+			if (x.len == 0)
+				return ukit_fmt_errf(e, a, "empty extent");
+			if (x.len > b - a)
+				x.len = b - a;
+			if (x.kind == EXT_DATA)
+				count_data(d, a, a + x.len);
+			a += x.len;
+		}
+		return 0;
+	}
+	cs = ukit_qcow2_header(q)->cluster_size;
+	while (a < b) {
+		uint64_t vc = a / cs, end;
+		struct ukit_qcow2_run r;
+
+		if (ukit_qcow2_run(q, vc, div_up(b, cs),
+				   l->prealloc ? QCOW2_RUN_CONTIG : 0, &r,
+				   e) < 0)
+			return -1;
+		end = (vc + r.n) * cs;
+		if (end > b)
+			end = b;
+		switch (r.c.type) {
+		case QCOW2_C_HOLE:
+			if (measure_below(c, i, a, end, d, e) < 0)
+				return -1;
+			break;
+		case QCOW2_C_ZERO:
+			break;
+		case QCOW2_C_COMPRESSED:
+			count_data(d, a, end);
+			break;
+		case QCOW2_C_NORMAL:
+			if (l->prealloc)
+				count_host_data(d, ukit_image_fd(l->img), a,
+						end, r.c.host + (a - vc * cs));
+			else
+				count_data(d, a, end);
+			break;
+		case QCOW2_C_MIXED:
+			if (measure_mixed(c, i, &r.c, vc * cs, cs, a, end, d,
+					  e) < 0)
+				return -1;
+			break;
+		}
+		a = end;
+	}
+	return 0;
+}
+
 int ukit_measure_qcow2(const struct ukit_map_chain *c, uint64_t size,
 		       const struct qcow2w_opts *o, struct ukit_measure *m,
 		       struct fmt_err *e)
@@ -289,26 +477,15 @@ int ukit_measure_qcow2(const struct ukit_map_chain *c, uint64_t size,
 
 	memset(m, 0, sizeof *m);
 	if (c != NULL) {
-		uint64_t isize = c->l[0].size;
+		/* qemu's loop counts each data extent from the start of its
+		 * first cluster to the end of its last, and goes on from
+		 * there: every output cluster that holds data, once */
+		struct dcount d = { .cs = cs };
 
-		size = round_up(isize, cs);
-		/* qemu's loop: each data extent counts from the start of
-		 * its first cluster to the end of its last, and the walk
-		 * goes on from there */
-		for (uint64_t off = 0; off < isize;) {
-			struct ukit_map_entry x;
-			uint64_t end;
-
-			/* what qemu's block status says, zeros first */
-			if (ukit_map_entry(c, off, &x, e) < 0)
-				return -1;
-			end = off + x.length;
-			if (!x.zero && x.data) {
-				end = round_up(end, cs);
-				required += end - off + off % cs;
-			}
-			off = end;
-		}
+		if (measure_layer(c, 0, 0, c->l[0].size, &d, e) < 0)
+			return -1;
+		required = d.bytes;
+		size = round_up(c->l[0].size, cs);
 	} else {
 		size = round_up(size, 512);
 	}

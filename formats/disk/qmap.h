@@ -67,7 +67,8 @@ int ukit_map_chain_init(struct image *img, const char *path,
  * again.  Raw: data and holes (zero, present) at their own offsets;
  * qcow2: data clusters at their host offsets (with metadata
  * preallocation, zero where the file has a hole), compressed data
- * without one, zero clusters present, unallocated ones not: these are
+ * without one, zero clusters present (at their host offsets when they
+ * keep their host clusters), unallocated ones not: these are
  * looked up in the backing file (depth + 1), and read as zeros of the
  * layer above past its end.  0 or -1 with (e).
  */

@@ -8,9 +8,11 @@
 # Overlays among the inputs (raw and qcow2 backing files, a 3-level
 # chain, overlays larger than their backing files, zero clusters over
 # backing data, extended L2 subclusters left to the backing file, one
-# made by ukit-pack create): map and measure follow the chain as
-# qemu-img does; a missing backing file, a loop and a chain deeper than
-# 8 are refused.
+# made by ukit-pack create, 4 KiB clusters over 64 KiB ones across 8 GiB)
+# and zero or (extended L2, preallocated with metadata) unallocated
+# clusters that keep their host cluster or not: map and measure follow
+# the chain as qemu-img does; a missing backing file, a loop and a chain
+# deeper than 8 are refused.
 . "$(dirname "$0")/lib.sh"
 
 command -v qemu-img >/dev/null || { missing "qemu-img"; done_testing; exit 0; }
@@ -34,6 +36,18 @@ qemu-img create -q -f qcow2 "$D/empty.qcow2" 0
 qemu-img create -q -f qcow2 "$D/sparse8g.qcow2" 8G
 qemu-io -c 'write -P 9 3G 1M' -c 'write -z 5G 64k' "$D/sparse8g.qcow2" \
 	>/dev/null 2>&1
+# zeros that keep their host cluster (qemu-img map shows its offset) and
+# zeros that do not, next to data, in one L2 table
+qemu-img create -q -f qcow2 "$D/zeros.qcow2" 4M
+qemu-io -c 'write -P 1 0 512k' -c 'write -z 64k 128k' \
+	-c 'write -z -u 256k 64k' -c 'write -P 2 2M 64k' "$D/zeros.qcow2" \
+	>/dev/null 2>&1
+# extended L2 preallocated with metadata: unallocated clusters that keep
+# their host clusters (qemu-img map shows those offsets too)
+qemu-img create -q -f qcow2 -o extended_l2=on,preallocation=metadata \
+	"$D/extl2-meta.qcow2" 4M
+qemu-io -c 'write -P 1 64k 4k' -c 'write -z 1M 64k' -c 'write -z -u 2M 8k' \
+	"$D/extl2-meta.qcow2" >/dev/null 2>&1
 ukit-pack convert -q -O qcow2 -o preallocation=metadata "$D/disk.raw" \
 	"$D/ukit-prealloc.qcow2"
 ukit-pack convert -q -O qcow2 -c "$D/disk.raw" "$D/ukit-zlib.qcow2"
@@ -64,6 +78,19 @@ qi() { qemu-io "$@" >/dev/null 2>&1 || diag "qemu-io $* failed"; }
 		-F qcow2 ov-extl2.qcow2 6M
 	qi -c 'write -P 2 70k 2k' -c 'write -P 2 390k 2k' \
 		-c 'write -z 520k 4k' ov-extl2.qcow2
+	# and a subcluster written, then zeroed: zeros with a host cluster
+	# among subclusters left to the backing file
+	qemu-img create -q -f qcow2 -o extended_l2=on -b plain.qcow2 \
+		-F qcow2 ov-extl2z.qcow2 6M
+	qi -c 'write -P 2 70k 2k' -c 'write -z 70k 2k' \
+		-c 'write -P 3 200k 2k' -c 'write -P 3 256k 64k' \
+		-c 'write -z 256k 64k' ov-extl2z.qcow2
+	# and so preallocated over a backing file, larger than it: past
+	# its end, unallocated clusters with host clusters read as zeros
+	qemu-img create -q -f qcow2 -o extended_l2=on,preallocation=metadata \
+		-b plain.qcow2 -F qcow2 ov-extl2-meta.qcow2 8M
+	qi -c 'write -P 2 70k 2k' -c 'write -z 1M 4k' -c 'write -P 3 7M 4k' \
+		ov-extl2-meta.qcow2
 	# backing files that are compressed, preallocated with metadata
 	qemu-img create -q -f qcow2 -b zlib.qcow2 -F qcow2 ov-zlib.qcow2 6M
 	qi -c 'write -P 2 4k 4k' ov-zlib.qcow2
@@ -76,6 +103,15 @@ qi() { qemu-io "$@" >/dev/null 2>&1 || diag "qemu-io $* failed"; }
 	qi -c 'write -P 8 3M 64k' -c 'write -z 0 64k' ov-ukit.qcow2
 	# unallocated in both layers, all of it
 	qemu-img create -q -f qcow2 -b empty.qcow2 -F qcow2 ov-empty.qcow2 3M
+	# 4 KiB clusters (2 MiB per L2 table) over 64 KiB ones: whole
+	# unallocated tables over backing data and over nothing, a table
+	# partly allocated across the backing data's edges, data and zeros
+	# not aligned to the backing file's clusters
+	qemu-img create -q -f qcow2 -o cluster_size=4k -b sparse8g.qcow2 \
+		-F qcow2 ov-sparse.qcow2 8G
+	qi -c 'write -P 3 3071M 1028k' -c 'write -z 3G 12k' \
+		-c 'write -P 4 3076k 4k' -c 'write -z 5G 4k' \
+		-c 'write -P 5 7G 8k' ov-sparse.qcow2
 )
 
 for f in "$D"/*.raw "$D"/*.qcow2; do

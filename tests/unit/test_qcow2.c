@@ -536,6 +536,90 @@ static void test_snapshot_entry(void **state)
 	}
 }
 
+/*
+ * Runs of clusters of one kind in one L2 table (ukit_qcow2_run()): how
+ * far each goes with and without QCOW2_RUN_CONTIG, zero clusters with
+ * and without host clusters, a hole with a flag bit, the (max) bound,
+ * a whole unallocated table at once, and a bad entry met by a run.
+ */
+static void test_runs(void **state)
+{
+	static const uint64_t l2[16] = {
+		6 * CS, 7 * CS, 9 * CS, 0, 0,
+		QCOW2_OFLAG_ZERO | 10 * CS, QCOW2_OFLAG_ZERO | 11 * CS,
+		QCOW2_OFLAG_ZERO, QCOW2_OFLAG_ZERO,
+		QCOW2_OFLAG_COMPRESSED | 12 * CS,
+		QCOW2_OFLAG_COMPRESSED | 12 * CS + 512,
+		QCOW2_OFLAG_COPIED, 0, 13 * CS, 14 * CS, 15 * CS,
+	};
+	static const struct {
+		uint64_t vc, max;
+		unsigned flags;
+		enum qcow2_ctype type;
+		uint64_t n, host;
+	} t[] = {
+		{ 0, 16, 0, QCOW2_C_NORMAL, 3, 6 * CS },
+		{ 0, 16, QCOW2_RUN_CONTIG, QCOW2_C_NORMAL, 2, 6 * CS },
+		{ 0, 1, 0, QCOW2_C_NORMAL, 1, 6 * CS },
+		{ 0, 0, 0, QCOW2_C_NORMAL, 1, 6 * CS },
+		{ 2, 16, QCOW2_RUN_CONTIG, QCOW2_C_NORMAL, 1, 9 * CS },
+		{ 3, 16, 0, QCOW2_C_HOLE, 2, 0 },
+		{ 5, 16, 0, QCOW2_C_ZERO, 4, 10 * CS },
+		{ 5, 16, QCOW2_RUN_CONTIG, QCOW2_C_ZERO, 2, 10 * CS },
+		{ 6, 16, QCOW2_RUN_CONTIG, QCOW2_C_ZERO, 1, 11 * CS },
+		{ 7, 16, QCOW2_RUN_CONTIG, QCOW2_C_ZERO, 2, 0 },
+		{ 9, 16, QCOW2_RUN_CONTIG, QCOW2_C_COMPRESSED, 2, 12 * CS },
+		{ 11, 12, 0, QCOW2_C_HOLE, 1, 0 },
+		{ 13, 100, QCOW2_RUN_CONTIG, QCOW2_C_NORMAL, 3, 13 * CS },
+	};
+	struct fmt_err e = { .path = "mem" };
+	struct ukit_qcow2_run r;
+	struct image *img = NULL;
+	struct qcow2 *q;
+	uint8_t v[8];
+	int fd;
+
+	(void)state;
+	fd = mkimage(4 * CS, 0, 6 * CS);
+	assert_int_equal(ftruncate(fd, 32 * CS), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(l2); i++) {
+		be64_store(v, l2[i]);
+		assert_int_equal(pwrite(fd, v, 8, 4 * CS + 8 * i), 8);
+	}
+	assert_int_equal(ukit_image_open(fd, "mem", IMG_PROBE, NULL, &img, &e), 0);
+	q = ukit_image_qcow2(img);
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		if (ukit_qcow2_run(q, t[i].vc, t[i].max, t[i].flags, &r, &e) != 0 ||
+		    r.c.type != t[i].type || r.n != t[i].n ||
+		    r.c.host != t[i].host)
+			fail_msg("case %zu: type %d n %llu host 0x%llx (%s)", i,
+				 r.c.type, (unsigned long long)r.n,
+				 (unsigned long long)r.c.host, e.msg);
+	}
+	assert_int_equal(ukit_qcow2_run(q, 16, 17, 0, &r, &e), -1);
+	assert_non_null(strstr(e.msg, "past the virtual size"));
+	ukit_image_close(img);
+	/* a run that meets a bad entry: refused, naming the entry */
+	be64_store(v, 13 * CS + 512);
+	assert_int_equal(pwrite(fd, v, 8, 4 * CS + 8 * 13), 8);
+	assert_int_equal(ukit_image_open(fd, "mem", IMG_PROBE, NULL, &img, &e), 0);
+	q = ukit_image_qcow2(img);
+	assert_int_equal(ukit_qcow2_run(q, 11, 16, 0, &r, &e), -1);
+	assert_int_equal(e.off, 4 * CS + 8 * 13);
+	assert_non_null(strstr(e.msg, "not aligned"));
+	ukit_image_close(img);
+	close(fd);
+	/* an unallocated L2 table: its whole span, one hole */
+	fd = mkimage(0, 0, 6 * CS);
+	assert_int_equal(ukit_image_open(fd, "mem", IMG_PROBE, NULL, &img, &e), 0);
+	q = ukit_image_qcow2(img);
+	assert_int_equal(ukit_qcow2_run(q, 3, 100, 0, &r, &e), 0);
+	assert_int_equal(r.c.type, QCOW2_C_HOLE);
+	assert_int_equal(r.n, 13);
+	ukit_image_close(img);
+	close(fd);
+}
+
 static void test_l2_shared(void **state)
 {
 	struct fmt_err e = { .path = "mem" };
@@ -660,6 +744,7 @@ int main(void)
 		cmocka_unit_test(test_reader_content),
 		cmocka_unit_test(test_subclusters),
 		cmocka_unit_test(test_snapshot_entry),
+		cmocka_unit_test(test_runs),
 		cmocka_unit_test(test_l2_shared),
 		cmocka_unit_test(test_corrupt_bit),
 		cmocka_unit_test(test_bitmap_entry),
