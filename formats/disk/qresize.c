@@ -433,13 +433,125 @@ out:
 }
 
 /*
+ * The first host cluster that a refcount block counts as free (not
+ * cluster 0, the header), in (*c): where qemu allocates.  0, 1 when no
+ * block has one, or -1 with (e).
+ */
+static int rc_first_free(const struct rctx *r, uint64_t *c,
+			 struct fmt_err *e)
+{
+	uint8_t *b = malloc(r->cs);
+	int rc = 1;
+
+	if (b == NULL)
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
+	for (uint64_t ti = 0; ti < r->rt_n && rc == 1; ti++) {
+		if (r->rt[ti] == 0)
+			continue;
+		if (ukit_pread_full(r->fd, b, r->cs, (off_t)r->rt[ti]) !=
+		    (ssize_t)r->cs) {
+			rc = ukit_fmt_errf(e, r->rt[ti], "refcount block %"
+					   PRIu64 " past end of file", ti);
+			break;
+		}
+		for (uint64_t i = 0; i < r->per; i++) {
+			if (rc_load(b, i, r->bits) != 0 || ti * r->per + i == 0)
+				continue;
+			*c = ti * r->per + i;
+			rc = 0;
+			break;
+		}
+	}
+	free(b);
+	return rc;
+}
+
+/*
+ * Copy-on-write of L2 table (i) of the active L1 table (l1), whose
+ * contents (t) a snapshot shares, as qemu does before it changes such a
+ * table.  The copy goes to the first free cluster (when no refcount
+ * block has one: to the end of the file, after a new refcount block
+ * that counts both), counted, synced; then the L1 entry takes it, with
+ * the copied flag (its refcount is 1), synced; then the old table's
+ * refcount drops by one (the snapshots keep it).  The clusters the table
+ * maps keep their refcounts: one walk through the old table became one
+ * through the copy.  A crash leaves the old table or the copy, at worst
+ * a leaked cluster.  (*fsize) follows the file when it grows.
+ */
+static int cow_l2(const struct ukit_qcow2_header *h, struct rctx *r,
+		  uint8_t *l1, uint64_t i, const uint8_t *t, uint64_t *fsize,
+		  bool unsafe, struct fmt_err *e)
+{
+	uint64_t cs = r->cs, c = 0, end;
+	uint64_t old = be64_load(l1 + i * 8) & QCOW2_OFFSET_MASK;
+	uint8_t ent[8];
+	int found;
+
+	if ((found = rc_first_free(r, &c, e)) < 0)
+		return -1;
+	if (found == 0) {
+		if (ck_mul(c + 1, cs, &end) || end - cs > QCOW2_OFFSET_MASK)
+			return ukit_fmt_errf(e, FMT_NOOFF, "the first free host "
+					"cluster, %" PRIu64 ", is past what an "
+					"L1 entry can address", c);
+		if (wr(r->fd, t, cs, c * cs, e) < 0 || rc_add(r, c, 1, e) < 0)
+			return -1;
+	} else {
+		/* a new refcount block at the end, counting itself and the
+		 * copy after it (both in the part of the file it covers) */
+		uint64_t x = div_up(*fsize, cs), ti;
+		uint8_t *b;
+		int rc;
+
+		if ((x + 1) % r->per == 0)
+			x++;
+		ti = x / r->per;
+		if (ti >= r->rt_n || r->rt[ti] != 0)
+			return ukit_fmt_errf(e, h->refcount_table_offset,
+					"no free cluster for a copy of the L2 "
+					"table for guest 0x%" PRIu64 ": every "
+					"refcount block is full and the "
+					"refcount table (%" PRIu64 " entries) "
+					"has no room for another; growing it "
+					"here is not done", i * cs *
+					h->l2_entries, r->rt_n);
+		if ((b = calloc(1, cs)) == NULL)
+			return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
+		rc_store(b, x % r->per, r->bits, 1);
+		rc_store(b, (x + 1) % r->per, r->bits, 1);
+		rc = wr(r->fd, b, cs, x * cs, e);
+		free(b);
+		if (rc < 0 || wr(r->fd, t, cs, (x + 1) * cs, e) < 0 ||
+		    sync_step(r->fd, unsafe, e) < 0)
+			return -1;
+		be64_store(ent, x * cs);
+		if (wr(r->fd, ent, 8, h->refcount_table_offset + ti * 8, e) < 0)
+			return -1;
+		r->rt[ti] = x * cs;
+		c = x + 1;
+		end = (c + 1) * cs;
+	}
+	if (end > *fsize)
+		*fsize = end;
+	if (sync_step(r->fd, unsafe, e) < 0)
+		return -1;
+	be64_store(l1 + i * 8, c * cs | QCOW2_OFLAG_COPIED);
+	if (wr(r->fd, l1 + i * 8, 8, h->l1_table_offset + i * 8, e) < 0 ||
+	    sync_step(r->fd, unsafe, e) < 0 || rc_add(r, old / cs, -1, e) < 0)
+		return -1;
+	return sync_step(r->fd, unsafe, e);
+}
+
+/*
  * Shrink to (size), as qemu-img resize --shrink: the header takes the new
  * size first (sync: the data past it is gone from the guest's view), then
  * the L2 entries of the guest clusters past the new end (those that
  * start at or past it) and the L1 entries of L2 tables left empty are
  * cleared, synced, and what they pointed at is freed; last the file is
- * cut after its last cluster in use.  The L1 table keeps its size.  A
- * crash leaves the new size, at worst with leaked clusters.
+ * cut after its last cluster in use.  The L1 table keeps its size.  An
+ * L2 table a snapshot shares that is cut in part is copied first
+ * (cow_l2), before the size changes.  A crash leaves the old or the new
+ * size, at worst with leaked clusters.
  */
 static int shrink_drop(int fd, const struct ukit_qcow2_header *h,
 		       uint64_t fsize, uint8_t *l1, uint64_t size, bool unsafe,
@@ -460,12 +572,12 @@ static int shrink_drop(int fd, const struct ukit_qcow2_header *h,
 	}
 	/* an L2 table shared with a snapshot is kept whole or dropped
 	 * whole (its clusters' refcounts count each table walk: they drop
-	 * by one either way); clearing part of it would need a
-	 * copy-on-write */
-	if (h->nb_snapshots > 0 && keep % h->l2_entries != 0 &&
-	    keep / h->l2_entries < h->l1_size) {
+	 * by one either way); clearing part of it takes a copy-on-write
+	 * first, as qemu's discard does */
+	if (keep % h->l2_entries != 0 && keep / h->l2_entries < h->l1_size) {
 		uint64_t i = keep / h->l2_entries, v = 0;
 		uint64_t l2 = be64_load(l1 + i * 8) & QCOW2_OFFSET_MASK;
+		bool past = false;
 
 		if (l2 != 0 && rc_get(&r, l2 / cs, &v, e) < 0)
 			goto out;
@@ -479,19 +591,10 @@ static int shrink_drop(int fd, const struct ukit_qcow2_header *h,
 			}
 			for (uint64_t k = keep % h->l2_entries * esz; k < cs;
 			     k++)
-				if (t[k] != 0) {
-					ukit_fmt_errf(e, l2, "the L2 table for "
-						 "guest 0x%" PRIx64 " is shared "
-						 "with a snapshot; shrinking "
-						 "into it needs copy-on-write, "
-						 "not done here (qemu-img resize "
-						 "--shrink can; a multiple of %"
-						 PRIu64 " bytes drops whole "
-						 "tables)", i * cs *
-						 h->l2_entries, cs *
-						 h->l2_entries);
-					goto out;
-				}
+				past |= t[k] != 0;
+			if (past && cow_l2(h, &r, l1, i, t, &fsize, unsafe,
+					   e) < 0)
+				goto out;
 		}
 	}
 	be64_store(hdr, size);

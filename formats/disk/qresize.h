@@ -21,11 +21,18 @@
  * tables and sizes.  Shrinking needs (shrink), as qemu-img resize
  * --shrink: the header takes the new size, then the guest clusters that
  * start past it are unhooked and freed, refcount blocks left counting
- * nothing are dropped and the free tail of the file is cut.  Refused: a
- * v2 image with snapshots (as qemu); shrinking to inside an L2 table a
- * snapshot shares, with data past the new size in it (qemu copies the
- * table; not done here), before anything is written.  Each step is
- * synced unless (unsafe).  0, or -1 with (e).
+ * nothing are dropped and the free tail of the file is cut.  Shrinking
+ * to inside an L2 table a snapshot shares, with data past the new size
+ * in it, copies the table first, as qemu does: the copy goes to the
+ * first free cluster (or after a new refcount block at the end of the
+ * file), is synced, the active L1 entry is switched to it, synced, and
+ * the old table's refcount drops by one; then the copy is cut like any
+ * other table, and a data cluster past the new size is freed only when
+ * no snapshot still maps it.  Refused, before anything is written: a v2
+ * image with snapshots (as qemu); a copy-on-write that finds no free
+ * cluster and no room in the refcount table for a new block (qemu
+ * would grow the table; not done here).  Each step is synced unless
+ * (unsafe).  0, or -1 with (e).
  */
 int ukit_qcow2_resize(int fd, uint64_t size, bool shrink, bool unsafe,
 		      struct fmt_err *e);

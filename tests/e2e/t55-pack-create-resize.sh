@@ -4,7 +4,9 @@
 # of qemu-img create with the same -o options; -b/-F overlays read through
 # to the backing file.  resize grows raw and qcow2 (in place, and past
 # the L1 table's cluster) and shrinks only with --shrink, as qemu-img
-# resize does; snapshot -l lists as qemu-img snapshot -l does.
+# resize does, with internal snapshots too (an L2 table they share is
+# copied before a shrink cuts it, as qemu-img does); snapshot -l lists
+# as qemu-img snapshot -l does.
 . "$(dirname "$0")/lib.sh"
 
 command -v qemu-img >/dev/null || { missing "qemu-img"; done_testing; exit 0; }
@@ -273,7 +275,6 @@ qemu-img snapshot -c first "$T/sn.qcow2"
 qemu-io -c 'write -P 0x44 500k 300k' "$T/sn.qcow2" >/dev/null 2>&1
 cp "$T/sn.qcow2" "$T/snq.qcow2"
 cp "$T/sn.qcow2" "$T/sn0.qcow2"
-cp "$T/sn.qcow2" "$T/sn1.qcow2"
 check "shrink with snapshots to 1M" \
 	ukit-pack resize -q --shrink "$T/sn.qcow2" 1M
 qemu-img resize -q --shrink "$T/snq.qcow2" 1M
@@ -286,11 +287,139 @@ same_file "shrink with snapshots: snapshot -l unchanged" "$T/q.txt" "$T/u.txt"
 qemu-img snapshot -a first "$T/sn.qcow2"
 check "shrink with snapshots: the snapshot keeps its size and data" \
 	qemu-img compare -q "$T/in.raw" "$T/sn.qcow2"
-expect_fail 1 "shared with a snapshot" \
-	"shrink into an L2 table a snapshot shares: refused, exit 1" \
-	ukit-pack resize -q --shrink "$T/sn1.qcow2" 1000k
-check "shrink into a shared L2 table: image unchanged" \
-	cmp -s "$T/sn0.qcow2" "$T/sn1.qcow2"
+# shrinking into an L2 table a snapshot shares, with data past the new
+# size in it: qemu-img 7.2 copies the table on write, cuts the copy and
+# frees a data cluster only when no snapshot maps it; each case against
+# qemu-img resize --shrink on a copy of the same image (refcount_bits=1
+# images are not here: qemu-img cannot snapshot them, refcounts of 2)
+qmeta() {
+	"$PY" - "$@" <<'P'
+import struct, sys
+mode, path = sys.argv[1], sys.argv[2]
+f = open(path, "rb").read()
+cs = 1 << struct.unpack(">I", f[20:24])[0]
+l1n, l1o = struct.unpack(">IQ", f[36:48])
+rto, rtc = struct.unpack(">QI", f[48:60])
+bits = 1 << struct.unpack(">I", f[96:100])[0]
+esz = 16 if struct.unpack(">Q", f[72:80])[0] & 16 else 8
+per = cs * 8 // bits
+def size(a): return int(a[:-1]) * 1024 if a.endswith("k") else int(a)
+def be(o, n): return int.from_bytes(f[o:o + n].ljust(n, b"\0"), "big")
+def rc(c):
+    b = be(rto + c // per * 8, 8)
+    if b == 0: return None
+    i = c % per
+    if bits >= 8: return be(b + i * bits // 8, bits // 8)
+    return (f[b + i * bits // 8] >> (i * bits % 8)) & ((1 << bits) - 1)
+if mode == "l1":        # the active L1 entry of guest offset argv[3]
+    print("%x" % be(l1o + size(sys.argv[3]) // (cs * cs // esz) * 8, 8))
+elif mode == "shared":  # the L2 table the cut argv[3] falls in is shared
+    keep = -(-size(sys.argv[3]) // cs)     # and maps something past it
+    n = cs // esz
+    l2 = be(l1o + keep // n * 8, 8) & 0x00fffffffffffe00
+    past = l2 and any(f[l2 + keep % n * esz:l2 + cs])
+    sys.exit(0 if keep % n and l2 and rc(l2 // cs) > 1 and past else 1)
+elif mode == "full":    # every refcount block counts every cluster used
+    sys.exit(0 if all(rc(c) != 0 for c in range(1, rtc * cs // 8 * per)
+                      if rc(c) is not None) else 1)
+P
+}
+# shrink_shared NAME OPTS SIZE POST: image from in.raw with OPTS,
+# snapshot first, 300k written, snapshot second, POST written (or -),
+# then shrunk to SIZE by both tools
+shrink_shared() {
+	local name=$1 opts=$2 size=$3 post=$4 comp= s l1a l1b
+	[ "${opts#-c,}" != "$opts" ] && { comp=-c; opts=${opts#-c,}; }
+	rm -f "$T"/ss*
+	# shellcheck disable=SC2086
+	qemu-img convert $comp -O qcow2 -o "$opts" "$T/in.raw" "$T/ss.qcow2"
+	qemu-img snapshot -c first "$T/ss.qcow2"
+	qemu-io -c 'write -P 0x44 500k 300k' "$T/ss.qcow2" >/dev/null 2>&1
+	qemu-img snapshot -c second "$T/ss.qcow2"
+	case $post in
+	-) ;;
+	fill)
+		# write guest clusters under 32k until the file ends where
+		# the refcount blocks stop and no cluster they count is free
+		for s in $(seq 0 300); do
+			qmeta full "$T/ss.qcow2" && break
+			qemu-io -c "write -P 0x66 $((4096 + s * 512)) 512" \
+				"$T/ss.qcow2" >/dev/null 2>&1
+		done
+		check "shrink $name: no free cluster a refcount block counts" \
+			qmeta full "$T/ss.qcow2"
+		# the new block cannot be written (the file size limit):
+		# exit 1, nothing switched over, the image reads as before
+		cp "$T/ss.qcow2" "$T/ssf.qcow2"
+		expect_fail 1 "File too large" \
+			"shrink $name: the copy cannot be written: exit 1" \
+			sh -c 'trap "" XFSZ; ulimit -f "$1"; exec ukit-pack resize -q --shrink "$2" "$3"' \
+			sh "$(($(stat -c %s "$T/ss.qcow2") / 1024))" \
+			"$T/ssf.qcow2" "$size"
+		check "shrink $name, failed: qemu-img check clean" \
+			qemu-img check "$T/ssf.qcow2"
+		check "shrink $name, failed: size and data as before" \
+			qemu-img compare -s "$T/ss.qcow2" "$T/ssf.qcow2" ;;
+	*)	qemu-io -c "write -P 0x55 $post" "$T/ss.qcow2" >/dev/null 2>&1 ;;
+	esac
+	check "shrink $name: the L2 table at $size is shared, data past it" \
+		qmeta shared "$T/ss.qcow2" "$size"
+	for s in first second; do
+		qemu-img convert -l "snapshot.name=$s" -O raw "$T/ss.qcow2" \
+			"$T/ss-$s.raw"
+	done
+	qemu-img snapshot -l "$T/ss.qcow2" >"$T/ss-l0.txt"
+	l1b=$(qmeta l1 "$T/ss.qcow2" "$size")
+	cp "$T/ss.qcow2" "$T/ssq.qcow2"
+	check "shrink $name: ukit-pack resize --shrink $size" \
+		ukit-pack resize -q --shrink "$T/ss.qcow2" "$size"
+	qemu-img resize -q --shrink "$T/ssq.qcow2" "$size"
+	check "shrink $name: qemu-img check clean" qemu-img check "$T/ss.qcow2"
+	check "shrink $name: qemu-img's own: qemu-img check clean" \
+		qemu-img check "$T/ssq.qcow2"
+	l1a=$(qmeta l1 "$T/ss.qcow2" "$size")
+	check "shrink $name: the active L1 entry now points at a copy" \
+		test "$l1a" != "$l1b" -a "${#l1a}" = 16 -a "${l1a#8}" != "$l1a"
+	info_fields "$T/ssq.qcow2" >"$T/q.f"
+	info_fields "$T/ss.qcow2" >"$T/u.f"
+	same_file "shrink $name: same virtual size as qemu-img resize" \
+		"$T/q.f" "$T/u.f"
+	check "shrink $name: same active data as qemu-img's" \
+		qemu-img compare "$T/ssq.qcow2" "$T/ss.qcow2"
+	qemu-img snapshot -l "$T/ss.qcow2" >"$T/ss-l1.txt"
+	same_file "shrink $name: snapshot -l unchanged" "$T/ss-l0.txt" \
+		"$T/ss-l1.txt"
+	for s in first second; do
+		# convert -l reads a snapshot at the image's current size:
+		# applied to a copy, the snapshot has its own size back
+		cp "$T/ss.qcow2" "$T/ssa.qcow2"
+		qemu-img snapshot -a "$s" "$T/ssa.qcow2"
+		qemu-img convert -O raw "$T/ssa.qcow2" "$T/ssa.raw"
+		same_file "shrink $name: snapshot $s keeps its size and data" \
+			"$T/ss-$s.raw" "$T/ssa.raw"
+		qemu-img convert -l "snapshot.name=$s" -O raw "$T/ss.qcow2" \
+			"$T/ssu.raw"
+		qemu-img convert -l "snapshot.name=$s" -O raw "$T/ssq.qcow2" \
+			"$T/ssq.raw"
+		same_file "shrink $name: snapshot $s reads as in qemu-img's" \
+			"$T/ssq.raw" "$T/ssu.raw"
+	done
+}
+# 512-byte clusters: table 31 (992k..1024k) shared by both snapshots
+# and the active layer, its clusters too (refcount 3)
+shrink_shared "512-byte clusters" cluster_size=512 1000k "100k 4k"
+# 64k clusters: one table, shared by snapshot second and the active
+# layer; the data past 1000k shared by both snapshots and the active layer
+shrink_shared "64k clusters" cluster_size=65536,refcount_bits=16 1000k -
+# the cut inside what was written between the snapshots (refcount 2:
+# after the cut, only snapshot second maps it)
+shrink_shared "512-byte clusters, into data of one snapshot" \
+	cluster_size=512,refcount_bits=16 700k -
+shrink_shared "compressed, 64k clusters" -c,cluster_size=65536 1001k -
+shrink_shared "extended L2" extended_l2=on 1000k -
+# no free cluster: the copy goes after a new refcount block at the end
+shrink_shared "512-byte clusters, refcount blocks full" \
+	cluster_size=512,refcount_bits=64 1000k fill
 qemu-img convert -O qcow2 -o compat=0.10 "$T/in.raw" "$T/s2.qcow2"
 qemu-img snapshot -c first "$T/s2.qcow2"
 expect_fail 1 "version 2 image" "v2 image with snapshots: refused as qemu-img" \
