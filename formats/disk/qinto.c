@@ -67,6 +67,37 @@ static int fl_push(struct into *t, uint64_t c, struct fmt_err *e)
 	return 0;
 }
 
+#define INTO_BLOCK 4096u   /* bytes: zero blocks are holes, as qemu-img */
+
+/*
+ * Write the cluster (d) at (at): its non-zero 4 KiB blocks are written;
+ * its zero blocks are left alone in a (fresh) cluster past the old end
+ * of the file (holes already) and punched out of a reused one (written
+ * as zeros where the file system cannot punch).
+ */
+static int write_cluster(const struct into *t, const uint8_t *d,
+			 uint64_t at, bool fresh, struct fmt_err *e)
+{
+	uint64_t bs = t->cs < INTO_BLOCK ? t->cs : INTO_BLOCK;
+
+	for (uint64_t i = 0; i < t->cs;) {
+		bool z = ukit_convert_all_zero(d + i, bs);
+		uint64_t j = i + bs;
+
+		while (j < t->cs && ukit_convert_all_zero(d + j, bs) == z)
+			j += bs;
+		if (!z || (!fresh && fallocate(t->fd, FALLOC_FL_PUNCH_HOLE |
+					       FALLOC_FL_KEEP_SIZE,
+					       (off_t)(at + i),
+					       (off_t)(j - i)) < 0)) {
+			if (wr(t, d + i, j - i, at + i, e) < 0)
+				return -1;
+		}
+		i = j;
+	}
+	return 0;
+}
+
 /* Queue what the L2 entry (ent) points at for freeing. */
 static int free_entry(struct into *t, uint64_t ent, struct fmt_err *e)
 {
@@ -216,7 +247,7 @@ static int do_batch(struct into *t, const uint8_t *buf, uint64_t g0,
 			return -1;
 		if (host != 0 && host + cs <= t->fsize && v == 1) {
 			/* ours alone: written over in place */
-			if (wr(t, d, cs, host, e) < 0)
+			if (write_cluster(t, d, host, false, e) < 0)
 				return -1;
 			if (ent != (host | QCOW2_OFLAG_COPIED)) {
 				be64_store(pe, host | QCOW2_OFLAG_COPIED);
@@ -245,12 +276,17 @@ static int do_batch(struct into *t, const uint8_t *buf, uint64_t g0,
 			at = (run.first + slot[k]) * cs;
 			be64_store(t->l2 + (g0 + k) % l2e * 8,
 				   at | QCOW2_OFLAG_COPIED);
-			if (wr(t, buf + k * cs, cs, at, e) < 0)
+			if (write_cluster(t, buf + k * cs, at, true, e) < 0)
 				goto abort;
+		}
+		/* the run's last cluster may be a hole: the file covers it */
+		if (ftruncate(t->fd, (off_t)(run.next * cs)) < 0) {
+			ukit_fmt_errno(e, run.next * cs, "cannot grow the file");
+			goto abort;
 		}
 		if (new_l2) {
 			t->l2_off = (run.first + nalloc) * cs;
-			if (wr(t, t->l2, cs, t->l2_off, e) < 0)
+			if (write_cluster(t, t->l2, t->l2_off, true, e) < 0)
 				goto abort;
 		}
 		if (ukit_qrc_run_commit(&t->r, &run, t->unsafe, e) < 0)
@@ -269,7 +305,9 @@ static int do_batch(struct into *t, const uint8_t *buf, uint64_t g0,
 		be64_store(t->l1 + t->l2_idx * 8, t->l2_off | QCOW2_OFLAG_COPIED);
 		if (wr(t, b, 8, t->h.l1_table_offset + t->l2_idx * 8, e) < 0)
 			return -1;
-	} else if (dirty && wr(t, t->l2, cs, t->l2_off, e) < 0) {
+	} else if (dirty && wr(t, t->l2 + g0 % l2e * 8, n * 8,
+			       t->l2_off + g0 % l2e * 8, e) < 0) {
+		/* the batch's entries only: a 2 MiB table stays sparse */
 		return -1;
 	}
 	/* 4: synced, what the old entries had is free */
