@@ -426,6 +426,13 @@ int ukit_convert_into_qcow2(struct image *img, const char *ipath, int fd,
 	if (ukit_qrc_load(fd, &t.h, &t.r, e) < 0)
 		goto out;
 	ncl = (t.isize + t.cs - 1) / t.cs;
+	/* every L2 table to write into is ours alone: refused before
+	 * anything is written, not half way */
+	for (uint64_t i = 0; i < (ncl + t.h.l2_entries - 1) / t.h.l2_entries;
+	     i++)
+		if (l2_load(&t, i, e) < 0)
+			goto out;
+	t.l2_idx = UINT64_MAX;
 	for (uint64_t g0 = 0; g0 < ncl;) {
 		uint64_t g1 = g0 + per;
 
