@@ -245,6 +245,48 @@ if command -v qemu-img >/dev/null && command -v qemu-io >/dev/null; then
 	refused 1 "is the input" "-n -O qcow2 onto the input itself" \
 		"$T/self.qcow2" \
 		ukit-pack convert -n -O qcow2 "$T/self.qcow2" "$T/self.qcow2"
+
+	# a QEMU that has the target open (qemu-io, read-only here)
+	qemu-img create -q -f qcow2 "$T/held.qcow2" "$SIZE"
+	qemu-io -r -f qcow2 -c 'sleep 120000' "$T/held.qcow2" \
+		>/dev/null 2>&1 &
+	holder=$!
+	for _ in $(seq 200); do
+		grep -q ":$(stat -c %i "$T/held.qcow2") " /proc/locks && break
+		sleep 0.05
+	done
+	refused 1 "in use: another process has it open" \
+		"-n -O qcow2 into an image a QEMU has open" "$T/held.qcow2" \
+		ukit-pack convert -n -O qcow2 "$IN" "$T/held.qcow2"
+	kill "$holder" 2>/dev/null
+	wait "$holder" 2>/dev/null
+
+	# a write that fails half way (the file size limit: EFBIG): exit 1,
+	# and the image is still consistent (leaked clusters at worst);
+	# a second run completes it
+	# the old content: the first MiB of $IN (data to write over,
+	# zeros to allocate), the rest appended past the limit
+	head -c 1048576 "$IN" >"$T/in1m.raw"
+	for lim in 600 1200 1800 2400; do
+		rm -f "$T/cut.qcow2"
+		qemu-img create -q -f qcow2 -o cluster_size=4096 "$T/cut.qcow2" \
+			"$SIZE"
+		qemu-img convert -q -n -f raw -O qcow2 "$T/in1m.raw" \
+			"$T/cut.qcow2"
+		expect_fail 1 "cut.qcow2:" "cut at $lim KiB: exit 1" \
+			bash -c 'trap "" XFSZ; ulimit -f "$1"; shift; exec "$@"' \
+			sh "$lim" "$UKIT_BIN/ukit-pack" convert -q -n -O qcow2 \
+			"$T/old.raw" "$T/cut.qcow2"
+		qemu-img check -q "$T/cut.qcow2" >/dev/null 2>&1
+		rc=$?
+		[ "$rc" = 0 ] || [ "$rc" = 3 ] &&
+			ok "cut at $lim KiB: qemu-img check finds no corruption" ||
+			not_ok "cut at $lim KiB: qemu-img check exit $rc"
+		check "cut at $lim KiB: a second run completes it" \
+			ukit-pack convert -q -n -O qcow2 "$T/old.raw" "$T/cut.qcow2"
+		check "cut at $lim KiB: then identical to the source" \
+			qemu-img compare -q -f raw "$T/old.raw" "$T/cut.qcow2"
+	done
 else
 	missing "qemu-img and qemu-io: no -n -O qcow2 tests"
 fi
