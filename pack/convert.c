@@ -23,6 +23,7 @@
 #include "imgopen.h"
 #include "outfile.h"
 #include "qcow2.h"
+#include "qinto.h"
 #include "target.h"
 #include <jansson.h>
 #include <sys/stat.h>
@@ -206,6 +207,82 @@ static int convert_in_place(struct image *img, int in_fd, const char *in,
 		       unsafe ? " (-t unsafe: not synced)" : ", synced");
 out:
 	close(t.fd);
+	return rc;
+}
+
+/*
+ * convert -n -O qcow2: write (img) into the existing qcow2 image (out),
+ * which keeps its own options (qinto.h), and say what was done.  Exit
+ * status.
+ */
+static int convert_into_qcow2(struct image *img, int in_fd, const char *in,
+			      const char *out, struct convert_opts *co,
+			      bool unsafe, bool force_share, int prog_mode)
+{
+	struct fmt_err e = { .path = out, .off = FMT_NOOFF };
+	struct ukit_qinto_stats st;
+	struct cli_progress pr;
+	struct stat si, so;
+	uint64_t byte = 0;
+	int ofd, r, rc = 1;
+
+	if (stat(out, &so) < 0) {
+		ukit_fmt_errno(&e, FMT_NOOFF, "cannot write in place");
+		cli_err(&e);
+		return 1;
+	}
+	if (!S_ISREG(so.st_mode)) {
+		cli_errx("%s: is %s: -n -O qcow2 writes into an existing qcow2 "
+			 "image file", out, ukit_file_kind(so.st_mode));
+		return 1;
+	}
+	ofd = open(out, O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (ofd < 0) {
+		ukit_fmt_errno(&e, FMT_NOOFF, "cannot open for writing");
+		cli_err(&e);
+		return 1;
+	}
+	/* the target changes as it is written: never the input itself */
+	if (fstat(in_fd, &si) == 0 && fstat(ofd, &so) == 0 &&
+	    si.st_dev == so.st_dev && si.st_ino == so.st_ino) {
+		cli_errx("%s: is the input %s; -n would overwrite what it "
+			 "reads", out, in);
+		goto out;
+	}
+	if (!force_share) {
+		r = ukit_image_in_use(ofd, &byte, &e);
+		if (r == 1)
+			ukit_fmt_errf(&e, FMT_NOOFF, IMAGE_IN_USE "another process "
+				      "has it open (QEMU's image lock, byte %"
+				      PRIu64 "); writing into it under that "
+				      "process would corrupt it; stop it "
+				      "first", byte);
+		if (r != 0) {
+			cli_err(&e);
+			goto out;
+		}
+	}
+	cli_progress_start(&pr, prog_mode, ukit_image_size(img));
+	co->progress = progress_cb;
+	co->ctx = &pr;
+	r = ukit_convert_into_qcow2(img, in, ofd, out, co, unsafe, &st, &e);
+	cli_progress_end(&pr);
+	if (r < 0) {
+		cli_err(&e);
+		goto out;
+	}
+	rc = 0;
+	if (prog_mode >= 0)
+		printf("wrote %" PRIu64 " bytes (%" PRIu64 " of data) into qcow2 "
+		       "image %s: %" PRIu64 " clusters written in place, %"
+		       PRIu64 " appended, %" PRIu64 " made zero, %" PRIu64
+		       " freed; file %" PRIu64 " -> %" PRIu64 " bytes%s\n",
+		       ukit_image_size(img), data_bytes(img), out, st.reused,
+		       st.allocated, st.zeroed, st.freed, st.file_before,
+		       st.file_after, unsafe ? " (-t unsafe: not synced)" :
+		       ", synced");
+out:
+	close(ofd);
 	return rc;
 }
 
@@ -464,9 +541,23 @@ int cmd_convert(int argc, char **argv)
 			 "for -O qcow2");
 		return 2;
 	}
-	if (in_place && out_fmt != IMG_RAW) {
-		cli_errx("convert: -n writes a raw image into an existing "
-			 "target (a block device or a file): use -O raw");
+	if (in_place && out_fmt != IMG_RAW && out_fmt != IMG_QCOW2) {
+		cli_errx("convert: -n writes into an existing target: a raw "
+			 "one (a block device or a file, -O raw) or a qcow2 "
+			 "image (-O qcow2), not -O %s",
+			 ukit_image_format_name(out_fmt));
+		return 2;
+	}
+	if (in_place && out_fmt == IMG_QCOW2 && pq.any) {
+		cli_errx("convert: -o has no effect when skipping image "
+			 "creation (as qemu-img says): -n keeps the target's "
+			 "own options (-o, --cluster-size, --compat)");
+		return 2;
+	}
+	if (in_place && out_fmt == IMG_QCOW2 && compress) {
+		cli_errx("convert: -c with -n: compressed writes into an "
+			 "existing qcow2 image are not supported; convert "
+			 "without -n to compress");
 		return 2;
 	}
 
@@ -545,6 +636,11 @@ int cmd_convert(int argc, char **argv)
 		open_err(&e);
 		close(fd);
 		return 1;
+	}
+	if (in_place && out_fmt == IMG_QCOW2) {
+		rc = convert_into_qcow2(img, fd, in, out, &co, unsafe,
+					io.force_share, prog_mode);
+		goto out;
 	}
 	if (in_place) {
 		rc = convert_in_place(img, fd, in, out, &co, unsafe,

@@ -11,6 +11,7 @@
 #include "bytes.h"
 #include "outfile.h"
 #include "qcow2.h"
+#include "qrefcnt.h"
 #include "qresize.h"
 
 static uint64_t div_up(uint64_t a, uint64_t b)
@@ -28,142 +29,7 @@ static int wr(int fd, const void *buf, size_t len, uint64_t off,
 
 static int sync_step(int fd, bool unsafe, struct fmt_err *e)
 {
-	if (!unsafe && fdatasync(fd) < 0)
-		return ukit_fmt_errno(e, FMT_NOOFF, "fsync failed");
-	return 0;
-}
-
-/*
- * The refcount table, in memory, and the refcount entries it leads to
- * (read and written one at a time in the file).
- */
-struct rctx {
-	int fd;
-	uint64_t cs, bits, per;         /* per: entries in a refcount block */
-	uint64_t *rt;                   /* block offsets, 0 = none */
-	uint64_t rt_n;                  /* entries */
-};
-
-static int rt_load(int fd, const struct ukit_qcow2_header *h, struct rctx *r,
-		   struct fmt_err *e)
-{
-	uint64_t n = (uint64_t)h->refcount_table_clusters * h->cluster_size / 8;
-	uint8_t *buf;
-
-	r->fd = fd;
-	r->cs = h->cluster_size;
-	r->bits = 1ULL << h->refcount_order;
-	r->per = r->cs * 8 / r->bits;
-	r->rt_n = n;
-	r->rt = calloc(n, 8);
-	buf = malloc(n * 8);
-	if (r->rt == NULL || buf == NULL) {
-		free(buf);
-		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
-	}
-	if (ukit_pread_full(fd, buf, n * 8, (off_t)h->refcount_table_offset) !=
-	    (ssize_t)(n * 8)) {
-		free(buf);
-		return ukit_fmt_errf(e, h->refcount_table_offset, "refcount "
-				"table (%" PRIu64 " bytes) past end of file",
-				n * 8);
-	}
-	for (uint64_t i = 0; i < n; i++)
-		r->rt[i] = be64_load(buf + i * 8) & ~511ULL;
-	free(buf);
-	return 0;
-}
-
-/* Refcount entry (i) of the block (blk). */
-static uint64_t rc_load(const uint8_t *blk, uint64_t i, uint64_t bits)
-{
-	switch (bits) {
-	case 8:  return blk[i];
-	case 16: return be16_load(blk + i * 2);
-	case 32: return be32_load(blk + i * 4);
-	case 64: return be64_load(blk + i * 8);
-	default: /* 1, 2, 4 bits: the lowest index in the lowest bits */
-		return (blk[i * bits / 8] >> (i * bits % 8)) &
-		       ((1u << bits) - 1);
-	}
-}
-
-static void rc_store(uint8_t *blk, uint64_t i, uint64_t bits, uint64_t v)
-{
-	switch (bits) {
-	case 8:  blk[i] = (uint8_t)v; break;
-	case 16: be16_store(blk + i * 2, (uint16_t)v); break;
-	case 32: be32_store(blk + i * 4, (uint32_t)v); break;
-	case 64: be64_store(blk + i * 8, v); break;
-	default: {
-		unsigned sh = (unsigned)(i * bits % 8);
-		uint8_t *b = blk + i * bits / 8;
-
-		*b = (uint8_t)((*b & ~(((1u << bits) - 1) << sh)) | (v << sh));
-	}
-	}
-}
-
-/*
- * Where the refcount of host cluster (c) lives: the file offset of the
- * byte(s) holding it, (*idx) its index relative to (*at), (*n) bytes.
- * 0, or 1 when no refcount block covers (c).
- */
-static int rc_where(const struct rctx *r, uint64_t c, uint64_t *at,
-		    uint64_t *idx, size_t *n)
-{
-	uint64_t ti = c / r->per, i = c % r->per;
-
-	if (ti >= r->rt_n || r->rt[ti] == 0)
-		return 1;
-	*at = r->rt[ti] + i * r->bits / 8;
-	*idx = r->bits < 8 ? i % (8 / r->bits) : 0;
-	*n = r->bits < 8 ? 1 : (size_t)(r->bits / 8);
-	return 0;
-}
-
-/* The refcount of host cluster (c) in (*v): 0 when no block covers it. */
-static int rc_get(const struct rctx *r, uint64_t c, uint64_t *v,
-		  struct fmt_err *e)
-{
-	uint64_t at, idx;
-	uint8_t b[8];
-	size_t n;
-
-	if (rc_where(r, c, &at, &idx, &n) != 0) {
-		*v = 0;
-		return 0;
-	}
-	if (ukit_pread_full(r->fd, b, n, (off_t)at) != (ssize_t)n)
-		return ukit_fmt_errf(e, at, "refcount of host cluster %" PRIu64
-				" past end of file", c);
-	*v = rc_load(b, idx, r->bits);
-	return 0;
-}
-
-/* Add (d) (+1 or -1) to the refcount of host cluster (c). */
-static int rc_add(const struct rctx *r, uint64_t c, int d, struct fmt_err *e)
-{
-	uint64_t at, idx, v, max = r->bits == 64 ? UINT64_MAX :
-		(1ULL << r->bits) - 1;
-	uint8_t b[8];
-	size_t n;
-
-	if (rc_where(r, c, &at, &idx, &n) != 0)
-		return ukit_fmt_errf(e, FMT_NOOFF, "host cluster %" PRIu64
-				" (0x%" PRIx64 ") is in use but no refcount "
-				"block covers it", c, c * r->cs);
-	if (ukit_pread_full(r->fd, b, n, (off_t)at) != (ssize_t)n)
-		return ukit_fmt_errf(e, at, "refcount of host cluster %" PRIu64
-				" past end of file", c);
-	v = rc_load(b, idx, r->bits);
-	if ((d < 0 && v == 0) || (d > 0 && v == max))
-		return ukit_fmt_errf(e, at, "refcount of host cluster %" PRIu64
-				" (0x%" PRIx64 ") is %" PRIu64 "; cannot %s "
-				"it", c, c * r->cs, v, d < 0 ? "decrement" :
-				"increment");
-	rc_store(b, idx, r->bits, d < 0 ? v - 1 : v + 1);
-	return wr(r->fd, b, n, at, e);
+	return ukit_qrc_sync(fd, unsafe, e);
 }
 
 /*
@@ -182,153 +48,44 @@ static int grow_l1(int fd, const struct ukit_qcow2_header *h, uint64_t fsize,
 		   const uint8_t *l1, uint64_t new_l1, uint64_t size,
 		   bool unsafe, struct fmt_err *e)
 {
-	struct rctx r = { .rt = NULL };
+	struct ukit_qrc r = { .rt = NULL };
+	struct ukit_qrc_run run = { .rt2 = NULL };
 	uint64_t cs = h->cluster_size, old_bytes = (uint64_t)h->l1_size * 8;
-	uint64_t end = div_up(fsize, cs), new_cl = div_up(new_l1 * 8, cs);
-	uint64_t nblk = 0, nrt = 0, next, t0 = 0, t1 = 0, rt2_n, *rt2 = NULL;
-	uint8_t *buf = NULL, *blocks = NULL, *orig = NULL, *missing = NULL;
-	uint8_t hdr[24];
-	bool written = false;
+	uint64_t new_cl = div_up(new_l1 * 8, cs);
+	uint8_t *buf = NULL, hdr[24];
 	int rc = -1;
 
-	if (rt_load(fd, h, &r, e) < 0)
+	if (ukit_qrc_load(fd, h, &r, e) < 0)
 		goto out;
-	/* grow the run until it covers itself */
-	for (;;) {
-		uint64_t miss = 0, want = 0;
-
-		next = end + new_cl + nrt + nblk;
-		t0 = end / r.per;
-		t1 = (next - 1) / r.per;
-		if (t1 >= r.rt_n)
-			want = div_up((t1 + 1) * 8, cs);
-		for (uint64_t ti = t0; ti <= t1; ti++)
-			miss += ti >= r.rt_n || r.rt[ti] == 0;
-		if (miss <= nblk && want <= nrt)
-			break;
-		nblk = miss > nblk ? miss : nblk;
-		nrt = want > nrt ? want : nrt;
-	}
-	if (nrt * cs > QCOW2_MAX_REFTABLE_BYTES) {
-		ukit_fmt_errf(e, 48, "growing needs a refcount table of %" PRIu64
-			 " bytes, more than %" PRIu64, nrt * cs,
-			 (uint64_t)QCOW2_MAX_REFTABLE_BYTES);
-		goto out;
-	}
-	rt2_n = nrt ? nrt * cs / 8 : r.rt_n;
-	rt2 = calloc(rt2_n, 8);
-	missing = calloc(t1 - t0 + 1, 1);
-	blocks = malloc((t1 - t0 + 1) * cs);
-	orig = malloc((t1 - t0 + 1) * cs);
-	buf = calloc(1, (new_cl > nrt ? new_cl : nrt) * cs);
-	if (rt2 == NULL || missing == NULL || blocks == NULL || orig == NULL ||
-	    buf == NULL) {
+	if ((buf = calloc(new_cl, cs)) == NULL) {
 		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 		goto out;
 	}
-	memcpy(rt2, r.rt, r.rt_n * 8);
-	/* the refcount blocks of the run: new ones zero, old ones read and
-	 * checked (clusters past the end of the file are free) */
-	for (uint64_t ti = t0, k = 0; ti <= t1; ti++) {
-		uint8_t *b = blocks + (ti - t0) * cs;
-
-		if (rt2[ti] == 0) {
-			missing[ti - t0] = 1;
-			rt2[ti] = (end + new_cl + nrt + k++) * cs;
-			memset(b, 0, cs);
-		} else if (ukit_pread_full(fd, b, cs, (off_t)rt2[ti]) !=
-			   (ssize_t)cs) {
-			ukit_fmt_errf(e, rt2[ti], "refcount block %" PRIu64
-				 " past end of file", ti);
-			goto out;
-		}
-		memcpy(orig + (ti - t0) * cs, b, cs);
-		for (uint64_t c = ti * r.per > end ? ti * r.per : end;
-		     c < next && c < (ti + 1) * r.per; c++) {
-			uint64_t v = rc_load(b, c - ti * r.per, r.bits);
-
-			if (v != 0) {
-				ukit_fmt_errf(e, rt2[ti], "host cluster %" PRIu64
-					 " past the end of the file has "
-					 "refcount %" PRIu64, c, v);
-				goto out;
-			}
-			rc_store(b, c - ti * r.per, r.bits, 1);
-		}
-	}
-	/* 1: the new clusters, nothing points at them yet */
-	written = true;
+	/* 1, 2: the new table, counted, with the refcount structures */
+	if (ukit_qrc_run_begin(&r, fsize, new_cl, &run, e) < 0)
+		goto out;
 	memcpy(buf, l1, old_bytes);
-	if (wr(fd, buf, new_cl * cs, end * cs, e) < 0)
+	if (wr(fd, buf, new_cl * cs, run.first * cs, e) < 0) {
+		ukit_qrc_run_abort(&run, fd);
 		goto out;
-	if (nrt) {
-		memset(buf, 0, nrt * cs);
-		for (uint64_t i = 0; i < rt2_n; i++)
-			be64_store(buf + i * 8, rt2[i]);
-		if (wr(fd, buf, nrt * cs, (end + new_cl) * cs, e) < 0)
-			goto out;
 	}
-	for (uint64_t ti = t0; ti <= t1; ti++)
-		if (wr(fd, blocks + (ti - t0) * cs, cs, rt2[ti], e) < 0)
-			goto out;
-	if (sync_step(fd, unsafe, e) < 0)
+	if (ukit_qrc_run_commit(&r, &run, unsafe, e) < 0)
 		goto out;
-	/* 2: the refcount table takes the new blocks */
-	if (nrt) {
-		be64_store(hdr, (end + new_cl) * cs);
-		be32_store(hdr + 8, (uint32_t)nrt);
-		if (wr(fd, hdr, 12, 48, e) < 0)
-			goto out;
-	} else {
-		for (uint64_t ti = t0; ti <= t1; ti++) {
-			if (!missing[ti - t0])
-				continue;
-			be64_store(hdr, rt2[ti]);
-			if (wr(fd, hdr, 8, h->refcount_table_offset + ti * 8,
-			       e) < 0)
-				goto out;
-		}
-	}
-	if (sync_step(fd, unsafe, e) < 0)
-		goto out;
-	written = false;   /* from here on the new blocks are in use */
 	/* 3: the header takes the new L1 table */
 	be64_store(hdr, size);
 	be32_store(hdr + 8, h->crypt_method);
 	be32_store(hdr + 12, (uint32_t)new_l1);
-	be64_store(hdr + 16, end * cs);
+	be64_store(hdr + 16, run.first * cs);
 	if (wr(fd, hdr, 24, 24, e) < 0 || sync_step(fd, unsafe, e) < 0)
 		goto out;
-	/* 4: the old tables are free (a crash before: leaked clusters) */
-	free(r.rt);
-	r.rt = rt2;
-	r.rt_n = rt2_n;
-	rt2 = NULL;
+	/* 4: the old table is free (a crash before: leaked clusters) */
 	for (uint64_t c = 0; c < div_up(old_bytes, cs); c++)
-		if (rc_add(&r, h->l1_table_offset / cs + c, -1, e) < 0)
-			goto out;
-	for (uint64_t c = 0; nrt && c < h->refcount_table_clusters; c++)
-		if (rc_add(&r, h->refcount_table_offset / cs + c, -1, e) < 0)
+		if (ukit_qrc_add(&r, h->l1_table_offset / cs + c, -1, e) < 0)
 			goto out;
 	rc = sync_step(fd, unsafe, e);
 out:
-	if (written) {
-		/* undo: old blocks back, the run cut off (best effort: the
-		 * error is what counts) */
-		for (uint64_t ti = t0; ti <= t1; ti++)
-			if (!missing[ti - t0] &&
-			    ukit_pwrite_full(fd, orig + (ti - t0) * cs, cs,
-					     (off_t)rt2[ti]) < 0)
-				break;
-		if (ftruncate(fd, (off_t)fsize) < 0)
-			(void)0;
-	}
-	free(r.rt);
-	free(rt2);
+	ukit_qrc_free(&r);
 	free(buf);
-	free(blocks);
-	free(orig);
-	free(missing);
 	return rc;
 }
 
@@ -356,7 +113,7 @@ static int fl_push(struct freelist *f, uint64_t c, struct fmt_err *e)
 }
 
 /* Sync the cleared tables, then decrement what they pointed at. */
-static int fl_flush(struct freelist *f, const struct rctx *r, bool unsafe,
+static int fl_flush(struct freelist *f, const struct ukit_qrc *r, bool unsafe,
 		    struct fmt_err *e)
 {
 	if (f->n == 0)
@@ -364,7 +121,7 @@ static int fl_flush(struct freelist *f, const struct rctx *r, bool unsafe,
 	if (sync_step(r->fd, unsafe, e) < 0)
 		return -1;
 	for (size_t i = 0; i < f->n; i++)
-		if (rc_add(r, f->c[i], -1, e) < 0)
+		if (ukit_qrc_add(r, f->c[i], -1, e) < 0)
 			return -1;
 	f->n = 0;
 	return 0;
@@ -377,7 +134,7 @@ static int fl_flush(struct freelist *f, const struct rctx *r, bool unsafe,
  * block is freed there.
  */
 static int drop_empty_blocks(const struct ukit_qcow2_header *h,
-			     struct rctx *r, bool unsafe, struct fmt_err *e)
+			     struct ukit_qrc *r, bool unsafe, struct fmt_err *e)
 {
 	uint8_t *b = malloc(r->cs), *gone = calloc(r->rt_n, 1), z[8] = { 0 };
 	uint64_t *was = calloc(r->rt_n, 8);
@@ -401,7 +158,7 @@ static int drop_empty_blocks(const struct ukit_qcow2_header *h,
 			goto out;
 		}
 		for (uint64_t i = 0; i < r->per && empty; i++) {
-			uint64_t v = rc_load(b, i, r->bits);
+			uint64_t v = ukit_qrc_entry(b, i, r->bits);
 
 			empty = v == 0 || (v == 1 && ti * r->per + i == self);
 		}
@@ -422,7 +179,7 @@ static int drop_empty_blocks(const struct ukit_qcow2_header *h,
 		goto out;
 	for (uint64_t ti = 0; ti < r->rt_n; ti++)
 		if (gone[ti] && was[ti] / r->per != ti &&
-		    rc_add(r, was[ti], -1, e) < 0)
+		    ukit_qrc_add(r, was[ti], -1, e) < 0)
 			goto out;
 	rc = sync_step(r->fd, unsafe, e);
 out:
@@ -437,7 +194,7 @@ out:
  * cluster 0, the header), in (*c): where qemu allocates.  0, 1 when no
  * block has one, or -1 with (e).
  */
-static int rc_first_free(const struct rctx *r, uint64_t *c,
+static int rc_first_free(const struct ukit_qrc *r, uint64_t *c,
 			 struct fmt_err *e)
 {
 	uint8_t *b = malloc(r->cs);
@@ -455,7 +212,8 @@ static int rc_first_free(const struct rctx *r, uint64_t *c,
 			break;
 		}
 		for (uint64_t i = 0; i < r->per; i++) {
-			if (rc_load(b, i, r->bits) != 0 || ti * r->per + i == 0)
+			if (ukit_qrc_entry(b, i, r->bits) != 0 ||
+			    ti * r->per + i == 0)
 				continue;
 			*c = ti * r->per + i;
 			rc = 0;
@@ -470,21 +228,22 @@ static int rc_first_free(const struct rctx *r, uint64_t *c,
  * Copy-on-write of L2 table (i) of the active L1 table (l1), whose
  * contents (t) a snapshot shares, as qemu does before it changes such a
  * table.  The copy goes to the first free cluster (when no refcount
- * block has one: to the end of the file, after a new refcount block
- * that counts both), counted, synced; then the L1 entry takes it, with
- * the copied flag (its refcount is 1), synced; then the old table's
- * refcount drops by one (the snapshots keep it).  The clusters the table
- * maps keep their refcounts: one walk through the old table became one
- * through the copy.  A crash leaves the old table or the copy, at worst
- * a leaked cluster.  (*fsize) follows the file when it grows.
+ * block has one: appended to the file with the refcount blocks, and the
+ * larger refcount table, that count it: ukit_qrc_run_begin()), counted,
+ * synced; then the L1 entry takes it, with the copied flag (its refcount
+ * is 1), synced; then the old table's refcount drops by one (the
+ * snapshots keep it).  The clusters the table maps keep their
+ * refcounts: one walk through the old table became one through the
+ * copy.  A crash leaves the old table or the copy, at worst a leaked
+ * cluster.  (*fsize) follows the file when it grows.
  */
-static int cow_l2(const struct ukit_qcow2_header *h, struct rctx *r,
+static int cow_l2(const struct ukit_qcow2_header *h, struct ukit_qrc *r,
 		  uint8_t *l1, uint64_t i, const uint8_t *t, uint64_t *fsize,
 		  bool unsafe, struct fmt_err *e)
 {
+	struct ukit_qrc_run run = { .rt2 = NULL };
 	uint64_t cs = r->cs, c = 0, end;
 	uint64_t old = be64_load(l1 + i * 8) & QCOW2_OFFSET_MASK;
-	uint8_t ent[8];
 	int found;
 
 	if ((found = rc_first_free(r, &c, e)) < 0)
@@ -494,50 +253,27 @@ static int cow_l2(const struct ukit_qcow2_header *h, struct rctx *r,
 			return ukit_fmt_errf(e, FMT_NOOFF, "the first free host "
 					"cluster, %" PRIu64 ", is past what an "
 					"L1 entry can address", c);
-		if (wr(r->fd, t, cs, c * cs, e) < 0 || rc_add(r, c, 1, e) < 0)
-			return -1;
-	} else {
-		/* a new refcount block at the end, counting itself and the
-		 * copy after it (both in the part of the file it covers) */
-		uint64_t x = div_up(*fsize, cs), ti;
-		uint8_t *b;
-		int rc;
-
-		if ((x + 1) % r->per == 0)
-			x++;
-		ti = x / r->per;
-		if (ti >= r->rt_n || r->rt[ti] != 0)
-			return ukit_fmt_errf(e, h->refcount_table_offset,
-					"no free cluster for a copy of the L2 "
-					"table for guest 0x%" PRIu64 ": every "
-					"refcount block is full and the "
-					"refcount table (%" PRIu64 " entries) "
-					"has no room for another; growing it "
-					"here is not done", i * cs *
-					h->l2_entries, r->rt_n);
-		if ((b = calloc(1, cs)) == NULL)
-			return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
-		rc_store(b, x % r->per, r->bits, 1);
-		rc_store(b, (x + 1) % r->per, r->bits, 1);
-		rc = wr(r->fd, b, cs, x * cs, e);
-		free(b);
-		if (rc < 0 || wr(r->fd, t, cs, (x + 1) * cs, e) < 0 ||
+		if (wr(r->fd, t, cs, c * cs, e) < 0 ||
+		    ukit_qrc_add(r, c, 1, e) < 0 ||
 		    sync_step(r->fd, unsafe, e) < 0)
 			return -1;
-		be64_store(ent, x * cs);
-		if (wr(r->fd, ent, 8, h->refcount_table_offset + ti * 8, e) < 0)
+	} else {
+		if (ukit_qrc_run_begin(r, *fsize, 1, &run, e) < 0)
 			return -1;
-		r->rt[ti] = x * cs;
-		c = x + 1;
-		end = (c + 1) * cs;
+		c = run.first;
+		if (wr(r->fd, t, cs, c * cs, e) < 0) {
+			ukit_qrc_run_abort(&run, r->fd);
+			return -1;
+		}
+		if (ukit_qrc_run_commit(r, &run, unsafe, e) < 0)
+			return -1;
+		end = run.next * cs;
 	}
 	if (end > *fsize)
 		*fsize = end;
-	if (sync_step(r->fd, unsafe, e) < 0)
-		return -1;
 	be64_store(l1 + i * 8, c * cs | QCOW2_OFLAG_COPIED);
 	if (wr(r->fd, l1 + i * 8, 8, h->l1_table_offset + i * 8, e) < 0 ||
-	    sync_step(r->fd, unsafe, e) < 0 || rc_add(r, old / cs, -1, e) < 0)
+	    sync_step(r->fd, unsafe, e) < 0 || ukit_qrc_add(r, old / cs, -1, e) < 0)
 		return -1;
 	return sync_step(r->fd, unsafe, e);
 }
@@ -557,14 +293,14 @@ static int shrink_drop(int fd, const struct ukit_qcow2_header *h,
 		       uint64_t fsize, uint8_t *l1, uint64_t size, bool unsafe,
 		       struct fmt_err *e)
 {
-	struct rctx r = { .rt = NULL };
+	struct ukit_qrc r = { .rt = NULL };
 	struct freelist f = { .c = NULL };
 	uint64_t cs = h->cluster_size, keep = div_up(size, cs);
 	uint64_t esz = h->extended_l2 ? 16 : 8, last;
 	uint8_t *t = NULL, hdr[8];
 	int rc = -1;
 
-	if (rt_load(fd, h, &r, e) < 0)
+	if (ukit_qrc_load(fd, h, &r, e) < 0)
 		goto out;
 	if ((t = malloc(cs)) == NULL) {
 		ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
@@ -579,7 +315,7 @@ static int shrink_drop(int fd, const struct ukit_qcow2_header *h,
 		uint64_t l2 = be64_load(l1 + i * 8) & QCOW2_OFFSET_MASK;
 		bool past = false;
 
-		if (l2 != 0 && rc_get(&r, l2 / cs, &v, e) < 0)
+		if (l2 != 0 && ukit_qrc_get(&r, l2 / cs, &v, e) < 0)
 			goto out;
 		if (v > 1) {
 			if (l2 + cs > fsize || ukit_pread_full(fd, t, cs,
@@ -652,7 +388,7 @@ static int shrink_drop(int fd, const struct ukit_qcow2_header *h,
 	for (last = div_up(fsize, cs); last > 1; last--) {
 		uint64_t v = 0;
 
-		if (rc_get(&r, last - 1, &v, e) < 0)
+		if (ukit_qrc_get(&r, last - 1, &v, e) < 0)
 			goto out;
 		if (v != 0)
 			break;
@@ -664,7 +400,7 @@ static int shrink_drop(int fd, const struct ukit_qcow2_header *h,
 	}
 	rc = 0;
 out:
-	free(r.rt);
+	ukit_qrc_free(&r);
 	free(f.c);
 	free(t);
 	return rc;

@@ -24,14 +24,13 @@
  * nothing are dropped and the free tail of the file is cut.  Shrinking
  * to inside an L2 table a snapshot shares, with data past the new size
  * in it, copies the table first, as qemu does: the copy goes to the
- * first free cluster (or after a new refcount block at the end of the
- * file), is synced, the active L1 entry is switched to it, synced, and
- * the old table's refcount drops by one; then the copy is cut like any
+ * first free cluster (or, when no refcount block has one, to the end of
+ * the file with the refcount blocks and table that count it), is
+ * synced, the active L1 entry is switched to it, synced, and the old
+ * table's refcount drops by one; then the copy is cut like any
  * other table, and a data cluster past the new size is freed only when
  * no snapshot still maps it.  Refused, before anything is written: a v2
- * image with snapshots (as qemu); a copy-on-write that finds no free
- * cluster and no room in the refcount table for a new block (qemu
- * would grow the table; not done here).  Each step is synced unless
+ * image with snapshots (as qemu).  Each step is synced unless
  * (unsafe).  0, or -1 with (e).
  */
 int ukit_qcow2_resize(int fd, uint64_t size, bool shrink, bool unsafe,
