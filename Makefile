@@ -121,11 +121,11 @@ VERIFY_LIBS := $(shell pkg-config --static --libs jansson libcrypto 2>/dev/null)
 # DSSE bundles detached and appended, the statement policy with the Solo5
 # manifest, the rollback state file, --exec) measured 2,463; parsing
 # pinned keys without OpenSSL's decoder and encoder set-up (sigkey.c:
-# 40% fewer instructions per verify) took 10 more.  The limit holds that
+# 40% fewer instructions per verify) took 21 more.  The limit holds that
 # line so the verifier cannot grow unseen, and the goal is printed beside
 # it until one of the two moves.
 FOOTPRINT_GOAL = 1500
-FOOTPRINT_MAX = 2473
+FOOTPRINT_MAX = 2484
 
 .PHONY: all deps check test unit unit-bins e2e demo fuzz fuzz-build lint install \
         install-compat clean verifier footprint

@@ -151,10 +151,28 @@ void ukit_sig_key_free(struct sig_key *k)
 }
 
 /*
- * The "PUBLIC KEY" PEM block of (buf, len) as a key, and with (der) its
- * SPKI as the ASN.1 templates re-encode it: canonical DER, the bytes
- * i2d_PUBKEY() gives.  Not PEM_read_bio_PUBKEY() and i2d_PUBKEY(): their
- * decoder and encoder set-up costs 6 million instructions, 40% of
+ * (d, n) is the SPKI of an Ed25519 key, or of a P-256 key with an
+ * uncompressed point, byte for byte as i2d_PUBKEY() writes it; any other
+ * form of those keys (a compressed or hybrid point, explicit curve
+ * parameters, a BIT STRING with unused bits) is not.
+ */
+static bool spki_canonical(const unsigned char *d, long n)
+{
+	static const uint8_t ed[] = { 0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
+		0x2b, 0x65, 0x70, 0x03, 0x21, 0x00 };
+	static const uint8_t p256[] = { 0x30, 0x59, 0x30, 0x13, 0x06, 0x07,
+		0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+		0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04 };
+
+	return (n == 44 && memcmp(d, ed, sizeof ed) == 0) ||
+	       (n == 91 && memcmp(d, p256, sizeof p256) == 0);
+}
+
+/*
+ * The "PUBLIC KEY" PEM block of (buf, len) as a key; with (der), its
+ * DER when that is the SPKI i2d_PUBKEY() would write (spki_canonical()),
+ * else NULL.  Not PEM_read_bio_PUBKEY() and i2d_PUBKEY() for every key:
+ * their decoder and encoder set-up costs 6 million instructions, 40% of
  * verifying a small image on a device (bench/verify-latency.sh).
  */
 int ukit_sig_pubkey_parse_der(const uint8_t *buf, size_t len, EVP_PKEY **out,
@@ -162,24 +180,25 @@ int ukit_sig_pubkey_parse_der(const uint8_t *buf, size_t len, EVP_PKEY **out,
 {
 	unsigned char *data = NULL;
 	const unsigned char *p;
-	X509_PUBKEY *xpk = NULL;
 	long n = 0;
 	BIO *bio;
 
+	*out = NULL;
 	if (len > SIG_FILE_MAX)
 		return ukit_fmt_errf(e, FMT_NOOFF, "public key too large (%zu > %d bytes)",
 				len, SIG_FILE_MAX);
 	if ((bio = BIO_new_mem_buf(buf, (int)len)) != NULL &&
 	    PEM_bytes_read_bio(&data, &n, NULL, PEM_STRING_PUBLIC, bio, NULL, NULL)) {
 		p = data;
-		xpk = d2i_X509_PUBKEY(NULL, &p, n);
+		*out = d2i_PUBKEY(NULL, &p, n);
 	}
 	BIO_free(bio);
+	if (*out != NULL && der != NULL && p == data + n && spki_canonical(data, n)) {
+		*der = data;
+		*derlen = (int)n;
+		data = NULL;
+	}
 	OPENSSL_free(data);
-	*out = xpk != NULL ? X509_PUBKEY_get(xpk) : NULL;
-	if (*out != NULL && der != NULL)
-		*derlen = i2d_X509_PUBKEY(xpk, der);
-	X509_PUBKEY_free(xpk);
 	if (*out == NULL)
 		return ukit_fmt_err_openssl(e, FMT_NOOFF,
 				       "not a PEM public key (SubjectPublicKeyInfo)");

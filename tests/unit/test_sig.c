@@ -17,8 +17,11 @@
 #include <unistd.h>
 
 #include <openssl/bn.h>
+#include <openssl/buffer.h>
+#include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
@@ -783,6 +786,80 @@ static void test_keys_sign_verify(void **state)
 	}
 }
 
+/* ukit_sig_key_load_pinned() of the PEM text (pem, len), through a file */
+static int load_pem(const char *pem, size_t len, struct sig_key **k,
+		    struct fmt_err *e)
+{
+	char path[] = "/tmp/ukit-test-pubXXXXXX";
+	int fd = mkstemp(path), rc;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, pem, len), (ssize_t)len);
+	close(fd);
+	rc = ukit_sig_key_load_pinned(path, k, e);
+	unlink(path);
+	return rc;
+}
+
+/*
+ * A pinned key's id is SHA-256 of its SPKI as i2d_PUBKEY() writes it,
+ * whichever form the PEM holds: the canonical form (hashed as read), and
+ * forms that decode to a key but are other bytes (an Ed25519 BIT STRING
+ * with unused bits, found by fuzz_pubkey: the same key, so the canonical
+ * SPKI's id; a compressed P-256 point: another SPKI, its own id).
+ */
+static void test_pubkey_forms(void **state)
+{
+	static const char *pems[] = {
+		"-----BEGIN PUBLIC KEY-----\n"
+		"MCowBQYDK2VwAyEASlwC4B7vvRY/nc+gkgpNzJunN9wPtk4cxBqW9pdJPmA=\n"
+		"-----END PUBLIC KEY-----\n",
+		"-----BEGIN PUBLIC KEY-----\n"
+		"MCowBQYDK2VwAyEESlwC4B7vvRY/nc+gkgpNzJunN9wPtk4cxBqW9pdJPmU=\n"
+		"-----END PUBLIC KEY-----\n",
+	};
+	struct fmt_err e = { 0 };
+	struct sig_key *a, *b;
+	EVP_PKEY *p;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(pems); i++) {
+		assert_int_equal(load_pem(pems[i], strlen(pems[i]), &a, &e), 0);
+		assert_int_equal(ukit_sig_key_wrap(a->pkey, a->alg, &b, &e), 0);
+		assert_string_equal(a->keyid, b->keyid);
+		/* openssl pkey -pubin -outform DER | sha256sum */
+		assert_string_equal(a->keyid, "eb7ce000e34816d4c7caca215fdaa301"
+				    "52a86b5fe9df869ef3360a21b7ede032");
+		ukit_sig_key_free(b);
+		ukit_sig_key_free(a);
+	}
+	p = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	assert_non_null(p);
+	for (int form = 0; form < 2; form++) {
+		unsigned char *der = NULL, md[32];
+		BIO *bio = BIO_new(BIO_s_mem());
+		BUF_MEM *bm;
+		char hex[65];
+		int n;
+
+		assert_int_equal(EVP_PKEY_set_utf8_string_param(p,
+			OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+			form ? "compressed" : "uncompressed"), 1);
+		n = i2d_PUBKEY(p, &der);
+		assert_int_equal(n, form ? 59 : 91);
+		SHA256(der, (size_t)n, md);
+		ukit_sig_hex(md, 32, hex);
+		assert_int_equal(PEM_write_bio_PUBKEY(bio, p), 1);
+		BIO_get_mem_ptr(bio, &bm);
+		assert_int_equal(load_pem(bm->data, bm->length, &a, &e), 0);
+		assert_string_equal(a->keyid, hex);
+		ukit_sig_key_free(a);
+		BIO_free(bio);
+		OPENSSL_free(der);
+	}
+	EVP_PKEY_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -795,6 +872,7 @@ int main(void)
 		cmocka_unit_test(test_bundle_rejects),
 		cmocka_unit_test(test_keygen_names),
 		cmocka_unit_test(test_keys_sign_verify),
+		cmocka_unit_test(test_pubkey_forms),
 		cmocka_unit_test(test_appended_elf_every_byte),
 		cmocka_unit_test(test_stream_file_pipe_tee),
 	};
