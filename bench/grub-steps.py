@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""bench/grub-steps.py DIR RUNS: the boots and the table of
+bench/grub-steps.sh (DIR: its files; see there)."""
+import os
+import re
+import resource
+import subprocess
+import sys
+import time
+
+D, RUNS = sys.argv[1], int(sys.argv[2])
+QEMU = ["qemu-system-x86_64", "-accel", "tcg", "-m", "128", "-nographic",
+        "-display", "none", "-monitor", "none", "-no-reboot",
+        "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+
+
+def boot(want, args, trace=None):
+    """One boot: (wall s, CPU s); exits the bench unless it ended as
+    wanted (serial: the kernel's line on COM1; exit: ukexit's 67)."""
+    serial = os.path.join(D, "serial")
+    if os.path.exists(serial):
+        os.unlink(serial)
+    cmd = QEMU + ["-serial", "file:" + serial] + args
+    if trace:
+        cmd += ["-trace", "ide_sector_read", "-D", trace]
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic_ns()
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       timeout=300, check=False)
+    t1 = time.monotonic_ns()
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if want == "serial":
+        with open(serial, "rb") as f:
+            ok = re.search(rb"ukit-mb: .*bench", f.read()) is not None
+    else:
+        ok = p.returncode == 67
+    if not ok:
+        sys.exit("bench: boot did not end as %s (status %d): %s" %
+                 (want, p.returncode, " ".join(args)))
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return (t1 - t0) / 1e9, cpu
+
+
+def sectors(want, args):
+    trace = os.path.join(D, "trace")
+    if os.path.exists(trace):
+        os.unlink(trace)
+    boot(want, args, trace)
+    with open(trace) as f:
+        return sum(1 for l in f if "ide_sector_read" in l)
+
+
+def median(v):
+    v = sorted(v)
+    return v[(len(v) - 1) // 2]
+
+
+ways = []
+with open(os.path.join(D, "ways")) as f:
+    for line in f:
+        name, want, *args = line.split()
+        ways.append((name, want, args))
+runs = {name: [] for name, _, _ in ways}
+for _ in range(RUNS):
+    for name, want, args in ways:
+        runs[name].append(boot(want, args))
+wall = {n: median([r[0] for r in v]) * 1000 for n, v in runs.items()}
+cpu = {n: median([r[1] for r in v]) * 1000 for n, v in runs.items()}
+sec = {n: sectors(w, a) for n, w, a in ways if n != "kernel"}
+
+with open(os.path.join(D, "steps.all")) as f:
+    steps = [l.rstrip("\n").split("\t") for l in f]
+print("%-26s %7s %7s %7s %7s %7s %6s %8s" % (
+    "step", "sectors", "wall", "CPU", "wall+", "CPU+", "IDE+", "CPU+/KiB"))
+print("%-26s %7s %7.0f %7.0f   (ms: absolute)" % ("-kernel", "-",
+      wall["kernel"], cpu["kernel"]))
+
+
+def row(label, n, name, prev, size=0):
+    print("%-26s %7s %7.0f %7.0f %7.0f %7.0f %6d %8s" % (
+        label, n, wall[name] - wall["kernel"], cpu[name] - cpu["kernel"],
+        wall[name] - wall[prev], cpu[name] - cpu[prev],
+        sec[name] - (sec[prev] if prev in sec else 0),
+        "%.2f" % ((cpu[name] - cpu[prev]) * 1024 / size) if size else "-"))
+
+
+row("floor (MBR)", 1, "floor", "kernel")
+prev = "floor"
+for k, (label, n, size) in enumerate(steps):
+    row("%d %s" % (k, label), n, "v%d" % k, prev, int(size))
+    prev = "v%d" % k
+row("boot (whole disk)", "-", "full", prev)
+print("(ms; wall, CPU: over -kernel; wall+, CPU+, IDE+ sectors: over the row")
+print(" before; every variant ends with ukexit's insmod, one 64-sector read)")
