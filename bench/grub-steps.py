@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""bench/grub-steps.py DIR RUNS: the boots and the table of
-bench/grub-steps.sh (DIR: its files; see there)."""
+"""bench/grub-steps.py DIR RUNS SHIFT: the boots and the table of
+bench/grub-steps.sh (DIR: its files; SHIFT: -icount's; see there)."""
 import os
 import re
 import resource
@@ -8,15 +8,16 @@ import subprocess
 import sys
 import time
 
-D, RUNS = sys.argv[1], int(sys.argv[2])
+D, RUNS, SHIFT = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 QEMU = ["qemu-system-x86_64", "-accel", "tcg", "-m", "128", "-nographic",
         "-display", "none", "-monitor", "none", "-no-reboot",
         "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
 
 
 def boot(want, args, trace=None):
-    """One boot: (wall s, CPU s); exits the bench unless it ended as
-    wanted (serial: the kernel's line on COM1; exit: ukexit's 67)."""
+    """One boot: (wall s, CPU s, ukexit's TSC or None); exits the bench
+    unless it ended as wanted (serial: the kernel's line on COM1; exit:
+    ukexit's status 67 and its line)."""
     serial = os.path.join(D, "serial")
     if os.path.exists(serial):
         os.unlink(serial)
@@ -30,16 +31,20 @@ def boot(want, args, trace=None):
                        timeout=300, check=False)
     t1 = time.monotonic_ns()
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with open(serial, "rb") as f:
+        out = f.read()
+    tsc = None
     if want == "serial":
-        with open(serial, "rb") as f:
-            ok = re.search(rb"ukit-mb: .*bench", f.read()) is not None
+        ok = re.search(rb"ukit-mb: .*bench", out) is not None
     else:
-        ok = p.returncode == 67
+        m = re.search(rb"ukexit tsc=([0-9a-f]{16})", out)
+        ok = p.returncode == 67 and m is not None
+        tsc = int(m.group(1), 16) if m else None
     if not ok:
         sys.exit("bench: boot did not end as %s (status %d): %s" %
                  (want, p.returncode, " ".join(args)))
     cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-    return (t1 - t0) / 1e9, cpu
+    return (t1 - t0) / 1e9, cpu, tsc
 
 
 def sectors(want, args):
@@ -68,21 +73,28 @@ for _ in range(RUNS):
 wall = {n: median([r[0] for r in v]) * 1000 for n, v in runs.items()}
 cpu = {n: median([r[1] for r in v]) * 1000 for n, v in runs.items()}
 sec = {n: sectors(w, a) for n, w, a in ways if n != "kernel"}
+# guest instructions to ukexit, in millions: -icount's TSC / 2^SHIFT
+ins = {n: boot(w, ["-icount", "shift=%d,sleep=off" % SHIFT] + a)[2] /
+       2 ** SHIFT / 1e6 for n, w, a in ways if w == "exit"}
 
 with open(os.path.join(D, "steps.all")) as f:
     steps = [l.rstrip("\n").split("\t") for l in f]
-print("%-26s %7s %7s %7s %7s %7s %6s %8s" % (
-    "step", "sectors", "wall", "CPU", "wall+", "CPU+", "IDE+", "CPU+/KiB"))
+print("%-26s %7s %7s %7s %7s %7s %6s %8s %7s %7s" % (
+    "step", "sectors", "wall", "CPU", "wall+", "CPU+", "IDE+", "CPU+/KiB",
+    "Minsn", "Minsn+"))
 print("%-26s %7s %7.0f %7.0f   (ms: absolute)" % ("-kernel", "-",
       wall["kernel"], cpu["kernel"]))
 
 
 def row(label, n, name, prev, size=0):
-    print("%-26s %7s %7.0f %7.0f %7.0f %7.0f %6d %8s" % (
+    print("%-26s %7s %7.0f %7.0f %7.0f %7.0f %6d %8s %7s %7s" % (
         label, n, wall[name] - wall["kernel"], cpu[name] - cpu["kernel"],
         wall[name] - wall[prev], cpu[name] - cpu[prev],
         sec[name] - (sec[prev] if prev in sec else 0),
-        "%.2f" % ((cpu[name] - cpu[prev]) * 1024 / size) if size else "-"))
+        "%.2f" % ((cpu[name] - cpu[prev]) * 1024 / size) if size else "-",
+        "%.3f" % ins[name] if name in ins else "-",
+        "%.3f" % (ins[name] - ins[prev]) if name in ins and prev in ins
+        else "-"))
 
 
 row("floor (MBR)", 1, "floor", "kernel")
@@ -91,5 +103,9 @@ for k, (label, n, size) in enumerate(steps):
     row("%d %s" % (k, label), n, "v%d" % k, prev, int(size))
     prev = "v%d" % k
 row("boot (whole disk)", "-", "full", prev)
+row("start-up without TSC", steps[0][1], "v0-notsc", "v0")
 print("(ms; wall, CPU: over -kernel; wall+, CPU+, IDE+ sectors: over the row")
-print(" before; every variant ends with ukexit's insmod, one 64-sector read)")
+print(" before; every variant ends with ukexit's insmod, one 64-sector read;")
+print(" Minsn: millions of guest instructions to ukexit under -icount")
+print(" shift=%d, where the 55 ms PIT wait is %.1f of them)" % (
+    SHIFT, 55e6 / 2 ** SHIFT / 1e6))

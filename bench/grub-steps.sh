@@ -13,8 +13,8 @@
 # grub-mkimage first in PATH that copies it), and one variant of the
 # disk is made per step: core.img remade (same grub-mkimage arguments)
 # with the configuration's first K lines and then an insmod of a module
-# made here, ukexit (its init writes 0x21 to QEMU's isa-debug-exit port:
-# QEMU exits with status 67 at once), whose sectors are put in the last
+# made here, ukexit (its init writes the TSC on COM1, then 0x21 to
+# QEMU's isa-debug-exit port: QEMU exits with status 67 at once), whose sectors are put in the last
 # 64-sector block of the BIOS boot partition.  So step K's time is QEMU's time
 # to run GRUB through line K, plus the one small insmod of ukexit that
 # every variant has (variant 0: GRUB's start-up and ukexit alone).
@@ -22,7 +22,14 @@
 # bench/disk.sh and the whole disk, for reference); the median of RUNS
 # counts, of QEMU's wall time (ns clock) and CPU time (user + sys, its
 # rusage): bench/grub-steps.py.  The sectors each variant reads through IDE (QEMU's trace) are
-# counted once: a figure the machine's load does not move.
+# counted once, and each variant is booted once more under -icount
+# (shift=ICOUNT, 3 by default: the guest's clock is its instruction
+# count, 2^ICOUNT ns each, and so is its TSC, which ukexit prints): the
+# guest instructions GRUB runs to each step, figures the machine's load
+# does not move either (GRUB's TSC calibration waits 55 ms of that
+# clock on the PIT: 55e6 / 2^ICOUNT instructions of it depend on ICOUNT;
+# the row "start-up without TSC" boots step 0 with -cpu qemu64,-tsc,
+# where GRUB skips the calibration).
 set -eu
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -55,10 +62,26 @@ PATH="$D/wrap:$PATH" "$UKIT" disk -O raw ${PACK:-} --cmdline "bench" \
 # ukexit.mod: an ELF32 relocatable GRUB loads as a module (.modname,
 # .module_license, a grub_mod_init symbol)
 cat >"$D/ukexit.c" <<'EOF'
+static void com1(char c)
+{
+	__asm__ volatile("outb %0, %1" : : "a"(c), "Nd"((unsigned short)0x3f8));
+}
+
 static void grub_mod_init(void *mod) __attribute__((used));
 static void grub_mod_init(void *mod)
 {
+	static const char hex[] = "0123456789abcdef", tag[] = "ukexit tsc=";
+	unsigned lo, hi;
+
 	(void)mod;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	for (const char *p = tag; *p; p++)
+		com1(*p);
+	for (int i = 28; i >= 0; i -= 4)
+		com1(hex[(hi >> i) & 15]);
+	for (int i = 28; i >= 0; i -= 4)
+		com1(hex[(lo >> i) & 15]);
+	com1('\n');
 	__asm__ volatile("outb %0, %1" : : "a"((unsigned char)0x21),
 			 "Nd"((unsigned short)0xf4));
 	for (;;)
@@ -186,9 +209,10 @@ drv() { echo "-drive file=$1,format=raw,if=ide,snapshot=on"; }
 		echo "v$k exit $(drv "$D/v$k.raw")"
 	done
 	echo "full serial $(drv "$D/disk.raw")"
+	echo "v0-notsc exit -cpu qemu64,-tsc $(drv "$D/v0.raw")"
 } >"$D/ways"
 { echo "start-up+ukexit	$XN	0"; cat "$D/steps"; } >"$D/steps.all"
 
 echo "== GRUB i386-pc step by step under TCG (IDE; median of $RUNS; load before: $(uptime | sed 's/.*load average: //'))"
-python3 "$TOP/bench/grub-steps.py" "$D" "$RUNS"
+python3 "$TOP/bench/grub-steps.py" "$D" "$RUNS" "${ICOUNT:-3}"
 echo "(load after: $(uptime | sed 's/.*load average: //'))"
