@@ -109,3 +109,40 @@ print(" before; every variant ends with ukexit's insmod, one 64-sector read;")
 print(" Minsn: millions of guest instructions to ukexit under -icount")
 print(" shift=%d, where the 55 ms PIT wait is %.1f of them)" % (
     SHIFT, 55e6 / 2 ** SHIFT / 1e6))
+
+# PERF=1: where QEMU's host time goes (perf record, cpu-clock at 10 kHz):
+# the samples of the last step's boot over the floor's, by shared object
+# and by symbol (mean of 3 boots each)
+if os.environ.get("PERF"):
+    from collections import Counter
+
+    def prof(name, key):
+        c = Counter()
+        args = dict((n, (w, a)) for n, w, a in ways)[name][1]
+        for i in range(3):
+            data = os.path.join(D, "perf.data")
+            subprocess.run(["perf", "record", "-q", "-F", "10000", "-o", data,
+                            "--"] + QEMU + ["-serial", "file:" + os.path.join(
+                                D, "serial")] + args,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, check=True)
+            rep = subprocess.run(["perf", "report", "-i", data, "--stdio",
+                                  "--no-children", "-n", "-g", "none",
+                                  "--sort", key], capture_output=True,
+                                 text=True, check=True).stdout
+            for line in rep.splitlines():
+                f = line.split(None, 2)
+                if line.startswith("#") or len(f) < 3:
+                    continue
+                c[re.sub(r" tid \d+", "", f[2]).strip()] += int(f[1]) / 3
+        return c
+
+    last = "v%d" % (len(steps) - 1)
+    for key, top in (("dso", 8), ("sym", 15)):
+        f, a = prof("floor", key), prof(last, key)
+        t = sum(a.values()) - sum(f.values())
+        print("perf: %s over the floor, %.0f samples (10 kHz), by %s:" % (
+            last, t, key))
+        for k, v in Counter({k: a[k] - f.get(k, 0) for k in a}).most_common(
+                top):
+            print("  %6.0f %5.1f%%  %s" % (v, 100 * v / t, k))

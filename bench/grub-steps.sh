@@ -4,7 +4,7 @@
 #
 #   bash bench/grub-steps.sh     (RUNS=5 by default; TMPDIR for the files;
 #                                 PACK="ARGS": more ukit-pack disk options;
-#                                 CORE="MODS": more modules in core.img)
+#                                 ICOUNT=N: -icount shift; PERF=1: perf)
 #
 # The disk is the one bench/disk.sh boots (ukit-pack disk -O raw of the
 # test kernel, tests/gen/mkmbkernel.sh).  Its embedded GRUB configuration
@@ -149,8 +149,7 @@ variant() {  # variant K: $D/v$K.raw, GRUB stopping after K config lines
 		-c) a[i + 1]=$D/v$k.cfg ;;
 		esac
 	done
-	# shellcheck disable=SC2086
-	grub-mkimage "${a[@]}" ${CORE:-}
+	grub-mkimage "${a[@]}"
 	cp "$D/disk.raw" "$D/v$k.raw"
 	python3 - "$D/v$k.core" "$D/v$k.raw" "$D/ukexit.mod" "$XLBA" <<'PY'
 import struct, sys
