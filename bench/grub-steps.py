@@ -125,7 +125,7 @@ if os.environ.get("PERF"):
                             "--"] + QEMU + ["-serial", "file:" + os.path.join(
                                 D, "serial")] + args,
                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, check=True)
+                           stderr=subprocess.DEVNULL, check=False)
             rep = subprocess.run(["perf", "report", "-i", data, "--stdio",
                                   "--no-children", "-n", "-g", "none",
                                   "--sort", key], capture_output=True,
