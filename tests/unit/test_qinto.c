@@ -32,7 +32,10 @@ enum old { OLD_NONE, OLD_PLAIN, OLD_COMPRESSED };
 
 static uint8_t pat(uint64_t off, unsigned seed)
 {
-	uint64_t x = (off + 1) * 0x9e3779b97f4a7c15ULL + seed;
+	/* the seed goes through the multiply: a target's old data differs from
+	 * the source's, or in-place writes would go unseen */
+	uint64_t x = (off + 1 + (uint64_t)seed * 0x10001) *
+		     0x9e3779b97f4a7c15ULL;
 
 	return (uint8_t)(x >> 56 ^ x >> 29);
 }
