@@ -160,6 +160,41 @@ int ukit_qrc_add(const struct ukit_qrc *r, uint64_t c, int d,
 	return wr(r->fd, b, n, at, e);
 }
 
+int ukit_qrc_check_tail(const struct ukit_qrc *r, uint64_t fsize,
+			struct fmt_err *e)
+{
+	uint64_t end = div_up(fsize, r->cs);
+	uint8_t *b = malloc(r->cs);
+	int rc = 0;
+
+	if (b == NULL)
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
+	for (uint64_t ti = 0; ti < r->rt_n && rc == 0; ti++) {
+		if (r->rt[ti] == 0)
+			continue;
+		if (ukit_pread_full(r->fd, b, r->cs, (off_t)r->rt[ti]) !=
+		    (ssize_t)r->cs) {
+			rc = ukit_fmt_errf(e, r->rt[ti], "refcount block %"
+					   PRIu64 " past end of file", ti);
+			break;
+		}
+		for (uint64_t c = ti * r->per > end ? ti * r->per : end;
+		     c < (ti + 1) * r->per; c++) {
+			uint64_t v = ukit_qrc_entry(b, c - ti * r->per, r->bits);
+
+			if (v != 0) {
+				rc = ukit_fmt_errf(e, r->rt[ti], "host cluster %"
+						   PRIu64 " past the end of the "
+						   "file has refcount %" PRIu64,
+						   c, v);
+				break;
+			}
+		}
+	}
+	free(b);
+	return rc;
+}
+
 static void run_release(struct ukit_qrc_run *run)
 {
 	free(run->rt2);
