@@ -1,7 +1,8 @@
 /*
  * qrefcnt.c: qcow2 refcounts changed in place (qrefcnt.h).  Trusts the
- * header it is given (ukit_qcow2_header_parse checked it); every table
- * and block offset read from the file is read with a length check.
+ * header it is given (ukit_qcow2_header_parse checked it); every refcount
+ * block offset is checked for alignment, and every table and block read
+ * from the file is read with a length check.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -58,8 +59,18 @@ int ukit_qrc_load(int fd, const struct ukit_qcow2_header *h,
 				"table (%" PRIu64 " bytes) past end of file",
 				n * 8);
 	}
-	for (uint64_t i = 0; i < n; i++)
+	for (uint64_t i = 0; i < n; i++) {
 		r->rt[i] = be64_load(buf + i * 8) & ~511ULL;
+		/* refcounts written there would land inside another
+		 * cluster (qemu-img check: "not cluster aligned") */
+		if (r->rt[i] & (r->cs - 1)) {
+			free(buf);
+			return ukit_fmt_errf(e, h->refcount_table_offset + i * 8,
+					"refcount block %" PRIu64 " at 0x%" PRIx64
+					" not aligned to the cluster size", i,
+					r->rt[i]);
+		}
+	}
 	free(buf);
 	return 0;
 }

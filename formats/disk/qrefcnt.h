@@ -28,8 +28,9 @@ struct ukit_qrc {
 	uint32_t rt_clusters;
 };
 
-/* Load the refcount table that (h) describes from (fd).  0, or -1 with
- * (e); ukit_qrc_free() either way. */
+/* Load the refcount table that (h) describes from (fd); a refcount block
+ * offset not aligned to the cluster size is refused.  0, or -1 with (e);
+ * ukit_qrc_free() either way. */
 int ukit_qrc_load(int fd, const struct ukit_qcow2_header *h,
 		  struct ukit_qrc *r, struct fmt_err *e);
 void ukit_qrc_free(struct ukit_qrc *r);
