@@ -423,7 +423,9 @@ int ukit_convert_into_qcow2(struct image *img, const char *ipath, int fd,
 			 "file");
 		goto out;
 	}
-	if (ukit_qrc_load(fd, &t.h, &t.r, e) < 0)
+	/* what appending will require of the refcount blocks, now */
+	if (ukit_qrc_load(fd, &t.h, &t.r, e) < 0 ||
+	    ukit_qrc_check_tail(&t.r, t.fsize, e) < 0)
 		goto out;
 	ncl = (t.isize + t.cs - 1) / t.cs;
 	/* every L2 table to write into is ours alone: refused before

@@ -38,8 +38,10 @@ struct ukit_qinto_stats {
  * (e), the file unchanged): dirty or corrupt (bit or consistency check),
  * a backing file, internal snapshots, persistent bitmaps, extended L2
  * entries, a virtual size smaller than (img)'s ("output file is smaller
- * than input file", as qemu-img says); encryption and an external data
- * file are refused by the header parser.
+ * than input file", as qemu-img says), a refcount block past the end of
+ * the file or counting a host cluster past it (where new clusters will
+ * go); encryption and an external data file are refused by the header
+ * parser.
  *
  * New clusters are counted (and synced) before a table points at them;
  * tables are written (and synced) before what they stopped pointing at

@@ -1,7 +1,8 @@
 /*
  * qrefcnt.c: qcow2 refcounts changed in place (qrefcnt.h).  Trusts the
- * header it is given (ukit_qcow2_header_parse checked it); every table
- * and block offset read from the file is read with a length check.
+ * header it is given (ukit_qcow2_header_parse checked it); every refcount
+ * block offset is checked for alignment, and every table and block read
+ * from the file is read with a length check.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -58,8 +59,18 @@ int ukit_qrc_load(int fd, const struct ukit_qcow2_header *h,
 				"table (%" PRIu64 " bytes) past end of file",
 				n * 8);
 	}
-	for (uint64_t i = 0; i < n; i++)
+	for (uint64_t i = 0; i < n; i++) {
 		r->rt[i] = be64_load(buf + i * 8) & ~511ULL;
+		/* refcounts written there would land inside another
+		 * cluster (qemu-img check: "not cluster aligned") */
+		if (r->rt[i] & (r->cs - 1)) {
+			free(buf);
+			return ukit_fmt_errf(e, h->refcount_table_offset + i * 8,
+					"refcount block %" PRIu64 " at 0x%" PRIx64
+					" not aligned to the cluster size", i,
+					r->rt[i]);
+		}
+	}
 	free(buf);
 	return 0;
 }
@@ -158,6 +169,41 @@ int ukit_qrc_add(const struct ukit_qrc *r, uint64_t c, int d,
 				"increment");
 	ukit_qrc_set_entry(b, idx, r->bits, d < 0 ? v - 1 : v + 1);
 	return wr(r->fd, b, n, at, e);
+}
+
+int ukit_qrc_check_tail(const struct ukit_qrc *r, uint64_t fsize,
+			struct fmt_err *e)
+{
+	uint64_t end = div_up(fsize, r->cs);
+	uint8_t *b = malloc(r->cs);
+	int rc = 0;
+
+	if (b == NULL)
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
+	for (uint64_t ti = 0; ti < r->rt_n && rc == 0; ti++) {
+		if (r->rt[ti] == 0)
+			continue;
+		if (ukit_pread_full(r->fd, b, r->cs, (off_t)r->rt[ti]) !=
+		    (ssize_t)r->cs) {
+			rc = ukit_fmt_errf(e, r->rt[ti], "refcount block %"
+					   PRIu64 " past end of file", ti);
+			break;
+		}
+		for (uint64_t c = ti * r->per > end ? ti * r->per : end;
+		     c < (ti + 1) * r->per; c++) {
+			uint64_t v = ukit_qrc_entry(b, c - ti * r->per, r->bits);
+
+			if (v != 0) {
+				rc = ukit_fmt_errf(e, r->rt[ti], "host cluster %"
+						   PRIu64 " past the end of the "
+						   "file has refcount %" PRIu64,
+						   c, v);
+				break;
+			}
+		}
+	}
+	free(b);
+	return rc;
 }
 
 static void run_release(struct ukit_qrc_run *run)

@@ -28,8 +28,9 @@ struct ukit_qrc {
 	uint32_t rt_clusters;
 };
 
-/* Load the refcount table that (h) describes from (fd).  0, or -1 with
- * (e); ukit_qrc_free() either way. */
+/* Load the refcount table that (h) describes from (fd); a refcount block
+ * offset not aligned to the cluster size is refused.  0, or -1 with (e);
+ * ukit_qrc_free() either way. */
 int ukit_qrc_load(int fd, const struct ukit_qcow2_header *h,
 		  struct ukit_qrc *r, struct fmt_err *e);
 void ukit_qrc_free(struct ukit_qrc *r);
@@ -47,6 +48,15 @@ int ukit_qrc_get(const struct ukit_qrc *r, uint64_t c, uint64_t *v,
  * with (e)) when no block covers it or the count would wrap. */
 int ukit_qrc_add(const struct ukit_qrc *r, uint64_t c, int d,
 		 struct fmt_err *e);
+
+/*
+ * What ukit_qrc_run_begin() will require of the file of (fsize) bytes,
+ * checked before anything is written: every refcount block is inside the
+ * file, and counts 0 for each host cluster past its end.  0, or -1 with
+ * (e).
+ */
+int ukit_qrc_check_tail(const struct ukit_qrc *r, uint64_t fsize,
+			struct fmt_err *e);
 
 /* fdatasync (fd) unless (unsafe).  0, or -1 with (e). */
 int ukit_qrc_sync(int fd, bool unsafe, struct fmt_err *e);

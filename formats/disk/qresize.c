@@ -225,6 +225,40 @@ static int rc_first_free(const struct ukit_qrc *r, uint64_t *c,
 }
 
 /*
+ * The consistency check, before cow_l2() trusts the refcounts to say
+ * which cluster is free: where the refcounts are lower than the
+ * references (the active L1 table counted 0, say), the copy would go over
+ * a cluster in use.  0, or -1 with (e) naming the first corruption.
+ */
+static int check_before_cow(int fd, struct fmt_err *e)
+{
+	struct qcow2_check r;
+	int rc = 0;
+
+	if (ukit_qcow2_check_fd(fd, e->path, QCOW2_CHECK_NO_INFLATE, &r,
+				e) < 0) {
+		ukit_qcow2_check_free(&r);
+		return -1;
+	}
+	for (size_t i = 0; i < r.nfindings; i++)
+		if (r.findings[i].kind != QCOW2_F_LEAK) {
+			rc = ukit_fmt_errf(e, r.findings[i].off, "%s (image is "
+					   "corrupt; see 'ukit-pack check'): "
+					   "a shared L2 table is copied to a "
+					   "cluster its refcount calls free",
+					   r.findings[i].msg);
+			break;
+		}
+	if (rc == 0 && (r.corruptions > 0 || r.check_errors > 0))
+		rc = ukit_fmt_errf(e, FMT_NOOFF, "%" PRIu64 " corruptions and %"
+				   PRIu64 " check errors (image is corrupt; "
+				   "see 'ukit-pack check')", r.corruptions,
+				   r.check_errors);
+	ukit_qcow2_check_free(&r);
+	return rc;
+}
+
+/*
  * Copy-on-write of L2 table (i) of the active L1 table (l1), whose
  * contents (t) a snapshot shares, as qemu does before it changes such a
  * table.  The copy goes to the first free cluster (when no refcount
@@ -328,8 +362,9 @@ static int shrink_drop(int fd, const struct ukit_qcow2_header *h,
 			for (uint64_t k = keep % h->l2_entries * esz; k < cs;
 			     k++)
 				past |= t[k] != 0;
-			if (past && cow_l2(h, &r, l1, i, t, &fsize, unsafe,
-					   e) < 0)
+			if (past && (check_before_cow(fd, e) < 0 ||
+				     cow_l2(h, &r, l1, i, t, &fsize, unsafe,
+					    e) < 0))
 				goto out;
 		}
 	}

@@ -420,6 +420,47 @@ shrink_shared "extended L2" extended_l2=on 1000k -
 # no free cluster: the copy goes after a new refcount block at the end
 shrink_shared "512-byte clusters, refcount blocks full" \
 	cluster_size=512,refcount_bits=64 1000k fill
+# the copy of a shared table goes to the first cluster the refcounts call
+# free: with the active L1 table counted 0 (a corrupt image) that would
+# be the L1 table itself; refused, the image unchanged
+qemu-img convert -O qcow2 -o cluster_size=512 "$T/in.raw" "$T/sc.qcow2"
+qemu-img snapshot -c first "$T/sc.qcow2"
+"$PY" - "$T/sc.qcow2" <<'P'
+import struct, sys
+f = open(sys.argv[1], "r+b")
+h = f.read(104)
+l1o, = struct.unpack(">Q", h[40:48])
+rto, = struct.unpack(">Q", h[48:56])
+f.seek(rto)
+rb, = struct.unpack(">Q", f.read(8))
+f.seek(rb + l1o // 512 * 2)     # 16-bit refcounts, block 0
+f.write(b"\0\0")
+P
+cp "$T/sc.qcow2" "$T/sc0.qcow2"
+expect_fail 1 "refcount=0 reference=1 (image is corrupt; see 'ukit-pack check'): a shared L2 table is copied to a cluster its refcount calls free" \
+	"shrink with snapshots, the L1 table counted 0: refused" \
+	ukit-pack resize -q --shrink "$T/sc.qcow2" 1000k
+check "shrink refused: the image unchanged" cmp "$T/sc0.qcow2" "$T/sc.qcow2"
+# a refcount block not aligned to the cluster size: its counts would be
+# changed inside another cluster; refused, the image unchanged
+qemu-img convert -O qcow2 "$T/in.raw" "$T/ra.qcow2"
+rao=$("$PY" - "$T/ra.qcow2" <<'P'
+import struct, sys
+f = open(sys.argv[1], "r+b")
+rto, = struct.unpack(">Q", f.read(56)[48:56])
+f.seek(rto)
+rb, = struct.unpack(">Q", f.read(8))
+f.seek(rto)
+f.write(struct.pack(">Q", rb + 512))
+print("0x%x: refcount block 0 at 0x%x not aligned" % (rto, rb + 512))
+P
+)
+cp "$T/ra.qcow2" "$T/ra0.qcow2"
+expect_fail 1 "ra.qcow2:$rao to the cluster size" \
+	"shrink, a refcount block not cluster-aligned: refused" \
+	ukit-pack resize -q --shrink "$T/ra.qcow2" 512k
+check "refcount block not aligned: the image unchanged" \
+	cmp "$T/ra0.qcow2" "$T/ra.qcow2"
 qemu-img convert -O qcow2 -o compat=0.10 "$T/in.raw" "$T/s2.qcow2"
 qemu-img snapshot -c first "$T/s2.qcow2"
 expect_fail 1 "version 2 image" "v2 image with snapshots: refused as qemu-img" \

@@ -32,7 +32,10 @@ enum old { OLD_NONE, OLD_PLAIN, OLD_COMPRESSED };
 
 static uint8_t pat(uint64_t off, unsigned seed)
 {
-	uint64_t x = (off + 1) * 0x9e3779b97f4a7c15ULL + seed;
+	/* the seed goes through the multiply: a target's old data differs from
+	 * the source's, or in-place writes would go unseen */
+	uint64_t x = (off + 1 + (uint64_t)seed * 0x10001) *
+		     0x9e3779b97f4a7c15ULL;
 
 	return (uint8_t)(x >> 56 ^ x >> 29);
 }
@@ -258,12 +261,60 @@ static void test_into_refuses_dirty(void **state)
 	fclose(sf);
 }
 
+/* A refcount block that counts a cluster past the end of the file (a
+ * leak the check lets pass) is refused before the first write, not when
+ * the first cluster is appended there. */
+static void test_into_refuses_count_past_end(void **state)
+{
+	const uint64_t isize = 1ULL << 20;
+	struct image_opts io = { .force_share = true };
+	struct fmt_err e = { .path = "t" };
+	struct ukit_qinto_stats st;
+	struct image *src;
+	uint8_t *want, *a, *b, hb[8], two[2] = { 0, 2 };
+	uint64_t rt, blk, past;
+	size_t la, lb;
+	FILE *tf = make_target(16, 3, 16, isize, OLD_PLAIN);
+	FILE *sf = make_source(isize, 65536, &want);
+	struct stat sb;
+
+	(void)state;
+	assert_int_equal(fstat(fileno(tf), &sb), 0);
+	assert_int_equal(ukit_pread_full(fileno(tf), hb, 8, 48), 8);
+	rt = be64_load(hb);
+	assert_int_equal(ukit_pread_full(fileno(tf), hb, 8, (off_t)rt), 8);
+	blk = be64_load(hb);
+	/* two clusters past the end: inside block 0 (16-bit entries) */
+	past = ((uint64_t)sb.st_size + 65535) / 65536 + 2;
+	assert_true(blk != 0 && past < 32768);
+	assert_int_equal(ukit_pwrite_full(fileno(tf), two, 2,
+					  (off_t)(blk + past * 2)), 0);
+	read_file(tf, &a, &la);
+	assert_int_equal(ukit_image_open(fileno(sf), "s", IMG_RAW, &io, &src,
+					 &e), 0);
+	assert_int_equal(ukit_convert_into_qcow2(src, "s", fileno(tf), "t",
+						 NULL, true, &st, &e), -1);
+	assert_non_null(strstr(e.msg, "past the end of the file has "
+			       "refcount 2"));
+	assert_string_equal(e.path, "t");
+	assert_true(e.off == blk);
+	ukit_image_close(src);
+	read_file(tf, &b, &lb);
+	assert_true(la == lb && memcmp(a, b, la) == 0);
+	free(a);
+	free(b);
+	free(want);
+	fclose(tf);
+	fclose(sf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_into_variants),
 		cmocka_unit_test(test_into_refuses_smaller),
 		cmocka_unit_test(test_into_refuses_dirty),
+		cmocka_unit_test(test_into_refuses_count_past_end),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
