@@ -218,7 +218,7 @@ static void run_release(struct ukit_qrc_run *run)
 
 void ukit_qrc_run_abort(struct ukit_qrc_run *run, int fd)
 {
-	if (run->written) {
+	if (run->written && !run->hooked) {
 		/* old blocks back, the run cut off (best effort: the
 		 * error is what counts) */
 		for (uint64_t ti = run->t0; ti <= run->t1; ti++)
@@ -341,7 +341,10 @@ int ukit_qrc_run_commit(struct ukit_qrc *r, struct ukit_qrc_run *run,
 
 	if (ukit_qrc_sync(r->fd, unsafe, e) < 0)
 		goto fail;
-	/* the refcount table takes the new blocks */
+	/* the refcount table takes the new blocks: from the first write on,
+	 * the file may point into the run, which must then stay (a failure
+	 * leaks the caller's clusters, it never cuts what is pointed at) */
+	run->hooked = true;
 	if (run->nrt) {
 		be64_store(hdr, (run->first + run->n) * cs);
 		be32_store(hdr + 8, (uint32_t)run->nrt);

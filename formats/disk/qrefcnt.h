@@ -73,6 +73,7 @@ struct ukit_qrc_run {
 	uint64_t cs;
 	uint64_t fsize;                 /* the file's size before */
 	bool written;
+	bool hooked;                    /* the table may point into the run */
 };
 
 /*
@@ -96,7 +97,9 @@ int ukit_qrc_run_commit(struct ukit_qrc *r, struct ukit_qrc_run *run,
 			bool unsafe, struct fmt_err *e);
 
 /* Undo a run not committed (best effort: the old refcount blocks back,
- * the file cut to its old size) and release it.  Fine after a commit. */
+ * the file cut to its old size) and release it; a run that a failed
+ * commit had begun to hook in is left whole (its clusters leak).  Fine
+ * after a commit. */
 void ukit_qrc_run_abort(struct ukit_qrc_run *run, int fd);
 
 #endif
