@@ -225,12 +225,14 @@ static int rc_first_free(const struct ukit_qrc *r, uint64_t *c,
 }
 
 /*
- * The consistency check, before cow_l2() trusts the refcounts to say
- * which cluster is free: where the refcounts are lower than the
- * references (the active L1 table counted 0, say), the copy would go over
- * a cluster in use.  0, or -1 with (e) naming the first corruption.
+ * The consistency check, before resize trusts the refcounts to say which
+ * cluster is free and which it may free: where the refcounts are lower
+ * than the references (the active L1 table counted 0, say), a copied L2
+ * table or a new L1 table would go over a cluster in use, and a shrink
+ * would free one.  Leaks pass, as for convert.  0, or -1 with (e) naming
+ * the first corruption.
  */
-static int check_before_cow(int fd, struct fmt_err *e)
+static int check_first(int fd, struct fmt_err *e)
 {
 	struct qcow2_check r;
 	int rc = 0;
@@ -244,8 +246,8 @@ static int check_before_cow(int fd, struct fmt_err *e)
 		if (r.findings[i].kind != QCOW2_F_LEAK) {
 			rc = ukit_fmt_errf(e, r.findings[i].off, "%s (image is "
 					   "corrupt; see 'ukit-pack check'): "
-					   "a shared L2 table is copied to a "
-					   "cluster its refcount calls free",
+					   "resize changes consistent images "
+					   "only",
 					   r.findings[i].msg);
 			break;
 		}
@@ -362,9 +364,8 @@ static int shrink_drop(int fd, const struct ukit_qcow2_header *h,
 			for (uint64_t k = keep % h->l2_entries * esz; k < cs;
 			     k++)
 				past |= t[k] != 0;
-			if (past && (check_before_cow(fd, e) < 0 ||
-				     cow_l2(h, &r, l1, i, t, &fsize, unsafe,
-					    e) < 0))
+			if (past && cow_l2(h, &r, l1, i, t, &fsize, unsafe,
+					   e) < 0)
 				goto out;
 		}
 	}
@@ -474,6 +475,8 @@ int ukit_qcow2_resize(int fd, uint64_t size, bool shrink, bool unsafe,
 				"qemu-img says)", h.nb_snapshots);
 	if (size == h.size)
 		return 0;
+	if (check_first(fd, e) < 0)
+		return -1;
 	cs = h.cluster_size;
 	span = cs * h.l2_entries;
 	new_l1 = div_up(size, span);

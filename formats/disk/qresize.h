@@ -30,7 +30,8 @@
  * table's refcount drops by one; then the copy is cut like any
  * other table, and a data cluster past the new size is freed only when
  * no snapshot still maps it.  Refused, before anything is written: a v2
- * image with snapshots (as qemu).  Each step is synced unless
+ * image with snapshots (as qemu); an image the consistency check finds
+ * corrupt (leaks pass).  Each step is synced unless
  * (unsafe).  0, or -1 with (e).
  */
 int ukit_qcow2_resize(int fd, uint64_t size, bool shrink, bool unsafe,

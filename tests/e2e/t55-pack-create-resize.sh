@@ -464,10 +464,16 @@ f.seek(rb + l1o // 512 * 2)     # 16-bit refcounts, block 0
 f.write(b"\0\0")
 P
 cp "$T/sc.qcow2" "$T/sc0.qcow2"
-expect_fail 1 "refcount=0 reference=1 (image is corrupt; see 'ukit-pack check'): a shared L2 table is copied to a cluster its refcount calls free" \
+expect_fail 1 "refcount=0 reference=1 (image is corrupt; see 'ukit-pack check'): resize changes consistent images only" \
 	"shrink with snapshots, the L1 table counted 0: refused" \
 	ukit-pack resize -q --shrink "$T/sc.qcow2" 1000k
 check "shrink refused: the image unchanged" cmp "$T/sc0.qcow2" "$T/sc.qcow2"
+# growing trusts the refcounts too (a new L1 table goes where they say
+# is free): the same corrupt image is refused before anything is written
+expect_fail 1 "refcount=0 reference=1 (image is corrupt; see 'ukit-pack check'): resize changes consistent images only" \
+	"grow, the L1 table counted 0: refused" \
+	ukit-pack resize -q "$T/sc.qcow2" +1G
+check "grow refused: the image unchanged" cmp "$T/sc0.qcow2" "$T/sc.qcow2"
 # a refcount block not aligned to the cluster size: its counts would be
 # changed inside another cluster; refused, the image unchanged
 qemu-img convert -O qcow2 "$T/in.raw" "$T/ra.qcow2"
