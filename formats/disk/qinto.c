@@ -359,6 +359,14 @@ static int check_and_tail(struct into *t, struct fmt_err *e)
 	int rc = -1;
 
 	e->path = t->opath;
+	/* refused here, in words for a target: the reader's message offers
+	 * --no-check, which a target never gets */
+	if (t->fsize / t->cs + 1 > QCOW2_CHECK_MAX_CLUSTERS)
+		return ukit_fmt_errf(e, FMT_NOOFF, "the target has %" PRIu64
+				" host clusters, more than the consistency "
+				"check can count (%u); -n writes only into a "
+				"target it has checked", t->fsize / t->cs + 1,
+				QCOW2_CHECK_MAX_CLUSTERS);
 	if (ukit_qcow2_open(t->fd, t->opath, QCOW2_CHECK_FIRST, &q, e) < 0)
 		return -1;
 	if (ukit_image_wrap(t->fd, IMG_QCOW2, t->h.size,

@@ -189,6 +189,19 @@ if command -v qemu-img >/dev/null && command -v qemu-io >/dev/null; then
 	refused 1 "output file is smaller than input file" \
 		"-n into a smaller qcow2 image" "$T/small.qcow2" \
 		ukit-pack convert -n -O qcow2 "$IN" "$T/small.qcow2"
+	# a target with more host clusters than the check counts (512-byte
+	# clusters, a 7 GiB file): refused in a target's words (convert's
+	# --no-check is for its input), nothing written (size and mtime kept)
+	qemu-img create -q -f qcow2 -o cluster_size=512 "$T/huge.qcow2" "$SIZE"
+	truncate -s 7G "$T/huge.qcow2"
+	m0=$(stat -c '%s %y' "$T/huge.qcow2")
+	expect_fail 1 "more than the consistency check can count (12582912); -n writes only into a target it has checked" \
+		"-n into a target too large to check" \
+		ukit-pack convert -n -O qcow2 "$IN" "$T/huge.qcow2"
+	[ "$(stat -c '%s %y' "$T/huge.qcow2")" = "$m0" ] &&
+		ok "-n into a target too large to check: not written" ||
+		not_ok "-n into a target too large to check: written"
+	rm -f "$T/huge.qcow2"
 	qemu-img create -q -f qcow2 "$T/base.qcow2" "$SIZE"
 	qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 "$T/over.qcow2"
 	refused 1 "has a backing file (base.qcow2)" \
