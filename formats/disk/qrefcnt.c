@@ -171,10 +171,9 @@ int ukit_qrc_add(const struct ukit_qrc *r, uint64_t c, int d,
 	return wr(r->fd, b, n, at, e);
 }
 
-int ukit_qrc_check_tail(const struct ukit_qrc *r, uint64_t fsize,
-			struct fmt_err *e)
+int ukit_qrc_scan(const struct ukit_qrc *r, ukit_qrc_block_fn fn, void *arg,
+		  struct fmt_err *e)
 {
-	uint64_t end = div_up(fsize, r->cs);
 	uint8_t *b = malloc(r->cs);
 	int rc = 0;
 
@@ -184,26 +183,40 @@ int ukit_qrc_check_tail(const struct ukit_qrc *r, uint64_t fsize,
 		if (r->rt[ti] == 0)
 			continue;
 		if (ukit_pread_full(r->fd, b, r->cs, (off_t)r->rt[ti]) !=
-		    (ssize_t)r->cs) {
+		    (ssize_t)r->cs)
 			rc = ukit_fmt_errf(e, r->rt[ti], "refcount block %"
 					   PRIu64 " past end of file", ti);
-			break;
-		}
-		for (uint64_t c = ti * r->per > end ? ti * r->per : end;
-		     c < (ti + 1) * r->per; c++) {
-			uint64_t v = ukit_qrc_entry(b, c - ti * r->per, r->bits);
-
-			if (v != 0) {
-				rc = ukit_fmt_errf(e, r->rt[ti], "host cluster %"
-						   PRIu64 " past the end of the "
-						   "file has refcount %" PRIu64,
-						   c, v);
-				break;
-			}
-		}
+		else
+			rc = fn(arg, r, ti, b, e);
 	}
 	free(b);
 	return rc;
+}
+
+/* ukit_qrc_check_tail(), for one block: counts past cluster (*end) */
+static int tail_block(void *arg, const struct ukit_qrc *r, uint64_t ti,
+		      const uint8_t *b, struct fmt_err *e)
+{
+	uint64_t end = *(const uint64_t *)arg;
+
+	for (uint64_t c = ti * r->per > end ? ti * r->per : end;
+	     c < (ti + 1) * r->per; c++) {
+		uint64_t v = ukit_qrc_entry(b, c - ti * r->per, r->bits);
+
+		if (v != 0)
+			return ukit_fmt_errf(e, r->rt[ti], "host cluster %"
+					     PRIu64 " past the end of the file "
+					     "has refcount %" PRIu64, c, v);
+	}
+	return 0;
+}
+
+int ukit_qrc_check_tail(const struct ukit_qrc *r, uint64_t fsize,
+			struct fmt_err *e)
+{
+	uint64_t end = div_up(fsize, r->cs);
+
+	return ukit_qrc_scan(r, tail_block, &end, e);
 }
 
 static void run_release(struct ukit_qrc_run *run)

@@ -50,6 +50,18 @@ int ukit_qrc_add(const struct ukit_qrc *r, uint64_t c, int d,
 		 struct fmt_err *e);
 
 /*
+ * Each refcount block of (r) in table order, read into a buffer and
+ * given to (fn) with its table index (ti), until (fn) returns other
+ * than 0, which is returned.  0 when every block was seen, -1 with (e)
+ * for a block the file does not hold.
+ */
+typedef int (*ukit_qrc_block_fn)(void *arg, const struct ukit_qrc *r,
+				 uint64_t ti, const uint8_t *b,
+				 struct fmt_err *e);
+int ukit_qrc_scan(const struct ukit_qrc *r, ukit_qrc_block_fn fn, void *arg,
+		  struct fmt_err *e);
+
+/*
  * What ukit_qrc_run_begin() will require of the file of (fsize) bytes,
  * checked before anything is written: every refcount block is inside the
  * file, and counts 0 for each host cluster past its end.  0, or -1 with

@@ -189,6 +189,19 @@ out:
 	return rc;
 }
 
+/* rc_first_free(), for one block: its first cluster counted 0 */
+static int free_in_block(void *arg, const struct ukit_qrc *r, uint64_t ti,
+			 const uint8_t *b, struct fmt_err *e)
+{
+	(void)e;
+	for (uint64_t i = 0; i < r->per; i++)
+		if (ukit_qrc_entry(b, i, r->bits) == 0 && ti * r->per + i != 0) {
+			*(uint64_t *)arg = ti * r->per + i;
+			return 1;
+		}
+	return 0;
+}
+
 /*
  * The first host cluster that a refcount block counts as free (not
  * cluster 0, the header), in (*c): where qemu allocates.  0, 1 when no
@@ -197,31 +210,9 @@ out:
 static int rc_first_free(const struct ukit_qrc *r, uint64_t *c,
 			 struct fmt_err *e)
 {
-	uint8_t *b = malloc(r->cs);
-	int rc = 1;
+	int rc = ukit_qrc_scan(r, free_in_block, c, e);
 
-	if (b == NULL)
-		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
-	for (uint64_t ti = 0; ti < r->rt_n && rc == 1; ti++) {
-		if (r->rt[ti] == 0)
-			continue;
-		if (ukit_pread_full(r->fd, b, r->cs, (off_t)r->rt[ti]) !=
-		    (ssize_t)r->cs) {
-			rc = ukit_fmt_errf(e, r->rt[ti], "refcount block %"
-					   PRIu64 " past end of file", ti);
-			break;
-		}
-		for (uint64_t i = 0; i < r->per; i++) {
-			if (ukit_qrc_entry(b, i, r->bits) != 0 ||
-			    ti * r->per + i == 0)
-				continue;
-			*c = ti * r->per + i;
-			rc = 0;
-			break;
-		}
-	}
-	free(b);
-	return rc;
+	return rc < 0 ? -1 : !rc;
 }
 
 /*
