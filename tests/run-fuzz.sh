@@ -1,6 +1,8 @@
 #!/bin/sh
 # Run each libFuzzer harness for SECONDS, with a seed corpus from
-# tests/fuzz/seeds/NAME (made by tests/gen/fuzz-seeds.sh when present).
+# tests/fuzz/seeds/NAME (made by tests/gen/fuzz-seeds.sh when present), and
+# what tests/fuzz/seeds-NAME.sh CORPUS writes (run with sh, executable or
+# not).
 set -u
 secs=$1
 shift
@@ -9,7 +11,7 @@ for f in "$@"; do
 	name=$(basename "$f")
 	corpus=${FUZZBUILD:-build-fuzz}/corpus/$name
 	mkdir -p "$corpus" ${FUZZBUILD:-build-fuzz}/crashes
-	if [ -x "tests/fuzz/seeds-$name.sh" ]; then
+	if [ -f "tests/fuzz/seeds-$name.sh" ]; then
 		sh "tests/fuzz/seeds-$name.sh" "$corpus"
 	fi
 	echo "fuzz: $name for ${secs}s"
