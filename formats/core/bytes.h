@@ -128,6 +128,12 @@ static inline bool ck_mul(uint64_t a, uint64_t b, uint64_t *r)
 	return __builtin_mul_overflow(a, b, r);
 }
 
+/* (a) / (b), rounded up; (b) > 0 (cannot overflow). */
+static inline uint64_t div_up(uint64_t a, uint64_t b)
+{
+	return a / b + (a % b != 0);
+}
+
 /* Round (v) up to a multiple of (a), a power of two; true on overflow. */
 static inline bool ck_align(uint64_t v, uint64_t a, uint64_t *r)
 {

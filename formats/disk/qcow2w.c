@@ -76,11 +76,6 @@ struct qcow2w {
 	uint64_t iov_off, iov_len;    /* where they go, how much */
 };
 
-static uint64_t div_up(uint64_t a, uint64_t b)
-{
-	return a / b + (a % b != 0);
-}
-
 int ukit_qcow2w_geom(const struct qcow2w_opts *o, uint64_t vsize,
 		struct ukit_qcow2w_geom *g, struct fmt_err *e)
 {

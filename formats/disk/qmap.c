@@ -17,11 +17,6 @@
 
 #define MAP_MERGE_MAX 4096      /* runs of clusters merged per call */
 
-static uint64_t div_up(uint64_t a, uint64_t b)
-{
-	return a / b + (a % b != 0);
-}
-
 static uint64_t round_up(uint64_t a, uint64_t b)
 {
 	return div_up(a, b) * b;

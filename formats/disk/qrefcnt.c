@@ -13,13 +13,8 @@
 #include "io.h"
 #include "qrefcnt.h"
 
-static uint64_t div_up(uint64_t a, uint64_t b)
-{
-	return a / b + (a % b != 0);
-}
-
-static int wr(int fd, const void *buf, size_t len, uint64_t off,
-	      struct fmt_err *e)
+int ukit_qrc_write(int fd, const void *buf, size_t len, uint64_t off,
+		   struct fmt_err *e)
 {
 	if (ukit_pwrite_full(fd, buf, len, off) < 0)
 		return ukit_fmt_errno(e, off, "write failed");
@@ -168,7 +163,7 @@ int ukit_qrc_add(const struct ukit_qrc *r, uint64_t c, int d,
 				"it", c, c * r->cs, v, d < 0 ? "decrement" :
 				"increment");
 	ukit_qrc_set_entry(b, idx, r->bits, d < 0 ? v - 1 : v + 1);
-	return wr(r->fd, b, n, at, e);
+	return ukit_qrc_write(r->fd, b, n, at, e);
 }
 
 int ukit_qrc_scan(const struct ukit_qrc *r, ukit_qrc_block_fn fn, void *arg,
@@ -330,12 +325,12 @@ int ukit_qrc_run_begin(struct ukit_qrc *r, uint64_t fsize, uint64_t n,
 	if (nrt) {
 		for (uint64_t i = 0; i < run->rt2_n; i++)
 			be64_store(buf + i * 8, run->rt2[i]);
-		if (wr(r->fd, buf, nrt * cs, (end + n) * cs, e) < 0)
+		if (ukit_qrc_write(r->fd, buf, nrt * cs, (end + n) * cs, e) < 0)
 			goto fail;
 	}
 	for (uint64_t ti = t0; ti <= t1; ti++)
-		if (wr(r->fd, run->blocks + (ti - t0) * cs, cs, run->rt2[ti],
-		       e) < 0)
+		if (ukit_qrc_write(r->fd, run->blocks + (ti - t0) * cs, cs,
+				   run->rt2[ti], e) < 0)
 			goto fail;
 	free(buf);
 	return 0;
@@ -361,14 +356,15 @@ int ukit_qrc_run_commit(struct ukit_qrc *r, struct ukit_qrc_run *run,
 	if (run->nrt) {
 		be64_store(hdr, (run->first + run->n) * cs);
 		be32_store(hdr + 8, (uint32_t)run->nrt);
-		if (wr(r->fd, hdr, 12, 48, e) < 0)
+		if (ukit_qrc_write(r->fd, hdr, 12, 48, e) < 0)
 			goto fail;
 	} else {
 		for (uint64_t ti = run->t0; ti <= run->t1; ti++) {
 			if (!run->missing[ti - run->t0])
 				continue;
 			be64_store(hdr, run->rt2[ti]);
-			if (wr(r->fd, hdr, 8, r->rt_off + ti * 8, e) < 0)
+			if (ukit_qrc_write(r->fd, hdr, 8, r->rt_off + ti * 8,
+					   e) < 0)
 				goto fail;
 		}
 	}

@@ -70,6 +70,10 @@ int ukit_qrc_scan(const struct ukit_qrc *r, ukit_qrc_block_fn fn, void *arg,
 int ukit_qrc_check_tail(const struct ukit_qrc *r, uint64_t fsize,
 			struct fmt_err *e);
 
+/* (len) bytes of (buf) at (off) of (fd): 0, or -1 with (e) at (off). */
+int ukit_qrc_write(int fd, const void *buf, size_t len, uint64_t off,
+		   struct fmt_err *e);
+
 /* fdatasync (fd) unless (unsafe).  0, or -1 with (e). */
 int ukit_qrc_sync(int fd, bool unsafe, struct fmt_err *e);
 

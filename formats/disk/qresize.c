@@ -14,23 +14,18 @@
 #include "qrefcnt.h"
 #include "qresize.h"
 
-static uint64_t div_up(uint64_t a, uint64_t b)
-{
-	return a / b + (a % b != 0);
-}
-
+/* qrefcnt's write and sync, by the names this file's steps read well with */
 static int wr(int fd, const void *buf, size_t len, uint64_t off,
 	      struct fmt_err *e)
 {
-	if (ukit_pwrite_full(fd, buf, len, off) < 0)
-		return ukit_fmt_errno(e, off, "write failed");
-	return 0;
+	return ukit_qrc_write(fd, buf, len, off, e);
 }
 
 static int sync_step(int fd, bool unsafe, struct fmt_err *e)
 {
 	return ukit_qrc_sync(fd, unsafe, e);
 }
+
 
 /*
  * Move the L1 table of (new_l1) entries (the first (old_bytes) from (l1))

@@ -184,16 +184,22 @@ done
 # allowed: a run hooked into the refcount table stays when a later step
 # fails, where cutting it would leave the table pointing past the end)
 if command -v strace >/dev/null; then
+	# LeakSanitizer cannot run under ptrace; the rest of ASan can
+	nolsan="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 	for sz in +4G +64M; do
 		for sc in pwrite64 fdatasync; do
 			cp "$T/g0.qcow2" "$T/i.qcow2"
-			strace -f -o "$T/tr" -e trace=$sc ukit-pack resize -q "$T/i.qcow2" $sz
+			ASAN_OPTIONS=$nolsan strace -f -o "$T/tr" -e trace=$sc \
+				ukit-pack resize -q "$T/i.qcow2" $sz
 			n=$(grep -c "^[0-9]* *$sc(" "$T/tr")
 			bad=
 			for i in $(seq "$n"); do
 				cp "$T/g0.qcow2" "$T/i.qcow2"
-				strace -f -o /dev/null -e inject=$sc:error=ENOSPC:when=$i \
-					ukit-pack resize -q "$T/i.qcow2" $sz 2>/dev/null && bad="$bad #$i:exit0"
+				ASAN_OPTIONS=$nolsan strace -f -o /dev/null \
+					-e inject=$sc:error=ENOSPC:when=$i \
+					ukit-pack resize -q "$T/i.qcow2" $sz 2>"$T/ie" &&
+					bad="$bad #$i:exit0"
+				san_report "$T/ie" && bad="$bad #$i:sanitizer"
 				qemu-img check "$T/i.qcow2" >/dev/null 2>&1
 				c=$?
 				[ $c = 0 ] || [ $c = 3 ] || bad="$bad #$i:check$c"

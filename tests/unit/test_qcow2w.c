@@ -24,11 +24,6 @@
 #include "imgopen.h"
 #include "qcow2w.h"
 
-static uint64_t div_up(uint64_t a, uint64_t b)
-{
-	return a / b + (a % b != 0);
-}
-
 static void test_geom_rejects(void **state)
 {
 	static const struct { unsigned bits; int ver; enum qcow2w_comp c;
