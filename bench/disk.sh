@@ -53,7 +53,8 @@ sh "$TOP/bench/floor-mbr.sh" "$D"
 # syslinux's gptmbr.bin, the ESP legacy-BIOS-bootable with ldlinux
 # installed by the mtools installer, mboot.c32 booting the kernel with
 # no prompt and no timeout.  (mboot.c32 passes the kernel's file name
-# as the first word of the command line, as GRUB legacy did.)
+# as the first word of the command line, as GRUB legacy and QEMU's
+# -kernel do, and as ukit's disk passes "kernel".)
 SL=/usr/lib/syslinux
 if command -v syslinux >/dev/null && [ -r $SL/modules/bios/mboot.c32 ] &&
 	command -v sgdisk >/dev/null; then

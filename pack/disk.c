@@ -45,6 +45,7 @@
 
 #define MAX_MODULES 32
 #define GRUB_LIB "/usr/lib/grub"
+#define BOOT_KERNEL_NAME "kernel"    /* the first word of its command line */
 #define FAT_EPOCH_MIN 315532800LL   /* 1980-01-01: FAT's first second */
 #define MAX_FAT_FILE 0xffffffffull
 
@@ -559,6 +560,14 @@ static int write_cfg(struct dsk *d, const char *path, bool pc)
 	else
 		fprintf(f, "%s %s/kernel", d->mb.mb_version == 2 ?
 			"multiboot2" : "multiboot", dev);
+	/*
+	 * The kernel's name first: GRUB 2 passes only the words after the
+	 * file, where QEMU's -kernel, SYSLINUX's mboot.c32 and GRUB Legacy
+	 * pass the file's name and then the words, and kernels rely on
+	 * that (Solo5's virtio binding skips the first word, Unikraft makes
+	 * it argv[0]).  The same for a module: its file name.
+	 */
+	fputs(" " BOOT_KERNEL_NAME, f);
 	for (size_t i = 0; i < d->nwords; i++) {
 		fputc(' ', f);
 		grub_quote(f, d->words[i]);
@@ -566,7 +575,8 @@ static int write_cfg(struct dsk *d, const char *path, bool pc)
 	fputc('\n', f);
 	for (unsigned i = 0; i < d->nmod; i++) {
 		fputs(d->mb.mb_version == 2 ? "module2 " : "module ", f);
-		fprintf(f, "%s/modules/%s\n", dev, d->mod_name[i]);
+		fprintf(f, "%s/modules/%s %s\n", dev, d->mod_name[i],
+			d->mod_name[i]);
 	}
 	fputs("boot\n", f);
 	if (fclose(f) != 0) {

@@ -33,7 +33,7 @@ for want in '^file format: raw$' \
 	'^    1: BIOS boot +LBA 2048-4095 \(1048576 bytes\) "BIOS boot"$' \
 	'^    2: EFI system +LBA 4096-[0-9]+ \([0-9]+ bytes\) "EFI system"$' \
 	'^boot: GRUB, from partition 2; its configuration:$' \
-	"^    multiboot /kernel 'a' 'b c'$" \
+	"^    multiboot /kernel kernel 'a' 'b c'$" \
 	'^    boot$' \
 	"^kernel: /kernel \\($(stat -c %s "$T/k.elf") bytes\\)$" \
 	'^class: ELF64$' \
@@ -61,7 +61,7 @@ assert p[1]["guid"] == open(sys.argv[3]).read().strip(), p[1]
 assert p[0]["first-lba"] == 2048 and p[0]["size"] == 1048576
 b = j["boot"]
 assert b["loader"] == "grub" and b["partition"] == 2
-assert b["config"] == "multiboot /kernel '"'"'a'"'"' '"'"'b c'"'"'\nboot\n", b["config"]
+assert b["config"] == "multiboot /kernel kernel '"'"'a'"'"' '"'"'b c'"'"'\nboot\n", b["config"]
 k = b["kernel"]
 assert k["path"] == "/kernel"
 m = k["elf"]["solo5-manifest"]

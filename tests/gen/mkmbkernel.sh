@@ -5,7 +5,7 @@
 # info flag 2, or the Multiboot 2 command-line tag), then, when the boot
 # loader passed modules (Multiboot 1 info flag 3, or Multiboot 2 module
 # tags), "ukit-mod: LINE", the first line of the first module (up to its
-# end), then writes 0x21 to isa-debug-exit (iobase 0xf4): QEMU exits with
+# end), and "ukit-modstr: STRING", the string the loader gave it, then writes 0x21 to isa-debug-exit (iobase 0xf4): QEMU exits with
 # (0x21 << 1) | 1 = 67.
 # mb1 (default): a Multiboot 1 header; mb2: a Multiboot 2 header only;
 # aout: a Multiboot 1 header with the a.out kludge addresses; aout-lie:
@@ -84,6 +84,8 @@ _start:
 	cmpl $0, 20(%ebx)                   /* mods_count */
 	je 9f
 	mov 24(%ebx), %edi                  /* mods_addr */
+	mov 8(%edi), %eax                   /* its string */
+	mov %eax, modstr
 	mov (%edi), %esi
 	mov 4(%edi), %edi
 	jmp 12f
@@ -95,6 +97,8 @@ _start:
 	jz 9f
 	cmp $3, %ecx                        /* module tag */
 	jne 14f
+	lea 16(%edi), %eax                  /* its string */
+	mov %eax, modstr
 	mov 8(%edi), %esi
 	mov 12(%edi), %edi
 	jmp 12f
@@ -115,6 +119,14 @@ _start:
 	call putc
 	jmp 15b
 16:	mov $10, %al
+	call putc
+	mov $strprefix, %esi
+	call puts
+	mov modstr, %esi
+	test %esi, %esi
+	jz 17f
+	call puts
+17:	mov $10, %al
 	call putc
 9:	mov $0x21, %al
 	out %al, $0xf4
@@ -144,8 +156,10 @@ puts:
 	.section .rodata
 prefix:	.asciz "ukit-mb: "
 modprefix: .asciz "ukit-mod: "
+strprefix: .asciz "ukit-modstr: "
 	.data
 	.align 16
+modstr:	.long 0                            /* the first module's string */
 pad:	.long 0x5a5a5a5a                   /* .data is never empty */
 	.fill PAD, 1, 0x5a
 load_end:
