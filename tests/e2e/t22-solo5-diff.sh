@@ -2,10 +2,15 @@
 # t22-solo5-diff: differential test of query-manifest/query-abi against a
 # real solo5-elftool on randomly mutated ELFs (tests/gen/solo5diff.py).
 # Solo5 is not packaged for Debian: set SOLO5_ELFTOOL to a solo5-elftool
-# binary built for this host to run it; skipped otherwise.
+# binary built for this host to run it, or SOLO5_BUILD to a Solo5 source
+# tree built with ./configure.sh && make (then its elftool, and also the
+# real unikernels of its tests/ are compared); skipped otherwise.
 . "$(dirname "$0")/lib.sh"
 MKELF="bash $TOP/tests/gen/mkelf.sh"
 D=$SHARED/data/solo5
+if [ -z "${SOLO5_ELFTOOL:-}" ] && [ -n "${SOLO5_BUILD:-}" ]; then
+	SOLO5_ELFTOOL=$SOLO5_BUILD/elftool/solo5-elftool
+fi
 
 if [ -z "${SOLO5_ELFTOOL:-}" ] || [ ! -x "$SOLO5_ELFTOOL" ]; then
 	skip "SOLO5_ELFTOOL not set (no solo5-elftool to compare with)"
@@ -26,4 +31,25 @@ check "${SOLO5_DIFF_N:-150} mutated ELFs: ukit agrees with solo5-elftool or diff
 	"$PY" "$TOP/tests/gen/solo5diff.py" "$SOLO5_ELFTOOL" "$UKIT_BIN/ukit-elftool" \
 	"${SOLO5_DIFF_N:-150}" 1 "$T/a.elf" "$T/b.elf" "$T/c.elf"
 sed 's/^/# /' "$T/.out"
+if [ -n "${SOLO5_BUILD:-}" ]; then
+	n=0 bad=
+	for f in "$SOLO5_BUILD"/tests/*/*.hvt "$SOLO5_BUILD"/tests/*/*.spt \
+		"$SOLO5_BUILD"/tests/*/*.virtio "$SOLO5_BUILD"/tests/*/*.xen \
+		"$SOLO5_BUILD"/tests/*/*.muen; do
+		[ -f "$f" ] || continue
+		for q in query-manifest query-abi; do
+			"$SOLO5_ELFTOOL" $q "$f" >"$T/s" 2>/dev/null; rs=$?
+			ukit-elftool $q "$f" >"$T/u" 2>/dev/null; ru=$?
+			n=$((n + 1))
+			if [ $rs != $ru ] || ! cmp -s "$T/s" "$T/u"; then
+				bad="$bad $q:${f##*/}"
+			fi
+		done
+	done
+	if [ $n -gt 0 ] && [ -z "$bad" ]; then
+		ok "Solo5's own test unikernels: $n queries, the same bytes and exit codes"
+	else
+		not_ok "Solo5's own test unikernels ($n queries) differ:$bad"
+	fi
+fi
 done_testing
