@@ -1,9 +1,11 @@
 #!/bin/bash
-# t48-pack-disk-solo5: real Solo5 virtio unikernels boot from ukit disks
-# under SeaBIOS with the command line they were given.  Solo5 is not
-# packaged for Debian: set SOLO5_BUILD to a Solo5 source tree built with
-# ./configure.sh && make (its tests/*/*.virtio) to run it; skipped
-# otherwise.  Solo5's virtio binding skips the first word of the
+# t48-pack-disk-solo5: real Solo5 unikernels: the virtio ones boot from
+# ukit disks under SeaBIOS with the command line they were given, and
+# Solo5's own tenders (solo5-spt; solo5-hvt where /dev/kvm opens) run the
+# spt and hvt ones from the sealed copy ukit-verify --exec verified.
+# Solo5 is not packaged for Debian: set SOLO5_BUILD to a Solo5 source
+# tree built with ./configure.sh && make (its tests/ and tenders/) to
+# run it; skipped otherwise.  Solo5's virtio binding skips the first word of the
 # Multiboot command line (QEMU's -kernel puts the file's name there), so
 # a disk that passed only the words would lose the first one.
 . "$(dirname "$0")/lib.sh"
@@ -53,4 +55,31 @@ check "test_blk: --solo5:quiet reached Solo5 (no banner)" \
 	sh -c "! grep -q 'Solo5: Bindings version' '$T/blk.out'"
 check "ukit-pack info: the disk's kernel and its Solo5 manifest" sh -c \
 	"ukit-pack info '$T/blk.qcow2' | grep -qx '    storage: BLOCK_BASIC'"
+
+# ---- verify, then run exactly the verified bytes with Solo5's tenders --
+ukit-sign keygen --no-passphrase --type ecdsa-p256 "$T/k" >/dev/null 2>&1
+tender() {  # tender TARGET: sign test_hello.TARGET, run it through --exec
+	local t=$1 st
+	cp "$S/tests/test_hello/test_hello.$t" "$T/hello.$t"
+	check "$t: sign test_hello.$t" ukit-sign sign --key "$T/k.key" \
+		--rollback 2 "$T/hello.$t"
+	st=0
+	timeout 120 ukit-verify --pub "$T/k.pub" --require-target $t \
+		--min-rollback 2 "$T/hello.$t" --exec "$S/tenders/$t/solo5-$t" \
+		{} "from ukit-verify" >"$T/$t.out" 2>&1 || st=$?
+	check "$t: ukit-verify --exec solo5-$t: exit 0, the unikernel ran" \
+		sh -c "[ $st = 0 ] && grep -qx \"Command line is: 'from ukit-verify'\" '$T/$t.out'"
+	printf '\220' | dd of="$T/hello.$t" bs=1 seek=8192 conv=notrunc status=none
+	st=0
+	ukit-verify --pub "$T/k.pub" "$T/hello.$t" --exec "$S/tenders/$t/solo5-$t" \
+		{} >"$T/$t.bad" 2>&1 || st=$?
+	check "$t: a changed byte: exit 1, the tender never runs" \
+		sh -c "[ $st = 1 ] && ! grep -q 'Solo5' '$T/$t.bad'"
+}
+tender spt
+if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+	tender hvt
+else
+	skip "hvt: no usable /dev/kvm"
+fi
 done_testing
