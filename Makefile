@@ -7,7 +7,7 @@
 #   make check           deps, build, unit + e2e tests (one per CPU at
 #                        once), then both again
 #                        under ASan+UBSan (SAN=1, in build-san/)
-#   make demo            the main job on a built-in example
+#   make demo            the whole pipeline on a built-in example
 #   make fuzz            each libFuzzer harness for FUZZ_SECONDS (60)
 #   make install PREFIX=/usr/local   (+ install-compat: solo5-elftool link)
 

@@ -7,19 +7,50 @@
 #   2. query it back (solo5-elftool compatible JSON) and list its notes;
 #   3. grow the manifest of the linked image with set-manifest;
 #   4. convert: ELF -> flat binary, a disk image raw -> qcow2 (zstd) -> raw;
-#   5. sign the kernel, verify it, tamper with one byte, watch verify fail.
+#   5. sign the kernel, verify it, tamper with one byte, watch verify fail;
+#   6. a bootable disk: a Multiboot test kernel (tests/gen/mkmbkernel.sh)
+#      on a GPT disk (qcow2) that QEMU boots headless (TCG, SeaBIOS); the
+#      kernel prints its command line on COM1;
+#   7. an OCI image of that kernel and disk, pushed to a registry started
+#      here (Debian's docker-registry, 127.0.0.1 only) and signed there;
+#   8. on the device: pull with --verify-pub, extract the disk from the
+#      verified image and boot it; then the tag is replaced by an image
+#      signed with another key, and the pull refuses it.
 #
-# Run by `make demo` with UKIT_BIN set to the built tools.
+# Run by `make demo` with UKIT_BIN set to the built tools; steps 6-8 need
+# what `make deps` installs (qemu-system-x86, grub, mtools,
+# docker-registry).  Exits non-zero if any step does not do what it shows.
 set -eu
 : "${UKIT_BIN:?}"
 PATH=$UKIT_BIN:$PATH
 TOP=$(cd "$(dirname "$0")/.." && pwd)
+PY=/usr/bin/python3
 W=$(mktemp -d "${TMPDIR:-/tmp}/ukit-demo.XXXXXX")
-trap 'rm -rf "$W"' EXIT
+REG_PID=""
+cleanup() {
+	if [ -n "$REG_PID" ]; then
+		kill "$REG_PID" 2>/dev/null || :
+		wait "$REG_PID" 2>/dev/null || :
+	fi
+	rm -rf "$W"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
 cd "$W"
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
+# show a command as a user would type it (words with blanks or quotes in
+# single quotes), then run it
+quote() {
+	case $1 in
+	'' | *[!A-Za-z0-9_./:=@,+%-]*)
+		printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")" ;;
+	*) printf '%s' "$1" ;;
+	esac
+}
+show() { printf '$'; for a; do printf ' '; quote "$a"; done; printf '\n'; }
+run() { show "$@"; "$@"; }
+fail() { echo "demo: FAILED: $*" >&2; exit 1; }
 
 step "1. a unikernel and its manifest"
 cat >manifest.json <<'JSON'
@@ -104,12 +135,105 @@ off=$(printf '%d' "0x$(readelf -SW kernel3.hvt |
 cp kernel3.hvt tampered.hvt
 printf '\220' | dd of=tampered.hvt bs=1 seek="$off" conv=notrunc status=none
 cp kernel3.hvt.bundle.json tampered.hvt.bundle.json
-printf '$ ukit-sign verify --pub release.pub tampered.hvt\n'
+show ukit-sign verify --pub release.pub tampered.hvt
 rc=0
 ukit-sign verify --pub release.pub tampered.hvt || rc=$?
 if [ "$rc" -ne 1 ]; then
-	echo "demo: FAILED: verify of a tampered kernel exited $rc, not 1" >&2
-	exit 1
+	fail "verify of a tampered kernel exited $rc, not 1"
 fi
 echo "(exit $rc: verification failed, as it must)"
+
+for t in qemu-system-x86_64 grub-mkimage mformat docker-registry timeout; do
+	command -v $t >/dev/null || fail "steps 6-8 need $t (make deps installs it)"
+done
+
+# boot DISK: QEMU boots DISK headless (TCG, SeaBIOS) as a user would, the
+# serial port to DISK.serial; the test kernel prints its command line on
+# COM1 and stops QEMU through isa-debug-exit with status 67.
+CMDLINE='hello from ukit'
+boot() {
+	disk=$1
+	set -- qemu-system-x86_64 -accel tcg -m 128 -nographic -display none \
+		-monitor none -no-reboot -serial file:"$disk.serial" \
+		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+		-drive file="$disk",format=qcow2,if=ide,snapshot=on
+	show "$@"
+	rc=0
+	timeout 60 "$@" </dev/null >qemu.out 2>&1 || rc=$?
+	line=$(grep -ao 'ukit-mb: .*' "$disk.serial" | tr -d '\r') || :
+	# the kernel's first word is its name, "kernel", as QEMU -kernel
+	# passes the file name first (ukit-pack(1))
+	if [ "$rc" -ne 67 ] || [ "$line" != "ukit-mb: kernel $CMDLINE" ]; then
+		cat qemu.out >&2
+		fail "$disk: QEMU exited $rc (want 67), COM1 '$line'" \
+			"(want 'ukit-mb: kernel $CMDLINE')"
+	fi
+	echo "$disk booted, COM1: $line"
+}
+
+step "6. a bootable disk, booted under QEMU"
+run sh "$TOP/tests/gen/mkmbkernel.sh" kernel.elf mb1
+run ukit-pack disk -O qcow2 --cmdline "$CMDLINE" kernel.elf disk.qcow2
+run ukit-pack info disk.qcow2
+boot disk.qcow2
+
+step "7. an OCI image, signed, in a registry"
+# the test kernel has no Solo5 ABI note to take the target from
+run ukit-pack oci build --target qemu --disk disk.qcow2 --cmdline "$CMDLINE" \
+	-o oci:image:1.0 kernel.elf
+# a registry of our own: 127.0.0.1 only, a free port, storage in ./registry
+for try in 1 2 3; do
+	port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+		"$W/registry" "$port" >registry.yml
+	echo "\$ docker-registry serve registry.yml &    # on 127.0.0.1:$port"
+	docker-registry serve registry.yml >registry.log 2>&1 &
+	REG_PID=$!
+	i=0
+	until "$PY" -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' \
+		"$port" 2>/dev/null; do
+		i=$((i + 1))
+		kill -0 "$REG_PID" 2>/dev/null && [ $i -lt 100 ] || break
+		sleep 0.1
+	done
+	kill -0 "$REG_PID" 2>/dev/null && [ $i -lt 100 ] && break
+	kill "$REG_PID" 2>/dev/null || :
+	wait "$REG_PID" 2>/dev/null || :
+	REG_PID=""
+	[ $try -lt 3 ] || { cat registry.log >&2; fail "the registry did not start"; }
+done
+REF=docker://127.0.0.1:$port/demo/hello:1.0
+run ukit-pack oci push oci:image:1.0 "$REF"
+# the signature goes next to the image, as an OCI artifact that refers
+# to its manifest (docker-registry 2.8: under the tag sha256-<hex>)
+run ukit-sign sign --key release.key "$REF"
+run ukit-sign verify --pub release.pub "$REF"
+
+step "8. on the device: pull, verify, boot what was verified"
+run ukit-pack oci pull --verify-pub release.pub "$REF" oci:device
+# the manifest digest in a layout's index.json (one image in each)
+digest() { sed -n 's/.*"digest":"\(sha256:[0-9a-f]*\)".*/\1/p' "$1/index.json"; }
+D=$(digest device)
+[ "$D" = "$(digest image)" ] || fail "pulled $D, built $(digest image)"
+echo "(signature verified with release.pub; the device holds $D)"
+run ukit-pack oci extract oci:device:1.0 --kernel-out device.elf \
+	--disk-out device.qcow2
+boot device.qcow2
+
+echo "# someone who can push replaces the tag: another disk, their own key"
+run ukit-pack disk -O qcow2 --cmdline 'evil' kernel.elf evil.qcow2
+run ukit-pack oci build --target qemu --disk evil.qcow2 -o oci:evil:1.0 kernel.elf
+run ukit-sign keygen --no-passphrase --type ecdsa-p256 mallory
+run ukit-pack oci push oci:evil:1.0 "$REF"
+run ukit-sign sign --key mallory.key "$REF"
+show ukit-pack oci pull --verify-pub release.pub "$REF" oci:device
+rc=0
+ukit-pack oci pull --verify-pub release.pub "$REF" oci:device 2>pull.err || rc=$?
+cat pull.err >&2
+if [ "$rc" -ne 1 ] || ! grep -q 'signature check failed' pull.err; then
+	fail "pull --verify-pub of an image signed by another key exited $rc, not 1"
+fi
+grep -q "\"$D\"" device/index.json ||
+	fail "the refused pull changed the device's layout"
+echo "(exit $rc: the pull refused it; the device still holds $D)"
 printf '\ndemo: done\n'
