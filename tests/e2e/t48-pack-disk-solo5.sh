@@ -2,7 +2,8 @@
 # t48-pack-disk-solo5: real Solo5 unikernels: the virtio ones boot from
 # ukit disks under SeaBIOS with the command line they were given, and
 # Solo5's own tenders (solo5-spt; solo5-hvt where /dev/kvm opens) run the
-# spt and hvt ones from the sealed copy ukit-verify --exec verified.
+# spt and hvt ones from the sealed copy ukit-verify --exec verified, and
+# from a linked unikernel whose manifest ukit-elftool set-manifest grew.
 # Solo5 is not packaged for Debian: set SOLO5_BUILD to a Solo5 source
 # tree built with ./configure.sh && make (its tests/ and tenders/) to
 # run it; skipped otherwise.  Solo5's virtio binding skips the first word of the
@@ -77,6 +78,26 @@ tender() {  # tender TARGET: sign test_hello.TARGET, run it through --exec
 		sh -c "[ $st = 1 ] && ! grep -q 'Solo5' '$T/$t.bad'"
 }
 tender spt
+
+# ---- a grown manifest in a linked unikernel, read by Solo5's tender ----
+cat >"$T/m.json" <<'JSON'
+{ "type": "solo5.manifest", "version": 1, "devices": [
+  { "name": "storage", "type": "BLOCK_BASIC" },
+  { "name": "backup", "type": "BLOCK_BASIC" } ] }
+JSON
+check "set-manifest: test_blk.spt gets a second block device" ukit-elftool \
+	set-manifest "$T/m.json" "$S/tests/test_blk/test_blk.spt" -o "$T/blk2.spt"
+truncate -s 1M "$T/d0" "$T/d1"
+st=0
+"$S/tenders/spt/solo5-spt" --block:storage="$T/d0" --block:backup="$T/d1" \
+	"$T/blk2.spt" >"$T/blk2.out" 2>&1 || st=$?
+check "solo5-spt runs it with both devices: SUCCESS" \
+	sh -c "[ $st = 0 ] && grep -qx SUCCESS '$T/blk2.out'"
+st=0
+"$S/tenders/spt/solo5-spt" --block:storage="$T/d0" "$T/blk2.spt" \
+	>"$T/blk3.out" 2>&1 || st=$?
+check "solo5-spt reads the new manifest: 'backup' must be attached" \
+	sh -c "[ $st != 0 ] && grep -q \"Device 'backup' of type BLOCK_BASIC declared but not attached\" '$T/blk3.out'"
 if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 	tender hvt
 else
