@@ -1,5 +1,5 @@
 #!/bin/bash
-# t48-pack-disk-solo5: real Solo5 unikernels: the virtio ones boot from
+# t48-solo5-built: real Solo5 unikernels: the virtio ones boot from
 # ukit disks under SeaBIOS with the command line they were given, and
 # Solo5's own tenders (solo5-spt; solo5-hvt where /dev/kvm opens) run the
 # spt and hvt ones from the sealed copy ukit-verify --exec verified, and
