@@ -36,8 +36,9 @@ static const char oci_usage[] =
 	"                 [--unikernel-type T] [--arch A] [-c gzip|zstd] [--level N]\n"
 	"                 [--annotation K=V]... -o oci:DIR[:TAG]|oci-archive:FILE[:TAG]\n"
 	"       ukit-pack oci push [REGOPTS] [--chunk-size N] [--mount-from REPO] [--json]\n"
-	"                 SRC docker://HOST/REPO[:TAG]\n"
-	"       ukit-pack oci pull [REGOPTS] [--verify-pub KEY | --verify-ca ROOT] SRC DST\n"
+	"                 [--no-signatures] SRC docker://HOST/REPO[:TAG]\n"
+	"       ukit-pack oci pull [REGOPTS] [--verify-pub KEY | --verify-ca ROOT]\n"
+	"                 [--no-signatures] SRC DST\n"
 	"       ukit-pack oci inspect [REGOPTS] [--json] REF\n"
 	"       ukit-pack oci extract [REGOPTS] REF --kernel-out F [--disk-out F] [--initrd-out F]\n"
 	"REGOPTS: [--authfile F] [--creds USER:PASS] [--tls-verify=true|false]\n"
@@ -595,9 +596,41 @@ out:
 struct push_opts {
 	struct cli_oci_regopts ro;
 	bool json;
+	bool no_sigs;
 };
 
-/* --chunk-size N, --json */
+enum { OPT_NO_SIGS = 0x5301 };
+
+/* warnings about signatures that were not carried */
+static void sigset_warn(const struct ukit_oci_sigset *ss, const char *cmd)
+{
+	for (size_t i = 0; i < json_array_size(ss->skipped); i++)
+		cli_errx("warning: %s: signature %s", cmd,
+			 json_string_value(json_array_get(ss->skipped, i)));
+}
+
+/* The signatures of the image (src) names in its layout (push). */
+static int push_sigs_collect(const struct ukit_oci_ref *src,
+			     const struct ukit_oci_regopts *o,
+			     struct ukit_oci_sigset *ss, struct fmt_err *e)
+{
+	struct ukit_oci_desc d;
+	char *raw = NULL;
+	size_t len;
+	int rc;
+
+	memset(ss, 0, sizeof *ss);
+	if (src->kind != OCI_REF_DIR)
+		return 0;       /* oci-archive: files hold no signatures */
+	if (ukit_oci_sig_subject(src, o, &d, &raw, &len, e) < 0)
+		return -1;
+	free(raw);
+	rc = ukit_oci_sig_collect(src, o, d.digest, ss, e);
+	ukit_oci_desc_free(&d);
+	return rc;
+}
+
+/* --chunk-size N, --json, --no-signatures */
 static int push_opt(void *ctx, int c, const char *arg)
 {
 	struct push_opts *po = ctx;
@@ -606,6 +639,10 @@ static int push_opt(void *ctx, int c, const char *arg)
 
 	if (c == 'j')
 		return json_opt(&po->json, c, arg);
+	if (c == OPT_NO_SIGS) {
+		po->no_sigs = true;
+		return 0;
+	}
 	if (c != 'C')
 		return -1;
 	v = strtoull(arg, &end, 10);
@@ -623,11 +660,13 @@ static int oci_push(int argc, char **argv)
 		CLI_OCI_REGOPTS_LONG,
 		{ "chunk-size", required_argument, NULL, 'C' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "no-signatures", no_argument, NULL, OPT_NO_SIGS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct push_opts po = { .json = false };
 	struct ukit_oci_ref src, dst;
+	struct ukit_oci_sigset ss;
 	struct fmt_err e = { .off = FMT_NOOFF };
 	json_t *report = NULL;
 	bool json;
@@ -642,11 +681,33 @@ static int oci_push(int argc, char **argv)
 	if ((rc = parse_src_dst(argv + optind, true, &src, &dst)) != 0)
 		return rc;
 	report = json ? json_object() : NULL;
-	rc = ukit_oci_push(&src, &dst, &po.ro.r, report, &e);
-	if (rc < 0)
+	memset(&ss, 0, sizeof ss);
+	/* the signatures are read and checked before anything is pushed,
+	 * then pushed after the image they name */
+	rc = po.no_sigs ? 0 : push_sigs_collect(&src, &po.ro.r, &ss, &e);
+	if (rc == 0)
+		rc = ukit_oci_push(&src, &dst, &po.ro.r, report, &e);
+	if (rc == 0)
+		rc = ukit_oci_sig_copy(&ss, &dst, &po.ro.r, &e);
+	if (rc < 0) {
 		cli_err(&e);
-	else if (json)
+	} else {
+		sigset_warn(&ss, "oci push");
+		if (!po.no_sigs)
+			fprintf(stderr, "%s: oci push: %zu signature%s pushed "
+				"with %s\n", cli_prog, ss.n,
+				ss.n == 1 ? "" : "s", dst.text);
+	}
+	if (rc == 0 && json) {
+		json_t *sa = json_array();
+		for (size_t i = 0; i < ss.n; i++)
+			json_array_append_new(sa, json_pack("{s:s,s:I}",
+				"digest", ss.a[i].manifest_desc.digest,
+				"size", (json_int_t)ss.a[i].manifest_desc.size));
+		json_object_set_new(report, "signatures", sa);
 		print_json(json_incref(report));
+	}
+	ukit_oci_sigset_free(&ss);
 	json_decref(report);
 	ukit_oci_ref_free(&src);
 	ukit_oci_ref_free(&dst);
@@ -718,15 +779,46 @@ static int sigcheck_run(void *arg, const struct ukit_oci_desc *m,
 	return 0;
 }
 
-/* --verify-pub, --verify-ca */
+/* The pull's last check before it commits: the signature (--verify-*),
+ * then the signatures to store with the image, read before anything is
+ * written. */
+struct pullctx {
+	struct sigcheck *sc;            /* or NULL */
+	bool sigs;                      /* store the signatures */
+	const struct ukit_oci_ref *src;
+	const struct ukit_oci_regopts *r;
+	struct ukit_oci_sigset ss;
+};
+
+static int pull_precommit(void *arg, const struct ukit_oci_desc *m,
+			  const char *raw, size_t len, struct fmt_err *e)
+{
+	struct pullctx *pc = arg;
+
+	if (pc->sc != NULL && sigcheck_run(pc->sc, m, raw, len, e) < 0)
+		return -1;
+	if (pc->sigs &&
+	    ukit_oci_sig_collect(pc->src, pc->r, m->digest, &pc->ss, e) < 0)
+		return -1;
+	return 0;
+}
+
+struct pull_opts {
+	struct cli_oci_regopts ro;
+	bool no_sigs;
+};
+
+/* --verify-pub, --verify-ca, --no-signatures */
 static int pull_opt(void *ctx, int c, const char *arg)
 {
-	struct cli_oci_regopts *ro = ctx;
+	struct pull_opts *po = ctx;
 
 	if (c == 'P')
-		ro->verify_pub = arg;
+		po->ro.verify_pub = arg;
 	else if (c == 'R')
-		ro->verify_ca = arg;
+		po->ro.verify_ca = arg;
+	else if (c == OPT_NO_SIGS)
+		po->no_sigs = true;
 	else
 		return -1;
 	return 0;
@@ -738,40 +830,60 @@ static int oci_pull(int argc, char **argv)
 		CLI_OCI_REGOPTS_LONG,
 		{ "verify-pub", required_argument, NULL, 'P' },
 		{ "verify-ca", required_argument, NULL, 'R' },
+		{ "no-signatures", no_argument, NULL, OPT_NO_SIGS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli_oci_regopts ro;
+	struct pull_opts po = { .no_sigs = false };
 	struct ukit_oci_ref src, dst;
+	struct pullctx pc;
+	struct sigcheck sc;
 	struct fmt_err e = { .off = FMT_NOOFF };
+	char digest[OCI_DIGEST_LEN + 1];
 	int rc;
 
-	if ((rc = regcmd_opts(argc, argv, "h", lo, 0, &ro, pull_opt,
-			      &ro)) >= 0)
+	if ((rc = regcmd_opts(argc, argv, "h", lo, 0, &po.ro, pull_opt,
+			      &po)) >= 0)
 		return rc;
 	if (optind + 2 != argc)
 		return usage_err();
-	if (ro.verify_pub != NULL && ro.verify_ca != NULL) {
+	if (po.ro.verify_pub != NULL && po.ro.verify_ca != NULL) {
 		cli_errx("oci pull: --verify-pub or --verify-ca, not both");
 		return 2;
 	}
 	if ((rc = parse_src_dst(argv + optind, false, &src, &dst)) != 0)
 		return rc;
-	if (ro.verify_pub != NULL || ro.verify_ca != NULL) {
-		struct sigcheck sc = { .src = &src, .ro = &ro };
+	memset(&pc, 0, sizeof pc);
+	memset(&sc, 0, sizeof sc);
+	pc.src = &src;
+	pc.r = &po.ro.r;
+	/* an oci-archive: file holds no signatures */
+	pc.sigs = !po.no_sigs && dst.kind == OCI_REF_DIR;
+	if (po.ro.verify_pub != NULL || po.ro.verify_ca != NULL) {
+		sc.src = &src;
+		sc.ro = &po.ro;
+		pc.sc = &sc;
 		if (sigcheck_load(&sc) < 0) {
 			sigcheck_free(&sc);
 			ukit_oci_ref_free(&src);
 			ukit_oci_ref_free(&dst);
 			return 1;
 		}
-		rc = ukit_oci_pull(&src, &dst, &ro.r, NULL, sigcheck_run, &sc, &e);
-		sigcheck_free(&sc);
-	} else {
-		rc = ukit_oci_pull(&src, &dst, &ro.r, NULL, NULL, NULL, &e);
 	}
-	if (rc < 0)
+	rc = ukit_oci_pull(&src, &dst, &po.ro.r, digest, pull_precommit, &pc, &e);
+	/* the image is in; its signatures go in beside it */
+	if (rc == 0)
+		rc = ukit_oci_sig_copy(&pc.ss, &dst, NULL, &e);
+	if (rc < 0) {
 		cli_err(&e);
+	} else if (pc.sigs) {
+		sigset_warn(&pc.ss, "oci pull");
+		fprintf(stderr, "%s: oci pull: %zu signature%s of %s stored in "
+			"%s\n", cli_prog, pc.ss.n, pc.ss.n == 1 ? "" : "s",
+			digest, dst.text);
+	}
+	ukit_oci_sigset_free(&pc.ss);
+	sigcheck_free(&sc);
 	ukit_oci_ref_free(&src);
 	ukit_oci_ref_free(&dst);
 	return rc < 0 ? 1 : 0;

@@ -185,7 +185,7 @@ static int local_referrers(const struct ukit_oci_ref *ref, const char *subject,
 	struct ukit_oci_ref tref;
 	struct ukit_oci_desc ixd;
 	struct ukit_oci_index ix;
-	char tag[80], *raw = NULL;
+	char tag[80], *raw = NULL, *where = NULL;
 	int rc = -1, found = 0;
 
 	memset(&ix, 0, sizeof ix);
@@ -200,13 +200,20 @@ static int local_referrers(const struct ukit_oci_ref *ref, const char *subject,
 		goto out;
 	}
 	rc = ukit_oci_local_read(l, &ixd, &raw, e);
+	/* where it is: the blob file the tag names */
+	if (rc == 0 && asprintf(&where, "%s/blobs/sha256/%s", ref->path,
+				ixd.digest + 7) < 0) {
+		where = NULL;
+		rc = ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
+	}
 	ukit_oci_desc_free(&ixd);
 	if (rc < 0 ||
-	    (rc = ukit_oci_index_parse(raw, strlen(raw), tag, &ix, e)) < 0)
+	    (rc = ukit_oci_index_parse(raw, strlen(raw), where, &ix, e)) < 0)
 		goto out;
 	rc = -1;
 	for (size_t i = 0; i < ix.n && found == 0; i++) {
 		struct ukit_oci_manifest m;
+		struct ukit_oci_artifact a;
 		char *mraw = NULL, *blob = NULL;
 		int k;
 
@@ -217,20 +224,25 @@ static int local_referrers(const struct ukit_oci_ref *ref, const char *subject,
 			goto out;
 		k = ukit_oci_manifest_parse(mraw, strlen(mraw), ix.m[i].digest,
 					    &m, e);
-		free(mraw);
-		if (k < 0)
+		if (k < 0) {
+			free(mraw);
 			goto out;
+		}
 		if (!ukit_oci_manifest_signs(&m, subject, OCI_MT_BUNDLE,
 					     OCI_ARTIFACT_MAX)) {
+			free(mraw);
 			ukit_oci_manifest_free(&m);
 			continue;
 		}
 		if (ukit_oci_local_read(l, &m.layers[0], &blob, e) < 0) {
+			free(mraw);
 			ukit_oci_manifest_free(&m);
 			goto out;
 		}
-		k = fn(arg, blob, (size_t)m.layers[0].size, ix.m[i].digest, e);
+		ukit_oci_artifact_view(&a, &m, &ix.m[i], mraw, strlen(mraw), blob);
+		k = fn(arg, &a, e);
 		free(blob);
+		free(mraw);
 		ukit_oci_manifest_free(&m);
 		if (k < 0)
 			goto out;
@@ -240,6 +252,7 @@ static int local_referrers(const struct ukit_oci_ref *ref, const char *subject,
 out:
 	ukit_oci_index_free(&ix);
 	free(raw);
+	free(where);
 	ukit_oci_local_close(l);
 	return rc;
 }
@@ -254,15 +267,16 @@ struct vctx {
 	bool tried;
 };
 
-static int try_bundle(void *arg, const char *blob, size_t len,
-		      const char *artifact, struct fmt_err *e)
+static int try_bundle(void *arg, const struct ukit_oci_artifact *a,
+		      struct fmt_err *e)
 {
 	struct vctx *v = arg;
 	struct verify_policy pol = *v->p;
+	const char *blob = a->blob;
+	size_t len = a->blob_len;
 	char path[64];
 	int bfd, rc;
 
-	(void)artifact;
 	bfd = memfd_create("ukit-bundle", MFD_CLOEXEC);
 	if (bfd < 0)
 		return ukit_fmt_errno(e, FMT_NOOFF, "memfd_create");
@@ -321,4 +335,113 @@ int ukit_oci_sig_verify(const struct ukit_oci_ref *ref,
 		return 0;
 	}
 	return rc;
+}
+
+/* ---- carrying signatures from one place to another ------------------ */
+
+static void sigset_add_skip(struct ukit_oci_sigset *s, json_t *why)
+{
+	if (s->skipped == NULL)
+		s->skipped = json_array();
+	json_array_append_new(s->skipped, why);
+}
+
+static int collect_one(void *arg, const struct ukit_oci_artifact *a,
+		       struct fmt_err *e)
+{
+	struct ukit_oci_sigset *s = arg;
+	struct ukit_oci_artifact *n, *c;
+	char *blob, *man;
+
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->a[i].manifest_desc.digest,
+			   a->manifest_desc.digest) == 0)
+			return 0;       /* listed twice */
+	/* what ukit-sign and cosign write: the empty config, which attach
+	 * pushes from OCI_EMPTY_JSON; anything else would need its config
+	 * blob carried too */
+	if (strcmp(a->config.digest, empty_digest) != 0 || a->config.size != 2) {
+		sigset_add_skip(s, json_sprintf("%s: config %s is not the empty "
+				"descriptor %s; not carried",
+				a->manifest_desc.digest, a->config.digest,
+				empty_digest));
+		return 0;
+	}
+	n = realloc(s->a, (s->n + 1) * sizeof *n);
+	if (n == NULL)
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
+	s->a = n;
+	blob = malloc(a->blob_len ? a->blob_len : 1);
+	man = malloc(a->manifest_len + 1);
+	if (blob == NULL || man == NULL) {
+		free(blob);
+		free(man);
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
+	}
+	memcpy(blob, a->blob, a->blob_len);
+	memcpy(man, a->manifest, a->manifest_len);
+	man[a->manifest_len] = 0;
+	c = &s->a[s->n++];
+	*c = *a;
+	c->blob = blob;
+	c->manifest = man;
+	/* the descriptors' annotations become the set's own references */
+	json_incref(c->subject.annotations);
+	json_incref(c->config.annotations);
+	json_incref(c->layer.annotations);
+	json_incref(c->manifest_desc.annotations);
+	return 0;
+}
+
+int ukit_oci_sig_collect(const struct ukit_oci_ref *ref,
+			 const struct ukit_oci_regopts *o,
+			 const char *subject, struct ukit_oci_sigset *s,
+			 struct fmt_err *e)
+{
+	int rc;
+
+	memset(s, 0, sizeof *s);
+	if (ref->kind == OCI_REF_DOCKER)
+		rc = ukit_oci_remote_referrers(ref, o, subject, OCI_MT_BUNDLE,
+					       collect_one, s, e);
+	else if (ref->kind == OCI_REF_DIR)
+		rc = local_referrers(ref, subject, collect_one, s, e);
+	else
+		rc = 0;         /* oci-archive: files hold no signatures */
+	if (rc < 0) {
+		ukit_oci_sigset_free(s);
+		return -1;
+	}
+	return 0;
+}
+
+int ukit_oci_sig_copy(const struct ukit_oci_sigset *s,
+		      const struct ukit_oci_ref *dst,
+		      const struct ukit_oci_regopts *o, struct fmt_err *e)
+{
+	struct ukit_oci_regopts ro;
+
+	if (o != NULL) {
+		/* a signature's blobs are its own, never mounted */
+		ro = *o;
+		ro.mount_from = NULL;
+		o = &ro;
+	}
+	for (size_t i = 0; i < s->n; i++)
+		if (ukit_oci_sig_attach(dst, o, &s->a[i], e) < 0)
+			return -1;
+	return 0;
+}
+
+void ukit_oci_sigset_free(struct ukit_oci_sigset *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->n; i++) {
+		free((char *)s->a[i].blob);
+		ukit_oci_artifact_free(&s->a[i]);
+	}
+	free(s->a);
+	json_decref(s->skipped);
+	memset(s, 0, sizeof *s);
 }

@@ -59,4 +59,37 @@ int ukit_oci_sig_verify(const struct ukit_oci_ref *ref,
 			size_t len, const struct verify_policy *p,
 			struct verify_result *r, struct fmt_err *e);
 
+/*
+ * Signatures carried from one place to another (ukit-pack oci push and
+ * pull): collected first, so that hostile input stops the command before
+ * it writes anything, then attached as ukit-sign attaches a new one.
+ */
+struct ukit_oci_sigset {
+	size_t n;
+	struct ukit_oci_artifact *a;    /* a[i].blob owned by the set too */
+	json_t *skipped;                /* NULL or strings: artifacts of the
+					 * image not carried, and why */
+};
+
+/*
+ * Every signature of (subject) next to (ref) (an oci: layout or a
+ * registry; an oci-archive: file has none), found as
+ * ukit_oci_sig_verify() finds them: the same walk, the same predicate
+ * ukit_oci_manifest_signs(), the same errors (a malformed index, an
+ * artifact whose bytes do not match its digest: -1 with (e)).  An
+ * artifact listed twice is taken once.  0 (with (*s), maybe empty;
+ * release with ukit_oci_sigset_free()) or -1 with (e).
+ */
+int ukit_oci_sig_collect(const struct ukit_oci_ref *ref,
+			 const struct ukit_oci_regopts *o,
+			 const char *subject, struct ukit_oci_sigset *s,
+			 struct fmt_err *e);
+
+/* Attach each of (s) at (dst) with ukit_oci_sig_attach() (entries
+ * already listed there are not listed twice).  0 or -1 with (e). */
+int ukit_oci_sig_copy(const struct ukit_oci_sigset *s,
+		      const struct ukit_oci_ref *dst,
+		      const struct ukit_oci_regopts *o, struct fmt_err *e);
+void ukit_oci_sigset_free(struct ukit_oci_sigset *s);
+
 #endif

@@ -155,13 +155,28 @@ int ukit_oci_remote_attach(const struct ukit_oci_ref *ref,
 			   const struct ukit_oci_artifact *a,
 			   struct fmt_err *e);
 
-/* Called with each artifact blob: 1 stop (accepted), 0 go on, -1 error. */
-typedef int (*ukit_oci_referrer_fn)(void *arg, const char *blob, size_t len,
-				    const char *artifact_digest,
+/*
+ * Called with each artifact found (its manifest, digest-checked, passed
+ * ukit_oci_manifest_signs()): (a) and everything it points to are
+ * borrowed for the call.  1 stop (accepted), 0 go on, -1 error.
+ */
+typedef int (*ukit_oci_referrer_fn)(void *arg,
+				    const struct ukit_oci_artifact *a,
 				    struct fmt_err *e);
 
 /*
- * Hand (fn) the blob of each artifact of (artifact_type) whose subject is
+ * Fill (a) as a view of the artifact manifest (m) (bytes (raw, rlen),
+ * listed as (listed)) and its blob (blob): everything borrowed, do not
+ * ukit_oci_artifact_free() it.  manifest_desc is the descriptor a
+ * referrers list gives (media type, artifactType, annotations of (m)).
+ */
+void ukit_oci_artifact_view(struct ukit_oci_artifact *a,
+			    const struct ukit_oci_manifest *m,
+			    const struct ukit_oci_desc *listed,
+			    const char *raw, size_t rlen, const char *blob);
+
+/*
+ * Hand (fn) each artifact of (artifact_type) whose subject is
  * (subject), found through the referrers API or else the fallback tag.
  * Artifact manifests and blobs are digest-checked first.  1 when (fn)
  * accepted one, 0 when none did (or there are none), -1 with (e).

@@ -14,6 +14,32 @@
 #include "registry_int.h"
 #include "sigjson.h"
 
+void ukit_oci_artifact_view(struct ukit_oci_artifact *a,
+			    const struct ukit_oci_manifest *m,
+			    const struct ukit_oci_desc *listed,
+			    const char *raw, size_t rlen, const char *blob)
+{
+	memset(a, 0, sizeof *a);
+	a->subject = m->subject;
+	a->config = m->config;
+	a->layer = m->layers[0];
+	a->blob = blob;
+	a->blob_len = (size_t)m->layers[0].size;
+	a->manifest = (char *)raw;
+	a->manifest_len = rlen;
+	/* the descriptor a referrers list gives: the manifest's own media
+	 * type, artifactType and annotations (image-spec, referrers) */
+	snprintf(a->manifest_desc.media_type, sizeof a->manifest_desc.media_type,
+		 "%s", m->media_type[0] ? m->media_type : OCI_MT_MANIFEST);
+	snprintf(a->manifest_desc.digest, sizeof a->manifest_desc.digest, "%s",
+		 listed->digest);
+	a->manifest_desc.size = rlen;
+	snprintf(a->manifest_desc.artifact_type,
+		 sizeof a->manifest_desc.artifact_type, "%s",
+		 m->artifact_type[0] ? m->artifact_type : m->layers[0].media_type);
+	a->manifest_desc.annotations = m->annotations;
+}
+
 int ukit_oci_remote_attach(const struct ukit_oci_ref *ref,
 			   const struct ukit_oci_regopts *o,
 			   const struct ukit_oci_artifact *a,
@@ -66,7 +92,8 @@ int ukit_oci_remote_referrers(const struct ukit_oci_ref *ref,
 	struct reg r;
 	struct xfer x;
 	struct ukit_oci_index ix;
-	char *body = NULL, ctype[256], dg[OCI_DIGEST_LEN + 1], tag[80], *at;
+	char *body = NULL, ctype[256], dg[OCI_DIGEST_LEN + 1], tag[80], *at,
+	     where[4200];
 	size_t len = 0;
 	int rc = -1, found = 0;
 
@@ -91,9 +118,12 @@ int ukit_oci_remote_referrers(const struct ukit_oci_ref *ref,
 	if (r.status == 200 && x.body != NULL) {
 		body = x.body;
 		len = x.blen;
+		snprintf(where, sizeof where, "%.4000s", x.url);
 	} else {
 		free(x.body);
 		snprintf(tag, sizeof tag, "sha256-%s", subject + 7);
+		snprintf(where, sizeof where, "%.500s/v2/%.500s/manifests/%s",
+			 r.base, ref->repo, tag);
 		if (ukit_oci_reg_get_manifest_opt(&r, tag, &body, &len, ctype,
 						  dg, e) < 0)
 			goto out;
@@ -102,9 +132,10 @@ int ukit_oci_remote_referrers(const struct ukit_oci_ref *ref,
 		rc = 0;
 		goto out;
 	}
-	if (ukit_oci_index_parse(body, len, "referrers index", &ix, e) < 0)
+	if (ukit_oci_index_parse(body, len, where, &ix, e) < 0)
 		goto out;
 	for (size_t i = 0; i < ix.n && found == 0; i++) {
+		struct ukit_oci_artifact a;
 		struct ukit_oci_manifest m;
 		char *raw = NULL, *blob = NULL;
 		size_t rlen;
@@ -122,19 +153,22 @@ int ukit_oci_remote_referrers(const struct ukit_oci_ref *ref,
 			free(raw);
 			goto out;
 		}
-		free(raw);
 		if (!ukit_oci_manifest_signs(&m, subject, artifact_type,
 					     OCI_ARTIFACT_MAX)) {
+			free(raw);
 			ukit_oci_manifest_free(&m);
 			continue;       /* not a signature of this image */
 		}
 		if (ukit_oci_reg_get_blob_mem(&r, &m.layers[0],
 					      OCI_ARTIFACT_MAX, &blob, e) < 0) {
+			free(raw);
 			ukit_oci_manifest_free(&m);
 			goto out;
 		}
-		k = fn(arg, blob, (size_t)m.layers[0].size, ix.m[i].digest, e);
+		ukit_oci_artifact_view(&a, &m, &ix.m[i], raw, rlen, blob);
+		k = fn(arg, &a, e);
 		free(blob);
+		free(raw);
 		ukit_oci_manifest_free(&m);
 		if (k < 0)
 			goto out;

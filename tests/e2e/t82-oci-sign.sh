@@ -103,10 +103,12 @@ if ! command -v docker-registry >/dev/null; then
 fi
 
 # ---- a registry without the referrers API ---------------------------
+# the layout is signed: push the images alone (--no-signatures) to sign
+# them at the registry (t83 pushes the layout's signatures)
 reg_start plain || { not_ok "registry"; done_testing; exit 0; }
 R=127.0.0.1:$REG_PORT_plain
-ukit-pack oci push oci:lay:v1 docker://$R/uk/app:v1 >/dev/null
-ukit-pack oci push oci:lay:other docker://$R/uk/app:other >/dev/null
+ukit-pack oci push --no-signatures oci:lay:v1 docker://$R/uk/app:v1 >/dev/null
+ukit-pack oci push --no-signatures oci:lay:other docker://$R/uk/app:other >/dev/null
 code=$("$PY" -c '
 import sys, urllib.request, urllib.error
 try:
@@ -170,8 +172,8 @@ tags() { skopeo list-tags --tls-verify=false "docker://$R/$1" |
 ukit-sign keygen --no-passphrase --type ecdsa-p256 kx >/dev/null
 sh "$gen/mkpki.sh" "$T" "$T/kx.key" pki >/dev/null 2>&1
 sh "$gen/mkpki.sh" "$T" "$T/kx.key" other >/dev/null 2>&1
-ukit-pack oci push oci:lay:v1 docker://$R/uk/x509:v1 >/dev/null
-ukit-pack oci push oci:lay:other docker://$R/uk/x509:nocs >/dev/null
+ukit-pack oci push --no-signatures oci:lay:v1 docker://$R/uk/x509:v1 >/dev/null
+ukit-pack oci push --no-signatures oci:lay:other docker://$R/uk/x509:nocs >/dev/null
 expect_fail 1 "lacks the codeSigning extended key usage" \
 	"a certificate not for code signing is refused" \
 	ukit-sign sign --key kx.key --cert pki-leaf-nocs.pem --chain pki-int.pem \
@@ -243,8 +245,8 @@ openssl pkey -pubin -inform DER -in hk.der -out hk.pub 2>/dev/null
 [ -s hk.pub ] || not_ok "fixture: no token key"
 printf '1234\n' >pin
 printf '9999\n' >badpin
-ukit-pack oci push oci:lay:v1 docker://$R/uk/hsm:v1 >/dev/null
-ukit-pack oci push oci:lay:other docker://$R/uk/hsm:other >/dev/null
+ukit-pack oci push --no-signatures oci:lay:v1 docker://$R/uk/hsm:v1 >/dev/null
+ukit-pack oci push --no-signatures oci:lay:other docker://$R/uk/hsm:other >/dev/null
 expect_fail 1 "login to the token failed" "PKCS#11: a wrong PIN" \
 	ukit-sign sign --key "pkcs11:token=ukit;object=hk" --pin-file badpin \
 	docker://$R/uk/hsm:v1

@@ -1,0 +1,259 @@
+#!/bin/bash
+# t83-oci-sign-transport.sh: signatures travel with the image.  A layout
+# signed offline (ukit-sign sign oci:DIR:TAG) is pushed with its
+# signatures (ukit-pack oci push) and verifies at the registry without
+# any signing there; pull stores the registry's signatures in the layout,
+# so that ukit-sign verify oci:DIR:TAG works offline.  Against Debian's
+# docker-registry (distribution 2.8: no referrers API, so the fallback
+# tag sha256-<hex>), with skopeo and plain HTTP as peers that read what
+# was pushed.  Hostile input: signatures of another image, an oversized
+# referrer, a malformed fallback index (layout and registry) and an
+# artifact whose bytes do not match its digest.
+. "$(dirname "$0")/lib.sh"
+cd "$T" || exit 1
+gen=$TOP/tests/gen
+. "$gen/ociregistry.sh"
+export SOURCE_DATE_EPOCH=1700000000 UKIT_OCI_RETRY_MS=20
+export HOME=$T/home XDG_RUNTIME_DIR=$T/run
+unset REGISTRY_AUTH_FILE DOCKER_CONFIG
+mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
+MT=application/vnd.dev.sigstore.bundle.v0.3+json
+
+bash "$gen/mkhvt.sh" k.hvt
+bash "$gen/mkhvt.sh" -t 2 spt.elf
+for k in ka kb kc; do
+	ukit-sign keygen --no-passphrase --type ecdsa-p256 $k >/dev/null
+done
+ukit-pack oci build k.hvt -o oci:lay:v1 >b.txt
+ukit-pack oci build spt.elf -o oci:lay:other >b2.txt
+D=$(cut -d' ' -f1 b.txt)
+H=${D#sha256:}
+O=$(cut -d' ' -f1 b2.txt)
+
+if ! command -v docker-registry >/dev/null; then
+	missing docker-registry
+	done_testing
+	exit 0
+fi
+reg_start plain || { not_ok "registry"; done_testing; exit 0; }
+R=127.0.0.1:$REG_PORT_plain
+
+# refs REPO TAG: the digests the index at REPO:TAG lists, sorted, one
+# line ("none" when the tag is not there), read over plain HTTP
+refs() {
+	"$PY" - "http://$R/v2/$1/manifests/$2" <<'P'
+import json, sys, urllib.request, urllib.error
+req = urllib.request.Request(sys.argv[1], headers={
+    "Accept": "application/vnd.oci.image.index.v1+json"})
+try:
+    ix = json.load(urllib.request.urlopen(req))
+except urllib.error.HTTPError as e:
+    print("none" if e.code == 404 else "HTTP %d" % e.code)
+    sys.exit(0)
+print(" ".join(sorted(m["digest"] for m in ix["manifests"])))
+P
+}
+# sigof KEYFILE LAYOUT: the digest ukit-sign sign printed for it
+sigs_a=$(ukit-sign sign --json --key ka.key oci:lay:v1 |
+	"$PY" -c 'import json,sys; print(json.load(sys.stdin)["signature"])')
+ukit-sign sign --key ka.key oci:lay:other >/dev/null
+[ -n "$sigs_a" ] || not_ok "fixture: signing the layout"
+
+# ---- push carries the layout's signature -----------------------------
+ukit-pack oci push --no-signatures oci:lay:v1 docker://$R/uk/app:v1 2>/dev/null
+expect_fail 1 "no signature of $D found" "nothing signed at the registry yet" \
+	ukit-sign verify --pub ka.pub docker://$R/uk/app:v1
+check "push a signed layout" ukit-pack oci push --json oci:lay:v1 docker://$R/uk/app:v1
+cp "$T/.out" push1.json
+grep -q "1 signature pushed" "$T/.err" && ok "push says one signature went" ||
+	not_ok "push stderr: $(cat "$T/.err")"
+validate_json "push --json with signatures matches its schema" oci-push.schema.json push1.json
+check "push --json lists the signature" "$PY" -c '
+import json, sys
+j = json.load(open("push1.json"))
+assert [s["digest"] for s in j["signatures"]] == [sys.argv[1]], j' "$sigs_a"
+check "verify at the registry, signed only in the layout" \
+	ukit-sign verify --pub ka.pub docker://$R/uk/app:v1
+expect_fail 1 "does not verify with any pinned key" "and not with another key" \
+	ukit-sign verify --pub kb.pub docker://$R/uk/app:v1
+check "skopeo sees the fallback tag sha256-<hex> with the bundle" sh -c \
+	"skopeo inspect --raw --tls-verify=false docker://$R/uk/app:sha256-$H | grep -q '$MT'"
+[ "$(refs uk/app sha256-$H)" = "$sigs_a" ] && ok "the tag lists exactly the layout's signature" ||
+	not_ok "sha256-$H lists: $(refs uk/app sha256-$H)"
+check "the signature manifest is there by digest, byte for byte" "$PY" - \
+	"http://$R/v2/uk/app/manifests/$sigs_a" "lay/blobs/sha256/${sigs_a#sha256:}" <<'P'
+import sys, urllib.request
+req = urllib.request.Request(sys.argv[1], headers={
+    "Accept": "application/vnd.oci.image.manifest.v1+json"})
+assert urllib.request.urlopen(req).read() == open(sys.argv[2], "rb").read()
+P
+ukit-pack oci push oci:lay:v1 docker://$R/uk/app:v1 2>/dev/null
+[ "$(refs uk/app sha256-$H)" = "$sigs_a" ] && ok "pushing twice lists it once" ||
+	not_ok "after the second push: $(refs uk/app sha256-$H)"
+[ "$(refs uk/app sha256-${O#sha256:})" = none ] &&
+	ok "the layout's signature of another image is not pushed" ||
+	not_ok "sha256-${O#sha256:} at the registry: $(refs uk/app sha256-${O#sha256:})"
+
+# a second key, added offline, pushed to a registry that has the first
+sigs_b=$(ukit-sign sign --json --key kb.key oci:lay:v1 |
+	"$PY" -c 'import json,sys; print(json.load(sys.stdin)["signature"])')
+check "push with a second signature" ukit-pack oci push oci:lay:v1 docker://$R/uk/app:v1
+grep -q "2 signatures pushed" "$T/.err" && ok "push says two signatures went" ||
+	not_ok "push stderr: $(cat "$T/.err")"
+want=$(printf '%s\n%s\n' "$sigs_a" "$sigs_b" | sort | tr '\n' ' ' | sed 's/ $//')
+[ "$(refs uk/app sha256-$H)" = "$want" ] && ok "both signatures at the registry, once each" ||
+	not_ok "sha256-$H lists: $(refs uk/app sha256-$H), want $want"
+check "verify with the first key" ukit-sign verify --pub ka.pub docker://$R/uk/app:v1
+check "verify with the second key" ukit-sign verify --pub kb.pub docker://$R/uk/app:v1
+# signatures already at the registry are kept: sign there with kc, push
+ukit-pack oci push --no-signatures oci:lay:v1 docker://$R/uk/keep:v1 2>/dev/null
+check "a signature made at the registry" ukit-sign sign --key kc.key docker://$R/uk/keep:v1
+check "push the layout's signatures next to it" ukit-pack oci push oci:lay:v1 docker://$R/uk/keep:v1
+check "the registry's own signature is kept" sh -c \
+	"ukit-sign verify --pub kc.pub docker://$R/uk/keep:v1 &&
+	 ukit-sign verify --pub ka.pub docker://$R/uk/keep:v1"
+
+# ---- --no-signatures ---------------------------------------------------
+check "push --no-signatures" ukit-pack oci push --json --no-signatures oci:lay:v1 \
+	docker://$R/uk/nosig:v1
+cp "$T/.out" push-ns.json
+validate_json "push --no-signatures --json matches its schema" oci-push.schema.json push-ns.json
+check "push --no-signatures --json lists none" "$PY" -c '
+import json; assert json.load(open("push-ns.json"))["signatures"] == []'
+[ "$(refs uk/nosig sha256-$H)" = none ] && ok "--no-signatures: no fallback tag" ||
+	not_ok "--no-signatures: sha256-$H lists $(refs uk/nosig sha256-$H)"
+expect_fail 1 "no signature of $D found" "--no-signatures: nothing verifies" \
+	ukit-sign verify --pub ka.pub docker://$R/uk/nosig:v1
+
+# ---- pull stores the signatures ---------------------------------------
+check "pull" ukit-pack oci pull docker://$R/uk/app:v1 oci:pl
+grep -q "2 signatures of $D stored" "$T/.err" && ok "pull says two signatures were stored" ||
+	not_ok "pull stderr: $(cat "$T/.err")"
+check "pull --verify-pub" ukit-pack oci pull --verify-pub ka.pub docker://$R/uk/app:v1 oci:pv
+check "pull --no-signatures" ukit-pack oci pull --no-signatures docker://$R/uk/app:v1 oci:pn
+expect_fail 1 "signature check failed, nothing written" "pull --verify-pub, wrong key" \
+	ukit-pack oci pull --verify-pub kc.pub docker://$R/uk/app:v1 oci:pw
+check "nothing written, signatures neither" \
+	sh -c "[ ! -e pw/index.json ] && [ -z \"\$(ls pw/blobs/sha256 2>/dev/null)\" ]"
+
+# ---- hostile input ---------------------------------------------------
+# hostile LAYOUT: a copy of lay with (the case's) change, by Python
+hostile() { rm -rf "$1"; cp -r lay "$1"; "$PY" - "$1" "$D" "$O" >/dev/null; }
+# an artifact of ANOTHER image listed under this image's fallback tag,
+# and a 2 MiB referrer of this image: neither is carried
+hostile mix <<'P'
+import hashlib, json, os, sys
+L, d, o = sys.argv[1:4]
+B = L + "/blobs/sha256/"
+def put(b):
+    h = hashlib.sha256(b).hexdigest()
+    open(B + h, "wb").write(b)
+    return {"digest": "sha256:" + h, "size": len(b)}
+mt = "application/vnd.dev.sigstore.bundle.v0.3+json"
+mm = "application/vnd.oci.image.manifest.v1+json"
+ix = json.load(open(L + "/index.json"))
+def tagged(t):
+    return [x for x in ix["manifests"] if x.get("annotations", {}).get(
+        "org.opencontainers.image.ref.name") == t][0]
+other = json.load(open(B + tagged("sha256-" + o[7:])["digest"][7:]))
+big = {"schemaVersion": 2, "mediaType": mm, "artifactType": mt,
+       "config": dict(put(b"{}"), mediaType="application/vnd.oci.empty.v1+json"),
+       "layers": [dict(put(b"{" + b" " * (2 << 20) + b"}"), mediaType=mt)],
+       "subject": {"mediaType": mm, "digest": d, "size": os.path.getsize(B + d[7:])}}
+t = tagged("sha256-" + d[7:])
+refs = json.load(open(B + t["digest"][7:]))
+refs["manifests"][0:0] = [dict(put(json.dumps(big).encode()), mediaType=mm,
+                               artifactType=mt)] + other["manifests"]
+t.update(put(json.dumps(refs).encode()))
+json.dump(ix, open(L + "/index.json", "w"))
+P
+ukit-pack oci push oci:mix:v1 docker://$R/uk/mix:v1 2>/dev/null
+[ "$(refs uk/mix sha256-$H)" = "$want" ] &&
+	ok "only this image's signatures are carried" ||
+	not_ok "uk/mix sha256-$H lists: $(refs uk/mix sha256-$H), want $want"
+check "and they verify there" ukit-sign verify --pub kb.pub docker://$R/uk/mix:v1
+
+# The malformed-input table: CASE|PYTHON (changes layout $1)|MESSAGE.
+# Each must make push exit 1, name where, push nothing, and make
+# ukit-sign verify of the layout fail the same way.
+while IFS='|' read -r name py msg; do
+	[ -n "$name" ] || continue
+	hostile "bad-$name" <<P
+import hashlib, json, sys
+L, d, o = sys.argv[1:4]
+B = L + "/blobs/sha256/"
+ix = json.load(open(L + "/index.json"))
+t = [x for x in ix["manifests"] if x.get("annotations", {}).get(
+    "org.opencontainers.image.ref.name") == "sha256-" + d[7:]][0]
+refs = json.load(open(B + t["digest"][7:]))
+def setix(b):   # the tag names the index (b) from now on
+    h = hashlib.sha256(b).hexdigest()
+    open(B + h, "wb").write(b)
+    t.update(digest="sha256:" + h, size=len(b))
+    json.dump(ix, open(L + "/index.json", "w"))
+$py
+P
+	msg=${msg//@H@/$H}
+	msg=${msg//@L@/bad-$name}
+	# the index blob the tag now names, for the messages that name it
+	ixh=$("$PY" -c '
+import json, sys
+ix = json.load(open(sys.argv[1] + "/index.json"))
+print([x for x in ix["manifests"] if x.get("annotations", {}).get(
+    "org.opencontainers.image.ref.name") == "sha256-" + sys.argv[2]][0]["digest"][7:])' "bad-$name" "$H")
+	msg=${msg//@IX@/$ixh}
+	msg=${msg//@SA@/$sigs_a}
+	expect_fail 1 "$msg" "push, $name: exit 1 naming where" \
+		ukit-pack oci push oci:bad-$name:v1 docker://$R/uk/bad-$name:v1
+	code=$("$PY" -c '
+import sys, urllib.request, urllib.error
+try:
+    print(urllib.request.urlopen(sys.argv[1]).status)
+except urllib.error.HTTPError as e:
+    print(e.code)' "http://$R/v2/uk/bad-$name/tags/list")
+	[ "$code" = 404 ] && ok "push, $name: nothing pushed" ||
+		not_ok "push, $name: the repository exists (HTTP $code)"
+	expect_fail 1 "$msg" "verify, $name: the same refusal" \
+		ukit-sign verify --pub ka.pub oci:bad-$name:v1
+done <<'TABLE'
+index-not-json|setix(b'{"schemaVersion": 2, "manifests": [}')|@L@/blobs/sha256/@IX@: 
+index-bad-digest-string|refs["manifests"][0]["digest"] = "sha256:xyz"; setix(json.dumps(refs).encode())|@L@/blobs/sha256/@IX@: $.manifests[0].digest
+index-no-manifests|del refs["manifests"]; setix(json.dumps(refs).encode())|@L@/blobs/sha256/@IX@: $.manifests
+artifact-bytes-changed|p = B + refs["manifests"][0]["digest"][7:]; b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 1; open(p, "wb").write(bytes(b))|@L@: blob @SA@ has digest
+TABLE
+
+# ---- a malformed fallback index at the registry ------------------------
+# an index whose entry has a 300-byte artifactType: the registry keeps
+# it, ukit's parser refuses it, pull and verify alike
+ukit-pack oci push --no-signatures oci:lay:v1 docker://$R/uk/rbad:v1 2>/dev/null
+ukit-sign sign --key ka.key docker://$R/uk/rbad:v1 >/dev/null
+check "a malformed index stored under the fallback tag" "$PY" - \
+	"http://$R/v2/uk/rbad/manifests/sha256-$H" <<'P'
+import json, sys, urllib.request
+mi = "application/vnd.oci.image.index.v1+json"
+ix = json.load(urllib.request.urlopen(urllib.request.Request(
+    sys.argv[1], headers={"Accept": mi})))
+ix["manifests"][0]["artifactType"] = "a/" + "x" * 300
+req = urllib.request.Request(sys.argv[1], data=json.dumps(ix).encode(),
+                             method="PUT", headers={"Content-Type": mi})
+assert urllib.request.urlopen(req).status == 201
+P
+expect_fail 1 "http://$R/v2/uk/rbad/manifests/sha256-$H: \$.manifests[0].artifactType" \
+	"pull: a malformed index at the registry, naming the URL and JSON path" \
+	ukit-pack oci pull docker://$R/uk/rbad:v1 oci:prbad
+check "nothing written" [ ! -e prbad/index.json ]
+expect_fail 1 "http://$R/v2/uk/rbad/manifests/sha256-$H: \$.manifests[0].artifactType" \
+	"verify: the same refusal" ukit-sign verify --pub ka.pub docker://$R/uk/rbad:v1
+check "pull --no-signatures does not read it" \
+	ukit-pack oci pull --no-signatures docker://$R/uk/rbad:v1 oci:prbad2
+
+# ---- offline: the registry is gone -----------------------------------
+reg_stop plain
+check "verify the pulled layout offline" ukit-sign verify --pub ka.pub oci:pl:v1
+check "with the second key too" ukit-sign verify --pub kb.pub oci:pl:v1
+expect_fail 1 "does not verify with any pinned key" "offline, a wrong key fails" \
+	ukit-sign verify --pub kc.pub oci:pl:v1
+check "pull --verify-pub stored them too" ukit-sign verify --pub kb.pub oci:pv:v1
+expect_fail 1 "no signature of $D found" "pull --no-signatures stored none" \
+	ukit-sign verify --pub ka.pub oci:pn:v1
+done_testing
