@@ -11,11 +11,13 @@
 #   6. a bootable disk: a Multiboot test kernel (tests/gen/mkmbkernel.sh)
 #      on a GPT disk (qcow2) that QEMU boots headless (TCG, SeaBIOS); the
 #      kernel prints its command line on COM1;
-#   7. an OCI image of that kernel and disk, pushed to a registry started
-#      here (Debian's docker-registry, 127.0.0.1 only) and signed there;
-#   8. on the device: pull with --verify-pub, extract the disk from the
-#      verified image and boot it; then the tag is replaced by an image
-#      signed with another key, and the pull refuses it.
+#   7. an OCI image of that kernel and disk, signed in its layout, then
+#      pushed with its signature to a registry started here (Debian's
+#      docker-registry, 127.0.0.1 only) and verified there;
+#   8. on the device: pull with --verify-pub (the signature comes along:
+#      the layout verifies offline), extract the disk from the verified
+#      image and boot it; then the tag is replaced by an image signed with
+#      another key, and the pull refuses it.
 #
 # Run by `make demo` with UKIT_BIN set to the built tools; steps 6-8 need
 # what `make deps` installs (qemu-system-x86, grub, mtools,
@@ -181,6 +183,10 @@ step "7. an OCI image, signed, in a registry"
 # the test kernel has no Solo5 ABI note to take the target from
 run ukit-pack oci build --target qemu --disk disk.qcow2 --cmdline "$CMDLINE" \
 	-o oci:image:1.0 kernel.elf
+# signed where the key is, before any registry: the signature is an OCI
+# artifact in the layout that refers to the image's manifest (listed
+# under the tag sha256-<hex>)
+run ukit-sign sign --key release.key oci:image:1.0
 # a registry of our own: 127.0.0.1 only, a free port, storage in ./registry
 for try in 1 2 3; do
 	port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -203,10 +209,9 @@ for try in 1 2 3; do
 	[ $try -lt 3 ] || { cat registry.log >&2; fail "the registry did not start"; }
 done
 REF=docker://127.0.0.1:$port/demo/hello:1.0
+# the push carries the signature (docker-registry 2.8 has no referrers
+# API: it is listed under the tag sha256-<hex> there too)
 run ukit-pack oci push oci:image:1.0 "$REF"
-# the signature goes next to the image, as an OCI artifact that refers
-# to its manifest (docker-registry 2.8: under the tag sha256-<hex>)
-run ukit-sign sign --key release.key "$REF"
 run ukit-sign verify --pub release.pub "$REF"
 
 step "8. on the device: pull, verify, boot what was verified"
@@ -216,6 +221,8 @@ digest() { sed -n 's/.*"digest":"\(sha256:[0-9a-f]*\)".*/\1/p' "$1/index.json"; 
 D=$(digest device)
 [ "$D" = "$(digest image)" ] || fail "pulled $D, built $(digest image)"
 echo "(signature verified with release.pub; the device holds $D)"
+# the pull stored the signature: the device re-checks it offline
+run ukit-sign verify --pub release.pub oci:device:1.0
 run ukit-pack oci extract oci:device:1.0 --kernel-out device.elf \
 	--disk-out device.qcow2
 boot device.qcow2

@@ -1,9 +1,10 @@
 #!/bin/bash
 # t99-demo: `make demo` keeps working: the demo script runs the whole main
 # job (build, embed, query, convert, sign, verify, tamper; a bootable disk
-# booted under QEMU; an OCI image pushed to a registry, signed, pulled
-# with --verify-pub, its disk booted; a re-tagged image signed by another
-# key refused) and exits 0 only if every refusal happened.
+# booted under QEMU; an OCI image signed in its layout, pushed with its
+# signature to a registry and verified there, pulled with --verify-pub
+# and verified again offline, its disk booted; a re-tagged image signed
+# by another key refused) and exits 0 only if every refusal happened.
 . "$(dirname "$0")/lib.sh"
 
 for t in qemu-system-x86_64 grub-mkimage mformat docker-registry; do
@@ -27,10 +28,16 @@ check "demo's tampered kernel failed verification" \
 # the kernel's own line on COM1: "kernel" (its name), then --cmdline
 check "demo's disk booted under QEMU, the kernel printed its command line" \
 	grep -qx 'disk.qcow2 booted, COM1: ukit-mb: kernel hello from ukit' "$T/demo.out"
-check "demo signed the pushed image in the registry" \
-	grep -Eq '^signed docker://127\.0\.0\.1:[0-9]+/demo/hello:1\.0 sha256:[0-9a-f]{64}: signature sha256:' "$T/demo.out"
+check "demo signed the image in its layout" \
+	grep -Eq '^signed oci:image:1\.0 sha256:[0-9a-f]{64}: signature sha256:' "$T/demo.out"
+check "demo pushed the layout's signature with the image" \
+	grep -Eq '^ukit-pack: oci push: 1 signature pushed with docker://127\.0\.0\.1:[0-9]+/demo/hello:1\.0$' "$T/demo.out"
+check "demo verified the pushed image at the registry, signed only in the layout" \
+	grep -Eq '^verified docker://127\.0\.0\.1:[0-9]+/demo/hello:1\.0 sha256:[0-9a-f]{64}: key ' "$T/demo.out"
 check "demo's device pulled the image with the signature verified" \
 	grep -Eq '^\(signature verified with release\.pub; the device holds sha256:[0-9a-f]{64}\)$' "$T/demo.out"
+check "demo's device verified its pulled layout offline" \
+	grep -Eq '^verified oci:device:1\.0 sha256:[0-9a-f]{64}: key ' "$T/demo.out"
 check "the disk extracted from the verified image booted" \
 	grep -qx 'device.qcow2 booted, COM1: ukit-mb: kernel hello from ukit' "$T/demo.out"
 check "the image signed by another key was refused, nothing written" \
