@@ -2,7 +2,8 @@
  * test_oci.c: the OCI layer's parsers of outside bytes, each with a table
  * of malformed inputs and the exact error: WWW-Authenticate challenges,
  * references, tar headers (and the writer read back), manifests and
- * indexes, auth files.
+ * indexes, auth files; and the signatures of a layout's image collected
+ * as push carries them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,9 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ocijson.h"
 #include "ocilayout.h"
+#include "ocisig.h"
 #include "ocitar.h"
 #include "registry.h"
 
@@ -355,6 +358,81 @@ static void test_authfile(void **state)
 						  &u, &p, &e), 0);
 }
 
+/* A layout with an image signed twice (one signature attached twice) and
+ * another image signed once: collect finds this image's two, once each. */
+static void test_sig_collect(void **state)
+{
+	static const char man[] = "{\"schemaVersion\":2,\"mediaType\":"
+		"\"application/vnd.oci.image.manifest.v1+json\",\"config\":"
+		"{\"mediaType\":\"application/vnd.oci.empty.v1+json\",\"digest\":"
+		"\"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a\","
+		"\"size\":2},\"layers\":[]}";
+	struct ukit_oci_artifact a[3];
+	struct ukit_oci_sigset ss;
+	struct ukit_oci_desc d, other;
+	struct ukit_oci_out *w = NULL;
+	struct ukit_oci_ref ref;
+	struct fmt_err e = { .off = FMT_NOOFF };
+	char dir[] = "/tmp/test_oci.XXXXXX", spec[64], cmd[80];
+	static const char *const bundles[3] = { "bundle-a", "bundle-b", "bundle-c" };
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(spec, sizeof spec, "oci:%s:v1", dir);
+	assert_int_equal(ukit_oci_ref_parse(spec, &ref, &e), 0);
+	memset(&d, 0, sizeof d);
+	snprintf(d.media_type, sizeof d.media_type, "%s", OCI_MT_MANIFEST);
+	d.size = strlen(man);
+	assert_int_equal(ukit_oci_out_open(&ref, 0, &w, &e), 0);
+	assert_int_equal(ukit_oci_out_blob_bytes(w, man, strlen(man), d.digest,
+						 &e), 0);
+	assert_int_equal(ukit_oci_out_commit(w, &d, "v1", &e), 0);
+	other = d;
+	assert_int_equal(ukit_oci_digest_buf("x", 1, other.digest, &e), 0);
+
+	memset(&ss, 0, sizeof ss);
+	assert_int_equal(ukit_oci_sig_collect(&ref, NULL, d.digest, &ss, &e), 0);
+	assert_int_equal(ss.n, 0);
+	ukit_oci_sigset_free(&ss);
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(ukit_oci_sig_artifact(i == 2 ? &other : &d,
+				 bundles[i], 8, i, &a[i], &e), 0);
+	assert_int_equal(ukit_oci_sig_attach(&ref, NULL, &a[0], &e), 0);
+	assert_int_equal(ukit_oci_sig_attach(&ref, NULL, &a[0], &e), 0);
+	assert_int_equal(ukit_oci_sig_attach(&ref, NULL, &a[1], &e), 0);
+	assert_int_equal(ukit_oci_sig_attach(&ref, NULL, &a[2], &e), 0);
+
+	assert_int_equal(ukit_oci_sig_collect(&ref, NULL, d.digest, &ss, &e), 0);
+	assert_int_equal(ss.n, 2);
+	assert_null(ss.skipped);
+	for (int i = 0; i < 2; i++) {
+		assert_string_equal(ss.a[i].manifest_desc.digest,
+				    a[i].manifest_desc.digest);
+		assert_string_equal(ss.a[i].subject.digest, d.digest);
+		assert_int_equal(ss.a[i].blob_len, 8);
+		assert_memory_equal(ss.a[i].blob, bundles[i], 8);
+		assert_int_equal(ss.a[i].manifest_len, a[i].manifest_len);
+		assert_memory_equal(ss.a[i].manifest, a[i].manifest,
+				    a[i].manifest_len);
+		assert_string_equal(ss.a[i].manifest_desc.artifact_type,
+				    OCI_MT_BUNDLE);
+	}
+	ukit_oci_sigset_free(&ss);
+	assert_int_equal(ukit_oci_sig_collect(&ref, NULL, other.digest, &ss,
+					      &e), 0);
+	assert_int_equal(ss.n, 1);
+	assert_string_equal(ss.a[0].manifest_desc.digest,
+			    a[2].manifest_desc.digest);
+	ukit_oci_sigset_free(&ss);
+
+	for (int i = 0; i < 3; i++)
+		ukit_oci_artifact_free(&a[i]);
+	ukit_oci_ref_free(&ref);
+	snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -364,6 +442,7 @@ int main(void)
 		cmocka_unit_test(test_manifest),
 		cmocka_unit_test(test_desc_arrays),
 		cmocka_unit_test(test_authfile),
+		cmocka_unit_test(test_sig_collect),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
