@@ -63,10 +63,9 @@ ukit-sign sign --key ka.key oci:lay:other >/dev/null
 ukit-pack oci push --no-signatures oci:lay:v1 docker://$R/uk/app:v1 2>/dev/null
 expect_fail 1 "no signature of $D found" "nothing signed at the registry yet" \
 	ukit-sign verify --pub ka.pub docker://$R/uk/app:v1
-check "push a signed layout" ukit-pack oci push --json oci:lay:v1 docker://$R/uk/app:v1
-cp "$T/.out" push1.json
-grep -q "1 signature pushed" "$T/.err" && ok "push says one signature went" ||
-	not_ok "push stderr: $(cat "$T/.err")"
+ukit-pack oci push --json oci:lay:v1 docker://$R/uk/app:v1 >push1.json 2>push1.err
+grep -q "1 signature pushed" push1.err && ok "push of a signed layout says one signature went" ||
+	not_ok "push stderr: $(cat push1.err)"
 validate_json "push --json with signatures matches its schema" oci-push.schema.json push1.json
 check "push --json lists the signature" "$PY" -c '
 import json, sys
@@ -88,18 +87,18 @@ req = urllib.request.Request(sys.argv[1], headers={
 assert urllib.request.urlopen(req).read() == open(sys.argv[2], "rb").read()
 P
 ukit-pack oci push oci:lay:v1 docker://$R/uk/app:v1 2>/dev/null
-[ "$(refs uk/app sha256-$H)" = "$sigs_a" ] && ok "pushing twice lists it once" ||
-	not_ok "after the second push: $(refs uk/app sha256-$H)"
-[ "$(refs uk/app sha256-${O#sha256:})" = none ] &&
-	ok "the layout's signature of another image is not pushed" ||
-	not_ok "sha256-${O#sha256:} at the registry: $(refs uk/app sha256-${O#sha256:})"
+[ "$(refs uk/app sha256-$H)" = "$sigs_a" ] &&
+	[ "$(refs uk/app sha256-${O#sha256:})" = none ] &&
+	ok "pushing twice lists it once; the layout's signature of another image is not pushed" ||
+	not_ok "after the second push: sha256-$H lists $(refs uk/app sha256-$H)," \
+		"sha256-${O#sha256:} $(refs uk/app sha256-${O#sha256:})"
 
 # a second key, added offline, pushed to a registry that has the first
 sigs_b=$(ukit-sign sign --json --key kb.key oci:lay:v1 |
 	"$PY" -c 'import json,sys; print(json.load(sys.stdin)["signature"])')
-check "push with a second signature" ukit-pack oci push oci:lay:v1 docker://$R/uk/app:v1
-grep -q "2 signatures pushed" "$T/.err" && ok "push says two signatures went" ||
-	not_ok "push stderr: $(cat "$T/.err")"
+ukit-pack oci push oci:lay:v1 docker://$R/uk/app:v1 2>push2.err
+grep -q "2 signatures pushed" push2.err && ok "push says two signatures went" ||
+	not_ok "push stderr: $(cat push2.err)"
 want=$(printf '%s\n%s\n' "$sigs_a" "$sigs_b" | sort | tr '\n' ' ' | sed 's/ $//')
 [ "$(refs uk/app sha256-$H)" = "$want" ] && ok "both signatures at the registry, once each" ||
 	not_ok "sha256-$H lists: $(refs uk/app sha256-$H), want $want"
@@ -108,7 +107,7 @@ check "verify with the second key" ukit-sign verify --pub kb.pub docker://$R/uk/
 # signatures already at the registry are kept: sign there with kc, push
 ukit-pack oci push --no-signatures oci:lay:v1 docker://$R/uk/keep:v1 2>/dev/null
 check "a signature made at the registry" ukit-sign sign --key kc.key docker://$R/uk/keep:v1
-check "push the layout's signatures next to it" ukit-pack oci push oci:lay:v1 docker://$R/uk/keep:v1
+ukit-pack oci push oci:lay:v1 docker://$R/uk/keep:v1 2>/dev/null
 check "the registry's own signature is kept" sh -c \
 	"ukit-sign verify --pub kc.pub docker://$R/uk/keep:v1 &&
 	 ukit-sign verify --pub ka.pub docker://$R/uk/keep:v1"
@@ -120,21 +119,19 @@ cp "$T/.out" push-ns.json
 validate_json "push --no-signatures --json matches its schema" oci-push.schema.json push-ns.json
 check "push --no-signatures --json lists none" "$PY" -c '
 import json; assert json.load(open("push-ns.json"))["signatures"] == []'
-[ "$(refs uk/nosig sha256-$H)" = none ] && ok "--no-signatures: no fallback tag" ||
+skopeo inspect --raw --tls-verify=false docker://$R/uk/nosig:v1 >/dev/null 2>&1 &&
+	[ "$(refs uk/nosig sha256-$H)" = none ] &&
+	ok "--no-signatures: the image is there, no fallback tag" ||
 	not_ok "--no-signatures: sha256-$H lists $(refs uk/nosig sha256-$H)"
 expect_fail 1 "no signature of $D found" "--no-signatures: nothing verifies" \
 	ukit-sign verify --pub ka.pub docker://$R/uk/nosig:v1
 
 # ---- pull stores the signatures ---------------------------------------
-check "pull" ukit-pack oci pull docker://$R/uk/app:v1 oci:pl
-grep -q "2 signatures of $D stored" "$T/.err" && ok "pull says two signatures were stored" ||
-	not_ok "pull stderr: $(cat "$T/.err")"
+ukit-pack oci pull docker://$R/uk/app:v1 oci:pl 2>pull.err
+grep -q "2 signatures of $D stored in oci:pl" pull.err && ok "pull says two signatures were stored" ||
+	not_ok "pull stderr: $(cat pull.err)"
 check "pull --verify-pub" ukit-pack oci pull --verify-pub ka.pub docker://$R/uk/app:v1 oci:pv
 check "pull --no-signatures" ukit-pack oci pull --no-signatures docker://$R/uk/app:v1 oci:pn
-expect_fail 1 "signature check failed, nothing written" "pull --verify-pub, wrong key" \
-	ukit-pack oci pull --verify-pub kc.pub docker://$R/uk/app:v1 oci:pw
-check "nothing written, signatures neither" \
-	sh -c "[ ! -e pw/index.json ] && [ -z \"\$(ls pw/blobs/sha256 2>/dev/null)\" ]"
 
 # ---- hostile input ---------------------------------------------------
 # hostile LAYOUT: a copy of lay with (the case's) change, by Python
@@ -203,18 +200,24 @@ print([x for x in ix["manifests"] if x.get("annotations", {}).get(
     "org.opencontainers.image.ref.name") == "sha256-" + sys.argv[2]][0]["digest"][7:])' "bad-$name" "$H")
 	msg=${msg//@IX@/$ixh}
 	msg=${msg//@SA@/$sigs_a}
-	expect_fail 1 "$msg" "push, $name: exit 1 naming where" \
-		ukit-pack oci push oci:bad-$name:v1 docker://$R/uk/bad-$name:v1
+	# push and verify refuse it alike
+	ukit-pack oci push oci:bad-$name:v1 docker://$R/uk/bad-$name:v1 2>push.err
+	prc=$?
+	ukit-sign verify --pub ka.pub oci:bad-$name:v1 2>verify.err
+	vrc=$?
+	[ $prc = 1 ] && [ $vrc = 1 ] && grep -qF -- "$msg" push.err &&
+		grep -qF -- "$msg" verify.err && ! san_report push.err &&
+		ok "push and verify, $name: exit 1 naming where" ||
+		not_ok "push and verify, $name: exit $prc and $vrc, want 1 and '$msg';" \
+			"push: $(head -c 300 push.err); verify: $(head -c 300 verify.err)"
 	code=$("$PY" -c '
 import sys, urllib.request, urllib.error
 try:
     print(urllib.request.urlopen(sys.argv[1]).status)
 except urllib.error.HTTPError as e:
     print(e.code)' "http://$R/v2/uk/bad-$name/tags/list")
-	[ "$code" = 404 ] && ok "push, $name: nothing pushed" ||
-		not_ok "push, $name: the repository exists (HTTP $code)"
-	expect_fail 1 "$msg" "verify, $name: the same refusal" \
-		ukit-sign verify --pub ka.pub oci:bad-$name:v1
+	[ $prc = 1 ] && [ "$code" = 404 ] && ok "push, $name: nothing pushed" ||
+		not_ok "push, $name: exit $prc, the repository: HTTP $code"
 done <<'TABLE'
 index-not-json|setix(b'{"schemaVersion": 2, "manifests": [}')|@L@/blobs/sha256/@IX@: 
 index-bad-digest-string|refs["manifests"][0]["digest"] = "sha256:xyz"; setix(json.dumps(refs).encode())|@L@/blobs/sha256/@IX@: $.manifests[0].digest
@@ -241,11 +244,11 @@ P
 expect_fail 1 "http://$R/v2/uk/rbad/manifests/sha256-$H: \$.manifests[0].artifactType" \
 	"pull: a malformed index at the registry, naming the URL and JSON path" \
 	ukit-pack oci pull docker://$R/uk/rbad:v1 oci:prbad
-check "nothing written" [ ! -e prbad/index.json ]
 expect_fail 1 "http://$R/v2/uk/rbad/manifests/sha256-$H: \$.manifests[0].artifactType" \
 	"verify: the same refusal" ukit-sign verify --pub ka.pub docker://$R/uk/rbad:v1
-check "pull --no-signatures does not read it" \
-	ukit-pack oci pull --no-signatures docker://$R/uk/rbad:v1 oci:prbad2
+check "nothing written; pull --no-signatures does not read the index" sh -c \
+	"[ ! -e prbad/index.json ] &&
+	 ukit-pack oci pull --no-signatures docker://$R/uk/rbad:v1 oci:prbad"
 
 # ---- offline: the registry is gone -----------------------------------
 reg_stop plain
