@@ -439,6 +439,9 @@ void ukit_oci_sigset_free(struct ukit_oci_sigset *s)
 		return;
 	for (size_t i = 0; i < s->n; i++) {
 		free((char *)s->a[i].blob);
+		/* collect_one took references on all four descriptors */
+		ukit_oci_desc_free(&s->a[i].config);
+		ukit_oci_desc_free(&s->a[i].layer);
 		ukit_oci_artifact_free(&s->a[i]);
 	}
 	free(s->a);

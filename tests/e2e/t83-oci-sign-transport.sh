@@ -7,7 +7,8 @@
 # docker-registry (distribution 2.8: no referrers API, so the fallback
 # tag sha256-<hex>), with skopeo and plain HTTP as peers that read what
 # was pushed.  Hostile input: signatures of another image, an oversized
-# referrer, a malformed fallback index (layout and registry) and an
+# referrer, an artifact with a config of its own (left behind with a
+# warning), a malformed fallback index (layout and registry) and an
 # artifact whose bytes do not match its digest.
 . "$(dirname "$0")/lib.sh"
 cd "$T" || exit 1
@@ -157,17 +158,30 @@ big = {"schemaVersion": 2, "mediaType": mm, "artifactType": mt,
        "config": dict(put(b"{}"), mediaType="application/vnd.oci.empty.v1+json"),
        "layers": [dict(put(b"{" + b" " * (2 << 20) + b"}"), mediaType=mt)],
        "subject": {"mediaType": mm, "digest": d, "size": os.path.getsize(B + d[7:])}}
+# a signature-like artifact with a config of its own: push sends the
+# empty config only, so it is left behind with a warning
+cfg = {"schemaVersion": 2, "mediaType": mm, "artifactType": mt,
+       "config": dict(put(b'{"a":1}'), mediaType="application/vnd.oci.image.config.v1+json"),
+       "layers": [dict(put(b"{}"), mediaType=mt)],
+       "subject": {"mediaType": mm, "digest": d, "size": os.path.getsize(B + d[7:])}}
+cd = put(json.dumps(cfg).encode())
+open(L + ".cfgart", "w").write(cd["digest"])
 t = tagged("sha256-" + d[7:])
 refs = json.load(open(B + t["digest"][7:]))
 refs["manifests"][0:0] = [dict(put(json.dumps(big).encode()), mediaType=mm,
-                               artifactType=mt)] + other["manifests"]
+                               artifactType=mt), dict(cd, mediaType=mm, artifactType=mt)] + \
+    other["manifests"]
 t.update(put(json.dumps(refs).encode()))
 json.dump(ix, open(L + "/index.json", "w"))
 P
-ukit-pack oci push oci:mix:v1 docker://$R/uk/mix:v1 2>/dev/null
+ukit-pack oci push oci:mix:v1 docker://$R/uk/mix:v1 2>mix.err
 [ "$(refs uk/mix sha256-$H)" = "$want" ] &&
 	ok "only this image's signatures are carried" ||
 	not_ok "uk/mix sha256-$H lists: $(refs uk/mix sha256-$H), want $want"
+grep -qF "warning: oci push: signature $(cat mix.cfgart): config sha256:" mix.err &&
+	grep -q "is not the empty descriptor" mix.err &&
+	ok "an artifact with a config of its own: a warning naming it" ||
+	not_ok "push stderr: $(cat mix.err)"
 check "and they verify there" ukit-sign verify --pub kb.pub docker://$R/uk/mix:v1
 
 # The malformed-input table: CASE|PYTHON (changes layout $1)|MESSAGE.
