@@ -367,6 +367,13 @@ static int collect_one(void *arg, const struct ukit_oci_artifact *a,
 				empty_digest));
 		return 0;
 	}
+	if (s->n >= OCI_SIGS_MAX || a->blob_len > OCI_SIGS_BYTES_MAX - s->bytes) {
+		sigset_add_skip(s, json_sprintf("%s: past %d signatures or %u "
+				"bytes of bundles; not carried",
+				a->manifest_desc.digest, OCI_SIGS_MAX,
+				OCI_SIGS_BYTES_MAX));
+		return 0;
+	}
 	n = realloc(s->a, (s->n + 1) * sizeof *n);
 	if (n == NULL)
 		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
@@ -382,6 +389,7 @@ static int collect_one(void *arg, const struct ukit_oci_artifact *a,
 	memcpy(man, a->manifest, a->manifest_len);
 	man[a->manifest_len] = 0;
 	c = &s->a[s->n++];
+	s->bytes += a->blob_len;
 	*c = *a;
 	c->blob = blob;
 	c->manifest = man;

@@ -64,8 +64,12 @@ int ukit_oci_sig_verify(const struct ukit_oci_ref *ref,
  * pull): collected first, so that hostile input stops the command before
  * it writes anything, then attached as ukit-sign attaches a new one.
  */
+#define OCI_SIGS_MAX       64          /* signatures carried per image */
+#define OCI_SIGS_BYTES_MAX (16u << 20)  /* and their bundles' bytes */
+
 struct ukit_oci_sigset {
 	size_t n;
+	size_t bytes;                   /* of the bundles held */
 	struct ukit_oci_artifact *a;    /* a[i].blob owned by the set too */
 	json_t *skipped;                /* NULL or strings: artifacts of the
 					 * image not carried, and why */
@@ -77,7 +81,9 @@ struct ukit_oci_sigset {
  * ukit_oci_sig_verify() finds them: the same walk, the same predicate
  * ukit_oci_manifest_signs(), the same errors (a malformed index, an
  * artifact whose bytes do not match its digest: -1 with (e)).  An
- * artifact listed twice is taken once.  0 (with (*s), maybe empty;
+ * artifact listed twice is taken once; past OCI_SIGS_MAX signatures or
+ * OCI_SIGS_BYTES_MAX bytes of bundles the rest are left, each named in
+ * (s->skipped), so a registry listing thousands cannot exhaust memory.  0 (with (*s), maybe empty;
  * release with ukit_oci_sigset_free()) or -1 with (e).
  */
 int ukit_oci_sig_collect(const struct ukit_oci_ref *ref,

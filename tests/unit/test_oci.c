@@ -426,6 +426,25 @@ static void test_sig_collect(void **state)
 			    a[2].manifest_desc.digest);
 	ukit_oci_sigset_free(&ss);
 
+	/* a layout listing more signatures than are carried: the first
+	 * OCI_SIGS_MAX, and each of the rest named as left behind */
+	for (int i = 0; i < OCI_SIGS_MAX; i++) {
+		struct ukit_oci_artifact x;
+		char b[16];
+
+		snprintf(b, sizeof b, "bundle-%03d", i);
+		assert_int_equal(ukit_oci_sig_artifact(&d, b, strlen(b), 0, &x,
+						       &e), 0);
+		assert_int_equal(ukit_oci_sig_attach(&ref, NULL, &x, &e), 0);
+		ukit_oci_artifact_free(&x);
+	}
+	assert_int_equal(ukit_oci_sig_collect(&ref, NULL, d.digest, &ss, &e), 0);
+	assert_int_equal(ss.n, OCI_SIGS_MAX);
+	assert_int_equal(json_array_size(ss.skipped), 2);
+	assert_non_null(strstr(json_string_value(json_array_get(ss.skipped, 0)),
+			       "past 64 signatures"));
+	ukit_oci_sigset_free(&ss);
+
 	for (int i = 0; i < 3; i++)
 		ukit_oci_artifact_free(&a[i]);
 	ukit_oci_ref_free(&ref);
