@@ -9,13 +9,8 @@
 # passwords, unknown tags; mutual TLS (clientcas) with a client
 # certificate from --cert-dir; --mount-from refused outside push.
 . "$(dirname "$0")/lib.sh"
-cd "$T" || exit 1
 gen=$TOP/tests/gen
 . "$gen/ociregistry.sh"
-export SOURCE_DATE_EPOCH=1700000000 UKIT_OCI_RETRY_MS=20
-export HOME=$T/home XDG_RUNTIME_DIR=$T/run
-unset REGISTRY_AUTH_FILE DOCKER_CONFIG
-mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
 
 for t in docker-registry skopeo htpasswd openssl; do
 	if ! command -v $t >/dev/null; then

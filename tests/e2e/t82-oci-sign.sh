@@ -9,13 +9,8 @@
 # codeSigning are refused.  PKCS#11: a SoftHSM2 token key signs a
 # docker:// reference, alone and with a certificate for it.
 . "$(dirname "$0")/lib.sh"
-cd "$T" || exit 1
 gen=$TOP/tests/gen
 . "$gen/ociregistry.sh"
-export SOURCE_DATE_EPOCH=1700000000 UKIT_OCI_RETRY_MS=20
-export HOME=$T/home XDG_RUNTIME_DIR=$T/run
-unset REGISTRY_AUTH_FILE DOCKER_CONFIG
-mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
 
 bash "$gen/mkhvt.sh" k.hvt
 bash "$gen/mkhvt.sh" -t 2 spt.elf

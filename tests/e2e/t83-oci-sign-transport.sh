@@ -11,13 +11,8 @@
 # warning), a malformed fallback index (layout and registry) and an
 # artifact whose bytes do not match its digest.
 . "$(dirname "$0")/lib.sh"
-cd "$T" || exit 1
 gen=$TOP/tests/gen
 . "$gen/ociregistry.sh"
-export SOURCE_DATE_EPOCH=1700000000 UKIT_OCI_RETRY_MS=20
-export HOME=$T/home XDG_RUNTIME_DIR=$T/run
-unset REGISTRY_AUTH_FILE DOCKER_CONFIG
-mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
 MT=application/vnd.dev.sigstore.bundle.v0.3+json
 
 bash "$gen/mkhvt.sh" k.hvt

@@ -7,6 +7,16 @@
 #       sets REG_PORT_NAME and REG_PID_NAME; storage in $T/NAME.d
 #   reg_stop NAME      kill it (also done at exit for every started one)
 #   free_port          an unused TCP port on 127.0.0.1
+#
+# Sourcing it also sets up the test's world: cd $T, a fixed
+# SOURCE_DATE_EPOCH, short registry retries, and a HOME and
+# XDG_RUNTIME_DIR of the test's own (no credentials of the user's).
+
+cd "$T" || exit 1
+export SOURCE_DATE_EPOCH=1700000000 UKIT_OCI_RETRY_MS=20
+export HOME=$T/home XDG_RUNTIME_DIR=$T/run
+unset REGISTRY_AUTH_FILE DOCKER_CONFIG
+mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
 
 _reg_pids=""
 trap 'for p in $_reg_pids; do kill -9 "$p" 2>/dev/null; done; rm -rf "$T"' EXIT
