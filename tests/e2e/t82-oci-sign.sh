@@ -91,17 +91,10 @@ expect_fail 1 "not in oci-archive: files" "no signatures in archives" \
 expect_fail 2 "need --key KEY" "sign without a key" ukit-sign sign oci:lay:v1
 expect_fail 2 "give either --pub or --ca" "verify without a key" ukit-sign verify oci:lay:v1
 
-if ! command -v docker-registry >/dev/null; then
-	missing docker-registry
-	done_testing
-	exit 0
-fi
-
 # ---- a registry without the referrers API ---------------------------
 # the layout is signed: push the images alone (--no-signatures) to sign
 # them at the registry (t83 pushes the layout's signatures)
-reg_start plain || { not_ok "registry"; done_testing; exit 0; }
-R=127.0.0.1:$REG_PORT_plain
+reg_plain
 ukit-pack oci push --no-signatures oci:lay:v1 docker://$R/uk/app:v1 >/dev/null
 ukit-pack oci push --no-signatures oci:lay:other docker://$R/uk/app:other >/dev/null
 code=$("$PY" -c '

@@ -26,13 +26,7 @@ D=$(cut -d' ' -f1 b.txt)
 H=${D#sha256:}
 O=$(cut -d' ' -f1 b2.txt)
 
-if ! command -v docker-registry >/dev/null; then
-	missing docker-registry
-	done_testing
-	exit 0
-fi
-reg_start plain || { not_ok "registry"; done_testing; exit 0; }
-R=127.0.0.1:$REG_PORT_plain
+reg_plain
 
 # refs REPO TAG: the digests the index at REPO:TAG lists, sorted, one
 # line ("none" when the tag is not there), read over plain HTTP

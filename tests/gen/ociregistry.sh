@@ -7,6 +7,9 @@
 #       sets REG_PORT_NAME and REG_PID_NAME; storage in $T/NAME.d
 #   reg_stop NAME      kill it (also done at exit for every started one)
 #   free_port          an unused TCP port on 127.0.0.1
+#   reg_plain          start the registry "plain" (no TLS, no auth) and set
+#                      R to its 127.0.0.1:PORT; without docker-registry,
+#                      or when it does not start, end the test there
 #
 # Sourcing it also sets up the test's world: cd $T, a fixed
 # SOURCE_DATE_EPOCH, short registry retries, and a HOME and
@@ -68,4 +71,14 @@ reg_stop() {
 	eval "pid=\${REG_PID_$1:-}"
 	[ -z "$pid" ] || { kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
 	return 0
+}
+
+reg_plain() {
+	if ! command -v docker-registry >/dev/null; then
+		missing docker-registry
+		done_testing
+		exit 0
+	fi
+	reg_start plain || { not_ok "registry"; done_testing; exit 0; }
+	R=127.0.0.1:$REG_PORT_plain
 }
