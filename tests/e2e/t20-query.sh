@@ -132,4 +132,15 @@ expect_fail 1 "usage:" "no operand: exit 1 (Solo5's contract)" \
 	ukit-elftool query-manifest
 expect_fail 1 "usage:" "two operands: exit 1" \
 	ukit-elftool query-abi "$base" "$base"
+# start-up: the dynamic loader maps nothing but the C library (and the
+# sanitizers' runtime in a SAN build); ELFTOOL_STATIC=0 builds differ
+if [ "${ELFTOOL_STATIC:-1}" = 1 ]; then
+	libs=$(readelf -d "$UKIT_BIN/ukit-elftool" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' |
+		grep -Ev '^(libc\.so\.6|libasan\.so.*|libubsan\.so.*|libm\.so\.6|libstdc\+\+\.so.*|libgcc_s\.so.*)$' | tr '\n' ' ')
+	if [ -z "$libs" ]; then
+		ok "ukit-elftool loads no shared library but the C library at start"
+	else
+		not_ok "ukit-elftool loads $libs at start"
+	fi
+fi
 done_testing
