@@ -42,6 +42,7 @@
 #include "multiboot.h"
 #include "outfile.h"
 #include "pack.h"
+#include "solo5.h"
 
 #define MAX_MODULES 32
 #define GRUB_LIB "/usr/lib/grub"
@@ -467,6 +468,56 @@ static void rm_tmp(struct dsk *d)
 		return;
 	rm_tree(d->tmp, 0);
 	d->tmp[0] = '\0';
+}
+
+/*
+ * The Solo5 target of the kernel on (fd) ("hvt", "virtio"...: malloc'd),
+ * or NULL when it is not a Solo5 unikernel (or its notes are broken,
+ * which the Multiboot checks report in their own words).
+ */
+static char *solo5_target(int fd, const char *path)
+{
+	struct fmt_err e = { .path = path, .off = FMT_NOOFF };
+	json_t *facts = NULL;
+	const char *t;
+	char *r = NULL;
+
+	if (ukit_solo5_facts(fd, path, &facts, &e) < 0 || facts == NULL)
+		return NULL;
+	t = json_string_value(json_object_get(json_object_get(facts, "abi"),
+					      "target"));
+	if (t != NULL)
+		r = strdup(t);
+	json_decref(facts);
+	return r;
+}
+
+/*
+ * What a Solo5 target means for a disk, said after the kernel is checked
+ * (refused: rc < 0).  hvt and spt unikernels run under their tenders and
+ * muen and genode ones under their hypervisors: no Multiboot header, so
+ * refused, and the hint names the target that boots from a disk.  A xen
+ * one has a Multiboot header beside its PVH entry, for GRUB in a Xen HVM
+ * guest: the disk boots it there only (under QEMU or KVM it waits for Xen
+ * forever), which the warning says.
+ */
+static void solo5_note(int fd, const char *path, int rc)
+{
+	char *t = solo5_target(fd, path);
+
+	if (t == NULL)
+		return;
+	if (rc < 0 && strcmp(t, "virtio") != 0)
+		cli_errx("disk: %s is a Solo5 %s unikernel, which runs under its "
+			 "%s, not from a disk; Solo5's virtio target boots from "
+			 "one", path, t, strcmp(t, "hvt") == 0 ||
+			 strcmp(t, "spt") == 0 ? "tender" : "hypervisor");
+	else if (rc == 0 && strcmp(t, "xen") == 0)
+		cli_errx("warning: disk: %s is a Solo5 xen unikernel: it needs "
+			 "Xen, so the disk boots it in a Xen HVM guest only; under "
+			 "QEMU or KVM alone it hangs (Solo5's virtio target boots "
+			 "there)", path);
+	free(t);
 }
 
 /*
@@ -1195,8 +1246,10 @@ int cmd_disk(int argc, char **argv)
 	}
 	if (ukit_mb_parse_fd(d.kfd, d.ksize, &d.mb, &e) < 0) {
 		cli_err(&e);
+		solo5_note(d.kfd, d.kernel, -1);
 		goto out;
 	}
+	solo5_note(d.kfd, d.kernel, 0);
 	for (unsigned i = 0; i < d.nmod; i++) {
 		d.mod_fd[i] = cli_open_seekable(d.mod_path[i], false);
 		if (d.mod_fd[i] < 0)

@@ -172,6 +172,22 @@ cp "$T/keep.raw" "$T/keep.want"
 ukit-pack disk -O raw "$B/none.elf" "$T/keep.raw" 2>/dev/null
 same_file "a refused kernel leaves the old output untouched" "$T/keep.want" "$T/keep.raw"
 
+# a Solo5 unikernel of a target that does not boot from a disk: the
+# refusal, then which target does (Solo5's ABI1 note, tests/gen/mkhvt.sh)
+for t in 1:hvt:tender 2:spt:tender 4:muen:hypervisor 5:genode:hypervisor; do
+	IFS=: read -r n name by <<<"$t"
+	bash "$TOP/tests/gen/mkhvt.sh" -t "$n" "$T/u.$name"
+	ukit-pack disk -O raw "$T/u.$name" "$T/u.raw" >/dev/null 2>"$T/u.err"
+	rc=$?
+	want="ukit-pack: disk: $T/u.$name is a Solo5 $name unikernel, which runs under its $by, not from a disk; Solo5's virtio target boots from one"
+	if [ $rc = 1 ] && [ "$(sed -n 2p "$T/u.err")" = "$want" ] &&
+		grep -q 'no Multiboot header' "$T/u.err" && [ ! -e "$T/u.raw" ]; then
+		ok "Solo5 $name unikernel: exit 1, no output, says what boots from a disk"
+	else
+		not_ok "Solo5 $name unikernel: exit $rc, stderr: $(cat "$T/u.err")"
+	fi
+done
+
 # convert no longer turns an ELF into a disk that nothing boots
 for o in raw qcow2; do
 	expect_fail 2 "\`ukit-pack disk $K -O $o OUT\` makes a disk that boots it" \

@@ -58,6 +58,18 @@ check "test_blk: --solo5:quiet reached Solo5 (no banner)" \
 check "ukit-pack info: the disk's kernel and its Solo5 manifest" sh -c \
 	"ukit-pack info '$T/blk.qcow2' | grep -qx '    storage: BLOCK_BASIC'"
 
+# a xen unikernel has a Multiboot header too (GRUB in a Xen HVM guest):
+# made, with a warning that QEMU or KVM alone do not run it
+check "disk of test_hello.xen: made" ukit-pack disk -O raw --firmware bios \
+	"$S/tests/test_hello/test_hello.xen" "$T/xen.raw"
+cp "$T/.err" "$T/xen.err"
+check "... with a warning that it needs Xen" grep -q \
+	"warning: disk: .*test_hello.xen is a Solo5 xen unikernel: it needs Xen" "$T/xen.err"
+ukit-pack disk -O raw "$S/tests/test_hello/test_hello.hvt" "$T/hvt.raw" 2>"$T/hvt.err"
+check "disk of test_hello.hvt: exit 1, no output, the virtio target named" sh -c \
+	"[ $? = 1 ] && [ ! -e '$T/hvt.raw' ] &&
+		grep -q 'hvt unikernel, which runs under its tender.*virtio target' '$T/hvt.err'"
+
 # ---- verify, then run exactly the verified bytes with Solo5's tenders --
 ukit-sign keygen --no-passphrase --type ecdsa-p256 "$T/k" >/dev/null 2>&1
 tender() {  # tender TARGET: sign test_hello.TARGET, run it through --exec
