@@ -74,6 +74,15 @@ static int epoch_now(int64_t *out)
 
 /* ---- build ---------------------------------------------------------- */
 
+/* Whether the user's --annotation sets (key). */
+static bool has_ann(const struct ukit_oci_build_opts *o, const char *key)
+{
+	for (size_t i = 0; i < o->nann; i++)
+		if (strcmp(o->ann_key[i], key) == 0)
+			return true;
+	return false;
+}
+
 static int oci_build(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -184,6 +193,12 @@ static int oci_build(int argc, char **argv)
 	}
 	if (ukit_oci_out_commit(w, &man, ref.tag, &e) < 0)
 		goto fail;
+	if (bi.unikernel_type[0] == '\0' &&
+	    !has_ann(&o, "com.urunc.unikernel.unikernelType"))
+		cli_errx("warning: oci build: %s: no unikernel type (none "
+			 "detected): urunc runs an image only with "
+			 "com.urunc.unikernel.unikernelType; give --unikernel-type "
+			 "(rumprun, mirage, unikraft...)", out);
 	if (json) {
 		json_t *j = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s}",
 			"reference", out, "digest", man.digest,

@@ -180,7 +180,8 @@ run ukit-pack info disk.qcow2
 boot disk.qcow2
 
 step "7. an OCI image, signed, in a registry"
-# the test kernel has no Solo5 ABI note to take the target from
+# the test kernel has no Solo5 ABI note to take the target from, and is
+# of no unikernel family: ukit warns that urunc would want --unikernel-type
 run ukit-pack oci build --target qemu --disk disk.qcow2 --cmdline "$CMDLINE" \
 	-o oci:image:1.0 kernel.elf
 # signed where the key is, before any registry: the signature is an OCI

@@ -332,8 +332,10 @@ int ukit_oci_build(struct ukit_oci_out *w, const struct ukit_oci_build_opts *o,
 	if (bi->unikernel_type[0])
 		set_ann(ann, "com.urunc.unikernel.unikernelType",
 			bi->unikernel_type);
-	if (o->cmdline != NULL)
-		set_ann(ann, "com.urunc.unikernel.cmdline", o->cmdline);
+	/* one of the four urunc requires (bima refuses an image without
+	 * it), so present even when empty */
+	set_ann(ann, "com.urunc.unikernel.cmdline",
+		o->cmdline != NULL ? o->cmdline : "");
 	set_ann(ann, "com.urunc.unikernel.mountRootfs", "false");
 	if (o->initrd != NULL) {
 		snprintf(path, sizeof path, "/%s/initrd", root);

@@ -150,6 +150,28 @@ expect_fail 1 "the Solo5 ABI note says target hvt, --target says spt" \
 	"--target disagreeing with the ABI note" \
 	ukit-pack oci build k.hvt --target spt -o oci:m
 
+# urunc requires unikernelType, hypervisor, binary and cmdline (bima
+# refuses an image without one of them): cmdline is always there, and a
+# type ukit cannot tell is asked for
+ukit-pack oci build virtio.elf -o oci:v:n >/dev/null 2>v.err
+[ "$(ann v n com.urunc.unikernel.cmdline)" = "" ] &&
+	"$PY" - v <<'P' && ok "no --cmdline: cmdline present and empty (annotation and urunc.json)" ||
+import json, sys
+ix = json.load(open("v/index.json"))
+m = [x for x in ix["manifests"] if x["annotations"]["org.opencontainers.image.ref.name"] == "n"][0]
+man = json.load(open("v/blobs/sha256/" + m["digest"][7:]))
+assert man["annotations"]["com.urunc.unikernel.cmdline"] == ""
+P
+	not_ok "cmdline annotation without --cmdline"
+grep -q "warning: oci build: oci:v:n: no unikernel type (none detected): urunc runs an image only with com.urunc.unikernel.unikernelType; give --unikernel-type" v.err &&
+	ok "no type known: a warning says urunc needs one" || not_ok "no warning: $(cat v.err)"
+for how in "--unikernel-type mirage" "--annotation com.urunc.unikernel.unikernelType=mirage"; do
+	# shellcheck disable=SC2086
+	ukit-pack oci build virtio.elf $how -o oci:v:w >/dev/null 2>v.err
+	[ ! -s v.err ] && [ "$(ann v w com.urunc.unikernel.unikernelType)" = mirage ] &&
+		ok "$how: the type, no warning" || not_ok "$how: $(cat v.err)"
+done
+
 # ---- Unikraft: kraftkit's annotations and paths ----------------------
 expect_fail 1 "no Solo5 ABI note to take the target from: give --target" \
 	"non-Solo5 kernel needs --target" ukit-pack oci build uk.elf -o oci:uk
