@@ -32,22 +32,34 @@ check "${SOLO5_DIFF_N:-150} mutated ELFs: ukit agrees with solo5-elftool or diff
 	"${SOLO5_DIFF_N:-150}" 1 "$T/a.elf" "$T/b.elf" "$T/c.elf"
 sed 's/^/# /' "$T/.out"
 if [ -n "${SOLO5_BUILD:-}" ]; then
-	n=0 bad=
+	# Solo5's own test unikernels: the same bytes and exit codes; but
+	# solo5-elftool reads only its host's machine (a known Solo5 bug:
+	# "elf header invalid"), so for a cross-built tree (aarch64) ukit
+	# must succeed with valid JSON where solo5-elftool fails
+	host=$(readelf -h "$SOLO5_ELFTOOL" | sed -n 's/^ *Machine: *//p')
+	n=0 nx=0 bad=
 	for f in "$SOLO5_BUILD"/tests/*/*.hvt "$SOLO5_BUILD"/tests/*/*.spt \
 		"$SOLO5_BUILD"/tests/*/*.virtio "$SOLO5_BUILD"/tests/*/*.xen \
 		"$SOLO5_BUILD"/tests/*/*.muen; do
 		[ -f "$f" ] || continue
+		m=$(readelf -h "$f" | sed -n 's/^ *Machine: *//p')
 		for q in query-manifest query-abi; do
-			"$SOLO5_ELFTOOL" $q "$f" >"$T/s" 2>/dev/null; rs=$?
+			"$SOLO5_ELFTOOL" $q "$f" >"$T/s" 2>"$T/se"; rs=$?
 			ukit-elftool $q "$f" >"$T/u" 2>/dev/null; ru=$?
 			n=$((n + 1))
-			if [ $rs != $ru ] || ! cmp -s "$T/s" "$T/u"; then
+			if [ "$m" != "$host" ]; then
+				nx=$((nx + 1))
+				if [ $rs != 1 ] || ! grep -q 'elf header invalid' "$T/se" ||
+					[ $ru != 0 ] || ! "$PY" -m json.tool "$T/u" >/dev/null 2>&1; then
+					bad="$bad $q:${f##*/}"
+				fi
+			elif [ $rs != $ru ] || ! cmp -s "$T/s" "$T/u"; then
 				bad="$bad $q:${f##*/}"
 			fi
 		done
 	done
 	if [ $n -gt 0 ] && [ -z "$bad" ]; then
-		ok "Solo5's own test unikernels: $n queries, the same bytes and exit codes"
+		ok "Solo5's own test unikernels: $n queries, the same bytes and exit codes ($nx on another machine than solo5-elftool's: ukit reads them, it cannot)"
 	else
 		not_ok "Solo5's own test unikernels ($n queries) differ:$bad"
 	fi
