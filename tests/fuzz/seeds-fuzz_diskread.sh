@@ -9,7 +9,7 @@ t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
 command -v mformat >/dev/null || exit 0
 export MTOOLS_SKIP_CHECK=1 MTOOLSRC=/dev/null SOURCE_DATE_EPOCH=315532800
-printf 'multiboot /kernel\nboot\n' >"$t/ukitboot.cfg"
+printf 'multiboot /kernel kernel '"'"'a'"'"'\nmodule /modules/m m\nboot\n' >"$t/ukitboot.cfg"
 printf '\177ELF kernel bytes' >"$t/kernel"
 mkdir -p "$t/EFI/BOOT"
 printf 'MZ efi' >"$t/EFI/BOOT/BOOTX64.EFI"
