@@ -4,8 +4,9 @@
 # on COM1, exits QEMU through isa-debug-exit with 67) under SeaBIOS and
 # OVMF in qemu-system-x86_64 (TCG: KVM cannot run these firmwares here):
 # Multiboot 1 and 2, ELF32 and ELF64, the a.out kludge, a command line
-# with spaces and quotes.  The disks pass sgdisk -v and qemu-img check,
-# mdir lists the ESP, and two builds are byte-identical.
+# with spaces and quotes; on IDE, and on AHCI (q35) and NVMe too.  The
+# disks pass sgdisk -v and qemu-img check, mdir lists the ESP, and two
+# builds are byte-identical.
 . "$(dirname "$0")/lib.sh"
 
 OVMF_CODE=/usr/share/OVMF/OVMF_CODE.fd
@@ -59,21 +60,28 @@ mk mod mb1 raw --firmware bios --module "$T/initrd.txt" --cmdline "with module"
 mk mod2 mb2 raw --module "$T/m1.txt" --module "$T/m2.txt" --cmdline "mb2 modules"
 
 # ---- boot them all, in parallel ------------------------------------
-boot() {  # boot NAME FIRMWARE DISK FORMAT
-	local name=$1 fw=$2 disk=$3 fmt=$4 fwopts=() to=90
+boot() {  # boot NAME FIRMWARE DISK FORMAT [ide|ahci|nvme]
+	local name=$1 fw=$2 disk=$3 fmt=$4 bus=${5:-ide} fwopts=() to=90 dev
 	if [ "$fw" = uefi ]; then
 		cp $OVMF_VARS "$T/$name.vars"
 		fwopts=(-drive if=pflash,format=raw,readonly=on,file=$OVMF_CODE
 			-drive if=pflash,format=raw,file="$T/$name.vars")
 		to=240
 	fi
+	# the disk on QEMU's default IDE, on the q35 machine's AHCI, or NVMe
+	case $bus in
+	ide) dev=(-drive file="$disk",format=$fmt,if=ide,snapshot=on) ;;
+	ahci) dev=(-machine q35 -drive file="$disk",format=$fmt,if=none,id=d0,snapshot=on
+		-device ide-hd,drive=d0,bus=ide.0) ;;
+	nvme) dev=(-drive file="$disk",format=$fmt,if=none,id=d0,snapshot=on
+		-device nvme,drive=d0,serial=ukit) ;;
+	esac
 	(
 		timeout $to qemu-system-x86_64 -accel tcg -m 128 -nographic \
 			-display none -monitor none -no-reboot \
 			-serial file:"$T/$name.serial" \
 			-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-			"${fwopts[@]}" -drive file="$disk",format=$fmt,if=ide,snapshot=on \
-			</dev/null >"$T/$name.qemu" 2>&1
+			"${fwopts[@]}" "${dev[@]}" </dev/null >"$T/$name.qemu" 2>&1
 		echo $? >"$T/$name.rc"
 	) &
 }
@@ -87,6 +95,8 @@ boot big-bios bios "$T/big.raw" raw
 boot mod-bios bios "$T/mod.raw" raw
 boot mod2-bios bios "$T/mod2.raw" raw
 boot mod2-uefi uefi "$T/mod2.raw" raw
+boot q64-ahci bios "$T/q64.qcow2" qcow2 ahci
+boot q64-nvme bios "$T/q64.qcow2" qcow2 nvme
 # the disk without a BIOS loader must not boot under SeaBIOS
 boot mb2u-bios bios "$T/mb2u.qcow2" qcow2
 # the same kernel by QEMU's own Multiboot loader, for its command line
@@ -119,6 +129,8 @@ booted() {  # booted NAME WORDS: exit 67 and "kernel WORDS" on the serial line
 booted both-bios "$WANT"
 booted both-uefi "$WANT"
 booted q64-bios "qcow2 elf64"
+booted q64-ahci "qcow2 elf64"
+booted q64-nvme "qcow2 elf64"
 booted mb2-bios "mb2 bios"
 booted mb2u-uefi "mb2 elf64 uefi"
 booted aout-bios "kludge"
