@@ -498,8 +498,8 @@ static char *solo5_target(int fd, const char *path)
  * muen and genode ones under their hypervisors: no Multiboot header, so
  * refused, and the hint names the target that boots from a disk.  A xen
  * one has a Multiboot header beside its PVH entry, for GRUB in a Xen HVM
- * guest: the disk boots it there only (under QEMU or KVM it waits for Xen
- * forever), which the warning says.
+ * guest: the disk boots it there only (under QEMU alone, Solo5's own
+ * test_hello.xen printed nothing after GRUB), which the warning says.
  */
 static void solo5_note(int fd, const char *path, int rc)
 {
