@@ -125,43 +125,23 @@ check "pull --no-signatures" ukit-pack oci pull --no-signatures docker://$R/uk/a
 
 # ---- hostile input ---------------------------------------------------
 # hostile LAYOUT: a copy of lay with (the case's) change, by Python
-hostile() { rm -rf "$1"; cp -r lay "$1"; "$PY" - "$1" "$D" "$O" >/dev/null; }
+# (tests/gen/ocilay.py edits it)
+hostile() { rm -rf "$1"; cp -r lay "$1"; "$PY" - "$1" "$D" "$O" "$TOP" >/dev/null; }
 # an artifact of ANOTHER image listed under this image's fallback tag,
 # and a 2 MiB referrer of this image: neither is carried
 hostile mix <<'P'
-import hashlib, json, os, sys
-L, d, o = sys.argv[1:4]
-B = L + "/blobs/sha256/"
-def put(b):
-    h = hashlib.sha256(b).hexdigest()
-    open(B + h, "wb").write(b)
-    return {"digest": "sha256:" + h, "size": len(b)}
-mt = "application/vnd.dev.sigstore.bundle.v0.3+json"
-mm = "application/vnd.oci.image.manifest.v1+json"
-ix = json.load(open(L + "/index.json"))
-def tagged(t):
-    return [x for x in ix["manifests"] if x.get("annotations", {}).get(
-        "org.opencontainers.image.ref.name") == t][0]
-other = json.load(open(B + tagged("sha256-" + o[7:])["digest"][7:]))
-big = {"schemaVersion": 2, "mediaType": mm, "artifactType": mt,
-       "config": dict(put(b"{}"), mediaType="application/vnd.oci.empty.v1+json"),
-       "layers": [dict(put(b"{" + b" " * (2 << 20) + b"}"), mediaType=mt)],
-       "subject": {"mediaType": mm, "digest": d, "size": os.path.getsize(B + d[7:])}}
+import json, sys
+sys.path.insert(0, sys.argv[4] + "/tests/gen")
+from ocilay import Layout
+lay, d, o = Layout(sys.argv[1]), sys.argv[2], sys.argv[3]
+big = lay.artifact(d, b"{" + b" " * (2 << 20) + b"}")
 # a signature-like artifact with a config of its own: push sends the
 # empty config only, so it is left behind with a warning
-cfg = {"schemaVersion": 2, "mediaType": mm, "artifactType": mt,
-       "config": dict(put(b'{"a":1}'), mediaType="application/vnd.oci.image.config.v1+json"),
-       "layers": [dict(put(b"{}"), mediaType=mt)],
-       "subject": {"mediaType": mm, "digest": d, "size": os.path.getsize(B + d[7:])}}
-cd = put(json.dumps(cfg).encode())
-open(L + ".cfgart", "w").write(cd["digest"])
-t = tagged("sha256-" + d[7:])
-refs = json.load(open(B + t["digest"][7:]))
-refs["manifests"][0:0] = [dict(put(json.dumps(big).encode()), mediaType=mm,
-                               artifactType=mt), dict(cd, mediaType=mm, artifactType=mt)] + \
-    other["manifests"]
-t.update(put(json.dumps(refs).encode()))
-json.dump(ix, open(L + "/index.json", "w"))
+cfg = lay.artifact(d, b"{}", config=b'{"a":1}')
+open(sys.argv[1] + ".cfgart", "w").write(cfg["digest"])
+refs = lay.referrers(d)
+refs["manifests"][0:0] = [big, cfg] + lay.referrers(o)["manifests"]
+lay.set_referrers(d, json.dumps(refs).encode())
 P
 ukit-pack oci push oci:mix:v1 docker://$R/uk/mix:v1 2>mix.err
 [ "$(refs uk/mix sha256-$H)" = "$want" ] &&
@@ -179,28 +159,23 @@ check "and they verify there" ukit-sign verify --pub kb.pub docker://$R/uk/mix:v
 while IFS='|' read -r name py msg; do
 	[ -n "$name" ] || continue
 	hostile "bad-$name" <<P
-import hashlib, json, sys
-L, d, o = sys.argv[1:4]
-B = L + "/blobs/sha256/"
-ix = json.load(open(L + "/index.json"))
-t = [x for x in ix["manifests"] if x.get("annotations", {}).get(
-    "org.opencontainers.image.ref.name") == "sha256-" + d[7:]][0]
-refs = json.load(open(B + t["digest"][7:]))
+import json, sys
+sys.path.insert(0, sys.argv[4] + "/tests/gen")
+from ocilay import Layout
+lay, d = Layout(sys.argv[1]), sys.argv[2]
+B, refs = lay.blobs, lay.referrers(d)
 def setix(b):   # the tag names the index (b) from now on
-    h = hashlib.sha256(b).hexdigest()
-    open(B + h, "wb").write(b)
-    t.update(digest="sha256:" + h, size=len(b))
-    json.dump(ix, open(L + "/index.json", "w"))
+    lay.set_referrers(d, b)
 $py
 P
 	msg=${msg//@H@/$H}
 	msg=${msg//@L@/bad-$name}
 	# the index blob the tag now names, for the messages that name it
 	ixh=$("$PY" -c '
-import json, sys
-ix = json.load(open(sys.argv[1] + "/index.json"))
-print([x for x in ix["manifests"] if x.get("annotations", {}).get(
-    "org.opencontainers.image.ref.name") == "sha256-" + sys.argv[2]][0]["digest"][7:])' "bad-$name" "$H")
+import sys
+sys.path.insert(0, sys.argv[3] + "/tests/gen")
+from ocilay import Layout
+print(Layout(sys.argv[1]).tagged("sha256-" + sys.argv[2])["digest"][7:])' "bad-$name" "$H" "$TOP")
 	msg=${msg//@IX@/$ixh}
 	msg=${msg//@SA@/$sigs_a}
 	# push and verify refuse it alike
