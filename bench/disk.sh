@@ -9,17 +9,20 @@
 # Boot: the test kernel (tests/gen/mkmbkernel.sh: prints its command line
 # on COM1 and exits QEMU at once through isa-debug-exit) booted under TCG
 # with the same QEMU flags: QEMU's own Multiboot loader (-kernel: no
-# firmware disk boot, no boot loader), the floor of a disk boot (a disk
-# whose MBR code prints the line and exits: what SeaBIOS alone costs to
-# reach a disk), the ukit disk under SeaBIOS (GRUB i386-pc) attached as
-# IDE and as virtio-blk (what KVM clouds attach), a SYSLINUX disk made
-# here by hand (gptmbr.bin + mboot.c32, when syslinux is installed) the
-# same two ways, and the ukit disk under OVMF (GRUB x86_64-efi).  The
-# time is QEMU's wall time from start to exit, which follows the serial
-# line at once, and QEMU's CPU time (user + sys: less sensitive to a
-# loaded machine); each run boots every way once, in turn, and the
-# median of RUNS counts.  A disk's cost is the difference to -kernel; a
-# loader's, the difference to the floor on the same bus.
+# firmware disk boot, no boot loader); two floors of a disk boot, a disk
+# whose MBR code prints the line and exits (what SeaBIOS alone costs to
+# reach a disk) and one whose MBR first reads through the BIOS as many
+# sectors as the ukit disk's BIOS boot reads (what SeaBIOS alone costs to
+# read them); the ukit disk under SeaBIOS (GRUB i386-pc) attached as IDE
+# and as virtio-blk (what KVM clouds attach); a SYSLINUX disk made here by
+# hand (gptmbr.bin + mboot.c32, when syslinux is installed) and a GRUB
+# Legacy disk (when GRUB_LEGACY is given, below) the same two ways; and
+# the ukit disk under OVMF (GRUB x86_64-efi).  The time is QEMU's wall
+# time from start to exit, which follows the serial line at once, and
+# QEMU's CPU time (user + sys: less sensitive to a loaded machine); each
+# run boots every way once, in turn, and the median of RUNS counts.  A
+# disk's cost is the difference to -kernel; a loader's, the difference to
+# the floor on the same bus.
 # Also the sectors the BIOS boots read (QEMU's trace of IDE reads): a
 # figure the machine's load does not move.
 # Build: ukit-pack disk -O raw and -O qcow2 of a 16 MiB kernel (the test
@@ -45,8 +48,24 @@ sh "$TOP/tests/gen/mkmbkernel.sh" "$D/k16.elf" mb1 $((16 << 20))
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-# the floor: a disk whose MBR prints the line and exits (floor-mbr.sh)
-sh "$TOP/bench/floor-mbr.sh" "$D"
+# a figure the machine's load does not move: the sectors a BIOS boot
+# reads through the IDE disk (QEMU's ide_sector_read trace events;
+# SeaBIOS reads one sector per command)
+nsectors() {  # nsectors DISK
+	rm -f "$D/trace"
+	timeout 300 qemu-system-x86_64 -accel tcg -m 128 -nographic -display none \
+		-monitor none -no-reboot -serial file:"$D/serial" \
+		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+		-drive file="$1",format=raw,if=ide,snapshot=on \
+		-trace ide_sector_read -D "$D/trace" </dev/null >/dev/null 2>&1 || true
+	grep -c ide_sector_read "$D/trace" 2>/dev/null || echo 0
+}
+BIOS_SECTORS=$(nsectors "$D/disk.raw")
+
+# the floors (floor-mbr.sh): a disk whose MBR prints the line and exits,
+# and one whose MBR first reads through the BIOS as many sectors as the
+# ukit disk's BIOS boot reads (less its own MBR)
+sh "$TOP/bench/floor-mbr.sh" "$D" $((BIOS_SECTORS - 1))
 
 # SYSLINUX (when installed: Debian's syslinux, syslinux-common), the
 # loader Solo5's mkimage uses: a GPT disk like ukit's, its MBR
@@ -75,6 +94,44 @@ else
 	rm -f "$D/sl.raw"
 fi
 
+# GRUB Legacy 0.97, the Multiboot reference loader, when GRUB_LEGACY
+# names the root of Debian's grub-legacy package unpacked (apt-get
+# download grub-legacy; dpkg -x grub-legacy_*.deb DIR: the package
+# conflicts with grub2-common, so it is not installed; its grub shell
+# needs libc6-i386): an MBR partition with ext2 holding stage2, menu.lst
+# (no menu, timeout 0) and the kernel; stage1 in the MBR loads stage2
+# by its sectors (no stage1.5).  Like mboot.c32 it passes the kernel's
+# file name as the first word of the command line.
+if [ -n "${GRUB_LEGACY:-}" ]; then
+	GL=$GRUB_LEGACY/usr/lib/grub/x86_64-pc
+	mkdir -p "$D/gl/boot/grub"
+	cp $GL/stage1 $GL/stage2 "$D/gl/boot/grub/"
+	cp "$D/k.elf" "$D/gl/kernel"
+	printf 'default 0\ntimeout 0\nhiddenmenu\ntitle ukit\nroot (hd0,0)\nkernel /kernel bench\n' \
+		>"$D/gl/boot/grub/menu.lst"
+	truncate -s 8M "$D/gl.raw"
+	python3 - "$D/gl.raw" <<'PY'
+import struct, sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(0x1be)   # one active Linux partition, LBA 2048, 7 MiB
+    f.write(struct.pack("<B3sB3sII", 0x80, b"\xfe\xff\xff", 0x83,
+                        b"\xfe\xff\xff", 2048, 14336))
+    f.seek(510)
+    f.write(b"\x55\xaa")
+PY
+	mke2fs -q -t ext2 -d "$D/gl" -E offset=1048576 "$D/gl.raw" 7M
+	printf '(hd0) %s\n' "$D/gl.raw" >"$D/gl.map"
+	printf 'root (hd0,0)\ninstall /boot/grub/stage1 (hd0) /boot/grub/stage2 p /boot/grub/menu.lst\nquit\n' |
+		"$GRUB_LEGACY/usr/sbin/grub" --batch --no-floppy \
+		--device-map="$D/gl.map" >"$D/gl.log" 2>&1
+	# the grub shell says nothing when install works: stage1 is in the MBR
+	cmp -s -n 64 $GL/stage1 "$D/gl.raw" || {
+		echo "bench: GRUB Legacy install failed:" >&2
+		cat "$D/gl.log" >&2
+		exit 1
+	}
+fi
+
 qemu() {  # qemu ARGS...: one boot; prints "wall cpu" seconds
 	rm -f "$D/serial"
 	/usr/bin/time -f '%e %U %S' -o "$D/qtime" \
@@ -98,11 +155,17 @@ uefi="-drive if=pflash,format=raw,readonly=on,file=$OVMF_CODE -drive if=pflash,f
 	echo "kernel -kernel $D/k.elf -append bench"
 	echo "floor $(drv "$D/floor.raw" ide)"
 	echo "floor-virtio $(drv "$D/floor.raw" virtio)"
+	echo "floor-read $(drv "$D/floor-read.raw" ide)"
+	echo "floor-read-virtio $(drv "$D/floor-read.raw" virtio)"
 	echo "bios $(drv "$D/disk.raw" ide)"
 	echo "bios-virtio $(drv "$D/disk.raw" virtio)"
 	if [ -f "$D/sl.raw" ]; then
 		echo "syslinux $(drv "$D/sl.raw" ide)"
 		echo "syslinux-virtio $(drv "$D/sl.raw" virtio)"
+	fi
+	if [ -f "$D/gl.raw" ]; then
+		echo "grub-legacy $(drv "$D/gl.raw" ide)"
+		echo "grub-legacy-virtio $(drv "$D/gl.raw" virtio)"
 	fi
 	echo "uefi $uefi $(drv "$D/disk.raw" ide)"
 } | grep -E "^(kernel|${WAYS:-.*}) " >"$D/ways"
@@ -124,32 +187,29 @@ while read -r name args; do
 		"$(cat "$D/$name.c")" "$(awk '{ print $2 }' "$D/$name.runs" |
 			sort -n | awk 'NR == 1 { a = $1 } END { print a "-" $1 }')"
 done <"$D/ways"
-# a figure the machine's load does not change: the sectors a BIOS boot
-# reads through the IDE disk (QEMU's ide_sector_read trace events;
-# SeaBIOS reads one sector per command)
 sectors() {  # sectors NAME DISK
-	rm -f "$D/trace"
-	timeout 300 qemu-system-x86_64 -accel tcg -m 128 -nographic -display none \
-		-monitor none -no-reboot -serial file:"$D/serial" \
-		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-		-drive file="$2",format=raw,if=ide,snapshot=on \
-		-trace ide_sector_read -D "$D/trace" </dev/null >/dev/null 2>&1 || true
-	printf '%-34s %8s sectors\n' "boot $1 reads" \
-		"$(grep -c ide_sector_read "$D/trace" 2>/dev/null || echo '?')"
+	printf '%-34s %8s sectors\n' "boot $1 reads" "$(nsectors "$2")"
 }
 grep -q '^floor ' "$D/ways" && sectors floor "$D/floor.raw"
-grep -q '^bios ' "$D/ways" && sectors bios "$D/disk.raw"
+grep -q '^floor-read ' "$D/ways" && sectors floor-read "$D/floor-read.raw"
+grep -q '^bios ' "$D/ways" &&
+	printf '%-34s %8s sectors\n' "boot bios reads" "$BIOS_SECTORS"
 grep -q '^syslinux ' "$D/ways" && sectors syslinux "$D/sl.raw"
+grep -q '^grub-legacy ' "$D/ways" && sectors grub-legacy "$D/gl.raw"
 ms() { echo "($(cat "$D/$1.$3") - $(cat "$D/$2.$3")) * 1000" | bc -l; }
 for m in t c; do
 	[ $m = t ] && what=wall || what=CPU
-	for w in floor floor-virtio; do
+	for w in floor floor-virtio floor-read floor-read-virtio; do
 		[ -f "$D/$w.$m" ] || continue
-		printf 'floor: firmware to MBR (%s) %6.0f ms %s over -kernel\n' \
-			"$([ $w = floor ] && echo IDE || echo virtio)" \
+		case $w in
+		floor*read*) fw="firmware reading $((BIOS_SECTORS - 1)) sectors" ;;
+		*) fw="firmware to MBR" ;;
+		esac
+		printf 'floor: %s (%s) %6.0f ms %s over -kernel\n' "$fw" \
+			"$(case $w in *virtio) echo virtio ;; *) echo IDE ;; esac)" \
 			"$(ms $w kernel $m)" "$what"
 	done
-	for w in bios bios-virtio syslinux syslinux-virtio; do
+	for w in bios bios-virtio syslinux syslinux-virtio grub-legacy grub-legacy-virtio; do
 		[ -f "$D/$w.$m" ] || continue
 		case $w in *virtio) fl=floor-virtio ;; *) fl=floor ;; esac
 		printf '%-15s disk adds %6.0f ms %s over -kernel (goal <= 200 ms)' \
