@@ -403,6 +403,14 @@ void ukit_oci_index_free(struct ukit_oci_index *ix)
 	memset(ix, 0, sizeof *ix);
 }
 
+bool ukit_oci_index_listed_before(const struct ukit_oci_index *ix, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(ix->m[j].digest, ix->m[i].digest) == 0)
+			return true;
+	return false;
+}
+
 int ukit_oci_config_parse(const char *buf, size_t len, const char *what,
 			  struct ukit_oci_config *c, struct fmt_err *e)
 {

@@ -123,6 +123,9 @@ bool ukit_oci_manifest_signs(const struct ukit_oci_manifest *m,
 int ukit_oci_index_parse(const char *buf, size_t len, const char *what,
 			 struct ukit_oci_index *ix, struct fmt_err *e);
 void ukit_oci_index_free(struct ukit_oci_index *ix);
+/* (ix->m[i])'s digest is listed before (i) in (ix) too: a walk over a
+ * listing reads each manifest once, however often it is named. */
+bool ukit_oci_index_listed_before(const struct ukit_oci_index *ix, size_t i);
 
 /* Parse an image config. */
 int ukit_oci_config_parse(const char *buf, size_t len, const char *what,

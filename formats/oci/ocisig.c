@@ -132,6 +132,7 @@ int ukit_oci_sig_attach(const struct ukit_oci_ref *ref,
 	struct ukit_oci_ref tref;
 	struct ukit_oci_desc old, ixd;
 	char tag[80], *oldraw = NULL, *ix = NULL, dg[OCI_DIGEST_LEN + 1];
+	size_t oldlen = 0;
 	int rc = -1;
 
 	if (ref->kind == OCI_REF_DOCKER)
@@ -152,10 +153,12 @@ int ukit_oci_sig_attach(const struct ukit_oci_ref *ref,
 			ukit_oci_desc_free(&old);
 			goto out;
 		}
+		/* its size, not strlen(): a NUL inside must be seen */
+		oldlen = (size_t)old.size;
 		ukit_oci_desc_free(&old);
 	}
-	if (ukit_oci_referrers_index_add(oldraw, oldraw ? strlen(oldraw) : 0,
-					 &a->manifest_desc, &ix, e) < 0)
+	if (ukit_oci_referrers_index_add(oldraw, oldlen, &a->manifest_desc,
+					 &ix, e) < 0)
 		goto out;
 	if (ukit_oci_out_open(ref, 0, &w, e) < 0 ||
 	    ukit_oci_out_blob_bytes(w, OCI_EMPTY_JSON, 2, dg, e) < 0 ||
@@ -185,7 +188,8 @@ static int local_referrers(const struct ukit_oci_ref *ref, const char *subject,
 	struct ukit_oci_ref tref;
 	struct ukit_oci_desc ixd;
 	struct ukit_oci_index ix;
-	char tag[80], *raw = NULL, *where = NULL;
+	char tag[80], *raw = NULL, *where = NULL, mwhere[4200];
+	size_t rawlen = 0;
 	int rc = -1, found = 0;
 
 	memset(&ix, 0, sizeof ix);
@@ -206,24 +210,31 @@ static int local_referrers(const struct ukit_oci_ref *ref, const char *subject,
 		where = NULL;
 		rc = ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	}
+	/* the bytes read are (size) long; strlen() would stop at a NUL
+	 * and parse less than the digest covers */
+	rawlen = (size_t)ixd.size;
 	ukit_oci_desc_free(&ixd);
 	if (rc < 0 ||
-	    (rc = ukit_oci_index_parse(raw, strlen(raw), where, &ix, e)) < 0)
+	    (rc = ukit_oci_index_parse(raw, rawlen, where, &ix, e)) < 0)
 		goto out;
 	rc = -1;
 	for (size_t i = 0; i < ix.n && found == 0; i++) {
 		struct ukit_oci_manifest m;
 		struct ukit_oci_artifact a;
 		char *mraw = NULL, *blob = NULL;
+		size_t mlen = (size_t)ix.m[i].size;
 		int k;
 
 		if (ix.m[i].artifact_type[0] &&
 		    strcmp(ix.m[i].artifact_type, OCI_MT_BUNDLE) != 0)
 			continue;
+		if (ukit_oci_index_listed_before(&ix, i))
+			continue;
 		if (ukit_oci_local_read(l, &ix.m[i], &mraw, e) < 0)
 			goto out;
-		k = ukit_oci_manifest_parse(mraw, strlen(mraw), ix.m[i].digest,
-					    &m, e);
+		snprintf(mwhere, sizeof mwhere, "%.4000s/blobs/sha256/%s",
+			 ref->path, ix.m[i].digest + 7);
+		k = ukit_oci_manifest_parse(mraw, mlen, mwhere, &m, e);
 		if (k < 0) {
 			free(mraw);
 			goto out;
@@ -239,7 +250,7 @@ static int local_referrers(const struct ukit_oci_ref *ref, const char *subject,
 			ukit_oci_manifest_free(&m);
 			goto out;
 		}
-		ukit_oci_artifact_view(&a, &m, &ix.m[i], mraw, strlen(mraw), blob);
+		ukit_oci_artifact_view(&a, &m, &ix.m[i], mraw, mlen, blob);
 		k = fn(arg, &a, e);
 		free(blob);
 		free(mraw);
@@ -368,11 +379,14 @@ static int collect_one(void *arg, const struct ukit_oci_artifact *a,
 		return 0;
 	}
 	if (s->n >= OCI_SIGS_MAX || a->blob_len > OCI_SIGS_BYTES_MAX - s->bytes) {
+		/* 1 ends the walk: what a listing names past the limits is
+		 * neither fetched nor read (up to OCI_INDEX_MAX manifests and
+		 * their bundles otherwise, each read only to be left) */
 		sigset_add_skip(s, json_sprintf("%s: past %d signatures or %u "
-				"bytes of bundles; not carried",
-				a->manifest_desc.digest, OCI_SIGS_MAX,
-				OCI_SIGS_BYTES_MAX));
-		return 0;
+				"bytes of bundles; not carried, nor any "
+				"listed after it", a->manifest_desc.digest,
+				OCI_SIGS_MAX, OCI_SIGS_BYTES_MAX));
+		return 1;
 	}
 	n = realloc(s->a, (s->n + 1) * sizeof *n);
 	if (n == NULL)

@@ -5,6 +5,7 @@
  * fallback index updated (see registry.h).  Indexes, manifests and blobs
  * from the registry are untrusted and digest-checked.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,10 +145,21 @@ int ukit_oci_remote_referrers(const struct ukit_oci_ref *ref,
 		if (ix.m[i].artifact_type[0] &&
 		    strcmp(ix.m[i].artifact_type, artifact_type) != 0)
 			continue;
+		if (ukit_oci_index_listed_before(&ix, i))
+			continue;
 		if (ukit_oci_reg_get_manifest(&r, ix.m[i].digest,
 					      ix.m[i].digest, &raw,
 					      &rlen, ctype, dg, e) < 0)
 			goto out;
+		/* the digest matched, but a listing whose sizes lie is not
+		 * one to build on (a layout would store the lie) */
+		if (rlen != ix.m[i].size) {
+			free(raw);
+			ukit_fmt_errf(e, FMT_NOOFF, "%.150s: $.manifests[%zu]: "
+				 "size %" PRIu64 " but %s is %zu bytes", where,
+				 i, ix.m[i].size, ix.m[i].digest, rlen);
+			goto out;
+		}
 		if (ukit_oci_manifest_parse(raw, rlen, ix.m[i].digest, &m,
 					    e) < 0) {
 			free(raw);

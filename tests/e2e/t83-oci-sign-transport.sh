@@ -175,8 +175,17 @@ P
 import sys
 sys.path.insert(0, sys.argv[3] + "/tests/gen")
 from ocilay import Layout
-print(Layout(sys.argv[1]).tagged("sha256-" + sys.argv[2])["digest"][7:])' "bad-$name" "$H" "$TOP")
+lay = Layout(sys.argv[1])
+print(lay.tagged("sha256-" + sys.argv[2])["digest"][7:])' "bad-$name" "$H" "$TOP")
+	# and the first manifest it lists, for those naming that one
+	m0=$("$PY" -c '
+import sys
+sys.path.insert(0, sys.argv[3] + "/tests/gen")
+from ocilay import Layout
+print(Layout(sys.argv[1]).referrers("sha256:" + sys.argv[2])["manifests"][0]["digest"][7:])' \
+		"bad-$name" "$H" "$TOP" 2>/dev/null)
 	msg=${msg//@IX@/$ixh}
+	msg=${msg//@M0@/$m0}
 	msg=${msg//@SA@/$sigs_a}
 	# push and verify refuse it alike
 	ukit-pack oci push oci:bad-$name:v1 docker://$R/uk/bad-$name:v1 2>push.err
@@ -200,6 +209,7 @@ done <<'TABLE'
 index-not-json|setix(b'{"schemaVersion": 2, "manifests": [}')|@L@/blobs/sha256/@IX@: 
 index-bad-digest-string|refs["manifests"][0]["digest"] = "sha256:xyz"; setix(json.dumps(refs).encode())|@L@/blobs/sha256/@IX@: $.manifests[0].digest
 index-no-manifests|del refs["manifests"]; setix(json.dumps(refs).encode())|@L@/blobs/sha256/@IX@: $.manifests
+artifact-nul-after-json|m = refs["manifests"][0]; m.update(lay.put(open(B + m["digest"][7:], "rb").read() + b"\0junk")); setix(json.dumps(refs).encode())|@L@/blobs/sha256/@M0@: NUL byte in JSON
 artifact-bytes-changed|p = B + refs["manifests"][0]["digest"][7:]; b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 1; open(p, "wb").write(bytes(b))|@L@: blob @SA@ has digest
 TABLE
 
@@ -227,6 +237,34 @@ expect_fail 1 "http://$R/v2/uk/rbad/manifests/sha256-$H: \$.manifests[0].artifac
 check "nothing written; pull --no-signatures does not read the index" sh -c \
 	"[ ! -e prbad/index.json ] &&
 	 ukit-pack oci pull --no-signatures docker://$R/uk/rbad:v1 oci:prbad"
+
+# an index whose entry says one byte more than the signature manifest
+# the registry serves under that digest: the digest holds, the listing
+# lies; pull and verify refuse it, naming the URL, the entry, both sizes
+ukit-pack oci push --no-signatures oci:lay:v1 docker://$R/uk/rsize:v1 2>/dev/null
+ukit-sign sign --key ka.key docker://$R/uk/rsize:v1 >/dev/null
+"$PY" - "http://$R/v2/uk/rsize/manifests/sha256-$H" >rsize.txt <<'P'
+import json, sys, urllib.request
+mi = "application/vnd.oci.image.index.v1+json"
+ix = json.load(urllib.request.urlopen(urllib.request.Request(
+    sys.argv[1], headers={"Accept": mi})))
+m = ix["manifests"][0]
+m["size"] += 1
+req = urllib.request.Request(sys.argv[1], data=json.dumps(ix).encode(),
+                             method="PUT", headers={"Content-Type": mi})
+assert urllib.request.urlopen(req).status == 201
+print(m["size"], m["digest"], m["size"] - 1)
+P
+read -r rs_lie rs_dg rs_real <rsize.txt
+[ -n "$rs_real" ] && ok "an index with a size one too large under the fallback tag" ||
+	not_ok "the registry did not take the index"
+expect_fail 1 "http://$R/v2/uk/rsize/manifests/sha256-$H: \$.manifests[0]: size $rs_lie but $rs_dg is $rs_real bytes" \
+	"pull: a listed size other than the served manifest's, naming both" \
+	ukit-pack oci pull docker://$R/uk/rsize:v1 oci:prsize
+expect_fail 1 "http://$R/v2/uk/rsize/manifests/sha256-$H: \$.manifests[0]: size $rs_lie but $rs_dg is $rs_real bytes" \
+	"verify: the same refusal" ukit-sign verify --pub ka.pub docker://$R/uk/rsize:v1
+[ ! -e prsize/index.json ] && ok "the failed pull wrote no index.json" ||
+	not_ok "prsize/index.json: $(cat prsize/index.json)"
 
 # ---- offline: the registry is gone -----------------------------------
 reg_stop plain

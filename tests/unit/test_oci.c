@@ -373,7 +373,7 @@ static void test_sig_collect(void **state)
 	struct ukit_oci_out *w = NULL;
 	struct ukit_oci_ref ref;
 	struct fmt_err e = { .off = FMT_NOOFF };
-	char dir[] = "/tmp/test_oci.XXXXXX", spec[64], cmd[80];
+	char dir[] = "/tmp/test_oci.XXXXXX", spec[64], cmd[80], last[512];
 	static const char *const bundles[3] = { "bundle-a", "bundle-b", "bundle-c" };
 
 	(void)state;
@@ -436,17 +436,81 @@ static void test_sig_collect(void **state)
 		assert_int_equal(ukit_oci_sig_artifact(&d, b, strlen(b), 0, &x,
 						       &e), 0);
 		assert_int_equal(ukit_oci_sig_attach(&ref, NULL, &x, &e), 0);
+		if (i == OCI_SIGS_MAX - 1)
+			snprintf(last, sizeof last, "%s/blobs/sha256/%s", dir,
+				 x.manifest_desc.digest + 7);
 		ukit_oci_artifact_free(&x);
 	}
+	/* the walk ends at the first one past the limit: the last listed
+	 * is never read (its manifest is gone; reading it would fail) */
+	assert_int_equal(unlink(last), 0);
 	assert_int_equal(ukit_oci_sig_collect(&ref, NULL, d.digest, &ss, &e), 0);
 	assert_int_equal(ss.n, OCI_SIGS_MAX);
-	assert_int_equal(json_array_size(ss.skipped), 2);
+	assert_int_equal(json_array_size(ss.skipped), 1);
 	assert_non_null(strstr(json_string_value(json_array_get(ss.skipped, 0)),
 			       "past 64 signatures"));
 	ukit_oci_sigset_free(&ss);
 
 	for (int i = 0; i < 3; i++)
 		ukit_oci_artifact_free(&a[i]);
+	ukit_oci_ref_free(&ref);
+	snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* A layout whose signature manifest has a NUL and more after its JSON,
+ * listed under the digest of all its bytes: the digest holds, but the
+ * bytes are no manifest.  Read only up to the NUL (strlen) they were
+ * carried cut, their digest no longer the one listed beside them. */
+static void test_sig_collect_nul(void **state)
+{
+	static const char man[] = "{\"schemaVersion\":2,\"layers\":[],\"config\":"
+		"{\"mediaType\":\"application/vnd.oci.empty.v1+json\",\"digest\":"
+		"\"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a\","
+		"\"size\":2}}";
+	struct ukit_oci_artifact a;
+	struct ukit_oci_sigset ss;
+	struct ukit_oci_desc d;
+	struct ukit_oci_out *w = NULL;
+	struct ukit_oci_ref ref;
+	struct fmt_err e = { .off = FMT_NOOFF };
+	char dir[] = "/tmp/test_oci.XXXXXX", spec[64], cmd[80], *cut;
+	size_t n;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(spec, sizeof spec, "oci:%s:v1", dir);
+	assert_int_equal(ukit_oci_ref_parse(spec, &ref, &e), 0);
+	memset(&d, 0, sizeof d);
+	snprintf(d.media_type, sizeof d.media_type, "%s", OCI_MT_MANIFEST);
+	d.size = strlen(man);
+	assert_int_equal(ukit_oci_out_open(&ref, 0, &w, &e), 0);
+	assert_int_equal(ukit_oci_out_blob_bytes(w, man, strlen(man), d.digest,
+						 &e), 0);
+	assert_int_equal(ukit_oci_out_commit(w, &d, "v1", &e), 0);
+	assert_int_equal(ukit_oci_sig_artifact(&d, "bundle", 6, 0, &a, &e), 0);
+	/* the manifest + "\0junk", listed with the digest of all of it */
+	n = a.manifest_len + 5;
+	cut = malloc(n);
+	assert_non_null(cut);
+	memcpy(cut, a.manifest, a.manifest_len);
+	memcpy(cut + a.manifest_len, "\0junk", 5);
+	free(a.manifest);
+	a.manifest = cut;
+	a.manifest_len = n;
+	a.manifest_desc.size = n;
+	assert_int_equal(ukit_oci_digest_buf(cut, n, a.manifest_desc.digest,
+					     &e), 0);
+	assert_int_equal(ukit_oci_sig_attach(&ref, NULL, &a, &e), 0);
+
+	memset(&e, 0, sizeof e);
+	assert_int_equal(ukit_oci_sig_collect(&ref, NULL, d.digest, &ss, &e), -1);
+	assert_non_null(strstr(e.msg, a.manifest_desc.digest + 7));
+	assert_non_null(strstr(e.msg, "NUL byte in JSON"));
+	assert_int_equal(e.off, n - 5);
+	assert_int_equal(ss.n, 0);
+
+	ukit_oci_artifact_free(&a);
 	ukit_oci_ref_free(&ref);
 	snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", dir);
 	assert_int_equal(system(cmd), 0);
@@ -462,6 +526,7 @@ int main(void)
 		cmocka_unit_test(test_desc_arrays),
 		cmocka_unit_test(test_authfile),
 		cmocka_unit_test(test_sig_collect),
+		cmocka_unit_test(test_sig_collect_nul),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
