@@ -123,48 +123,98 @@ out:
 	return rc;
 }
 
-int ukit_oci_sig_attach(const struct ukit_oci_ref *ref,
-			const struct ukit_oci_regopts *o,
-			const struct ukit_oci_artifact *a, struct fmt_err *e)
+/*
+ * The fallback index of the layout (ref) for the subject of (a[0..n))
+ * (one subject: a set's) with each of them listed, as new JSON in
+ * (*out); nothing is written.  A layout with no index.json yet (a pull's
+ * new one) has none to add to.
+ */
+static int local_sig_index(const struct ukit_oci_ref *ref,
+			   const struct ukit_oci_artifact *a, size_t n,
+			   char **out, struct fmt_err *e)
 {
 	struct ukit_oci_local *l = NULL;
-	struct ukit_oci_out *w = NULL;
 	struct ukit_oci_ref tref;
-	struct ukit_oci_desc old, ixd;
-	char tag[80], *oldraw = NULL, *ix = NULL, dg[OCI_DIGEST_LEN + 1];
-	size_t oldlen = 0;
+	struct ukit_oci_desc old;
+	char tag[80], *cur = NULL, *next, *where = NULL;
+	size_t curlen = 0;
 	int rc = -1;
 
-	if (ref->kind == OCI_REF_DOCKER)
-		return ukit_oci_remote_attach(ref, o, a, e);
+	fallback_tag(a[0].subject.digest, tag);
+	tref = *ref;
+	tref.tag = tag;
+	tref.digest = NULL;
+	if (asprintf(&where, "%s/index.json", ref->path) < 0)
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
+	if (access(where, F_OK) == 0) {
+		if (ukit_oci_local_open(ref, &l, e) < 0)
+			goto out;
+		if (ukit_oci_local_resolve(l, &tref, &old, NULL) == 0) {
+			free(where);
+			if (asprintf(&where, "%s/blobs/sha256/%s (tag %s)",
+				     ref->path, old.digest + 7, tag) < 0) {
+				where = NULL;
+				ukit_oci_desc_free(&old);
+				ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
+				goto out;
+			}
+			if (ukit_oci_local_read(l, &old, &cur, e) < 0) {
+				ukit_oci_desc_free(&old);
+				goto out;
+			}
+			/* its size, not strlen(): a NUL inside must be seen */
+			curlen = (size_t)old.size;
+			ukit_oci_desc_free(&old);
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (ukit_oci_referrers_index_add(cur, curlen, where,
+						 &a[i].manifest_desc, &next,
+						 e) < 0)
+			goto out;
+		free(cur);
+		cur = next;
+		curlen = strlen(cur);
+	}
+	*out = cur;
+	cur = NULL;
+	rc = 0;
+out:
+	free(cur);
+	free(where);
+	ukit_oci_local_close(l);
+	return rc;
+}
+
+/* Store (a[0..n)) (one subject) in the layout (ref) with one commit: the
+ * layout has all of them or, on failure, none listed. */
+static int local_attach(const struct ukit_oci_ref *ref,
+			const struct ukit_oci_artifact *a, size_t n,
+			struct fmt_err *e)
+{
+	struct ukit_oci_out *w = NULL;
+	struct ukit_oci_desc ixd;
+	char tag[80], *ix = NULL, dg[OCI_DIGEST_LEN + 1];
+	int rc = -1;
+
+	if (n == 0)
+		return 0;
 	if (ref->kind != OCI_REF_DIR)
 		return ukit_fmt_errf(e, FMT_NOOFF, "%s: signatures are stored in oci: "
 				"layouts and registries, not in oci-archive: "
 				"files", ref->text);
-	fallback_tag(a->subject.digest, tag);
-	memset(&tref, 0, sizeof tref);
-	tref = *ref;
-	tref.tag = tag;
-	tref.digest = NULL;
-	if (ukit_oci_local_open(ref, &l, e) < 0)
+	fallback_tag(a[0].subject.digest, tag);
+	if (local_sig_index(ref, a, n, &ix, e) < 0)
 		return -1;
-	if (ukit_oci_local_resolve(l, &tref, &old, NULL) == 0) {
-		if (ukit_oci_local_read(l, &old, &oldraw, e) < 0) {
-			ukit_oci_desc_free(&old);
-			goto out;
-		}
-		/* its size, not strlen(): a NUL inside must be seen */
-		oldlen = (size_t)old.size;
-		ukit_oci_desc_free(&old);
-	}
-	if (ukit_oci_referrers_index_add(oldraw, oldlen, &a->manifest_desc,
-					 &ix, e) < 0)
-		goto out;
 	if (ukit_oci_out_open(ref, 0, &w, e) < 0 ||
-	    ukit_oci_out_blob_bytes(w, OCI_EMPTY_JSON, 2, dg, e) < 0 ||
-	    ukit_oci_out_blob_bytes(w, a->blob, a->blob_len, dg, e) < 0 ||
-	    ukit_oci_out_blob_bytes(w, a->manifest, a->manifest_len, dg, e) < 0)
+	    ukit_oci_out_blob_bytes(w, OCI_EMPTY_JSON, 2, dg, e) < 0)
 		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (ukit_oci_out_blob_bytes(w, a[i].blob, a[i].blob_len, dg,
+					    e) < 0 ||
+		    ukit_oci_out_blob_bytes(w, a[i].manifest, a[i].manifest_len,
+					    dg, e) < 0)
+			goto out;
 	memset(&ixd, 0, sizeof ixd);
 	snprintf(ixd.media_type, sizeof ixd.media_type, "%s", OCI_MT_INDEX);
 	ixd.size = strlen(ix);
@@ -174,10 +224,17 @@ int ukit_oci_sig_attach(const struct ukit_oci_ref *ref,
 	w = NULL;
 out:
 	ukit_oci_out_abort(w);
-	ukit_oci_local_close(l);
-	free(oldraw);
 	free(ix);
 	return rc;
+}
+
+int ukit_oci_sig_attach(const struct ukit_oci_ref *ref,
+			const struct ukit_oci_regopts *o,
+			const struct ukit_oci_artifact *a, struct fmt_err *e)
+{
+	if (ref->kind == OCI_REF_DOCKER)
+		return ukit_oci_remote_attach(ref, o, a, e);
+	return local_attach(ref, a, 1, e);
 }
 
 static int local_referrers(const struct ukit_oci_ref *ref, const char *subject,
@@ -449,9 +506,24 @@ int ukit_oci_sig_copy(const struct ukit_oci_sigset *s,
 		ro.mount_from = NULL;
 		o = &ro;
 	}
+	if (dst->kind != OCI_REF_DOCKER)
+		return local_attach(dst, s->a, s->n, e);
 	for (size_t i = 0; i < s->n; i++)
 		if (ukit_oci_sig_attach(dst, o, &s->a[i], e) < 0)
 			return -1;
+	return 0;
+}
+
+int ukit_oci_sig_copy_check(const struct ukit_oci_sigset *s,
+			    const struct ukit_oci_ref *dst, struct fmt_err *e)
+{
+	char *ix = NULL;
+
+	if (dst->kind != OCI_REF_DIR || s->n == 0)
+		return 0;
+	if (local_sig_index(dst, s->a, s->n, &ix, e) < 0)
+		return -1;
+	free(ix);
 	return 0;
 }
 

@@ -122,6 +122,27 @@ grep -q "2 signatures of $D stored in oci:pl" pull.err && ok "pull says two sign
 	not_ok "pull stderr: $(cat pull.err)"
 check "pull --verify-pub" ukit-pack oci pull --verify-pub ka.pub docker://$R/uk/app:v1 oci:pv
 check "pull --no-signatures" ukit-pack oci pull --no-signatures docker://$R/uk/app:v1 oci:pn
+# a pull into a layout whose fallback index is malformed: refused before
+# the image is committed, index.json as it was
+ukit-pack oci pull --no-signatures docker://$R/uk/app:v1 oci:pdst 2>/dev/null
+pdix=$("$PY" - pdst "$H" "$TOP" <<'P'
+import sys
+sys.path.insert(0, sys.argv[3] + "/tests/gen")
+from ocilay import Layout
+lay = Layout(sys.argv[1])
+d = lay.put(b'{"schemaVersion": 2, "manifests": [}')
+lay.ix["manifests"].append(dict(d, mediaType="application/vnd.oci.image.index.v1+json",
+    annotations={"org.opencontainers.image.ref.name": "sha256-" + sys.argv[2]}))
+lay.save()
+print(d["digest"][7:])
+P
+)
+cp pdst/index.json pdst.index.before
+expect_fail 1 "pdst/blobs/sha256/$pdix (tag sha256-$H): " \
+	"pull into a layout with a malformed fallback index: exit 1 naming its blob" \
+	ukit-pack oci pull docker://$R/uk/app:v1 oci:pdst:v2
+cmp -s pdst/index.json pdst.index.before && ok "and index.json is as it was (no v2)" ||
+	not_ok "pdst/index.json changed: $(cat pdst/index.json)"
 
 # ---- hostile input ---------------------------------------------------
 # hostile LAYOUT: a copy of lay with (the case's) change, by Python
