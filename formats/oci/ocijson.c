@@ -340,6 +340,12 @@ bool ukit_oci_manifest_signs(const struct ukit_oci_manifest *m,
 	       m->layers[0].size <= max;
 }
 
+bool ukit_oci_desc_may_sign(const struct ukit_oci_desc *d)
+{
+	return strcmp(d->media_type, OCI_MT_INDEX) != 0 &&
+	       strcmp(d->media_type, DOCKER_MT_LIST) != 0;
+}
+
 void ukit_oci_manifest_free(struct ukit_oci_manifest *m)
 {
 	if (m == NULL)

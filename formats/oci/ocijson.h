@@ -119,6 +119,14 @@ bool ukit_oci_manifest_signs(const struct ukit_oci_manifest *m,
 			     const char *subject, const char *artifact_type,
 			     uint64_t max);
 
+/*
+ * The descriptor (d) in a referrers listing may name a signature: an
+ * image manifest (or no media type), not an index of other artifacts,
+ * which a walk passes over unread as it passes over artifacts of other
+ * types.
+ */
+bool ukit_oci_desc_may_sign(const struct ukit_oci_desc *d);
+
 /* Parse an image index / Docker manifest list (index.json too). */
 int ukit_oci_index_parse(const char *buf, size_t len, const char *what,
 			 struct ukit_oci_index *ix, struct fmt_err *e);

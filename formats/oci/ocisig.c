@@ -285,7 +285,8 @@ static int local_referrers(const struct ukit_oci_ref *ref, const char *subject,
 		if (ix.m[i].artifact_type[0] &&
 		    strcmp(ix.m[i].artifact_type, OCI_MT_BUNDLE) != 0)
 			continue;
-		if (ukit_oci_index_listed_before(&ix, i))
+		if (ukit_oci_index_listed_before(&ix, i) ||
+		    !ukit_oci_desc_may_sign(&ix.m[i]))
 			continue;
 		if (ukit_oci_local_read(l, &ix.m[i], &mraw, e) < 0)
 			goto out;

@@ -147,7 +147,8 @@ int ukit_oci_remote_referrers(const struct ukit_oci_ref *ref,
 		if (ix.m[i].artifact_type[0] &&
 		    strcmp(ix.m[i].artifact_type, artifact_type) != 0)
 			continue;
-		if (ukit_oci_index_listed_before(&ix, i))
+		if (ukit_oci_index_listed_before(&ix, i) ||
+		    !ukit_oci_desc_may_sign(&ix.m[i]))
 			continue;
 		if (ukit_oci_reg_get_manifest(&r, ix.m[i].digest,
 					      ix.m[i].digest, &raw,
