@@ -122,6 +122,24 @@ grep -q "2 signatures of $D stored in oci:pl" pull.err && ok "pull says two sign
 	not_ok "pull stderr: $(cat pull.err)"
 check "pull --verify-pub" ukit-pack oci pull --verify-pub ka.pub docker://$R/uk/app:v1 oci:pv
 check "pull --no-signatures" ukit-pack oci pull --no-signatures docker://$R/uk/app:v1 oci:pn
+# a pull into a layout where a blob it writes is already there, as a
+# symlink to a file outside (the empty config {} of the signatures) and
+# truncated (the image's manifest): the right bytes replace the names,
+# the file outside is untouched
+EH=44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a
+mkdir -p pcor/blobs/sha256
+echo keep >outside.txt
+ln -s ../../../outside.txt pcor/blobs/sha256/$EH
+printf '{' >pcor/blobs/sha256/$H
+check "pull into a layout with a symlinked and a truncated blob" \
+	ukit-pack oci pull docker://$R/uk/app:v1 oci:pcor
+[ "$(cat outside.txt)" = keep ] && [ ! -L pcor/blobs/sha256/$EH ] &&
+	[ "$(cat pcor/blobs/sha256/$EH)" = "{}" ] &&
+	[ "$(sha256sum <pcor/blobs/sha256/$H | cut -d' ' -f1)" = "$H" ] &&
+	ok "both replaced by their digests' bytes, the file outside kept" ||
+	not_ok "outside.txt: $(cat outside.txt); $(ls -l pcor/blobs/sha256/$EH)"
+check "and the pulled layout verifies" ukit-sign verify --pub ka.pub oci:pcor:v1
+
 # a pull into a layout whose fallback index is malformed: refused before
 # the image is committed, index.json as it was
 ukit-pack oci pull --no-signatures docker://$R/uk/app:v1 oci:pdst 2>/dev/null
