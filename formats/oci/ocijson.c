@@ -334,7 +334,12 @@ bool ukit_oci_manifest_signs(const struct ukit_oci_manifest *m,
 			     const char *subject, const char *artifact_type,
 			     uint64_t max)
 {
+	/* an artifactType other than the layer's says the manifest is some
+	 * other kind of artifact; carried on as one, a walk at the other
+	 * end would pass it over by its listed type */
 	return m->has_subject && strcmp(m->subject.digest, subject) == 0 &&
+	       (m->artifact_type[0] == 0 ||
+		strcmp(m->artifact_type, artifact_type) == 0) &&
 	       m->nlayers == 1 &&
 	       strcmp(m->layers[0].media_type, artifact_type) == 0 &&
 	       m->layers[0].size <= max;

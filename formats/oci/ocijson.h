@@ -109,8 +109,9 @@ int ukit_oci_manifest_parse(const char *buf, size_t len, const char *what,
 void ukit_oci_manifest_free(struct ukit_oci_manifest *m);
 
 /*
- * (m) is a signature of the image (subject) (a digest): its subject, and
- * one layer of (artifact_type) of at most (max) bytes.  A referrer that is
+ * (m) is a signature of the image (subject) (a digest): its subject, no
+ * artifactType or (artifact_type), and one layer of (artifact_type) of at
+ * most (max) bytes.  A referrer that is
  * not is passed over, so that no artifact a registry or a layout adds
  * beside the signatures (a larger one included) keeps them from being
  * found.

@@ -516,6 +516,60 @@ static void test_sig_collect_nul(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* What counts as a signature of an image, one mismatch at a time. */
+static void test_manifest_signs(void **state)
+{
+#define SUBJ "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+#define OTHER "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+#define EMPTYCFG "{\"mediaType\":\"application/vnd.oci.empty.v1+json\",\"digest\":" \
+	"\"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a\",\"size\":2}"
+#define LAYER(mt, n) "{\"mediaType\":\"" mt "\",\"digest\":\"" OTHER "\",\"size\":" #n "}"
+#define SUBJD(d) ",\"subject\":{\"mediaType\":\"" OCI_MT_MANIFEST "\",\"digest\":\"" d "\",\"size\":9}"
+	static const struct { const char *doc; bool signs; } cases[] = {
+		{ "{\"schemaVersion\":2,\"artifactType\":\"" OCI_MT_BUNDLE "\","
+		  "\"config\":" EMPTYCFG ",\"layers\":[" LAYER(OCI_MT_BUNDLE, 5) "]"
+		  SUBJD(SUBJ) "}", true },
+		{ "{\"schemaVersion\":2,\"config\":" EMPTYCFG ",\"layers\":["
+		  LAYER(OCI_MT_BUNDLE, 5) "]" SUBJD(SUBJ) "}", true },
+		/* the subject is another image */
+		{ "{\"schemaVersion\":2,\"config\":" EMPTYCFG ",\"layers\":["
+		  LAYER(OCI_MT_BUNDLE, 5) "]" SUBJD(OTHER) "}", false },
+		/* no subject */
+		{ "{\"schemaVersion\":2,\"config\":" EMPTYCFG ",\"layers\":["
+		  LAYER(OCI_MT_BUNDLE, 5) "]}", false },
+		/* an artifactType other than its layer's */
+		{ "{\"schemaVersion\":2,\"artifactType\":\"application/x-sbom\","
+		  "\"config\":" EMPTYCFG ",\"layers\":[" LAYER(OCI_MT_BUNDLE, 5) "]"
+		  SUBJD(SUBJ) "}", false },
+		/* a layer of another type, two layers, one too large */
+		{ "{\"schemaVersion\":2,\"config\":" EMPTYCFG ",\"layers\":["
+		  LAYER("application/x-sbom", 5) "]" SUBJD(SUBJ) "}", false },
+		{ "{\"schemaVersion\":2,\"config\":" EMPTYCFG ",\"layers\":["
+		  LAYER(OCI_MT_BUNDLE, 5) "," LAYER(OCI_MT_BUNDLE, 5) "]"
+		  SUBJD(SUBJ) "}", false },
+		{ "{\"schemaVersion\":2,\"config\":" EMPTYCFG ",\"layers\":["
+		  LAYER(OCI_MT_BUNDLE, 1048577) "]" SUBJD(SUBJ) "}", false },
+	};
+	struct ukit_oci_manifest m;
+	struct fmt_err e = { .off = FMT_NOOFF };
+
+	(void)state;
+	for (size_t i = 0; i < N(cases); i++) {
+		assert_int_equal(ukit_oci_manifest_parse(cases[i].doc,
+				 strlen(cases[i].doc), "m", &m, &e), 0);
+		if (ukit_oci_manifest_signs(&m, SUBJ, OCI_MT_BUNDLE,
+					    OCI_ARTIFACT_MAX) != cases[i].signs)
+			fail_msg("case %zu: signs %d, want %d", i, !cases[i].signs,
+				 cases[i].signs);
+		ukit_oci_manifest_free(&m);
+	}
+#undef SUBJ
+#undef OTHER
+#undef EMPTYCFG
+#undef LAYER
+#undef SUBJD
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -527,6 +581,7 @@ int main(void)
 		cmocka_unit_test(test_authfile),
 		cmocka_unit_test(test_sig_collect),
 		cmocka_unit_test(test_sig_collect_nul),
+		cmocka_unit_test(test_manifest_signs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
