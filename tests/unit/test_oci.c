@@ -358,6 +358,27 @@ static void test_authfile(void **state)
 						  &u, &p, &e), 0);
 }
 
+/* A new layout in (dir) (a mkdtemp() template) holding the image
+ * manifest (man) tagged v1: its reference and descriptor. */
+static void sig_layout(char *dir, const char *man, struct ukit_oci_ref *ref,
+		       struct ukit_oci_desc *d)
+{
+	struct ukit_oci_out *w = NULL;
+	struct fmt_err e = { .off = FMT_NOOFF };
+	char spec[64];
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(spec, sizeof spec, "oci:%s:v1", dir);
+	assert_int_equal(ukit_oci_ref_parse(spec, ref, &e), 0);
+	memset(d, 0, sizeof *d);
+	snprintf(d->media_type, sizeof d->media_type, "%s", OCI_MT_MANIFEST);
+	d->size = strlen(man);
+	assert_int_equal(ukit_oci_out_open(ref, 0, &w, &e), 0);
+	assert_int_equal(ukit_oci_out_blob_bytes(w, man, strlen(man), d->digest,
+						 &e), 0);
+	assert_int_equal(ukit_oci_out_commit(w, d, "v1", &e), 0);
+}
+
 /* A layout with an image signed twice (one signature attached twice) and
  * another image signed once: collect finds this image's two, once each. */
 static void test_sig_collect(void **state)
@@ -370,23 +391,13 @@ static void test_sig_collect(void **state)
 	struct ukit_oci_artifact a[3];
 	struct ukit_oci_sigset ss;
 	struct ukit_oci_desc d, other;
-	struct ukit_oci_out *w = NULL;
 	struct ukit_oci_ref ref;
 	struct fmt_err e = { .off = FMT_NOOFF };
-	char dir[] = "/tmp/test_oci.XXXXXX", spec[64], cmd[80], last[512];
+	char dir[] = "/tmp/test_oci.XXXXXX", cmd[80], last[512];
 	static const char *const bundles[3] = { "bundle-a", "bundle-b", "bundle-c" };
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(spec, sizeof spec, "oci:%s:v1", dir);
-	assert_int_equal(ukit_oci_ref_parse(spec, &ref, &e), 0);
-	memset(&d, 0, sizeof d);
-	snprintf(d.media_type, sizeof d.media_type, "%s", OCI_MT_MANIFEST);
-	d.size = strlen(man);
-	assert_int_equal(ukit_oci_out_open(&ref, 0, &w, &e), 0);
-	assert_int_equal(ukit_oci_out_blob_bytes(w, man, strlen(man), d.digest,
-						 &e), 0);
-	assert_int_equal(ukit_oci_out_commit(w, &d, "v1", &e), 0);
+	sig_layout(dir, man, &ref, &d);
 	other = d;
 	assert_int_equal(ukit_oci_digest_buf("x", 1, other.digest, &e), 0);
 
@@ -471,23 +482,13 @@ static void test_sig_collect_nul(void **state)
 	struct ukit_oci_artifact a;
 	struct ukit_oci_sigset ss;
 	struct ukit_oci_desc d;
-	struct ukit_oci_out *w = NULL;
 	struct ukit_oci_ref ref;
 	struct fmt_err e = { .off = FMT_NOOFF };
-	char dir[] = "/tmp/test_oci.XXXXXX", spec[64], cmd[80], *cut;
+	char dir[] = "/tmp/test_oci.XXXXXX", cmd[80], *cut;
 	size_t n;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(spec, sizeof spec, "oci:%s:v1", dir);
-	assert_int_equal(ukit_oci_ref_parse(spec, &ref, &e), 0);
-	memset(&d, 0, sizeof d);
-	snprintf(d.media_type, sizeof d.media_type, "%s", OCI_MT_MANIFEST);
-	d.size = strlen(man);
-	assert_int_equal(ukit_oci_out_open(&ref, 0, &w, &e), 0);
-	assert_int_equal(ukit_oci_out_blob_bytes(w, man, strlen(man), d.digest,
-						 &e), 0);
-	assert_int_equal(ukit_oci_out_commit(w, &d, "v1", &e), 0);
+	sig_layout(dir, man, &ref, &d);
 	assert_int_equal(ukit_oci_sig_artifact(&d, "bundle", 6, 0, &a, &e), 0);
 	/* the manifest + "\0junk", listed with the digest of all of it */
 	n = a.manifest_len + 5;
