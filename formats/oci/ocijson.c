@@ -348,7 +348,8 @@ bool ukit_oci_manifest_signs(const struct ukit_oci_manifest *m,
 bool ukit_oci_desc_may_sign(const struct ukit_oci_desc *d)
 {
 	return strcmp(d->media_type, OCI_MT_INDEX) != 0 &&
-	       strcmp(d->media_type, DOCKER_MT_LIST) != 0;
+	       strcmp(d->media_type, DOCKER_MT_LIST) != 0 &&
+	       d->size <= OCI_REFERRER_MAX;
 }
 
 void ukit_oci_manifest_free(struct ukit_oci_manifest *m)

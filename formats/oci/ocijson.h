@@ -120,11 +120,15 @@ bool ukit_oci_manifest_signs(const struct ukit_oci_manifest *m,
 			     const char *subject, const char *artifact_type,
 			     uint64_t max);
 
+#define OCI_REFERRER_MAX (64u << 10)  /* bytes of a signature manifest
+					* (ukit's and cosign's: about 1 KiB) */
+
 /*
  * The descriptor (d) in a referrers listing may name a signature: an
- * image manifest (or no media type), not an index of other artifacts,
- * which a walk passes over unread as it passes over artifacts of other
- * types.
+ * image manifest (or no media type) of at most OCI_REFERRER_MAX bytes,
+ * not an index of other artifacts nor a larger manifest, which a walk
+ * passes over unread as it passes over artifacts of other types (4096
+ * entries of OCI_JSON_MAX would be 16 GiB to read).
  */
 bool ukit_oci_desc_may_sign(const struct ukit_oci_desc *d);
 

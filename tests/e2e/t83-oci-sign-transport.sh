@@ -183,7 +183,11 @@ refs = lay.referrers(d)
 # other image's fallback index): not a signature, passed over unread
 oix = dict(lay.tagged("sha256-" + o[7:]))
 del oix["annotations"]
-refs["manifests"][0:0] = [big, cfg, oix] + lay.referrers(o)["manifests"]
+# a listed manifest of 1 MiB, over what a signature manifest can be: not
+# read (it is not even there)
+huge = {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": "sha256:" + "ab" * 32, "size": 1 << 20}
+refs["manifests"][0:0] = [big, cfg, oix, huge] + lay.referrers(o)["manifests"]
 lay.set_referrers(d, json.dumps(refs).encode())
 P
 ukit-pack oci push oci:mix:v1 docker://$R/uk/mix:v1 2>mix.err
