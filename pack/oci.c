@@ -801,6 +801,7 @@ struct pullctx {
 	struct sigcheck *sc;            /* or NULL */
 	bool sigs;                      /* store the signatures */
 	const struct ukit_oci_ref *src;
+	const struct ukit_oci_ref *dst;   /* where they go, checked first */
 	const struct ukit_oci_regopts *r;
 	struct ukit_oci_sigset ss;
 };
@@ -813,7 +814,8 @@ static int pull_precommit(void *arg, const struct ukit_oci_desc *m,
 	if (pc->sc != NULL && sigcheck_run(pc->sc, m, raw, len, e) < 0)
 		return -1;
 	if (pc->sigs &&
-	    ukit_oci_sig_collect(pc->src, pc->r, m->digest, &pc->ss, e) < 0)
+	    (ukit_oci_sig_collect(pc->src, pc->r, m->digest, &pc->ss, e) < 0 ||
+	     ukit_oci_sig_copy_check(&pc->ss, pc->dst, e) < 0))
 		return -1;
 	return 0;
 }
@@ -871,6 +873,7 @@ static int oci_pull(int argc, char **argv)
 	memset(&pc, 0, sizeof pc);
 	memset(&sc, 0, sizeof sc);
 	pc.src = &src;
+	pc.dst = &dst;
 	pc.r = &po.ro.r;
 	/* an oci-archive: file holds no signatures */
 	pc.sigs = !po.no_sigs && dst.kind == OCI_REF_DIR;

@@ -334,10 +334,22 @@ bool ukit_oci_manifest_signs(const struct ukit_oci_manifest *m,
 			     const char *subject, const char *artifact_type,
 			     uint64_t max)
 {
+	/* an artifactType other than the layer's says the manifest is some
+	 * other kind of artifact; carried on as one, a walk at the other
+	 * end would pass it over by its listed type */
 	return m->has_subject && strcmp(m->subject.digest, subject) == 0 &&
+	       (m->artifact_type[0] == 0 ||
+		strcmp(m->artifact_type, artifact_type) == 0) &&
 	       m->nlayers == 1 &&
 	       strcmp(m->layers[0].media_type, artifact_type) == 0 &&
 	       m->layers[0].size <= max;
+}
+
+bool ukit_oci_desc_may_sign(const struct ukit_oci_desc *d)
+{
+	return strcmp(d->media_type, OCI_MT_INDEX) != 0 &&
+	       strcmp(d->media_type, DOCKER_MT_LIST) != 0 &&
+	       d->size <= OCI_REFERRER_MAX;
 }
 
 void ukit_oci_manifest_free(struct ukit_oci_manifest *m)
@@ -401,6 +413,14 @@ void ukit_oci_index_free(struct ukit_oci_index *ix)
 	free(ix->m);
 	json_decref(ix->annotations);
 	memset(ix, 0, sizeof *ix);
+}
+
+bool ukit_oci_index_listed_before(const struct ukit_oci_index *ix, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(ix->m[j].digest, ix->m[i].digest) == 0)
+			return true;
+	return false;
 }
 
 int ukit_oci_config_parse(const char *buf, size_t len, const char *what,

@@ -109,8 +109,9 @@ int ukit_oci_manifest_parse(const char *buf, size_t len, const char *what,
 void ukit_oci_manifest_free(struct ukit_oci_manifest *m);
 
 /*
- * (m) is a signature of the image (subject) (a digest): its subject, and
- * one layer of (artifact_type) of at most (max) bytes.  A referrer that is
+ * (m) is a signature of the image (subject) (a digest): its subject, no
+ * artifactType or (artifact_type), and one layer of (artifact_type) of at
+ * most (max) bytes.  A referrer that is
  * not is passed over, so that no artifact a registry or a layout adds
  * beside the signatures (a larger one included) keeps them from being
  * found.
@@ -119,10 +120,25 @@ bool ukit_oci_manifest_signs(const struct ukit_oci_manifest *m,
 			     const char *subject, const char *artifact_type,
 			     uint64_t max);
 
+#define OCI_REFERRER_MAX (64u << 10)  /* bytes of a signature manifest
+					* (ukit's and cosign's: about 1 KiB) */
+
+/*
+ * The descriptor (d) in a referrers listing may name a signature: an
+ * image manifest (or no media type) of at most OCI_REFERRER_MAX bytes,
+ * not an index of other artifacts nor a larger manifest, which a walk
+ * passes over unread as it passes over artifacts of other types (4096
+ * entries of OCI_JSON_MAX would be 16 GiB to read).
+ */
+bool ukit_oci_desc_may_sign(const struct ukit_oci_desc *d);
+
 /* Parse an image index / Docker manifest list (index.json too). */
 int ukit_oci_index_parse(const char *buf, size_t len, const char *what,
 			 struct ukit_oci_index *ix, struct fmt_err *e);
 void ukit_oci_index_free(struct ukit_oci_index *ix);
+/* (ix->m[i])'s digest is listed before (i) in (ix) too: a walk over a
+ * listing reads each manifest once, however often it is named. */
+bool ukit_oci_index_listed_before(const struct ukit_oci_index *ix, size_t i);
 
 /* Parse an image config. */
 int ukit_oci_config_parse(const char *buf, size_t len, const char *what,

@@ -20,6 +20,7 @@
 #include "io.h"
 #include "ocilayout.h"
 #include "outfile.h"
+#include "replace.h"
 #include "sigjson.h"
 
 #define LAYOUT_JSON "{\"imageLayoutVersion\":\"1.0.0\"}"
@@ -330,9 +331,28 @@ static int commit_dir(struct ukit_oci_out *w, const struct ukit_oci_desc *m,
 			char proc[64];
 			snprintf(proc, sizeof proc, "/proc/self/fd/%d", b->fd);
 			if (linkat(AT_FDCWD, proc, AT_FDCWD, path,
-				   AT_SYMLINK_FOLLOW) < 0 && errno != EEXIST)
-				return ukit_fmt_errno(e, FMT_NOOFF, "%s: cannot "
-						 "create", path);
+				   AT_SYMLINK_FOLLOW) < 0) {
+				char *tmp = NULL;
+
+				if (errno != EEXIST)
+					return ukit_fmt_errno(e, FMT_NOOFF, "%s: "
+							 "cannot create", path);
+				/* something is there by that name: a symlink
+				 * (to anywhere), a truncated or changed file;
+				 * the bytes staged are the ones the digest
+				 * names, so they replace it (rename replaces
+				 * a link, never what it points to) */
+				if (ukit_replace_link(b->fd, path, &tmp) != 0 ||
+				    rename(tmp, path) < 0) {
+					ukit_fmt_errno(e, FMT_NOOFF, "%s: cannot "
+						  "replace", path);
+					if (tmp != NULL)
+						unlink(tmp);
+					free(tmp);
+					return -1;
+				}
+				free(tmp);
+			}
 		} else {
 			if (rename(b->tmp, path) < 0)
 				return ukit_fmt_errno(e, FMT_NOOFF, "%s: cannot "

@@ -123,45 +123,98 @@ out:
 	return rc;
 }
 
-int ukit_oci_sig_attach(const struct ukit_oci_ref *ref,
-			const struct ukit_oci_regopts *o,
-			const struct ukit_oci_artifact *a, struct fmt_err *e)
+/*
+ * The fallback index of the layout (ref) for the subject of (a[0..n))
+ * (one subject: a set's) with each of them listed, as new JSON in
+ * (*out); nothing is written.  A layout with no index.json yet (a pull's
+ * new one) has none to add to.
+ */
+static int local_sig_index(const struct ukit_oci_ref *ref,
+			   const struct ukit_oci_artifact *a, size_t n,
+			   char **out, struct fmt_err *e)
 {
 	struct ukit_oci_local *l = NULL;
-	struct ukit_oci_out *w = NULL;
 	struct ukit_oci_ref tref;
-	struct ukit_oci_desc old, ixd;
-	char tag[80], *oldraw = NULL, *ix = NULL, dg[OCI_DIGEST_LEN + 1];
+	struct ukit_oci_desc old;
+	char tag[80], *cur = NULL, *next, *where = NULL;
+	size_t curlen = 0;
 	int rc = -1;
 
-	if (ref->kind == OCI_REF_DOCKER)
-		return ukit_oci_remote_attach(ref, o, a, e);
+	fallback_tag(a[0].subject.digest, tag);
+	tref = *ref;
+	tref.tag = tag;
+	tref.digest = NULL;
+	if (asprintf(&where, "%s/index.json", ref->path) < 0)
+		return ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
+	if (access(where, F_OK) == 0) {
+		if (ukit_oci_local_open(ref, &l, e) < 0)
+			goto out;
+		if (ukit_oci_local_resolve(l, &tref, &old, NULL) == 0) {
+			free(where);
+			if (asprintf(&where, "%s/blobs/sha256/%s (tag %s)",
+				     ref->path, old.digest + 7, tag) < 0) {
+				where = NULL;
+				ukit_oci_desc_free(&old);
+				ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
+				goto out;
+			}
+			if (ukit_oci_local_read(l, &old, &cur, e) < 0) {
+				ukit_oci_desc_free(&old);
+				goto out;
+			}
+			/* its size, not strlen(): a NUL inside must be seen */
+			curlen = (size_t)old.size;
+			ukit_oci_desc_free(&old);
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (ukit_oci_referrers_index_add(cur, curlen, where,
+						 &a[i].manifest_desc, &next,
+						 e) < 0)
+			goto out;
+		free(cur);
+		cur = next;
+		curlen = strlen(cur);
+	}
+	*out = cur;
+	cur = NULL;
+	rc = 0;
+out:
+	free(cur);
+	free(where);
+	ukit_oci_local_close(l);
+	return rc;
+}
+
+/* Store (a[0..n)) (one subject) in the layout (ref) with one commit: the
+ * layout has all of them or, on failure, none listed. */
+static int local_attach(const struct ukit_oci_ref *ref,
+			const struct ukit_oci_artifact *a, size_t n,
+			struct fmt_err *e)
+{
+	struct ukit_oci_out *w = NULL;
+	struct ukit_oci_desc ixd;
+	char tag[80], *ix = NULL, dg[OCI_DIGEST_LEN + 1];
+	int rc = -1;
+
+	if (n == 0)
+		return 0;
 	if (ref->kind != OCI_REF_DIR)
 		return ukit_fmt_errf(e, FMT_NOOFF, "%s: signatures are stored in oci: "
 				"layouts and registries, not in oci-archive: "
 				"files", ref->text);
-	fallback_tag(a->subject.digest, tag);
-	memset(&tref, 0, sizeof tref);
-	tref = *ref;
-	tref.tag = tag;
-	tref.digest = NULL;
-	if (ukit_oci_local_open(ref, &l, e) < 0)
+	fallback_tag(a[0].subject.digest, tag);
+	if (local_sig_index(ref, a, n, &ix, e) < 0)
 		return -1;
-	if (ukit_oci_local_resolve(l, &tref, &old, NULL) == 0) {
-		if (ukit_oci_local_read(l, &old, &oldraw, e) < 0) {
-			ukit_oci_desc_free(&old);
-			goto out;
-		}
-		ukit_oci_desc_free(&old);
-	}
-	if (ukit_oci_referrers_index_add(oldraw, oldraw ? strlen(oldraw) : 0,
-					 &a->manifest_desc, &ix, e) < 0)
-		goto out;
 	if (ukit_oci_out_open(ref, 0, &w, e) < 0 ||
-	    ukit_oci_out_blob_bytes(w, OCI_EMPTY_JSON, 2, dg, e) < 0 ||
-	    ukit_oci_out_blob_bytes(w, a->blob, a->blob_len, dg, e) < 0 ||
-	    ukit_oci_out_blob_bytes(w, a->manifest, a->manifest_len, dg, e) < 0)
+	    ukit_oci_out_blob_bytes(w, OCI_EMPTY_JSON, 2, dg, e) < 0)
 		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (ukit_oci_out_blob_bytes(w, a[i].blob, a[i].blob_len, dg,
+					    e) < 0 ||
+		    ukit_oci_out_blob_bytes(w, a[i].manifest, a[i].manifest_len,
+					    dg, e) < 0)
+			goto out;
 	memset(&ixd, 0, sizeof ixd);
 	snprintf(ixd.media_type, sizeof ixd.media_type, "%s", OCI_MT_INDEX);
 	ixd.size = strlen(ix);
@@ -171,10 +224,17 @@ int ukit_oci_sig_attach(const struct ukit_oci_ref *ref,
 	w = NULL;
 out:
 	ukit_oci_out_abort(w);
-	ukit_oci_local_close(l);
-	free(oldraw);
 	free(ix);
 	return rc;
+}
+
+int ukit_oci_sig_attach(const struct ukit_oci_ref *ref,
+			const struct ukit_oci_regopts *o,
+			const struct ukit_oci_artifact *a, struct fmt_err *e)
+{
+	if (ref->kind == OCI_REF_DOCKER)
+		return ukit_oci_remote_attach(ref, o, a, e);
+	return local_attach(ref, a, 1, e);
 }
 
 static int local_referrers(const struct ukit_oci_ref *ref, const char *subject,
@@ -185,7 +245,8 @@ static int local_referrers(const struct ukit_oci_ref *ref, const char *subject,
 	struct ukit_oci_ref tref;
 	struct ukit_oci_desc ixd;
 	struct ukit_oci_index ix;
-	char tag[80], *raw = NULL, *where = NULL;
+	char tag[80], *raw = NULL, *where = NULL, mwhere[4200];
+	size_t rawlen = 0;
 	int rc = -1, found = 0;
 
 	memset(&ix, 0, sizeof ix);
@@ -206,24 +267,32 @@ static int local_referrers(const struct ukit_oci_ref *ref, const char *subject,
 		where = NULL;
 		rc = ukit_fmt_errf(e, FMT_NOOFF, "out of memory");
 	}
+	/* the bytes read are (size) long; strlen() would stop at a NUL
+	 * and parse less than the digest covers */
+	rawlen = (size_t)ixd.size;
 	ukit_oci_desc_free(&ixd);
 	if (rc < 0 ||
-	    (rc = ukit_oci_index_parse(raw, strlen(raw), where, &ix, e)) < 0)
+	    (rc = ukit_oci_index_parse(raw, rawlen, where, &ix, e)) < 0)
 		goto out;
 	rc = -1;
 	for (size_t i = 0; i < ix.n && found == 0; i++) {
 		struct ukit_oci_manifest m;
 		struct ukit_oci_artifact a;
 		char *mraw = NULL, *blob = NULL;
+		size_t mlen = (size_t)ix.m[i].size;
 		int k;
 
 		if (ix.m[i].artifact_type[0] &&
 		    strcmp(ix.m[i].artifact_type, OCI_MT_BUNDLE) != 0)
 			continue;
+		if (ukit_oci_index_listed_before(&ix, i) ||
+		    !ukit_oci_desc_may_sign(&ix.m[i]))
+			continue;
 		if (ukit_oci_local_read(l, &ix.m[i], &mraw, e) < 0)
 			goto out;
-		k = ukit_oci_manifest_parse(mraw, strlen(mraw), ix.m[i].digest,
-					    &m, e);
+		snprintf(mwhere, sizeof mwhere, "%.4000s/blobs/sha256/%s",
+			 ref->path, ix.m[i].digest + 7);
+		k = ukit_oci_manifest_parse(mraw, mlen, mwhere, &m, e);
 		if (k < 0) {
 			free(mraw);
 			goto out;
@@ -239,7 +308,7 @@ static int local_referrers(const struct ukit_oci_ref *ref, const char *subject,
 			ukit_oci_manifest_free(&m);
 			goto out;
 		}
-		ukit_oci_artifact_view(&a, &m, &ix.m[i], mraw, strlen(mraw), blob);
+		ukit_oci_artifact_view(&a, &m, &ix.m[i], mraw, mlen, blob);
 		k = fn(arg, &a, e);
 		free(blob);
 		free(mraw);
@@ -368,11 +437,14 @@ static int collect_one(void *arg, const struct ukit_oci_artifact *a,
 		return 0;
 	}
 	if (s->n >= OCI_SIGS_MAX || a->blob_len > OCI_SIGS_BYTES_MAX - s->bytes) {
+		/* 1 ends the walk: what a listing names past the limits is
+		 * neither fetched nor read (up to OCI_INDEX_MAX manifests and
+		 * their bundles otherwise, each read only to be left) */
 		sigset_add_skip(s, json_sprintf("%s: past %d signatures or %u "
-				"bytes of bundles; not carried",
-				a->manifest_desc.digest, OCI_SIGS_MAX,
-				OCI_SIGS_BYTES_MAX));
-		return 0;
+				"bytes of bundles; not carried, nor any "
+				"listed after it", a->manifest_desc.digest,
+				OCI_SIGS_MAX, OCI_SIGS_BYTES_MAX));
+		return 1;
 	}
 	n = realloc(s->a, (s->n + 1) * sizeof *n);
 	if (n == NULL)
@@ -435,9 +507,24 @@ int ukit_oci_sig_copy(const struct ukit_oci_sigset *s,
 		ro.mount_from = NULL;
 		o = &ro;
 	}
+	if (dst->kind != OCI_REF_DOCKER)
+		return local_attach(dst, s->a, s->n, e);
 	for (size_t i = 0; i < s->n; i++)
 		if (ukit_oci_sig_attach(dst, o, &s->a[i], e) < 0)
 			return -1;
+	return 0;
+}
+
+int ukit_oci_sig_copy_check(const struct ukit_oci_sigset *s,
+			    const struct ukit_oci_ref *dst, struct fmt_err *e)
+{
+	char *ix = NULL;
+
+	if (dst->kind != OCI_REF_DIR || s->n == 0)
+		return 0;
+	if (local_sig_index(dst, s->a, s->n, &ix, e) < 0)
+		return -1;
+	free(ix);
 	return 0;
 }
 

@@ -91,11 +91,18 @@ int ukit_oci_sig_collect(const struct ukit_oci_ref *ref,
 			 const char *subject, struct ukit_oci_sigset *s,
 			 struct fmt_err *e);
 
-/* Attach each of (s) at (dst) with ukit_oci_sig_attach() (entries
- * already listed there are not listed twice).  0 or -1 with (e). */
+/* Attach each of (s) at (dst) as ukit_oci_sig_attach() does (entries
+ * already listed there are not listed twice); in an oci: layout all with
+ * one commit, so that a failure lists none.  0 or -1 with (e). */
 int ukit_oci_sig_copy(const struct ukit_oci_sigset *s,
 		      const struct ukit_oci_ref *dst,
 		      const struct ukit_oci_regopts *o, struct fmt_err *e);
+/* What ukit_oci_sig_copy() to the oci: layout (dst) would read there (the
+ * fallback index it adds to) read and checked, nothing written: a pull
+ * calls it before it commits the image, so that a malformed index in
+ * the layout stops it with the layout as it was.  0 or -1 with (e). */
+int ukit_oci_sig_copy_check(const struct ukit_oci_sigset *s,
+			    const struct ukit_oci_ref *dst, struct fmt_err *e);
 void ukit_oci_sigset_free(struct ukit_oci_sigset *s);
 
 #endif

@@ -187,9 +187,10 @@ int ukit_oci_remote_referrers(const struct ukit_oci_ref *ref,
 			      ukit_oci_referrer_fn fn, void *arg,
 			      struct fmt_err *e);
 
-/* The fallback-tag index (old, oldlen) (NULL: none yet) plus (d), as new
- * malloc'd JSON (ocisig.c). */
+/* The fallback-tag index (old, oldlen) (NULL: none yet; read from
+ * (where), which errors name) plus (d), as new malloc'd JSON. */
 int ukit_oci_referrers_index_add(const char *old, size_t oldlen,
+				 const char *where,
 				 const struct ukit_oci_desc *d, char **out,
 				 struct fmt_err *e);
 

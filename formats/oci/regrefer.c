@@ -5,6 +5,7 @@
  * fallback index updated (see registry.h).  Indexes, manifests and blobs
  * from the registry are untrusted and digest-checked.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,7 @@ int ukit_oci_remote_attach(const struct ukit_oci_ref *ref,
 {
 	struct reg r;
 	char *ix = NULL, *old = NULL, ctype[256], odig[OCI_DIGEST_LEN + 1],
-	     tag[80];
+	     tag[80], where[1200];
 	size_t oldlen = 0;
 	int rc = -1;
 
@@ -69,8 +70,10 @@ int ukit_oci_remote_attach(const struct ukit_oci_ref *ref,
 	if (ukit_oci_reg_get_manifest_opt(&r, tag, &old, &oldlen, ctype, odig,
 					  e) < 0)
 		goto out;
-	if (ukit_oci_referrers_index_add(old, oldlen, &a->manifest_desc, &ix,
-					 e) < 0)
+	snprintf(where, sizeof where, "%.500s/v2/%.500s/manifests/%s", r.base,
+		 ref->repo, tag);
+	if (ukit_oci_referrers_index_add(old, oldlen, where, &a->manifest_desc,
+					 &ix, e) < 0)
 		goto out;
 	if (ukit_oci_reg_put_manifest(&r, tag, OCI_MT_INDEX, ix, strlen(ix),
 				      e) < 0)
@@ -144,10 +147,22 @@ int ukit_oci_remote_referrers(const struct ukit_oci_ref *ref,
 		if (ix.m[i].artifact_type[0] &&
 		    strcmp(ix.m[i].artifact_type, artifact_type) != 0)
 			continue;
+		if (ukit_oci_index_listed_before(&ix, i) ||
+		    !ukit_oci_desc_may_sign(&ix.m[i]))
+			continue;
 		if (ukit_oci_reg_get_manifest(&r, ix.m[i].digest,
 					      ix.m[i].digest, &raw,
 					      &rlen, ctype, dg, e) < 0)
 			goto out;
+		/* the digest matched, but a listing whose sizes lie is not
+		 * one to build on (a layout would store the lie) */
+		if (rlen != ix.m[i].size) {
+			free(raw);
+			ukit_fmt_errf(e, FMT_NOOFF, "%.150s: $.manifests[%zu]: "
+				 "size %" PRIu64 " but %s is %zu bytes", where,
+				 i, ix.m[i].size, ix.m[i].digest, rlen);
+			goto out;
+		}
 		if (ukit_oci_manifest_parse(raw, rlen, ix.m[i].digest, &m,
 					    e) < 0) {
 			free(raw);
@@ -184,6 +199,7 @@ out:
 }
 
 int ukit_oci_referrers_index_add(const char *old, size_t oldlen,
+				 const char *where,
 				 const struct ukit_oci_desc *d, char **out,
 				 struct fmt_err *e)
 {
@@ -192,11 +208,10 @@ int ukit_oci_referrers_index_add(const char *old, size_t oldlen,
 
 	if (old != NULL) {
 		struct ukit_oci_index ix;
-		if (ukit_oci_index_parse(old, oldlen, "referrers index", &ix,
-					 e) < 0)
+		if (ukit_oci_index_parse(old, oldlen, where, &ix, e) < 0)
 			return -1;
 		ukit_oci_index_free(&ix);
-		root = ukit_sigjson_load(old, oldlen, "referrers index", e);
+		root = ukit_sigjson_load(old, oldlen, where, e);
 		if (root == NULL)
 			return -1;
 	} else {

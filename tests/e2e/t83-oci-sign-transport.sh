@@ -122,6 +122,45 @@ grep -q "2 signatures of $D stored in oci:pl" pull.err && ok "pull says two sign
 	not_ok "pull stderr: $(cat pull.err)"
 check "pull --verify-pub" ukit-pack oci pull --verify-pub ka.pub docker://$R/uk/app:v1 oci:pv
 check "pull --no-signatures" ukit-pack oci pull --no-signatures docker://$R/uk/app:v1 oci:pn
+# a pull into a layout where a blob it writes is already there, as a
+# symlink to a file outside (the empty config {} of the signatures) and
+# truncated (the image's manifest): the right bytes replace the names,
+# the file outside is untouched
+EH=44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a
+mkdir -p pcor/blobs/sha256
+echo keep >outside.txt
+ln -s ../../../outside.txt pcor/blobs/sha256/$EH
+printf '{' >pcor/blobs/sha256/$H
+check "pull into a layout with a symlinked and a truncated blob" \
+	ukit-pack oci pull docker://$R/uk/app:v1 oci:pcor
+[ "$(cat outside.txt)" = keep ] && [ ! -L pcor/blobs/sha256/$EH ] &&
+	[ "$(cat pcor/blobs/sha256/$EH)" = "{}" ] &&
+	[ "$(sha256sum <pcor/blobs/sha256/$H | cut -d' ' -f1)" = "$H" ] &&
+	ok "both replaced by their digests' bytes, the file outside kept" ||
+	not_ok "outside.txt: $(cat outside.txt); $(ls -l pcor/blobs/sha256/$EH)"
+check "and the pulled layout verifies" ukit-sign verify --pub ka.pub oci:pcor:v1
+
+# a pull into a layout whose fallback index is malformed: refused before
+# the image is committed, index.json as it was
+ukit-pack oci pull --no-signatures docker://$R/uk/app:v1 oci:pdst 2>/dev/null
+pdix=$("$PY" - pdst "$H" "$TOP" <<'P'
+import sys
+sys.path.insert(0, sys.argv[3] + "/tests/gen")
+from ocilay import Layout
+lay = Layout(sys.argv[1])
+d = lay.put(b'{"schemaVersion": 2, "manifests": [}')
+lay.ix["manifests"].append(dict(d, mediaType="application/vnd.oci.image.index.v1+json",
+    annotations={"org.opencontainers.image.ref.name": "sha256-" + sys.argv[2]}))
+lay.save()
+print(d["digest"][7:])
+P
+)
+cp pdst/index.json pdst.index.before
+expect_fail 1 "pdst/blobs/sha256/$pdix (tag sha256-$H): " \
+	"pull into a layout with a malformed fallback index: exit 1 naming its blob" \
+	ukit-pack oci pull docker://$R/uk/app:v1 oci:pdst:v2
+cmp -s pdst/index.json pdst.index.before && ok "and index.json is as it was (no v2)" ||
+	not_ok "pdst/index.json changed: $(cat pdst/index.json)"
 
 # ---- hostile input ---------------------------------------------------
 # hostile LAYOUT: a copy of lay with (the case's) change, by Python
@@ -140,7 +179,15 @@ big = lay.artifact(d, b"{" + b" " * (2 << 20) + b"}")
 cfg = lay.artifact(d, b"{}", config=b'{"a":1}')
 open(sys.argv[1] + ".cfgart", "w").write(cfg["digest"])
 refs = lay.referrers(d)
-refs["manifests"][0:0] = [big, cfg] + lay.referrers(o)["manifests"]
+# an index among the referrers (another tool's artifact index; here the
+# other image's fallback index): not a signature, passed over unread
+oix = dict(lay.tagged("sha256-" + o[7:]))
+del oix["annotations"]
+# a listed manifest of 1 MiB, over what a signature manifest can be: not
+# read (it is not even there)
+huge = {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": "sha256:" + "ab" * 32, "size": 1 << 20}
+refs["manifests"][0:0] = [big, cfg, oix, huge] + lay.referrers(o)["manifests"]
 lay.set_referrers(d, json.dumps(refs).encode())
 P
 ukit-pack oci push oci:mix:v1 docker://$R/uk/mix:v1 2>mix.err
@@ -175,8 +222,17 @@ P
 import sys
 sys.path.insert(0, sys.argv[3] + "/tests/gen")
 from ocilay import Layout
-print(Layout(sys.argv[1]).tagged("sha256-" + sys.argv[2])["digest"][7:])' "bad-$name" "$H" "$TOP")
+lay = Layout(sys.argv[1])
+print(lay.tagged("sha256-" + sys.argv[2])["digest"][7:])' "bad-$name" "$H" "$TOP")
+	# and the first manifest it lists, for those naming that one
+	m0=$("$PY" -c '
+import sys
+sys.path.insert(0, sys.argv[3] + "/tests/gen")
+from ocilay import Layout
+print(Layout(sys.argv[1]).referrers("sha256:" + sys.argv[2])["manifests"][0]["digest"][7:])' \
+		"bad-$name" "$H" "$TOP" 2>/dev/null)
 	msg=${msg//@IX@/$ixh}
+	msg=${msg//@M0@/$m0}
 	msg=${msg//@SA@/$sigs_a}
 	# push and verify refuse it alike
 	ukit-pack oci push oci:bad-$name:v1 docker://$R/uk/bad-$name:v1 2>push.err
@@ -200,6 +256,7 @@ done <<'TABLE'
 index-not-json|setix(b'{"schemaVersion": 2, "manifests": [}')|@L@/blobs/sha256/@IX@: 
 index-bad-digest-string|refs["manifests"][0]["digest"] = "sha256:xyz"; setix(json.dumps(refs).encode())|@L@/blobs/sha256/@IX@: $.manifests[0].digest
 index-no-manifests|del refs["manifests"]; setix(json.dumps(refs).encode())|@L@/blobs/sha256/@IX@: $.manifests
+artifact-nul-after-json|m = refs["manifests"][0]; m.update(lay.put(open(B + m["digest"][7:], "rb").read() + b"\0junk")); setix(json.dumps(refs).encode())|@L@/blobs/sha256/@M0@: NUL byte in JSON
 artifact-bytes-changed|p = B + refs["manifests"][0]["digest"][7:]; b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 1; open(p, "wb").write(bytes(b))|@L@: blob @SA@ has digest
 TABLE
 
@@ -227,6 +284,34 @@ expect_fail 1 "http://$R/v2/uk/rbad/manifests/sha256-$H: \$.manifests[0].artifac
 check "nothing written; pull --no-signatures does not read the index" sh -c \
 	"[ ! -e prbad/index.json ] &&
 	 ukit-pack oci pull --no-signatures docker://$R/uk/rbad:v1 oci:prbad"
+
+# an index whose entry says one byte more than the signature manifest
+# the registry serves under that digest: the digest holds, the listing
+# lies; pull and verify refuse it, naming the URL, the entry, both sizes
+ukit-pack oci push --no-signatures oci:lay:v1 docker://$R/uk/rsize:v1 2>/dev/null
+ukit-sign sign --key ka.key docker://$R/uk/rsize:v1 >/dev/null
+"$PY" - "http://$R/v2/uk/rsize/manifests/sha256-$H" >rsize.txt <<'P'
+import json, sys, urllib.request
+mi = "application/vnd.oci.image.index.v1+json"
+ix = json.load(urllib.request.urlopen(urllib.request.Request(
+    sys.argv[1], headers={"Accept": mi})))
+m = ix["manifests"][0]
+m["size"] += 1
+req = urllib.request.Request(sys.argv[1], data=json.dumps(ix).encode(),
+                             method="PUT", headers={"Content-Type": mi})
+assert urllib.request.urlopen(req).status == 201
+print(m["size"], m["digest"], m["size"] - 1)
+P
+read -r rs_lie rs_dg rs_real <rsize.txt
+[ -n "$rs_real" ] && ok "an index with a size one too large under the fallback tag" ||
+	not_ok "the registry did not take the index"
+expect_fail 1 "http://$R/v2/uk/rsize/manifests/sha256-$H: \$.manifests[0]: size $rs_lie but $rs_dg is $rs_real bytes" \
+	"pull: a listed size other than the served manifest's, naming both" \
+	ukit-pack oci pull docker://$R/uk/rsize:v1 oci:prsize
+expect_fail 1 "http://$R/v2/uk/rsize/manifests/sha256-$H: \$.manifests[0]: size $rs_lie but $rs_dg is $rs_real bytes" \
+	"verify: the same refusal" ukit-sign verify --pub ka.pub docker://$R/uk/rsize:v1
+[ ! -e prsize/index.json ] && ok "the failed pull wrote no index.json" ||
+	not_ok "prsize/index.json: $(cat prsize/index.json)"
 
 # ---- offline: the registry is gone -----------------------------------
 reg_stop plain

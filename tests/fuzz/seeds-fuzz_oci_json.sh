@@ -21,4 +21,16 @@ for name, sel, data in (("index", b"I", ix), ("manifest", b"M", man),
                         ("config", b"C", cfg), ("kind", b"K", man),
                         ("raw", b"", man)):
     open(c + "/seed-" + name, "wb").write(sel + data)
+# malformed cases the signature walk met (one seed each): a manifest with
+# a NUL and more after its JSON; a referrers listing naming one manifest
+# twice and an index among them; an entry whose size is not its bytes'
+d = json.loads(ix)["manifests"][0]
+dup = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+       "manifests": [d, d, dict(d, mediaType="application/vnd.oci.image.index.v1+json")]}
+lie = {"schemaVersion": 2, "manifests": [dict(d, size=d["size"] + 1)]}
+for name, sel, data in (("nul-after-json", b"M", man + b"\0junk"),
+                        ("referrers-dup-index", b"R", json.dumps(dup).encode()),
+                        ("referrers-size-lie", b"R", json.dumps(lie).encode()),
+                        ("referrers-nul", b"R", json.dumps(dup).encode() + b"\0x")):
+    open(c + "/seed-" + name, "wb").write(sel + data)
 P

@@ -358,6 +358,27 @@ static void test_authfile(void **state)
 						  &u, &p, &e), 0);
 }
 
+/* A new layout in (dir) (a mkdtemp() template) holding the image
+ * manifest (man) tagged v1: its reference and descriptor. */
+static void sig_layout(char *dir, const char *man, struct ukit_oci_ref *ref,
+		       struct ukit_oci_desc *d)
+{
+	struct ukit_oci_out *w = NULL;
+	struct fmt_err e = { .off = FMT_NOOFF };
+	char spec[64];
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(spec, sizeof spec, "oci:%s:v1", dir);
+	assert_int_equal(ukit_oci_ref_parse(spec, ref, &e), 0);
+	memset(d, 0, sizeof *d);
+	snprintf(d->media_type, sizeof d->media_type, "%s", OCI_MT_MANIFEST);
+	d->size = strlen(man);
+	assert_int_equal(ukit_oci_out_open(ref, 0, &w, &e), 0);
+	assert_int_equal(ukit_oci_out_blob_bytes(w, man, strlen(man), d->digest,
+						 &e), 0);
+	assert_int_equal(ukit_oci_out_commit(w, d, "v1", &e), 0);
+}
+
 /* A layout with an image signed twice (one signature attached twice) and
  * another image signed once: collect finds this image's two, once each. */
 static void test_sig_collect(void **state)
@@ -370,23 +391,13 @@ static void test_sig_collect(void **state)
 	struct ukit_oci_artifact a[3];
 	struct ukit_oci_sigset ss;
 	struct ukit_oci_desc d, other;
-	struct ukit_oci_out *w = NULL;
 	struct ukit_oci_ref ref;
 	struct fmt_err e = { .off = FMT_NOOFF };
-	char dir[] = "/tmp/test_oci.XXXXXX", spec[64], cmd[80];
+	char dir[] = "/tmp/test_oci.XXXXXX", cmd[80], last[512];
 	static const char *const bundles[3] = { "bundle-a", "bundle-b", "bundle-c" };
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(spec, sizeof spec, "oci:%s:v1", dir);
-	assert_int_equal(ukit_oci_ref_parse(spec, &ref, &e), 0);
-	memset(&d, 0, sizeof d);
-	snprintf(d.media_type, sizeof d.media_type, "%s", OCI_MT_MANIFEST);
-	d.size = strlen(man);
-	assert_int_equal(ukit_oci_out_open(&ref, 0, &w, &e), 0);
-	assert_int_equal(ukit_oci_out_blob_bytes(w, man, strlen(man), d.digest,
-						 &e), 0);
-	assert_int_equal(ukit_oci_out_commit(w, &d, "v1", &e), 0);
+	sig_layout(dir, man, &ref, &d);
 	other = d;
 	assert_int_equal(ukit_oci_digest_buf("x", 1, other.digest, &e), 0);
 
@@ -436,11 +447,17 @@ static void test_sig_collect(void **state)
 		assert_int_equal(ukit_oci_sig_artifact(&d, b, strlen(b), 0, &x,
 						       &e), 0);
 		assert_int_equal(ukit_oci_sig_attach(&ref, NULL, &x, &e), 0);
+		if (i == OCI_SIGS_MAX - 1)
+			snprintf(last, sizeof last, "%s/blobs/sha256/%s", dir,
+				 x.manifest_desc.digest + 7);
 		ukit_oci_artifact_free(&x);
 	}
+	/* the walk ends at the first one past the limit: the last listed
+	 * is never read (its manifest is gone; reading it would fail) */
+	assert_int_equal(unlink(last), 0);
 	assert_int_equal(ukit_oci_sig_collect(&ref, NULL, d.digest, &ss, &e), 0);
 	assert_int_equal(ss.n, OCI_SIGS_MAX);
-	assert_int_equal(json_array_size(ss.skipped), 2);
+	assert_int_equal(json_array_size(ss.skipped), 1);
 	assert_non_null(strstr(json_string_value(json_array_get(ss.skipped, 0)),
 			       "past 64 signatures"));
 	ukit_oci_sigset_free(&ss);
@@ -450,6 +467,108 @@ static void test_sig_collect(void **state)
 	ukit_oci_ref_free(&ref);
 	snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", dir);
 	assert_int_equal(system(cmd), 0);
+}
+
+/* A layout whose signature manifest has a NUL and more after its JSON,
+ * listed under the digest of all its bytes: the digest holds, but the
+ * bytes are no manifest.  Read only up to the NUL (strlen) they were
+ * carried cut, their digest no longer the one listed beside them. */
+static void test_sig_collect_nul(void **state)
+{
+	static const char man[] = "{\"schemaVersion\":2,\"layers\":[],\"config\":"
+		"{\"mediaType\":\"application/vnd.oci.empty.v1+json\",\"digest\":"
+		"\"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a\","
+		"\"size\":2}}";
+	struct ukit_oci_artifact a;
+	struct ukit_oci_sigset ss;
+	struct ukit_oci_desc d;
+	struct ukit_oci_ref ref;
+	struct fmt_err e = { .off = FMT_NOOFF };
+	char dir[] = "/tmp/test_oci.XXXXXX", cmd[80], *cut;
+	size_t n;
+
+	(void)state;
+	sig_layout(dir, man, &ref, &d);
+	assert_int_equal(ukit_oci_sig_artifact(&d, "bundle", 6, 0, &a, &e), 0);
+	/* the manifest + "\0junk", listed with the digest of all of it */
+	n = a.manifest_len + 5;
+	cut = malloc(n);
+	assert_non_null(cut);
+	memcpy(cut, a.manifest, a.manifest_len);
+	memcpy(cut + a.manifest_len, "\0junk", 5);
+	free(a.manifest);
+	a.manifest = cut;
+	a.manifest_len = n;
+	a.manifest_desc.size = n;
+	assert_int_equal(ukit_oci_digest_buf(cut, n, a.manifest_desc.digest,
+					     &e), 0);
+	assert_int_equal(ukit_oci_sig_attach(&ref, NULL, &a, &e), 0);
+
+	memset(&e, 0, sizeof e);
+	assert_int_equal(ukit_oci_sig_collect(&ref, NULL, d.digest, &ss, &e), -1);
+	assert_non_null(strstr(e.msg, a.manifest_desc.digest + 7));
+	assert_non_null(strstr(e.msg, "NUL byte in JSON"));
+	assert_int_equal(e.off, n - 5);
+	assert_int_equal(ss.n, 0);
+
+	ukit_oci_artifact_free(&a);
+	ukit_oci_ref_free(&ref);
+	snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* What counts as a signature of an image, one mismatch at a time. */
+static void test_manifest_signs(void **state)
+{
+#define SUBJ "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+#define OTHER "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+#define EMPTYCFG "{\"mediaType\":\"application/vnd.oci.empty.v1+json\",\"digest\":" \
+	"\"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a\",\"size\":2}"
+#define LAYER(mt, n) "{\"mediaType\":\"" mt "\",\"digest\":\"" OTHER "\",\"size\":" #n "}"
+#define SUBJD(d) ",\"subject\":{\"mediaType\":\"" OCI_MT_MANIFEST "\",\"digest\":\"" d "\",\"size\":9}"
+	static const struct { const char *doc; bool signs; } cases[] = {
+		{ "{\"schemaVersion\":2,\"artifactType\":\"" OCI_MT_BUNDLE "\","
+		  "\"config\":" EMPTYCFG ",\"layers\":[" LAYER(OCI_MT_BUNDLE, 5) "]"
+		  SUBJD(SUBJ) "}", true },
+		{ "{\"schemaVersion\":2,\"config\":" EMPTYCFG ",\"layers\":["
+		  LAYER(OCI_MT_BUNDLE, 5) "]" SUBJD(SUBJ) "}", true },
+		/* the subject is another image */
+		{ "{\"schemaVersion\":2,\"config\":" EMPTYCFG ",\"layers\":["
+		  LAYER(OCI_MT_BUNDLE, 5) "]" SUBJD(OTHER) "}", false },
+		/* no subject */
+		{ "{\"schemaVersion\":2,\"config\":" EMPTYCFG ",\"layers\":["
+		  LAYER(OCI_MT_BUNDLE, 5) "]}", false },
+		/* an artifactType other than its layer's */
+		{ "{\"schemaVersion\":2,\"artifactType\":\"application/x-sbom\","
+		  "\"config\":" EMPTYCFG ",\"layers\":[" LAYER(OCI_MT_BUNDLE, 5) "]"
+		  SUBJD(SUBJ) "}", false },
+		/* a layer of another type, two layers, one too large */
+		{ "{\"schemaVersion\":2,\"config\":" EMPTYCFG ",\"layers\":["
+		  LAYER("application/x-sbom", 5) "]" SUBJD(SUBJ) "}", false },
+		{ "{\"schemaVersion\":2,\"config\":" EMPTYCFG ",\"layers\":["
+		  LAYER(OCI_MT_BUNDLE, 5) "," LAYER(OCI_MT_BUNDLE, 5) "]"
+		  SUBJD(SUBJ) "}", false },
+		{ "{\"schemaVersion\":2,\"config\":" EMPTYCFG ",\"layers\":["
+		  LAYER(OCI_MT_BUNDLE, 1048577) "]" SUBJD(SUBJ) "}", false },
+	};
+	struct ukit_oci_manifest m;
+	struct fmt_err e = { .off = FMT_NOOFF };
+
+	(void)state;
+	for (size_t i = 0; i < N(cases); i++) {
+		assert_int_equal(ukit_oci_manifest_parse(cases[i].doc,
+				 strlen(cases[i].doc), "m", &m, &e), 0);
+		if (ukit_oci_manifest_signs(&m, SUBJ, OCI_MT_BUNDLE,
+					    OCI_ARTIFACT_MAX) != cases[i].signs)
+			fail_msg("case %zu: signs %d, want %d", i, !cases[i].signs,
+				 cases[i].signs);
+		ukit_oci_manifest_free(&m);
+	}
+#undef SUBJ
+#undef OTHER
+#undef EMPTYCFG
+#undef LAYER
+#undef SUBJD
 }
 
 int main(void)
@@ -462,6 +581,8 @@ int main(void)
 		cmocka_unit_test(test_desc_arrays),
 		cmocka_unit_test(test_authfile),
 		cmocka_unit_test(test_sig_collect),
+		cmocka_unit_test(test_sig_collect_nul),
+		cmocka_unit_test(test_manifest_signs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
