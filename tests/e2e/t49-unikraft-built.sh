@@ -1,12 +1,13 @@
 #!/bin/bash
 # t49-unikraft-built: a real Unikraft unikernel (app-helloworld, KVM
 # platform, x86_64) boots from ukit disks, raw and qcow2, under SeaBIOS
-# and OVMF (TCG), and gets the --cmdline words as its argv after the
-# name "kernel", as QEMU's -kernel gives them after the file's name;
-# and shuts down; ukit-pack info names it; ukit-pack oci build takes it for Unikraft
-# (urunc's and kraftkit's annotations, amd64 although its Multiboot file
-# is ELF32 i386); ukit-sign signs it and ukit-verify --exec runs QEMU on
-# exactly the verified bytes.
+# and OVMF (TCG), gets the --cmdline words as its argv after the name
+# "kernel" (as QEMU's -kernel gives them after the file's name) and shuts
+# down; the disk's copy of it has its empty PT_LOAD (tls_load), which
+# GRUB refuses, as PT_NULL; ukit-pack info names it; ukit-pack oci build
+# takes it for Unikraft (urunc's and kraftkit's annotations, amd64
+# although its Multiboot file is ELF32 i386); ukit-sign signs it and
+# ukit-verify --exec runs QEMU on exactly the verified bytes.
 # Unikraft is not packaged for Debian: set UNIKRAFT_BUILD to the built
 # kernel (BUILD/helloworld_qemu-x86_64) or to its build directory to run
 # it (README.md says how to build it); skipped otherwise.  The app must
