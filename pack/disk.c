@@ -835,6 +835,69 @@ static int open_tmpfile(const char *dir)
 	return fd;
 }
 
+/*
+ * A kernel with empty PT_LOADs inside other PT_LOADs (Unikraft's
+ * tls_load) is refused by GRUB 2.06 ("overlap detected", then "you
+ * need to load the kernel first"): the disk gets a copy where those
+ * program headers are PT_NULL, which loads the same bytes at the same
+ * addresses.  d->kfd becomes the copy's (a temporary file in d->tmp).
+ */
+static int grub_kernel_copy(struct dsk *d)
+{
+	static const uint8_t pt_null[4];
+	size_t chunk = 1u << 20;
+	uint8_t *buf;
+	int fd;
+
+	if (d->mb.nempty == 0)
+		return 0;
+	if ((fd = open_tmpfile(d->tmp)) < 0) {
+		cli_errx("disk: %s: temporary file: %s", d->tmp, strerror(errno));
+		return -1;
+	}
+	if ((buf = malloc(chunk)) == NULL) {
+		cli_errx("disk: out of memory");
+		close(fd);
+		return -1;
+	}
+	for (uint64_t off = 0; off < d->ksize; off += chunk) {
+		size_t m = d->ksize - off < chunk ? (size_t)(d->ksize - off) : chunk;
+
+		errno = 0;
+		if (ukit_pread_full(d->kfd, buf, m, (off_t)off) != (ssize_t)m) {
+			cli_errx("disk: %s: read at offset %" PRIu64 ": %s",
+				 d->kernel, off, errno ? strerror(errno) :
+				 "the file shrank");
+			goto fail;
+		}
+		if (ukit_pwrite_full(fd, buf, m, off) < 0) {
+			cli_errx("disk: %s: temporary copy: %s", d->tmp,
+				 strerror(errno));
+			goto fail;
+		}
+	}
+	for (unsigned i = 0; i < d->mb.nempty; i++) {
+		if (ukit_pwrite_full(fd, pt_null, sizeof pt_null,
+				     d->mb.empty_ph[i]) < 0) {
+			cli_errx("disk: %s: temporary copy: %s", d->tmp,
+				 strerror(errno));
+			goto fail;
+		}
+		cli_errx("note: disk: %s: the program header at offset 0x%" PRIx64
+			 " is an empty PT_LOAD inside another, which GRUB refuses; "
+			 "the disk's copy has it as PT_NULL", d->kernel,
+			 d->mb.empty_ph[i]);
+	}
+	free(buf);
+	close(d->kfd);
+	d->kfd = fd;
+	return 0;
+fail:
+	free(buf);
+	close(fd);
+	return -1;
+}
+
 /* ---- the command ---------------------------------------------------- */
 
 enum {
@@ -874,7 +937,8 @@ static int build(struct dsk *d, enum ukit_image_format ofmt, const char *out,
 	snprintf(corep, sizeof corep, "%s/core.img", d->tmp);
 	snprintf(efip, sizeof efip, "%s/esp/EFI/BOOT/BOOTX64.EFI", d->tmp);
 	snprintf(prefix, sizeof prefix, "(,gpt%d)/", d->fw & FW_BIOS ? 2 : 1);
-	if (stage(d) < 0 || write_cfg(d, cfg, false) < 0)
+	if (grub_kernel_copy(d) < 0 || stage(d) < 0 ||
+	    write_cfg(d, cfg, false) < 0)
 		goto out;
 	/* both images at once, and the inputs hashed meanwhile; core.img's
 	 * root is the boot disk ("()"): it reads by sector lists.  Without

@@ -369,7 +369,8 @@ static int parse(const struct src *s, struct ukit_mb_kernel *out,
 	struct ukit_mb_kernel k = { 0 };
 	struct fmt_err bad = { .off = FMT_NOOFF };   /* a magic, bad checksum */
 	struct seg sg[UKIT_MB_MAX_PHDRS];
-	unsigned nseg = 0;
+	uint64_t ez[UKIT_MB_MAX_PHDRS][2];   /* empty PT_LOADs: phdr, paddr */
+	unsigned nseg = 0, nez = 0;
 	uint64_t phoff, entry, lo = UINT64_MAX, hi = 0;
 	unsigned phnum, phent, type, machine;
 	bool is64;
@@ -449,8 +450,11 @@ static int parse(const struct src *s, struct ukit_mb_kernel *out,
 			g.filesz = le32_load(ph + 16);
 			g.memsz = le32_load(ph + 20);
 		}
-		if (g.memsz == 0)
+		if (g.memsz == 0) {
+			ez[nez][0] = at;
+			ez[nez++][1] = g.paddr;
 			continue;
+		}
 		if (g.filesz > g.memsz)
 			return ukit_fmt_errf(e, at, "phdr[%u]: p_filesz 0x%" PRIx64
 					" > p_memsz 0x%" PRIx64, i, g.filesz,
@@ -523,6 +527,20 @@ static int parse(const struct src *s, struct ukit_mb_kernel *out,
 	if (k.entry == UINT64_MAX)
 		return ukit_fmt_errf(e, 24, "entry point 0x%" PRIx64 " is outside "
 				"every PT_LOAD segment", entry);
+	for (unsigned i = 0; i < nez && !k.aout_kludge; i++)
+		for (unsigned j = 0; j < nseg; j++) {
+			if (ez[i][1] < sg[j].paddr ||
+			    ez[i][1] - sg[j].paddr >= sg[j].memsz)
+				continue;
+			if (k.nempty == UKIT_MB_MAX_EMPTY)
+				return ukit_fmt_errf(e, ez[i][0], "more than %u "
+						"empty PT_LOAD segments inside "
+						"others: GRUB refuses them "
+						"(overlap detected)",
+						UKIT_MB_MAX_EMPTY);
+			k.empty_ph[k.nempty++] = ez[i][0];
+			break;
+		}
 	*out = k;
 	return 0;
 }

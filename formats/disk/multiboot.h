@@ -20,6 +20,7 @@
 #define UKIT_MB1_SEARCH 8192u      /* Multiboot 1: header in these bytes */
 #define UKIT_MB2_SEARCH 32768u     /* Multiboot 2 */
 #define UKIT_MB_MAX_PHDRS 256u     /* more program headers are refused */
+#define UKIT_MB_MAX_EMPTY 8u       /* empty PT_LOADs GRUB would refuse */
 
 struct ukit_mb_kernel {
 	int mb_version;          /* 1 or 2: the GRUB command that loads it */
@@ -32,6 +33,16 @@ struct ukit_mb_kernel {
 	uint64_t load_lo;        /* physical range loaded, [lo, hi) */
 	uint64_t load_hi;
 	unsigned nload;          /* PT_LOAD segments */
+	/*
+	 * Empty PT_LOADs (p_memsz 0) at an address inside another PT_LOAD:
+	 * nothing to load, but GRUB 2.06 reserves each PT_LOAD's range and
+	 * refuses the kernel ("overlap detected").  Unikraft's x86_64
+	 * linker script makes one (tls_load, where .data starts).  The file
+	 * offsets of their program headers, to boot a copy where they are
+	 * PT_NULL; none under the a.out kludge (GRUB ignores the ELF then).
+	 */
+	unsigned nempty;
+	uint64_t empty_ph[UKIT_MB_MAX_EMPTY];
 };
 
 /*

@@ -216,6 +216,14 @@ static int probe_kernel(const struct ukit_oci_build_opts *o, int fd,
 		    strncmp(sh.name, ".uk_", 4) == 0)
 			unikraft = true;
 	}
+	/*
+	 * Unikraft builds x86_64 only; its Multiboot kernel for QEMU is that
+	 * ELF64 rewritten as ELF32 i386 (support/scripts/multiboot.py) so
+	 * that Multiboot loaders take it: its code is x86_64 all the same.
+	 */
+	if (unikraft && o->arch == NULL &&
+	    ukit_elfimg_info(img)->machine == 3)
+		snprintf(bi->arch, sizeof bi->arch, "amd64");
 	ukit_elfimg_close(img);
 
 	if (o->target != NULL) {

@@ -186,6 +186,34 @@ check "Unikraft kernel for firecracker" ukit-pack oci build uk.elf \
 	not_ok "unikraft annotations"
 check "extract the Unikraft kernel" ukit-pack oci extract oci:uk:t --kernel-out uk.out
 same_file "Unikraft kernel" uk.elf uk.out
+# Unikraft's Multiboot kernel for QEMU is its x86_64 ELF64 rewritten as
+# ELF32 i386 (its support/scripts/multiboot.py): still amd64 / x86_64;
+# another ELF32 i386 kernel is 386, and --arch says otherwise
+objcopy -O elf32-i386 uk.elf uk32.elf
+printf 'void _start(void) { for (;;) ; }\n' >plain.c
+gcc -nostdlib -static -no-pie -o plain.elf plain.c
+objcopy -O elf32-i386 plain.elf plain32.elf
+arch() {  # arch DIR TAG: the config's architecture and kraftkit's annotation
+	"$PY" - "$1" "$2" <<'P'
+import json, sys
+d, tag = sys.argv[1:]
+ix = json.load(open(d + "/index.json"))
+m = [x for x in ix["manifests"] if x.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag][0]
+man = json.load(open(d + "/blobs/sha256/" + m["digest"][7:]))
+cfg = json.load(open(d + "/blobs/sha256/" + man["config"]["digest"][7:]))
+print(cfg["architecture"], man["annotations"].get("org.unikraft.kernel.arch", "-"))
+P
+}
+check "Unikraft ELF32 i386 kernel for qemu" ukit-pack oci build uk32.elf \
+	--target qemu -o oci:uk:t32
+check "... is amd64, org.unikraft.kernel.arch x86_64" \
+	test "$(arch uk t32)" = "amd64 x86_64"
+check "another ELF32 i386 kernel" ukit-pack oci build plain32.elf \
+	--target qemu -o oci:uk:p32
+check "... is 386" test "$(arch uk p32)" = "386 -"
+check "--arch 386 for the Unikraft one" ukit-pack oci build uk32.elf \
+	--target qemu --arch 386 -o oci:uk:a32
+check "... is 386" test "$(arch uk a32)" = "386 386"
 
 # ---- usage and input errors -----------------------------------------
 expect_fail 2 "need one KERNEL" "build without -o" ukit-pack oci build k.hvt

@@ -10,7 +10,9 @@
 # mb1 (default): a Multiboot 1 header; mb2: a Multiboot 2 header only;
 # aout: a Multiboot 1 header with the a.out kludge addresses; aout-lie:
 # the same with a header_addr 4 KiB off (to be refused); none: no header
-# at all (to be refused).  PAD: bytes of padding data
+# at all (to be refused); emptyload: mb1 with its PT_GNU_STACK made an
+# empty PT_LOAD (p_memsz 0) inside the kernel's PT_LOAD, as Unikraft's
+# x86_64 linker script makes one (tls_load): GRUB refuses that.  PAD: bytes of padding data
 # (a .data array) to make a big kernel for benchmarks.
 # NOTE: a file of ELF note bytes (ukit-elftool gen-manifest --format
 # note) to carry in a PT_NOTE, e.g. a Solo5 manifest.
@@ -174,8 +176,8 @@ stack_top:
 #endif
 ASM
 case $kind in
-mb1) k=1 ;; mb2) k=2 ;; none) k=0 ;; aout) k=3 ;; aout-lie) k=3; lie=0x1000 ;;
-*) echo "mkmbkernel: kind mb1|mb2|aout|aout-lie|none" >&2; exit 2 ;;
+mb1|emptyload) k=1 ;; mb2) k=2 ;; none) k=0 ;; aout) k=3 ;; aout-lie) k=3; lie=0x1000 ;;
+*) echo "mkmbkernel: kind mb1|mb2|aout|aout-lie|emptyload|none" >&2; exit 2 ;;
 esac
 set -- -DKIND=$k -DPAD="$pad" -DLIE="$lie"
 if [ -n "$note" ]; then
@@ -187,3 +189,22 @@ fi
 # (32 KiB for mb2); -n: no page for the ELF headers below 1 MiB
 ld -m elf_i386 -nostdlib -static -n -s -Ttext=0x100000 -z noexecstack --no-warn-rwx-segments \
 	--build-id=none -o "$out" "$d/k.o"
+[ "$kind" = emptyload ] || exit 0
+python3 - "$out" <<'PY'
+import struct, sys
+with open(sys.argv[1], "r+b") as f:
+    b = bytearray(f.read())
+    phoff, = struct.unpack_from("<I", b, 28)
+    phnum, = struct.unpack_from("<H", b, 44)
+    load = [i for i in range(phnum)
+            if struct.unpack_from("<I", b, phoff + 32 * i)[0] == 1]
+    stack = [i for i in range(phnum)
+             if struct.unpack_from("<I", b, phoff + 32 * i)[0] == 0x6474e551]
+    assert len(load) == 1 and len(stack) == 1, "mkmbkernel: phdrs"
+    paddr, = struct.unpack_from("<I", b, phoff + 32 * load[0] + 12)
+    memsz, = struct.unpack_from("<I", b, phoff + 32 * load[0] + 20)
+    at = (paddr + memsz // 2) & ~0xf  # inside, as tls_load in .data
+    struct.pack_into("<8I", b, phoff + 32 * stack[0], 1, 0, at, at, 0, 0, 6, 16)
+    f.seek(0)
+    f.write(b)
+PY

@@ -385,6 +385,50 @@ static void test_multiboot(void **state)
 	}
 }
 
+/*
+ * Empty PT_LOADs inside another PT_LOAD (Unikraft's tls_load), which
+ * GRUB 2.06 refuses ("overlap detected"): their program headers are
+ * named, one at the end of a segment or outside is not, nor more than
+ * UKIT_MB_MAX_EMPTY taken.
+ */
+static void test_multiboot_empty_load(void **state)
+{
+	uint8_t b[0x200];
+	size_t len = mini(b, sizeof b);
+	struct ukit_mb_kernel k;
+	struct fmt_err e = { 0 };
+	const uint32_t ph = 0x80;
+	const uint32_t at[] = { 0x100800, 0x101200, 0x100000, 0x90000 };
+
+	(void)state;
+	memmove(b + ph, b + 52, 32);           /* phdr[0] moved to 0x80 */
+	memset(b + 52, 0, 0x60 - 52);
+	le32_store(b + 28, ph);
+	for (unsigned i = 0; i < 4; i++) {
+		memset(b + ph + 32 * (i + 1), 0, 32);
+		le32_store(b + ph + 32 * (i + 1), 1);
+		le32_store(b + ph + 32 * (i + 1) + 8, at[i]);
+		le32_store(b + ph + 32 * (i + 1) + 12, at[i]);
+	}
+	le16_store(b + 44, 5);
+	assert_int_equal(ukit_mb_parse(b, len, &k, &e), 0);
+	assert_int_equal(k.nload, 1);
+	assert_int_equal(k.nempty, 2);          /* 0x100800 and 0x100000 */
+	assert_int_equal(k.empty_ph[0], ph + 32);
+	assert_int_equal(k.empty_ph[1], ph + 96);
+	/* nine inside: refused, at the ninth's program header */
+	for (unsigned i = 1; i < 10; i++) {
+		memset(b + ph + 32 * i, 0, 32);
+		le32_store(b + ph + 32 * i, 1);
+		le32_store(b + ph + 32 * i + 12, 0x100000 + 0x10 * i);
+	}
+	le16_store(b + 44, 10);
+	assert_int_equal(ukit_mb_parse(b, len, &k, &e), -1);
+	assert_string_equal(e.msg, "more than 8 empty PT_LOAD segments inside "
+			    "others: GRUB refuses them (overlap detected)");
+	assert_int_equal(e.off, ph + 32 * 9);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -396,6 +440,7 @@ int main(void)
 		cmocka_unit_test(test_grub_moddep),
 		cmocka_unit_test(test_fat_root_file),
 		cmocka_unit_test(test_multiboot),
+		cmocka_unit_test(test_multiboot_empty_load),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
