@@ -47,6 +47,17 @@ EOF
 			--no-install-recommends make git'
 fi
 
+# The host's own certificate authorities (a TLS-inspecting proxy's, for
+# one) go in with its resolv.conf: npm reaches its registry through them.
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+	mkdir -p "$DIR/usr/local/share/ca-certificates"
+	cp /usr/local/share/ca-certificates/*.crt \
+		"$DIR/usr/local/share/ca-certificates/"
+	if [ -x "$DIR/usr/sbin/update-ca-certificates" ]; then
+		chroot "$DIR" /usr/sbin/update-ca-certificates >/dev/null
+	fi
+fi
+
 rm -rf "$DIR/root/ci"
 mkdir -p "$DIR/root/ci"
 git clone -q "$TOP" "$DIR/root/ci/main"
@@ -66,5 +77,6 @@ unshare -m /bin/sh -eu -c '
 	exec /usr/sbin/chroot . /bin/sh -c "umount -l /.oldroot &&
 		cd /root/ci/main &&
 		HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+		NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
 		CI=true sh .ci/run </dev/null"
 ' fresh-debian "$DIR"
