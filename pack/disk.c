@@ -37,6 +37,7 @@
 #include "bytes.h"
 #include "cli.h"
 #include "convert.h"
+#include "elfedit.h"
 #include "err.h"
 #include "image.h"
 #include "multiboot.h"
@@ -840,62 +841,51 @@ static int open_tmpfile(const char *dir)
  * tls_load) is refused by GRUB 2.06 ("overlap detected", then "you
  * need to load the kernel first"): the disk gets a copy where those
  * program headers are PT_NULL, which loads the same bytes at the same
- * addresses.  d->kfd becomes the copy's (a temporary file in d->tmp).
+ * addresses, made as set-manifest makes its copies (a plan of patches
+ * applied to a reflink or copy of the input).  d->kfd becomes the
+ * copy's (a temporary file in d->tmp).
  */
+_Static_assert(UKIT_MB_MAX_EMPTY <= ELFEDIT_MAX_PATCHES,
+	       "one patch for each empty PT_LOAD");
+
 static int grub_kernel_copy(struct dsk *d)
 {
-	static const uint8_t pt_null[4];
-	size_t chunk = 1u << 20;
-	uint8_t *buf;
+	struct elfedit_plan plan = { .in_size = d->ksize, .out_size = d->ksize };
+	struct fmt_err e = { .path = d->kernel, .off = FMT_NOOFF };
 	int fd;
 
 	if (d->mb.nempty == 0)
 		return 0;
+	for (unsigned i = 0; i < d->mb.nempty; i++) {
+		plan.p[i].off = d->mb.empty_ph[i];
+		plan.p[i].len = 4;                       /* p_type: PT_NULL */
+		if ((plan.p[i].data = calloc(1, 4)) == NULL) {
+			ukit_elfedit_plan_free(&plan);
+			cli_errx("disk: out of memory");
+			return -1;
+		}
+		plan.n = i + 1;
+	}
 	if ((fd = open_tmpfile(d->tmp)) < 0) {
+		ukit_elfedit_plan_free(&plan);
 		cli_errx("disk: %s: temporary file: %s", d->tmp, strerror(errno));
 		return -1;
 	}
-	if ((buf = malloc(chunk)) == NULL) {
-		cli_errx("disk: out of memory");
+	if (ukit_elfedit_apply_fd(d->kfd, fd, &plan, &e) < 0) {
+		ukit_elfedit_plan_free(&plan);
 		close(fd);
+		cli_err(&e);
 		return -1;
 	}
-	for (uint64_t off = 0; off < d->ksize; off += chunk) {
-		size_t m = d->ksize - off < chunk ? (size_t)(d->ksize - off) : chunk;
-
-		errno = 0;
-		if (ukit_pread_full(d->kfd, buf, m, (off_t)off) != (ssize_t)m) {
-			cli_errx("disk: %s: read at offset %" PRIu64 ": %s",
-				 d->kernel, off, errno ? strerror(errno) :
-				 "the file shrank");
-			goto fail;
-		}
-		if (ukit_pwrite_full(fd, buf, m, off) < 0) {
-			cli_errx("disk: %s: temporary copy: %s", d->tmp,
-				 strerror(errno));
-			goto fail;
-		}
-	}
-	for (unsigned i = 0; i < d->mb.nempty; i++) {
-		if (ukit_pwrite_full(fd, pt_null, sizeof pt_null,
-				     d->mb.empty_ph[i]) < 0) {
-			cli_errx("disk: %s: temporary copy: %s", d->tmp,
-				 strerror(errno));
-			goto fail;
-		}
+	ukit_elfedit_plan_free(&plan);
+	for (unsigned i = 0; i < d->mb.nempty; i++)
 		cli_errx("note: disk: %s: the program header at offset 0x%" PRIx64
 			 " is an empty PT_LOAD inside another, which GRUB refuses; "
 			 "the disk's copy has it as PT_NULL", d->kernel,
 			 d->mb.empty_ph[i]);
-	}
-	free(buf);
 	close(d->kfd);
 	d->kfd = fd;
 	return 0;
-fail:
-	free(buf);
-	close(fd);
-	return -1;
 }
 
 /* ---- the command ---------------------------------------------------- */
